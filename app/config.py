@@ -1,0 +1,108 @@
+"""Where everything is: paths, ports and connection settings, read once from the environment.
+
+The local stack and every process it starts (workers, API) read the same settings, so a
+test can run a private stack by pointing ORDER_TRACKER_DATA_DIR and the port variables
+somewhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DATABASE_NAME = "orders"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    temporal_port: int
+    temporal_ui_port: int
+    postgres_port: int
+    api_port: int
+    # Set when the user brings their own servers; that part is then not started locally.
+    external_temporal_address: str | None
+    external_database_url: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("ORDER_TRACKER_DATA_DIR") or ROOT / ".data").resolve()
+        return cls(
+            data_dir=data_dir,
+            temporal_port=int(env.get("ORDER_TRACKER_TEMPORAL_PORT", "7233")),
+            temporal_ui_port=int(env.get("ORDER_TRACKER_TEMPORAL_UI_PORT", "8233")),
+            postgres_port=int(env.get("ORDER_TRACKER_POSTGRES_PORT", "5433")),
+            api_port=int(env.get("ORDER_TRACKER_API_PORT", "8000")),
+            external_temporal_address=env.get("TEMPORAL_ADDRESS") or None,
+            external_database_url=env.get("DATABASE_URL") or None,
+        )
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files of the processes the local stack started."""
+        return self.data_dir / "run"
+
+    @property
+    def temporal_address(self) -> str:
+        return self.external_temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def temporal_ui_url(self) -> str | None:
+        if self.external_temporal_address:
+            return os.environ.get("TEMPORAL_UI_URL") or None
+        return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    @property
+    def database_url(self) -> str:
+        return (
+            self.external_database_url
+            or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{DATABASE_NAME}"
+        )
+
+    @property
+    def database_url_redacted(self) -> str:
+        return redact_url(self.database_url)
+
+    def temporal_connect_config(self) -> dict[str, Any]:
+        """Keyword arguments for ``Client.connect``.
+
+        Namespace, TLS and API key come from Temporal's own environment configuration
+        (TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, the TOML
+        config file); only the address of the local dev server is ours to fill in.
+        """
+        from temporalio.envconfig import ClientConfig
+
+        config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+        config["target_host"] = self.temporal_address
+        config.setdefault("namespace", "default")
+        return config
+
+    def workflow_ui_url(self, workflow_id: str) -> str | None:
+        base = self.temporal_ui_url
+        if not base:
+            return None
+        namespace = self.temporal_connect_config()["namespace"]
+        return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe to print and log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,187 @@
+"""The wire format of the order system: names, states and dataclasses shared by workflows,
+activities, workers and the operator's tools. Defined once here, imported everywhere else.
+
+Nothing here does I/O, so workflow code may import it freely. Dataclasses evolve by adding
+fields with defaults: they are stored in workflow histories.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from temporalio.common import SearchAttributeKey
+
+ORDER_TASK_QUEUE = "order-tq"
+SHIPPING_TASK_QUEUE = "shipping-tq"
+
+ORDER_STATE_ATTRIBUTE = SearchAttributeKey.for_keyword("OrderState")
+
+ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DEFAULT_REVIEW_WINDOW_SECONDS = 24 * 60 * 60
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def shipping_workflow_id(order_id: str, shipping_attempt: int) -> str:
+    return f"shipping-{order_id}-{shipping_attempt}"
+
+
+def default_payment_id(order_id: str) -> str:
+    return f"pay-{order_id}"
+
+
+class OrderState(str, Enum):
+    RECEIVED = "RECEIVED"
+    VALIDATED = "VALIDATED"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    APPROVED = "APPROVED"
+    PAID = "PAID"
+    PACKED = "PACKED"
+    DISPATCHED = "DISPATCHED"
+    SHIPPED = "SHIPPED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {OrderState.SHIPPED, OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED, OrderState.FAILED}
+)
+# Once the carrier has the package nothing can be called back.
+PAST_DISPATCH_STATES = frozenset({OrderState.DISPATCHED, OrderState.SHIPPED})
+# A review decision is meaningful only until the order leaves review.
+BEFORE_DECISION_STATES = frozenset(
+    {OrderState.RECEIVED, OrderState.VALIDATED, OrderState.AWAITING_APPROVAL}
+)
+
+
+class PaymentStatus(str, Enum):
+    PENDING = "PENDING"
+    CHARGED = "CHARGED"
+    REFUNDED = "REFUNDED"
+    FAILED = "FAILED"
+
+
+@dataclass
+class Address:
+    name: str
+    street: str
+    city: str
+    postal_code: str
+    country: str
+    region: str = ""
+
+
+@dataclass
+class OrderItem:
+    sku: str
+    quantity: int
+
+
+@dataclass
+class OrderInput:
+    order_id: str
+    items: list[OrderItem]
+    address: Address
+    payment_id: str = ""
+    review_window_seconds: float = DEFAULT_REVIEW_WINDOW_SECONDS
+    max_shipping_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.payment_id:
+            self.payment_id = default_payment_id(self.order_id)
+
+
+@dataclass
+class ReceivedOrder:
+    """What ReceiveOrder persisted: the priced order."""
+
+    amount_cents: int
+    created_at: str
+
+
+@dataclass
+class Payment:
+    payment_id: str
+    status: PaymentStatus = PaymentStatus.PENDING
+    amount_cents: int = 0
+
+
+@dataclass
+class Decision:
+    approved: bool
+    reason: str = ""
+    by: str = "operator"
+
+
+@dataclass
+class ShippingInput:
+    order_id: str
+    parent_workflow_id: str
+    address: Address
+    items: list[OrderItem]
+    shipping_attempt: int = 1
+
+
+@dataclass
+class ShippingResult:
+    dispatched: bool
+    cancelled: bool = False
+    tracking_number: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Transition:
+    """A state change or business fact to persist, written once per ``key``."""
+
+    order_id: str
+    event_type: str
+    key: str
+    state: OrderState | None = None
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class ActivityStats:
+    attempts: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class LastError:
+    activity: str
+    message: str
+    at: str
+
+
+@dataclass
+class OrderStatus:
+    order_id: str
+    state: OrderState
+    step: str
+    terminal: bool
+    items: list[OrderItem]
+    amount_cents: int | None
+    address: Address
+    payment: Payment
+    attempts: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    last_error: LastError | None = None
+    awaiting_approval_since: str | None = None
+    processing_seconds: float = 0.0
+    review_seconds: float = 0.0
+    created_at: str = ""
+    updated_at: str = ""
+    failure_reason: str = ""
+    shipping_attempts: int = 0
+    tracking_number: str = ""
