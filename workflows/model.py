@@ -185,3 +185,108 @@ class OrderStatus:
     failure_reason: str = ""
     shipping_attempts: int = 0
     tracking_number: str = ""
+
+
+def order_id_from_workflow_id(workflow_id: str) -> str:
+    """Inverse of order_workflow_id / shipping_workflow_id."""
+    if workflow_id.startswith("order-"):
+        return workflow_id[len("order-") :]
+    if workflow_id.startswith("shipping-"):
+        return workflow_id[len("shipping-") :].rsplit("-", 1)[0]
+    return workflow_id
+
+
+# Activity inputs and results.
+
+
+@dataclass
+class ReceiveOrderInput:
+    order: OrderInput
+    workflow_id: str
+    started_at: str  # the workflow's start: processing time counts from here
+
+
+@dataclass
+class ValidateOrderInput:
+    order_id: str
+    items: list[OrderItem]
+    address: Address
+
+
+@dataclass
+class ChargePaymentInput:
+    order_id: str
+    payment_id: str
+    amount_cents: int
+
+
+@dataclass
+class RefundInput:
+    order_id: str
+    payment_id: str
+    reason: str
+
+
+@dataclass
+class PackageInput:
+    order_id: str
+    items: list[OrderItem]
+
+
+@dataclass
+class Package:
+    package_id: str
+
+
+@dataclass
+class DispatchInput:
+    order_id: str
+    package_id: str
+    address: Address
+
+
+@dataclass
+class Dispatch:
+    tracking_number: str
+    carrier: str
+
+
+@dataclass
+class MarkShippedInput:
+    order_id: str
+    tracking_number: str
+
+
+@dataclass
+class AddressChange:
+    order_id: str
+    sequence: int  # the n-th change of this order: the event's idempotency key
+    address: Address
+    by: str = "operator"
+
+
+@dataclass
+class FinishInput:
+    """A terminal state other than SHIPPED."""
+
+    order_id: str
+    state: OrderState
+    event_type: str
+    reason: str = ""
+
+
+@dataclass
+class ReviewInput:
+    order_id: str
+    at: str = ""  # when the order started waiting (MarkAwaitingApproval)
+    review_window_seconds: float = 0
+    decision: Decision | None = None  # RecordDecision
+    review_ms: int = 0
+
+
+@dataclass
+class EventInput:
+    order_id: str
+    event_type: str
+    key: str
+    payload: dict = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Side effects: the six business functions behind flaky_call, and the activities that run them."""

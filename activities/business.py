@@ -1,0 +1,154 @@
+"""The six business functions. Each calls the flaky dependency first and records its side
+effect only after it returns, in one transaction, idempotently: running one twice leaves the
+same rows as running it once."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime
+from typing import Awaitable, Callable
+
+import asyncpg
+from temporalio.exceptions import ApplicationError
+
+from activities import rules
+from db import orders as orders_db
+from workflows.model import (
+    Dispatch,
+    DispatchInput,
+    MarkShippedInput,
+    ChargePaymentInput,
+    OrderState,
+    Package,
+    PackageInput,
+    Payment,
+    PaymentStatus,
+    ReceivedOrder,
+    ReceiveOrderInput,
+    ValidateOrderInput,
+)
+
+FlakyCall = Callable[[], Awaitable[None]]
+
+# Our carrier does not deliver to uninhabited territories: dispatching there fails for good.
+CARRIER_UNSERVED_COUNTRIES = frozenset({"AQ", "BV", "HM"})
+CARRIER = "ACME Freight"
+
+
+async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
+    await flaky()
+    order = input.order
+    async with pool.acquire() as conn, conn.transaction():
+        prices = await orders_db.prices(conn, [item.sku for item in order.items])
+        # Unknown SKUs are priced at zero here; ValidateOrder refuses the order right after.
+        amount_cents = sum(prices.get(item.sku, 0) * max(item.quantity, 0) for item in order.items)
+        row = await orders_db.insert_order(
+            conn,
+            order_id=order.order_id,
+            workflow_id=input.workflow_id,
+            items=[asdict(item) for item in order.items],
+            address=asdict(order.address),
+            amount_cents=amount_cents,
+            payment_id=order.payment_id,
+            created_at=datetime.fromisoformat(input.started_at),
+        )
+        await orders_db.insert_event(
+            conn,
+            order.order_id,
+            "order_received",
+            "received",
+            {"state": OrderState.RECEIVED.value, "amount_cents": row["amount_cents"], "payment_id": order.payment_id},
+        )
+    return ReceivedOrder(amount_cents=row["amount_cents"], created_at=row["created_at"].isoformat())
+
+
+async def order_validated(pool: asyncpg.Pool, flaky: FlakyCall, input: ValidateOrderInput) -> None:
+    await flaky()
+    async with pool.acquire() as conn, conn.transaction():
+        known = await orders_db.prices(conn, [item.sku for item in input.items])
+        problems = rules.item_problems(input.items, known) + rules.address_problems(input.address)
+        if problems:
+            raise ApplicationError(problems[0], type="InvalidOrder", non_retryable=True)
+        await orders_db.advance_state(conn, input.order_id, OrderState.VALIDATED.value)
+        await orders_db.insert_event(
+            conn, input.order_id, "order_validated", "validated", {"state": OrderState.VALIDATED.value}
+        )
+
+
+async def payment_charged(pool: asyncpg.Pool, flaky: FlakyCall, input: ChargePaymentInput) -> Payment:
+    await flaky()
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            row = await orders_db.charge(
+                conn, payment_id=input.payment_id, order_id=input.order_id, amount_cents=input.amount_cents
+            )
+        except orders_db.PaymentConflict as error:
+            raise ApplicationError(str(error), type="PaymentConflict", non_retryable=True) from None
+        await orders_db.advance_state(conn, input.order_id, OrderState.PAID.value)
+        await orders_db.insert_event(
+            conn,
+            input.order_id,
+            "payment_charged",
+            "payment_charged",
+            {"state": OrderState.PAID.value, "payment_id": input.payment_id, "amount_cents": row["amount_cents"]},
+        )
+    return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
+
+
+async def package_prepared(pool: asyncpg.Pool, flaky: FlakyCall, input: PackageInput) -> Package:
+    await flaky()
+    package_id = f"pkg-{input.order_id}"
+    async with pool.acquire() as conn, conn.transaction():
+        await orders_db.advance_state(conn, input.order_id, OrderState.PACKED.value)
+        await orders_db.insert_event(
+            conn,
+            input.order_id,
+            "package_prepared",
+            "package_prepared",
+            {"state": OrderState.PACKED.value, "package_id": package_id},
+        )
+    return Package(package_id=package_id)
+
+
+async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: DispatchInput) -> Dispatch:
+    await flaky()
+    tracking_number = "TRK" + hashlib.sha256(input.order_id.encode()).hexdigest()[:10].upper()
+    async with pool.acquire() as conn, conn.transaction():
+        # The order row decides the race with an address change: whichever commits first wins,
+        # so the carrier always gets the address the database says was current.
+        address = await orders_db.lock_address(conn, input.order_id) or asdict(input.address)
+        if address["country"] in CARRIER_UNSERVED_COUNTRIES:
+            raise ApplicationError(
+                f"{CARRIER} does not deliver to {address['country']}.", type="CarrierRefused", non_retryable=True
+            )
+        await orders_db.advance_state(
+            conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number
+        )
+        await orders_db.insert_event(
+            conn,
+            input.order_id,
+            "carrier_dispatched",
+            "carrier_dispatched",
+            {
+                "state": OrderState.DISPATCHED.value,
+                "carrier": CARRIER,
+                "tracking_number": tracking_number,
+                "package_id": input.package_id,
+                "address": address,
+            },
+        )
+    return Dispatch(tracking_number=tracking_number, carrier=CARRIER)
+
+
+async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> None:
+    await flaky()
+    async with pool.acquire() as conn, conn.transaction():
+        await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value)
+        await orders_db.insert_event(
+            conn,
+            input.order_id,
+            "order_shipped",
+            "order_shipped",
+            {"state": OrderState.SHIPPED.value, "tracking_number": input.tracking_number},
+        )

@@ -1,0 +1,163 @@
+"""Activities of the order worker (task queue order-tq): the business steps of OrderWorkflow
+and the bookkeeping around them (review, decisions, address changes, refunds, endings)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+import asyncpg
+from temporalio import activity
+
+from activities import business
+from activities.business import FlakyCall
+from activities.flaky import flaky_call
+from db import orders as orders_db
+from workflows.model import (
+    AddressChange,
+    ChargePaymentInput,
+    EventInput,
+    FinishInput,
+    MarkShippedInput,
+    OrderState,
+    Payment,
+    PaymentStatus,
+    ReceivedOrder,
+    ReceiveOrderInput,
+    RefundInput,
+    ReviewInput,
+    ValidateOrderInput,
+)
+
+
+class OrderActivities:
+    def __init__(self, pool: asyncpg.Pool, flaky: FlakyCall = flaky_call) -> None:
+        self._pool = pool
+        self._flaky = flaky
+
+    # The business steps: each goes through the flaky dependency.
+
+    @activity.defn(name="ReceiveOrder")
+    async def receive_order(self, input: ReceiveOrderInput) -> ReceivedOrder:
+        return await business.order_received(self._pool, self._flaky, input)
+
+    @activity.defn(name="ValidateOrder")
+    async def validate_order(self, input: ValidateOrderInput) -> None:
+        await business.order_validated(self._pool, self._flaky, input)
+
+    @activity.defn(name="ChargePayment")
+    async def charge_payment(self, input: ChargePaymentInput) -> Payment:
+        return await business.payment_charged(self._pool, self._flaky, input)
+
+    @activity.defn(name="MarkShipped")
+    async def mark_shipped(self, input: MarkShippedInput) -> None:
+        await business.order_shipped(self._pool, self._flaky, input)
+
+    # Bookkeeping: our own database only, no flaky dependency in the way.
+
+    @activity.defn(name="MarkAwaitingApproval")
+    async def mark_awaiting_approval(self, input: ReviewInput) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await orders_db.advance_state(
+                conn,
+                input.order_id,
+                OrderState.AWAITING_APPROVAL.value,
+                awaiting_approval_since=datetime.fromisoformat(input.at),
+            )
+            await orders_db.insert_event(
+                conn,
+                input.order_id,
+                "awaiting_approval",
+                "awaiting_approval",
+                {"state": OrderState.AWAITING_APPROVAL.value, "review_window_seconds": input.review_window_seconds},
+            )
+
+    @activity.defn(name="RecordDecision")
+    async def record_decision(self, input: ReviewInput) -> None:
+        decision = input.decision
+        assert decision is not None
+        payload = {"by": decision.by, "reason": decision.reason, "review_ms": input.review_ms}
+        async with self._pool.acquire() as conn, conn.transaction():
+            if decision.approved:
+                await orders_db.advance_state(
+                    conn, input.order_id, OrderState.APPROVED.value, review_ms=input.review_ms
+                )
+                payload["state"] = OrderState.APPROVED.value
+                await orders_db.insert_event(conn, input.order_id, "approved", "decision", payload)
+            else:
+                await orders_db.set_review_ms(conn, input.order_id, input.review_ms)
+                await orders_db.finish(conn, input.order_id, OrderState.REJECTED.value, decision.reason)
+                payload["state"] = OrderState.REJECTED.value
+                await orders_db.insert_event(conn, input.order_id, "rejected", "decision", payload)
+
+    @activity.defn(name="RecordAddressChange")
+    async def record_address_change(self, input: AddressChange) -> bool:
+        """Persist the new address with old and new in the audit log; False if too late."""
+        new = asdict(input.address)
+        key = f"address_changed:{input.sequence}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.lock_for_address_change(conn, input.order_id)
+            if row is None:
+                return False
+            # The event is the idempotency key: a retry returns the first answer and must not
+            # overwrite "old" with "new".
+            prior = await orders_db.event_type(conn, input.order_id, key)
+            if prior is not None:
+                return prior == "address_changed"
+            if row["dispatched"]:
+                await orders_db.insert_event(
+                    conn, input.order_id, "address_change_refused", key,
+                    {"new": new, "by": input.by, "reason": "the carrier already has the package"},
+                )
+                return False
+            await orders_db.insert_event(
+                conn, input.order_id, "address_changed", key, {"old": row["address_json"], "new": new, "by": input.by}
+            )
+            await orders_db.set_address(conn, input.order_id, new)
+        return True
+
+    @activity.defn(name="RefundPayment")
+    async def refund_payment(self, input: RefundInput) -> Payment:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.refund(conn, input.payment_id)
+            if row is None:
+                return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
+            await orders_db.insert_event(
+                conn,
+                input.order_id,
+                "payment_refunded",
+                "payment_refunded",
+                {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason},
+            )
+        return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
+
+    @activity.defn(name="FinishOrder")
+    async def finish_order(self, input: FinishInput) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
+            await orders_db.insert_event(
+                conn,
+                input.order_id,
+                input.event_type,
+                input.event_type,
+                {"state": input.state.value, "reason": input.reason},
+            )
+
+    @activity.defn(name="RecordEvent")
+    async def record_event(self, input: EventInput) -> None:
+        async with self._pool.acquire() as conn:
+            await orders_db.insert_event(conn, input.order_id, input.event_type, input.key, input.payload)
+
+    def all(self) -> list:
+        return [
+            self.receive_order,
+            self.validate_order,
+            self.charge_payment,
+            self.mark_shipped,
+            self.mark_awaiting_approval,
+            self.record_decision,
+            self.record_address_change,
+            self.refund_payment,
+            self.finish_order,
+            self.record_event,
+        ]

@@ -1,0 +1,88 @@
+"""The business rules of a valid order, as pure functions: ValidateOrder enforces them in the
+workflow, and the operator's tools check them before anything starts."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from workflows.model import ORDER_ID_PATTERN, Address, OrderItem
+
+MAX_QUANTITY = 1000
+MAX_FIELD_LENGTH = 200
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+ISO_COUNTRIES = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+    BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG
+    EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR
+    HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR
+    LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG
+    NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE
+    SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA
+    UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
+)
+
+REQUIRED_ADDRESS_FIELDS = ("name", "street", "city", "postal_code", "country")
+
+
+def order_id_problem(order_id: str) -> str | None:
+    if not ORDER_ID_PATTERN.match(order_id or ""):
+        return (
+            f"Order id {order_id!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
+            "starting with a letter or digit."
+        )
+    return None
+
+
+def address_problems(address: Address) -> list[str]:
+    problems = []
+    for name in REQUIRED_ADDRESS_FIELDS:
+        value = getattr(address, name, "")
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"The address is incomplete: {name.replace('_', ' ')} is missing.")
+        elif len(value) > MAX_FIELD_LENGTH:
+            problems.append(f"The address {name.replace('_', ' ')} is longer than {MAX_FIELD_LENGTH} characters.")
+    if len(address.region or "") > MAX_FIELD_LENGTH:
+        problems.append(f"The address region is longer than {MAX_FIELD_LENGTH} characters.")
+    country = (address.country or "").strip()
+    if country and country not in ISO_COUNTRIES:
+        problems.append(f"Country {country!r} is not an ISO 3166 alpha-2 code such as US, DE or FR.")
+    return problems
+
+
+def item_problems(items: list[OrderItem], known_skus: Iterable[str]) -> list[str]:
+    known = set(known_skus)
+    if not items:
+        return ["The order has no items."]
+    problems = []
+    seen: set[str] = set()
+    for item in items:
+        if item.sku not in known:
+            problems.append(f"Unknown SKU {item.sku!r}; see `order catalog` for the products one can order.")
+        if item.sku in seen:
+            problems.append(f"SKU {item.sku!r} appears twice; give it once with the total quantity.")
+        seen.add(item.sku)
+        if not isinstance(item.quantity, int) or isinstance(item.quantity, bool) or item.quantity <= 0:
+            problems.append(f"The quantity of {item.sku!r} must be a positive whole number, not {item.quantity!r}.")
+        elif item.quantity > MAX_QUANTITY:
+            problems.append(f"The quantity of {item.sku!r} is over the limit of {MAX_QUANTITY}.")
+    return problems
+
+
+def order_problems(order_id: str, items: list[OrderItem], address: Address, known_skus: Iterable[str]) -> list[str]:
+    problems = []
+    id_problem = order_id_problem(order_id)
+    if id_problem:
+        problems.append(id_problem)
+    return problems + item_problems(items, known_skus) + address_problems(address)
+
+
+def normalise_address(address: Address) -> Address:
+    return Address(
+        name=address.name.strip(),
+        street=address.street.strip(),
+        city=address.city.strip(),
+        postal_code=address.postal_code.strip(),
+        country=address.country.strip().upper(),
+        region=(address.region or "").strip(),
+    )

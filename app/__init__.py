@@ -1,0 +1,1 @@
+"""Everything an operator touches: the CLI, the TUI, the API, the local stack and the benchmark."""

@@ -1,0 +1,71 @@
+"""``python -m app COMMAND``: parses the command line and hands off to the module that owns
+the command. Every operator error becomes one sentence on stderr and an exit code:
+0 done, 1 refused or invalid, 2 usage, 3 stack unreachable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from app.errors import OperatorError
+
+log = logging.getLogger("app.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one sentence
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app import order_cli, stack_cli
+
+    parser = _Parser(prog="./start.sh", description="Order Tracker: orders on Temporal and PostgreSQL.")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    stack_cli.register(commands)
+    order_cli.register(commands)
+    for name in ("tui", "api", "bench"):
+        module = _optional_module(name)
+        if module is not None:
+            module.register(commands)
+    return parser
+
+
+def _optional_module(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"app.{name}_cli")
+    except ModuleNotFoundError as error:
+        if error.name != f"app.{name}_cli":
+            raise
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["tui", *(argv or [])])
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except OperatorError as error:
+        print(str(error), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception:  # never a traceback to an operator; the log keeps the details
+        log.exception("event=unexpected_error command=%s", args.command)
+        print(
+            "Sorry, something unexpected went wrong; details are in the log (run with ORDER_TRACKER_DEBUG=1 to see them).",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,196 @@
+"""The write side: what the activities record. Every statement is parameterised and every
+write is idempotent by key (order id, payment id, event dedupe key), so an activity may run
+any number of times and leave the same rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+class PaymentConflict(Exception):
+    """The payment id is already used by another order."""
+
+
+async def insert_event(
+    conn: asyncpg.Connection, order_id: str, event_type: str, key: str, payload: dict
+) -> bool:
+    """Record a business fact once; returns False when it was already recorded."""
+    row = await conn.fetchrow(
+        "INSERT INTO events (order_id, type, dedupe_key, payload_json) VALUES ($1, $2, $3, $4::jsonb)"
+        " ON CONFLICT (order_id, dedupe_key) DO NOTHING RETURNING id",
+        order_id,
+        event_type,
+        key,
+        payload,
+    )
+    return row is not None
+
+
+async def event_type(conn: asyncpg.Connection, order_id: str, key: str) -> str | None:
+    return await conn.fetchval("SELECT type FROM events WHERE order_id = $1 AND dedupe_key = $2", order_id, key)
+
+
+async def advance_state(conn: asyncpg.Connection, order_id: str, state: str, **fields: Any) -> None:
+    """Move the order forward to ``state`` (never back) and set the given columns."""
+    allowed = {"failure_reason", "tracking_number", "awaiting_approval_since", "review_ms", "processing_ms", "finished_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"unknown order columns: {sorted(unknown)}")
+    names = sorted(fields)
+    assignments = "".join(f", {name} = ${i + 3}" for i, name in enumerate(names))
+    await conn.execute(
+        f"UPDATE orders SET state = $2, updated_at = now(){assignments}"
+        " WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)",
+        order_id,
+        state,
+        *(fields[name] for name in names),
+    )
+
+
+async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "") -> None:
+    """Move the order to a terminal state once, stamping its processing time: from the
+    workflow's start to now, minus the time it waited for a human."""
+    await conn.execute(
+        """
+        UPDATE orders SET
+            state = $2,
+            failure_reason = $3,
+            updated_at = now(),
+            finished_at = now(),
+            review_ms = COALESCE(
+                review_ms,
+                (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint,
+                0),
+            processing_ms = GREATEST(0,
+                (EXTRACT(EPOCH FROM now() - created_at) * 1000)::bigint
+                - COALESCE(review_ms, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint, 0))
+        WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)
+        """,
+        order_id,
+        state,
+        failure_reason,
+    )
+
+
+async def set_review_ms(conn: asyncpg.Connection, order_id: str, review_ms: int) -> None:
+    await conn.execute("UPDATE orders SET review_ms = $2 WHERE id = $1", order_id, review_ms)
+
+
+async def insert_order(
+    conn: asyncpg.Connection,
+    *,
+    order_id: str,
+    workflow_id: str,
+    items: list[dict],
+    address: dict,
+    amount_cents: int,
+    payment_id: str,
+    created_at: datetime,
+) -> asyncpg.Record:
+    """Create the order row once; returns its created_at and amount (the first write wins)."""
+    await conn.execute(
+        "INSERT INTO orders (id, workflow_id, state, items_json, address_json, amount_cents, payment_id, created_at)"
+        " VALUES ($1, $2, 'RECEIVED', $3::jsonb, $4::jsonb, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        order_id,
+        workflow_id,
+        items,
+        address,
+        amount_cents,
+        payment_id,
+        created_at,
+    )
+    return await conn.fetchrow("SELECT created_at, amount_cents FROM orders WHERE id = $1", order_id)
+
+
+async def prices(conn: asyncpg.Connection, skus: list[str]) -> dict[str, int]:
+    rows = await conn.fetch("SELECT sku, price_cents FROM products WHERE sku = ANY($1::text[])", skus)
+    return {r["sku"]: r["price_cents"] for r in rows}
+
+
+async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, amount_cents: int) -> asyncpg.Record:
+    """Charge once per payment id: a repeat returns the existing payment unchanged.
+
+    Concurrent charges with one payment id serialise on the primary key; the partial
+    unique index on payments(order_id) refuses a second charge for the order under any id.
+    """
+    row = await conn.fetchrow(
+        "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
+        " VALUES ($1, $2, 'CHARGED', $3, now()) ON CONFLICT (payment_id) DO NOTHING"
+        " RETURNING payment_id, order_id, status, amount_cents",
+        payment_id,
+        order_id,
+        amount_cents,
+    )
+    if row is None:
+        row = await conn.fetchrow(
+            "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1",
+            payment_id,
+        )
+        if row["order_id"] != order_id:
+            raise PaymentConflict(f"payment id {payment_id} belongs to order {row['order_id']}")
+    return row
+
+
+async def refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | None:
+    """Refund a charged payment once; returns the payment, or None if it was never charged."""
+    row = await conn.fetchrow(
+        "UPDATE payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
+        " WHERE payment_id = $1 AND status = 'CHARGED' RETURNING payment_id, order_id, status, amount_cents",
+        payment_id,
+    )
+    if row is None:
+        row = await conn.fetchrow(
+            "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1", payment_id
+        )
+    return row
+
+
+async def lock_address(conn: asyncpg.Connection, order_id: str) -> dict | None:
+    return await conn.fetchval("SELECT address_json FROM orders WHERE id = $1 FOR UPDATE", order_id)
+
+
+async def lock_for_address_change(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+    """The current address, and whether the carrier has the package already."""
+    return await conn.fetchrow(
+        "SELECT address_json, order_state_rank(state) >= order_state_rank('DISPATCHED') AS dispatched"
+        " FROM orders WHERE id = $1 FOR UPDATE",
+        order_id,
+    )
+
+
+async def set_address(conn: asyncpg.Connection, order_id: str, address: dict) -> None:
+    await conn.execute("UPDATE orders SET address_json = $2::jsonb, updated_at = now() WHERE id = $1", order_id, address)
+
+
+async def record_attempt(
+    pool: asyncpg.Pool,
+    *,
+    order_id: str,
+    workflow_id: str,
+    activity: str,
+    activity_id: str,
+    attempt: int,
+    outcome: str,
+    error: str | None,
+    started_at: datetime,
+    finished_at: datetime,
+    duration_ms: int,
+) -> None:
+    await pool.execute(
+        "INSERT INTO activity_attempts (order_id, workflow_id, activity, activity_id, attempt, outcome, error,"
+        " started_at, finished_at, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (workflow_id, activity_id, attempt) DO NOTHING",
+        order_id,
+        workflow_id,
+        activity,
+        activity_id,
+        attempt,
+        outcome,
+        error,
+        started_at,
+        finished_at,
+        duration_ms,
+    )

@@ -1,0 +1,79 @@
+"""What both workers share: connect, build the activities around one connection pool, poll
+a task queue until SIGTERM or SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import timedelta
+from typing import Callable, Sequence
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.attempts import AttemptRecorder
+from app.config import Settings
+from app.logging_setup import configure_logging
+from db.pool import create_pool
+
+log = logging.getLogger("workers")
+
+
+def _int_env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+async def run_worker(
+    *,
+    name: str,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Callable[[asyncpg.Pool], list[Callable]],
+) -> None:
+    configure_logging()
+    settings = Settings.from_env()
+    client = await Client.connect(**settings.temporal_connect_config())
+    pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=activities(pool),
+        interceptors=[AttemptRecorder(pool)],
+        # Still sandboxed (non-deterministic calls are refused), but modules are imported once
+        # per process instead of once per workflow run: the re-import was the worker's main cost.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
+        max_concurrent_activities=_int_env("ORDER_TRACKER_MAX_ACTIVITIES", 500),
+        max_concurrent_workflow_tasks=_int_env("ORDER_TRACKER_MAX_WORKFLOW_TASKS", 200),
+        max_concurrent_local_activities=_int_env("ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", 1000),
+        # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
+        graceful_shutdown_timeout=timedelta(seconds=3),
+    )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info("event=worker_started worker=%s task_queue=%s temporal=%s pid=%d", name, task_queue, settings.temporal_address, os.getpid())
+    run = asyncio.create_task(worker.run())
+    await asyncio.wait([run, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if not run.done():
+        log.info("event=worker_stopping worker=%s reason=signal", name)
+        await worker.shutdown()
+    await run
+    await pool.close()
+    log.info("event=worker_stopped worker=%s", name)
+
+
+def main(coroutine) -> None:
+    asyncio.run(coroutine)
+    # The SDK's runtime may crash during interpreter finalisation; we are done, so leave now.
+    logging.shutdown()
+    os._exit(0)

@@ -1,0 +1,1 @@
+"""Orchestration: OrderWorkflow and its ShippingWorkflow child. Deterministic code only."""

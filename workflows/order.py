@@ -1,0 +1,511 @@
+"""OrderWorkflow: one order from receipt to shipment (or to its other endings).
+
+``run`` is the business process; the operator's commands arrive as Signals (fire and forget)
+or Updates (validated at once, answered with the outcome), change the workflow's state, and
+the run loop acts on it at the next step. Bookkeeping that must happen while a step is in
+flight (persisting an address change, noting a refused signal) runs in a small companion
+coroutine owned by ``run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import rules
+    from activities.order_activities import OrderActivities
+    from workflows import policies
+    from workflows.model import (
+        BEFORE_DECISION_STATES,
+        ORDER_STATE_ATTRIBUTE,
+        PAST_DISPATCH_STATES,
+        SHIPPING_TASK_QUEUE,
+        Address,
+        AddressChange,
+        ChargePaymentInput,
+        Decision,
+        EventInput,
+        FinishInput,
+        MarkShippedInput,
+        OrderInput,
+        OrderState,
+        OrderStatus,
+        Payment,
+        PaymentStatus,
+        ReceiveOrderInput,
+        RefundInput,
+        ReviewInput,
+        ShippingInput,
+        ShippingResult,
+        ValidateOrderInput,
+        shipping_workflow_id,
+    )
+    from workflows.shipping import ShippingWorkflow, failure_message
+
+
+@dataclass
+class _OrderEnded(Exception):
+    """Raised inside ``run`` to leave the happy path for a terminal state."""
+
+    state: OrderState
+    reason: str = ""
+
+
+def _refused(reason: str) -> ApplicationError:
+    return ApplicationError(reason, type="Refused", non_retryable=True)
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, input: OrderInput) -> None:
+        self._order = input
+        self._state = OrderState.RECEIVED
+        self._step = "receiving order"
+        self._address = input.address
+        self._amount_cents: int | None = None
+        self._payment = Payment(payment_id=input.payment_id)
+        self._decision: Decision | None = None
+        self._decided_at: datetime | None = None
+        self._awaiting_since: datetime | None = None
+        self._review_seconds = 0.0
+        self._cancel_reason: str | None = None
+        self._cancel_outcome: str | None = None  # "cancelled" or the reason it came too late
+        self._dispatch_failure: str | None = None
+        self._shipping_attempts = 0
+        self._shipping: workflow.ChildWorkflowHandle | None = None
+        self._tracking_number = ""
+        self._failure_reason = ""
+        self._finished_at: datetime | None = None
+        # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
+        self._jobs: list[Callable[[], Awaitable[Any]]] = []
+        self._address_sequence = 0
+        self._address_answers: dict[int, bool] = {}
+        self._refusals = 0
+
+    # ----------------------------------------------------------------- the process
+
+    @workflow.run
+    async def run(self, input: OrderInput) -> OrderStatus:
+        bookkeeper = asyncio.create_task(self._bookkeeper())
+        try:
+            await self._receive()
+            await self._validate()
+            await self._review()
+            await self._charge()
+            await self._ship()
+            await self._mark_shipped()
+        except _OrderEnded as ended:
+            await self._end(ended)
+        await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
+        bookkeeper.cancel()
+        return self.status()
+
+    async def _receive(self) -> None:
+        received = await self._business_step(
+            OrderActivities.receive_order,
+            ReceiveOrderInput(
+                order=self._order,
+                workflow_id=workflow.info().workflow_id,
+                started_at=workflow.info().start_time.isoformat(),
+            ),
+        )
+        self._amount_cents = received.amount_cents
+        self._checkpoint()
+
+    async def _validate(self) -> None:
+        self._step = "validating"
+        try:
+            await self._business_step(
+                OrderActivities.validate_order,
+                ValidateOrderInput(order_id=self._order.order_id, items=self._order.items, address=self._address),
+            )
+        except ActivityError as error:
+            raise _OrderEnded(OrderState.FAILED, f"Invalid order: {failure_message(error)}") from None
+        self._transition(OrderState.VALIDATED)
+        self._checkpoint()
+
+    async def _review(self) -> None:
+        self._awaiting_since = workflow.now()
+        self._transition(OrderState.AWAITING_APPROVAL, "awaiting review")
+        await self._bookkeeping(
+            OrderActivities.mark_awaiting_approval,
+            ReviewInput(
+                order_id=self._order.order_id,
+                at=self._awaiting_since.isoformat(),
+                review_window_seconds=self._order.review_window_seconds,
+            ),
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None or self._cancel_reason is not None,
+                timeout=timedelta(seconds=self._order.review_window_seconds),
+            )
+        except asyncio.TimeoutError:
+            if self._decision is None and self._cancel_reason is None:
+                self._review_seconds = self._order.review_window_seconds
+                raise _OrderEnded(
+                    OrderState.EXPIRED,
+                    f"No decision within the review window of {self._order.review_window_seconds:g} s.",
+                ) from None
+        self._checkpoint()
+        decision = self._decision
+        assert decision is not None and self._decided_at is not None
+        self._review_seconds = max(0.0, (self._decided_at - self._awaiting_since).total_seconds())
+        await self._bookkeeping(
+            OrderActivities.record_decision,
+            ReviewInput(order_id=self._order.order_id, decision=decision, review_ms=int(self._review_seconds * 1000)),
+        )
+        if not decision.approved:
+            raise _OrderEnded(OrderState.REJECTED, decision.reason)
+        self._transition(OrderState.APPROVED, "charging payment")
+
+    async def _charge(self) -> None:
+        assert self._amount_cents is not None
+        self._payment = await self._business_step(
+            OrderActivities.charge_payment,
+            ChargePaymentInput(
+                order_id=self._order.order_id, payment_id=self._order.payment_id, amount_cents=self._amount_cents
+            ),
+        )
+        self._transition(OrderState.PAID, "shipping")
+        self._checkpoint()
+
+    async def _ship(self) -> None:
+        """Run the shipping child, retrying a failed dispatch a bounded number of times."""
+        for attempt in range(1, self._order.max_shipping_attempts + 1):
+            self._shipping_attempts = attempt
+            self._dispatch_failure = None
+            self._step = "preparing package" if attempt == 1 else f"shipping, attempt {attempt}"
+            result = await self._run_shipping(attempt)
+            if result.dispatched:
+                self._tracking_number = result.tracking_number
+                if self._cancel_reason is not None:
+                    self._cancel_outcome = "The carrier already had the package, so the order cannot be cancelled."
+                    self._note_refusal("cancel", self._cancel_outcome)
+                    self._cancel_reason = None
+                self._transition(OrderState.DISPATCHED, "marking shipped")
+                return
+            if result.cancelled or self._cancel_reason is not None:
+                raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason or "cancelled")
+            reason = self._dispatch_failure or result.reason
+            self._failure_reason = reason
+            workflow.logger.warning(
+                "event=shipping_failed order_id=%s attempt=%d of=%d reason=%r",
+                self._order.order_id, attempt, self._order.max_shipping_attempts, reason,
+            )
+            self._queue_event("shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason})
+        raise _OrderEnded(
+            OrderState.FAILED,
+            f"Shipping failed after {self._order.max_shipping_attempts} attempts: {self._failure_reason}",
+        )
+
+    async def _run_shipping(self, attempt: int) -> ShippingResult:
+        handle = await workflow.start_child_workflow(
+            ShippingWorkflow.run,
+            ShippingInput(
+                order_id=self._order.order_id,
+                parent_workflow_id=workflow.info().workflow_id,
+                address=self._address,
+                items=self._order.items,
+                shipping_attempt=attempt,
+            ),
+            id=shipping_workflow_id(self._order.order_id, attempt),
+            task_queue=SHIPPING_TASK_QUEUE,
+        )
+        self._shipping = handle
+        cancel_forwarded = False
+        try:
+            while True:
+                await workflow.wait_condition(
+                    lambda: handle.done() or (self._cancel_reason is not None and not cancel_forwarded)
+                )
+                if handle.done():
+                    return await handle
+                await handle.signal(ShippingWorkflow.cancel_shipping)
+                cancel_forwarded = True
+        except ChildWorkflowError as error:
+            return ShippingResult(dispatched=False, reason=failure_message(error))
+        finally:
+            self._shipping = None
+
+    async def _mark_shipped(self) -> None:
+        await self._business_step(
+            OrderActivities.mark_shipped,
+            MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
+        )
+        self._finished_at = workflow.now()
+        self._transition(OrderState.SHIPPED, "done")
+
+    async def _end(self, ended: _OrderEnded) -> None:
+        """Compensate what was done, then record the ending."""
+        self._failure_reason = ended.reason
+        if self._payment.status == PaymentStatus.CHARGED:
+            self._step = "refunding payment"
+            self._payment = await self._bookkeeping(
+                OrderActivities.refund_payment,
+                RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
+            )
+        self._step = "recording outcome"
+        await self._bookkeeping(
+            OrderActivities.finish_order,
+            FinishInput(
+                order_id=self._order.order_id,
+                state=ended.state,
+                event_type=f"order_{ended.state.value.lower()}",
+                reason=ended.reason,
+            ),
+        )
+        if self._cancel_reason is not None and self._cancel_outcome is None:
+            self._cancel_outcome = (
+                "cancelled"
+                if ended.state == OrderState.CANCELLED
+                else f"Order {self._order.order_id} ended {ended.state.value} before the cancel took effect."
+            )
+        self._finished_at = workflow.now()
+        self._transition(ended.state, "done")
+
+    # ----------------------------------------------------------------- mechanics
+
+    def _checkpoint(self) -> None:
+        """Between steps: act on a cancel request."""
+        if self._cancel_reason is not None:
+            raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
+
+    def _transition(self, state: OrderState, step: str | None = None) -> None:
+        if state != self._state:
+            workflow.logger.info(
+                "event=state_transition order_id=%s from=%s to=%s", self._order.order_id, self._state.value, state.value
+            )
+            self._state = state
+            workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(state.value)])
+        if step is not None:
+            self._step = step
+
+    async def _business_step(self, activity: Callable, arg: Any) -> Any:
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+            retry_policy=policies.BUSINESS_RETRY,
+        )
+
+    async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=policies.BOOKKEEPING_START_TO_CLOSE,
+            retry_policy=policies.BOOKKEEPING_RETRY,
+        )
+
+    async def _bookkeeper(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._jobs))
+            job = self._jobs[0]
+            await job()
+            self._jobs.pop(0)
+
+    def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
+        event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
+        self._jobs.append(lambda: self._bookkeeping(OrderActivities.record_event, event))
+
+    def _note_refusal(self, command: str, reason: str) -> None:
+        workflow.logger.info(
+            "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
+        )
+        self._refusals += 1
+        self._queue_event(
+            "command_refused", f"command_refused:{self._refusals}", {"command": command, "reason": reason}
+        )
+
+    # ----------------------------------------------------------------- commands
+
+    def _decision_refusal(self) -> str | None:
+        if self._state.terminal:
+            return f"Order {self._order.order_id} is already {self._state.value}."
+        if self._cancel_reason is not None:
+            return f"Order {self._order.order_id} is being cancelled."
+        if self._decision is not None:
+            verdict = "approved" if self._decision.approved else "rejected"
+            return f"Order {self._order.order_id} was already {verdict}."
+        if self._state not in BEFORE_DECISION_STATES:
+            return f"Order {self._order.order_id} is past review ({self._state.value})."
+        return None
+
+    def _cancel_refusal(self) -> str | None:
+        if self._state.terminal:
+            return f"Order {self._order.order_id} is already {self._state.value}."
+        if self._state in PAST_DISPATCH_STATES:
+            return f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
+        if self._cancel_reason is not None:
+            return f"Order {self._order.order_id} is already being cancelled."
+        return None
+
+    def _address_refusal(self, address: Address) -> str | None:
+        if self._state.terminal:
+            return f"Order {self._order.order_id} is already {self._state.value}."
+        if self._state in PAST_DISPATCH_STATES:
+            return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+        problems = rules.address_problems(address)
+        return problems[0] if problems else None
+
+    def _decide(self, decision: Decision) -> None:
+        self._decision = decision
+        self._decided_at = workflow.now()
+        workflow.logger.info(
+            "event=decision order_id=%s approved=%s by=%s reason=%r",
+            self._order.order_id, decision.approved, decision.by, decision.reason,
+        )
+
+    def _request_cancel(self, reason: str) -> None:
+        self._cancel_reason = reason or "cancelled by operator"
+        workflow.logger.info("event=cancel_requested order_id=%s reason=%r", self._order.order_id, self._cancel_reason)
+        self._queue_event("cancel_requested", "cancel_requested", {"reason": self._cancel_reason, "state": self._state.value})
+
+    def _change_address(self, address: Address, by: str) -> int:
+        self._address_sequence += 1
+        change = AddressChange(
+            order_id=self._order.order_id, sequence=self._address_sequence, address=rules.normalise_address(address), by=by
+        )
+
+        async def apply() -> None:
+            applied = await self._bookkeeping(OrderActivities.record_address_change, change)
+            if applied:
+                self._address = change.address
+                if self._shipping is not None:  # reaches a shipping child that is already running
+                    await self._shipping.signal(ShippingWorkflow.update_address, change.address)
+            workflow.logger.info(
+                "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
+            )
+            self._address_answers[change.sequence] = applied
+
+        self._jobs.append(apply)
+        return change.sequence
+
+    # Updates: validated at once, answered with the outcome.
+
+    @workflow.update(name="approve")
+    async def approve_update(self, by: str = "operator") -> str:
+        self._decide(Decision(approved=True, by=by))
+        return f"Order {self._order.order_id} approved."
+
+    @approve_update.validator
+    def _validate_approve(self, by: str = "operator") -> None:
+        if reason := self._decision_refusal():
+            raise _refused(reason)
+
+    @workflow.update(name="reject")
+    async def reject_update(self, reason: str, by: str = "operator") -> str:
+        self._decide(Decision(approved=False, reason=reason, by=by))
+        return f"Order {self._order.order_id} rejected."
+
+    @reject_update.validator
+    def _validate_reject(self, reason: str, by: str = "operator") -> None:
+        if not reason.strip():
+            raise _refused("A rejection needs a reason.")
+        if refusal := self._decision_refusal():
+            raise _refused(refusal)
+
+    @workflow.update(name="cancel")
+    async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
+        self._request_cancel(reason)
+        await workflow.wait_condition(lambda: self._cancel_outcome is not None)
+        if self._cancel_outcome != "cancelled":
+            raise _refused(self._cancel_outcome)
+        refunded = " and its payment refunded" if self._payment.status == PaymentStatus.REFUNDED else ""
+        return f"Order {self._order.order_id} cancelled{refunded}."
+
+    @cancel_update.validator
+    def _validate_cancel(self, reason: str = "", by: str = "operator") -> None:
+        if refusal := self._cancel_refusal():
+            raise _refused(refusal)
+
+    @workflow.update(name="update_address")
+    async def update_address_update(self, address: Address, by: str = "operator") -> str:
+        sequence = self._change_address(address, by)
+        await workflow.wait_condition(lambda: sequence in self._address_answers)
+        if not self._address_answers[sequence]:
+            raise _refused(
+                f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+            )
+        return f"Address of order {self._order.order_id} updated."
+
+    @update_address_update.validator
+    def _validate_address(self, address: Address, by: str = "operator") -> None:
+        if refusal := self._address_refusal(address):
+            raise _refused(refusal)
+
+    # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, by: str = "operator") -> None:
+        if reason := self._decision_refusal():
+            self._note_refusal("approve", reason)
+        else:
+            self._decide(Decision(approved=True, by=by))
+
+    @workflow.signal(name="reject")
+    def reject_signal(self, reason: str, by: str = "operator") -> None:
+        if refusal := (self._decision_refusal() or (None if reason.strip() else "A rejection needs a reason.")):
+            self._note_refusal("reject", refusal)
+        else:
+            self._decide(Decision(approved=False, reason=reason, by=by))
+
+    @workflow.signal(name="cancel")
+    def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
+        if refusal := self._cancel_refusal():
+            self._note_refusal("cancel", refusal)
+        else:
+            self._request_cancel(reason)
+
+    @workflow.signal(name="update_address")
+    def update_address_signal(self, address: Address, by: str = "operator") -> None:
+        if refusal := self._address_refusal(address):
+            self._note_refusal("update_address", refusal)
+        else:
+            self._change_address(address, by)
+
+    # From the shipping child.
+
+    @workflow.signal
+    def package_prepared(self, package_id: str) -> None:
+        if self._state == OrderState.PAID:
+            self._transition(OrderState.PACKED, "dispatching carrier")
+
+    @workflow.signal
+    def dispatch_failed(self, reason: str) -> None:
+        self._dispatch_failure = reason
+
+    # ----------------------------------------------------------------- query
+
+    @workflow.query
+    def status(self) -> OrderStatus:
+        now = self._finished_at or workflow.now()
+        review = self._review_seconds
+        if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
+            review = (now - self._awaiting_since).total_seconds()
+        elapsed = (now - workflow.info().start_time).total_seconds()
+        return OrderStatus(
+            order_id=self._order.order_id,
+            state=self._state,
+            step=self._step,
+            terminal=self._state.terminal,
+            items=self._order.items,
+            amount_cents=self._amount_cents,
+            address=self._address,
+            payment=replace(self._payment),
+            awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
+            processing_seconds=round(max(0.0, elapsed - review), 3),
+            review_seconds=round(review, 3),
+            created_at=workflow.info().start_time.isoformat(),
+            updated_at=now.isoformat(),
+            failure_reason=self._failure_reason,
+            shipping_attempts=self._shipping_attempts,
+            tracking_number=self._tracking_number,
+        )

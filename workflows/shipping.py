@@ -1,0 +1,78 @@
+"""ShippingWorkflow: the child that prepares the package and hands it to the carrier.
+
+It reports to its parent by signal: ``package_prepared`` when packed, ``dispatch_failed`` when
+the carrier cannot take the package for good. Its parent may change the address or call the
+shipment off until dispatch starts.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.shipping_activities import ShippingActivities
+    from workflows import policies
+    from workflows.model import Address, DispatchInput, PackageInput, ShippingInput, ShippingResult
+
+
+def failure_message(error: BaseException) -> str:
+    """The innermost message of an activity failure: what actually went wrong."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError) and cause.message:
+        return cause.message
+    return str(cause) or type(cause).__name__
+
+
+@workflow.defn
+class ShippingWorkflow:
+    @workflow.init
+    def __init__(self, input: ShippingInput) -> None:
+        self._address = input.address
+        self._cancel_requested = False
+        self._step = "preparing package"
+
+    @workflow.run
+    async def run(self, input: ShippingInput) -> ShippingResult:
+        parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
+        package = await workflow.execute_local_activity_method(
+            ShippingActivities.prepare_package,
+            PackageInput(order_id=input.order_id, items=input.items),
+            start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+            retry_policy=policies.BUSINESS_RETRY,
+        )
+        await parent.signal("package_prepared", package.package_id)
+        if self._cancel_requested:
+            self._step = "called off"
+            return ShippingResult(dispatched=False, cancelled=True)
+
+        self._step = "dispatching carrier"
+        try:
+            dispatch = await workflow.execute_local_activity_method(
+                ShippingActivities.dispatch_carrier,
+                DispatchInput(order_id=input.order_id, package_id=package.package_id, address=self._address),
+                start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+                retry_policy=policies.DISPATCH_RETRY,
+            )
+        except ActivityError as error:
+            reason = failure_message(error)
+            workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
+            self._step = "dispatch failed"
+            await parent.signal("dispatch_failed", reason)
+            return ShippingResult(dispatched=False, reason=reason)
+        self._step = "dispatched"
+        return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
+
+    @workflow.signal
+    def update_address(self, address: Address) -> None:
+        self._address = address
+
+    @workflow.signal
+    def cancel_shipping(self) -> None:
+        self._cancel_requested = True
+
+    @workflow.query
+    def status(self) -> dict:
+        return {"step": self._step, "address": self._address, "cancel_requested": self._cancel_requested}
