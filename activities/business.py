@@ -17,6 +17,7 @@ from db import orders as orders_db
 from workflows.model import (
     Dispatch,
     DispatchInput,
+    Finished,
     MarkShippedInput,
     ChargePaymentInput,
     OrderState,
@@ -141,10 +142,10 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
     return Dispatch(tracking_number=tracking_number, carrier=CARRIER)
 
 
-async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> None:
+async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> Finished:
     await flaky()
     async with pool.acquire() as conn, conn.transaction():
-        await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value)
+        row = await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value)
         await orders_db.insert_event(
             conn,
             input.order_id,
@@ -152,3 +153,4 @@ async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShipped
             "order_shipped",
             {"state": OrderState.SHIPPED.value, "tracking_number": input.tracking_number},
         )
+    return Finished(processing_ms=row["processing_ms"] or 0, review_ms=row["review_ms"] or 0)

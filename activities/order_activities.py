@@ -4,7 +4,6 @@ and the bookkeeping around them (review, decisions, address changes, refunds, en
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 
 import asyncpg
 from temporalio import activity
@@ -18,6 +17,7 @@ from workflows.model import (
     ChargePaymentInput,
     EventInput,
     FinishInput,
+    Finished,
     MarkShippedInput,
     OrderState,
     Payment,
@@ -50,20 +50,16 @@ class OrderActivities:
         return await business.payment_charged(self._pool, self._flaky, input)
 
     @activity.defn(name="MarkShipped")
-    async def mark_shipped(self, input: MarkShippedInput) -> None:
-        await business.order_shipped(self._pool, self._flaky, input)
+    async def mark_shipped(self, input: MarkShippedInput) -> Finished:
+        return await business.order_shipped(self._pool, self._flaky, input)
 
     # Bookkeeping: our own database only, no flaky dependency in the way.
 
     @activity.defn(name="MarkAwaitingApproval")
-    async def mark_awaiting_approval(self, input: ReviewInput) -> None:
+    async def mark_awaiting_approval(self, input: ReviewInput) -> str:
+        """Start the review clock; returns when it started (database time)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await orders_db.advance_state(
-                conn,
-                input.order_id,
-                OrderState.AWAITING_APPROVAL.value,
-                awaiting_approval_since=datetime.fromisoformat(input.at),
-            )
+            since = await orders_db.mark_awaiting_approval(conn, input.order_id)
             await orders_db.insert_event(
                 conn,
                 input.order_id,
@@ -71,24 +67,23 @@ class OrderActivities:
                 "awaiting_approval",
                 {"state": OrderState.AWAITING_APPROVAL.value, "review_window_seconds": input.review_window_seconds},
             )
+        return since.isoformat()
 
     @activity.defn(name="RecordDecision")
-    async def record_decision(self, input: ReviewInput) -> None:
+    async def record_decision(self, input: ReviewInput) -> int:
+        """Record who decided what and why; returns the review wait in ms."""
         decision = input.decision
         assert decision is not None
-        payload = {"by": decision.by, "reason": decision.reason, "review_ms": input.review_ms}
         async with self._pool.acquire() as conn, conn.transaction():
+            review_ms = await orders_db.stop_review_clock(conn, input.order_id)
+            payload = {"by": decision.by, "reason": decision.reason, "review_ms": review_ms}
             if decision.approved:
-                await orders_db.advance_state(
-                    conn, input.order_id, OrderState.APPROVED.value, review_ms=input.review_ms
-                )
+                await orders_db.advance_state(conn, input.order_id, OrderState.APPROVED.value)
                 payload["state"] = OrderState.APPROVED.value
-                await orders_db.insert_event(conn, input.order_id, "approved", "decision", payload)
-            else:
-                await orders_db.set_review_ms(conn, input.order_id, input.review_ms)
-                await orders_db.finish(conn, input.order_id, OrderState.REJECTED.value, decision.reason)
-                payload["state"] = OrderState.REJECTED.value
-                await orders_db.insert_event(conn, input.order_id, "rejected", "decision", payload)
+            await orders_db.insert_event(
+                conn, input.order_id, "approved" if decision.approved else "rejected", "decision", payload
+            )
+        return review_ms
 
     @activity.defn(name="RecordAddressChange")
     async def record_address_change(self, input: AddressChange) -> bool:
@@ -132,9 +127,9 @@ class OrderActivities:
         return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
 
     @activity.defn(name="FinishOrder")
-    async def finish_order(self, input: FinishInput) -> None:
+    async def finish_order(self, input: FinishInput) -> Finished:
         async with self._pool.acquire() as conn, conn.transaction():
-            await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
+            row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
             await orders_db.insert_event(
                 conn,
                 input.order_id,
@@ -142,6 +137,7 @@ class OrderActivities:
                 input.event_type,
                 {"state": input.state.value, "reason": input.reason},
             )
+        return Finished(processing_ms=row["processing_ms"] or 0, review_ms=row["review_ms"] or 0)
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:

@@ -44,7 +44,7 @@ def address_problems(address: Address) -> list[str]:
             problems.append(f"The address {name.replace('_', ' ')} is longer than {MAX_FIELD_LENGTH} characters.")
     if len(address.region or "") > MAX_FIELD_LENGTH:
         problems.append(f"The address region is longer than {MAX_FIELD_LENGTH} characters.")
-    country = (address.country or "").strip()
+    country = (address.country or "").strip().upper()
     if country and country not in ISO_COUNTRIES:
         problems.append(f"Country {country!r} is not an ISO 3166 alpha-2 code such as US, DE or FR.")
     return problems

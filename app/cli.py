@@ -22,13 +22,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app import order_cli, stack_cli
-
     parser = _Parser(prog="./start.sh", description="Order Tracker: orders on Temporal and PostgreSQL.")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    stack_cli.register(commands)
-    order_cli.register(commands)
-    for name in ("tui", "api", "bench"):
+    # Each module owns its commands; the optional ones arrive with their features.
+    for name in ("stack", "order", "test", "tui", "api", "bench"):
         module = _optional_module(name)
         if module is not None:
             module.register(commands)
@@ -46,7 +43,21 @@ def _optional_module(name: str):
         return None
 
 
+def _configure_logging() -> None:
+    """Operator commands log to .data/logs/cli.log; ORDER_TRACKER_DEBUG=1 logs to stderr instead."""
+    import os
+
+    from app.config import Settings
+    from app.logging_setup import configure_logging
+
+    if os.environ.get("ORDER_TRACKER_DEBUG"):
+        configure_logging(logging.DEBUG)
+    else:
+        configure_logging(path=Settings.from_env().logs_dir / "cli.log")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # never a traceback to an operator; the log keeps the details
         log.exception("event=unexpected_error command=%s", args.command)
         print(
-            "Sorry, something unexpected went wrong; details are in the log (run with ORDER_TRACKER_DEBUG=1 to see them).",
+            "Sorry, something unexpected went wrong; the details are in .data/logs/cli.log.",
             file=sys.stderr,
         )
         return 1

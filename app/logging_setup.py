@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -16,8 +17,17 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: int = logging.INFO, stream=None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+def configure_logging(level: int = logging.INFO, stream=None, path: Path | None = None) -> None:
+    """Log to ``stream`` (stderr by default) or, for operator commands, append to ``path``."""
+    handler: logging.Handler
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path)
+        except OSError:
+            handler = logging.NullHandler()
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(KeyValueFormatter())
     logging.Formatter.converter = __import__("time").gmtime
     root = logging.getLogger()

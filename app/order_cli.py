@@ -1,5 +1,256 @@
-"""The `order` commands (filled in with the order lifecycle)."""
+"""The `order` commands: create, approve, reject, cancel, address, status, list, audit, catalog.
+
+A thin shell over OrderService: parse, call, print (Rich for people, one JSON document with
+--json). Errors are OperatorErrors, turned into one sentence and an exit code by app.cli.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+
+from app import render
+from app.errors import InvalidInput
+from app.service import OrderService
+from workflows.model import Address, OrderItem
+
+ADDRESS_FIELDS = ("name", "street", "city", "region", "postal_code", "country")
 
 
-def register(commands) -> None:
-    return None
+def register(commands: argparse._SubParsersAction) -> None:
+    order = commands.add_parser("order", help="create, decide, change and inspect orders")
+    sub = order.add_subparsers(dest="order_command", required=True, parser_class=type(order))
+
+    create = sub.add_parser("create", help="start an order")
+    create.add_argument("--id", dest="order_id", help="order id (default: a new ord-XXXXXX)")
+    create.add_argument(
+        "--item", dest="items", action="append", default=[], metavar="SKU:QTY", help="an item; repeat for more"
+    )
+    _address_arguments(create)
+    create.add_argument("--payment-id", help="idempotency key of the payment (default: pay-<order id>)")
+    create.add_argument("--review-window", type=float, metavar="SECONDS", help="time allowed for review (default 24 h)")
+    _json_flag(create)
+    create.set_defaults(handler=_create)
+
+    for name, text in (("approve", "approve an order awaiting review"),):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("order_id", metavar="ID")
+        p.add_argument("--by", default="operator", help="who decides (for the audit log)")
+        _json_flag(p)
+        p.set_defaults(handler=_approve)
+
+    reject = sub.add_parser("reject", help="reject an order awaiting review")
+    reject.add_argument("order_id", metavar="ID")
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--by", default="operator")
+    _json_flag(reject)
+    reject.set_defaults(handler=_reject)
+
+    cancel = sub.add_parser("cancel", help="cancel an order (refunds it if paid); allowed until dispatch")
+    cancel.add_argument("order_id", metavar="ID")
+    cancel.add_argument("--reason", default="")
+    cancel.add_argument("--by", default="operator")
+    _json_flag(cancel)
+    cancel.set_defaults(handler=_cancel)
+
+    address = sub.add_parser("address", help="change the shipping address; allowed until dispatch")
+    address.add_argument("order_id", metavar="ID")
+    _address_arguments(address)
+    address.add_argument("--by", default="operator")
+    _json_flag(address)
+    address.set_defaults(handler=_address)
+
+    status = sub.add_parser("status", help="the live state of one order")
+    status.add_argument("order_id", metavar="ID")
+    _json_flag(status)
+    status.set_defaults(handler=_status)
+
+    listing = sub.add_parser("list", help="orders, newest first")
+    listing.add_argument("--state", help="only orders in this state")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    _json_flag(listing)
+    listing.set_defaults(handler=_list)
+
+    audit = sub.add_parser("audit", help="the audit timeline of one order: events and every attempt")
+    audit.add_argument("order_id", metavar="ID")
+    _json_flag(audit)
+    audit.set_defaults(handler=_audit)
+
+    catalog = sub.add_parser("catalog", help="the products one can order")
+    _json_flag(catalog)
+    catalog.set_defaults(handler=_catalog)
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _address_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", metavar="JSON", help="the whole address as a JSON object")
+    for field in ADDRESS_FIELDS:
+        parser.add_argument(f"--{field.replace('_', '-')}", dest=f"addr_{field}", metavar=field.upper())
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+def parse_item(text: str) -> OrderItem:
+    sku, sep, quantity = text.partition(":")
+    if not sep or not sku.strip():
+        raise InvalidInput(f"Item {text!r} must look like SKU:QTY, for example WIDGET-1:2.")
+    try:
+        count = int(quantity.strip())
+    except ValueError:
+        raise InvalidInput(f"The quantity in {text!r} must be a whole number.") from None
+    if count <= 0:
+        raise InvalidInput(f"The quantity in {text!r} must be positive.")
+    return OrderItem(sku=sku.strip().upper(), quantity=count)
+
+
+def parse_address(args: argparse.Namespace, *, required: bool = True) -> Address | None:
+    fields: dict[str, Any] = {}
+    if args.address:
+        try:
+            given = json.loads(args.address)
+        except json.JSONDecodeError:
+            raise InvalidInput("--address must be a JSON object, for example '{\"name\": \"Ann\", ...}'.") from None
+        if not isinstance(given, dict):
+            raise InvalidInput("--address must be a JSON object with name, street, city, postal_code and country.")
+        unknown = sorted(set(given) - set(ADDRESS_FIELDS))
+        if unknown:
+            raise InvalidInput(f"--address has unknown field(s) {', '.join(unknown)}; use {', '.join(ADDRESS_FIELDS)}.")
+        for key, value in given.items():
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"Address field {key} must be text.")
+            fields[key] = value or ""
+    for field in ADDRESS_FIELDS:
+        value = getattr(args, f"addr_{field}", None)
+        if value is not None:
+            fields[field] = value
+    if not fields and not required:
+        return None
+    if not fields:
+        raise InvalidInput("Give an address: --address JSON or --name, --street, --city, --postal-code, --country.")
+    return Address(
+        name=fields.get("name", ""),
+        street=fields.get("street", ""),
+        city=fields.get("city", ""),
+        postal_code=fields.get("postal_code", ""),
+        country=fields.get("country", ""),
+        region=fields.get("region", ""),
+    )
+
+
+def new_order_id() -> str:
+    return f"ord-{secrets.token_hex(4)}"
+
+
+# ---------------------------------------------------------------------- output
+
+
+def _emit(args: argparse.Namespace, document: Any, human) -> None:
+    if args.json:
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        human(Console())
+
+
+def _say(args: argparse.Namespace, order_id: str, message: str) -> None:
+    _emit(args, {"order_id": order_id, "accepted": True, "message": message}, lambda c: c.print(message))
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+async def _create(args: argparse.Namespace) -> int:
+    if not args.items:
+        raise InvalidInput("An order needs at least one --item SKU:QTY.")
+    items = [parse_item(text) for text in args.items]
+    address = parse_address(args)
+    async with await OrderService.connect() as service:
+        created = await service.create_order(
+            order_id=args.order_id or new_order_id(),
+            items=items,
+            address=address,
+            payment_id=args.payment_id,
+            review_window_seconds=args.review_window,
+        )
+    document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
+    _emit(
+        args,
+        document,
+        lambda c: c.print(
+            f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
+            f" (workflow {created.workflow_id}); it awaits review once validated."
+        ),
+    )
+    return 0
+
+
+async def _approve(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        _say(args, args.order_id, await service.approve(args.order_id, by=args.by))
+    return 0
+
+
+async def _reject(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        _say(args, args.order_id, await service.reject(args.order_id, args.reason, by=args.by))
+    return 0
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        _say(args, args.order_id, await service.cancel(args.order_id, args.reason, by=args.by))
+    return 0
+
+
+async def _address(args: argparse.Namespace) -> int:
+    address = parse_address(args)
+    async with await OrderService.connect() as service:
+        _say(args, args.order_id, await service.update_address(args.order_id, address, by=args.by))
+    return 0
+
+
+async def _status(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        status = await service.status(args.order_id)
+    _emit(args, status, lambda c: c.print(render.status_panel(status)))
+    return 0
+
+
+async def _list(args: argparse.Namespace) -> int:
+    if args.limit <= 0 or args.offset < 0:
+        raise InvalidInput("--limit must be positive and --offset not negative.")
+    async with await OrderService.connect() as service:
+        orders = await service.list_orders(state=args.state, limit=args.limit, offset=args.offset)
+    _emit(args, {"orders": orders, "count": len(orders)}, lambda c: c.print(render.orders_table(orders)))
+    return 0
+
+
+async def _audit(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        audit = await service.audit(args.order_id)
+    _emit(args, audit, lambda c: c.print(render.audit_timeline(audit)))
+    return 0
+
+
+async def _catalog(args: argparse.Namespace) -> int:
+    async with await OrderService.connect() as service:
+        products = await service.catalog()
+    document = {
+        "products": [
+            {"sku": p.sku, "name": p.name, "price_cents": p.price_cents, "price": render.format_cents(p.price_cents)}
+            for p in products
+        ]
+    }
+    _emit(args, document, lambda c: c.print(render.catalog_table(products)))
+    return 0

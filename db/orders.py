@@ -50,7 +50,7 @@ async def advance_state(conn: asyncpg.Connection, order_id: str, state: str, **f
     )
 
 
-async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "") -> None:
+async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "") -> asyncpg.Record:
     """Move the order to a terminal state once, stamping its processing time: from the
     workflow's start to now, minus the time it waited for a human."""
     await conn.execute(
@@ -73,10 +73,28 @@ async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_re
         state,
         failure_reason,
     )
+    return await conn.fetchrow("SELECT processing_ms, review_ms FROM orders WHERE id = $1", order_id)
 
 
-async def set_review_ms(conn: asyncpg.Connection, order_id: str, review_ms: int) -> None:
-    await conn.execute("UPDATE orders SET review_ms = $2 WHERE id = $1", order_id, review_ms)
+async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str) -> datetime:
+    """Start the review clock once; returns when it started."""
+    await conn.execute(
+        "UPDATE orders SET state = 'AWAITING_APPROVAL', updated_at = now(),"
+        " awaiting_approval_since = COALESCE(awaiting_approval_since, now())"
+        " WHERE id = $1 AND order_state_rank(state) < order_state_rank('AWAITING_APPROVAL')",
+        order_id,
+    )
+    return await conn.fetchval("SELECT awaiting_approval_since FROM orders WHERE id = $1", order_id)
+
+
+async def stop_review_clock(conn: asyncpg.Connection, order_id: str) -> int:
+    """Stop the review clock once; returns how long the order waited for a human, in ms."""
+    return await conn.fetchval(
+        "UPDATE orders SET review_ms = COALESCE(review_ms,"
+        " GREATEST(0, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint), 0)"
+        " WHERE id = $1 RETURNING review_ms",
+        order_id,
+    )
 
 
 async def insert_order(

@@ -278,10 +278,17 @@ class FinishInput:
 @dataclass
 class ReviewInput:
     order_id: str
-    at: str = ""  # when the order started waiting (MarkAwaitingApproval)
     review_window_seconds: float = 0
     decision: Decision | None = None  # RecordDecision
-    review_ms: int = 0
+
+
+@dataclass
+class Finished:
+    """Timings of a finished order, measured by the database's clock: workflow time stands
+    still while local activities run, so it cannot measure them."""
+
+    processing_ms: int
+    review_ms: int
 
 
 @dataclass

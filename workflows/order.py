@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ChargePaymentInput,
         Decision,
         EventInput,
+        Finished,
         FinishInput,
         MarkShippedInput,
         OrderInput,
@@ -72,7 +73,6 @@ class OrderWorkflow:
         self._amount_cents: int | None = None
         self._payment = Payment(payment_id=input.payment_id)
         self._decision: Decision | None = None
-        self._decided_at: datetime | None = None
         self._awaiting_since: datetime | None = None
         self._review_seconds = 0.0
         self._cancel_reason: str | None = None
@@ -82,7 +82,7 @@ class OrderWorkflow:
         self._shipping: workflow.ChildWorkflowHandle | None = None
         self._tracking_number = ""
         self._failure_reason = ""
-        self._finished_at: datetime | None = None
+        self._finished: Finished | None = None
         # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._address_sequence = 0
@@ -132,16 +132,12 @@ class OrderWorkflow:
         self._checkpoint()
 
     async def _review(self) -> None:
-        self._awaiting_since = workflow.now()
         self._transition(OrderState.AWAITING_APPROVAL, "awaiting review")
-        await self._bookkeeping(
+        since = await self._bookkeeping(
             OrderActivities.mark_awaiting_approval,
-            ReviewInput(
-                order_id=self._order.order_id,
-                at=self._awaiting_since.isoformat(),
-                review_window_seconds=self._order.review_window_seconds,
-            ),
+            ReviewInput(order_id=self._order.order_id, review_window_seconds=self._order.review_window_seconds),
         )
+        self._awaiting_since = datetime.fromisoformat(since)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None or self._cancel_reason is not None,
@@ -149,19 +145,17 @@ class OrderWorkflow:
             )
         except asyncio.TimeoutError:
             if self._decision is None and self._cancel_reason is None:
-                self._review_seconds = self._order.review_window_seconds
                 raise _OrderEnded(
                     OrderState.EXPIRED,
                     f"No decision within the review window of {self._order.review_window_seconds:g} s.",
                 ) from None
         self._checkpoint()
         decision = self._decision
-        assert decision is not None and self._decided_at is not None
-        self._review_seconds = max(0.0, (self._decided_at - self._awaiting_since).total_seconds())
-        await self._bookkeeping(
-            OrderActivities.record_decision,
-            ReviewInput(order_id=self._order.order_id, decision=decision, review_ms=int(self._review_seconds * 1000)),
+        assert decision is not None
+        review_ms = await self._bookkeeping(
+            OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=decision)
         )
+        self._review_seconds = review_ms / 1000
         if not decision.approved:
             raise _OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
@@ -236,11 +230,10 @@ class OrderWorkflow:
             self._shipping = None
 
     async def _mark_shipped(self) -> None:
-        await self._business_step(
+        self._finished = await self._business_step(
             OrderActivities.mark_shipped,
             MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
         )
-        self._finished_at = workflow.now()
         self._transition(OrderState.SHIPPED, "done")
 
     async def _end(self, ended: _OrderEnded) -> None:
@@ -253,7 +246,7 @@ class OrderWorkflow:
                 RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
             )
         self._step = "recording outcome"
-        await self._bookkeeping(
+        self._finished = await self._bookkeeping(
             OrderActivities.finish_order,
             FinishInput(
                 order_id=self._order.order_id,
@@ -268,7 +261,6 @@ class OrderWorkflow:
                 if ended.state == OrderState.CANCELLED
                 else f"Order {self._order.order_id} ended {ended.state.value} before the cancel took effect."
             )
-        self._finished_at = workflow.now()
         self._transition(ended.state, "done")
 
     # ----------------------------------------------------------------- mechanics
@@ -357,7 +349,6 @@ class OrderWorkflow:
 
     def _decide(self, decision: Decision) -> None:
         self._decision = decision
-        self._decided_at = workflow.now()
         workflow.logger.info(
             "event=decision order_id=%s approved=%s by=%s reason=%r",
             self._order.order_id, decision.approved, decision.by, decision.reason,
@@ -486,11 +477,16 @@ class OrderWorkflow:
 
     @workflow.query
     def status(self) -> OrderStatus:
-        now = self._finished_at or workflow.now()
-        review = self._review_seconds
-        if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
-            review = (now - self._awaiting_since).total_seconds()
-        elapsed = (now - workflow.info().start_time).total_seconds()
+        """The workflow's own view. Its clocks are the database's once the order has finished;
+        before that they are as of the last workflow task (OrderService recomputes them live)."""
+        if self._finished is not None:
+            processing, review = self._finished.processing_ms / 1000, self._finished.review_ms / 1000
+        else:
+            now = workflow.now()
+            review = self._review_seconds
+            if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
+                review = max(0.0, (now - self._awaiting_since).total_seconds())
+            processing = max(0.0, (now - workflow.info().start_time).total_seconds() - review)
         return OrderStatus(
             order_id=self._order.order_id,
             state=self._state,
@@ -501,10 +497,10 @@ class OrderWorkflow:
             address=self._address,
             payment=replace(self._payment),
             awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
-            processing_seconds=round(max(0.0, elapsed - review), 3),
+            processing_seconds=round(processing, 3),
             review_seconds=round(review, 3),
             created_at=workflow.info().start_time.isoformat(),
-            updated_at=now.isoformat(),
+            updated_at=workflow.now().isoformat(),
             failure_reason=self._failure_reason,
             shipping_attempts=self._shipping_attempts,
             tracking_number=self._tracking_number,

@@ -1,0 +1,184 @@
+"""Pure functions from plain data to Rich renderables, shared by the CLI and the TUI. Tests
+render them with Console(record=True) and read the text."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from app.views import format_cents
+from db.queries import Product
+
+__all__ = ["format_cents", "state_style", "status_panel", "orders_table", "audit_timeline", "catalog_table"]
+
+PROCESSING_BUDGET_S = 15.0
+
+STATE_STYLES = {
+    "RECEIVED": "cyan",
+    "VALIDATED": "cyan",
+    "AWAITING_APPROVAL": "bold yellow",
+    "APPROVED": "blue",
+    "PAID": "blue",
+    "PACKED": "magenta",
+    "DISPATCHED": "magenta",
+    "SHIPPED": "bold green",
+    "CANCELLED": "dim",
+    "REJECTED": "red",
+    "EXPIRED": "dim yellow",
+    "FAILED": "bold red",
+}
+OUTCOME_STYLES = {"ok": "green", "error": "red", "timeout": "yellow", "cancelled": "dim"}
+
+
+def state_style(state: str) -> str:
+    return STATE_STYLES.get(state, "white")
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=state_style(state))
+
+
+def clock_text(status: dict[str, Any]) -> Text:
+    """Processing time against the 15-second budget; the wait for a human does not count."""
+    seconds = status.get("processing_seconds") or 0.0
+    style = "green" if seconds <= PROCESSING_BUDGET_S * 0.5 else "yellow" if seconds <= PROCESSING_BUDGET_S else "red"
+    return Text(f"{seconds:5.1f}s", style=style)
+
+
+def address_line(address: dict[str, Any] | None) -> str:
+    if not address:
+        return ""
+    parts = [address.get("name"), address.get("street"), address.get("city"), address.get("region"),
+             address.get("postal_code"), address.get("country")]
+    return ", ".join(p for p in parts if p)
+
+
+def items_line(items: Iterable[dict[str, Any]] | None) -> str:
+    return ", ".join(f"{i['sku']} × {i['quantity']}" for i in items or [])
+
+
+def last_error_text(last_error: dict[str, Any] | None, width: int = 60) -> Text:
+    if not last_error:
+        return Text("")
+    message = f"{last_error.get('activity', '')}: {last_error.get('message', '')}"
+    return Text(message if len(message) <= width else message[: width - 1] + "…", style="red")
+
+
+def status_panel(status: dict[str, Any]) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("State", state_text(status["state"]))
+    grid.add_row("Step", status.get("step", ""))
+    grid.add_row("Items", items_line(status.get("items")))
+    grid.add_row("Amount", format_cents(status.get("amount_cents")))
+    grid.add_row("Address", address_line(status.get("address")))
+    payment = status.get("payment") or {}
+    grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment.get('status', '')}")
+    attempts = status.get("attempts") or {}
+    grid.add_row("Attempts", ", ".join(f"{name} {n}" for name, n in attempts.items()) or "none yet")
+    grid.add_row("Retries", str(status.get("retries", 0)))
+    grid.add_row("Last error", last_error_text(status.get("last_error"), width=90))
+    grid.add_row("Processing", clock_text(status))
+    grid.add_row("Review wait", f"{status.get('review_seconds') or 0:.1f}s")
+    if status.get("failure_reason"):
+        grid.add_row("Reason", Text(status["failure_reason"], style="red"))
+    if status.get("tracking_number"):
+        grid.add_row("Tracking", status["tracking_number"])
+    if status.get("web_ui_url"):
+        grid.add_row("History", status["web_ui_url"])
+    return Panel(grid, title=f"Order {status['order_id']}", border_style=state_style(status["state"]))
+
+
+def orders_table(orders: list[dict[str, Any]], *, title: str | None = None) -> Table:
+    table = Table(title=title, expand=True)
+    table.add_column("Order", no_wrap=True)
+    table.add_column("State", no_wrap=True)
+    table.add_column("Step", overflow="ellipsis", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Retries", justify="right", no_wrap=True)
+    table.add_column("Clock", justify="right", no_wrap=True)
+    table.add_column("Last error", overflow="ellipsis", no_wrap=True, ratio=1)
+    for order in orders:
+        table.add_row(
+            order["order_id"],
+            state_text(order["state"]),
+            order.get("step", ""),
+            format_cents(order.get("amount_cents")),
+            str(order.get("retries", 0)),
+            clock_text(order),
+            last_error_text(order.get("last_error")),
+        )
+    if not orders:
+        table.add_row("no orders yet", "", "", "", "", "", "")
+    return table
+
+
+def _event_text(entry: dict[str, Any]) -> Text:
+    payload = entry.get("payload") or {}
+    kind = entry["type"]
+    text = Text(kind.replace("_", " "), style="bold")
+    if kind == "address_changed":
+        text.append(f"  {address_line(payload.get('old'))}  →  {address_line(payload.get('new'))}")
+        text.append(f"  by {payload.get('by', '?')}", style="dim")
+    elif kind in ("approved", "rejected"):
+        text.append(f"  by {payload.get('by', '?')}")
+        if payload.get("reason"):
+            text.append(f": {payload['reason']}")
+    elif payload.get("reason"):
+        text.append(f"  {payload['reason']}", style="red" if kind in ("order_failed", "command_refused") else "")
+    if payload.get("state"):
+        text.append("  → ")
+        text.append(payload["state"], style=state_style(payload["state"]))
+    if kind == "payment_charged" or kind == "payment_refunded":
+        text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))}")
+    if payload.get("tracking_number") and kind == "carrier_dispatched":
+        text.append(f"  tracking {payload['tracking_number']}")
+    return text
+
+
+def _attempt_text(entry: dict[str, Any]) -> Text:
+    outcome = entry["outcome"]
+    text = Text(f"  {entry['activity']} #{entry['attempt']} ")
+    text.append(outcome, style=OUTCOME_STYLES.get(outcome, ""))
+    text.append(f" {entry['duration_ms']} ms", style="dim")
+    if entry.get("error"):
+        text.append(f"  {entry['error']}", style="red" if outcome == "error" else "yellow")
+    return text
+
+
+def audit_timeline(audit: dict[str, Any]) -> Group:
+    order = audit["order"]
+    table = Table(box=None, show_header=True, expand=True, pad_edge=False)
+    table.add_column("Time", no_wrap=True, style="dim")
+    table.add_column("What", ratio=1)
+    for entry in audit["timeline"]:
+        at = (entry.get("at") or "")[11:23]
+        table.add_row(at, _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
+    attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
+    failed = sum(1 for e in attempts if e["outcome"] != "ok")
+    timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")
+    header = Text.assemble(
+        (f"Order {order['order_id']}  ", "bold"),
+        state_text(order["state"]),
+        f"  {len(attempts)} attempts, {failed} failed ({timeouts} timed out), processing ",
+        clock_text(order),
+    )
+    parts: list[Any] = [header, table]
+    if audit.get("web_ui_url"):
+        parts.append(Text(f"Workflow history: {audit['web_ui_url']}", style="dim"))
+    return Group(*parts)
+
+
+def catalog_table(products: list[Product]) -> Table:
+    table = Table(title="Catalog")
+    table.add_column("SKU")
+    table.add_column("Product")
+    table.add_column("Price", justify="right")
+    for product in products:
+        table.add_row(product.sku, product.name, format_cents(product.price_cents))
+    return table

@@ -1,0 +1,307 @@
+"""OrderService: the one place that talks to Temporal and PostgreSQL for operators. The CLI,
+the TUI, the API and the benchmark are thin shells over it.
+
+Every method either returns plain data or raises an OperatorError whose text is the one
+sentence an operator sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import rules
+from app.config import Settings
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
+from app.views import order_summary, timeline
+from db import queries
+from db.pool import create_pool
+from workflows.model import (
+    DEFAULT_REVIEW_WINDOW_SECONDS,
+    ORDER_STATE_ATTRIBUTE,
+    ORDER_TASK_QUEUE,
+    Address,
+    OrderInput,
+    OrderItem,
+    OrderState,
+    order_workflow_id,
+)
+from workflows.order import OrderWorkflow
+
+log = logging.getLogger("app.service")
+
+CONNECT_TIMEOUT_S = 5
+# How long an operator command waits for the order worker to answer.
+COMMAND_TIMEOUT_S = 20
+QUERY_TIMEOUT = timedelta(seconds=3)
+
+
+@dataclass
+class CreatedOrder:
+    order_id: str
+    workflow_id: str
+    payment_id: str
+    amount_cents: int
+
+
+class OrderService:
+    def __init__(self, settings: Settings, client: Client, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.client = client
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None, *, pool_size: int = 5) -> "OrderService":
+        settings = settings or Settings.from_env()
+        try:
+            client = await asyncio.wait_for(
+                Client.connect(**settings.temporal_connect_config()), CONNECT_TIMEOUT_S
+            )
+        except Exception as error:
+            log.warning("event=temporal_unreachable address=%s error=%r", settings.temporal_address, error)
+            raise StackUnreachable(
+                f"Temporal at {settings.temporal_address} is not reachable; start the stack with ./start.sh up."
+            ) from None
+        try:
+            pool = await asyncio.wait_for(create_pool(settings.database_url, max_size=pool_size), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
+            raise StackUnreachable(
+                f"PostgreSQL at {settings.database_url_redacted} is not reachable; start the stack with ./start.sh up."
+            ) from None
+        return cls(settings, client, pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> "OrderService":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ reading
+
+    async def catalog(self) -> list[queries.Product]:
+        return await queries.catalog(self.pool)
+
+    async def list_orders(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+        if state is not None:
+            state = _parse_state(state)
+        rows = await queries.list_orders(self.pool, state=state, limit=limit, offset=offset)
+        now = datetime.now(timezone.utc)
+        return [order_summary(row, now) for row in rows]
+
+    async def state_counts(self) -> dict[str, int]:
+        return await queries.state_counts(self.pool)
+
+    async def status(self, order_id: str) -> dict:
+        """The live state: the workflow's own view, with attempts from the audit tables."""
+        _check_order_id(order_id)
+        row = await queries.get_order(self.pool, order_id)
+        live = None
+        try:
+            live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND and row is None:
+                raise NotFound(f"There is no order {order_id}.") from None
+            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        except Exception as error:  # a query needs a worker; the database still knows the state
+            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        if live is None and row is None:
+            raise NotFound(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
+        now = datetime.now(timezone.utc)
+        summary = order_summary(row, now) if row is not None else {}
+        per_activity = await queries.attempts_by_activity(self.pool, order_id)
+        status = _merge_status(order_id, live, summary, per_activity, now)
+        status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
+        return status
+
+    async def audit(self, order_id: str) -> dict:
+        _check_order_id(order_id)
+        row = await queries.get_order(self.pool, order_id)
+        if row is None:
+            raise NotFound(f"There is no order {order_id}.")
+        events = await queries.events(self.pool, order_id)
+        attempts = await queries.attempts(self.pool, order_id)
+        return {
+            "order": order_summary(row, datetime.now(timezone.utc)),
+            "timeline": timeline(events, attempts),
+            "web_ui_url": self.settings.workflow_ui_url(order_workflow_id(order_id)),
+        }
+
+    # ------------------------------------------------------------------ commands
+
+    async def create_order(
+        self,
+        *,
+        order_id: str,
+        items: list[OrderItem],
+        address: Address,
+        payment_id: str | None = None,
+        review_window_seconds: float | None = None,
+    ) -> CreatedOrder:
+        """Validate everything first: a refused order starts no workflow and writes no row."""
+        products = {p.sku: p.price_cents for p in await self.catalog()}
+        problems = rules.order_problems(order_id, items, address, products)
+        if problems:
+            raise InvalidInput(problems[0])
+        if review_window_seconds is not None and not (0 < review_window_seconds <= 30 * 24 * 3600):
+            raise InvalidInput("The review window must be between 1 second and 30 days.")
+        payment_id = (payment_id or "").strip() or None
+        if payment_id is not None:
+            if rules.order_id_problem(payment_id):
+                raise InvalidInput(f"Payment id {payment_id!r} is malformed: use letters, digits, '-' or '_'.")
+            owner = await queries.payment_owner(self.pool, payment_id)
+            if owner is not None and owner != order_id:
+                raise InvalidInput(f"Payment id {payment_id} is already used by order {owner}.")
+        order = OrderInput(
+            order_id=order_id,
+            items=items,
+            address=rules.normalise_address(address),
+            payment_id=payment_id or "",
+            review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
+        )
+        try:
+            handle = await self.client.start_workflow(
+                OrderWorkflow.run,
+                order,
+                id=order_workflow_id(order_id),
+                task_queue=ORDER_TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            raise InvalidInput(f"Order {order_id} already exists; choose another order id.") from None
+        log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
+        amount = sum(products[item.sku] * item.quantity for item in items)
+        return CreatedOrder(order_id=order_id, workflow_id=handle.id, payment_id=order.payment_id, amount_cents=amount)
+
+    async def approve(self, order_id: str, by: str = "operator") -> str:
+        return await self._update(order_id, "approve", [by])
+
+    async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
+        if not reason or not reason.strip():
+            raise InvalidInput("A rejection needs a reason (--reason).")
+        return await self._update(order_id, "reject", [reason.strip(), by])
+
+    async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
+        return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
+
+    async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
+        problems = rules.address_problems(address)
+        if problems:
+            raise InvalidInput(problems[0])
+        return await self._update(order_id, "update_address", [rules.normalise_address(address), by])
+
+    # ------------------------------------------------------------------ mechanics
+
+    def _handle(self, order_id: str) -> WorkflowHandle:
+        return self.client.get_workflow_handle(order_workflow_id(order_id))
+
+    async def _update(self, order_id: str, name: str, args: list) -> str:
+        """Send an Update: the workflow's validator accepts or refuses at once."""
+        _check_order_id(order_id)
+        handle = self._handle(order_id)
+        try:
+            result = await asyncio.wait_for(handle.execute_update(name, args=args), COMMAND_TIMEOUT_S)
+        except WorkflowUpdateFailedError as error:
+            raise Refused(_cause_message(error)) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise await self._not_running(order_id) from None
+            raise
+        except asyncio.TimeoutError:
+            raise StackUnreachable(
+                f"The order worker did not answer within {COMMAND_TIMEOUT_S} s; check ./start.sh status."
+            ) from None
+        log.info("event=command_accepted command=%s order_id=%s", name, order_id)
+        return str(result)
+
+    async def _not_running(self, order_id: str) -> Exception:
+        try:
+            description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError:
+            return NotFound(f"There is no order {order_id}.")
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            row = await queries.get_order(self.pool, order_id)
+            state = row["state"] if row is not None else description.status.name
+            return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
+        return NotFound(f"There is no order {order_id}.")
+
+
+def _check_order_id(order_id: str) -> None:
+    problem = rules.order_id_problem(order_id)
+    if problem:
+        raise InvalidInput(problem)
+
+
+def _parse_state(state: str) -> str:
+    try:
+        return OrderState(state.strip().upper()).value
+    except ValueError:
+        names = ", ".join(s.value for s in OrderState)
+        raise InvalidInput(f"Unknown state {state!r}; use one of {names}.") from None
+
+
+def _cause_message(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    message = getattr(cause, "message", None) or str(cause)
+    return message
+
+
+def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:
+    status: dict[str, Any] = dict(summary)
+    if live is not None:
+        view = asdict(live)
+        status.update(
+            {
+                "state": live.state.value,
+                "step": live.step,
+                "terminal": live.terminal,
+                "items": view["items"],
+                "address": view["address"],
+                "payment": {"payment_id": live.payment.payment_id, "status": live.payment.status.value},
+                "failure_reason": live.failure_reason or summary.get("failure_reason", ""),
+                "tracking_number": live.tracking_number or summary.get("tracking_number", ""),
+                "shipping_attempts": live.shipping_attempts,
+                "awaiting_approval_since": live.awaiting_approval_since or summary.get("awaiting_approval_since"),
+                "created_at": summary.get("created_at") or live.created_at,
+                "source": "workflow",
+            }
+        )
+        if live.amount_cents is not None and "amount_cents" not in summary:
+            status["amount_cents"] = live.amount_cents
+        if live.terminal and "processing_seconds" not in summary:
+            status["processing_seconds"] = live.processing_seconds
+            status["review_seconds"] = live.review_seconds
+    else:
+        status["source"] = "database"
+    status["order_id"] = order_id
+    status["workflow_id"] = order_workflow_id(order_id)
+    status["attempts"] = per_activity
+    status["retries"] = sum(max(0, n - 1) for n in per_activity.values())
+    status.setdefault("updated_at", now.isoformat())
+    return status

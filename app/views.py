@@ -1,0 +1,108 @@
+"""Pure functions from database rows to the plain data operators see: one order's summary
+and its audit timeline. No I/O here, so they are tested on plain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from workflows.model import OrderState
+
+# What an order is doing next, judged from the last state it recorded.
+NEXT_STEP = {
+    OrderState.RECEIVED.value: "validating",
+    OrderState.VALIDATED.value: "awaiting review",
+    OrderState.AWAITING_APPROVAL.value: "awaiting review",
+    OrderState.APPROVED.value: "charging payment",
+    OrderState.PAID.value: "preparing package",
+    OrderState.PACKED.value: "dispatching carrier",
+    OrderState.DISPATCHED.value: "marking shipped",
+}
+
+
+def format_cents(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def processing_seconds(row: Mapping[str, Any], now: datetime) -> tuple[float, float]:
+    """(processing, review) seconds: time since start minus time spent waiting for a human."""
+    if row["processing_ms"] is not None:
+        return row["processing_ms"] / 1000, (row["review_ms"] or 0) / 1000
+    if row["review_ms"] is not None:
+        review = row["review_ms"] / 1000
+    elif row["awaiting_approval_since"] is not None:
+        review = max(0.0, (now - row["awaiting_approval_since"]).total_seconds())
+    else:
+        review = 0.0
+    elapsed = max(0.0, (now - row["created_at"]).total_seconds())
+    return max(0.0, elapsed - review), review
+
+
+def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    state = row["state"]
+    terminal = OrderState(state).terminal
+    processing, review = processing_seconds(row, now)
+    last_error = None
+    if row.get("last_error"):
+        last_error = {
+            "activity": row["last_error_activity"],
+            "message": row["last_error"],
+            "at": _iso(row["last_error_at"]),
+        }
+    return {
+        "order_id": row["id"],
+        "state": state,
+        "step": "done" if terminal else NEXT_STEP.get(state, ""),
+        "terminal": terminal,
+        "items": row["items_json"],
+        "amount_cents": row["amount_cents"],
+        "amount": format_cents(row["amount_cents"]),
+        "address": row["address_json"],
+        "payment": {"payment_id": row["payment_id"], "status": row["payment_status"] or "PENDING"},
+        "attempts_total": row["attempts"] or 0,
+        "retries": row["retries"] or 0,
+        "last_error": last_error,
+        "awaiting_approval_since": _iso(row["awaiting_approval_since"]),
+        "processing_seconds": round(processing, 3),
+        "review_seconds": round(review, 3),
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "failure_reason": row["failure_reason"],
+        "tracking_number": row["tracking_number"],
+    }
+
+
+def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Events and attempts merged in time order."""
+    entries = [
+        {
+            "at": _iso(e["ts"]),
+            "kind": "event",
+            "type": e["type"],
+            "payload": e["payload_json"],
+            "_sort": (e["ts"], 1),
+        }
+        for e in events
+    ] + [
+        {
+            "at": _iso(a["started_at"]),
+            "kind": "attempt",
+            "activity": a["activity"],
+            "attempt": a["attempt"],
+            "outcome": a["outcome"],
+            "error": a["error"],
+            "duration_ms": a["duration_ms"],
+            "_sort": (a["started_at"], 0),
+        }
+        for a in attempts
+    ]
+    entries.sort(key=lambda entry: entry.pop("_sort"))
+    return entries

@@ -1,0 +1,108 @@
+"""The read side: what operators see. Each function is one query; the dashboard's page is
+one indexed query however many orders there are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass
+class Product:
+    sku: str
+    name: str
+    price_cents: int
+
+
+async def catalog(conn: asyncpg.Connection | asyncpg.Pool) -> list[Product]:
+    rows = await conn.fetch("SELECT sku, name, price_cents FROM products ORDER BY sku")
+    return [Product(r["sku"], r["name"], r["price_cents"]) for r in rows]
+
+
+async def payment_owner(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str) -> str | None:
+    return await conn.fetchval(
+        "SELECT order_id FROM payments WHERE payment_id = $1"
+        " UNION ALL SELECT id FROM orders WHERE payment_id = $1 LIMIT 1",
+        payment_id,
+    )
+
+
+_ORDER_COLUMNS = """
+    o.id, o.state, o.items_json, o.address_json, o.amount_cents, o.payment_id, o.failure_reason,
+    o.tracking_number, o.awaiting_approval_since, o.review_ms, o.processing_ms, o.created_at,
+    o.updated_at, o.finished_at, p.status AS payment_status,
+    a.attempts, a.failures, a.retries, a.last_error, a.last_error_activity, a.last_error_at
+"""
+
+# Attempt statistics per order, computed from the index on activity_attempts(order_id).
+_ATTEMPTS_LATERAL = """
+    LEFT JOIN payments p ON p.payment_id = o.payment_id
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS attempts,
+               count(*) FILTER (WHERE outcome <> 'ok') AS failures,
+               count(*) - count(DISTINCT (workflow_id, activity_id)) AS retries,
+               (array_agg(error ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error,
+               (array_agg(activity ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error_activity,
+               max(finished_at) FILTER (WHERE outcome <> 'ok') AS last_error_at
+        FROM activity_attempts t WHERE t.order_id = o.id
+    ) a ON true
+"""
+
+
+async def list_orders(
+    conn: asyncpg.Connection | asyncpg.Pool, *, state: str | None = None, limit: int = 50, offset: int = 0
+) -> list[asyncpg.Record]:
+    """A page of orders, newest first, with their retries and last error."""
+    return await conn.fetch(
+        f"SELECT {_ORDER_COLUMNS} FROM (SELECT * FROM orders WHERE ($1::text IS NULL OR state = $1)"
+        " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3) o"
+        f" {_ATTEMPTS_LATERAL} ORDER BY o.created_at DESC, o.id",
+        state,
+        limit,
+        offset,
+    )
+
+
+async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders o {_ATTEMPTS_LATERAL} WHERE o.id = $1", order_id)
+
+
+async def order_exists(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM orders WHERE id = $1", order_id))
+
+
+async def state_counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM orders GROUP BY state")
+    return {r["state"]: r["n"] for r in rows}
+
+
+async def attempts_by_activity(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT activity, count(*) AS n FROM activity_attempts WHERE order_id = $1 GROUP BY activity", order_id
+    )
+    return {r["activity"]: r["n"] for r in rows}
+
+
+async def events(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, type, payload_json, ts FROM events WHERE order_id = $1 ORDER BY ts, id", order_id
+    )
+
+
+async def attempts(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT workflow_id, activity, activity_id, attempt, outcome, error, started_at, finished_at, duration_ms"
+        " FROM activity_attempts WHERE order_id = $1 ORDER BY started_at, attempt",
+        order_id,
+    )
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def record_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None
