@@ -95,6 +95,7 @@ class OrderInput:
     payment_id: str = ""
     review_window_seconds: float = DEFAULT_REVIEW_WINDOW_SECONDS
     max_shipping_attempts: int = 3
+    shipping_task_queue: str = SHIPPING_TASK_QUEUE
 
     def __post_init__(self) -> None:
         if not self.payment_id:

