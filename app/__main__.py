@@ -1,5 +1,9 @@
 import os
 import sys
+import warnings
+
+# platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 from app.cli import main
 

@@ -182,3 +182,30 @@ def catalog_table(products: list[Product]) -> Table:
     for product in products:
         table.add_row(product.sku, product.name, format_cents(product.price_cents))
     return table
+
+
+def stack_table(status: Any) -> Table:
+    """The parts of the stack, one row each (status is an app.stack.StackStatus)."""
+    table = Table(title="Order Tracker stack", title_justify="left", expand=False)
+    table.add_column("part")
+    table.add_column("health")
+    table.add_column("pid", justify="right")
+    table.add_column("detail", overflow="fold")
+    table.add_column("log", overflow="fold")
+    for part in status.parts:
+        health = Text("healthy", style="green") if part.healthy else Text("DOWN", style="bold red")
+        where = "" if part.local else "external"
+        table.add_row(part.name, health, str(part.pid or ""), part.detail, part.log or where)
+    return table
+
+
+def stack_links(status: Any) -> Text:
+    text = Text()
+    text.append("Temporal ")
+    text.append(status.temporal_address, style="cyan")
+    if status.temporal_ui_url:
+        text.append("  Web UI ")
+        text.append(status.temporal_ui_url, style="cyan underline")
+    text.append("  PostgreSQL ")
+    text.append(status.database_url, style="cyan")
+    return text

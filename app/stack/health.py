@@ -1,0 +1,105 @@
+"""Is each part healthy? Temporal answers, PostgreSQL runs queries on the app's schema, and
+each task queue has a worker polling it right now."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from app.config import Settings
+
+# A poller that has not come back for this long is gone (a poll lasts at most ~70 s, but a
+# live worker re-polls at once, so a recent access is the norm).
+POLLER_FRESHNESS = timedelta(seconds=90)
+
+
+@dataclass
+class Check:
+    healthy: bool
+    detail: str
+
+
+async def check_temporal(settings: Settings, timeout: float = 3.0):
+    """(Check, client or None)."""
+    from temporalio.client import Client
+
+    try:
+        client = await asyncio.wait_for(Client.connect(**settings.temporal_connect_config()), timeout)
+        await asyncio.wait_for(client.workflow_service.get_system_info(_system_info_request()), timeout)
+    except Exception as error:  # any failure to answer is "unhealthy", with its reason
+        return Check(False, f"no answer at {settings.temporal_address} ({_short(error)})"), None
+    return Check(True, f"answering at {settings.temporal_address}"), client
+
+
+async def check_postgres(settings: Settings, timeout: float = 3.0) -> Check:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=timeout)
+        try:
+            count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+        finally:
+            await conn.close()
+    except Exception as error:
+        return Check(False, f"no answer at {settings.database_url_redacted} ({_short(error)})")
+    return Check(True, f"accepting queries, {count} migrations applied")
+
+
+async def check_pollers(client, task_queue: str, identity_prefix: str = "", timeout: float = 3.0) -> Check:
+    """A live workflow poller on the task queue (what proves a worker is serving it)."""
+    from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    if client is None:
+        return Check(False, "Temporal is not answering")
+    try:
+        response = await asyncio.wait_for(
+            client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace,
+                    task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            ),
+            timeout,
+        )
+    except Exception as error:
+        return Check(False, f"cannot describe {task_queue} ({_short(error)})")
+    now = datetime.now(timezone.utc)
+    live = [
+        p
+        for p in response.pollers
+        if p.identity.startswith(identity_prefix)
+        and now - p.last_access_time.ToDatetime(timezone.utc) < POLLER_FRESHNESS
+    ]
+    if not live:
+        return Check(False, f"no worker polling {task_queue}")
+    return Check(True, f"{len(live)} poller(s) on {task_queue}")
+
+
+def _system_info_request():
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+    return GetSystemInfoRequest()
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:120]
+
+
+async def check_postgres_server(settings: Settings, timeout: float = 2.0) -> Check:
+    """The server accepts connections (before the app's database exists)."""
+    import asyncpg
+
+    url = settings.database_url if settings.external_database_url else (
+        f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
+    )
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+        await conn.close()
+    except Exception as error:
+        return Check(False, f"no answer ({_short(error)})")
+    return Check(True, "accepting connections")

@@ -1,0 +1,132 @@
+"""Background processes with pid files: start detached with a log file, find again, stop.
+
+A pid file holds the pid and the process's start time, so a recycled pid is never taken for
+ours. Each process leads its own session, so stopping it stops its children too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    command: list[str]
+    log_path: Path
+    pid_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    user: str | None = None
+    # PostgreSQL's "fast" shutdown is SIGINT; SIGTERM would wait for every client to leave.
+    stop_signal: int = signal.SIGTERM
+
+
+def start(spec: ProcessSpec) -> int:
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    spec.pid_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(spec.log_path, "ab") as log:
+        process = subprocess.Popen(
+            spec.command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=spec.cwd,
+            env={**os.environ, **spec.env},
+            user=spec.user,
+            start_new_session=True,
+        )
+    created = psutil.Process(process.pid).create_time()
+    spec.pid_path.write_text(f"{process.pid} {created}\n")
+    return process.pid
+
+
+def running_pid(spec: ProcessSpec) -> int | None:
+    """The pid of our process if it is alive, else None (a stale pid file is removed)."""
+    try:
+        pid_text, created_text = spec.pid_path.read_text().split()
+        process = psutil.Process(int(pid_text))
+        alive = abs(process.create_time() - float(created_text)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+    except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+        alive = False
+        process = None
+    if alive and process is not None:
+        return process.pid
+    spec.pid_path.unlink(missing_ok=True)
+    return None
+
+
+def stop(spec: ProcessSpec, timeout: float = 15.0) -> bool:
+    """Ask the process (and its session) to stop; kill it if it has not after ``timeout``.
+    Returns True if something was running."""
+    pid = running_pid(spec)
+    if pid is None:
+        return False
+    _signal_group(pid, spec.stop_signal)
+    if not _wait_gone(pid, timeout):
+        _signal_group(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+    spec.pid_path.unlink(missing_ok=True)
+    return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        return False
+    # Children of the session (PostgreSQL's backends) leave with their parent; give them a beat.
+    deadline = time.monotonic() + timeout
+    while _group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _group_alive(pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.info["pid"]) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+            continue
+    return False
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def tail(path: Path, lines: int = 20) -> list[str]:
+    try:
+        with open(path, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            size = file.tell()
+            file.seek(max(0, size - 64 * 1024))
+            return file.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return []

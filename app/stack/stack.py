@@ -1,0 +1,269 @@
+"""Up, down and status of the whole local stack.
+
+``up`` starts only what is not running (so it is idempotent and also restarts a crashed
+worker) and returns when every part is healthy; a part that cannot start is named in one
+sentence with its log. Parts the user brings (TEMPORAL_ADDRESS, DATABASE_URL) are checked,
+never started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from app.config import ROOT, Settings
+from app.stack import health, postgres, temporal
+from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop
+from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
+
+log = logging.getLogger("app.stack")
+
+WORKERS = {"order-worker": ("workers.order_worker", ORDER_TASK_QUEUE), "shipping-worker": ("workers.shipping_worker", SHIPPING_TASK_QUEUE)}
+PART_NAMES = ["postgres", "temporal", *WORKERS]
+LABELS = {"postgres": "PostgreSQL", "temporal": "Temporal", "order-worker": "order worker", "shipping-worker": "shipping worker"}
+START_TIMEOUT_S = 60.0
+
+
+class StackError(Exception):
+    """A part could not start; the message is one sentence for the operator."""
+
+
+@dataclass
+class PartStatus:
+    name: str
+    healthy: bool
+    detail: str
+    local: bool
+    pid: int | None = None
+    log: str | None = None
+
+
+@dataclass
+class StackStatus:
+    parts: list[PartStatus]
+    temporal_address: str
+    temporal_ui_url: str | None
+    database_url: str
+    started: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return all(part.healthy for part in self.parts)
+
+    def part(self, name: str) -> PartStatus:
+        return next(p for p in self.parts if p.name == name)
+
+    def to_json(self) -> dict:
+        return {
+            "healthy": self.healthy,
+            "temporal_address": self.temporal_address,
+            "temporal_ui_url": self.temporal_ui_url,
+            "database_url": self.database_url,
+            "parts": [asdict(p) for p in self.parts],
+        }
+
+
+class Stack:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+
+    # ------------------------------------------------------------------ what runs where
+
+    def specs(self) -> dict[str, ProcessSpec]:
+        """The processes this stack starts locally (not the parts the user brings)."""
+        s = self.settings
+        specs: dict[str, ProcessSpec] = {}
+        if not s.external_database_url:
+            specs["postgres"] = postgres.spec(s)
+        if not s.external_temporal_address:
+            specs["temporal"] = temporal.spec(s)
+        for name, (module, _queue) in WORKERS.items():
+            specs[name] = ProcessSpec(
+                name=name,
+                command=[sys.executable, "-m", module],
+                log_path=s.logs_dir / f"{name}.log",
+                pid_path=s.run_dir / f"{name}.pid",
+                cwd=ROOT,
+                env={"PYTHONUNBUFFERED": "1"},
+            )
+        return specs
+
+    def log_path(self, name: str) -> Path:
+        return self.settings.logs_dir / f"{name}.log"
+
+    def _where(self, name: str) -> str:
+        return _display_path(self.log_path(name))
+
+    # ------------------------------------------------------------------ status
+
+    async def status(self) -> StackStatus:
+        specs = self.specs()
+        pids = {name: running_pid(spec) for name, spec in specs.items()}
+        temporal_check, client = await health.check_temporal(self.settings)
+        postgres_check = await health.check_postgres(self.settings)
+        parts = [
+            self._part("postgres", postgres_check, specs, pids),
+            self._part("temporal", temporal_check, specs, pids),
+        ]
+        for name, (_module, queue) in WORKERS.items():
+            pid = pids.get(name)
+            if pid is None:
+                check = health.Check(False, "not running")
+            else:
+                check = await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
+            parts.append(self._part(name, check, specs, pids))
+        return StackStatus(
+            parts=parts,
+            temporal_address=self.settings.temporal_address,
+            temporal_ui_url=self.settings.temporal_ui_url,
+            database_url=self.settings.database_url_redacted,
+        )
+
+    def _part(self, name: str, check: health.Check, specs: dict, pids: dict) -> PartStatus:
+        local = name in specs
+        healthy = check.healthy and (not local or pids.get(name) is not None)
+        detail = check.detail
+        if local and pids.get(name) is None and check.healthy:
+            detail = "answering, but not the process this stack started"
+        if local and pids.get(name) is None and not check.healthy:
+            detail = "not running"
+        return PartStatus(
+            name=name,
+            healthy=healthy,
+            detail=detail,
+            local=local,
+            pid=pids.get(name),
+            log=self._where(name) if local else None,
+        )
+
+    # ------------------------------------------------------------------ up
+
+    async def up(self, say: Callable[[str], None] = lambda _: None) -> StackStatus:
+        with self._lock():
+            current = await self.status()
+            if current.healthy:
+                return current
+            specs = self.specs()
+            started: list[str] = []
+            self._check_ports(specs)
+
+            database = asyncio.create_task(self._up_postgres(specs, started, say))
+            server = asyncio.create_task(self._up_temporal(specs, started, say))
+            try:
+                await asyncio.gather(database, server)
+            finally:
+                for task in (database, server):
+                    task.cancel()
+            await self._up_workers(specs, started, say)
+            final = await self.status()
+            final.started = started
+            if not final.healthy:
+                bad = next(p for p in final.parts if not p.healthy)
+                raise StackError(f"The {LABELS[bad.name]} is not healthy ({bad.detail}); see {self._where(bad.name)}.")
+            return final
+
+    def _check_ports(self, specs: dict[str, ProcessSpec]) -> None:
+        s = self.settings
+        wanted = []
+        if "postgres" in specs and running_pid(specs["postgres"]) is None:
+            wanted.append((s.postgres_port, "PostgreSQL", "ORDER_TRACKER_POSTGRES_PORT"))
+        if "temporal" in specs and running_pid(specs["temporal"]) is None:
+            wanted.append((s.temporal_port, "Temporal", "ORDER_TRACKER_TEMPORAL_PORT"))
+            wanted.append((s.temporal_ui_port, "the Temporal Web UI", "ORDER_TRACKER_TEMPORAL_UI_PORT"))
+        for port, what, variable in wanted:
+            if port_in_use(port):
+                raise StackError(
+                    f"Port {port} for {what} is already in use by another program; stop it or set {variable} to a free port."
+                )
+
+    async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
+        if "postgres" in specs and running_pid(specs["postgres"]) is None:
+            say("starting PostgreSQL")
+            await asyncio.to_thread(postgres.ensure_initialised, self.settings)
+            start(specs["postgres"])
+            started.append("postgres")
+        await self._wait_healthy("postgres", specs, lambda: health.check_postgres_server(self.settings))
+        await postgres.ensure_database(self.settings)
+
+    async def _up_temporal(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
+        if "temporal" in specs and running_pid(specs["temporal"]) is None:
+            say("starting Temporal")
+            start(specs["temporal"])
+            started.append("temporal")
+
+        async def answering() -> health.Check:
+            check, client = await health.check_temporal(self.settings)
+            return check
+
+        await self._wait_healthy("temporal", specs, answering)
+
+    async def _up_workers(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
+        for name in WORKERS:
+            if running_pid(specs[name]) is None:
+                say(f"starting the {LABELS[name]}")
+                start(specs[name])
+                started.append(name)
+        _check, client = await health.check_temporal(self.settings)
+        for name, (_module, queue) in WORKERS.items():
+
+            async def polling(name: str = name, queue: str = queue) -> health.Check:
+                pid = running_pid(specs[name])
+                return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
+
+            await self._wait_healthy(name, specs, polling)
+
+    async def _wait_healthy(self, name: str, specs: dict, check: Callable, timeout: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            if name in specs and running_pid(specs[name]) is None:
+                raise StackError(f"The {LABELS[name]} exited during start-up; see {self._where(name)}.")
+            last = await check()
+            if last.healthy:
+                return
+            if time.monotonic() > deadline:
+                where = f"see {self._where(name)}" if name in specs else "check the server you configured"
+                raise StackError(f"The {LABELS[name]} did not become healthy in {timeout:.0f} s ({last.detail}); {where}.")
+            await asyncio.sleep(0.1)
+
+    # ------------------------------------------------------------------ down
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop what ``up`` started (workers first, so they finish cleanly). Returns the names stopped."""
+        with self._lock():
+            specs = self.specs()
+            stopped = []
+            for name in [*WORKERS, "temporal", "postgres"]:
+                if name in specs and stop(specs[name]):
+                    stopped.append(name)
+        if purge:
+            shutil.rmtree(self.settings.data_dir, ignore_errors=True)
+        return stopped
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One up/down at a time (the TUI and a terminal may both try)."""
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.run_dir / "stack.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+

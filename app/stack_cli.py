@@ -1,0 +1,119 @@
+"""`up`, `down`, `status` and `logs`: the local stack from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+
+from rich.console import Console
+
+from app import render
+from app.errors import OperatorError, StackUnreachable
+from app.stack import Stack, StackError
+from app.stack.stack import PART_NAMES
+
+
+class StackFailed(OperatorError):
+    exit_code = 3
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    up = commands.add_parser("up", help="start Temporal, PostgreSQL and both workers; returns when healthy")
+    up.add_argument("--docker", action="store_true", help="use docker compose instead of local processes")
+    up.set_defaults(handler=_up)
+
+    down = commands.add_parser("down", help="stop what `up` started (data is kept)")
+    down.add_argument("--purge", action="store_true", help="also delete .data/ (orders, history, logs)")
+    down.add_argument("--docker", action="store_true", help="stop the docker compose stack")
+    down.set_defaults(handler=_down)
+
+    status = commands.add_parser("status", help="health of each part; exit 0 only if all are healthy")
+    status.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    status.set_defaults(handler=_status)
+
+    logs = commands.add_parser("logs", help="show the end of a part's log")
+    logs.add_argument("name", nargs="?", choices=[*PART_NAMES, "cli", "api"], help="which log (default: all)")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following the log")
+    logs.set_defaults(handler=_logs)
+
+
+async def ensure_up(console: Console | None = None) -> object:
+    """Start the stack if it is not up (for the TUI, the API and the benchmark)."""
+    console = console or Console(stderr=True)
+    stack = Stack()
+    try:
+        return await stack.up(say=lambda what: console.print(f"[dim]… {what}[/]"))
+    except StackError as error:
+        raise StackFailed(str(error)) from None
+
+
+async def _up(args: argparse.Namespace) -> int:
+    if args.docker:
+        return _docker(["up", "-d", "--build", "--wait"])
+    console = Console(stderr=True)
+    began = time.monotonic()
+    status = await ensure_up(console)
+    took = time.monotonic() - began
+    out = Console()
+    if status.started:
+        out.print(f"Started {', '.join(status.started)} in {took:.1f} s; everything is healthy.")
+    else:
+        out.print("Everything is already up and healthy.")
+    out.print(render.stack_links(status))
+    out.print("Open the TUI with [bold]./start.sh[/]; stop the stack with [bold]./start.sh down[/].")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    if args.docker:
+        return _docker(["down", *(["--volumes"] if args.purge else [])])
+    stack = Stack()
+    stopped = stack.down(purge=args.purge)
+    if stopped:
+        print(f"Stopped {', '.join(stopped)}.")
+    else:
+        print("Nothing was running.")
+    if args.purge:
+        print(f"Deleted {stack.settings.data_dir}.")
+    return 0
+
+
+async def _status(args: argparse.Namespace) -> int:
+    status = await Stack().status()
+    if args.json:
+        print(json.dumps(status.to_json(), indent=2))
+    else:
+        console = Console()
+        console.print(render.stack_table(status))
+        console.print(render.stack_links(status))
+        if not status.healthy:
+            console.print("Start what is down with [bold]./start.sh up[/].")
+    return 0 if status.healthy else 3
+
+
+def _logs(args: argparse.Namespace) -> int:
+    stack = Stack()
+    names = [args.name] if args.name else PART_NAMES
+    paths = [stack.log_path(name) for name in names if stack.log_path(name).exists()]
+    if not paths:
+        raise OperatorError(f"No log yet for {args.name or 'any part'}; start the stack with ./start.sh up.")
+    command = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *map(str, paths)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _docker(compose_args: list[str]) -> int:
+    try:
+        result = subprocess.run(["docker", "compose", *compose_args])
+    except FileNotFoundError:
+        raise StackUnreachable("Docker is not installed; use ./start.sh up for the local stack.") from None
+    if result.returncode != 0:
+        raise StackFailed("docker compose failed (is the Docker engine running?); ./start.sh up runs the stack without Docker.")
+    return 0
+
+
