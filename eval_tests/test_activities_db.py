@@ -1,0 +1,135 @@
+"""The activities against the real PostgreSQL of the private stack, with a deterministic
+stand-in for flaky_call passed through the constructor (the test seam)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import asyncpg
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.order_activities import OrderActivities
+from db.pool import create_pool
+from eval_tests.conftest import PrivateStack
+from workflows.model import (
+    Address,
+    ChargePaymentInput,
+    OrderInput,
+    OrderItem,
+    PaymentStatus,
+    ReceiveOrderInput,
+    RefundInput,
+    ValidateOrderInput,
+)
+
+
+async def no_trouble() -> None:
+    """The flaky dependency on a good day."""
+
+
+@pytest.fixture
+async def pool(stack: PrivateStack):
+    pool = await create_pool(stack.settings.database_url, max_size=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def received_order(pool: asyncpg.Pool) -> OrderInput:
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 3)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    await ActivityEnvironment().run(
+        activities.receive_order,
+        ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
+    )
+    return order
+
+
+def charge_input(order: OrderInput) -> ChargePaymentInput:
+    return ChargePaymentInput(order_id=order.order_id, payment_id=order.payment_id, amount_cents=5997)
+
+
+async def test_charge_twice_gives_one_charged_payment(pool):
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    first = await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    second = await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    assert first == second
+    assert first.status == PaymentStatus.CHARGED and first.amount_cents == 5997
+    rows = await pool.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order.order_id)
+    assert [(r["status"], r["amount_cents"]) for r in rows] == [("CHARGED", 5997)]
+    events = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'payment_charged'", order.order_id
+    )
+    assert events == 1
+
+
+async def test_concurrent_charges_with_one_payment_id_give_one_charge(pool):
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    results = await asyncio.gather(
+        *(ActivityEnvironment().run(activities.charge_payment, charge_input(order)) for _ in range(8))
+    )
+    assert {r.status for r in results} == {PaymentStatus.CHARGED}
+    charged = await pool.fetchval(
+        "SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order.order_id
+    )
+    assert charged == 1
+
+
+async def test_a_second_payment_id_cannot_charge_the_same_order(pool):
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    other = ChargePaymentInput(order_id=order.order_id, payment_id=f"other-{order.order_id}", amount_cents=5997)
+    with pytest.raises(Exception):
+        await ActivityEnvironment().run(activities.charge_payment, other)
+    charged = await pool.fetchval(
+        "SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order.order_id
+    )
+    assert charged == 1
+
+
+async def test_refund_is_idempotent_and_never_recharges(pool):
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    refund = RefundInput(order_id=order.order_id, payment_id=order.payment_id, reason="cancelled")
+    first = await ActivityEnvironment().run(activities.refund_payment, refund)
+    second = await ActivityEnvironment().run(activities.refund_payment, refund)
+    assert first.status == second.status == PaymentStatus.REFUNDED
+    # A late retry of the charge after the refund must not charge again.
+    again = await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    assert again.status == PaymentStatus.REFUNDED
+    rows = await pool.fetch("SELECT status FROM payments WHERE order_id = $1", order.order_id)
+    assert [r["status"] for r in rows] == ["REFUNDED"]
+    refunds = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'payment_refunded'", order.order_id
+    )
+    assert refunds == 1
+
+
+async def test_retried_steps_do_not_duplicate_their_events(pool):
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    # A retry after the side effect (the reply was lost) runs the whole step again.
+    await ActivityEnvironment().run(
+        activities.receive_order,
+        ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
+    )
+    validate = ValidateOrderInput(order_id=order.order_id, items=order.items, address=order.address)
+    for _ in range(3):
+        await ActivityEnvironment().run(activities.validate_order, validate)
+    rows = await pool.fetch(
+        "SELECT type, count(*) AS n FROM events WHERE order_id = $1 GROUP BY type ORDER BY type", order.order_id
+    )
+    assert {r["type"]: r["n"] for r in rows} == {"order_received": 1, "order_validated": 1}
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 1
