@@ -1,0 +1,46 @@
+"""The benchmark of SPEC section 7: N orders with the real flaky dependency, C in flight,
+each approved as soon as it awaits review, then the database and Temporal checked.
+
+`stats` and `report` are pure (tested without servers); `driver` runs the orders and
+`results` reads what the stack says about them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Callable
+
+from app.bench.driver import DriveConfig, DriveProgress, Driver
+from app.bench.results import collect
+from app.bench.stats import Bucket, TargetCheck, check_targets, histogram, processing_times, summarize
+from app.service import OrderService
+
+__all__ = ["BenchResult", "DriveConfig", "DriveProgress", "new_run_id", "run_bench"]
+
+
+@dataclass
+class BenchResult:
+    summary: dict
+    buckets: list[Bucket]
+    checks: list[TargetCheck]
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(3)
+
+
+async def run_bench(
+    service: OrderService, config: DriveConfig, on_progress: Callable[[DriveProgress], None] = lambda _: None
+) -> BenchResult:
+    outcome = await Driver(service, config, on_progress).run()
+    facts = await collect(
+        service,
+        run_id=config.run_id,
+        orders=config.orders,
+        concurrency=config.concurrency,
+        started_ids=outcome.started_ids,
+        not_started=outcome.not_started,
+        elapsed_s=outcome.elapsed_s,
+    )
+    summary = summarize(facts)
+    return BenchResult(summary, histogram(processing_times(facts.results)), check_targets(summary))

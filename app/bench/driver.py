@@ -1,0 +1,157 @@
+"""Drives a benchmark run: starts N orders keeping C in flight, approves each one as soon as
+the database shows it awaiting review, and notices when it ends.
+
+One batched query per tick (`orders` rows of the orders in flight) does all the watching: it
+costs one round trip whatever C is, where a Query per order would cost C workflow-task-free
+but worker-bound round trips. Approvals are Updates, sent concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from app.errors import OperatorError, Refused
+from app.service import OrderService
+from workflows.model import Address, OrderItem, OrderState
+
+log = logging.getLogger("app.bench")
+
+# A fixed, valid order the carrier serves: a bench order never fails for a business reason.
+BENCH_ITEMS = [OrderItem(sku="WIDGET-1", quantity=1)]
+BENCH_ADDRESS = Address(name="Bench Mark", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+TERMINAL_STATES = [s.value for s in OrderState if s.terminal]
+
+WATCH_SQL = "SELECT id, state FROM orders WHERE id = ANY($1::text[])"
+
+
+@dataclass
+class DriveConfig:
+    run_id: str
+    orders: int
+    concurrency: int
+    poll_interval_s: float = 0.1
+    review_wait_s: float = 0.0  # a simulated human: wait this long in review before approving
+    order_timeout_s: float = 120.0  # stop waiting for an order after this long (it counts as lost)
+
+    def order_id(self, n: int) -> str:
+        return f"bench-{self.run_id}-{n}"
+
+
+@dataclass
+class DriveProgress:
+    started: int = 0
+    approved: int = 0
+    finished: int = 0
+    in_flight: int = 0
+    awaiting: int = 0
+
+
+@dataclass
+class DriveOutcome:
+    started_ids: list[str] = field(default_factory=list)
+    not_started: int = 0
+    timed_out: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class Driver:
+    def __init__(
+        self, service: OrderService, config: DriveConfig, on_progress: Callable[[DriveProgress], None] = lambda _: None
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.on_progress = on_progress
+        self.progress = DriveProgress()
+        self.outcome = DriveOutcome()
+        self._in_flight: dict[str, float] = {}  # order id -> when it was started (monotonic)
+        self._approving: set[str] = set()
+        self._approved: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._next = 1
+
+    async def run(self) -> DriveOutcome:
+        began = time.monotonic()
+        try:
+            while self._next <= self.config.orders or self._in_flight:
+                tick = time.monotonic()
+                await self._top_up()
+                await self._watch()
+                self.on_progress(self.progress)
+                await asyncio.sleep(max(0.0, self.config.poll_interval_s - (time.monotonic() - tick)))
+        finally:
+            for task in self._tasks:
+                task.cancel()
+        self.outcome.elapsed_s = time.monotonic() - began
+        return self.outcome
+
+    async def _top_up(self) -> None:
+        """Start orders until C are in flight, all at once: a start is one RPC each."""
+        room = self.config.concurrency - len(self._in_flight)
+        batch = []
+        while room > 0 and self._next <= self.config.orders:
+            batch.append(self.config.order_id(self._next))
+            self._next += 1
+            room -= 1
+        if batch:
+            await asyncio.gather(*(self._start(order_id) for order_id in batch))
+
+    async def _start(self, order_id: str) -> None:
+        try:
+            await self.service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
+        except OperatorError as error:
+            log.warning("event=bench_start_failed order_id=%s error=%s", order_id, error)
+            self.outcome.not_started += 1
+            return
+        self._in_flight[order_id] = time.monotonic()
+        self.outcome.started_ids.append(order_id)
+        self.progress.started += 1
+
+    async def _watch(self) -> None:
+        if not self._in_flight:
+            return
+        rows = await self.service.pool.fetch(WATCH_SQL, list(self._in_flight))
+        now = time.monotonic()
+        awaiting = 0
+        for row in rows:
+            order_id, state = row["id"], row["state"]
+            if state in TERMINAL_STATES:
+                self._done(order_id)
+            elif state == OrderState.AWAITING_APPROVAL.value and order_id not in self._approved:
+                awaiting += 1
+                if order_id not in self._approving:
+                    self._approving.add(order_id)
+                    task = asyncio.create_task(self._approve(order_id))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        for order_id, started in list(self._in_flight.items()):
+            if now - started > self.config.order_timeout_s:
+                log.warning("event=bench_order_timeout order_id=%s", order_id)
+                self.outcome.timed_out.append(order_id)
+                self._done(order_id, finished=False)
+        self.progress.in_flight = len(self._in_flight)
+        self.progress.awaiting = awaiting
+
+    def _done(self, order_id: str, finished: bool = True) -> None:
+        self._in_flight.pop(order_id, None)
+        self._approving.discard(order_id)
+        if finished:
+            self.progress.finished += 1
+
+    async def _approve(self, order_id: str) -> None:
+        try:
+            if self.config.review_wait_s:
+                await asyncio.sleep(self.config.review_wait_s)
+            await self.service.approve(order_id, by="bench")
+        except Refused as error:  # already decided or ended: nothing left to approve
+            log.info("event=bench_approve_refused order_id=%s reason=%s", order_id, error)
+        except Exception as error:  # the next tick tries again
+            log.warning("event=bench_approve_failed order_id=%s error=%r", order_id, error)
+            self._approving.discard(order_id)
+            return
+        self._approved.add(order_id)
+        self._approving.discard(order_id)
+        self.progress.approved += 1

@@ -1,0 +1,92 @@
+"""The benchmark's report as pure functions from its summary to Rich renderables: the summary
+table, the latency histogram as text bars and the targets, met or missed."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from app.bench.stats import Bucket, TargetCheck
+
+BAR_WIDTH = 40
+
+
+def _fmt(value: object, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") + unit
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"Benchmark {summary.get('run_id', '')}".strip(), show_header=False, title_justify="left")
+    table.add_column("measure", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("orders / concurrency", f"{summary['orders']} / {summary['concurrency']}"),
+        ("shipped", _fmt(summary["shipped"])),
+        ("failed", _fmt(summary["failed"])),
+        ("lost (not finished in DB or workflow)", _fmt(summary["lost_orders"])),
+        ("processing p50 / p95 / p99", " / ".join(_fmt(summary[k], " s") for k in ("p50_s", "p95_s", "p99_s"))),
+        ("processing max", _fmt(summary["max_s"], " s")),
+        ("within 15 s", "—" if summary["sla_15s_hit_rate"] is None else f"{summary['sla_15s_hit_rate']:.1%}"),
+        ("throughput", _fmt(summary["throughput_orders_per_s"], " orders/s")),
+        ("attempts per order", _fmt(summary["attempts_per_order"])),
+        ("double charges", _fmt(summary["double_charges"])),
+        ("refunded payments", _fmt(summary["refunded_payments"])),
+        ("wall time", _fmt(summary["wall_s"], " s")),
+    ]
+    outcomes = summary.get("attempts_by_outcome") or {}
+    means = summary.get("attempt_mean_ms_by_outcome") or {}
+    if outcomes:
+        rows.append(
+            ("attempts by outcome", ", ".join(f"{k} {v} (~{means.get(k, 0):.0f} ms)" for k, v in outcomes.items()))
+        )
+    if summary.get("not_started"):
+        rows.append(("could not be started", _fmt(summary["not_started"])))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def histogram_text(buckets: Sequence[Bucket], width: int = BAR_WIDTH, unit: str = "s") -> Text:
+    """One line per bucket: its range, a bar scaled to the fullest bucket, the count."""
+    text = Text()
+    if not buckets:
+        return Text("no finished orders")
+    fullest = max(b.count for b in buckets) or 1
+    label_width = max(len(f"{b.low:g}–{b.high:g} {unit}") for b in buckets)
+    for bucket in buckets:
+        label = f"{bucket.low:g}–{bucket.high:g} {unit}".rjust(label_width)
+        bar = "█" * round(width * bucket.count / fullest) if bucket.count else ""
+        if bucket.count and not bar:
+            bar = "▏"
+        text.append(f"{label} │", style="dim")
+        text.append(bar.ljust(width), style="cyan")
+        text.append(f" {bucket.count}\n")
+    text.rstrip()
+    return text
+
+
+def targets_text(checks: Sequence[TargetCheck]) -> Text:
+    text = Text()
+    for check in checks:
+        mark, style = ("met", "green") if check.met else ("MISSED", "bold red")
+        text.append(f"{mark:>6}  ", style=style)
+        text.append(f"{check.key} {check.op} {check.limit:g} (measured {_fmt(check.value)})\n")
+    text.rstrip()
+    return text
+
+
+def report(summary: dict, buckets: Sequence[Bucket], checks: Sequence[TargetCheck]) -> Group:
+    return Group(
+        summary_table(summary),
+        Text("\nProcessing time (excluding the review wait)", style="bold"),
+        histogram_text(buckets),
+        Text("\nTargets (SPEC section 7: N=300, C=100)", style="bold"),
+        targets_text(checks),
+    )

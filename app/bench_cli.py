@@ -1,0 +1,91 @@
+"""`bench`: the benchmark of SPEC section 7 from the command line. A progress bar on stderr
+while it runs; then the summary, the latency histogram and the targets on stdout, and the
+JSON document in --json FILE (or alone on stdout with a bare --json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.bench import DriveConfig, DriveProgress, new_run_id, run_bench
+from app.bench.report import report
+from app.errors import InvalidInput
+from app.service import OrderService
+from app.stack_cli import ensure_up
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="run N orders with C in flight and report latency, throughput, invariants")
+    bench.add_argument("--orders", type=int, default=300, metavar="N", help="how many orders (default 300)")
+    bench.add_argument("--concurrency", type=int, default=100, metavar="C", help="orders in flight (default 100)")
+    bench.add_argument(
+        "--json", nargs="?", const="-", metavar="FILE",
+        help="write the results as JSON to FILE; a bare --json prints only the JSON on stdout",
+    )
+    bench.add_argument(
+        "--review-wait", type=float, default=0.0, metavar="SECONDS",
+        help="how long the simulated reviewer waits before approving (default 0; excluded from processing time)",
+    )
+    bench.add_argument("--poll-interval", type=float, default=0.1, metavar="SECONDS", help=argparse.SUPPRESS)
+    bench.add_argument(
+        "--order-timeout", type=float, default=120.0, metavar="SECONDS",
+        help="give up waiting for an order after this long; it then counts as lost (default 120)",
+    )
+    bench.set_defaults(handler=_bench)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.orders < 1:
+        raise InvalidInput("--orders must be at least 1.")
+    if args.concurrency < 1:
+        raise InvalidInput("--concurrency must be at least 1.")
+    if args.review_wait < 0 or args.order_timeout <= 0 or not 0.01 <= args.poll_interval <= 10:
+        raise InvalidInput("--review-wait must be non-negative and --order-timeout positive.")
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    _check(args)
+    err = Console(stderr=True)
+    json_only = args.json == "-"
+    out = err if json_only else Console()
+    await ensure_up(err)
+    config = DriveConfig(
+        run_id=new_run_id(),
+        orders=args.orders,
+        concurrency=args.concurrency,
+        poll_interval_s=args.poll_interval,
+        review_wait_s=args.review_wait,
+        order_timeout_s=args.order_timeout,
+    )
+    service = await OrderService.connect(pool_size=4)
+    async with service:
+        with Progress(
+            TextColumn("[bold]bench {task.fields[run_id]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("started {task.fields[started]} · in flight {task.fields[in_flight]}"
+                       " · awaiting review {task.fields[awaiting]} · approved {task.fields[approved]}"),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
+            task = progress.add_task("orders", total=args.orders, run_id=config.run_id,
+                                     started=0, in_flight=0, awaiting=0, approved=0)
+
+            def show(p: DriveProgress) -> None:
+                progress.update(task, completed=p.finished, started=p.started, in_flight=p.in_flight,
+                                awaiting=p.awaiting, approved=p.approved)
+
+            result = await run_bench(service, config, show)
+            err.print("[dim]… checking the database and Temporal[/]")
+    out.print(report(result.summary, result.buckets, result.checks))
+    document = json.dumps(result.summary, indent=2)
+    if json_only:
+        print(document)
+    elif args.json:
+        Path(args.json).write_text(document + "\n")
+        out.print(f"Results written to {args.json}.")
+    return 0
