@@ -1,0 +1,148 @@
+"""The benchmark's arithmetic and report, without servers."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from app.bench.report import histogram_text, report, summary_table, targets_text
+from app.bench.stats import (
+    AttemptStats,
+    Bucket,
+    OrderResult,
+    RunFacts,
+    bucket_width,
+    check_targets,
+    histogram,
+    percentile,
+    processing_times,
+    summarize,
+)
+
+
+def _text(renderable) -> str:
+    console = Console(record=True, width=100)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_percentile_interpolates_between_ranks_like_numpy():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == pytest.approx(2.5)
+    assert percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_percentile_ignores_input_order_and_is_none_without_values():
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_bucket_width_picks_the_finest_round_width_within_the_bar_limit():
+    assert bucket_width(0.5) == 0.1
+    assert bucket_width(2.9) == 0.25
+    assert bucket_width(14.0) == 1.0
+    assert bucket_width(100.0) == 10.0
+
+
+def test_histogram_counts_every_value_once_and_keeps_empty_buckets():
+    buckets = histogram([0.1, 0.2, 1.5, 3.0], width=1.0)
+    assert [(b.low, b.high, b.count) for b in buckets] == [(0, 1, 2), (1, 2, 1), (2, 3, 0), (3, 4, 1)]
+    assert histogram([]) == []
+
+
+def test_histogram_text_scales_bars_to_the_fullest_bucket():
+    text = _text(histogram_text([Bucket(0, 1, 10), Bucket(1, 2, 5), Bucket(2, 3, 0)], width=20))
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[0].count("█") == 20 and lines[0].rstrip().endswith("10")
+    assert lines[1].count("█") == 10
+    assert lines[2].count("█") == 0 and lines[2].rstrip().endswith("0")
+    assert "0–1 s" in lines[0]
+
+
+def _facts(**overrides) -> RunFacts:
+    results = [
+        OrderResult(f"o{i}", "SHIPPED", processing_ms=1000 * i, terminal_in_db=True, workflow_completed=True)
+        for i in range(1, 11)
+    ]
+    facts = RunFacts(
+        orders=12,
+        concurrency=5,
+        results=results
+        + [
+            OrderResult("o11", "FAILED", processing_ms=20_000, terminal_in_db=True, workflow_completed=True),
+            OrderResult("o12", "PAID", terminal_in_db=False, workflow_completed=False),
+        ],
+        attempts=[AttemptStats("ok", 96, 240), AttemptStats("error", 60, 60), AttemptStats("timeout", 60, 18_000)],
+        double_charges=0,
+        refunded_payments=1,
+        wall_s=24.0,
+        elapsed_s=25.0,
+        run_id="abc123",
+    )
+    for key, value in overrides.items():
+        setattr(facts, key, value)
+    return facts
+
+
+def test_summarize_reads_states_times_and_invariants_from_the_facts():
+    summary = summarize(_facts())
+    assert summary["orders"] == 12 and summary["concurrency"] == 5
+    assert summary["shipped"] == 10
+    assert summary["failed"] == 1  # terminal but not shipped
+    assert summary["lost_orders"] == 1  # o12 never finished
+    assert summary["states"] == {"FAILED": 1, "PAID": 1, "SHIPPED": 10}
+    assert summary["max_s"] == 20.0
+    assert summary["p50_s"] == 6.0  # 1..10 and 20
+    # 10 of the 12 started orders finished within 15 s; the unfinished one is a miss.
+    assert summary["sla_15s_hit_rate"] == pytest.approx(10 / 12, abs=1e-4)
+    assert summary["throughput_orders_per_s"] == pytest.approx(11 / 24, abs=1e-3)
+    assert summary["attempts_per_order"] == 18.0
+    assert summary["attempt_mean_ms_by_outcome"]["timeout"] == 300.0
+    assert summary["refunded_payments"] == 1 and summary["double_charges"] == 0
+    assert summary["wall_s"] == 24.0
+
+
+def test_summarize_falls_back_to_the_benchmarks_clock_and_survives_no_results():
+    summary = summarize(_facts(results=[], attempts=[], wall_s=None))
+    assert summary["p50_s"] is None and summary["max_s"] is None
+    assert summary["sla_15s_hit_rate"] == 0.0
+    assert summary["throughput_orders_per_s"] == 0.0
+    assert summary["wall_s"] == 25.0
+
+
+def test_a_workflow_still_running_makes_an_order_lost_even_if_the_row_is_terminal():
+    assert OrderResult("x", "SHIPPED", 1, terminal_in_db=True, workflow_completed=False).lost
+    assert OrderResult("x", None).lost
+    assert not OrderResult("x", "SHIPPED", 1, terminal_in_db=True, workflow_completed=True).lost
+    assert processing_times([OrderResult("x", "PAID", 5000, terminal_in_db=False)]) == []
+
+
+def test_targets_are_met_or_missed_and_a_missing_value_is_missed():
+    good = {"max_s": 15.0, "p99_s": 8.0, "p50_s": 2.0, "double_charges": 0, "lost_orders": 0}
+    assert all(c.met for c in check_targets(good))
+    checks = {c.key: c for c in check_targets({**good, "max_s": 15.1, "lost_orders": 1, "p50_s": None})}
+    assert not checks["max_s"].met and not checks["lost_orders"].met and not checks["p50_s"].met
+    assert checks["p99_s"].met and checks["double_charges"].met
+
+
+def test_the_report_shows_the_summary_the_histogram_and_which_targets_were_missed():
+    summary = summarize(_facts())
+    text = _text(report(summary, histogram(processing_times(_facts().results)), check_targets(summary)))
+    assert "Benchmark abc123" in text
+    assert "12 / 5" in text
+    assert "MISSED  max_s <= 15 (measured 20)" in text
+    assert "met  p50_s <= 3" not in text  # p50 is 6 s here
+    assert "met  double_charges == 0" in text
+    assert "█" in text
+    assert "timeout 60 (~300 ms)" in text
+
+
+def test_the_summary_table_shows_dashes_for_unknown_values():
+    text = _text(summary_table(summarize(_facts(results=[], attempts=[]))))
+    assert "— / — / —" in text
+    assert "MISSED" in _text(targets_text(check_targets({})))
