@@ -1,0 +1,117 @@
+"""The screens that act on one order: approve or reject, change its address, cancel it, read
+its audit timeline. Each offers only the orders the action is allowed for right now; the
+workflow still has the last word, and its answer or refusal is shown as it gave it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import questionary
+from questionary import Choice
+from rich.console import Console
+
+from activities import rules
+from app import render
+from app.config import Settings
+from app.tui.forms import address_form
+from app.tui.prompts import Back, ask, pause
+from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState, order_workflow_id
+
+PICK_LIMIT = 30
+TYPE_ID = "\0type"
+BACK = "\0back"
+
+REVIEWABLE = [OrderState.AWAITING_APPROVAL, *sorted(BEFORE_DECISION_STATES - {OrderState.AWAITING_APPROVAL})]
+CHANGEABLE = [s for s in OrderState if not s.terminal and s not in PAST_DISPATCH_STATES]
+
+
+def age(created_at: str | None, now: datetime) -> str:
+    if not created_at:
+        return ""
+    seconds = max(0, int((now - datetime.fromisoformat(created_at)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def order_choice_label(order: dict[str, Any], now: datetime) -> str:
+    return f"{order['order_id']:<16} {order['state']:<17} {age(order.get('created_at'), now):>8}  {order.get('amount', '')}"
+
+
+async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
+    """An order id chosen from the newest orders in ``states`` (all states when None)."""
+    if states is None:
+        orders = await service.list_orders(limit=PICK_LIMIT)
+    else:
+        pages = await asyncio.gather(*(service.list_orders(state=s.value, limit=PICK_LIMIT) for s in states))
+        orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
+        orders = orders[:PICK_LIMIT]
+    if not orders:
+        which = " or ".join(s.value for s in states) if states else "any"
+        console.print(f"There is no order to {action} right now (none is {which}).")
+        raise Back()
+    now = datetime.now(timezone.utc)
+    choices = [Choice(order_choice_label(o, now), value=o["order_id"]) for o in orders]
+    choices += [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
+    picked = await ask(questionary.select(f"Which order to {action}?", choices=choices))
+    if picked == BACK:
+        raise Back()
+    if picked == TYPE_ID:
+        picked = await ask(questionary.text("Order id", validate=lambda t: rules.order_id_problem(t.strip()) or True))
+    return picked.strip()
+
+
+def answer(console: Console, text: str) -> None:
+    console.print(f"[green]{text}[/]")
+
+
+async def approve_or_reject(service: Any, console: Console) -> None:
+    order_id = await pick_order(service, console, REVIEWABLE, "review")
+    decision = await ask(
+        questionary.select(
+            f"Order {order_id}:",
+            choices=[Choice("Approve", value="approve"), Choice("Reject…", value="reject"), Choice("Back", value=BACK)],
+        )
+    )
+    if decision == "approve":
+        answer(console, await service.approve(order_id, by="tui"))
+    elif decision == "reject":
+        reason = await ask(questionary.text("Reason for rejecting", validate=lambda t: bool(t.strip()) or "Give a reason."))
+        if not await ask(questionary.confirm(f"Reject order {order_id}? This cannot be undone.", default=False)):
+            console.print("Nothing was changed.")
+            return
+        answer(console, await service.reject(order_id, reason, by="tui"))
+
+
+async def update_address(service: Any, console: Console) -> None:
+    order_id = await pick_order(service, console, CHANGEABLE, "re-address")
+    current = await service.status(order_id)
+    console.print(f"Current address: {render.address_line(current.get('address'))}")
+    address = await address_form(current.get("address"))
+    if not await ask(questionary.confirm(f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True)):
+        console.print("Nothing was changed.")
+        return
+    answer(console, await service.update_address(order_id, address, by="tui"))
+
+
+async def cancel_order(service: Any, console: Console) -> None:
+    order_id = await pick_order(service, console, CHANGEABLE, "cancel")
+    reason = await ask(questionary.text("Reason (optional)"))
+    if not await ask(questionary.confirm(f"Cancel order {order_id}? A paid order is refunded.", default=False)):
+        console.print("Nothing was changed.")
+        return
+    answer(console, await service.cancel(order_id, reason, by="tui"))
+
+
+async def audit_log(service: Any, console: Console) -> None:
+    order_id = await pick_order(service, console, None, "inspect")
+    audit = await service.audit(order_id)
+    console.print(render.audit_timeline(audit))
+    if not audit.get("web_ui_url"):
+        url = Settings.from_env().workflow_ui_url(order_workflow_id(order_id))
+        if url:
+            console.print(f"[dim]Workflow history: {url}[/]")
+    await pause()

@@ -1,0 +1,116 @@
+"""The TUI's main loop: bring the stack up, then the menu until the operator quits. Each
+screen runs on its own; an operator error is one red sentence, anything unexpected is logged
+and shown as a short apology, and Ctrl-C anywhere goes back to the menu."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import questionary
+from questionary import Choice
+from rich.console import Console
+
+from app.errors import OperatorError
+from app.service import OrderService
+from app.stack import Stack
+from app.stack_cli import ensure_up
+from app.tui import actions
+from app.tui.dashboard import run_dashboard
+from app.tui.forms import create_order
+from app.tui.health import down_parts, health_line
+from app.tui.prompts import Back, ask, run_screen
+from app.tui.simulate import simulate_orders
+from workflows.model import OrderState
+
+log = logging.getLogger("app.tui")
+
+GOODBYE = "The stack is still running; stop it with ./start.sh down."
+ALL_STATES = "\0all"
+
+
+class Tui:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.service: OrderService | None = None
+        self.remembered: dict[str, Any] = {}  # the last address typed, offered again
+
+    def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
+        service, console = self.service, self.console
+        return [
+            ("Create order", lambda: create_order(service, console, self.remembered)),
+            ("Approve / reject", lambda: actions.approve_or_reject(service, console)),
+            ("Update address", lambda: actions.update_address(service, console)),
+            ("Cancel order", lambda: actions.cancel_order(service, console)),
+            ("Live dashboard", self.dashboard),
+            ("Audit log", lambda: actions.audit_log(service, console)),
+            ("Simulate orders", lambda: simulate_orders(service, console)),
+            ("Quit", None),
+        ]
+
+    async def run(self) -> int:
+        self.console.print("[bold]Order Tracker[/]  checking the stack…")
+        await ensure_up(self.console)
+        self.service = await OrderService.connect()
+        try:
+            while True:
+                await self.health()
+                entries = self.menu()
+                try:
+                    picked = await ask(
+                        questionary.select(
+                            "What next?",
+                            choices=[Choice(label, value=i) for i, (label, _) in enumerate(entries)],
+                        )
+                    )
+                except Back:
+                    picked = len(entries) - 1
+                label, screen = entries[picked]
+                if screen is None:
+                    break
+                await self.guarded(label, screen)
+        finally:
+            await self.service.close()
+        self.console.print(GOODBYE)
+        return 0
+
+    async def health(self) -> None:
+        """The health line; when a part is down, offer to start it rather than fail later."""
+        status = await Stack().status()
+        self.console.print(health_line(status, self.console.width))
+        if status.healthy:
+            return
+        for sentence in down_parts(status):
+            self.console.print(f"[red]{sentence}[/]")
+        try:
+            start = await ask(questionary.confirm("Start what is down?", default=True))
+        except Back:
+            return
+        if start:
+            await self.guarded("Start the stack", lambda: ensure_up(self.console))
+
+    async def guarded(self, label: str, screen: Callable[[], Awaitable[Any]]) -> None:
+        async def shielded() -> None:
+            try:
+                await screen()
+            except Back:
+                self.console.print("[dim]Back to the menu.[/]")
+            except OperatorError as error:
+                self.console.print(f"[red]{error}[/]")
+            except Exception:
+                log.exception("event=tui_screen_failed screen=%r", label)
+                self.console.print(
+                    "[red]Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli).[/]"
+                )
+
+        if not await run_screen(shielded()):
+            self.console.print("[dim]Back to the menu.[/]")
+
+    async def dashboard(self) -> None:
+        choices = [Choice("All states", value=ALL_STATES)] + [Choice(s.value, value=s.value) for s in OrderState]
+        state = await ask(questionary.select("Show orders in which state?", choices=choices))
+        await run_dashboard(self.service, self.console, None if state == ALL_STATES else state)
+
+
+async def run_tui(console: Console | None = None) -> int:
+    return await Tui(console or Console(highlight=False)).run()

@@ -1,0 +1,115 @@
+"""The forms of the TUI: a new order and an address, validated as the operator types with
+the same rules the workflow enforces (activities.rules)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import questionary
+from questionary import Choice
+from rich.console import Console
+from rich.table import Table
+
+from activities import rules
+from app.render import address_line
+from app.tui.prompts import ask
+from app.views import format_cents
+from workflows.model import Address, OrderItem
+
+# (field, prompt, required)
+ADDRESS_FORM = (
+    ("name", "Recipient name", True),
+    ("street", "Street", True),
+    ("city", "City", True),
+    ("postal_code", "Postal code", True),
+    ("country", "Country (ISO code: US, DE, FR…)", True),
+    ("region", "Region / state (optional)", False),
+)
+_VALID_ADDRESS = Address(name="x", street="x", city="x", postal_code="x", country="US")
+
+
+def suggest_order_id() -> str:
+    return f"ord-{secrets.token_hex(4)}"
+
+
+def order_id_check(text: str) -> bool | str:
+    return rules.order_id_problem(text.strip()) or True
+
+
+def quantity_check(text: str) -> bool | str:
+    text = text.strip()
+    if not text.isdigit() or int(text) <= 0:
+        return "Give a positive whole number."
+    if int(text) > rules.MAX_QUANTITY:
+        return f"At most {rules.MAX_QUANTITY}."
+    return True
+
+
+def address_field_check(field: str, text: str) -> bool | str:
+    """This one field judged by the address rules (the others stand in as valid)."""
+    sample = Address(**{**_VALID_ADDRESS.__dict__, field: text})
+    problems = rules.address_problems(sample)
+    return problems[0] if problems else True
+
+
+async def address_form(default: dict[str, Any] | None = None) -> Address:
+    default = default or {}
+    values: dict[str, str] = {}
+    for field, label, _required in ADDRESS_FORM:
+        values[field] = (
+            await ask(
+                questionary.text(
+                    label,
+                    default=str(default.get(field) or ""),
+                    validate=lambda text, field=field: address_field_check(field, text),
+                )
+            )
+        ).strip()
+    return rules.normalise_address(Address(**values))
+
+
+def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str, Any], address: Address) -> Table:
+    table = Table(title=f"New order {order_id}", title_justify="left")
+    table.add_column("Item")
+    table.add_column("Qty", justify="right")
+    table.add_column("Price", justify="right")
+    table.add_column("Subtotal", justify="right")
+    total = 0
+    for item in items:
+        product = prices[item.sku]
+        subtotal = product.price_cents * item.quantity
+        total += subtotal
+        table.add_row(f"{product.name} ({item.sku})", str(item.quantity), format_cents(product.price_cents), format_cents(subtotal))
+    table.add_section()
+    table.add_row("Total", "", "", format_cents(total), style="bold")
+    table.caption = f"Ship to: {address_line(address.__dict__)}"
+    table.caption_justify = "left"
+    return table
+
+
+async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
+    products = {p.sku: p for p in await service.catalog()}
+    order_id = (await ask(questionary.text("Order id", default=suggest_order_id(), validate=order_id_check))).strip()
+    skus = await ask(
+        questionary.checkbox(
+            "Items (space picks, enter when done)",
+            choices=[Choice(f"{p.name} ({sku})  {format_cents(p.price_cents)}", value=sku) for sku, p in products.items()],
+            validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
+        )
+    )
+    items = []
+    for sku in skus:
+        quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))
+        items.append(OrderItem(sku=sku, quantity=int(quantity.strip())))
+    address = await address_form(remembered.get("address"))
+    remembered["address"] = address.__dict__
+    console.print(order_summary_table(order_id, items, products, address))
+    if not await ask(questionary.confirm("Create this order?", default=True)):
+        console.print("Nothing was created.")
+        return
+    created = await service.create_order(order_id=order_id, items=items, address=address)
+    console.print(
+        f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
+        f"(workflow {created.workflow_id}); it awaits review once validated."
+    )

@@ -1,0 +1,71 @@
+"""How the TUI asks and backs out. Every question goes through ``ask``: Ctrl-C in a prompt
+raises Back. Outside prompts (the dashboard, waiting on a simulation) Ctrl-C is a SIGINT,
+which cancels only the screen that is running, so the operator lands back at the menu."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any, Awaitable
+
+from questionary import Question
+
+
+class Back(Exception):
+    """The operator backed out of a screen (Ctrl-C or a Back choice)."""
+
+
+_current_screen: asyncio.Task | None = None
+
+
+def _interrupt() -> None:
+    if _current_screen is not None and not _current_screen.done():
+        _current_screen.cancel()
+
+
+def watch_sigint() -> None:
+    """(Re)install our SIGINT handler: prompt_toolkit replaces it while a prompt runs."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, _interrupt)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        pass
+
+
+async def run_screen(screen: Awaitable[Any]) -> bool:
+    """Run one screen; False when Ctrl-C cancelled it."""
+    global _current_screen
+    task = asyncio.ensure_future(screen)
+    _current_screen = task
+    watch_sigint()
+    try:
+        await task
+        return True
+    except asyncio.CancelledError:
+        if not task.cancelled():  # we ourselves were cancelled, not the screen
+            raise
+        return False
+    finally:
+        _current_screen = None
+
+
+async def ask(question: Question) -> Any:
+    """The answer, or Back when the operator pressed Ctrl-C."""
+    try:
+        answer = await question.unsafe_ask_async()
+    except KeyboardInterrupt:
+        answer = None
+    finally:
+        watch_sigint()
+    if answer is None:
+        raise Back()
+    return answer
+
+
+async def pause(message: str = "Press any key to go back to the menu") -> None:
+    """Keep a screen's output in view until the operator has read it."""
+    import questionary
+
+    try:
+        await ask(questionary.press_any_key_to_continue(message))
+    except Back:
+        pass

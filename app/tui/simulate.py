@@ -1,0 +1,157 @@
+"""Simulate N orders: create them with random catalog items, optionally approve each as soon
+as it awaits review, and follow them with a progress bar until they settle. Ctrl-C stops
+the waiting (the orders carry on in their workflows)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+import questionary
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from app.errors import OperatorError
+from app.tui.dashboard import summary_bar
+from app.tui.prompts import ask
+from workflows.model import Address, OrderItem, OrderState
+
+log = logging.getLogger("app.tui")
+
+MAX_ORDERS = 500
+CONCURRENCY = 10
+POLL_S = 1.0
+SIMULATED_ADDRESS = Address(
+    name="Simulated Customer", street="1 Simulation Way", city="Springfield", postal_code="12345", country="US"
+)
+
+
+def random_items(products: list[Any], rng: random.Random) -> list[OrderItem]:
+    picked = rng.sample(products, k=rng.randint(1, min(3, len(products))))
+    return [OrderItem(sku=p.sku, quantity=rng.randint(1, 3)) for p in picked]
+
+
+def count_check(text: str) -> bool | str:
+    text = text.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ORDERS:
+        return f"Give a whole number from 1 to {MAX_ORDERS}."
+    return True
+
+
+def settled(state: str, auto_approve: bool) -> bool:
+    return OrderState(state).terminal or (not auto_approve and state == OrderState.AWAITING_APPROVAL.value)
+
+
+class Simulation:
+    def __init__(self, service: Any, n: int, auto_approve: bool) -> None:
+        self.service = service
+        self.auto_approve = auto_approve
+        prefix = f"sim-{secrets.token_hex(3)}"
+        self.order_ids = [f"{prefix}-{i:04d}" for i in range(1, n + 1)]
+        self.states: dict[str, str] = {}
+        self.failed_to_start: dict[str, str] = {}
+        self.approving: set[str] = set()
+        self.refusals = 0
+        self.created = 0
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._background: set[asyncio.Task] = set()
+
+    @property
+    def settled(self) -> int:
+        return len(self.failed_to_start) + sum(1 for s in self.states.values() if settled(s, self.auto_approve))
+
+    async def create_all(self, products: list[Any]) -> None:
+        rng = random.Random()
+
+        async def create(order_id: str) -> None:
+            async with self._slots:
+                try:
+                    await self.service.create_order(
+                        order_id=order_id, items=random_items(products, rng), address=SIMULATED_ADDRESS
+                    )
+                    self.created += 1
+                except OperatorError as error:
+                    self.failed_to_start[order_id] = str(error)
+
+        await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
+
+    async def poll(self) -> None:
+        """One list_orders call for all of ours; approve those that await review."""
+        page = await self.service.list_orders(limit=min(len(self.order_ids) + 200, 1000))
+        ours = set(self.order_ids)
+        for order in page:
+            if order["order_id"] in ours:
+                self.states[order["order_id"]] = order["state"]
+        if self.auto_approve:
+            for order_id, state in self.states.items():
+                if state == OrderState.AWAITING_APPROVAL.value and order_id not in self.approving:
+                    self.approving.add(order_id)
+                    task = asyncio.create_task(self._approve(order_id))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    async def _approve(self, order_id: str) -> None:
+        async with self._slots:
+            try:
+                await self.service.approve(order_id, by="simulation")
+            except OperatorError as error:  # decided meanwhile, or expired: the order says why
+                self.refusals += 1
+                log.info("event=simulated_approval_refused order_id=%s error=%s", order_id, error)
+
+    def __rich__(self) -> Text:
+        """The live line under the progress bars: our orders per state."""
+        text = summary_bar(Counter(self.states.values()))
+        if self.auto_approve:
+            text.append(f"   approvals sent {len(self.approving)}", style="dim")
+        return text
+
+    def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+
+
+async def simulate_orders(service: Any, console: Console) -> None:
+    n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
+    auto_approve = await ask(questionary.confirm("Approve each as soon as it awaits review?", default=True))
+    products = await service.catalog()
+    sim = Simulation(service, n, auto_approve)
+    began = time.monotonic()
+    creating: asyncio.Task | None = None
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )
+    created_bar = progress.add_task("created", total=n)
+    settled_bar = progress.add_task("settled", total=n)
+    stopped = False
+    with Live(Group(progress, sim), console=console, refresh_per_second=4):
+        try:
+            creating = asyncio.create_task(sim.create_all(products))
+            while not (creating.done() and sim.settled >= n):
+                if creating.done():
+                    creating.result()  # an unexpected failure while creating ends the screen
+                await asyncio.sleep(POLL_S)
+                await sim.poll()
+                progress.update(created_bar, completed=sim.created + len(sim.failed_to_start))
+                progress.update(settled_bar, completed=sim.settled)
+        except asyncio.CancelledError:
+            stopped = True
+        finally:
+            if creating is not None and not creating.done():
+                creating.cancel()
+            sim.stop()
+    took = time.monotonic() - began
+    counts = Counter(sim.states.values())
+    verb = "Stopped waiting after" if stopped else "Done in"
+    console.print(f"{verb} {took:.1f} s: {sim.created} of {n} orders created.", summary_bar(counts))
+    if sim.failed_to_start:
+        first = next(iter(sim.failed_to_start.values()))
+        console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
+    if stopped:
+        console.print("The orders carry on in their workflows; follow them on the live dashboard.")

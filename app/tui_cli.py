@@ -1,0 +1,27 @@
+"""The `tui` command (also what `./start.sh` runs with no command): the interactive menus."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.errors import OperatorError
+
+
+class NotATerminal(OperatorError):
+    exit_code = 2
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    tui = commands.add_parser("tui", help="the interactive terminal UI (the default command)")
+    tui.set_defaults(handler=_tui)
+
+
+async def _tui(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise NotATerminal(
+            "The TUI needs an interactive terminal; without one, use the order commands (./start.sh order --help)."
+        )
+    from app.tui.app import run_tui
+
+    return await run_tui()
