@@ -10,6 +10,7 @@ coroutine owned by ``run``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
@@ -210,6 +211,14 @@ class OrderWorkflow:
                 self._order.order_id, attempt, self._order.max_shipping_attempts, reason,
             )
             self._queue_event("shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason})
+            if attempt < self._order.max_shipping_attempts:
+                # Give the carrier (or an operator's address fix) a moment; a cancel ends the wait.
+                self._step = f"waiting to retry shipping ({reason})"
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._cancel_reason is not None, timeout=policies.SHIPPING_RETRY_DELAY * attempt
+                    )
+                self._checkpoint()
         raise _OrderEnded(
             OrderState.FAILED,
             f"Shipping failed after {self._order.max_shipping_attempts} attempts: {self._failure_reason}",

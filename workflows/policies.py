@@ -35,6 +35,10 @@ DISPATCH_RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE,
 )
 
+# Between shipping attempts after the carrier refused (1 s, then 2 s): short enough for the
+# budget, long enough for an operator's address fix or cancel to land.
+SHIPPING_RETRY_DELAY = timedelta(seconds=1)
+
 # Bookkeeping on our own database: no flaky dependency, so patient timeouts.
 BOOKKEEPING_START_TO_CLOSE = timedelta(seconds=10)
 BOOKKEEPING_RETRY = RetryPolicy(
