@@ -46,3 +46,12 @@ async def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) 
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
+
+
+if __name__ == "__main__":  # the Docker path's migration job: python -m db.migrate
+    import asyncio
+
+    from app.config import Settings
+
+    applied = asyncio.run(apply_migrations(Settings.from_env().database_url))
+    print(f"applied: {', '.join(applied) or 'nothing new'}")
