@@ -1,0 +1,145 @@
+"""The REST API: a thin shell over OrderService, like the CLI and the TUI. OpenAPI docs at
+/docs. Operator errors map to HTTP statuses with the same one-sentence reasons."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable
+from app.service import OrderService
+from workflows.model import Address, OrderItem
+
+STATUS_BY_ERROR = {InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
+
+
+class AddressIn(BaseModel):
+    name: str
+    street: str
+    city: str
+    postal_code: str
+    country: str = Field(description="ISO 3166 alpha-2, e.g. US")
+    region: str = ""
+
+    def to_model(self) -> Address:
+        return Address(**self.model_dump())
+
+
+class ItemIn(BaseModel):
+    sku: str
+    quantity: int
+
+
+class CreateOrderIn(BaseModel):
+    order_id: str | None = Field(None, description="default: a new ord-XXXXXX")
+    items: list[ItemIn]
+    address: AddressIn
+    payment_id: str | None = None
+    review_window_seconds: float | None = None
+
+
+class DecisionIn(BaseModel):
+    by: str = "operator"
+
+
+class RejectIn(BaseModel):
+    reason: str
+    by: str = "operator"
+
+
+class CancelIn(BaseModel):
+    reason: str = ""
+    by: str = "operator"
+
+
+class AddressChangeIn(BaseModel):
+    address: AddressIn
+    by: str = "operator"
+
+
+def create_app(service: OrderService | None = None) -> FastAPI:
+    """The app; with no service given it connects on start-up and closes on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = service or await OrderService.connect(pool_size=10)
+        try:
+            yield
+        finally:
+            if service is None:
+                await app.state.service.close()
+
+    app = FastAPI(title="Order Tracker", version="1.0", lifespan=lifespan)
+
+    @app.exception_handler(OperatorError)
+    async def operator_error(_request: Request, error: OperatorError) -> JSONResponse:
+        status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    def svc(request: Request) -> OrderService:
+        return request.app.state.service
+
+    @app.get("/catalog")
+    async def catalog(request: Request) -> list[dict[str, Any]]:
+        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in await svc(request).catalog()]
+
+    @app.get("/orders")
+    async def list_orders(
+        request: Request,
+        state: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        orders = await svc(request).list_orders(state=state, limit=limit, offset=offset)
+        return {"orders": orders, "count": len(orders)}
+
+    @app.get("/orders/counts")
+    async def counts(request: Request) -> dict[str, int]:
+        return await svc(request).state_counts()
+
+    @app.post("/orders", status_code=201)
+    async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
+        created = await svc(request).create_order(
+            order_id=body.order_id or f"ord-{secrets.token_hex(3)}",
+            items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
+            address=body.address.to_model(),
+            payment_id=body.payment_id,
+            review_window_seconds=body.review_window_seconds,
+        )
+        return {**created.__dict__, "state": "RECEIVED"}
+
+    @app.get("/orders/{order_id}")
+    async def status(request: Request, order_id: str) -> dict[str, Any]:
+        return await svc(request).status(order_id)
+
+    @app.get("/orders/{order_id}/audit")
+    async def audit(request: Request, order_id: str) -> dict[str, Any]:
+        return await svc(request).audit(order_id)
+
+    @app.post("/orders/{order_id}/approve")
+    async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> dict[str, Any]:
+        message = await svc(request).approve(order_id, by=(body or DecisionIn()).by)
+        return {"order_id": order_id, "accepted": True, "message": message}
+
+    @app.post("/orders/{order_id}/reject")
+    async def reject(request: Request, order_id: str, body: RejectIn) -> dict[str, Any]:
+        message = await svc(request).reject(order_id, body.reason, by=body.by)
+        return {"order_id": order_id, "accepted": True, "message": message}
+
+    @app.post("/orders/{order_id}/cancel")
+    async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> dict[str, Any]:
+        body = body or CancelIn()
+        message = await svc(request).cancel(order_id, body.reason, by=body.by)
+        return {"order_id": order_id, "accepted": True, "message": message}
+
+    @app.put("/orders/{order_id}/address")
+    async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> dict[str, Any]:
+        message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
+        return {"order_id": order_id, "accepted": True, "message": message}
+
+    return app

@@ -1,0 +1,25 @@
+"""`api`: the REST API on 127.0.0.1 (OpenAPI docs at /docs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.config import Settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    api = commands.add_parser("api", help="REST API on 127.0.0.1:8000 (OpenAPI docs at /docs)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (default ORDER_TRACKER_API_PORT or 8000)")
+    api.set_defaults(handler=_api)
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.api import create_app
+
+    port = args.port or Settings.from_env().api_port
+    print(f"Order Tracker API on http://{args.host}:{port} (docs at /docs); Ctrl-C stops it.")
+    uvicorn.run(create_app(), host=args.host, port=port, log_level="warning")
+    return 0
