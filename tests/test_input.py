@@ -1,0 +1,81 @@
+"""Input an operator types: the validation rules and the command-line parsing, without servers."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from activities import rules
+from app.cli import build_parser
+from app.errors import InvalidInput
+from app.order_cli import parse_address, parse_item
+from workflows.model import Address, OrderItem
+
+GOOD = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+CATALOG = {"WIDGET-1", "GIZMO-3"}
+
+
+@pytest.mark.parametrize("order_id", ["ord-1", "A_b-9", "x" * 64])
+def test_well_formed_order_ids_pass(order_id):
+    assert rules.order_id_problem(order_id) is None
+
+
+@pytest.mark.parametrize("order_id", ["", "bad id", "semi;colon", "x" * 200, "ünï"])
+def test_malformed_order_ids_are_refused_with_a_sentence(order_id):
+    problem = rules.order_id_problem(order_id)
+    assert problem and problem.endswith(".")
+
+
+def test_a_complete_address_passes_and_is_normalised():
+    assert rules.address_problems(GOOD) == []
+    normal = rules.normalise_address(Address(name=" Ann ", street="1 Main St", city="Springfield", postal_code="12345", country="us"))
+    assert normal.country == "US" and normal.name == "Ann"
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [({"name": ""}, "name"), ({"street": "  "}, "street"), ({"postal_code": ""}, "postal"), ({"country": "ZZ"}, "ZZ"), ({"country": "USA"}, "USA")],
+)
+def test_incomplete_or_wrong_addresses_are_refused(change, words):
+    fields = {**GOOD.__dict__, **change}
+    problems = rules.address_problems(Address(**fields))
+    assert problems and words.lower() in problems[0].lower()
+
+
+def test_unknown_skus_and_non_positive_quantities_are_refused():
+    assert rules.item_problems([OrderItem("WIDGET-1", 1)], CATALOG) == []
+    assert "NOPE" in rules.item_problems([OrderItem("NOPE", 1)], CATALOG)[0]
+    assert rules.item_problems([OrderItem("WIDGET-1", 0)], CATALOG)
+    assert rules.item_problems([OrderItem("WIDGET-1", -2)], CATALOG)
+    assert rules.item_problems([], CATALOG)
+
+
+def test_item_parsing():
+    assert parse_item("widget-1:3") == OrderItem("WIDGET-1", 3)
+    for bad in ("WIDGET-1", "WIDGET-1:x", "WIDGET-1:0", ":2", "WIDGET-1:-1"):
+        with pytest.raises(InvalidInput):
+            parse_item(bad)
+
+
+def _address_args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["order", "address", "o-1", *argv])
+
+
+def test_address_from_flags_or_json():
+    by_flags = parse_address(_address_args("--name", "Ann", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"))
+    by_json = parse_address(_address_args("--address", '{"name": "Ann", "street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}'))
+    assert by_flags == by_json == GOOD
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"name": "Ann", "planet": "Mars"}', '{"name": 5}'])
+def test_bad_address_json_is_refused_with_one_sentence(text):
+    with pytest.raises(InvalidInput) as refused:
+        parse_address(_address_args("--address", text))
+    assert "\n" not in str(refused.value)
+
+
+def test_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["order", "reject", "o-1"])  # --reason is required
+    assert exited.value.code == 2
