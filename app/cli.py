@@ -59,7 +59,12 @@ def _configure_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
+        # Everything after `test` belongs to pytest, options included.
+        args = argparse.Namespace(command="test", pytest_args=argv[1:], handler=_optional_module("test")._test)
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["tui", *(argv or [])])
     try:

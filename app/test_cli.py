@@ -11,7 +11,7 @@ from app.config import ROOT
 
 def register(commands: argparse._SubParsersAction) -> None:
     test = commands.add_parser("test", help="run every test (unit and end to end, on a private stack)")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest (e.g. -k cancel)")
+    test.add_argument("pytest_args", nargs="*", help="passed on to pytest, options included (e.g. -k cancel -x)")
     test.set_defaults(handler=_test)
 
 
