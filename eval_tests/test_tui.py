@@ -1,0 +1,164 @@
+"""The TUI driven through a pseudo-terminal the way an operator drives it: arrow keys, Enter
+and Ctrl-C at 80x24, against the private stack."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+
+import pexpect
+
+from app.config import ROOT
+from eval_tests.conftest import PrivateStack
+
+DOWN, UP, ENTER, CLEAR_LINE = "\x1b[B", "\x1b[A", "\r", "\x15"
+# Rich and prompt_toolkit colour and move the cursor between the words we look for.
+ANSI = r"(?:\x1b\[[0-9;?]*[A-Za-z])"
+# The menu waiting for a choice (its echo after a choice has no hint).
+MENU = rf"What next\? {ANSI}*\(Use arrow keys\)"
+GOODBYE = "The stack is still running; stop it with ./start.sh down."
+MENU_INDEX = {
+    "create": 0, "review": 1, "address": 2, "cancel": 3, "dashboard": 4, "audit": 5, "simulate": 6, "quit": 7,
+}
+
+
+def spawn(stack: PrivateStack) -> pexpect.spawn:
+    # A pseudo-terminal does not answer cursor-position requests; without this prompt_toolkit
+    # waits for the answer and may swallow the next key.
+    env = {**stack.env, "PROMPT_TOOLKIT_NO_CPR": "1"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "app", "tui"], env=env, cwd=str(ROOT), dimensions=(24, 80),
+        encoding="utf-8", timeout=60,
+    )
+    child.expect(MENU, timeout=180)  # the first start may bring up a part of the stack
+    return child
+
+
+def choose(child: pexpect.spawn, entry: str) -> None:
+    child.send(DOWN * MENU_INDEX[entry] + ENTER)
+
+
+def pick_by_id(child: pexpect.spawn, question: str, order_id: str) -> None:
+    """The order must be offered; choose it through "Type an order id…" (the list wraps)."""
+    child.expect(question)
+    child.expect(re.escape(order_id))
+    child.send(UP + UP + ENTER)
+    child.expect("Order id")
+    child.send(order_id + ENTER)
+
+
+def quit_cleanly(child: pexpect.spawn) -> None:
+    child.expect(MENU)
+    child.sendcontrol("c")
+    child.expect(re.escape(GOODBYE))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_create_approve_watch_ship_and_audit_an_order(stack: PrivateStack):
+    order_id = f"tui-{secrets.token_hex(4)}"
+    child = spawn(stack)
+    try:
+        choose(child, "create")
+        child.expect("Order id")
+        child.send(CLEAR_LINE + order_id + ENTER)
+        child.expect("Items")
+        child.send(" " + ENTER)  # the first product
+        child.expect("Quantity of")
+        child.send(CLEAR_LINE + "0" + ENTER)  # refused as you type: stays on the question
+        child.expect("positive whole number")
+        child.send(CLEAR_LINE + "2" + ENTER)
+        for field, value in (("Recipient", "Ann"), ("Street", "1 Main St"), ("City", "Springfield"),
+                             ("Postal code", "12345")):
+            child.expect(field)
+            child.send(value + ENTER)
+        child.expect("Country")
+        child.send("XX" + ENTER)
+        child.expect("not an ISO 3166")
+        child.send(CLEAR_LINE + "us" + ENTER)
+        child.expect("Region")
+        child.send(ENTER)
+        child.expect("Total")
+        child.expect("Create this order")
+        child.send(ENTER)
+        child.expect(f"Order {order_id} created")
+
+        child.expect(MENU)
+        choose(child, "review")
+        pick_by_id(child, "Which order to review", order_id)
+        child.expect("Approve")
+        child.send(ENTER)
+        child.expect(rf"{order_id}{ANSI}* approved|approved")
+
+        child.expect(MENU)
+        choose(child, "dashboard")
+        child.expect("which state")
+        child.send(ENTER)  # all states
+        child.expect(re.escape(order_id))
+        child.expect(rf"{re.escape(order_id)}(?:\s|{ANSI})+SHIPPED", timeout=60)
+        child.sendcontrol("c")
+        child.expect("Back to the menu")
+
+        child.expect(MENU)
+        choose(child, "audit")
+        pick_by_id(child, "Which order to inspect", order_id)
+        child.expect("order shipped")
+        child.expect("Workflow history")
+        child.expect("Press any key")
+        child.send("x")
+        quit_cleanly(child)
+    finally:
+        child.close(force=True)
+
+
+def test_ctrl_c_backs_out_of_every_screen_and_quit_exits_zero(stack: PrivateStack):
+    child = spawn(stack)
+    try:
+        for entry, first_question in (
+            ("create", "Order id"),
+            ("review", r"Which order to review|no order to review"),
+            ("address", r"Which order to re-address|no order to re-address"),
+            ("cancel", r"Which order to cancel|no order to cancel"),
+            ("dashboard", "which state"),
+            ("audit", r"Which order to inspect|no order to inspect"),
+            ("simulate", "How many orders"),
+        ):
+            choose(child, entry)
+            if child.expect([first_question, MENU]) == 0:
+                child.sendcontrol("c")
+            child.expect(MENU)
+
+        # Ctrl-C inside the running dashboard and a running simulation.
+        choose(child, "dashboard")
+        child.expect("which state")
+        child.send(ENTER)
+        child.expect("Clock")
+        child.sendcontrol("c")
+        child.expect("Back to the menu")
+        child.expect(MENU)
+        choose(child, "simulate")
+        child.expect("How many orders")
+        child.send(CLEAR_LINE + "20" + ENTER)
+        child.expect("Approve each")
+        child.send(ENTER)
+        child.expect("settled")
+        child.sendcontrol("c")
+        child.expect(r"Stopped waiting|Done in")
+
+        child.expect(MENU)
+        child.send(UP + ENTER)  # the list wraps: Quit
+        child.expect(re.escape(GOODBYE))
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        child.close(force=True)
+
+
+def test_without_a_terminal_the_tui_points_to_the_order_commands(stack: PrivateStack):
+    result = stack.run("tui")
+    assert result.returncode == 2
+    assert "order commands" in result.stderr
+
