@@ -19,9 +19,10 @@ from app.render import PROCESSING_BUDGET_S, clock_text, last_error_text, state_s
 from workflows.model import OrderState
 
 REFRESH_S = 1.0
-# Lines the dashboard needs besides the order rows: the summary bar (up to two lines), the
-# table's title, header and rule, the footer and the cursor's line.
-CHROME_LINES = 7
+# Lines the dashboard needs besides the order rows: the summary bar (up to three lines at 80
+# columns when every state has orders), the table's title, header and rule, the footer and the
+# cursor's line.
+CHROME_LINES = 8
 
 
 def rows_for_height(height: int) -> int:
@@ -84,7 +85,7 @@ def dashboard_view(
 ) -> Group:
     shown = f"{state_filter} orders" if state_filter else "orders"
     title = f"Newest {len(orders)} {shown}"
-    footer = Text(f"Clock: processing time against the {PROCESSING_BUDGET_S:.0f} s budget.  Ctrl-C: back", style="dim")
+    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  Ctrl-C: back", style="dim")
     if refreshed_at is not None:
         footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
     if took_ms is not None:

@@ -1,0 +1,209 @@
+"""The TUI's pure parts, rendered with Console(record=True) at 80 columns: the dashboard, the
+health line, the audit timeline, and the validators behind the forms."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+from rich.text import Text
+
+from activities import rules
+from app.render import audit_timeline
+from app.stack.stack import PartStatus, StackStatus
+from app.tui.actions import age
+from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
+from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
+from app.tui.health import down_parts, health_line
+from app.tui.simulate import SIMULATED_ADDRESS, random_items, settled
+from db.queries import Product
+from workflows.model import OrderItem
+
+
+def render(renderable, width: int = 80, height: int = 24) -> str:
+    console = Console(
+        record=True, width=width, height=height, color_system="truecolor", force_terminal=True, file=io.StringIO()
+    )
+    console.print(renderable)
+    return console.export_text()
+
+
+def an_order(order_id: str, state: str, **fields) -> dict:
+    order = {
+        "order_id": order_id,
+        "state": state,
+        "step": "done" if state == "SHIPPED" else "awaiting review",
+        "retries": 0,
+        "last_error": None,
+        "processing_seconds": 1.5,
+        "created_at": "2026-01-01T00:00:00+00:00",
+    }
+    order.update(fields)
+    return order
+
+
+ORDERS = [
+    an_order("ord-1", "SHIPPED", retries=3, processing_seconds=4.2),
+    an_order("ord-2", "AWAITING_APPROVAL"),
+    an_order(
+        "ord-3",
+        "FAILED",
+        retries=2,
+        processing_seconds=16.0,
+        last_error={"activity": "ChargePayment", "message": "RuntimeError: gateway down", "at": None},
+    ),
+]
+COUNTS = {"SHIPPED": 7, "AWAITING_APPROVAL": 2, "FAILED": 1}
+
+
+def test_dashboard_shows_counts_rows_steps_retries_errors_and_clock():
+    text = render(dashboard_view(ORDERS, COUNTS, took_ms=12))
+    assert "10 orders" in text and "SHIPPED 7" in text and "AWAITING_APPROVAL 2" in text
+    for order in ORDERS:
+        assert order["order_id"] in text
+    assert "awaiting re" in text  # the step is cut to fit 80 columns
+    assert "ChargePayment" in text
+    assert "16.0s" in text and "4.2s" in text
+    assert "15 s budget" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_dashboard_colours_each_row_by_its_state_and_the_clock_by_the_budget():
+    table = dashboard_table(ORDERS)
+    state_cells = table.columns[1]._cells
+    order_cells = table.columns[0]._cells
+    assert [cell.plain for cell in state_cells] == ["SHIPPED", "AWAITING_APPROVAL", "FAILED"]
+    assert [cell.style for cell in state_cells] == ["bold green", "bold yellow", "bold red"]
+    assert [cell.style for cell in order_cells] == ["bold green", "bold yellow", "bold red"]
+    clocks = table.columns[4]._cells
+    assert [cell.style for cell in clocks] == ["green", "green", "red"]  # 16 s is over the 15 s budget
+    retries = table.columns[3]._cells
+    assert retries[0].style == "yellow" and retries[1].style == "dim"
+
+
+def test_summary_bar_follows_the_order_of_states_and_skips_empty_ones():
+    bar = summary_bar({"SHIPPED": 1, "RECEIVED": 2})
+    assert bar.plain == "3 orders  RECEIVED 2  SHIPPED 1"
+    assert "CANCELLED" not in bar.plain
+    assert summary_bar({}).plain == "0 orders"
+
+
+def test_dashboard_fits_an_80_by_24_terminal():
+    rows = rows_for_height(24)
+    orders = [
+        an_order(f"ord-{i:08x}", "PACKED", step="dispatching carrier", last_error={"activity": "Dispatch", "message": "x" * 200})
+        for i in range(rows)
+    ]
+    counts = {"RECEIVED": 1, "VALIDATED": 2, "AWAITING_APPROVAL": 3, "APPROVED": 4, "PAID": 5, "PACKED": 600,
+              "DISPATCHED": 7, "SHIPPED": 8000, "CANCELLED": 9, "REJECTED": 10, "EXPIRED": 11, "FAILED": 12}
+    lines = render(dashboard_view(orders, counts, refreshed_at=datetime.now(), took_ms=40)).splitlines()
+    assert len(lines) < 24
+    assert all(len(line) <= 80 for line in lines)
+    assert rows_for_height(5) >= 3
+
+
+def test_dashboard_with_no_orders_says_so():
+    assert "no orders" in render(dashboard_view([], {}, state_filter="FAILED"))
+
+
+def stack_status(down: str | None = None) -> StackStatus:
+    parts = [
+        PartStatus(name, healthy=name != down, detail="no worker polling shipping-tq" if name == down else "ok", local=True)
+        for name in ("postgres", "temporal", "order-worker", "shipping-worker")
+    ]
+    return StackStatus(parts, "127.0.0.1:7233", "http://127.0.0.1:8233", "postgresql://postgres@127.0.0.1:5433/orders")
+
+
+def test_health_line_when_everything_is_healthy():
+    line = health_line(stack_status())
+    for label in ("Temporal", "PostgreSQL", "order worker", "shipping worker"):
+        assert f"✓ {label}" in line.plain
+    assert "down" not in line.plain
+    assert "Web UI http://127.0.0.1:8233" in line.plain
+    assert all(len(part) <= 80 for part in render(line).splitlines())
+    assert down_parts(stack_status()) == []
+
+
+def test_health_line_names_the_part_that_is_down_in_red():
+    status = stack_status(down="shipping-worker")
+    line = health_line(status, width=200)
+    assert "✓ order worker" in line.plain and "✗ shipping worker down" in line.plain
+    assert "\n" not in line.plain  # it fits on one line when the terminal is wide
+    down_spans = [line.plain[span.start : span.end] for span in line.spans if "red" in str(span.style)]
+    assert "shipping worker down" in down_spans
+    assert down_parts(status) == ["shipping worker is down: no worker polling shipping-tq."]
+
+
+def test_audit_timeline_highlights_retries_timeouts_and_errors():
+    audit = {
+        "order": an_order("ord-9", "SHIPPED", processing_seconds=6.5),
+        "timeline": [
+            {"at": "2026-01-01T00:00:00.010+00:00", "kind": "event", "type": "order_received", "payload": {"state": "RECEIVED"}},
+            {"at": "2026-01-01T00:00:01.000+00:00", "kind": "attempt", "activity": "ChargePayment", "attempt": 1,
+             "outcome": "error", "error": "RuntimeError: Forced failure for testing", "duration_ms": 3},
+            {"at": "2026-01-01T00:00:02.000+00:00", "kind": "attempt", "activity": "ChargePayment", "attempt": 2,
+             "outcome": "timeout", "error": "activity StartToClose timeout", "duration_ms": 3000},
+            {"at": "2026-01-01T00:00:05.000+00:00", "kind": "attempt", "activity": "ChargePayment", "attempt": 3,
+             "outcome": "ok", "error": None, "duration_ms": 4},
+            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "payment_charged",
+             "payload": {"state": "PAID", "payment_id": "pay-ord-9", "amount_cents": 3998}},
+            {"at": "2026-01-01T00:00:06.500+00:00", "kind": "event", "type": "order_shipped", "payload": {"state": "SHIPPED"}},
+        ],
+        "web_ui_url": "http://127.0.0.1:8233/namespaces/default/workflows/order-ord-9",
+    }
+    console = Console(record=True, width=80, color_system="truecolor", force_terminal=True, file=io.StringIO())
+    console.print(audit_timeline(audit))
+    text = console.export_text(clear=False)
+    assert "3 attempts, 2 failed (1 timed out)" in text
+    assert "ChargePayment #1 error" in text and "ChargePayment #2 timeout" in text
+    assert "Forced failure for" in text  # wrapped at 80 columns
+    assert "order shipped" in text and "39.98" in text
+    assert "order-ord-9" in text
+    styled = console.export_text(styles=True)
+    assert "\x1b[31merror" in styled and "\x1b[33mtimeout" in styled  # errors red, timeouts yellow
+
+
+def test_address_fields_are_checked_as_you_type_by_the_order_rules():
+    assert address_field_check("country", "us") is True
+    assert "ISO 3166" in address_field_check("country", "XX")
+    assert "missing" in address_field_check("city", "  ")
+    assert address_field_check("region", "") is True  # optional
+    assert "longer than" in address_field_check("name", "x" * (rules.MAX_FIELD_LENGTH + 1))
+
+
+def test_order_id_and_quantity_checks():
+    assert order_id_check("ord-1a2b3c") is True
+    assert "malformed" in order_id_check("bad id!")
+    assert quantity_check("2") is True
+    for wrong in ("0", "-1", "two", "1.5", ""):
+        assert "positive whole number" in quantity_check(wrong)
+    assert "At most" in quantity_check(str(rules.MAX_QUANTITY + 1))
+
+
+def test_new_order_summary_shows_the_total():
+    products = {"WIDGET-1": Product("WIDGET-1", "Widget", 1999), "GIZMO-3": Product("GIZMO-3", "Gizmo", 725)}
+    table = order_summary_table("ord-1", [OrderItem("WIDGET-1", 2), OrderItem("GIZMO-3", 1)], products, SIMULATED_ADDRESS)
+    text = render(table)
+    assert "Total" in text and "47.23" in text and "39.98" in text
+    assert "Springfield" in text
+
+
+def test_simulated_orders_are_valid_orders():
+    products = [Product("A", "a", 100), Product("B", "b", 200), Product("C", "c", 300), Product("D", "d", 400)]
+    rng = random.Random(7)
+    for _ in range(50):
+        items = random_items(products, rng)
+        assert rules.order_problems("sim-1", items, SIMULATED_ADDRESS, [p.sku for p in products]) == []
+    assert settled("SHIPPED", auto_approve=True)
+    assert not settled("AWAITING_APPROVAL", auto_approve=True)
+    assert settled("AWAITING_APPROVAL", auto_approve=False)
+
+
+def test_age_is_short():
+    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    assert age((now - timedelta(seconds=5)).isoformat(), now) == "5s ago"
+    assert age((now - timedelta(minutes=3, seconds=2)).isoformat(), now) == "3m ago"
+    assert age((now - timedelta(days=2)).isoformat(), now) == "2d ago"
+    assert age(None, now) == ""
