@@ -84,6 +84,7 @@ def test_create_approve_watch_ship_and_audit_an_order(stack: PrivateStack):
         child.expect("Create this order")
         child.send(ENTER)
         child.expect(f"Order {order_id} created")
+        child.expect(rf"is now {ANSI}*AWAITING_APPROVAL")
 
         child.expect(MENU)
         choose(child, "review")

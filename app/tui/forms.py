@@ -3,16 +3,20 @@ the same rules the workflow enforces (activities.rules)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from typing import Any
 
 import questionary
 from questionary import Choice
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from activities import rules
-from app.render import address_line
+from app.errors import NotFound
+from app.render import address_line, state_text
 from app.tui.prompts import ask
 from app.views import format_cents
 from workflows.model import Address, OrderItem
@@ -26,6 +30,8 @@ ADDRESS_FORM = (
     ("country", "Country (ISO code: US, DE, FR…)", True),
     ("region", "Region / state (optional)", False),
 )
+# A new order passes through these on its way to review.
+EARLY_STATES = {"RECEIVED", "VALIDATED"}
 _VALID_ADDRESS = Address(name="x", street="x", city="x", postal_code="x", country="US")
 
 
@@ -111,5 +117,25 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     created = await service.create_order(order_id=order_id, items=items, address=address)
     console.print(
         f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
-        f"(workflow {created.workflow_id}); it awaits review once validated."
+        f"(workflow {created.workflow_id})."
     )
+    await show_progress(service, console, created.order_id)
+
+
+async def show_progress(service: Any, console: Console, order_id: str, wait_s: float = 10.0) -> None:
+    """Follow a new order until it awaits review (or settles), so the operator sees the workflow's answer."""
+    deadline = time.monotonic() + wait_s
+    state = None
+    with console.status(f"Waiting for order {order_id} to be validated…"):
+        while time.monotonic() < deadline:
+            try:
+                state = (await service.status(order_id))["state"]
+            except NotFound:  # started but not recorded yet
+                state = None
+            if state is not None and state not in EARLY_STATES:
+                break
+            await asyncio.sleep(0.3)
+    if state is None:
+        console.print(f"Order {order_id} is starting; follow it on the live dashboard.")
+    else:
+        console.print(Text.assemble(f"Order {order_id} is now ", state_text(state), "."))
