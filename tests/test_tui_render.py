@@ -8,7 +8,6 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
-from rich.text import Text
 
 from activities import rules
 from app.render import audit_timeline

@@ -54,7 +54,7 @@ class Tui:
         self.service = await OrderService.connect()
         try:
             while True:
-                await self.health()
+                await self.guarded("Health", self.health)
                 entries = self.menu()
                 try:
                     picked = await ask(
@@ -87,7 +87,11 @@ class Tui:
         except Back:
             return
         if start:
-            await self.guarded("Start the stack", lambda: ensure_up(self.console))
+            await self.guarded("Start the stack", self.start_stack)
+
+    async def start_stack(self) -> None:
+        status = await ensure_up(self.console)
+        self.console.print(health_line(status, self.console.width))
 
     async def guarded(self, label: str, screen: Callable[[], Awaitable[Any]]) -> None:
         async def shielded() -> None:
