@@ -35,6 +35,12 @@ async def run_worker(
     activities: Callable[[asyncpg.Pool], list[Callable]],
 ) -> None:
     configure_logging()
+    # Our workflow log lines carry their own key=value context; the SDK's appended dict of
+    # workflow info would break the key=value format.
+    from temporalio import activity, workflow
+
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
     settings = Settings.from_env()
     client = await Client.connect(**settings.temporal_connect_config())
     pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
