@@ -146,3 +146,19 @@ def test_the_summary_table_shows_dashes_for_unknown_values():
     text = _text(summary_table(summarize(_facts(results=[], attempts=[]))))
     assert "— / — / —" in text
     assert "MISSED" in _text(targets_text(check_targets({})))
+
+
+def test_summarize_reports_the_review_wait_apart_and_passes_the_clients_timings_through():
+    facts = _facts()
+    facts.results[0].review_ms = 400
+    facts.results[1].review_ms = 600
+    summary = summarize(facts)
+    assert summary["review_mean_s"] == 0.5
+    assert summarize(_facts(client={"start": {"mean_s": 0.1}}))["client"] == {"start": {"mean_s": 0.1}}
+
+
+def test_timing_summarises_durations_and_is_empty_without_any():
+    from app.bench.stats import timing
+
+    assert timing([1.0, 2.0, 3.0]) == {"mean_s": 2.0, "p50_s": 2.0, "p99_s": 2.98, "max_s": 3.0}
+    assert timing([]) == {}

@@ -12,7 +12,7 @@ from typing import Callable
 
 from app.bench.driver import DriveConfig, DriveProgress, Driver
 from app.bench.results import collect
-from app.bench.stats import Bucket, TargetCheck, check_targets, histogram, processing_times, summarize
+from app.bench.stats import Bucket, TargetCheck, check_targets, histogram, processing_times, summarize, timing
 from app.service import OrderService
 
 __all__ = ["BenchResult", "DriveConfig", "DriveProgress", "new_run_id", "run_bench"]
@@ -41,6 +41,12 @@ async def run_bench(
         started_ids=outcome.started_ids,
         not_started=outcome.not_started,
         elapsed_s=outcome.elapsed_s,
+        client={
+            "start": timing(outcome.start_s),
+            "approve": timing(outcome.approve_s),
+            "watch_query": timing(outcome.watch_s),
+            "start_to_noticed_end": timing(outcome.turnaround_s),
+        },
     )
     summary = summarize(facts)
     return BenchResult(summary, histogram(processing_times(facts.results)), check_targets(summary))

@@ -1,9 +1,10 @@
 """Drives a benchmark run: starts N orders keeping C in flight, approves each one as soon as
 the database shows it awaiting review, and notices when it ends.
 
-One batched query per tick (`orders` rows of the orders in flight) does all the watching: it
-costs one round trip whatever C is, where a Query per order would cost C workflow-task-free
-but worker-bound round trips. Approvals are Updates, sent concurrently.
+One batched query per tick (the `orders` rows of the orders in flight) does all the
+watching: one round trip whatever C is, and no load on the workers, where a `status` Query
+per order would be C round trips through Temporal to the order worker. Starts and approvals
+run as their own tasks, so a slow start never delays noticing that another order ended.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class DriveOutcome:
     not_started: int = 0
     timed_out: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    # The client's side, for finding where time goes (the results come from the database).
+    watch_s: list[float] = field(default_factory=list)
+    start_s: list[float] = field(default_factory=list)
+    approve_s: list[float] = field(default_factory=list)
+    turnaround_s: list[float] = field(default_factory=list)  # start call to noticed ended
 
 
 class Driver:
@@ -67,7 +73,8 @@ class Driver:
         self.on_progress = on_progress
         self.progress = DriveProgress()
         self.outcome = DriveOutcome()
-        self._in_flight: dict[str, float] = {}  # order id -> when it was started (monotonic)
+        # Order id -> when its start was requested (monotonic); starting orders count as in flight.
+        self._in_flight: dict[str, float] = {}
         self._approving: set[str] = set()
         self._approved: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -78,7 +85,7 @@ class Driver:
         try:
             while self._next <= self.config.orders or self._in_flight:
                 tick = time.monotonic()
-                await self._top_up()
+                self._top_up()
                 await self._watch()
                 self.on_progress(self.progress)
                 await asyncio.sleep(max(0.0, self.config.poll_interval_s - (time.monotonic() - tick)))
@@ -88,63 +95,70 @@ class Driver:
         self.outcome.elapsed_s = time.monotonic() - began
         return self.outcome
 
-    async def _top_up(self) -> None:
-        """Start orders until C are in flight, all at once: a start is one RPC each."""
-        room = self.config.concurrency - len(self._in_flight)
-        batch = []
-        while room > 0 and self._next <= self.config.orders:
-            batch.append(self.config.order_id(self._next))
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _top_up(self) -> None:
+        while len(self._in_flight) < self.config.concurrency and self._next <= self.config.orders:
+            order_id = self.config.order_id(self._next)
             self._next += 1
-            room -= 1
-        if batch:
-            await asyncio.gather(*(self._start(order_id) for order_id in batch))
+            self._in_flight[order_id] = time.monotonic()
+            self._spawn(self._start(order_id))
 
     async def _start(self, order_id: str) -> None:
+        began = time.monotonic()
         try:
             await self.service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
         except OperatorError as error:
             log.warning("event=bench_start_failed order_id=%s error=%s", order_id, error)
             self.outcome.not_started += 1
+            self._in_flight.pop(order_id, None)
             return
-        self._in_flight[order_id] = time.monotonic()
+        self.outcome.start_s.append(time.monotonic() - began)
         self.outcome.started_ids.append(order_id)
         self.progress.started += 1
 
     async def _watch(self) -> None:
         if not self._in_flight:
             return
+        began = time.monotonic()
         rows = await self.service.pool.fetch(WATCH_SQL, list(self._in_flight))
         now = time.monotonic()
+        self.outcome.watch_s.append(now - began)
         awaiting = 0
         for row in rows:
             order_id, state = row["id"], row["state"]
             if state in TERMINAL_STATES:
-                self._done(order_id)
+                self._done(order_id, now)
             elif state == OrderState.AWAITING_APPROVAL.value and order_id not in self._approved:
                 awaiting += 1
                 if order_id not in self._approving:
                     self._approving.add(order_id)
-                    task = asyncio.create_task(self._approve(order_id))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._spawn(self._approve(order_id))
         for order_id, started in list(self._in_flight.items()):
             if now - started > self.config.order_timeout_s:
                 log.warning("event=bench_order_timeout order_id=%s", order_id)
                 self.outcome.timed_out.append(order_id)
-                self._done(order_id, finished=False)
+                self._done(order_id, now, finished=False)
         self.progress.in_flight = len(self._in_flight)
         self.progress.awaiting = awaiting
 
-    def _done(self, order_id: str, finished: bool = True) -> None:
-        self._in_flight.pop(order_id, None)
+    def _done(self, order_id: str, now: float, finished: bool = True) -> None:
+        started = self._in_flight.pop(order_id, None)
         self._approving.discard(order_id)
         if finished:
             self.progress.finished += 1
+            if started is not None:
+                self.outcome.turnaround_s.append(now - started)
 
     async def _approve(self, order_id: str) -> None:
+        began = time.monotonic()
         try:
             if self.config.review_wait_s:
                 await asyncio.sleep(self.config.review_wait_s)
+                began = time.monotonic()
             await self.service.approve(order_id, by="bench")
         except Refused as error:  # already decided or ended: nothing left to approve
             log.info("event=bench_approve_refused order_id=%s reason=%s", order_id, error)
@@ -152,6 +166,7 @@ class Driver:
             log.warning("event=bench_approve_failed order_id=%s error=%r", order_id, error)
             self._approving.discard(order_id)
             return
+        self.outcome.approve_s.append(time.monotonic() - began)
         self._approved.add(order_id)
         self._approving.discard(order_id)
         self.progress.approved += 1

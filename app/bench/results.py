@@ -15,7 +15,7 @@ from app.service import OrderService
 from workflows.model import order_workflow_id
 
 ORDERS_SQL = """
-SELECT id, state, processing_ms, state = ANY($2::text[]) AS terminal
+SELECT id, state, processing_ms, review_ms, state = ANY($2::text[]) AS terminal
 FROM orders WHERE id = ANY($1::text[])
 """
 # First workflow start to last terminal state, both on the database's clock.
@@ -44,7 +44,7 @@ COMPLETION_GRACE_S = 10.0
 
 async def collect(
     service: OrderService, *, run_id: str, orders: int, concurrency: int, started_ids: list[str],
-    not_started: int, elapsed_s: float,
+    not_started: int, elapsed_s: float, client: dict | None = None,
 ) -> RunFacts:
     pool = service.pool
     rows = {r["id"]: r for r in await pool.fetch(ORDERS_SQL, started_ids, TERMINAL_STATES)}
@@ -54,6 +54,7 @@ async def collect(
             order_id=order_id,
             state=rows[order_id]["state"] if order_id in rows else None,
             processing_ms=rows[order_id]["processing_ms"] if order_id in rows else None,
+            review_ms=rows[order_id]["review_ms"] if order_id in rows else None,
             terminal_in_db=bool(rows[order_id]["terminal"]) if order_id in rows else False,
             workflow_completed=order_id in completed,
         )
@@ -71,6 +72,7 @@ async def collect(
         elapsed_s=elapsed_s,
         not_started=not_started,
         run_id=run_id,
+        client=client or {},
     )
 
 

@@ -98,6 +98,7 @@ class OrderResult:
     order_id: str
     state: str | None  # None: no row in the database
     processing_ms: int | None = None
+    review_ms: int | None = None
     terminal_in_db: bool = False
     workflow_completed: bool = False
 
@@ -127,6 +128,7 @@ class RunFacts:
     elapsed_s: float = 0.0  # the benchmark's own clock, for comparison
     not_started: int = 0
     run_id: str = ""
+    client: dict = field(default_factory=dict)  # the driver's own timings, for diagnosis only
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -136,6 +138,7 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 def summarize(facts: RunFacts) -> dict:
     """The benchmark's JSON document."""
     times = [r.processing_ms / 1000 for r in facts.results if r.terminal_in_db and r.processing_ms is not None]
+    reviews = [r.review_ms / 1000 for r in facts.results if r.terminal_in_db and r.review_ms is not None]
     states: dict[str, int] = {}
     for r in facts.results:
         key = r.state or "MISSING"
@@ -156,6 +159,7 @@ def summarize(facts: RunFacts) -> dict:
         "p99_s": _round(percentile(times, 99)),
         "max_s": _round(max(times) if times else None),
         "mean_s": _round(sum(times) / len(times) if times else None),
+        "review_mean_s": _round(sum(reviews) / len(reviews) if reviews else None),
         # Every order counts: one that never finished missed the SLA.
         "sla_15s_hit_rate": _round(sum(1 for t in times if t <= SLA_S) / facts.orders if facts.orders else None, 4),
         "throughput_orders_per_s": _round(terminal / wall if wall else None),
@@ -170,6 +174,19 @@ def summarize(facts: RunFacts) -> dict:
         "not_started": facts.not_started,
         "wall_s": _round(wall, 2),
         "elapsed_s": _round(facts.elapsed_s, 2),
+        "client": facts.client,
+    }
+
+
+def timing(values: Sequence[float]) -> dict:
+    """Mean, p50, p99 and max of some durations in seconds, for the client's diagnostics."""
+    if not values:
+        return {}
+    return {
+        "mean_s": _round(sum(values) / len(values)),
+        "p50_s": _round(percentile(values, 50)),
+        "p99_s": _round(percentile(values, 99)),
+        "max_s": _round(max(values)),
     }
 
 
