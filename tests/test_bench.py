@@ -162,3 +162,21 @@ def test_timing_summarises_durations_and_is_empty_without_any():
 
     assert timing([1.0, 2.0, 3.0]) == {"mean_s": 2.0, "p50_s": 2.0, "p99_s": 2.98, "max_s": 3.0}
     assert timing([]) == {}
+
+
+def test_processing_from_the_workflows_own_start_adds_the_wait_for_its_first_task():
+    facts = _facts()
+    for result in facts.results:
+        result.first_task_wait_ms = 500
+    timing = summarize(facts)["from_workflow_start"]
+    assert timing["max_s"] == 20.5  # o11's 20 s plus the half second before its first task
+    assert summarize(_facts())["from_workflow_start"] == {}
+
+
+def test_the_table_shows_processing_counted_from_the_workflows_start_when_known():
+    facts = _facts()
+    for result in facts.results:
+        result.first_task_wait_ms = 500
+    text = _text(summary_table(summarize(facts)))
+    assert "counted from the workflow's start" in text and "20.5 s (p50 / p99 / max)" in text
+    assert "counted from the workflow's start" not in _text(summary_table(summarize(_facts())))

@@ -46,6 +46,14 @@ def summary_table(summary: dict) -> Table:
         rows.append(
             ("attempts by outcome", ", ".join(f"{k} {v} (~{means.get(k, 0):.0f} ms)" for k, v in outcomes.items()))
         )
+    since_start = summary.get("from_workflow_start") or {}
+    if since_start:
+        rows.insert(6, (
+            "… counted from the workflow's start",
+            " / ".join(_fmt(since_start.get(k), " s") for k in ("p50_s", "p99_s", "max_s")) + " (p50 / p99 / max)",
+        ))
+    if summary.get("review_mean_s") is not None:
+        rows.append(("review wait (mean, excluded)", _fmt(summary["review_mean_s"], " s")))
     if summary.get("not_started"):
         rows.append(("could not be started", _fmt(summary["not_started"])))
     for name, value in rows:

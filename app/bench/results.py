@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -15,7 +16,7 @@ from app.service import OrderService
 from workflows.model import order_workflow_id
 
 ORDERS_SQL = """
-SELECT id, state, processing_ms, review_ms, state = ANY($2::text[]) AS terminal
+SELECT id, state, processing_ms, review_ms, created_at, state = ANY($2::text[]) AS terminal
 FROM orders WHERE id = ANY($1::text[])
 """
 # First workflow start to last terminal state, both on the database's clock.
@@ -57,6 +58,9 @@ async def collect(
             review_ms=rows[order_id]["review_ms"] if order_id in rows else None,
             terminal_in_db=bool(rows[order_id]["terminal"]) if order_id in rows else False,
             workflow_completed=order_id in completed,
+            # orders.created_at is when the first workflow task started, not the workflow:
+            # the wait for that task is processing time the database does not count.
+            first_task_wait_ms=_ms_between(completed.get(order_id), rows[order_id]["created_at"] if order_id in rows else None),
         )
         for order_id in started_ids
     ]
@@ -76,26 +80,35 @@ async def collect(
     )
 
 
-async def workflows_completed(service: OrderService, order_ids: list[str]) -> set[str]:
-    """The orders whose workflow has completed, asking Temporal about each one; those still
-    running are asked again for a few seconds before they count as not completed."""
+def _ms_between(earlier: datetime | None, later: datetime | None) -> int | None:
+    if earlier is None or later is None:
+        return None
+    return max(0, int((later - earlier).total_seconds() * 1000))
+
+
+async def workflows_completed(service: OrderService, order_ids: list[str]) -> dict[str, datetime]:
+    """The orders whose workflow has completed, with when each workflow started, asking
+    Temporal about each one; those still running are asked again for a few seconds before
+    they count as not completed."""
     limit = asyncio.Semaphore(DESCRIBE_CONCURRENCY)
 
-    async def completed(order_id: str) -> bool:
+    async def completed(order_id: str) -> datetime | None:
         async with limit:
             try:
                 description = await service.client.get_workflow_handle(order_workflow_id(order_id)).describe()
             except RPCError:
-                return False
-            return description.status == WorkflowExecutionStatus.COMPLETED
+                return None
+            if description.status != WorkflowExecutionStatus.COMPLETED:
+                return None
+            return description.start_time
 
     pending = list(order_ids)
-    done: set[str] = set()
+    done: dict[str, datetime] = {}
     deadline = time.monotonic() + COMPLETION_GRACE_S
     while pending:
         answers = await asyncio.gather(*(completed(order_id) for order_id in pending))
-        done.update(order_id for order_id, ok in zip(pending, answers) if ok)
-        pending = [order_id for order_id, ok in zip(pending, answers) if not ok]
+        done.update((order_id, started) for order_id, started in zip(pending, answers) if started is not None)
+        pending = [order_id for order_id, started in zip(pending, answers) if started is None]
         if not pending or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
