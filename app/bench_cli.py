@@ -43,8 +43,12 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInput("--orders must be at least 1.")
     if args.concurrency < 1:
         raise InvalidInput("--concurrency must be at least 1.")
-    if args.review_wait < 0 or args.order_timeout <= 0 or not 0.01 <= args.poll_interval <= 10:
-        raise InvalidInput("--review-wait must be non-negative and --order-timeout positive.")
+    if args.review_wait < 0:
+        raise InvalidInput("--review-wait cannot be negative.")
+    if args.order_timeout <= 0:
+        raise InvalidInput("--order-timeout must be positive.")
+    if not 0.01 <= args.poll_interval <= 10:
+        raise InvalidInput("--poll-interval must be between 0.01 and 10 seconds.")
 
 
 async def _bench(args: argparse.Namespace) -> int:
