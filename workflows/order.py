@@ -127,7 +127,7 @@ class OrderWorkflow:
             ReceiveOrderInput(
                 order=self._order,
                 workflow_id=workflow.info().workflow_id,
-                started_at=workflow.info().start_time.isoformat(),
+                started_at=workflow.info().workflow_start_time.isoformat(),
             ),
         )
         self._amount_cents = received.amount_cents
@@ -531,7 +531,7 @@ class OrderWorkflow:
             review = self._review_seconds
             if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
                 review = max(0.0, (now - self._awaiting_since).total_seconds())
-            processing = max(0.0, (now - workflow.info().start_time).total_seconds() - review)
+            processing = max(0.0, (now - workflow.info().workflow_start_time).total_seconds() - review)
         return OrderStatus(
             order_id=self._order.order_id,
             state=self._state,
@@ -544,7 +544,7 @@ class OrderWorkflow:
             awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
             processing_seconds=round(processing, 3),
             review_seconds=round(review, 3),
-            created_at=workflow.info().start_time.isoformat(),
+            created_at=workflow.info().workflow_start_time.isoformat(),
             updated_at=workflow.now().isoformat(),
             failure_reason=self._failure_reason,
             shipping_attempts=self._shipping_attempts,
