@@ -1,0 +1,80 @@
+"""Orders survive crashed workers: both worker processes are killed with SIGKILL while orders
+are in flight; `up` brings them back and every order still ships, charged exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+
+from app.config import ROOT
+from eval_tests.conftest import PrivateStack
+
+ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
+TERMINAL = {"SHIPPED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"}
+
+
+def _states(stack: PrivateStack, ids: list[str]) -> dict[str, str]:
+    listed = stack.json("order", "list", "--limit", "500")["orders"]
+    return {o["order_id"]: o["state"] for o in listed if o["order_id"] in ids}
+
+
+def _wait(stack: PrivateStack, ids: list[str], done, timeout: float = 120) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = _states(stack, ids)
+        if len(states) == len(ids) and all(done(s) for s in states.values()):
+            return states
+        assert time.monotonic() < deadline, f"orders stuck: {states}"
+        time.sleep(0.2)
+
+
+def test_orders_survive_both_workers_being_killed_mid_flight():
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        ids = [f"crash-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+        for order_id in ids:
+            stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+        _wait(stack, ids, lambda s: s == "AWAITING_APPROVAL")
+        approvals = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app", "order", "approve", order_id], cwd=ROOT, env=stack.env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            for order_id in ids
+        ]
+        # Kill both workers as soon as one order has been paid: charges and shipping in flight.
+        deadline = time.monotonic() + 60
+        while not {"PAID", "PACKED", "DISPATCHED"} & set(_states(stack, ids).values()):
+            assert time.monotonic() < deadline, "no order got paid"
+        pids = {p["name"]: p["pid"] for p in stack.status()["parts"]}
+        for name in ("order-worker", "shipping-worker"):
+            os.kill(pids[name], signal.SIGKILL)
+        in_flight = {i: s for i, s in _states(stack, ids).items() if s not in TERMINAL}
+        for name in ("order-worker", "shipping-worker"):
+            try:
+                psutil.Process(pids[name]).wait(10)
+            except psutil.NoSuchProcess:
+                pass
+        assert stack.run("status").returncode == 3
+        assert {"PAID", "PACKED", "DISPATCHED"} & set(in_flight.values()), in_flight
+
+        stack.ok("up", timeout=120)
+        for approval in approvals:  # approvals that were waiting are answered by the new worker
+            approval.communicate(timeout=120)
+        final = _wait(stack, ids, lambda s: s in TERMINAL)
+        assert set(final.values()) == {"SHIPPED"}, final
+        # Exactly one charge and one charge event per order, whatever was re-run after the crash.
+        for order_id in ids:
+            status = stack.json("order", "status", order_id)
+            assert status["payment"]["status"] == "CHARGED"
+            audit = stack.json("order", "audit", order_id)
+            assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
+    finally:
+        stack.destroy()
