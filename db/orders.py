@@ -200,7 +200,7 @@ async def record_attempt(
     await pool.execute(
         "INSERT INTO activity_attempts (order_id, workflow_id, activity, activity_id, attempt, outcome, error,"
         " started_at, finished_at, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        " ON CONFLICT (workflow_id, activity_id, attempt) DO NOTHING",
+        " ON CONFLICT (workflow_id, activity_id, attempt, started_at) DO NOTHING",
         order_id,
         workflow_id,
         activity,

@@ -109,14 +109,16 @@ async def test_a_batch_of_approved_orders_all_ship_charged_once_with_every_attem
 
     # Every business step has attempts, and the successful one is the last of its activity.
     rows = await db.fetch(
-        "SELECT order_id, activity, array_agg(outcome ORDER BY attempt) AS outcomes, array_agg(attempt ORDER BY attempt) AS attempts"
+        "SELECT order_id, activity, array_agg(outcome ORDER BY started_at) AS outcomes, array_agg(attempt ORDER BY started_at) AS attempts"
         " FROM activity_attempts WHERE order_id = ANY($1::text[]) GROUP BY order_id, activity, workflow_id, activity_id",
         ids,
     )
     per_order: dict[str, set[str]] = {}
     for row in rows:
         per_order.setdefault(row["order_id"], set()).add(row["activity"])
-        assert row["attempts"] == list(range(1, len(row["attempts"]) + 1)), "an attempt is missing"
+        # Numbered 1, 2, 3 ... without a gap (a step re-run after a lost workflow task starts at 1 again).
+        assert sorted(set(row["attempts"])) == list(range(1, max(row["attempts"]) + 1)), dict(row)
+        assert row["attempts"][0] == 1, dict(row)
         assert row["outcomes"][-1] == "ok", dict(row)
         assert set(row["outcomes"]) <= {"ok", "error", "timeout", "cancelled"}
     business = {"ReceiveOrder", "ValidateOrder", "ChargePayment", "PreparePackage", "DispatchCarrier", "MarkShipped"}
