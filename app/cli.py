@@ -56,6 +56,12 @@ def _configure_logging() -> None:
         configure_logging(path=Settings.from_env().logs_dir / "cli.log")
 
 
+def _cli_log() -> str:
+    from app.config import Settings
+
+    return str(Settings.from_env().logs_dir / "cli.log")
+
+
 def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     parser = build_parser()
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # never a traceback to an operator; the log keeps the details
         log.exception("event=unexpected_error command=%s", args.command)
         print(
-            "Sorry, something unexpected went wrong; the details are in .data/logs/cli.log.",
+            f"Sorry, something unexpected went wrong; the details are in {_cli_log()}.",
             file=sys.stderr,
         )
         return 1

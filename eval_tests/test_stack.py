@@ -97,3 +97,26 @@ def test_up_with_a_port_taken_names_the_port_and_starts_nothing():
     finally:
         blocker.close()
         private.destroy()
+
+
+def test_servers_given_by_the_user_are_used_not_started(stack: PrivateStack):
+    """TEMPORAL_ADDRESS and DATABASE_URL point at servers someone else runs (here: the
+    session's stack): `up` starts only the workers, `down` stops only them."""
+    mine = PrivateStack.create()
+    settings = stack.settings
+    mine.env["TEMPORAL_ADDRESS"] = settings.temporal_address
+    mine.env["DATABASE_URL"] = settings.database_url.replace("postgres@", "postgres:not-shown@")
+    try:
+        result = mine.ok("up", timeout=120)
+        assert "Started order-worker, shipping-worker" in result.stdout
+        status = mine.status()
+        assert status["healthy"] is True
+        parts = {p["name"]: p for p in status["parts"]}
+        assert parts["temporal"]["local"] is False and parts["postgres"]["local"] is False
+        assert parts["temporal"]["pid"] is None and parts["postgres"]["pid"] is None
+        assert "not-shown" not in json.dumps(status) and "***" in status["database_url"]
+        assert not (mine.data_dir / "postgres").exists() and not (mine.data_dir / "temporal").exists()
+        assert mine.ok("down").stdout.strip() == "Stopped order-worker, shipping-worker."
+        assert stack.status()["healthy"] is True
+    finally:
+        mine.destroy()

@@ -83,6 +83,9 @@ async def ensure_database(settings: Settings) -> None:
 
     from db.migrate import apply_migrations
 
+    if settings.external_database_url:  # the user's database: it exists; bring its schema up to date
+        await apply_migrations(settings.database_url)
+        return
     admin_url = f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
     conn = await asyncpg.connect(admin_url, timeout=5)
     try:

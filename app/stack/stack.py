@@ -191,7 +191,13 @@ class Stack:
             start(specs["postgres"])
             started.append("postgres")
         await self._wait_healthy("postgres", specs, lambda: health.check_postgres_server(self.settings))
-        await postgres.ensure_database(self.settings)
+        try:
+            await postgres.ensure_database(self.settings)
+        except Exception as error:
+            log.exception("event=database_setup_failed url=%s", self.settings.database_url_redacted)
+            raise StackError(
+                f"Could not create or migrate the database at {self.settings.database_url_redacted} ({error})."
+            ) from None
 
     async def _up_temporal(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "temporal" in specs and running_pid(specs["temporal"]) is None:
