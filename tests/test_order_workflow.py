@@ -13,7 +13,7 @@ from temporalio.worker import Replayer
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities, carrier_refused
-from workflows.model import Address, OrderState, PaymentStatus
+from workflows.model import Address, OrderInput, OrderState, OrderStatus, PaymentStatus, order_workflow_id
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -47,12 +47,26 @@ async def awaiting_review(handle) -> None:
     await eventually(check)
 
 
-async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: FakeActivities):
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+async def approved_run(env, fakes: FakeActivities, order: OrderInput, by: str | None = None) -> OrderStatus:
+    """Start the order, approve it once it awaits review, and wait for its end."""
+    async with workers(env, fakes):
+        handle = await start_order(env, fakes, order)
         await awaiting_review(handle)
-        await handle.signal("approve", "alice")
-        result = await finish(handle)
+        await handle.signal("approve", *([by] if by else []))
+        return await finish(handle)
+
+
+def signal_during(env, fakes: FakeActivities, step: str, order: OrderInput, signal: str, *args) -> None:
+    """While ``step`` runs (its first attempt), send the order ``signal``."""
+
+    async def hook(_input) -> None:
+        await env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(signal, args=list(args))
+
+    fakes.hooks[step] = hook
+
+
+async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: FakeActivities):
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()), by="alice")
     assert result.state == OrderState.SHIPPED
     assert result.payment.status == PaymentStatus.CHARGED
     assert result.tracking_number == "TRK-TEST"
@@ -90,10 +104,7 @@ async def test_review_window_expiry_ends_expired(workflow_env, fakes):
 async def test_early_approval_is_kept(workflow_env, fakes):
     order = an_order(fakes, oid())
 
-    async def approve_while_receiving(_input) -> None:
-        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("approve", "early-bird")
-
-    fakes.hooks["ReceiveOrder"] = approve_while_receiving
+    signal_during(workflow_env, fakes, "ReceiveOrder", order, "approve", "early-bird")
     async with workers(workflow_env, fakes):
         result = await finish(await start_order(workflow_env, fakes, order))
     assert result.state == OrderState.SHIPPED
@@ -115,10 +126,7 @@ async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
     order = an_order(fakes, oid())
 
-    async def cancel_while_validating(_input) -> None:
-        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", "changed my mind")
-
-    fakes.hooks["ValidateOrder"] = cancel_while_validating
+    signal_during(workflow_env, fakes, "ValidateOrder", order, "cancel", "changed my mind")
     async with workers(workflow_env, fakes):
         result = await finish(await start_order(workflow_env, fakes, order))
     assert result.state == OrderState.CANCELLED
@@ -138,11 +146,7 @@ async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
         await eventually(lambda: history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED))
 
     fakes.hooks["PreparePackage"] = cancel_while_packing
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+    result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED
     assert result.payment.status == PaymentStatus.REFUNDED
     assert len(fakes.calls["RefundPayment"]) == 1
@@ -152,17 +156,10 @@ async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
 async def test_cancel_after_dispatch_is_refused_and_audited(workflow_env, fakes):
     order = an_order(fakes, oid())
 
-    async def cancel_while_marking_shipped(_input) -> None:
-        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", "too late")
-
-    fakes.hooks["MarkShipped"] = cancel_while_marking_shipped
+    signal_during(workflow_env, fakes, "MarkShipped", order, "cancel", "too late")
     # One failed attempt gives the signal a workflow task to land in before the retry.
     fakes.failures["MarkShipped"].append(RuntimeError("Forced failure for testing"))
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+    result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.SHIPPED
     assert "RefundPayment" not in fakes.calls
     refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
@@ -211,18 +208,9 @@ async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
 async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
     order = an_order(fakes, oid())
 
-    async def readdress_while_marking_shipped(_input) -> None:
-        await workflow_env.client.get_workflow_handle(f"order-{order.order_id}").signal(
-            "update_address", NEW_ADDRESS
-        )
-
-    fakes.hooks["MarkShipped"] = readdress_while_marking_shipped
+    signal_during(workflow_env, fakes, "MarkShipped", order, "update_address", NEW_ADDRESS)
     fakes.failures["MarkShipped"].append(RuntimeError("Forced failure for testing"))
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+    result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.SHIPPED
     assert result.address.city == "Springfield"
     assert fakes.calls["DispatchCarrier"][0].address.city == "Springfield"
@@ -232,11 +220,7 @@ async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
 
 async def test_dispatch_failing_once_then_succeeding_ships_on_second_attempt(workflow_env, fakes):
     fakes.failures["DispatchCarrier"].append(carrier_refused())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
     assert result.state == OrderState.SHIPPED
     assert result.shipping_attempts == 2
     assert len(fakes.calls["DispatchCarrier"]) == 2
@@ -247,11 +231,7 @@ async def test_dispatch_failing_once_then_succeeding_ships_on_second_attempt(wor
 
 async def test_dispatch_failing_for_good_refunds_and_fails(workflow_env, fakes):
     fakes.failures["DispatchCarrier"].extend(carrier_refused() for _ in range(3))
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, an_order(fakes, oid(), max_shipping_attempts=3))
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid(), max_shipping_attempts=3))
     assert result.state == OrderState.FAILED
     assert "Shipping failed after 3 attempts" in result.failure_reason
     assert result.payment.status == PaymentStatus.REFUNDED
