@@ -89,7 +89,7 @@ class Stack:
             specs[name] = ProcessSpec(
                 name=name,
                 command=[sys.executable, "-m", module],
-                log_path=s.logs_dir / f"{name}.log",
+                log_path=self.log_path(name),
                 pid_path=s.run_dir / f"{name}.pid",
                 cwd=ROOT,
                 env={"PYTHONUNBUFFERED": "1"},

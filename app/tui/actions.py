@@ -14,10 +14,9 @@ from rich.console import Console
 
 from activities import rules
 from app import render
-from app.config import Settings
 from app.tui.forms import address_form
 from app.tui.prompts import Back, ask, pause
-from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState, order_workflow_id
+from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
 TYPE_ID = "\0type"
@@ -68,6 +67,14 @@ def answer(console: Console, text: str) -> None:
     console.print(f"[green]{text}[/]")
 
 
+async def confirmed(console: Console, question: str, *, default: bool) -> bool:
+    """The operator's yes; a no says that nothing changed."""
+    if await ask(questionary.confirm(question, default=default)):
+        return True
+    console.print("Nothing was changed.")
+    return False
+
+
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
     decision = await ask(
@@ -80,8 +87,7 @@ async def approve_or_reject(service: Any, console: Console) -> None:
         answer(console, await service.approve(order_id, by="tui"))
     elif decision == "reject":
         reason = await ask(questionary.text("Reason for rejecting", validate=lambda t: bool(t.strip()) or "Give a reason."))
-        if not await ask(questionary.confirm(f"Reject order {order_id}? This cannot be undone.", default=False)):
-            console.print("Nothing was changed.")
+        if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
             return
         answer(console, await service.reject(order_id, reason, by="tui"))
 
@@ -91,8 +97,7 @@ async def update_address(service: Any, console: Console) -> None:
     current = await service.status(order_id)
     console.print(f"Current address: {render.address_line(current.get('address'))}")
     address = await address_form(current.get("address"))
-    if not await ask(questionary.confirm(f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True)):
-        console.print("Nothing was changed.")
+    if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
     answer(console, await service.update_address(order_id, address, by="tui"))
 
@@ -100,8 +105,7 @@ async def update_address(service: Any, console: Console) -> None:
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
     reason = await ask(questionary.text("Reason (optional)"))
-    if not await ask(questionary.confirm(f"Cancel order {order_id}? A paid order is refunded.", default=False)):
-        console.print("Nothing was changed.")
+    if not await confirmed(console, f"Cancel order {order_id}? A paid order is refunded.", default=False):
         return
     answer(console, await service.cancel(order_id, reason, by="tui"))
 
@@ -109,9 +113,5 @@ async def cancel_order(service: Any, console: Console) -> None:
 async def audit_log(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, None, "inspect")
     audit = await service.audit(order_id)
-    console.print(render.audit_timeline(audit))
-    if not audit.get("web_ui_url"):
-        url = Settings.from_env().workflow_ui_url(order_workflow_id(order_id))
-        if url:
-            console.print(f"[dim]Workflow history: {url}[/]")
+    console.print(render.audit_timeline(audit))  # with the Web UI link to the workflow's history
     await pause()
