@@ -17,7 +17,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """On release asyncpg rolls back an open transaction, then by default sends a reset query
+    (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): one more round trip per use, i.e. per
+    activity attempt. Pooled connections never change session state here (no SET, LISTEN,
+    advisory locks or cursors outside a transaction), so there is nothing to reset."""
+
+
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        command_timeout=30,
     )

@@ -79,7 +79,13 @@ async def run_worker(
 
 
 def main(coroutine) -> None:
-    asyncio.run(coroutine)
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(coroutine)
     # The SDK's runtime may crash during interpreter finalisation; we are done, so leave now.
     logging.shutdown()
     os._exit(0)

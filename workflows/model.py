@@ -5,7 +5,6 @@ Nothing here does I/O, so workflow code may import it freely. Dataclasses evolve
 fields with defaults: they are stored in workflow histories.
 """
 
-from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
