@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities import rules
 from db import orders as orders_db
 from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
     Dispatch,
     DispatchInput,
     Finished,
@@ -118,7 +119,17 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
     async with pool.acquire() as conn, conn.transaction():
         # The order row decides the race with an address change: whichever commits first wins,
         # so the carrier always gets the address the database says was current.
-        address = await orders_db.lock_address(conn, input.order_id) or asdict(input.address)
+        row = await orders_db.lock_for_handover(conn, input.order_id)
+        address = row["address_json"] if row is not None else asdict(input.address)
+        already_dispatched = row is not None and row["dispatched"]
+        # Likewise with a cancel: one recorded before the hand-over calls the shipment off (a
+        # step run again after the hand-over just repeats it).
+        if not already_dispatched and await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT):
+            raise ApplicationError(
+                f"Order {input.order_id} was cancelled before the carrier took the package.",
+                type="ShipmentCalledOff",
+                non_retryable=True,
+            )
         if address["country"] in CARRIER_UNSERVED_COUNTRIES:
             raise ApplicationError(
                 f"{CARRIER} does not deliver to {address['country']}.", type="CarrierRefused", non_retryable=True

@@ -91,7 +91,7 @@ class OrderActivities:
         new = asdict(input.address)
         key = f"address_changed:{input.sequence}"
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.lock_for_address_change(conn, input.order_id)
+            row = await orders_db.lock_for_handover(conn, input.order_id)
             if row is None:
                 return False
             # The event is the idempotency key: a retry returns the first answer and must not

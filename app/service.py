@@ -43,6 +43,7 @@ from workflows.model import (
     OrderInput,
     OrderItem,
     OrderState,
+    PROGRESS,
     order_workflow_id,
 )
 from workflows.order import OrderWorkflow
@@ -272,6 +273,17 @@ def _cause_message(error: BaseException) -> str:
     return message
 
 
+def _row_is_ahead(recorded: str | None, live: OrderState) -> bool:
+    """The order row can be ahead of the workflow's last completed workflow task: the child
+    records PACKED and DISPATCHED, and the final step records the ending, before it."""
+    if recorded is None or live.terminal:
+        return False
+    state = OrderState(recorded)
+    if state.terminal:
+        return True
+    return state in PROGRESS and live in PROGRESS and PROGRESS.index(state) > PROGRESS.index(live)
+
+
 def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:
     status: dict[str, Any] = dict(summary)
     if live is not None:
@@ -292,6 +304,9 @@ def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
                 "source": "workflow",
             }
         )
+        if _row_is_ahead(summary.get("state"), live.state):
+            ahead = ("state", "step", "terminal") + (("payment",) if summary["terminal"] else ())
+            status.update({key: summary[key] for key in ahead})
         if live.amount_cents is not None and "amount_cents" not in summary:
             status["amount_cents"] = live.amount_cents
         if live.terminal and "processing_seconds" not in summary:

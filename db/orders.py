@@ -166,11 +166,7 @@ async def refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | 
     return row
 
 
-async def lock_address(conn: asyncpg.Connection, order_id: str) -> dict | None:
-    return await conn.fetchval("SELECT address_json FROM orders WHERE id = $1 FOR UPDATE", order_id)
-
-
-async def lock_for_address_change(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, and whether the carrier has the package already."""
     return await conn.fetchrow(
         "SELECT address_json, order_state_rank(state) >= order_state_rank('DISPATCHED') AS dispatched"

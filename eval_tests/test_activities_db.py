@@ -9,14 +9,19 @@ from datetime import datetime, timezone
 
 import asyncpg
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
+from activities.shipping_activities import ShippingActivities
 from db.pool import create_pool
 from eval_tests.conftest import PrivateStack
 from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
     Address,
     ChargePaymentInput,
+    DispatchInput,
+    EventInput,
     OrderInput,
     OrderItem,
     PaymentStatus,
@@ -137,3 +142,28 @@ async def test_retried_steps_do_not_duplicate_their_events(pool):
     )
     assert {r["type"]: r["n"] for r in rows} == {"order_received": 1, "order_validated": 1}
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 1
+
+
+async def test_a_recorded_cancel_calls_the_dispatch_off_and_a_dispatch_first_wins(pool):
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    orders = OrderActivities(pool, flaky=no_trouble)
+
+    def dispatch(order: OrderInput) -> DispatchInput:
+        return DispatchInput(order_id=order.order_id, package_id=f"pkg-{order.order_id}", address=order.address)
+
+    cancelled = await received_order(pool)
+    cancel = EventInput(cancelled.order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "r"})
+    await ActivityEnvironment().run(orders.record_event, cancel)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(cancelled))
+    assert refused.value.type == "ShipmentCalledOff" and refused.value.non_retryable
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", cancelled.order_id) == "RECEIVED"
+
+    shipped = await received_order(pool)
+    sent = await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(shipped))
+    # A cancel recorded after the hand-over changes nothing; a retried dispatch is the same one.
+    await ActivityEnvironment().run(
+        orders.record_event, EventInput(shipped.order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT)
+    )
+    assert await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(shipped)) == sent
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", shipped.order_id) == "DISPATCHED"

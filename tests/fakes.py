@@ -13,6 +13,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    Address,
     AddressChange,
     ChargePaymentInput,
     Dispatch,
@@ -45,6 +47,8 @@ class FakeActivities:
         self.hooks: dict[str, Hook] = {}
         # Errors to raise, one per call, before the step succeeds.
         self.failures: dict[str, list[BaseException]] = defaultdict(list)
+        # The address each successful dispatch handed to the carrier.
+        self.dispatched_to: list[Address] = []
         self.order_task_queue = f"order-test-{uuid.uuid4().hex[:8]}"
         self.shipping_task_queue = f"shipping-test-{uuid.uuid4().hex[:8]}"
 
@@ -101,7 +105,7 @@ class FakeActivities:
     async def record_address_change(self, input: AddressChange) -> bool:
         await self._step("RecordAddressChange", input)
         # Like the database: a change is applied only while the carrier has not the package.
-        return "DispatchCarrier" not in self.calls
+        return not self.dispatched_to
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:
@@ -115,6 +119,13 @@ class FakeActivities:
     @activity.defn(name="DispatchCarrier")
     async def dispatch_carrier(self, input: DispatchInput) -> Dispatch:
         await self._step("DispatchCarrier", input)
+        # Like the database: a cancel recorded before the hand-over calls the shipment off, and
+        # the carrier gets the address last recorded, whatever the child was told.
+        cancelled = any(e.event_type == CANCEL_REQUESTED_EVENT for e in self.calls.get("RecordEvent", []))
+        if cancelled and not self.dispatched_to:
+            raise ApplicationError("Cancelled before the carrier took it.", type="ShipmentCalledOff", non_retryable=True)
+        changes = self.calls.get("RecordAddressChange", [])
+        self.dispatched_to.append(changes[-1].address if changes else input.address)
         return Dispatch(tracking_number="TRK-TEST", carrier="Test Carrier")
 
     def order_activities(self) -> list:

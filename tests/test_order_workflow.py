@@ -5,6 +5,7 @@ time-skipping server does not run Updates (those are tested end to end in eval_t
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
@@ -13,10 +14,11 @@ from temporalio.worker import Replayer
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities, carrier_refused
-from workflows.model import Address, OrderInput, OrderState, OrderStatus, PaymentStatus, order_workflow_id
+from workflows.model import CANCEL_REQUESTED_EVENT, Address, OrderInput, OrderState, OrderStatus, PaymentStatus, order_workflow_id
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
+HISTORY_DIR = Path(__file__).parent / "histories"
 NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
 
 # Histories of the runs below, replayed at the end against the current workflow code.
@@ -28,7 +30,10 @@ def oid() -> str:
 
 
 async def history_has(handle: WorkflowHandle, event_type: EventType.ValueType) -> bool:
-    return any(event.event_type == event_type async for event in handle.fetch_history_events())
+    async for event in handle.fetch_history_events():
+        if event.event_type == event_type:
+            return True
+    return False
 
 
 async def finish(handle):
@@ -38,6 +43,17 @@ async def finish(handle):
         child = handle._client.get_workflow_handle(f"shipping-{result.order_id}-{attempt}")
         HISTORIES.append(await child.fetch_history())
     return result
+
+
+async def cancel_and_wait_until_recorded(env, fakes: FakeActivities, order: OrderInput, reason: str) -> None:
+    """From inside a shipping step: cancel the order and hold the step until the parent has
+    recorded the cancel, as the database would have it before the next dispatch attempt."""
+    await env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", reason)
+
+    async def recorded() -> bool:
+        return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
+
+    await eventually(recorded)
 
 
 async def awaiting_review(handle) -> None:
@@ -139,18 +155,29 @@ async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
     order = an_order(fakes, oid())
 
     async def cancel_while_packing(_input) -> None:
-        parent = workflow_env.client.get_workflow_handle(f"order-{order.order_id}")
-        await parent.signal("cancel", "too slow")
-        # Hold the package until the parent has forwarded the cancel to this child, so the
-        # child sees it before it would dispatch (the real race is covered by the refusal test).
-        await eventually(lambda: history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED))
+        await cancel_and_wait_until_recorded(workflow_env, fakes, order, "too slow")
 
     fakes.hooks["PreparePackage"] = cancel_while_packing
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED
     assert result.payment.status == PaymentStatus.REFUNDED
     assert len(fakes.calls["RefundPayment"]) == 1
-    assert "DispatchCarrier" not in fakes.calls  # the child called the shipment off
+    assert fakes.dispatched_to == []  # the dispatch step called the shipment off
+
+
+async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_dispatching(_input) -> None:
+        await cancel_and_wait_until_recorded(workflow_env, fakes, order, "found it cheaper")
+
+    # The first dispatch attempt fails after the cancel is recorded; the retry must not ship.
+    fakes.hooks["DispatchCarrier"] = cancel_while_dispatching
+    fakes.failures["DispatchCarrier"].append(RuntimeError("Forced failure for testing"))
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.CANCELLED and result.failure_reason == "found it cheaper"
+    assert result.payment.status == PaymentStatus.REFUNDED and len(fakes.calls["RefundPayment"]) == 1
+    assert len(fakes.calls["DispatchCarrier"]) == 2 and fakes.dispatched_to == []
 
 
 async def test_cancel_after_dispatch_is_refused_and_audited(workflow_env, fakes):
@@ -183,6 +210,7 @@ async def test_address_change_before_dispatch_is_persisted_and_used(workflow_env
     assert change.address.city == "Shelbyville" and change.by == "carol" and change.sequence == 1
     assert result.address.city == "Shelbyville"
     assert fakes.calls["DispatchCarrier"][0].address.city == "Shelbyville"
+    assert [a.city for a in fakes.dispatched_to] == ["Shelbyville"]
 
 
 async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
@@ -201,8 +229,19 @@ async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
         await awaiting_review(handle)
         await handle.signal("approve")
         result = await finish(handle)
+        child = dev_env.client.get_workflow_handle(f"shipping-{order.order_id}-1")
+        child_signals = [
+            e.workflow_execution_signaled_event_attributes.signal_name
+            async for e in child.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        ]
     assert result.state == OrderState.SHIPPED
-    assert fakes.calls["DispatchCarrier"][0].address == NEW_ADDRESS
+    assert result.address == NEW_ADDRESS
+    # The carrier got the new address. (The forwarded signal lands while the child's only
+    # workflow task is open, so the server refuses that task's completion and the worker runs
+    # its local activities again, both idempotent, before the child sees the signal.)
+    assert fakes.dispatched_to and all(a == NEW_ADDRESS for a in fakes.dispatched_to)
+    assert child_signals == ["update_address"]  # and the running child heard of it
 
 
 async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
@@ -213,7 +252,7 @@ async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.SHIPPED
     assert result.address.city == "Springfield"
-    assert fakes.calls["DispatchCarrier"][0].address.city == "Springfield"
+    assert [a.city for a in fakes.dispatched_to] == ["Springfield"]
     refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
     assert [r.payload["command"] for r in refusals] == ["update_address"]
 
@@ -257,6 +296,19 @@ async def test_recorded_histories_replay_deterministically():
     assert len(HISTORIES) >= 10, "run the whole module: the histories come from the tests above"
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
     async with replayer.workflow_replay_iterator(_as_async_iter(HISTORIES)) as results:
+        async for result in results:
+            assert result.replay_failure is None, result.replay_failure
+
+
+async def test_histories_of_earlier_workflow_code_still_replay():
+    """Runs started by an earlier version of the workflows (kept in tests/histories/, recorded
+    before the child stopped signalling package_prepared) replay on today's code: every change
+    to workflow code must keep them valid (workflow.patched)."""
+    recorded = sorted(HISTORY_DIR.glob("*.json"))
+    assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
+    histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
         async for result in results:
             assert result.replay_failure is None, result.replay_failure
 

@@ -29,6 +29,11 @@ def shipping_workflow_id(order_id: str, shipping_attempt: int) -> str:
     return f"shipping-{order_id}-{shipping_attempt}"
 
 
+# The audit event of an accepted cancel. The carrier step reads it in the same transaction
+# that hands over the package, so the database decides the race between the two.
+CANCEL_REQUESTED_EVENT = "cancel_requested"
+
+
 def default_payment_id(order_id: str) -> str:
     return f"pay-{order_id}"
 
@@ -51,6 +56,18 @@ class OrderState(str, Enum):
     def terminal(self) -> bool:
         return self in TERMINAL_STATES
 
+
+# The happy path, in order: how far an order has come.
+PROGRESS = (
+    OrderState.RECEIVED,
+    OrderState.VALIDATED,
+    OrderState.AWAITING_APPROVAL,
+    OrderState.APPROVED,
+    OrderState.PAID,
+    OrderState.PACKED,
+    OrderState.DISPATCHED,
+    OrderState.SHIPPED,
+)
 
 TERMINAL_STATES = frozenset(
     {OrderState.SHIPPED, OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED, OrderState.FAILED}

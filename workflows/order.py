@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.model import (
         BEFORE_DECISION_STATES,
+        CANCEL_REQUESTED_EVENT,
         ORDER_STATE_ATTRIBUTE,
         PAST_DISPATCH_STATES,
         Address,
@@ -190,7 +191,7 @@ class OrderWorkflow:
         for attempt in range(1, self._order.max_shipping_attempts + 1):
             self._shipping_attempts = attempt
             self._dispatch_failure = None
-            self._step = "preparing package" if attempt == 1 else f"shipping, attempt {attempt}"
+            self._step = "packing and dispatching" if attempt == 1 else f"shipping, attempt {attempt}"
             result = await self._run_shipping(attempt)
             if result.dispatched:
                 self._tracking_number = result.tracking_number
@@ -391,7 +392,9 @@ class OrderWorkflow:
     def _request_cancel(self, reason: str) -> None:
         self._cancel_reason = reason or "cancelled by operator"
         workflow.logger.info("event=cancel_requested order_id=%s reason=%r", self._order.order_id, self._cancel_reason)
-        self._queue_event("cancel_requested", "cancel_requested", {"reason": self._cancel_reason, "state": self._state.value})
+        self._queue_event(
+            CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": self._cancel_reason, "state": self._state.value}
+        )
 
     def _change_address(self, address: Address, by: str) -> int:
         self._address_sequence += 1
@@ -511,6 +514,8 @@ class OrderWorkflow:
 
     @workflow.signal
     def package_prepared(self, package_id: str) -> None:
+        """Sent only by shipping runs that began before the child stopped reporting it (its
+        PACKED_WITHOUT_SIGNAL patch); the database records PACKED either way."""
         if self._state == OrderState.PAID:
             self._transition(OrderState.PACKED, "dispatching carrier")
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-NON_RETRYABLE = ["InvalidOrder", "PaymentConflict", "CarrierRefused"]
+NON_RETRYABLE = ["InvalidOrder", "PaymentConflict", "CarrierRefused", "ShipmentCalledOff"]
 
 # Business steps: a success takes a few milliseconds (measured under load at C=100: p99
 # about 60 ms, p99.9 about 150 ms, max 200 ms); anything slower is the hang. A success cut

@@ -1,0 +1,48 @@
+"""How `order status` merges the workflow's own view with the order row: the shipping child
+moves the row to PACKED and DISPATCHED before its parent hears of it."""
+
+from datetime import datetime, timezone
+
+from app.service import _merge_status
+from workflows.model import Address, OrderItem, OrderState, OrderStatus, Payment, PaymentStatus
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def live(state: OrderState) -> OrderStatus:
+    return OrderStatus(
+        order_id="o-1",
+        state=state,
+        step="packing and dispatching",
+        terminal=state.terminal,
+        items=[OrderItem("WIDGET-1", 1)],
+        amount_cents=1999,
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        payment=Payment(payment_id="pay-o-1", status=PaymentStatus.CHARGED),
+    )
+
+
+def merged(live_state: OrderState, row_state: str) -> dict:
+    terminal = OrderState(row_state).terminal
+    step = "done" if terminal else "dispatching carrier"
+    payment = {"payment_id": "pay-o-1", "status": "REFUNDED" if row_state == "CANCELLED" else "CHARGED"}
+    summary = {"state": row_state, "step": step, "terminal": terminal, "payment": payment, "created_at": NOW.isoformat()}
+    return _merge_status("o-1", live(live_state), summary, {"PreparePackage": 2}, NOW)
+
+
+def test_the_row_is_ahead_while_the_child_ships():
+    status = merged(OrderState.PAID, "PACKED")
+    assert (status["state"], status["step"]) == ("PACKED", "dispatching carrier")
+    assert status["address"]["city"] == "Springfield"  # the rest is the workflow's view
+    assert status["source"] == "workflow" and status["retries"] == 1
+
+
+def test_a_recorded_ending_is_shown_before_the_workflow_task_completes():
+    status = merged(OrderState.PAID, "CANCELLED")
+    assert (status["state"], status["step"], status["terminal"]) == ("CANCELLED", "done", True)
+    assert status["payment"]["status"] == "REFUNDED"
+
+
+def test_the_workflow_wins_when_it_is_ahead_or_finished():
+    assert merged(OrderState.PAID, "APPROVED")["state"] == "PAID"
+    assert merged(OrderState.CANCELLED, "PACKED")["state"] == "CANCELLED"
