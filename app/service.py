@@ -279,9 +279,7 @@ def _row_is_ahead(recorded: str | None, live: OrderState) -> bool:
     if recorded is None or live.terminal:
         return False
     state = OrderState(recorded)
-    if state.terminal:
-        return True
-    return state in PROGRESS and live in PROGRESS and PROGRESS.index(state) > PROGRESS.index(live)
+    return state.terminal or PROGRESS.index(state) > PROGRESS.index(live)
 
 
 def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:

@@ -11,7 +11,7 @@ import asyncpg
 
 
 class PaymentConflict(Exception):
-    """The payment id is already used by another order."""
+    """The payment id is already used by another order, or the order was charged under another id."""
 
 
 async def insert_event(
@@ -134,14 +134,17 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
     Concurrent charges with one payment id serialise on the primary key; the partial
     unique index on payments(order_id) refuses a second charge for the order under any id.
     """
-    row = await conn.fetchrow(
-        "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
-        " VALUES ($1, $2, 'CHARGED', $3, now()) ON CONFLICT (payment_id) DO NOTHING"
-        " RETURNING payment_id, order_id, status, amount_cents",
-        payment_id,
-        order_id,
-        amount_cents,
-    )
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
+            " VALUES ($1, $2, 'CHARGED', $3, now()) ON CONFLICT (payment_id) DO NOTHING"
+            " RETURNING payment_id, order_id, status, amount_cents",
+            payment_id,
+            order_id,
+            amount_cents,
+        )
+    except asyncpg.UniqueViolationError:  # payments_one_charge_per_order
+        raise PaymentConflict(f"order {order_id} is already charged under another payment id") from None
     if row is None:
         row = await conn.fetchrow(
             "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1",

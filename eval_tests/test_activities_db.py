@@ -62,6 +62,10 @@ async def received_order(pool: asyncpg.Pool) -> OrderInput:
     return order
 
 
+async def charged_payments(pool: asyncpg.Pool, order_id: str) -> int:
+    return await pool.fetchval("SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order_id)
+
+
 def charge_input(order: OrderInput) -> ChargePaymentInput:
     return ChargePaymentInput(order_id=order.order_id, payment_id=order.payment_id, amount_cents=5997)
 
@@ -88,10 +92,7 @@ async def test_concurrent_charges_with_one_payment_id_give_one_charge(pool):
         *(ActivityEnvironment().run(activities.charge_payment, charge_input(order)) for _ in range(8))
     )
     assert {r.status for r in results} == {PaymentStatus.CHARGED}
-    charged = await pool.fetchval(
-        "SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order.order_id
-    )
-    assert charged == 1
+    assert await charged_payments(pool, order.order_id) == 1
 
 
 async def test_a_second_payment_id_cannot_charge_the_same_order(pool):
@@ -99,12 +100,10 @@ async def test_a_second_payment_id_cannot_charge_the_same_order(pool):
     activities = OrderActivities(pool, flaky=no_trouble)
     await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
     other = ChargePaymentInput(order_id=order.order_id, payment_id=f"other-{order.order_id}", amount_cents=5997)
-    with pytest.raises(Exception):
+    with pytest.raises(ApplicationError) as refused:
         await ActivityEnvironment().run(activities.charge_payment, other)
-    charged = await pool.fetchval(
-        "SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order.order_id
-    )
-    assert charged == 1
+    assert refused.value.type == "PaymentConflict" and refused.value.non_retryable
+    assert await charged_payments(pool, order.order_id) == 1
 
 
 async def test_refund_is_idempotent_and_never_recharges(pool):

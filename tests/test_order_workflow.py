@@ -14,7 +14,16 @@ from temporalio.worker import Replayer
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities, carrier_refused
-from workflows.model import CANCEL_REQUESTED_EVENT, Address, OrderInput, OrderState, OrderStatus, PaymentStatus, order_workflow_id
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    Address,
+    OrderInput,
+    OrderState,
+    OrderStatus,
+    PaymentStatus,
+    ShippingResult,
+    order_workflow_id,
+)
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -178,6 +187,9 @@ async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
     assert result.state == OrderState.CANCELLED and result.failure_reason == "found it cheaper"
     assert result.payment.status == PaymentStatus.REFUNDED and len(fakes.calls["RefundPayment"]) == 1
     assert len(fakes.calls["DispatchCarrier"]) == 2 and fakes.dispatched_to == []
+    # The child ends called off, not as a failed dispatch.
+    child = workflow_env.client.get_workflow_handle(f"shipping-{order.order_id}-1", result_type=ShippingResult)
+    assert await child.result() == ShippingResult(dispatched=False, cancelled=True)
 
 
 async def test_cancel_after_dispatch_is_refused_and_audited(workflow_env, fakes):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 import asyncpg
+import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -79,12 +80,7 @@ async def run_worker(
 
 
 def main(coroutine) -> None:
-    try:
-        import uvloop
-        loop_factory = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(coroutine)
     # The SDK's runtime may crash during interpreter finalisation; we are done, so leave now.
     logging.shutdown()

@@ -5,7 +5,6 @@ Nothing here does I/O, so workflow code may import it freely. Dataclasses evolve
 fields with defaults: they are stored in workflow histories.
 """
 
-
 import re
 from dataclasses import dataclass, field
 from enum import Enum
