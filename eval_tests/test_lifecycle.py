@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from temporalio.client import Client
 
 from app.config import ROOT
 from eval_tests.conftest import PrivateStack
@@ -259,6 +260,31 @@ async def test_reject_with_a_reason_ends_rejected_without_a_charge(cli, db):
     decision = await db.fetchval("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'rejected'", order_id)
     text = decision if isinstance(decision, str) else json.dumps(decision)
     assert "address looks fraudulent" in text
+
+
+async def orders_in_state(client: Client, order_id: str, state: str, timeout: float = 30) -> list[str]:
+    """Temporal's visibility (eventually consistent) filtered by the OrderState search attribute."""
+    query = f'WorkflowId = "order-{order_id}" AND OrderState = "{state}"'
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [execution.id async for execution in client.list_workflows(query)]
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_the_order_state_search_attribute_filters_workflows_in_temporal(cli, db, stack):
+    # The dev server runs with the search-attribute cache on (app/stack/temporal.py); the
+    # attribute registered at start must still be usable by workflows and queries at once.
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    order_id = new_id("visible")
+    await create(cli, order_id)
+    await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
+    assert await orders_in_state(client, order_id, "AWAITING_APPROVAL") == [f"order-{order_id}"]
+    await cli.json("order", "reject", order_id, "--reason", "test of the search attribute")
+    assert await wait_for_state(db, order_id, TERMINAL) == "REJECTED"
+    assert await orders_in_state(client, order_id, "REJECTED") == [f"order-{order_id}"]
+    assert await orders_in_state(client, order_id, "AWAITING_APPROVAL", timeout=0) == []
 
 
 async def test_review_window_expiry_ends_expired(cli, db):

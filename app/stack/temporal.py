@@ -18,6 +18,11 @@ SERVER_SETTINGS = [
     # One partition per task queue: with a handful of pollers, matching is faster unsplit.
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
+    # start-dev turns the search-attribute cache off unless this key is given, so that every
+    # search-attribute lookup reads cluster metadata and the namespace from SQLite: ~45 reads
+    # per order, ~10 ms of server CPU. Ours is registered at start (--search-attribute), so
+    # the cache is safe; the server metrics showed it (persistence_requests, README).
+    "system.forceSearchAttributesCacheRefreshOnRead=false",
 ]
 SQLITE_PRAGMAS = ["journal_mode=wal", "synchronous=normal"]
 
