@@ -4,6 +4,7 @@ a task queue until SIGTERM or SIGINT, then shut down gracefully."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from typing import Callable, Sequence
 import asyncpg
 import uvloop
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -20,6 +22,7 @@ from activities.attempts import AttemptRecorder
 from app.config import Settings
 from app.logging_setup import configure_logging
 from db.pool import create_pool
+from workers.failures import CompactStackFailureConverter
 
 log = logging.getLogger("workers")
 
@@ -43,7 +46,10 @@ async def run_worker(
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
     settings = Settings.from_env()
-    client = await Client.connect(**settings.temporal_connect_config())
+    client = await Client.connect(
+        **settings.temporal_connect_config(),
+        data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
+    )
     pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
     worker = Worker(
         client,
