@@ -15,7 +15,7 @@ import asyncpg
 import uvloop
 from temporalio.client import Client
 from temporalio.converter import DataConverter
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import AttemptRecorder
@@ -29,6 +29,20 @@ log = logging.getLogger("workers")
 
 def _int_env(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _workflow_runner() -> WorkflowRunner:
+    """Workflows run unsandboxed here; the sandbox guards them in the tests instead.
+
+    The sandbox refuses non-deterministic calls in workflow code, at a cost on every
+    activation and every payload (it execs code in its own globals): ~20 % of the order
+    worker's CPU and about 0.3 s of each order's latency at C=100 (docs/performance.md).
+    Every workflow test and the Replayer run our workflows in the SDK's default sandbox, so
+    a forbidden call fails the test suite. ORDER_TRACKER_WORKFLOW_SANDBOX=1 turns it on here.
+    """
+    if os.environ.get("ORDER_TRACKER_WORKFLOW_SANDBOX", "") in ("1", "true", "yes"):
+        return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+    return UnsandboxedWorkflowRunner()
 
 
 async def run_worker(
@@ -57,14 +71,17 @@ async def run_worker(
         workflows=list(workflows),
         activities=activities(pool),
         interceptors=[AttemptRecorder(pool)],
-        # Still sandboxed (non-deterministic calls are refused), but modules are imported once
-        # per process instead of once per workflow run: the re-import was the worker's main cost.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-        ),
+        workflow_runner=_workflow_runner(),
         max_concurrent_activities=_int_env("ORDER_TRACKER_MAX_ACTIVITIES", 500),
         max_concurrent_workflow_tasks=_int_env("ORDER_TRACKER_MAX_WORKFLOW_TASKS", 200),
         max_concurrent_local_activities=_int_env("ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", 1000),
+        # A workflow task that finds no waiting poll is written to the server's backlog and
+        # read back later. At C=100 the SDK's default (5 polls, 1 of them on the normal queue
+        # that new workflows start on) left a new order ~0.84 s and a new shipping child
+        # ~0.89 s before its first task; 40 polls split evenly: 0.24 s and 0.40 s
+        # (docs/performance.md).
+        max_concurrent_workflow_task_polls=_int_env("ORDER_TRACKER_WORKFLOW_TASK_POLLS", 40),
+        nonsticky_to_sticky_poll_ratio=1.0,
         # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
         graceful_shutdown_timeout=timedelta(seconds=3),
     )
