@@ -4,6 +4,7 @@ and the bookkeeping around them (review, decisions, address changes, refunds, en
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 
 import asyncpg
 from temporalio import activity
@@ -75,7 +76,7 @@ class OrderActivities:
         decision = input.decision
         assert decision is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            review_ms = await orders_db.stop_review_clock(conn, input.order_id)
+            review_ms = await orders_db.stop_review_clock(conn, input.order_id, _instant(decision.decided_at))
             payload = {"by": decision.by, "reason": decision.reason, "review_ms": review_ms}
             if decision.approved:
                 await orders_db.advance_state(conn, input.order_id, OrderState.APPROVED.value)
@@ -157,3 +158,12 @@ class OrderActivities:
             self.finish_order,
             self.record_event,
         ]
+
+
+def _instant(text: str) -> datetime | None:
+    """A client's ISO 8601 timestamp with its zone; None if absent or unreadable."""
+    try:
+        instant = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return instant if instant is not None and instant.tzinfo is not None else None

@@ -201,12 +201,12 @@ class OrderService:
         return CreatedOrder(order_id=order_id, workflow_id=handle.id, payment_id=order.payment_id, amount_cents=amount)
 
     async def approve(self, order_id: str, by: str = "operator") -> str:
-        return await self._update(order_id, "approve", [by])
+        return await self._update(order_id, "approve", [by, _now_iso()])
 
     async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
         if not reason or not reason.strip():
             raise InvalidInput("A rejection needs a reason (--reason).")
-        return await self._update(order_id, "reject", [reason.strip(), by])
+        return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()])
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
         return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
@@ -318,3 +318,8 @@ def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
     status["retries"] = sum(max(0, n - 1) for n in per_activity.values())
     status.setdefault("updated_at", now.isoformat())
     return status
+
+
+def _now_iso() -> str:
+    """When the operator decided: stamped on approve/reject so the review clock stops there."""
+    return datetime.now(timezone.utc).isoformat()

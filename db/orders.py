@@ -87,13 +87,19 @@ async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str) -> dat
     return await conn.fetchval("SELECT awaiting_approval_since FROM orders WHERE id = $1", order_id)
 
 
-async def stop_review_clock(conn: asyncpg.Connection, order_id: str) -> int:
-    """Stop the review clock once; returns how long the order waited for a human, in ms."""
+async def stop_review_clock(conn: asyncpg.Connection, order_id: str, decided_at: datetime | None = None) -> int:
+    """Stop the review clock once; returns how long the order waited for a human, in ms.
+
+    The wait ends when the human decided (decided_at, from the client that sent the
+    decision), never later than now and never before the review began; the time the system
+    then takes to act on the decision is processing time."""
     return await conn.fetchval(
         "UPDATE orders SET review_ms = COALESCE(review_ms,"
-        " GREATEST(0, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint), 0)"
+        " GREATEST(0, (EXTRACT(EPOCH FROM LEAST(now(), COALESCE($2, now())) - awaiting_approval_since)"
+        " * 1000)::bigint), 0)"
         " WHERE id = $1 RETURNING review_ms",
         order_id,
+        decided_at,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -20,6 +20,7 @@ from workflows.model import (
     CANCEL_REQUESTED_EVENT,
     Address,
     ChargePaymentInput,
+    Decision,
     DispatchInput,
     EventInput,
     OrderInput,
@@ -27,6 +28,7 @@ from workflows.model import (
     PaymentStatus,
     ReceiveOrderInput,
     RefundInput,
+    ReviewInput,
     ValidateOrderInput,
 )
 
@@ -166,3 +168,30 @@ async def test_a_recorded_cancel_calls_the_dispatch_off_and_a_dispatch_first_win
     )
     assert await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(shipped)) == sent
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", shipped.order_id) == "DISPATCHED"
+
+
+async def _review(pool: asyncpg.Pool, decided_at: str) -> tuple[int, float]:
+    """An order awaiting review for a moment, then decided; (review_ms, ms since review began)."""
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    env = ActivityEnvironment()
+    since = datetime.fromisoformat(await env.run(activities.mark_awaiting_approval, ReviewInput(order_id=order.order_id)))
+    await pool.execute("UPDATE orders SET awaiting_approval_since = $2 WHERE id = $1", order.order_id, since - timedelta(seconds=5))
+    decision = Decision(approved=True, by="test", decided_at=decided_at(since) if callable(decided_at) else decided_at)
+    review_ms = await env.run(activities.record_decision, ReviewInput(order_id=order.order_id, decision=decision))
+    return review_ms, (datetime.now(timezone.utc) - (since - timedelta(seconds=5))).total_seconds() * 1000
+
+
+async def test_the_review_clock_stops_when_the_human_decided_not_when_the_workflow_acted(pool):
+    # Reviewed for 5 s, decided 2 s before the workflow records it: 3 s of review, and the 2 s
+    # the system took to act count as processing.
+    review_ms, _ = await _review(pool, lambda since: (since - timedelta(seconds=2)).isoformat())
+    assert 2900 <= review_ms <= 3100
+    # No stamp (a signal from Temporal's own tools): the clock stops when the decision is recorded.
+    review_ms, elapsed_ms = await _review(pool, "")
+    assert 5000 <= review_ms <= elapsed_ms
+    # A client clock ahead of ours cannot lengthen the review; one before the review began gives 0.
+    review_ms, elapsed_ms = await _review(pool, lambda since: (since + timedelta(hours=1)).isoformat())
+    assert 5000 <= review_ms <= elapsed_ms
+    review_ms, _ = await _review(pool, lambda since: (since - timedelta(hours=1)).isoformat())
+    assert review_ms == 0

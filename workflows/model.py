@@ -137,6 +137,9 @@ class Decision:
     approved: bool
     reason: str = ""
     by: str = "operator"
+    # When the human decided (ISO 8601, set by the client that sent it): the review clock
+    # stops there, not when the workflow gets to act on it. Empty: when it is recorded.
+    decided_at: str = ""
 
 
 @dataclass

@@ -424,22 +424,22 @@ class OrderWorkflow:
     # Updates: validated at once, answered with the outcome.
 
     @workflow.update(name="approve")
-    async def approve_update(self, by: str = "operator") -> str:
-        self._decide(Decision(approved=True, by=by))
+    async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
+        self._decide(Decision(approved=True, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} approved."
 
     @approve_update.validator
-    def _validate_approve(self, by: str = "operator") -> None:
+    def _validate_approve(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := self._decision_refusal():
             raise _refused(reason)
 
     @workflow.update(name="reject")
-    async def reject_update(self, reason: str, by: str = "operator") -> str:
-        self._decide(Decision(approved=False, reason=reason, by=by))
+    async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
+        self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} rejected."
 
     @reject_update.validator
-    def _validate_reject(self, reason: str, by: str = "operator") -> None:
+    def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if not reason.strip():
             raise _refused("A rejection needs a reason.")
         if refusal := self._decision_refusal():
@@ -477,18 +477,18 @@ class OrderWorkflow:
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
     @workflow.signal(name="approve")
-    def approve_signal(self, by: str = "operator") -> None:
+    def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := self._decision_refusal():
             self._note_refusal("approve", reason)
         else:
-            self._decide(Decision(approved=True, by=by))
+            self._decide(Decision(approved=True, by=by, decided_at=decided_at))
 
     @workflow.signal(name="reject")
-    def reject_signal(self, reason: str, by: str = "operator") -> None:
+    def reject_signal(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if refusal := (self._decision_refusal() or (None if reason.strip() else "A rejection needs a reason.")):
             self._note_refusal("reject", refusal)
         else:
-            self._decide(Decision(approved=False, reason=reason, by=by))
+            self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
 
     @workflow.signal(name="cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
