@@ -4,7 +4,7 @@ and the bookkeeping around them (review, decisions, address changes, refunds, en
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timezone
 
 import asyncpg
 from temporalio import activity
@@ -161,9 +161,9 @@ class OrderActivities:
 
 
 def _instant(text: str) -> datetime | None:
-    """A client's ISO 8601 timestamp with its zone; None if absent or unreadable."""
+    """A client's ISO 8601 timestamp with its zone, in UTC; None if absent or unusable."""
     try:
         instant = datetime.fromisoformat(text) if text else None
-    except ValueError:
+        return instant.astimezone(timezone.utc) if instant is not None and instant.tzinfo is not None else None
+    except (ValueError, TypeError, OverflowError):
         return None
-    return instant if instant is not None and instant.tzinfo is not None else None

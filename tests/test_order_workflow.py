@@ -328,3 +328,14 @@ async def test_histories_of_earlier_workflow_code_still_replay():
 async def _as_async_iter(items):
     for item in items:
         yield item
+
+
+async def test_an_approve_update_carries_when_the_operator_decided(workflow_env, fakes):
+    decided_at = "2026-11-25T10:00:00.123456+00:00"
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.execute_update("approve", args=["dana", decided_at])
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    decision = fakes.calls["RecordDecision"][0].decision
+    assert (decision.by, decision.decided_at) == ("dana", decided_at)

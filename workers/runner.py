@@ -16,7 +16,7 @@ import asyncpg
 import uvloop
 from temporalio.client import Client
 from temporalio.converter import DataConverter
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import AttemptRecorder
@@ -83,12 +83,13 @@ async def run_worker(
         # A workflow task that finds no waiting poll is written to the server's backlog and
         # read back later. At C=100 the SDK's default (5 polls, ratio 0.2: 1 on the normal
         # queue that new workflows start on, 4 on the sticky queue) left a new order ~0.84 s
-        # and a new shipping child ~0.89 s before its first task; 40 polls at ratio 1.0
-        # (sdk-core: normal = total x ratio, sticky = the rest but at least 1) cut that to
-        # 0.21-0.24 s and 0.40 s. An even split (ratio 0.5) gives the same p50 (3.6-3.7 s):
-        # the sticky tasks then wait less and everything else more, the CPU being the limit.
-        max_concurrent_workflow_task_polls=_int_env("ORDER_TRACKER_WORKFLOW_TASK_POLLS", 40),
-        nonsticky_to_sticky_poll_ratio=1.0,
+        # before its first task. sdk-core gives the normal queue total x ratio polls and the
+        # sticky queue the rest (at least 1 each). Measured at C=100 (docs/performance.md):
+        # 40 at 1.0 (40 normal, 1 sticky) and 40 at 0.5 give the same p50, but with a single
+        # sticky poll the approve Update takes ~1.4 s to answer instead of ~0.7 s,
+        # and p99 is higher; so 20 and 20.
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(_int_env("ORDER_TRACKER_WORKFLOW_TASK_POLLS", 40)),
+        nonsticky_to_sticky_poll_ratio=float(os.environ.get("ORDER_TRACKER_NORMAL_POLL_RATIO", "0.5")),
         # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
         graceful_shutdown_timeout=timedelta(seconds=3),
     )
