@@ -170,28 +170,30 @@ async def test_a_recorded_cancel_calls_the_dispatch_off_and_a_dispatch_first_win
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", shipped.order_id) == "DISPATCHED"
 
 
-async def _review(pool: asyncpg.Pool, decided_at: str) -> tuple[int, float]:
-    """An order awaiting review for a moment, then decided; (review_ms, ms since review began)."""
+async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, float]:
+    """An order under review for 5 s, then decided ``decided`` after the moment it is recorded
+    (None: no stamp); returns (review_ms, ms since the review began)."""
     order = await received_order(pool)
     activities = OrderActivities(pool, flaky=no_trouble)
     env = ActivityEnvironment()
-    since = datetime.fromisoformat(await env.run(activities.mark_awaiting_approval, ReviewInput(order_id=order.order_id)))
-    await pool.execute("UPDATE orders SET awaiting_approval_since = $2 WHERE id = $1", order.order_id, since - timedelta(seconds=5))
-    decision = Decision(approved=True, by="test", decided_at=decided_at(since) if callable(decided_at) else decided_at)
+    now = datetime.fromisoformat(await env.run(activities.mark_awaiting_approval, ReviewInput(order_id=order.order_id)))
+    began = now - timedelta(seconds=5)
+    await pool.execute("UPDATE orders SET awaiting_approval_since = $2 WHERE id = $1", order.order_id, began)
+    decision = Decision(approved=True, by="test", decided_at="" if decided is None else (now + decided).isoformat())
     review_ms = await env.run(activities.record_decision, ReviewInput(order_id=order.order_id, decision=decision))
-    return review_ms, (datetime.now(timezone.utc) - (since - timedelta(seconds=5))).total_seconds() * 1000
+    return review_ms, (datetime.now(timezone.utc) - began).total_seconds() * 1000
 
 
 async def test_the_review_clock_stops_when_the_human_decided_not_when_the_workflow_acted(pool):
     # Reviewed for 5 s, decided 2 s before the workflow records it: 3 s of review, and the 2 s
     # the system took to act count as processing.
-    review_ms, _ = await _review(pool, lambda since: (since - timedelta(seconds=2)).isoformat())
+    review_ms, _ = await _review(pool, timedelta(seconds=-2))
     assert 2900 <= review_ms <= 3100
     # No stamp (a signal from Temporal's own tools): the clock stops when the decision is recorded.
-    review_ms, elapsed_ms = await _review(pool, "")
+    review_ms, elapsed_ms = await _review(pool, None)
     assert 5000 <= review_ms <= elapsed_ms
     # A client clock ahead of ours cannot lengthen the review; one before the review began gives 0.
-    review_ms, elapsed_ms = await _review(pool, lambda since: (since + timedelta(hours=1)).isoformat())
+    review_ms, elapsed_ms = await _review(pool, timedelta(hours=1))
     assert 5000 <= review_ms <= elapsed_ms
-    review_ms, _ = await _review(pool, lambda since: (since - timedelta(hours=1)).isoformat())
+    review_ms, _ = await _review(pool, timedelta(hours=-1))
     assert review_ms == 0

@@ -70,4 +70,3 @@ def test_the_exception_keeps_its_traceback():
     before = error.__traceback__
     CompactStackFailureConverter().to_failure(error, DataConverter.default.payload_converter, temporalio.api.failure.v1.Failure())
     assert error.__traceback__ is before and before is not None
-

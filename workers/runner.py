@@ -37,7 +37,7 @@ def _workflow_runner() -> WorkflowRunner:
 
     The sandbox refuses non-deterministic calls in workflow code, at a cost on every
     activation and every payload (it execs code in its own globals): ~20 % of the order
-    worker's CPU and about 0.3 s of each order's latency at C=100 (docs/performance.md).
+    worker's CPU at C=100 (docs/performance.md).
     Every workflow test and the Replayer run our workflows in the SDK's default sandbox, so
     a forbidden call fails the test suite. ORDER_TRACKER_WORKFLOW_SANDBOX=1 turns it on here.
     """
