@@ -33,12 +33,16 @@ BUSINESS_RETRY = RetryPolicy(
     maximum_interval=timedelta(milliseconds=250),
     non_retryable_error_types=NON_RETRYABLE,
 )
-# (2/3)^24 ≈ 6e-5: dispatch gives up for good about once in 16,000 orders by chance alone.
+# Dispatch is bounded so that a carrier that never takes the package fails for good and the
+# parent can retry shipping or compensate (~10 s of attempts). The bound must not trip on the
+# flaky dependency's luck alone: 24 did, (2/3)^24 ≈ 6e-5, about once in 17,000 orders, and
+# the shipping retry that followed took that order past 15 s (seen once in ~10,000: 15.5 s).
+# (2/3)^40 ≈ 9e-8.
 DISPATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=20),
     backoff_coefficient=1.2,
     maximum_interval=timedelta(milliseconds=250),
-    maximum_attempts=24,
+    maximum_attempts=40,
     non_retryable_error_types=NON_RETRYABLE,
 )
 
