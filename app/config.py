@@ -28,6 +28,8 @@ class Settings:
     # Set when the user brings their own servers; that part is then not started locally.
     external_temporal_address: str | None
     external_database_url: str | None
+    # The local dev server's Prometheus endpoint (/metrics on 127.0.0.1), off unless set.
+    temporal_metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -41,6 +43,9 @@ class Settings:
             api_port=int(env.get("ORDER_TRACKER_API_PORT", "8000")),
             external_temporal_address=env.get("TEMPORAL_ADDRESS") or None,
             external_database_url=env.get("DATABASE_URL") or None,
+            temporal_metrics_port=int(env["ORDER_TRACKER_TEMPORAL_METRICS_PORT"])
+            if env.get("ORDER_TRACKER_TEMPORAL_METRICS_PORT")
+            else None,
         )
 
     @property

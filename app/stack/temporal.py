@@ -61,6 +61,9 @@ def spec(settings: Settings) -> ProcessSpec:
         "--log-format", "json",
         "--log-level", "warn",
     ]
+    if settings.temporal_metrics_port:
+        # Bound to --ip, i.e. 127.0.0.1. What the server waits on (docs/performance.md).
+        command += ["--metrics-port", str(settings.temporal_metrics_port)]
     for value in SERVER_SETTINGS:
         command += ["--dynamic-config-value", value]
     for pragma in SQLITE_PRAGMAS:
