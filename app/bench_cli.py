@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.bench import DriveConfig, DriveProgress, new_run_id, run_bench
 from app.bench.report import report
+from app.bench.server_metrics import metrics_url
+from app.config import Settings
 from app.errors import InvalidInput
 from app.service import OrderService
 from app.stack_cli import ensure_up
@@ -83,7 +85,7 @@ async def _bench(args: argparse.Namespace) -> int:
                 progress.update(task, completed=p.finished, started=p.started, in_flight=p.in_flight,
                                 awaiting=p.awaiting, approved=p.approved)
 
-            result = await run_bench(service, config, show)
+            result = await run_bench(service, config, show, metrics_url(Settings.from_env()))
             err.print("[dim]… checking the database and Temporal[/]")
     out.print(report(result.summary, result.buckets, result.checks))
     document = json.dumps(result.summary, indent=2)

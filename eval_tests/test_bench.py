@@ -27,6 +27,12 @@ def test_bench_ships_every_order_once_and_writes_its_json(stack: PrivateStack, t
     assert 0 <= summary["sla_15s_hit_rate"] <= 1
     assert summary["p50_s"] <= summary["p95_s"] <= summary["p99_s"] <= summary["max_s"]
     assert "Targets" in result.stdout and "lost_orders" in result.stdout
+    # The server's share, read from the dev server's own /metrics: every order writes through
+    # the history shard more than ten times (two workflows, five workflow tasks, the child's
+    # start and end recorded in the parent).
+    assert summary["server"]["shard_writes_per_order"] >= 10
+    assert summary["server"]["shard_write_gate_wait_mean_ms"] is not None
+    assert "Temporal server, per order" in result.stdout
 
     # The orders are real: each one is in the database, shipped.
     listed = stack.json("order", "list", "--state", "SHIPPED")

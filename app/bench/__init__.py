@@ -12,6 +12,7 @@ from typing import Callable
 
 from app.bench.driver import DriveConfig, DriveProgress, Driver
 from app.bench.results import collect
+from app.bench.server_metrics import per_order, scrape
 from app.bench.stats import Bucket, TargetCheck, check_targets, histogram, processing_times, summarize, timing
 from app.service import OrderService
 
@@ -30,8 +31,14 @@ def new_run_id() -> str:
 
 
 async def run_bench(
-    service: OrderService, config: DriveConfig, on_progress: Callable[[DriveProgress], None] = lambda _: None
+    service: OrderService,
+    config: DriveConfig,
+    on_progress: Callable[[DriveProgress], None] = lambda _: None,
+    server_metrics_url: str | None = None,
 ) -> BenchResult:
+    """Drive the run, then read its results; with the dev server's /metrics URL, the summary
+    also says what the run cost the server per order (`server`)."""
+    before = await scrape(server_metrics_url)
     outcome = await Driver(service, config, on_progress).run()
     facts = await collect(
         service,
@@ -49,4 +56,8 @@ async def run_bench(
         },
     )
     summary = summarize(facts)
+    # Read after collect(), which waits for the workflows to complete: their last writes count.
+    server = per_order(before, await scrape(server_metrics_url), len(outcome.started_ids))
+    if server is not None:
+        summary["server"] = server
     return BenchResult(summary, histogram(processing_times(facts.results)), check_targets(summary))

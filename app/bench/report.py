@@ -90,11 +90,36 @@ def targets_text(checks: Sequence[TargetCheck]) -> Text:
     return text
 
 
+def server_table(server: dict) -> Table:
+    """The run's cost to the Temporal server per order, from its /metrics (server_metrics)."""
+    table = Table(title="Temporal server, per order (its /metrics)", show_header=False, title_justify="left")
+    table.add_column("measure", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "history shard writes",
+        f"{_fmt(server.get('shard_writes_per_order'))}, each waited {_fmt(server.get('shard_write_gate_wait_mean_ms'), ' ms')}"
+        " for the shard's write gate (mean)",
+    )
+    table.add_row(
+        "visibility writes",
+        f"{_fmt(server.get('visibility_writes_per_order'))} at {_fmt(server.get('visibility_write_mean_ms'), ' ms')} (mean)",
+    )
+    table.add_row(
+        "workflow task waiting for a poll", f"{_fmt(server.get('workflow_task_schedule_to_start_mean_ms'), ' ms')} (mean)"
+    )
+    for operation, call in (server.get("persistence_calls") or {}).items():
+        table.add_row(f"  {operation}", f"{_fmt(call.get('per_order'))} × {_fmt(call.get('mean_ms'), ' ms')}")
+    return table
+
+
 def report(summary: dict, buckets: Sequence[Bucket], checks: Sequence[TargetCheck]) -> Group:
-    return Group(
+    parts = [
         summary_table(summary),
         Text("\nProcessing time (excluding the review wait)", style="bold"),
         histogram_text(buckets),
         Text("\nTargets (SPEC section 7: N=300, C=100)", style="bold"),
         targets_text(checks),
-    )
+    ]
+    if summary.get("server"):
+        parts[1:1] = [Text(""), server_table(summary["server"])]
+    return Group(*parts)
