@@ -28,7 +28,8 @@ class Settings:
     # Set when the user brings their own servers; that part is then not started locally.
     external_temporal_address: str | None
     external_database_url: str | None
-    # The local dev server's Prometheus endpoint (/metrics on 127.0.0.1), off unless set.
+    # The port of the local dev server's Prometheus endpoint (/metrics on 127.0.0.1). The dev
+    # server serves it either way; unset, on a random port it prints to its log at start.
     temporal_metrics_port: int | None = None
 
     @classmethod

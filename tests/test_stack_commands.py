@@ -28,6 +28,6 @@ def test_the_measured_server_settings_are_passed(tmp_path):
     assert "system.forceSearchAttributesCacheRefreshOnRead=false" in values
 
 
-def test_metrics_are_off_unless_a_port_is_given(tmp_path):
+def test_the_metrics_port_is_the_dev_servers_own_choice_unless_one_is_given(tmp_path):
     assert "--metrics-port" not in _command(tmp_path)
     assert _flag_values(_command(tmp_path, ORDER_TRACKER_TEMPORAL_METRICS_PORT="49090"), "--metrics-port") == ["49090"]
