@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -108,6 +110,34 @@ def test_an_unreachable_endpoint_reads_as_no_sample():
     assert asyncio.run(scrape(None)) is None
     # A port nothing listens on (connection refused): no sample, no exception.
     assert asyncio.run(scrape("http://127.0.0.1:9/metrics")) is None
+
+
+def test_the_endpoint_is_read_directly_even_with_a_proxy_in_the_environment(monkeypatch):
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = _page(gate_n=42).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metrics)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # A proxy nothing listens on: a request that went through it would fail.
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, "http://127.0.0.1:9")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        sample = asyncio.run(scrape(f"http://127.0.0.1:{server.server_port}/metrics"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sample is not None and sample[("semaphore_latency_count", "ShardInfo")] == 42
 
 
 def test_the_report_shows_the_servers_share_when_the_summary_has_it():
