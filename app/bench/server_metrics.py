@@ -118,7 +118,7 @@ def per_order(before: Sample | None, after: Sample | None, orders: int) -> dict 
         return None
     gate = _delta(before, after, "semaphore_latency", "ShardInfo")
     calls = {op: _delta(before, after, "persistence_latency", op) for op in _operations(after, "persistence_latency")}
-    busiest = sorted((h.total_s, op) for op, h in calls.items() if h.count)[::-1][:TOP_OPERATIONS]
+    busiest = sorted(((h.total_s, op) for op, h in calls.items() if h.count), reverse=True)[:TOP_OPERATIONS]
     visibility = [
         _delta(before, after, "visibility_persistence_latency", op)
         for op in _operations(after, "visibility_persistence_latency")
