@@ -3,6 +3,7 @@ workflow, and the operator's tools check them before anything starts."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Iterable
 
 from workflows.model import ORDER_ID_PATTERN, Address, OrderItem
@@ -26,7 +27,7 @@ REQUIRED_ADDRESS_FIELDS = ("name", "street", "city", "postal_code", "country")
 
 
 def order_id_problem(order_id: str) -> str | None:
-    if not ORDER_ID_PATTERN.match(order_id or ""):
+    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
         return (
             f"Order id {order_id!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
             "starting with a letter or digit."
@@ -34,16 +35,36 @@ def order_id_problem(order_id: str) -> str | None:
     return None
 
 
+def text_problem(label: str, value: str) -> str | None:
+    """Free text an operator typed must be storable and safe to print: PostgreSQL refuses NUL
+    and text that is not valid Unicode (a lone surrogate is what an undecodable byte in a
+    command-line argument becomes), and control characters would reach other operators'
+    terminals as escape sequences."""
+    if any(unicodedata.category(ch) == "Cs" for ch in value):
+        return f"The {label} is not valid text (it has bytes that are not UTF-8)."
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return f"The {label} contains control characters (such as line breaks or escape codes); use plain text."
+    return None
+
+
 def address_problems(address: Address) -> list[str]:
     problems = []
     for name in REQUIRED_ADDRESS_FIELDS:
         value = getattr(address, name, "")
+        label = f"address {name.replace('_', ' ')}"
         if not isinstance(value, str) or not value.strip():
             problems.append(f"The address is incomplete: {name.replace('_', ' ')} is missing.")
         elif len(value) > MAX_FIELD_LENGTH:
-            problems.append(f"The address {name.replace('_', ' ')} is longer than {MAX_FIELD_LENGTH} characters.")
-    if len(address.region or "") > MAX_FIELD_LENGTH:
+            problems.append(f"The {label} is longer than {MAX_FIELD_LENGTH} characters.")
+        elif problem := text_problem(label, value):
+            problems.append(problem)
+    region = address.region or ""
+    if not isinstance(region, str):
+        problems.append("The address region must be text.")
+    elif len(region) > MAX_FIELD_LENGTH:
         problems.append(f"The address region is longer than {MAX_FIELD_LENGTH} characters.")
+    elif problem := text_problem("address region", region):
+        problems.append(problem)
     country = (address.country or "").strip().upper()
     if country and country not in ISO_COUNTRIES:
         problems.append(f"Country {country!r} is not an ISO 3166 alpha-2 code such as US, DE or FR.")

@@ -73,10 +73,11 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("State", state_text(status["state"]))
-    grid.add_row("Step", status.get("step", ""))
+    # Text, not markup: an address or a reason may hold brackets ("Ann [c/o Bob]").
+    grid.add_row("Step", Text(status.get("step", "")))
     grid.add_row("Items", items_line(status.get("items")))
     grid.add_row("Amount", format_cents(status.get("amount_cents")))
-    grid.add_row("Address", address_line(status.get("address")))
+    grid.add_row("Address", Text(address_line(status.get("address"))))
     payment = status.get("payment") or {}
     grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment.get('status', '')}")
     attempts = status.get("attempts") or {}
@@ -107,7 +108,7 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None) -> T
         table.add_row(
             order["order_id"],
             state_text(order["state"]),
-            order.get("step", ""),
+            Text(order.get("step", "")),
             format_cents(order.get("amount_cents")),
             str(order.get("retries", 0)),
             clock_text(order),

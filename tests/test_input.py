@@ -21,7 +21,7 @@ def test_well_formed_order_ids_pass(order_id):
     assert rules.order_id_problem(order_id) is None
 
 
-@pytest.mark.parametrize("order_id", ["", "bad id", "semi;colon", "x" * 200, "ünï"])
+@pytest.mark.parametrize("order_id", ["", "bad id", "semi;colon", "x" * 200, "ünï", "ord-1\n", "ord-1\r\n"])
 def test_malformed_order_ids_are_refused_with_a_sentence(order_id):
     problem = rules.order_id_problem(order_id)
     assert problem and problem.endswith(".")
@@ -79,3 +79,26 @@ def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["order", "reject", "o-1"])  # --reason is required
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("name", "Ann\x00", "control characters"),  # PostgreSQL cannot store NUL
+        ("street", "1 Main St\x1b[2J", "control characters"),  # an escape code for others' terminals
+        ("city", "Spring\nfield", "control characters"),
+        ("name", "Ann \udcff", "not valid text"),  # an undecodable byte in a command-line argument
+        ("region", "\x07", "control characters"),
+    ],
+)
+def test_text_that_cannot_be_stored_or_shown_safely_is_refused(field, value, words):
+    address = Address(**{**GOOD.__dict__, field: value})
+    problems = rules.address_problems(address)
+    assert len(problems) == 1 and words in problems[0] and problems[0].endswith(".")
+    assert value not in problems[0]  # the sentence does not echo the bad text back
+
+
+@pytest.mark.parametrize("value", ["Ann [c/o Bob]", "Zoë Ünal", "東京都", "O'Brien & Sons", "🙂"])
+def test_ordinary_text_in_any_script_passes(value):
+    assert rules.address_problems(Address(**{**GOOD.__dict__, "name": value})) == []
+    assert rules.text_problem("reason", value) is None

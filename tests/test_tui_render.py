@@ -16,7 +16,7 @@ from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
 from app.tui.health import down_parts, health_line
-from app.tui.simulate import SIMULATED_ADDRESS, random_items, settled
+from app.tui.simulate import SIMULATED_ADDRESS, count_check, random_items, settled
 from db.queries import Product
 from workflows.model import OrderItem
 
@@ -176,8 +176,11 @@ def test_order_id_and_quantity_checks():
     assert order_id_check("ord-1a2b3c") is True
     assert "malformed" in order_id_check("bad id!")
     assert quantity_check("2") is True
-    for wrong in ("0", "-1", "two", "1.5", ""):
+    for wrong in ("0", "-1", "two", "1.5", "", "²", "٣", "9" * 5000):  # isdigit() takes "²"; int() does not
         assert "positive whole number" in quantity_check(wrong)
+    assert count_check("12") is True
+    for wrong in ("0", "²", "1" * 5000, "501"):
+        assert "whole number from 1" in count_check(wrong)
     assert "At most" in quantity_check(str(rules.MAX_QUANTITY + 1))
 
 
@@ -206,3 +209,15 @@ def test_age_is_short():
     assert age((now - timedelta(minutes=3, seconds=2)).isoformat(), now) == "3m ago"
     assert age((now - timedelta(days=2)).isoformat(), now) == "2d ago"
     assert age(None, now) == ""
+
+
+def test_text_from_orders_is_shown_as_typed_not_read_as_markup():
+    from app.render import status_panel
+
+    status = {"order_id": "ord-1", "state": "PAID", "step": "shipping", "items": [], "amount_cents": 100, "payment": {},
+              "address": {"name": "Ann [c/o Bob]", "street": "[/] 1 Main St", "city": "Springfield",
+                          "postal_code": "12345", "country": "US"}}
+    text = render(status_panel(status), width=120, height=40)  # raised MarkupError on "[/]"
+    assert "Ann [c/o Bob]" in text and "[/] 1 Main St" in text
+    table = order_summary_table("ord-1", [], {}, type("A", (), {"__dict__": status["address"]})())
+    assert "Ann [c/o Bob]" in render(table, width=120)

@@ -11,6 +11,7 @@ from typing import Any
 import questionary
 from questionary import Choice
 from rich.console import Console
+from rich.text import Text
 
 from activities import rules
 from app import render
@@ -95,7 +96,7 @@ async def approve_or_reject(service: Any, console: Console) -> None:
 async def update_address(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "re-address")
     current = await service.status(order_id)
-    console.print(f"Current address: {render.address_line(current.get('address'))}")
+    console.print("Current address:", Text(render.address_line(current.get("address"))))
     address = await address_form(current.get("address"))
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return

@@ -65,7 +65,7 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None) -
         table.add_row(
             Text(order["order_id"], style=state_style(order["state"])),
             state_text(order["state"]),
-            order.get("step", ""),
+            Text(order.get("step", "")),
             Text(str(retries), style="yellow" if retries else "dim"),
             clock_text(order),
             last_error_text(order.get("last_error")),

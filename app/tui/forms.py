@@ -43,11 +43,20 @@ def order_id_check(text: str) -> bool | str:
     return rules.order_id_problem(text.strip()) or True
 
 
-def quantity_check(text: str) -> bool | str:
+def small_number(text: str) -> int | None:
+    """The whole number an operator typed, or None: ASCII digits only (str.isdigit() also
+    accepts "²", which int() refuses), and short enough to be a sensible count."""
     text = text.strip()
-    if not text.isdigit() or int(text) <= 0:
+    if not (0 < len(text) <= 9) or not all("0" <= ch <= "9" for ch in text):
+        return None
+    return int(text)
+
+
+def quantity_check(text: str) -> bool | str:
+    number = small_number(text)
+    if number is None or number <= 0:
         return "Give a positive whole number."
-    if int(text) > rules.MAX_QUANTITY:
+    if number > rules.MAX_QUANTITY:
         return f"At most {rules.MAX_QUANTITY}."
     return True
 
@@ -89,7 +98,7 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
         table.add_row(f"{product.name} ({item.sku})", str(item.quantity), format_cents(product.price_cents), format_cents(subtotal))
     table.add_section()
     table.add_row("Total", "", "", format_cents(total), style="bold")
-    table.caption = f"Ship to: {address_line(address.__dict__)}"
+    table.caption = Text(f"Ship to: {address_line(address.__dict__)}")
     table.caption_justify = "left"
     return table
 

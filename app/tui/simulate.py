@@ -20,6 +20,7 @@ from rich.text import Text
 
 from app.errors import OperatorError
 from app.tui.dashboard import summary_bar
+from app.tui.forms import small_number
 from app.tui.prompts import ask
 from workflows.model import Address, OrderItem, OrderState
 
@@ -39,8 +40,8 @@ def random_items(products: list[Any], rng: random.Random) -> list[OrderItem]:
 
 
 def count_check(text: str) -> bool | str:
-    text = text.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_ORDERS:
+    number = small_number(text)
+    if number is None or not 1 <= number <= MAX_ORDERS:
         return f"Give a whole number from 1 to {MAX_ORDERS}."
     return True
 
