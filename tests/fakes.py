@@ -49,6 +49,8 @@ class FakeActivities:
         self.failures: dict[str, list[BaseException]] = defaultdict(list)
         # The address each successful dispatch handed to the carrier.
         self.dispatched_to: list[Address] = []
+        # Like the database: the order's row exists once ReceiveOrder has succeeded.
+        self.received = False
         self.order_task_queue = f"order-test-{uuid.uuid4().hex[:8]}"
         self.shipping_task_queue = f"shipping-test-{uuid.uuid4().hex[:8]}"
 
@@ -65,6 +67,7 @@ class FakeActivities:
     @activity.defn(name="ReceiveOrder")
     async def receive_order(self, input: ReceiveOrderInput) -> ReceivedOrder:
         await self._step("ReceiveOrder", input)
+        self.received = True
         return ReceivedOrder(amount_cents=3998, created_at=datetime.now(timezone.utc).isoformat())
 
     @activity.defn(name="ValidateOrder")
@@ -104,8 +107,9 @@ class FakeActivities:
     @activity.defn(name="RecordAddressChange")
     async def record_address_change(self, input: AddressChange) -> bool:
         await self._step("RecordAddressChange", input)
-        # Like the database: a change is applied only while the carrier has not the package.
-        return not self.dispatched_to
+        # Like the database: a change is applied only to an order's row that exists, while the
+        # carrier has not the package.
+        return self.received and not self.dispatched_to
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:

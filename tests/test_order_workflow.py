@@ -4,7 +4,9 @@ time-skipping server does not run Updates (those are tested end to end in eval_t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -301,6 +303,163 @@ async def test_second_decision_is_refused_not_dropped(workflow_env, fakes):
     assert result.state == OrderState.SHIPPED
     refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
     assert [r.payload["command"] for r in refusals] == ["reject"]
+
+
+def refusals(fakes: FakeActivities) -> list[dict]:
+    return [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+
+
+async def test_a_payment_that_can_never_succeed_ends_the_order_failed_and_recorded(workflow_env, fakes):
+    fakes.failures["ChargePayment"].append(
+        ApplicationError("payment id pay-x belongs to order y", type="PaymentConflict", non_retryable=True)
+    )
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
+    # Before: the error failed the workflow, FinishOrder never ran, the row stayed APPROVED.
+    assert result.state == OrderState.FAILED
+    assert "Payment failed" in result.failure_reason and "belongs to order y" in result.failure_reason
+    assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+    assert "RefundPayment" not in fakes.calls  # the payment is another order's: nothing to refund
+
+
+async def test_a_cancel_that_comes_while_the_decision_is_recorded_wins_before_the_charge(workflow_env, fakes):
+    """Local activities run inside one workflow task, so a signal reaches the workflow while a
+    step is still running only when that task heartbeats (at 80 % of its timeout): a slow
+    RecordDecision (a database outage, say) with a 1 s task timeout here."""
+    order = an_order(fakes, oid())
+
+    async def cancel_and_stall(_input) -> None:
+        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
+            "cancel", args=["changed my mind"]
+        )
+        await asyncio.sleep(2.0)  # a stalled database: the workflow task heartbeats meanwhile
+
+    fakes.hooks["RecordDecision"] = cancel_and_stall
+    async with workers(workflow_env, fakes):
+        handle = await workflow_env.client.start_workflow(
+            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
+            task_timeout=timedelta(seconds=1),
+        )
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.CANCELLED
+    assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
+
+
+async def test_an_address_change_sent_before_the_order_is_stored_is_applied_after(workflow_env, fakes):
+    """A change sent while ReceiveOrder runs ends up on the order and with the carrier. (The
+    race behind the fix, a change recorded before the order's row exists once a slow
+    ReceiveOrder makes the task heartbeat, did not reproduce on the test server: this test
+    passes on the code before the fix too.)"""
+    order = an_order(fakes, oid())
+
+    async def change_and_stall(_input) -> None:
+        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
+            "update_address", args=[NEW_ADDRESS, "carol"]
+        )
+        await asyncio.sleep(2.0)
+
+    fakes.hooks["ReceiveOrder"] = change_and_stall
+    async with workers(workflow_env, fakes):
+        handle = await workflow_env.client.start_workflow(
+            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
+            task_timeout=timedelta(seconds=1),
+        )
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    # Before: the change reached the database before the order's row and was refused as too late.
+    assert len(fakes.calls["RecordAddressChange"]) == 1
+    assert result.address.city == "Shelbyville"
+    assert [a.city for a in fakes.dispatched_to] == ["Shelbyville"]
+    assert refusals(fakes) == []
+
+
+async def test_a_cancel_that_comes_while_the_order_is_ending_is_refused_and_audited(workflow_env, fakes):
+    """The ending's own steps (refund, final record) can take a while (a slow database); a
+    command that reaches the workflow meanwhile (its task heartbeats, 1 s timeout here) is
+    refused as ending, not accepted and then lost."""
+    order = an_order(fakes, oid())
+
+    async def cancel_and_stall(_input) -> None:
+        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
+            "cancel", args=["too late"]
+        )
+        await asyncio.sleep(2.0)
+
+    fakes.hooks["FinishOrder"] = cancel_and_stall
+    async with workers(workflow_env, fakes):
+        handle = await workflow_env.client.start_workflow(
+            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
+            task_timeout=timedelta(seconds=1),
+        )
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["out of stock", "bob"])
+        result = await finish(handle)
+    assert result.state == OrderState.REJECTED
+    assert [(r["command"], "ending REJECTED" in r["reason"]) for r in refusals(fakes)] == [("cancel", True)]
+    assert not any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls["RecordEvent"])
+
+
+async def test_a_reason_the_database_cannot_store_is_refused_not_retried_for_ever(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["no\x00pe", "bob"])
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert [r["command"] for r in refusals(fakes)] == ["reject"]
+    assert "control characters" in refusals(fakes)[0]["reason"]
+    assert all(c.decision.approved for c in fakes.calls["RecordDecision"])
+
+
+async def test_a_cancel_requested_through_temporal_before_payment_ends_cancelled_uncharged(workflow_env, fakes):
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.cancel()  # as from the Web UI or `temporal workflow cancel`
+        result = await finish(handle)
+    # Before: the workflow ended CANCELED in Temporal with the database row left AWAITING_APPROVAL.
+    assert result.state == OrderState.CANCELLED
+    assert fakes.calls["FinishOrder"][0].state == OrderState.CANCELLED
+    assert "ChargePayment" not in fakes.calls
+
+
+async def test_a_cancel_requested_through_temporal_after_payment_refunds_once(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_packing(_input) -> None:
+        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).cancel()
+
+        async def recorded() -> bool:
+            return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
+
+        await eventually(recorded)
+
+    fakes.hooks["PreparePackage"] = cancel_while_packing
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.CANCELLED
+    assert result.payment.status == PaymentStatus.REFUNDED
+    assert len(fakes.calls["RefundPayment"]) == 1 and fakes.dispatched_to == []
+
+
+async def test_a_cancel_requested_through_temporal_after_dispatch_is_refused_and_the_order_ships(workflow_env, fakes):
+    order = an_order(fakes, oid())
+
+    async def cancel_while_marking_shipped(_input) -> None:
+        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).cancel()
+
+        async def refused() -> bool:
+            return bool(refusals(fakes))
+
+        await eventually(refused)
+
+    fakes.hooks["MarkShipped"] = cancel_while_marking_shipped
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.SHIPPED
+    assert result.payment.status == PaymentStatus.CHARGED and "RefundPayment" not in fakes.calls
+    assert [r["command"] for r in refusals(fakes)] == ["cancel"]
 
 
 async def test_recorded_histories_replay_deterministically():

@@ -51,6 +51,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import STEP_FAILED, ShippingWorkflow, failure_message
 
 
+# Behaviour added after runs were already in flight: each is asked for only on the path it
+# changes, so an order that never takes that path carries no marker (and no extra visibility
+# write for the TemporalChangeVersion search attribute that every patch marker upserts).
+CANCEL_BEFORE_CHARGE = "cancel-before-charge"
+PAYMENT_FAILURE_ENDS_ORDER = "payment-failure-ends-order"
+REFUSE_WHILE_ENDING = "refuse-while-ending"
+ADDRESS_AFTER_RECEIPT = "address-after-receipt"
+TEMPORAL_CANCEL_IS_A_CANCEL = "temporal-cancel-is-a-cancel"
+
+
 @dataclass
 class _OrderEnded(Exception):
     """Raised inside ``run`` to leave the happy path for a terminal state."""
@@ -61,6 +71,17 @@ class _OrderEnded(Exception):
 
 def _refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="Refused", non_retryable=True)
+
+
+def _text_refusal(**texts: Any) -> str | None:
+    """Who decided and why go to the database and the audit log: text PostgreSQL cannot store
+    (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front."""
+    for label, value in texts.items():
+        if not isinstance(value, str):
+            return f"The {label} must be text."
+        if problem := rules.text_problem(label, value):
+            return problem
+    return None
 
 
 def _as_address(value: Any) -> Address:
@@ -98,6 +119,8 @@ class OrderWorkflow:
         self._tracking_number = ""
         self._failure_reason = ""
         self._finished: Finished | None = None
+        self._ending: OrderState | None = None  # set when _end begins, before its steps run
+        self._received = False  # the order's row exists
         # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._address_sequence = 0
@@ -109,6 +132,23 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, input: OrderInput) -> OrderStatus:
         bookkeeper = asyncio.create_task(self._bookkeeper())
+        process = asyncio.create_task(self._process())
+        while True:
+            try:
+                # Shielded: a cancel requested through Temporal (Web UI, `temporal workflow
+                # cancel`) must not cut a step off half done; it becomes the operator's cancel.
+                await asyncio.shield(process)
+                break
+            except asyncio.CancelledError:
+                if process.done() or not workflow.patched(TEMPORAL_CANCEL_IS_A_CANCEL):
+                    process.cancel()
+                    raise
+                self._cancel_from_temporal()
+        await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
+        bookkeeper.cancel()
+        return self.status()
+
+    async def _process(self) -> None:
         try:
             await self._receive()
             await self._validate()
@@ -118,9 +158,15 @@ class OrderWorkflow:
             await self._mark_shipped()
         except _OrderEnded as ended:
             await self._end(ended)
-        await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
-        bookkeeper.cancel()
-        return self.status()
+
+    def _cancel_from_temporal(self) -> None:
+        """Like the operator's cancel: honoured at the next step (with a refund if paid), or
+        refused and audited once the carrier has the package."""
+        workflow.logger.info("event=temporal_cancel_requested order_id=%s", self._order.order_id)
+        if refusal := self._cancel_refusal(signal=True):
+            self._note_refusal("cancel", refusal)
+        else:
+            self._request_cancel("cancel requested through Temporal")
 
     async def _receive(self) -> None:
         received = await self._business_step(
@@ -132,6 +178,7 @@ class OrderWorkflow:
             ),
         )
         self._amount_cents = received.amount_cents
+        self._received = True
         self._checkpoint()
 
     async def _validate(self) -> None:
@@ -177,12 +224,22 @@ class OrderWorkflow:
 
     async def _charge(self) -> None:
         assert self._amount_cents is not None
-        self._payment = await self._business_step(
-            OrderActivities.charge_payment,
-            ChargePaymentInput(
-                order_id=self._order.order_id, payment_id=self._order.payment_id, amount_cents=self._amount_cents
-            ),
-        )
+        # A cancel accepted while the decision was being recorded wins before any money moves.
+        if self._cancel_reason is not None and workflow.patched(CANCEL_BEFORE_CHARGE):
+            raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
+        try:
+            self._payment = await self._business_step(
+                OrderActivities.charge_payment,
+                ChargePaymentInput(
+                    order_id=self._order.order_id, payment_id=self._order.payment_id, amount_cents=self._amount_cents
+                ),
+            )
+        except STEP_FAILED as error:
+            # A payment that can never succeed (its id belongs to another order) ends the order
+            # FAILED, recorded as such, instead of failing the workflow with the row left APPROVED.
+            if not workflow.patched(PAYMENT_FAILURE_ENDS_ORDER):
+                raise
+            raise _OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
         self._transition(OrderState.PAID, "shipping")
         self._checkpoint()
 
@@ -263,6 +320,7 @@ class OrderWorkflow:
 
     async def _end(self, ended: _OrderEnded) -> None:
         """Compensate what was done, then record the ending."""
+        self._ending = ended.state
         self._failure_reason = ended.reason
         if self._payment.status == PaymentStatus.CHARGED:
             self._step = "refunding payment"
@@ -353,7 +411,19 @@ class OrderWorkflow:
 
     # ----------------------------------------------------------------- commands
 
-    def _decision_refusal(self) -> str | None:
+    def _ending_refusal(self, signal: bool) -> str | None:
+        """Commands that come while the order is being wound up (refund, final record) would be
+        accepted and then have no effect; they are refused like those after the end."""
+        if self._ending is None or self._state.terminal:
+            return None
+        # Signal handlers change history (a refusal is audited), so older runs replay unchanged.
+        if signal and not workflow.patched(REFUSE_WHILE_ENDING):
+            return None
+        return f"Order {self._order.order_id} is already ending {self._ending.value}."
+
+    def _decision_refusal(self, signal: bool = False) -> str | None:
+        if refusal := self._ending_refusal(signal):
+            return refusal
         if self._state.terminal:
             return f"Order {self._order.order_id} is already {self._state.value}."
         if self._cancel_reason is not None:
@@ -365,7 +435,9 @@ class OrderWorkflow:
             return f"Order {self._order.order_id} is past review ({self._state.value})."
         return None
 
-    def _cancel_refusal(self) -> str | None:
+    def _cancel_refusal(self, signal: bool = False) -> str | None:
+        if refusal := self._ending_refusal(signal):
+            return refusal
         if self._state.terminal:
             return f"Order {self._order.order_id} is already {self._state.value}."
         if self._state in PAST_DISPATCH_STATES:
@@ -374,7 +446,9 @@ class OrderWorkflow:
             return f"Order {self._order.order_id} is already being cancelled."
         return None
 
-    def _address_refusal(self, address: Address) -> str | None:
+    def _address_refusal(self, address: Address, signal: bool = False) -> str | None:
+        if refusal := self._ending_refusal(signal):
+            return refusal
         if self._state.terminal:
             return f"Order {self._order.order_id} is already {self._state.value}."
         if self._state in PAST_DISPATCH_STATES:
@@ -403,6 +477,10 @@ class OrderWorkflow:
         )
 
         async def apply() -> None:
+            # A change that comes while ReceiveOrder is still retrying waits for the row it changes
+            # (without it, the database answered "too late" and the change was lost).
+            if not self._received and workflow.patched(ADDRESS_AFTER_RECEIPT):
+                await workflow.wait_condition(lambda: self._received)
             applied = await self._bookkeeping(OrderActivities.record_address_change, change)
             if applied:
                 self._address = change.address
@@ -430,7 +508,7 @@ class OrderWorkflow:
 
     @approve_update.validator
     def _validate_approve(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := self._decision_refusal():
+        if reason := (_text_refusal(name=by) or self._decision_refusal()):
             raise _refused(reason)
 
     @workflow.update(name="reject")
@@ -442,7 +520,7 @@ class OrderWorkflow:
     def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if not reason.strip():
             raise _refused("A rejection needs a reason.")
-        if refusal := self._decision_refusal():
+        if refusal := (_text_refusal(reason=reason, name=by) or self._decision_refusal()):
             raise _refused(refusal)
 
     @workflow.update(name="cancel")
@@ -456,7 +534,7 @@ class OrderWorkflow:
 
     @cancel_update.validator
     def _validate_cancel(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := self._cancel_refusal():
+        if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal()):
             raise _refused(refusal)
 
     @workflow.update(name="update_address")
@@ -471,28 +549,32 @@ class OrderWorkflow:
 
     @update_address_update.validator
     def _validate_address(self, address: Address, by: str = "operator") -> None:
-        if refusal := self._address_refusal(_as_address(address)):
+        if refusal := (_text_refusal(name=by) or self._address_refusal(_as_address(address))):
             raise _refused(refusal)
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
     @workflow.signal(name="approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := self._decision_refusal():
+        if reason := (_text_refusal(name=by) or self._decision_refusal(signal=True)):
             self._note_refusal("approve", reason)
         else:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
 
     @workflow.signal(name="reject")
     def reject_signal(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
-        if refusal := (self._decision_refusal() or (None if reason.strip() else "A rejection needs a reason.")):
+        if refusal := (
+            _text_refusal(reason=reason, name=by)
+            or self._decision_refusal(signal=True)
+            or (None if reason.strip() else "A rejection needs a reason.")
+        ):
             self._note_refusal("reject", refusal)
         else:
             self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
 
     @workflow.signal(name="cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := self._cancel_refusal():
+        if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
             self._note_refusal("cancel", refusal)
         else:
             self._request_cancel(reason)
@@ -505,7 +587,7 @@ class OrderWorkflow:
         except ApplicationError as error:
             self._note_refusal("update_address", str(error))
             return
-        if refusal := self._address_refusal(address):
+        if refusal := (_text_refusal(name=by) or self._address_refusal(address, signal=True)):
             self._note_refusal("update_address", refusal)
         else:
             self._change_address(address, by)
