@@ -175,6 +175,10 @@ class OrderService:
             owner = await queries.payment_owner(self.pool, payment_id)
             if owner is not None and owner != order_id:
                 raise InvalidInput(f"Payment id {payment_id} is already used by order {owner}.")
+        # Temporal forgets a closed workflow after the namespace's retention period; the
+        # database does not, and a second order under the same id would inherit the first's row.
+        if await queries.order_exists(self.pool, order_id):
+            raise InvalidInput(f"Order {order_id} already exists; choose another order id.")
         order = OrderInput(
             order_id=order_id,
             items=items,
@@ -201,17 +205,21 @@ class OrderService:
         return CreatedOrder(order_id=order_id, workflow_id=handle.id, payment_id=order.payment_id, amount_cents=amount)
 
     async def approve(self, order_id: str, by: str = "operator") -> str:
+        _check_texts(by=by)
         return await self._update(order_id, "approve", [by, _now_iso()])
 
     async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
         if not reason or not reason.strip():
             raise InvalidInput("A rejection needs a reason (--reason).")
+        _check_texts(reason=reason, by=by)
         return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()])
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
+        _check_texts(reason=reason, by=by)
         return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
 
     async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
+        _check_texts(by=by)
         problems = rules.address_problems(address)
         if problems:
             raise InvalidInput(problems[0])
@@ -257,6 +265,20 @@ def _check_order_id(order_id: str) -> None:
     problem = rules.order_id_problem(order_id)
     if problem:
         raise InvalidInput(problem)
+
+
+# Who decided and why end up in the audit log and on other operators' screens.
+MAX_NOTE_LENGTH = 500
+
+
+def _check_texts(**texts: str) -> None:
+    for label, value in texts.items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"The {label} must be text.")
+        if len(value) > MAX_NOTE_LENGTH:
+            raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
+        if problem := rules.text_problem(label, value):
+            raise InvalidInput(problem)
 
 
 def _parse_state(state: str) -> str:

@@ -233,12 +233,27 @@ async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, 
     assert await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", "--name", "Ann")
     assert await cli.refused("order", "create", "--id", "bad id!", "--item", "WIDGET-1:1", *ADDRESS)
     assert await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", *ADDRESS[:-1], "ZZ")
+    assert await cli.refused("order", "create", "--id", new_id() + "\n", "--item", "WIDGET-1:1", *ADDRESS)
+    # Text PostgreSQL cannot store, or that would reach other operators' terminals as escapes.
+    for bad_name in ("Ann\x1b[2J", "Ann \udcff"):  # the second is the byte 0xFF on the command line
+        message = await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", "--name", bad_name, *ADDRESS[2:])
+        assert "control characters" in message or "not valid text" in message, message
     assert await db.fetchval("SELECT count(*) FROM orders") == before
+    # An id the database knows although Temporal has forgotten its workflow (after the
+    # namespace's retention period) is refused too: the new order would inherit the old row.
+    forgotten = new_id("forgotten")
+    await db.execute(
+        "INSERT INTO orders (id, workflow_id, state, items_json, address_json, amount_cents, payment_id, created_at)"
+        " VALUES ($1, $2, 'CANCELLED', '[]'::jsonb, '{}'::jsonb, 0, $3, now())",
+        forgotten, f"order-{forgotten}", f"pay-{forgotten}",
+    )
+    assert "already exists" in await cli.refused("order", "create", "--id", forgotten, "--item", "WIDGET-1:1", *ADDRESS)
 
     await create(cli, order_id)
     assert "already exists" in await cli.refused("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
     await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
     assert "reason" in await cli.refused("order", "reject", order_id, "--reason", "  ")
+    assert "control characters" in await cli.refused("order", "reject", order_id, "--reason", "no\x1b]0;pwned\x07")
     await cli.json("order", "approve", order_id)
     # A second decision is refused (how depends on how far the order got in the meantime).
     for second in (("approve", order_id), ("reject", order_id, "--reason", "too late")):
