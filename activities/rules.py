@@ -47,6 +47,16 @@ def text_problem(label: str, value: str) -> str | None:
     return None
 
 
+def texts_problem(**texts: object) -> str | None:
+    """The first problem among named pieces of free text (who decided, why), or None."""
+    for label, value in texts.items():
+        if not isinstance(value, str):
+            return f"The {label} must be text."
+        if problem := text_problem(label, value):
+            return problem
+    return None
+
+
 def address_problems(address: Address) -> list[str]:
     problems = []
     for name in REQUIRED_ADDRESS_FIELDS:

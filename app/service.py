@@ -272,13 +272,11 @@ MAX_NOTE_LENGTH = 500
 
 
 def _check_texts(**texts: str) -> None:
+    if problem := rules.texts_problem(**texts):
+        raise InvalidInput(problem)
     for label, value in texts.items():
-        if not isinstance(value, str):
-            raise InvalidInput(f"The {label} must be text.")
         if len(value) > MAX_NOTE_LENGTH:
             raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
-        if problem := rules.text_problem(label, value):
-            raise InvalidInput(problem)
 
 
 def _parse_state(state: str) -> str:

@@ -101,13 +101,16 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
     return OrderInput(**fields)
 
 
-async def start_order(env: WorkflowEnvironment, fakes: FakeActivities, order: OrderInput) -> WorkflowHandle:
+async def start_order(
+    env: WorkflowEnvironment, fakes: FakeActivities, order: OrderInput, task_timeout: timedelta | None = None
+) -> WorkflowHandle:
     return await env.client.start_workflow(
         OrderWorkflow.run,
         order,
         id=order_workflow_id(order.order_id),
         task_queue=fakes.order_task_queue,
         execution_timeout=timedelta(days=30),
+        task_timeout=task_timeout,
     )
 
 

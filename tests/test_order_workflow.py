@@ -321,27 +321,29 @@ async def test_a_payment_that_can_never_succeed_ends_the_order_failed_and_record
     assert "RefundPayment" not in fakes.calls  # the payment is another order's: nothing to refund
 
 
-async def test_a_cancel_that_comes_while_the_decision_is_recorded_wins_before_the_charge(workflow_env, fakes):
+async def stalled_run(env, fakes: FakeActivities, order: OrderInput, step: str, signal: str, args: list,
+                      decision: list) -> OrderStatus:
     """Local activities run inside one workflow task, so a signal reaches the workflow while a
-    step is still running only when that task heartbeats (at 80 % of its timeout): a slow
-    RecordDecision (a database outage, say) with a 1 s task timeout here."""
-    order = an_order(fakes, oid())
+    step is still running only when that task heartbeats (at 80 % of its timeout). Here
+    ``step`` sends ``signal`` and then stalls 2 s (a slow database) under a 1 s task timeout;
+    the order gets ``decision`` (a signal and its arguments) once it awaits review."""
 
-    async def cancel_and_stall(_input) -> None:
-        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
-            "cancel", args=["changed my mind"]
-        )
-        await asyncio.sleep(2.0)  # a stalled database: the workflow task heartbeats meanwhile
+    async def signal_and_stall(_input) -> None:
+        await env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(signal, args=args)
+        await asyncio.sleep(2.0)
 
-    fakes.hooks["RecordDecision"] = cancel_and_stall
-    async with workers(workflow_env, fakes):
-        handle = await workflow_env.client.start_workflow(
-            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
-            task_timeout=timedelta(seconds=1),
-        )
+    fakes.hooks[step] = signal_and_stall
+    async with workers(env, fakes):
+        handle = await start_order(env, fakes, order, task_timeout=timedelta(seconds=1))
         await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
+        await handle.signal(decision[0], args=decision[1:])
+        return await finish(handle)
+
+
+async def test_a_cancel_that_comes_while_the_decision_is_recorded_wins_before_the_charge(workflow_env, fakes):
+    result = await stalled_run(
+        workflow_env, fakes, an_order(fakes, oid()), "RecordDecision", "cancel", ["changed my mind"], ["approve"]
+    )
     assert result.state == OrderState.CANCELLED
     assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
 
@@ -351,24 +353,10 @@ async def test_an_address_change_sent_before_the_order_is_stored_is_applied_afte
     race behind the fix, a change recorded before the order's row exists once a slow
     ReceiveOrder makes the task heartbeat, did not reproduce on the test server: this test
     passes on the code before the fix too.)"""
-    order = an_order(fakes, oid())
-
-    async def change_and_stall(_input) -> None:
-        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
-            "update_address", args=[NEW_ADDRESS, "carol"]
-        )
-        await asyncio.sleep(2.0)
-
-    fakes.hooks["ReceiveOrder"] = change_and_stall
-    async with workers(workflow_env, fakes):
-        handle = await workflow_env.client.start_workflow(
-            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
-            task_timeout=timedelta(seconds=1),
-        )
-        await awaiting_review(handle)
-        await handle.signal("approve")
-        result = await finish(handle)
-    # Before: the change reached the database before the order's row and was refused as too late.
+    result = await stalled_run(
+        workflow_env, fakes, an_order(fakes, oid()), "ReceiveOrder", "update_address", [NEW_ADDRESS, "carol"],
+        ["approve"],
+    )
     assert len(fakes.calls["RecordAddressChange"]) == 1
     assert result.address.city == "Shelbyville"
     assert [a.city for a in fakes.dispatched_to] == ["Shelbyville"]
@@ -379,23 +367,10 @@ async def test_a_cancel_that_comes_while_the_order_is_ending_is_refused_and_audi
     """The ending's own steps (refund, final record) can take a while (a slow database); a
     command that reaches the workflow meanwhile (its task heartbeats, 1 s timeout here) is
     refused as ending, not accepted and then lost."""
-    order = an_order(fakes, oid())
-
-    async def cancel_and_stall(_input) -> None:
-        await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(
-            "cancel", args=["too late"]
-        )
-        await asyncio.sleep(2.0)
-
-    fakes.hooks["FinishOrder"] = cancel_and_stall
-    async with workers(workflow_env, fakes):
-        handle = await workflow_env.client.start_workflow(
-            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
-            task_timeout=timedelta(seconds=1),
-        )
-        await awaiting_review(handle)
-        await handle.signal("reject", args=["out of stock", "bob"])
-        result = await finish(handle)
+    result = await stalled_run(
+        workflow_env, fakes, an_order(fakes, oid()), "FinishOrder", "cancel", ["too late"],
+        ["reject", "out of stock", "bob"],
+    )
     assert result.state == OrderState.REJECTED
     assert [(r["command"], "ending REJECTED" in r["reason"]) for r in refusals(fakes)] == [("cancel", True)]
     assert not any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls["RecordEvent"])

@@ -73,15 +73,9 @@ def _refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="Refused", non_retryable=True)
 
 
-def _text_refusal(**texts: Any) -> str | None:
-    """Who decided and why go to the database and the audit log: text PostgreSQL cannot store
-    (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front."""
-    for label, value in texts.items():
-        if not isinstance(value, str):
-            return f"The {label} must be text."
-        if problem := rules.text_problem(label, value):
-            return problem
-    return None
+# Who decided and why go to the database and the audit log: text PostgreSQL cannot store
+# (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front.
+_text_refusal = rules.texts_problem
 
 
 def _as_address(value: Any) -> Address:
