@@ -1,6 +1,6 @@
 """OrderWorkflow and its ShippingWorkflow child on the time-skipping test server, with every
-activity replaced by a stand-in under the same name. Commands go in as Signals here: the
-time-skipping server does not run Updates (those are tested end to end in eval_tests/)."""
+activity replaced by a stand-in under the same name. Commands go in mostly as Signals here;
+Updates (what the CLI and the TUI send) are tested end to end in eval_tests/ as well."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
@@ -435,6 +436,63 @@ async def test_a_cancel_requested_through_temporal_after_dispatch_is_refused_and
     assert result.state == OrderState.SHIPPED
     assert result.payment.status == PaymentStatus.CHARGED and "RefundPayment" not in fakes.calls
     assert [r["command"] for r in refusals(fakes)] == ["cancel"]
+
+
+async def test_an_approval_that_comes_while_the_order_expires_is_refused_and_the_order_stays_expired(
+    workflow_env, fakes
+):
+    """The review window closes, and FinishOrder(EXPIRED) runs in the task that would end the
+    workflow. An approve that arrives meanwhile makes the server refuse that task's completion
+    (there is a new event); the next task holds both the timer and the signal, and the SDK
+    applies the signal first. It must not approve, charge and ship an order the database has
+    already recorded EXPIRED: the window closed before the workflow saw the approval."""
+    order = an_order(fakes, oid(), review_window_seconds=3600)
+    signal_during(workflow_env, fakes, "FinishOrder", order, "approve", "late-larry")
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        result = await finish(handle)  # the test server skips the hour
+    assert result.state == OrderState.EXPIRED
+    assert "ChargePayment" not in fakes.calls and "RecordDecision" not in fakes.calls
+    assert {f.state for f in fakes.calls["FinishOrder"]} == {OrderState.EXPIRED}
+    assert [(r["command"], "review window" in r["reason"]) for r in refusals(fakes)] == [("approve", True)]
+
+
+async def test_a_cancel_that_comes_while_the_order_expires_is_refused_and_the_order_stays_expired(
+    workflow_env, fakes
+):
+    order = an_order(fakes, oid(), review_window_seconds=3600)
+    signal_during(workflow_env, fakes, "FinishOrder", order, "cancel", "too late")
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        result = await finish(handle)
+    assert result.state == OrderState.EXPIRED
+    assert {f.state for f in fakes.calls["FinishOrder"]} == {OrderState.EXPIRED}
+    assert [r["command"] for r in refusals(fakes)] == ["cancel"]
+    assert not any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls["RecordEvent"])
+
+
+async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_with_the_reason(
+    workflow_env, fakes
+):
+    order = an_order(fakes, oid(), review_window_seconds=3600)
+    updates: list[asyncio.Task] = []
+
+    async def approve_meanwhile(_input) -> None:
+        handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"])))
+        # A slow database: FinishOrder stays in flight while the server admits the update (an
+        # update that came after the end would fail too, but without the window's reason).
+        await asyncio.sleep(1.0)
+
+    fakes.hooks["FinishOrder"] = approve_meanwhile
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        result = await finish(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await updates[0]
+    assert result.state == OrderState.EXPIRED
+    assert "review window" in str(refused.value.cause)
+    assert "ChargePayment" not in fakes.calls
 
 
 async def test_recorded_histories_replay_deterministically():

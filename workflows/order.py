@@ -59,6 +59,7 @@ PAYMENT_FAILURE_ENDS_ORDER = "payment-failure-ends-order"
 REFUSE_WHILE_ENDING = "refuse-while-ending"
 ADDRESS_AFTER_RECEIPT = "address-after-receipt"
 TEMPORAL_CANCEL_IS_A_CANCEL = "temporal-cancel-is-a-cancel"
+REVIEW_WINDOW_CLOSES = "review-window-closes"
 
 
 @dataclass
@@ -104,6 +105,7 @@ class OrderWorkflow:
         self._payment = Payment(payment_id=input.payment_id)
         self._decision: Decision | None = None
         self._awaiting_since: datetime | None = None
+        self._review_deadline: datetime | None = None  # workflow time; the timer fires at or after it
         self._review_seconds = 0.0
         self._cancel_reason: str | None = None
         self._cancel_outcome: str | None = None  # "cancelled" or the reason it came too late
@@ -194,10 +196,13 @@ class OrderWorkflow:
             ReviewInput(order_id=self._order.order_id, review_window_seconds=self._order.review_window_seconds),
         )
         self._awaiting_since = datetime.fromisoformat(since)
+        window = timedelta(seconds=self._order.review_window_seconds)
+        # The timer starts when this task completes, so it cannot fire before this deadline.
+        self._review_deadline = workflow.now() + window
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None or self._cancel_reason is not None,
-                timeout=timedelta(seconds=self._order.review_window_seconds),
+                timeout=window,
             )
         except asyncio.TimeoutError:
             if self._decision is None and self._cancel_reason is None:
@@ -405,9 +410,28 @@ class OrderWorkflow:
 
     # ----------------------------------------------------------------- commands
 
+    def _window_closed(self) -> bool:
+        """The review window is over, though the timer may not have been seen yet. A command that
+        comes while FinishOrder(EXPIRED) runs makes the server refuse that task's completion;
+        the next task carries the timer and the command together, and the SDK applies the
+        command first. Judged by the task's time the command is late, and the database has
+        already recorded EXPIRED, so it is refused rather than approving an expired order."""
+        return (
+            self._state == OrderState.AWAITING_APPROVAL
+            and self._decision is None
+            and self._cancel_reason is None
+            and self._review_deadline is not None
+            and workflow.now() >= self._review_deadline
+        )
+
     def _ending_refusal(self, signal: bool) -> str | None:
         """Commands that come while the order is being wound up (refund, final record) would be
         accepted and then have no effect; they are refused like those after the end."""
+        if self._window_closed() and (not signal or workflow.patched(REVIEW_WINDOW_CLOSES)):
+            return (
+                f"Order {self._order.order_id} is expiring: its review window of "
+                f"{self._order.review_window_seconds:g} s has closed."
+            )
         if self._ending is None or self._state.terminal:
             return None
         # Signal handlers change history (a refusal is audited), so older runs replay unchanged.
