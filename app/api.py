@@ -11,6 +11,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable
 from app.service import OrderService
 from workflows.model import Address, OrderItem
@@ -92,9 +93,10 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def list_orders(
         request: Request,
         state: str | None = None,
-        limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        limit: int = Query(50, description=f"1 to {MAX_PAGE_SIZE}"),
+        offset: int = Query(0, description=f"0 to {MAX_OFFSET}"),
     ) -> dict[str, Any]:
+        # Bounds are the service's (app.checks), refused with its sentence like every other input.
         orders = await svc(request).list_orders(state=state, limit=limit, offset=offset)
         return {"orders": orders, "count": len(orders)}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -45,11 +46,12 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInput("--orders must be at least 1.")
     if args.concurrency < 1:
         raise InvalidInput("--concurrency must be at least 1.")
-    if args.review_wait < 0:
-        raise InvalidInput("--review-wait cannot be negative.")
-    if args.order_timeout <= 0:
-        raise InvalidInput("--order-timeout must be positive.")
-    if not 0.01 <= args.poll_interval <= 10:
+    # argparse's float() takes "nan" and "inf"; neither is a number of seconds to wait.
+    if not (math.isfinite(args.review_wait) and args.review_wait >= 0):
+        raise InvalidInput("--review-wait must be a number of seconds, 0 or more.")
+    if not (math.isfinite(args.order_timeout) and args.order_timeout > 0):
+        raise InvalidInput("--order-timeout must be a positive number of seconds.")
+    if not 0.01 <= args.poll_interval <= 10:  # NaN fails every comparison
         raise InvalidInput("--poll-interval must be between 0.01 and 10 seconds.")
 
 

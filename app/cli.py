@@ -43,8 +43,9 @@ def _optional_module(name: str):
         return None
 
 
-def _configure_logging() -> None:
-    """Operator commands log to .data/logs/cli.log; ORDER_TRACKER_DEBUG=1 logs to stderr instead."""
+def _configure_logging() -> str:
+    """Operator commands log to .data/logs/cli.log; ORDER_TRACKER_DEBUG=1 logs to stderr instead.
+    Returns where the log goes, for the apology."""
     import os
 
     from app.config import Settings
@@ -52,28 +53,31 @@ def _configure_logging() -> None:
 
     if os.environ.get("ORDER_TRACKER_DEBUG"):
         configure_logging(logging.DEBUG)
-    else:
-        configure_logging(path=Settings.from_env().logs_dir / "cli.log")
+        return "the log above"
+    path = Settings.from_env().logs_dir / "cli.log"  # a bad setting is refused here, before anything
+    configure_logging(path=path)
+    return str(path)
 
 
-def _cli_log() -> str:
-    from app.config import Settings
-
-    return str(Settings.from_env().logs_dir / "cli.log")
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
+        # Everything after `test` belongs to pytest, options included.
+        return argparse.Namespace(command="test", pytest_args=argv[1:], handler=_optional_module("test")._test)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["tui", *argv])
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    _configure_logging()
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
-        # Everything after `test` belongs to pytest, options included.
-        args = argparse.Namespace(command="test", pytest_args=argv[1:], handler=_optional_module("test")._test)
-    else:
-        args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["tui", *(argv or [])])
+    args, cli_log = None, "the log"
     try:
+        # Settings are read from here on (ports from the environment, when a module is
+        # imported or a command runs): a bad one is an OperatorError like any other input.
+        cli_log = _configure_logging()
+        args = _parse(argv)
         result = args.handler(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
@@ -85,9 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception:  # never a traceback to an operator; the log keeps the details
-        log.exception("event=unexpected_error command=%s", args.command)
-        print(
-            f"Sorry, something unexpected went wrong; the details are in {_cli_log()}.",
-            file=sys.stderr,
-        )
+        log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
+        print(f"Sorry, something unexpected went wrong; the details are in {cli_log}.", file=sys.stderr)
         return 1

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from app.errors import InvalidInput
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DATABASE_NAME = "orders"
@@ -38,15 +40,13 @@ class Settings:
         data_dir = Path(env.get("ORDER_TRACKER_DATA_DIR") or ROOT / ".data").resolve()
         return cls(
             data_dir=data_dir,
-            temporal_port=int(env.get("ORDER_TRACKER_TEMPORAL_PORT", "7233")),
-            temporal_ui_port=int(env.get("ORDER_TRACKER_TEMPORAL_UI_PORT", "8233")),
-            postgres_port=int(env.get("ORDER_TRACKER_POSTGRES_PORT", "5433")),
-            api_port=int(env.get("ORDER_TRACKER_API_PORT", "8000")),
+            temporal_port=_port(env, "ORDER_TRACKER_TEMPORAL_PORT", 7233),
+            temporal_ui_port=_port(env, "ORDER_TRACKER_TEMPORAL_UI_PORT", 8233),
+            postgres_port=_port(env, "ORDER_TRACKER_POSTGRES_PORT", 5433),
+            api_port=_port(env, "ORDER_TRACKER_API_PORT", 8000),
             external_temporal_address=env.get("TEMPORAL_ADDRESS") or None,
             external_database_url=env.get("DATABASE_URL") or None,
-            temporal_metrics_port=int(env["ORDER_TRACKER_TEMPORAL_METRICS_PORT"])
-            if env.get("ORDER_TRACKER_TEMPORAL_METRICS_PORT")
-            else None,
+            temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
         )
 
     @property
@@ -99,6 +99,17 @@ class Settings:
             return None
         namespace = self.temporal_connect_config()["namespace"]
         return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """The port in variable ``name`` (unset or empty: ``default``); a bad one is refused in a sentence."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    # ASCII digits only: int() also takes "٨٠", "+80" and "8_0".
+    if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
+        return int(text)
+    raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
 
 
 def redact_url(url: str) -> str:

@@ -1,7 +1,9 @@
 """The `order` commands: create, approve, reject, cancel, address, status, list, audit, catalog.
 
-A thin shell over OrderService: parse, call, print (Rich for people, one JSON document with
---json). Errors are OperatorErrors, turned into one sentence and an exit code by app.cli.
+A thin shell over OrderService: parse, check, call, print (Rich for people, one JSON document
+with --json). Each handler runs the service's own input checks (app.checks) before it connects,
+so bad input is refused as such even with the stack down. Errors are OperatorErrors, turned
+into one sentence and an exit code by app.cli.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from app import render
+from app import checks, render
 from app.errors import InvalidInput
 from app.service import OrderService
 from workflows.model import Address, OrderItem
@@ -73,8 +75,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     listing = sub.add_parser("list", help="orders, newest first")
     listing.add_argument("--state", help="only orders in this state")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--limit", type=int, default=50, help=f"at most {checks.MAX_PAGE_SIZE} (default 50)")
+    listing.add_argument("--offset", type=int, default=0, help="orders to skip (default 0)")
     _json_flag(listing)
     listing.set_defaults(handler=_list)
 
@@ -173,16 +175,16 @@ def _say(args: argparse.Namespace, order_id: str, message: str) -> None:
 async def _create(args: argparse.Namespace) -> int:
     if not args.items:
         raise InvalidInput("An order needs at least one --item SKU:QTY.")
-    items = [parse_item(text) for text in args.items]
-    address = parse_address(args)
+    order = dict(
+        order_id=args.order_id or new_order_id(),
+        items=[parse_item(text) for text in args.items],
+        address=parse_address(args),
+        payment_id=args.payment_id,
+        review_window_seconds=args.review_window,
+    )
+    checks.create_order(**order)
     async with await OrderService.connect() as service:
-        created = await service.create_order(
-            order_id=args.order_id or new_order_id(),
-            items=items,
-            address=address,
-            payment_id=args.payment_id,
-            review_window_seconds=args.review_window,
-        )
+        created = await service.create_order(**order)
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
     _emit(
         args,
@@ -196,18 +198,21 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _approve(args: argparse.Namespace) -> int:
+    checks.approve(args.order_id, by=args.by)
     async with await OrderService.connect() as service:
         _say(args, args.order_id, await service.approve(args.order_id, by=args.by))
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
+    checks.reject(args.order_id, args.reason, by=args.by)
     async with await OrderService.connect() as service:
         _say(args, args.order_id, await service.reject(args.order_id, args.reason, by=args.by))
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
+    checks.cancel(args.order_id, args.reason, by=args.by)
     async with await OrderService.connect() as service:
         _say(args, args.order_id, await service.cancel(args.order_id, args.reason, by=args.by))
     return 0
@@ -215,12 +220,14 @@ async def _cancel(args: argparse.Namespace) -> int:
 
 async def _address(args: argparse.Namespace) -> int:
     address = parse_address(args)
+    checks.update_address(args.order_id, address, by=args.by)
     async with await OrderService.connect() as service:
         _say(args, args.order_id, await service.update_address(args.order_id, address, by=args.by))
     return 0
 
 
 async def _status(args: argparse.Namespace) -> int:
+    checks.status(args.order_id)
     async with await OrderService.connect() as service:
         status = await service.status(args.order_id)
     _emit(args, status, lambda c: c.print(render.status_panel(status)))
@@ -228,8 +235,7 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    if args.limit <= 0 or args.offset < 0:
-        raise InvalidInput("--limit must be positive and --offset not negative.")
+    checks.list_orders(state=args.state, limit=args.limit, offset=args.offset)
     async with await OrderService.connect() as service:
         orders = await service.list_orders(state=args.state, limit=args.limit, offset=args.offset)
     _emit(args, {"orders": orders, "count": len(orders)}, lambda c: c.print(render.orders_table(orders)))
@@ -237,6 +243,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _audit(args: argparse.Namespace) -> int:
+    checks.audit(args.order_id)
     async with await OrderService.connect() as service:
         audit = await service.audit(args.order_id)
     _emit(args, audit, lambda c: c.print(render.audit_timeline(audit)))

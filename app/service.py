@@ -30,6 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import rules
+from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
 from app.views import order_summary, timeline
@@ -106,8 +107,7 @@ class OrderService:
         return await queries.catalog(self.pool)
 
     async def list_orders(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
-        if state is not None:
-            state = _parse_state(state)
+        state = checks.list_orders(state=state, limit=limit, offset=offset)
         rows = await queries.list_orders(self.pool, state=state, limit=limit, offset=offset)
         now = datetime.now(timezone.utc)
         return [order_summary(row, now) for row in rows]
@@ -117,7 +117,7 @@ class OrderService:
 
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
-        _check_order_id(order_id)
+        checks.status(order_id)
         row = await queries.get_order(self.pool, order_id)
         live = None
         try:
@@ -138,7 +138,7 @@ class OrderService:
         return status
 
     async def audit(self, order_id: str) -> dict:
-        _check_order_id(order_id)
+        checks.audit(order_id)
         row = await queries.get_order(self.pool, order_id)
         if row is None:
             raise NotFound(f"There is no order {order_id}.")
@@ -162,16 +162,18 @@ class OrderService:
         review_window_seconds: float | None = None,
     ) -> CreatedOrder:
         """Validate everything first: a refused order starts no workflow and writes no row."""
+        checks.create_order(
+            order_id=order_id,
+            items=items,
+            address=address,
+            payment_id=payment_id,
+            review_window_seconds=review_window_seconds,
+        )
         products = {p.sku: p.price_cents for p in await self.catalog()}
-        problems = rules.order_problems(order_id, items, address, products)
-        if problems:
+        if problems := rules.item_problems(items, products):
             raise InvalidInput(problems[0])
-        if review_window_seconds is not None and not (0 < review_window_seconds <= 30 * 24 * 3600):
-            raise InvalidInput("The review window must be between 1 second and 30 days.")
         payment_id = (payment_id or "").strip() or None
         if payment_id is not None:
-            if rules.order_id_problem(payment_id):
-                raise InvalidInput(f"Payment id {payment_id!r} is malformed: use letters, digits, '-' or '_'.")
             owner = await queries.payment_owner(self.pool, payment_id)
             if owner is not None and owner != order_id:
                 raise InvalidInput(f"Payment id {payment_id} is already used by order {owner}.")
@@ -205,24 +207,19 @@ class OrderService:
         return CreatedOrder(order_id=order_id, workflow_id=handle.id, payment_id=order.payment_id, amount_cents=amount)
 
     async def approve(self, order_id: str, by: str = "operator") -> str:
-        _check_texts(by=by)
+        checks.approve(order_id, by=by)
         return await self._update(order_id, "approve", [by, _now_iso()])
 
     async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
-        if not reason or not reason.strip():
-            raise InvalidInput("A rejection needs a reason (--reason).")
-        _check_texts(reason=reason, by=by)
+        checks.reject(order_id, reason, by=by)
         return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()])
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
-        _check_texts(reason=reason, by=by)
+        checks.cancel(order_id, reason, by=by)
         return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
 
     async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
-        _check_texts(by=by)
-        problems = rules.address_problems(address)
-        if problems:
-            raise InvalidInput(problems[0])
+        checks.update_address(order_id, address, by=by)
         return await self._update(order_id, "update_address", [rules.normalise_address(address), by])
 
     # ------------------------------------------------------------------ mechanics
@@ -231,8 +228,7 @@ class OrderService:
         return self.client.get_workflow_handle(order_workflow_id(order_id))
 
     async def _update(self, order_id: str, name: str, args: list) -> str:
-        """Send an Update: the workflow's validator accepts or refuses at once."""
-        _check_order_id(order_id)
+        """Send an Update, its input already checked: the workflow's validator accepts or refuses at once."""
         handle = self._handle(order_id)
         try:
             result = await asyncio.wait_for(handle.execute_update(name, args=args), COMMAND_TIMEOUT_S)
@@ -259,32 +255,6 @@ class OrderService:
             state = row["state"] if row is not None else description.status.name
             return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
         return NotFound(f"There is no order {order_id}.")
-
-
-def _check_order_id(order_id: str) -> None:
-    problem = rules.order_id_problem(order_id)
-    if problem:
-        raise InvalidInput(problem)
-
-
-# Who decided and why end up in the audit log and on other operators' screens.
-MAX_NOTE_LENGTH = 500
-
-
-def _check_texts(**texts: str) -> None:
-    if problem := rules.texts_problem(**texts):
-        raise InvalidInput(problem)
-    for label, value in texts.items():
-        if len(value) > MAX_NOTE_LENGTH:
-            raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
-
-
-def _parse_state(state: str) -> str:
-    try:
-        return OrderState(state.strip().upper()).value
-    except ValueError:
-        names = ", ".join(s.value for s in OrderState)
-        raise InvalidInput(f"Unknown state {state!r}; use one of {names}.") from None
 
 
 def _cause_message(error: BaseException) -> str:
@@ -335,7 +305,9 @@ def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
     status["order_id"] = order_id
     status["workflow_id"] = order_workflow_id(order_id)
     status["attempts"] = per_activity
-    status["retries"] = sum(max(0, n - 1) for n in per_activity.values())
+    # The order row's count, from the same query as the list's (db/queries.py): attempts after
+    # the first of each activity invocation. Before the row exists nothing counts them.
+    status.setdefault("retries", 0)
     status.setdefault("updated_at", now.isoformat())
     return status
 

@@ -10,8 +10,8 @@ import time
 from rich.console import Console
 
 from app import render
-from app.errors import OperatorError, StackUnreachable
-from app.stack import Stack, StackError
+from app.errors import InvalidInput, OperatorError, StackUnreachable
+from app.stack import PurgeRefused, Stack, StackError
 from app.stack.stack import PART_NAMES
 
 
@@ -25,7 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     up.set_defaults(handler=_up)
 
     down = commands.add_parser("down", help="stop what `up` started (data is kept)")
-    down.add_argument("--purge", action="store_true", help="also delete .data/ (orders, history, logs)")
+    down.add_argument(
+        "--purge", action="store_true", help="also delete .data/ (orders, history, logs), unless it holds anything else"
+    )
     down.add_argument("--docker", action="store_true", help="stop the docker compose stack")
     down.set_defaults(handler=_down)
 
@@ -71,7 +73,10 @@ def _down(args: argparse.Namespace) -> int:
     if args.docker:
         return _docker(["down", *(["--volumes"] if args.purge else [])])
     stack = Stack()
-    stopped = stack.down(purge=args.purge)
+    try:
+        stopped = stack.down(purge=args.purge)
+    except PurgeRefused as error:
+        raise InvalidInput(str(error)) from None
     if stopped:
         print(f"Stopped {', '.join(stopped)}.")
     else:

@@ -37,7 +37,9 @@ _ORDER_COLUMNS = """
     a.attempts, a.failures, a.retries, a.last_error, a.last_error_activity, a.last_error_at
 """
 
-# Attempt statistics per order, computed from the index on activity_attempts(order_id).
+# Attempt statistics per order, computed from the index on activity_attempts(order_id). A retry
+# is an attempt after the first of the same activity invocation (workflow_id, activity_id): the
+# one definition, shown by the list, the dashboard and `order status` alike.
 _ATTEMPTS_LATERAL = """
     LEFT JOIN payments p ON p.payment_id = o.payment_id
     LEFT JOIN LATERAL (

@@ -26,7 +26,9 @@ def merged(live_state: OrderState, row_state: str) -> dict:
     terminal = OrderState(row_state).terminal
     step = "done" if terminal else "dispatching carrier"
     payment = {"payment_id": "pay-o-1", "status": "REFUNDED" if row_state == "CANCELLED" else "CHARGED"}
-    summary = {"state": row_state, "step": step, "terminal": terminal, "payment": payment, "created_at": NOW.isoformat()}
+    summary = {
+        "state": row_state, "step": step, "terminal": terminal, "payment": payment, "retries": 1, "created_at": NOW.isoformat()
+    }
     return _merge_status("o-1", live(live_state), summary, {"PreparePackage": 2}, NOW)
 
 

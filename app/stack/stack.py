@@ -36,6 +36,10 @@ class StackError(Exception):
     """A part could not start; the message is one sentence for the operator."""
 
 
+class PurgeRefused(Exception):
+    """The data directory holds files the stack did not put there; the message names them."""
+
+
 @dataclass
 class PartStatus:
     name: str
@@ -243,7 +247,10 @@ class Stack:
     # ------------------------------------------------------------------ down
 
     def down(self, purge: bool = False) -> list[str]:
-        """Stop what ``up`` started (workers first, so they finish cleanly). Returns the names stopped."""
+        """Stop what ``up`` started (workers first, so they finish cleanly). Returns the names stopped.
+        With ``purge``, delete the data directory too, unless it holds what the stack did not create."""
+        if purge:
+            self.check_purge()  # before anything stops, or is created by the lock and the specs
         with self._lock():
             specs = self.specs()
             stopped = []
@@ -253,6 +260,29 @@ class Stack:
         if purge:
             shutil.rmtree(self.settings.data_dir, ignore_errors=True)
         return stopped
+
+    def own_entries(self) -> set[Path]:
+        """What the stack creates in the data directory: logs, pid files and both servers' data."""
+        s = self.settings
+        return {s.logs_dir, s.run_dir, postgres.data_dir(s), temporal.db_file(s).parent}
+
+    def check_purge(self) -> None:
+        """ORDER_TRACKER_DATA_DIR may point anywhere: purge only a directory that is the stack's own."""
+        data_dir = self.settings.data_dir
+        if not data_dir.exists():
+            return
+        if not data_dir.is_dir():
+            raise PurgeRefused(f"Not purging {data_dir}: it is not a directory (see ORDER_TRACKER_DATA_DIR).")
+        own = self.own_entries()
+        unexpected = sorted(entry.name for entry in data_dir.iterdir() if entry not in own)
+        if unexpected:
+            shown = ", ".join(map(repr, unexpected[:5]))
+            if len(unexpected) > 5:
+                shown += f" and {len(unexpected) - 5} more"
+            raise PurgeRefused(
+                f"Not purging {data_dir}: it holds {shown}, which the stack did not create;"
+                " move them out or point ORDER_TRACKER_DATA_DIR at the stack's own directory."
+            )
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

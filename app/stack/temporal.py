@@ -48,15 +48,19 @@ def temporal_binary() -> str:
     return found
 
 
+def db_file(settings: Settings) -> Path:
+    return settings.data_dir / "temporal" / "temporal.db"
+
+
 def spec(settings: Settings) -> ProcessSpec:
-    db_file = settings.data_dir / "temporal" / "temporal.db"
-    db_file.parent.mkdir(parents=True, exist_ok=True)
+    database = db_file(settings)
+    database.parent.mkdir(parents=True, exist_ok=True)
     command = [
         temporal_binary(), "server", "start-dev",
         "--ip", "127.0.0.1",
         "--port", str(settings.temporal_port),
         "--ui-port", str(settings.temporal_ui_port),
-        "--db-filename", str(db_file),
+        "--db-filename", str(database),
         "--search-attribute", f"{ORDER_STATE_ATTRIBUTE.name}=Keyword",
         "--log-format", "json",
         "--log-level", "warn",

@@ -1,0 +1,100 @@
+"""The checks of an operator's input that need no server, one per OrderService command and
+with its arguments. The service runs them before it acts, for every caller (CLI, TUI, API);
+the CLI also runs them before it connects, so bad input is refused the same way with the
+stack down. What needs the database (known SKUs, ids already taken) stays in the service."""
+
+from __future__ import annotations
+
+from activities import rules
+from app.errors import InvalidInput
+from workflows.model import Address, OrderItem, OrderState
+
+# Who decided and why end up in the audit log and on other operators' screens.
+MAX_NOTE_LENGTH = 500
+MAX_REVIEW_WINDOW_S = 30 * 24 * 3600
+# A page of the order list is one query: enough rows for any screen or script.
+MAX_PAGE_SIZE = 1000
+# Far beyond any order book this serves, and well inside PostgreSQL's bigint OFFSET.
+MAX_OFFSET = 1_000_000_000
+
+
+def status(order_id: str) -> None:
+    _order_id(order_id)
+
+
+def audit(order_id: str) -> None:
+    _order_id(order_id)
+
+
+def create_order(
+    *,
+    order_id: str,
+    items: list[OrderItem],
+    address: Address,
+    payment_id: str | None = None,
+    review_window_seconds: float | None = None,
+) -> None:
+    # Every SKU stands in as known here: the catalog is in the database.
+    problems = rules.order_problems(order_id, items, address, {item.sku for item in items})
+    _refuse(problems[0] if problems else None)
+    # Written so that NaN fails too: every comparison with it is false.
+    if review_window_seconds is not None and not (0 < review_window_seconds <= MAX_REVIEW_WINDOW_S):
+        raise InvalidInput("The review window must be between 1 second and 30 days.")
+    payment_id = (payment_id or "").strip()
+    if payment_id and rules.order_id_problem(payment_id):
+        raise InvalidInput(f"Payment id {payment_id!r} is malformed: use letters, digits, '-' or '_'.")
+
+
+def approve(order_id: str, by: str = "operator") -> None:
+    _order_id(order_id)
+    _texts(by=by)
+
+
+def reject(order_id: str, reason: str, by: str = "operator") -> None:
+    _order_id(order_id)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("A rejection needs a reason (--reason).")
+    _texts(reason=reason, by=by)
+
+
+def cancel(order_id: str, reason: str = "", by: str = "operator") -> None:
+    _order_id(order_id)
+    _texts(reason=reason, by=by)
+
+
+def update_address(order_id: str, address: Address, by: str = "operator") -> None:
+    _order_id(order_id)
+    _texts(by=by)
+    problems = rules.address_problems(address)
+    _refuse(problems[0] if problems else None)
+
+
+def list_orders(*, state: str | None = None, limit: int = 50, offset: int = 0) -> str | None:
+    """Returns the state by its canonical name (None: every state)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"The limit must be between 1 and {MAX_PAGE_SIZE}.")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"The offset must be between 0 and {MAX_OFFSET}.")
+    if state is None:
+        return None
+    try:
+        return OrderState(state.strip().upper()).value
+    except ValueError:
+        names = ", ".join(s.value for s in OrderState)
+        raise InvalidInput(f"Unknown state {state!r}; use one of {names}.") from None
+
+
+def _order_id(order_id: str) -> None:
+    _refuse(rules.order_id_problem(order_id))
+
+
+def _texts(**texts: str) -> None:
+    _refuse(rules.texts_problem(**texts))
+    for label, value in texts.items():
+        if len(value) > MAX_NOTE_LENGTH:
+            raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
+
+
+def _refuse(problem: str | None) -> None:
+    if problem:
+        raise InvalidInput(problem)

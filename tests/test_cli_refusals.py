@@ -1,0 +1,164 @@
+"""Bad input through the command-line entry point, with the stack down: refused as such, in one
+sentence with exit 1, before anything connects; good input finds the stack unreachable (3)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Callable, Iterator
+
+import pytest
+
+from app import bench_cli
+from app.cli import build_parser, main
+from app.config import Settings
+from app.errors import InvalidInput
+from app.tui.forms import quantity_check
+from app.tui.simulate import count_check
+
+ADDRESS = [
+    "--name", "Ann", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"
+]
+PORT_VARIABLES = [
+    "ORDER_TRACKER_TEMPORAL_PORT",
+    "ORDER_TRACKER_TEMPORAL_UI_PORT",
+    "ORDER_TRACKER_POSTGRES_PORT",
+    "ORDER_TRACKER_API_PORT",
+    "ORDER_TRACKER_TEMPORAL_METRICS_PORT",
+]
+
+Run = Callable[..., "tuple[int, str]"]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
+    """``main(argv)`` with a private data dir and Temporal and PostgreSQL on a port that refuses
+    connections: bound, never listening, and held so that no one else takes it meanwhile."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = str(closed.getsockname()[1])
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", port)
+    monkeypatch.setenv("ORDER_TRACKER_POSTGRES_PORT", port)
+    for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    try:
+        yield run
+    finally:
+        root.handlers[:], root.level = handlers, level
+        closed.close()
+
+
+def assert_refused(code: int, err: str, words: str) -> None:
+    assert code == 1, err
+    assert len(err.strip().splitlines()) == 1 and err.strip().endswith("."), err
+    assert words in err and "not reachable" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["order", "create", "--id", "bad id", "--item", "WIDGET-1:1", *ADDRESS], "is malformed"),
+        (["order", "create", "--item", "WIDGET-1:1", "--item", "widget-1:2", *ADDRESS], "appears twice"),
+        (["order", "create", "--item", "WIDGET-1:1001", *ADDRESS], "over the limit"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS[:-1], "ZZ"], "ISO 3166"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", "pay me"], "Payment id"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "nan"], "review window"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "inf"], "review window"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "-1"], "review window"),
+        (["order", "approve", "bad;id"], "is malformed"),
+        (["order", "approve", "ord-1", "--by", "dana\x1b[2J"], "control characters"),
+        (["order", "reject", "ord-1", "--reason", "  "], "needs a reason"),
+        (["order", "reject", "bad;id", "--reason", "fraud"], "is malformed"),
+        (["order", "cancel", "ord-1", "--reason", "x" * 501], "longer than 500"),
+        (["order", "cancel", "ord-1", "--by", "eve\udcff"], "not valid text"),
+        (["order", "address", "ord-1", *ADDRESS[:-1], "ZZ"], "ISO 3166"),
+        (["order", "address", "ord-1", "--name", "Ann"], "incomplete"),
+        (["order", "address", "bad;id", *ADDRESS], "is malformed"),
+        (["order", "status", "bad;id"], "is malformed"),
+        (["order", "audit", "bad;id"], "is malformed"),
+        (["order", "list", "--state", "LOST"], "Unknown state"),
+        (["order", "list", "--limit", "0"], "The limit must be between 1 and 1000."),
+        (["order", "list", "--limit", "1" * 20], "The limit must be between 1 and 1000."),
+        (["order", "list", "--offset", "-1"], "The offset must be between 0 and"),
+        (["order", "list", "--offset", "1" * 20], "The offset must be between 0 and"),
+    ],
+)
+def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
+    assert_refused(*cli(*argv), words)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "60"],
+        ["order", "approve", "ord-1", "--by", "dana"],
+        ["order", "reject", "ord-1", "--reason", "fraud"],
+        ["order", "cancel", "ord-1"],
+        ["order", "address", "ord-1", *ADDRESS],
+        ["order", "status", "ord-1"],
+        ["order", "audit", "ord-1"],
+        ["order", "list", "--state", "paid", "--limit", "1000", "--offset", "5"],
+    ],
+)
+def test_good_input_with_the_stack_down_is_unreachable(cli: Run, argv):
+    code, err = cli(*argv)
+    assert code == 3, err
+    assert "is not reachable; start the stack with ./start.sh up." in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("variable", PORT_VARIABLES)
+@pytest.mark.parametrize("argv", [["status"], ["order", "list"], []])  # [] is the TUI
+def test_a_port_that_is_not_a_number_is_one_sentence(cli: Run, monkeypatch, variable, argv):
+    monkeypatch.setenv(variable, "abc")
+    code, err = cli(*argv)
+    assert (code, err) == (1, f"{variable} must be a port number between 1 and 65535, not 'abc'.\n")
+
+
+def test_a_bad_port_is_refused_where_a_command_reads_it_too(cli: Run, monkeypatch):
+    # With ORDER_TRACKER_DEBUG the log goes to stderr, so the settings are first read by the command.
+    monkeypatch.setenv("ORDER_TRACKER_DEBUG", "1")
+    monkeypatch.setenv("ORDER_TRACKER_POSTGRES_PORT", "5433x")
+    code, err = cli("order", "status", "ord-1")
+    assert code == 1 and "Traceback" not in err
+    last_line = err.strip().splitlines()[-1]
+    assert last_line == "ORDER_TRACKER_POSTGRES_PORT must be a port number between 1 and 65535, not '5433x'."
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "-1", "+80", "8_0", "٨٠", "1e3", "99999999999999999999"])
+def test_only_a_port_number_is_a_port(value):
+    with pytest.raises(InvalidInput) as refused:
+        Settings.from_env({"ORDER_TRACKER_API_PORT": value})
+    assert str(refused.value) == f"ORDER_TRACKER_API_PORT must be a port number between 1 and 65535, not {value!r}."
+
+
+def test_ports_unset_or_empty_take_their_defaults():
+    settings = Settings.from_env({"ORDER_TRACKER_TEMPORAL_PORT": " 17233 ", "ORDER_TRACKER_API_PORT": ""})
+    assert (settings.temporal_port, settings.api_port, settings.postgres_port) == (17233, 8000, 5433)
+    assert settings.temporal_metrics_port is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("flag", ["--review-wait", "--order-timeout", "--poll-interval"])
+def test_bench_refuses_a_number_of_seconds_that_is_not_finite(flag, value):
+    args = build_parser().parse_args(["bench", f"{flag}={value}"])
+    with pytest.raises(InvalidInput) as refused:
+        bench_cli._check(args)  # the command itself would bring the stack up
+    assert str(refused.value).startswith(flag)
+
+
+def test_bench_takes_finite_seconds():
+    bench_cli._check(build_parser().parse_args(["bench", "--review-wait", "0.5", "--order-timeout", "30"]))
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e3"])
+def test_the_tuis_number_prompts_refuse_what_is_not_a_whole_number(text):
+    assert "positive whole number" in quantity_check(text)
+    assert "whole number from 1" in count_check(text)

