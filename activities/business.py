@@ -122,11 +122,19 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
         row = await orders_db.lock_for_handover(conn, input.order_id)
         address = row["address_json"] if row is not None else asdict(input.address)
         already_dispatched = row is not None and row["dispatched"]
-        # Likewise with a cancel: one recorded before the hand-over calls the shipment off (a
-        # step run again after the hand-over just repeats it).
-        if not already_dispatched and await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT):
+        # Likewise with a cancel: one recorded (or that the child heard of) before the hand-over
+        # calls the shipment off; a step run again after the hand-over just repeats it.
+        if not already_dispatched and (
+            input.call_off or await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT)
+        ):
             raise ApplicationError(
                 f"Order {input.order_id} was cancelled before the carrier took the package.",
+                type="ShipmentCalledOff",
+                non_retryable=True,
+            )
+        if not already_dispatched and row is not None and OrderState(row["state"]).terminal:
+            raise ApplicationError(
+                f"Order {input.order_id} already ended {row['state']}; the carrier does not get the package.",
                 type="ShipmentCalledOff",
                 non_retryable=True,
             )

@@ -100,10 +100,10 @@ class OrderActivities:
             prior = await orders_db.event_type(conn, input.order_id, key)
             if prior is not None:
                 return prior == "address_changed"
-            if row["dispatched"]:
+            if row["dispatched"] or OrderState(row["state"]).terminal:
+                reason = "the carrier already has the package" if row["dispatched"] else f"the order ended {row['state']}"
                 await orders_db.insert_event(
-                    conn, input.order_id, "address_change_refused", key,
-                    {"new": new, "by": input.by, "reason": "the carrier already has the package"},
+                    conn, input.order_id, "address_change_refused", key, {"new": new, "by": input.by, "reason": reason}
                 )
                 return False
             await orders_db.insert_event(
@@ -131,14 +131,24 @@ class OrderActivities:
     async def finish_order(self, input: FinishInput) -> Finished:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
-            await orders_db.insert_event(
-                conn,
-                input.order_id,
-                input.event_type,
-                input.event_type,
-                {"state": input.state.value, "reason": input.reason},
-            )
-        return Finished(processing_ms=row["processing_ms"] or 0, review_ms=row["review_ms"] or 0)
+            # The first ending recorded wins (a try of the workflow task that the server refused
+            # may have recorded one): the audit log gets only the ending the order has.
+            if row is None:  # no row to end (ReceiveOrder never succeeded)
+                return Finished(processing_ms=0, review_ms=0)
+            if row["state"] == input.state.value:
+                await orders_db.insert_event(
+                    conn,
+                    input.order_id,
+                    input.event_type,
+                    input.event_type,
+                    {"state": input.state.value, "reason": input.reason},
+                )
+        return Finished(
+            processing_ms=row["processing_ms"] or 0,
+            review_ms=row["review_ms"] or 0,
+            state=OrderState(row["state"]),
+            reason=row["failure_reason"],
+        )
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:

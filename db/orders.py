@@ -73,7 +73,9 @@ async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_re
         state,
         failure_reason,
     )
-    return await conn.fetchrow("SELECT processing_ms, review_ms FROM orders WHERE id = $1", order_id)
+    return await conn.fetchrow(
+        "SELECT state, failure_reason, processing_ms, review_ms FROM orders WHERE id = $1", order_id
+    )
 
 
 async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str) -> datetime:
@@ -158,6 +160,9 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
         )
         if row["order_id"] != order_id:
             raise PaymentConflict(f"payment id {payment_id} belongs to order {row['order_id']}")
+        if row["status"] != "CHARGED":
+            # Refunded already (say, a workflow reset to before the charge): not money in hand.
+            raise PaymentConflict(f"payment {payment_id} was {row['status'].lower()} and cannot be charged again")
     return row
 
 
@@ -176,10 +181,10 @@ async def refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | 
 
 
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
-    """The current address, and whether the carrier has the package already."""
+    """The current address, whether the carrier has the package already (the hand-over sets the
+    tracking number), and the state (an order that ended otherwise gets no hand-over)."""
     return await conn.fetchrow(
-        "SELECT address_json, order_state_rank(state) >= order_state_rank('DISPATCHED') AS dispatched"
-        " FROM orders WHERE id = $1 FOR UPDATE",
+        "SELECT address_json, state, tracking_number <> '' AS dispatched FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
     )
 

@@ -19,12 +19,15 @@ from eval_tests.conftest import PrivateStack
 from workflows.model import (
     CANCEL_REQUESTED_EVENT,
     Address,
+    AddressChange,
     ChargePaymentInput,
     Decision,
     DispatchInput,
     EventInput,
+    FinishInput,
     OrderInput,
     OrderItem,
+    OrderState,
     PaymentStatus,
     ReceiveOrderInput,
     RefundInput,
@@ -116,9 +119,12 @@ async def test_refund_is_idempotent_and_never_recharges(pool):
     first = await ActivityEnvironment().run(activities.refund_payment, refund)
     second = await ActivityEnvironment().run(activities.refund_payment, refund)
     assert first.status == second.status == PaymentStatus.REFUNDED
-    # A late retry of the charge after the refund must not charge again.
-    again = await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
-    assert again.status == PaymentStatus.REFUNDED
+    # A late retry of the charge after the refund (or a workflow reset to before the charge)
+    # must not charge again, nor pass for money in hand.
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    assert refused.value.type == "PaymentConflict" and refused.value.non_retryable
+    assert "was refunded" in refused.value.message
     rows = await pool.fetch("SELECT status FROM payments WHERE order_id = $1", order.order_id)
     assert [r["status"] for r in rows] == ["REFUNDED"]
     refunds = await pool.fetchval(
@@ -168,6 +174,49 @@ async def test_a_recorded_cancel_calls_the_dispatch_off_and_a_dispatch_first_win
     )
     assert await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(shipped)) == sent
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", shipped.order_id) == "DISPATCHED"
+
+
+async def test_a_child_that_heard_of_a_cancel_gets_the_database_s_answer(pool):
+    """DispatchCarrier with call_off hands nothing over, but reports a hand-over already made."""
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+
+    def dispatch(order: OrderInput, call_off: bool) -> DispatchInput:
+        return DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address, call_off=call_off)
+
+    not_yet = await received_order(pool)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(not_yet, call_off=True))
+    assert refused.value.type == "ShipmentCalledOff" and refused.value.non_retryable
+    assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", not_yet.order_id) == ""
+
+    handed_over = await received_order(pool)
+    sent = await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(handed_over, call_off=False))
+    assert await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch(handed_over, call_off=True)) == sent
+
+
+async def test_the_first_ending_recorded_is_the_order_s_and_an_ended_order_gets_no_hand_over(pool):
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    failed = await ActivityEnvironment().run(
+        orders.finish_order, FinishInput(order.order_id, OrderState.FAILED, "order_failed", "Invalid order: x")
+    )
+    assert (failed.state, failed.reason) == (OrderState.FAILED, "Invalid order: x")
+    # A later try with another ending gets the recorded one back, and leaves no event of its own.
+    late = await ActivityEnvironment().run(
+        orders.finish_order, FinishInput(order.order_id, OrderState.CANCELLED, "order_cancelled", "never mind")
+    )
+    assert (late.state, late.reason) == (OrderState.FAILED, "Invalid order: x")
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
+    assert "order_failed" in types and "order_cancelled" not in types
+    # An order that ended without a hand-over does not get one, nor an address change.
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+        )
+    assert refused.value.type == "ShipmentCalledOff" and "already ended FAILED" in refused.value.message
+    change = AddressChange(order_id=order.order_id, sequence=1, address=order.address, by="carol")
+    assert await ActivityEnvironment().run(orders.record_address_change, change) is False
 
 
 async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, float]:

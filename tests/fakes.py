@@ -23,6 +23,7 @@ from workflows.model import (
     Finished,
     FinishInput,
     MarkShippedInput,
+    OrderState,
     Package,
     PackageInput,
     Payment,
@@ -51,6 +52,8 @@ class FakeActivities:
         self.dispatched_to: list[Address] = []
         # Like the database: the order's row exists once ReceiveOrder has succeeded.
         self.received = False
+        # Like the database: the first ending recorded is the order's.
+        self.ended: tuple[OrderState, str] | None = None
         self.order_task_queue = f"order-test-{uuid.uuid4().hex[:8]}"
         self.shipping_task_queue = f"shipping-test-{uuid.uuid4().hex[:8]}"
 
@@ -97,12 +100,14 @@ class FakeActivities:
     @activity.defn(name="MarkShipped")
     async def mark_shipped(self, input: MarkShippedInput) -> Finished:
         await self._step("MarkShipped", input)
+        self.ended = self.ended or (OrderState.SHIPPED, "")
         return Finished(processing_ms=2000, review_ms=1234)
 
     @activity.defn(name="FinishOrder")
     async def finish_order(self, input: FinishInput) -> Finished:
         await self._step("FinishOrder", input)
-        return Finished(processing_ms=1000, review_ms=0)
+        self.ended = self.ended or (input.state, input.reason)
+        return Finished(processing_ms=1000, review_ms=0, state=self.ended[0], reason=self.ended[1])
 
     @activity.defn(name="RecordAddressChange")
     async def record_address_change(self, input: AddressChange) -> bool:
@@ -125,11 +130,13 @@ class FakeActivities:
         await self._step("DispatchCarrier", input)
         # Like the database: a cancel recorded before the hand-over calls the shipment off, and
         # the carrier gets the address last recorded, whatever the child was told.
+        # A step run again after the hand-over just repeats it.
         cancelled = any(e.event_type == CANCEL_REQUESTED_EVENT for e in self.calls.get("RecordEvent", []))
-        if cancelled and not self.dispatched_to:
+        if (cancelled or input.call_off) and not self.dispatched_to:
             raise ApplicationError("Cancelled before the carrier took it.", type="ShipmentCalledOff", non_retryable=True)
-        changes = self.calls.get("RecordAddressChange", [])
-        self.dispatched_to.append(changes[-1].address if changes else input.address)
+        if not self.dispatched_to:
+            changes = self.calls.get("RecordAddressChange", [])
+            self.dispatched_to.append(changes[-1].address if changes else input.address)
         return Dispatch(tracking_number="TRK-TEST", carrier="Test Carrier")
 
     def order_activities(self) -> list:

@@ -26,6 +26,7 @@ from workflows.model import (
     PaymentStatus,
     ShippingResult,
     order_workflow_id,
+    shipping_workflow_id,
 )
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
@@ -189,7 +190,10 @@ async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED and result.failure_reason == "found it cheaper"
     assert result.payment.status == PaymentStatus.REFUNDED and len(fakes.calls["RefundPayment"]) == 1
-    assert len(fakes.calls["DispatchCarrier"]) == 2 and fakes.dispatched_to == []
+    assert fakes.dispatched_to == []
+    # Two attempts in the task the cancel cut short, then the child, run again with the cancel
+    # applied first, asks once more with call_off (the database, not the child, says "off").
+    assert [d.call_off for d in fakes.calls["DispatchCarrier"]] == [False, False, True]
     # The child ends called off, not as a failed dispatch.
     child = workflow_env.client.get_workflow_handle(f"shipping-{order.order_id}-1", result_type=ShippingResult)
     assert await child.result() == ShippingResult(dispatched=False, cancelled=True)
@@ -495,6 +499,111 @@ async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_w
     assert "ChargePayment" not in fakes.calls
 
 
+async def test_a_cancel_that_reaches_the_child_after_the_hand_over_is_refused_and_nothing_is_refunded(
+    workflow_env, fakes
+):
+    """DispatchCarrier hands the package over, then its attempt is cut off and retried, so the
+    child's task is still open when the parent forwards a cancel. The server refuses the
+    child's completion and the child runs again with the cancel applied first: it must ask
+    the database (the package is gone) rather than report "called off" on its own, which made
+    the parent refund an order the carrier already had."""
+    order = an_order(fakes, oid())
+
+    async def hand_over_then_cancel(input) -> None:
+        fakes.dispatched_to.append(input.address)  # the hand-over commits ...
+        parent = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        await parent.signal("cancel", args=["changed my mind"])
+        child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
+
+        async def child_got_it() -> bool:
+            return await history_has(child, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+
+        await eventually(child_got_it)
+        raise RuntimeError("timed out after the commit")  # ... and the attempt is retried
+
+    fakes.hooks["DispatchCarrier"] = hand_over_then_cancel
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.SHIPPED
+    assert result.payment.status == PaymentStatus.CHARGED
+    assert "RefundPayment" not in fakes.calls
+    assert len(fakes.dispatched_to) == 1
+    assert [r["command"] for r in refusals(fakes)] == ["cancel"]
+
+
+async def test_a_cancel_that_comes_while_a_rejection_is_recorded_is_refused_and_the_order_stays_rejected(
+    workflow_env, fakes
+):
+    """Without a heartbeat the cancel reaches the server while the task that records the
+    rejection runs; the server refuses that task's completion and the next one carries the
+    reject and the cancel together. The first to arrive decides: REJECTED, as the database
+    already says, and the cancel is refused."""
+    order = an_order(fakes, oid())
+    signal_during(workflow_env, fakes, "FinishOrder", order, "cancel", "too late")
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["out of stock", "bob"])
+        result = await finish(handle)
+    assert result.state == OrderState.REJECTED and result.failure_reason == "out of stock"
+    assert {f.state for f in fakes.calls["FinishOrder"]} == {OrderState.REJECTED}
+    assert [(r["command"], "was rejected" in r["reason"]) for r in refusals(fakes)] == [("cancel", True)]
+
+
+async def test_an_order_ends_as_the_database_recorded_it_when_a_cancel_overtakes_the_ending(workflow_env, fakes):
+    """An invalid order is recorded FAILED in a task whose completion the server refuses (a
+    cancel arrived); the run that follows applies the cancel first and heads for CANCELLED.
+    The database keeps the first ending, and the workflow now ends as the database says."""
+    order = an_order(fakes, oid())
+    fakes.failures["ValidateOrder"].append(ApplicationError("Unknown SKU NOPE.", type="InvalidOrder", non_retryable=True))
+    signal_during(workflow_env, fakes, "FinishOrder", order, "cancel", "never mind")
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.FAILED
+    assert result.failure_reason == "Invalid order: Unknown SKU NOPE."
+    assert [f.state for f in fakes.calls["FinishOrder"]] == [OrderState.FAILED, OrderState.CANCELLED]
+
+
+async def test_a_cancel_requested_through_temporal_after_the_end_keeps_what_the_workflow_still_owes(
+    workflow_env, fakes
+):
+    """The order is SHIPPED while a refusal is still being written to the audit log (the
+    workflow's last wait); a cancel through Temporal then must not drop that record and end
+    the workflow Canceled: it is refused like any command after the end."""
+    order = an_order(fakes, oid())
+    handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id), result_type=OrderStatus)
+
+    async def refused_cancel_while_marking_shipped(_input) -> None:
+        # On the server before MarkShipped ends: refused (the carrier has it), and audited.
+        await handle.signal("cancel", args=["too late"])
+
+    async def temporal_cancel_once_shipped(_input) -> None:
+        async def shipped() -> bool:
+            return (await handle.query(OrderWorkflow.status)).state == OrderState.SHIPPED
+
+        await eventually(shipped)
+        await handle.cancel()
+
+        async def cancel_seen() -> bool:
+            events = [e.event_type async for e in handle.fetch_history_events()]
+            requested = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+            return requested in events and EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[
+                events.index(requested):
+            ]
+
+        await eventually(cancel_seen)
+
+    fakes.hooks["MarkShipped"] = refused_cancel_while_marking_shipped
+    fakes.hooks["RecordEvent"] = temporal_cancel_once_shipped
+    async with workers(workflow_env, fakes):
+        await start_order(workflow_env, fakes, order, task_timeout=timedelta(seconds=1))
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert [r["command"] for r in refusals(fakes)] == ["cancel", "cancel"]
+    assert "already SHIPPED" in refusals(fakes)[1]["reason"]
+
+
 async def test_recorded_histories_replay_deterministically():
     """Every history recorded above replays against today's workflow code."""
     assert len(HISTORIES) >= 10, "run the whole module: the histories come from the tests above"
@@ -505,9 +614,10 @@ async def test_recorded_histories_replay_deterministically():
 
 
 async def test_histories_of_earlier_workflow_code_still_replay():
-    """Runs started by an earlier version of the workflows (kept in tests/histories/, recorded
-    before the child stopped signalling package_prepared) replay on today's code: every change
-    to workflow code must keep them valid (workflow.patched)."""
+    """Runs started by earlier versions of the workflows (kept in tests/histories/: v1-* recorded
+    before the child stopped signalling package_prepared, v2-order-text-signal by the code
+    before ae60f1a, which accepted a signal whose name has a tab) replay on today's code:
+    every change to workflow code must keep them valid (workflow.patched)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]

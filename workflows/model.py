@@ -262,6 +262,8 @@ class DispatchInput:
     order_id: str
     package_id: str
     address: Address
+    # The child heard of a cancel: hand nothing over, but report a hand-over already made.
+    call_off: bool = False
 
 
 @dataclass
@@ -308,6 +310,10 @@ class Finished:
 
     processing_ms: int
     review_ms: int
+    # FinishOrder: the ending the database holds. The first one recorded wins; it differs from
+    # the one asked for only when an earlier try of the workflow task recorded another.
+    state: OrderState | None = None
+    reason: str | None = None
 
 
 @dataclass

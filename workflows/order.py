@@ -60,6 +60,10 @@ REFUSE_WHILE_ENDING = "refuse-while-ending"
 ADDRESS_AFTER_RECEIPT = "address-after-receipt"
 TEMPORAL_CANCEL_IS_A_CANCEL = "temporal-cancel-is-a-cancel"
 REVIEW_WINDOW_CLOSES = "review-window-closes"
+CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
+# Signals with text the database cannot store were accepted before this (and their steps then
+# retried for ever); asked only when a signal's text has that problem.
+REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
 
 
 @dataclass
@@ -77,6 +81,12 @@ def _refused(reason: str) -> ApplicationError:
 # Who decided and why go to the database and the audit log: text PostgreSQL cannot store
 # (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front.
 _text_refusal = rules.texts_problem
+
+
+def _signal_text_refusal(**texts: str) -> str | None:
+    """Signal handlers change history when they refuse (the refusal is audited)."""
+    problem = rules.texts_problem(**texts)
+    return problem if problem and workflow.patched(REFUSE_UNSTORABLE_TEXT) else None
 
 
 def _as_address(value: Any) -> Address:
@@ -140,7 +150,15 @@ class OrderWorkflow:
                     process.cancel()
                     raise
                 self._cancel_from_temporal()
-        await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
+        while True:
+            try:
+                await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
+                break
+            except asyncio.CancelledError:
+                # The order has ended; audit records and answers still owed are not dropped.
+                if not workflow.patched(TEMPORAL_CANCEL_IS_A_CANCEL):
+                    raise
+                self._cancel_from_temporal()
         bookkeeper.cancel()
         return self.status()
 
@@ -337,13 +355,25 @@ class OrderWorkflow:
                 reason=ended.reason,
             ),
         )
+        state = ended.state
+        recorded = self._finished.state
+        if recorded is not None and recorded != state:
+            # An earlier try of this workflow task recorded another ending, and the server refused
+            # that try's completion because a command arrived meanwhile; this run applied the
+            # command first. The database's ending (the first recorded) is the order's.
+            workflow.logger.warning(
+                "event=ending_already_recorded order_id=%s wanted=%s recorded=%s",
+                self._order.order_id, state.value, recorded.value,
+            )
+            state = recorded
+            self._failure_reason = self._finished.reason or ""
         if self._cancel_reason is not None and self._cancel_outcome is None:
             self._cancel_outcome = (
                 "cancelled"
-                if ended.state == OrderState.CANCELLED
-                else f"Order {self._order.order_id} ended {ended.state.value} before the cancel took effect."
+                if state == OrderState.CANCELLED
+                else f"Order {self._order.order_id} ended {state.value} before the cancel took effect."
             )
-        self._transition(ended.state, "done")
+        self._transition(state, "done")
 
     # ----------------------------------------------------------------- mechanics
 
@@ -462,6 +492,10 @@ class OrderWorkflow:
             return f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
         if self._cancel_reason is not None:
             return f"Order {self._order.order_id} is already being cancelled."
+        # The first of the two to arrive decides how the order ends.
+        rejected = self._decision is not None and not self._decision.approved
+        if rejected and (not signal or workflow.patched(CANCEL_AFTER_REJECTION_REFUSED)):
+            return f"Order {self._order.order_id} was rejected."
         return None
 
     def _address_refusal(self, address: Address, signal: bool = False) -> str | None:
@@ -574,7 +608,7 @@ class OrderWorkflow:
 
     @workflow.signal(name="approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := (_text_refusal(name=by) or self._decision_refusal(signal=True)):
+        if reason := (_signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
             self._note_refusal("approve", reason)
         else:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
@@ -582,7 +616,7 @@ class OrderWorkflow:
     @workflow.signal(name="reject")
     def reject_signal(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if refusal := (
-            _text_refusal(reason=reason, name=by)
+            _signal_text_refusal(reason=reason, name=by)
             or self._decision_refusal(signal=True)
             or (None if reason.strip() else "A rejection needs a reason.")
         ):
@@ -592,7 +626,7 @@ class OrderWorkflow:
 
     @workflow.signal(name="cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
+        if refusal := (_signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
             self._note_refusal("cancel", refusal)
         else:
             self._request_cancel(reason)
@@ -605,7 +639,7 @@ class OrderWorkflow:
         except ApplicationError as error:
             self._note_refusal("update_address", str(error))
             return
-        if refusal := (_text_refusal(name=by) or self._address_refusal(address, signal=True)):
+        if refusal := (_signal_text_refusal(name=by) or self._address_refusal(address, signal=True)):
             self._note_refusal("update_address", refusal)
         else:
             self._change_address(address, by)

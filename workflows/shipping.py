@@ -27,6 +27,11 @@ with workflow.unsafe.imports_passed_through():
 # Since this patch the child no longer stops after packing to signal the parent and wait for
 # its reply: that round trip cost a workflow task in each workflow, ~15 % of the CPU per order.
 PACKED_WITHOUT_SIGNAL = "packed-without-signal"
+# Since this patch a cancel the child has heard of is settled by the database (DispatchCarrier
+# with call_off), never by the child alone: the hand-over may have committed in a task whose
+# completion the server refused because the cancel arrived meanwhile, and the run that follows
+# sees the cancel first.
+CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
 
 
 def _innermost(error: BaseException) -> BaseException:
@@ -68,7 +73,7 @@ class ShippingWorkflow:
         if not workflow.patched(PACKED_WITHOUT_SIGNAL):
             # Runs that began before this change told the parent and waited for its reply here.
             await parent.signal("package_prepared", package.package_id)
-        if self._cancel_requested:
+        if self._cancel_requested and not workflow.patched(CALL_OFF_ASKS_THE_DATABASE):
             self._step = "called off"
             return ShippingResult(dispatched=False, cancelled=True)
 
@@ -76,7 +81,12 @@ class ShippingWorkflow:
         try:
             dispatch = await workflow.execute_local_activity_method(
                 ShippingActivities.dispatch_carrier,
-                DispatchInput(order_id=input.order_id, package_id=package.package_id, address=self._address),
+                DispatchInput(
+                    order_id=input.order_id,
+                    package_id=package.package_id,
+                    address=self._address,
+                    call_off=self._cancel_requested,
+                ),
                 start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
                 retry_policy=policies.DISPATCH_RETRY,
             )
