@@ -13,7 +13,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer
+from temporalio import workflow
+from temporalio.worker import Replayer, Worker
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities, carrier_refused
@@ -604,10 +605,39 @@ async def test_a_cancel_requested_through_temporal_after_the_end_keeps_what_the_
     assert "already SHIPPED" in refusals(fakes)[1]["reason"]
 
 
+@workflow.defn(name="StillRunning")
+class StillRunning:
+    """Holds a workflow id, like a shipping child of an earlier run of the order (a reset)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+async def test_a_shipping_id_still_in_use_counts_as_a_failed_attempt_not_a_failed_order(workflow_env, fakes):
+    order = an_order(fakes, oid())
+    queue = f"held-{uuid.uuid4().hex[:8]}"
+    async with Worker(workflow_env.client, task_queue=queue, workflows=[StillRunning]):
+        held = await workflow_env.client.start_workflow(
+            StillRunning.run, id=shipping_workflow_id(order.order_id, 1), task_queue=queue
+        )
+        try:
+            # Real time: skipping would run the holder into its (ten-year) timeout first.
+            with workflow_env.auto_time_skipping_disabled():
+                result = await approved_run(workflow_env, fakes, order)
+        finally:
+            await held.terminate()
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 2
+    assert len(fakes.calls["ChargePayment"]) == 1 and "RefundPayment" not in fakes.calls
+    assert [e.payload["reason"] for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"] == [
+        f"shipping workflow {shipping_workflow_id(order.order_id, 1)} is still running"
+    ]
+
+
 async def test_recorded_histories_replay_deterministically():
     """Every history recorded above replays against today's workflow code."""
     assert len(HISTORIES) >= 10, "run the whole module: the histories come from the tests above"
-    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(HISTORIES)) as results:
         async for result in results:
             assert result.replay_failure is None, result.replay_failure

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities import rules
@@ -64,6 +64,9 @@ CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
 # Signals with text the database cannot store were accepted before this (and their steps then
 # retried for ever); asked only when a signal's text has that problem.
 REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
+# A shipping child id still in use (a reset of the order while its child ran: the old child is
+# terminated asynchronously) counts as a failed shipping attempt instead of failing the order.
+SHIPPING_ID_IN_USE = "shipping-id-in-use"
 
 
 @dataclass
@@ -300,18 +303,24 @@ class OrderWorkflow:
         )
 
     async def _run_shipping(self, attempt: int) -> ShippingResult:
-        handle = await workflow.start_child_workflow(
-            ShippingWorkflow.run,
-            ShippingInput(
-                order_id=self._order.order_id,
-                parent_workflow_id=workflow.info().workflow_id,
-                address=self._address,
-                items=self._order.items,
-                shipping_attempt=attempt,
-            ),
-            id=shipping_workflow_id(self._order.order_id, attempt),
-            task_queue=self._order.shipping_task_queue,
-        )
+        child_id = shipping_workflow_id(self._order.order_id, attempt)
+        try:
+            handle = await workflow.start_child_workflow(
+                ShippingWorkflow.run,
+                ShippingInput(
+                    order_id=self._order.order_id,
+                    parent_workflow_id=workflow.info().workflow_id,
+                    address=self._address,
+                    items=self._order.items,
+                    shipping_attempt=attempt,
+                ),
+                id=child_id,
+                task_queue=self._order.shipping_task_queue,
+            )
+        except WorkflowAlreadyStartedError:
+            if not workflow.patched(SHIPPING_ID_IN_USE):
+                raise
+            return ShippingResult(dispatched=False, reason=f"shipping workflow {child_id} is still running")
         self._shipping = handle
         cancel_forwarded = False
         try:
