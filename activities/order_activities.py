@@ -3,6 +3,7 @@ and the bookkeeping around them (review, decisions, address changes, refunds, en
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
 
@@ -29,6 +30,9 @@ from workflows.model import (
     ReviewInput,
     ValidateOrderInput,
 )
+
+
+log = logging.getLogger("activities.orders")
 
 
 class OrderActivities:
@@ -118,13 +122,16 @@ class OrderActivities:
             row = await orders_db.refund(conn, input.payment_id)
             if row is None:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
-            await orders_db.insert_event(
-                conn,
-                input.order_id,
-                "payment_refunded",
-                "payment_refunded",
-                {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason},
-            )
+            refunded = row["status"] == PaymentStatus.REFUNDED.value
+            if not refunded:
+                log.warning(
+                    "event=refund_refused order_id=%s payment_id=%s reason=handed_over", input.order_id, input.payment_id
+                )
+            kind = "payment_refunded" if refunded else "refund_refused"
+            payload = {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason}
+            if not refunded:
+                payload["refused"] = "the carrier has the package"
+            await orders_db.insert_event(conn, input.order_id, kind, kind, payload)
         return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
 
     @activity.defn(name="FinishOrder")

@@ -160,17 +160,17 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
         )
         if row["order_id"] != order_id:
             raise PaymentConflict(f"payment id {payment_id} belongs to order {row['order_id']}")
-        if row["status"] != "CHARGED":
-            # Refunded already (say, a workflow reset to before the charge): not money in hand.
-            raise PaymentConflict(f"payment {payment_id} was {row['status'].lower()} and cannot be charged again")
     return row
 
 
 async def refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | None:
-    """Refund a charged payment once; returns the payment, or None if it was never charged."""
+    """Refund a charged payment once; returns the payment, or None if it was never charged.
+    The payment of an order the carrier has (it has a tracking number) stays charged."""
     row = await conn.fetchrow(
-        "UPDATE payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
-        " WHERE payment_id = $1 AND status = 'CHARGED' RETURNING payment_id, order_id, status, amount_cents",
+        "UPDATE payments p SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
+        " WHERE p.payment_id = $1 AND p.status = 'CHARGED'"
+        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = p.order_id AND o.tracking_number <> '')"
+        " RETURNING p.payment_id, p.order_id, p.status, p.amount_cents",
         payment_id,
     )
     if row is None:

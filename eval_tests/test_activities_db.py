@@ -119,12 +119,10 @@ async def test_refund_is_idempotent_and_never_recharges(pool):
     first = await ActivityEnvironment().run(activities.refund_payment, refund)
     second = await ActivityEnvironment().run(activities.refund_payment, refund)
     assert first.status == second.status == PaymentStatus.REFUNDED
-    # A late retry of the charge after the refund (or a workflow reset to before the charge)
-    # must not charge again, nor pass for money in hand.
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
-    assert refused.value.type == "PaymentConflict" and refused.value.non_retryable
-    assert "was refunded" in refused.value.message
+    # A late retry of the charge after the refund must not charge again: it gets the payment
+    # as it stands (the workflow does not take a refunded payment for a charge).
+    again = await ActivityEnvironment().run(activities.charge_payment, charge_input(order))
+    assert again.status == PaymentStatus.REFUNDED
     rows = await pool.fetch("SELECT status FROM payments WHERE order_id = $1", order.order_id)
     assert [r["status"] for r in rows] == ["REFUNDED"]
     refunds = await pool.fetchval(
@@ -217,6 +215,22 @@ async def test_the_first_ending_recorded_is_the_order_s_and_an_ended_order_gets_
     assert refused.value.type == "ShipmentCalledOff" and "already ended FAILED" in refused.value.message
     change = AddressChange(order_id=order.order_id, sequence=1, address=order.address, by="carol")
     assert await ActivityEnvironment().run(orders.record_address_change, change) is False
+
+
+async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    await ActivityEnvironment().run(
+        shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+    )
+    refund = RefundInput(order_id=order.order_id, payment_id=order.payment_id, reason="cancelled")
+    kept = await ActivityEnvironment().run(orders.refund_payment, refund)
+    assert kept.status == PaymentStatus.CHARGED
+    assert await charged_payments(pool, order.order_id) == 1
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
+    assert "refund_refused" in types and "payment_refunded" not in types
 
 
 async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, float]:

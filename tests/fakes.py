@@ -54,6 +54,8 @@ class FakeActivities:
         self.received = False
         # Like the database: the first ending recorded is the order's.
         self.ended: tuple[OrderState, str] | None = None
+        # Like the database: the payment as it stands (a charge repeats return it unchanged).
+        self.payment: PaymentStatus | None = None
         self.order_task_queue = f"order-test-{uuid.uuid4().hex[:8]}"
         self.shipping_task_queue = f"shipping-test-{uuid.uuid4().hex[:8]}"
 
@@ -90,12 +92,17 @@ class FakeActivities:
     @activity.defn(name="ChargePayment")
     async def charge_payment(self, input: ChargePaymentInput) -> Payment:
         await self._step("ChargePayment", input)
-        return Payment(payment_id=input.payment_id, status=PaymentStatus.CHARGED, amount_cents=input.amount_cents)
+        self.payment = self.payment or PaymentStatus.CHARGED
+        return Payment(payment_id=input.payment_id, status=self.payment, amount_cents=input.amount_cents)
 
     @activity.defn(name="RefundPayment")
     async def refund_payment(self, input: RefundInput) -> Payment:
         await self._step("RefundPayment", input)
-        return Payment(payment_id=input.payment_id, status=PaymentStatus.REFUNDED, amount_cents=3998)
+        if self.payment is None:
+            return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
+        if not self.dispatched_to:  # the payment of an order the carrier has stays charged
+            self.payment = PaymentStatus.REFUNDED
+        return Payment(payment_id=input.payment_id, status=self.payment, amount_cents=3998)
 
     @activity.defn(name="MarkShipped")
     async def mark_shipped(self, input: MarkShippedInput) -> Finished:
@@ -114,7 +121,7 @@ class FakeActivities:
         await self._step("RecordAddressChange", input)
         # Like the database: a change is applied only to an order's row that exists, while the
         # carrier has not the package.
-        return self.received and not self.dispatched_to
+        return self.received and not self.dispatched_to and self.ended is None
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:
@@ -134,6 +141,8 @@ class FakeActivities:
         cancelled = any(e.event_type == CANCEL_REQUESTED_EVENT for e in self.calls.get("RecordEvent", []))
         if (cancelled or input.call_off) and not self.dispatched_to:
             raise ApplicationError("Cancelled before the carrier took it.", type="ShipmentCalledOff", non_retryable=True)
+        if self.ended is not None and not self.dispatched_to:
+            raise ApplicationError("The order already ended.", type="ShipmentCalledOff", non_retryable=True)
         if not self.dispatched_to:
             changes = self.calls.get("RecordAddressChange", [])
             self.dispatched_to.append(changes[-1].address if changes else input.address)

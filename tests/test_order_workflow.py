@@ -486,8 +486,9 @@ async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_w
         handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
         updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"])))
         # A slow database: FinishOrder stays in flight while the server admits the update (an
-        # update that came after the end would fail too, but without the window's reason).
-        await asyncio.sleep(1.0)
+        # update that came after the end would fail too, but without the window's reason). The
+        # test server cannot say when it has admitted one (no ADMITTED wait stage), hence 2 s.
+        await asyncio.sleep(2.0)
 
     fakes.hooks["FinishOrder"] = approve_meanwhile
     async with workers(workflow_env, fakes):
@@ -603,6 +604,16 @@ async def test_a_cancel_requested_through_temporal_after_the_end_keeps_what_the_
     assert result.state == OrderState.SHIPPED
     assert [r["command"] for r in refusals(fakes)] == ["cancel", "cancel"]
     assert "already SHIPPED" in refusals(fakes)[1]["reason"]
+
+
+async def test_a_payment_already_refunded_is_not_money_in_hand(workflow_env, fakes):
+    """ChargePayment returns the payment as it stands. One refunded by a try of the workflow task
+    that was lost (or before a reset of the order) must not count as paid and ship the goods."""
+    fakes.payment = PaymentStatus.REFUNDED
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
+    assert result.state == OrderState.FAILED and "already refunded" in result.failure_reason
+    assert result.payment.status == PaymentStatus.REFUNDED
+    assert "PreparePackage" not in fakes.calls and "RefundPayment" not in fakes.calls
 
 
 @workflow.defn(name="StillRunning")

@@ -67,6 +67,9 @@ REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
 # A shipping child id still in use (a reset of the order while its child ran: the old child is
 # terminated asynchronously) counts as a failed shipping attempt instead of failing the order.
 SHIPPING_ID_IN_USE = "shipping-id-in-use"
+# ChargePayment returns the payment as it is: a refunded one (its charge and refund were done
+# by a try of the workflow task that was lost, or before a reset) is not money in hand.
+REFUNDED_IS_NOT_PAID = "refunded-is-not-paid"
 
 
 @dataclass
@@ -260,6 +263,12 @@ class OrderWorkflow:
             if not workflow.patched(PAYMENT_FAILURE_ENDS_ORDER):
                 raise
             raise _OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
+        if self._payment.status != PaymentStatus.CHARGED and workflow.patched(REFUNDED_IS_NOT_PAID):
+            if self._cancel_reason is not None:
+                raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
+            raise _OrderEnded(
+                OrderState.FAILED, f"Payment {self._payment.payment_id} was already {self._payment.status.value.lower()}."
+            )
         self._transition(OrderState.PAID, "shipping")
         self._checkpoint()
 
@@ -375,6 +384,7 @@ class OrderWorkflow:
                 self._order.order_id, state.value, recorded.value,
             )
             state = recorded
+        if recorded is not None:
             self._failure_reason = self._finished.reason or ""
         if self._cancel_reason is not None and self._cancel_outcome is None:
             self._cancel_outcome = (
