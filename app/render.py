@@ -130,8 +130,12 @@ def _event_text(entry: dict[str, Any]) -> Text:
         text.append(f"  by {payload.get('by', '?')}")
         if payload.get("reason"):
             text.append(f": {payload['reason']}")
+    elif kind == "refund_refused":
+        text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", style="red")
+        text.append(f" {payload.get('refused', '')}", style="red")
     elif payload.get("reason"):
-        text.append(f"  {payload['reason']}", style="red" if kind in ("order_failed", "command_refused") else "")
+        refused = kind in ("order_failed", "command_refused", "address_change_refused")
+        text.append(f"  {payload['reason']}", style="red" if refused else "")
     if payload.get("state"):
         text.append("  → ")
         text.append(payload["state"], style=state_style(payload["state"]))

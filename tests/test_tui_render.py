@@ -164,6 +164,23 @@ def test_audit_timeline_highlights_retries_timeouts_and_errors():
     assert "\x1b[31merror" in styled and "\x1b[33mtimeout" in styled  # errors red, timeouts yellow
 
 
+def test_audit_timeline_shows_a_refused_refund_as_money_kept():
+    audit = {
+        "order": an_order("ord-8", "CANCELLED"),
+        "timeline": [
+            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "refund_refused",
+             "payload": {"payment_id": "pay-ord-8", "amount_cents": 3998, "reason": "changed my mind",
+                         "refused": "the carrier has the package"}},
+        ],
+        "web_ui_url": None,
+    }
+    console = Console(record=True, width=120, color_system="truecolor", force_terminal=True, file=io.StringIO())
+    console.print(audit_timeline(audit))
+    text = console.export_text(clear=False)
+    assert "refund refused  pay-ord-8 39.98 kept: the carrier has the package" in text
+    assert "\x1b[31m" in console.export_text(styles=True)
+
+
 def test_address_fields_are_checked_as_you_type_by_the_order_rules():
     assert address_field_check("country", "us") is True
     assert "ISO 3166" in address_field_check("country", "XX")
