@@ -8,7 +8,8 @@ from temporalio import activity
 from activities import business
 from activities.business import FlakyCall
 from activities.flaky import flaky_call
-from workflows.model import Dispatch, DispatchInput, Package, PackageInput
+from db import orders as orders_db
+from workflows.model import Dispatch, DispatchInput, Handover, HandoverInput, Package, PackageInput
 
 
 class ShippingActivities:
@@ -24,5 +25,13 @@ class ShippingActivities:
     async def dispatch_carrier(self, input: DispatchInput) -> Dispatch:
         return await business.carrier_dispatched(self._pool, self._flaky, input)
 
+    @activity.defn(name="HandoverStatus")
+    async def handover_status(self, input: HandoverInput) -> Handover:
+        """A read, not a business step (no side effect, so no flaky dependency): whether the
+        carrier has the package, asked before the child reports a failed dispatch."""
+        async with self._pool.acquire() as conn:
+            tracking = await orders_db.tracking_number(conn, input.order_id)
+        return Handover(dispatched=bool(tracking), tracking_number=tracking, attempt=activity.info().attempt)
+
     def all(self) -> list:
-        return [self.prepare_package, self.dispatch_carrier]
+        return [self.prepare_package, self.dispatch_carrier, self.handover_status]

@@ -189,6 +189,11 @@ async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.
     )
 
 
+async def tracking_number(conn: asyncpg.Connection, order_id: str) -> str:
+    """The hand-over's tracking number ('' until the carrier has the package)."""
+    return await conn.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order_id) or ""
+
+
 async def set_address(conn: asyncpg.Connection, order_id: str, address: dict) -> None:
     await conn.execute("UPDATE orders SET address_json = $2::jsonb, updated_at = now() WHERE id = $1", order_id, address)
 

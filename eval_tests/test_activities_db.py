@@ -25,6 +25,7 @@ from workflows.model import (
     DispatchInput,
     EventInput,
     FinishInput,
+    HandoverInput,
     OrderInput,
     OrderItem,
     OrderState,
@@ -231,6 +232,18 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert await charged_payments(pool, order.order_id) == 1
     types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
     assert "refund_refused" in types and "payment_refunded" not in types
+
+
+async def test_the_hand_over_status_is_the_database_s(pool):
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    before = await ActivityEnvironment().run(shipping.handover_status, HandoverInput(order.order_id))
+    assert (before.dispatched, before.tracking_number) == (False, "")
+    sent = await ActivityEnvironment().run(
+        shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+    )
+    after = await ActivityEnvironment().run(shipping.handover_status, HandoverInput(order.order_id))
+    assert (after.dispatched, after.tracking_number, after.attempt) == (True, sent.tracking_number, 1)
 
 
 async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, float]:

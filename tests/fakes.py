@@ -22,6 +22,8 @@ from workflows.model import (
     EventInput,
     Finished,
     FinishInput,
+    Handover,
+    HandoverInput,
     MarkShippedInput,
     OrderState,
     Package,
@@ -162,5 +164,11 @@ class FakeActivities:
             self.record_event,
         ]
 
+    @activity.defn(name="HandoverStatus")
+    async def handover_status(self, input: HandoverInput) -> Handover:
+        await self._step("HandoverStatus", input)
+        tracking = "TRK-TEST" if self.dispatched_to else ""
+        return Handover(dispatched=bool(tracking), tracking_number=tracking, attempt=activity.info().attempt)
+
     def shipping_activities(self) -> list:
-        return [self.prepare_package, self.dispatch_carrier]
+        return [self.prepare_package, self.dispatch_carrier, self.handover_status]

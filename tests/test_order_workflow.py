@@ -29,6 +29,7 @@ from workflows.model import (
     order_workflow_id,
     shipping_workflow_id,
 )
+from workflows import policies
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -614,6 +615,40 @@ async def test_a_payment_already_refunded_is_not_money_in_hand(workflow_env, fak
     assert result.state == OrderState.FAILED and "already refunded" in result.failure_reason
     assert result.payment.status == PaymentStatus.REFUNDED
     assert "PreparePackage" not in fakes.calls and "RefundPayment" not in fakes.calls
+
+
+async def test_dispatch_attempts_spent_while_the_database_was_down_do_not_fail_the_order(workflow_env, fakes):
+    """Every dispatch attempt fails (the database is unreachable), the bound runs out, and the
+    database is still down when the child asks it what happened: the child waits for it and
+    tries again instead of reporting a failed dispatch, which would fail a paid order."""
+    fakes.failures["DispatchCarrier"].extend(
+        RuntimeError("Forced failure for testing") for _ in range(policies.DISPATCH_RETRY.maximum_attempts)
+    )
+    fakes.failures["HandoverStatus"].extend(ConnectionRefusedError("database down") for _ in range(2))
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
+    assert len(fakes.calls["DispatchCarrier"]) == policies.DISPATCH_RETRY.maximum_attempts + 1
+    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
+
+
+async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_failure(workflow_env, fakes):
+    """The last allowed dispatch attempt commits the hand-over and is then cut off: the child
+    asks the database before it reports a failure, and the order ships, paid, not refunded."""
+    attempts = policies.DISPATCH_RETRY.maximum_attempts
+    fakes.failures["DispatchCarrier"].extend(RuntimeError("Forced failure for testing") for _ in range(attempts - 1))
+
+    async def last_attempt_commits_then_times_out(input) -> None:
+        if len(fakes.calls["DispatchCarrier"]) < attempts:
+            fakes.hooks["DispatchCarrier"] = last_attempt_commits_then_times_out  # wait for the last
+            return
+        fakes.dispatched_to.append(input.address)
+        raise RuntimeError("timed out after the commit")
+
+    fakes.hooks["DispatchCarrier"] = last_attempt_commits_then_times_out
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
+    assert result.payment.status == PaymentStatus.CHARGED and "RefundPayment" not in fakes.calls
+    assert len(fakes.calls["DispatchCarrier"]) == attempts and len(fakes.calls["HandoverStatus"]) == 1
 
 
 @workflow.defn(name="StillRunning")

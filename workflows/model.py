@@ -273,6 +273,20 @@ class Dispatch:
 
 
 @dataclass
+class HandoverInput:
+    order_id: str
+
+
+@dataclass
+class Handover:
+    """What the database says of the hand-over to the carrier."""
+
+    dispatched: bool
+    tracking_number: str = ""
+    attempt: int = 1  # of the read itself: above 1, the database did not answer at first
+
+
+@dataclass
 class MarkShippedInput:
     order_id: str
     tracking_number: str

@@ -21,7 +21,7 @@ STEP_FAILED = (ActivityError, ApplicationError)
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
     from workflows import policies
-    from workflows.model import Address, DispatchInput, PackageInput, ShippingInput, ShippingResult
+    from workflows.model import Address, DispatchInput, HandoverInput, PackageInput, ShippingInput, ShippingResult
 
 
 # Since this patch the child no longer stops after packing to signal the parent and wait for
@@ -32,6 +32,10 @@ PACKED_WITHOUT_SIGNAL = "packed-without-signal"
 # completion the server refused because the cancel arrived meanwhile, and the run that follows
 # sees the cancel first.
 CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
+# Since this patch a dispatch whose attempts ran out is checked with the database before it is
+# reported failed: the last attempt may have handed the package over and then been cut off, or
+# the attempts may have been spent while the database itself was down (then it is tried again).
+ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
 
 
 def _innermost(error: BaseException) -> BaseException:
@@ -77,28 +81,46 @@ class ShippingWorkflow:
             self._step = "called off"
             return ShippingResult(dispatched=False, cancelled=True)
 
-        self._step = "dispatching carrier"
-        try:
-            dispatch = await workflow.execute_local_activity_method(
-                ShippingActivities.dispatch_carrier,
-                DispatchInput(
-                    order_id=input.order_id,
-                    package_id=package.package_id,
-                    address=self._address,
-                    call_off=self._cancel_requested,
-                ),
-                start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
-                retry_policy=policies.DISPATCH_RETRY,
-            )
-        except STEP_FAILED as error:
-            if failure_type(error) == "ShipmentCalledOff":
-                self._step = "called off"
-                return ShippingResult(dispatched=False, cancelled=True)
-            reason = failure_message(error)
-            workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
-            self._step = "dispatch failed"
-            await parent.signal("dispatch_failed", reason)
-            return ShippingResult(dispatched=False, reason=reason)
+        while True:
+            self._step = "dispatching carrier"
+            try:
+                dispatch = await workflow.execute_local_activity_method(
+                    ShippingActivities.dispatch_carrier,
+                    DispatchInput(
+                        order_id=input.order_id,
+                        package_id=package.package_id,
+                        address=self._address,
+                        call_off=self._cancel_requested,
+                    ),
+                    start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+                    retry_policy=policies.DISPATCH_RETRY,
+                )
+                break
+            except STEP_FAILED as error:
+                if failure_type(error) == "ShipmentCalledOff":
+                    self._step = "called off"
+                    return ShippingResult(dispatched=False, cancelled=True)
+                if failure_type(error) not in policies.NON_RETRYABLE and workflow.patched(ASK_BEFORE_GIVING_UP):
+                    self._step = "checking the hand-over"
+                    handover = await workflow.execute_local_activity_method(
+                        ShippingActivities.handover_status,
+                        HandoverInput(order_id=input.order_id),
+                        start_to_close_timeout=policies.BOOKKEEPING_START_TO_CLOSE,
+                        retry_policy=policies.BOOKKEEPING_RETRY,
+                    )
+                    if handover.dispatched:
+                        self._step = "dispatched"
+                        return ShippingResult(dispatched=True, tracking_number=handover.tracking_number)
+                    if handover.attempt > 1:
+                        workflow.logger.warning(
+                            "event=dispatch_retried_after_database_outage order_id=%s", input.order_id
+                        )
+                        continue
+                reason = failure_message(error)
+                workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
+                self._step = "dispatch failed"
+                await parent.signal("dispatch_failed", reason)
+                return ShippingResult(dispatched=False, reason=reason)
         self._step = "dispatched"
         return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
 
