@@ -165,11 +165,14 @@ async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShipped
     await flaky()
     async with pool.acquire() as conn, conn.transaction():
         row = await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value)
+        tracking_number = input.tracking_number or row["tracking_number"]
         await orders_db.insert_event(
             conn,
             input.order_id,
             "order_shipped",
             "order_shipped",
-            {"state": OrderState.SHIPPED.value, "tracking_number": input.tracking_number},
+            {"state": OrderState.SHIPPED.value, "tracking_number": tracking_number},
         )
-    return Finished(processing_ms=row["processing_ms"] or 0, review_ms=row["review_ms"] or 0)
+    return Finished(
+        processing_ms=row["processing_ms"] or 0, review_ms=row["review_ms"] or 0, tracking_number=tracking_number
+    )

@@ -29,8 +29,10 @@ class ShippingActivities:
     async def handover_status(self, input: HandoverInput) -> Handover:
         """A read, not a business step (no side effect, so no flaky dependency): whether the
         carrier has the package, asked before the child reports a failed dispatch."""
-        async with self._pool.acquire() as conn:
-            tracking = await orders_db.tracking_number(conn, input.order_id)
+        # Under the row lock: a hand-over still committing (its attempt cut off) is waited for.
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.lock_for_handover(conn, input.order_id)
+        tracking = row["tracking_number"] if row is not None else ""
         return Handover(dispatched=bool(tracking), tracking_number=tracking, attempt=activity.info().attempt)
 
     def all(self) -> list:

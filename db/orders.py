@@ -74,7 +74,7 @@ async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_re
         failure_reason,
     )
     return await conn.fetchrow(
-        "SELECT state, failure_reason, processing_ms, review_ms FROM orders WHERE id = $1", order_id
+        "SELECT state, failure_reason, processing_ms, review_ms, tracking_number FROM orders WHERE id = $1", order_id
     )
 
 
@@ -184,14 +184,10 @@ async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.
     """The current address, whether the carrier has the package already (the hand-over sets the
     tracking number), and the state (an order that ended otherwise gets no hand-over)."""
     return await conn.fetchrow(
-        "SELECT address_json, state, tracking_number <> '' AS dispatched FROM orders WHERE id = $1 FOR UPDATE",
+        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched"
+        " FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
     )
-
-
-async def tracking_number(conn: asyncpg.Connection, order_id: str) -> str:
-    """The hand-over's tracking number ('' until the carrier has the package)."""
-    return await conn.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order_id) or ""
 
 
 async def set_address(conn: asyncpg.Connection, order_id: str, address: dict) -> None:

@@ -26,6 +26,7 @@ from workflows.model import (
     EventInput,
     FinishInput,
     HandoverInput,
+    MarkShippedInput,
     OrderInput,
     OrderItem,
     OrderState,
@@ -232,6 +233,10 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert await charged_payments(pool, order.order_id) == 1
     types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
     assert "refund_refused" in types and "payment_refunded" not in types
+    # The workflow then ships the order; MarkShipped finds the tracking number on the row.
+    shipped = await ActivityEnvironment().run(orders.mark_shipped, MarkShippedInput(order.order_id, ""))
+    assert shipped.tracking_number and shipped.tracking_number.startswith("TRK")
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "SHIPPED"
 
 
 async def test_the_hand_over_status_is_the_database_s(pool):

@@ -110,7 +110,8 @@ class FakeActivities:
     async def mark_shipped(self, input: MarkShippedInput) -> Finished:
         await self._step("MarkShipped", input)
         self.ended = self.ended or (OrderState.SHIPPED, "")
-        return Finished(processing_ms=2000, review_ms=1234)
+        tracking = input.tracking_number or ("TRK-TEST" if self.dispatched_to else "")
+        return Finished(processing_ms=2000, review_ms=1234, tracking_number=tracking)
 
     @activity.defn(name="FinishOrder")
     async def finish_order(self, input: FinishInput) -> Finished:

@@ -13,7 +13,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.worker import Replayer, Worker
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
@@ -638,7 +638,7 @@ async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_
     fakes.failures["DispatchCarrier"].extend(RuntimeError("Forced failure for testing") for _ in range(attempts - 1))
 
     async def last_attempt_commits_then_times_out(input) -> None:
-        if len(fakes.calls["DispatchCarrier"]) < attempts:
+        if activity.info().attempt < attempts:
             fakes.hooks["DispatchCarrier"] = last_attempt_commits_then_times_out  # wait for the last
             return
         fakes.dispatched_to.append(input.address)
@@ -649,6 +649,22 @@ async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_
     assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
     assert result.payment.status == PaymentStatus.CHARGED and "RefundPayment" not in fakes.calls
     assert len(fakes.calls["DispatchCarrier"]) == attempts and len(fakes.calls["HandoverStatus"]) == 1
+
+
+async def test_an_order_whose_refund_the_database_refuses_because_the_carrier_has_it_ships(workflow_env, fakes):
+    """Shipping failed as far as the workflow knows, but the carrier has the package (say a
+    shipping child of a run before a reset handed it over): the database refuses the refund,
+    and the order ships with its payment instead of ending FAILED with the money kept."""
+    fakes.failures["DispatchCarrier"].extend(carrier_refused() for _ in range(3))
+
+    async def the_carrier_has_it_meanwhile(input) -> None:
+        fakes.dispatched_to.append(an_order(fakes, "x").address)
+
+    fakes.hooks["RefundPayment"] = the_carrier_has_it_meanwhile
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid(), max_shipping_attempts=3))
+    assert result.state == OrderState.SHIPPED and result.failure_reason == ""
+    assert result.payment.status == PaymentStatus.CHARGED and result.tracking_number == "TRK-TEST"
+    assert "FinishOrder" not in fakes.calls and len(fakes.calls["MarkShipped"]) == 1
 
 
 @workflow.defn(name="StillRunning")

@@ -328,6 +328,7 @@ class Finished:
     # the one asked for only when an earlier try of the workflow task recorded another.
     state: OrderState | None = None
     reason: str | None = None
+    tracking_number: str | None = None  # MarkShipped: the hand-over's, from the order's row
 
 
 @dataclass

@@ -70,6 +70,9 @@ SHIPPING_ID_IN_USE = "shipping-id-in-use"
 # ChargePayment returns the payment as it is: a refunded one (its charge and refund were done
 # by a try of the workflow task that was lost, or before a reset) is not money in hand.
 REFUNDED_IS_NOT_PAID = "refunded-is-not-paid"
+# The database refuses to refund an order the carrier has: such an order ships, and a pending
+# cancel is refused, instead of ending CANCELLED or FAILED with the money kept.
+REFUND_REFUSED_SHIPS = "refund-refused-ships"
 
 
 @dataclass
@@ -351,6 +354,7 @@ class OrderWorkflow:
             OrderActivities.mark_shipped,
             MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
         )
+        self._tracking_number = self._finished.tracking_number or self._tracking_number
         self._transition(OrderState.SHIPPED, "done")
 
     async def _end(self, ended: _OrderEnded) -> None:
@@ -363,6 +367,9 @@ class OrderWorkflow:
                 OrderActivities.refund_payment,
                 RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
             )
+            if self._payment.status == PaymentStatus.CHARGED and workflow.patched(REFUND_REFUSED_SHIPS):
+                await self._ship_after_all()
+                return
         self._step = "recording outcome"
         self._finished = await self._bookkeeping(
             OrderActivities.finish_order,
@@ -393,6 +400,21 @@ class OrderWorkflow:
                 else f"Order {self._order.order_id} ended {state.value} before the cancel took effect."
             )
         self._transition(state, "done")
+
+    async def _ship_after_all(self) -> None:
+        """The refund was refused: the carrier has the package (a hand-over the shipping child
+        could not report, say its last attempt was cut off after the commit). The order ships."""
+        workflow.logger.warning("event=refund_refused_order_ships order_id=%s", self._order.order_id)
+        self._ending = None
+        self._failure_reason = ""
+        if self._cancel_reason is not None:
+            self._cancel_outcome = (
+                f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
+            )
+            self._note_refusal("cancel", self._cancel_outcome)
+            self._cancel_reason = None
+        self._transition(OrderState.DISPATCHED, "marking shipped")
+        await self._mark_shipped()
 
     # ----------------------------------------------------------------- mechanics
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-# How a step that failed for good surfaces in the workflow: a local activity's non-retryable
-# error arrives as the ApplicationError itself, an exhausted retry as an ActivityError.
+# How a step that failed for good surfaces in the workflow: a local activity's failure arrives
+# as the ApplicationError itself (non-retryable, or the last of its retries), a last attempt
+# that timed out as an ActivityError around a TimeoutError.
 STEP_FAILED = (ActivityError, ApplicationError)
 
 with workflow.unsafe.imports_passed_through():
