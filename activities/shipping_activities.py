@@ -33,7 +33,10 @@ class ShippingActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.lock_for_handover(conn, input.order_id)
         tracking = row["tracking_number"] if row is not None else ""
-        return Handover(dispatched=bool(tracking), tracking_number=tracking, attempt=activity.info().attempt)
+        info = activity.info()
+        return Handover(
+            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local
+        )
 
     def all(self) -> list:
         return [self.prepare_package, self.dispatch_carrier, self.handover_status]

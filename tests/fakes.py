@@ -48,6 +48,8 @@ class FakeActivities:
     def __init__(self) -> None:
         self.calls: dict[str, list[Any]] = defaultdict(list)
         self.hooks: dict[str, Hook] = {}
+        # Per step, per call: whether it ran as a local activity (else a regular one).
+        self.ran_locally: dict[str, list[bool]] = defaultdict(list)
         # Errors to raise, one per call, before the step succeeds.
         self.failures: dict[str, list[BaseException]] = defaultdict(list)
         # The address each successful dispatch handed to the carrier.
@@ -63,6 +65,7 @@ class FakeActivities:
 
     async def _step(self, name: str, input: Any) -> None:
         self.calls[name].append(input)
+        self.ran_locally[name].append(activity.info().is_local)
         if name in self.hooks:
             await self.hooks.pop(name)(input)
         if self.failures[name]:
@@ -169,7 +172,10 @@ class FakeActivities:
     async def handover_status(self, input: HandoverInput) -> Handover:
         await self._step("HandoverStatus", input)
         tracking = "TRK-TEST" if self.dispatched_to else ""
-        return Handover(dispatched=bool(tracking), tracking_number=tracking, attempt=activity.info().attempt)
+        info = activity.info()
+        return Handover(
+            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local
+        )
 
     def shipping_activities(self) -> list:
         return [self.prepare_package, self.dispatch_carrier, self.handover_status]

@@ -631,6 +631,18 @@ async def test_dispatch_attempts_spent_while_the_database_was_down_do_not_fail_t
     assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
 
 
+async def test_a_database_outage_that_outlasts_the_hand_over_check_s_local_attempts_still_counts(workflow_env, fakes):
+    """As above, with the database down for longer than the check's local attempts: the check
+    goes on as a regular activity (its attempt count starts again), and it still counts."""
+    fakes.failures["DispatchCarrier"].extend(
+        RuntimeError("Forced failure for testing") for _ in range(policies.DISPATCH_RETRY.maximum_attempts)
+    )
+    fakes.failures["HandoverStatus"].extend(ConnectionRefusedError("database down") for _ in range(3))
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid(), local_attempts=3))
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
+    assert fakes.ran_locally["HandoverStatus"] == [True] * 3 + [False]
+
+
 async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_failure(workflow_env, fakes):
     """The last allowed dispatch attempt commits the hand-over and is then cut off: the child
     asks the database before it reports a failure, and the order ships, paid, not refunded."""
@@ -665,6 +677,27 @@ async def test_an_order_whose_refund_the_database_refuses_because_the_carrier_ha
     assert result.state == OrderState.SHIPPED and result.failure_reason == ""
     assert result.payment.status == PaymentStatus.CHARGED and result.tracking_number == "TRK-TEST"
     assert "FinishOrder" not in fakes.calls and len(fakes.calls["MarkShipped"]) == 1
+
+
+async def test_a_step_that_keeps_failing_goes_on_as_a_regular_activity_and_the_order_ships(workflow_env, fakes):
+    """Past its bound of local attempts (something is down, not the flaky dependency's luck) a
+    step is retried by the server as a regular activity, so the workflow task is not held
+    open, heartbeating history events, for as long as the outage lasts."""
+    fakes.failures["ChargePayment"].extend(ConnectionRefusedError("database down") for _ in range(5))
+    fakes.failures["PreparePackage"].extend(ConnectionRefusedError("database down") for _ in range(4))
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid(), local_attempts=3))
+    assert result.state == OrderState.SHIPPED and result.payment.status == PaymentStatus.CHARGED
+    assert fakes.ran_locally["ChargePayment"] == [True] * 3 + [False] * 3
+    assert fakes.ran_locally["PreparePackage"] == [True] * 3 + [False] * 2
+    # Every other step stayed local.
+    assert all(all(local) for name, local in fakes.ran_locally.items() if name not in ("ChargePayment", "PreparePackage"))
+
+
+async def test_a_step_that_fails_for_good_is_not_retried_on_the_server(workflow_env, fakes):
+    fakes.failures["ValidateOrder"].append(ApplicationError("Unknown SKU NOPE.", type="InvalidOrder", non_retryable=True))
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, an_order(fakes, oid(), local_attempts=3)))
+    assert result.state == OrderState.FAILED and fakes.ran_locally["ValidateOrder"] == [True]
 
 
 @workflow.defn(name="StillRunning")

@@ -111,6 +111,9 @@ class OrderInput:
     review_window_seconds: float = DEFAULT_REVIEW_WINDOW_SECONDS
     max_shipping_attempts: int = 3
     shipping_task_queue: str = SHIPPING_TASK_QUEUE
+    # Local attempts of a step before it goes on as a regular activity (0: the policy's bound,
+    # workflows/policies.py); tests set a small one.
+    local_attempts: int = 0
 
     def __post_init__(self) -> None:
         if not self.payment_id:
@@ -149,6 +152,7 @@ class ShippingInput:
     address: Address
     items: list[OrderItem]
     shipping_attempt: int = 1
+    local_attempts: int = 0  # as in OrderInput
 
 
 @dataclass
@@ -284,6 +288,7 @@ class Handover:
     dispatched: bool
     tracking_number: str = ""
     attempt: int = 1  # of the read itself: above 1, the database did not answer at first
+    ran_locally: bool = True  # False: the read ran out of local attempts (policies) first
 
 
 @dataclass

@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ValidateOrderInput,
         shipping_workflow_id,
     )
-    from workflows.shipping import STEP_FAILED, ShippingWorkflow, failure_message
+    from workflows.shipping import STEP_FAILED, ShippingWorkflow, failure_message, run_step
 
 
 # Behaviour added after runs were already in flight: each is asked for only on the path it
@@ -325,6 +325,7 @@ class OrderWorkflow:
                     address=self._address,
                     items=self._order.items,
                     shipping_attempt=attempt,
+                    local_attempts=self._order.local_attempts,
                 ),
                 id=child_id,
                 task_queue=self._order.shipping_task_queue,
@@ -434,19 +435,23 @@ class OrderWorkflow:
             self._step = step
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
-        return await workflow.execute_local_activity_method(
+        return await run_step(
             activity,
             arg,
-            start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+            start_to_close=policies.BUSINESS_START_TO_CLOSE,
             retry_policy=policies.BUSINESS_RETRY,
+            local_attempts=self._order.local_attempts or policies.BUSINESS_LOCAL_ATTEMPTS,
+            server_start_to_close=policies.BUSINESS_SERVER_START_TO_CLOSE,
         )
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
-        return await workflow.execute_local_activity_method(
+        return await run_step(
             activity,
             arg,
-            start_to_close_timeout=policies.BOOKKEEPING_START_TO_CLOSE,
+            start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
             retry_policy=policies.BOOKKEEPING_RETRY,
+            local_attempts=self._order.local_attempts or policies.BOOKKEEPING_LOCAL_ATTEMPTS,
+            server_start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
         )
 
     async def _bookkeeper(self) -> None:

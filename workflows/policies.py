@@ -57,3 +57,18 @@ BOOKKEEPING_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=5),
 )
+
+# A local activity retries inside the workflow task, which heartbeats every ~8 s (three history
+# events each): an order waiting out a long database outage that way would reach the history's
+# size limit in about 38 h. So a step's local attempts are bounded, far beyond what the flaky
+# dependency alone ever needs ((2/3)^100); past the bound something is down, and the step goes
+# on as a regular activity, retried by the server, which adds no events until it ends.
+BUSINESS_LOCAL_ATTEMPTS = 100  # ~25 s
+BOOKKEEPING_LOCAL_ATTEMPTS = 20  # ~80 s
+BUSINESS_SERVER_START_TO_CLOSE = timedelta(seconds=2)
+SERVER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=NON_RETRYABLE,
+)

@@ -11,7 +11,12 @@ the carrier cannot take the package for good.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Callable
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 # How a step that failed for good surfaces in the workflow: a local activity's failure arrives
@@ -50,6 +55,47 @@ def failure_type(error: BaseException) -> str:
     return (cause.type or "") if isinstance(cause, ApplicationError) else type(cause).__name__
 
 
+# Since this patch a step whose local attempts ran out (policies.BUSINESS_LOCAL_ATTEMPTS) goes
+# on as a regular activity; before, local attempts were unbounded.
+LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
+
+
+def _failed_for_good(error: BaseException) -> bool:
+    cause = _innermost(error)
+    return isinstance(cause, ApplicationError) and (cause.non_retryable or (cause.type or "") in policies.NON_RETRYABLE)
+
+
+async def run_step(
+    activity: Callable,
+    arg: Any,
+    *,
+    start_to_close: timedelta,
+    retry_policy: RetryPolicy,
+    local_attempts: int,
+    server_start_to_close: timedelta,
+) -> Any:
+    """A step as a local activity with bounded attempts; once they run out without a failure
+    for good (something is down), as a regular activity that the server retries for as long
+    as it takes (policies, "BUSINESS_LOCAL_ATTEMPTS")."""
+    try:
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=start_to_close,
+            retry_policy=replace(retry_policy, maximum_attempts=local_attempts),
+        )
+    except STEP_FAILED as error:
+        if _failed_for_good(error) or not workflow.patched(LONG_RETRIES_ON_THE_SERVER):
+            raise
+        workflow.logger.warning(
+            "event=step_retried_on_server workflow_id=%s activity=%s local_attempts=%d last_error=%r",
+            workflow.info().workflow_id, getattr(activity, "__name__", activity), local_attempts, failure_message(error),
+        )
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=server_start_to_close, retry_policy=policies.SERVER_RETRY
+    )
+
+
 def failure_message(error: BaseException) -> str:
     """The innermost message of an activity failure: what actually went wrong."""
     cause = _innermost(error)
@@ -69,11 +115,13 @@ class ShippingWorkflow:
     @workflow.run
     async def run(self, input: ShippingInput) -> ShippingResult:
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
-        package = await workflow.execute_local_activity_method(
+        package = await run_step(
             ShippingActivities.prepare_package,
             PackageInput(order_id=input.order_id, items=input.items),
-            start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
+            start_to_close=policies.BUSINESS_START_TO_CLOSE,
             retry_policy=policies.BUSINESS_RETRY,
+            local_attempts=input.local_attempts or policies.BUSINESS_LOCAL_ATTEMPTS,
+            server_start_to_close=policies.BUSINESS_SERVER_START_TO_CLOSE,
         )
         if not workflow.patched(PACKED_WITHOUT_SIGNAL):
             # Runs that began before this change told the parent and waited for its reply here.
@@ -103,16 +151,18 @@ class ShippingWorkflow:
                     return ShippingResult(dispatched=False, cancelled=True)
                 if failure_type(error) not in policies.NON_RETRYABLE and workflow.patched(ASK_BEFORE_GIVING_UP):
                     self._step = "checking the hand-over"
-                    handover = await workflow.execute_local_activity_method(
+                    handover = await run_step(
                         ShippingActivities.handover_status,
                         HandoverInput(order_id=input.order_id),
-                        start_to_close_timeout=policies.BOOKKEEPING_START_TO_CLOSE,
+                        start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
                         retry_policy=policies.BOOKKEEPING_RETRY,
+                        local_attempts=input.local_attempts or policies.BOOKKEEPING_LOCAL_ATTEMPTS,
+                        server_start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
                     )
                     if handover.dispatched:
                         self._step = "dispatched"
                         return ShippingResult(dispatched=True, tracking_number=handover.tracking_number)
-                    if handover.attempt > 1:
+                    if handover.attempt > 1 or not handover.ran_locally:
                         workflow.logger.warning(
                             "event=dispatch_retried_after_database_outage order_id=%s", input.order_id
                         )
