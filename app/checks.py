@@ -47,24 +47,24 @@ def create_order(
 
 def approve(order_id: str, by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(by=by)
+    _texts(**{"--by name": by})
 
 
 def reject(order_id: str, reason: str, by: str = "operator") -> None:
     _order_id(order_id)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("A rejection needs a reason (--reason).")
-    _texts(reason=reason, by=by)
+    _texts(reason=reason, **{"--by name": by})
 
 
 def cancel(order_id: str, reason: str = "", by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(reason=reason, by=by)
+    _texts(reason=reason, **{"--by name": by})
 
 
 def update_address(order_id: str, address: Address, by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(by=by)
+    _texts(**{"--by name": by})
     problems = rules.address_problems(address)
     _refuse(problems[0] if problems else None)
 

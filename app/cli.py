@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import sys
 
 from app.errors import OperatorError
@@ -84,7 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(result or 0)
     except OperatorError as error:
         print(str(error), file=sys.stderr)
+        if getattr(args, "json", None) is True:  # --json promises one document on stdout
+            print(json.dumps({"error": str(error), "exit_code": error.exit_code}))
         return error.exit_code
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing of ours failed. Quiet the flush at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file descriptor (captured)
+            pass
+        return 0
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

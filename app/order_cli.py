@@ -235,10 +235,18 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    checks.list_orders(state=args.state, limit=args.limit, offset=args.offset)
+    state = checks.list_orders(state=args.state, limit=args.limit, offset=args.offset)
     async with await OrderService.connect() as service:
-        orders = await service.list_orders(state=args.state, limit=args.limit, offset=args.offset)
-    _emit(args, {"orders": orders, "count": len(orders)}, lambda c: c.print(render.orders_table(orders)))
+        orders = await service.list_orders(state=state, limit=args.limit, offset=args.offset)
+        counts = await service.state_counts()
+    total = counts.get(state, 0) if state else sum(counts.values())
+    document = {"orders": orders, "count": len(orders), "total": total, "offset": args.offset}
+
+    def human(console: Console) -> None:
+        console.print(render.orders_table(orders))
+        console.print(render.page_line(len(orders), args.offset, total), style="dim")
+
+    _emit(args, document, human)
     return 0
 
 

@@ -95,10 +95,20 @@ def status_panel(status: dict[str, Any]) -> Panel:
     return Panel(grid, title=f"Order {status['order_id']}", border_style=state_style(status["state"]))
 
 
+def page_line(shown: int, offset: int, total: int) -> str:
+    """Which orders of how many a page shows, and how to see the next (a list is never cut silently)."""
+    if not shown:
+        return f"No orders here ({total} in all)." if total else "No orders yet."
+    line = f"Orders {offset + 1}–{offset + shown} of {total}, newest first."
+    if offset + shown < total:
+        line += f" Next: --offset {offset + shown}; only one state: --state AWAITING_APPROVAL (say)."
+    return line
+
+
 def orders_table(orders: list[dict[str, Any]], *, title: str | None = None) -> Table:
     table = Table(title=title, expand=True)
-    table.add_column("Order", no_wrap=True)
-    table.add_column("State", no_wrap=True)
+    table.add_column("Order", overflow="fold", min_width=12)  # an id is copied: wrap it, never cut it
+    table.add_column("State", no_wrap=True, min_width=17)
     table.add_column("Step", overflow="ellipsis", no_wrap=True)
     table.add_column("Amount", justify="right", no_wrap=True)
     table.add_column("Retries", justify="right", no_wrap=True)

@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -238,9 +239,13 @@ class OrderService:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise await self._not_running(order_id) from None
             raise
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # The SDK gives up on the Update after ~20 s when no worker takes it. The server
+            # keeps it, so it may still take effect once the worker is back: say so.
             raise StackUnreachable(
-                f"The order worker did not answer within {COMMAND_TIMEOUT_S} s; check ./start.sh status."
+                f"The order worker did not answer within {COMMAND_TIMEOUT_S} s (is it running? see"
+                f" ./start.sh status); the {name.replace('_', ' ')} may still take effect once it is back:"
+                f" check with ./start.sh order status {order_id}."
             ) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)

@@ -3,6 +3,7 @@ sentence with exit 1, before anything connects; good input finds the stack unrea
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from typing import Callable, Iterator
@@ -47,7 +48,9 @@ def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
 
     def run(*argv: str) -> tuple[int, str]:
         code = main(list(argv))
-        return code, capsys.readouterr().err
+        captured = capsys.readouterr()
+        run.out = captured.out  # type: ignore[attr-defined]
+        return code, captured.err
 
     try:
         yield run
@@ -112,6 +115,25 @@ def test_good_input_with_the_stack_down_is_unreachable(cli: Run, argv):
     code, err = cli(*argv)
     assert code == 3, err
     assert "is not reachable; start the stack with ./start.sh up." in err and "Traceback" not in err
+
+
+def test_a_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run):
+    code, err = cli("order", "approve", "bad;id", "--json")
+    assert code == 1 and "is malformed" in err
+    assert json.loads(cli.out) == {"error": err.strip(), "exit_code": 1}  # type: ignore[attr-defined]
+    code, err = cli("order", "status", "ord-1", "--json")
+    assert code == 3 and json.loads(cli.out)["exit_code"] == 3  # type: ignore[attr-defined]
+
+
+def test_a_reader_that_goes_away_is_not_an_error(cli: Run, monkeypatch):
+    """`./start.sh order list --json | head -1`: the pipe closes while we write."""
+
+    async def write_into_a_closed_pipe(_args) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("app.order_cli._catalog", write_into_a_closed_pipe)
+    code, err = cli("order", "catalog")
+    assert (code, err) == (0, "")
 
 
 @pytest.mark.parametrize("variable", PORT_VARIABLES)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+
+from app.errors import StackUnreachable
 from app.service import OrderService
 
 
@@ -37,3 +41,24 @@ async def test_approve_and_reject_are_stamped_with_the_time_of_the_decision():
     assert (reject, reject_args[:2]) == ("reject", ["fraud", "eve"])
     for stamp in (approve_args[-1], reject_args[-1]):
         assert before - timedelta(seconds=1) <= datetime.fromisoformat(stamp) <= after
+
+
+class _SilentHandle:
+    """No worker takes the Update: the SDK gives up on its RPC (after ~20 s in real life)."""
+
+    async def execute_update(self, name: str, args: list) -> str:
+        raise WorkflowUpdateRPCTimeoutOrCancelledError()
+
+
+class _SilentClient:
+    def get_workflow_handle(self, workflow_id: str) -> _SilentHandle:
+        return _SilentHandle()
+
+
+async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply():
+    service = OrderService(settings=None, client=_SilentClient(), pool=None)  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await service.cancel("o-3", reason="changed my mind", by="dana")
+    message = str(unreachable.value)
+    assert "order worker did not answer" in message and "may still take effect" in message
+    assert "order status o-3" in message

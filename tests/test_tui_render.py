@@ -238,3 +238,14 @@ def test_text_from_orders_is_shown_as_typed_not_read_as_markup():
     assert "Ann [c/o Bob]" in text and "[/] 1 Main St" in text
     table = order_summary_table("ord-1", [], {}, type("A", (), {"__dict__": status["address"]})())
     assert "Ann [c/o Bob]" in render(table, width=120)
+
+
+def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_more():
+    from app.render import page_line
+
+    assert page_line(50, 0, 66) == (
+        "Orders 1–50 of 66, newest first. Next: --offset 50; only one state: --state AWAITING_APPROVAL (say)."
+    )
+    assert page_line(16, 50, 66) == "Orders 51–66 of 66, newest first."
+    assert page_line(0, 100, 66) == "No orders here (66 in all)."
+    assert page_line(0, 0, 0) == "No orders yet."
