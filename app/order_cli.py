@@ -220,7 +220,16 @@ async def _cancel(args: argparse.Namespace) -> int:
 
 async def _address(args: argparse.Namespace) -> int:
     address = parse_address(args)
-    checks.update_address(args.order_id, address, by=args.by)
+    try:
+        checks.update_address(args.order_id, address, by=args.by)
+    except InvalidInput as error:
+        if "incomplete" not in str(error):
+            raise
+        # `--city X` alone reads like a change of the city: say that the whole address is needed.
+        raise InvalidInput(
+            f"{str(error).rstrip('.')}; `order address` takes the whole new address"
+            " (--name, --street, --city, --postal-code, --country, or --address JSON)."
+        ) from None
     async with await OrderService.connect() as service:
         _say(args, args.order_id, await service.update_address(args.order_id, address, by=args.by))
     return 0

@@ -146,6 +146,8 @@ def _event_text(entry: dict[str, Any]) -> Text:
     elif payload.get("reason"):
         refused = kind in ("order_failed", "command_refused", "address_change_refused")
         text.append(f"  {payload['reason']}", style="red" if refused else "")
+        if kind == "cancel_requested" and payload.get("by"):
+            text.append(f"  by {payload['by']}", style="dim")
     if payload.get("state"):
         text.append("  → ")
         text.append(payload["state"], style=state_style(payload["state"]))

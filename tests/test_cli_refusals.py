@@ -84,6 +84,7 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "cancel", "ord-1", "--by", "eve\udcff"], "not valid text"),
         (["order", "address", "ord-1", *ADDRESS[:-1], "ZZ"], "ISO 3166"),
         (["order", "address", "ord-1", "--name", "Ann"], "incomplete"),
+        (["order", "address", "ord-1", "--city", "Berlin"], "takes the whole new address"),
         (["order", "address", "bad;id", *ADDRESS], "is malformed"),
         (["order", "status", "bad;id"], "is malformed"),
         (["order", "audit", "bad;id"], "is malformed"),

@@ -157,11 +157,13 @@ async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
     order = an_order(fakes, oid())
 
-    signal_during(workflow_env, fakes, "ValidateOrder", order, "cancel", "changed my mind")
+    signal_during(workflow_env, fakes, "ValidateOrder", order, "cancel", "changed my mind", "carol")
     async with workers(workflow_env, fakes):
         result = await finish(await start_order(workflow_env, fakes, order))
     assert result.state == OrderState.CANCELLED
     assert result.failure_reason == "changed my mind"
+    requested = [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == CANCEL_REQUESTED_EVENT]
+    assert [(p["reason"], p["by"]) for p in requested] == [("changed my mind", "carol")]  # who, for the audit
     assert "RecordDecision" not in fakes.calls
     assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
 

@@ -164,6 +164,20 @@ def test_audit_timeline_highlights_retries_timeouts_and_errors():
     assert "\x1b[31merror" in styled and "\x1b[33mtimeout" in styled  # errors red, timeouts yellow
 
 
+def test_audit_timeline_says_who_asked_for_a_cancel():
+    audit = {
+        "order": an_order("ord-7", "CANCELLED"),
+        "timeline": [
+            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "cancel_requested",
+             "payload": {"reason": "changed my mind", "state": "PAID", "by": "carol"}},
+        ],
+        "web_ui_url": None,
+    }
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(audit_timeline(audit))
+    assert "cancel requested  changed my mind  by carol" in console.export_text()
+
+
 def test_audit_timeline_shows_a_refused_refund_as_money_kept():
     audit = {
         "order": an_order("ord-8", "CANCELLED"),

@@ -189,7 +189,7 @@ class OrderWorkflow:
         if refusal := self._cancel_refusal(signal=True):
             self._note_refusal("cancel", refusal)
         else:
-            self._request_cancel("cancel requested through Temporal")
+            self._request_cancel("cancel requested through Temporal", by="Temporal")
 
     async def _receive(self) -> None:
         received = await self._business_step(
@@ -561,11 +561,15 @@ class OrderWorkflow:
             self._order.order_id, decision.approved, decision.by, decision.reason,
         )
 
-    def _request_cancel(self, reason: str) -> None:
+    def _request_cancel(self, reason: str, by: str) -> None:
         self._cancel_reason = reason or "cancelled by operator"
-        workflow.logger.info("event=cancel_requested order_id=%s reason=%r", self._order.order_id, self._cancel_reason)
+        workflow.logger.info(
+            "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
+        )
         self._queue_event(
-            CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": self._cancel_reason, "state": self._state.value}
+            CANCEL_REQUESTED_EVENT,
+            CANCEL_REQUESTED_EVENT,
+            {"reason": self._cancel_reason, "state": self._state.value, "by": by},
         )
 
     def _change_address(self, address: Address, by: str) -> int:
@@ -623,7 +627,7 @@ class OrderWorkflow:
 
     @workflow.update(name="cancel")
     async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
-        self._request_cancel(reason)
+        self._request_cancel(reason, by)
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
             raise _refused(self._cancel_outcome)
@@ -675,7 +679,7 @@ class OrderWorkflow:
         if refusal := (_signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
             self._note_refusal("cancel", refusal)
         else:
-            self._request_cancel(reason)
+            self._request_cancel(reason, by)
 
     @workflow.signal(name="update_address")
     def update_address_signal(self, address: Address, by: str = "operator") -> None:
