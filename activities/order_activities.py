@@ -122,14 +122,13 @@ class OrderActivities:
             row = await orders_db.refund(conn, input.payment_id)
             if row is None:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
-            refunded = row["status"] == PaymentStatus.REFUNDED.value
-            if not refunded:
+            kind = "payment_refunded"
+            payload = {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason}
+            if row["status"] != PaymentStatus.REFUNDED.value:  # the carrier has the package: money kept
                 log.warning(
                     "event=refund_refused order_id=%s payment_id=%s reason=handed_over", input.order_id, input.payment_id
                 )
-            kind = "payment_refunded" if refunded else "refund_refused"
-            payload = {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason}
-            if not refunded:
+                kind = "refund_refused"
                 payload["refused"] = "the carrier has the package"
             await orders_db.insert_event(conn, input.order_id, kind, kind, payload)
         return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
@@ -138,10 +137,10 @@ class OrderActivities:
     async def finish_order(self, input: FinishInput) -> Finished:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
-            # The first ending recorded wins (a try of the workflow task that the server refused
-            # may have recorded one): the audit log gets only the ending the order has.
             if row is None:  # no row to end (ReceiveOrder never succeeded)
                 return Finished(processing_ms=0, review_ms=0)
+            # The first ending recorded wins (a try of the workflow task that the server refused
+            # may have recorded one): the audit log gets only the ending the order has.
             if row["state"] == input.state.value:
                 await orders_db.insert_event(
                     conn,

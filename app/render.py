@@ -101,7 +101,7 @@ def page_line(shown: int, offset: int, total: int) -> str:
         return f"No orders here ({total} in all)." if total else "No orders yet."
     line = f"Orders {offset + 1}–{offset + shown} of {total}, newest first."
     if offset + shown < total:
-        line += f" Next: --offset {offset + shown}; only one state: --state AWAITING_APPROVAL (say)."
+        line += f" Next page: --offset {offset + shown} (or narrow it, e.g. --state AWAITING_APPROVAL)."
     return line
 
 

@@ -258,7 +258,7 @@ def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_m
     from app.render import page_line
 
     assert page_line(50, 0, 66) == (
-        "Orders 1–50 of 66, newest first. Next: --offset 50; only one state: --state AWAITING_APPROVAL (say)."
+        "Orders 1–50 of 66, newest first. Next page: --offset 50 (or narrow it, e.g. --state AWAITING_APPROVAL)."
     )
     assert page_line(16, 50, 66) == "Orders 51–66 of 66, newest first."
     assert page_line(0, 100, 66) == "No orders here (66 in all)."

@@ -290,6 +290,11 @@ class Handover:
     attempt: int = 1  # of the read itself: above 1, the database did not answer at first
     ran_locally: bool = True  # False: the read ran out of local attempts (policies) first
 
+    @property
+    def database_was_down(self) -> bool:
+        """The read itself had to be retried: the dispatch attempts met the same outage."""
+        return self.attempt > 1 or not self.ran_locally
+
 
 @dataclass
 class MarkShippedInput:

@@ -284,13 +284,7 @@ class OrderWorkflow:
             result = await self._run_shipping(attempt)
             if result.dispatched:
                 self._tracking_number = result.tracking_number
-                if self._cancel_reason is not None:
-                    self._cancel_outcome = (
-                        f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
-                    )
-                    self._note_refusal("cancel", self._cancel_outcome)
-                    self._cancel_reason = None
-                self._transition(OrderState.DISPATCHED, "marking shipped")
+                self._handed_over()
                 return
             if result.cancelled or self._cancel_reason is not None:
                 raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason or "cancelled")
@@ -408,6 +402,11 @@ class OrderWorkflow:
         workflow.logger.warning("event=refund_refused_order_ships order_id=%s", self._order.order_id)
         self._ending = None
         self._failure_reason = ""
+        self._handed_over()
+        await self._mark_shipped()
+
+    def _handed_over(self) -> None:
+        """The carrier has the package: a cancel still pending comes too late."""
         if self._cancel_reason is not None:
             self._cancel_outcome = (
                 f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
@@ -415,7 +414,6 @@ class OrderWorkflow:
             self._note_refusal("cancel", self._cancel_outcome)
             self._cancel_reason = None
         self._transition(OrderState.DISPATCHED, "marking shipped")
-        await self._mark_shipped()
 
     # ----------------------------------------------------------------- mechanics
 
@@ -435,24 +433,10 @@ class OrderWorkflow:
             self._step = step
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
-        return await run_step(
-            activity,
-            arg,
-            start_to_close=policies.BUSINESS_START_TO_CLOSE,
-            retry_policy=policies.BUSINESS_RETRY,
-            local_attempts=self._order.local_attempts or policies.BUSINESS_LOCAL_ATTEMPTS,
-            server_start_to_close=policies.BUSINESS_SERVER_START_TO_CLOSE,
-        )
+        return await run_step(activity, arg, policies.BUSINESS_STEP, self._order.local_attempts)
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
-        return await run_step(
-            activity,
-            arg,
-            start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
-            retry_policy=policies.BOOKKEEPING_RETRY,
-            local_attempts=self._order.local_attempts or policies.BOOKKEEPING_LOCAL_ATTEMPTS,
-            server_start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
-        )
+        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._order.local_attempts)
 
     async def _bookkeeper(self) -> None:
         while True:

@@ -14,6 +14,7 @@ dispatch is bounded, so that a carrier that never takes the package fails for go
 parent can retry shipping or compensate.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
@@ -63,12 +64,24 @@ BOOKKEEPING_RETRY = RetryPolicy(
 # size limit in about 38 h. So a step's local attempts are bounded, far beyond what the flaky
 # dependency alone ever needs ((2/3)^100); past the bound something is down, and the step goes
 # on as a regular activity, retried by the server, which adds no events until it ends.
-BUSINESS_LOCAL_ATTEMPTS = 100  # ~25 s
-BOOKKEEPING_LOCAL_ATTEMPTS = 20  # ~80 s
-BUSINESS_SERVER_START_TO_CLOSE = timedelta(seconds=2)
 SERVER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
     non_retryable_error_types=NON_RETRYABLE,
 )
+
+
+@dataclass(frozen=True)
+class Step:
+    """How a step runs: as a local activity, then (past local_attempts) on the server."""
+
+    start_to_close: timedelta
+    retry: RetryPolicy
+    local_attempts: int
+    server_start_to_close: timedelta
+
+
+# 100 local attempts take ~25 s; 20 of bookkeeping ~80 s.
+BUSINESS_STEP = Step(BUSINESS_START_TO_CLOSE, BUSINESS_RETRY, 100, server_start_to_close=timedelta(seconds=2))
+BOOKKEEPING_STEP = Step(BOOKKEEPING_START_TO_CLOSE, BOOKKEEPING_RETRY, 20, BOOKKEEPING_START_TO_CLOSE)

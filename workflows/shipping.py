@@ -12,11 +12,9 @@ the carrier cannot take the package for good.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any, Callable
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 # How a step that failed for good surfaces in the workflow: a local activity's failure arrives
@@ -27,7 +25,15 @@ STEP_FAILED = (ActivityError, ApplicationError)
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
     from workflows import policies
-    from workflows.model import Address, DispatchInput, HandoverInput, PackageInput, ShippingInput, ShippingResult
+    from workflows.model import (
+        Address,
+        DispatchInput,
+        Handover,
+        HandoverInput,
+        PackageInput,
+        ShippingInput,
+        ShippingResult,
+    )
 
 
 # Since this patch the child no longer stops after packing to signal the parent and wait for
@@ -55,8 +61,8 @@ def failure_type(error: BaseException) -> str:
     return (cause.type or "") if isinstance(cause, ApplicationError) else type(cause).__name__
 
 
-# Since this patch a step whose local attempts ran out (policies.BUSINESS_LOCAL_ATTEMPTS) goes
-# on as a regular activity; before, local attempts were unbounded.
+# Since this patch a step whose local attempts ran out (policies.Step) goes on as a regular
+# activity; before, local attempts were unbounded.
 LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
 
 
@@ -65,24 +71,17 @@ def _failed_for_good(error: BaseException) -> bool:
     return isinstance(cause, ApplicationError) and (cause.non_retryable or (cause.type or "") in policies.NON_RETRYABLE)
 
 
-async def run_step(
-    activity: Callable,
-    arg: Any,
-    *,
-    start_to_close: timedelta,
-    retry_policy: RetryPolicy,
-    local_attempts: int,
-    server_start_to_close: timedelta,
-) -> Any:
-    """A step as a local activity with bounded attempts; once they run out without a failure
-    for good (something is down), as a regular activity that the server retries for as long
-    as it takes (policies, "BUSINESS_LOCAL_ATTEMPTS")."""
+async def run_step(activity: Callable, arg: Any, step: policies.Step, local_attempts: int = 0) -> Any:
+    """A step as a local activity with bounded attempts (``local_attempts``, 0: the step's own);
+    once they run out without a failure for good (something is down), as a regular activity
+    that the server retries for as long as it takes (policies.py, SERVER_RETRY)."""
+    local_attempts = local_attempts or step.local_attempts
     try:
         return await workflow.execute_local_activity_method(
             activity,
             arg,
-            start_to_close_timeout=start_to_close,
-            retry_policy=replace(retry_policy, maximum_attempts=local_attempts),
+            start_to_close_timeout=step.start_to_close,
+            retry_policy=replace(step.retry, maximum_attempts=local_attempts),
         )
     except STEP_FAILED as error:
         if _failed_for_good(error) or not workflow.patched(LONG_RETRIES_ON_THE_SERVER):
@@ -92,7 +91,7 @@ async def run_step(
             workflow.info().workflow_id, getattr(activity, "__name__", activity), local_attempts, failure_message(error),
         )
     return await workflow.execute_activity_method(
-        activity, arg, start_to_close_timeout=server_start_to_close, retry_policy=policies.SERVER_RETRY
+        activity, arg, start_to_close_timeout=step.server_start_to_close, retry_policy=policies.SERVER_RETRY
     )
 
 
@@ -118,10 +117,8 @@ class ShippingWorkflow:
         package = await run_step(
             ShippingActivities.prepare_package,
             PackageInput(order_id=input.order_id, items=input.items),
-            start_to_close=policies.BUSINESS_START_TO_CLOSE,
-            retry_policy=policies.BUSINESS_RETRY,
-            local_attempts=input.local_attempts or policies.BUSINESS_LOCAL_ATTEMPTS,
-            server_start_to_close=policies.BUSINESS_SERVER_START_TO_CLOSE,
+            policies.BUSINESS_STEP,
+            input.local_attempts,
         )
         if not workflow.patched(PACKED_WITHOUT_SIGNAL):
             # Runs that began before this change told the parent and waited for its reply here.
@@ -149,31 +146,32 @@ class ShippingWorkflow:
                 if failure_type(error) == "ShipmentCalledOff":
                     self._step = "called off"
                     return ShippingResult(dispatched=False, cancelled=True)
-                if failure_type(error) not in policies.NON_RETRYABLE and workflow.patched(ASK_BEFORE_GIVING_UP):
-                    self._step = "checking the hand-over"
-                    handover = await run_step(
-                        ShippingActivities.handover_status,
-                        HandoverInput(order_id=input.order_id),
-                        start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
-                        retry_policy=policies.BOOKKEEPING_RETRY,
-                        local_attempts=input.local_attempts or policies.BOOKKEEPING_LOCAL_ATTEMPTS,
-                        server_start_to_close=policies.BOOKKEEPING_START_TO_CLOSE,
-                    )
-                    if handover.dispatched:
-                        self._step = "dispatched"
-                        return ShippingResult(dispatched=True, tracking_number=handover.tracking_number)
-                    if handover.attempt > 1 or not handover.ran_locally:
-                        workflow.logger.warning(
-                            "event=dispatch_retried_after_database_outage order_id=%s", input.order_id
-                        )
-                        continue
-                reason = failure_message(error)
-                workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
-                self._step = "dispatch failed"
-                await parent.signal("dispatch_failed", reason)
-                return ShippingResult(dispatched=False, reason=reason)
+                handover = await self._ask_the_database(input, error)
+                if handover is None or not (handover.dispatched or handover.database_was_down):
+                    reason = failure_message(error)
+                    workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
+                    self._step = "dispatch failed"
+                    await parent.signal("dispatch_failed", reason)
+                    return ShippingResult(dispatched=False, reason=reason)
+                if handover.dispatched:
+                    self._step = "dispatched"
+                    return ShippingResult(dispatched=True, tracking_number=handover.tracking_number)
+                workflow.logger.warning("event=dispatch_retried_after_database_outage order_id=%s", input.order_id)
         self._step = "dispatched"
         return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
+
+    async def _ask_the_database(self, input: ShippingInput, error: BaseException) -> Handover | None:
+        """After dispatch's attempts ran out (not a refusal for good): whether the last one handed
+        the package over after all, or the database was down meanwhile. None: not asked."""
+        if failure_type(error) in policies.NON_RETRYABLE or not workflow.patched(ASK_BEFORE_GIVING_UP):
+            return None
+        self._step = "checking the hand-over"
+        return await run_step(
+            ShippingActivities.handover_status,
+            HandoverInput(order_id=input.order_id),
+            policies.BOOKKEEPING_STEP,
+            input.local_attempts,
+        )
 
     @workflow.signal
     def update_address(self, address: Address) -> None:
