@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -62,10 +63,13 @@ def items_line(items: Iterable[dict[str, Any]] | None) -> str:
 
 
 def last_error_text(last_error: dict[str, Any] | None, width: int = 60) -> Text:
+    """Red while it stands; dim and ticked once a later attempt of the same step succeeded (with
+    a dependency that fails two times out of three, nearly every order has one behind it)."""
     if not last_error:
         return Text("")
-    message = f"{last_error.get('activity', '')}: {last_error.get('message', '')}"
-    return Text(message if len(message) <= width else message[: width - 1] + "…", style="red")
+    resolved = bool(last_error.get("resolved"))
+    message = f"{'✓ ' if resolved else ''}{last_error.get('activity', '')}: {last_error.get('message', '')}"
+    return Text(message if len(message) <= width else message[: width - 1] + "…", style="dim" if resolved else "red")
 
 
 def status_panel(status: dict[str, Any]) -> Panel:
@@ -82,8 +86,12 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment.get('status', '')}")
     attempts = status.get("attempts") or {}
     grid.add_row("Attempts", ", ".join(f"{name} {n}" for name, n in attempts.items()) or "none yet")
-    grid.add_row("Retries", str(status.get("retries", 0)))
-    grid.add_row("Last error", last_error_text(status.get("last_error"), width=90))
+    grid.add_row("Retries", retries_line(status))
+    last_error = status.get("last_error")
+    error = last_error_text(last_error, width=90)
+    if last_error and last_error.get("resolved"):
+        error.append(" (a later attempt succeeded)")
+    grid.add_row("Last error", error)
     grid.add_row("Processing", clock_text(status))
     grid.add_row("Review wait", f"{status.get('review_seconds') or 0:.1f}s")
     if status.get("failure_reason"):
@@ -91,8 +99,17 @@ def status_panel(status: dict[str, Any]) -> Panel:
     if status.get("tracking_number"):
         grid.add_row("Tracking", status["tracking_number"])
     if status.get("web_ui_url"):
-        grid.add_row("History", status["web_ui_url"])
+        # A link is copied whole: wrapped at any width, never cut.
+        grid.add_row("History", Text(status["web_ui_url"], overflow="fold"))
     return Panel(grid, title=f"Order {status['order_id']}", border_style=state_style(status["state"]))
+
+
+def retries_line(status: dict[str, Any]) -> str:
+    """Retries (attempts after the first of a step) and failed attempts are different figures:
+    a step whose last attempt failed has a failure but no retry after it. Both, named."""
+    retries = status.get("retries", 0) or 0
+    failed = status.get("failed_attempts")
+    return f"{retries} ({failed} failed attempts)" if failed is not None else str(retries)
 
 
 def page_line(shown: int, offset: int, total: int) -> str:
@@ -105,27 +122,43 @@ def page_line(shown: int, offset: int, total: int) -> str:
     return line
 
 
-def orders_table(orders: list[dict[str, Any]], *, title: str | None = None) -> Table:
-    table = Table(title=title, expand=True)
-    table.add_column("Order", overflow="fold", min_width=12)  # an id is copied: wrap it, never cut it
-    table.add_column("State", no_wrap=True, min_width=17)
-    table.add_column("Step", overflow="ellipsis", no_wrap=True)
+# Below this width the list leaves out the step (the state says nearly as much) so that the
+# last error keeps room; a pipe gets 80 columns.
+WIDE_LIST = 100
+
+
+def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = WIDE_LIST) -> Table:
+    """Fits 80 columns: no outer edge, ids wrapped (never cut), the error takes what is left."""
+    wide = width >= WIDE_LIST
+    table = Table(
+        title=title,
+        expand=True,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("Order", overflow="fold", min_width=12, max_width=24 if wide else 16)
+    table.add_column("State", no_wrap=True)
+    if wide:
+        table.add_column("Step", overflow="ellipsis", no_wrap=True, max_width=18)
     table.add_column("Amount", justify="right", no_wrap=True)
     table.add_column("Retries", justify="right", no_wrap=True)
     table.add_column("Clock", justify="right", no_wrap=True)
-    table.add_column("Last error", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("Last error", overflow="ellipsis", no_wrap=True, ratio=1, min_width=12)
     for order in orders:
-        table.add_row(
-            order["order_id"],
-            state_text(order["state"]),
-            Text(order.get("step", "")),
+        cells: list[Any] = [order["order_id"], state_text(order["state"])]
+        if wide:
+            cells.append(Text(order.get("step", "")))
+        cells += [
             format_cents(order.get("amount_cents")),
             str(order.get("retries", 0)),
             clock_text(order),
             last_error_text(order.get("last_error")),
-        )
+        ]
+        table.add_row(*cells)
     if not orders:
-        table.add_row("no orders yet", "", "", "", "", "", "")
+        table.add_row("no orders yet", *[""] * (len(table.columns) - 1))
     return table
 
 
@@ -182,7 +215,8 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     header = Text.assemble(
         (f"Order {order['order_id']}  ", "bold"),
         state_text(order["state"]),
-        f"  {len(attempts)} attempts, {failed} failed ({timeouts} timed out), processing ",
+        f"  {len(attempts)} attempts, {failed} failed ({timeouts} timed out),"
+        f" {order.get('retries', 0) or 0} retries, processing ",
         clock_text(order),
     )
     parts: list[Any] = [header, table]

@@ -55,6 +55,7 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             "activity": row["last_error_activity"],
             "message": row["last_error"],
             "at": _iso(row["last_error_at"]),
+            "resolved": bool(row["last_error_resolved"]),
         }
     return {
         "order_id": row["id"],
@@ -68,6 +69,7 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "payment": {"payment_id": row["payment_id"], "status": row["payment_status"] or "PENDING"},
         "attempts_total": row["attempts"] or 0,
         "retries": row["retries"] or 0,
+        "failed_attempts": row["failures"] or 0,
         "last_error": last_error,
         "awaiting_approval_since": _iso(row["awaiting_approval_since"]),
         "processing_seconds": round(processing, 3),

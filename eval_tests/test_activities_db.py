@@ -14,6 +14,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
 from activities.shipping_activities import ShippingActivities
+from db import queries
+from db.orders import record_attempt
 from db.pool import create_pool
 from eval_tests.conftest import PrivateStack
 from workflows.model import (
@@ -50,7 +52,8 @@ async def pool(stack: PrivateStack):
     finally:
         # These orders have no workflow behind them: leave the shared stack's tables as we found them.
         async with pool.acquire() as conn, conn.transaction():
-            for table, column in (("events", "order_id"), ("payments", "order_id"), ("orders", "id")):
+            tables = (("activity_attempts", "order_id"), ("events", "order_id"), ("payments", "order_id"), ("orders", "id"))
+            for table, column in tables:
                 await conn.execute(f"DELETE FROM {table} WHERE {column} LIKE 'db-%'")  # constant names
         await pool.close()
 
@@ -278,3 +281,36 @@ async def test_the_review_clock_stops_when_the_human_decided_not_when_the_workfl
     assert 5000 <= review_ms <= elapsed_ms
     review_ms, _ = await _review(pool, timedelta(hours=-1))
     assert review_ms == 0
+
+
+async def test_the_last_error_is_resolved_once_a_later_attempt_of_the_same_step_succeeded(pool):
+    order = await received_order(pool)
+    workflow_id = f"order-{order.order_id}"
+    t0 = datetime.now(timezone.utc)
+
+    async def attempt(activity_id: str, n: int, outcome: str, error: str | None) -> None:
+        at = t0 + timedelta(milliseconds=100 * await pool.fetchval(
+            "SELECT count(*) FROM activity_attempts WHERE order_id = $1", order.order_id))
+        await record_attempt(
+            pool, order_id=order.order_id, workflow_id=workflow_id, activity="ChargePayment" if activity_id == "2"
+            else "ReceiveOrder", activity_id=activity_id, attempt=n, outcome=outcome, error=error,
+            started_at=at, finished_at=at + timedelta(milliseconds=5), duration_ms=5,
+        )
+
+    async def last_error() -> tuple[str, bool]:
+        row = await queries.get_order(pool, order.order_id)
+        return row["last_error"], row["last_error_resolved"]
+
+    await attempt("1", 1, "error", "RuntimeError: Forced failure for testing")
+    assert await last_error() == ("RuntimeError: Forced failure for testing", False)
+    await attempt("1", 2, "ok", None)
+    assert await last_error() == ("RuntimeError: Forced failure for testing", True)
+    # A later step's failure stands until that step succeeds; another step's success does not count.
+    await attempt("2", 1, "timeout", "activity timed out")
+    assert await last_error() == ("activity timed out", False)
+    await attempt("1", 3, "ok", None)
+    assert await last_error() == ("activity timed out", False)
+    await attempt("2", 2, "ok", None)
+    assert await last_error() == ("activity timed out", True)
+    listed = [r for r in await queries.list_orders(pool, limit=1000) if r["id"] == order.order_id]
+    assert listed[0]["last_error_resolved"] is True and listed[0]["failures"] == 2 and listed[0]["retries"] == 3

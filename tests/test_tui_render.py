@@ -263,3 +263,45 @@ def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_m
     assert page_line(16, 50, 66) == "Orders 51–66 of 66, newest first."
     assert page_line(0, 100, 66) == "No orders here (66 in all)."
     assert page_line(0, 0, 0) == "No orders yet."
+
+
+def test_a_resolved_last_error_is_ticked_and_dim_and_a_standing_one_red():
+    from app.render import last_error_text
+
+    standing = last_error_text({"activity": "ChargePayment", "message": "RuntimeError: boom"})
+    resolved = last_error_text({"activity": "ChargePayment", "message": "RuntimeError: boom", "resolved": True})
+    assert (standing.plain, standing.style) == ("ChargePayment: RuntimeError: boom", "red")
+    assert (resolved.plain, resolved.style) == ("✓ ChargePayment: RuntimeError: boom", "dim")
+
+
+def test_the_order_list_fits_80_columns_with_every_id_whole_and_the_last_error_in_view():
+    from app.render import orders_table
+
+    orders = [
+        an_order("bench-3f2c9a-117", "SHIPPED", amount_cents=12999, retries=11,
+                 last_error={"activity": "DispatchCarrier", "message": "Forced failure", "resolved": True}),
+        an_order("x" * 64, "AWAITING_APPROVAL", amount_cents=99999999, retries=40,
+                 last_error={"activity": "ValidateOrder", "message": "timed out"}),
+    ]
+    text = render(orders_table(orders, width=80))
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "Last error" in lines[0] and "Clock" in lines[0] and "Retries" in lines[0]
+    assert "✓ DispatchCarr" in text and "ValidateOrder" in text and "999999.99" in text
+    assert text.count("x") == 64 and "bench-3f2c9a-117" in text  # wrapped, never cut
+    wide = render(orders_table(orders, width=120), width=120)
+    assert "Step" in wide.splitlines()[0] and "awaiting review" in wide
+
+
+def test_order_status_names_retries_and_failed_attempts_and_shows_the_history_link_whole():
+    from app.render import status_panel
+
+    url = "http://127.0.0.1:8233/namespaces/default/workflows/order-" + "a" * 64
+    status = {"order_id": "ord-1", "state": "SHIPPED", "step": "done", "items": [], "amount_cents": 100,
+              "payment": {}, "retries": 11, "failed_attempts": 14, "web_ui_url": url,
+              "last_error": {"activity": "DispatchCarrier", "message": "Forced failure", "resolved": True}}
+    text = render(status_panel(status), height=40)
+    assert "11 (14 failed attempts)" in text
+    assert "(a later attempt succeeded)" in text
+    joined = "".join(line.strip("│ ").strip() for line in text.splitlines())
+    assert url in joined
