@@ -768,3 +768,38 @@ async def test_an_approve_update_carries_when_the_operator_decided(workflow_env,
         assert (await finish(handle)).state == OrderState.SHIPPED
     decision = fakes.calls["RecordDecision"][0].decision
     assert (decision.by, decision.decided_at) == ("dana", decided_at)
+
+
+async def test_an_address_change_overtaken_by_the_ending_is_refused_for_that_reason(workflow_env, fakes):
+    # Accepted while the order awaited review; by the time it reached the database the order had
+    # been cancelled. The refusal names the ending, not a carrier that never had the package.
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        # The cancel reaches the workflow when the task running RecordAddressChange heartbeats
+        # (at 80 % of the task timeout): a short one keeps the test short.
+        handle = await start_order(workflow_env, fakes, order, task_timeout=timedelta(seconds=1))
+        await awaiting_review(handle)
+
+        async def after_the_ending(_input) -> None:
+            await eventually(lambda: _true(fakes.ended))  # FinishOrder(CANCELLED) has run
+
+        fakes.hooks["RecordAddressChange"] = after_the_ending
+        change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]))
+        await eventually(lambda: _true(fakes.calls["RecordAddressChange"]))
+        await handle.signal("cancel", args=["customer changed their mind", "dave"])
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await change
+        result = await finish(handle)
+    assert result.state == OrderState.CANCELLED
+    assert result.address.city == "Springfield"
+    # "already CANCELLED", or "ending CANCELLED" should the database's answer reach the workflow
+    # before FinishOrder's does.
+    reason = refused.value.cause.message
+    assert reason.startswith(f"The address of order {order.order_id} cannot change: it is ")
+    assert reason.endswith(" CANCELLED.")
+    refusals = [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert refusals == [{"command": "update_address", "reason": reason}]
+
+
+async def _true(value) -> bool:
+    return bool(value)

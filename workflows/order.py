@@ -140,6 +140,7 @@ class OrderWorkflow:
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._address_sequence = 0
         self._address_answers: dict[int, bool] = {}
+        self._address_too_late: dict[int, str] = {}  # why a change the database refused came too late
         self._refusals = 0
 
     # ----------------------------------------------------------------- the process
@@ -538,6 +539,16 @@ class OrderWorkflow:
         problems = rules.address_problems(address)
         return problems[0] if problems else None
 
+    def _address_change_too_late(self) -> str:
+        """Why the database refused a change the validator had let through: the order ended in
+        the meantime, or (the only other case) the carrier took the package before the parent
+        heard of it."""
+        if self._state.terminal and self._state not in PAST_DISPATCH_STATES:
+            return f"The address of order {self._order.order_id} cannot change: it is already {self._state.value}."
+        if self._ending is not None and self._ending not in PAST_DISPATCH_STATES:
+            return f"The address of order {self._order.order_id} cannot change: it is ending {self._ending.value}."
+        return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+
     def _decide(self, decision: Decision) -> None:
         self._decision = decision
         workflow.logger.info(
@@ -575,12 +586,10 @@ class OrderWorkflow:
             workflow.logger.info(
                 "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
             )
-            self._address_answers[change.sequence] = applied
             if not applied:
-                self._note_refusal(
-                    "update_address",
-                    f"The address of order {self._order.order_id} cannot change: the carrier already has the package.",
-                )
+                self._address_too_late[change.sequence] = self._address_change_too_late()
+                self._note_refusal("update_address", self._address_too_late[change.sequence])
+            self._address_answers[change.sequence] = applied
 
         self._jobs.append(apply)
         return change.sequence
@@ -628,9 +637,7 @@ class OrderWorkflow:
         sequence = self._change_address(_as_address(address), by)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if not self._address_answers[sequence]:
-            raise _refused(
-                f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
-            )
+            raise _refused(self._address_too_late[sequence])
         return f"Address of order {self._order.order_id} updated."
 
     @update_address_update.validator
