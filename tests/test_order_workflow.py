@@ -10,9 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio import activity, workflow
 from temporalio.worker import Replayer, Worker
 
@@ -487,11 +491,10 @@ async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_w
 
     async def approve_meanwhile(_input) -> None:
         handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
-        updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"])))
-        # A slow database: FinishOrder stays in flight while the server admits the update (an
-        # update that came after the end would fail too, but without the window's reason). The
-        # test server cannot say when it has admitted one (no ADMITTED wait stage), hence 2 s.
-        await asyncio.sleep(2.0)
+        updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"], id="late-approve")))
+        # A slow database: FinishOrder stays in flight until the server has admitted the update
+        # (one that came after the end would fail too, but without the window's reason).
+        await eventually(lambda: update_admitted(workflow_env, order_workflow_id(order.order_id), "late-approve"))
 
     fakes.hooks["FinishOrder"] = approve_meanwhile
     async with workers(workflow_env, fakes):
@@ -502,6 +505,51 @@ async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_w
     assert result.state == OrderState.EXPIRED
     assert "review window" in str(refused.value.cause)
     assert "ChargePayment" not in fakes.calls
+
+
+async def test_on_the_dev_server_an_update_admitted_while_the_order_expires_is_aborted_with_the_workflow(
+    dev_env, fakes
+):
+    # The real server (1.32) does not refuse the ending task's completion for an admitted update,
+    # as the test server does: it closes the workflow and aborts the update (NOT_FOUND), which the
+    # service turns into "Order … is already EXPIRED" (app/service.py, _not_running). Either way
+    # nothing is approved or charged.
+    order = an_order(fakes, oid(), review_window_seconds=1)
+    updates: list[asyncio.Task] = []
+
+    async def approve_meanwhile(_input) -> None:
+        handle = dev_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"], id="late-approve")))
+        await eventually(lambda: update_admitted(dev_env, order_workflow_id(order.order_id), "late-approve"))
+
+    fakes.hooks["FinishOrder"] = approve_meanwhile
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        result = await finish(handle)
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)) as refused:
+            await updates[0]
+    assert result.state == OrderState.EXPIRED
+    if isinstance(refused.value, RPCError):
+        assert refused.value.status == RPCStatusCode.NOT_FOUND
+    else:
+        assert "review window" in str(refused.value.cause)
+    assert "ChargePayment" not in fakes.calls and "RecordDecision" not in fakes.calls
+
+
+async def update_admitted(env, workflow_id: str, update_id: str) -> bool:
+    """The server holds the update (lifecycle stage ADMITTED or later)."""
+    request = PollWorkflowExecutionUpdateRequest(
+        namespace=env.client.namespace,
+        update_ref=UpdateRef(workflow_execution=WorkflowExecution(workflow_id=workflow_id), update_id=update_id),
+        wait_policy=WaitPolicy(lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED),
+    )
+    try:
+        response = await env.client.workflow_service.poll_workflow_execution_update(request, timeout=timedelta(seconds=2))
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False  # not there yet
+        raise
+    return response.stage >= UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 
 
 async def test_a_cancel_that_reaches_the_child_after_the_hand_over_is_refused_and_nothing_is_refunded(
