@@ -17,15 +17,33 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class FileOnFirstRecord(logging.FileHandler):
+    """Appends to a log file that it creates, with its directory, at the first record: a command
+    that logs nothing (a refused `down --purge` of a directory that is not the stack's) leaves no
+    trace where it was pointed. A file that cannot be written drops the records, quietly."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, delay=True)
+        self._unwritable = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._unwritable:
+            return
+        if self.stream is None:
+            try:
+                Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+                self.stream = self._open()
+            except OSError:
+                self._unwritable = True
+                return
+        super().emit(record)
+
+
 def configure_logging(level: int = logging.INFO, stream=None, path: Path | None = None) -> None:
     """Log to ``stream`` (stderr by default) or, for operator commands, append to ``path``."""
     handler: logging.Handler
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(path)
-        except OSError:
-            handler = logging.NullHandler()
+        handler = FileOnFirstRecord(path)
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(KeyValueFormatter())

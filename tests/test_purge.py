@@ -59,7 +59,7 @@ def test_a_refused_purge_is_one_sentence_and_exit_1_and_creates_nothing(tmp_path
     data_dir.mkdir()
     (data_dir / "notes.txt").write_text("mine")
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("ORDER_TRACKER_DEBUG", "1")  # so that main() writes no cli.log there either
+    monkeypatch.delenv("ORDER_TRACKER_DEBUG", raising=False)  # main() logs to <data dir>/logs/cli.log
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
@@ -69,4 +69,18 @@ def test_a_refused_purge_is_one_sentence_and_exit_1_and_creates_nothing(tmp_path
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith(f"Not purging {data_dir.resolve()}: it holds 'notes.txt', which the stack did not create")
-    assert [p.name for p in data_dir.iterdir()] == ["notes.txt"]  # not even run/ for the lock
+    assert [p.name for p in data_dir.iterdir()] == ["notes.txt"]  # not even run/ for the lock, nor logs/
+
+
+def test_the_cli_log_is_created_with_its_first_record_and_an_unwritable_one_is_quiet(tmp_path, capsys):
+    from app.logging_setup import FileOnFirstRecord
+
+    handler = FileOnFirstRecord(tmp_path / "logs" / "cli.log")
+    assert not (tmp_path / "logs").exists()
+    handler.emit(logging.makeLogRecord({"msg": "event=first", "levelno": logging.INFO}))
+    handler.close()
+    assert (tmp_path / "logs" / "cli.log").read_text().strip() == "event=first"
+    (tmp_path / "file").write_text("")
+    blocked = FileOnFirstRecord(tmp_path / "file" / "logs" / "cli.log")  # its directory cannot exist
+    blocked.emit(logging.makeLogRecord({"msg": "event=lost", "levelno": logging.INFO}))
+    assert capsys.readouterr().err == ""
