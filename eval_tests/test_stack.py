@@ -1,4 +1,5 @@
-"""The stack from the outside: up, status, down, persistence, crash detection, port clashes."""
+"""The stack from the outside: up, status, down, persistence, crash detection, frozen workers,
+a PostgreSQL left shutting down, port clashes."""
 
 from __future__ import annotations
 
@@ -6,16 +7,32 @@ import json
 import os
 import signal
 import socket
+import time
+from typing import Callable
 
 import psutil
 
+from app.stack import liveness, postgres
 from eval_tests.conftest import PrivateStack
 
 PARTS = {"postgres", "temporal", "order-worker", "shipping-worker"}
+WORKERS = ["order-worker", "shipping-worker"]
 
 
 def _pids(status: dict) -> dict[str, int]:
     return {p["name"]: p["pid"] for p in status["parts"]}
+
+
+def _parts(status: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in status["parts"]}
+
+
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> object:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.2)
+    return value
 
 
 def test_up_is_healthy_and_up_again_is_a_no_op(stack: PrivateStack):
@@ -120,3 +137,70 @@ def test_servers_given_by_the_user_are_used_not_started(stack: PrivateStack):
         assert stack.status()["healthy"] is True
     finally:
         mine.destroy()
+
+
+def test_a_worker_stopped_with_sigstop_shows_as_down_at_once_and_healthy_once_resumed(stack: PrivateStack):
+    pid = _pids(stack.status())["order-worker"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # Temporal still lists its poller for a while: status must not wait for that to lapse.
+        result = stack.run("status", "--json")
+        assert result.returncode == 3
+        parts = _parts(json.loads(result.stdout))
+        assert parts["order-worker"]["healthy"] is False
+        assert parts["order-worker"]["detail"] == f"stopped (SIGSTOP): not serving order-tq; kill -CONT {pid} resumes it"
+        assert parts["shipping-worker"]["healthy"] is True
+        # `up` cannot mend it, and says so at once instead of waiting out its start-up timeout.
+        refused = stack.run("up", timeout=120)
+        assert refused.returncode == 3
+        assert refused.stderr.strip() == (
+            f"The order worker is not healthy (stopped (SIGSTOP): not serving order-tq; kill -CONT {pid} resumes it);"
+            f" see {stack.settings.logs_dir / 'order-worker.log'}."
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _wait_for(lambda: stack.run("status").returncode == 0, "the resumed worker is not healthy again")
+    assert _pids(stack.status())["order-worker"] == pid
+    # What tells a wedged event loop (not stopped, just silent): the worker's own beat, again and again.
+    beats = stack.settings.run_dir / "order-worker.alive"
+    first = _wait_for(lambda: liveness.seconds_since_beat(beats, pid) is not None and beats.read_text(), "no beat")
+    _wait_for(lambda: beats.read_text() != first, "the beat did not come again", timeout=30)
+
+
+def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_open_forever():
+    private = PrivateStack.create()
+    try:
+        private.ok("up", timeout=180)
+        before = _pids(private.status())
+        # A plain SIGTERM: PostgreSQL refuses new connections and waits for every client to leave.
+        os.kill(before["postgres"], signal.SIGTERM)
+        _wait_for(lambda: postgres.shutting_down(private.settings), "PostgreSQL did not start shutting down")
+        down = _parts(private.status())["postgres"]
+        assert down["healthy"] is False and "shutting down" in down["detail"]
+        assert psutil.pid_exists(before["postgres"]), "PostgreSQL exited: the workers held no connection"
+
+        began = time.monotonic()
+        result = private.run("up", timeout=120)
+        took = time.monotonic() - began
+        assert result.returncode == 0, result.stderr
+        assert took < 45, f"up took {took:.0f} s"  # without the fast shutdown it gives up after 60 s
+        assert "PostgreSQL was shutting down" in result.stderr
+        assert "Started postgres in" in result.stdout
+        cli_log = (private.settings.logs_dir / "cli.log").read_text()
+        assert f"event=postgres_shutdown_escalated pid={before['postgres']} from=smart to=fast signal=SIGINT" in cli_log
+
+        after = private.status()
+        assert after["healthy"] is True
+        assert _pids(after)["postgres"] != before["postgres"]
+        assert [_pids(after)[name] for name in WORKERS] == [before[name] for name in WORKERS]
+        # The same workers reach the new server: an order gets received and validated.
+        order_id = private.json(
+            "order", "create", "--item", "WIDGET-1:1", "--name", "Ann", "--street", "1 Main St",
+            "--city", "Springfield", "--postal-code", "12345", "--country", "US",
+        )["order_id"]
+        _wait_for(
+            lambda: private.json("order", "status", order_id)["state"] == "AWAITING_APPROVAL",
+            "the order did not reach AWAITING_APPROVAL",
+        )
+    finally:
+        private.destroy()

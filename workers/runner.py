@@ -10,6 +10,7 @@ import os
 import signal
 import warnings
 from datetime import timedelta
+from pathlib import Path
 from typing import Callable, Sequence
 
 import asyncpg
@@ -23,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.attempts import AttemptRecorder
 from app.config import Settings
 from app.logging_setup import configure_logging
+from app.stack import liveness
 from db.pool import create_pool
 from workers.failures import CompactStackFailureConverter
 
@@ -83,6 +85,23 @@ async def run_worker(
     activities: Callable[[asyncpg.Pool], list[Callable]],
 ) -> None:
     configure_logging()
+    # `status` tells a frozen worker from a live one by these beats (app/stack/liveness.py).
+    beat_path = os.environ.get(liveness.PATH_VARIABLE)
+    beating = asyncio.create_task(liveness.beat(Path(beat_path))) if beat_path else None
+    try:
+        await _serve(name, task_queue, workflows, activities)
+    finally:
+        if beating is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+
+
+async def _serve(
+    name: str,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Callable[[asyncpg.Pool], list[Callable]],
+) -> None:
     # Our workflow log lines carry their own key=value context; the SDK's appended dict of
     # workflow info would break the key=value format.
     from temporalio import activity, workflow

@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psutil
 
 from app.config import Settings
+from app.stack import liveness
 
 # A poller that has not come back for this long is gone (a poll lasts at most ~70 s, but a
 # live worker re-polls at once, so a recent access is the norm).
@@ -77,6 +81,24 @@ async def check_pollers(client, task_queue: str, identity_prefix: str = "", time
     if not live:
         return Check(False, f"no worker polling {task_queue}")
     return Check(True, f"{len(live)} poller(s) on {task_queue}")
+
+
+def check_worker_process(pid: int, liveness_file: Path, task_queue: str) -> Check | None:
+    """A failed Check if the worker process is alive but not serving (stopped, or its event
+    loop has not turned for STALE_AFTER_S); None if nothing says so, and the pollers decide.
+    The pollers alone would call such a worker healthy for up to POLLER_FRESHNESS."""
+    try:
+        state = psutil.Process(pid).status()  # the state letter of /proc/<pid>/stat
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if state == psutil.STATUS_STOPPED:
+        return Check(False, f"stopped (SIGSTOP): not serving {task_queue}; kill -CONT {pid} resumes it")
+    if state == psutil.STATUS_TRACING_STOP:
+        return Check(False, f"stopped by a debugger: not serving {task_queue}")
+    silent = liveness.seconds_since_beat(liveness_file, pid)
+    if silent is not None and silent > liveness.STALE_AFTER_S:
+        return Check(False, f"not responding for {silent:.0f} s: not serving {task_queue}")
+    return None
 
 
 def _system_info_request():

@@ -13,6 +13,8 @@ from app.config import DATABASE_NAME, Settings
 from app.stack.processes import ProcessSpec
 
 SYSTEM_USER = "embedded_postgres"
+# postmaster.pid's eighth line: starting, ready, standby or stopping (LOCK_FILE_LINE_PM_STATUS).
+POSTMASTER_STATUS_LINE = 7
 
 
 def bin_dir() -> Path:
@@ -46,6 +48,17 @@ def spec(settings: Settings) -> ProcessSpec:
         user=server_user(),
         stop_signal=signal.SIGINT,
     )
+
+
+def shutting_down(settings: Settings) -> bool:
+    """The server says it is stopping (the status line of postmaster.pid). After a "smart"
+    shutdown (a plain SIGTERM) it stays so, refusing new connections, until every client has
+    left; the workers' pools never leave."""
+    try:
+        lines = (data_dir(settings) / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return False
+    return len(lines) > POSTMASTER_STATUS_LINE and lines[POSTMASTER_STATUS_LINE].strip() == "stopping"
 
 
 def ensure_initialised(settings: Settings) -> None:

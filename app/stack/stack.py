@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from app.config import ROOT, Settings
-from app.stack import health, postgres, temporal
+from app.stack import health, liveness, postgres, temporal
 from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
 
@@ -96,9 +96,12 @@ class Stack:
                 log_path=self.log_path(name),
                 pid_path=s.run_dir / f"{name}.pid",
                 cwd=ROOT,
-                env={"PYTHONUNBUFFERED": "1"},
+                env={"PYTHONUNBUFFERED": "1", liveness.PATH_VARIABLE: str(self.liveness_path(name))},
             )
         return specs
+
+    def liveness_path(self, name: str) -> Path:
+        return liveness.path_for(self.settings.run_dir, name)
 
     def log_path(self, name: str) -> Path:
         return self.settings.logs_dir / f"{name}.log"
@@ -118,11 +121,7 @@ class Stack:
             self._part("temporal", temporal_check, specs, pids),
         ]
         for name, (_module, queue) in WORKERS.items():
-            pid = pids.get(name)
-            if pid is None:
-                check = health.Check(False, "not running")
-            else:
-                check = await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
+            check = await self._check_worker(client, name, queue, pids.get(name))
             parts.append(self._part(name, check, specs, pids))
         return StackStatus(
             parts=parts,
@@ -130,6 +129,14 @@ class Stack:
             temporal_ui_url=self.settings.temporal_ui_url,
             database_url=self.settings.database_url_redacted,
         )
+
+    async def _check_worker(self, client, name: str, queue: str, pid: int | None) -> health.Check:
+        if pid is None:
+            return health.Check(False, "not running")
+        frozen = health.check_worker_process(pid, self.liveness_path(name), queue)
+        if frozen is not None:
+            return frozen
+        return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
     def _part(self, name: str, check: health.Check, specs: dict, pids: dict) -> PartStatus:
         local = name in specs
@@ -189,6 +196,8 @@ class Stack:
                 )
 
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
+        if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
+            await self._finish_postgres_shutdown(specs["postgres"], say)
         if "postgres" in specs and running_pid(specs["postgres"]) is None:
             say("starting PostgreSQL")
             await asyncio.to_thread(postgres.ensure_initialised, self.settings)
@@ -202,6 +211,17 @@ class Stack:
             raise StackError(
                 f"Could not create or migrate the database at {self.settings.database_url_redacted} ({error})."
             ) from None
+
+    async def _finish_postgres_shutdown(self, spec: ProcessSpec, say: Callable[[str], None]) -> None:
+        """Someone stopped PostgreSQL with a plain SIGTERM: a "smart" shutdown, which refuses
+        new connections and waits for every client to leave, and the workers' pools never do.
+        Finish it as `down` would (a fast shutdown), so that it can be started again."""
+        pid = running_pid(spec)
+        say("PostgreSQL was shutting down, waiting for clients that never leave (the workers); stopping it fast to start it again")
+        log.warning("event=postgres_shutdown_escalated pid=%s from=smart to=fast signal=SIGINT", pid)
+        began = time.monotonic()
+        await asyncio.to_thread(stop, spec)
+        log.info("event=postgres_stopped pid=%s took_s=%.1f", pid, time.monotonic() - began)
 
     async def _up_temporal(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "temporal" in specs and running_pid(specs["temporal"]) is None:
@@ -219,6 +239,8 @@ class Stack:
         for name in WORKERS:
             if running_pid(specs[name]) is None:
                 say(f"starting the {LABELS[name]}")
+                # A killed worker's last beat must not be read as the silence of a new one with its pid.
+                self.liveness_path(name).unlink(missing_ok=True)
                 start(specs[name])
                 started.append(name)
         _check, client = await health.check_temporal(self.settings)
@@ -226,6 +248,10 @@ class Stack:
 
             async def polling(name: str = name, queue: str = queue) -> health.Check:
                 pid = running_pid(specs[name])
+                # A frozen worker keeps its pid and, for a while, its poller: waiting cannot help.
+                frozen = health.check_worker_process(pid, self.liveness_path(name), queue)
+                if frozen is not None:
+                    raise StackError(f"The {LABELS[name]} is not healthy ({frozen.detail}); see {self._where(name)}.")
                 return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
             await self._wait_healthy(name, specs, polling)

