@@ -34,8 +34,8 @@ _ORDER_COLUMNS = """
     o.id, o.state, o.items_json, o.address_json, o.amount_cents, o.payment_id, o.failure_reason,
     o.tracking_number, o.awaiting_approval_since, o.review_ms, o.processing_ms, o.created_at,
     o.updated_at, o.finished_at, p.status AS payment_status,
-    a.attempts, a.failures, a.retries, a.last_error, a.last_error_activity, a.last_error_at,
-    a.last_error_resolved
+    a.attempts, a.failures, a.retries, e.last_error, e.last_error_activity, e.last_error_at,
+    e.last_error_resolved
 """
 
 # Attempt statistics per order, computed from the index on activity_attempts(order_id). A retry
@@ -47,25 +47,21 @@ _ORDER_COLUMNS = """
 _ATTEMPTS_LATERAL = """
     LEFT JOIN payments p ON p.payment_id = o.payment_id
     LEFT JOIN LATERAL (
-        SELECT s.*, EXISTS (
-                   SELECT 1 FROM activity_attempts k
-                   WHERE k.order_id = o.id AND k.workflow_id = s.last_error_workflow
-                     AND k.activity_id = s.last_error_activity_id AND k.outcome = 'ok'
-                     AND k.started_at > s.last_error_started
-               ) AS last_error_resolved
-        FROM (
-            SELECT count(*) AS attempts,
-                   count(*) FILTER (WHERE outcome <> 'ok') AS failures,
-                   count(*) - count(DISTINCT (workflow_id, activity_id)) AS retries,
-                   (array_agg(error ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error,
-                   (array_agg(activity ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error_activity,
-                   (array_agg(workflow_id ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error_workflow,
-                   (array_agg(activity_id ORDER BY started_at DESC) FILTER (WHERE outcome <> 'ok'))[1] AS last_error_activity_id,
-                   max(started_at) FILTER (WHERE outcome <> 'ok') AS last_error_started,
-                   max(finished_at) FILTER (WHERE outcome <> 'ok') AS last_error_at
-            FROM activity_attempts t WHERE t.order_id = o.id
-        ) s
+        SELECT count(*) AS attempts,
+               count(*) FILTER (WHERE outcome <> 'ok') AS failures,
+               count(*) - count(DISTINCT (workflow_id, activity_id)) AS retries
+        FROM activity_attempts t WHERE t.order_id = o.id
     ) a ON true
+    LEFT JOIN LATERAL (
+        SELECT f.error AS last_error, f.activity AS last_error_activity, f.finished_at AS last_error_at,
+               EXISTS (
+                   SELECT 1 FROM activity_attempts k
+                   WHERE k.order_id = o.id AND k.workflow_id = f.workflow_id AND k.activity_id = f.activity_id
+                     AND k.outcome = 'ok' AND k.started_at > f.started_at
+               ) AS last_error_resolved
+        FROM activity_attempts f WHERE f.order_id = o.id AND f.outcome <> 'ok'
+        ORDER BY f.started_at DESC LIMIT 1
+    ) e ON true
 """
 
 

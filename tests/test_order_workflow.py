@@ -483,27 +483,34 @@ async def test_a_cancel_that_comes_while_the_order_expires_is_refused_and_the_or
     assert not any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls["RecordEvent"])
 
 
-async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_with_the_reason(
-    workflow_env, fakes
-):
-    order = an_order(fakes, oid(), review_window_seconds=3600)
+async def approve_while_it_expires(env, fakes, review_window_seconds: float) -> tuple[OrderStatus, BaseException]:
+    """An order left to expire, and an approve Update sent while FinishOrder(EXPIRED) runs; a
+    slow database keeps FinishOrder in flight until the server has admitted the update (one that
+    came after the end would fail too, but without the window's reason). Returns the order's
+    end and how the update failed."""
+    order = an_order(fakes, oid(), review_window_seconds=review_window_seconds)
+    workflow_id = order_workflow_id(order.order_id)
     updates: list[asyncio.Task] = []
 
     async def approve_meanwhile(_input) -> None:
-        handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        handle = env.client.get_workflow_handle(workflow_id)
         updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"], id="late-approve")))
-        # A slow database: FinishOrder stays in flight until the server has admitted the update
-        # (one that came after the end would fail too, but without the window's reason).
-        await eventually(lambda: update_admitted(workflow_env, order_workflow_id(order.order_id), "late-approve"))
+        await eventually(lambda: update_admitted(env, workflow_id, "late-approve"))
 
     fakes.hooks["FinishOrder"] = approve_meanwhile
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        result = await finish(handle)
-        with pytest.raises(WorkflowUpdateFailedError) as refused:
+    async with workers(env, fakes):
+        result = await finish(await start_order(env, fakes, order))
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)) as refused:
             await updates[0]
+    return result, refused.value
+
+
+async def test_an_approve_update_that_comes_while_the_order_expires_is_refused_with_the_reason(
+    workflow_env, fakes
+):
+    result, refused = await approve_while_it_expires(workflow_env, fakes, review_window_seconds=3600)
     assert result.state == OrderState.EXPIRED
-    assert "review window" in str(refused.value.cause)
+    assert isinstance(refused, WorkflowUpdateFailedError) and "review window" in str(refused.cause)
     assert "ChargePayment" not in fakes.calls
 
 
@@ -514,25 +521,12 @@ async def test_on_the_dev_server_an_update_admitted_while_the_order_expires_is_a
     # as the test server does: it closes the workflow and aborts the update (NOT_FOUND), which the
     # service turns into "Order … is already EXPIRED" (app/service.py, _not_running). Either way
     # nothing is approved or charged.
-    order = an_order(fakes, oid(), review_window_seconds=1)
-    updates: list[asyncio.Task] = []
-
-    async def approve_meanwhile(_input) -> None:
-        handle = dev_env.client.get_workflow_handle(order_workflow_id(order.order_id))
-        updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"], id="late-approve")))
-        await eventually(lambda: update_admitted(dev_env, order_workflow_id(order.order_id), "late-approve"))
-
-    fakes.hooks["FinishOrder"] = approve_meanwhile
-    async with workers(dev_env, fakes):
-        handle = await start_order(dev_env, fakes, order)
-        result = await finish(handle)
-        with pytest.raises((WorkflowUpdateFailedError, RPCError)) as refused:
-            await updates[0]
+    result, refused = await approve_while_it_expires(dev_env, fakes, review_window_seconds=1)
     assert result.state == OrderState.EXPIRED
-    if isinstance(refused.value, RPCError):
-        assert refused.value.status == RPCStatusCode.NOT_FOUND
+    if isinstance(refused, RPCError):
+        assert refused.status == RPCStatusCode.NOT_FOUND
     else:
-        assert "review window" in str(refused.value.cause)
+        assert "review window" in str(refused.cause)
     assert "ChargePayment" not in fakes.calls and "RecordDecision" not in fakes.calls
 
 

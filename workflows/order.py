@@ -139,8 +139,8 @@ class OrderWorkflow:
         # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._address_sequence = 0
-        self._address_answers: dict[int, bool] = {}
-        self._address_too_late: dict[int, str] = {}  # why a change the database refused came too late
+        # Per address change, once the database answered: None if applied, else why it came too late.
+        self._address_answers: dict[int, str | None] = {}
         self._refusals = 0
 
     # ----------------------------------------------------------------- the process
@@ -586,10 +586,10 @@ class OrderWorkflow:
             workflow.logger.info(
                 "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
             )
-            if not applied:
-                self._address_too_late[change.sequence] = self._address_change_too_late()
-                self._note_refusal("update_address", self._address_too_late[change.sequence])
-            self._address_answers[change.sequence] = applied
+            refusal = None if applied else self._address_change_too_late()
+            if refusal is not None:
+                self._note_refusal("update_address", refusal)
+            self._address_answers[change.sequence] = refusal
 
         self._jobs.append(apply)
         return change.sequence
@@ -636,8 +636,8 @@ class OrderWorkflow:
     async def update_address_update(self, address: Address, by: str = "operator") -> str:
         sequence = self._change_address(_as_address(address), by)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
-        if not self._address_answers[sequence]:
-            raise _refused(self._address_too_late[sequence])
+        if (refusal := self._address_answers[sequence]) is not None:
+            raise _refused(refusal)
         return f"Address of order {self._order.order_id} updated."
 
     @update_address_update.validator
