@@ -1,10 +1,9 @@
 """OrderWorkflow: one order from receipt to shipment (or to its other endings).
 
-``run`` is the business process; the operator's commands arrive as Signals (fire and forget)
-or Updates (validated at once, answered with the outcome), change the workflow's state, and
-the run loop acts on it at the next step. Bookkeeping that must happen while a step is in
-flight (persisting an address change, noting a refused signal) runs in a small companion
-coroutine owned by ``run``.
+``run`` is the business process. The operator's commands (workflows/order_commands.py) change
+the workflow's state, and the run loop acts on it at the next step. Bookkeeping that must
+happen while a step is in flight (persisting an address change, noting a refused signal) runs
+in a small companion coroutine owned by ``run``.
 """
 
 from __future__ import annotations
@@ -19,19 +18,13 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import rules
     from activities.order_activities import OrderActivities
     from workflows import policies
     from workflows.model import (
-        BEFORE_DECISION_STATES,
-        CANCEL_REQUESTED_EVENT,
         ORDER_STATE_ATTRIBUTE,
-        PAST_DISPATCH_STATES,
-        Address,
         AddressChange,
         ChargePaymentInput,
         Decision,
-        EventInput,
         Finished,
         FinishInput,
         MarkShippedInput,
@@ -48,31 +41,18 @@ with workflow.unsafe.imports_passed_through():
         ValidateOrderInput,
         shipping_workflow_id,
     )
-    from workflows.shipping import STEP_FAILED, ShippingWorkflow, failure_message, run_step
-
-
-# Behaviour added after runs were already in flight: each is asked for only on the path it
-# changes, so an order that never takes that path carries no marker (and no extra visibility
-# write for the TemporalChangeVersion search attribute that every patch marker upserts).
-CANCEL_BEFORE_CHARGE = "cancel-before-charge"
-PAYMENT_FAILURE_ENDS_ORDER = "payment-failure-ends-order"
-REFUSE_WHILE_ENDING = "refuse-while-ending"
-ADDRESS_AFTER_RECEIPT = "address-after-receipt"
-TEMPORAL_CANCEL_IS_A_CANCEL = "temporal-cancel-is-a-cancel"
-REVIEW_WINDOW_CLOSES = "review-window-closes"
-CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
-# Signals with text the database cannot store were accepted before this (and their steps then
-# retried for ever); asked only when a signal's text has that problem.
-REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
-# A shipping child id still in use (a reset of the order while its child ran: the old child is
-# terminated asynchronously) counts as a failed shipping attempt instead of failing the order.
-SHIPPING_ID_IN_USE = "shipping-id-in-use"
-# ChargePayment returns the payment as it is: a refunded one (its charge and refund were done
-# by a try of the workflow task that was lost, or before a reset) is not money in hand.
-REFUNDED_IS_NOT_PAID = "refunded-is-not-paid"
-# The database refuses to refund an order the carrier has: such an order ships, and a pending
-# cancel is refused, instead of ending CANCELLED or FAILED with the money kept.
-REFUND_REFUSED_SHIPS = "refund-refused-ships"
+    from workflows.order_commands import OrderCommands
+    from workflows.patches import (
+        ADDRESS_AFTER_RECEIPT,
+        CANCEL_BEFORE_CHARGE,
+        PAYMENT_FAILURE_ENDS_ORDER,
+        REFUND_REFUSED_SHIPS,
+        REFUNDED_IS_NOT_PAID,
+        SHIPPING_ID_IN_USE,
+        TEMPORAL_CANCEL_IS_A_CANCEL,
+    )
+    from workflows.shipping import ShippingWorkflow
+    from workflows.steps import STEP_FAILED, failure_message, run_step
 
 
 @dataclass
@@ -83,37 +63,8 @@ class _OrderEnded(Exception):
     reason: str = ""
 
 
-def _refused(reason: str) -> ApplicationError:
-    return ApplicationError(reason, type="Refused", non_retryable=True)
-
-
-# Who decided and why go to the database and the audit log: text PostgreSQL cannot store
-# (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front.
-_text_refusal = rules.texts_problem
-
-
-def _signal_text_refusal(**texts: str) -> str | None:
-    """Signal handlers change history when they refuse (the refusal is audited)."""
-    problem = rules.texts_problem(**texts)
-    return problem if problem and workflow.patched(REFUSE_UNSTORABLE_TEXT) else None
-
-
-def _as_address(value: Any) -> Address:
-    """The SDK decodes arguments by type hint only when every parameter is sent; a client that
-    sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict."""
-    if isinstance(value, Address):
-        return value
-    fields = {"name", "street", "city", "postal_code", "country", "region"}
-    if isinstance(value, dict) and set(value) <= fields:
-        try:
-            return Address(**{k: str(v) for k, v in value.items()})
-        except TypeError:
-            pass
-    raise _refused("The new address must have name, street, city, postal_code and country.")
-
-
 @workflow.defn
-class OrderWorkflow:
+class OrderWorkflow(OrderCommands):
     @workflow.init
     def __init__(self, input: OrderInput) -> None:
         self._order = input
@@ -456,236 +407,27 @@ class OrderWorkflow:
                 "event=child_signal_missed order_id=%s child=%s reason=%r", self._order.order_id, handle.id, str(error)
             )
 
-    def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
-        event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
-        self._jobs.append(lambda: self._bookkeeping(OrderActivities.record_event, event))
-
-    def _note_refusal(self, command: str, reason: str) -> None:
+    async def _apply_address_change(self, change: AddressChange) -> None:
+        """Record an accepted address change (a bookkeeping job, so it runs while a step is in
+        flight) and answer its Update."""
+        # A change that comes while ReceiveOrder is still retrying waits for the row it changes
+        # (without it, the database answered "too late" and the change was lost).
+        if not self._received and workflow.patched(ADDRESS_AFTER_RECEIPT):
+            await workflow.wait_condition(lambda: self._received)
+        applied = await self._bookkeeping(OrderActivities.record_address_change, change)
+        if applied:
+            self._address = change.address
+            if self._shipping is not None:  # reaches a shipping child that is already running
+                await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
         workflow.logger.info(
-            "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
+            "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
         )
-        self._refusals += 1
-        self._queue_event(
-            "command_refused", f"command_refused:{self._refusals}", {"command": command, "reason": reason}
-        )
-
-    # ----------------------------------------------------------------- commands
-
-    def _window_closed(self) -> bool:
-        """The review window is over, though the timer may not have been seen yet. A command that
-        comes while FinishOrder(EXPIRED) runs makes the server refuse that task's completion;
-        the next task carries the timer and the command together, and the SDK applies the
-        command first. Judged by the task's time the command is late, and the database has
-        already recorded EXPIRED, so it is refused rather than approving an expired order."""
-        return (
-            self._state == OrderState.AWAITING_APPROVAL
-            and self._decision is None
-            and self._cancel_reason is None
-            and self._review_deadline is not None
-            and workflow.now() >= self._review_deadline
-        )
-
-    def _ending_refusal(self, signal: bool) -> str | None:
-        """Commands that come while the order is being wound up (refund, final record) would be
-        accepted and then have no effect; they are refused like those after the end."""
-        if self._window_closed() and (not signal or workflow.patched(REVIEW_WINDOW_CLOSES)):
-            return (
-                f"Order {self._order.order_id} is expiring: its review window of "
-                f"{self._order.review_window_seconds:g} s has closed."
-            )
-        if self._ending is None or self._state.terminal:
-            return None
-        # Signal handlers change history (a refusal is audited), so older runs replay unchanged.
-        if signal and not workflow.patched(REFUSE_WHILE_ENDING):
-            return None
-        return f"Order {self._order.order_id} is already ending {self._ending.value}."
-
-    def _decision_refusal(self, signal: bool = False) -> str | None:
-        if refusal := self._ending_refusal(signal):
-            return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
-        if self._cancel_reason is not None:
-            return f"Order {self._order.order_id} is being cancelled."
-        if self._decision is not None:
-            verdict = "approved" if self._decision.approved else "rejected"
-            return f"Order {self._order.order_id} was already {verdict}."
-        if self._state not in BEFORE_DECISION_STATES:
-            return f"Order {self._order.order_id} is past review ({self._state.value})."
-        return None
-
-    def _cancel_refusal(self, signal: bool = False) -> str | None:
-        if refusal := self._ending_refusal(signal):
-            return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
-        if self._state in PAST_DISPATCH_STATES:
-            return f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
-        if self._cancel_reason is not None:
-            return f"Order {self._order.order_id} is already being cancelled."
-        # The first of the two to arrive decides how the order ends.
-        rejected = self._decision is not None and not self._decision.approved
-        if rejected and (not signal or workflow.patched(CANCEL_AFTER_REJECTION_REFUSED)):
-            return f"Order {self._order.order_id} was rejected."
-        return None
-
-    def _address_refusal(self, address: Address, signal: bool = False) -> str | None:
-        if refusal := self._ending_refusal(signal):
-            return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
-        if self._state in PAST_DISPATCH_STATES:
-            return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
-        problems = rules.address_problems(address)
-        return problems[0] if problems else None
-
-    def _address_change_too_late(self) -> str:
-        """Why the database refused a change the validator had let through: the order ended in
-        the meantime, or (the only other case) the carrier took the package before the parent
-        heard of it."""
-        if self._state.terminal and self._state not in PAST_DISPATCH_STATES:
-            return f"The address of order {self._order.order_id} cannot change: it is already {self._state.value}."
-        if self._ending is not None and self._ending not in PAST_DISPATCH_STATES:
-            return f"The address of order {self._order.order_id} cannot change: it is ending {self._ending.value}."
-        return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
-
-    def _decide(self, decision: Decision) -> None:
-        self._decision = decision
-        workflow.logger.info(
-            "event=decision order_id=%s approved=%s by=%s reason=%r",
-            self._order.order_id, decision.approved, decision.by, decision.reason,
-        )
-
-    def _request_cancel(self, reason: str, by: str) -> None:
-        self._cancel_reason = reason or "cancelled by operator"
-        workflow.logger.info(
-            "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
-        )
-        self._queue_event(
-            CANCEL_REQUESTED_EVENT,
-            CANCEL_REQUESTED_EVENT,
-            {"reason": self._cancel_reason, "state": self._state.value, "by": by},
-        )
-
-    def _change_address(self, address: Address, by: str) -> int:
-        self._address_sequence += 1
-        change = AddressChange(
-            order_id=self._order.order_id, sequence=self._address_sequence, address=rules.normalise_address(address), by=by
-        )
-
-        async def apply() -> None:
-            # A change that comes while ReceiveOrder is still retrying waits for the row it changes
-            # (without it, the database answered "too late" and the change was lost).
-            if not self._received and workflow.patched(ADDRESS_AFTER_RECEIPT):
-                await workflow.wait_condition(lambda: self._received)
-            applied = await self._bookkeeping(OrderActivities.record_address_change, change)
-            if applied:
-                self._address = change.address
-                if self._shipping is not None:  # reaches a shipping child that is already running
-                    await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
-            workflow.logger.info(
-                "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
-            )
-            refusal = None if applied else self._address_change_too_late()
-            if refusal is not None:
-                self._note_refusal("update_address", refusal)
-            self._address_answers[change.sequence] = refusal
-
-        self._jobs.append(apply)
-        return change.sequence
-
-    # Updates: validated at once, answered with the outcome.
-
-    @workflow.update(name="approve")
-    async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
-        self._decide(Decision(approved=True, by=by, decided_at=decided_at))
-        return f"Order {self._order.order_id} approved."
-
-    @approve_update.validator
-    def _validate_approve(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := (_text_refusal(name=by) or self._decision_refusal()):
-            raise _refused(reason)
-
-    @workflow.update(name="reject")
-    async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
-        self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
-        return f"Order {self._order.order_id} rejected."
-
-    @reject_update.validator
-    def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
-        if not reason.strip():
-            raise _refused("A rejection needs a reason.")
-        if refusal := (_text_refusal(reason=reason, name=by) or self._decision_refusal()):
-            raise _refused(refusal)
-
-    @workflow.update(name="cancel")
-    async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
-        self._request_cancel(reason, by)
-        await workflow.wait_condition(lambda: self._cancel_outcome is not None)
-        if self._cancel_outcome != "cancelled":
-            raise _refused(self._cancel_outcome)
-        refunded = " and its payment refunded" if self._payment.status == PaymentStatus.REFUNDED else ""
-        return f"Order {self._order.order_id} cancelled{refunded}."
-
-    @cancel_update.validator
-    def _validate_cancel(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal()):
-            raise _refused(refusal)
-
-    @workflow.update(name="update_address")
-    async def update_address_update(self, address: Address, by: str = "operator") -> str:
-        sequence = self._change_address(_as_address(address), by)
-        await workflow.wait_condition(lambda: sequence in self._address_answers)
-        if (refusal := self._address_answers[sequence]) is not None:
-            raise _refused(refusal)
-        return f"Address of order {self._order.order_id} updated."
-
-    @update_address_update.validator
-    def _validate_address(self, address: Address, by: str = "operator") -> None:
-        if refusal := (_text_refusal(name=by) or self._address_refusal(_as_address(address))):
-            raise _refused(refusal)
-
-    # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
-
-    @workflow.signal(name="approve")
-    def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := (_signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
-            self._note_refusal("approve", reason)
-        else:
-            self._decide(Decision(approved=True, by=by, decided_at=decided_at))
-
-    @workflow.signal(name="reject")
-    def reject_signal(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
-        if refusal := (
-            _signal_text_refusal(reason=reason, name=by)
-            or self._decision_refusal(signal=True)
-            or (None if reason.strip() else "A rejection needs a reason.")
-        ):
-            self._note_refusal("reject", refusal)
-        else:
-            self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
-
-    @workflow.signal(name="cancel")
-    def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := (_signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
-            self._note_refusal("cancel", refusal)
-        else:
-            self._request_cancel(reason, by)
-
-    @workflow.signal(name="update_address")
-    def update_address_signal(self, address: Address, by: str = "operator") -> None:
-        # A signal handler must never raise: that would fail the workflow task on every retry.
-        try:
-            address = _as_address(address)
-        except ApplicationError as error:
-            self._note_refusal("update_address", str(error))
-            return
-        if refusal := (_signal_text_refusal(name=by) or self._address_refusal(address, signal=True)):
+        refusal = None if applied else self._address_change_too_late()
+        if refusal is not None:
             self._note_refusal("update_address", refusal)
-        else:
-            self._change_address(address, by)
+        self._address_answers[change.sequence] = refusal
 
-    # From the shipping child.
+    # ----------------------------------------------------------------- signals from the shipping child
 
     @workflow.signal
     def package_prepared(self, package_id: str) -> None:

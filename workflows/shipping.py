@@ -11,16 +11,7 @@ the carrier cannot take the package for good.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Callable
-
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-
-# How a step that failed for good surfaces in the workflow: a local activity's failure arrives
-# as the ApplicationError itself (non-retryable, or the last of its retries), a last attempt
-# that timed out as an ActivityError around a TimeoutError.
-STEP_FAILED = (ActivityError, ApplicationError)
 
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
@@ -34,73 +25,8 @@ with workflow.unsafe.imports_passed_through():
         ShippingInput,
         ShippingResult,
     )
-
-
-# Since this patch the child no longer stops after packing to signal the parent and wait for
-# its reply: that round trip cost a workflow task in each workflow, ~15 % of the CPU per order.
-PACKED_WITHOUT_SIGNAL = "packed-without-signal"
-# Since this patch a cancel the child has heard of is settled by the database (DispatchCarrier
-# with call_off), never by the child alone: the hand-over may have committed in a task whose
-# completion the server refused because the cancel arrived meanwhile, and the run that follows
-# sees the cancel first.
-CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
-# Since this patch a dispatch whose attempts ran out is checked with the database before it is
-# reported failed: the last attempt may have handed the package over and then been cut off, or
-# the attempts may have been spent while the database itself was down (then it is tried again).
-ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
-
-
-def _innermost(error: BaseException) -> BaseException:
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return error
-
-
-def failure_type(error: BaseException) -> str:
-    cause = _innermost(error)
-    return (cause.type or "") if isinstance(cause, ApplicationError) else type(cause).__name__
-
-
-# Since this patch a step whose local attempts ran out (policies.Step) goes on as a regular
-# activity; before, local attempts were unbounded.
-LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
-
-
-def _failed_for_good(error: BaseException) -> bool:
-    cause = _innermost(error)
-    return isinstance(cause, ApplicationError) and (cause.non_retryable or (cause.type or "") in policies.NON_RETRYABLE)
-
-
-async def run_step(activity: Callable, arg: Any, step: policies.Step, local_attempts: int = 0) -> Any:
-    """A step as a local activity with bounded attempts (``local_attempts``, 0: the step's own);
-    once they run out without a failure for good (something is down), as a regular activity
-    that the server retries for as long as it takes (policies.py, SERVER_RETRY)."""
-    local_attempts = local_attempts or step.local_attempts
-    try:
-        return await workflow.execute_local_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=step.start_to_close,
-            retry_policy=replace(step.retry, maximum_attempts=local_attempts),
-        )
-    except STEP_FAILED as error:
-        if _failed_for_good(error) or not workflow.patched(LONG_RETRIES_ON_THE_SERVER):
-            raise
-        workflow.logger.warning(
-            "event=step_retried_on_server workflow_id=%s activity=%s local_attempts=%d last_error=%r",
-            workflow.info().workflow_id, getattr(activity, "__name__", activity), local_attempts, failure_message(error),
-        )
-    return await workflow.execute_activity_method(
-        activity, arg, start_to_close_timeout=step.server_start_to_close, retry_policy=policies.SERVER_RETRY
-    )
-
-
-def failure_message(error: BaseException) -> str:
-    """The innermost message of an activity failure: what actually went wrong."""
-    cause = _innermost(error)
-    if isinstance(cause, ApplicationError) and cause.message:
-        return cause.message
-    return str(cause) or type(cause).__name__
+    from workflows.patches import ASK_BEFORE_GIVING_UP, CALL_OFF_ASKS_THE_DATABASE, PACKED_WITHOUT_SIGNAL
+    from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
 
 
 @workflow.defn

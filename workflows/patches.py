@@ -1,0 +1,57 @@
+"""Every ``workflow.patched`` id of the two workflows, with the change it guards.
+
+Each marks behaviour added after runs were already in flight, and each is asked for only on
+the path it changes, so an order that never takes that path carries no marker (and no extra
+visibility write for the TemporalChangeVersion search attribute that every marker upserts).
+An id is never renamed or reused: histories that carry it must replay.
+"""
+
+# ---- OrderWorkflow
+
+# A cancel accepted while the decision was being recorded wins before any money moves.
+CANCEL_BEFORE_CHARGE = "cancel-before-charge"
+# A payment that can never succeed ends the order FAILED instead of failing the workflow.
+PAYMENT_FAILURE_ENDS_ORDER = "payment-failure-ends-order"
+# Signals that come while the order is being wound up are refused (and audited).
+REFUSE_WHILE_ENDING = "refuse-while-ending"
+# An address change that comes while ReceiveOrder is still retrying waits for the row.
+ADDRESS_AFTER_RECEIPT = "address-after-receipt"
+# A cancel requested through Temporal (Web UI, `temporal workflow cancel`) is the operator's.
+TEMPORAL_CANCEL_IS_A_CANCEL = "temporal-cancel-is-a-cancel"
+# A signal at or past the review deadline is refused, even before the timer has been seen.
+REVIEW_WINDOW_CLOSES = "review-window-closes"
+# A cancel signal after a rejection is refused: the first of the two decides the ending.
+CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
+# Signals with text the database cannot store were accepted before this (and their steps then
+# retried for ever); asked only when a signal's text has that problem.
+REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
+# A shipping child id still in use (a reset of the order while its child ran: the old child is
+# terminated asynchronously) counts as a failed shipping attempt instead of failing the order.
+SHIPPING_ID_IN_USE = "shipping-id-in-use"
+# ChargePayment returns the payment as it is: a refunded one (its charge and refund were done
+# by a try of the workflow task that was lost, or before a reset) is not money in hand.
+REFUNDED_IS_NOT_PAID = "refunded-is-not-paid"
+# The database refuses to refund an order the carrier has: such an order ships, and a pending
+# cancel is refused, instead of ending CANCELLED or FAILED with the money kept.
+REFUND_REFUSED_SHIPS = "refund-refused-ships"
+
+# ---- ShippingWorkflow
+
+# The child no longer stops after packing to signal the parent and wait for its reply: that
+# round trip cost a workflow task in each workflow, ~15 % of the CPU per order.
+PACKED_WITHOUT_SIGNAL = "packed-without-signal"
+# A cancel the child has heard of is settled by the database (DispatchCarrier with call_off),
+# never by the child alone: the hand-over may have committed in a task whose completion the
+# server refused because the cancel arrived meanwhile, and the run that follows sees the
+# cancel first.
+CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
+# A dispatch whose attempts ran out is checked with the database before it is reported failed:
+# the last attempt may have handed the package over and then been cut off, or the attempts may
+# have been spent while the database itself was down (then it is tried again).
+ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
+
+# ---- both (workflows/steps.py)
+
+# A step whose local attempts ran out (policies.Step) goes on as a regular activity; before,
+# local attempts were unbounded.
+LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
