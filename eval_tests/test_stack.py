@@ -177,6 +177,7 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
         _wait_for(lambda: postgres.shutting_down(private.settings), "PostgreSQL did not start shutting down")
         down = _parts(private.status())["postgres"]
         assert down["healthy"] is False and "shutting down" in down["detail"]
+        assert "`./start.sh up` restarts it" in down["detail"], down["detail"]
         assert psutil.pid_exists(before["postgres"]), "PostgreSQL exited: the workers held no connection"
 
         began = time.monotonic()

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from activities import rules
 from app.render import audit_timeline
-from app.stack.stack import PartStatus, StackStatus
+from app.stack.status import PartStatus, StackStatus
 from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check

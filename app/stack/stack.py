@@ -15,13 +15,14 @@ import logging
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
 from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop
+from app.stack.purge import check_purge
+from app.stack.status import PartStatus, StackStatus, part_status
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
 
 log = logging.getLogger("app.stack")
@@ -34,45 +35,6 @@ START_TIMEOUT_S = 60.0
 
 class StackError(Exception):
     """A part could not start; the message is one sentence for the operator."""
-
-
-class PurgeRefused(Exception):
-    """The data directory holds files the stack did not put there; the message names them."""
-
-
-@dataclass
-class PartStatus:
-    name: str
-    healthy: bool
-    detail: str
-    local: bool
-    pid: int | None = None
-    log: str | None = None
-
-
-@dataclass
-class StackStatus:
-    parts: list[PartStatus]
-    temporal_address: str
-    temporal_ui_url: str | None
-    database_url: str
-    started: list[str] = field(default_factory=list)
-
-    @property
-    def healthy(self) -> bool:
-        return all(part.healthy for part in self.parts)
-
-    def part(self, name: str) -> PartStatus:
-        return next(p for p in self.parts if p.name == name)
-
-    def to_json(self) -> dict:
-        return {
-            "healthy": self.healthy,
-            "temporal_address": self.temporal_address,
-            "temporal_ui_url": self.temporal_ui_url,
-            "database_url": self.database_url,
-            "parts": [asdict(p) for p in self.parts],
-        }
 
 
 class Stack:
@@ -116,6 +78,10 @@ class Stack:
         pids = {name: running_pid(spec) for name, spec in specs.items()}
         temporal_check, client = await health.check_temporal(self.settings)
         postgres_check = await health.check_postgres(self.settings)
+        if not postgres_check.healthy and pids.get("postgres") and postgres.shutting_down(self.settings):
+            postgres_check = health.Check(
+                False, "shutting down, waiting for clients that never leave; `./start.sh up` restarts it"
+            )
         parts = [
             self._part("postgres", postgres_check, specs, pids),
             self._part("temporal", temporal_check, specs, pids),
@@ -139,21 +105,7 @@ class Stack:
         return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
     def _part(self, name: str, check: health.Check, specs: dict, pids: dict) -> PartStatus:
-        local = name in specs
-        healthy = check.healthy and (not local or pids.get(name) is not None)
-        detail = check.detail
-        if local and pids.get(name) is None and check.healthy:
-            detail = "answering, but not the process this stack started"
-        if local and pids.get(name) is None and not check.healthy:
-            detail = "not running"
-        return PartStatus(
-            name=name,
-            healthy=healthy,
-            detail=detail,
-            local=local,
-            pid=pids.get(name),
-            log=self._where(name) if local else None,
-        )
+        return part_status(name, check, name in specs, pids.get(name), self._where(name))
 
     # ------------------------------------------------------------------ up
 
@@ -276,7 +228,7 @@ class Stack:
         """Stop what ``up`` started (workers first, so they finish cleanly). Returns the names stopped.
         With ``purge``, delete the data directory too, unless it holds what the stack did not create."""
         if purge:
-            self.check_purge()  # before anything stops, or is created by the lock and the specs
+            check_purge(self.settings)  # before anything stops, or is created by the lock and the specs
         with self._lock():
             specs = self.specs()
             stopped = []
@@ -286,29 +238,6 @@ class Stack:
         if purge:
             shutil.rmtree(self.settings.data_dir, ignore_errors=True)
         return stopped
-
-    def own_entries(self) -> set[Path]:
-        """What the stack creates in the data directory: logs, pid files and both servers' data."""
-        s = self.settings
-        return {s.logs_dir, s.run_dir, postgres.data_dir(s), temporal.db_file(s).parent}
-
-    def check_purge(self) -> None:
-        """ORDER_TRACKER_DATA_DIR may point anywhere: purge only a directory that is the stack's own."""
-        data_dir = self.settings.data_dir
-        if not data_dir.exists():
-            return
-        if not data_dir.is_dir():
-            raise PurgeRefused(f"Not purging {data_dir}: it is not a directory (see ORDER_TRACKER_DATA_DIR).")
-        own = self.own_entries()
-        unexpected = sorted(entry.name for entry in data_dir.iterdir() if entry not in own)
-        if unexpected:
-            shown = ", ".join(map(repr, unexpected[:5]))
-            if len(unexpected) > 5:
-                shown += f" and {len(unexpected) - 5} more"
-            raise PurgeRefused(
-                f"Not purging {data_dir}: it holds {shown}, which the stack did not create;"
-                " move them out or point ORDER_TRACKER_DATA_DIR at the stack's own directory."
-            )
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
