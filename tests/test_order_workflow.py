@@ -5,6 +5,7 @@ Updates (what the CLI and the TUI send) are tested end to end in eval_tests/ as 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -783,17 +784,22 @@ async def test_recorded_histories_replay_deterministically():
 
 
 async def test_histories_of_earlier_workflow_code_still_replay():
-    """Runs started by earlier versions of the workflows (kept in tests/histories/: v1-* recorded
-    before the child stopped signalling package_prepared, v2-order-text-signal by the code
-    before ae60f1a, which accepted a signal whose name has a tab) replay on today's code:
-    every change to workflow code must keep them valid (workflow.patched)."""
+    """Runs started by earlier versions of the workflows replay on today's code: every change to
+    workflow code must keep them valid (workflow.patched). In tests/histories/: v1-* recorded
+    before the child stopped signalling package_prepared; v2-order-text-signal by the code before
+    ae60f1a, which accepted a signal whose name has a tab; v3/ one run of every scenario of this
+    module (order and shipping children) recorded by 7dd706a, the code before the workflow
+    modules were split."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
-    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    v3 = sorted((HISTORY_DIR / "v3").glob("*.json.gz"))
+    assert len(v3) >= 70, "the v3 histories are missing"
+    histories += [WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3]
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
         async for result in results:
-            assert result.replay_failure is None, result.replay_failure
+            assert result.replay_failure is None, (result.history.workflow_id, result.replay_failure)
 
 
 async def _as_async_iter(items):
