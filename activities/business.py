@@ -132,6 +132,12 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
                 type="ShipmentCalledOff",
                 non_retryable=True,
             )
+        if not already_dispatched and row is not None and row["refunded"]:
+            raise ApplicationError(
+                f"The payment of order {input.order_id} was refunded; the carrier does not get the package.",
+                type="ShipmentCalledOff",
+                non_retryable=True,
+            )
         if not already_dispatched and row is not None and OrderState(row["state"]).terminal:
             raise ApplicationError(
                 f"Order {input.order_id} already ended {row['state']}; the carrier does not get the package.",

@@ -119,7 +119,7 @@ class OrderActivities:
     @activity.defn(name="RefundPayment")
     async def refund_payment(self, input: RefundInput) -> Payment:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.refund(conn, input.payment_id)
+            row = await orders_db.refund(conn, input.order_id, input.payment_id)
             if row is None:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
             kind = "payment_refunded"

@@ -163,28 +163,38 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
     return row
 
 
-async def refund(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | None:
-    """Refund a charged payment once; returns the payment, or None if it was never charged.
-    The payment of an order the carrier has (it has a tracking number) stays charged."""
-    row = await conn.fetchrow(
-        "UPDATE payments p SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
-        " WHERE p.payment_id = $1 AND p.status = 'CHARGED'"
-        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = p.order_id AND o.tracking_number <> '')"
-        " RETURNING p.payment_id, p.order_id, p.status, p.amount_cents",
-        payment_id,
-    )
-    if row is None:
+async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> asyncpg.Record | None:
+    """Refund the order's charged payment once; returns the payment, or None if this order has
+    none under that id. The payment of an order the carrier has (a tracking number) stays
+    charged. The order's row lock comes first, as in the hand-over, so that the two never
+    overlap: a hand-over still committing is waited for, and one that comes after the refund
+    sees it and is refused (``lock_for_handover``)."""
+    handed_over = await conn.fetchval("SELECT tracking_number <> '' FROM orders WHERE id = $1 FOR UPDATE", order_id)
+    if not handed_over:
         row = await conn.fetchrow(
-            "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1", payment_id
+            "UPDATE payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
+            " WHERE payment_id = $1 AND order_id = $2 AND status = 'CHARGED'"
+            " RETURNING payment_id, order_id, status, amount_cents",
+            payment_id,
+            order_id,
         )
-    return row
+        if row is not None:
+            return row
+    return await conn.fetchrow(
+        "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1 AND order_id = $2",
+        payment_id,
+        order_id,
+    )
 
 
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
-    tracking number), and the state (an order that ended otherwise gets no hand-over)."""
+    tracking number), the state (an order that ended otherwise gets no hand-over) and whether
+    its payment was refunded (nor does one whose money went back)."""
     return await conn.fetchrow(
-        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched"
+        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched,"
+        " EXISTS (SELECT 1 FROM payments p WHERE p.order_id = orders.id AND p.charged_at IS NOT NULL"  # the partial index
+        " AND p.status = 'REFUNDED') AS refunded"
         " FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
     )

@@ -242,6 +242,60 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "SHIPPED"
 
 
+async def test_a_refund_refunds_only_this_order_s_payment(pool):
+    """The workflow asks for a refund whenever an approved order ends without a charge it saw;
+    a payment id that turned out to be another order's must not be refunded for it."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    owner = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(owner))
+    other = await received_order(pool)
+    refund = RefundInput(order_id=other.order_id, payment_id=owner.payment_id, reason="cancelled")
+    answer = await ActivityEnvironment().run(orders.refund_payment, refund)
+    assert answer.status == PaymentStatus.PENDING  # nothing of this order's to refund
+    assert await charged_payments(pool, owner.order_id) == 1
+
+
+async def test_a_refunded_order_is_never_handed_over(pool):
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    refund = RefundInput(order_id=order.order_id, payment_id=order.payment_id, reason="cancelled")
+    assert (await ActivityEnvironment().run(orders.refund_payment, refund)).status == PaymentStatus.REFUNDED
+    # A dispatch attempt left over from a shipping run the parent no longer waits for.
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+        )
+    assert refused.value.type == "ShipmentCalledOff" and "was refunded" in refused.value.message
+    assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order.order_id) == ""
+
+
+async def test_a_refund_waits_for_a_hand_over_still_committing_and_then_keeps_the_money(pool):
+    """The hand-over holds the order's row lock until it commits; the refund takes the same lock
+    first, so it sees the tracking number instead of refunding an order the carrier has."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    refund = RefundInput(order_id=order.order_id, payment_id=order.payment_id, reason="cancelled")
+    async with pool.acquire() as handover, handover.transaction():
+        await handover.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order.order_id)
+        refunding = asyncio.create_task(ActivityEnvironment().run(orders.refund_payment, refund))
+
+        async def refund_waits_for_the_lock() -> bool:
+            return await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'"
+            ) > 0
+
+        while not await refund_waits_for_the_lock():
+            assert not refunding.done(), "the refund did not wait for the hand-over's lock"
+            await asyncio.sleep(0.01)
+        await handover.execute("UPDATE orders SET tracking_number = 'TRK-LATE' WHERE id = $1", order.order_id)
+    kept = await refunding
+    assert kept.status == PaymentStatus.CHARGED
+    assert await charged_payments(pool, order.order_id) == 1
+
+
 async def test_the_hand_over_status_is_the_database_s(pool):
     shipping = ShippingActivities(pool, flaky=no_trouble)
     order = await received_order(pool)

@@ -359,7 +359,28 @@ async def test_a_cancel_that_comes_while_the_decision_is_recorded_wins_before_th
         workflow_env, fakes, an_order(fakes, oid()), "RecordDecision", "cancel", ["changed my mind"], ["approve"]
     )
     assert result.state == OrderState.CANCELLED
-    assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
+    assert "ChargePayment" not in fakes.calls
+    # Approved but not charged in this run: the database is asked, and had nothing to refund.
+    assert len(fakes.calls["RefundPayment"]) == 1 and result.payment.status == PaymentStatus.PENDING
+
+
+async def test_a_charge_made_by_a_lost_workflow_task_is_refunded_when_a_cancel_ends_the_order_first(
+    workflow_env, fakes
+):
+    """A try of the workflow task charged the order (the charge committed) and was lost, say the
+    worker crashed. Its retry carries the approval and a cancel the operator sent meanwhile: the
+    order ends CANCELLED before this run charges anything. The money must go back all the same.
+    Here both signals are waiting when the worker first takes the order."""
+    fakes.payment = PaymentStatus.CHARGED  # what the lost try left in the database
+    order = an_order(fakes, oid())
+    handle = await start_order(workflow_env, fakes, order)
+    await handle.signal("approve")
+    await handle.signal("cancel", "changed my mind")
+    async with workers(workflow_env, fakes):
+        result = await finish(handle)
+    assert result.state == OrderState.CANCELLED and "ChargePayment" not in fakes.calls
+    assert len(fakes.calls["RefundPayment"]) == 1
+    assert result.payment.status == PaymentStatus.REFUNDED and fakes.payment == PaymentStatus.REFUNDED
 
 
 async def test_an_address_change_sent_before_the_order_is_stored_is_applied_after(workflow_env, fakes):

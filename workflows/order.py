@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_AFTER_RECEIPT,
         CANCEL_BEFORE_CHARGE,
         PAYMENT_FAILURE_ENDS_ORDER,
+        REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
         REFUNDED_IS_NOT_PAID,
         SHIPPING_ID_IN_USE,
@@ -73,6 +74,7 @@ class OrderWorkflow(OrderCommands):
         self._address = input.address
         self._amount_cents: int | None = None
         self._payment = Payment(payment_id=input.payment_id)
+        self._charge_answered = False  # ChargePayment returned, or failed for good, in this run
         self._decision: Decision | None = None
         self._awaiting_since: datetime | None = None
         self._review_deadline: datetime | None = None  # workflow time; the timer fires at or after it
@@ -213,11 +215,13 @@ class OrderWorkflow(OrderCommands):
                 ),
             )
         except STEP_FAILED as error:
+            self._charge_answered = True
             # A payment that can never succeed (its id belongs to another order) ends the order
             # FAILED, recorded as such, instead of failing the workflow with the row left APPROVED.
             if not workflow.patched(PAYMENT_FAILURE_ENDS_ORDER):
                 raise
             raise _OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
+        self._charge_answered = True
         if self._payment.status != PaymentStatus.CHARGED and workflow.patched(REFUNDED_IS_NOT_PAID):
             if self._cancel_reason is not None:
                 raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
@@ -308,7 +312,7 @@ class OrderWorkflow(OrderCommands):
         """Compensate what was done, then record the ending."""
         self._ending = ended.state
         self._failure_reason = ended.reason
-        if self._payment.status == PaymentStatus.CHARGED:
+        if self._payment.status == PaymentStatus.CHARGED or self._may_have_been_charged_unseen():
             self._step = "refunding payment"
             self._payment = await self._bookkeeping(
                 OrderActivities.refund_payment,
@@ -347,6 +351,14 @@ class OrderWorkflow(OrderCommands):
                 else f"Order {self._order.order_id} ended {state.value} before the cancel took effect."
             )
         self._transition(state, "done")
+
+    def _may_have_been_charged_unseen(self) -> bool:
+        """Approved, yet this run saw no charge: a try of the workflow task that was lost may
+        have charged the order before it ended; RefundPayment answers from the database (it
+        refunds nothing the order was not charged). Asked only on this path."""
+        approved = self._decision is not None and self._decision.approved
+        unseen = approved and not self._charge_answered and self._payment.status == PaymentStatus.PENDING
+        return unseen and workflow.patched(REFUND_ASKS_THE_DATABASE)
 
     async def _ship_after_all(self) -> None:
         """The refund was refused: the carrier has the package (a hand-over the shipping child

@@ -34,6 +34,10 @@ REFUNDED_IS_NOT_PAID = "refunded-is-not-paid"
 # The database refuses to refund an order the carrier has: such an order ships, and a pending
 # cancel is refused, instead of ending CANCELLED or FAILED with the money kept.
 REFUND_REFUSED_SHIPS = "refund-refused-ships"
+# An approved order that ends without a charge this run has seen asks the database for a
+# refund anyway: a try of the workflow task that was lost (a worker crash) may have charged it,
+# and a cancel delivered with the approval's retry ended the order before this run charged.
+REFUND_ASKS_THE_DATABASE = "refund-asks-the-database"
 
 # ---- ShippingWorkflow
 
