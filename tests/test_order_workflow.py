@@ -323,6 +323,29 @@ def refusals(fakes: FakeActivities) -> list[dict]:
     return [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
 
 
+async def test_signals_with_arguments_their_handlers_do_not_take_are_refused_and_the_order_goes_on(workflow_env, fakes):
+    """A hand-typed `temporal workflow signal` with too few or too many arguments used to raise
+    in the handler and fail every retry of the workflow task: the order never moved again."""
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("reject")  # no reason
+        await handle.signal("update_address")  # no address
+        await handle.signal("approve", args=["carol", "", "one too many"])
+        await handle.signal("cancel", args=["r", "carol", "x"])
+        await handle.signal("dispatch_failed", args=["a", "b"])
+        await handle.signal("approve", "carol")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert [(r["command"], r["reason"]) for r in refusals(fakes)] == [
+        ("reject", "A rejection needs a reason."),
+        ("update_address", "The new address must have name, street, city, postal_code and country."),
+        ("approve", "The approve signal takes at most 2 (by, decided_at) arguments; it was sent 3."),
+        ("cancel", "The cancel signal takes at most 2 (reason, by) arguments; it was sent 3."),
+        ("dispatch_failed", "The dispatch_failed signal takes at most 1 (reason) arguments; it was sent 2."),
+    ]
+
+
 async def test_a_payment_that_can_never_succeed_ends_the_order_failed_and_recorded(workflow_env, fakes):
     fakes.failures["ChargePayment"].append(
         ApplicationError("payment id pay-x belongs to order y", type="PaymentConflict", non_retryable=True)

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TEMPORAL_CANCEL_IS_A_CANCEL,
     )
     from workflows.shipping import ShippingWorkflow
+    from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, run_step
 
 
@@ -441,15 +442,17 @@ class OrderWorkflow(OrderCommands):
 
     # ----------------------------------------------------------------- signals from the shipping child
 
-    @workflow.signal
-    def package_prepared(self, package_id: str) -> None:
+    @workflow.signal(name="package_prepared")
+    @checked_arguments("package_prepared")
+    def package_prepared(self, package_id: str = "") -> None:
         """Sent only by shipping runs that began before the child stopped reporting it (its
         PACKED_WITHOUT_SIGNAL patch); the database records PACKED either way."""
         if self._state == OrderState.PAID:
             self._transition(OrderState.PACKED, "dispatching carrier")
 
-    @workflow.signal
-    def dispatch_failed(self, reason: str) -> None:
+    @workflow.signal(name="dispatch_failed")
+    @checked_arguments("dispatch_failed")
+    def dispatch_failed(self, reason: str = "") -> None:
         self._dispatch_failure = reason
 
     # ----------------------------------------------------------------- query

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         REFUSE_WHILE_ENDING,
         REVIEW_WINDOW_CLOSES,
     )
+    from workflows.signals import checked_arguments
 
 
 def _refused(reason: str) -> ApplicationError:
@@ -204,6 +205,9 @@ class OrderCommands:
         event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
         self._jobs.append(lambda: self._bookkeeping(OrderActivities.record_event, event))
 
+    def _signal_refused(self, command: str, reason: str) -> None:
+        self._note_refusal(command, reason)
+
     def _note_refusal(self, command: str, reason: str) -> None:
         workflow.logger.info(
             "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
@@ -269,6 +273,7 @@ class OrderCommands:
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
     @workflow.signal(name="approve")
+    @checked_arguments("approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := (_signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
             self._note_refusal("approve", reason)
@@ -276,7 +281,8 @@ class OrderCommands:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
 
     @workflow.signal(name="reject")
-    def reject_signal(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
+    @checked_arguments("reject")
+    def reject_signal(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
         if refusal := (
             _signal_text_refusal(reason=reason, name=by)
             or self._decision_refusal(signal=True)
@@ -287,6 +293,7 @@ class OrderCommands:
             self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
 
     @workflow.signal(name="cancel")
+    @checked_arguments("cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
         if refusal := (_signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
             self._note_refusal("cancel", refusal)
@@ -294,12 +301,13 @@ class OrderCommands:
             self._request_cancel(reason, by)
 
     @workflow.signal(name="update_address")
-    def update_address_signal(self, address: Address, by: str = "operator") -> None:
+    @checked_arguments("update_address")
+    def update_address_signal(self, address: Address | None = None, by: str = "operator") -> None:
         # A signal handler must never raise: that would fail the workflow task on every retry.
         try:
             address = _as_address(address)
         except ApplicationError as error:
-            self._note_refusal("update_address", str(error))
+            self._note_refusal("update_address", error.message)
             return
         if refusal := (_signal_text_refusal(name=by) or self._address_refusal(address, signal=True)):
             self._note_refusal("update_address", refusal)

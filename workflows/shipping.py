@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ShippingResult,
     )
     from workflows.patches import ASK_BEFORE_GIVING_UP, CALL_OFF_ASKS_THE_DATABASE, PACKED_WITHOUT_SIGNAL
+    from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
 
 
@@ -99,13 +100,23 @@ class ShippingWorkflow:
             input.local_attempts,
         )
 
-    @workflow.signal
-    def update_address(self, address: Address) -> None:
-        self._address = address
+    @workflow.signal(name="update_address")
+    @checked_arguments("update_address")
+    def update_address(self, address: Address | None = None) -> None:
+        if isinstance(address, Address):  # only the parent sends it, with the address it recorded
+            self._address = address
+        else:
+            self._signal_refused("update_address", "The update_address signal needs the new address.")
 
-    @workflow.signal
+    @workflow.signal(name="cancel_shipping")
+    @checked_arguments("cancel_shipping")
     def cancel_shipping(self) -> None:
         self._cancel_requested = True
+
+    def _signal_refused(self, name: str, reason: str) -> None:
+        workflow.logger.warning(
+            "event=signal_refused workflow_id=%s signal=%s reason=%r", workflow.info().workflow_id, name, reason
+        )
 
     @workflow.query
     def status(self) -> dict:
