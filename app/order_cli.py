@@ -252,8 +252,9 @@ async def _list(args: argparse.Namespace) -> int:
     document = {"orders": orders, "count": len(orders), "total": total, "offset": args.offset}
 
     def human(console: Console) -> None:
-        console.print(render.orders_table(orders, width=console.width))
-        console.print(render.page_line(len(orders), args.offset, total), style="dim")
+        if orders:
+            console.print(render.orders_table(orders, width=console.width))
+        console.print(render.page_line(len(orders), args.offset, total, state, sum(counts.values())), style="dim")
 
     _emit(args, document, human)
     return 0

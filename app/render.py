@@ -83,7 +83,10 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_row("Amount", format_cents(status.get("amount_cents")))
     grid.add_row("Address", Text(address_line(status.get("address"))))
     payment = status.get("payment") or {}
-    grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment.get('status', '')}")
+    payment_status = payment.get("status", "")
+    if status.get("terminal") and payment_status == "PENDING":
+        payment_status = "not charged"  # ended before any charge: nothing is pending any more
+    grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment_status}")
     attempts = status.get("attempts") or {}
     grid.add_row("Attempts", ", ".join(f"{name} {n}" for name, n in attempts.items()) or "none yet")
     grid.add_row("Retries", retries_line(status))
@@ -112,11 +115,18 @@ def retries_line(status: dict[str, Any]) -> str:
     return f"{retries} ({failed} failed attempts)" if failed is not None else str(retries)
 
 
-def page_line(shown: int, offset: int, total: int) -> str:
-    """Which orders of how many a page shows, and how to see the next (a list is never cut silently)."""
+def page_line(shown: int, offset: int, total: int, state: str | None = None, everything: int | None = None) -> str:
+    """Which orders of how many a page shows, and how to see the next (a list is never cut
+    silently). ``total`` counts the orders the list is of (those in ``state``, if given);
+    ``everything`` counts all orders."""
+    what = f"{state} orders" if state else "orders"
     if not shown:
-        return f"No orders here ({total} in all)." if total else "No orders yet."
-    line = f"Orders {offset + 1}–{offset + shown} of {total}, newest first."
+        if total:
+            return f"No {what} at offset {offset}: there are {total}."
+        if state and everything:
+            return f"No {what} ({everything} orders in all)."
+        return "No orders yet."
+    line = f"{state + ' orders' if state else 'Orders'} {offset + 1}–{offset + shown} of {total}, newest first."
     if offset + shown < total:
         line += f" Next page: --offset {offset + shown} (or narrow it, e.g. --state AWAITING_APPROVAL)."
     return line

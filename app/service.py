@@ -46,6 +46,7 @@ from workflows.model import (
     OrderItem,
     OrderState,
     PROGRESS,
+    default_payment_id,
     order_workflow_id,
 )
 from workflows.order import OrderWorkflow
@@ -174,10 +175,15 @@ class OrderService:
         if problems := rules.item_problems(items, products):
             raise InvalidInput(problems[0])
         payment_id = (payment_id or "").strip() or None
-        if payment_id is not None:
-            owner = await queries.payment_owner(self.pool, payment_id)
-            if owner is not None and owner != order_id:
-                raise InvalidInput(f"Payment id {payment_id} is already used by order {owner}.")
+        # The default id too: another order may have been given it explicitly.
+        effective = payment_id or default_payment_id(order_id)
+        owner = await queries.payment_owner(self.pool, effective)
+        if owner is not None and owner != order_id:
+            if payment_id:
+                raise InvalidInput(f"Payment id {effective} is already used by order {owner}.")
+            raise InvalidInput(
+                f"The default payment id {effective} is already used by order {owner}; give this order its own payment id."
+            )
         # Temporal forgets a closed workflow after the namespace's retention period; the
         # database does not, and a second order under the same id would inherit the first's row.
         if await queries.order_exists(self.pool, order_id):

@@ -214,6 +214,11 @@ async def test_address_change_shows_in_status_database_and_audit(cli, db):
     assert len(changes) == 1
     payload = changes[0]["payload"]
     assert payload["old"]["city"] == "Springfield" and payload["new"]["city"] == "Hamburg" and payload["by"] == "dana"
+    # The same address again (as typed, before normalising) changes nothing and says so.
+    same = await cli.refused("order", "address", order_id, "--address", json.dumps(new_address))
+    assert "already ships to that address" in same, same
+    audit = await cli.json("order", "audit", order_id)
+    assert len([e for e in audit["timeline"] if e.get("type") == "address_changed"]) == 1
 
     await cli.json("order", "approve", order_id)
     assert await wait_for_state(db, order_id, TERMINAL) == "SHIPPED"
@@ -248,6 +253,12 @@ async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, 
         forgotten, f"order-{forgotten}", f"pay-{forgotten}",
     )
     assert "already exists" in await cli.refused("order", "create", "--id", forgotten, "--item", "WIDGET-1:1", *ADDRESS)
+    # The default payment id of a new order, given explicitly to another one before: refused at
+    # create (it used to be accepted, and the order could only fail at its charge).
+    taker, victim = new_id("taker"), new_id("victim")
+    await create(cli, taker, "--payment-id", f"pay-{victim}")
+    message = await cli.refused("order", "create", "--id", victim, "--item", "WIDGET-1:1", *ADDRESS)
+    assert f"pay-{victim} is already used by order {taker}" in message, message
 
     await create(cli, order_id)
     assert "already exists" in await cli.refused("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)

@@ -261,8 +261,12 @@ def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_m
         "Orders 1–50 of 66, newest first. Next page: --offset 50 (or narrow it, e.g. --state AWAITING_APPROVAL)."
     )
     assert page_line(16, 50, 66) == "Orders 51–66 of 66, newest first."
-    assert page_line(0, 100, 66) == "No orders here (66 in all)."
+    assert page_line(0, 100, 66) == "No orders at offset 100: there are 66."
     assert page_line(0, 0, 0) == "No orders yet."
+    # A filtered list says what it is of, and that other orders exist.
+    assert page_line(0, 0, 0, "EXPIRED", 47) == "No EXPIRED orders (47 orders in all)."
+    assert page_line(0, 0, 0, "EXPIRED", 0) == "No orders yet."
+    assert page_line(3, 0, 3, "SHIPPED", 47) == "SHIPPED orders 1–3 of 3, newest first."
 
 
 def test_a_resolved_last_error_is_ticked_and_dim_and_a_standing_one_red():
@@ -305,3 +309,15 @@ def test_order_status_names_retries_and_failed_attempts_and_shows_the_history_li
     assert "(a later attempt succeeded)" in text
     joined = "".join(line.strip("│ ").strip() for line in text.splitlines())
     assert url in joined
+
+
+def test_an_order_that_ended_before_any_charge_shows_its_payment_as_not_charged():
+    from app.render import status_panel
+
+    base = {"order_id": "ord-1", "step": "done", "items": [], "amount_cents": 100}
+    ended = render(status_panel({**base, "state": "CANCELLED", "terminal": True,
+                                 "payment": {"payment_id": "pay-ord-1", "status": "PENDING"}}), height=40)
+    assert "pay-ord-1 not charged" in ended and "PENDING" not in ended
+    running = render(status_panel({**base, "state": "AWAITING_APPROVAL", "terminal": False,
+                                   "payment": {"payment_id": "pay-ord-1", "status": "PENDING"}}), height=40)
+    assert "pay-ord-1 PENDING" in running

@@ -74,6 +74,7 @@ class OrderCommands:
 
     _order: OrderInput
     _state: OrderState
+    _address: Address  # as last recorded in the database
     _payment: Payment
     _decision: Decision | None
     _review_deadline: datetime | None  # workflow time; the timer fires at or after it
@@ -162,6 +163,14 @@ class OrderCommands:
             return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
         problems = rules.address_problems(address)
         return problems[0] if problems else None
+
+    def _same_address(self, address: Address) -> str | None:
+        """An Update that would change nothing is refused rather than audited as a change. Only
+        when no other change is still being recorded (the address may be about to differ)."""
+        pending = self._address_sequence > len(self._address_answers)
+        if not pending and rules.normalise_address(address) == self._address:
+            return f"Order {self._order.order_id} already ships to that address."
+        return None
 
     def _address_change_too_late(self) -> str:
         """Why the database refused a change the validator had let through: the order ended in
@@ -267,7 +276,8 @@ class OrderCommands:
 
     @update_address_update.validator
     def _validate_address(self, address: Address, by: str = "operator") -> None:
-        if refusal := (_text_refusal(name=by) or self._address_refusal(_as_address(address))):
+        address = _as_address(address)
+        if refusal := (_text_refusal(name=by) or self._address_refusal(address) or self._same_address(address)):
             raise _refused(refusal)
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
