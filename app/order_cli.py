@@ -166,7 +166,7 @@ def _emit(args: argparse.Namespace, document: Any, human) -> None:
 
 
 def _say(args: argparse.Namespace, order_id: str, message: str) -> None:
-    _emit(args, {"order_id": order_id, "accepted": True, "message": message}, lambda c: c.print(message))
+    _emit(args, {"order_id": order_id, "accepted": True, "message": message}, lambda c: c.print(message, soft_wrap=True))
 
 
 # ---------------------------------------------------------------------- handlers
@@ -191,7 +191,8 @@ async def _create(args: argparse.Namespace) -> int:
         document,
         lambda c: c.print(
             f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
-            f" (workflow {created.workflow_id}); it awaits review once validated."
+            f" (workflow {created.workflow_id}); it awaits review once validated.",
+            soft_wrap=True,
         ),
     )
     return 0
@@ -254,7 +255,9 @@ async def _list(args: argparse.Namespace) -> int:
     def human(console: Console) -> None:
         if orders:
             console.print(render.orders_table(orders, width=console.width))
-        console.print(render.page_line(len(orders), args.offset, total, state, sum(counts.values())), style="dim")
+        console.print(
+            render.page_line(len(orders), args.offset, total, state, sum(counts.values())), style="dim", soft_wrap=True
+        )
 
     _emit(args, document, human)
     return 0

@@ -47,7 +47,7 @@ def clock_text(status: dict[str, Any]) -> Text:
     """Processing time against the 15-second budget; the wait for a human does not count."""
     seconds = status.get("processing_seconds") or 0.0
     style = "green" if seconds <= PROCESSING_BUDGET_S * 0.5 else "yellow" if seconds <= PROCESSING_BUDGET_S else "red"
-    return Text(f"{seconds:5.1f}s", style=style)
+    return Text(f"{seconds:.1f}s", style=style)
 
 
 def address_line(address: dict[str, Any] | None) -> str:
@@ -222,14 +222,14 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
     failed = sum(1 for e in attempts if e["outcome"] != "ok")
     timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")
-    header = Text.assemble(
-        (f"Order {order['order_id']}  ", "bold"),
-        state_text(order["state"]),
-        f"  {len(attempts)} attempts, {failed} failed ({timeouts} timed out),"
+    header = Text.assemble((f"Order {order['order_id']}  ", "bold"), state_text(order["state"]))
+    # Its own line, so that at 80 columns it does not break inside a figure.
+    figures = Text.assemble(
+        f"{len(attempts)} attempts, {failed} failed ({timeouts} timed out),"
         f" {order.get('retries', 0) or 0} retries, processing ",
         clock_text(order),
     )
-    parts: list[Any] = [header, table]
+    parts: list[Any] = [header, figures, table]
     if audit.get("web_ui_url"):
         parts.append(Text(f"Workflow history: {audit['web_ui_url']}", style="dim"))
     return Group(*parts)
@@ -245,19 +245,34 @@ def catalog_table(products: list[Product]) -> Table:
     return table
 
 
-def stack_table(status: Any) -> Table:
+# Below this width the log paths leave the table for lines of their own (a path folded inside
+# a cell cannot be copied).
+WIDE_STACK_TABLE = 120
+
+
+def stack_table(status: Any, width: int = WIDE_STACK_TABLE) -> Table:
     """The parts of the stack, one row each (status is an app.stack.StackStatus)."""
+    wide = width >= WIDE_STACK_TABLE
     table = Table(title="Order Tracker stack", title_justify="left", expand=False)
-    table.add_column("part")
-    table.add_column("health")
-    table.add_column("pid", justify="right")
+    table.add_column("part", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("pid", justify="right", no_wrap=True)
     table.add_column("detail", overflow="fold")
-    table.add_column("log", overflow="fold")
+    if wide:
+        table.add_column("log", overflow="fold")
     for part in status.parts:
         health = Text("healthy", style="green") if part.healthy else Text("DOWN", style="bold red")
         where = "" if part.local else "external"
-        table.add_row(part.name, health, str(part.pid or ""), part.detail, part.log or where)
+        cells = [part.name, health, str(part.pid or ""), part.detail]
+        table.add_row(*cells, *([part.log or where] if wide else []))
     return table
+
+
+def stack_logs(status: Any) -> Text:
+    """Where each part logs, one line each: for a narrow screen or a pipe, under stack_table
+    (print it with soft_wrap=True, so that a long path stays whole)."""
+    lines = [f"{part.name} log: {part.log}" for part in status.parts if part.log]
+    return Text("\n".join(lines), style="dim")
 
 
 def stack_links(status: Any) -> Text:

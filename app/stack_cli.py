@@ -61,11 +61,11 @@ async def _up(args: argparse.Namespace) -> int:
     took = time.monotonic() - began
     out = Console()
     if status.started:
-        out.print(f"Started {', '.join(status.started)} in {took:.1f} s; everything is healthy.")
+        out.print(f"Started {', '.join(status.started)} in {took:.1f} s; everything is healthy.", soft_wrap=True)
     else:
         out.print("Everything is already up and healthy.")
-    out.print(render.stack_links(status))
-    out.print("Open the TUI with [bold]./start.sh[/]; stop the stack with [bold]./start.sh down[/].")
+    out.print(render.stack_links(status), soft_wrap=True)
+    out.print("Open the TUI with [bold]./start.sh[/]; stop the stack with [bold]./start.sh down[/].", soft_wrap=True)
     return 0
 
 
@@ -92,8 +92,10 @@ async def _status(args: argparse.Namespace) -> int:
         print(json.dumps(status.to_json(), indent=2))
     else:
         console = Console()
-        console.print(render.stack_table(status))
-        console.print(render.stack_links(status))
+        console.print(render.stack_table(status, width=console.width))
+        if console.width < render.WIDE_STACK_TABLE:
+            console.print(render.stack_logs(status), soft_wrap=True)
+        console.print(render.stack_links(status), soft_wrap=True)
         if not status.healthy:
             console.print("Start what is down with [bold]./start.sh up[/].")
     return 0 if status.healthy else 3

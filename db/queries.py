@@ -93,8 +93,11 @@ async def state_counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int
 
 
 async def attempts_by_activity(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> dict[str, int]:
+    # In the order the steps first ran, as the lifecycle goes.
     rows = await conn.fetch(
-        "SELECT activity, count(*) AS n FROM activity_attempts WHERE order_id = $1 GROUP BY activity", order_id
+        "SELECT activity, count(*) AS n FROM activity_attempts WHERE order_id = $1"
+        " GROUP BY activity ORDER BY min(started_at)",
+        order_id,
     )
     return {r["activity"]: r["n"] for r in rows}
 

@@ -321,3 +321,20 @@ def test_an_order_that_ended_before_any_charge_shows_its_payment_as_not_charged(
     running = render(status_panel({**base, "state": "AWAITING_APPROVAL", "terminal": False,
                                    "payment": {"payment_id": "pay-ord-1", "status": "PENDING"}}), height=40)
     assert "pay-ord-1 PENDING" in running
+
+
+def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_own():
+    from app.render import stack_logs, stack_table
+
+    status = stack_status(down="shipping-worker")
+    for part in status.parts:
+        part.log = f"/var/lib/order-tracker-with-a-long-data-dir/logs/{part.name}.log"
+    narrow = render(stack_table(status, width=80))
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert "log" not in narrow.splitlines()[2] and "no worker polling shipping-tq" in narrow
+    console = Console(record=True, width=80, file=io.StringIO())
+    console.print(stack_logs(status), soft_wrap=True)  # as `status` prints it
+    logs = console.export_text().splitlines()
+    assert logs[-1] == "shipping-worker log: /var/lib/order-tracker-with-a-long-data-dir/logs/shipping-worker.log"
+    wide = render(stack_table(status, width=160), width=160)
+    assert "/logs/postgres.log" in wide
