@@ -185,13 +185,15 @@ async def _create(args: argparse.Namespace) -> int:
     checks.create_order(**order)
     async with await OrderService.connect() as service:
         created = await service.create_order(**order)
+        worker_running = await service.order_worker_running()
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
     _emit(
         args,
         document,
         lambda c: c.print(
             f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
-            f" (workflow {created.workflow_id}); it awaits review once validated.",
+            f" (workflow {created.workflow_id}); it awaits review once validated."
+            + ("" if worker_running else " No order worker is running, so it waits until one starts (./start.sh up)."),
             soft_wrap=True,
         ),
     )

@@ -34,6 +34,7 @@ from activities import rules
 from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
+from app.stack.health import check_pollers
 from app.views import order_summary, timeline
 from db import queries
 from db.pool import create_pool
@@ -131,7 +132,7 @@ class OrderService:
         except Exception as error:  # a query needs a worker; the database still knows the state
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
         if live is None and row is None:
-            raise NotFound(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
+            raise await self._not_recorded(order_id)
         now = datetime.now(timezone.utc)
         summary = order_summary(row, now) if row is not None else {}
         per_activity = await queries.attempts_by_activity(self.pool, order_id)
@@ -143,7 +144,7 @@ class OrderService:
         checks.audit(order_id)
         row = await queries.get_order(self.pool, order_id)
         if row is None:
-            raise NotFound(f"There is no order {order_id}.")
+            raise await self._not_recorded(order_id)
         events = await queries.events(self.pool, order_id)
         attempts = await queries.attempts(self.pool, order_id)
         return {
@@ -230,6 +231,26 @@ class OrderService:
         return await self._update(order_id, "update_address", [rules.normalise_address(address), by])
 
     # ------------------------------------------------------------------ mechanics
+
+    async def order_worker_running(self) -> bool:
+        """Whether an order worker polls its task queue: without one, a new order waits."""
+        return (await check_pollers(self.client, ORDER_TASK_QUEUE)).healthy
+
+    async def _not_recorded(self, order_id: str) -> NotFound:
+        """An order without a row: none at all, or one whose workflow ReceiveOrder has not
+        recorded yet, and then whether that is because no order worker runs."""
+        try:
+            await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return NotFound(f"There is no order {order_id}.")
+            log.info("event=describe_failed order_id=%s error=%r", order_id, error)
+        if not await self.order_worker_running():
+            return NotFound(
+                f"Order {order_id} has been started, but no order worker is running to record it;"
+                " start one with ./start.sh up."
+            )
+        return NotFound(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
 
     def _handle(self, order_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle(order_workflow_id(order_id))

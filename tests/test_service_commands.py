@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
-from app.errors import StackUnreachable
+from app.errors import NotFound, StackUnreachable
 from app.service import OrderService
 
 
@@ -62,3 +62,32 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
     message = str(unreachable.value)
     assert "order worker did not answer" in message and "may still take effect" in message
     assert "order status o-3" in message
+
+
+class _NoRows:
+    """The database has no row for the order: ReceiveOrder has not run."""
+
+    async def fetchrow(self, *args):
+        return None
+
+
+async def test_an_order_no_worker_has_recorded_says_that_no_order_worker_runs(dev_env):
+    """Before, `order audit` said "There is no order" and `order status` "try again in a moment"
+    for an order whose workflow waited for an order worker that was not running."""
+    from temporalio.client import Client
+
+    from workflows.model import ORDER_TASK_QUEUE, Address, OrderInput, OrderItem
+    from workflows.order import OrderWorkflow
+
+    client: Client = dev_env.client
+    order = OrderInput(order_id="o-waiting", items=[OrderItem("WIDGET-1", 1)],
+                       address=Address(name="A", street="S", city="C", postal_code="1", country="US"))
+    await client.start_workflow(OrderWorkflow.run, order, id="order-o-waiting", task_queue=ORDER_TASK_QUEUE)
+    service = OrderService(settings=None, client=client, pool=_NoRows())  # type: ignore[arg-type]
+    assert await service.order_worker_running() is False
+    with pytest.raises(NotFound) as waiting:
+        await service.audit("o-waiting")
+    assert "no order worker is running to record it; start one with ./start.sh up." in str(waiting.value)
+    with pytest.raises(NotFound) as unknown:
+        await service.audit("o-never")
+    assert str(unknown.value) == "There is no order o-never."
