@@ -8,6 +8,7 @@ command comes too late live here, next to the handlers that apply them.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
@@ -222,8 +223,11 @@ class OrderCommands:
             "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
         )
         self._refusals += 1
+        # The count alone could repeat across tries of a workflow task (one that was lost may
+        # have recorded another refusal under the same number); with the content it cannot.
+        digest = hashlib.sha256(f"{command}\n{reason}".encode()).hexdigest()[:12]
         self._queue_event(
-            "command_refused", f"command_refused:{self._refusals}", {"command": command, "reason": reason}
+            "command_refused", f"command_refused:{self._refusals}:{digest}", {"command": command, "reason": reason}
         )
 
     # ----------------------------------------------------------------- handlers
@@ -247,7 +251,7 @@ class OrderCommands:
 
     @reject_update.validator
     def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise _refused("A rejection needs a reason.")
         if refusal := (_text_refusal(reason=reason, name=by) or self._decision_refusal()):
             raise _refused(refusal)
@@ -296,7 +300,7 @@ class OrderCommands:
         if refusal := (
             _signal_text_refusal(reason=reason, name=by)
             or self._decision_refusal(signal=True)
-            or (None if reason.strip() else "A rejection needs a reason.")
+            or (None if isinstance(reason, str) and reason.strip() else "A rejection needs a reason.")
         ):
             self._note_refusal("reject", refusal)
         else:
