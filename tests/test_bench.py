@@ -140,6 +140,10 @@ def test_the_report_shows_the_summary_the_histogram_and_which_targets_were_misse
     assert "met  double_charges == 0" in text
     assert "█" in text
     assert "timeout 60 (~300 ms)" in text
+    # The targets are set for N=300, C=100: a smaller run says it does not show them.
+    assert "this run had N=12, C=5, so it does not show them" in text
+    full = _text(report({**summary, "orders": 300, "concurrency": 100}, [], check_targets(summary)))
+    assert "Targets (SPEC section 7: N=300, C=100)" in full and "does not show them" not in full
 
 
 def test_the_summary_table_shows_dashes_for_unknown_values():
