@@ -34,8 +34,6 @@ from workflows.model import (
 FlakyCall = Callable[[], Awaitable[None]]
 
 # Our carrier does not deliver to uninhabited territories: dispatching there fails for good.
-CARRIER_UNSERVED_COUNTRIES = frozenset({"AQ", "BV", "HM"})
-CARRIER = "ACME Freight"
 
 
 async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
@@ -144,9 +142,9 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
                 type="ShipmentCalledOff",
                 non_retryable=True,
             )
-        if address["country"] in CARRIER_UNSERVED_COUNTRIES:
+        if address["country"] in rules.CARRIER_UNSERVED_COUNTRIES:
             raise ApplicationError(
-                f"{CARRIER} does not deliver to {address['country']}.", type="CarrierRefused", non_retryable=True
+                f"{rules.CARRIER} does not deliver to {address['country']}.", type="CarrierRefused", non_retryable=True
             )
         await orders_db.advance_state(
             conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number
@@ -158,13 +156,13 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
             "carrier_dispatched",
             {
                 "state": OrderState.DISPATCHED.value,
-                "carrier": CARRIER,
+                "carrier": rules.CARRIER,
                 "tracking_number": tracking_number,
                 "package_id": input.package_id,
                 "address": address,
             },
         )
-    return Dispatch(tracking_number=tracking_number, carrier=CARRIER)
+    return Dispatch(tracking_number=tracking_number, carrier=rules.CARRIER)
 
 
 async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> Finished:

@@ -25,6 +25,11 @@ ISO_COUNTRIES = frozenset(
 
 REQUIRED_ADDRESS_FIELDS = ("name", "street", "city", "postal_code", "country")
 
+# The carrier, and where it does not deliver: DispatchCarrier refuses those addresses for good,
+# which is how an order reaches shipping's compensation (refund, FAILED).
+CARRIER = "ACME Freight"
+CARRIER_UNSERVED_COUNTRIES = frozenset({"AQ", "BV", "HM"})
+
 
 def order_id_problem(order_id: str) -> str | None:
     if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
@@ -117,3 +122,14 @@ def normalise_address(address: Address) -> Address:
         country=address.country.strip().upper(),
         region=(address.region or "").strip(),
     )
+
+
+def carrier_note(address: Address) -> str | None:
+    """A warning, not a refusal: the address may still change before dispatch."""
+    country = (address.country or "").strip().upper()
+    if country in CARRIER_UNSERVED_COUNTRIES:
+        return (
+            f"{CARRIER} does not deliver to {country}: unless the address changes before dispatch,"
+            " the order will fail at shipping and its payment will be refunded."
+        )
+    return None

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from app import checks, render
 from app.errors import InvalidInput
@@ -193,7 +194,8 @@ async def _create(args: argparse.Namespace) -> int:
         lambda c: c.print(
             f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
             f" (workflow {created.workflow_id}); it awaits review once validated."
-            + ("" if worker_running else " No order worker is running, so it waits until one starts (./start.sh up)."),
+            + ("" if worker_running else " No order worker is running, so it waits until one starts (./start.sh up).")
+            + (f"\n[yellow]{escape(created.note)}[/]" if created.note else ""),
             soft_wrap=True,
         ),
     )

@@ -66,6 +66,7 @@ class CreatedOrder:
     workflow_id: str
     payment_id: str
     amount_cents: int
+    note: str = ""  # a warning for the operator, say that the carrier does not deliver there
 
 
 class OrderService:
@@ -212,7 +213,13 @@ class OrderService:
             raise InvalidInput(f"Order {order_id} already exists; choose another order id.") from None
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
         amount = sum(products[item.sku] * item.quantity for item in items)
-        return CreatedOrder(order_id=order_id, workflow_id=handle.id, payment_id=order.payment_id, amount_cents=amount)
+        return CreatedOrder(
+            order_id=order_id,
+            workflow_id=handle.id,
+            payment_id=order.payment_id,
+            amount_cents=amount,
+            note=rules.carrier_note(order.address) or "",
+        )
 
     async def approve(self, order_id: str, by: str = "operator") -> str:
         checks.approve(order_id, by=by)
@@ -228,7 +235,9 @@ class OrderService:
 
     async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
         checks.update_address(order_id, address, by=by)
-        return await self._update(order_id, "update_address", [rules.normalise_address(address), by])
+        answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by])
+        note = rules.carrier_note(address)
+        return f"{answer} {note}" if note else answer
 
     # ------------------------------------------------------------------ mechanics
 

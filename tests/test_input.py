@@ -102,3 +102,13 @@ def test_text_that_cannot_be_stored_or_shown_safely_is_refused(field, value, wor
 def test_ordinary_text_in_any_script_passes(value):
     assert rules.address_problems(Address(**{**GOOD.__dict__, "name": value})) == []
     assert rules.text_problem("reason", value) is None
+
+
+def test_an_address_the_carrier_does_not_serve_gets_a_warning_not_a_refusal():
+    from activities.rules import address_problems, carrier_note
+    from workflows.model import Address
+
+    antarctica = Address(name="Base Camp", street="1 Ice Shelf", city="McMurdo", postal_code="0000", country="aq")
+    assert address_problems(antarctica) == []
+    assert "ACME Freight does not deliver to AQ" in (carrier_note(antarctica) or "")
+    assert carrier_note(Address(name="A", street="S", city="C", postal_code="1", country="US")) is None

@@ -128,6 +128,8 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
         f"(workflow {created.workflow_id})."
     )
+    if created.note:
+        console.print(Text(created.note, style="yellow"))
     await show_progress(service, console, created.order_id)
 
 
