@@ -33,8 +33,9 @@ CARRIER_UNSERVED_COUNTRIES = frozenset({"AQ", "BV", "HM"})
 
 def order_id_problem(order_id: str) -> str | None:
     if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
+        shown = order_id if not isinstance(order_id, str) or len(order_id) <= 40 else order_id[:40] + "…"
         return (
-            f"Order id {order_id!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
+            f"Order id {shown!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
             "starting with a letter or digit."
         )
     return None

@@ -108,10 +108,11 @@ def parse_item(text: str) -> OrderItem:
     sku, sep, quantity = text.partition(":")
     if not sep or not sku.strip():
         raise InvalidInput(f"Item {text!r} must look like SKU:QTY, for example WIDGET-1:2.")
-    try:
-        count = int(quantity.strip())
-    except ValueError:
-        raise InvalidInput(f"The quantity in {text!r} must be a whole number.") from None
+    digits = quantity.strip()
+    # ASCII digits only: int() also takes "+3", "3_0" and full-width "３".
+    if not digits or len(digits) > 9 or not all("0" <= ch <= "9" for ch in digits):
+        raise InvalidInput(f"The quantity in {text!r} must be a whole number such as 2.")
+    count = int(digits)
     if count <= 0:
         raise InvalidInput(f"The quantity in {text!r} must be positive.")
     return OrderItem(sku=sku.strip().upper(), quantity=count)
@@ -133,10 +134,11 @@ def parse_address(args: argparse.Namespace, *, required: bool = True) -> Address
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"Address field {key} must be text.")
             fields[key] = value or ""
-    for field in ADDRESS_FIELDS:
-        value = getattr(args, f"addr_{field}", None)
-        if value is not None:
-            fields[field] = value
+    flags = {field: getattr(args, f"addr_{field}", None) for field in ADDRESS_FIELDS}
+    flags = {field: value for field, value in flags.items() if value is not None}
+    if args.address and flags:
+        raise InvalidInput("Give the address either as --address JSON or as --name, --street, ... flags, not both.")
+    fields.update(flags)
     if not fields and not required:
         return None
     if not fields:
