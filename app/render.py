@@ -208,6 +208,10 @@ def _attempt_text(entry: dict[str, Any]) -> Text:
     text.append(f" {entry['duration_ms']} ms", style="dim")
     if entry.get("error"):
         text.append(f"  {entry['error']}", style="red" if outcome == "error" else "yellow")
+    if (entry.get("shipping_attempt") or 1) > 1:
+        text.append(f"  (shipping attempt {entry['shipping_attempt']})", style="dim")
+    if entry.get("rerun"):
+        text.append("  (this step ran again: its workflow task was retried)", style="dim")
     return text
 
 

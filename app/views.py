@@ -82,6 +82,35 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def _attempt_entries(attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each attempt, with which shipping run it belongs to (``shipping_attempt``, from the
+    child's workflow id) and whether it began a step over (``rerun``): attempt 1 of a step
+    invocation that had attempts already. That is a workflow task that was retried (its
+    completion refused because a signal came meanwhile, or its worker lost), so that its
+    local activities ran anew; their side effects are idempotent, and the audit says so."""
+    entries, seen = [], set()
+    for a in sorted(attempts, key=lambda a: a["started_at"]):
+        invocation = (a["workflow_id"], a["activity_id"])
+        run = a["workflow_id"].rpartition("-")[2] if a["workflow_id"].startswith("shipping-") else ""
+        entries.append(
+            {
+                "at": _iso(a["started_at"]),
+                "kind": "attempt",
+                "activity": a["activity"],
+                "attempt": a["attempt"],
+                "outcome": a["outcome"],
+                "error": a["error"],
+                "duration_ms": a["duration_ms"],
+                "workflow_id": a["workflow_id"],
+                "shipping_attempt": int(run) if run.isdigit() else None,
+                "rerun": a["attempt"] == 1 and invocation in seen,
+                "_sort": (a["started_at"], 0),
+            }
+        )
+        seen.add(invocation)
+    return entries
+
+
 def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Events and attempts merged in time order."""
     entries = [
@@ -93,18 +122,6 @@ def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str
             "_sort": (e["ts"], 1),
         }
         for e in events
-    ] + [
-        {
-            "at": _iso(a["started_at"]),
-            "kind": "attempt",
-            "activity": a["activity"],
-            "attempt": a["attempt"],
-            "outcome": a["outcome"],
-            "error": a["error"],
-            "duration_ms": a["duration_ms"],
-            "_sort": (a["started_at"], 0),
-        }
-        for a in attempts
-    ]
+    ] + _attempt_entries(attempts)
     entries.sort(key=lambda entry: entry.pop("_sort"))
     return entries

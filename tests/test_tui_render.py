@@ -338,3 +338,25 @@ def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_
     assert logs[-1] == "shipping-worker log: /var/lib/order-tracker-with-a-long-data-dir/logs/shipping-worker.log"
     wide = render(stack_table(status, width=160), width=160)
     assert "/logs/postgres.log" in wide
+
+
+def test_the_audit_tells_a_step_run_again_by_a_retried_workflow_task_from_a_second_shipping_attempt():
+    from datetime import datetime, timedelta, timezone
+
+    from app.render import audit_timeline
+    from app.views import timeline
+
+    t0 = datetime(2026, 11, 26, 5, 0, tzinfo=timezone.utc)
+
+    def attempt(seconds: float, workflow_id: str, activity_id: str, n: int, outcome: str = "ok") -> dict:
+        return {"workflow_id": workflow_id, "activity": "PreparePackage", "activity_id": activity_id, "attempt": n,
+                "outcome": outcome, "error": None, "started_at": t0 + timedelta(seconds=seconds), "duration_ms": 2}
+
+    first, second = "shipping-o-1-1", "shipping-o-1-2"
+    entries = timeline([], [attempt(0, first, "1", 1, "error"), attempt(1, first, "1", 2),
+                            attempt(2, first, "1", 1), attempt(3, second, "1", 1)])
+    assert [(e["rerun"], e["shipping_attempt"]) for e in entries] == [(False, 1), (False, 1), (True, 1), (False, 2)]
+    text = render(audit_timeline({"order": {"order_id": "o-1", "state": "SHIPPED"}, "timeline": entries}), width=160)
+    lines = [line for line in text.splitlines() if "PreparePackage" in line]
+    assert "ran again" in lines[2] and "ran again" not in lines[0] + lines[1] + lines[3]
+    assert "(shipping attempt 2)" in lines[3] and "shipping attempt" not in lines[2]
