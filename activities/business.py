@@ -39,6 +39,9 @@ FlakyCall = Callable[[], Awaitable[None]]
 async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
     await flaky()
     order = input.order
+    # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
+    if problem := rules.unstorable_problem(order.items, order.address, order.payment_id):
+        raise ApplicationError(f"Invalid order: {problem}", type="InvalidOrder", non_retryable=True)
     async with pool.acquire() as conn, conn.transaction():
         prices = await orders_db.prices(conn, [item.sku for item in order.items])
         # Unknown SKUs are priced at zero here; ValidateOrder refuses the order right after.

@@ -114,6 +114,27 @@ def order_problems(order_id: str, items: list[OrderItem], address: Address, know
     return problems + item_problems(items, known_skus) + address_problems(address)
 
 
+# Beyond this an order's amount in cents could overflow the database's bigint.
+MAX_STORABLE_QUANTITY = 10**9
+
+
+def unstorable_problem(items: list[OrderItem], address: Address, payment_id: str = "") -> str | None:
+    """What the database could never store (so ReceiveOrder would retry for ever): text with NUL
+    or bytes that are not UTF-8, or a quantity past any sensible amount. The operator's tools
+    refuse all of it up front; this guards orders started by other means."""
+    texts = {f"address {name}": getattr(address, name, "") for name in (*REQUIRED_ADDRESS_FIELDS, "region")}
+    texts |= {f"SKU {i + 1}": item.sku for i, item in enumerate(items)} | {"payment id": payment_id}
+    for label, value in texts.items():
+        if not isinstance(value, str):
+            return f"The {label} must be text."
+        if "\x00" in value or any(unicodedata.category(ch) == "Cs" for ch in value):
+            return f"The {label} is not text the database can store (NUL, or bytes that are not UTF-8)."
+    for item in items:
+        if not isinstance(item.quantity, int) or abs(item.quantity) > MAX_STORABLE_QUANTITY:
+            return f"The quantity of {item.sku} is not a whole number the order can hold."
+    return None
+
+
 def normalise_address(address: Address) -> Address:
     return Address(
         name=address.name.strip(),

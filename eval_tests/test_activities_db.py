@@ -368,3 +368,22 @@ async def test_the_last_error_is_resolved_once_a_later_attempt_of_the_same_step_
     assert await last_error() == ("activity timed out", True)
     listed = [r for r in await queries.list_orders(pool, limit=1000) if r["id"] == order.order_id]
     assert listed[0]["last_error_resolved"] is True and listed[0]["failures"] == 2 and listed[0]["retries"] == 3
+
+
+async def test_receive_order_refuses_for_good_what_the_database_cannot_store(pool):
+    """Orders started by other means than the operator's tools: a NUL in the address made the
+    INSERT fail on every attempt, for ever; now it is refused once and nothing is stored."""
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann\x00", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            activities.receive_order,
+            ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
+        )
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert "address name is not text the database can store" in refused.value.message
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0

@@ -112,3 +112,14 @@ def test_an_address_the_carrier_does_not_serve_gets_a_warning_not_a_refusal():
     assert address_problems(antarctica) == []
     assert "ACME Freight does not deliver to AQ" in (carrier_note(antarctica) or "")
     assert carrier_note(Address(name="A", street="S", city="C", postal_code="1", country="US")) is None
+
+
+def test_what_the_database_could_never_store_is_named_and_everything_else_is_left_to_validation():
+    from activities.rules import unstorable_problem
+    from workflows.model import Address, OrderItem
+
+    good = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+    assert unstorable_problem([OrderItem("NOPE", 0)], Address(name="", street="", city="", postal_code="", country="")) is None
+    assert "address city" in unstorable_problem([OrderItem("W", 1)], Address(**{**good.__dict__, "city": "a\x00"}))
+    assert "SKU 1" in unstorable_problem([OrderItem("W\udcff", 1)], good)
+    assert "quantity of W" in unstorable_problem([OrderItem("W", 10**12)], good)

@@ -159,6 +159,30 @@ async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
     assert "ChargePayment" not in fakes.calls
 
 
+async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_address_change_is_answered(
+    workflow_env, fakes
+):
+    """Started by other means than the operator's tools, with text PostgreSQL refuses: ReceiveOrder
+    refuses it for good. The order used to fail as a workflow; it ends FAILED with the reason, and
+    an address change that was waiting for the order's row is refused instead of waiting for ever."""
+    # As often as it is asked: the signal makes the server refuse the first task's completion,
+    # and the retried task runs the step again.
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError("Invalid order: The address name is not text the database can store (NUL, "
+                         "or bytes that are not UTF-8).", type="InvalidOrder", non_retryable=True)
+        for _ in range(5)
+    ]
+    order = an_order(fakes, oid())
+    signal_during(workflow_env, fakes, "ReceiveOrder", order, "update_address", NEW_ADDRESS)
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.FAILED
+    assert "not text the database can store" in result.failure_reason
+    assert "ValidateOrder" not in fakes.calls and "RecordAddressChange" not in fakes.calls
+    assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+    assert [r["command"] for r in refusals(fakes)] == ["update_address"]
+
+
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
     order = an_order(fakes, oid())
 

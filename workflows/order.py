@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         REFUNDED_IS_NOT_PAID,
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
+        UNSTORABLE_ORDER_FAILS,
     )
     from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments
@@ -147,14 +148,19 @@ class OrderWorkflow(OrderCommands):
             self._request_cancel("cancel requested through Temporal", by="Temporal")
 
     async def _receive(self) -> None:
-        received = await self._business_step(
-            OrderActivities.receive_order,
-            ReceiveOrderInput(
-                order=self._order,
-                workflow_id=workflow.info().workflow_id,
-                started_at=workflow.info().workflow_start_time.isoformat(),
-            ),
-        )
+        try:
+            received = await self._business_step(
+                OrderActivities.receive_order,
+                ReceiveOrderInput(
+                    order=self._order,
+                    workflow_id=workflow.info().workflow_id,
+                    started_at=workflow.info().workflow_start_time.isoformat(),
+                ),
+            )
+        except STEP_FAILED as error:
+            if not workflow.patched(UNSTORABLE_ORDER_FAILS):
+                raise
+            raise _OrderEnded(OrderState.FAILED, failure_message(error)) from None
         self._amount_cents = received.amount_cents
         self._received = True
         self._checkpoint()
@@ -426,7 +432,13 @@ class OrderWorkflow(OrderCommands):
         # A change that comes while ReceiveOrder is still retrying waits for the row it changes
         # (without it, the database answered "too late" and the change was lost).
         if not self._received and workflow.patched(ADDRESS_AFTER_RECEIPT):
-            await workflow.wait_condition(lambda: self._received)
+            # (Or the order ends before it is stored at all: see UNSTORABLE_ORDER_FAILS.)
+            await workflow.wait_condition(lambda: self._received or self._ending is not None)
+        if not self._received and self._ending is not None:
+            refusal = self._address_change_too_late()
+            self._note_refusal("update_address", refusal)
+            self._address_answers[change.sequence] = refusal
+            return
         applied = await self._bookkeeping(OrderActivities.record_address_change, change)
         if applied:
             self._address = change.address

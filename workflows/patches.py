@@ -38,6 +38,9 @@ REFUND_REFUSED_SHIPS = "refund-refused-ships"
 # refund anyway: a try of the workflow task that was lost (a worker crash) may have charged it,
 # and a cancel delivered with the approval's retry ended the order before this run charged.
 REFUND_ASKS_THE_DATABASE = "refund-asks-the-database"
+# An order ReceiveOrder cannot store (started by other means than the operator's tools, with
+# text the database refuses) ends FAILED with the reason; before, the workflow failed.
+UNSTORABLE_ORDER_FAILS = "unstorable-order-fails"
 
 # ---- ShippingWorkflow
 
