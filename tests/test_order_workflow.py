@@ -386,12 +386,24 @@ async def stalled_run(env, fakes: FakeActivities, order: OrderInput, step: str, 
                       decision: list) -> OrderStatus:
     """Local activities run inside one workflow task, so a signal reaches the workflow while a
     step is still running only when that task heartbeats (at 80 % of its timeout). Here
-    ``step`` sends ``signal`` and then stalls 2 s (a slow database) under a 1 s task timeout;
-    the order gets ``decision`` (a signal and its arguments) once it awaits review."""
+    ``step`` sends ``signal`` and then stalls (a slow database) under a 1 s task timeout until
+    the signal is in a workflow task that has started, i.e. the workflow has it before the
+    step's result; the order gets ``decision`` (a signal and its arguments) once it awaits
+    review."""
+    handle = env.client.get_workflow_handle(order_workflow_id(order.order_id))
+
+    async def delivered() -> bool:
+        signalled = False
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                signalled = signalled or event.workflow_execution_signaled_event_attributes.signal_name == signal
+            elif signalled and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                return True
+        return False
 
     async def signal_and_stall(_input) -> None:
-        await env.client.get_workflow_handle(order_workflow_id(order.order_id)).signal(signal, args=args)
-        await asyncio.sleep(2.0)
+        await handle.signal(signal, args=args)
+        await eventually(delivered)
 
     fakes.hooks[step] = signal_and_stall
     async with workers(env, fakes):
