@@ -88,14 +88,16 @@ async def payment_charged(pool: asyncpg.Pool, flaky: FlakyCall, input: ChargePay
             )
         except orders_db.PaymentConflict as error:
             raise ApplicationError(str(error), type="PaymentConflict", non_retryable=True) from None
-        await orders_db.advance_state(conn, input.order_id, OrderState.PAID.value)
-        await orders_db.insert_event(
-            conn,
-            input.order_id,
-            "payment_charged",
-            "payment_charged",
-            {"state": OrderState.PAID.value, "payment_id": input.payment_id, "amount_cents": row["amount_cents"]},
-        )
+        # A payment found refunded or voided is returned as it stands: no money, no PAID.
+        if row["status"] == PaymentStatus.CHARGED.value:
+            await orders_db.advance_state(conn, input.order_id, OrderState.PAID.value)
+            await orders_db.insert_event(
+                conn,
+                input.order_id,
+                "payment_charged",
+                "payment_charged",
+                {"state": OrderState.PAID.value, "payment_id": input.payment_id, "amount_cents": row["amount_cents"]},
+            )
     return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
 
 
@@ -133,7 +135,7 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
                 type="ShipmentCalledOff",
                 non_retryable=True,
             )
-        if not already_dispatched and row is not None and row["refunded"]:
+        if not already_dispatched and row is not None and await orders_db.payment_refunded(conn, input.order_id):
             raise ApplicationError(
                 f"The payment of order {input.order_id} was refunded; the carrier does not get the package.",
                 type="ShipmentCalledOff",

@@ -124,7 +124,9 @@ class OrderActivities:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
             kind = "payment_refunded"
             payload = {"payment_id": input.payment_id, "amount_cents": row["amount_cents"], "reason": input.reason}
-            if row["status"] != PaymentStatus.REFUNDED.value:  # the carrier has the package: money kept
+            if row["status"] == PaymentStatus.FAILED.value:  # never charged: voided, so it never will be
+                kind = "payment_voided"
+            elif row["status"] != PaymentStatus.REFUNDED.value:  # the carrier has the package: money kept
                 log.warning(
                     "event=refund_refused order_id=%s payment_id=%s reason=handed_over", input.order_id, input.payment_id
                 )

@@ -84,8 +84,9 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_row("Address", Text(address_line(status.get("address"))))
     payment = status.get("payment") or {}
     payment_status = payment.get("status", "")
-    if status.get("terminal") and payment_status == "PENDING":
-        payment_status = "not charged"  # ended before any charge: nothing is pending any more
+    if status.get("terminal") and payment_status in ("PENDING", "FAILED"):
+        # Ended before any charge (FAILED: voided when it ended, so that none can come later).
+        payment_status = "not charged"
     grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment_status}")
     attempts = status.get("attempts") or {}
     grid.add_row("Attempts", ", ".join(f"{name} {n}" for name, n in attempts.items()) or "none yet")
@@ -183,6 +184,8 @@ def _event_text(entry: dict[str, Any]) -> Text:
         text.append(f"  by {payload.get('by', '?')}")
         if payload.get("reason"):
             text.append(f": {payload['reason']}")
+    elif kind == "payment_voided":
+        text.append(f"  {payload.get('payment_id', '')} was never charged and now never will be", style="dim")
     elif kind == "refund_refused":
         text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", style="red")
         text.append(f" {payload.get('refused', '')}", style="red")

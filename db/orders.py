@@ -137,11 +137,15 @@ async def prices(conn: asyncpg.Connection, skus: list[str]) -> dict[str, int]:
 
 
 async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, amount_cents: int) -> asyncpg.Record:
-    """Charge once per payment id: a repeat returns the existing payment unchanged.
+    """Charge once per payment id: a repeat returns the existing payment unchanged, and so does
+    a payment id a refund has voided (status FAILED: the order ended before any charge).
 
-    Concurrent charges with one payment id serialise on the primary key; the partial
-    unique index on payments(order_id) refuses a second charge for the order under any id.
+    The order's row lock comes first, as in the refund and the hand-over, so that a charge and a
+    refund never overlap (nor deadlock). Concurrent charges with one payment id serialise on
+    that lock and the primary key; the partial unique index on payments(order_id) refuses a
+    second charge for the order under any id.
     """
+    await conn.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order_id)
     try:
         row = await conn.fetchrow(
             "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
@@ -164,11 +168,14 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
 
 
 async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> asyncpg.Record | None:
-    """Refund the order's charged payment once; returns the payment, or None if this order has
-    none under that id. The payment of an order the carrier has (a tracking number) stays
-    charged. The order's row lock comes first, as in the hand-over, so that the two never
-    overlap: a hand-over still committing is waited for, and one that comes after the refund
-    sees it and is refused (``lock_for_handover``)."""
+    """Refund the order's charged payment once, and return the payment as it then stands; None
+    if the payment id is another order's.
+
+    A payment not charged (yet) is voided instead: a FAILED row under its id, so that a charge
+    still on its way (a try of the workflow task that was lost but whose worker is only slow)
+    finds it and takes no money. The payment of an order the carrier has (a tracking number)
+    stays charged. The order's row lock comes first, as in the charge and the hand-over, so that
+    none of them overlap: one still committing is waited for, and what it did is seen here."""
     handed_over = await conn.fetchval("SELECT tracking_number <> '' FROM orders WHERE id = $1 FOR UPDATE", order_id)
     if not handed_over:
         row = await conn.fetchrow(
@@ -180,6 +187,15 @@ async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> as
         )
         if row is not None:
             return row
+        voided = await conn.fetchrow(
+            "INSERT INTO payments (payment_id, order_id, status, amount_cents)"
+            " VALUES ($1, $2, 'FAILED', 0) ON CONFLICT (payment_id) DO NOTHING"
+            " RETURNING payment_id, order_id, status, amount_cents",
+            payment_id,
+            order_id,
+        )
+        if voided is not None:
+            return voided
     return await conn.fetchrow(
         "SELECT payment_id, order_id, status, amount_cents FROM payments WHERE payment_id = $1 AND order_id = $2",
         payment_id,
@@ -189,14 +205,21 @@ async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> as
 
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
-    tracking number), the state (an order that ended otherwise gets no hand-over) and whether
-    its payment was refunded (nor does one whose money went back)."""
+    tracking number) and the state (an order that ended otherwise gets no hand-over)."""
     return await conn.fetchrow(
-        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched,"
-        " EXISTS (SELECT 1 FROM payments p WHERE p.order_id = orders.id AND p.charged_at IS NOT NULL"  # the partial index
-        " AND p.status = 'REFUNDED') AS refunded"
+        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched"
         " FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
+    )
+
+
+async def payment_refunded(conn: asyncpg.Connection, order_id: str) -> bool:
+    """Whether the order's payment went back (or was voided). Read after ``lock_for_handover``,
+    in a statement of its own: a refund that held the lock meanwhile has committed, and only a
+    new statement sees it (the row lock's statement reads the payments as they were when it
+    began)."""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payments WHERE order_id = $1 AND status IN ('REFUNDED', 'FAILED'))", order_id
     )
 
 

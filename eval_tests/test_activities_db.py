@@ -4,6 +4,7 @@ stand-in for flaky_call passed through the constructor (the test seam)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
 from activities.shipping_activities import ShippingActivities
+from db import orders as orders_db
 from db import queries
 from db.orders import record_attempt
 from db.pool import create_pool
@@ -271,6 +273,16 @@ async def test_a_refunded_order_is_never_handed_over(pool):
     assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order.order_id) == ""
 
 
+async def blocked_by(pool: asyncpg.Pool, holder: asyncpg.Connection, task: asyncio.Task, timeout: float = 10) -> None:
+    """Until another session waits for a lock that ``holder``'s transaction holds."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+    while not await pool.fetchval(query, holder.get_server_pid()):
+        assert not task.done(), "it did not wait for the lock"
+        assert time.monotonic() < deadline, "nothing waited for the lock"
+        await asyncio.sleep(0.01)
+
+
 async def test_a_refund_waits_for_a_hand_over_still_committing_and_then_keeps_the_money(pool):
     """The hand-over holds the order's row lock until it commits; the refund takes the same lock
     first, so it sees the tracking number instead of refunding an order the carrier has."""
@@ -281,19 +293,47 @@ async def test_a_refund_waits_for_a_hand_over_still_committing_and_then_keeps_th
     async with pool.acquire() as handover, handover.transaction():
         await handover.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order.order_id)
         refunding = asyncio.create_task(ActivityEnvironment().run(orders.refund_payment, refund))
-
-        async def refund_waits_for_the_lock() -> bool:
-            return await pool.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'"
-            ) > 0
-
-        while not await refund_waits_for_the_lock():
-            assert not refunding.done(), "the refund did not wait for the hand-over's lock"
-            await asyncio.sleep(0.01)
+        await blocked_by(pool, handover, refunding)
         await handover.execute("UPDATE orders SET tracking_number = 'TRK-LATE' WHERE id = $1", order.order_id)
     kept = await refunding
     assert kept.status == PaymentStatus.CHARGED
     assert await charged_payments(pool, order.order_id) == 1
+
+
+async def test_a_hand_over_waiting_behind_a_refund_sees_it_and_hands_nothing_over(pool):
+    """The mirror case: the refund commits while the hand-over waits for the row lock. The
+    refund changes no order column, so the hand-over must read the payment in a statement of
+    its own after the lock (the locking statement reads the payments as they were)."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    async with pool.acquire() as refunder, refunder.transaction():
+        await orders_db.refund(refunder, order.order_id, order.payment_id)
+        dispatching = asyncio.create_task(ActivityEnvironment().run(
+            shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+        ))
+        await blocked_by(pool, refunder, dispatching)
+    with pytest.raises(ApplicationError) as refused:
+        await dispatching
+    assert refused.value.type == "ShipmentCalledOff" and "was refunded" in refused.value.message
+    assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order.order_id) == ""
+
+
+async def test_a_refund_of_a_payment_never_charged_voids_it_so_that_a_late_charge_takes_nothing(pool):
+    """An approved order that ends before its run saw a charge asks for a refund; a charge of a
+    lost but only slow try of the workflow task may still be on its way."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    refund = RefundInput(order_id=order.order_id, payment_id=order.payment_id, reason="cancelled")
+    voided = await ActivityEnvironment().run(orders.refund_payment, refund)
+    assert voided.status == PaymentStatus.FAILED
+    late = await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    assert late.status == PaymentStatus.FAILED
+    assert await charged_payments(pool, order.order_id) == 0
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
+    assert "payment_voided" in types and "payment_charged" not in types
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "RECEIVED"
 
 
 async def test_the_hand_over_status_is_the_database_s(pool):

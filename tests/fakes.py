@@ -103,9 +103,10 @@ class FakeActivities:
     @activity.defn(name="RefundPayment")
     async def refund_payment(self, input: RefundInput) -> Payment:
         await self._step("RefundPayment", input)
-        if self.payment is None:
-            return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
-        if not self.dispatched_to:  # the payment of an order the carrier has stays charged
+        if self.payment is None:  # never charged: voided, so that a late charge takes nothing
+            self.payment = PaymentStatus.FAILED
+            return Payment(payment_id=input.payment_id, status=self.payment)
+        if self.payment == PaymentStatus.CHARGED and not self.dispatched_to:  # the carrier's stays charged
             self.payment = PaymentStatus.REFUNDED
         return Payment(payment_id=input.payment_id, status=self.payment, amount_cents=3998)
 

@@ -419,8 +419,9 @@ async def test_a_cancel_that_comes_while_the_decision_is_recorded_wins_before_th
     )
     assert result.state == OrderState.CANCELLED
     assert "ChargePayment" not in fakes.calls
-    # Approved but not charged in this run: the database is asked, and had nothing to refund.
-    assert len(fakes.calls["RefundPayment"]) == 1 and result.payment.status == PaymentStatus.PENDING
+    # Approved but not charged in this run: the database is asked, had nothing to refund, and
+    # voids the payment id so that no late charge can take money.
+    assert len(fakes.calls["RefundPayment"]) == 1 and result.payment.status == PaymentStatus.FAILED
 
 
 async def test_a_charge_made_by_a_lost_workflow_task_is_refunded_when_a_cancel_ends_the_order_first(

@@ -232,9 +232,8 @@ class OrderWorkflow(OrderCommands):
         if self._payment.status != PaymentStatus.CHARGED and workflow.patched(REFUNDED_IS_NOT_PAID):
             if self._cancel_reason is not None:
                 raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
-            raise _OrderEnded(
-                OrderState.FAILED, f"Payment {self._payment.payment_id} was already {self._payment.status.value.lower()}."
-            )
+            was = "voided" if self._payment.status == PaymentStatus.FAILED else self._payment.status.value.lower()
+            raise _OrderEnded(OrderState.FAILED, f"Payment {self._payment.payment_id} was already {was}.")
         self._transition(OrderState.PAID, "shipping")
         self._checkpoint()
 
