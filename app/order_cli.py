@@ -110,9 +110,9 @@ def parse_item(text: str) -> OrderItem:
         raise InvalidInput(f"Item {text!r} must look like SKU:QTY, for example WIDGET-1:2.")
     digits = quantity.strip()
     # ASCII digits only: int() also takes "+3", "3_0" and full-width "３".
-    if not digits or len(digits) > 9 or not all("0" <= ch <= "9" for ch in digits):
+    if not digits or not all("0" <= ch <= "9" for ch in digits):
         raise InvalidInput(f"The quantity in {text!r} must be a whole number such as 2.")
-    count = int(digits)
+    count = int(digits[:12])  # past 12 digits it is over the limit all the same (rules.item_problems)
     if count <= 0:
         raise InvalidInput(f"The quantity in {text!r} must be positive.")
     return OrderItem(sku=sku.strip().upper(), quantity=count)
@@ -196,7 +196,7 @@ async def _create(args: argparse.Namespace) -> int:
         lambda c: c.print(
             f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
             f" (workflow {created.workflow_id}); it awaits review once validated."
-            + ("" if worker_running else " No order worker is running, so it waits until one starts (./start.sh up).")
+            + (" No order worker is running, so it waits until one starts (./start.sh up)." if worker_running is False else "")
             + (f"\n[yellow]{escape(created.note)}[/]" if created.note else ""),
             soft_wrap=True,
         ),

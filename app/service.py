@@ -241,20 +241,35 @@ class OrderService:
 
     # ------------------------------------------------------------------ mechanics
 
-    async def order_worker_running(self) -> bool:
-        """Whether an order worker polls its task queue: without one, a new order waits."""
-        return (await check_pollers(self.client, ORDER_TASK_QUEUE)).healthy
+    async def order_worker_running(self) -> bool | None:
+        """Whether an order worker polls its task queue (without one, a new order waits); None
+        if Temporal could not say."""
+        check = await check_pollers(self.client, ORDER_TASK_QUEUE)
+        if check.healthy:
+            return True
+        return False if check.detail.startswith("no worker polling") else None
 
-    async def _not_recorded(self, order_id: str) -> NotFound:
-        """An order without a row: none at all, or one whose workflow ReceiveOrder has not
-        recorded yet, and then whether that is because no order worker runs."""
+    async def _not_recorded(self, order_id: str) -> Exception:
+        """An order without a row: none at all, one whose workflow ended before ReceiveOrder
+        recorded it, or one still waiting to be recorded, and then whether that is because no
+        order worker runs."""
         try:
-            await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+            description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return NotFound(f"There is no order {order_id}.")
-            log.info("event=describe_failed order_id=%s error=%r", order_id, error)
-        if not await self.order_worker_running():
+            log.warning("event=describe_failed order_id=%s error=%r", order_id, error)
+            return StackUnreachable(
+                f"Temporal at {self.settings.temporal_address} did not answer about order {order_id};"
+                " check the stack with ./start.sh status."
+            )
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            status = description.status.name if description.status else "closed"
+            return NotFound(
+                f"Order {order_id} was never recorded: its workflow ended ({status}) first; see its history in the"
+                f" Temporal Web UI."
+            )
+        if await self.order_worker_running() is False:
             return NotFound(
                 f"Order {order_id} has been started, but no order worker is running to record it;"
                 " start one with ./start.sh up."

@@ -260,6 +260,7 @@ async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, 
     # create (it used to be accepted, and the order could only fail at its charge).
     taker, victim = new_id("taker"), new_id("victim")
     await create(cli, taker, "--payment-id", f"pay-{victim}")
+    await wait_for_state(db, taker, {"RECEIVED", "VALIDATED", "AWAITING_APPROVAL"})  # its row holds the id
     message = await cli.refused("order", "create", "--id", victim, "--item", "WIDGET-1:1", *ADDRESS)
     assert f"pay-{victim} is already used by order {taker}" in message, message
 

@@ -79,6 +79,7 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "0.5"], "between 1 second"),
         (["order", "create", "--item", "WIDGET-1:\uff12", *ADDRESS], "whole number such as 2"),
         (["order", "create", "--item", "WIDGET-1:+3", *ADDRESS], "whole number such as 2"),
+        (["order", "create", "--item", "WIDGET-1:" + "9" * 40, *ADDRESS], "over the limit"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--address", '{"city": "Berlin"}'], "not both"),
         (["order", "status", "x" * 300 + "!"], "'" + "x" * 40 + "…' is malformed"),
         (["order", "create", "--item", "WIDGET-1:1", "--name", "\u200b", *ADDRESS[2:]], "name is missing"),

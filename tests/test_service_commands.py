@@ -71,23 +71,31 @@ class _NoRows:
         return None
 
 
-async def test_an_order_no_worker_has_recorded_says_that_no_order_worker_runs(dev_env):
+async def test_an_order_without_a_row_is_told_apart_from_no_order_and_says_why(dev_env):
     """Before, `order audit` said "There is no order" and `order status` "try again in a moment"
     for an order whose workflow waited for an order worker that was not running."""
+    import uuid
+
     from temporalio.client import Client
 
-    from workflows.model import ORDER_TASK_QUEUE, Address, OrderInput, OrderItem
+    from workflows.model import ORDER_TASK_QUEUE, Address, OrderInput, OrderItem, order_workflow_id
     from workflows.order import OrderWorkflow
 
     client: Client = dev_env.client
-    order = OrderInput(order_id="o-waiting", items=[OrderItem("WIDGET-1", 1)],
-                       address=Address(name="A", street="S", city="C", postal_code="1", country="US"))
-    await client.start_workflow(OrderWorkflow.run, order, id="order-o-waiting", task_queue=ORDER_TASK_QUEUE)
+    waiting, ended, unknown = (f"o-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for order_id in (waiting, ended):
+        order = OrderInput(order_id=order_id, items=[OrderItem("WIDGET-1", 1)],
+                           address=Address(name="A", street="S", city="C", postal_code="1", country="US"))
+        await client.start_workflow(OrderWorkflow.run, order, id=order_workflow_id(order_id), task_queue=ORDER_TASK_QUEUE)
+    await client.get_workflow_handle(order_workflow_id(ended)).terminate("test")
     service = OrderService(settings=None, client=client, pool=_NoRows())  # type: ignore[arg-type]
-    assert await service.order_worker_running() is False
-    with pytest.raises(NotFound) as waiting:
-        await service.audit("o-waiting")
-    assert "no order worker is running to record it; start one with ./start.sh up." in str(waiting.value)
-    with pytest.raises(NotFound) as unknown:
-        await service.audit("o-never")
-    assert str(unknown.value) == "There is no order o-never."
+    assert await service.order_worker_running() is False  # nothing polls order-tq on this server
+    with pytest.raises(NotFound) as no_worker:
+        await service.audit(waiting)
+    assert "no order worker is running to record it; start one with ./start.sh up." in str(no_worker.value)
+    with pytest.raises(NotFound) as closed:
+        await service.audit(ended)
+    assert f"Order {ended} was never recorded: its workflow ended (TERMINATED) first" in str(closed.value)
+    with pytest.raises(NotFound) as nothing:
+        await service.audit(unknown)
+    assert str(nothing.value) == f"There is no order {unknown}."

@@ -1,6 +1,8 @@
 """Signal handlers must never raise: the error fails the workflow task, which is retried for
-ever, and the workflow stops moving. A signal sent with arguments its handler does not take
-(a hand-typed ``temporal workflow signal``, say) is therefore refused, not applied."""
+ever, and the workflow stops moving. A signal sent with more or fewer arguments than its
+handler takes (a hand-typed ``temporal workflow signal``, say) is therefore refused, not
+applied. (One whose argument the SDK cannot decode to the handler's type, the SDK itself drops
+with a warning in the worker's log, before any handler runs.)"""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ def checked_arguments(name: str) -> Callable[[Callable[..., None]], Callable[...
     the SDK still decodes each argument by its type hint."""
 
     def decorate(handler: Callable[..., None]) -> Callable[..., None]:
+        if inspect.iscoroutinefunction(handler):
+            # The SDK would take the synchronous wrapper for a plain handler and drop the coroutine.
+            raise TypeError(f"checked_arguments wraps plain signal handlers, not async {handler.__name__}")
         signature = inspect.signature(handler)
         takes = [p.name for p in signature.parameters.values()][1:]  # after self
 
