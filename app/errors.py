@@ -25,3 +25,15 @@ class StackUnreachable(OperatorError):
     """A part of the stack does not answer; the message says which and how to start it."""
 
     exit_code = 3
+
+
+def lost_database(error: BaseException, where: str) -> StackUnreachable | None:
+    """A database connection that failed under a long-lived screen (the TUI keeps one pool):
+    the sentence to show, or None if ``error`` is something else."""
+    import asyncpg
+
+    lost = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+            asyncpg.AdminShutdownError, asyncpg.ConnectionDoesNotExistError)
+    if isinstance(error, lost):
+        return StackUnreachable(f"PostgreSQL at {where} is not answering; start what is down with ./start.sh up.")
+    return None

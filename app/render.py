@@ -94,7 +94,7 @@ def status_panel(status: dict[str, Any]) -> Panel:
     last_error = status.get("last_error")
     error = last_error_text(last_error, width=90)
     if last_error and last_error.get("resolved"):
-        error.append(" (a later attempt succeeded)")
+        error.append(f" ({last_error.get('why') or 'a later attempt succeeded'})")
     grid.add_row("Last error", error)
     grid.add_row("Processing", clock_text(status))
     grid.add_row("Review wait", f"{status.get('review_seconds') or 0:.1f}s")

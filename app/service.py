@@ -282,24 +282,38 @@ class OrderService:
     async def _update(self, order_id: str, name: str, args: list) -> str:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses at once."""
         handle = self._handle(order_id)
+        # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
+        # unretrieved exception behind: the SDK turns the cancel into an error of that task.
+        sending = asyncio.ensure_future(handle.execute_update(name, args=args))
         try:
-            result = await asyncio.wait_for(handle.execute_update(name, args=args), COMMAND_TIMEOUT_S)
+            result = await asyncio.wait_for(asyncio.shield(sending), COMMAND_TIMEOUT_S)
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            sending.cancel()
+            sending.add_done_callback(_outcome_ignored)
+            if asyncio.current_task() is not None and asyncio.current_task().cancelling():
+                raise  # the caller stopped waiting; the command was sent and may still apply
+            raise StackUnreachable(self._no_answer(order_id, name)) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise await self._not_running(order_id) from None
             raise
-        except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            # The SDK gives up on the Update after ~20 s when no worker takes it. The server
-            # keeps it, so it may still take effect once the worker is back: say so.
-            raise StackUnreachable(
-                f"The order worker did not answer within {COMMAND_TIMEOUT_S} s (is it running? see"
-                f" ./start.sh status); the {name.replace('_', ' ')} may still take effect once it is back:"
-                f" check with ./start.sh order status {order_id}."
-            ) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise StackUnreachable(self._no_answer(order_id, name)) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
+
+    @staticmethod
+    def _no_answer(order_id: str, name: str) -> str:
+        """The SDK gives up on an Update after ~20 s when no worker takes it, or when the order
+        waits on its shipping child (a cancel answers once the child has). The server keeps the
+        Update, so it may still take effect once the worker is back: say so."""
+        return (
+            f"Order {order_id} did not answer within {COMMAND_TIMEOUT_S} s (a worker may be down or busy: see"
+            f" ./start.sh status); the {name.replace('_', ' ')} may still take effect once it is back:"
+            f" check with ./start.sh order status {order_id}."
+        )
 
     async def _not_running(self, order_id: str) -> Exception:
         try:
@@ -371,3 +385,9 @@ def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
 def _now_iso() -> str:
     """When the operator decided: stamped on approve/reject so the review clock stops there."""
     return datetime.now(timezone.utc).isoformat()
+
+
+def _outcome_ignored(task: asyncio.Future) -> None:
+    """Retrieve the outcome of a command nobody waits for any more (logged, not raised)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("event=command_not_awaited error=%r", task.exception())

@@ -45,6 +45,18 @@ def processing_seconds(row: Mapping[str, Any], now: datetime) -> tuple[float, fl
     return max(0.0, elapsed - review), review
 
 
+def _settled(last_error: dict[str, Any] | None, state: str) -> dict[str, Any] | None:
+    """Say why a last error no longer stands: a later attempt of the same step succeeded, or it
+    is the shipment a cancel called off (the cancel taking effect, not a fault)."""
+    if last_error is None:
+        return None
+    if last_error["resolved"]:
+        return {**last_error, "why": "a later attempt succeeded"}
+    if state == OrderState.CANCELLED.value and last_error["message"].startswith("ShipmentCalledOff"):
+        return {**last_error, "resolved": True, "why": "the cancel took effect"}
+    return last_error
+
+
 def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     state = row["state"]
     terminal = OrderState(state).terminal
@@ -70,7 +82,7 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "attempts_total": row["attempts"] or 0,
         "retries": row["retries"] or 0,
         "failed_attempts": row["failures"] or 0,
-        "last_error": last_error,
+        "last_error": _settled(last_error, state),
         "awaiting_approval_since": _iso(row["awaiting_approval_since"]),
         "processing_seconds": round(processing, 3),
         "review_seconds": round(review, 3),

@@ -125,3 +125,21 @@ async def test_the_largest_page_is_served(tmp_path):
     status, body = await _get(app, "/orders", "limit=1000&offset=1000000000&state=packed")
     assert (status, body["count"]) == (200, 1)
     assert service.pool.pages == [("PACKED", 1000, 1_000_000_000)]
+
+
+def test_a_last_error_says_why_it_no_longer_stands():
+    from datetime import datetime, timezone
+
+    from app.views import order_summary
+
+    row = AuditTables().order_row()
+    now = datetime.now(timezone.utc)
+    called_off = {**row, "state": "CANCELLED", "last_error_activity": "DispatchCarrier", "last_error_resolved": False,
+                  "last_error": "ShipmentCalledOff: Order o-1 was cancelled before the carrier took the package.",
+                  "last_error_at": now}
+    assert order_summary(called_off, now)["last_error"]["why"] == "the cancel took effect"
+    assert order_summary(called_off, now)["last_error"]["resolved"] is True
+    shipped_later = {**called_off, "state": "SHIPPED", "last_error": "RuntimeError: Forced failure", "last_error_resolved": True}
+    assert order_summary(shipped_later, now)["last_error"]["why"] == "a later attempt succeeded"
+    refused = {**called_off, "state": "FAILED", "last_error": "CarrierRefused: ACME Freight does not deliver to AQ."}
+    assert order_summary(refused, now)["last_error"]["resolved"] is False  # it stands

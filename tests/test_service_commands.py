@@ -3,6 +3,8 @@ so the review clock stops there (README, "Timing")."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -60,8 +62,42 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
     with pytest.raises(StackUnreachable) as unreachable:
         await service.cancel("o-3", reason="changed my mind", by="dana")
     message = str(unreachable.value)
-    assert "order worker did not answer" in message and "may still take effect" in message
-    assert "order status o-3" in message
+    assert "Order o-3 did not answer within" in message and "a worker may be down or busy" in message
+    assert "may still take effect" in message and "order status o-3" in message
+
+
+class _PatientHandle:
+    """The Update is sent, and nobody answers for a long time."""
+
+    def __init__(self) -> None:
+        self.waiting = asyncio.Event()
+
+    async def execute_update(self, name: str, args: list) -> str:
+        self.waiting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise WorkflowUpdateRPCTimeoutOrCancelledError() from None  # what the SDK does
+        return "ok"
+
+
+async def test_a_caller_who_stops_waiting_gets_a_cancel_and_leaves_no_unretrieved_error(caplog):
+    caplog.set_level(logging.INFO, logger="app.service")
+    """Ctrl-C in the TUI while a command waits: the screen is cancelled; the SDK's own error for
+    the abandoned call used to surface as 'Task exception was never retrieved'."""
+    handle = _PatientHandle()
+    client = type("C", (), {"get_workflow_handle": lambda self, _id: handle})()
+    service = OrderService(settings=None, client=client, pool=None)  # type: ignore[arg-type]
+    waiting = asyncio.ensure_future(service.cancel("o-4", reason="r", by="dana"))
+    await handle.waiting.wait()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    for _ in range(100):  # a few turns of the loop: the abandoned call ends, then its callback runs
+        if "event=command_not_awaited" in caplog.text:
+            break
+        await asyncio.sleep(0)
+    assert "event=command_not_awaited" in caplog.text
 
 
 class _NoRows:

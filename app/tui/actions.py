@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Awaitable
 
 import questionary
 from questionary import Choice
@@ -15,6 +15,7 @@ from rich.text import Text
 
 from activities import rules
 from app import render
+from app.errors import Refused
 from app.tui.forms import address_form
 from app.tui.prompts import Back, ask, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
@@ -60,12 +61,40 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
     if picked == BACK:
         raise Back()
     if picked == TYPE_ID:
-        picked = await ask(questionary.text("Order id", validate=lambda t: rules.order_id_problem(t.strip()) or True))
+        picked = await ask(questionary.text("Order id", validate=_id_check))
     return picked.strip()
+
+
+def _id_check(text: str) -> bool | str:
+    """Short enough for a prompt's one-line message at 80 columns."""
+    return True if rules.order_id_problem(text.strip()) is None else "Use 1-64 letters, digits, - or _ (start with a letter or digit)."
 
 
 def answer(console: Console, text: str) -> None:
     console.print(f"[green]{text}[/]")
+
+
+async def sent(console: Console, order_id: str, what: str, command: Awaitable[str]) -> None:
+    """Send a command and show its answer; a spinner while the workflow takes its time (up to
+    20 s when a worker is down). Ctrl-C stops the waiting, not the command."""
+    try:
+        with console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
+            reply = await command
+    except asyncio.CancelledError:
+        console.print(
+            f"[yellow]Stopped waiting. The {what} was sent and may still take effect;"
+            " the audit log or the dashboard will show it.[/]"
+        )
+        raise
+    answer(console, reply)
+
+
+async def known_order(service: Any, order_id: str, allowed: list[OrderState], action: str) -> dict[str, Any]:
+    """The order's status, or the refusal now rather than after a whole form (a typed id)."""
+    status = await service.status(order_id)
+    if status["state"] not in {s.value for s in allowed}:
+        raise Refused(f"Order {order_id} is {status['state']}: it cannot be {action} now.")
+    return status
 
 
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
@@ -78,6 +107,7 @@ async def confirmed(console: Console, question: str, *, default: bool) -> bool:
 
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
+    await known_order(service, order_id, REVIEWABLE, "reviewed")
     decision = await ask(
         questionary.select(
             f"Order {order_id}:",
@@ -85,30 +115,31 @@ async def approve_or_reject(service: Any, console: Console) -> None:
         )
     )
     if decision == "approve":
-        answer(console, await service.approve(order_id, by="tui"))
+        await sent(console, order_id, "approval", service.approve(order_id, by="tui"))
     elif decision == "reject":
         reason = await ask(questionary.text("Reason for rejecting", validate=lambda t: bool(t.strip()) or "Give a reason."))
         if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
             return
-        answer(console, await service.reject(order_id, reason, by="tui"))
+        await sent(console, order_id, "rejection", service.reject(order_id, reason, by="tui"))
 
 
 async def update_address(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "re-address")
-    current = await service.status(order_id)
+    current = await known_order(service, order_id, CHANGEABLE, "re-addressed")
     console.print("Current address:", Text(render.address_line(current.get("address"))))
     address = await address_form(current.get("address"))
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
-    answer(console, await service.update_address(order_id, address, by="tui"))
+    await sent(console, order_id, "address change", service.update_address(order_id, address, by="tui"))
 
 
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
+    await known_order(service, order_id, CHANGEABLE, "cancelled")
     reason = await ask(questionary.text("Reason (optional)"))
     if not await confirmed(console, f"Cancel order {order_id}? A paid order is refunded.", default=False):
         return
-    answer(console, await service.cancel(order_id, reason, by="tui"))
+    await sent(console, order_id, "cancel", service.cancel(order_id, reason, by="tui"))
 
 
 async def audit_log(service: Any, console: Console) -> None:

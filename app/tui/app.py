@@ -11,7 +11,7 @@ import questionary
 from questionary import Choice
 from rich.console import Console
 
-from app.errors import OperatorError
+from app.errors import OperatorError, lost_database
 from app.service import OrderService
 from app.stack import Stack
 from app.stack_cli import ensure_up
@@ -101,7 +101,11 @@ class Tui:
                 self.console.print("[dim]Back to the menu.[/]")
             except OperatorError as error:
                 self.console.print(f"[red]{error}[/]")
-            except Exception:
+            except Exception as error:
+                if (lost := lost_database(error, self.service.settings.database_url_redacted if self.service else "")):
+                    log.warning("event=tui_database_lost screen=%r error=%r", label, error)
+                    self.console.print(f"[red]{lost}[/]")
+                    return
                 log.exception("event=tui_screen_failed screen=%r", label)
                 self.console.print(
                     "[red]Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli).[/]"

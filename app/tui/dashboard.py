@@ -5,9 +5,14 @@ query per row and never a call to Temporal, so it stays cheap with many orders."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
+import termios
 import time
+import tty
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rich import box
 from rich.console import Console, Group
@@ -15,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from app.errors import lost_database
 from app.render import PROCESSING_BUDGET_S, clock_text, last_error_text, state_style, state_text
 from workflows.model import OrderState
 
@@ -84,8 +90,8 @@ def dashboard_view(
     took_ms: float | None = None,
 ) -> Group:
     shown = f"{state_filter} orders" if state_filter else "orders"
-    title = f"Newest {len(orders)} {shown}"
-    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  Ctrl-C: back", style="dim")
+    title = f"Newest {len(orders)} {shown}" if orders else f"No {shown} yet"
+    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back", style="dim")
     if refreshed_at is not None:
         footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
     if took_ms is not None:
@@ -106,9 +112,47 @@ async def fetch_view(service: Any, *, state_filter: str | None, rows: int) -> Gr
 
 
 async def run_dashboard(service: Any, console: Console, state_filter: str | None = None) -> None:
-    """Refresh in place until the screen is cancelled (Ctrl-C)."""
-    with Live(console=console, auto_refresh=False, transient=False, vertical_overflow="crop") as live:
-        while True:
+    """Refresh in place until the operator presses q or Esc, or Ctrl-C cancels the screen. A
+    database that stops answering is said on the screen, under the last view, and retried."""
+    done = asyncio.Event()
+    shown: Any = Text("")
+    with keys_that_quit(done.set), Live(
+        console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
+    ) as live:
+        while not done.is_set():
             rows = rows_for_height(console.size.height)
-            live.update(await fetch_view(service, state_filter=state_filter, rows=rows), refresh=True)
-            await asyncio.sleep(REFRESH_S)
+            try:
+                shown = await fetch_view(service, state_filter=state_filter, rows=rows)
+                live.update(shown, refresh=True)
+            except Exception as error:
+                lost = lost_database(error, service.settings.database_url_redacted)
+                if lost is None:
+                    raise
+                live.update(Group(shown, Text(f"{lost} Retrying…", style="red")), refresh=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), REFRESH_S)
+
+
+@contextlib.contextmanager
+def keys_that_quit(quit: Callable[[], None]) -> Iterator[None]:
+    """While the dashboard shows: keys are not echoed (an Enter would break the redraw), and q
+    or a lone Esc quits. Nothing changes when stdin is not a terminal."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    loop = asyncio.get_running_loop()
+
+    def pressed() -> None:
+        keys = os.read(fd, 64)
+        if keys in (b"q", b"Q", b"\x1b"):
+            quit()
+
+    tty.setcbreak(fd)
+    loop.add_reader(fd, pressed)
+    try:
+        yield
+    finally:
+        loop.remove_reader(fd)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

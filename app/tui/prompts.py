@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+import termios
 from typing import Any, Awaitable
 
 from questionary import Question
@@ -48,8 +50,19 @@ async def run_screen(screen: Awaitable[Any]) -> bool:
         _current_screen = None
 
 
+def _forget_keys_typed_ahead() -> None:
+    """Keys pressed while a screen worked (a simulation, a wait) would otherwise answer the
+    next question: arrows and Enter typed during a simulation picked a menu entry."""
+    try:
+        if sys.stdin.isatty():
+            termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (OSError, ValueError, termios.error):
+        pass
+
+
 async def ask(question: Question) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C."""
+    _forget_keys_typed_ahead()
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
