@@ -13,10 +13,10 @@ from rich.text import Text
 
 from app.views import format_cents
 from db.queries import Product
+from workflows.model import PROCESSING_BUDGET_S
 
 __all__ = ["format_cents", "state_style", "status_panel", "orders_table", "audit_timeline", "catalog_table"]
 
-PROCESSING_BUDGET_S = 15.0
 
 STATE_STYLES = {
     "RECEIVED": "cyan",

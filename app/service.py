@@ -42,6 +42,7 @@ from workflows.model import (
     DEFAULT_REVIEW_WINDOW_SECONDS,
     ORDER_STATE_ATTRIBUTE,
     ORDER_TASK_QUEUE,
+    PROCESSING_BUDGET_S,
     Address,
     OrderInput,
     OrderItem,
@@ -115,6 +116,12 @@ class OrderService:
         rows = await queries.list_orders(self.pool, state=state, limit=limit, offset=offset)
         now = datetime.now(timezone.utc)
         return [order_summary(row, now) for row in rows]
+
+    async def overdue_orders(self, limit: int = 3) -> list[dict]:
+        """In-flight orders past the processing budget (not those waiting for a human)."""
+        in_flight = [s.value for s in OrderState if not s.terminal and s != OrderState.AWAITING_APPROVAL]
+        rows = await queries.overdue(self.pool, states=in_flight, budget_s=PROCESSING_BUDGET_S, limit=limit)
+        return [{"order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat()} for r in rows]
 
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)

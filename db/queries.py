@@ -87,6 +87,22 @@ async def order_exists(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -
     return bool(await conn.fetchval("SELECT 1 FROM orders WHERE id = $1", order_id))
 
 
+async def overdue(
+    conn: asyncpg.Connection | asyncpg.Pool, *, states: list[str], budget_s: float, limit: int = 3
+) -> list[asyncpg.Record]:
+    """Orders still in ``states`` whose processing clock (time since start, minus the wait for a
+    human once it is over) has passed ``budget_s``, oldest first. In-flight orders are few, and
+    each state is read through the (state, created_at) index."""
+    return await conn.fetch(
+        "SELECT id, state, created_at FROM orders WHERE state = ANY($1::text[])"
+        " AND created_at + coalesce(review_ms, 0) * interval '1 millisecond' < now() - $2 * interval '1 second'"
+        " ORDER BY created_at, id LIMIT $3",
+        states,
+        budget_s,
+        limit,
+    )
+
+
 async def state_counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
     rows = await conn.fetch("SELECT state, count(*) AS n FROM orders GROUP BY state")
     return {r["state"]: r["n"] for r in rows}

@@ -427,3 +427,21 @@ async def test_receive_order_refuses_for_good_what_the_database_cannot_store(poo
     assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
     assert "address name is not text the database can store" in refused.value.message
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+
+
+async def test_orders_past_the_budget_are_those_in_flight_whose_clock_passed_it(pool):
+    """The dashboard's line: not orders waiting for a human, not ended ones, and the review wait
+    does not count against the budget."""
+    stuck, reviewing, ended, approved_late = [await received_order(pool) for _ in range(4)]
+    long_ago = "now() - interval '10 minutes'"
+    await pool.execute(f"UPDATE orders SET state = 'PAID', created_at = {long_ago} WHERE id = $1", stuck.order_id)
+    await pool.execute(f"UPDATE orders SET state = 'AWAITING_APPROVAL', created_at = {long_ago} WHERE id = $1",
+                       reviewing.order_id)
+    await pool.execute(f"UPDATE orders SET state = 'SHIPPED', created_at = {long_ago} WHERE id = $1", ended.order_id)
+    # Waited nearly ten minutes for a human, then approved: its clock is a few seconds.
+    await pool.execute(f"UPDATE orders SET state = 'PAID', created_at = {long_ago}, review_ms = 598000 WHERE id = $1",
+                       approved_late.order_id)
+    in_flight = [s.value for s in OrderState if not s.terminal and s != OrderState.AWAITING_APPROVAL]
+    rows = await queries.overdue(pool, states=in_flight, budget_s=15, limit=100)
+    ours = {r["id"] for r in rows} & {o.order_id for o in (stuck, reviewing, ended, approved_late)}
+    assert ours == {stuck.order_id}

@@ -360,3 +360,14 @@ def test_the_audit_tells_a_step_run_again_by_a_retried_workflow_task_from_a_seco
     lines = [line for line in text.splitlines() if "PreparePackage" in line]
     assert "ran again" in lines[2] and "ran again" not in lines[0] + lines[1] + lines[3]
     assert "(shipping attempt 2)" in lines[3] and "shipping attempt" not in lines[2]
+
+
+def test_the_dashboard_names_orders_past_the_budget_that_the_newest_first_rows_would_hide():
+    from datetime import timedelta, timezone
+
+    old = (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat()
+    overdue = [{"order_id": "cli-004", "state": "PAID", "created_at": old}]
+    lines = render(dashboard_view(ORDERS, COUNTS, overdue=overdue, took_ms=3)).splitlines()
+    late = [line for line in lines if "Past the 15 s budget" in line]
+    assert len(late) == 1 and "cli-004 PAID 10m" in late[0] and len(late[0]) <= 80
+    assert not any("Past the" in line for line in render(dashboard_view(ORDERS, COUNTS, overdue=[])).splitlines())

@@ -18,6 +18,8 @@ ORDER_STATE_ATTRIBUTE = SearchAttributeKey.for_keyword("OrderState")
 
 ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_REVIEW_WINDOW_SECONDS = 24 * 60 * 60
+# SPEC section 3: every order's processing time (its wait for a human aside) stays under this.
+PROCESSING_BUDGET_S = 15.0
 
 
 def order_workflow_id(order_id: str) -> str:

@@ -11,7 +11,7 @@ import sys
 import termios
 import time
 import tty
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from rich import box
@@ -21,10 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 from app.errors import lost_database
-from app.render import PROCESSING_BUDGET_S, clock_text, last_error_text, state_style, state_text
-from workflows.model import OrderState
+from app.stack import Stack
+from app.tui.health import health_line
+from app.render import clock_text, last_error_text, state_style, state_text
+from workflows.model import PROCESSING_BUDGET_S, OrderState
 
 REFRESH_S = 1.0
+HEALTH_EVERY_S = 5.0
 # Lines the dashboard needs besides the order rows: the summary bar (up to three lines at 80
 # columns when every state has orders), the table's title, header and rule, the footer and the
 # cursor's line.
@@ -48,8 +51,9 @@ def summary_bar(counts: dict[str, int]) -> Text:
     return text
 
 
-def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None) -> Table:
-    """Narrow enough for 80 columns: no amount, a short step, the clock against the budget."""
+def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = 80) -> Table:
+    """Narrow enough for 80 columns: no amount, a short step, the clock against the budget;
+    the step gets more room on a wider screen."""
     table = Table(
         title=title,
         title_justify="left",
@@ -62,7 +66,7 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None) -
     )
     table.add_column("Order", no_wrap=True, max_width=18, overflow="ellipsis")
     table.add_column("State", no_wrap=True)
-    table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
     table.add_column("Retry", justify="right", no_wrap=True)
     table.add_column("Clock", justify="right", no_wrap=True)
     table.add_column("Last error", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -81,6 +85,20 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None) -
     return table
 
 
+def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
+    """In-flight orders past the budget, oldest first: newest-first rows would hide them."""
+    if not overdue:
+        return None
+    text = Text(f"Past the {PROCESSING_BUDGET_S:.0f} s budget and still in flight: ", style="bold red")
+    for index, order in enumerate(overdue):
+        minutes = max(0, int((now - datetime.fromisoformat(order["created_at"])).total_seconds() // 60))
+        text.append(("" if not index else ", ") + f"{order['order_id']} {order['state']}")
+        text.append(f" {minutes}m" if minutes else "", style="dim")
+    text.append(" (is a worker down?)", style="red")
+    text.no_wrap, text.overflow = True, "ellipsis"  # one line, whatever the width
+    return text
+
+
 def dashboard_view(
     orders: list[dict[str, Any]],
     counts: dict[str, int],
@@ -88,6 +106,9 @@ def dashboard_view(
     state_filter: str | None = None,
     refreshed_at: datetime | None = None,
     took_ms: float | None = None,
+    overdue: list[dict[str, Any]] | None = None,
+    health: Text | None = None,
+    width: int = 80,
 ) -> Group:
     shown = f"{state_filter} orders" if state_filter else "orders"
     title = f"Newest {len(orders)} {shown}" if orders else f"No {shown} yet"
@@ -96,18 +117,26 @@ def dashboard_view(
         footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
     if took_ms is not None:
         footer.append(f" in {took_ms:.0f} ms", style="dim")
-    return Group(summary_bar(counts), dashboard_table(orders, title=title), footer)
+    parts: list[Any] = [health] if health is not None else []
+    parts.append(summary_bar(counts))
+    if (late := overdue_line(overdue or [], datetime.now(timezone.utc))) is not None:
+        parts.append(late)
+    parts += [dashboard_table(orders, title=title, width=width), footer]
+    return Group(*parts)
 
 
-async def fetch_view(service: Any, *, state_filter: str | None, rows: int) -> Group:
-    """One refresh: two queries and a render."""
+async def fetch_view(
+    service: Any, *, state_filter: str | None, rows: int, health: Text | None = None, width: int = 80
+) -> Group:
+    """One refresh: three queries (counts, a page of orders, those past the budget) and a render."""
     began = time.perf_counter()
-    counts, orders = await asyncio.gather(
-        service.state_counts(), service.list_orders(state=state_filter, limit=rows)
-    )
+    counts, overdue = await asyncio.gather(service.state_counts(), service.overdue_orders())
+    # The line naming overdue orders takes the room of one row.
+    orders = await service.list_orders(state=state_filter, limit=max(1, rows - (1 if overdue else 0)))
     took_ms = (time.perf_counter() - began) * 1000
     return dashboard_view(
-        orders, counts, state_filter=state_filter, refreshed_at=datetime.now(), took_ms=took_ms
+        orders, counts, state_filter=state_filter, refreshed_at=datetime.now(), took_ms=took_ms,
+        overdue=overdue, health=health, width=width,
     )
 
 
@@ -116,13 +145,18 @@ async def run_dashboard(service: Any, console: Console, state_filter: str | None
     database that stops answering is said on the screen, under the last view, and retried."""
     done = asyncio.Event()
     shown: Any = Text("")
+    health, health_at = None, 0.0
     with keys_that_quit(done.set), Live(
         console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
     ) as live:
         while not done.is_set():
-            rows = rows_for_height(console.size.height)
+            if time.monotonic() - health_at >= HEALTH_EVERY_S:  # a few RPCs: not every second
+                health, health_at = health_line(await Stack().status(), console.width), time.monotonic()
+            rows = rows_for_height(console.size.height) - (health.plain.count("\n") + 1 if health else 0)
             try:
-                shown = await fetch_view(service, state_filter=state_filter, rows=rows)
+                shown = await fetch_view(
+                    service, state_filter=state_filter, rows=max(3, rows), health=health, width=console.width
+                )
                 live.update(shown, refresh=True)
             except Exception as error:
                 lost = lost_database(error, service.settings.database_url_redacted)
