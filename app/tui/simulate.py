@@ -150,7 +150,9 @@ async def simulate_orders(service: Any, console: Console) -> None:
     took = time.monotonic() - began
     counts = Counter(sim.states.values())
     verb = "Stopped waiting after" if stopped else "Done in"
-    console.print(f"{verb} {took:.1f} s: {sim.created} of {n} orders created.", summary_bar(counts))
+    first, last = sim.order_ids[0], sim.order_ids[-1]
+    console.print(f"{verb} {took:.1f} s: {sim.created} of {n} orders created ({first} … {last}); now:")
+    console.print(summary_bar(counts))
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
