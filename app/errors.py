@@ -29,11 +29,20 @@ class StackUnreachable(OperatorError):
 
 def lost_database(error: BaseException, where: str) -> StackUnreachable | None:
     """A database connection that failed under a long-lived screen (the TUI keeps one pool):
-    the sentence to show, or None if ``error`` is something else."""
+    the sentence to show, or None if ``error`` is something else (a bug stays a bug)."""
+    import socket
+
     import asyncpg
 
-    lost = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
-            asyncpg.AdminShutdownError, asyncpg.ConnectionDoesNotExistError)
-    if isinstance(error, lost):
+    lost = (
+        ConnectionError,  # refused, reset, aborted
+        socket.gaierror,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.OperatorInterventionError,  # shutting down
+        asyncpg.ConnectionDoesNotExistError,
+    )
+    connection_gone = isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower()
+    if isinstance(error, lost) or connection_gone:
         return StackUnreachable(f"PostgreSQL at {where} is not answering; start what is down with ./start.sh up.")
     return None

@@ -294,11 +294,13 @@ class OrderService:
         sending = asyncio.ensure_future(handle.execute_update(name, args=args))
         try:
             result = await asyncio.wait_for(asyncio.shield(sending), COMMAND_TIMEOUT_S)
-        except (asyncio.CancelledError, asyncio.TimeoutError):
+        except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
             sending.cancel()
             sending.add_done_callback(_outcome_ignored)
-            if asyncio.current_task() is not None and asyncio.current_task().cancelling():
-                raise  # the caller stopped waiting; the command was sent and may still apply
+            raise
+        except asyncio.TimeoutError:
+            sending.cancel()
+            sending.add_done_callback(_outcome_ignored)
             raise StackUnreachable(self._no_answer(order_id, name)) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None

@@ -135,3 +135,17 @@ async def test_an_order_without_a_row_is_told_apart_from_no_order_and_says_why(d
     with pytest.raises(NotFound) as nothing:
         await service.audit(unknown)
     assert str(nothing.value) == f"There is no order {unknown}."
+
+
+def test_only_a_lost_database_connection_is_reported_as_postgresql_down():
+    """Anything else (a bug, a timeout, a file the stack could not open) stays an error to log."""
+    import asyncpg
+
+    from app.errors import lost_database
+
+    for gone in (ConnectionRefusedError(111, "refused"), asyncpg.CannotConnectNowError("starting up"),
+                 asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")):
+        assert "PostgreSQL at db is not answering" in str(lost_database(gone, "db"))
+    for bug in (asyncpg.DataError("invalid input for query argument $1"), TimeoutError(),
+                FileNotFoundError("run/stack.lock"), ValueError("x")):
+        assert lost_database(bug, "db") is None, bug

@@ -21,6 +21,7 @@ from app.tui.prompts import Back, ask, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
+PAST = {"review": "reviewed", "re-address": "re-addressed", "cancel": "cancelled", "inspect": "inspected"}
 TYPE_ID = "\0type"
 BACK = "\0back"
 
@@ -61,7 +62,11 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
     if picked == BACK:
         raise Back()
     if picked == TYPE_ID:
-        picked = await ask(questionary.text("Order id", validate=_id_check))
+        picked = (await ask(questionary.text("Order id", validate=_id_check))).strip()
+        if states is not None:  # a typed id was not offered: refuse it now rather than after a form
+            status = await service.status(picked)
+            if status["state"] not in {s.value for s in states}:
+                raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
     return picked.strip()
 
 
@@ -89,14 +94,6 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
     answer(console, reply)
 
 
-async def known_order(service: Any, order_id: str, allowed: list[OrderState], action: str) -> dict[str, Any]:
-    """The order's status, or the refusal now rather than after a whole form (a typed id)."""
-    status = await service.status(order_id)
-    if status["state"] not in {s.value for s in allowed}:
-        raise Refused(f"Order {order_id} is {status['state']}: it cannot be {action} now.")
-    return status
-
-
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
     """The operator's yes; a no says that nothing changed."""
     if await ask(questionary.confirm(question, default=default)):
@@ -107,7 +104,6 @@ async def confirmed(console: Console, question: str, *, default: bool) -> bool:
 
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
-    await known_order(service, order_id, REVIEWABLE, "reviewed")
     decision = await ask(
         questionary.select(
             f"Order {order_id}:",
@@ -125,7 +121,7 @@ async def approve_or_reject(service: Any, console: Console) -> None:
 
 async def update_address(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "re-address")
-    current = await known_order(service, order_id, CHANGEABLE, "re-addressed")
+    current = await service.status(order_id)
     console.print("Current address:", Text(render.address_line(current.get("address"))))
     address = await address_form(current.get("address"))
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
@@ -135,7 +131,6 @@ async def update_address(service: Any, console: Console) -> None:
 
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
-    await known_order(service, order_id, CHANGEABLE, "cancelled")
     reason = await ask(questionary.text("Reason (optional)"))
     if not await confirmed(console, f"Cancel order {order_id}? A paid order is refunded.", default=False):
         return

@@ -103,7 +103,7 @@ class Tui:
                 self.console.print(f"[red]{error}[/]")
             except Exception as error:
                 if (lost := lost_database(error, self.service.settings.database_url_redacted if self.service else "")):
-                    log.warning("event=tui_database_lost screen=%r error=%r", label, error)
+                    log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
                     self.console.print(f"[red]{lost}[/]")
                     return
                 log.exception("event=tui_screen_failed screen=%r", label)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import termios
@@ -20,14 +21,18 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from app.errors import lost_database
+from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.health import health_line
 from app.render import clock_text, last_error_text, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
+log = logging.getLogger("app.tui")
+
 REFRESH_S = 1.0
 HEALTH_EVERY_S = 5.0
+# A refresh's queries take milliseconds; past this the database is hanging, and it is said so.
+QUERY_TIMEOUT_S = 3.0
 # Lines the dashboard needs besides the order rows: the summary bar (up to three lines at 80
 # columns when every state has orders), the table's title, header and rule, the footer and the
 # cursor's line.
@@ -142,29 +147,50 @@ async def fetch_view(
 
 async def run_dashboard(service: Any, console: Console, state_filter: str | None = None) -> None:
     """Refresh in place until the operator presses q or Esc, or Ctrl-C cancels the screen. A
-    database that stops answering is said on the screen, under the last view, and retried."""
+    database that stops (or hangs) answering is said on the screen, above the last view, and
+    retried. The health line is refreshed in the background: it takes a few RPCs."""
     done = asyncio.Event()
     shown: Any = Text("")
-    health, health_at = None, 0.0
-    with keys_that_quit(done.set), Live(
-        console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
-    ) as live:
-        while not done.is_set():
-            if time.monotonic() - health_at >= HEALTH_EVERY_S:  # a few RPCs: not every second
-                health, health_at = health_line(await Stack().status(), console.width), time.monotonic()
-            rows = rows_for_height(console.size.height) - (health.plain.count("\n") + 1 if health else 0)
+    health: list[Text | None] = [None]
+
+    async def refresh_health() -> None:
+        while True:
             try:
-                shown = await fetch_view(
-                    service, state_filter=state_filter, rows=max(3, rows), health=health, width=console.width
-                )
-                live.update(shown, refresh=True)
-            except Exception as error:
-                lost = lost_database(error, service.settings.database_url_redacted)
-                if lost is None:
-                    raise
-                live.update(Group(shown, Text(f"{lost} Retrying…", style="red")), refresh=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), REFRESH_S)
+                health[0] = health_line(await Stack().status(), console.width)
+            except Exception:
+                log.warning("event=dashboard_health_failed", exc_info=True)
+            await asyncio.sleep(HEALTH_EVERY_S)
+
+    checking = asyncio.create_task(refresh_health())
+    try:
+        with keys_that_quit(done.set), Live(
+            console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
+        ) as live:
+            while not done.is_set():
+                line = health[0]
+                rows = rows_for_height(console.size.height) - (line.plain.count("\n") + 1 if line else 0)
+                try:
+                    shown = await asyncio.wait_for(
+                        fetch_view(service, state_filter=state_filter, rows=max(3, rows), health=line, width=console.width),
+                        QUERY_TIMEOUT_S,
+                    )
+                    live.update(shown, refresh=True)
+                except Exception as error:
+                    lost = lost_database(error, service.settings.database_url_redacted)
+                    if isinstance(error, asyncio.TimeoutError):
+                        lost = StackUnreachable(
+                            f"PostgreSQL at {service.settings.database_url_redacted} did not answer within"
+                            f" {QUERY_TIMEOUT_S:g} s."
+                        )
+                    if lost is None:
+                        raise
+                    log.warning("event=dashboard_database_lost error=%r", error)
+                    # First, so that the crop at the screen's bottom takes rows of the old view, not this.
+                    live.update(Group(Text(f"{lost} Retrying…", style="red"), shown), refresh=True)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(done.wait(), REFRESH_S)
+    finally:
+        checking.cancel()
 
 
 @contextlib.contextmanager
@@ -179,13 +205,19 @@ def keys_that_quit(quit: Callable[[], None]) -> Iterator[None]:
     loop = asyncio.get_running_loop()
 
     def pressed() -> None:
-        keys = os.read(fd, 64)
-        if keys in (b"q", b"Q", b"\x1b"):
+        try:
+            keys = os.read(fd, 64)
+        except OSError:
+            keys = b""
+        if not keys:  # the terminal is gone: stop reading it, and go back
+            loop.remove_reader(fd)
+            quit()
+        elif b"q" in keys.lower() or keys == b"\x1b":  # a lone Esc, not an arrow key's sequence
             quit()
 
-    tty.setcbreak(fd)
-    loop.add_reader(fd, pressed)
     try:
+        tty.setcbreak(fd)
+        loop.add_reader(fd, pressed)
         yield
     finally:
         loop.remove_reader(fd)

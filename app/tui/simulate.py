@@ -150,7 +150,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
     took = time.monotonic() - began
     counts = Counter(sim.states.values())
     verb = "Stopped waiting after" if stopped else "Done in"
-    first, last = sim.order_ids[0], sim.order_ids[-1]
+    first, last = sim.order_ids[0], sim.order_ids[max(sim.created, 1) - 1]
     console.print(f"{verb} {took:.1f} s: {sim.created} of {n} orders created ({first} … {last}); now:")
     console.print(summary_bar(counts))
     if sim.failed_to_start:
