@@ -129,7 +129,7 @@ def test_create_approve_watch_ship_and_audit_an_order(stack: PrivateStack):
         child.close(force=True)
 
 
-def test_ctrl_c_backs_out_of_every_screen_and_quit_exits_zero(stack: PrivateStack):
+def test_ctrl_c_and_esc_back_out_of_every_screen_and_quit_exits_zero(stack: PrivateStack):
     child = spawn(stack)
     try:
         for entry, first_question in (
@@ -163,6 +163,21 @@ def test_ctrl_c_backs_out_of_every_screen_and_quit_exits_zero(stack: PrivateStac
         child.expect("settled")
         child.sendcontrol("c")
         child.expect(r"Stopped waiting|Done in")
+
+        # Esc backs out of a form and of a picker too, and q leaves the dashboard.
+        for entry, first_question in (("create", "Order id"), ("audit", "Which order to inspect")):
+            child.expect(MENU)
+            choose(child, entry)
+            child.expect(first_question)
+            child.expect(PROMPT_READY)
+            child.send("\x1b")
+            child.expect("Back to the menu")
+        child.expect(MENU)
+        choose(child, "dashboard")
+        child.expect("which state")
+        child.send(ENTER)
+        child.expect("q: back")
+        child.send("q")
 
         child.expect(MENU)
         child.send(UP + ENTER)  # the list wraps: Quit

@@ -61,7 +61,8 @@ class Tui:
                         questionary.select(
                             "What next?",
                             choices=[Choice(label, value=i) for i, (label, _) in enumerate(entries)],
-                        )
+                        ),
+                        escape=False,  # Esc at the menu would quit: only Ctrl-C and Quit do
                     )
                 except Back:
                     picked = len(entries) - 1

@@ -10,6 +10,7 @@ import sys
 import termios
 from typing import Any, Awaitable
 
+from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from questionary import Question
 
 
@@ -60,9 +61,24 @@ def _forget_keys_typed_ahead() -> None:
         pass
 
 
-async def ask(question: Question) -> Any:
-    """The answer, or Back when the operator pressed Ctrl-C."""
+def _back_on_escape(question: Question) -> None:
+    """Esc (and Ctrl-D) leave a question the way Ctrl-C does: operators reach for Esc first."""
+    bindings = KeyBindings()
+
+    @bindings.add("escape", eager=True)
+    @bindings.add("c-d")
+    def _back(event: Any) -> None:
+        event.app.exit(result=None)
+
+    application = question.application
+    application.key_bindings = merge_key_bindings([application.key_bindings, bindings])
+
+
+async def ask(question: Question, *, escape: bool = True) -> Any:
+    """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
+    if escape:
+        _back_on_escape(question)
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
