@@ -40,7 +40,9 @@ def age(created_at: str | None, now: datetime) -> str:
 
 
 def order_choice_label(order: dict[str, Any], now: datetime) -> str:
-    return f"{order['order_id']:<16} {order['state']:<17} {age(order.get('created_at'), now):>8}  {order.get('amount', '')}"
+    """One line at 80 columns: a long id is shortened here (the choice keeps it whole)."""
+    order_id = order["order_id"] if len(order["order_id"]) <= 24 else order["order_id"][:23] + "…"
+    return f"{order_id:<16} {order['state']:<17} {age(order.get('created_at'), now):>8}  {order.get('amount', '')}"
 
 
 async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
@@ -104,9 +106,10 @@ async def confirmed(console: Console, question: str, *, default: bool) -> bool:
 
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
+    console.print(f"Order [bold]{order_id}[/]")  # on its own line: a long id must not hide the choices
     decision = await ask(
         questionary.select(
-            f"Order {order_id}:",
+            "Approve or reject?",
             choices=[Choice("Approve", value="approve"), Choice("Reject…", value="reject"), Choice("Back", value=BACK)],
         )
     )
