@@ -62,13 +62,24 @@ def items_line(items: Iterable[dict[str, Any]] | None) -> str:
     return ", ".join(f"{i['sku']} × {i['quantity']}" for i in items or [])
 
 
-def last_error_text(last_error: dict[str, Any] | None, width: int = 60) -> Text:
+def short_error(message: str) -> str:
+    """A table cell's version of an attempt's error: what happened, without the wrapping."""
+    if message.startswith("start-to-close timeout"):
+        return "timed out"
+    kind, sep, rest = message.partition(": ")
+    return rest if sep and kind.isidentifier() and kind[:1].isupper() else message
+
+
+def last_error_text(last_error: dict[str, Any] | None, width: int = 60, short: bool = False) -> Text:
     """Red while it stands; dim and ticked once a later attempt of the same step succeeded (with
-    a dependency that fails two times out of three, nearly every order has one behind it)."""
+    a dependency that fails two times out of three, nearly every order has one behind it).
+    ``short`` leaves out the exception's class, for narrow table cells."""
     if not last_error:
         return Text("")
     resolved = bool(last_error.get("resolved"))
-    message = f"{'✓ ' if resolved else ''}{last_error.get('activity', '')}: {last_error.get('message', '')}"
+    text = last_error.get("message", "")
+    text = short_error(text) if short else text
+    message = f"{'✓ ' if resolved else ''}{last_error.get('activity', '')}: {text}"
     return Text(message if len(message) <= width else message[: width - 1] + "…", style="dim" if resolved else "red")
 
 
@@ -165,7 +176,7 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
             format_cents(order.get("amount_cents")),
             str(order.get("retries", 0)),
             clock_text(order),
-            last_error_text(order.get("last_error")),
+            last_error_text(order.get("last_error"), short=True),
         ]
         table.add_row(*cells)
     if not orders:

@@ -276,6 +276,12 @@ def test_a_resolved_last_error_is_ticked_and_dim_and_a_standing_one_red():
     resolved = last_error_text({"activity": "ChargePayment", "message": "RuntimeError: boom", "resolved": True})
     assert (standing.plain, standing.style) == ("ChargePayment: RuntimeError: boom", "red")
     assert (resolved.plain, resolved.style) == ("✓ ChargePayment: RuntimeError: boom", "dim")
+    # In the narrow cells of the list and the dashboard: what happened, without the wrapping.
+    timeout = {"activity": "ValidateOrder", "message": "start-to-close timeout (0.12s) exceeded", "resolved": True}
+    assert last_error_text(timeout, short=True).plain == "✓ ValidateOrder: timed out"
+    refused = {"activity": "DispatchCarrier", "message": "CarrierRefused: ACME Freight does not deliver to AQ."}
+    assert last_error_text(refused, short=True).plain == "DispatchCarrier: ACME Freight does not deliver to AQ."
+    assert last_error_text({"activity": "A", "message": "Invalid order: x"}, short=True).plain == "A: Invalid order: x"
 
 
 def test_the_order_list_fits_80_columns_with_every_id_whole_and_the_last_error_in_view():

@@ -83,7 +83,7 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
             Text(order.get("step", "")),
             Text(str(retries), style="yellow" if retries else "dim"),
             clock_text(order),
-            last_error_text(order.get("last_error")),
+            last_error_text(order.get("last_error"), short=True),
         )
     if not orders:
         table.add_row(Text("no orders", style="dim"), "", "", "", "", "")
