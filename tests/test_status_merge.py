@@ -48,3 +48,10 @@ def test_a_recorded_ending_is_shown_before_the_workflow_task_completes():
 def test_the_workflow_wins_when_it_is_ahead_or_finished():
     assert merged(OrderState.PAID, "APPROVED")["state"] == "PAID"
     assert merged(OrderState.CANCELLED, "PACKED")["state"] == "CANCELLED"
+
+
+def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():
+    """Right after create, ReceiveOrder may have tried nine times before the order has a row:
+    `order status` said 'Retries 0' next to 'ReceiveOrder 9'."""
+    status = _merge_status("o-1", live(OrderState.RECEIVED), {}, {"ReceiveOrder": 9}, NOW)
+    assert status["attempts"] == {"ReceiveOrder": 9} and status["retries"] == 8
