@@ -295,12 +295,10 @@ class OrderService:
         try:
             result = await asyncio.wait_for(asyncio.shield(sending), COMMAND_TIMEOUT_S)
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
-            sending.cancel()
-            sending.add_done_callback(_outcome_ignored)
+            _abandon(sending)
             raise
         except asyncio.TimeoutError:
-            sending.cancel()
-            sending.add_done_callback(_outcome_ignored)
+            _abandon(sending)
             raise StackUnreachable(self._no_answer(order_id, name)) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
@@ -397,7 +395,12 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _outcome_ignored(task: asyncio.Future) -> None:
-    """Retrieve the outcome of a command nobody waits for any more (logged, not raised)."""
-    if not task.cancelled() and task.exception() is not None:
-        log.info("event=command_not_awaited error=%r", task.exception())
+def _abandon(sending: asyncio.Future) -> None:
+    """Stop a command nobody waits for any more; its outcome is retrieved and logged, not raised."""
+
+    def logged(task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.info("event=command_not_awaited error=%r", task.exception())
+
+    sending.cancel()
+    sending.add_done_callback(logged)

@@ -377,3 +377,77 @@ def test_the_dashboard_names_orders_past_the_budget_that_the_newest_first_rows_w
     late = [line for line in lines if "Past the 15 s budget" in line]
     assert len(late) == 1 and "cli-004 PAID 10m" in late[0] and len(late[0]) <= 80
     assert not any("Past the" in line for line in render(dashboard_view(ORDERS, COUNTS, overdue=[])).splitlines())
+
+
+class _FlakyDatabase:
+    """The service's queries as the dashboard sees them: PostgreSQL refuses connections for the
+    first refreshes, then answers."""
+
+    settings = type("S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders"})()
+
+    def __init__(self, refused: int) -> None:
+        self.refused = refused
+
+    async def state_counts(self) -> dict[str, int]:
+        if self.refused:
+            self.refused -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return COUNTS
+
+    async def overdue_orders(self) -> list:
+        return []
+
+    async def list_orders(self, state=None, limit=50) -> list:
+        return ORDERS[:limit]
+
+
+async def test_the_dashboard_says_when_postgresql_stops_answering_and_recovers_by_itself():
+    """It used to end with the generic apology; now it names the database and retries."""
+    import asyncio
+
+    from app.tui.dashboard import run_dashboard
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    screen = asyncio.create_task(run_dashboard(_FlakyDatabase(refused=1), console, stack_status=healthy))
+    for _ in range(300):  # the first refresh fails, the next (a second later) answers
+        if "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in out.getvalue() \
+                and ORDERS[0]["order_id"] in out.getvalue():
+            break
+        assert not screen.done(), screen.exception()
+        await asyncio.sleep(0.01)
+    screen.cancel()
+    text = out.getvalue()
+    assert "is not answering;" in text and "Retrying…" in text
+    assert ORDERS[0]["order_id"] in text.split("Retrying…", 1)[1]  # shown again after the outage
+
+
+async def test_ctrl_c_while_a_command_waits_says_it_was_sent_and_may_still_apply():
+    """It used to say only 'Back to the menu', and the cancel applied later."""
+    import asyncio
+
+    from app.tui.actions import sent
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    started = asyncio.Event()
+
+    async def no_answer() -> str:
+        started.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    waiting = asyncio.create_task(sent(console, "o-1", "cancel", no_answer()))
+    await started.wait()
+    waiting.cancel()
+    try:
+        await waiting
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the screen must still be cancelled")
+    assert "Stopped waiting. The cancel was sent and may still take effect" in " ".join(out.getvalue().split())

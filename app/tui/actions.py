@@ -21,7 +21,7 @@ from app.tui.prompts import Back, ask, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
-PAST = {"review": "reviewed", "re-address": "re-addressed", "cancel": "cancelled", "inspect": "inspected"}
+PAST = {"review": "reviewed", "re-address": "re-addressed", "cancel": "cancelled"}
 TYPE_ID = "\0type"
 BACK = "\0back"
 
@@ -69,7 +69,7 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
             status = await service.status(picked)
             if status["state"] not in {s.value for s in states}:
                 raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
-    return picked.strip()
+    return picked
 
 
 def _id_check(text: str) -> bool | str:

@@ -1,6 +1,7 @@
-"""The live dashboard: counts per state and the newest page of orders, refreshed in place
-about once a second. Each refresh is one state_counts and one list_orders query, never a
-query per row and never a call to Temporal, so it stays cheap with many orders."""
+"""The live dashboard: counts per state, the orders past the budget and the newest page of
+orders, refreshed in place about once a second. Each refresh is three indexed queries, never a
+query per row and never a call to Temporal, so it stays cheap with many orders; the health
+line above them is refreshed apart, every few seconds."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import termios
 import time
 import tty
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 from rich import box
 from rich.console import Console, Group
@@ -145,10 +146,17 @@ async def fetch_view(
     )
 
 
-async def run_dashboard(service: Any, console: Console, state_filter: str | None = None) -> None:
+async def run_dashboard(
+    service: Any,
+    console: Console,
+    state_filter: str | None = None,
+    stack_status: Callable[[], Awaitable[Any]] | None = None,
+) -> None:
     """Refresh in place until the operator presses q or Esc, or Ctrl-C cancels the screen. A
     database that stops (or hangs) answering is said on the screen, above the last view, and
-    retried. The health line is refreshed in the background: it takes a few RPCs."""
+    retried. The health line (``stack_status``, the local stack's by default) is refreshed in
+    the background: it takes a few RPCs."""
+    stack_status = stack_status or Stack().status
     done = asyncio.Event()
     shown: Any = Text("")
     health: list[Text | None] = [None]
@@ -156,7 +164,7 @@ async def run_dashboard(service: Any, console: Console, state_filter: str | None
     async def refresh_health() -> None:
         while True:
             try:
-                health[0] = health_line(await Stack().status(), console.width)
+                health[0] = health_line(await stack_status(), console.width)
             except Exception:
                 log.warning("event=dashboard_health_failed", exc_info=True)
             await asyncio.sleep(HEALTH_EVERY_S)
@@ -176,12 +184,11 @@ async def run_dashboard(service: Any, console: Console, state_filter: str | None
                     )
                     live.update(shown, refresh=True)
                 except Exception as error:
-                    lost = lost_database(error, service.settings.database_url_redacted)
+                    where = service.settings.database_url_redacted
                     if isinstance(error, asyncio.TimeoutError):
-                        lost = StackUnreachable(
-                            f"PostgreSQL at {service.settings.database_url_redacted} did not answer within"
-                            f" {QUERY_TIMEOUT_S:g} s."
-                        )
+                        lost = StackUnreachable(f"PostgreSQL at {where} did not answer within {QUERY_TIMEOUT_S:g} s.")
+                    else:
+                        lost = lost_database(error, where)
                     if lost is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
