@@ -16,6 +16,7 @@ from rich.text import Text
 from activities import rules
 from app import render
 from app.errors import Refused
+from app.tui import pager
 from app.tui.forms import address_form
 from app.tui.prompts import Back, ask, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
@@ -143,5 +144,6 @@ async def cancel_order(service: Any, console: Console) -> None:
 async def audit_log(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, None, "inspect")
     audit = await service.audit(order_id)
-    console.print(render.audit_timeline(audit))  # with the Web UI link to the workflow's history
-    await pause()
+    # with the Web UI link to the workflow's history; a long one through a pager
+    if not await pager.show(console, render.audit_timeline(audit), f"Audit of order {order_id}"):
+        await pause()

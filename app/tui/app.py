@@ -29,11 +29,20 @@ GOODBYE = "The stack is still running; stop it with ./start.sh down."
 ALL_STATES = "\0all"
 
 
+def main_menu(entries: list[tuple[str, Any]], pointed: int) -> questionary.Question:
+    return questionary.select(
+        "What next?",
+        choices=[Choice(label, value=i) for i, (label, _) in enumerate(entries)],
+        default=pointed,
+    )
+
+
 class Tui:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.service: OrderService | None = None
         self.remembered: dict[str, Any] = {}  # the last address typed, offered again
+        self.last_pick = 0  # the menu opens on the entry picked last (approving one order after another)
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
         service, console = self.service, self.console
@@ -57,15 +66,11 @@ class Tui:
                 await self.guarded("Health", self.health)
                 entries = self.menu()
                 try:
-                    picked = await ask(
-                        questionary.select(
-                            "What next?",
-                            choices=[Choice(label, value=i) for i, (label, _) in enumerate(entries)],
-                        ),
-                        escape=False,  # Esc at the menu would quit: only Ctrl-C and Quit do
-                    )
+                    # Esc at the menu would quit: only Ctrl-C and Quit do
+                    picked = await ask(main_menu(entries, self.last_pick), escape=False)
                 except Back:
                     picked = len(entries) - 1
+                self.last_pick = picked
                 label, screen = entries[picked]
                 if screen is None:
                     break

@@ -1,0 +1,118 @@
+"""The TUI's main menu remembers the entry picked last, and output taller than the terminal
+goes through a pager (the stack, the service and the pager itself are stand-ins here; the
+pseudo-terminal walk in eval_tests/test_tui.py drives the real ones)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from app.tui import app as tui_app
+from app.tui import pager
+
+
+def pointed_title(question: Any) -> str:
+    controls = [c for c in question.application.layout.find_all_controls() if hasattr(c, "get_pointed_at")]
+    return controls[0].get_pointed_at().title
+
+
+class _NoService:
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.MonkeyPatch):
+    """It used to open on Create order every time: approving five orders took five trips down."""
+    asked: list[str] = []
+    ran: list[str] = []
+    answers = iter([1, 1, 0, 2])  # Approve, Approve again, Create, Quit
+
+    async def ask(question: Any, *, escape: bool = True) -> int:
+        asked.append(pointed_title(question))
+        return next(answers)
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    async def connect(cls: Any, *args: Any, **kwargs: Any) -> _NoService:
+        return _NoService()
+
+    monkeypatch.setattr(tui_app, "ask", ask)
+    monkeypatch.setattr(tui_app, "ensure_up", nothing)
+    monkeypatch.setattr(tui_app.OrderService, "connect", classmethod(connect))
+    tui = tui_app.Tui(Console(file=io.StringIO()))
+    monkeypatch.setattr(tui, "health", nothing)
+
+    def screen(name: str) -> Any:
+        async def run() -> None:
+            ran.append(name)
+
+        return run
+
+    monkeypatch.setattr(tui, "menu", lambda: [("Create", screen("create")), ("Approve", screen("approve")), ("Quit", None)])
+
+    assert await tui.run() == 0
+    assert asked == ["Create", "Approve", "Approve", "Create"]
+    assert ran == ["approve", "approve", "create"]
+
+
+def _timeline(lines: int) -> Text:
+    return Text("\n".join(f"line {n}" for n in range(1, lines + 1)))
+
+
+@pytest.fixture
+def paged(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], str]]:
+    """What went to the pager (as if less were installed and the terminal known)."""
+    calls: list[tuple[list[str], str]] = []
+
+    async def run_pager(command: list[str], text: str) -> None:
+        calls.append((command, text))
+
+    monkeypatch.setattr(pager.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr(pager, "run_pager", run_pager)
+    return calls
+
+
+def _terminal(height: int = 24) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=80, height=height, force_terminal=True, color_system=None), out
+
+
+async def test_output_taller_than_the_terminal_goes_whole_through_the_pager(paged):
+    console, out = _terminal(height=24)
+    assert await pager.show(console, _timeline(40), "Audit of order o-1") is True
+    [(command, text)] = paged
+    assert command[0] == "/usr/bin/less" and "-R" in command  # colours kept
+    assert "Audit of order o-1" in command[-1]
+    assert text.splitlines()[0] == "line 1" and text.splitlines()[-1] == "line 40"
+    assert out.getvalue() == ""
+
+
+async def test_output_that_fits_is_printed_and_the_screen_pauses(paged):
+    console, out = _terminal(height=24)
+    assert await pager.show(console, _timeline(20), "Audit of order o-1") is False
+    assert paged == []
+    assert out.getvalue().splitlines() == [f"line {n}" for n in range(1, 21)]
+
+
+@pytest.mark.parametrize("why", ["no less", "dumb terminal", "not a terminal"])
+async def test_without_less_a_terminal_type_or_a_terminal_it_prints(paged, monkeypatch: pytest.MonkeyPatch, why: str):
+    console, out = _terminal(height=10)
+    if why == "no less":
+        monkeypatch.setattr(pager.shutil, "which", lambda name: None)
+    elif why == "dumb terminal":
+        monkeypatch.setenv("TERM", "dumb")
+    else:
+        console = Console(file=out, width=80, height=10, force_terminal=False)
+    assert await pager.show(console, _timeline(40), "Audit of order o-1") is False
+    assert paged == []
+    assert out.getvalue().splitlines()[-1] == "line 40"
+
+
+def test_an_order_id_in_the_pager_prompt_stays_literal():
+    assert pager.prompt_literal("Audit of order a.b:c?d%e\\f") == "Audit of order a\\.b\\:c\\?d\\%e\\\\f"
