@@ -256,3 +256,17 @@ async def record_attempt(
         finished_at,
         duration_ms,
     )
+
+
+async def correct_attempt(pool: asyncpg.Pool, row: dict[str, Any], *, outcome: str, error: str) -> None:
+    """An attempt recorded as ok whose time ran out before Temporal heard of its result."""
+    await pool.execute(
+        "UPDATE activity_attempts SET outcome = $5, error = $6"
+        " WHERE workflow_id = $1 AND activity_id = $2 AND attempt = $3 AND started_at = $4",
+        row["workflow_id"],
+        row["activity_id"],
+        row["attempt"],
+        row["started_at"],
+        outcome,
+        error,
+    )

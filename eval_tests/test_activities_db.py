@@ -410,6 +410,24 @@ async def test_the_last_error_is_resolved_once_a_later_attempt_of_the_same_step_
     assert listed[0]["last_error_resolved"] is True and listed[0]["failures"] == 2 and listed[0]["retries"] == 3
 
 
+async def test_an_attempt_cut_off_after_its_row_was_written_is_corrected_to_what_temporal_saw(pool):
+    order = await received_order(pool)
+    t0 = datetime.now(timezone.utc)
+    row = dict(order_id=order.order_id, workflow_id=f"order-{order.order_id}", activity="ChargePayment",
+               activity_id="3", attempt=1, outcome="ok", error=None, started_at=t0,
+               finished_at=t0 + timedelta(milliseconds=110), duration_ms=110)
+    await record_attempt(pool, **row)
+    await record_attempt(pool, **{**row, "attempt": 2, "started_at": t0 + timedelta(milliseconds=200)})
+    cut_off = "start-to-close timeout (0.12s) exceeded while its result was being recorded"
+    await orders_db.correct_attempt(pool, row, outcome="timeout", error=cut_off)
+    outcomes = await pool.fetch(
+        "SELECT attempt, outcome, error FROM activity_attempts WHERE order_id = $1 ORDER BY attempt", order.order_id
+    )
+    assert [tuple(r) for r in outcomes] == [(1, "timeout", cut_off), (2, "ok", None)]
+    listed = await queries.get_order(pool, order.order_id)
+    assert (listed["last_error"], listed["last_error_resolved"]) == (cut_off, True)
+
+
 async def test_receive_order_refuses_for_good_what_the_database_cannot_store(pool):
     """Orders started by other means than the operator's tools: a NUL in the address made the
     INSERT fail on every attempt, for ever; now it is refused once and nothing is stored."""

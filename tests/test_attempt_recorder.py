@@ -1,0 +1,87 @@
+"""The attempt recorder against a real dev server, with its database writes replaced by a
+dict: an attempt whose time runs out while its row is being written is recorded as what
+Temporal saw (a timeout, and the step ran again), not as ok."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities import attempts
+from tests.conftest import eventually
+
+
+@activity.defn(name="QuickStep")
+async def quick_step() -> str:
+    return "done"
+
+
+@workflow.defn(name="OneQuickStep", sandboxed=False)
+class OneQuickStep:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_local_activity(
+            quick_step,
+            start_to_close_timeout=timedelta(milliseconds=500),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10), maximum_attempts=3),
+        )
+
+
+class _Rows:
+    """activity_attempts as a dict; the first attempt's INSERT waits until ``release``."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, dict[str, Any]] = {}
+        self.release = asyncio.Event()
+
+    async def record_attempt(self, pool: Any, **row: Any) -> None:
+        if row["attempt"] == 1:
+            await self.release.wait()
+        self.rows[(row["activity_id"], row["attempt"], row["started_at"])] = row
+
+    async def correct_attempt(self, pool: Any, row: dict[str, Any], *, outcome: str, error: str) -> None:
+        self.rows[(row["activity_id"], row["attempt"], row["started_at"])].update(outcome=outcome, error=error)
+
+    def by_attempt(self) -> dict[int, tuple[str, str | None]]:
+        return {r["attempt"]: (r["outcome"], r["error"]) for r in self.rows.values()}
+
+
+async def test_an_attempt_cut_off_while_its_row_is_written_is_recorded_as_timed_out(
+    dev_env, monkeypatch: pytest.MonkeyPatch
+):
+    """It used to stay 'ok' next to the attempt that ran the step again."""
+    rows = _Rows()
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    queue = f"recorder-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[OneQuickStep],
+        activities=[quick_step],
+        interceptors=[attempts.AttemptRecorder(pool=None)],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        result = await dev_env.client.execute_workflow(
+            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
+        )
+        assert result == "done"
+        # The second attempt ran the step again while the first one's row was still waiting.
+        assert rows.by_attempt() == {2: ("ok", None)}
+        rows.release.set()
+
+        async def corrected() -> bool:
+            return rows.by_attempt().get(1, ("ok", None))[0] != "ok"
+
+        await eventually(corrected)
+    assert rows.by_attempt() == {
+        1: ("timeout", "start-to-close timeout (0.5s) exceeded while its result was being recorded"),
+        2: ("ok", None),
+    }
