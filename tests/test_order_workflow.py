@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -56,12 +57,25 @@ async def history_has(handle: WorkflowHandle, event_type: EventType.ValueType) -
     return False
 
 
+def keep_history(history: WorkflowHistory, role: str) -> None:
+    """For the replay test below; with ORDER_TRACKER_RECORD_HISTORIES=DIR also written to DIR as
+    <scenario>--<role>.json.gz (the first run of each scenario), which is how tests/histories/v4
+    was made: a corpus of today's code for tomorrow's to replay."""
+    HISTORIES.append(history)
+    if out := os.environ.get("ORDER_TRACKER_RECORD_HISTORIES"):
+        scenario = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0].removeprefix("test_")
+        path = Path(out) / f"{scenario}--{role}.json.gz"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(history.to_json().encode(), mtime=0))
+
+
 async def finish(handle):
     result = await handle.result()
-    HISTORIES.append(await handle.fetch_history())
+    keep_history(await handle.fetch_history(), "order")
     for attempt in range(1, result.shipping_attempts + 1):
         child = handle._client.get_workflow_handle(f"shipping-{result.order_id}-{attempt}")
-        HISTORIES.append(await child.fetch_history())
+        keep_history(await child.fetch_history(), f"shipping-{attempt}")
     return result
 
 
@@ -870,13 +884,16 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     before the child stopped signalling package_prepared; v2-order-text-signal by the code before
     ae60f1a, which accepted a signal whose name has a tab; v3/ one run of every scenario of this
     module (order and shipping children) recorded by 7dd706a, the code before the workflow
-    modules were split."""
+    modules were split; v4/ the same for 94b4efb (with the refund-asks-the-database,
+    unstorable-order-fails and wrong-arity-signal scenarios), made with keep_history above."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
     v3 = sorted((HISTORY_DIR / "v3").glob("*.json.gz"))
     assert len(v3) >= 70, "the v3 histories are missing"
-    histories += [WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3]
+    v4 = sorted((HISTORY_DIR / "v4").glob("*.json.gz"))
+    assert len(v4) >= 75, "the v4 histories are missing"
+    histories += [WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
         async for result in results:
