@@ -8,7 +8,9 @@ from app.config import Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    api = commands.add_parser("api", help="REST API on 127.0.0.1:8000 (OpenAPI docs at /docs)")
+    api = commands.add_parser(
+        "api", help="REST API on 127.0.0.1 (port: --port, ORDER_TRACKER_API_PORT or 8000; OpenAPI docs at /docs)"
+    )
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     api.add_argument("--port", type=int, help="port (default ORDER_TRACKER_API_PORT or 8000)")
     api.set_defaults(handler=_api)

@@ -43,34 +43,34 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     for name, text in (("approve", "approve an order awaiting review"),):
         p = sub.add_parser(name, help=text)
-        p.add_argument("order_id", metavar="ID")
+        p.add_argument("order_id", metavar="ID", help="the order id")
         p.add_argument("--by", default="operator", help="who decides (for the audit log)")
         _json_flag(p)
         p.set_defaults(handler=_approve)
 
     reject = sub.add_parser("reject", help="reject an order awaiting review")
-    reject.add_argument("order_id", metavar="ID")
+    reject.add_argument("order_id", metavar="ID", help="the order id")
     reject.add_argument("--reason", required=True)
     reject.add_argument("--by", default="operator")
     _json_flag(reject)
     reject.set_defaults(handler=_reject)
 
     cancel = sub.add_parser("cancel", help="cancel an order (refunds it if paid); allowed until dispatch")
-    cancel.add_argument("order_id", metavar="ID")
+    cancel.add_argument("order_id", metavar="ID", help="the order id")
     cancel.add_argument("--reason", default="")
     cancel.add_argument("--by", default="operator")
     _json_flag(cancel)
     cancel.set_defaults(handler=_cancel)
 
     address = sub.add_parser("address", help="change the shipping address; allowed until dispatch")
-    address.add_argument("order_id", metavar="ID")
+    address.add_argument("order_id", metavar="ID", help="the order id")
     _address_arguments(address)
     address.add_argument("--by", default="operator")
     _json_flag(address)
     address.set_defaults(handler=_address)
 
     status = sub.add_parser("status", help="the live state of one order")
-    status.add_argument("order_id", metavar="ID")
+    status.add_argument("order_id", metavar="ID", help="the order id")
     _json_flag(status)
     status.set_defaults(handler=_status)
 
@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=_list)
 
     audit = sub.add_parser("audit", help="the audit timeline of one order: events and every attempt")
-    audit.add_argument("order_id", metavar="ID")
+    audit.add_argument("order_id", metavar="ID", help="the order id")
     _json_flag(audit)
     audit.set_defaults(handler=_audit)
 
@@ -273,7 +273,7 @@ async def _audit(args: argparse.Namespace) -> int:
     checks.audit(args.order_id)
     async with await OrderService.connect() as service:
         audit = await service.audit(args.order_id)
-    _emit(args, audit, lambda c: c.print(render.audit_timeline(audit)))
+    _emit(args, audit, lambda c: render.print_audit(c, audit))
     return 0
 
 

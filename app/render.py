@@ -247,10 +247,21 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
         f" {order.get('retries', 0) or 0} retries, processing ",
         clock_text(order),
     )
-    parts: list[Any] = [header, figures, table]
-    if audit.get("web_ui_url"):
-        parts.append(Text(f"Workflow history: {audit['web_ui_url']}", style="dim"))
-    return Group(*parts)
+    return Group(header, figures, table)
+
+
+def audit_link(audit: dict[str, Any]) -> Text | None:
+    """The workflow's history in the Temporal Web UI, to print after the timeline with
+    soft_wrap=True: the address stays whole (for a click or a copy) however narrow the screen."""
+    if not audit.get("web_ui_url"):
+        return None
+    return Text(f"Workflow history: {audit['web_ui_url']}", style="dim")
+
+
+def print_audit(console: Any, audit: dict[str, Any]) -> None:
+    console.print(audit_timeline(audit))
+    if (link := audit_link(audit)) is not None:
+        console.print(link, soft_wrap=True)
 
 
 def catalog_table(products: list[Product]) -> Table:

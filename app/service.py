@@ -126,6 +126,9 @@ class OrderService:
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)
 
+    async def order_exists(self, order_id: str) -> bool:
+        return await queries.order_exists(self.pool, order_id)
+
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
         checks.status(order_id)

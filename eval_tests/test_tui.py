@@ -128,11 +128,23 @@ def test_create_approve_watch_ship_and_audit_an_order(stack: PrivateStack):
         choose(child, "audit")
         pick_by_id(child, "Which order to inspect", order_id)
         child.expect(rf"Order {re.escape(order_id)}")
-        child.expect(rf"Audit of order {re.escape(order_id)}  lines 1-")
+        # The whole prompt, its first letter too: one wider than the screen is shown from its end.
+        child.expect(rf"\x1b\[7mAudit of {re.escape(order_id)}  lines 1-\d+/\d+  q: back, space: more")
         child.send("G")
         child.expect("order shipped")
         child.expect("Workflow history")
         child.send("q")
+
+        # An id already taken is refused as soon as it is typed, not after the whole form.
+        child.expect(MENU)
+        choose(child, "create")
+        child.expect("Order id")
+        child.send(CLEAR_LINE + order_id + ENTER)
+        child.expect(f"Order {order_id} already exists; choose another order id.")
+        child.expect("Order id")
+        child.expect(PROMPT_READY)
+        child.send("\x1b")
+        child.expect("Back to the menu")
         quit_cleanly(child)
     finally:
         child.close(force=True)

@@ -5,6 +5,7 @@ pseudo-terminal walk in eval_tests/test_tui.py drives the real ones)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,13 +65,17 @@ def _timeline(lines: int) -> Text:
     return Text("\n".join(f"line {n}" for n in range(1, lines + 1)))
 
 
+def printing(renderable: Any) -> Any:
+    return lambda console: console.print(renderable)
+
+
 @pytest.fixture
 def paged(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], str]]:
     """What went to the pager (as if less were installed and the terminal known)."""
     calls: list[tuple[list[str], str]] = []
 
-    async def run_pager(command: list[str], text: str) -> None:
-        calls.append((command, text))
+    async def run_pager(command: list[str]) -> None:
+        calls.append((command, Path(command[-1]).read_text()))
 
     monkeypatch.setattr(pager.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setenv("TERM", "xterm-256color")
@@ -85,19 +90,23 @@ def _terminal(height: int = 24) -> tuple[Console, io.StringIO]:
 
 async def test_output_taller_than_the_terminal_goes_whole_through_the_pager(paged):
     console, out = _terminal(height=24)
-    assert await pager.show(console, _timeline(40), "Audit of order o-1") is True
+    assert await pager.show(console, printing(_timeline(24)), "Audit of order o-1.2") is True
     [(command, text)] = paged
     assert command[0] == "/usr/bin/less" and "-R" in command  # colours kept
-    assert "Audit of order o-1" in command[-1]
-    assert text.splitlines()[0] == "line 1" and text.splitlines()[-1] == "line 40"
+    prompts = [c for c in command if c.startswith(("-Ps", "-Pm", "-PM"))]
+    assert len(prompts) == 3 and len(set(p[3:] for p in prompts)) == 1  # whatever $LESS selects
+    # In a less prompt ':' means 'else' and '.' ends a condition: unescaped, the help lost its words.
+    assert prompts[0] == "-PsAudit of order o-1\\.2  lines %lt-%lb/%L  q\\: back, space\\: more"
+    assert text.splitlines()[0] == "line 1" and text.splitlines()[-1] == "line 24"
     assert out.getvalue() == ""
+    assert not Path(command[-1]).exists()  # the page's file is gone once less is
 
 
-async def test_output_that_fits_is_printed_and_the_screen_pauses(paged):
+async def test_output_that_fits_with_the_pause_prompt_below_it_is_printed(paged):
     console, out = _terminal(height=24)
-    assert await pager.show(console, _timeline(20), "Audit of order o-1") is False
+    assert await pager.show(console, printing(_timeline(23)), "Audit of order o-1") is False
     assert paged == []
-    assert out.getvalue().splitlines() == [f"line {n}" for n in range(1, 21)]
+    assert out.getvalue().splitlines() == [f"line {n}" for n in range(1, 24)]
 
 
 @pytest.mark.parametrize("why", ["no less", "dumb terminal", "not a terminal"])
@@ -109,10 +118,32 @@ async def test_without_less_a_terminal_type_or_a_terminal_it_prints(paged, monke
         monkeypatch.setenv("TERM", "dumb")
     else:
         console = Console(file=out, width=80, height=10, force_terminal=False)
-    assert await pager.show(console, _timeline(40), "Audit of order o-1") is False
+    assert await pager.show(console, printing(_timeline(40)), "Audit of order o-1") is False
     assert paged == []
     assert out.getvalue().splitlines()[-1] == "line 40"
 
 
 def test_an_order_id_in_the_pager_prompt_stays_literal():
     assert pager.prompt_literal("Audit of order a.b:c?d%e\\f") == "Audit of order a\\.b\\:c\\?d\\%e\\\\f"
+
+
+async def test_a_line_longer_than_the_terminal_counts_for_the_rows_it_wraps_to(paged):
+    """A link printed whole (soft wrap) takes two rows of 80 columns: 22 lines and that one
+    do not fit 24 rows with the pause prompt below them."""
+    console, out = _terminal(height=24)
+
+    def draw(c: Console) -> None:
+        c.print(_timeline(22))
+        c.print("Workflow history: http://127.0.0.1:8233/" + "x" * 100, soft_wrap=True)
+
+    assert pager.screen_rows("a\n" + "b" * 81 + "\n", 80) == 3
+    assert await pager.show(console, draw, "Audit of order o-1") is True
+
+
+def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns():
+    """less shows a prompt wider than the screen from its end: it used to lose its first letters."""
+    from app.tui.actions import short_id
+
+    title = f"Audit of {short_id('x' * 64)}"
+    shown = f"{title}  lines 1-23/1234  {pager.HELP}"
+    assert len(shown) < 80

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 
 from activities import rules
-from app.render import audit_timeline
+from app.render import audit_timeline, print_audit
 from app.stack.status import PartStatus, StackStatus
 from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
@@ -150,11 +150,13 @@ def test_audit_timeline_highlights_retries_timeouts_and_errors():
              "payload": {"state": "PAID", "payment_id": "pay-ord-9", "amount_cents": 3998}},
             {"at": "2026-01-01T00:00:06.500+00:00", "kind": "event", "type": "order_shipped", "payload": {"state": "SHIPPED"}},
         ],
-        "web_ui_url": "http://127.0.0.1:8233/namespaces/default/workflows/order-ord-9",
+        "web_ui_url": "http://127.0.0.1:8233/namespaces/default/workflows/order-ord-9/0199ab36-1c6e-7d4e-9a7b-2f1c0e8d5a61/history",
     }
     console = Console(record=True, width=80, color_system="truecolor", force_terminal=True, file=io.StringIO())
-    console.print(audit_timeline(audit))
+    print_audit(console, audit)
     text = console.export_text(clear=False)
+    # The 110-character link on one line, for a click or a copy (it used to be cut in two).
+    assert f"Workflow history: {audit['web_ui_url']}" in text.splitlines()
     assert "3 attempts, 2 failed (1 timed out)" in text
     assert "ChargePayment #1 error" in text and "ChargePayment #2 timeout" in text
     assert "Forced failure for" in text  # wrapped at 80 columns

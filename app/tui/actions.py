@@ -40,10 +40,15 @@ def age(created_at: str | None, now: datetime) -> str:
     return f"{seconds}s ago"
 
 
-def order_choice_label(order: dict[str, Any], now: datetime) -> str:
-    """One line at 80 columns: a long id is shortened here (the choice keeps it whole)."""
-    order_id = order["order_id"] if len(order["order_id"]) <= 24 else order["order_id"][:23] + "…"
-    return f"{order_id:<16} {order['state']:<17} {age(order.get('created_at'), now):>8}  {order.get('amount', '')}"
+def order_choice_label(order: dict[str, Any], now: datetime, width: int = 16) -> str:
+    """One line at 80 columns: a long id is shortened here (the choice keeps it whole); ``width``
+    lines the columns up across the list."""
+    return (f"{short_id(order['order_id']):<{width}} {order['state']:<17} {age(order.get('created_at'), now):>8}"
+            f"  {order.get('amount', '')}")
+
+
+def short_id(order_id: str, longest: int = 24) -> str:
+    return order_id if len(order_id) <= longest else order_id[: longest - 1] + "…"
 
 
 async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
@@ -55,11 +60,14 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
         orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
         orders = orders[:PICK_LIMIT]
     if not orders:
-        which = " or ".join(s.value for s in states) if states else "any"
-        console.print(f"There is no order to {action} right now (none is {which}).")
+        if states is None:
+            console.print(f"There is no order to {action} yet: create one first.")
+        else:
+            console.print(f"There is no order to {action} right now (none is {' or '.join(s.value for s in states)}).")
         raise Back()
     now = datetime.now(timezone.utc)
-    choices = [Choice(order_choice_label(o, now), value=o["order_id"]) for o in orders]
+    width = max(16, *(len(short_id(o["order_id"])) for o in orders))
+    choices = [Choice(order_choice_label(o, now, width), value=o["order_id"]) for o in orders]
     choices += [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
     picked = await ask(questionary.select(f"Which order to {action}?", choices=choices))
     if picked == BACK:
@@ -145,5 +153,5 @@ async def audit_log(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, None, "inspect")
     audit = await service.audit(order_id)
     # with the Web UI link to the workflow's history; a long one through a pager
-    if not await pager.show(console, render.audit_timeline(audit), f"Audit of order {order_id}"):
+    if not await pager.show(console, lambda c: render.print_audit(c, audit), f"Audit of {short_id(order_id)}"):
         await pause()

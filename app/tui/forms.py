@@ -105,7 +105,11 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
     products = {p.sku: p for p in await service.catalog()}
-    order_id = (await ask(questionary.text("Order id", default=suggest_order_id(), validate=order_id_check))).strip()
+    while True:  # a taken id is refused now, not after the whole form
+        order_id = (await ask(questionary.text("Order id", default=suggest_order_id(), validate=order_id_check))).strip()
+        if not await service.order_exists(order_id):
+            break
+        console.print(Text(f"Order {order_id} already exists; choose another order id.", style="red"))
     skus = await ask(
         questionary.checkbox(
             "Items (space picks, enter when done)",

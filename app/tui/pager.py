@@ -8,12 +8,17 @@ import asyncio
 import os
 import re
 import shutil
-from typing import Any
+import tempfile
+from typing import Callable
 
 from rich.console import Console
+from rich.text import Text
 
-# Lines kept free below the output: the prompt and the line it leaves behind.
-SPARE_LINES = 2
+# The line below the output that fits: the "press any key" prompt.
+SPARE_LINES = 1
+# Short: less shows a prompt wider than the screen from its end. With a 24-character title it
+# takes 71 of 80 columns.
+HELP = "q: back, space: more"
 
 
 def prompt_literal(text: str) -> str:
@@ -21,38 +26,51 @@ def prompt_literal(text: str) -> str:
     return re.sub(r"([?:.%\\])", r"\\\1", text)
 
 
-def less_command(title: str) -> list[str] | None:
+def less_command(title: str, path: str) -> list[str] | None:
     less = shutil.which("less")
     # Without a known terminal type less stops first to warn that it is "not fully functional".
     if less is None or os.environ.get("TERM", "dumb") in ("", "dumb"):
         return None
-    prompt = f"{prompt_literal(title)}  lines %lt-%lb of %L  (arrows, space: scroll; q: back)"
+    prompt = f"{prompt_literal(title)}  lines %lt-%lb/%L  {prompt_literal(HELP)}"
     # -R keeps the colours, -X leaves the last page on the screen after q, -K makes Ctrl-C
-    # leave as q does, -S keeps long lines whole (scroll sideways) rather than folded twice.
-    return [less, "-R", "-X", "-K", "-S", f"-Ps{prompt}"]
+    # leave as q does. The prompt is set for every prompt style, so that -m or -M in the
+    # operator's $LESS does not replace it.
+    return [less, "-R", "-X", "-K", f"-Ps{prompt}", f"-Pm{prompt}", f"-PM{prompt}", "--", path]
 
 
-async def run_pager(command: list[str], text: str) -> None:
-    process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
-    try:
-        await process.communicate(text.encode())
-    except BrokenPipeError:  # q before it read everything
-        await process.wait()
+async def run_pager(command: list[str]) -> None:
+    # LESSSECURE: no shell, editor or log file from inside the TUI (!, v, s).
+    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, "LESSSECURE": "1"})
+    await process.wait()
 
 
-async def show(console: Console, renderable: Any, title: str) -> bool:
-    """Print ``renderable``, through a pager when it is taller than the terminal; True when
+def screen_rows(text: str, width: int) -> int:
+    """Rows ``text`` takes on a terminal ``width`` wide, a line longer than that (a link kept
+    whole) wrapped by the terminal."""
+    return sum(max(1, -(-Text.from_ansi(line).cell_len // width)) for line in text.splitlines())
+
+
+async def show(console: Console, draw: Callable[[Console], None], title: str) -> bool:
+    """What ``draw`` prints, through a pager when it is taller than the terminal; True when
     the pager showed it (the operator has already left it with q: no need to pause)."""
-    command = less_command(title) if console.is_terminal else None
-    if command is None:
-        console.print(renderable)
+    if not console.is_terminal:
+        draw(console)
         return False
     with console.capture() as captured:
-        console.print(renderable)
+        draw(console)
     text = captured.get()
-    if text.count("\n") <= console.height - SPARE_LINES:
+    if screen_rows(text, console.width) <= console.height - SPARE_LINES:
         console.file.write(text)
         console.file.flush()
         return False
-    await run_pager(command, text)
+    # From a file rather than a pipe, so that less knows the number of lines from the start.
+    with tempfile.NamedTemporaryFile("w", prefix="order-tracker-", suffix=".txt") as page:
+        page.write(text)
+        page.flush()
+        command = less_command(title, page.name)
+        if command is None:
+            console.file.write(text)
+            console.file.flush()
+            return False
+        await run_pager(command)
     return True

@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from app.config import ROOT
-from app.render import audit_timeline
+from app.render import audit_link, audit_timeline
 from app.service import OrderService
 from app.stack import Stack
 from app.tui.dashboard import fetch_view, rows_for_height
@@ -49,7 +49,8 @@ async def main(out: Path) -> None:
         retried = [o for o in orders if o["retries"] and o["terminal"]] or orders
         if retried:
             best = max(retried, key=lambda o: o["retries"])
-            save(audit_timeline(await service.audit(best["order_id"])), out / "audit.svg", "Audit log")
+            audit = await service.audit(best["order_id"])
+            save(Group(audit_timeline(audit), audit_link(audit) or ""), out / "audit.svg", "Audit log")
 
 
 if __name__ == "__main__":
