@@ -24,9 +24,16 @@ log = logging.getLogger("activities.attempts")
 class AttemptRecorder(Interceptor):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # Rows being corrected after their attempt was cut off; kept until done (the loop holds
+        # tasks weakly) and awaited by drain() before the pool closes.
+        self._corrections: set[asyncio.Future] = set()
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _RecordAttempts(next, self._pool)
+        return _RecordAttempts(next, self._pool, self._corrections)
+
+    async def drain(self) -> None:
+        """Wait for the corrections still under way (the worker has shut down; the pool is open)."""
+        await asyncio.gather(*self._corrections, return_exceptions=True)
 
 
 def _describe(error: BaseException) -> str:
@@ -34,20 +41,19 @@ def _describe(error: BaseException) -> str:
     return text if isinstance(error, ApplicationError) else f"{type(error).__name__}: {text}"
 
 
-def _cut_off(info: activity.Info) -> tuple[str, str]:
-    """Outcome and error of an attempt cancelled after its function had returned."""
+def _cancelled(info: activity.Info) -> tuple[str, str]:
+    """Outcome and error of an attempt that was cancelled: timed out, or cancelled (why)."""
     details = activity.cancellation_details()
     if details is not None and details.timed_out:
-        timeout = info.start_to_close_timeout.total_seconds()
-        return "timeout", f"start-to-close timeout ({timeout:g}s) exceeded while its result was being recorded"
-    return "cancelled", "cancelled while its result was being recorded"
+        return "timeout", f"start-to-close timeout ({info.start_to_close_timeout.total_seconds():g}s) exceeded"
+    return "cancelled", "cancelled" + (" (worker shutdown)" if details and details.worker_shutdown else "")
 
 
 class _RecordAttempts(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, pool: asyncpg.Pool) -> None:
+    def __init__(self, next: ActivityInboundInterceptor, pool: asyncpg.Pool, corrections: set[asyncio.Future]) -> None:
         super().__init__(next)
         self._pool = pool
-        self._corrections: set[asyncio.Future] = set()
+        self._corrections = corrections
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
@@ -57,13 +63,9 @@ class _RecordAttempts(ActivityInboundInterceptor):
         try:
             return await super().execute_activity(input)
         except asyncio.CancelledError:
-            details = activity.cancellation_details()
-            if details is not None and details.timed_out:
-                # The timeout runs from when the worker took the attempt, which under load is
-                # before this code starts: the duration recorded is what ran here, until the cancel.
-                outcome, error = "timeout", f"start-to-close timeout ({info.start_to_close_timeout.total_seconds():g}s) exceeded"
-            else:
-                outcome, error = "cancelled", "cancelled" + (" (worker shutdown)" if details and details.worker_shutdown else "")
+            # A timeout runs from when the worker took the attempt, which under load is before
+            # this code starts: the duration recorded is what ran here, until the cancel.
+            outcome, error = _cancelled(info)
             raise
         except BaseException as exc:
             outcome, error = "error", _describe(exc)
@@ -101,12 +103,14 @@ class _RecordAttempts(ActivityInboundInterceptor):
             try:
                 await asyncio.shield(writing)
             except asyncio.CancelledError:
-                if outcome == "ok":
+                if outcome in ("ok", "error"):
                     # The attempt's time ran out while its row was being written (a busy
-                    # machine): Temporal counts it as timed out and runs the step again, so
-                    # the row must not say ok.
-                    correcting = asyncio.ensure_future(self._correct(writing, row, _cut_off(info)))
-                    self._corrections.add(correcting)  # kept until done: the loop holds tasks weakly
+                    # machine): Temporal counts it as timed out (or cancelled) and runs the step
+                    # again, so the row must not say ok, or give an error Temporal never saw.
+                    cut_off, why = _cancelled(info)
+                    why += " while its result was being recorded" + (f" (it had failed: {error})" if error else "")
+                    correcting = asyncio.ensure_future(self._correct(writing, row, cut_off, why))
+                    self._corrections.add(correcting)
                     correcting.add_done_callback(self._corrections.discard)
                 raise
 
@@ -116,8 +120,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
         except Exception:  # the audit row must never fail the business step itself
             log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
 
-    async def _correct(self, writing: asyncio.Future, row: dict[str, Any], cut_off: tuple[str, str]) -> None:
-        outcome, error = cut_off
+    async def _correct(self, writing: asyncio.Future, row: dict[str, Any], outcome: str, error: str) -> None:
         log.warning(
             "event=activity_attempt_cut_off activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s error=%r",
             row["activity"], row["order_id"], row["workflow_id"], row["attempt"], outcome, error,
@@ -126,4 +129,4 @@ class _RecordAttempts(ActivityInboundInterceptor):
         try:
             await orders_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
         except Exception:
-            log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
+            log.exception("event=attempt_correction_failed activity=%s attempt=%s", row["activity"], row["attempt"])

@@ -126,8 +126,10 @@ class OrderService:
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)
 
-    async def order_exists(self, order_id: str) -> bool:
-        return await queries.order_exists(self.pool, order_id)
+    async def refuse_taken_id(self, order_id: str) -> None:
+        """InvalidInput if an order already has this id (a form asks this before the rest)."""
+        if await queries.order_exists(self.pool, order_id):
+            raise InvalidInput(_taken(order_id))
 
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
@@ -198,8 +200,7 @@ class OrderService:
             )
         # Temporal forgets a closed workflow after the namespace's retention period; the
         # database does not, and a second order under the same id would inherit the first's row.
-        if await queries.order_exists(self.pool, order_id):
-            raise InvalidInput(f"Order {order_id} already exists; choose another order id.")
+        await self.refuse_taken_id(order_id)
         order = OrderInput(
             order_id=order_id,
             items=items,
@@ -220,7 +221,7 @@ class OrderService:
                 ),
             )
         except WorkflowAlreadyStartedError:
-            raise InvalidInput(f"Order {order_id} already exists; choose another order id.") from None
+            raise InvalidInput(_taken(order_id)) from None
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
         amount = sum(products[item.sku] * item.quantity for item in items)
         return CreatedOrder(
@@ -335,6 +336,10 @@ class OrderService:
             state = row["state"] if row is not None else description.status.name
             return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
         return NotFound(f"There is no order {order_id}.")
+
+
+def _taken(order_id: str) -> str:
+    return f"Order {order_id} already exists; choose another order id."
 
 
 def _cause_message(error: BaseException) -> str:

@@ -140,10 +140,12 @@ async def test_a_line_longer_than_the_terminal_counts_for_the_rows_it_wraps_to(p
     assert await pager.show(console, draw, "Audit of order o-1") is True
 
 
-def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns():
+def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns(paged):
     """less shows a prompt wider than the screen from its end: it used to lose its first letters."""
     from app.tui.actions import short_id
 
-    title = f"Audit of {short_id('x' * 64)}"
-    shown = f"{title}  lines 1-23/1234  {pager.HELP}"
+    command = pager.less_command(f"Audit of {short_id('x' * 64)}", "page.txt")
+    prompt = next(c for c in command if c.startswith("-Ps"))[3:]
+    shown = prompt.replace("\\", "").replace("%lt", "1").replace("%lb", "23").replace("%L", "1234")
+    assert shown.startswith("Audit of xxx") and shown.endswith("q: back, space: more")
     assert len(shown) < 80

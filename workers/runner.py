@@ -119,12 +119,13 @@ async def _serve(
         runtime=_runtime(),
     )
     pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
+    recorder = AttemptRecorder(pool)
     worker = Worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
         activities=activities(pool),
-        interceptors=[AttemptRecorder(pool)],
+        interceptors=[recorder],
         workflow_runner=_workflow_runner(),
         max_concurrent_activities=_int_env("ORDER_TRACKER_MAX_ACTIVITIES", 500),
         max_concurrent_workflow_tasks=_int_env("ORDER_TRACKER_MAX_WORKFLOW_TASKS", 200),
@@ -155,6 +156,7 @@ async def _serve(
         log.info("event=worker_stopping worker=%s reason=signal", name)
         await worker.shutdown()
     await run
+    await recorder.drain()  # rows of attempts cut off by the shutdown itself
     await pool.close()
     log.info("event=worker_stopped worker=%s", name)
 

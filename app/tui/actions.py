@@ -152,6 +152,6 @@ async def cancel_order(service: Any, console: Console) -> None:
 async def audit_log(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, None, "inspect")
     audit = await service.audit(order_id)
-    # with the Web UI link to the workflow's history; a long one through a pager
+    # with the Web UI link to the workflow's history; a timeline taller than the screen through less
     if not await pager.show(console, lambda c: render.print_audit(c, audit), f"Audit of {short_id(order_id)}"):
         await pause()

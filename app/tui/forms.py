@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from activities import rules
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.render import address_line, state_text
 from app.tui.prompts import ask
 from app.views import format_cents
@@ -107,9 +107,11 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     products = {p.sku: p for p in await service.catalog()}
     while True:  # a taken id is refused now, not after the whole form
         order_id = (await ask(questionary.text("Order id", default=suggest_order_id(), validate=order_id_check))).strip()
-        if not await service.order_exists(order_id):
+        try:
+            await service.refuse_taken_id(order_id)
             break
-        console.print(Text(f"Order {order_id} already exists; choose another order id.", style="red"))
+        except InvalidInput as taken:
+            console.print(Text(str(taken), style="red"))
     skus = await ask(
         questionary.checkbox(
             "Items (space picks, enter when done)",

@@ -5,6 +5,7 @@ machine without `less`, or no terminal (or TERM unset or dumb), prints as it is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -16,8 +17,8 @@ from rich.text import Text
 
 # The line below the output that fits: the "press any key" prompt.
 SPARE_LINES = 1
-# Short: less shows a prompt wider than the screen from its end. With a 24-character title it
-# takes 71 of 80 columns.
+# Short: less shows a prompt wider than the screen from its end. With the longest id the
+# audit shows (24 characters, app/tui/actions.short_id) the prompt takes ~71 of 80 columns.
 HELP = "q: back, space: more"
 
 
@@ -32,16 +33,24 @@ def less_command(title: str, path: str) -> list[str] | None:
     if less is None or os.environ.get("TERM", "dumb") in ("", "dumb"):
         return None
     prompt = f"{prompt_literal(title)}  lines %lt-%lb/%L  {prompt_literal(HELP)}"
-    # -R keeps the colours, -X leaves the last page on the screen after q, -K makes Ctrl-C
-    # leave as q does. The prompt is set for every prompt style, so that -m or -M in the
-    # operator's $LESS does not replace it.
+    # -R keeps the colours, -X leaves the last page on the screen after q, -K makes less exit
+    # on Ctrl-C (which also takes the TUI back to the menu). The prompt is set for every
+    # prompt style, so that -m or -M in the operator's $LESS does not replace it.
     return [less, "-R", "-X", "-K", f"-Ps{prompt}", f"-Pm{prompt}", f"-PM{prompt}", "--", path]
 
 
 async def run_pager(command: list[str]) -> None:
     # LESSSECURE: no shell, editor or log file from inside the TUI (!, v, s).
     process = await asyncio.create_subprocess_exec(*command, env={**os.environ, "LESSSECURE": "1"})
-    await process.wait()
+    try:
+        await process.wait()
+    finally:
+        # Ctrl-C cancels the screen while less is still restoring the terminal: the menu must
+        # not be drawn (and the terminal set up for it) until less has gone.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            await asyncio.shield(process.wait())
 
 
 def screen_rows(text: str, width: int) -> int:
@@ -64,7 +73,9 @@ async def show(console: Console, draw: Callable[[Console], None], title: str) ->
         console.file.flush()
         return False
     # From a file rather than a pipe, so that less knows the number of lines from the start.
-    with tempfile.NamedTemporaryFile("w", prefix="order-tracker-", suffix=".txt") as page:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="order-tracker-", suffix=".txt", encoding=console.encoding, errors="replace"
+    ) as page:
         page.write(text)
         page.flush()
         command = less_command(title, page.name)
