@@ -238,12 +238,15 @@ async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
     assert result.state == OrderState.CANCELLED and result.failure_reason == "found it cheaper"
     assert result.payment.status == PaymentStatus.REFUNDED and len(fakes.calls["RefundPayment"]) == 1
     assert fakes.dispatched_to == []
-    # Two attempts in the task the cancel cut short, then the child, run again with the cancel
-    # applied first, asks once more with call_off (the database, not the child, says "off").
-    assert [d.call_off for d in fakes.calls["DispatchCarrier"]] == [False, False, True]
+    # The second attempt finds the cancel in the database and calls the shipment off. The cancel
+    # is not forwarded to the child: it used to make the server refuse the child's task, whose
+    # steps then ran a third time.
+    assert [d.call_off for d in fakes.calls["DispatchCarrier"]] == [False, False]
     # The child ends called off, not as a failed dispatch.
     child = workflow_env.client.get_workflow_handle(f"shipping-{order.order_id}-1", result_type=ShippingResult)
     assert await child.result() == ShippingResult(dispatched=False, cancelled=True)
+    assert not await history_has(child, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+    assert not await history_has(child, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
 
 
 async def test_cancel_after_dispatch_is_refused_and_audited(workflow_env, fakes):

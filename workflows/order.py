@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
         CANCEL_BEFORE_CHARGE,
+        CANCEL_LEFT_TO_THE_DATABASE,
         PAYMENT_FAILURE_ENDS_ORDER,
         REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
@@ -291,16 +292,17 @@ class OrderWorkflow(OrderCommands):
                 raise
             return ShippingResult(dispatched=False, reason=f"shipping workflow {child_id} is still running")
         self._shipping = handle
-        cancel_forwarded = False
+        cancel_seen = False
         try:
             while True:
                 await workflow.wait_condition(
-                    lambda: handle.done() or (self._cancel_reason is not None and not cancel_forwarded)
+                    lambda: handle.done() or (self._cancel_reason is not None and not cancel_seen)
                 )
                 if handle.done():
                     return await handle
-                cancel_forwarded = True
-                await self._tell_child(handle, ShippingWorkflow.cancel_shipping)
+                cancel_seen = True
+                if not workflow.patched(CANCEL_LEFT_TO_THE_DATABASE):
+                    await self._tell_child(handle, ShippingWorkflow.cancel_shipping)
         except ChildWorkflowError as error:
             return ShippingResult(dispatched=False, reason=failure_message(error))
         finally:

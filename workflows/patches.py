@@ -38,6 +38,11 @@ REFUND_REFUSED_SHIPS = "refund-refused-ships"
 # refund anyway: a try of the workflow task that was lost (a worker crash) may have charged it,
 # and a cancel delivered with the approval's retry ended the order before this run charged.
 REFUND_ASKS_THE_DATABASE = "refund-asks-the-database"
+# A cancel that comes while the shipping child runs is no longer forwarded to it: its dispatch
+# reads the cancel from the database and calls the shipment off. The forward decided nothing
+# and cost work: a signal landing while the child's task ran its steps made the server refuse
+# that task's completion, and the steps ran again.
+CANCEL_LEFT_TO_THE_DATABASE = "cancel-left-to-the-database"
 # An order ReceiveOrder cannot store (started by other means than the operator's tools, with
 # text the database refuses) ends FAILED with the reason; before, the workflow failed.
 UNSTORABLE_ORDER_FAILS = "unstorable-order-fails"

@@ -4,8 +4,9 @@ Packing and dispatch run back to back in one workflow task, and the database dec
 the carrier gets: the dispatch step reads the order's current address and whether a cancel
 was recorded in the same transaction that hands over the package. So an address change or a
 cancel that lands before the hand-over wins, even in the middle of the dispatch retries,
-without the child stopping to hear from its parent. The parent forwards both as signals too,
-so the child's own view stays current. The child signals its parent ``dispatch_failed`` when
+without the child stopping to hear from its parent. The parent forwards an address change
+as a signal too, so the child's own view stays current (a cancel only from parents started
+before CANCEL_LEFT_TO_THE_DATABASE). The child signals its parent ``dispatch_failed`` when
 the carrier cannot take the package for good.
 """
 
