@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -35,7 +35,7 @@ from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
 from app.stack.health import check_pollers
-from app.views import order_summary, timeline
+from app.views import merged_status, order_summary, timeline
 from db import queries
 from db.pool import create_pool
 from workflows.model import (
@@ -47,7 +47,6 @@ from workflows.model import (
     OrderInput,
     OrderItem,
     OrderState,
-    PROGRESS,
     default_payment_id,
     order_workflow_id,
 )
@@ -149,7 +148,7 @@ class OrderService:
         now = datetime.now(timezone.utc)
         summary = order_summary(row, now) if row is not None else {}
         per_activity = await queries.attempts_by_activity(self.pool, order_id)
-        status = _merge_status(order_id, live, summary, per_activity, now)
+        status = merged_status(order_id, live, summary, per_activity, now)
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
         return status
 
@@ -346,56 +345,6 @@ def _cause_message(error: BaseException) -> str:
     cause = error.__cause__ or error
     message = getattr(cause, "message", None) or str(cause)
     return message
-
-
-def _row_is_ahead(recorded: str | None, live: OrderState) -> bool:
-    """The order row can be ahead of the workflow's last completed workflow task: the child
-    records PACKED and DISPATCHED, and the final step records the ending, before it."""
-    if recorded is None or live.terminal:
-        return False
-    state = OrderState(recorded)
-    return state.terminal or PROGRESS.index(state) > PROGRESS.index(live)
-
-
-def _merge_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:
-    status: dict[str, Any] = dict(summary)
-    if live is not None:
-        view = asdict(live)
-        status.update(
-            {
-                "state": live.state.value,
-                "step": live.step,
-                "terminal": live.terminal,
-                "items": view["items"],
-                "address": view["address"],
-                "payment": {"payment_id": live.payment.payment_id, "status": live.payment.status.value},
-                "failure_reason": live.failure_reason or summary.get("failure_reason", ""),
-                "tracking_number": live.tracking_number or summary.get("tracking_number", ""),
-                "shipping_attempts": live.shipping_attempts,
-                "awaiting_approval_since": live.awaiting_approval_since or summary.get("awaiting_approval_since"),
-                "created_at": summary.get("created_at") or live.created_at,
-                "source": "workflow",
-            }
-        )
-        if _row_is_ahead(summary.get("state"), live.state):
-            ahead = ("state", "step", "terminal") + (("payment",) if summary["terminal"] else ())
-            status.update({key: summary[key] for key in ahead})
-        if live.amount_cents is not None and "amount_cents" not in summary:
-            status["amount_cents"] = live.amount_cents
-        if live.terminal and "processing_seconds" not in summary:
-            status["processing_seconds"] = live.processing_seconds
-            status["review_seconds"] = live.review_seconds
-    else:
-        status["source"] = "database"
-    status["order_id"] = order_id
-    status["workflow_id"] = order_workflow_id(order_id)
-    status["attempts"] = per_activity
-    # The order row's count, from the same query as the list's (db/queries.py): attempts after
-    # the first of each activity invocation. Before the row exists only ReceiveOrder has run,
-    # once per activity, so the attempts per activity give the same count.
-    status.setdefault("retries", sum(n - 1 for n in per_activity.values() if n))
-    status.setdefault("updated_at", now.isoformat())
-    return status
 
 
 def _now_iso() -> str:

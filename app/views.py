@@ -1,13 +1,15 @@
-"""Pure functions from database rows to the plain data operators see: one order's summary
-and its audit timeline. No I/O here, so they are tested on plain values."""
+"""Pure functions from database rows to the plain data operators see: one order's summary,
+its status merged with the workflow's live view, and its audit timeline. No I/O here, so
+they are tested on plain values."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from workflows.model import OrderState
+from workflows.model import PROGRESS, OrderState, order_workflow_id
 
 # What an order is doing next, judged from the last state it recorded.
 NEXT_STEP = {
@@ -137,3 +139,55 @@ def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str
     ] + _attempt_entries(attempts)
     entries.sort(key=lambda entry: entry.pop("_sort"))
     return entries
+
+
+def _row_is_ahead(recorded: str | None, live: OrderState) -> bool:
+    """The order row can be ahead of the workflow's last completed workflow task: the child
+    records PACKED and DISPATCHED, and the final step records the ending, before it."""
+    if recorded is None or live.terminal:
+        return False
+    state = OrderState(recorded)
+    return state.terminal or PROGRESS.index(state) > PROGRESS.index(live)
+
+
+def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:
+    """One order's status: the database's summary with the workflow's live view (an
+    OrderStatus from the status query, or None when the workflow did not answer) on top."""
+    status: dict[str, Any] = dict(summary)
+    if live is not None:
+        view = asdict(live)
+        status.update(
+            {
+                "state": live.state.value,
+                "step": live.step,
+                "terminal": live.terminal,
+                "items": view["items"],
+                "address": view["address"],
+                "payment": {"payment_id": live.payment.payment_id, "status": live.payment.status.value},
+                "failure_reason": live.failure_reason or summary.get("failure_reason", ""),
+                "tracking_number": live.tracking_number or summary.get("tracking_number", ""),
+                "shipping_attempts": live.shipping_attempts,
+                "awaiting_approval_since": live.awaiting_approval_since or summary.get("awaiting_approval_since"),
+                "created_at": summary.get("created_at") or live.created_at,
+                "source": "workflow",
+            }
+        )
+        if _row_is_ahead(summary.get("state"), live.state):
+            ahead = ("state", "step", "terminal") + (("payment",) if summary["terminal"] else ())
+            status.update({key: summary[key] for key in ahead})
+        if live.amount_cents is not None and "amount_cents" not in summary:
+            status["amount_cents"] = live.amount_cents
+        if live.terminal and "processing_seconds" not in summary:
+            status["processing_seconds"] = live.processing_seconds
+            status["review_seconds"] = live.review_seconds
+    else:
+        status["source"] = "database"
+    status["order_id"] = order_id
+    status["workflow_id"] = order_workflow_id(order_id)
+    status["attempts"] = per_activity
+    # The order row's count, from the same query as the list's (db/queries.py): attempts after
+    # the first of each activity invocation. Before the row exists only ReceiveOrder has run,
+    # once per activity, so the attempts per activity give the same count.
+    status.setdefault("retries", sum(n - 1 for n in per_activity.values() if n))
+    status.setdefault("updated_at", now.isoformat())
+    return status

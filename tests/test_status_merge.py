@@ -3,7 +3,7 @@ moves the row to PACKED and DISPATCHED before its parent hears of it."""
 
 from datetime import datetime, timezone
 
-from app.service import _merge_status
+from app.views import merged_status
 from workflows.model import Address, OrderItem, OrderState, OrderStatus, Payment, PaymentStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -29,7 +29,7 @@ def merged(live_state: OrderState, row_state: str) -> dict:
     summary = {
         "state": row_state, "step": step, "terminal": terminal, "payment": payment, "retries": 1, "created_at": NOW.isoformat()
     }
-    return _merge_status("o-1", live(live_state), summary, {"PreparePackage": 2}, NOW)
+    return merged_status("o-1", live(live_state), summary, {"PreparePackage": 2}, NOW)
 
 
 def test_the_row_is_ahead_while_the_child_ships():
@@ -53,5 +53,5 @@ def test_the_workflow_wins_when_it_is_ahead_or_finished():
 def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():
     """Right after create, ReceiveOrder may have tried nine times before the order has a row:
     `order status` said 'Retries 0' next to 'ReceiveOrder 9'."""
-    status = _merge_status("o-1", live(OrderState.RECEIVED), {}, {"ReceiveOrder": 9}, NOW)
+    status = merged_status("o-1", live(OrderState.RECEIVED), {}, {"ReceiveOrder": 9}, NOW)
     assert status["attempts"] == {"ReceiveOrder": 9} and status["retries"] == 8
