@@ -888,7 +888,9 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     ae60f1a, which accepted a signal whose name has a tab; v3/ one run of every scenario of this
     module (order and shipping children) recorded by 7dd706a, the code before the workflow
     modules were split; v4/ the same for 94b4efb (with the refund-asks-the-database,
-    unstorable-order-fails and wrong-arity-signal scenarios), made with keep_history above."""
+    unstorable-order-fails and wrong-arity-signal scenarios), made with keep_history above;
+    v5/ the six scenarios with a cancel during shipping, recorded once the cancel stopped being
+    forwarded to the child (cancel-left-to-the-database)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -896,7 +898,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v3) >= 70, "the v3 histories are missing"
     v4 = sorted((HISTORY_DIR / "v4").glob("*.json.gz"))
     assert len(v4) >= 75, "the v4 histories are missing"
-    histories += [WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4]
+    v5 = sorted((HISTORY_DIR / "v5").glob("*.json.gz"))
+    assert len(v5) >= 12, "the v5 histories are missing"
+    histories += [
+        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5
+    ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
         async for result in results:
