@@ -1,0 +1,73 @@
+"""Orders survive PostgreSQL going away mid-flight for longer than a step's local attempts
+last: the steps go on as activities the server retries, and once `up` has brought the
+database back every order ships, charged exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+
+from app.config import ROOT
+from eval_tests.conftest import PrivateStack
+from eval_tests.test_crash import ADDRESS, TERMINAL, _states, _wait
+
+
+def _retried_on_server(stack: PrivateStack) -> bool:
+    logs = stack.data_dir / "logs"
+    return any(
+        "event=step_retried_on_server" in (logs / f"{worker}.log").read_text(errors="replace")
+        for worker in ("order-worker", "shipping-worker")
+        if (logs / f"{worker}.log").exists()
+    )
+
+
+def test_orders_survive_postgres_down_past_the_local_attempts():
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        ids = [f"outage-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+        for order_id in ids:
+            stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+        _wait(stack, ids, lambda s: s == "AWAITING_APPROVAL")
+        approvals = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app", "order", "approve", order_id], cwd=ROOT, env=stack.env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            for order_id in ids
+        ]
+        # Stop PostgreSQL (a fast shutdown: every connection drops) as soon as one order is paid.
+        deadline = time.monotonic() + 60
+        while not {"PAID", "PACKED", "DISPATCHED"} & set(_states(stack, ids).values()):
+            assert time.monotonic() < deadline, "no order got paid"
+        in_flight = {i: s for i, s in _states(stack, ids).items() if s not in TERMINAL}
+        postgres = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "postgres")
+        os.kill(postgres, signal.SIGINT)
+        psutil.Process(postgres).wait(30)
+        assert in_flight, "every order ended before the outage"
+
+        # Down until a step has used up its local attempts and gone on as a regular activity.
+        deadline = time.monotonic() + 120
+        while not _retried_on_server(stack):
+            assert time.monotonic() < deadline, "no step went on to the server's retries"
+            time.sleep(0.5)
+        assert stack.run("status").returncode == 3
+
+        stack.ok("up", timeout=120)
+        for approval in approvals:
+            approval.communicate(timeout=180)
+        final = _wait(stack, ids, lambda s: s in TERMINAL, timeout=240)
+        assert set(final.values()) == {"SHIPPED"}, final
+        for order_id in ids:
+            status = stack.json("order", "status", order_id)
+            assert status["payment"]["status"] == "CHARGED"
+            audit = stack.json("order", "audit", order_id)
+            assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
+    finally:
+        stack.destroy()
