@@ -20,6 +20,16 @@ from workflows.model import order_id_from_workflow_id
 
 log = logging.getLogger("activities.attempts")
 
+# PostgreSQL down, restarting or out of reach (CannotConnectNowError is "starting up" or
+# "shutting down"; InterfaceError a connection or pool closed under the write).
+DATABASE_UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+
 
 class AttemptRecorder(Interceptor):
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -117,6 +127,12 @@ class _RecordAttempts(ActivityInboundInterceptor):
     async def _write(self, row: dict[str, Any]) -> None:
         try:
             await orders_db.record_attempt(self._pool, **row)
+        except DATABASE_UNREACHABLE as error:
+            # Every attempt of every waiting step during an outage: one line each, no traceback.
+            log.warning(
+                "event=attempt_record_failed activity=%s workflow_id=%s attempt=%s reason=database_unreachable error=%r",
+                row["activity"], row["workflow_id"], row["attempt"], error,
+            )
         except Exception:  # the audit row must never fail the business step itself
             log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
 

@@ -88,3 +88,32 @@ async def test_an_attempt_cut_off_while_its_row_is_written_is_corrected_to_timed
     if first == "error":
         cut_off += " (it had failed: RuntimeError: boom)"
     assert rows.by_attempt() == {1: ("timeout", cut_off), 2: ("ok", None)}
+
+
+async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_traceback(
+    dev_env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """During an outage every attempt of every waiting step fails to write its row: each used to
+    log a full traceback at error level."""
+    monkeypatch.setitem(FIRST_ATTEMPT_FAILS, "fails", False)
+
+    async def refused(pool: Any, **row: Any) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
+
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", refused)
+    queue = f"recorder-{uuid.uuid4().hex[:8]}"
+    with caplog.at_level("WARNING", logger="activities.attempts"):
+        async with Worker(
+            dev_env.client,
+            task_queue=queue,
+            workflows=[OneQuickStep],
+            activities=[quick_step],
+            interceptors=[attempts.AttemptRecorder(pool=None)],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ):
+            assert await dev_env.client.execute_workflow(
+                OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
+            ) == "done"
+    [failed] = [r for r in caplog.records if "event=attempt_record_failed" in r.getMessage()]
+    assert failed.levelname == "WARNING" and failed.exc_info is None
+    assert "reason=database_unreachable" in failed.getMessage() and "Connect call failed" in failed.getMessage()
