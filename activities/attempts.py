@@ -20,13 +20,16 @@ from workflows.model import order_id_from_workflow_id
 
 log = logging.getLogger("activities.attempts")
 
-# PostgreSQL down, restarting or out of reach (CannotConnectNowError is "starting up" or
-# "shutting down"; InterfaceError a connection or pool closed under the write).
+# PostgreSQL down, restarting or out of reach: CannotConnectNowError is "starting up" or
+# "shutting down", Admin/CrashShutdownError a write cut by a shutdown, ConnectionDoesNotExist
+# (a PostgresConnectionError) and InterfaceError a connection or pool closed under the write.
 DATABASE_UNREACHABLE = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.InterfaceError,
 )
 

@@ -68,7 +68,8 @@ BOOKKEEPING_RETRY = RetryPolicy(
 # fails two attempts in three, so the step pays a few more back-offs before it succeeds. At
 # 60 s an order waited minutes after the outage (measured, eval_tests/test_outage.py: one
 # order's MarkShipped attempts 16, 32, 67 and 55 s apart, still DISPATCHED 240 s after
-# PostgreSQL was back); one attempt per 5 s per waiting step is no load during an outage.
+# PostgreSQL was back). The price: one attempt per 5 s per waiting step during an outage
+# (an activity task each; 1,000 waiting steps make ~200 tasks/s on the dev server).
 SERVER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
