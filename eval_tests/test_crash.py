@@ -34,21 +34,28 @@ def _wait(stack: PrivateStack, ids: list[str], done, timeout: float = 120) -> di
         time.sleep(0.2)
 
 
+def approve_new_orders(stack: PrivateStack, prefix: str, count: int) -> tuple[list[str], list[subprocess.Popen]]:
+    """``count`` new orders, waited for until they await review, then approved all at once,
+    each by its own `order approve` running in the background."""
+    ids = [f"{prefix}-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    for order_id in ids:
+        stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+    _wait(stack, ids, lambda s: s == "AWAITING_APPROVAL")
+    approvals = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "order", "approve", order_id], cwd=ROOT, env=stack.env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for order_id in ids
+    ]
+    return ids, approvals
+
+
 def test_orders_survive_both_workers_being_killed_mid_flight():
     stack = PrivateStack.create()
     try:
         stack.ok("up", timeout=180)
-        ids = [f"crash-{uuid.uuid4().hex[:8]}" for _ in range(8)]
-        for order_id in ids:
-            stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
-        _wait(stack, ids, lambda s: s == "AWAITING_APPROVAL")
-        approvals = [
-            subprocess.Popen(
-                [sys.executable, "-m", "app", "order", "approve", order_id], cwd=ROOT, env=stack.env,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )
-            for order_id in ids
-        ]
+        ids, approvals = approve_new_orders(stack, "crash", 8)
         # Kill both workers as soon as one order has been paid: charges and shipping in flight.
         deadline = time.monotonic() + 60
         while not {"PAID", "PACKED", "DISPATCHED"} & set(_states(stack, ids).values()):
