@@ -174,10 +174,13 @@ async def test_cancel_after_payment_ends_cancelled_with_the_payment_refunded(cli
     assert await wait_for_state(db, order_id, TERMINAL) == "CANCELLED"
     payments = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
     assert [(p["status"], p["amount_cents"]) for p in payments] == [("REFUNDED", 4723)]
-    events = await db.fetch("SELECT type FROM events WHERE order_id = $1", order_id)
-    types = [e["type"] for e in events]
+    events = await db.fetch("SELECT type FROM events WHERE order_id = $1 ORDER BY ts, id", order_id)
+    types = [e["type"] for e in events]  # as the audit timeline orders them
     assert types.count("payment_refunded") == 1 and "order_cancelled" in types
     assert "carrier_dispatched" not in types
+    # The request comes before what it caused, and the ending is the last word.
+    assert types.index("cancel_requested") < types.index("payment_refunded") < types.index("order_cancelled")
+    assert types[-1] == "order_cancelled"
     status = await cli.json("order", "status", order_id)
     assert status["state"] == "CANCELLED" and status["payment"]["status"] == "REFUNDED"
 

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_commands import OrderCommands
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
+        AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
         PAYMENT_FAILURE_ENDS_ORDER,
@@ -94,6 +95,8 @@ class OrderWorkflow(OrderCommands):
         self._received = False  # the order's row exists
         # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
+        self._jobs_queued = 0
+        self._jobs_done = 0
         self._address_sequence = 0
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
@@ -320,6 +323,7 @@ class OrderWorkflow(OrderCommands):
         """Compensate what was done, then record the ending."""
         self._ending = ended.state
         self._failure_reason = ended.reason
+        await self._audit_owed_first()
         if self._payment.status == PaymentStatus.CHARGED or self._may_have_been_charged_unseen():
             self._step = "refunding payment"
             self._payment = await self._bookkeeping(
@@ -416,6 +420,19 @@ class OrderWorkflow(OrderCommands):
             job = self._jobs[0]
             await job()
             self._jobs.pop(0)
+            self._jobs_done += 1
+
+    async def _audit_owed_first(self) -> None:
+        """Before the order is wound up (refund, ending): what it already owes its audit trail (a
+        cancel request, a refused command, a failed shipping attempt, an address change) is
+        recorded first, so that the timeline reads in the order things happened. Those rows are
+        written by the bookkeeper, alongside the process; before this, the ending could overtake
+        them (`order_cancelled` above the `cancel_requested` that caused it). A SHIPPED ending
+        does not wait: what it can owe then (a command refused because the carrier has the
+        package) comes after the hand-over either way."""
+        owed = self._jobs_queued
+        if self._jobs_done < owed and workflow.patched(AUDIT_BEFORE_ENDING):
+            await workflow.wait_condition(lambda: self._jobs_done >= owed)
 
     async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
         """Signal the shipping child; it may have finished in the meantime, which is no error:

@@ -83,6 +83,8 @@ class OrderCommands:
     _cancel_outcome: str | None  # "cancelled" or the reason it came too late
     _ending: OrderState | None  # set when the order starts winding up, before its steps run
     _jobs: list[Callable[[], Awaitable[Any]]]  # bookkeeping, drained in order by the run
+    _jobs_queued: int  # bookkeeping jobs ever queued, and of those, done
+    _jobs_done: int
     _address_sequence: int
     # Per address change, once the database answered: None if applied, else why it came too late.
     _address_answers: dict[int, str | None]
@@ -208,12 +210,16 @@ class OrderCommands:
         change = AddressChange(
             order_id=self._order.order_id, sequence=self._address_sequence, address=rules.normalise_address(address), by=by
         )
-        self._jobs.append(lambda: self._apply_address_change(change))
+        self._add_job(lambda: self._apply_address_change(change))
         return change.sequence
 
     def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
         event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
-        self._jobs.append(lambda: self._bookkeeping(OrderActivities.record_event, event))
+        self._add_job(lambda: self._bookkeeping(OrderActivities.record_event, event))
+
+    def _add_job(self, job: Callable[[], Awaitable[Any]]) -> None:
+        self._jobs.append(job)
+        self._jobs_queued += 1
 
     def _signal_refused(self, command: str, reason: str) -> None:
         self._note_refusal(command, reason)

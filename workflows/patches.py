@@ -46,6 +46,9 @@ CANCEL_LEFT_TO_THE_DATABASE = "cancel-left-to-the-database"
 # An order ReceiveOrder cannot store (started by other means than the operator's tools, with
 # text the database refuses) ends FAILED with the reason; before, the workflow failed.
 UNSTORABLE_ORDER_FAILS = "unstorable-order-fails"
+# The audit rows an order already owes (a cancel request, a refused command, a failed shipping
+# attempt) are recorded before its ending; before, the ending could overtake them.
+AUDIT_BEFORE_ENDING = "audit-before-ending"
 
 # ---- ShippingWorkflow
 
