@@ -22,16 +22,24 @@ log = logging.getLogger("activities.attempts")
 
 # PostgreSQL down, restarting or out of reach: CannotConnectNowError is "starting up" or
 # "shutting down", Admin/CrashShutdownError a write cut by a shutdown, ConnectionDoesNotExist
-# (a PostgresConnectionError) and InterfaceError a connection or pool closed under the write.
-DATABASE_UNREACHABLE = (
+# (a PostgresConnectionError) a connection lost under the write.
+_UNREACHABLE = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
-    asyncpg.InterfaceError,
 )
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether a write failed because the database is out of reach, not because of the write.
+    asyncpg's InterfaceError also covers misuse and, as DataError, a value the query cannot
+    take: only a connection or pool that is closed (or closing) under the write counts."""
+    if isinstance(error, _UNREACHABLE):
+        return True
+    return type(error) is asyncpg.InterfaceError and ("closed" in str(error) or "closing" in str(error))
 
 
 class AttemptRecorder(Interceptor):
@@ -130,14 +138,15 @@ class _RecordAttempts(ActivityInboundInterceptor):
     async def _write(self, row: dict[str, Any]) -> None:
         try:
             await orders_db.record_attempt(self._pool, **row)
-        except DATABASE_UNREACHABLE as error:
+        except Exception as error:  # the audit row must never fail the business step itself
+            if not database_unreachable(error):
+                log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
+                return
             # Every attempt of every waiting step during an outage: one line each, no traceback.
             log.warning(
                 "event=attempt_record_failed activity=%s workflow_id=%s attempt=%s reason=database_unreachable error=%r",
                 row["activity"], row["workflow_id"], row["attempt"], error,
             )
-        except Exception:  # the audit row must never fail the business step itself
-            log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
 
     async def _correct(self, writing: asyncio.Future, row: dict[str, Any], outcome: str, error: str) -> None:
         log.warning(

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
@@ -117,3 +118,26 @@ async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_tra
     [failed] = [r for r in caplog.records if "event=attempt_record_failed" in r.getMessage()]
     assert failed.levelname == "WARNING" and failed.exc_info is None
     assert "reason=database_unreachable" in failed.getMessage() and "Connect call failed" in failed.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("error", "unreachable"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)"), True),
+        (asyncio.TimeoutError(), True),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"), True),
+        (asyncpg.InterfaceError("cannot call Connection.execute(): connection is closed"), True),
+        (asyncpg.InterfaceError("pool is closing"), True),
+        # A fault of the write itself, which keeps its traceback.
+        (asyncpg.exceptions.DataError("invalid input for query argument $3: 'x' (an integer is required)"), False),
+        (asyncpg.InterfaceError("cannot perform operation: another operation is in progress"), False),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint"), False),
+        (ValueError("bad row"), False),
+    ],
+)
+def test_only_a_database_out_of_reach_counts_as_unreachable(error: BaseException, unreachable: bool):
+    """asyncpg.InterfaceError, counted whole before, also covers DataError and misuse: code bugs
+    that would have been logged as an outage, without their traceback."""
+    assert attempts.database_unreachable(error) is unreachable
