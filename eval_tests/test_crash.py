@@ -3,13 +3,16 @@ are in flight; `up` brings them back and every order still ships, charged exactl
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from typing import Callable
 
+import asyncpg
 import psutil
 
 from app.config import ROOT
@@ -51,19 +54,42 @@ def approve_new_orders(stack: PrivateStack, prefix: str, count: int) -> tuple[li
     return ids, approvals
 
 
+async def act_once_shipping(stack: PrivateStack, ids: list[str], act: Callable[[], None]) -> dict[str, str]:
+    """Watch the rows directly (the CLI takes longer to start than an order to ship) and
+    ``act`` once two orders are being shipped (or one, if no other is left to pay); the
+    states at that moment."""
+    conn = await asyncpg.connect(stack.settings.database_url)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            rows = await conn.fetch("SELECT id, state FROM orders WHERE id = ANY($1::text[])", ids)
+            states = {r["id"]: r["state"] for r in rows}
+            shipping = sum(s in ("PAID", "PACKED", "DISPATCHED") for s in states.values())
+            unpaid = sum(s in ("AWAITING_APPROVAL", "APPROVED") for s in states.values())
+            if shipping >= 2 or (shipping == 1 and unpaid == 0):
+                break
+            assert time.monotonic() < deadline, f"no order got paid: {states}"
+            await asyncio.sleep(0.02)
+        act()
+    finally:
+        conn.terminate()
+    return states
+
+
 def test_orders_survive_both_workers_being_killed_mid_flight():
     stack = PrivateStack.create()
     try:
         stack.ok("up", timeout=180)
-        ids, approvals = approve_new_orders(stack, "crash", 8)
-        # Kill both workers as soon as one order has been paid: charges and shipping in flight.
-        deadline = time.monotonic() + 60
-        while not {"PAID", "PACKED", "DISPATCHED"} & set(_states(stack, ids).values()):
-            assert time.monotonic() < deadline, "no order got paid"
+        # Looked up now: the CLI is too slow to ask between seeing the orders and the kill.
         pids = {p["name"]: p["pid"] for p in stack.status()["parts"]}
-        for name in ("order-worker", "shipping-worker"):
-            os.kill(pids[name], signal.SIGKILL)
-        in_flight = {i: s for i, s in _states(stack, ids).items() if s not in TERMINAL}
+        ids, approvals = approve_new_orders(stack, "crash", 8)
+
+        def kill_both_workers() -> None:  # charges and shipping in flight
+            for name in ("order-worker", "shipping-worker"):
+                os.kill(pids[name], signal.SIGKILL)
+
+        at_crash = asyncio.run(act_once_shipping(stack, ids, kill_both_workers))
+        in_flight = {i: s for i, s in at_crash.items() if s not in TERMINAL}
         for name in ("order-worker", "shipping-worker"):
             try:
                 psutil.Process(pids[name]).wait(10)

@@ -10,11 +10,10 @@ import signal
 import subprocess
 import time
 
-import asyncpg
 import psutil
 
 from eval_tests.conftest import PrivateStack
-from eval_tests.test_crash import TERMINAL, _wait, approve_new_orders
+from eval_tests.test_crash import TERMINAL, _wait, act_once_shipping, approve_new_orders
 
 
 def _retried_on_server(stack: PrivateStack) -> bool:
@@ -26,29 +25,6 @@ def _retried_on_server(stack: PrivateStack) -> bool:
     )
 
 
-async def _stop_postgres_once_one_is_paid(stack: PrivateStack, ids: list[str], postgres: int) -> dict[str, str]:
-    """Watch the rows directly (the CLI takes longer to start than an order to ship) and stop
-    PostgreSQL with a fast shutdown, every connection dropped, once two orders are being
-    shipped (or one, if no other is left to pay); the states at that moment."""
-    conn = await asyncpg.connect(stack.settings.database_url)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            rows = await conn.fetch("SELECT id, state FROM orders WHERE id = ANY($1::text[])", ids)
-            states = {r["id"]: r["state"] for r in rows}
-            shipping = sum(s in ("PAID", "PACKED", "DISPATCHED") for s in states.values())
-            unpaid = sum(s in ("AWAITING_APPROVAL", "APPROVED") for s in states.values())
-            if shipping >= 2 or (shipping == 1 and unpaid == 0):
-                break
-            assert time.monotonic() < deadline, f"no order got paid: {states}"
-            await asyncio.sleep(0.02)
-        os.kill(postgres, signal.SIGINT)
-    finally:
-        conn.terminate()
-    psutil.Process(postgres).wait(30)
-    return states
-
-
 def test_orders_survive_postgres_down_past_the_local_attempts():
     stack = PrivateStack.create()
     approvals: list[subprocess.Popen] = []
@@ -57,7 +33,9 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
         # Looked up now: the CLI is too slow to ask between seeing the orders and the stop.
         postgres = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "postgres")
         ids, approvals = approve_new_orders(stack, "outage", 6)
-        at_outage = asyncio.run(_stop_postgres_once_one_is_paid(stack, ids, postgres))
+        # A fast shutdown: every connection dropped.
+        at_outage = asyncio.run(act_once_shipping(stack, ids, lambda: os.kill(postgres, signal.SIGINT)))
+        psutil.Process(postgres).wait(30)
         assert set(at_outage.values()) - TERMINAL, f"every order ended before the outage: {at_outage}"
 
         # Down until a step has used up its local attempts and gone on as a regular activity.
