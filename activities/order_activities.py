@@ -141,6 +141,31 @@ class OrderActivities:
             row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
             if row is None:  # no row to end (ReceiveOrder never succeeded)
                 return Finished(processing_ms=0, review_ms=0)
+            payment = None
+            if row["state"] != OrderState.SHIPPED.value:
+                # Money must not stay on an order that did not ship, even a charge this run of
+                # the workflow never saw (orders_db.refund_forgotten_charge says how).
+                if refunded := await orders_db.refund_forgotten_charge(conn, input.order_id):
+                    payment = Payment(
+                        payment_id=refunded["payment_id"],
+                        status=PaymentStatus(refunded["status"]),
+                        amount_cents=refunded["amount_cents"],
+                    )
+                    log.warning(
+                        "event=forgotten_charge_refunded order_id=%s payment_id=%s ending=%s",
+                        input.order_id, payment.payment_id, row["state"],
+                    )
+                    await orders_db.insert_event(
+                        conn,
+                        input.order_id,
+                        "payment_refunded",
+                        "payment_refunded",
+                        {
+                            "payment_id": payment.payment_id,
+                            "amount_cents": payment.amount_cents,
+                            "reason": f"charged by a try of the workflow that was lost; refunded as the order ended {row['state']}",
+                        },
+                    )
             # The first ending recorded wins (a try of the workflow task that the server refused
             # may have recorded one): the audit log gets only the ending the order has.
             if row["state"] == input.state.value:
@@ -156,6 +181,7 @@ class OrderActivities:
             review_ms=row["review_ms"] or 0,
             state=OrderState(row["state"]),
             reason=row["failure_reason"],
+            payment=payment,
         )
 
     @activity.defn(name="RecordEvent")

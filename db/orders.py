@@ -203,6 +203,22 @@ async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> as
     )
 
 
+async def refund_forgotten_charge(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+    """At an ending other than SHIPPED: refund a charge the workflow does not know of, and
+    return it; None if there is none. One can be left by a try of the workflow task that
+    charged and was then lost (a worker killed) when the try that replaced it never saw the
+    approval: a cancel or rejection applied first, or the server lost the Update. A payment the
+    carrier's hand-over covers (a tracking number) stays charged, as in ``refund``. Call it
+    holding the order's row lock (``finish`` takes it)."""
+    return await conn.fetchrow(
+        "UPDATE payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
+        " WHERE order_id = $1 AND status = 'CHARGED'"
+        " AND NOT EXISTS (SELECT 1 FROM orders WHERE id = $1 AND tracking_number <> '')"
+        " RETURNING payment_id, status, amount_cents",
+        order_id,
+    )
+
+
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
     tracking number) and the state (an order that ended otherwise gets no hand-over)."""

@@ -244,6 +244,36 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "SHIPPED"
 
 
+async def test_an_ending_refunds_a_charge_the_workflow_never_saw(pool):
+    """A try of the workflow task charged and was lost; the run that replaced it never saw the
+    approval (a rejection or cancel applied first) and ends the order without RefundPayment.
+    FinishOrder refunds the charge, once; an order the carrier has keeps its money."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    ending = FinishInput(order.order_id, OrderState.REJECTED, "order_rejected", "out of stock")
+    finished = await ActivityEnvironment().run(orders.finish_order, ending)
+    assert finished.state == OrderState.REJECTED
+    assert finished.payment is not None and finished.payment.status == PaymentStatus.REFUNDED
+    again = await ActivityEnvironment().run(orders.finish_order, ending)
+    assert again.payment is None  # refunded once
+    rows = await pool.fetch("SELECT status FROM payments WHERE order_id = $1", order.order_id)
+    assert [r["status"] for r in rows] == ["REFUNDED"]
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1 ORDER BY id", order.order_id)]
+    assert types[-2:] == ["payment_refunded", "order_rejected"]
+
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    handed_over = await received_order(pool)
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(handed_over))
+    await ActivityEnvironment().run(
+        shipping.dispatch_carrier, DispatchInput(handed_over.order_id, f"pkg-{handed_over.order_id}", handed_over.address)
+    )
+    kept = await ActivityEnvironment().run(
+        orders.finish_order, FinishInput(handed_over.order_id, OrderState.FAILED, "order_failed", "x")
+    )
+    assert kept.payment is None and await charged_payments(pool, handed_over.order_id) == 1
+
+
 async def test_a_refund_refunds_only_this_order_s_payment(pool):
     """The workflow asks for a refund whenever an approved order ends without a charge it saw;
     a payment id that turned out to be another order's must not be refunded for it."""

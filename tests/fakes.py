@@ -121,7 +121,13 @@ class FakeActivities:
     async def finish_order(self, input: FinishInput) -> Finished:
         await self._step("FinishOrder", input)
         self.ended = self.ended or (input.state, input.reason)
-        return Finished(processing_ms=1000, review_ms=0, state=self.ended[0], reason=self.ended[1])
+        refunded = None
+        # Like the database: a charge the workflow did not know of is refunded at an ending
+        # other than SHIPPED, unless the carrier has the package.
+        if self.ended[0] != OrderState.SHIPPED and self.payment == PaymentStatus.CHARGED and not self.dispatched_to:
+            self.payment = PaymentStatus.REFUNDED
+            refunded = Payment(payment_id=f"pay-{input.order_id}", status=self.payment, amount_cents=3998)
+        return Finished(processing_ms=1000, review_ms=0, state=self.ended[0], reason=self.ended[1], payment=refunded)
 
     @activity.defn(name="RecordAddressChange")
     async def record_address_change(self, input: AddressChange) -> bool:

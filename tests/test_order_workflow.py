@@ -238,6 +238,22 @@ async def test_a_cancel_request_is_recorded_before_the_ending_it_causes(workflow
     assert len(fakes.calls["FinishOrder"]) == 1
 
 
+async def test_a_charge_this_run_never_saw_is_refunded_when_the_order_ends_otherwise(workflow_env, fakes):
+    """A try of the workflow task charged the order and was lost; the try that replaced it saw a
+    rejection first (the approval then refused): the ending refunds the charge all the same."""
+    fakes.payment = PaymentStatus.CHARGED  # as the lost try left it in the database
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["out of stock", "bob"])
+        result = await finish(handle)
+    assert result.state == OrderState.REJECTED
+    assert "RefundPayment" not in fakes.calls  # this run had no charge to refund
+    assert fakes.payment == PaymentStatus.REFUNDED
+    assert result.payment.status == PaymentStatus.REFUNDED
+
+
 async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
     order = an_order(fakes, oid())
 

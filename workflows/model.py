@@ -341,6 +341,9 @@ class Finished:
     state: OrderState | None = None
     reason: str | None = None
     tracking_number: str | None = None  # MarkShipped: the hand-over's, from the order's row
+    # FinishOrder: a charge this run had not seen, refunded at the ending (Finished's users
+    # before this field ignore it; it changes no command).
+    payment: Payment | None = None
 
 
 @dataclass

@@ -343,6 +343,8 @@ class OrderWorkflow(OrderCommands):
                 reason=ended.reason,
             ),
         )
+        if self._finished.payment is not None:  # a charge this run never saw, refunded by FinishOrder
+            self._payment = self._finished.payment
         state = ended.state
         recorded = self._finished.state
         if recorded is not None and recorded != state:
