@@ -138,22 +138,30 @@ async def prices(conn: asyncpg.Connection, skus: list[str]) -> dict[str, int]:
 
 async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, amount_cents: int) -> asyncpg.Record:
     """Charge once per payment id: a repeat returns the existing payment unchanged, and so does
-    a payment id a refund has voided (status FAILED: the order ended before any charge).
+    a payment id a refund has voided (status FAILED: the order ended before any charge). An
+    order that has already ended is not charged: its payment id is voided.
 
     The order's row lock comes first, as in the refund and the hand-over, so that a charge and a
     refund never overlap (nor deadlock). Concurrent charges with one payment id serialise on
     that lock and the primary key; the partial unique index on payments(order_id) refuses a
     second charge for the order under any id.
     """
-    await conn.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order_id)
+    ended = await conn.fetchval(
+        "SELECT order_state_rank(state) >= order_state_rank('SHIPPED') FROM orders WHERE id = $1 FOR UPDATE", order_id
+    )
+    # An order that has ended takes no money: a charge that comes now is from a try of the
+    # workflow task that was lost but whose worker was only slow. Its payment id is voided
+    # instead (or found as it stands), as a refund of a payment never charged does.
+    status, amount = ("FAILED", 0) if ended else ("CHARGED", amount_cents)
     try:
         row = await conn.fetchrow(
             "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
-            " VALUES ($1, $2, 'CHARGED', $3, now()) ON CONFLICT (payment_id) DO NOTHING"
+            " VALUES ($1, $2, $3, $4, CASE WHEN $3 = 'CHARGED' THEN now() END) ON CONFLICT (payment_id) DO NOTHING"
             " RETURNING payment_id, order_id, status, amount_cents",
             payment_id,
             order_id,
-            amount_cents,
+            status,
+            amount,
         )
     except asyncpg.UniqueViolationError:  # payments_one_charge_per_order
         raise PaymentConflict(f"order {order_id} is already charged under another payment id") from None

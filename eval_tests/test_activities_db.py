@@ -274,6 +274,22 @@ async def test_an_ending_refunds_a_charge_the_workflow_never_saw(pool):
     assert kept.payment is None and await charged_payments(pool, handed_over.order_id) == 1
 
 
+async def test_an_order_that_has_ended_is_not_charged(pool):
+    """A charge that comes after the ending is from a try of the workflow task that was lost but
+    whose worker was only slow: it takes no money, and the payment id is voided."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    await ActivityEnvironment().run(
+        orders.finish_order, FinishInput(order.order_id, OrderState.REJECTED, "order_rejected", "out of stock")
+    )
+    late = await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    assert late.status == PaymentStatus.FAILED and late.amount_cents == 0
+    assert await charged_payments(pool, order.order_id) == 0
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "REJECTED"
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
+    assert "payment_charged" not in types
+
+
 async def test_a_refund_refunds_only_this_order_s_payment(pool):
     """The workflow asks for a refund whenever an approved order ends without a charge it saw;
     a payment id that turned out to be another order's must not be refunded for it."""
