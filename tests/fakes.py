@@ -47,6 +47,7 @@ def carrier_refused(country: str = "AQ") -> ApplicationError:
 class FakeActivities:
     def __init__(self) -> None:
         self.calls: dict[str, list[Any]] = defaultdict(list)
+        self.sequence: list[str] = []  # every step's name, in the order the calls began
         self.hooks: dict[str, Hook] = {}
         # Per step, per call: whether it ran as a local activity (else a regular one).
         self.ran_locally: dict[str, list[bool]] = defaultdict(list)
@@ -65,6 +66,7 @@ class FakeActivities:
 
     async def _step(self, name: str, input: Any) -> None:
         self.calls[name].append(input)
+        self.sequence.append(name)
         self.ran_locally[name].append(activity.info().is_local)
         if name in self.hooks:
             await self.hooks.pop(name)(input)

@@ -161,6 +161,37 @@ async def test_early_approval_is_kept(workflow_env, fakes):
     assert fakes.calls["RecordDecision"][0].decision.by == "early-bird"
 
 
+async def test_an_early_approval_overtaken_by_a_cancel_is_still_on_record_before_it(workflow_env, fakes):
+    """Approved before the review step, cancelled before it came: the Update said "approved",
+    so the audit must have the approval (who, when), then the cancel, then the ending."""
+    order = an_order(fakes, oid())
+    signal_during(workflow_env, fakes, "ReceiveOrder", order, "approve", "early-bird")
+    signal_during(workflow_env, fakes, "ValidateOrder", order, "cancel", "changed my mind", "carol")
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.CANCELLED
+    assert [(c.decision.approved, c.decision.by) for c in fakes.calls["RecordDecision"]] == [(True, "early-bird")]
+    cancel = next(i for i, name in enumerate(fakes.sequence) if name == "RecordEvent")
+    assert fakes.sequence.index("RecordDecision") < cancel < fakes.sequence.index("FinishOrder")
+    assert fakes.calls["RecordEvent"][0].event_type == CANCEL_REQUESTED_EVENT
+
+
+async def test_an_early_approval_of_an_order_that_then_fails_validation_is_on_record(workflow_env, fakes):
+    order = an_order(fakes, oid())
+    signal_during(workflow_env, fakes, "ReceiveOrder", order, "approve", "early-bird")
+    # Every try fails: the first workflow task, which the approval's arrival makes the server
+    # refuse (it would complete the workflow), runs its steps again with the approval.
+    invalid = ApplicationError("Unknown SKU 'NOPE'.", type="InvalidOrder", non_retryable=True)
+    fakes.failures["ValidateOrder"].extend([invalid] * 3)
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert result.state == OrderState.FAILED
+    assert [c.decision.by for c in fakes.calls["RecordDecision"]] == ["early-bird"]
+    last = len(fakes.sequence) - 1 - fakes.sequence[::-1].index("FinishOrder")
+    assert fakes.sequence.index("RecordDecision") < last
+    assert "ChargePayment" not in fakes.calls
+
+
 async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
     fakes.failures["ValidateOrder"].append(
         ApplicationError("Unknown SKU 'NOPE'.", type="InvalidOrder", non_retryable=True)
@@ -934,7 +965,9 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     unstorable-order-fails and wrong-arity-signal scenarios), made with keep_history above;
     v5/ the six scenarios with a cancel during shipping, recorded once the cancel stopped being
     forwarded to the child (cancel-left-to-the-database); v6/ the eleven scenarios whose ending
-    waits for the audit rows it owes (audit-before-ending)."""
+    waits for the audit rows it owes (audit-before-ending), the two whose early approval is
+    recorded before the ending (decision-recorded-before-ending), and one ending that refunds a
+    charge the run never saw."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -945,7 +978,7 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     v5 = sorted((HISTORY_DIR / "v5").glob("*.json.gz"))
     assert len(v5) >= 12, "the v5 histories are missing"
     v6 = sorted((HISTORY_DIR / "v6").glob("*.json.gz"))
-    assert len(v6) >= 11, "the v6 histories are missing"
+    assert len(v6) >= 14, "the v6 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6
     ]

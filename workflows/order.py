@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
+        DECISION_RECORDED_BEFORE_ENDING,
         PAYMENT_FAILURE_ENDS_ORDER,
         REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
@@ -80,6 +81,7 @@ class OrderWorkflow(OrderCommands):
         self._payment = Payment(payment_id=input.payment_id)
         self._charge_answered = False  # ChargePayment returned, or failed for good, in this run
         self._decision: Decision | None = None
+        self._decision_recorded = False
         self._awaiting_since: datetime | None = None
         self._review_deadline: datetime | None = None  # workflow time; the timer fires at or after it
         self._review_seconds = 0.0
@@ -205,6 +207,7 @@ class OrderWorkflow(OrderCommands):
         self._checkpoint()
         decision = self._decision
         assert decision is not None
+        self._decision_recorded = True
         review_ms = await self._bookkeeping(
             OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=decision)
         )
@@ -324,6 +327,13 @@ class OrderWorkflow(OrderCommands):
         self._ending = ended.state
         self._failure_reason = ended.reason
         await self._audit_owed_first()
+        if self._decision_unrecorded() and workflow.patched(DECISION_RECORDED_BEFORE_ENDING):
+            # Accepted, then overtaken by an ending the order reached otherwise (say it failed
+            # validation after an early approval): still the operator's decision, on record.
+            self._decision_recorded = True
+            await self._bookkeeping(
+                OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=self._decision)
+            )
         if self._payment.status == PaymentStatus.CHARGED or self._may_have_been_charged_unseen():
             self._step = "refunding payment"
             self._payment = await self._bookkeeping(

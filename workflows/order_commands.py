@@ -30,9 +30,11 @@ with workflow.unsafe.imports_passed_through():
         OrderState,
         Payment,
         PaymentStatus,
+        ReviewInput,
     )
     from workflows.patches import (
         CANCEL_AFTER_REJECTION_REFUSED,
+        DECISION_RECORDED_BEFORE_ENDING,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
         REVIEW_WINDOW_CLOSES,
@@ -78,6 +80,7 @@ class OrderCommands:
     _address: Address  # as last recorded in the database
     _payment: Payment
     _decision: Decision | None
+    _decision_recorded: bool  # RecordDecision asked for (by the review step, or at a cancel)
     _review_deadline: datetime | None  # workflow time; the timer fires at or after it
     _cancel_reason: str | None
     _cancel_outcome: str | None  # "cancelled" or the reason it came too late
@@ -199,11 +202,21 @@ class OrderCommands:
         workflow.logger.info(
             "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
         )
+        # An approval already accepted but not yet recorded (it came before the review step, or
+        # with this cancel) would never be: the order now ends before that step records it.
+        # Recorded first, so that the audit has the approval, then the cancel.
+        if self._decision_unrecorded() and workflow.patched(DECISION_RECORDED_BEFORE_ENDING):
+            self._decision_recorded = True
+            decision = ReviewInput(order_id=self._order.order_id, decision=self._decision)
+            self._add_job(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
         self._queue_event(
             CANCEL_REQUESTED_EVENT,
             CANCEL_REQUESTED_EVENT,
             {"reason": self._cancel_reason, "state": self._state.value, "by": by},
         )
+
+    def _decision_unrecorded(self) -> bool:
+        return self._decision is not None and not self._decision_recorded
 
     def _change_address(self, address: Address, by: str) -> int:
         self._address_sequence += 1

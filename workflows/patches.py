@@ -49,6 +49,9 @@ UNSTORABLE_ORDER_FAILS = "unstorable-order-fails"
 # The audit rows an order already owes (a cancel request, a refused command, a failed shipping
 # attempt) are recorded before its ending; before, the ending could overtake them.
 AUDIT_BEFORE_ENDING = "audit-before-ending"
+# An approval accepted before a cancel (or before an ending the order reached otherwise) is
+# recorded like any decision (who, when), before the cancel; before, it was never written.
+DECISION_RECORDED_BEFORE_ENDING = "decision-recorded-before-ending"
 
 # ---- ShippingWorkflow
 
