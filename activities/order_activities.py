@@ -3,6 +3,8 @@ and the bookkeeping around them (review, decisions, address changes, refunds, en
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -94,7 +96,11 @@ class OrderActivities:
     async def record_address_change(self, input: AddressChange) -> bool:
         """Persist the new address with old and new in the audit log; False if too late."""
         new = asdict(input.address)
-        key = f"address_changed:{input.sequence}"
+        # The sequence alone could repeat with another change: a try of the workflow task that
+        # was lost may have recorded its change under the number a different one gets in the
+        # try that replaced it (a signal applied first). With the content it cannot.
+        content = json.dumps({"address": new, "by": input.by}, sort_keys=True)
+        key = f"address_changed:{input.sequence}:{hashlib.sha256(content.encode()).hexdigest()[:12]}"
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.lock_for_handover(conn, input.order_id)
             if row is None:

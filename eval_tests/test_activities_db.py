@@ -4,8 +4,10 @@ stand-in for flaky_call passed through the constructor (the test seam)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -272,6 +274,28 @@ async def test_an_ending_refunds_a_charge_the_workflow_never_saw(pool):
         orders.finish_order, FinishInput(handed_over.order_id, OrderState.FAILED, "order_failed", "x")
     )
     assert kept.payment is None and await charged_payments(pool, handed_over.order_id) == 1
+
+
+async def test_a_change_under_a_sequence_number_a_lost_try_used_is_recorded_not_taken_for_that_one(pool):
+    """A try of the workflow task recorded change X as number 1 and was lost; in the try that
+    replaced it another change, Y, got number 1 (a signal applied first). Y must be applied,
+    not answered "applied" from X's record; a retry of either stays idempotent."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    x = replace(order.address, street="2 Side St")
+    y = replace(order.address, street="3 Other Rd")
+    lost = AddressChange(order_id=order.order_id, sequence=1, address=x, by="alice")
+    assert await ActivityEnvironment().run(orders.record_address_change, lost) is True
+    replacing = AddressChange(order_id=order.order_id, sequence=1, address=y, by="bob")
+    assert await ActivityEnvironment().run(orders.record_address_change, replacing) is True
+    assert await ActivityEnvironment().run(orders.record_address_change, replacing) is True  # a retry
+    row = await pool.fetchval("SELECT address_json FROM orders WHERE id = $1", order.order_id)
+    stored = row if isinstance(row, dict) else json.loads(row)
+    assert stored["street"] == "3 Other Rd"
+    changes = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'address_changed'", order.order_id
+    )
+    assert changes == 2
 
 
 async def test_an_order_that_has_ended_is_not_charged(pool):
