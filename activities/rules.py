@@ -32,10 +32,19 @@ CARRIER_UNSERVED_COUNTRIES = frozenset({"AQ", "BV", "HM"})
 
 
 def order_id_problem(order_id: str) -> str | None:
-    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.fullmatch(order_id):
-        shown = order_id if not isinstance(order_id, str) or len(order_id) <= 40 else order_id[:40] + "…"
+    return id_problem("Order id", order_id)
+
+
+def payment_id_problem(payment_id: str) -> str | None:
+    """A payment id follows the order id's rules: it is an idempotency key stored beside it."""
+    return id_problem("Payment id", payment_id)
+
+
+def id_problem(label: str, value: str) -> str | None:
+    if not isinstance(value, str) or not ORDER_ID_PATTERN.fullmatch(value):
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "…"
         return (
-            f"Order id {shown!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
+            f"{label} {shown!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
             "starting with a letter or digit."
         )
     return None

@@ -47,8 +47,8 @@ def create_order(
     if review_window_seconds is not None and not (1 <= review_window_seconds <= MAX_REVIEW_WINDOW_S):
         raise InvalidInput("The review window must be between 1 second and 30 days.")
     payment_id = (payment_id or "").strip()
-    if payment_id and rules.order_id_problem(payment_id):
-        raise InvalidInput(f"Payment id {payment_id!r} is malformed: use letters, digits, '-' or '_'.")
+    if payment_id:
+        _refuse(rules.payment_id_problem(payment_id))
 
 
 def approve(order_id: str, by: str = "operator") -> None:

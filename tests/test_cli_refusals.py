@@ -130,6 +130,13 @@ def test_good_input_with_the_stack_down_is_unreachable(cli: Run, argv):
     assert "is not reachable; start the stack with ./start.sh up." in err and "Traceback" not in err
 
 
+def test_a_payment_id_past_64_characters_is_refused_naming_the_limit_and_shortened(cli: Run):
+    """It used to say only "use letters, digits, '-' or '_'" (all it had) and echo all 300."""
+    code, err = cli("order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", "p" * 300)
+    assert_refused(code, err, "Payment id '" + "p" * 40 + "…' is malformed: use 1 to 64 letters")
+    assert "p" * 41 not in err
+
+
 def test_a_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run):
     code, err = cli("order", "approve", "bad;id", "--json")
     assert code == 1 and "is malformed" in err
