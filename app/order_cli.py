@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from activities import rules
 from app import checks, render
 from app.errors import InvalidInput
 from app.service import OrderService
@@ -178,8 +179,12 @@ def _say(args: argparse.Namespace, order_id: str, message: str) -> None:
 async def _create(args: argparse.Namespace) -> int:
     if not args.items:
         raise InvalidInput("An order needs at least one --item SKU:QTY.")
+    # Only an omitted --id or --payment-id gets the default: one given empty is more likely an
+    # unset shell variable than a wish for a random id, so it is refused like any malformed id.
+    if args.payment_id is not None and not args.payment_id.strip():
+        raise InvalidInput(rules.payment_id_problem(args.payment_id))
     order = dict(
-        order_id=args.order_id or new_order_id(),
+        order_id=new_order_id() if args.order_id is None else args.order_id,
         items=[parse_item(text) for text in args.items],
         address=parse_address(args),
         payment_id=args.payment_id,
