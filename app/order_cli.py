@@ -109,11 +109,15 @@ def parse_item(text: str) -> OrderItem:
     sku, sep, quantity = text.partition(":")
     if not sep or not sku.strip():
         raise InvalidInput(f"Item {text!r} must look like SKU:QTY, for example WIDGET-1:2.")
-    digits = quantity.strip()
-    # ASCII digits only: int() also takes "+3", "3_0" and full-width "３".
+    number = quantity.strip()
+    # A sign, then ASCII digits only: int() also takes "3_0" and full-width "３". With its sign
+    # "-1" is a whole number, refused below as not positive, and "+3" is 3.
+    digits = number[1:] if number[:1] in ("+", "-") else number
     if not digits or not all("0" <= ch <= "9" for ch in digits):
         raise InvalidInput(f"The quantity in {text!r} must be a whole number such as 2.")
     count = int(digits[:12])  # past 12 digits it is over the limit all the same (rules.item_problems)
+    if number.startswith("-"):
+        count = -count
     if count <= 0:
         raise InvalidInput(f"The quantity in {text!r} must be positive.")
     return OrderItem(sku=sku.strip().upper(), quantity=count)

@@ -81,7 +81,11 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "-1"], "review window"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "0.5"], "between 1 second"),
         (["order", "create", "--item", "WIDGET-1:\uff12", *ADDRESS], "whole number such as 2"),
-        (["order", "create", "--item", "WIDGET-1:+3", *ADDRESS], "whole number such as 2"),
+        (["order", "create", "--item", "WIDGET-1:-1", *ADDRESS], "'WIDGET-1:-1' must be positive"),
+        (["order", "create", "--item", "WIDGET-1:-0", *ADDRESS], "must be positive"),
+        (["order", "create", "--item", "WIDGET-1:+", *ADDRESS], "whole number such as 2"),
+        (["order", "create", "--item", "WIDGET-1:+-3", *ADDRESS], "whole number such as 2"),
+        (["order", "create", "--item", "WIDGET-1:+1001", *ADDRESS], "over the limit"),
         (["order", "create", "--item", "WIDGET-1:" + "9" * 40, *ADDRESS], "over the limit"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--address", '{"city": "Berlin"}'], "not both"),
         (["order", "status", "x" * 300 + "!"], "'" + "x" * 40 + "…' is malformed"),
@@ -118,6 +122,7 @@ def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
     "argv",
     [
         ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "60"],
+        ["order", "create", "--item", "WIDGET-1:+3", *ADDRESS],  # a signed whole number, like --limit +3
         ["order", "approve", "ord-1", "--by", "dana"],
         ["order", "reject", "ord-1", "--reason", "fraud"],
         ["order", "cancel", "ord-1"],

@@ -58,6 +58,26 @@ def test_item_parsing():
             parse_item(bad)
 
 
+@pytest.mark.parametrize("text", ["WIDGET-1:0", "WIDGET-1:-1", "WIDGET-1: -12 ", "WIDGET-1:+0", "WIDGET-1:-0"])
+def test_a_quantity_of_zero_or_less_is_refused_as_not_positive(text):
+    """"-1" used to be refused as not "a whole number such as 2", which it is."""
+    with pytest.raises(InvalidInput) as refused:
+        parse_item(text)
+    assert str(refused.value) == f"The quantity in {text!r} must be positive."
+
+
+@pytest.mark.parametrize("text", ["WIDGET-1:3", "WIDGET-1:+3", "WIDGET-1: +3 "])
+def test_a_quantity_may_carry_a_plus_sign(text):
+    assert parse_item(text) == OrderItem("WIDGET-1", 3)
+
+
+@pytest.mark.parametrize("quantity", ["", "+", "-", "++3", "+-3", "- 3", "3_0", "\uff13", "1e3", "2.0"])
+def test_a_quantity_that_is_not_a_whole_number_says_so(quantity):
+    with pytest.raises(InvalidInput) as refused:
+        parse_item(f"WIDGET-1:{quantity}")
+    assert "must be a whole number such as 2" in str(refused.value)
+
+
 def _address_args(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(["order", "address", "o-1", *argv])
 
