@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 0
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+        # A command that was already sent says so (order_cli._sent): it may still take effect.
+        print(getattr(args, "on_interrupt", None) or "Interrupted.", file=sys.stderr)
         return 130
     except Exception:  # never a traceback to an operator; the log keeps the details
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))

@@ -13,7 +13,7 @@ import json
 import secrets
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Awaitable
 
 from rich.console import Console
 from rich.markup import escape
@@ -213,24 +213,37 @@ async def _create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _sent(args: argparse.Namespace, what: str, command: Awaitable[str]) -> None:
+    """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command:
+    the server has it and may still apply it, so app.cli says that instead of "Interrupted."
+    (as the TUI does). Nothing runs between here and the service handing the Update over."""
+    args.on_interrupt = (
+        f"Stopped waiting: the {what} was sent and may still take effect;"
+        f" check with ./start.sh order status {args.order_id}."
+    )
+    reply = await command
+    args.on_interrupt = None
+    _say(args, args.order_id, reply)
+
+
 async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
     async with await OrderService.connect() as service:
-        _say(args, args.order_id, await service.approve(args.order_id, by=args.by))
+        await _sent(args, "approval", service.approve(args.order_id, by=args.by))
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
     async with await OrderService.connect() as service:
-        _say(args, args.order_id, await service.reject(args.order_id, args.reason, by=args.by))
+        await _sent(args, "rejection", service.reject(args.order_id, args.reason, by=args.by))
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
     async with await OrderService.connect() as service:
-        _say(args, args.order_id, await service.cancel(args.order_id, args.reason, by=args.by))
+        await _sent(args, "cancel", service.cancel(args.order_id, args.reason, by=args.by))
     return 0
 
 
@@ -247,7 +260,7 @@ async def _address(args: argparse.Namespace) -> int:
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
     async with await OrderService.connect() as service:
-        _say(args, args.order_id, await service.update_address(args.order_id, address, by=args.by))
+        await _sent(args, "address change", service.update_address(args.order_id, address, by=args.by))
     return 0
 
 

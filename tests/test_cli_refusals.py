@@ -3,8 +3,10 @@ sentence with exit 1, before anything connects; good input finds the stack unrea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 import socket
 from typing import Callable, Iterator
 
@@ -14,6 +16,7 @@ from app import bench_cli
 from app.cli import build_parser, main
 from app.config import Settings
 from app.errors import InvalidInput
+from app.service import OrderService
 from app.tui.forms import quantity_check
 from app.tui.simulate import count_check
 
@@ -151,6 +154,59 @@ def test_a_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run):
     assert json.loads(cli.out) == {"error": err.strip(), "exit_code": 1}  # type: ignore[attr-defined]
     code, err = cli("order", "status", "ord-1", "--json")
     assert code == 3 and json.loads(cli.out)["exit_code"] == 3  # type: ignore[attr-defined]
+
+
+class _Pool:
+    async def close(self) -> None:
+        pass
+
+
+class _CtrlCOnceSent:
+    """The Update goes out, then the operator presses Ctrl-C while the order has not answered."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> "_CtrlCOnceSent":
+        return self
+
+    async def execute_update(self, name: str, args: list) -> str:
+        self.sent.append(name)
+        signal.raise_signal(signal.SIGINT)
+        await asyncio.Event().wait()  # no answer
+        return "ok"
+
+
+@pytest.mark.parametrize(
+    "argv, what",
+    [
+        (["approve", "ord-1"], "approval"),
+        (["reject", "ord-1", "--reason", "fraud"], "rejection"),
+        (["cancel", "ord-1"], "cancel"),
+        (["address", "ord-1", *ADDRESS], "address change"),
+    ],
+)
+def test_ctrl_c_after_a_command_was_sent_says_it_may_still_take_effect(cli: Run, monkeypatch, argv, what):
+    """It used to print only "Interrupted.", though the command had been sent and later applied."""
+    client = _CtrlCOnceSent()
+
+    async def connect(*_args, **_kwargs) -> OrderService:
+        return OrderService(settings=None, client=client, pool=_Pool())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OrderService, "connect", connect)
+    code, err = cli("order", *argv)
+    assert client.sent and code == 130
+    assert err == f"Stopped waiting: the {what} was sent and may still take effect; check with ./start.sh order status ord-1.\n"
+
+
+def test_ctrl_c_before_a_command_is_sent_is_only_interrupted(cli: Run, monkeypatch):
+    async def connect(*_args, **_kwargs) -> OrderService:
+        signal.raise_signal(signal.SIGINT)  # while connecting
+        await asyncio.Event().wait()
+        raise AssertionError("not interrupted")
+
+    monkeypatch.setattr(OrderService, "connect", connect)
+    assert cli("order", "approve", "ord-1") == (130, "Interrupted.\n")
 
 
 def test_a_reader_that_goes_away_is_not_an_error(cli: Run, monkeypatch):
