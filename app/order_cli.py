@@ -274,7 +274,7 @@ async def _status(args: argparse.Namespace) -> int:
 
 async def _list(args: argparse.Namespace) -> int:
     state = checks.list_orders(state=args.state, limit=args.limit, offset=args.offset)
-    async with await OrderService.connect() as service:
+    async with await OrderService.connect(temporal=False) as service:  # it reads only the database
         orders = await service.list_orders(state=state, limit=args.limit, offset=args.offset)
         counts = await service.state_counts()
     total = counts.get(state, 0) if state else sum(counts.values())
@@ -300,7 +300,7 @@ async def _audit(args: argparse.Namespace) -> int:
 
 
 async def _catalog(args: argparse.Namespace) -> int:
-    async with await OrderService.connect() as service:
+    async with await OrderService.connect(temporal=False) as service:  # it reads only the database
         products = await service.catalog()
     document = {
         "products": [

@@ -148,6 +148,34 @@ def test_a_payment_id_past_64_characters_is_refused_naming_the_limit_and_shorten
     assert "p" * 41 not in err
 
 
+class _ProductsOnly:
+    """PostgreSQL up (a stand-in pool): one product, no orders yet."""
+
+    async def fetch(self, sql: str, *args):
+        if "FROM products" in sql:
+            return [{"sku": "WIDGET-1", "name": "Widget", "price_cents": 1999}]
+        return []  # the order list and its counts
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "argv, key, expected",
+    [(["order", "catalog", "--json"], "products", 1), (["order", "list", "--json"], "orders", 0)],
+)
+def test_what_reads_only_the_database_works_with_temporal_down(cli: Run, monkeypatch, argv, key, expected):
+    """Temporal refuses connections here; `order list` and `order catalog` used to exit 3 on it."""
+
+    async def create_pool(*_args, **_kwargs) -> _ProductsOnly:
+        return _ProductsOnly()
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    code, err = cli(*argv)
+    assert (code, err) == (0, "")
+    assert len(json.loads(cli.out)[key]) == expected  # type: ignore[attr-defined]
+
+
 def test_a_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run):
     code, err = cli("order", "approve", "bad;id", "--json")
     assert code == 1 and "is malformed" in err
