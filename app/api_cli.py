@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 
 from app.config import Settings
+from app.logging_setup import configure_logging
+
+log = logging.getLogger("app.api")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +26,12 @@ def _api(args: argparse.Namespace) -> int:
 
     from app.api import create_app
 
-    port = args.port or Settings.from_env().api_port
+    settings = Settings.from_env()
+    port = args.port or settings.api_port
+    if not os.environ.get("ORDER_TRACKER_DEBUG"):  # then it logs to stderr, as every command does
+        # Its own log, apart from the commands' cli.log: what `./start.sh logs api` shows.
+        configure_logging(path=settings.logs_dir / "api.log")
+    log.info("event=api_started host=%s port=%s", args.host, port)
     print(f"Order Tracker API on http://{args.host}:{port} (docs at /docs); Ctrl-C stops it.")
     uvicorn.run(create_app(), host=args.host, port=port, log_level="warning")
     return 0

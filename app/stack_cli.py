@@ -106,7 +106,8 @@ def _logs(args: argparse.Namespace) -> int:
     names = [args.name] if args.name else PART_NAMES
     paths = [stack.log_path(name) for name in names if stack.log_path(name).exists()]
     if not paths:
-        raise OperatorError(f"No log yet for {args.name or 'any part'}; start the stack with ./start.sh up.")
+        start = "start the API with ./start.sh api" if args.name == "api" else "start the stack with ./start.sh up"
+        raise OperatorError(f"No log yet for {args.name or 'any part'}; {start}.")
     command = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *map(str, paths)]
     try:
         return subprocess.call(command)

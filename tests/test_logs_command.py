@@ -1,0 +1,54 @@
+"""`./start.sh logs [NAME]` through the command-line entry point, on a private data dir: which
+log it shows and what it says when there is none yet."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from app.cli import main
+
+Run = Callable[..., "tuple[int, str]"]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
+    """``main(argv)`` on a private data dir; ``tail`` is not run, its command line is kept."""
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ORDER_TRACKER_DEBUG", raising=False)
+    tails: list[list[str]] = []
+    monkeypatch.setattr("app.stack_cli.subprocess.call", lambda command: tails.append(command) or 0)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    run.tails = tails  # type: ignore[attr-defined]
+    try:
+        yield run
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level
+
+
+def test_no_api_log_yet_says_to_start_the_api_not_the_stack(cli: Run):
+    """`up` never starts the API, yet the hint was "start the stack with ./start.sh up"."""
+    assert cli("logs", "api") == (1, "No log yet for api; start the API with ./start.sh api.\n")
+    assert cli("logs", "order-worker") == (1, "No log yet for order-worker; start the stack with ./start.sh up.\n")
+
+
+def test_the_api_writes_the_log_that_logs_api_shows(cli: Run, tmp_path: Path, monkeypatch):
+    """It wrote into cli.log with every command, so `logs api` never found a log."""
+    served: list[int] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: served.append(port))
+    assert cli("api", "--port", "18123")[0] == 0 and served == [18123]
+    api_log = tmp_path / "logs" / "api.log"
+    assert "event=api_started host=127.0.0.1 port=18123" in api_log.read_text()
+    assert cli("logs", "api") == (0, "")
+    assert cli.tails == [["tail", "-n", "40", str(api_log)]]  # type: ignore[attr-defined]
