@@ -15,6 +15,10 @@ from app.stack import PurgeRefused, Stack, StackError
 from app.stack.stack import PART_NAMES
 
 
+# More than any screen or pager wants; tail's own limit is far larger and its refusal cryptic.
+MAX_LOG_LINES = 1_000_000
+
+
 class StackFailed(OperatorError):
     exit_code = 3
 
@@ -37,9 +41,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     logs = commands.add_parser("logs", help="show the end of a part's log")
     logs.add_argument("name", nargs="?", choices=[*PART_NAMES, "cli", "api"], help="which log (default: all)")
-    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-n", "--lines", type=_line_count, default=40, help=f"how many lines, 1 to {MAX_LOG_LINES:,} (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the log")
     logs.set_defaults(handler=_logs)
+
+
+def _line_count(text: str) -> int:
+    """-n, checked here: tail takes "-5" as 5 and answers a long number with its own error."""
+    number = text.strip()
+    digits = number[1:] if number[:1] == "+" else number
+    if 0 < len(digits) <= len(str(MAX_LOG_LINES)) and all("0" <= ch <= "9" for ch in digits):
+        if 1 <= int(digits) <= MAX_LOG_LINES:
+            return int(digits)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    raise argparse.ArgumentTypeError(f"give a whole number of lines from 1 to {MAX_LOG_LINES:,}, not {shown!r}.")
 
 
 async def ensure_up(console: Console | None = None) -> object:
