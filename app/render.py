@@ -124,7 +124,12 @@ def retries_line(status: dict[str, Any]) -> str:
     a step whose last attempt failed has a failure but no retry after it. Both, named."""
     retries = status.get("retries", 0) or 0
     failed = status.get("failed_attempts")
-    return f"{retries} ({failed} failed attempts)" if failed is not None else str(retries)
+    return f"{retries} ({plural(failed, 'failed attempt')})" if failed is not None else str(retries)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 retry``, ``2 retries``: the count with its noun, singular only for one."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def page_line(shown: int, offset: int, total: int, state: str | None = None, everything: int | None = None) -> str:
@@ -136,7 +141,7 @@ def page_line(shown: int, offset: int, total: int, state: str | None = None, eve
         if total:
             return f"No {what} at offset {offset}: there are {total}."
         if state and everything:
-            return f"No {what} ({everything} orders in all)."
+            return f"No {what} ({plural(everything, 'order')} in all)."
         return "No orders yet."
     line = f"{state + ' orders' if state else 'Orders'} {offset + 1}–{offset + shown} of {total}, newest first."
     if offset + shown < total:
@@ -243,8 +248,8 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     header = Text.assemble((f"Order {order['order_id']}  ", "bold"), state_text(order["state"]))
     # Its own line, so that at 80 columns it does not break inside a figure.
     figures = Text.assemble(
-        f"{len(attempts)} attempts, {failed} failed ({timeouts} timed out),"
-        f" {order.get('retries', 0) or 0} retries, processing ",
+        f"{plural(len(attempts), 'attempt')}, {failed} failed ({timeouts} timed out),"
+        f" {plural(order.get('retries', 0) or 0, 'retry', 'retries')}, processing ",
         clock_text(order),
     )
     return Group(header, figures, table)

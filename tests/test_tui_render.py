@@ -319,6 +319,24 @@ def test_order_status_names_retries_and_failed_attempts_and_shows_the_history_li
     assert url in joined
 
 
+def test_counts_of_one_are_singular_in_the_status_the_audit_and_the_counts():
+    """It said "Retries 1 (1 failed attempts)" and "1 attempts, ... 1 retries"."""
+    from app.render import page_line, status_panel
+
+    status = {"order_id": "ord-1", "state": "SHIPPED", "step": "done", "items": [], "amount_cents": 100,
+              "payment": {}, "retries": 1, "failed_attempts": 1}
+    assert "1 (1 failed attempt)" in render(status_panel(status), height=40)
+    assert "0 (2 failed attempts)" in render(status_panel({**status, "retries": 0, "failed_attempts": 2}), height=40)
+    attempt = {"at": "2026-01-01T00:00:01.000+00:00", "kind": "attempt", "activity": "ChargePayment", "attempt": 1,
+               "outcome": "ok", "error": None, "duration_ms": 3}
+    one = render(audit_timeline({"order": an_order("ord-1", "SHIPPED", retries=1), "timeline": [attempt]}))
+    assert "1 attempt, 0 failed (0 timed out), 1 retry, processing" in one
+    two = render(audit_timeline({"order": an_order("ord-1", "SHIPPED", retries=2), "timeline": [attempt, attempt]}))
+    assert "2 attempts, 0 failed (0 timed out), 2 retries, processing" in two
+    assert page_line(0, 0, 0, "FAILED", 1) == "No FAILED orders (1 order in all)."
+    assert summary_bar({"SHIPPED": 1}).plain == "1 order  SHIPPED 1"
+
+
 def test_an_order_that_ended_before_any_charge_shows_its_payment_as_not_charged():
     from app.render import status_panel
 

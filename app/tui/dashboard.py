@@ -25,7 +25,7 @@ from rich.text import Text
 from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.health import health_line
-from app.render import clock_text, last_error_text, state_style, state_text
+from app.render import clock_text, last_error_text, plural, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
 log = logging.getLogger("app.tui")
@@ -48,7 +48,7 @@ def summary_bar(counts: dict[str, int]) -> Text:
     """Orders per state, in the order an order moves through them; states with none are left out."""
     text = Text()
     total = sum(counts.values())
-    text.append(f"{total} orders", style="bold")
+    text.append(plural(total, "order"), style="bold")
     for state in OrderState:
         n = counts.get(state.value, 0)
         if n:
