@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -302,11 +303,15 @@ class OrderService:
         return self.client.get_workflow_handle(order_workflow_id(order_id))
 
     async def _update(self, order_id: str, name: str, args: list) -> str:
-        """Send an Update, its input already checked: the workflow's validator accepts or refuses at once."""
+        """Send an Update, its input already checked: the workflow's validator accepts or refuses
+        at once, and the answer says what came of it. One accepted whose outcome takes longer
+        than COMMAND_TIMEOUT_S (a cancel waits for the shipping child, whose worker may be down)
+        is answered as accepted and still being carried out, not as unanswered."""
         handle = self._handle(order_id)
+        accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
-        sending = asyncio.ensure_future(handle.execute_update(name, args=args))
+        sending = asyncio.ensure_future(_send(handle, name, args, accepted))
         try:
             result = await asyncio.wait_for(asyncio.shield(sending), COMMAND_TIMEOUT_S)
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
@@ -314,6 +319,9 @@ class OrderService:
             raise
         except asyncio.TimeoutError:
             _abandon(sending)
+            if accepted.is_set():
+                log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
+                return self._pending(order_id, name)
             raise StackUnreachable(self._no_answer(order_id, name)) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
@@ -322,19 +330,27 @@ class OrderService:
                 raise await self._not_running(order_id) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
+            if accepted.is_set():
+                return self._pending(order_id, name)
             raise StackUnreachable(self._no_answer(order_id, name)) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
     @staticmethod
     def _no_answer(order_id: str, name: str) -> str:
-        """The SDK gives up on an Update after ~20 s when no worker takes it, or when the order
-        waits on its shipping child (a cancel answers once the child has). The server keeps the
-        Update, so it may still take effect once the worker is back: say so."""
+        """The SDK gives up on an Update after ~20 s when no worker takes it. The server keeps
+        the Update, so it may still take effect once the worker is back: say so."""
         return (
             f"Order {order_id} did not answer within {COMMAND_TIMEOUT_S} s (a worker may be down or busy: see"
             f" ./start.sh status); the {name.replace('_', ' ')} may still take effect once it is back:"
             f" check with ./start.sh order status {order_id}."
+        )
+
+    @staticmethod
+    def _pending(order_id: str, name: str) -> str:
+        return (
+            f"Order {order_id} accepted the {name.replace('_', ' ')}, which is not done after {COMMAND_TIMEOUT_S} s"
+            f" (a worker may be down or busy: see ./start.sh status); check with ./start.sh order status {order_id}."
         )
 
     async def _not_running(self, order_id: str) -> Exception:
@@ -362,6 +378,14 @@ def _cause_message(error: BaseException) -> str:
 def _now_iso() -> str:
     """When the operator decided: stamped on approve/reject so the review clock stops there."""
     return datetime.now(timezone.utc).isoformat()
+
+
+async def _send(handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event) -> Any:
+    """The Update, in two stages: accepted (or refused) by the validator, then its outcome. A
+    refusal comes back with the first stage and is raised by ``result`` at once."""
+    update = await handle.start_update(name, args=args, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    accepted.set()
+    return await update.result()
 
 
 def _abandon(sending: asyncio.Future) -> None:

@@ -4,6 +4,7 @@ are in flight; `up` brings them back and every order still ships, charged exactl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -109,5 +110,28 @@ def test_orders_survive_both_workers_being_killed_mid_flight():
             assert status["payment"]["status"] == "CHARGED"
             audit = stack.json("order", "audit", order_id)
             assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
+    finally:
+        stack.destroy()
+
+
+def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_accepted_and_takes_effect_later():
+    """The cancel of a paid order waits for its shipping child; with the shipping worker down
+    the command used to say "did not answer" and exit 3, though the order had accepted it."""
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        shipping = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "shipping-worker")
+        os.kill(shipping, signal.SIGKILL)
+        psutil.Process(shipping).wait(10)
+        [order_id], [approval] = approve_new_orders(stack, "ship-down", 1)
+        assert approval.communicate(timeout=60)[0] and approval.returncode == 0
+        _wait(stack, [order_id], lambda s: s in ("PAID", "PACKED"))
+        cancel = stack.run("order", "cancel", order_id, "--reason", "too slow", "--json", timeout=120)
+        assert cancel.returncode == 0, cancel.stderr
+        answer = json.loads(cancel.stdout)
+        assert answer["accepted"] is True and f"Order {order_id} accepted the cancel" in answer["message"], answer
+        stack.ok("up", timeout=120)  # the shipping worker is back: the child reads the cancel
+        assert _wait(stack, [order_id], lambda s: s in TERMINAL) == {order_id: "CANCELLED"}
+        assert stack.json("order", "status", order_id)["payment"]["status"] == "REFUNDED"
     finally:
         stack.destroy()

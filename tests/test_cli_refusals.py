@@ -198,11 +198,11 @@ class _CtrlCOnceSent:
     def get_workflow_handle(self, workflow_id: str) -> "_CtrlCOnceSent":
         return self
 
-    async def execute_update(self, name: str, args: list) -> str:
+    async def start_update(self, name: str, args: list, wait_for_stage) -> "_CtrlCOnceSent":
         self.sent.append(name)
         signal.raise_signal(signal.SIGINT)
         await asyncio.Event().wait()  # no answer
-        return "ok"
+        return self
 
 
 @pytest.mark.parametrize(

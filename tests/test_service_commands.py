@@ -14,13 +14,25 @@ from app.errors import NotFound, StackUnreachable
 from app.service import OrderService
 
 
+class _Answered:
+    """An Update's handle once the validator has accepted it."""
+
+    def __init__(self, answer: str | None = None) -> None:
+        self.answer = answer
+
+    async def result(self) -> str:
+        if self.answer is None:  # the workflow never finishes carrying it out
+            await asyncio.Event().wait()
+        return self.answer
+
+
 class _Handle:
     def __init__(self, sent: list) -> None:
         self.sent = sent
 
-    async def execute_update(self, name: str, args: list) -> str:
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         self.sent.append((name, args))
-        return "ok"
+        return _Answered("ok")
 
 
 class _Client:
@@ -48,7 +60,7 @@ async def test_approve_and_reject_are_stamped_with_the_time_of_the_decision():
 class _SilentHandle:
     """No worker takes the Update: the SDK gives up on its RPC (after ~20 s in real life)."""
 
-    async def execute_update(self, name: str, args: list) -> str:
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         raise WorkflowUpdateRPCTimeoutOrCancelledError()
 
 
@@ -66,19 +78,40 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
     assert "may still take effect" in message and "order status o-3" in message
 
 
+class _AcceptedClient:
+    """The validator accepts the Update; carrying it out takes longer than the caller waits (a
+    cancel waits for the shipping child, whose worker is down)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_AcceptedClient":
+        return self
+
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
+        return _Answered(None)
+
+
+async def test_a_command_accepted_but_not_yet_carried_out_says_so_rather_than_no_answer(monkeypatch):
+    """It used to say "did not answer" and exit 3, though the cancel had been accepted and was
+    recorded at once (and took effect once the shipping worker was back)."""
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
+    service = OrderService(settings=None, client=_AcceptedClient(), pool=None)  # type: ignore[arg-type]
+    answer = await service.cancel("o-5", reason="changed my mind", by="dana")
+    assert answer.startswith("Order o-5 accepted the cancel, which is not done after")
+    assert "a worker may be down or busy" in answer and "order status o-5" in answer
+
+
 class _PatientHandle:
     """The Update is sent, and nobody answers for a long time."""
 
     def __init__(self) -> None:
         self.waiting = asyncio.Event()
 
-    async def execute_update(self, name: str, args: list) -> str:
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         self.waiting.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             raise WorkflowUpdateRPCTimeoutOrCancelledError() from None  # what the SDK does
-        return "ok"
+        return _Answered("ok")
 
 
 async def test_a_caller_who_stops_waiting_gets_a_cancel_and_leaves_no_unretrieved_error(caplog):
