@@ -199,13 +199,16 @@ async def _create(args: argparse.Namespace) -> int:
         created = await service.create_order(**order)
         worker_running = await service.order_worker_running()
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
+    waiting = "No order worker is running, so it waits until one starts (./start.sh up)."
+    if worker_running is False:
+        document["warning"] = waiting
     _emit(
         args,
         document,
         lambda c: c.print(
             f"Order [bold]{created.order_id}[/] created for {render.format_cents(created.amount_cents)}"
             f" (workflow {created.workflow_id}); it awaits review once validated."
-            + (" No order worker is running, so it waits until one starts (./start.sh up)." if worker_running is False else "")
+            + (f" {waiting}" if worker_running is False else "")
             + (f"\n[yellow]{escape(created.note)}[/]" if created.note else ""),
             soft_wrap=True,
         ),

@@ -135,3 +135,23 @@ def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_accepted_and_t
         assert stack.json("order", "status", order_id)["payment"]["status"] == "REFUNDED"
     finally:
         stack.destroy()
+
+
+def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one():
+    """Temporal remembers a dead worker's poller for up to 90 s; for that long `order create`
+    said nothing, and `order status` only "try again in a moment"."""
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        worker = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "order-worker")
+        os.kill(worker, signal.SIGKILL)
+        psutil.Process(worker).wait(10)
+        order_id = f"orphan-{uuid.uuid4().hex[:8]}"
+        created = stack.json("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+        assert "No order worker is running" in created.get("warning", ""), created
+        status = stack.run("order", "status", order_id)
+        assert status.returncode == 1 and "no order worker is running" in status.stderr, status.stderr
+        stack.ok("up", timeout=120)
+        assert _wait(stack, [order_id], lambda s: s == "AWAITING_APPROVAL") == {order_id: "AWAITING_APPROVAL"}
+    finally:
+        stack.destroy()

@@ -9,6 +9,8 @@ import asyncio
 import dataclasses
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -131,3 +133,30 @@ def test_postgres_says_it_is_shutting_down_in_its_pid_file(tmp_path, status, sto
 
 def test_postgres_without_a_pid_file_is_not_shutting_down(tmp_path):
     assert postgres.shutting_down(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})) is False
+
+
+def test_a_poller_whose_worker_on_this_machine_is_gone_or_stopped_does_not_count():
+    """Temporal remembers a poller for up to 90 s after its worker died: `order create` and
+    `order status` said nothing of a killed order worker for that long."""
+    host = socket.gethostname()
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait(10)
+    stopped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        os.kill(stopped.pid, signal.SIGSTOP)
+        _wait_until(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED)
+        assert health.gone_from_this_machine(f"{finished.pid}@{host}")
+        assert health.gone_from_this_machine(f"{stopped.pid}@{host}")
+        assert not health.gone_from_this_machine(f"{os.getpid()}@{host}")
+        assert not health.gone_from_this_machine(f"{finished.pid}@another-host")  # not ours to judge
+        assert not health.gone_from_this_machine("a-worker-named-by-hand")
+    finally:
+        stopped.kill()
+        stopped.wait(10)
+
+
+def _wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)

@@ -4,6 +4,7 @@ each task queue has a worker polling it right now."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -77,10 +78,28 @@ async def check_pollers(client, task_queue: str, identity_prefix: str = "", time
         for p in response.pollers
         if p.identity.startswith(identity_prefix)
         and now - p.last_access_time.ToDatetime(timezone.utc) < POLLER_FRESHNESS
+        and not gone_from_this_machine(p.identity)
     ]
     if not live:
         return Check(False, f"no worker polling {task_queue}")
     return Check(True, f"{len(live)} poller(s) on {task_queue}")
+
+
+def gone_from_this_machine(identity: str) -> bool:
+    """Whether a poller's worker (identity "pid@host", the SDK's default) ran on this machine
+    and no longer serves: its process is gone or stopped. Temporal remembers a poller for up to
+    POLLER_FRESHNESS after its worker died; without this, a killed order worker still counted
+    as running for that long (`order create` said nothing of it)."""
+    pid_text, _, host = identity.partition("@")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's, or another form of identity: Temporal's word stands
+    try:
+        state = psutil.Process(int(pid_text)).status()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        return False
+    return state in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 def check_worker_process(pid: int, liveness_file: Path, task_queue: str) -> Check | None:
