@@ -201,18 +201,19 @@ class OrderService:
         if problems := rules.item_problems(items, products):
             raise InvalidInput(problems[0])
         payment_id = (payment_id or "").strip() or None
-        # The default id too: another order may have been given it explicitly.
+        # Temporal forgets a closed workflow after the namespace's retention period; the
+        # database does not, and a second order under the same id would inherit the first's row.
+        await self.refuse_taken_id(order_id)
+        # The default id too: another order may have been given it explicitly. Reserved, not
+        # just looked up: of two orders created at once with one id, the second is refused here.
         effective = payment_id or default_payment_id(order_id)
-        owner = await queries.payment_owner(self.pool, effective)
-        if owner is not None and owner != order_id:
+        owner = await queries.reserve_payment_id(self.pool, effective, order_id)
+        if owner != order_id:
             if payment_id:
                 raise InvalidInput(f"Payment id {effective} is already used by order {owner}.")
             raise InvalidInput(
                 f"The default payment id {effective} is already used by order {owner}; give this order its own payment id."
             )
-        # Temporal forgets a closed workflow after the namespace's retention period; the
-        # database does not, and a second order under the same id would inherit the first's row.
-        await self.refuse_taken_id(order_id)
         order = OrderInput(
             order_id=order_id,
             items=items,
@@ -233,6 +234,7 @@ class OrderService:
                 ),
             )
         except WorkflowAlreadyStartedError:
+            await queries.release_payment_id(self.pool, effective, order_id)
             raise InvalidInput(_taken(order_id)) from None
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
         amount = sum(products[item.sku] * item.quantity for item in items)

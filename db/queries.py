@@ -22,11 +22,32 @@ async def catalog(conn: asyncpg.Connection | asyncpg.Pool) -> list[Product]:
     return [Product(r["sku"], r["name"], r["price_cents"]) for r in rows]
 
 
-async def payment_owner(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str) -> str | None:
-    return await conn.fetchval(
-        "SELECT order_id FROM payments WHERE payment_id = $1"
-        " UNION ALL SELECT id FROM orders WHERE payment_id = $1 LIMIT 1",
+async def reserve_payment_id(pool: asyncpg.Pool, payment_id: str, order_id: str) -> str:
+    """Reserve the payment id for the order, atomically; returns the order that holds it (this
+    one, or the one that had it first). Orders or payments that hold it without a reservation
+    (started by other means than the operator's tools) hold it all the same."""
+    async with pool.acquire() as conn:
+        owner = await conn.fetchval(
+            "INSERT INTO payment_id_reservations (payment_id, order_id)"
+            " SELECT $1, COALESCE("
+            "   (SELECT order_id FROM payments WHERE payment_id = $1"
+            "    UNION ALL SELECT id FROM orders WHERE payment_id = $1 LIMIT 1), $2)"
+            " ON CONFLICT (payment_id) DO NOTHING RETURNING order_id",
+            payment_id,
+            order_id,
+        )
+        if owner is None:  # held already; read in a statement of its own, which sees a holder that just committed
+            owner = await conn.fetchval("SELECT order_id FROM payment_id_reservations WHERE payment_id = $1", payment_id)
+    return owner
+
+
+async def release_payment_id(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str, order_id: str) -> None:
+    """Undo a reservation whose order was never started (its id was taken)."""
+    await conn.execute(
+        "DELETE FROM payment_id_reservations WHERE payment_id = $1 AND order_id = $2"
+        " AND NOT EXISTS (SELECT 1 FROM orders WHERE id = $2)",
         payment_id,
+        order_id,
     )
 
 

@@ -16,7 +16,10 @@ import pytest
 from temporalio.client import Client
 
 from app.config import ROOT
+from app.errors import InvalidInput
+from app.service import OrderService
 from eval_tests.conftest import PrivateStack
+from workflows.model import Address, OrderItem
 from workflows.policies import DISPATCH_RETRY
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
@@ -330,3 +333,24 @@ async def test_review_window_expiry_ends_expired(cli, db):
     await create(cli, order_id, "--review-window", "2")
     assert await wait_for_state(db, order_id, TERMINAL, timeout=60) == "EXPIRED"
     assert "EXPIRED" in await cli.refused("order", "approve", order_id)
+
+
+async def test_orders_created_at_the_same_moment_with_one_payment_id_are_all_refused_but_one(stack):
+    """The check used to read the orders' rows, which only ReceiveOrder writes: four creates at
+    once all passed it, and all but one order failed at its charge after its approval."""
+    shared, racers = new_id("shared-pay"), [new_id("racer") for _ in range(4)]
+    address = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+    service = await OrderService.connect(stack.settings)
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                service.create_order(order_id=r, items=[OrderItem("WIDGET-1", 1)], address=address, payment_id=shared)
+                for r in racers
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await service.close()
+    [created] = [o for o in outcomes if not isinstance(o, BaseException)]
+    refusals = [str(o) for o in outcomes if isinstance(o, InvalidInput)]
+    assert refusals == [f"Payment id {shared} is already used by order {created.order_id}."] * 3, outcomes
