@@ -147,19 +147,13 @@ class OrderActivities:
             row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
             if row is None:  # no row to end (ReceiveOrder never succeeded)
                 return Finished(processing_ms=0, review_ms=0)
-            payment = None
             if row["state"] != OrderState.SHIPPED.value:
                 # Money must not stay on an order that did not ship, even a charge this run of
                 # the workflow never saw (orders_db.refund_forgotten_charge says how).
                 if refunded := await orders_db.refund_forgotten_charge(conn, input.order_id):
-                    payment = Payment(
-                        payment_id=refunded["payment_id"],
-                        status=PaymentStatus(refunded["status"]),
-                        amount_cents=refunded["amount_cents"],
-                    )
                     log.warning(
                         "event=forgotten_charge_refunded order_id=%s payment_id=%s ending=%s",
-                        input.order_id, payment.payment_id, row["state"],
+                        input.order_id, refunded["payment_id"], row["state"],
                     )
                     await orders_db.insert_event(
                         conn,
@@ -167,8 +161,8 @@ class OrderActivities:
                         "payment_refunded",
                         "payment_refunded",
                         {
-                            "payment_id": payment.payment_id,
-                            "amount_cents": payment.amount_cents,
+                            "payment_id": refunded["payment_id"],
+                            "amount_cents": refunded["amount_cents"],
                             "reason": f"charged by a try of the workflow that was lost; refunded as the order ended {row['state']}",
                         },
                     )
@@ -182,6 +176,14 @@ class OrderActivities:
                     input.event_type,
                     {"state": input.state.value, "reason": input.reason},
                 )
+            # The payment as the ending left it (a retry of this step, after a commit whose answer
+            # was lost, must still tell the workflow of a refund made then).
+            paid = await orders_db.order_payment(conn, input.order_id)
+        payment = None
+        if paid is not None:
+            payment = Payment(
+                payment_id=paid["payment_id"], status=PaymentStatus(paid["status"]), amount_cents=paid["amount_cents"]
+            )
         return Finished(
             processing_ms=row["processing_ms"] or 0,
             review_ms=row["review_ms"] or 0,

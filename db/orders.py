@@ -227,6 +227,15 @@ async def refund_forgotten_charge(conn: asyncpg.Connection, order_id: str) -> as
     )
 
 
+async def order_payment(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+    """The order's payment as it stands: the one charged (now or before), else a voided one."""
+    return await conn.fetchrow(
+        "SELECT payment_id, status, amount_cents FROM payments WHERE order_id = $1"
+        " ORDER BY (charged_at IS NOT NULL) DESC, updated_at DESC LIMIT 1",
+        order_id,
+    )
+
+
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
     tracking number) and the state (an order that ended otherwise gets no hand-over)."""

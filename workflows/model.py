@@ -341,8 +341,8 @@ class Finished:
     state: OrderState | None = None
     reason: str | None = None
     tracking_number: str | None = None  # MarkShipped: the hand-over's, from the order's row
-    # FinishOrder: a charge this run had not seen, refunded at the ending (Finished's users
-    # before this field ignore it; it changes no command).
+    # FinishOrder: the order's payment as the ending left it, say a charge this run had not
+    # seen, refunded then (Finished's users before this field ignore it; it changes no command).
     payment: Payment | None = None
 
 

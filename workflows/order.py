@@ -353,7 +353,7 @@ class OrderWorkflow(OrderCommands):
                 reason=ended.reason,
             ),
         )
-        if self._finished.payment is not None:  # a charge this run never saw, refunded by FinishOrder
+        if self._finished.payment is not None:  # as the ending left it: a charge this run never saw, refunded
             self._payment = self._finished.payment
         state = ended.state
         recorded = self._finished.state
