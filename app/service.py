@@ -207,7 +207,7 @@ class OrderService:
         # The default id too: another order may have been given it explicitly. Reserved, not
         # just looked up: of two orders created at once with one id, the second is refused here.
         effective = payment_id or default_payment_id(order_id)
-        owner = await queries.reserve_payment_id(self.pool, effective, order_id)
+        owner, reserved = await queries.reserve_payment_id(self.pool, effective, order_id)
         if owner != order_id:
             if payment_id:
                 raise InvalidInput(f"Payment id {effective} is already used by order {owner}.")
@@ -221,6 +221,7 @@ class OrderService:
             payment_id=payment_id or "",
             review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
         )
+        started = False
         try:
             handle = await self.client.start_workflow(
                 OrderWorkflow.run,
@@ -233,9 +234,18 @@ class OrderService:
                     [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
                 ),
             )
+            started = True
         except WorkflowAlreadyStartedError:
-            await queries.release_payment_id(self.pool, effective, order_id)
             raise InvalidInput(_taken(order_id)) from None
+        finally:
+            # Not started (its id taken, Temporal gone, Ctrl-C): the id goes back, if this call
+            # reserved it. A start that went through but whose answer was lost leaves the order
+            # without a reservation; the charge still refuses a second order the id.
+            if reserved and not started:
+                try:
+                    await queries.release_payment_id(self.pool, effective, order_id)
+                except Exception as error:  # the answer to the operator is the start's failure
+                    log.warning("event=payment_id_release_failed order_id=%s error=%r", order_id, error)
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
         amount = sum(products[item.sku] * item.quantity for item in items)
         return CreatedOrder(
@@ -308,7 +318,8 @@ class OrderService:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses
         at once, and the answer says what came of it. One accepted whose outcome takes longer
         than COMMAND_TIMEOUT_S (a cancel waits for the shipping child, whose worker may be down)
-        is answered as accepted and still being carried out, not as unanswered."""
+        is reported as accepted and not carried out yet (still StackUnreachable: it is not done,
+        and may yet be refused), not as unanswered."""
         handle = self._handle(order_id)
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
@@ -323,7 +334,7 @@ class OrderService:
             _abandon(sending)
             if accepted.is_set():
                 log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
-                return self._pending(order_id, name)
+                raise StackUnreachable(self._pending(order_id, name)) from None
             raise StackUnreachable(self._no_answer(order_id, name)) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
@@ -332,9 +343,8 @@ class OrderService:
                 raise await self._not_running(order_id) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            if accepted.is_set():
-                return self._pending(order_id, name)
-            raise StackUnreachable(self._no_answer(order_id, name)) from None
+            text = self._pending(order_id, name) if accepted.is_set() else self._no_answer(order_id, name)
+            raise StackUnreachable(text) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
@@ -350,9 +360,12 @@ class OrderService:
 
     @staticmethod
     def _pending(order_id: str, name: str) -> str:
+        """Accepted by the validator, not carried out in time (a cancel waits for the shipping
+        child). Not "done": the handler may still refuse it (the carrier took the package)."""
         return (
-            f"Order {order_id} accepted the {name.replace('_', ' ')}, which is not done after {COMMAND_TIMEOUT_S} s"
-            f" (a worker may be down or busy: see ./start.sh status); check with ./start.sh order status {order_id}."
+            f"Order {order_id} accepted the {name.replace('_', ' ')} but has not carried it out after"
+            f" {COMMAND_TIMEOUT_S} s (a worker may be down or busy: see ./start.sh status); it takes effect, or"
+            f" is refused as too late, once that worker is back: check with ./start.sh order status {order_id}."
         )
 
     async def _not_running(self, order_id: str) -> Exception:

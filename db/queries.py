@@ -22,10 +22,11 @@ async def catalog(conn: asyncpg.Connection | asyncpg.Pool) -> list[Product]:
     return [Product(r["sku"], r["name"], r["price_cents"]) for r in rows]
 
 
-async def reserve_payment_id(pool: asyncpg.Pool, payment_id: str, order_id: str) -> str:
-    """Reserve the payment id for the order, atomically; returns the order that holds it (this
-    one, or the one that had it first). Orders or payments that hold it without a reservation
-    (started by other means than the operator's tools) hold it all the same."""
+async def reserve_payment_id(pool: asyncpg.Pool, payment_id: str, order_id: str) -> tuple[str, bool]:
+    """Reserve the payment id for the order, atomically. Returns the order that holds it (this
+    one, or the one that had it first) and whether this call made the reservation. Orders or
+    payments that hold it without a reservation (started by other means than the operator's
+    tools) hold it all the same."""
     async with pool.acquire() as conn:
         owner = await conn.fetchval(
             "INSERT INTO payment_id_reservations (payment_id, order_id)"
@@ -36,13 +37,17 @@ async def reserve_payment_id(pool: asyncpg.Pool, payment_id: str, order_id: str)
             payment_id,
             order_id,
         )
-        if owner is None:  # held already; read in a statement of its own, which sees a holder that just committed
-            owner = await conn.fetchval("SELECT order_id FROM payment_id_reservations WHERE payment_id = $1", payment_id)
-    return owner
+        if owner is not None:
+            return owner, owner == order_id
+        # Held already: read in a statement of its own, which sees a holder that just committed.
+        owner = await conn.fetchval("SELECT order_id FROM payment_id_reservations WHERE payment_id = $1", payment_id)
+    return owner, False
 
 
 async def release_payment_id(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str, order_id: str) -> None:
-    """Undo a reservation whose order was never started (its id was taken)."""
+    """Undo a reservation this create made, for an order it did not start (its caller's
+    business: only a reservation the same call made may go, else a second create of a live
+    order would free that order's id)."""
     await conn.execute(
         "DELETE FROM payment_id_reservations WHERE payment_id = $1 AND order_id = $2"
         " AND NOT EXISTS (SELECT 1 FROM orders WHERE id = $2)",
