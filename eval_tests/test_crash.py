@@ -113,15 +113,20 @@ def test_orders_survive_both_workers_being_killed_mid_flight():
         stack.destroy()
 
 
+def _kill_part(stack: PrivateStack, name: str) -> None:
+    """SIGKILL one part of the stack and wait until it is gone."""
+    pid = next(p["pid"] for p in stack.status()["parts"] if p["name"] == name)
+    os.kill(pid, signal.SIGKILL)
+    psutil.Process(pid).wait(10)
+
+
 def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_so_and_takes_effect_later():
     """The cancel of a paid order waits for its shipping child; with the shipping worker down
     the command used to say "did not answer", though the order had accepted it."""
     stack = PrivateStack.create()
     try:
         stack.ok("up", timeout=180)
-        shipping = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "shipping-worker")
-        os.kill(shipping, signal.SIGKILL)
-        psutil.Process(shipping).wait(10)
+        _kill_part(stack, "shipping-worker")
         [order_id], [approval] = approve_new_orders(stack, "ship-down", 1)
         assert approval.communicate(timeout=60)[0] and approval.returncode == 0
         _wait(stack, [order_id], lambda s: s in ("PAID", "PACKED"))
@@ -142,9 +147,7 @@ def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one
     stack = PrivateStack.create()
     try:
         stack.ok("up", timeout=180)
-        worker = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "order-worker")
-        os.kill(worker, signal.SIGKILL)
-        psutil.Process(worker).wait(10)
+        _kill_part(stack, "order-worker")
         order_id = f"orphan-{uuid.uuid4().hex[:8]}"
         created = stack.json("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
         assert "No order worker is running" in created.get("warning", ""), created
