@@ -17,6 +17,7 @@ from activities.business import FlakyCall
 from activities.flaky import flaky_call
 from db import orders as orders_db
 from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
     AddressChange,
     ChargePaymentInput,
     EventInput,
@@ -194,7 +195,12 @@ class OrderActivities:
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if input.event_type == CANCEL_REQUESTED_EVENT:
+                # After the order's row lock, as the hand-over reads it: a dispatch that checked
+                # for a cancel and is still committing finishes first (and the cancel then comes
+                # too late, in the audit too), instead of a cancel that lost appearing before it.
+                await orders_db.lock_order(conn, input.order_id)
             await orders_db.insert_event(conn, input.order_id, input.event_type, input.key, input.payload)
 
     def all(self) -> list:

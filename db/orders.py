@@ -236,6 +236,11 @@ async def order_payment(conn: asyncpg.Connection, order_id: str) -> asyncpg.Reco
     )
 
 
+async def lock_order(conn: asyncpg.Connection, order_id: str) -> None:
+    """Take the order's row lock (charge, refund, hand-over and a recorded cancel take it first)."""
+    await conn.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order_id)
+
+
 async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
     tracking number) and the state (an order that ended otherwise gets no hand-over)."""

@@ -372,6 +372,23 @@ async def test_a_refund_waits_for_a_hand_over_still_committing_and_then_keeps_th
     assert await charged_payments(pool, order.order_id) == 1
 
 
+async def test_a_cancel_recorded_while_a_hand_over_commits_waits_and_comes_after_it(pool):
+    """The hand-over checks for a cancel under the order's row lock; a cancel recorded without
+    that lock could commit after the check and before the hand-over's commit, and lose while
+    the audit showed it first."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    cancel = EventInput(order.order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "r"})
+    async with pool.acquire() as handover, handover.transaction():
+        await handover.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order.order_id)
+        recording = asyncio.create_task(ActivityEnvironment().run(orders.record_event, cancel))
+        await blocked_by(pool, handover, recording)
+        await orders_db.insert_event(handover, order.order_id, "carrier_dispatched", "carrier_dispatched", {})
+    await recording
+    types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1 ORDER BY ts, id", order.order_id)]
+    assert types[-2:] == ["carrier_dispatched", CANCEL_REQUESTED_EVENT]
+
+
 async def test_a_hand_over_waiting_behind_a_refund_sees_it_and_hands_nothing_over(pool):
     """The mirror case: the refund commits while the hand-over waits for the row lock. The
     refund changes no order column, so the hand-over must read the payment in a statement of
