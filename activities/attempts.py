@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,15 +43,22 @@ def database_unreachable(error: BaseException) -> bool:
     return type(error) is asyncpg.InterfaceError and ("closed" in str(error) or "closing" in str(error))
 
 
+# Rows of attempts that said ok, kept (newest last, this many at most) until the activity's
+# next attempt begins in this worker: one that follows an ok means Temporal never took that ok.
+LAST_OK_KEPT = 10_000
+
+
 class AttemptRecorder(Interceptor):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         # Rows being corrected after their attempt was cut off; kept until done (the loop holds
         # tasks weakly) and awaited by drain() before the pool closes.
         self._corrections: set[asyncio.Future] = set()
+        # (workflow id, run id, activity id) -> the row of its last attempt, if that said ok.
+        self._last_ok: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _RecordAttempts(next, self._pool, self._corrections)
+        return _RecordAttempts(next, self._pool, self._corrections, self._last_ok)
 
     async def drain(self) -> None:
         """Wait for the corrections still under way (the worker has shut down; the pool is open)."""
@@ -71,13 +79,29 @@ def _cancelled(info: activity.Info) -> tuple[str, str]:
 
 
 class _RecordAttempts(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, pool: asyncpg.Pool, corrections: set[asyncio.Future]) -> None:
+    def __init__(
+        self,
+        next: ActivityInboundInterceptor,
+        pool: asyncpg.Pool,
+        corrections: set[asyncio.Future],
+        last_ok: OrderedDict[tuple[str, str, str], dict[str, Any]],
+    ) -> None:
         super().__init__(next)
         self._pool = pool
         self._corrections = corrections
+        self._last_ok = last_ok
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
+        key = (info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
+        earlier = self._last_ok.pop(key, None)
+        if earlier is not None and earlier["attempt"] == info.attempt - 1:
+            # The attempt before this one said ok, and its row says so, yet Temporal runs the
+            # step again: its result reached Temporal after the timeout (the SDK does not act on
+            # a cancel that comes once the activity has returned). Corrected, as a cut-off is.
+            timeout = info.start_to_close_timeout.total_seconds() if info.start_to_close_timeout else 0
+            why = f"start-to-close timeout ({timeout:g}s) exceeded before its result reached Temporal"
+            self._correct_later(None, earlier, "timeout", why)
         started_at = datetime.now(timezone.utc)
         clock = time.monotonic()
         outcome, error, retryable = "ok", None, True
@@ -130,10 +154,17 @@ class _RecordAttempts(ActivityInboundInterceptor):
                     # again, so the row must not say ok, or give an error Temporal never saw.
                     cut_off, why = _cancelled(info)
                     why += " while its result was being recorded" + (f" (it had failed: {error})" if error else "")
-                    correcting = asyncio.ensure_future(self._correct(writing, row, cut_off, why))
-                    self._corrections.add(correcting)
-                    correcting.add_done_callback(self._corrections.discard)
+                    self._correct_later(writing, row, cut_off, why)
                 raise
+            if outcome == "ok":
+                self._last_ok[key] = row
+                if len(self._last_ok) > LAST_OK_KEPT:
+                    self._last_ok.popitem(last=False)
+
+    def _correct_later(self, writing: asyncio.Future | None, row: dict[str, Any], outcome: str, error: str) -> None:
+        correcting = asyncio.ensure_future(self._correct(writing, row, outcome, error))
+        self._corrections.add(correcting)
+        correcting.add_done_callback(self._corrections.discard)
 
     async def _write(self, row: dict[str, Any]) -> None:
         try:
@@ -148,12 +179,13 @@ class _RecordAttempts(ActivityInboundInterceptor):
                 row["activity"], row["workflow_id"], row["attempt"], error,
             )
 
-    async def _correct(self, writing: asyncio.Future, row: dict[str, Any], outcome: str, error: str) -> None:
+    async def _correct(self, writing: asyncio.Future | None, row: dict[str, Any], outcome: str, error: str) -> None:
         log.warning(
             "event=activity_attempt_cut_off activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s error=%r",
             row["activity"], row["order_id"], row["workflow_id"], row["attempt"], outcome, error,
         )
-        await writing
+        if writing is not None:
+            await writing
         try:
             await orders_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
         except Exception:

@@ -5,6 +5,7 @@ Temporal saw (a timeout, and the step ran again) once the write lands, not left 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,13 @@ import asyncpg
 import pytest
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    UnsandboxedWorkflowRunner,
+    Worker,
+)
 
 from activities import attempts
 
@@ -89,6 +96,51 @@ async def test_an_attempt_cut_off_while_its_row_is_written_is_corrected_to_timed
     if first == "error":
         cut_off += " (it had failed: RuntimeError: boom)"
     assert rows.by_attempt() == {1: ("timeout", cut_off), 2: ("ok", None)}
+
+
+class _LateResult(Interceptor):
+    """Outside the recorder: the first attempt's result reaches the SDK only after its timeout,
+    as under a busy machine, and the cancel that comes meanwhile is not acted on."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _LateResultInbound(next)
+
+
+class _LateResultInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        result = await super().execute_activity(input)
+        if activity.info().attempt == 1:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.sleep(0.8))
+        return result
+
+
+async def test_an_ok_whose_result_reached_temporal_after_the_timeout_is_corrected_once_the_step_runs_again(
+    dev_env, monkeypatch: pytest.MonkeyPatch
+):
+    """Its row said ok next to the attempt that ran the step again: the cut-off correction only
+    covered a timeout landing while the row was being written."""
+    monkeypatch.setitem(FIRST_ATTEMPT_FAILS, "fails", False)
+    rows = _Rows()
+    rows.release.set()
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    queue = f"recorder-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[OneQuickStep],
+        activities=[quick_step],
+        interceptors=[_LateResult(), recorder := attempts.AttemptRecorder(pool=None)],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        result = await dev_env.client.execute_workflow(
+            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
+        )
+        assert result == "done"
+        await recorder.drain()
+    late = "start-to-close timeout (0.5s) exceeded before its result reached Temporal"
+    assert rows.by_attempt() == {1: ("timeout", late), 2: ("ok", None)}
 
 
 async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_traceback(
