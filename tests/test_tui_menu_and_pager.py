@@ -12,8 +12,11 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
 from app.tui import app as tui_app
-from app.tui import pager
+from app.tui import pager, prompts
 
 
 def pointed_title(question: Any) -> str:
@@ -59,6 +62,15 @@ async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.Monke
     assert await tui.run() == 0
     assert asked == ["Create", "Approve", "Approve", "Create"]
     assert ran == ["approve", "approve", "create"]
+
+
+async def test_esc_then_enter_at_the_menu_picks_the_entry_pointed_at():
+    """Esc at the menu does nothing (only Quit and Ctrl-C leave), but Esc and Enter within a
+    second read as Meta+Enter, which made the menu return text and the TUI crash."""
+    with create_pipe_input() as keys:
+        question = tui_app.main_menu([("Create", None), ("Approve", None), ("Quit", None)], 1, input=keys, output=DummyOutput())
+        keys.send_text("\x1b\r")
+        assert await prompts.ask(question, escape=False) == 1
 
 
 def _timeline(lines: int) -> Text:

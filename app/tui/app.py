@@ -29,11 +29,12 @@ GOODBYE = "The stack is still running; stop it with ./start.sh down."
 ALL_STATES = "\0all"
 
 
-def main_menu(entries: list[tuple[str, Any]], pointed: int) -> questionary.Question:
+def main_menu(entries: list[tuple[str, Any]], pointed: int, **prompt_options: Any) -> questionary.Question:
     return questionary.select(
         "What next?",
         choices=[Choice(label, value=i) for i, (label, _) in enumerate(entries)],
         default=pointed,
+        **prompt_options,
     )
 
 

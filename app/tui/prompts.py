@@ -61,14 +61,24 @@ def _forget_keys_typed_ahead() -> None:
         pass
 
 
-def _back_on_escape(question: Question) -> None:
-    """Esc (and Ctrl-D) leave a question the way Ctrl-C does: operators reach for Esc first."""
+def _bind_escape(question: Question, back: bool) -> None:
+    """With ``back``, Esc (and Ctrl-D) leave a question the way Ctrl-C does: operators reach
+    for Esc first. Without it Esc does nothing, and is taken at once: left to prompt_toolkit,
+    Esc then Enter within a second reads as Meta+Enter, which made a select return text."""
     bindings = KeyBindings()
 
-    @bindings.add("escape", eager=True)
-    @bindings.add("c-d")
-    def _back(event: Any) -> None:
-        event.app.exit(result=None)
+    if back:
+
+        @bindings.add("escape", eager=True)
+        @bindings.add("c-d")
+        def _back(event: Any) -> None:
+            event.app.exit(result=None)
+
+    else:
+
+        @bindings.add("escape", eager=True)
+        def _ignore(event: Any) -> None:
+            pass
 
     application = question.application
     application.key_bindings = merge_key_bindings([application.key_bindings, bindings])
@@ -77,8 +87,7 @@ def _back_on_escape(question: Question) -> None:
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
-    if escape:
-        _back_on_escape(question)
+    _bind_escape(question, back=escape)
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
