@@ -161,3 +161,5 @@ def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns(paged):
     shown = prompt.replace("\\", "").replace("%lt", "1").replace("%lb", "23").replace("%L", "1234")
     assert shown.startswith("Audit of xxx") and shown.endswith("q: back, space: more")
     assert len(shown) < 80
+    # ASCII only: less showed the "…" of the shortened id as raw bytes and lost the prompt's start.
+    assert shown.isascii() and "xxx...  lines" in shown

@@ -13,11 +13,10 @@ from questionary import Choice
 from rich.console import Console
 from rich.text import Text
 
-from activities import rules
 from app import render
 from app.errors import Refused
 from app.tui import pager
-from app.tui.forms import address_form
+from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
@@ -73,17 +72,12 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
     if picked == BACK:
         raise Back()
     if picked == TYPE_ID:
-        picked = (await ask(questionary.text("Order id", validate=_id_check))).strip()
+        picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
         if states is not None:  # a typed id was not offered: refuse it now rather than after a form
             status = await service.status(picked)
             if status["state"] not in {s.value for s in states}:
                 raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
     return picked
-
-
-def _id_check(text: str) -> bool | str:
-    """Short enough for a prompt's one-line message at 80 columns."""
-    return True if rules.order_id_problem(text.strip()) is None else "Use 1-64 letters, digits, - or _ (start with a letter or digit)."
 
 
 def answer(console: Console, text: str) -> None:

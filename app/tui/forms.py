@@ -39,8 +39,12 @@ def suggest_order_id() -> str:
     return f"ord-{secrets.token_hex(4)}"
 
 
+# Short enough for a prompt's one-line message at 80 columns (the full refusal was cut off).
+ORDER_ID_RULE = "Use 1-64 letters, digits, - or _ (start with a letter or digit)."
+
+
 def order_id_check(text: str) -> bool | str:
-    return rules.order_id_problem(text.strip()) or True
+    return True if rules.order_id_problem(text.strip()) is None else ORDER_ID_RULE
 
 
 def small_number(text: str) -> int | None:

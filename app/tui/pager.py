@@ -32,6 +32,8 @@ def less_command(title: str, path: str) -> list[str] | None:
     # Without a known terminal type less stops first to warn that it is "not fully functional".
     if less is None or os.environ.get("TERM", "dumb") in ("", "dumb"):
         return None
+    # ASCII only: less 590 shows the "…" of a shortened id as raw bytes, and counts it as wider.
+    title = title.replace("…", "...").encode("ascii", "replace").decode("ascii")
     prompt = f"{prompt_literal(title)}  lines %lt-%lb/%L  {prompt_literal(HELP)}"
     # -R keeps the colours, -X leaves the last page on the screen after q, -K makes less exit
     # on Ctrl-C (which also takes the TUI back to the menu). The prompt is set for every
