@@ -163,3 +163,54 @@ def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns(paged):
     assert len(shown) < 80
     # ASCII only: less showed the "…" of the shortened id as raw bytes and lost the prompt's start.
     assert shown.isascii() and "xxx...  lines" in shown
+
+
+class _ServiceWithoutOrderWorker:
+    """The order is created, but no order worker runs: nothing will take it up yet."""
+
+    def __init__(self) -> None:
+        self.asked_status = False
+
+    async def catalog(self) -> list[Any]:
+        from db.queries import Product
+
+        return [Product(sku="WIDGET-1", name="Widget", price_cents=899)]
+
+    async def refuse_taken_id(self, order_id: str) -> None:
+        return None
+
+    async def create_order(self, **order: Any) -> Any:
+        from app.service import CreatedOrder
+
+        return CreatedOrder(order_id=order["order_id"], workflow_id=f"order-{order['order_id']}", payment_id="", amount_cents=899)
+
+    async def order_worker_running(self) -> bool:
+        return False
+
+    async def status(self, order_id: str) -> dict:
+        self.asked_status = True
+        return {"state": "RECEIVED"}
+
+
+async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_for_one(monkeypatch: pytest.MonkeyPatch):
+    """The TUI showed a 10 s spinner, then "is starting; follow it on the live dashboard",
+    where the command line said that no order worker runs."""
+    from app.tui import forms
+    from workflows.model import Address
+
+    answers = iter(["nowork-1", ["WIDGET-1"], "1", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    async def address_form(remembered: Any) -> Address:
+        return Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+    monkeypatch.setattr(forms, "ask", ask)
+    monkeypatch.setattr(forms, "address_form", address_form)
+    service = _ServiceWithoutOrderWorker()
+    out = io.StringIO()
+    await forms.create_order(service, Console(file=out, width=120), {})
+    assert "Order nowork-1 created" in out.getvalue()
+    assert "No order worker is running, so it waits until one starts" in out.getvalue()
+    assert service.asked_status is False  # no spinner waiting for a validation that cannot come
