@@ -214,3 +214,53 @@ async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_fo
     assert "Order nowork-1 created" in out.getvalue()
     assert "No order worker is running, so it waits until one starts" in out.getvalue()
     assert service.asked_status is False  # no spinner waiting for a validation that cannot come
+
+
+class _SlowApprovals:
+    """Orders are created at once and await review; approvals never get an answer."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.approvals_begun = 0
+
+    async def catalog(self) -> list[Any]:
+        from db.queries import Product
+
+        return [Product(sku="WIDGET-1", name="Widget", price_cents=899)]
+
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        self.states[order_id] = "AWAITING_APPROVAL"
+
+    async def list_orders(self, limit: int) -> list[dict]:
+        return [{"order_id": i, "state": s} for i, s in self.states.items()]
+
+    async def approve(self, order_id: str, by: str) -> str:
+        self.approvals_begun += 1
+        await asyncio.Event().wait()
+        return "approved"
+
+
+async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeypatch: pytest.MonkeyPatch):
+    """Ctrl-C during a simulation reported "approvals sent 126" while none had been answered,
+    and said nothing of the orders left waiting out their review window."""
+    import asyncio
+
+    from app.tui import simulate
+
+    answers = iter(["3", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    service = _SlowApprovals()
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
+    while service.approvals_begun < 3:
+        await asyncio.sleep(0.01)
+    screen.cancel()  # what Ctrl-C does to the screen
+    await screen
+    text = out.getvalue()
+    assert "3 of 3 orders created" in text
+    assert "3 of them still await review: their approvals were not sent" in text

@@ -58,11 +58,16 @@ class Simulation:
         self.order_ids = [f"{prefix}-{i:04d}" for i in range(1, n + 1)]
         self.states: dict[str, str] = {}
         self.failed_to_start: dict[str, str] = {}
-        self.approving: set[str] = set()
+        self.approving: set[str] = set()  # an approval queued or sent
+        self.approved = 0  # answered: approved
         self.refusals = 0
-        self.created = 0
+        self.created_ids: list[str] = []
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._background: set[asyncio.Task] = set()
+
+    @property
+    def created(self) -> int:
+        return len(self.created_ids)
 
     @property
     def settled(self) -> int:
@@ -77,20 +82,20 @@ class Simulation:
                     await self.service.create_order(
                         order_id=order_id, items=random_items(products, rng), address=SIMULATED_ADDRESS
                     )
-                    self.created += 1
+                    self.created_ids.append(order_id)
                 except OperatorError as error:
                     self.failed_to_start[order_id] = str(error)
 
         await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
 
-    async def poll(self) -> None:
+    async def poll(self, approve: bool = True) -> None:
         """One list_orders call for all of ours; approve those that await review."""
         page = await self.service.list_orders(limit=min(len(self.order_ids) + 200, 1000))
         ours = set(self.order_ids)
         for order in page:
             if order["order_id"] in ours:
                 self.states[order["order_id"]] = order["state"]
-        if self.auto_approve:
+        if self.auto_approve and approve:
             for order_id, state in self.states.items():
                 if state == OrderState.AWAITING_APPROVAL.value and order_id not in self.approving:
                     self.approving.add(order_id)
@@ -102,6 +107,7 @@ class Simulation:
         async with self._slots:
             try:
                 await self.service.approve(order_id, by="simulation")
+                self.approved += 1
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
                 self.refusals += 1
                 log.info("event=simulated_approval_refused order_id=%s error=%s", order_id, error)
@@ -110,7 +116,7 @@ class Simulation:
         """The live line under the progress bars: our orders per state."""
         text = summary_bar(Counter(self.states.values()))
         if self.auto_approve:
-            text.append(f"   approvals sent {len(self.approving)}", style="dim")
+            text.append(f"   approved {self.approved}" + (f", refused {self.refusals}" if self.refusals else ""), style="dim")
         return text
 
     def stop(self) -> None:
@@ -148,11 +154,23 @@ async def simulate_orders(service: Any, console: Console) -> None:
                 creating.cancel()
             sim.stop()
     took = time.monotonic() - began
+    if stopped:
+        # Where they stand now, creates cut off midway included (they may have started).
+        try:
+            await sim.poll(approve=False)
+        except Exception as error:  # the summary below still says what this screen saw
+            log.warning("event=simulation_final_poll_failed error=%r", error)
     counts = Counter(sim.states.values())
     verb = "Stopped waiting after" if stopped else "Done in"
-    first, last = sim.order_ids[0], sim.order_ids[max(sim.created, 1) - 1]
-    console.print(f"{verb} {took:.1f} s: {sim.created} of {n} orders created ({first} … {last}); now:")
+    started = sorted(set(sim.created_ids) | set(sim.states))
+    span = f" ({started[0]} … {started[-1]})" if started else ""
+    console.print(f"{verb} {took:.1f} s: {len(started)} of {n} orders created{span}; now:")
     console.print(summary_bar(counts))
+    waiting = counts.get(OrderState.AWAITING_APPROVAL.value, 0)
+    if stopped and sim.auto_approve and waiting:
+        console.print(
+            f"[yellow]{waiting} of them still await review: their approvals were not sent (Approve / reject).[/]"
+        )
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
