@@ -4,6 +4,7 @@ pseudo-terminal walk in eval_tests/test_tui.py drives the real ones)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 from typing import Any
@@ -243,8 +244,6 @@ class _SlowApprovals:
 async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeypatch: pytest.MonkeyPatch):
     """Ctrl-C during a simulation reported "approvals sent 126" while none had been answered,
     and said nothing of the orders left waiting out their review window."""
-    import asyncio
-
     from app.tui import simulate
 
     answers = iter(["3", True])
