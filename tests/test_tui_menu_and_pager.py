@@ -263,3 +263,27 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     text = out.getvalue()
     assert "3 of 3 orders created" in text
     assert "3 of them still await review: their approvals were not sent" in text
+
+
+def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():
+    """An arrow typed during the 20 s wait printed ^[[B, and each Enter during a simulation left
+    a copy of its progress bar behind; the dashboard already turned echo off."""
+    import os
+    import pty
+    import termios
+
+    from app.tui.prompts import keys_not_echoed
+
+    leader, follower = pty.openpty()
+    try:
+        assert termios.tcgetattr(follower)[3] & termios.ECHO
+        with keys_not_echoed(follower):
+            assert not termios.tcgetattr(follower)[3] & termios.ECHO
+            assert termios.tcgetattr(follower)[3] & termios.ISIG  # Ctrl-C still interrupts
+        assert termios.tcgetattr(follower)[3] & termios.ECHO
+        with pytest.raises(RuntimeError), keys_not_echoed(follower):
+            raise RuntimeError("a screen that fails")
+        assert termios.tcgetattr(follower)[3] & termios.ECHO
+    finally:
+        os.close(leader)
+        os.close(follower)

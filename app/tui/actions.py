@@ -17,7 +17,7 @@ from app import render
 from app.errors import Refused
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
-from app.tui.prompts import Back, ask, pause
+from app.tui.prompts import Back, ask, keys_not_echoed, pause
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
@@ -88,7 +88,7 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
     """Send a command and show its answer; a spinner while the workflow takes its time (up to
     20 s when a worker is down). Ctrl-C stops the waiting, not the command."""
     try:
-        with console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
+        with keys_not_echoed(), console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
             reply = await command
     except asyncio.CancelledError:
         console.print(

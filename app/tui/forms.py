@@ -17,7 +17,7 @@ from rich.text import Text
 from activities import rules
 from app.errors import InvalidInput, NotFound
 from app.render import address_line, state_text
-from app.tui.prompts import ask
+from app.tui.prompts import ask, keys_not_echoed
 from app.views import format_cents
 from workflows.model import Address, OrderItem
 
@@ -151,7 +151,7 @@ async def show_progress(service: Any, console: Console, order_id: str, wait_s: f
     """Follow a new order until it awaits review (or settles), so the operator sees the workflow's answer."""
     deadline = time.monotonic() + wait_s
     state = None
-    with console.status(f"Waiting for order {order_id} to be validated…"):
+    with keys_not_echoed(), console.status(f"Waiting for order {order_id} to be validated…"):
         while time.monotonic() < deadline:
             try:
                 state = (await service.status(order_id))["state"]

@@ -5,10 +5,12 @@ which cancels only the screen that is running, so the operator lands back at the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 import termios
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Iterator
 
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from questionary import Question
@@ -59,6 +61,30 @@ def _forget_keys_typed_ahead() -> None:
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
     except (OSError, ValueError, termios.error):
         pass
+
+
+@contextlib.contextmanager
+def keys_not_echoed(fd: int | None = None) -> Iterator[None]:
+    """While a screen waits (a spinner, a progress bar): keys typed are not echoed, where an
+    arrow printed ^[[B and each Enter left a copy of the bar behind. Ctrl-C still interrupts,
+    and the keys are dropped at the next question (_forget_keys_typed_ahead)."""
+    try:
+        fd = sys.stdin.fileno() if fd is None else fd
+        if not os.isatty(fd):
+            fd = None
+    except (OSError, ValueError):
+        fd = None
+    if fd is None:
+        yield
+        return
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO  # lflag
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _bind_escape(question: Question, back: bool) -> None:

@@ -21,7 +21,7 @@ from rich.text import Text
 from app.errors import OperatorError
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
-from app.tui.prompts import ask
+from app.tui.prompts import ask, keys_not_echoed
 from workflows.model import Address, OrderItem, OrderState
 
 log = logging.getLogger("app.tui")
@@ -137,7 +137,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
     created_bar = progress.add_task("created", total=n)
     settled_bar = progress.add_task("settled", total=n)
     stopped = False
-    with Live(Group(progress, sim), console=console, refresh_per_second=4):
+    with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4):
         try:
             creating = asyncio.create_task(sim.create_all(products))
             while not (creating.done() and sim.settled >= n):
