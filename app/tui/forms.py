@@ -118,7 +118,9 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
             console.print(Text(str(taken), style="red"))
     skus = await ask(
         questionary.checkbox(
-            "Items (space picks, enter when done)",
+            "Items",
+            # Short: the default instruction wraps mid-word at 80 columns.
+            instruction="(arrows move, space picks, enter when done)",
             choices=[Choice(f"{p.name} ({sku})  {format_cents(p.price_cents)}", value=sku) for sku, p in products.items()],
             validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
         )
