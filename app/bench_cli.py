@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -53,6 +54,11 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInput("--order-timeout must be a positive number of seconds.")
     if not 0.01 <= args.poll_interval <= 10:  # NaN fails every comparison
         raise InvalidInput("--poll-interval must be between 0.01 and 10 seconds.")
+    if args.json and args.json != "-":
+        # Known before the run, not after it: the results would be lost.
+        target = Path(args.json)
+        if target.is_dir() or not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+            raise InvalidInput(f"Cannot write the results to {args.json}: give a file in a directory that exists.")
 
 
 async def _bench(args: argparse.Namespace) -> int:

@@ -296,3 +296,13 @@ def test_bench_takes_finite_seconds():
 def test_the_tuis_number_prompts_refuse_what_is_not_a_whole_number(text):
     assert "positive whole number" in quantity_check(text)
     assert "whole number from 1" in count_check(text)
+
+
+def test_bench_refuses_a_results_file_it_could_not_write_before_the_run(tmp_path):
+    """It found out after the whole run, said "something unexpected went wrong" and lost the results."""
+    for where in (tmp_path / "missing" / "r.json", tmp_path):
+        args = build_parser().parse_args(["bench", "--json", str(where)])
+        with pytest.raises(InvalidInput, match="Cannot write the results to"):
+            bench_cli._check(args)
+    bench_cli._check(build_parser().parse_args(["bench", "--json", str(tmp_path / "r.json")]))
+    bench_cli._check(build_parser().parse_args(["bench", "--json"]))  # on stdout

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.errors import OperatorError, Refused
+from app.errors import Refused
 from app.service import OrderService
 from workflows.model import Address, OrderItem, OrderState
 
@@ -39,7 +39,11 @@ class DriveConfig:
     order_timeout_s: float = 120.0  # stop waiting for an order after this long (it counts as lost)
 
     def order_id(self, n: int) -> str:
-        return f"bench-{self.run_id}-{n}"
+        return f"{order_id_prefix(self.run_id)}{n}"
+
+
+def order_id_prefix(run_id: str) -> str:
+    return f"bench-{run_id}-"
 
 
 @dataclass
@@ -111,8 +115,8 @@ class Driver:
         began = time.monotonic()
         try:
             await self.service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
-        except OperatorError as error:
-            log.warning("event=bench_start_failed order_id=%s error=%s", order_id, error)
+        except Exception as error:  # refused, or Temporal failed the call: not started, as far as we know
+            log.warning("event=bench_start_failed order_id=%s error=%r", order_id, error)
             self.outcome.not_started += 1
             self._in_flight.pop(order_id, None)
             return

@@ -80,12 +80,15 @@ def histogram_text(buckets: Sequence[Bucket], width: int = BAR_WIDTH, unit: str 
     return text
 
 
-def targets_text(checks: Sequence[TargetCheck]) -> Text:
+def targets_text(checks: Sequence[TargetCheck], unfinished: int = 0) -> Text:
     text = Text()
     for check in checks:
         mark, style = ("met", "green") if check.met else ("MISSED", "bold red")
         text.append(f"{mark:>6}  ", style=style)
-        text.append(f"{check.key} {check.op} {check.limit:g} (measured {_fmt(check.value)})\n")
+        measured = _fmt(check.value)
+        if check.value is None and check.key == "max_s" and unfinished:
+            measured = f"unknown: {unfinished} {'order' if unfinished == 1 else 'orders'} did not finish"
+        text.append(f"{check.key} {check.op} {check.limit:g} (measured {measured})\n")
     text.rstrip()
     return text
 
@@ -118,7 +121,7 @@ def report(summary: dict, buckets: Sequence[Bucket], checks: Sequence[TargetChec
         Text("\nProcessing time (excluding the review wait)", style="bold"),
         histogram_text(buckets),
         Text(f"\nTargets (SPEC section 7: N=300, C=100){_targets_caveat(summary)}", style="bold"),
-        targets_text(checks),
+        targets_text(checks, summary.get("unfinished", 0)),
     ]
     if summary.get("server"):
         parts[1:1] = [Text(""), server_table(summary["server"])]

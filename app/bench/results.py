@@ -10,7 +10,7 @@ from datetime import datetime
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from app.bench.driver import TERMINAL_STATES
+from app.bench.driver import TERMINAL_STATES, order_id_prefix
 from app.bench.stats import AttemptStats, OrderResult, RunFacts
 from app.service import OrderService
 from workflows.model import order_workflow_id
@@ -19,6 +19,7 @@ ORDERS_SQL = """
 SELECT id, state, processing_ms, review_ms, created_at, state = ANY($2::text[]) AS terminal
 FROM orders WHERE id = ANY($1::text[])
 """
+RUN_ORDERS_SQL = "SELECT id FROM orders WHERE id LIKE $1"
 # First workflow start to last terminal state, both on the database's clock.
 WALL_SQL = """
 SELECT EXTRACT(EPOCH FROM max(finished_at) - min(created_at))::float8
@@ -48,6 +49,11 @@ async def collect(
     not_started: int, elapsed_s: float, client: dict | None = None,
 ) -> RunFacts:
     pool = service.pool
+    # An order whose start call failed may have started all the same: the database knows it.
+    known = [r["id"] for r in await pool.fetch(RUN_ORDERS_SQL, order_id_prefix(run_id) + "%")]
+    started_anyway = [order_id for order_id in known if order_id not in set(started_ids)]
+    started_ids = [*started_ids, *started_anyway]
+    not_started = max(0, not_started - len(started_anyway))
     rows = {r["id"]: r for r in await pool.fetch(ORDERS_SQL, started_ids, TERMINAL_STATES)}
     completed = await workflows_completed(service, started_ids)
     results = [

@@ -147,7 +147,12 @@ def summarize(facts: RunFacts) -> dict:
         states[key] = states.get(key, 0) + 1
     terminal = sum(1 for r in facts.results if r.terminal_in_db)
     shipped = states.get("SHIPPED", 0)
+    # Orders of the N that never ended (or never started): their time is unknown but at least
+    # the run's, so there is no maximum, and the run lasted as long as it waited for them.
+    unfinished = facts.orders - len(finished)
     wall = facts.wall_s if facts.wall_s else facts.elapsed_s
+    if unfinished:
+        wall = max(wall or 0.0, facts.elapsed_s)
     attempts_total = sum(a.count for a in facts.attempts)
     return {
         "run_id": facts.run_id,
@@ -159,7 +164,8 @@ def summarize(facts: RunFacts) -> dict:
         "p50_s": _round(percentile(times, 50)),
         "p95_s": _round(percentile(times, 95)),
         "p99_s": _round(percentile(times, 99)),
-        "max_s": _round(max(times) if times else None),
+        "max_s": _round(max(times) if times and not unfinished else None),
+        "unfinished": unfinished,
         "mean_s": _round(sum(times) / len(times) if times else None),
         "review_mean_s": _round(sum(reviews) / len(reviews) if reviews else None),
         # orders.created_at is the first workflow task's start; from the workflow's own start:
