@@ -8,8 +8,9 @@ import secrets
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable
@@ -19,7 +20,13 @@ from workflows.model import Address, OrderItem
 STATUS_BY_ERROR = {InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
 
 
-class AddressIn(BaseModel):
+class _In(BaseModel):
+    """Strict: a JSON true is not a quantity of 1, nor "2" a number (the CLI refuses both)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class AddressIn(_In):
     name: str
     street: str
     city: str
@@ -31,12 +38,12 @@ class AddressIn(BaseModel):
         return Address(**self.model_dump())
 
 
-class ItemIn(BaseModel):
+class ItemIn(_In):
     sku: str
     quantity: int
 
 
-class CreateOrderIn(BaseModel):
+class CreateOrderIn(_In):
     order_id: str | None = Field(None, description="default: a new ord-XXXXXX")
     items: list[ItemIn]
     address: AddressIn
@@ -44,21 +51,21 @@ class CreateOrderIn(BaseModel):
     review_window_seconds: float | None = None
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(_In):
     by: str = "operator"
 
 
-class RejectIn(BaseModel):
+class RejectIn(_In):
     reason: str
     by: str = "operator"
 
 
-class CancelIn(BaseModel):
+class CancelIn(_In):
     reason: str = ""
     by: str = "operator"
 
 
-class AddressChangeIn(BaseModel):
+class AddressChangeIn(_In):
     address: AddressIn
     by: str = "operator"
 
@@ -81,6 +88,14 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def operator_error(_request: Request, error: OperatorError) -> JSONResponse:
         status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
         return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, error: RequestValidationError) -> JSONResponse:
+        """A body or query that does not fit the schema: one sentence, like every refusal."""
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        message = str(first.get("msg", "invalid input")).rstrip(".")
+        return JSONResponse({"detail": f"{where or 'The request'}: {message}."}, status_code=422)
 
     def svc(request: Request) -> OrderService:
         return request.app.state.service
@@ -107,7 +122,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     @app.post("/orders", status_code=201)
     async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
         created = await svc(request).create_order(
-            order_id=body.order_id or f"ord-{secrets.token_hex(3)}",
+            # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
+            order_id=f"ord-{secrets.token_hex(3)}" if body.order_id is None else body.order_id,
             items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
             address=body.address.to_model(),
             payment_id=body.payment_id,

@@ -79,3 +79,22 @@ def test_bad_input_and_unknown_orders_get_clear_statuses(api):
     assert code == 422 and "NOPE-1" in body["detail"]
     code, body = call(api, "GET", f"/orders/ghost-{uuid.uuid4().hex[:6]}")
     assert code == 404 and "no order" in body["detail"].lower()
+
+
+def test_a_request_that_does_not_fit_the_schema_gets_one_sentence_and_what_the_cli_would_say(api):
+    """Pydantic's list of error objects came back instead of a sentence; a JSON true was taken
+    for a quantity of 1 and an empty order id for a new one, where the CLI refuses both."""
+    item = {"sku": "WIDGET-1", "quantity": 1}
+    for body, where in (
+        ({"items": [{"sku": "WIDGET-1", "quantity": True}], "address": ADDRESS}, "items.0.quantity"),
+        ({"items": [{"sku": "WIDGET-1", "quantity": "2"}], "address": ADDRESS}, "items.0.quantity"),
+        ({"items": [item]}, "address"),
+        ({"items": [item], "address": ADDRESS, "review_window_seconds": "soon"}, "review_window_seconds"),
+    ):
+        code, answer = call(api, "POST", "/orders", body)
+        assert code == 422 and isinstance(answer["detail"], str), answer
+        assert answer["detail"].startswith(f"{where}: ") and answer["detail"].count(".") >= 1, answer
+    code, answer = call(api, "GET", "/orders?limit=abc")
+    assert code == 422 and answer["detail"].startswith("limit: "), answer
+    code, answer = call(api, "POST", "/orders", {"order_id": "", "items": [item], "address": ADDRESS})
+    assert code == 422 and "malformed" in answer["detail"], answer
