@@ -98,3 +98,15 @@ def test_a_request_that_does_not_fit_the_schema_gets_one_sentence_and_what_the_c
     assert code == 422 and answer["detail"].startswith("limit: "), answer
     code, answer = call(api, "POST", "/orders", {"order_id": "", "items": [item], "address": ADDRESS})
     assert code == 422 and "malformed" in answer["detail"], answer
+
+
+def test_the_api_with_the_stack_down_says_so_in_one_sentence():
+    """uvicorn logged the failed start-up with its traceback before the sentence."""
+    down = PrivateStack.create()  # never brought up
+    try:
+        result = down.run("api", timeout=60)
+        assert result.returncode == 3, result.stderr
+        assert "Traceback" not in result.stderr and "is not reachable" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    finally:
+        down.destroy()
