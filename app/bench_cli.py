@@ -75,6 +75,11 @@ async def _bench(args: argparse.Namespace) -> int:
         review_wait_s=args.review_wait,
         order_timeout_s=args.order_timeout,
     )
+    # Ctrl-C (app.cli prints this): the orders started carry on, and the approvals stop.
+    args.on_interrupt = (
+        f"Stopped: the orders of run {config.run_id} (bench-{config.run_id}-N) carry on in their workflows, and"
+        " those awaiting review now wait for an approval: ./start.sh order list --state AWAITING_APPROVAL."
+    )
     service = await OrderService.connect(pool_size=4)
     async with service:
         with Progress(

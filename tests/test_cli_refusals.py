@@ -306,3 +306,23 @@ def test_bench_refuses_a_results_file_it_could_not_write_before_the_run(tmp_path
             bench_cli._check(args)
     bench_cli._check(build_parser().parse_args(["bench", "--json", str(tmp_path / "r.json")]))
     bench_cli._check(build_parser().parse_args(["bench", "--json"]))  # on stdout
+
+
+def test_ctrl_c_during_a_bench_says_its_orders_carry_on_and_which_wait_for_an_approval(cli: Run, monkeypatch):
+    """It printed only "Interrupted.", though the orders it had started went on, and those
+    awaiting review then waited out their review window for approvals that never came."""
+
+    async def stack_up(*_args, **_kwargs) -> None:
+        return None
+
+    async def connect(*_args, **_kwargs) -> OrderService:
+        signal.raise_signal(signal.SIGINT)  # the run is under way
+        await asyncio.Event().wait()
+        raise AssertionError("not interrupted")
+
+    monkeypatch.setattr(bench_cli, "ensure_up", stack_up)
+    monkeypatch.setattr(OrderService, "connect", connect)
+    code, err = cli("bench", "--orders", "5", "--concurrency", "2")
+    assert code == 130
+    assert err.startswith("Stopped: the orders of run ") and "carry on in their workflows" in err
+    assert "./start.sh order list --state AWAITING_APPROVAL" in err
