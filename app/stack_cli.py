@@ -72,6 +72,7 @@ async def _up(args: argparse.Namespace) -> int:
         return _docker(["up", "-d", "--build", "--wait"])
     console = Console(stderr=True)
     began = time.monotonic()
+    args.on_interrupt = "Stopped: the stack may be partly up; see ./start.sh status (./start.sh down stops what runs)."
     status = await ensure_up(console)
     took = time.monotonic() - began
     out = Console()
@@ -92,6 +93,8 @@ def _down(args: argparse.Namespace) -> int:
         stopped = stack.down(purge=args.purge)
     except PurgeRefused as error:
         raise InvalidInput(str(error)) from None
+    except StackError as error:
+        raise StackFailed(str(error)) from None
     if stopped:
         print(f"Stopped {', '.join(stopped)}.")
     else:

@@ -205,3 +205,41 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
         )
     finally:
         private.destroy()
+
+
+def test_a_stopped_server_is_reported_as_stopped_and_up_says_so_instead_of_waiting_for_it():
+    """`up` waited 60 s for a Temporal server stopped with SIGSTOP, then blamed a timeout; `status`
+    said only "no answer (TimeoutError)" and advised `up`, which could not help."""
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        temporal = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "temporal")
+        os.kill(temporal, signal.SIGSTOP)
+        try:
+            parts = {p["name"]: p for p in stack.status()["parts"]}
+            assert parts["temporal"]["detail"] == f"stopped (SIGSTOP); kill -CONT {temporal} resumes it"
+            up = stack.run("up", timeout=120)
+            assert up.returncode == 3
+            assert f"The Temporal server is stopped (SIGSTOP); kill -CONT {temporal} resumes it." in up.stderr, up.stderr
+        finally:
+            os.kill(temporal, signal.SIGCONT)
+    finally:
+        stack.destroy()
+
+
+def test_a_postgresql_that_cannot_be_initialised_is_said_with_what_was_started_meanwhile():
+    """initdb failing (a data folder that is not its own, a full disk) was "something unexpected
+    went wrong", with the Temporal server left running and nothing said of it."""
+    stack = PrivateStack.create()
+    try:
+        pgdata = postgres.data_dir(stack.settings)
+        pgdata.mkdir(parents=True)
+        (pgdata / "leftover.txt").write_text("not a cluster")
+        up = stack.run("up", timeout=180)
+        assert up.returncode == 3, up.stderr
+        assert "PostgreSQL could not be initialised (initdb failed with exit code 1); see" in up.stderr, up.stderr
+        assert "Traceback" not in up.stderr and "unexpected" not in up.stderr
+        # The Temporal server starts alongside (the PostgreSQL task yields to it at initdb).
+        assert "Started and still running: the Temporal server (./start.sh down stops it)." in up.stderr
+    finally:
+        stack.destroy()

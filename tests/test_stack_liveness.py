@@ -160,3 +160,32 @@ def _wait_until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+async def test_a_data_directory_that_cannot_be_written_is_said_in_one_sentence_and_status_still_reads(stack, tmp_path):
+    """`up`, `down` and even `status` crashed with "something unexpected went wrong", pointing
+    to a log that could not be written either."""
+    from app.stack import StackError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad = stack_in(blocker / "data")
+    with pytest.raises(StackError, match=r"The data directory .* cannot be written .*; check ORDER_TRACKER_DATA_DIR\."):
+        bad.down()
+    with pytest.raises(StackError, match="cannot be written"):
+        await bad.up()
+    status = await bad.status()  # it only reads
+    assert not status.healthy and status.part("order-worker").detail == "not running"
+
+
+def test_a_stopped_server_process_is_told_apart(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        assert health.process_stopped(sleeper.pid) is None
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        _wait_until(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED)
+        assert health.process_stopped(sleeper.pid) == f"stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
+        assert health.process_stopped(None) is None
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)

@@ -102,6 +102,22 @@ def gone_from_this_machine(identity: str) -> bool:
     return state in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
+def process_stopped(pid: int | None) -> str | None:
+    """How a server process of ours is stopped (SIGSTOP, a debugger), or None: a stopped
+    server answers nothing, and waiting for it cannot help."""
+    if pid is None:
+        return None
+    try:
+        state = psutil.Process(pid).status()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if state == psutil.STATUS_STOPPED:
+        return f"stopped (SIGSTOP); kill -CONT {pid} resumes it"
+    if state == psutil.STATUS_TRACING_STOP:
+        return "stopped by a debugger"
+    return None
+
+
 def check_worker_process(pid: int, liveness_file: Path, task_queue: str) -> Check | None:
     """A failed Check if the worker process is alive but not serving (stopped, or its event
     loop has not turned for STALE_AFTER_S); None if nothing says so, and the pollers decide.

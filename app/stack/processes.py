@@ -6,6 +6,7 @@ ours. Each process leads its own session, so stopping it stops its children too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,12 +56,13 @@ def running_pid(spec: ProcessSpec) -> int | None:
         pid_text, created_text = spec.pid_path.read_text().split()
         process = psutil.Process(int(pid_text))
         alive = abs(process.create_time() - float(created_text)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
-    except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+    except (OSError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):  # none, unreadable, or stale
         alive = False
         process = None
     if alive and process is not None:
         return process.pid
-    spec.pid_path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # a data directory that cannot be written is said elsewhere
+        spec.pid_path.unlink(missing_ok=True)
     return None
 
 

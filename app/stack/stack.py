@@ -29,8 +29,14 @@ log = logging.getLogger("app.stack")
 
 WORKERS = {"order-worker": ("workers.order_worker", ORDER_TASK_QUEUE), "shipping-worker": ("workers.shipping_worker", SHIPPING_TASK_QUEUE)}
 PART_NAMES = ["postgres", "temporal", *WORKERS]
-LABELS = {"postgres": "PostgreSQL", "temporal": "Temporal", "order-worker": "order worker", "shipping-worker": "shipping worker"}
+LABELS = {
+    "postgres": "PostgreSQL server",
+    "temporal": "Temporal server",
+    "order-worker": "order worker",
+    "shipping-worker": "shipping worker",
+}
 START_TIMEOUT_S = 60.0
+SERVERS = ("postgres", "temporal")
 
 
 class StackError(Exception):
@@ -76,8 +82,16 @@ class Stack:
     async def status(self) -> StackStatus:
         specs = self.specs()
         pids = {name: running_pid(spec) for name, spec in specs.items()}
-        temporal_check, client = await health.check_temporal(self.settings)
-        postgres_check = await health.check_postgres(self.settings)
+        # A stopped server answers nothing: say so at once, without waiting for its timeout.
+        stopped = {name: health.process_stopped(pids.get(name)) for name in ("postgres", "temporal")}
+        if stopped["temporal"]:
+            temporal_check, client = health.Check(False, stopped["temporal"]), None
+        else:
+            temporal_check, client = await health.check_temporal(self.settings)
+        if stopped["postgres"]:
+            postgres_check = health.Check(False, stopped["postgres"])
+        else:
+            postgres_check = await health.check_postgres(self.settings)
         if not postgres_check.healthy and pids.get("postgres") and postgres.shutting_down(self.settings):
             postgres_check = health.Check(
                 False, "shutting down, waiting for clients that never leave; `./start.sh up` restarts it"
@@ -122,6 +136,14 @@ class Stack:
             server = asyncio.create_task(self._up_temporal(specs, started, say))
             try:
                 await asyncio.gather(database, server)
+            except StackError as error:
+                # The other server may have started meanwhile: say so, rather than leave it unsaid.
+                running = [LABELS[name] for name in started if running_pid(specs[name]) is not None]
+                if running:
+                    raise StackError(
+                        f"{error} Started and still running: the {' and the '.join(running)} (./start.sh down stops it)."
+                    ) from None
+                raise
             finally:
                 for task in (database, server):
                     task.cancel()
@@ -152,7 +174,11 @@ class Stack:
             await self._finish_postgres_shutdown(specs["postgres"], say)
         if "postgres" in specs and running_pid(specs["postgres"]) is None:
             say("starting PostgreSQL")
-            await asyncio.to_thread(postgres.ensure_initialised, self.settings)
+            try:
+                await asyncio.to_thread(postgres.ensure_initialised, self.settings)
+            except (RuntimeError, OSError) as error:  # initdb failed: a full disk, a data folder not its own
+                log.warning("event=postgres_init_failed error=%r", error)
+                raise StackError(f"PostgreSQL could not be initialised ({error}); see {self._where('postgres')}.") from None
             start(specs["postgres"])
             started.append("postgres")
         await self._wait_healthy("postgres", specs, lambda: health.check_postgres_server(self.settings))
@@ -178,6 +204,7 @@ class Stack:
     async def _up_temporal(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "temporal" in specs and running_pid(specs["temporal"]) is None:
             say("starting Temporal")
+            temporal.db_file(self.settings).parent.mkdir(parents=True, exist_ok=True)
             start(specs["temporal"])
             started.append("temporal")
 
@@ -212,8 +239,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            if name in specs and running_pid(specs[name]) is None:
+            if name in specs and (pid := running_pid(specs[name])) is None:
                 raise StackError(f"The {LABELS[name]} exited during start-up; see {self._where(name)}.")
+            # A stopped server: waiting cannot help (workers have their own check, with their queue).
+            if name in SERVERS and name in specs and (stopped := health.process_stopped(pid)) is not None:
+                raise StackError(f"The {LABELS[name]} is {stopped}.")
             last = await check()
             if last.healthy:
                 return
@@ -242,8 +272,15 @@ class Stack:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """One up/down at a time (the TUI and a terminal may both try)."""
-        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.run_dir / "stack.lock", "w") as handle:
+        try:
+            self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.settings.run_dir / "stack.lock", "w")
+        except OSError as error:
+            raise StackError(
+                f"The data directory {self.settings.data_dir} cannot be written ({error.strerror or error});"
+                " check ORDER_TRACKER_DATA_DIR."
+            ) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

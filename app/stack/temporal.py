@@ -53,8 +53,7 @@ def db_file(settings: Settings) -> Path:
 
 
 def spec(settings: Settings) -> ProcessSpec:
-    database = db_file(settings)
-    database.parent.mkdir(parents=True, exist_ok=True)
+    database = db_file(settings)  # its directory is made by `up` (status only reads)
     command = [
         temporal_binary(), "server", "start-dev",
         "--ip", "127.0.0.1",
