@@ -46,7 +46,12 @@ def test_no_api_log_yet_says_to_start_the_api_not_the_stack(cli: Run):
 def test_the_api_writes_the_log_that_logs_api_shows(cli: Run, tmp_path: Path, monkeypatch):
     """It wrote into cli.log with every command, so `logs api` never found a log."""
     served: list[int] = []
+
+    async def stack_reachable() -> None:  # no stack here: the API's own check of it stands aside
+        return None
+
     monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: served.append(port))
+    monkeypatch.setattr("app.api_cli._stack_reachable", stack_reachable)
     assert cli("api", "--port", "18123")[0] == 0 and served == [18123]
     api_log = tmp_path / "logs" / "api.log"
     assert "event=api_started host=127.0.0.1 port=18123" in api_log.read_text()
