@@ -52,6 +52,9 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInput("--review-wait must be a number of seconds, 0 or more.")
     if not (math.isfinite(args.order_timeout) and args.order_timeout > 0):
         raise InvalidInput("--order-timeout must be a positive number of seconds.")
+    if args.review_wait >= args.order_timeout:
+        # The timeout runs from the start request, the review wait included: every order would be lost.
+        raise InvalidInput("--order-timeout must be longer than --review-wait, which it includes.")
     if not 0.01 <= args.poll_interval <= 10:  # NaN fails every comparison
         raise InvalidInput("--poll-interval must be between 0.01 and 10 seconds.")
     if args.json and args.json != "-":

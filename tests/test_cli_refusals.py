@@ -326,3 +326,11 @@ def test_ctrl_c_during_a_bench_says_its_orders_carry_on_and_which_wait_for_an_ap
     assert code == 130
     assert err.startswith("Stopped: the orders of run ") and "carry on in their workflows" in err
     assert "./start.sh order list --state AWAITING_APPROVAL" in err
+
+
+def test_bench_refuses_an_order_timeout_the_review_wait_alone_would_use_up():
+    """With --review-wait 200 and the default 120 s timeout every order counted as lost."""
+    args = build_parser().parse_args(["bench", "--review-wait", "200"])
+    with pytest.raises(InvalidInput, match="--order-timeout must be longer than --review-wait"):
+        bench_cli._check(args)
+    bench_cli._check(build_parser().parse_args(["bench", "--review-wait", "200", "--order-timeout", "300"]))
