@@ -64,8 +64,9 @@ async def collect(
             review_ms=rows[order_id]["review_ms"] if order_id in rows else None,
             terminal_in_db=bool(rows[order_id]["terminal"]) if order_id in rows else False,
             workflow_completed=order_id in completed,
-            # orders.created_at is when the first workflow task started, not the workflow:
-            # the wait for that task is processing time the database does not count.
+            # A cross-check of the two clocks: orders.created_at is the workflow's start as
+            # Temporal recorded it (ReceiveOrder stores it), so this stays ~0 (once, before
+            # that, it was the first task's start, and the wait for it went uncounted).
             first_task_wait_ms=_ms_between(completed.get(order_id), rows[order_id]["created_at"] if order_id in rows else None),
         )
         for order_id in started_ids
