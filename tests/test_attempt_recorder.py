@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -65,6 +65,27 @@ class _Rows:
         return {r["attempt"]: (r["outcome"], r["error"]) for r in self.rows.values()}
 
 
+@contextlib.asynccontextmanager
+async def quick_step_worker(env: Any, *interceptors: Interceptor) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """A worker for OneQuickStep with these interceptors; yields what runs the workflow once."""
+    queue = f"recorder-{uuid.uuid4().hex[:8]}"
+
+    async def run() -> str:
+        return await env.client.execute_workflow(
+            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
+        )
+
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[OneQuickStep],
+        activities=[quick_step],
+        interceptors=list(interceptors),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        yield run
+
+
 @pytest.mark.parametrize("first", ["ok", "error"])
 async def test_an_attempt_cut_off_while_its_row_is_written_is_corrected_to_timed_out(
     dev_env, monkeypatch: pytest.MonkeyPatch, first: str
@@ -75,19 +96,9 @@ async def test_an_attempt_cut_off_while_its_row_is_written_is_corrected_to_timed
     rows = _Rows()
     monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
     monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
-    queue = f"recorder-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        dev_env.client,
-        task_queue=queue,
-        workflows=[OneQuickStep],
-        activities=[quick_step],
-        interceptors=[recorder := attempts.AttemptRecorder(pool=None)],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        result = await dev_env.client.execute_workflow(
-            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
-        )
-        assert result == "done"
+    recorder = attempts.AttemptRecorder(pool=None)
+    async with quick_step_worker(dev_env, recorder) as run:
+        assert await run() == "done"
         # The second attempt ran the step again while the first one's row was still waiting.
         assert rows.by_attempt() == {2: ("ok", None)}
         rows.release.set()
@@ -125,19 +136,9 @@ async def test_an_ok_whose_result_reached_temporal_after_the_timeout_is_correcte
     rows.release.set()
     monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
     monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
-    queue = f"recorder-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        dev_env.client,
-        task_queue=queue,
-        workflows=[OneQuickStep],
-        activities=[quick_step],
-        interceptors=[_LateResult(), recorder := attempts.AttemptRecorder(pool=None)],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        result = await dev_env.client.execute_workflow(
-            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
-        )
-        assert result == "done"
+    recorder = attempts.AttemptRecorder(pool=None)
+    async with quick_step_worker(dev_env, _LateResult(), recorder) as run:
+        assert await run() == "done"
         await recorder.drain()
     late = "start-to-close timeout (0.5s) exceeded before its result reached Temporal"
     assert rows.by_attempt() == {1: ("timeout", late), 2: ("ok", None)}
@@ -154,19 +155,9 @@ async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_tra
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
 
     monkeypatch.setattr(attempts.orders_db, "record_attempt", refused)
-    queue = f"recorder-{uuid.uuid4().hex[:8]}"
     with caplog.at_level("WARNING", logger="activities.attempts"):
-        async with Worker(
-            dev_env.client,
-            task_queue=queue,
-            workflows=[OneQuickStep],
-            activities=[quick_step],
-            interceptors=[attempts.AttemptRecorder(pool=None)],
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        ):
-            assert await dev_env.client.execute_workflow(
-                OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
-            ) == "done"
+        async with quick_step_worker(dev_env, attempts.AttemptRecorder(pool=None)) as run:
+            assert await run() == "done"
     [failed] = [r for r in caplog.records if "event=attempt_record_failed" in r.getMessage()]
     assert failed.levelname == "WARNING" and failed.exc_info is None
     assert "reason=database_unreachable" in failed.getMessage() and "Connect call failed" in failed.getMessage()
