@@ -332,10 +332,7 @@ class OrderService:
             raise
         except asyncio.TimeoutError:
             _abandon(sending)
-            if accepted.is_set():
-                log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
-                raise StackUnreachable(self._pending(order_id, name)) from None
-            raise StackUnreachable(self._no_answer(order_id, name)) from None
+            raise self._unanswered(order_id, name, accepted.is_set()) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
@@ -343,10 +340,15 @@ class OrderService:
                 raise await self._not_running(order_id) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            text = self._pending(order_id, name) if accepted.is_set() else self._no_answer(order_id, name)
-            raise StackUnreachable(text) from None
+            raise self._unanswered(order_id, name, accepted.is_set()) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
+
+    def _unanswered(self, order_id: str, name: str, accepted: bool) -> StackUnreachable:
+        if accepted:
+            log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
+            return StackUnreachable(self._pending(order_id, name))
+        return StackUnreachable(self._no_answer(order_id, name))
 
     @staticmethod
     def _no_answer(order_id: str, name: str) -> str:

@@ -85,6 +85,19 @@ async def check_pollers(client, task_queue: str, identity_prefix: str = "", time
     return Check(True, f"{len(live)} poller(s) on {task_queue}")
 
 
+GONE = "gone"  # _state of a process that no longer exists
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter as psutil names it, GONE, or None when it may not be read."""
+    try:
+        return psutil.Process(pid).status()  # the state letter of /proc/<pid>/stat
+    except psutil.NoSuchProcess:
+        return GONE
+    except psutil.AccessDenied:
+        return None
+
+
 def gone_from_this_machine(identity: str) -> bool:
     """Whether a poller's worker (identity "pid@host", the SDK's default) ran on this machine
     and no longer serves: its process is gone or stopped. Temporal remembers a poller for up to
@@ -93,43 +106,37 @@ def gone_from_this_machine(identity: str) -> bool:
     pid_text, _, host = identity.partition("@")
     if host != socket.gethostname() or not pid_text.isdigit():
         return False  # another machine's, or another form of identity: Temporal's word stands
-    try:
-        state = psutil.Process(int(pid_text)).status()
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.AccessDenied:
-        return False
-    return state in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    return _state(int(pid_text)) in (
+        GONE, psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD
+    )
+
+
+def _stopped(pid: int) -> tuple[str, str] | None:
+    """(how, what resumes it) for a stopped process (SIGSTOP, a debugger), else None."""
+    state = _state(pid)
+    if state == psutil.STATUS_STOPPED:
+        return "stopped (SIGSTOP)", f"; kill -CONT {pid} resumes it"
+    if state == psutil.STATUS_TRACING_STOP:
+        return "stopped by a debugger", ""
+    return None
 
 
 def process_stopped(pid: int | None) -> str | None:
-    """How a server process of ours is stopped (SIGSTOP, a debugger), or None: a stopped
-    server answers nothing, and waiting for it cannot help."""
-    if pid is None:
-        return None
-    try:
-        state = psutil.Process(pid).status()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    if state == psutil.STATUS_STOPPED:
-        return f"stopped (SIGSTOP); kill -CONT {pid} resumes it"
-    if state == psutil.STATUS_TRACING_STOP:
-        return "stopped by a debugger"
-    return None
+    """How a process of ours is stopped, or None: a stopped process answers nothing, and
+    waiting for it cannot help."""
+    stopped = _stopped(pid) if pid is not None else None
+    return f"{stopped[0]}{stopped[1]}" if stopped else None
 
 
 def check_worker_process(pid: int, liveness_file: Path, task_queue: str) -> Check | None:
     """A failed Check if the worker process is alive but not serving (stopped, or its event
     loop has not turned for STALE_AFTER_S); None if nothing says so, and the pollers decide.
     The pollers alone would call such a worker healthy for up to POLLER_FRESHNESS."""
-    try:
-        state = psutil.Process(pid).status()  # the state letter of /proc/<pid>/stat
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    if stopped := _stopped(pid):
+        how, resume = stopped
+        return Check(False, f"{how}: not serving {task_queue}{resume}")
+    if _state(pid) in (GONE, None):
         return None
-    if state == psutil.STATUS_STOPPED:
-        return Check(False, f"stopped (SIGSTOP): not serving {task_queue}; kill -CONT {pid} resumes it")
-    if state == psutil.STATUS_TRACING_STOP:
-        return Check(False, f"stopped by a debugger: not serving {task_queue}")
     silent = liveness.seconds_since_beat(liveness_file, pid)
     if silent is not None and silent > liveness.STALE_AFTER_S:
         return Check(False, f"not responding for {silent:.0f} s: not serving {task_queue}")

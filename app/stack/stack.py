@@ -83,7 +83,7 @@ class Stack:
         specs = self.specs()
         pids = {name: running_pid(spec) for name, spec in specs.items()}
         # A stopped server answers nothing: say so at once, without waiting for its timeout.
-        stopped = {name: health.process_stopped(pids.get(name)) for name in ("postgres", "temporal")}
+        stopped = {name: health.process_stopped(pids.get(name)) for name in SERVERS}
         if stopped["temporal"]:
             temporal_check, client = health.Check(False, stopped["temporal"]), None
         else:
