@@ -225,3 +225,56 @@ async def test_an_order_whose_start_fails_otherwise_than_refused_is_counted_not_
     outcome = await Driver(service, config).run()  # type: ignore[arg-type]
     assert outcome.not_started == 1 and outcome.timed_out == []
     assert sorted(outcome.started_ids) == ["bench-t-1", "bench-t-2", "bench-t-4", "bench-t-5"]
+
+
+def test_a_lost_order_or_a_double_charge_is_a_broken_invariant_and_a_missed_target_is_not():
+    from app.bench.stats import broken_invariants
+
+    assert broken_invariants({"lost_orders": 0, "double_charges": 0, "p50_s": 9.0}) is None
+    assert broken_invariants({"lost_orders": 1, "double_charges": 0}) == (
+        "The run broke the product's promises: 1 order lost (see the report above)."
+    )
+    assert broken_invariants({"lost_orders": 2, "double_charges": 3}) == (
+        "The run broke the product's promises: 2 orders lost and 3 orders charged twice (see the report above)."
+    )
+
+
+@pytest.mark.parametrize(("lost", "p50", "code"), [(0, 2.0, 0), (0, 9.0, 0), (1, 2.0, 4)])
+async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, capsys, lost, p50, code):
+    """The report was the only sign: a script running the benchmark saw exit 0 with orders lost."""
+    import argparse
+
+    from app import bench_cli
+    from app.bench import BenchResult
+
+    class _Service:
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return None
+
+    async def connect(**_):
+        return _Service()
+
+    async def nothing(*_):
+        return None
+
+    results = [
+        OrderResult(f"bench-t-{n}", "SHIPPED", int(p50 * 1000), 0, terminal_in_db=True, workflow_completed=n > lost)
+        for n in (1, 2, 3)
+    ]
+    summary = summarize(RunFacts(orders=3, concurrency=1, results=results, run_id="t"))
+
+    async def run_bench(*_args, **_kwargs):
+        return BenchResult(summary, [], check_targets(summary))
+
+    monkeypatch.setattr(bench_cli, "ensure_up", nothing)
+    monkeypatch.setattr(bench_cli.OrderService, "connect", staticmethod(connect))
+    monkeypatch.setattr(bench_cli, "run_bench", run_bench)
+    args = argparse.Namespace(
+        orders=3, concurrency=1, json=None, review_wait=0.0, poll_interval=0.1, order_timeout=10.0,
+    )
+    assert await bench_cli._bench(args) == code
+    err = capsys.readouterr().err
+    assert ("1 order lost" in err) == bool(lost)

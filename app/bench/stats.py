@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from app.render import plural
+
 SLA_S = 15.0
 
 
@@ -46,6 +48,19 @@ def check_targets(summary: dict, targets: Sequence[Target] = TARGETS) -> list[Ta
     return [
         TargetCheck(t.key, t.op, t.limit, summary.get(t.key), t.met(summary.get(t.key))) for t in targets
     ]
+
+
+def broken_invariants(summary: dict) -> str | None:
+    """One sentence when the run lost orders or charged one twice, whatever N and C: those are
+    faults of the product, not numbers of the machine (a missed timing target is not)."""
+    broken = []
+    if summary.get("lost_orders"):
+        broken.append(f"{plural(summary['lost_orders'], 'order')} lost")
+    if summary.get("double_charges"):
+        broken.append(f"{plural(summary['double_charges'], 'order')} charged twice")
+    if not broken:
+        return None
+    return f"The run broke the product's promises: {' and '.join(broken)} (see the report above)."
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
