@@ -12,7 +12,8 @@ from rich.console import Console
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeRefused, Stack, StackError
-from app.stack.stack import PART_NAMES
+from app.stack.processes import STOP_TIMEOUT_S
+from app.stack.stack import LABELS, PART_NAMES
 
 
 # More than any screen or pager wants; tail's own limit is far larger and its refusal cryptic.
@@ -99,6 +100,13 @@ def _down(args: argparse.Namespace) -> int:
         print(f"Stopped {', '.join(stopped)}.")
     else:
         print("Nothing was running.")
+    for name in (name for name, how in stopped.items() if how == "killed"):
+        # Committed work is safe (PostgreSQL's and SQLite's logs; the workflows' history), and
+        # what it was doing is taken up again: but the operator should know it did not stop cleanly.
+        print(
+            f"The {LABELS[name]} did not stop within {STOP_TIMEOUT_S:.0f} s and was killed; nothing committed is lost,"
+            f" and ./start.sh up starts it again (why it hung may be in ./start.sh logs {name})."
+        )
     if args.purge:
         print(f"Deleted {stack.settings.data_dir}.")
     return 0

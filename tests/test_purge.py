@@ -34,12 +34,18 @@ def a_used_data_dir(data_dir: Path) -> list[Path]:
 def test_a_data_dir_holding_only_the_stacks_own_entries_is_purged(tmp_path):
     data_dir = tmp_path / "data"
     a_used_data_dir(data_dir)
-    assert stack_in(data_dir).down(purge=True) == []
+    assert stack_in(data_dir).down(purge=True) == {}
     assert not data_dir.exists()
 
 
 def test_a_missing_data_dir_is_nothing_to_purge(tmp_path):
     stack_in(tmp_path / "never-made").down(purge=True)
+    assert not (tmp_path / "never-made").exists()
+
+
+def test_down_on_a_missing_data_dir_stops_nothing_and_does_not_create_it(tmp_path):
+    """It made the directory and its run/ folder, for its lock."""
+    assert stack_in(tmp_path / "never-made").down() == {}
     assert not (tmp_path / "never-made").exists()
 
 

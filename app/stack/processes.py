@@ -66,18 +66,23 @@ def running_pid(spec: ProcessSpec) -> int | None:
     return None
 
 
-def stop(spec: ProcessSpec, timeout: float = 15.0) -> bool:
+STOP_TIMEOUT_S = 15.0
+
+
+def stop(spec: ProcessSpec, timeout: float = STOP_TIMEOUT_S) -> str | None:
     """Ask the process (and its session) to stop; kill it if it has not after ``timeout``.
-    Returns True if something was running."""
+    Returns None if nothing was running, else "stopped", or "killed" when it had to be."""
     pid = running_pid(spec)
     if pid is None:
-        return False
+        return None
     _signal_group(pid, spec.stop_signal)
+    how = "stopped"
     if not _wait_gone(pid, timeout):
         _signal_group(pid, signal.SIGKILL)
         _wait_gone(pid, 5.0)
+        how = "killed"
     spec.pid_path.unlink(missing_ok=True)
-    return True
+    return how
 
 
 def _signal_group(pid: int, sig: int) -> None:

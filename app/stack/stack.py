@@ -254,17 +254,20 @@ class Stack:
 
     # ------------------------------------------------------------------ down
 
-    def down(self, purge: bool = False) -> list[str]:
-        """Stop what ``up`` started (workers first, so they finish cleanly). Returns the names stopped.
+    def down(self, purge: bool = False) -> dict[str, str]:
+        """Stop what ``up`` started (workers first, so they finish cleanly). Returns each part
+        that was running, "stopped", or "killed" if it did not stop when asked.
         With ``purge``, delete the data directory too, unless it holds what the stack did not create."""
         if purge:
             check_purge(self.settings)  # before anything stops, or is created by the lock and the specs
+        if not self.settings.data_dir.exists():
+            return {}  # nothing of ours can run without it; and the lock would create it
         with self._lock():
             specs = self.specs()
-            stopped = []
+            stopped = {}
             for name in [*WORKERS, "temporal", "postgres"]:
-                if name in specs and stop(specs[name]):
-                    stopped.append(name)
+                if name in specs and (how := stop(specs[name])) is not None:
+                    stopped[name] = how
         if purge:
             shutil.rmtree(self.settings.data_dir, ignore_errors=True)
         return stopped
