@@ -27,6 +27,33 @@ class StackUnreachable(OperatorError):
     exit_code = 3
 
 
+class Unanswered(StackUnreachable):
+    """A command the order did not answer, or accepted and has not carried out, in the time the
+    caller waits. Not "done": it may still take effect (or be refused as too late) once the
+    worker is back. ``str()`` is the command line's sentence; ``in_tui()`` the TUI's, which
+    points to its own screens rather than to commands for another terminal."""
+
+    def __init__(self, order_id: str, command: str, accepted: bool, waited_s: float) -> None:
+        self.order_id, self.command, self.accepted, self.waited_s = order_id, command.replace("_", " "), accepted, waited_s
+        super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
+
+    def in_tui(self) -> str:
+        return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log will show it")
+
+    def _sentence(self, where_down: str, how_to_check: str) -> str:
+        if self.accepted:  # the validator said yes; the handler waits (a cancel, for the shipping child)
+            return (
+                f"Order {self.order_id} accepted the {self.command} but has not carried it out after"
+                f" {self.waited_s:g} s (a worker may be down or busy: {where_down}); it takes effect, or"
+                f" is refused as too late, once that worker is back: {how_to_check}."
+            )
+        # The SDK gives up on an Update no worker takes; the server keeps it, so it may still apply.
+        return (
+            f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"
+            f" {where_down}); the {self.command} may still take effect once it is back: {how_to_check}."
+        )
+
+
 def lost_database(error: BaseException, where: str) -> StackUnreachable | None:
     """A database connection that failed under a long-lived screen (the TUI keeps one pool):
     the sentence to show, or None if ``error`` is something else (a bug stays a bug)."""

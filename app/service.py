@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Unanswered
 from app.stack.health import check_pollers
 from app.views import merged_status, order_summary, timeline
 from db import queries
@@ -344,31 +344,10 @@ class OrderService:
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
-    def _unanswered(self, order_id: str, name: str, accepted: bool) -> StackUnreachable:
+    def _unanswered(self, order_id: str, name: str, accepted: bool) -> Unanswered:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
-            return StackUnreachable(self._pending(order_id, name))
-        return StackUnreachable(self._no_answer(order_id, name))
-
-    @staticmethod
-    def _no_answer(order_id: str, name: str) -> str:
-        """The SDK gives up on an Update after ~20 s when no worker takes it. The server keeps
-        the Update, so it may still take effect once the worker is back: say so."""
-        return (
-            f"Order {order_id} did not answer within {COMMAND_TIMEOUT_S} s (a worker may be down or busy: see"
-            f" ./start.sh status); the {name.replace('_', ' ')} may still take effect once it is back:"
-            f" check with ./start.sh order status {order_id}."
-        )
-
-    @staticmethod
-    def _pending(order_id: str, name: str) -> str:
-        """Accepted by the validator, not carried out in time (a cancel waits for the shipping
-        child). Not "done": the handler may still refuse it (the carrier took the package)."""
-        return (
-            f"Order {order_id} accepted the {name.replace('_', ' ')} but has not carried it out after"
-            f" {COMMAND_TIMEOUT_S} s (a worker may be down or busy: see ./start.sh status); it takes effect, or"
-            f" is refused as too late, once that worker is back: check with ./start.sh order status {order_id}."
-        )
+        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S)
 
     async def _not_running(self, order_id: str) -> Exception:
         try:

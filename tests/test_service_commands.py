@@ -184,3 +184,18 @@ def test_only_a_lost_database_connection_is_reported_as_postgresql_down():
     for bug in (asyncpg.DataError("invalid input for query argument $1"), TimeoutError(),
                 FileNotFoundError("run/stack.lock"), ValueError("x")):
         assert lost_database(bug, "db") is None, bug
+
+
+async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another_terminal(monkeypatch):
+    """Inside the TUI, both messages said "check with ./start.sh order status ID"."""
+    from app.errors import Unanswered
+
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
+    for client, accepted in ((_SilentClient(), False), (_AcceptedClient(), True)):
+        service = OrderService(settings=None, client=client, pool=None)  # type: ignore[arg-type]
+        with pytest.raises(Unanswered) as unanswered:
+            await service.cancel("o-6", reason="r", by="dana")
+        assert unanswered.value.accepted is accepted
+        tui = unanswered.value.in_tui()
+        assert "./start.sh" not in tui and "health line above the menu" in tui and "Live dashboard" in tui
+        assert tui.startswith("Order o-6 accepted the cancel" if accepted else "Order o-6 did not answer within")

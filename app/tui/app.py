@@ -10,8 +10,9 @@ from typing import Any, Awaitable, Callable
 import questionary
 from questionary import Choice
 from rich.console import Console
+from rich.markup import escape
 
-from app.errors import OperatorError, lost_database
+from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
 from app.stack_cli import ensure_up
@@ -106,6 +107,8 @@ class Tui:
                 await screen()
             except Back:
                 self.console.print("[dim]Back to the menu.[/]")
+            except Unanswered as error:
+                self.console.print(f"[yellow]{escape(error.in_tui())}[/]")
             except OperatorError as error:
                 self.console.print(f"[red]{error}[/]")
             except Exception as error:
