@@ -59,6 +59,9 @@ CONNECT_TIMEOUT_S = 5
 # How long an operator command waits for the order worker to answer.
 COMMAND_TIMEOUT_S = 20
 QUERY_TIMEOUT = timedelta(seconds=3)
+# Temporal did not answer (down, restarting, overloaded; the SDK retried for ~10 s first): the
+# stack's trouble, not the command's, and whether the call reached the server is unknown.
+NO_ANSWER = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
 
 
 @dataclass
@@ -221,27 +224,41 @@ class OrderService:
             payment_id=payment_id or "",
             review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
         )
-        started = False
+        started: bool | None = False  # None: unknown, Temporal did not say
         try:
-            handle = await self.client.start_workflow(
-                OrderWorkflow.run,
-                order,
-                id=order_workflow_id(order_id),
-                task_queue=ORDER_TASK_QUEUE,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
-                ),
-            )
-            started = True
+            try:
+                handle = await self.client.start_workflow(
+                    OrderWorkflow.run,
+                    order,
+                    id=order_workflow_id(order_id),
+                    task_queue=ORDER_TASK_QUEUE,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    search_attributes=TypedSearchAttributes(
+                        [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
+                    ),
+                )
+                started = True
+            except RPCError as error:
+                if error.status not in NO_ANSWER:
+                    raise
+                # The start may have gone through with its answer lost: ask before giving the id back.
+                started = await self._workflow_exists(order_id)
+                if not started:
+                    raise self._no_answer_from_temporal(
+                        error, f"starting order {order_id}",
+                        "it may not have started: check with ./start.sh order status"
+                        f" {order_id} once the stack is up (./start.sh status)",
+                    ) from None
+                log.warning("event=order_start_answer_lost order_id=%s error=%r", order_id, error)
+                handle = self._handle(order_id)
         except WorkflowAlreadyStartedError:
             raise InvalidInput(_taken(order_id)) from None
         finally:
-            # Not started (its id taken, Temporal gone, Ctrl-C): the id goes back, if this call
-            # reserved it. A start that went through but whose answer was lost leaves the order
-            # without a reservation; the charge still refuses a second order the id.
-            if reserved and not started:
+            # Known not to have started (its id taken, Temporal said no, Ctrl-C): the id goes
+            # back, if this call reserved it. Unknown (Temporal did not answer even when asked
+            # again) keeps it: creating the order again under its id takes it up.
+            if reserved and started is False:
                 try:
                     await queries.release_payment_id(self.pool, effective, order_id)
                 except Exception as error:  # the answer to the operator is the start's failure
@@ -338,6 +355,12 @@ class OrderService:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise await self._not_running(order_id) from None
+            if error.status in NO_ANSWER:
+                raise self._no_answer_from_temporal(
+                    error, f"sending the {name.replace('_', ' ')} to order {order_id}",
+                    f"it may not have been received: check with ./start.sh order status {order_id}"
+                    " once the stack is up (./start.sh status)",
+                ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise self._unanswered(order_id, name, accepted.is_set()) from None
@@ -349,10 +372,29 @@ class OrderService:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
         return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S)
 
+    def _no_answer_from_temporal(self, error: RPCError, doing: str, consequence: str) -> StackUnreachable:
+        log.warning("event=temporal_no_answer doing=%r status=%s error=%r", doing, error.status.name, error)
+        return StackUnreachable(
+            f"Temporal at {self.settings.temporal_address} did not answer while {doing}"
+            f" ({error.status.name.lower().replace('_', ' ')}); {consequence}."
+        )
+
+    async def _workflow_exists(self, order_id: str) -> bool | None:
+        """Whether Temporal has the order's workflow; None if it does not answer."""
+        try:
+            await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            return False if error.status == RPCStatusCode.NOT_FOUND else None
+        return True
+
     async def _not_running(self, order_id: str) -> Exception:
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
-        except RPCError:
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                return self._no_answer_from_temporal(
+                    error, f"looking up order {order_id}", "check the stack with ./start.sh status"
+                )
             return NotFound(f"There is no order {order_id}.")
         if description.status != WorkflowExecutionStatus.RUNNING:
             row = await queries.get_order(self.pool, order_id)

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
+from app.config import Settings
 from app.errors import NotFound, StackUnreachable
 from app.service import OrderService
 
@@ -199,3 +201,81 @@ async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another
         tui = unanswered.value.in_tui()
         assert "./start.sh" not in tui and "health line above the menu" in tui and "Live dashboard" in tui
         assert tui.startswith("Order o-6 accepted the cancel" if accepted else "Order o-6 did not answer within")
+
+
+class _TemporalSilent:
+    """Temporal's answer to every call: UNAVAILABLE (down or restarting), after the SDK's retries;
+    ``exists`` is what a describe says afterwards (True, False, or None: no answer either)."""
+
+    def __init__(self, exists: bool | None = None) -> None:
+        self.exists = exists
+
+    def get_workflow_handle(self, workflow_id: str) -> "_TemporalSilent":
+        return self
+
+    @property
+    def id(self) -> str:
+        return "order-o-7"
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    async def start_workflow(self, *args, **kwargs):
+        raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+
+    async def describe(self, **kwargs):
+        if self.exists is None:
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+        if not self.exists:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        return object()
+
+
+async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_unexpected_error():
+    """The raw RPCError escaped: "Sorry, something unexpected went wrong", exit 1 (API: 500)."""
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(), pool=None)  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await service.approve("o-7", by="dana")
+    assert str(unreachable.value) == (
+        "Temporal at 127.0.0.1:7233 did not answer while sending the approve to order o-7 (unavailable);"
+        " it may not have been received: check with ./start.sh order status o-7 once the stack is up (./start.sh status)."
+    )
+
+
+@pytest.mark.parametrize(("exists", "released", "outcome"), [(False, True, "unreachable"), (None, False, "unreachable"), (True, False, "created")])
+async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if_the_order_surely_did_not_start(
+    monkeypatch, exists, released, outcome
+):
+    """The reservation went back on any failure, also when the start had gone through and only
+    its answer was lost: the running order then held its payment id unreserved."""
+    from app import service as service_module
+    from db.queries import Product
+    from workflows.model import Address, OrderItem
+
+    releases: list = []
+
+    async def catalog(pool):
+        return [Product("SKU-1", "Thing", 1000)]
+
+    async def order_exists(pool, order_id):
+        return False
+
+    async def reserve(pool, payment_id, order_id):
+        return order_id, True
+
+    async def release(pool, payment_id, order_id):
+        releases.append((payment_id, order_id))
+
+    for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
+        monkeypatch.setattr(service_module.queries, name, fake)
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(exists), pool=None)  # type: ignore[arg-type]
+    create = service.create_order(
+        order_id="o-7", items=[OrderItem("SKU-1", 2)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    if outcome == "created":
+        assert (await create).workflow_id == "order-o-7"
+    else:
+        with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(deadline exceeded\); it may not have started"):
+            await create
+    assert releases == ([("pay-o-7", "o-7")] if released else [])
