@@ -16,7 +16,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
 from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
-from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio import activity, workflow
@@ -139,6 +139,44 @@ async def test_rejected_order_ends_rejected_without_charge(workflow_env, fakes):
     assert result.failure_reason == "out of stock"
     assert "ChargePayment" not in fakes.calls
     assert fakes.calls["FinishOrder"][0].state == OrderState.REJECTED
+
+
+async def test_a_rejection_sent_as_an_update_is_answered_and_ends_the_order_rejected(workflow_env, fakes):
+    """What the CLI, TUI and API send is an Update; the tests above mostly signal."""
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        answer = await handle.execute_update("reject", args=["out of stock", "bob"])
+        result = await finish(handle)
+    assert answer == f"Order {order.order_id} rejected."
+    assert result.state == OrderState.REJECTED and result.failure_reason == "out of stock"
+    assert "ChargePayment" not in fakes.calls
+    assert fakes.calls["RecordDecision"][0].decision.by == "bob"
+
+
+async def test_a_cancel_sent_as_an_update_while_packing_refunds_and_answers_once_done(workflow_env, fakes):
+    """The cancel Update is the long-lived one: accepted at once, answered with the outcome."""
+    order = an_order(fakes, oid())
+    updates = []
+
+    async def cancel_while_packing(_input) -> None:
+        parent = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        updates.append(
+            await parent.start_update("cancel", args=["too slow", "dana"], wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        )
+
+        async def recorded() -> bool:
+            return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
+
+        await eventually(recorded)  # as the database would have it before the dispatch
+
+    fakes.hooks["PreparePackage"] = cancel_while_packing
+    result = await approved_run(workflow_env, fakes, order)
+    assert await updates[0].result() == f"Order {order.order_id} cancelled and its payment refunded."
+    assert result.state == OrderState.CANCELLED and result.failure_reason == "too slow"
+    assert result.payment.status == PaymentStatus.REFUNDED and len(fakes.calls["RefundPayment"]) == 1
+    assert fakes.dispatched_to == []
 
 
 async def test_review_window_expiry_ends_expired(workflow_env, fakes):
@@ -967,7 +1005,8 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     forwarded to the child (cancel-left-to-the-database); v6/ the eleven scenarios whose ending
     waits for the audit rows it owes (audit-before-ending), the two whose early approval is
     recorded before the ending (decision-recorded-before-ending), and one ending that refunds a
-    charge the run never saw."""
+    charge the run never saw; v7/ a rejection and a cancel sent as Updates (what the operator's
+    tools send; the corpus held only approve and address-change Updates)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -979,8 +1018,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v5) >= 12, "the v5 histories are missing"
     v6 = sorted((HISTORY_DIR / "v6").glob("*.json.gz"))
     assert len(v6) >= 14, "the v6 histories are missing"
+    v7 = sorted((HISTORY_DIR / "v7").glob("*.json.gz"))
+    assert len(v7) >= 3, "the v7 histories are missing"
     histories += [
-        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6
+        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6 + v7
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
