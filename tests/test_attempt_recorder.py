@@ -46,6 +46,28 @@ class OneQuickStep:
         )
 
 
+@activity.defn(name="FailsThenHangsOnce")
+async def fails_then_hangs_once() -> str:
+    if activity.info().attempt == 1:
+        raise RuntimeError("boom")
+    if activity.info().attempt == 2:
+        await asyncio.sleep(30)
+    return "done"
+
+
+@workflow.defn(name="FailsThenHangsOnce", sandboxed=False)
+class FailsThenHangsOnce:
+    @workflow.run
+    async def run(self) -> str:
+        # Attempt 1 fails at t=0; attempt 2 starts at 0.1 s and hangs; attempt 3 starts 0.3 s
+        # after attempt 2 ends, past attempt 2's own timer (0.6 s), whichever timer ended it.
+        return await workflow.execute_local_activity(
+            fails_then_hangs_once,
+            start_to_close_timeout=timedelta(milliseconds=500),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=3, maximum_attempts=3),
+        )
+
+
 class _Rows:
     """activity_attempts as a dict; the first attempt's INSERT waits until ``release``."""
 
@@ -66,20 +88,23 @@ class _Rows:
 
 
 @contextlib.asynccontextmanager
-async def quick_step_worker(env: Any, *interceptors: Interceptor) -> AsyncIterator[Callable[[], Awaitable[str]]]:
-    """A worker for OneQuickStep with these interceptors; yields what runs the workflow once."""
+async def quick_step_worker(
+    env: Any, *interceptors: Interceptor, workflow_class: type = OneQuickStep, step: Callable = quick_step
+) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """A worker for OneQuickStep (or another one-step workflow) with these interceptors; yields
+    what runs the workflow once."""
     queue = f"recorder-{uuid.uuid4().hex[:8]}"
 
     async def run() -> str:
         return await env.client.execute_workflow(
-            OneQuickStep.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
+            workflow_class.run, id=f"order-{queue}", task_queue=queue, execution_timeout=timedelta(seconds=30)
         )
 
     async with Worker(
         env.client,
         task_queue=queue,
-        workflows=[OneQuickStep],
-        activities=[quick_step],
+        workflows=[workflow_class],
+        activities=[step],
         interceptors=list(interceptors),
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
@@ -184,3 +209,27 @@ def test_only_a_database_out_of_reach_counts_as_unreachable(error: BaseException
     """asyncpg.InterfaceError, counted whole before, also covers DataError and misuse: code bugs
     that would have been logged as an outage, without their traceback."""
     assert attempts.database_unreachable(error) is unreachable
+
+
+async def test_an_attempt_timed_out_by_an_earlier_attempts_timer_says_so(dev_env, monkeypatch: pytest.MonkeyPatch):
+    """temporalio's local activities leave each attempt's start-to-close timer running when the
+    step retries, and it times out the attempt that runs when it fires. The operator saw
+    "timeout 0 ms … start-to-close timeout (0.12s)". If attempt 2 now runs its full 0.5 s,
+    temporalio has fixed that: the early wording in attempts._cancelled can go."""
+    rows = _Rows()
+    rows.release.set()
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    recorder = attempts.AttemptRecorder(pool=None)
+    async with quick_step_worker(dev_env, recorder, workflow_class=FailsThenHangsOnce, step=fails_then_hangs_once) as run:
+        assert await run() == "done"
+        await recorder.drain()
+    by_attempt = {r["attempt"]: r for r in rows.rows.values()}
+    assert [by_attempt[n]["outcome"] for n in (1, 2, 3)] == ["error", "timeout", "ok"]
+    hung = by_attempt[2]
+    assert hung["duration_ms"] < 450  # ended when attempt 1's time was up (0.5 s after its start)
+    assert hung["error"].startswith("timed out after ")
+    assert hung["error"].endswith(
+        " ms, before its start-to-close timeout (0.5s): the timer of an earlier attempt"
+        " (temporalio's local activities do not stop it when they retry)"
+    )
