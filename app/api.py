@@ -4,20 +4,25 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from temporalio.service import RPCError
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
-from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable
-from app.service import OrderService
+from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
+from app.service import NO_ANSWER, OrderService
 from workflows.model import Address, OrderItem
 
-STATUS_BY_ERROR = {InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
+log = logging.getLogger("app.api")
+
+# The first that fits: a taken id is a conflict, not a malformed request.
+STATUS_BY_ERROR = {Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
 
 
 class _In(BaseModel):
@@ -93,9 +98,38 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def malformed(_request: Request, error: RequestValidationError) -> JSONResponse:
         """A body or query that does not fit the schema: one sentence, like every refusal."""
         first = error.errors()[0] if error.errors() else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=422)
+        if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
+            return JSONResponse({"detail": "The request needs a JSON body."}, status_code=422)
         where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
         message = str(first.get("msg", "invalid input")).rstrip(".")
         return JSONResponse({"detail": f"{where or 'The request'}: {message}."}, status_code=422)
+
+    @app.middleware("http")
+    async def unexpected(request: Request, call_next: Any) -> Any:
+        """What no handler above knows: the stack went away under the API (503, as at start-up),
+        or a bug (500). One sentence either way, never Starlette's plain-text 500; the
+        traceback goes to the log."""
+        try:
+            return await call_next(request)
+        except Exception as error:
+            settings = svc(request).settings
+            if (lost := lost_database(error, settings.database_url_redacted)) is not None:
+                log.warning("event=api_database_lost path=%s error=%r", request.url.path, error)
+                return JSONResponse({"detail": str(lost)}, status_code=503)
+            if isinstance(error, RPCError) and error.status in NO_ANSWER:
+                log.warning("event=api_temporal_no_answer path=%s error=%r", request.url.path, error)
+                return JSONResponse(
+                    {"detail": f"Temporal at {settings.temporal_address} is not answering; start what is down with"
+                               " ./start.sh up."},
+                    status_code=503,
+                )
+            log.exception("event=api_unexpected_error method=%s path=%s", request.method, request.url.path)
+            return JSONResponse(
+                {"detail": "Something unexpected went wrong; the details are in the API's log (./start.sh logs api)."},
+                status_code=500,
+            )
 
     def svc(request: Request) -> OrderService:
         return request.app.state.service

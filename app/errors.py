@@ -13,6 +13,11 @@ class InvalidInput(OperatorError):
     """The input was refused before anything started."""
 
 
+class Taken(InvalidInput):
+    """An order id or payment id another order has: refused like any bad input (exit 1), a
+    conflict over HTTP (409)."""
+
+
 class Refused(OperatorError):
     """The order (its workflow) refused the command, with its reason."""
 

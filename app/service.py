@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Unanswered
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered
 from app.stack.health import check_pollers
 from app.views import merged_status, order_summary, timeline
 from db import queries
@@ -144,7 +144,7 @@ class OrderService:
     async def refuse_taken_id(self, order_id: str) -> None:
         """InvalidInput if an order already has this id (a form asks this before the rest)."""
         if await queries.order_exists(self.pool, order_id):
-            raise InvalidInput(_taken(order_id))
+            raise Taken(_taken(order_id))
 
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
@@ -213,8 +213,8 @@ class OrderService:
         owner, reserved = await queries.reserve_payment_id(self.pool, effective, order_id)
         if owner != order_id:
             if payment_id:
-                raise InvalidInput(f"Payment id {effective} is already used by order {owner}.")
-            raise InvalidInput(
+                raise Taken(f"Payment id {effective} is already used by order {owner}.")
+            raise Taken(
                 f"The default payment id {effective} is already used by order {owner}; give this order its own payment id."
             )
         order = OrderInput(
@@ -253,7 +253,7 @@ class OrderService:
                 log.warning("event=order_start_answer_lost order_id=%s error=%r", order_id, error)
                 handle = self._handle(order_id)
         except WorkflowAlreadyStartedError:
-            raise InvalidInput(_taken(order_id)) from None
+            raise Taken(_taken(order_id)) from None
         finally:
             # Known not to have started (its id taken, Temporal said no, Ctrl-C): the id goes
             # back, if this call reserved it. Unknown (Temporal did not answer even when asked

@@ -1,0 +1,102 @@
+"""The API's answers when something goes wrong under it: the stack gone (503), a taken id
+(409), a body that is not JSON, a bug (500), each one sentence in JSON, without servers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.api import create_app
+from app.config import Settings
+from app.errors import Taken
+
+ORDER = {
+    "order_id": "o-1",
+    "items": [{"sku": "SKU-1", "quantity": 1}],
+    "address": {"name": "Ann", "street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+}
+
+
+class _Troubled:
+    """A service whose every call meets the trouble it was given."""
+
+    def __init__(self, trouble: BaseException) -> None:
+        self.settings = Settings.from_env({})
+        self.trouble = trouble
+
+    async def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.trouble
+
+    status = audit = state_counts = create_order = approve = _fail
+
+
+async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+    """One request straight through the ASGI interface (httpx, for TestClient, is not installed)."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")] if body else []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+
+
+def _app(trouble: BaseException) -> Any:
+    service = _Troubled(trouble)
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service  # what the lifespan does, which a bare ASGI call does not run
+    return app
+
+
+@pytest.mark.parametrize("path", ["/orders/o-1", "/orders/counts", "/orders/o-1/audit"])
+async def test_a_database_gone_under_the_api_is_503_in_one_sentence(path):
+    """It was Starlette's plain-text 500, with a traceback per request in the API's output."""
+    status, body = await _call(_app(ConnectionRefusedError(111, "Connection refused")), "GET", path)
+    assert status == 503
+    assert body["detail"].startswith("PostgreSQL at ")
+    assert body["detail"].endswith(" is not answering; start what is down with ./start.sh up.")
+
+
+async def test_temporal_gone_under_the_api_is_503_in_one_sentence():
+    status, body = await _call(_app(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")), "GET", "/orders/o-1")
+    assert (status, body) == (
+        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start what is down with ./start.sh up."}
+    )
+
+
+async def test_a_bug_is_a_500_in_one_sentence_pointing_to_the_log(caplog):
+    status, body = await _call(_app(RuntimeError("a bug")), "GET", "/orders/counts")
+    assert (status, body) == (
+        500, {"detail": "Something unexpected went wrong; the details are in the API's log (./start.sh logs api)."}
+    )
+    assert "event=api_unexpected_error" in caplog.text and "a bug" in caplog.text  # the traceback is logged
+
+
+async def test_an_id_already_taken_is_a_conflict_not_a_malformed_request():
+    status, body = await _call(
+        _app(Taken("Order o-1 already exists; choose another order id.")), "POST", "/orders", json.dumps(ORDER).encode()
+    )
+    assert (status, body) == (409, {"detail": "Order o-1 already exists; choose another order id."})
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (b"{bad json", "The request body is not valid JSON."),
+    (b"", "The request needs a JSON body."),
+])
+async def test_a_body_that_is_not_json_or_missing_says_so(body, detail):
+    """They read "1: JSON decode error." and "The request: Field required."."""
+    status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", body)
+    assert (status, answer) == (422, {"detail": detail})
