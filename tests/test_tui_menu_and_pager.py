@@ -243,10 +243,11 @@ class _SlowApprovals:
 
 async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeypatch: pytest.MonkeyPatch):
     """Ctrl-C during a simulation reported "approvals sent 126" while none had been answered,
-    and said nothing of the orders left waiting out their review window."""
+    and said nothing of the orders left waiting out their review window; then it said "their
+    approvals were not sent" of approvals that were sent, and took effect a moment later."""
     from app.tui import simulate
 
-    answers = iter(["3", True])
+    answers = iter(["12", True])
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
         return next(answers)
@@ -256,13 +257,24 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     service = _SlowApprovals()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    while service.approvals_begun < 3:
+    while service.approvals_begun < simulate.CONCURRENCY:  # the other two wait for a slot
         await asyncio.sleep(0.01)
     screen.cancel()  # what Ctrl-C does to the screen
     await screen
     text = out.getvalue()
-    assert "3 of 3 orders created" in text
-    assert "3 of them still await review: their approvals were not sent" in text
+    assert "12 of 12 orders created" in text
+    assert (
+        "12 of them still await review: 10 approvals were sent and may still take effect; 2 were not sent"
+        " (Approve / reject)." in text
+    )
+
+
+def test_the_orders_left_awaiting_review_are_told_apart_by_whether_their_approval_was_sent():
+    from app.tui.simulate import waiting_line
+
+    assert waiting_line(1, 1) == "1 of them still awaits review: 1 approval was sent and may still take effect."
+    assert waiting_line(1, 0) == "1 of them still awaits review: 1 was not sent (Approve / reject)."
+    assert waiting_line(3, 0) == "3 of them still await review: 3 were not sent (Approve / reject)."
 
 
 def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.text import Text
 
 from app.errors import OperatorError
+from app.render import plural
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -59,6 +60,7 @@ class Simulation:
         self.states: dict[str, str] = {}
         self.failed_to_start: dict[str, str] = {}
         self.approving: set[str] = set()  # an approval queued or sent
+        self.sent: set[str] = set()  # an approval sent (it may take effect even if the wait for its answer is cut)
         self.approved = 0  # answered: approved
         self.refusals = 0
         self.created_ids: list[str] = []
@@ -106,6 +108,7 @@ class Simulation:
     async def _approve(self, order_id: str) -> None:
         async with self._slots:
             try:
+                self.sent.add(order_id)
                 await self.service.approve(order_id, by="simulation")
                 self.approved += 1
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
@@ -119,9 +122,25 @@ class Simulation:
             text.append(f"   approved {self.approved}" + (f", refused {self.refusals}" if self.refusals else ""), style="dim")
         return text
 
+    def awaiting_review(self) -> list[str]:
+        return [order_id for order_id, state in self.states.items() if state == OrderState.AWAITING_APPROVAL.value]
+
     def stop(self) -> None:
         for task in list(self._background):
             task.cancel()
+
+
+def waiting_line(waiting: int, on_the_way: int) -> str:
+    """After Ctrl-C: of the orders still awaiting review, how many approvals were sent (and may
+    still take effect) and how many were never sent."""
+    not_sent = waiting - on_the_way
+    parts = []
+    if on_the_way:
+        parts.append(f"{plural(on_the_way, 'approval')} {'was' if on_the_way == 1 else 'were'} sent and may still take effect")
+    if not_sent:
+        parts.append(f"{not_sent} {'was' if not_sent == 1 else 'were'} not sent (Approve / reject)")
+    verb = "awaits" if waiting == 1 else "await"
+    return f"{waiting} of them still {verb} review: {'; '.join(parts)}."
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
@@ -166,11 +185,9 @@ async def simulate_orders(service: Any, console: Console) -> None:
     span = f" ({started[0]} … {started[-1]})" if started else ""
     console.print(f"{verb} {took:.1f} s: {len(started)} of {n} orders created{span}; now:")
     console.print(summary_bar(counts))
-    waiting = counts.get(OrderState.AWAITING_APPROVAL.value, 0)
-    if stopped and sim.auto_approve and waiting:
-        console.print(
-            f"[yellow]{waiting} of them still await review: their approvals were not sent (Approve / reject).[/]"
-        )
+    if stopped and sim.auto_approve and (waiting := sim.awaiting_review()):
+        on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)
+        console.print(f"[yellow]{waiting_line(len(waiting), on_the_way)}[/]")
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
