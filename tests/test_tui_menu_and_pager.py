@@ -299,3 +299,15 @@ def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_rest
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def test_the_cancel_question_says_what_happens_to_the_money_as_the_order_stands():
+    """It said "A paid order is refunded" of an order awaiting review."""
+    from app.tui.actions import cancel_question
+
+    charged = {"state": "PACKED", "amount": "$17.98", "payment": {"status": "CHARGED"}}
+    assert cancel_question("o-1", charged) == "Cancel order o-1? Its payment of $17.98 is refunded."
+    approved = {"state": "APPROVED", "payment": {"status": "PENDING"}}
+    assert cancel_question("o-1", approved) == "Cancel order o-1? If its charge is under way, it is refunded."
+    waiting = {"state": "AWAITING_APPROVAL", "payment": {"status": "PENDING"}}
+    assert cancel_question("o-1", waiting) == "Cancel order o-1? It has not been charged."

@@ -135,10 +135,23 @@ async def update_address(service: Any, console: Console) -> None:
     await sent(console, order_id, "address change", service.update_address(order_id, address, by="tui"))
 
 
+def cancel_question(order_id: str, status: dict[str, Any]) -> str:
+    """What a cancel would do to the money, as the order stands: a charged payment is refunded;
+    one not charged yet never will be. (It said "A paid order is refunded" of every order.)"""
+    payment = (status.get("payment") or {}).get("status")
+    if payment == "CHARGED":
+        amount = status.get("amount")
+        return f"Cancel order {order_id}? Its payment{f' of {amount}' if amount else ''} is refunded."
+    if status.get("state") == OrderState.APPROVED.value:  # the charge may be under way
+        return f"Cancel order {order_id}? If its charge is under way, it is refunded."
+    return f"Cancel order {order_id}? It has not been charged."
+
+
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
     reason = await ask(questionary.text("Reason (optional)"))
-    if not await confirmed(console, f"Cancel order {order_id}? A paid order is refunded.", default=False):
+    current = await service.status(order_id)
+    if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
     await sent(console, order_id, "cancel", service.cancel(order_id, reason, by="tui"))
 
