@@ -38,14 +38,20 @@ class Unanswered(StackUnreachable):
     worker is back. ``str()`` is the command line's sentence; ``in_tui()`` the TUI's, which
     points to its own screens rather than to commands for another terminal."""
 
-    def __init__(self, order_id: str, command: str, accepted: bool, waited_s: float) -> None:
+    def __init__(self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False) -> None:
         self.order_id, self.command, self.accepted, self.waited_s = order_id, command.replace("_", " "), accepted, waited_s
-        super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
+        self.worker_down = worker_down  # no order worker runs: known, not a guess
+        super().__init__(self._sentence(
+            "see ./start.sh status", f"check with ./start.sh order status {order_id}", "start one with ./start.sh up"
+        ))
 
     def in_tui(self) -> str:
-        return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log will show it")
+        return self._sentence(
+            "see the health line above the menu", "the Live dashboard and the Audit log will show it",
+            "the menu offers to start it",
+        )
 
-    def _sentence(self, where_down: str, how_to_check: str) -> str:
+    def _sentence(self, where_down: str, how_to_check: str, start_one: str) -> str:
         if self.accepted:  # the validator said yes; the handler waits (a cancel, for the shipping child)
             return (
                 f"Order {self.order_id} accepted the {self.command} but has not carried it out after"
@@ -53,6 +59,11 @@ class Unanswered(StackUnreachable):
                 f" is refused as too late, once that worker is back: {how_to_check}."
             )
         # The SDK gives up on an Update no worker takes; the server keeps it, so it may still apply.
+        if self.worker_down:
+            return (
+                f"No order worker is running, so order {self.order_id} cannot answer ({start_one}); the"
+                f" {self.command} may still take effect once one is back: {how_to_check}."
+            )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"
             f" {where_down}); the {self.command} may still take effect once it is back: {how_to_check}."

@@ -58,6 +58,8 @@ log = logging.getLogger("app.service")
 CONNECT_TIMEOUT_S = 5
 # How long an operator command waits for the order worker to answer.
 COMMAND_TIMEOUT_S = 20
+# A command not answered by then is worth asking Temporal whether an order worker runs at all.
+NO_WORKER_CHECK_S = 2
 QUERY_TIMEOUT = timedelta(seconds=3)
 # Temporal did not answer (down, restarting, overloaded; the SDK retried for ~10 s first): the
 # stack's trouble, not the command's, and whether the call reached the server is unknown.
@@ -321,8 +323,8 @@ class OrderService:
                 f"Order {order_id} was never recorded: its workflow ended ({status}) first; see its history in the"
                 f" Temporal Web UI."
             )
-        if await self.order_worker_running() is False:
-            return NotFound(
+        if await self.order_worker_running() is False:  # the stack's trouble (exit 3), not the order's
+            return StackUnreachable(
                 f"Order {order_id} has been started, but no order worker is running to record it;"
                 " start one with ./start.sh up."
             )
@@ -343,7 +345,14 @@ class OrderService:
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
         sending = asyncio.ensure_future(_send(handle, name, args, accepted))
         try:
-            result = await asyncio.wait_for(asyncio.shield(sending), COMMAND_TIMEOUT_S)
+            try:
+                result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
+            except asyncio.TimeoutError:
+                # Not answered at once: if no order worker runs, nothing will answer in 20 s either.
+                if not accepted.is_set() and await self.order_worker_running() is False:
+                    _abandon(sending)
+                    raise Unanswered(order_id, name, False, NO_WORKER_CHECK_S, worker_down=True) from None
+                result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
             _abandon(sending)
             raise

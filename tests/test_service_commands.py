@@ -163,7 +163,7 @@ async def test_an_order_without_a_row_is_told_apart_from_no_order_and_says_why(d
     await client.get_workflow_handle(order_workflow_id(ended)).terminate("test")
     service = OrderService(settings=None, client=client, pool=_NoRows())  # type: ignore[arg-type]
     assert await service.order_worker_running() is False  # nothing polls order-tq on this server
-    with pytest.raises(NotFound) as no_worker:
+    with pytest.raises(StackUnreachable) as no_worker:  # exit 3: a part of the stack is down
         await service.audit(waiting)
     assert "no order worker is running to record it; start one with ./start.sh up." in str(no_worker.value)
     with pytest.raises(NotFound) as closed:
@@ -279,3 +279,43 @@ async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if
         with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(deadline exceeded\); it may not have started"):
             await create
     assert releases == ([("pay-o-7", "o-7")] if released else [])
+
+
+class _Unheard:
+    """No worker takes the Update; the SDK would wait ~20 s before giving up."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_Unheard":
+        return self
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("worker_running", [False, None, True])
+async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not_after_20_s(monkeypatch, worker_running):
+    """`order approve` with the order worker down waited the whole 20 s, though Temporal could
+    say at once that nothing polls the order queue. Unknown (Temporal could not tell) or a
+    worker running: the wait goes on as before."""
+    from app.errors import Unanswered
+
+    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.3)
+    service = OrderService(settings=None, client=_Unheard(), pool=None)  # type: ignore[arg-type]
+    asked = []
+
+    async def order_worker_running():
+        asked.append(True)
+        return worker_running
+
+    monkeypatch.setattr(service, "order_worker_running", order_worker_running)
+    with pytest.raises(Unanswered) as unanswered:
+        await service.approve("o-8", by="dana")
+    assert asked == [True] and unanswered.value.worker_down is (worker_running is False)
+    if worker_running is False:
+        assert str(unanswered.value) == (
+            "No order worker is running, so order o-8 cannot answer (start one with ./start.sh up); the approve"
+            " may still take effect once one is back: check with ./start.sh order status o-8."
+        )
+        assert "./start.sh" not in unanswered.value.in_tui()
+    else:
+        assert str(unanswered.value).startswith("Order o-8 did not answer within 0.3 s")
