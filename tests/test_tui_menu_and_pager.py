@@ -311,3 +311,35 @@ def test_the_cancel_question_says_what_happens_to_the_money_as_the_order_stands(
     assert cancel_question("o-1", approved) == "Cancel order o-1? If its charge is under way, it is refunded."
     waiting = {"state": "AWAITING_APPROVAL", "payment": {"status": "PENDING"}}
     assert cancel_question("o-1", waiting) == "Cancel order o-1? It has not been charged."
+
+
+@pytest.mark.parametrize(("detail", "offered"), [
+    ("stopped (SIGSTOP): not serving order-tq; kill -CONT 4242 resumes it", False),
+    ("no worker polling order-tq", True),
+])
+async def test_the_tui_offers_to_start_what_is_down_but_not_a_stopped_process(monkeypatch, detail, offered):
+    """It offered "Start what is down?" for a worker stopped with SIGSTOP, which `up` refuses."""
+    from app.stack.status import PartStatus, StackStatus
+    from app.tui import app as tui_app
+
+    status = StackStatus(
+        [PartStatus("order-worker", healthy=False, detail=detail, local=True)],
+        "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders",
+    )
+
+    class _Stack:
+        async def status(self) -> StackStatus:
+            return status
+
+    asked = []
+
+    async def ask(question, **_):
+        asked.append(question)
+        return False
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    out = io.StringIO()
+    await tui_app.Tui(Console(file=out, width=100)).health()
+    assert bool(asked) is offered
+    assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered

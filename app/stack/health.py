@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -111,14 +112,22 @@ def gone_from_this_machine(identity: str) -> bool:
     )
 
 
+STOPPED = "stopped"  # how the detail of a stopped part begins
+
+
 def _stopped(pid: int) -> tuple[str, str] | None:
     """(how, what resumes it) for a stopped process (SIGSTOP, a debugger), else None."""
     state = _state(pid)
     if state == psutil.STATUS_STOPPED:
-        return "stopped (SIGSTOP)", f"; kill -CONT {pid} resumes it"
+        return f"{STOPPED} (SIGSTOP)", f"; kill -CONT {pid} resumes it"
     if state == psutil.STATUS_TRACING_STOP:
-        return "stopped by a debugger", ""
+        return f"{STOPPED} by a debugger", ""
     return None
+
+
+def is_stopped(check: Any) -> bool:
+    """Whether a check (or a part of the status) says its process is stopped: starting cannot help."""
+    return check.detail.startswith(STOPPED)
 
 
 def process_stopped(pid: int | None) -> str | None:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
+from app.stack.health import is_stopped
 from app.stack_cli import ensure_up
 from app.tui import actions
 from app.tui.dashboard import run_dashboard
@@ -90,6 +91,10 @@ class Tui:
             return
         for sentence in down_parts(status):
             self.console.print(f"[red]{sentence}[/]")
+        if all(is_stopped(part) for part in status.parts if not part.healthy):
+            # `up` refuses a stopped process (it would start a second one beside it): resume it.
+            self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
+            return
         try:
             start = await ask(questionary.confirm("Start what is down?", default=True))
         except Back:
