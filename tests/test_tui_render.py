@@ -3,6 +3,7 @@ health line, the audit timeline, and the validators behind the forms."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
 from datetime import datetime, timedelta, timezone
@@ -473,3 +474,45 @@ async def test_ctrl_c_while_a_command_waits_says_it_was_sent_and_may_still_apply
     else:
         raise AssertionError("the screen must still be cancelled")
     assert "Stopped waiting. The cancel was sent and may still take effect" in " ".join(out.getvalue().split())
+
+
+class _DownOnce(_FlakyDatabase):
+    """PostgreSQL answers, refuses one refresh (the third), then answers again."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+        self.calls = 0
+
+    async def state_counts(self) -> dict[str, int]:
+        self.calls += 1
+        if self.calls == 3:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return COUNTS
+
+
+async def test_an_outage_on_the_dashboard_is_not_shown_under_a_health_line_of_before_it(monkeypatch):
+    """"PostgreSQL … is not answering" stood above "✓ Temporal ✓ PostgreSQL …", the health line
+    read before the outage, kept in the last view."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.02)
+    out = io.StringIO()
+    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    database = _DownOnce()
+    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
+    while database.calls < 5:
+        assert not screen.done(), screen.exception()
+        await asyncio.sleep(0.01)
+    screen.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await screen
+    frames = out.getvalue().split("\x1b[2K")
+    assert any("✓ PostgreSQL" in frame for frame in frames)  # the health line is shown, then
+    outage = [frame for frame in frames if "Retrying…" in frame]
+    assert outage and not any("✓" in frame for frame in outage)

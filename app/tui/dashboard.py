@@ -178,11 +178,13 @@ async def run_dashboard(
                 line = health[0]
                 rows = rows_for_height(console.size.height) - (line.plain.count("\n") + 1 if line else 0)
                 try:
+                    # The view without the health line, which is put above it as it stands at each
+                    # refresh: kept in the view, an outage showed under a health line of before it.
                     shown = await asyncio.wait_for(
-                        fetch_view(service, state_filter=state_filter, rows=max(3, rows), health=line, width=console.width),
+                        fetch_view(service, state_filter=state_filter, rows=max(3, rows), width=console.width),
                         QUERY_TIMEOUT_S,
                     )
-                    live.update(shown, refresh=True)
+                    live.update(Group(line, shown) if line is not None else shown, refresh=True)
                 except Exception as error:
                     where = service.settings.database_url_redacted
                     if isinstance(error, asyncio.TimeoutError):
@@ -192,7 +194,8 @@ async def run_dashboard(
                     if lost is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
-                    # First, so that the crop at the screen's bottom takes rows of the old view, not this.
+                    # First, so that the crop at the screen's bottom takes rows of the old view, not
+                    # this; no health line, which was read before the outage and would contradict it.
                     live.update(Group(Text(f"{lost} Retrying…", style="red"), shown), refresh=True)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(done.wait(), REFRESH_S)
