@@ -151,21 +151,26 @@ class OrderService:
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
         checks.status(order_id)
-        row = await queries.get_order(self.pool, order_id)
-        live = None
+        live, not_found = None, False
         try:
             live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND and row is None:
-                raise NotFound(f"There is no order {order_id}.") from None
+            not_found = error.status == RPCStatusCode.NOT_FOUND
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
         except Exception as error:  # a query needs a worker; the database still knows the state
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        # After the workflow's view, and both from one snapshot: the order row's counts (retries,
+        # failed attempts, the last error) agree with the attempts per step, and are at least as
+        # new as the workflow's state (an attempt's row is written before its step returns).
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            row = await queries.get_order(conn, order_id)
+            per_activity = await queries.attempts_by_activity(conn, order_id)
         if live is None and row is None:
+            if not_found:
+                raise NotFound(f"There is no order {order_id}.")
             raise await self._not_recorded(order_id)
         now = datetime.now(timezone.utc)
         summary = order_summary(row, now) if row is not None else {}
-        per_activity = await queries.attempts_by_activity(self.pool, order_id)
         status = merged_status(order_id, live, summary, per_activity, now)
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
         return status

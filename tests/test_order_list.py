@@ -3,6 +3,7 @@ same figure `order status` shows for the order."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -33,6 +34,7 @@ class AuditTables:
 
     def __init__(self) -> None:
         self.pages: list[tuple] = []
+        self.transactions: list[dict] = []
 
     def order_row(self) -> dict[str, Any]:
         invocations = {(workflow_id, activity_id) for workflow_id, activity_id, _, _ in ATTEMPTS}
@@ -49,6 +51,15 @@ class AuditTables:
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any]:  # get_order
         return self.order_row()
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> Any:  # a connection of the pool: the pool itself will do
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, **options: Any) -> Any:
+        self.transactions.append(options)
+        yield
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         if "GROUP BY activity" in sql:  # attempts_by_activity
@@ -77,6 +88,8 @@ async def test_status_counts_retries_per_invocation_like_the_list(tmp_path):
     assert status["attempts"] == {"RecordEvent": 2, "PreparePackage": 3}
     # Counted per activity name it would be 1 + 2: the RecordEvents are two invocations, not a retry.
     assert listed["retries"] == status["retries"] == 1
+    # The row and the attempts per step from one snapshot, so that their counts agree.
+    assert service.pool.transactions == [{"isolation": "repeatable_read", "readonly": True}]
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:
