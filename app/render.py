@@ -208,9 +208,14 @@ def _event_text(entry: dict[str, Any]) -> Text:
     elif payload.get("reason"):
         refused = kind in ("order_failed", "command_refused", "address_change_refused")
         text.append(f"  {payload['reason']}", style="red" if refused else "")
-        if kind == "cancel_requested" and payload.get("by"):
+        # Not twice: with no reason given, the reason is "cancelled by operator".
+        if kind == "cancel_requested" and payload.get("by") and not payload["reason"].endswith(f"by {payload['by']}"):
             text.append(f"  by {payload['by']}", style="dim")
-    if payload.get("state"):
+    if kind == "cancel_requested" and payload.get("state"):
+        # The state the workflow knew when the cancel came, not one the cancel led to (it may lag
+        # the database: PAID while the carrier was already taking the package).
+        text.append(f"  (workflow at {payload['state']})", style="dim")
+    elif payload.get("state"):
         text.append("  → ")
         text.append(payload["state"], style=state_style(payload["state"]))
     if kind == "payment_charged" or kind == "payment_refunded":
