@@ -290,15 +290,28 @@ class OrderService:
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
         checks.cancel(order_id, reason, by=by)
+        await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be cancelled")
         return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
 
     async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
         checks.update_address(order_id, address, by=by)
+        await self._refuse_past_dispatch(order_id, f"The address of order {order_id} cannot change")
         answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by])
         note = rules.carrier_note(address)
         return f"{answer} {note}" if note else answer
 
     # ------------------------------------------------------------------ mechanics
+
+    async def _refuse_past_dispatch(self, order_id: str, cannot: str) -> None:
+        """The database decides the hand-over (DispatchCarrier's transaction): once it says the
+        carrier has the package, a cancel or an address change is refused at once, as the
+        workflow would once it hears of it. Asked first because the workflow may lag behind it:
+        with the order worker down, the command waited, then said it "may still take effect"."""
+        state = await queries.order_state(self.pool, order_id)
+        if state == OrderState.DISPATCHED.value:
+            raise Refused(f"{cannot}: the carrier already has the package.")
+        if state == OrderState.SHIPPED.value:
+            raise Refused(f"Order {order_id} is already SHIPPED; nothing can change it now.")
 
     async def order_worker_running(self) -> bool | None:
         """Whether an order worker polls its task queue (without one, a new order waits); None

@@ -109,6 +109,10 @@ async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> a
     return await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders o {_ATTEMPTS_LATERAL} WHERE o.id = $1", order_id)
 
 
+async def order_state(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> str | None:
+    return await conn.fetchval("SELECT state FROM orders WHERE id = $1", order_id)
+
+
 async def order_exists(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM orders WHERE id = $1", order_id))
 

@@ -188,6 +188,9 @@ class _Pool:
     async def close(self) -> None:
         pass
 
+    async def fetchval(self, sql: str, *args):  # the order's state: not stored yet
+        return None
+
 
 class _CtrlCOnceSent:
     """The Update goes out, then the operator presses Ctrl-C while the order has not answered."""

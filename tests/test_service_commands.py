@@ -12,7 +12,8 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.errors import NotFound, StackUnreachable
+from app.errors import NotFound, Refused, StackUnreachable
+from workflows.model import Address
 from app.service import OrderService
 
 
@@ -26,6 +27,13 @@ class _Answered:
         if self.answer is None:  # the workflow never finishes carrying it out
             await asyncio.Event().wait()
         return self.answer
+
+
+class _NoOrderRow:
+    """The database before ReceiveOrder has stored the order (or for an id it does not know)."""
+
+    async def fetchval(self, sql: str, *args):
+        return None
 
 
 class _Handle:
@@ -47,7 +55,7 @@ class _Client:
 
 async def test_approve_and_reject_are_stamped_with_the_time_of_the_decision():
     client = _Client()
-    service = OrderService(settings=None, client=client, pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     before = datetime.now(timezone.utc)
     await service.approve("o-1", by="dana")
     await service.reject("o-2", reason="fraud", by="eve")
@@ -72,7 +80,7 @@ class _SilentClient:
 
 
 async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply():
-    service = OrderService(settings=None, client=_SilentClient(), pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=None, client=_SilentClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as unreachable:
         await service.cancel("o-3", reason="changed my mind", by="dana")
     message = str(unreachable.value)
@@ -95,7 +103,7 @@ async def test_a_command_accepted_but_not_yet_carried_out_says_so_rather_than_no
     """It used to say "did not answer", though the cancel had been accepted and was recorded at
     once (and took effect once the shipping worker was back)."""
     monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
-    service = OrderService(settings=None, client=_AcceptedClient(), pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as pending:  # not done: it may still be refused
         await service.cancel("o-5", reason="changed my mind", by="dana")
     answer = str(pending.value)
@@ -124,7 +132,7 @@ async def test_a_caller_who_stops_waiting_gets_a_cancel_and_leaves_no_unretrieve
     the abandoned call used to surface as 'Task exception was never retrieved'."""
     handle = _PatientHandle()
     client = type("C", (), {"get_workflow_handle": lambda self, _id: handle})()
-    service = OrderService(settings=None, client=client, pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     waiting = asyncio.ensure_future(service.cancel("o-4", reason="r", by="dana"))
     await handle.waiting.wait()
     waiting.cancel()
@@ -194,7 +202,7 @@ async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another
 
     monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
     for client, accepted in ((_SilentClient(), False), (_AcceptedClient(), True)):
-        service = OrderService(settings=None, client=client, pool=None)  # type: ignore[arg-type]
+        service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
         with pytest.raises(Unanswered) as unanswered:
             await service.cancel("o-6", reason="r", by="dana")
         assert unanswered.value.accepted is accepted
@@ -233,7 +241,7 @@ class _TemporalSilent:
 
 async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_unexpected_error():
     """The raw RPCError escaped: "Sorry, something unexpected went wrong", exit 1 (API: 500)."""
-    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(), pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as unreachable:
         await service.approve("o-7", by="dana")
     assert str(unreachable.value) == (
@@ -268,7 +276,7 @@ async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if
 
     for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
         monkeypatch.setattr(service_module.queries, name, fake)
-    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(exists), pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(exists), pool=_NoOrderRow())  # type: ignore[arg-type]
     create = service.create_order(
         order_id="o-7", items=[OrderItem("SKU-1", 2)],
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
@@ -300,7 +308,7 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
 
     monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
     monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.3)
-    service = OrderService(settings=None, client=_Unheard(), pool=None)  # type: ignore[arg-type]
+    service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = []
 
     async def order_worker_running():
@@ -319,3 +327,31 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
         assert "./start.sh" not in unanswered.value.in_tui()
     else:
         assert str(unanswered.value).startswith("Order o-8 did not answer within 0.3 s")
+
+
+class _OrderRowIn:
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+    async def fetchval(self, sql: str, *args):
+        return self.state
+
+
+@pytest.mark.parametrize(("state", "refusal"), [
+    ("DISPATCHED", "Order o-9 cannot be cancelled: the carrier already has the package."),
+    ("SHIPPED", "Order o-9 is already SHIPPED; nothing can change it now."),
+])
+async def test_a_cancel_the_database_knows_to_be_too_late_is_refused_at_once(state, refusal):
+    """With the order worker down, `order cancel` of an order the carrier had already taken
+    waited, then said the cancel "may still take effect"; the workflow would refuse it."""
+    client = _Client()
+    service = OrderService(settings=None, client=client, pool=_OrderRowIn(state))  # type: ignore[arg-type]
+    with pytest.raises(Refused) as refused:
+        await service.cancel("o-9", reason="", by="dana")
+    assert str(refused.value) == refusal and client.sent == []  # nothing sent
+    with pytest.raises(Refused, match="carrier already has the package|already SHIPPED"):
+        await service.update_address(
+            "o-9", Address(name="A", street="S", city="C", postal_code="1", country="US"), by="dana"
+        )
+    service = OrderService(settings=None, client=client, pool=_OrderRowIn("PACKED"))  # type: ignore[arg-type]
+    assert await service.cancel("o-9", reason="", by="dana") == "ok"  # before the hand-over: the workflow decides
