@@ -55,7 +55,7 @@ def test_create_review_and_follow_an_order_over_http(api):
     code, created = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 2}], "address": ADDRESS})
     assert code == 201 and created["workflow_id"] == f"order-{order_id}" and created["amount_cents"] == 3998
     code, again = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 2}], "address": ADDRESS})
-    assert code == 422 and "already exists" in again["detail"]
+    assert code == 409 and "already exists" in again["detail"]  # a conflict, not a malformed request
 
     deadline = time.monotonic() + 60
     while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
