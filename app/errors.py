@@ -32,6 +32,14 @@ class StackUnreachable(OperatorError):
     exit_code = 3
 
 
+COMMAND_NOUNS = {"approve": "approval", "reject": "rejection", "cancel": "cancel", "update_address": "address change"}
+
+
+def command_noun(command: str) -> str:
+    """What an operator calls a command's Update in a sentence: "the approval", not "the approve"."""
+    return COMMAND_NOUNS.get(command, command.replace("_", " "))
+
+
 class Unanswered(StackUnreachable):
     """A command the order did not answer, or accepted and has not carried out, in the time the
     caller waits. Not "done": it may still take effect (or be refused as too late) once the
@@ -39,19 +47,14 @@ class Unanswered(StackUnreachable):
     points to its own screens rather than to commands for another terminal."""
 
     def __init__(self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False) -> None:
-        self.order_id, self.command, self.accepted, self.waited_s = order_id, command.replace("_", " "), accepted, waited_s
-        self.worker_down = worker_down  # no order worker runs: known, not a guess
-        super().__init__(self._sentence(
-            "see ./start.sh status", f"check with ./start.sh order status {order_id}", "start one with ./start.sh up"
-        ))
+        self.order_id, self.command, self.accepted, self.waited_s = order_id, command_noun(command), accepted, waited_s
+        self.worker_down = worker_down  # Temporal says no order worker serves the queue: known, not a guess
+        super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
 
     def in_tui(self) -> str:
-        return self._sentence(
-            "see the health line above the menu", "the Live dashboard and the Audit log will show it",
-            "the menu offers to start it",
-        )
+        return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log will show it")
 
-    def _sentence(self, where_down: str, how_to_check: str, start_one: str) -> str:
+    def _sentence(self, where_down: str, how_to_check: str) -> str:
         if self.accepted:  # the validator said yes; the handler waits (a cancel, for the shipping child)
             return (
                 f"Order {self.order_id} accepted the {self.command} but has not carried it out after"
@@ -59,10 +62,10 @@ class Unanswered(StackUnreachable):
                 f" is refused as too late, once that worker is back: {how_to_check}."
             )
         # The SDK gives up on an Update no worker takes; the server keeps it, so it may still apply.
-        if self.worker_down:
+        if self.worker_down:  # none runs, or it is stopped: the health check says which
             return (
-                f"No order worker is running, so order {self.order_id} cannot answer ({start_one}); the"
-                f" {self.command} may still take effect once one is back: {how_to_check}."
+                f"No order worker is serving order {self.order_id}, so it cannot answer (none runs, or it is"
+                f" stopped: {where_down}); the {self.command} may still take effect once one does: {how_to_check}."
             )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"

@@ -218,10 +218,10 @@ async def _create(args: argparse.Namespace) -> int:
 
 async def _sent(args: argparse.Namespace, what: str, command: Awaitable[str]) -> None:
     """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command:
-    the server has it and may still apply it, so app.cli says that instead of "Interrupted."
-    (as the TUI does). Nothing runs between here and the service handing the Update over."""
+    the server may have it and apply it, so app.cli says that instead of "Interrupted." (as the
+    TUI does). Not "was sent": a cancel or an address change asks the database first."""
     args.on_interrupt = (
-        f"Stopped waiting: the {what} was sent and may still take effect;"
+        f"Stopped waiting: the {what}, if it was sent already, may still take effect;"
         f" check with ./start.sh order status {args.order_id}."
     )
     reply = await command

@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun
 from app.stack.health import check_pollers
 from app.views import merged_status, order_summary, timeline
 from db import queries
@@ -367,7 +367,9 @@ class OrderService:
                 result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
             except asyncio.TimeoutError:
                 # Not answered at once: if no order worker runs, nothing will answer in 20 s either.
-                if not accepted.is_set() and await self.order_worker_running() is False:
+                no_worker = not accepted.is_set() and await self.order_worker_running() is False
+                # Answered or accepted while Temporal was asked (a worker just started): wait on.
+                if no_worker and not (sending.done() or accepted.is_set()):
                     _abandon(sending)
                     raise Unanswered(order_id, name, False, NO_WORKER_CHECK_S, worker_down=True) from None
                 result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
@@ -384,7 +386,7 @@ class OrderService:
                 raise await self._not_running(order_id) from None
             if error.status in NO_ANSWER:
                 raise self._no_answer_from_temporal(
-                    error, f"sending the {name.replace('_', ' ')} to order {order_id}",
+                    error, f"sending the {command_noun(name)} to order {order_id}",
                     f"it may not have been received: check with ./start.sh order status {order_id}"
                     " once the stack is up (./start.sh status)",
                 ) from None
@@ -411,17 +413,23 @@ class OrderService:
         try:
             await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
-            return False if error.status == RPCStatusCode.NOT_FOUND else None
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            if error.status in NO_ANSWER:
+                return None
+            raise  # refused for another reason (permissions, a bad request): not "no answer"
         return True
 
     async def _not_running(self, order_id: str) -> Exception:
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
+            if error.status in NO_ANSWER:
                 return self._no_answer_from_temporal(
                     error, f"looking up order {order_id}", "check the stack with ./start.sh status"
                 )
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise  # refused for another reason (permissions, a bad request): not "no answer"
             return NotFound(f"There is no order {order_id}.")
         if description.status != WorkflowExecutionStatus.RUNNING:
             row = await queries.get_order(self.pool, order_id)

@@ -90,6 +90,7 @@ def _down(args: argparse.Namespace) -> int:
     if args.docker:
         return _docker(["down", *(["--volumes"] if args.purge else [])])
     stack = Stack()
+    existed = stack.settings.data_dir.exists()
     try:
         stopped = stack.down(purge=args.purge)
     except PurgeRefused as error:
@@ -107,7 +108,7 @@ def _down(args: argparse.Namespace) -> int:
             f"The {LABELS[name]} did not stop within {STOP_TIMEOUT_S:.0f} s and was killed; nothing committed is lost,"
             f" and ./start.sh up starts it again (why it hung may be in ./start.sh logs {name})."
         )
-    if args.purge:
+    if args.purge and existed:
         print(f"Deleted {stack.settings.data_dir}.")
     return 0
 

@@ -164,9 +164,11 @@ def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one
         # A command says so after a moment (it waited the whole 20 s), and may still take effect.
         approve = stack.run("order", "approve", order_id)
         assert approve.returncode == 3, approve.stderr
-        assert approve.stderr.startswith(f"No order worker is running, so order {order_id} cannot answer"), approve.stderr
+        assert approve.stderr.startswith(f"No order worker is serving order {order_id}, so it cannot answer"), approve.stderr
         stack.ok("up", timeout=120)
-        # Recorded once a worker runs; the approval sent meanwhile may have been kept (then it ships).
-        _wait(stack, [order_id], lambda s: s in ("AWAITING_APPROVAL", "SHIPPED"))  # fails when stuck
+        # Recorded once a worker runs; the approval sent meanwhile may have been kept (then it goes
+        # on to an ending: SHIPPED, or rarely FAILED on the real flaky dependency's luck).
+        terminal = {"SHIPPED", "FAILED", "CANCELLED", "REJECTED", "EXPIRED"}
+        _wait(stack, [order_id], lambda s: s == "AWAITING_APPROVAL" or s in terminal)  # fails when stuck
     finally:
         stack.destroy()

@@ -227,7 +227,7 @@ def test_ctrl_c_after_a_command_was_sent_says_it_may_still_take_effect(cli: Run,
     monkeypatch.setattr(OrderService, "connect", connect)
     code, err = cli("order", *argv)
     assert client.sent and code == 130
-    assert err == f"Stopped waiting: the {what} was sent and may still take effect; check with ./start.sh order status ord-1.\n"
+    assert err == f"Stopped waiting: the {what}, if it was sent already, may still take effect; check with ./start.sh order status ord-1.\n"
 
 
 def test_ctrl_c_before_a_command_is_sent_is_only_interrupted(cli: Run, monkeypatch):

@@ -34,7 +34,7 @@ class AuditTables:
 
     def __init__(self) -> None:
         self.pages: list[tuple] = []
-        self.transactions: list[dict] = []
+        self.reads: list[tuple[str, dict | None]] = []  # through a connection, and the transaction it was in
 
     def order_row(self) -> dict[str, Any]:
         invocations = {(workflow_id, activity_id) for workflow_id, activity_id, _, _ in ATTEMPTS}
@@ -53,19 +53,36 @@ class AuditTables:
         return self.order_row()
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> Any:  # a connection of the pool: the pool itself will do
-        yield self
-
-    @contextlib.asynccontextmanager
-    async def transaction(self, **options: Any) -> Any:
-        self.transactions.append(options)
-        yield
+    async def acquire(self) -> Any:
+        yield _Connection(self)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         if "GROUP BY activity" in sql:  # attempts_by_activity
             return [{"activity": a, "n": n} for a, n in Counter(name for _, _, name, _ in ATTEMPTS).items()]
         self.pages.append(args)  # list_orders: (state, limit, offset)
         return [self.order_row()]
+
+
+class _Connection:
+    """One connection of AuditTables: reads count as inside a transaction only while one is open."""
+
+    def __init__(self, tables: AuditTables) -> None:
+        self.tables = tables
+        self.open: dict | None = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, **options: Any) -> Any:
+        self.open = options
+        yield
+        self.open = None
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.tables.reads.append(("fetchrow", self.open))
+        return await self.tables.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.tables.reads.append(("fetch", self.open))
+        return await self.tables.fetch(sql, *args)
 
 
 class _NoWorker:
@@ -89,7 +106,8 @@ async def test_status_counts_retries_per_invocation_like_the_list(tmp_path):
     # Counted per activity name it would be 1 + 2: the RecordEvents are two invocations, not a retry.
     assert listed["retries"] == status["retries"] == 1
     # The row and the attempts per step from one snapshot, so that their counts agree.
-    assert service.pool.transactions == [{"isolation": "repeatable_read", "readonly": True}]
+    snapshot = {"isolation": "repeatable_read", "readonly": True}
+    assert service.pool.reads == [("fetchrow", snapshot), ("fetch", snapshot)]
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:

@@ -90,3 +90,13 @@ def test_the_cli_log_is_created_with_its_first_record_and_an_unwritable_one_is_q
     blocked = FileOnFirstRecord(tmp_path / "file" / "logs" / "cli.log")  # its directory cannot exist
     blocked.emit(logging.makeLogRecord({"msg": "event=lost", "levelno": logging.INFO}))
     assert capsys.readouterr().err == ""
+
+
+def test_down_purge_of_a_missing_data_dir_does_not_say_it_deleted_it(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from app import stack_cli
+
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path / "never-made"))
+    assert stack_cli._down(argparse.Namespace(docker=False, purge=True)) == 0
+    assert capsys.readouterr().out == "Nothing was running.\n"

@@ -245,7 +245,7 @@ async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_une
     with pytest.raises(StackUnreachable) as unreachable:
         await service.approve("o-7", by="dana")
     assert str(unreachable.value) == (
-        "Temporal at 127.0.0.1:7233 did not answer while sending the approve to order o-7 (unavailable);"
+        "Temporal at 127.0.0.1:7233 did not answer while sending the approval to order o-7 (unavailable);"
         " it may not have been received: check with ./start.sh order status o-7 once the stack is up (./start.sh status)."
     )
 
@@ -321,8 +321,9 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     assert asked == [True] and unanswered.value.worker_down is (worker_running is False)
     if worker_running is False:
         assert str(unanswered.value) == (
-            "No order worker is running, so order o-8 cannot answer (start one with ./start.sh up); the approve"
-            " may still take effect once one is back: check with ./start.sh order status o-8."
+            "No order worker is serving order o-8, so it cannot answer (none runs, or it is stopped: see"
+            " ./start.sh status); the approval may still take effect once one does: check with ./start.sh order"
+            " status o-8."
         )
         assert "./start.sh" not in unanswered.value.in_tui()
     else:

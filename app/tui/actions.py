@@ -92,7 +92,7 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
             reply = await command
     except asyncio.CancelledError:
         console.print(
-            f"[yellow]Stopped waiting. The {what} was sent and may still take effect;"
+            f"[yellow]Stopped waiting. The {what}, if it was sent already, may still take effect;"
             " the audit log or the dashboard will show it.[/]"
         )
         raise

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from activities import rules
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.tui.prompts import ask, keys_not_echoed
 from app.views import format_cents
@@ -157,7 +157,7 @@ async def show_progress(service: Any, console: Console, order_id: str, wait_s: f
         while time.monotonic() < deadline:
             try:
                 state = (await service.status(order_id))["state"]
-            except NotFound:  # started but not recorded yet
+            except (NotFound, StackUnreachable):  # not recorded yet (or no worker to record it: said above)
                 state = None
             if state is not None and state not in EARLY_STATES:
                 break
