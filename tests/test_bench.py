@@ -77,7 +77,10 @@ def _facts(**overrides) -> RunFacts:
             OrderResult("o11", "FAILED", processing_ms=20_000, terminal_in_db=True, workflow_completed=True),
             OrderResult("o12", "PAID", terminal_in_db=False, workflow_completed=False),
         ],
-        attempts=[AttemptStats("ok", 96, 240), AttemptStats("error", 60, 60), AttemptStats("timeout", 60, 18_000)],
+        attempts=[
+            AttemptStats("ok", 72, 180, "ReceiveOrder"), AttemptStats("ok", 24, 60, "FinishOrder"),
+            AttemptStats("error", 60, 60, "ChargePayment"), AttemptStats("timeout", 60, 18_000, "DispatchCarrier"),
+        ],
         double_charges=0,
         refunded_payments=1,
         wall_s=24.0,
@@ -105,6 +108,8 @@ def test_summarize_reads_states_times_and_invariants_from_the_facts():
     # 10 of the 12 started orders finished within 15 s; the unfinished one is a miss.
     assert summary["sla_15s_hit_rate"] == pytest.approx(10 / 12, abs=1e-4)
     assert summary["attempts_per_order"] == 18.0
+    assert summary["business_attempts_per_order"] == 16.0  # without FinishOrder's 24 (bookkeeping)
+    assert summary["attempts_by_outcome"] == {"error": 60, "ok": 96, "timeout": 60}
     assert summary["attempt_mean_ms_by_outcome"]["timeout"] == 300.0
     assert summary["refunded_payments"] == 1 and summary["double_charges"] == 0
 

@@ -26,8 +26,8 @@ SELECT EXTRACT(EPOCH FROM max(finished_at) - min(created_at))::float8
 FROM orders WHERE id = ANY($1::text[])
 """
 ATTEMPTS_SQL = """
-SELECT outcome, count(*) AS n, COALESCE(sum(duration_ms), 0) AS total_ms
-FROM activity_attempts WHERE order_id = ANY($1::text[]) GROUP BY outcome
+SELECT activity, outcome, count(*) AS n, COALESCE(sum(duration_ms), 0) AS total_ms
+FROM activity_attempts WHERE order_id = ANY($1::text[]) GROUP BY activity, outcome
 """
 # Charged at some point, refunded or not: more than one such payment is a double charge.
 DOUBLE_CHARGES_SQL = """
@@ -71,7 +71,9 @@ async def collect(
         )
         for order_id in started_ids
     ]
-    attempts = [AttemptStats(r["outcome"], r["n"], r["total_ms"]) for r in await pool.fetch(ATTEMPTS_SQL, started_ids)]
+    attempts = [
+        AttemptStats(r["outcome"], r["n"], r["total_ms"], r["activity"]) for r in await pool.fetch(ATTEMPTS_SQL, started_ids)
+    ]
     return RunFacts(
         orders=orders,
         concurrency=concurrency,
