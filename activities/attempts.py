@@ -81,7 +81,7 @@ def _cancelled(info: activity.Info) -> tuple[str, str]:
     start-to-close timer for each attempt without stopping the previous attempt's, and a timer
     that fires times out whichever attempt of the step is running then. So an attempt that
     follows a quick failure is timed out when the failed attempt's time is up: after 0 to
-    ~100 ms of a 120 ms timeout, ~1 in 3 timeouts at any load. Temporal counts it as a timeout
+    ~100 ms of a 120 ms timeout, ~4 timeouts in 10 at C=100 (measured). Temporal counts it as a timeout
     (the step runs again); the row says it came early, and why."""
     details = activity.cancellation_details()
     if details is not None and details.timed_out:
