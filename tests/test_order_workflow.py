@@ -458,6 +458,16 @@ async def test_dispatch_failing_for_good_refunds_and_fails(workflow_env, fakes):
     assert len(fakes.calls["RefundPayment"]) == 1
     assert len(fakes.calls["DispatchCarrier"]) == 3
     assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+    # Each child told the run of the order that started it, not whichever run has the id.
+    parent_run = (await workflow_env.client.get_workflow_handle(order_workflow_id(result.order_id)).describe()).run_id
+    for attempt in (1, 2, 3):
+        child = workflow_env.client.get_workflow_handle(shipping_workflow_id(result.order_id, attempt))
+        told = [
+            e.signal_external_workflow_execution_initiated_event_attributes.workflow_execution.run_id
+            async for e in child.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+        ]
+        assert told == [parent_run]
 
 
 async def test_second_decision_is_refused_not_dropped(workflow_env, fakes):
@@ -1006,7 +1016,8 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     waits for the audit rows it owes (audit-before-ending), the two whose early approval is
     recorded before the ending (decision-recorded-before-ending), and one ending that refunds a
     charge the run never saw; v7/ a rejection and a cancel sent as Updates (what the operator's
-    tools send; the corpus held only approve and address-change Updates)."""
+    tools send; the corpus held only approve and address-change Updates), and a dispatch that
+    fails for good, whose children signal the parent's run (signal-the-parent-run)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1019,7 +1030,7 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     v6 = sorted((HISTORY_DIR / "v6").glob("*.json.gz"))
     assert len(v6) >= 14, "the v6 histories are missing"
     v7 = sorted((HISTORY_DIR / "v7").glob("*.json.gz"))
-    assert len(v7) >= 3, "the v7 histories are missing"
+    assert len(v7) >= 7, "the v7 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6 + v7
     ]

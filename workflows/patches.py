@@ -68,6 +68,11 @@ CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
 # have been spent while the database itself was down (then it is tried again).
 ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
 
+# The child's dispatch_failed goes to the run of the order that started it (its run id), not
+# to whichever run holds the order's workflow id: after a reset, an old run's child could set
+# the new run's failure reason.
+SIGNAL_THE_PARENT_RUN = "signal-the-parent-run"
+
 # ---- both (workflows/steps.py)
 
 # A step whose local attempts ran out (policies.Step) goes on as a regular activity; before,

@@ -26,7 +26,12 @@ with workflow.unsafe.imports_passed_through():
         ShippingInput,
         ShippingResult,
     )
-    from workflows.patches import ASK_BEFORE_GIVING_UP, CALL_OFF_ASKS_THE_DATABASE, PACKED_WITHOUT_SIGNAL
+    from workflows.patches import (
+        ASK_BEFORE_GIVING_UP,
+        CALL_OFF_ASKS_THE_DATABASE,
+        PACKED_WITHOUT_SIGNAL,
+        SIGNAL_THE_PARENT_RUN,
+    )
     from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
 
@@ -79,7 +84,7 @@ class ShippingWorkflow:
                     reason = failure_message(error)
                     workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
                     self._step = "dispatch failed"
-                    await parent.signal("dispatch_failed", reason)
+                    await self._parent_run(parent).signal("dispatch_failed", reason)
                     return ShippingResult(dispatched=False, reason=reason)
                 if handover.dispatched:
                     self._step = "dispatched"
@@ -87,6 +92,15 @@ class ShippingWorkflow:
                 workflow.logger.warning("event=dispatch_retried_after_database_outage order_id=%s", input.order_id)
         self._step = "dispatched"
         return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
+
+    @staticmethod
+    def _parent_run(by_id: workflow.ExternalWorkflowHandle) -> workflow.ExternalWorkflowHandle:
+        """The run of the order that started this child; asked only where a signal goes to it,
+        so that a child that never fails carries no marker."""
+        parent = workflow.info().parent
+        if parent is None or not workflow.patched(SIGNAL_THE_PARENT_RUN):
+            return by_id
+        return workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
 
     async def _ask_the_database(self, input: ShippingInput, error: BaseException) -> Handover | None:
         """After dispatch's attempts ran out (not a refusal for good): whether the last one handed
