@@ -167,34 +167,27 @@ def test_audit_timeline_highlights_retries_timeouts_and_errors():
     assert "\x1b[31merror" in styled and "\x1b[33mtimeout" in styled  # errors red, timeouts yellow
 
 
-def test_audit_timeline_says_who_asked_for_a_cancel():
+def _cancel_request_line(payload: dict) -> str:
+    """The audit timeline's line for one cancel_requested event with this payload."""
     audit = {
         "order": an_order("ord-7", "CANCELLED"),
-        "timeline": [
-            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "cancel_requested",
-             "payload": {"reason": "changed my mind", "state": "PAID", "by": "carol"}},
-        ],
+        "timeline": [{"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "cancel_requested", "payload": payload}],
         "web_ui_url": None,
     }
     console = Console(record=True, width=120, file=io.StringIO())
     console.print(audit_timeline(audit))
-    assert "cancel requested  changed my mind  by carol  (workflow at PAID)" in console.export_text()
+    return next(line for line in console.export_text().splitlines() if "cancel requested" in line)
+
+
+def test_audit_timeline_says_who_asked_for_a_cancel():
+    line = _cancel_request_line({"reason": "changed my mind", "state": "PAID", "by": "carol"})
+    assert "cancel requested  changed my mind  by carol  (workflow at PAID)" in line
 
 
 def test_a_cancel_request_shows_the_state_it_came_in_not_an_arrow_to_it_and_its_author_once():
     """The audit read "cancel requested  cancelled by operator  by operator  → PAID" below
     "carrier dispatched → DISPATCHED", as if the order had gone back to PAID."""
-    audit = {
-        "order": an_order("ord-8", "SHIPPED"),
-        "timeline": [
-            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "cancel_requested",
-             "payload": {"reason": "cancelled by operator", "state": "PAID", "by": "operator"}},
-        ],
-        "web_ui_url": None,
-    }
-    console = Console(record=True, width=120, file=io.StringIO())
-    console.print(audit_timeline(audit))
-    line = next(line for line in console.export_text().splitlines() if "cancel requested" in line)
+    line = _cancel_request_line({"reason": "cancelled by operator", "state": "PAID", "by": "operator"})
     assert "→" not in line and line.count("by operator") == 1 and "(workflow at PAID)" in line
 
 
