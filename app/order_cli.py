@@ -199,7 +199,7 @@ async def _create(args: argparse.Namespace) -> int:
         created = await service.create_order(**order)
         worker_running = await service.order_worker_running()
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
-    waiting = "No order worker is running, so it waits until one starts (./start.sh up)."
+    waiting = "No order worker is serving (none runs, or it is stopped: see ./start.sh status), so it waits until one does."
     if worker_running is False:
         document["warning"] = waiting
     _emit(

@@ -150,7 +150,7 @@ def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one
         _kill_part(stack, "order-worker")
         order_id = f"orphan-{uuid.uuid4().hex[:8]}"
         created = stack.json("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
-        assert "No order worker is running" in created.get("warning", ""), created
+        assert "No order worker is serving" in created.get("warning", ""), created
         # Created again before any row exists: refused as taken, and the first keeps its payment
         # id (the second create used to free it for any other order).
         again = stack.run("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)

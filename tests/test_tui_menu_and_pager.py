@@ -213,7 +213,7 @@ async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_fo
     out = io.StringIO()
     await forms.create_order(service, Console(file=out, width=120), {})
     assert "Order nowork-1 created" in out.getvalue()
-    assert "No order worker is running, so it waits until one starts" in out.getvalue()
+    assert "No order worker is serving (none runs, or it is stopped: see the health line), so it waits" in out.getvalue()
     assert service.asked_status is False  # no spinner waiting for a validation that cannot come
 
 

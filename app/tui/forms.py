@@ -144,7 +144,10 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         console.print(Text(created.note, style="yellow"))
     if await service.order_worker_running() is False:
         # Nothing to follow: the order waits for a worker (the health line offers to start one).
-        console.print(Text("No order worker is running, so it waits until one starts (./start.sh up).", style="yellow"))
+        console.print(Text(
+            "No order worker is serving (none runs, or it is stopped: see the health line), so it waits until one does.",
+            style="yellow",
+        ))
         return
     await show_progress(service, console, created.order_id)
 
