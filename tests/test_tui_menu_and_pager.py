@@ -264,7 +264,7 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     text = out.getvalue()
     assert "12 of 12 orders created" in text
     assert (
-        "12 of them still await review: 10 approvals were sent and may still take effect; 2 were not sent"
+        "12 of them are not reviewed yet: 10 approvals were sent and may still take effect; 2 were not sent"
         " (Approve / reject)." in text
     )
 
@@ -272,9 +272,9 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
 def test_the_orders_left_awaiting_review_are_told_apart_by_whether_their_approval_was_sent():
     from app.tui.simulate import waiting_line
 
-    assert waiting_line(1, 1) == "1 of them still awaits review: 1 approval was sent and may still take effect."
-    assert waiting_line(1, 0) == "1 of them still awaits review: 1 was not sent (Approve / reject)."
-    assert waiting_line(3, 0) == "3 of them still await review: 3 were not sent (Approve / reject)."
+    assert waiting_line(1, 1) == "1 of them is not reviewed yet: 1 approval was sent and may still take effect."
+    assert waiting_line(1, 0) == "1 of them is not reviewed yet: 1 was not sent (Approve / reject)."
+    assert waiting_line(3, 0) == "3 of them are not reviewed yet: 3 were not sent (Approve / reject)."
 
 
 def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():
@@ -305,8 +305,8 @@ def test_the_cancel_question_says_what_happens_to_the_money_as_the_order_stands(
     """It said "A paid order is refunded" of an order awaiting review."""
     from app.tui.actions import cancel_question
 
-    charged = {"state": "PACKED", "amount": "$17.98", "payment": {"status": "CHARGED"}}
-    assert cancel_question("o-1", charged) == "Cancel order o-1? Its payment of $17.98 is refunded."
+    charged = {"state": "PACKED", "amount": "17.98", "payment": {"status": "CHARGED"}}  # as order_summary gives it
+    assert cancel_question("o-1", charged) == "Cancel order o-1? Its payment of 17.98 is refunded."
     approved = {"state": "APPROVED", "payment": {"status": "PENDING"}}
     assert cancel_question("o-1", approved) == "Cancel order o-1? If its charge is under way, it is refunded."
     waiting = {"state": "AWAITING_APPROVAL", "payment": {"status": "PENDING"}}
@@ -343,3 +343,46 @@ async def test_the_tui_offers_to_start_what_is_down_but_not_a_stopped_process(mo
     await tui_app.Tui(Console(file=out, width=100)).health()
     assert bool(asked) is offered
     assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered
+
+
+@pytest.mark.parametrize(("detail", "opens"), [
+    ("stopped (SIGSTOP): not serving shipping-tq; kill -CONT 4242 resumes it", True),
+    ("no worker polling shipping-tq", False),
+])
+async def test_the_tui_opens_with_a_worker_only_stopped_and_not_with_one_that_failed(monkeypatch, detail, opens):
+    """`./start.sh` exited 3 while a worker was stopped with SIGSTOP, though inside the TUI that
+    is shown on the health line with how to resume it."""
+    from app.stack.status import PartStatus, StackStatus
+    from app.stack_cli import StackFailed
+    from app.tui import app as tui_app
+
+    class _Opened(Exception):
+        pass
+
+    async def ensure_up(console):
+        raise StackFailed("The shipping worker is not healthy.")
+
+    class _Stack:
+        async def status(self) -> StackStatus:
+            part = PartStatus("shipping-worker", healthy=False, detail=detail, local=True)
+            return StackStatus([part], "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    async def connect(*args, **kwargs):
+        raise _Opened()
+
+    monkeypatch.setattr(tui_app, "ensure_up", ensure_up)
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app.OrderService, "connect", staticmethod(connect))
+    with pytest.raises(_Opened if opens else StackFailed):
+        await tui_app.Tui(Console(file=io.StringIO(), width=80)).run()
+
+
+def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops():
+    """It counted only AWAITING_APPROVAL: orders still RECEIVED, or not yet recorded, were left
+    out, and then sat awaiting review with no approval coming."""
+    from app.tui.simulate import Simulation
+
+    sim = Simulation(service=None, n=5, auto_approve=True)
+    sim.created_ids = ["s-1", "s-2", "s-3", "s-4", "s-5"]
+    sim.states = {"s-1": "AWAITING_APPROVAL", "s-2": "RECEIVED", "s-3": "PAID", "s-4": "SHIPPED"}  # s-5 not recorded
+    assert sim.awaiting_review() == ["s-1", "s-2", "s-5"]

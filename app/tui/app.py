@@ -16,7 +16,8 @@ from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
 from app.stack.health import is_stopped
-from app.stack_cli import ensure_up
+from app.stack.stack import SERVERS
+from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
@@ -62,7 +63,14 @@ class Tui:
 
     async def run(self) -> int:
         self.console.print("[bold]Order Tracker[/]  checking the stack…")
-        await ensure_up(self.console)
+        try:
+            await ensure_up(self.console)
+        except StackFailed:
+            # Only a worker stopped (SIGSTOP, a debugger): `up` refuses it, but the TUI can open,
+            # and its health line says how to resume it. Anything else stays the start's failure.
+            down = [part for part in (await Stack().status()).parts if not part.healthy]
+            if not down or any(part.name in SERVERS or not is_stopped(part) for part in down):
+                raise
         self.service = await OrderService.connect()
         try:
             while True:

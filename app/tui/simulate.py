@@ -23,7 +23,7 @@ from app.render import plural
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
-from workflows.model import Address, OrderItem, OrderState
+from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
 
 log = logging.getLogger("app.tui")
 
@@ -123,7 +123,11 @@ class Simulation:
         return text
 
     def awaiting_review(self) -> list[str]:
-        return [order_id for order_id, state in self.states.items() if state == OrderState.AWAITING_APPROVAL.value]
+        """The orders created that have not had their review yet: awaiting it, on their way to it
+        (RECEIVED, VALIDATED), or not recorded yet. Once the simulation stops approving, each
+        needs an operator's decision, unless its approval was sent already."""
+        before = {s.value for s in BEFORE_DECISION_STATES}
+        return [order_id for order_id in self.created_ids if self.states.get(order_id, OrderState.RECEIVED.value) in before]
 
     def stop(self) -> None:
         for task in list(self._background):
@@ -131,16 +135,16 @@ class Simulation:
 
 
 def waiting_line(waiting: int, on_the_way: int) -> str:
-    """After Ctrl-C: of the orders still awaiting review, how many approvals were sent (and may
-    still take effect) and how many were never sent."""
+    """After Ctrl-C: of the orders not yet reviewed, how many approvals were sent (and may still
+    take effect) and how many were never sent (those orders wait for Approve / reject)."""
     not_sent = waiting - on_the_way
     parts = []
     if on_the_way:
         parts.append(f"{plural(on_the_way, 'approval')} {'was' if on_the_way == 1 else 'were'} sent and may still take effect")
     if not_sent:
         parts.append(f"{not_sent} {'was' if not_sent == 1 else 'were'} not sent (Approve / reject)")
-    verb = "awaits" if waiting == 1 else "await"
-    return f"{waiting} of them still {verb} review: {'; '.join(parts)}."
+    verb = "is" if waiting == 1 else "are"
+    return f"{waiting} of them {verb} not reviewed yet: {'; '.join(parts)}."
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
@@ -183,7 +187,9 @@ async def simulate_orders(service: Any, console: Console) -> None:
     verb = "Stopped waiting after" if stopped else "Done in"
     started = sorted(set(sim.created_ids) | set(sim.states))
     span = f" ({started[0]} … {started[-1]})" if started else ""
-    console.print(f"{verb} {took:.1f} s: {len(started)} of {n} orders created{span}; now:")
+    unrecorded = len(started) - len(sim.states)
+    now = f"now ({unrecorded} not recorded yet)" if unrecorded > 0 else "now"
+    console.print(f"{verb} {took:.1f} s: {len(started)} of {n} orders created{span}; {now}:")
     console.print(summary_bar(counts))
     if stopped and sim.auto_approve and (waiting := sim.awaiting_review()):
         on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)
