@@ -386,3 +386,13 @@ def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops(
     sim.created_ids = ["s-1", "s-2", "s-3", "s-4", "s-5"]
     sim.states = {"s-1": "AWAITING_APPROVAL", "s-2": "RECEIVED", "s-3": "PAID", "s-4": "SHIPPED"}  # s-5 not recorded
     assert sim.awaiting_review() == ["s-1", "s-2", "s-5"]
+
+
+def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
+    """'…That Goes On, Berli' / 'n, 10115, DE? (Y/n)': the terminal broke the word."""
+    from app.tui.actions import CONFIRM_FRAME, fitted
+
+    question = "Ship order ord-8e02e5b8 to Ann Example, 1 Long Street Name That Goes On, Berlin, 10115, DE?"
+    lines = fitted(question, 80).splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
+    assert " ".join(lines) == question  # every word whole, in order

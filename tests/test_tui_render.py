@@ -526,3 +526,32 @@ async def test_an_outage_on_the_dashboard_is_not_shown_under_a_health_line_of_be
     assert any("✓ PostgreSQL" in frame for frame in frames)  # the health line is shown, then
     outage = [frame for frame in frames if "Retrying…" in frame]
     assert outage and not any("✓" in frame for frame in outage)
+
+
+async def test_the_first_view_after_an_outage_is_not_shown_under_a_health_line_read_during_it(monkeypatch):
+    """Back from an outage, the rows just read stood under "✗ PostgreSQL down" for a moment."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.02)
+    monkeypatch.setattr(dashboard, "HEALTH_EVERY_S", 0.005)
+    out = io.StringIO()
+    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
+    database = _DownOnce()
+
+    async def health() -> StackStatus:
+        await asyncio.sleep(0.05)  # a few RPCs: slower than a refresh of the view
+        return stack_status(down="postgres" if database.calls == 3 else None)
+
+    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=health))
+    while database.calls < 8:
+        assert not screen.done(), screen.exception()
+        await asyncio.sleep(0.01)
+    screen.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await screen
+    frames = out.getvalue().split("\x1b[2K")
+    outage = max(i for i, frame in enumerate(frames) if "Retrying…" in frame)
+    after = [frame for frame in frames[outage + 1:] if "Newest" in frame or "✗" in frame or "✓" in frame]
+    assert after and not any("✗" in frame for frame in after)

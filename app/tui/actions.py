@@ -5,6 +5,7 @@ workflow still has the last word, and its answer or refusal is shown as it gave 
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from datetime import datetime, timezone
 from typing import Any, Awaitable
 
@@ -99,9 +100,19 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
     answer(console, reply)
 
 
+# What questionary puts around a confirm's question: "? " before, " (y/N) " and the answer after.
+CONFIRM_FRAME = 12
+
+
+def fitted(question: str, width: int) -> str:
+    """The question broken between words to fit the terminal: the terminal broke a long one
+    (an address, a long order id) in the middle of a word."""
+    return textwrap.fill(question, width=max(20, width - CONFIRM_FRAME), break_long_words=False, break_on_hyphens=False)
+
+
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
     """The operator's yes; a no says that nothing changed."""
-    if await ask(questionary.confirm(question, default=default)):
+    if await ask(questionary.confirm(fitted(question, console.width), default=default)):
         return True
     console.print("Nothing was changed.")
     return False

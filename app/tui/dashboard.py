@@ -160,16 +160,26 @@ async def run_dashboard(
     done = asyncio.Event()
     shown: Any = Text("")
     health: list[Text | None] = [None]
+    # Bumped when the database comes back: a health line read before that is not shown.
+    era = [0]
+    refresh_now = asyncio.Event()
 
     async def refresh_health() -> None:
         while True:
+            began_in = era[0]
             try:
-                health[0] = health_line(await stack_status(), console.width)
+                line = health_line(await stack_status(), console.width)
+                if era[0] == began_in:
+                    health[0] = line
             except Exception:
                 log.warning("event=dashboard_health_failed", exc_info=True)
-            await asyncio.sleep(HEALTH_EVERY_S)
+            if era[0] == began_in:
+                refresh_now.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(refresh_now.wait(), HEALTH_EVERY_S)
 
     checking = asyncio.create_task(refresh_health())
+    lost_since: float | None = None
     try:
         with keys_that_quit(done.set), Live(
             console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
@@ -184,6 +194,10 @@ async def run_dashboard(
                         fetch_view(service, state_filter=state_filter, rows=max(3, rows), width=console.width),
                         QUERY_TIMEOUT_S,
                     )
+                    if lost_since is not None:  # back: the health line read during the outage is not shown
+                        lost_since, health[0], line = None, None, None
+                        era[0] += 1
+                        refresh_now.set()
                     live.update(Group(line, shown) if line is not None else shown, refresh=True)
                 except Exception as error:
                     where = service.settings.database_url_redacted
@@ -194,6 +208,7 @@ async def run_dashboard(
                     if lost is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
+                    lost_since = lost_since or time.monotonic()
                     # First, so that the crop at the screen's bottom takes rows of the old view, not
                     # this; no health line, which was read before the outage and would contradict it.
                     live.update(Group(Text(f"{lost} Retrying…", style="red"), shown), refresh=True)
