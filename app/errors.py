@@ -55,6 +55,12 @@ class Unanswered(StackUnreachable):
         return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log will show it")
 
     def _sentence(self, where_down: str, how_to_check: str) -> str:
+        if self.accepted and self.worker_down:  # a cancel, waiting for the shipping child's dispatch
+            return (
+                f"Order {self.order_id} accepted the {self.command}, but no shipping worker is serving to carry it"
+                f" out (none runs, or it is stopped: {where_down}); it takes effect, or is refused as too late,"
+                f" once one does: {how_to_check}."
+            )
         if self.accepted:  # the validator said yes; the handler waits (a cancel, for the shipping child)
             return (
                 f"Order {self.order_id} accepted the {self.command} but has not carried it out after"

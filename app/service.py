@@ -43,6 +43,7 @@ from workflows.model import (
     DEFAULT_REVIEW_WINDOW_SECONDS,
     ORDER_STATE_ATTRIBUTE,
     ORDER_TASK_QUEUE,
+    SHIPPING_TASK_QUEUE,
     PROCESSING_BUDGET_S,
     Address,
     OrderInput,
@@ -316,7 +317,10 @@ class OrderService:
     async def order_worker_running(self) -> bool | None:
         """Whether an order worker polls its task queue (without one, a new order waits); None
         if Temporal could not say."""
-        check = await check_pollers(self.client, ORDER_TASK_QUEUE)
+        return await self._worker_serving(ORDER_TASK_QUEUE)
+
+    async def _worker_serving(self, task_queue: str) -> bool | None:
+        check = await check_pollers(self.client, task_queue)
         if check.healthy:
             return True
         return False if check.detail.startswith("no worker polling") else None
@@ -372,6 +376,15 @@ class OrderService:
                 if no_worker and not (sending.done() or accepted.is_set()):
                     _abandon(sending)
                     raise Unanswered(order_id, name, False, NO_WORKER_CHECK_S, worker_down=True) from None
+                # An accepted cancel waits for the shipping child's dispatch to decide: without a
+                # shipping worker it waits for one, not 20 s.
+                if (
+                    name == "cancel" and accepted.is_set() and not sending.done()
+                    and await self._worker_serving(SHIPPING_TASK_QUEUE) is False and not sending.done()
+                ):
+                    _abandon(sending)
+                    log.info("event=command_accepted_pending command=%s order_id=%s reason=no_shipping_worker", name, order_id)
+                    raise Unanswered(order_id, name, True, NO_WORKER_CHECK_S, worker_down=True) from None
                 result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
             _abandon(sending)

@@ -356,3 +356,27 @@ async def test_a_cancel_the_database_knows_to_be_too_late_is_refused_at_once(sta
         )
     service = OrderService(settings=None, client=client, pool=_OrderRowIn("PACKED"))  # type: ignore[arg-type]
     assert await service.cancel("o-9", reason="", by="dana") == "ok"  # before the hand-over: the workflow decides
+
+
+async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_a_moment(monkeypatch):
+    """It waited the whole 20 s, then said a worker "may be down or busy"."""
+    from app.errors import Unanswered
+
+    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 5)
+    service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    asked = []
+
+    async def worker_serving(task_queue):
+        asked.append(task_queue)
+        return False
+
+    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    with pytest.raises(Unanswered) as pending:
+        await service.cancel("o-10", reason="r", by="dana")
+    assert asked == ["shipping-tq"] and pending.value.accepted and pending.value.worker_down
+    assert str(pending.value) == (
+        "Order o-10 accepted the cancel, but no shipping worker is serving to carry it out (none runs, or it is"
+        " stopped: see ./start.sh status); it takes effect, or is refused as too late, once one does: check"
+        " with ./start.sh order status o-10."
+    )
