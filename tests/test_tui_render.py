@@ -500,29 +500,36 @@ class _DownOnce(_FlakyDatabase):
         return COUNTS
 
 
-async def test_an_outage_on_the_dashboard_is_not_shown_under_a_health_line_of_before_it(monkeypatch):
-    """"PostgreSQL … is not answering" stood above "✓ Temporal ✓ PostgreSQL …", the health line
-    read before the outage, kept in the last view."""
+async def _dashboard_frames(database: _DownOnce, health, refreshes: int) -> list[str]:
+    """Run the dashboard on ``database`` until it has been read ``refreshes`` times; the frames
+    it drew (each redraw clears its lines first)."""
     import asyncio
 
     from app.tui import dashboard
 
-    monkeypatch.setattr(dashboard, "REFRESH_S", 0.02)
     out = io.StringIO()
     console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
-
-    async def healthy() -> StackStatus:
-        return stack_status()
-
-    database = _DownOnce()
-    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
-    while database.calls < 5:
+    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=health))
+    while database.calls < refreshes:
         assert not screen.done(), screen.exception()
         await asyncio.sleep(0.01)
     screen.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await screen
-    frames = out.getvalue().split("\x1b[2K")
+    return out.getvalue().split("\x1b[2K")
+
+
+async def test_an_outage_on_the_dashboard_is_not_shown_under_a_health_line_of_before_it(monkeypatch):
+    """"PostgreSQL … is not answering" stood above "✓ Temporal ✓ PostgreSQL …", the health line
+    read before the outage, kept in the last view."""
+    from app.tui import dashboard
+
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.02)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    frames = await _dashboard_frames(_DownOnce(), healthy, refreshes=5)
     assert any("✓ PostgreSQL" in frame for frame in frames)  # the health line is shown, then
     outage = [frame for frame in frames if "Retrying…" in frame]
     assert outage and not any("✓" in frame for frame in outage)
@@ -536,22 +543,13 @@ async def test_the_first_view_after_an_outage_is_not_shown_under_a_health_line_r
 
     monkeypatch.setattr(dashboard, "REFRESH_S", 0.02)
     monkeypatch.setattr(dashboard, "HEALTH_EVERY_S", 0.005)
-    out = io.StringIO()
-    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
     database = _DownOnce()
 
     async def health() -> StackStatus:
         await asyncio.sleep(0.05)  # a few RPCs: slower than a refresh of the view
         return stack_status(down="postgres" if database.calls == 3 else None)
 
-    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=health))
-    while database.calls < 8:
-        assert not screen.done(), screen.exception()
-        await asyncio.sleep(0.01)
-    screen.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await screen
-    frames = out.getvalue().split("\x1b[2K")
+    frames = await _dashboard_frames(database, health, refreshes=8)
     outage = max(i for i, frame in enumerate(frames) if "Retrying…" in frame)
     after = [frame for frame in frames[outage + 1:] if "Newest" in frame or "✗" in frame or "✓" in frame]
     assert after and not any("✗" in frame for frame in after)
