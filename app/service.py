@@ -43,8 +43,8 @@ from workflows.model import (
     DEFAULT_REVIEW_WINDOW_SECONDS,
     ORDER_STATE_ATTRIBUTE,
     ORDER_TASK_QUEUE,
-    SHIPPING_TASK_QUEUE,
     PROCESSING_BUDGET_S,
+    SHIPPING_TASK_QUEUE,
     Address,
     OrderInput,
     OrderItem,
@@ -312,7 +312,7 @@ class OrderService:
         if state == OrderState.DISPATCHED.value:
             raise Refused(f"{cannot}: the carrier already has the package.")
         if state == OrderState.SHIPPED.value:
-            raise Refused(f"Order {order_id} is already SHIPPED; nothing can change it now.")
+            raise _already(order_id, state)
 
     async def order_worker_running(self) -> bool | None:
         """Whether an order worker polls its task queue (without one, a new order waits); None
@@ -370,21 +370,9 @@ class OrderService:
             try:
                 result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
             except asyncio.TimeoutError:
-                # Not answered at once: if no order worker runs, nothing will answer in 20 s either.
-                no_worker = not accepted.is_set() and await self.order_worker_running() is False
-                # Answered or accepted while Temporal was asked (a worker just started): wait on.
-                if no_worker and not (sending.done() or accepted.is_set()):
+                if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted)) is not None:
                     _abandon(sending)
-                    raise Unanswered(order_id, name, False, NO_WORKER_CHECK_S, worker_down=True) from None
-                # An accepted cancel waits for the shipping child's dispatch to decide: without a
-                # shipping worker it waits for one, not 20 s.
-                if (
-                    name == "cancel" and accepted.is_set() and not sending.done()
-                    and await self._worker_serving(SHIPPING_TASK_QUEUE) is False and not sending.done()
-                ):
-                    _abandon(sending)
-                    log.info("event=command_accepted_pending command=%s order_id=%s reason=no_shipping_worker", name, order_id)
-                    raise Unanswered(order_id, name, True, NO_WORKER_CHECK_S, worker_down=True) from None
+                    raise nobody from None
                 result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
             _abandon(sending)
@@ -408,6 +396,25 @@ class OrderService:
             raise self._unanswered(order_id, name, accepted.is_set()) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
+
+    async def _nobody_to_carry_out(
+        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event
+    ) -> Unanswered | None:
+        """A command not answered at once: whether the worker it waits for is not serving at all
+        (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
+        for the order worker; an accepted cancel, for the shipping child's dispatch to decide."""
+        if not accepted.is_set():
+            waits_for, queue = "order", ORDER_TASK_QUEUE
+        elif name == "cancel":
+            waits_for, queue = "shipping", SHIPPING_TASK_QUEUE
+        else:
+            return None
+        missing = await self._worker_serving(queue) is False
+        # Answered, or accepted, while Temporal was asked (a worker just started): wait on.
+        if not missing or sending.done() or (waits_for == "order" and accepted.is_set()):
+            return None
+        log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
+        return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
     def _unanswered(self, order_id: str, name: str, accepted: bool) -> Unanswered:
         if accepted:
@@ -447,8 +454,12 @@ class OrderService:
         if description.status != WorkflowExecutionStatus.RUNNING:
             row = await queries.get_order(self.pool, order_id)
             state = row["state"] if row is not None else description.status.name
-            return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
+            return _already(order_id, state)
         return NotFound(f"There is no order {order_id}.")
+
+
+def _already(order_id: str, state: str) -> Refused:
+    return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
 
 
 def _taken(order_id: str) -> str:

@@ -311,14 +311,14 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = []
 
-    async def order_worker_running():
-        asked.append(True)
+    async def worker_serving(task_queue):
+        asked.append(task_queue)
         return worker_running
 
-    monkeypatch.setattr(service, "order_worker_running", order_worker_running)
+    monkeypatch.setattr(service, "_worker_serving", worker_serving)
     with pytest.raises(Unanswered) as unanswered:
         await service.approve("o-8", by="dana")
-    assert asked == [True] and unanswered.value.worker_down is (worker_running is False)
+    assert asked == ["order-tq"] and unanswered.value.worker_down is (worker_running is False)
     if worker_running is False:
         assert str(unanswered.value) == (
             "No order worker is serving order o-8, so it cannot answer (none runs, or it is stopped: see"

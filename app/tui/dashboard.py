@@ -179,7 +179,7 @@ async def run_dashboard(
                 await asyncio.wait_for(refresh_now.wait(), HEALTH_EVERY_S)
 
     checking = asyncio.create_task(refresh_health())
-    lost_since: float | None = None
+    database_lost = False
     try:
         with keys_that_quit(done.set), Live(
             console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
@@ -194,8 +194,8 @@ async def run_dashboard(
                         fetch_view(service, state_filter=state_filter, rows=max(3, rows), width=console.width),
                         QUERY_TIMEOUT_S,
                     )
-                    if lost_since is not None:  # back: the health line read during the outage is not shown
-                        lost_since, health[0], line = None, None, None
+                    if database_lost:  # back: the health line read during the outage is not shown
+                        database_lost, health[0], line = False, None, None
                         era[0] += 1
                         refresh_now.set()
                     live.update(Group(line, shown) if line is not None else shown, refresh=True)
@@ -208,7 +208,7 @@ async def run_dashboard(
                     if lost is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
-                    lost_since = lost_since or time.monotonic()
+                    database_lost = True
                     # First, so that the crop at the screen's bottom takes rows of the old view, not
                     # this; no health line, which was read before the outage and would contradict it.
                     live.update(Group(Text(f"{lost} Retrying…", style="red"), shown), refresh=True)
