@@ -1,0 +1,47 @@
+"""How the processes connect to Temporal: no gzip to a server on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.service import GrpcCompression
+
+from app.config import Settings, on_this_machine
+
+
+def _settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), **env})
+
+
+@pytest.fixture(autouse=True)
+def _no_temporal_environment(monkeypatch):
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_local_dev_server_is_reached_without_compression(tmp_path):
+    config = _settings(tmp_path).temporal_connect_config()
+    assert config["target_host"] == "127.0.0.1:7233"
+    assert config["grpc_compression"] == GrpcCompression.NONE
+
+
+@pytest.mark.parametrize("address", ["localhost:7233", "127.0.0.1:7233", "[::1]:7233", "127.0.0.2:7233"])
+def test_a_server_brought_along_on_this_machine_is_reached_without_compression(tmp_path, address):
+    config = _settings(tmp_path, TEMPORAL_ADDRESS=address).temporal_connect_config()
+    assert config["target_host"] == address
+    assert config["grpc_compression"] == GrpcCompression.NONE
+
+
+@pytest.mark.parametrize("address", ["temporal:7233", "temporal.example.com:7233", "10.0.0.5:7233", "[2001:db8::1]:7233"])
+def test_a_server_elsewhere_keeps_the_sdks_default_compression(tmp_path, address):
+    config = _settings(tmp_path, TEMPORAL_ADDRESS=address).temporal_connect_config()
+    assert config["target_host"] == address
+    assert "grpc_compression" not in config  # temporalio's default: gzip
+
+
+def test_on_this_machine_reads_the_host_of_an_address():
+    assert on_this_machine("localhost")
+    assert on_this_machine("LOCALHOST:1")
+    assert not on_this_machine("localhost.example.com:7233")
+    assert not on_this_machine("")
