@@ -174,7 +174,24 @@ class OrderService:
         summary = order_summary(row, now) if row is not None else {}
         status = merged_status(order_id, live, summary, per_activity, now)
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
+        if not status.get("terminal") and (closed := await self._closed_workflow(order_id)) is not None:
+            # Terminated (or failed, or timed out) from outside: the query still answers from
+            # the closed workflow's history, as if it were about to go on.
+            status["workflow_status"] = closed
+            status["step"] = f"none: its workflow is {closed}"
+            unfinished = _left_unfinished(closed, status["state"], status.get("payment") or {}, order_id)
+            status["warning"] = f"Order {order_id} will not finish: {unfinished}"
         return status
+
+    async def _closed_workflow(self, order_id: str) -> str | None:
+        """The status of the order's workflow (its latest run) if that is closed, else None
+        (running, or Temporal could not say)."""
+        try:
+            description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+        except Exception as error:  # the status still answers, from what it has
+            log.info("event=describe_failed order_id=%s error=%r", order_id, error)
+            return None
+        return None if description.status == WorkflowExecutionStatus.RUNNING else description.status.name
 
     async def audit(self, order_id: str) -> dict:
         checks.audit(order_id)
@@ -453,9 +470,24 @@ class OrderService:
             return NotFound(f"There is no order {order_id}.")
         if description.status != WorkflowExecutionStatus.RUNNING:
             row = await queries.get_order(self.pool, order_id)
-            state = row["state"] if row is not None else description.status.name
-            return _already(order_id, state)
+            if row is not None and OrderState(row["state"]).terminal:
+                return _already(order_id, row["state"])
+            state = row["state"] if row is not None else "not recorded yet"
+            payment = {"payment_id": row["payment_id"], "status": row["payment_status"]} if row is not None else {}
+            unfinished = _left_unfinished(description.status.name, state, payment, order_id)
+            return Refused(f"Order {order_id} cannot change: {unfinished}")
         return NotFound(f"There is no order {order_id}.")
+
+
+def _left_unfinished(workflow_status: str, state: str, payment: dict, order_id: str) -> str:
+    """Why an order whose workflow was closed from outside (terminated in the Web UI, say) before
+    its row ended will not go on, and what to do; a clause, after "Order X ...: "."""
+    money = f"; payment {payment.get('payment_id')} is still charged" if payment.get("status") == "CHARGED" else ""
+    return (
+        f"its workflow is {workflow_status} (closed outside the order tracker) while the order is {state},"
+        f" so nothing will finish it{money}: go on from where it stopped with"
+        f" temporal workflow reset -w {order_workflow_id(order_id)} --type LastWorkflowTask, or settle it by hand."
+    )
 
 
 def _already(order_id: str, state: str) -> Refused:

@@ -290,6 +290,30 @@ async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, 
     assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "SHIPPED"
 
 
+async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_it(cli, db, stack):
+    """Terminated in the Web UI: `status` still answered from the closed workflow's history with
+    a live-looking step, and a command said "already AWAITING_APPROVAL; nothing can change it"."""
+    order_id = new_id("terminated")
+    await create(cli, order_id)
+    await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    await client.get_workflow_handle(f"order-{order_id}").terminate("terminated from outside, in a test")
+    status = await cli.json("order", "status", order_id)
+    assert (status["state"], status["workflow_status"], status["step"]) == (
+        "AWAITING_APPROVAL", "TERMINATED", "none: its workflow is TERMINATED"
+    )
+    assert status["warning"].startswith(
+        f"Order {order_id} will not finish: its workflow is TERMINATED (closed outside the order tracker)"
+        " while the order is AWAITING_APPROVAL, so nothing will finish it: go on from where it stopped with"
+        f" temporal workflow reset -w order-{order_id}"
+    ), status["warning"]
+    code, out, err = await cli.run("order", "status", order_id)
+    assert code == 0 and "will not finish" in " ".join(out.split()), out
+    message = await cli.refused("order", "approve", order_id)
+    assert message.startswith(f"Order {order_id} cannot change: its workflow is TERMINATED"), message
+    assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "AWAITING_APPROVAL"
+
+
 async def test_reject_with_a_reason_ends_rejected_without_a_charge(cli, db):
     order_id = new_id("reject")
     await create(cli, order_id)

@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections import Counter
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -91,6 +92,11 @@ class _NoWorker:
 
     async def query(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("no worker")  # status then answers from the database alone
+
+    async def describe(self, **kwargs: Any) -> Any:
+        from temporalio.client import WorkflowExecutionStatus
+
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING)
 
 
 def a_service(tmp_path) -> OrderService:

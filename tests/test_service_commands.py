@@ -380,3 +380,48 @@ async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_
         " stopped: see ./start.sh status); it takes effect, or is refused as too late, once one does: check"
         " with ./start.sh order status o-10."
     )
+
+
+class _Closed:
+    """A workflow closed with ``status``: an Update finds no running workflow."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+
+    def get_workflow_handle(self, workflow_id: str) -> "_Closed":
+        return self
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
+
+    async def describe(self, **kwargs):
+        return self
+
+
+@pytest.mark.parametrize(
+    ("workflow", "row", "expected"),
+    [
+        # Terminated from outside while PAID: the old answer was "already PAID; nothing can change it now".
+        ("TERMINATED", {"state": "PAID", "payment_id": "pay-9", "payment_status": "CHARGED"},
+         "Order o-9 cannot change: its workflow is TERMINATED (closed outside the order tracker) while the order"
+         " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
+         " temporal workflow reset -w order-o-9 --type LastWorkflowTask, or settle it by hand."),
+        ("FAILED", None, "Order o-9 cannot change: its workflow is FAILED (closed outside the order tracker) while"
+         " the order is not recorded yet, so nothing will finish it: go on from"),
+        ("COMPLETED", {"state": "SHIPPED", "payment_id": "pay-9", "payment_status": "CHARGED"},
+         "Order o-9 is already SHIPPED; nothing can change it now."),
+    ],
+)
+async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot_change(monkeypatch, workflow, row, expected):
+    from temporalio.client import WorkflowExecutionStatus
+
+    from app import service as service_module
+
+    async def get_order(pool, order_id):
+        return row
+
+    monkeypatch.setattr(service_module.queries, "get_order", get_order)
+    service = OrderService(settings=None, client=_Closed(WorkflowExecutionStatus[workflow]), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(Refused) as refused:
+        await service.approve("o-9", by="dana")
+    assert str(refused.value).startswith(expected), str(refused.value)
