@@ -304,6 +304,7 @@ class OrderService:
 
     async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
         checks.reject(order_id, reason, by=by)
+        await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be rejected")
         return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()])
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:

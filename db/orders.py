@@ -52,7 +52,8 @@ async def advance_state(conn: asyncpg.Connection, order_id: str, state: str, **f
 
 async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "") -> asyncpg.Record:
     """Move the order to a terminal state once, stamping its processing time: from the
-    workflow's start to now, minus the time it waited for a human."""
+    workflow's start to now, minus the time it waited for a human. An order the carrier has (a
+    tracking number) ends SHIPPED or not at all: its row stays DISPATCHED."""
     await conn.execute(
         """
         UPDATE orders SET
@@ -68,6 +69,7 @@ async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_re
                 (EXTRACT(EPOCH FROM now() - created_at) * 1000)::bigint
                 - COALESCE(review_ms, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint, 0))
         WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)
+            AND ($2 = 'SHIPPED' OR tracking_number = '')
         """,
         order_id,
         state,

@@ -240,6 +240,13 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert await charged_payments(pool, order.order_id) == 1
     types = [r["type"] for r in await pool.fetch("SELECT type FROM events WHERE order_id = $1", order.order_id)]
     assert "refund_refused" in types and "payment_refunded" not in types
+    # Nor does it end otherwise than SHIPPED (a rejection after a reset of the workflow, say):
+    # the row stays DISPATCHED and FinishOrder says so.
+    ending = FinishInput(order.order_id, OrderState.REJECTED, "order_rejected", "changed my mind")
+    refused = await ActivityEnvironment().run(orders.finish_order, ending)
+    assert (refused.state, refused.payment and refused.payment.status) == (OrderState.DISPATCHED, PaymentStatus.CHARGED)
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "DISPATCHED"
+    assert not await pool.fetchval("SELECT count(*) FROM events WHERE order_id = $1 AND type = 'order_rejected'", order.order_id)
     # The workflow then ships the order; MarkShipped finds the tracking number on the row.
     shipped = await ActivityEnvironment().run(orders.mark_shipped, MarkShippedInput(order.order_id, ""))
     assert shipped.tracking_number and shipped.tracking_number.startswith("TRK")

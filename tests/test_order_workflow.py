@@ -129,6 +129,22 @@ async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: F
     assert result.processing_seconds == 2.0 and result.review_seconds == 1.234
 
 
+async def test_an_ending_refused_because_the_carrier_has_the_package_ships_the_order(workflow_env, fakes):
+    """After a reset to before the approval, the order was rejected although the database had its
+    hand-over: FinishOrder overwrote DISPATCHED with REJECTED, and the money stayed charged."""
+    fakes.dispatched_to.append(NEW_ADDRESS)  # the database's hand-over, from before the reset
+    fakes.payment = PaymentStatus.CHARGED
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("reject", args=["changed my mind", "bob"])
+        result = await finish(handle)
+    assert fakes.calls["FinishOrder"][0].state == OrderState.REJECTED
+    assert fakes.sequence[-2:] == ["FinishOrder", "MarkShipped"]
+    assert (result.state, result.failure_reason, result.payment.status) == (OrderState.SHIPPED, "", PaymentStatus.CHARGED)
+    assert result.tracking_number == "TRK-TEST"
+
+
 async def test_rejected_order_ends_rejected_without_charge(workflow_env, fakes):
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))

@@ -354,6 +354,10 @@ async def test_a_cancel_the_database_knows_to_be_too_late_is_refused_at_once(sta
         await service.update_address(
             "o-9", Address(name="A", street="S", city="C", postal_code="1", country="US"), by="dana"
         )
+    # A rejection too (an order reset to before its review, its row DISPATCHED, awaits one).
+    with pytest.raises(Refused, match="cannot be rejected: the carrier already has the package|already SHIPPED"):
+        await service.reject("o-9", reason="changed my mind", by="dana")
+    assert client.sent == []
     service = OrderService(settings=None, client=client, pool=_OrderRowIn("PACKED"))  # type: ignore[arg-type]
     assert await service.cancel("o-9", reason="", by="dana") == "ok"  # before the hand-over: the workflow decides
 

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
         DECISION_RECORDED_BEFORE_ENDING,
+        ENDING_REFUSED_SHIPS,
         PAYMENT_FAILURE_ENDS_ORDER,
         REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
@@ -341,7 +342,7 @@ class OrderWorkflow(OrderCommands):
                 RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
             )
             if self._payment.status == PaymentStatus.CHARGED and workflow.patched(REFUND_REFUSED_SHIPS):
-                await self._ship_after_all()
+                await self._ship_after_all("refund_refused")
                 return
         self._step = "recording outcome"
         self._finished = await self._bookkeeping(
@@ -355,6 +356,11 @@ class OrderWorkflow(OrderCommands):
         )
         if self._finished.payment is not None:  # as the ending left it: a charge this run never saw, refunded
             self._payment = self._finished.payment
+        if self._finished.state == OrderState.DISPATCHED and workflow.patched(ENDING_REFUSED_SHIPS):
+            # The carrier has the package (handed over before a reset of this workflow, say): the
+            # database keeps the row DISPATCHED, and the order ships.
+            await self._ship_after_all("ending_refused")
+            return
         state = ended.state
         recorded = self._finished.state
         if recorded is not None and recorded != state:
@@ -384,10 +390,12 @@ class OrderWorkflow(OrderCommands):
         unseen = approved and not self._charge_answered and self._payment.status == PaymentStatus.PENDING
         return unseen and workflow.patched(REFUND_ASKS_THE_DATABASE)
 
-    async def _ship_after_all(self) -> None:
-        """The refund was refused: the carrier has the package (a hand-over the shipping child
-        could not report, say its last attempt was cut off after the commit). The order ships."""
-        workflow.logger.warning("event=refund_refused_order_ships order_id=%s", self._order.order_id)
+    async def _ship_after_all(self, refused: str) -> None:
+        """The refund or the ending was refused (``refused``): the carrier has the package (a
+        hand-over the shipping child could not report, say its last attempt was cut off after
+        the commit, or one from before a reset). The order ships."""
+        wanted = self._ending.value if self._ending else ""
+        workflow.logger.warning("event=%s_order_ships order_id=%s wanted=%s", refused, self._order.order_id, wanted)
         self._ending = None
         self._failure_reason = ""
         self._handed_over()

@@ -53,6 +53,11 @@ AUDIT_BEFORE_ENDING = "audit-before-ending"
 # recorded like any decision (who, when), before the cancel; before, it was never written.
 DECISION_RECORDED_BEFORE_ENDING = "decision-recorded-before-ending"
 
+# The database refuses an ending other than SHIPPED to an order the carrier has (its row stays
+# DISPATCHED: a hand-over from before a reset of the workflow, say); FinishOrder says so and the
+# order ships, instead of ending REJECTED, EXPIRED or CANCELLED with the money kept.
+ENDING_REFUSED_SHIPS = "ending-refused-ships"
+
 # ---- ShippingWorkflow
 
 # The child no longer stops after packing to signal the parent and wait for its reply: that
