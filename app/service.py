@@ -279,10 +279,16 @@ class OrderService:
                 handle = self._handle(order_id)
         except WorkflowAlreadyStartedError:
             raise Taken(_taken(order_id)) from None
+        except asyncio.CancelledError:
+            # The caller stopped waiting (Ctrl-C): the request may have reached Temporal all the
+            # same, and a lookup now could come before it lands.
+            started = None
+            raise
         finally:
-            # Known not to have started (its id taken, Temporal said no, Ctrl-C): the id goes
-            # back, if this call reserved it. Unknown (Temporal did not answer even when asked
-            # again) keeps it: creating the order again under its id takes it up.
+            # Known not to have started (its id taken, Temporal said no): the id goes back, if
+            # this call reserved it. Unknown (Temporal did not answer even when asked again, or
+            # the caller stopped waiting) keeps it: creating the order again under its id takes
+            # it up.
             if reserved and started is False:
                 try:
                     await queries.release_payment_id(self.pool, effective, order_id)

@@ -429,3 +429,44 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
     with pytest.raises(Refused) as refused:
         await service.approve("o-9", by="dana")
     assert str(refused.value).startswith(expected), str(refused.value)
+
+
+async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id(monkeypatch):
+    """Ctrl-C while the start was on its way gave the payment id back, though the request may
+    have reached Temporal: another order could then take the id of a running one."""
+    from app import service as service_module
+    from db.queries import Product
+    from workflows.model import OrderItem
+
+    releases: list = []
+    sent = asyncio.Event()
+
+    class _SlowTemporal:
+        async def start_workflow(self, *args, **kwargs):
+            sent.set()
+            await asyncio.Event().wait()  # no answer yet
+
+    async def catalog(pool):
+        return [Product("SKU-1", "Thing", 1000)]
+
+    async def order_exists(pool, order_id):
+        return False
+
+    async def reserve(pool, payment_id, order_id):
+        return order_id, True
+
+    async def release(pool, payment_id, order_id):
+        releases.append((payment_id, order_id))
+
+    for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
+        monkeypatch.setattr(service_module.queries, name, fake)
+    service = OrderService(settings=Settings.from_env({}), client=_SlowTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    creating = asyncio.ensure_future(service.create_order(
+        order_id="o-10", items=[OrderItem("SKU-1", 1)], payment_id="card-77",
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    ))
+    await sent.wait()
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    assert releases == []
