@@ -3,6 +3,10 @@
 Each marks behaviour added after runs were already in flight, and each is asked for only on
 the path it changes, so an order that never takes that path carries no marker (and no extra
 visibility write for the TemporalChangeVersion search attribute that every marker upserts).
+The one exception is packed-without-signal: it changed the path every shipping child takes,
+so every child carries its marker. Dropping the call (with the old branch) would make every
+child recorded since fail to replay (70 of the 182 histories in tests/histories, tried), and
+deprecate_patch still writes the marker; it stays.
 An id is never renamed or reused: histories that carry it must replay.
 """
 
