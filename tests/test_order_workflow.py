@@ -490,12 +490,13 @@ async def test_second_decision_is_refused_not_dropped(workflow_env, fakes):
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
         await awaiting_review(handle)
-        await handle.signal("approve")
+        await handle.signal("approve", "alice")
         await handle.signal("reject", "changed my mind")
         result = await finish(handle)
     assert result.state == OrderState.SHIPPED
     refusals = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
     assert [r.payload["command"] for r in refusals] == ["reject"]
+    assert refusals[0].payload["reason"] == f"Order {result.order_id} was already approved by alice."
 
 
 def refusals(fakes: FakeActivities) -> list[dict]:

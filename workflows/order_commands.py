@@ -139,8 +139,9 @@ class OrderCommands:
         if self._cancel_reason is not None:
             return f"Order {self._order.order_id} is being cancelled."
         if self._decision is not None:
+            # By whom: an operator who sent it again (after "did not answer", say) sees it was theirs.
             verdict = "approved" if self._decision.approved else "rejected"
-            return f"Order {self._order.order_id} was already {verdict}."
+            return f"Order {self._order.order_id} was already {verdict} by {self._decision.by}."
         if self._state not in BEFORE_DECISION_STATES:
             return f"Order {self._order.order_id} is past review ({self._state.value})."
         return None
