@@ -19,7 +19,7 @@ DOWN, UP, ENTER, CLEAR_LINE = "\x1b[B", "\x1b[A", "\r", "\x15"
 ANSI = r"(?:\x1b\[[0-9;?]*[A-Za-z])"
 # The menu waiting for a choice (its echo after a choice has no hint).
 MENU = rf"What next\? {ANSI}*\(Use arrow keys\)"
-GOODBYE = "The stack is still running; stop it with ./start.sh down."
+GOODBYE = "The stack is still running; stop it with ./start.sh down."  # app/tui/health.py, goodbye()
 MENU_INDEX = {
     "create": 0, "review": 1, "address": 2, "cancel": 3, "dashboard": 4, "audit": 5, "simulate": 6, "quit": 7,
 }

@@ -16,7 +16,7 @@ from app.stack.status import PartStatus, StackStatus
 from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
-from app.tui.health import down_parts, health_line
+from app.tui.health import down_parts, goodbye, health_line
 from app.tui.simulate import SIMULATED_ADDRESS, count_check, random_items, settled
 from db.queries import Product
 from workflows.model import OrderItem
@@ -134,6 +134,25 @@ def test_health_line_names_the_part_that_is_down_in_red():
     down_spans = [line.plain[span.start : span.end] for span in line.spans if "red" in str(span.style)]
     assert "shipping worker down" in down_spans
     assert down_parts(status) == ["shipping worker is down: no worker polling shipping-tq."]
+
+
+def test_the_goodbye_says_whether_the_stack_still_runs_here():
+    """It said "The stack is still running" after the stack had been stopped from another shell."""
+
+    def status(running: set[str], local: bool = True) -> StackStatus:
+        parts = [
+            PartStatus(name, healthy=name in running, detail="", local=local, pid=4242 if name in running else None)
+            for name in ("temporal", "postgres", "order-worker", "shipping-worker")
+        ]
+        return StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    everything = {"temporal", "postgres", "order-worker", "shipping-worker"}
+    assert goodbye(status(everything)) == "The stack is still running; stop it with ./start.sh down."
+    assert goodbye(status(set())) == "The stack is not running here; ./start.sh up starts it."
+    assert goodbye(status({"temporal", "postgres"})) == (
+        "Part of the stack is still running (Temporal, PostgreSQL); stop it with ./start.sh down."
+    )
+    assert goodbye(status(set(), local=False)) == ""  # servers of the operator's own: not ours to tell
 
 
 def test_audit_timeline_highlights_retries_timeouts_and_errors():

@@ -55,7 +55,7 @@ def running_pid(spec: ProcessSpec) -> int | None:
     try:
         pid_text, created_text = spec.pid_path.read_text().split()
         process = psutil.Process(int(pid_text))
-        alive = abs(process.create_time() - float(created_text)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+        alive = abs(process.create_time() - float(created_text)) < 0.01 and not _gone(process.pid)
     except (OSError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):  # none, unreadable, or stale
         alive = False
         process = None
@@ -92,18 +92,29 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _gone(pid: int) -> bool:
+    """Whether the process has exited: no such process, or a zombie, which is reaped if it is
+    ours. A part the TUI started is the TUI's child: once it exits, it stays a zombie until the
+    TUI collects it, and `down` from another shell waited for it, then claimed to kill it."""
     try:
-        psutil.Process(pid).wait(timeout)
+        if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            return False
     except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        return False
-    # Children of the session (PostgreSQL's backends) leave with their parent; give them a beat.
+        return True
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Whether the process and the rest of its session (PostgreSQL's backends, which leave with
+    their parent) are gone within ``timeout``."""
     deadline = time.monotonic() + timeout
-    while _group_alive(pid) and time.monotonic() < deadline:
+    while not (_gone(pid) and not _group_alive(pid)):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    return not _group_alive(pid)
+    return True
 
 
 def _group_alive(pgid: int) -> bool:

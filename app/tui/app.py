@@ -21,14 +21,13 @@ from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
-from app.tui.health import down_parts, health_line
+from app.tui.health import down_parts, goodbye, health_line
 from app.tui.prompts import Back, ask, run_screen
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
 log = logging.getLogger("app.tui")
 
-GOODBYE = "The stack is still running; stop it with ./start.sh down."
 ALL_STATES = "\0all"
 
 
@@ -88,7 +87,13 @@ class Tui:
                 await self.guarded(label, screen)
         finally:
             await self.service.close()
-        self.console.print(GOODBYE)
+        try:
+            farewell = goodbye(await Stack().status())
+        except Exception:  # quitting must not fail on a question about the stack
+            log.warning("event=tui_goodbye_status_failed", exc_info=True)
+            farewell = ""
+        if farewell:
+            self.console.print(farewell)
         return 0
 
     async def health(self) -> None:

@@ -42,3 +42,16 @@ def down_parts(status: Any) -> list[str]:
     """One sentence per part that is down, naming it the way the health line does."""
     labels = dict(HEALTH_PARTS)
     return [f"{labels.get(p.name, p.name)} is down: {p.detail}." for p in status.parts if not p.healthy]
+
+
+def goodbye(status: Any) -> str:
+    """What the TUI says as it quits: whether this machine still runs the stack (it said "still
+    running" after the stack had been stopped from another shell)."""
+    labels = dict(HEALTH_PARTS)
+    local = [part for part in status.parts if part.local]
+    running = [labels.get(part.name, part.name) for part in local if part.pid is not None]
+    if not running:
+        return "The stack is not running here; ./start.sh up starts it." if local else ""
+    if len(running) == len(local):
+        return "The stack is still running; stop it with ./start.sh down."
+    return f"Part of the stack is still running ({', '.join(running)}); stop it with ./start.sh down."

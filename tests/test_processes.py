@@ -1,0 +1,56 @@
+"""Starting and stopping the stack's parts (app/stack/processes.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from app.stack import processes
+from app.stack.processes import ProcessSpec
+
+
+def _spec(tmp_path: Path) -> ProcessSpec:
+    return ProcessSpec(
+        name="sleeper",
+        command=[sys.executable, "-c", "import time; time.sleep(60)"],
+        log_path=tmp_path / "sleeper.log",
+        pid_path=tmp_path / "sleeper.pid",
+    )
+
+
+def test_a_part_started_by_another_process_that_never_reaps_it_stops_at_once(tmp_path):
+    """A part the TUI started is the TUI's child: it exits at once on `down`, then stays a zombie
+    (the TUI does not collect it), and `down` from another shell waited 15 s for it, killed it
+    and said so: "did not stop within 15 s and was killed", about every part."""
+    spec = _spec(tmp_path)
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from app.stack import processes
+        from tests.test_processes import _spec
+        from pathlib import Path
+        processes.start(_spec(Path({str(tmp_path)!r})))
+        print("started", flush=True)
+        time.sleep(60)  # like the TUI: never waits for its children
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "started"
+        assert processes.running_pid(spec) is not None
+        began = time.monotonic()
+        assert processes.stop(spec, timeout=5) == "stopped"
+        assert time.monotonic() - began < 3
+        assert processes.running_pid(spec) is None
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_part_of_this_process_is_stopped_and_collected(tmp_path):
+    spec = _spec(tmp_path)
+    pid = processes.start(spec)
+    assert processes.stop(spec, timeout=5) == "stopped"
+    assert processes.running_pid(spec) is None
+    assert not Path(f"/proc/{pid}").exists()  # collected, not a zombie left behind
