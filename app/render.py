@@ -90,6 +90,8 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_row("State", state_text(status["state"]))
     if status.get("warning"):
         grid.add_row("Warning", Text(status["warning"], style="bold red"))
+    if status.get("note"):
+        grid.add_row("Note", Text(status["note"], style="yellow"))
     # Text, not markup: an address or a reason may hold brackets ("Ann [c/o Bob]").
     grid.add_row("Step", Text(status.get("step", "")))
     grid.add_row("Items", items_line(status.get("items")))

@@ -77,19 +77,25 @@ class CreatedOrder:
 
 
 class OrderService:
-    def __init__(self, settings: Settings, client: Client | None, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, settings: Settings, client: Client | None, pool: asyncpg.Pool, temporal_unreachable: str = ""
+    ) -> None:
         self.settings = settings
         self._client = client
         self.pool = pool
+        # Connected with temporal="optional" while Temporal was out of reach: why (else "").
+        self.temporal_unreachable = temporal_unreachable
 
     @classmethod
     async def connect(
-        cls, settings: Settings | None = None, *, pool_size: int = 5, temporal: bool = True
+        cls, settings: Settings | None = None, *, pool_size: int = 5, temporal: bool | str = True
     ) -> "OrderService":
         """``temporal=False``: only the database, for what reads nothing else (the catalog, the
-        order list), so that it works while Temporal is down."""
+        order list), so that it works while Temporal is down. ``temporal="optional"``: Temporal
+        if it answers, for what reads mostly the database (status, audit), which then answers
+        from the database alone."""
         settings = settings or Settings.from_env()
-        client = None
+        client, unreachable = None, ""
         if temporal:
             try:
                 client = await asyncio.wait_for(
@@ -97,9 +103,9 @@ class OrderService:
                 )
             except Exception as error:
                 log.warning("event=temporal_unreachable address=%s error=%r", settings.temporal_address, error)
-                raise StackUnreachable(
-                    f"Temporal at {settings.temporal_address} is not reachable; start the stack with ./start.sh up."
-                ) from None
+                unreachable = f"Temporal at {settings.temporal_address} is not reachable; start the stack with ./start.sh up."
+                if temporal != "optional":
+                    raise StackUnreachable(unreachable) from None
         try:
             pool = await asyncio.wait_for(create_pool(settings.database_url, max_size=pool_size), CONNECT_TIMEOUT_S)
         except Exception as error:
@@ -107,7 +113,7 @@ class OrderService:
             raise StackUnreachable(
                 f"PostgreSQL at {settings.database_url_redacted} is not reachable; start the stack with ./start.sh up."
             ) from None
-        return cls(settings, client, pool)
+        return cls(settings, client, pool, unreachable)
 
     @property
     def client(self) -> Client:
@@ -154,7 +160,8 @@ class OrderService:
         checks.status(order_id)
         live, not_found = None, False
         try:
-            live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+            if self._client is not None:
+                live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             not_found = error.status == RPCStatusCode.NOT_FOUND
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
@@ -170,10 +177,19 @@ class OrderService:
             if not_found:
                 raise NotFound(f"There is no order {order_id}.")
             raise await self._not_recorded(order_id)
+        if live is None:
+            log.info("event=status_from_database order_id=%s", order_id)
         now = datetime.now(timezone.utc)
         summary = order_summary(row, now) if row is not None else {}
         status = merged_status(order_id, live, summary, per_activity, now)
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
+        if live is None and not status.get("terminal"):
+            status["note"] = (
+                f"{self.temporal_unreachable} This is the database's view."
+                if self.temporal_unreachable
+                else "The workflow did not answer (no order worker serving, or Temporal busy):"
+                " this is the database's view, which may lag behind it."
+            )
         if not status.get("terminal") and (closed := await self._closed_workflow(order_id)) is not None:
             # Terminated (or failed, or timed out) from outside: the query still answers from
             # the closed workflow's history, as if it were about to go on.
@@ -186,6 +202,8 @@ class OrderService:
     async def _closed_workflow(self, order_id: str) -> str | None:
         """The status of the order's workflow (its latest run) if that is closed, else None
         (running, or Temporal could not say)."""
+        if self._client is None:
+            return None
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except Exception as error:  # the status still answers, from what it has
@@ -353,6 +371,11 @@ class OrderService:
         """An order without a row: none at all, one whose workflow ended before ReceiveOrder
         recorded it, or one still waiting to be recorded, and then whether that is because no
         order worker runs."""
+        if self._client is None:
+            return StackUnreachable(
+                f"Order {order_id} is not in the database, and Temporal at {self.settings.temporal_address}"
+                " is not reachable to say whether it was started; start the stack with ./start.sh up."
+            )
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:

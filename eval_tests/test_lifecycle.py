@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -312,6 +314,30 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
     message = await cli.refused("order", "approve", order_id)
     assert message.startswith(f"Order {order_id} cannot change: its workflow is TERMINATED"), message
     assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "AWAITING_APPROVAL"
+
+
+async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_of_reach(cli, db, stack):
+    """The CLI refused both ("Temporal ... is not reachable") while the API and the TUI answered
+    from the database. Temporal here is a port nothing listens on; the database is the stack's."""
+    order_id = new_id("notemporal")
+    await create(cli, order_id)
+    await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    away = Cli(stack)
+    away.stack = SimpleNamespace(env={**stack.env, "ORDER_TRACKER_TEMPORAL_PORT": str(dead_port)})
+    status = await away.json("order", "status", order_id)
+    assert (status["state"], status["source"]) == ("AWAITING_APPROVAL", "database")
+    assert status["note"] == (
+        f"Temporal at 127.0.0.1:{dead_port} is not reachable; start the stack with ./start.sh up. This is the database's view."
+    )
+    audit = await away.json("order", "audit", order_id)
+    assert any(entry.get("type") == "order_received" for entry in audit["timeline"]), audit["timeline"]
+    code, out, err = await away.run("order", "approve", order_id)  # a command needs Temporal
+    assert code == 3 and "is not reachable" in err, (code, out, err)
+    code, out, err = await away.run("order", "status", new_id("ghost"))
+    assert code == 3 and "not in the database, and Temporal at" in err, (code, out, err)
 
 
 async def test_reject_with_a_reason_ends_rejected_without_a_charge(cli, db):

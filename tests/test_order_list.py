@@ -116,6 +116,23 @@ async def test_status_counts_retries_per_invocation_like_the_list(tmp_path):
     assert service.pool.reads == [("fetchrow", snapshot), ("fetch", snapshot)]
 
 
+async def test_status_from_the_database_alone_says_so(tmp_path):
+    """With the order worker stopped, `order status` showed the database's view as if it were
+    the workflow's (only --json said "source": "database"); with Temporal down, the CLI refused
+    to show it at all, though the API and the TUI did."""
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    status = await a_service(tmp_path).status("o-1")  # the query failed: no worker
+    assert (status["source"], status["state"]) == ("database", "PACKED")
+    assert status["note"] == (
+        "The workflow did not answer (no order worker serving, or Temporal busy):"
+        " this is the database's view, which may lag behind it."
+    )
+    unreachable = "Temporal at 127.0.0.1:7233 is not reachable; start the stack with ./start.sh up."
+    service = OrderService(settings, client=None, pool=AuditTables(), temporal_unreachable=unreachable)  # type: ignore[arg-type]
+    status = await service.status("o-1")
+    assert (status["source"], status["note"]) == ("database", f"{unreachable} This is the database's view.")
+
+
 async def _get(app, path: str, query: str) -> tuple[int, Any]:
     """One GET straight through the ASGI interface (httpx, for TestClient, is not installed)."""
     sent: list[dict] = []
