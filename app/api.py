@@ -26,9 +26,11 @@ STATUS_BY_ERROR = {Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, S
 
 
 class _In(BaseModel):
-    """Strict: a JSON true is not a quantity of 1, nor "2" a number (the CLI refuses both)."""
+    """Strict: a JSON true is not a quantity of 1, nor "2" a number (the CLI refuses both); and a
+    field it does not know is refused, not dropped (a typo such as review_window_s was ignored,
+    and the order got the default)."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class AddressIn(_In):
@@ -103,6 +105,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
             return JSONResponse({"detail": "The request needs a JSON body."}, status_code=422)
         where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        if first.get("type") == "extra_forbidden":
+            return JSONResponse({"detail": f"The request has a field this API does not know: {where}."}, status_code=422)
         message = str(first.get("msg", "invalid input")).rstrip(".")
         return JSONResponse({"detail": f"{where or 'The request'}: {message}."}, status_code=422)
 

@@ -100,3 +100,13 @@ async def test_a_body_that_is_not_json_or_missing_says_so(body, detail):
     """They read "1: JSON decode error." and "The request: Field required."."""
     status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", body)
     assert (status, answer) == (422, {"detail": detail})
+
+
+@pytest.mark.parametrize(("extra", "where"), [
+    ({"review_window_s": 60}, "review_window_s"),
+    ({"address": {**ORDER["address"], "extra": "x"}}, "address.extra"),
+])
+async def test_a_field_the_api_does_not_know_is_refused_not_dropped(extra, where):
+    """A typo (review_window_s) was accepted with 201, and the order got the default window."""
+    status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", json.dumps({**ORDER, **extra}).encode())
+    assert (status, answer) == (422, {"detail": f"The request has a field this API does not know: {where}."})
