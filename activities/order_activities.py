@@ -85,8 +85,7 @@ class OrderActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             review_ms = await orders_db.stop_review_clock(conn, input.order_id, _instant(decision.decided_at))
             payload = {"by": decision.by, "reason": decision.reason, "review_ms": review_ms}
-            if decision.approved:
-                await orders_db.advance_state(conn, input.order_id, OrderState.APPROVED.value)
+            if decision.approved and await orders_db.approve_reviewed(conn, input.order_id):
                 payload["state"] = OrderState.APPROVED.value
             await orders_db.insert_event(
                 conn, input.order_id, "approved" if decision.approved else "rejected", "decision", payload

@@ -33,6 +33,18 @@ async def event_type(conn: asyncpg.Connection, order_id: str, key: str) -> str |
     return await conn.fetchval("SELECT type FROM events WHERE order_id = $1 AND dedupe_key = $2", order_id, key)
 
 
+async def approve_reviewed(conn: asyncpg.Connection, order_id: str) -> bool:
+    """APPROVED, from AWAITING_APPROVAL only; whether the row moved. An approval recorded as the
+    order ends before its review (one sent early, then a cancel) is on record, but the order was
+    never APPROVED."""
+    moved = await conn.fetchval(
+        "UPDATE orders SET state = 'APPROVED', updated_at = now() WHERE id = $1 AND state = 'AWAITING_APPROVAL'"
+        " RETURNING true",
+        order_id,
+    )
+    return bool(moved)
+
+
 async def advance_state(conn: asyncpg.Connection, order_id: str, state: str, **fields: Any) -> None:
     """Move the order forward to ``state`` (never back) and set the given columns."""
     allowed = {"failure_reason", "tracking_number", "awaiting_approval_since", "review_ms", "processing_ms", "finished_at"}

@@ -458,6 +458,27 @@ async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, f
     return review_ms, (datetime.now(timezone.utc) - began).total_seconds() * 1000
 
 
+async def test_an_approval_recorded_as_the_order_ends_before_its_review_does_not_make_it_approved(pool):
+    """Sent early (the order worker down), then a cancel: the order ended before its review, and
+    recording the approval moved its row to APPROVED on the way; the audit showed
+    "approved by operator -> APPROVED" for an order that never was."""
+    activities = OrderActivities(pool, flaky=no_trouble)
+    env = ActivityEnvironment()
+    early = await received_order(pool)  # RECEIVED: its review never began
+    decision = Decision(approved=True, by="dana")
+    await env.run(activities.record_decision, ReviewInput(order_id=early.order_id, decision=decision))
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", early.order_id) == "RECEIVED"
+    payload = await pool.fetchval("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'approved'", early.order_id)
+    assert "state" not in json.loads(payload) if isinstance(payload, str) else "state" not in payload
+    # Under review: the approval moves it, and says so.
+    reviewed = await received_order(pool)
+    await env.run(activities.mark_awaiting_approval, ReviewInput(order_id=reviewed.order_id))
+    await env.run(activities.record_decision, ReviewInput(order_id=reviewed.order_id, decision=decision))
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", reviewed.order_id) == "APPROVED"
+    payload = await pool.fetchval("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'approved'", reviewed.order_id)
+    assert (json.loads(payload) if isinstance(payload, str) else payload)["state"] == "APPROVED"
+
+
 async def test_the_review_clock_stops_when_the_human_decided_not_when_the_workflow_acted(pool):
     # Reviewed for 5 s, decided 2 s before the workflow records it: 3 s of review, and the 2 s
     # the system took to act count as processing.
