@@ -149,7 +149,7 @@ def page_line(shown: int, offset: int, total: int, state: str | None = None, eve
         return "No orders yet."
     line = f"{state + ' orders' if state else 'Orders'} {offset + 1}–{offset + shown} of {total}, newest first."
     if offset + shown < total:
-        line += f" Next page: --offset {offset + shown} (or narrow it, e.g. --state AWAITING_APPROVAL)."
+        line += f" Next page: --offset {offset + shown}" + ("." if state else " (or narrow it, e.g. --state AWAITING_APPROVAL).")
     return line
 
 

@@ -108,6 +108,13 @@ def test_dashboard_with_no_orders_says_so():
     assert "no orders" in render(dashboard_view([], {}, state_filter="FAILED"))
 
 
+def test_the_dashboards_title_counts_in_words():
+    """It said "Newest 1 FAILED orders"."""
+    lines = [line.rstrip() for line in render(dashboard_view(ORDERS[2:], {"FAILED": 1}, state_filter="FAILED")).splitlines()]
+    assert "Newest 1 FAILED order" in lines
+    assert "Newest 3 orders" in render(dashboard_view(ORDERS, COUNTS))
+
+
 def stack_status(down: str | None = None) -> StackStatus:
     parts = [
         PartStatus(name, healthy=name != down, detail="no worker polling shipping-tq" if name == down else "ok", local=True)
@@ -241,8 +248,11 @@ def test_order_id_and_quantity_checks():
     assert order_id_check("bad id!") == order_id_check("x" * 65) == "Use 1-64 letters, digits, - or _ (start with a letter or digit)."
     assert len(order_id_check("bad id!")) < 78
     assert quantity_check("2") is True
-    for wrong in ("0", "-1", "two", "1.5", "", "²", "٣", "9" * 5000):  # isdigit() takes "²"; int() does not
+    for wrong in ("0", "-1", "two", "1.5", "", "²", "٣", "0" * 20):  # isdigit() takes "²"; int() does not
         assert "positive whole number" in quantity_check(wrong)
+    # A whole number too long to be a count is too many, not "not a positive whole number".
+    for too_many in ("99999999999999999999999", "9" * 5000):
+        assert quantity_check(too_many) == f"At most {rules.MAX_QUANTITY}."
     assert count_check("12") is True
     for wrong in ("0", "²", "1" * 5000, "501"):
         assert "whole number from 1" in count_check(wrong)
@@ -301,6 +311,8 @@ def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_m
     assert page_line(0, 0, 0, "EXPIRED", 47) == "No EXPIRED orders (47 orders in all)."
     assert page_line(0, 0, 0, "EXPIRED", 0) == "No orders yet."
     assert page_line(3, 0, 3, "SHIPPED", 47) == "SHIPPED orders 1–3 of 3, newest first."
+    # Filtered already: no suggestion to filter.
+    assert page_line(3, 0, 9, "AWAITING_APPROVAL", 47) == "AWAITING_APPROVAL orders 1–3 of 9, newest first. Next page: --offset 3."
 
 
 def test_a_resolved_last_error_is_ticked_and_dim_and_a_standing_one_red():

@@ -117,7 +117,7 @@ def dashboard_view(
     width: int = 80,
 ) -> Group:
     shown = f"{state_filter} orders" if state_filter else "orders"
-    title = f"Newest {len(orders)} {shown}" if orders else f"No {shown} yet"
+    title = f"Newest {plural(len(orders), shown[:-1], shown)}" if orders else f"No {shown} yet"
     footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back", style="dim")
     if refreshed_at is not None:
         footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")

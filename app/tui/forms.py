@@ -58,7 +58,12 @@ def small_number(text: str) -> int | None:
 
 def quantity_check(text: str) -> bool | str:
     number = small_number(text)
-    if number is None or number <= 0:
+    if number is None:
+        digits = text.strip()
+        if digits.strip("0") and all("0" <= ch <= "9" for ch in digits):  # a whole number, only too long
+            return f"At most {rules.MAX_QUANTITY}."
+        return "Give a positive whole number."
+    if number <= 0:
         return "Give a positive whole number."
     if number > rules.MAX_QUANTITY:
         return f"At most {rules.MAX_QUANTITY}."
