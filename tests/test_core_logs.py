@@ -1,10 +1,10 @@
-"""sdk-core's log lines, forwarded into Python logging by the workers (workers/runner.py)."""
+"""sdk-core's log lines, forwarded into Python logging by every process of ours (app/core_logs.py)."""
 
 import logging
 from types import SimpleNamespace
 
 from app.logging_setup import KeyValueFormatter
-from workers.runner import _CoreLogLines
+from app.core_logs import CoreLogLines as _CoreLogLines
 
 
 def _core_record(message: str, target: str = "temporalio_sdk_core::worker", fields=None) -> logging.LogRecord:

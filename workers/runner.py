@@ -17,12 +17,12 @@ import asyncpg
 import uvloop
 from temporalio.client import Client
 from temporalio.converter import DataConverter
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import AttemptRecorder
 from app.config import Settings
+from app.core_logs import forwarding_runtime
 from app.logging_setup import configure_logging
 from app.stack import liveness
 from db.pool import create_pool
@@ -33,34 +33,6 @@ log = logging.getLogger("workers")
 
 def _int_env(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
-
-
-class _CoreLogLines(logging.Filter):
-    """sdk-core's log records as key=value lines, without its one benign warning: "Tried to
-    complete untracked local activity" comes whenever a hung attempt's cancellation lands
-    after core already timed it out and scheduled the retry (once per hung flaky call, ~6.6
-    per order); the attempt recorder logs that timeout already."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        core = getattr(record, "temporal_log", None)
-        if core is None:
-            return True
-        if core.message.startswith("Tried to complete untracked local activity"):
-            return False
-        record.msg, record.args = "event=sdk_core_log target=%s message=%r fields=%r", (core.target, core.message, core.fields)
-        return True
-
-
-def _runtime() -> Runtime:
-    """sdk-core's warnings and errors go through Python logging, one key=value line each,
-    instead of to stderr as coloured free text."""
-    core_log = logging.getLogger("temporalio.core")
-    core_log.addFilter(_CoreLogLines())
-    forwarding = LogForwardingConfig(
-        logger=core_log, append_target_to_name=False, prepend_target_on_message=False, append_log_fields_to_message=False
-    )
-    logging_config = LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding)
-    return Runtime(telemetry=TelemetryConfig(logging=logging_config))
 
 
 def _workflow_runner() -> WorkflowRunner:
@@ -116,7 +88,7 @@ async def _serve(
     client = await Client.connect(
         **settings.temporal_connect_config(),
         data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
-        runtime=_runtime(),
+        runtime=forwarding_runtime(),
     )
     pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
     recorder = AttemptRecorder(pool)
