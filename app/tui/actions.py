@@ -138,12 +138,19 @@ async def approve_or_reject(service: Any, console: Console) -> None:
 
 async def update_address(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "re-address")
-    current = await service.status(order_id)
+    current = await looked_up(console, service, order_id)
     console.print("Current address:", Text(render.address_line(current.get("address"))))
     address = await address_form(current.get("address"))
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
     await sent(console, order_id, "address change", service.update_address(order_id, address, by="tui"))
+
+
+async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, Any]:
+    """The order's status, with a spinner: with its worker stopped the workflow's answer takes
+    seconds to give up on, and the screen froze with no sign of life."""
+    with keys_not_echoed(), console.status(f"Looking up order {order_id}…"):
+        return await service.status(order_id)
 
 
 def cancel_question(order_id: str, status: dict[str, Any]) -> str:
@@ -161,7 +168,7 @@ def cancel_question(order_id: str, status: dict[str, Any]) -> str:
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
     reason = await ask(questionary.text("Reason (optional)"))
-    current = await service.status(order_id)
+    current = await looked_up(console, service, order_id)
     if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
     await sent(console, order_id, "cancel", service.cancel(order_id, reason, by="tui"))
