@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
@@ -95,6 +96,14 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def operator_error(_request: Request, error: OperatorError) -> JSONResponse:
         status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
         return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals; a body it cannot decode (not UTF-8) is bad input like any
+        other (422, one sentence), not its 400 "There was an error parsing the body"."""
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=422)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_request: Request, error: RequestValidationError) -> JSONResponse:

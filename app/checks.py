@@ -13,6 +13,9 @@ from workflows.model import Address, OrderItem, OrderState
 
 # Who decided and why end up in the audit log and on other operators' screens.
 MAX_NOTE_LENGTH = 500
+# What the CLI's --by, the API's "by" and the TUI's name are called in a refusal: words, not a
+# flag, since the API and the TUI say them too.
+BY_LABEL = "name of who decides"
 MAX_REVIEW_WINDOW_S = 30 * 24 * 3600
 # A page of the order list is one query: enough rows for any screen or script.
 MAX_PAGE_SIZE = 1000
@@ -53,24 +56,24 @@ def create_order(
 
 def approve(order_id: str, by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(**{"--by name": by})
+    _texts(**{BY_LABEL: by})
 
 
 def reject(order_id: str, reason: str, by: str = "operator") -> None:
     _order_id(order_id)
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("A rejection needs a reason (--reason).")
-    _texts(reason=reason, **{"--by name": by})
+        raise InvalidInput("A rejection needs a reason.")
+    _texts(reason=reason, **{BY_LABEL: by})
 
 
 def cancel(order_id: str, reason: str = "", by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(reason=reason, **{"--by name": by})
+    _texts(reason=reason, **{BY_LABEL: by})
 
 
 def update_address(order_id: str, address: Address, by: str = "operator") -> None:
     _order_id(order_id)
-    _texts(**{"--by name": by})
+    _texts(**{BY_LABEL: by})
     problems = rules.address_problems(address)
     _refuse(problems[0] if problems else None)
     _address_shown_as_typed(address)
@@ -100,8 +103,8 @@ def _texts(**texts: str) -> None:
     for label, value in texts.items():
         if len(value) > MAX_NOTE_LENGTH:
             raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
-        if label == "--by name" and _blank(value):
-            raise InvalidInput("The --by name is blank; say who decides, or leave it out (it defaults to operator).")
+        if label == BY_LABEL and _blank(value):
+            raise InvalidInput(f"The {BY_LABEL} is blank; give one, or leave it out (it defaults to operator).")
         _refuse(_display_problem(label, value))
 
 

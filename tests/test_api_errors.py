@@ -94,6 +94,7 @@ async def test_an_id_already_taken_is_a_conflict_not_a_malformed_request():
 
 @pytest.mark.parametrize(("body", "detail"), [
     (b"{bad json", "The request body is not valid JSON."),
+    (b'{"order_id": "\xff"}', "The request body is not valid JSON."),  # not UTF-8: it was a 400 of FastAPI's words
     (b"", "The request needs a JSON body."),
 ])
 async def test_a_body_that_is_not_json_or_missing_says_so(body, detail):
