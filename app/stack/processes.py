@@ -106,6 +106,11 @@ def _gone(pid: int) -> bool:
     return True
 
 
+# How long an exited process whose parent is not init is given to be collected before it counts
+# as gone anyway: the TUI collects the parts it started only when it quits.
+REAP_GRACE_S = 1.0
+
+
 def _wait_gone(pid: int, timeout: float) -> bool:
     """Whether the process and the rest of its session (PostgreSQL's backends, which leave with
     their parent) are gone within ``timeout``."""
@@ -114,6 +119,14 @@ def _wait_gone(pid: int, timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+    # An exited part that `up` started is init's child; init collects it (here within ~2 s),
+    # and until then it is still there for anyone who looks, so wait for that.
+    try:
+        collected_by = deadline if psutil.Process(pid).ppid() == 1 else time.monotonic() + REAP_GRACE_S
+    except psutil.NoSuchProcess:
+        return True
+    while psutil.pid_exists(pid) and time.monotonic() < collected_by:
+        time.sleep(0.02)
     return True
 
 
