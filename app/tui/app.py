@@ -61,9 +61,11 @@ class Tui:
         ]
 
     async def run(self) -> int:
-        self.console.print("[bold]Order Tracker[/]  checking the stack…")
+        self.console.print("[bold]Order Tracker[/]")
         try:
-            await ensure_up(self.console)
+            # A spinner, not a line that stayed on the screen after the check was done.
+            with self.console.status("Checking the stack…"):
+                await ensure_up(self.console)
         except StackFailed:
             # Only a worker stopped (SIGSTOP, a debugger): `up` refuses it, but the TUI can open,
             # and its health line says how to resume it. Anything else stays the start's failure.
