@@ -158,12 +158,13 @@ class OrderService:
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
         checks.status(order_id)
-        live, not_found = None, False
+        live, not_found, no_answer = None, False, self._client is None
         try:
             if self._client is not None:
                 live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             not_found = error.status == RPCStatusCode.NOT_FOUND
+            no_answer = error.status in NO_ANSWER  # then asking it again below would only wait again
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
         except Exception as error:  # a query needs a worker; the database still knows the state
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
@@ -183,25 +184,29 @@ class OrderService:
         summary = order_summary(row, now) if row is not None else {}
         status = merged_status(order_id, live, summary, per_activity, now)
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
-        if live is None and not status.get("terminal"):
+        if status.get("terminal"):
+            return status
+        closed = "gone" if not_found else None if no_answer else await self._closed_workflow(order_id)
+        if closed is not None:
+            # Terminated (say) from outside, or no longer in Temporal at all: the query answered
+            # from the closed workflow's history as if it were about to go on, or not at all.
+            status["workflow_status"] = closed.upper()
+            status["step"] = "none: its workflow " + ("no longer exists" if closed == "gone" else f"is {closed}")
+            unfinished = _left_unfinished(closed, status["state"], status.get("payment") or {}, order_id)
+            status["warning"] = f"Order {order_id} will not finish: {unfinished}"
+        elif live is None:
             status["note"] = (
                 f"{self.temporal_unreachable} This is the database's view."
                 if self.temporal_unreachable
                 else "The workflow did not answer (no order worker serving, or Temporal busy):"
                 " this is the database's view, which may lag behind it."
             )
-        if not status.get("terminal") and (closed := await self._closed_workflow(order_id)) is not None:
-            # Terminated (or failed, or timed out) from outside: the query still answers from
-            # the closed workflow's history, as if it were about to go on.
-            status["workflow_status"] = closed
-            status["step"] = f"none: its workflow is {closed}"
-            unfinished = _left_unfinished(closed, status["state"], status.get("payment") or {}, order_id)
-            status["warning"] = f"Order {order_id} will not finish: {unfinished}"
         return status
 
     async def _closed_workflow(self, order_id: str) -> str | None:
-        """The status of the order's workflow (its latest run) if that is closed, else None
-        (running, or Temporal could not say)."""
+        """How the order's workflow (its latest run) was closed before the order ended, else None
+        (running; completed, which it does only once the order's row is final, so a row read
+        just before that is only a moment old; or Temporal could not say)."""
         if self._client is None:
             return None
         try:
@@ -209,7 +214,9 @@ class OrderService:
         except Exception as error:  # the status still answers, from what it has
             log.info("event=describe_failed order_id=%s error=%r", order_id, error)
             return None
-        return None if description.status == WorkflowExecutionStatus.RUNNING else description.status.name
+        if description.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+            return None
+        return description.status.name
 
     async def audit(self, order_id: str) -> dict:
         checks.audit(order_id)
@@ -497,24 +504,45 @@ class OrderService:
                 )
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise  # refused for another reason (permissions, a bad request): not "no answer"
-            return NotFound(f"There is no order {order_id}.")
-        if description.status != WorkflowExecutionStatus.RUNNING:
-            row = await queries.get_order(self.pool, order_id)
-            if row is not None and OrderState(row["state"]).terminal:
-                return _already(order_id, row["state"])
-            state = row["state"] if row is not None else "not recorded yet"
-            payment = {"payment_id": row["payment_id"], "status": row["payment_status"]} if row is not None else {}
-            unfinished = _left_unfinished(description.status.name, state, payment, order_id)
-            return Refused(f"Order {order_id} cannot change: {unfinished}")
-        return NotFound(f"There is no order {order_id}.")
+            closed = "gone"  # deleted, or past the namespace's retention; the row may remain
+        else:
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                return NotFound(f"There is no order {order_id}.")
+            closed = description.status.name if description.status else "closed"
+        row = await queries.get_order(self.pool, order_id)
+        if row is None:
+            if closed == "gone":
+                return NotFound(f"There is no order {order_id}.")
+            return Refused(f"Order {order_id} cannot change: {_left_unfinished(closed, 'not recorded yet', {}, order_id)}")
+        if OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name:
+            return _already(order_id, row["state"])
+        payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
+        return Refused(f"Order {order_id} cannot change: {_left_unfinished(closed, row['state'], payment, order_id)}")
 
 
-def _left_unfinished(workflow_status: str, state: str, payment: dict, order_id: str) -> str:
-    """Why an order whose workflow was closed from outside (terminated in the Web UI, say) before
-    its row ended will not go on, and what to do; a clause, after "Order X ...: "."""
-    money = f"; payment {payment.get('payment_id')} is still charged" if payment.get("status") == "CHARGED" else ""
+# How a workflow was closed before its order ended, in the words of the sentence below.
+_CLOSED_HOW = {
+    "TERMINATED": "was terminated outside the order tracker",
+    "CANCELED": "was cancelled through Temporal",
+    "FAILED": "failed (its history in the Temporal Web UI says why)",
+    "TIMED_OUT": "timed out",
+    "CONTINUED_AS_NEW": "was continued as new",
+}
+
+
+def _left_unfinished(closed: str, state: str, payment: dict, order_id: str) -> str:
+    """Why an order whose workflow closed (terminated in the Web UI, say; ``gone``: no longer in
+    Temporal) before its row ended will not go on, and what to do; a clause, after "Order X ...: "."""
+    if closed == "gone":
+        return (
+            f"its workflow no longer exists in Temporal (deleted, or past the namespace's retention) while the"
+            f" order is {state}, so nothing will finish it: settle it by hand."
+        )
+    # Charged is right for an order the carrier has; elsewhere the money is held for nothing.
+    charged = payment.get("status") == "CHARGED" and state != OrderState.DISPATCHED.value
+    money = f"; payment {payment.get('payment_id')} is still charged" if charged else ""
     return (
-        f"its workflow is {workflow_status} (closed outside the order tracker) while the order is {state},"
+        f"its workflow {_CLOSED_HOW.get(closed, f'closed ({closed})')} while the order is {state},"
         f" so nothing will finish it{money}: go on from where it stopped with"
         f" temporal workflow reset -w {order_workflow_id(order_id)} --type LastWorkflowTask, or settle it by hand."
     )

@@ -305,14 +305,14 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
         "AWAITING_APPROVAL", "TERMINATED", "none: its workflow is TERMINATED"
     )
     assert status["warning"].startswith(
-        f"Order {order_id} will not finish: its workflow is TERMINATED (closed outside the order tracker)"
+        f"Order {order_id} will not finish: its workflow was terminated outside the order tracker"
         " while the order is AWAITING_APPROVAL, so nothing will finish it: go on from where it stopped with"
         f" temporal workflow reset -w order-{order_id}"
     ), status["warning"]
     code, out, err = await cli.run("order", "status", order_id)
     assert code == 0 and "will not finish" in " ".join(out.split()), out
     message = await cli.refused("order", "approve", order_id)
-    assert message.startswith(f"Order {order_id} cannot change: its workflow is TERMINATED"), message
+    assert message.startswith(f"Order {order_id} cannot change: its workflow was terminated"), message
     assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "AWAITING_APPROVAL"
 
 

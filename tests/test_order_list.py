@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from app.api import create_app
 from app.config import Settings
@@ -131,6 +133,43 @@ async def test_status_from_the_database_alone_says_so(tmp_path):
     service = OrderService(settings, client=None, pool=AuditTables(), temporal_unreachable=unreachable)  # type: ignore[arg-type]
     status = await service.status("o-1")
     assert (status["source"], status["note"]) == ("database", f"{unreachable} This is the database's view.")
+
+
+class _Temporal:
+    """The query's failure, and what describe says (None: it must not be asked)."""
+
+    def __init__(self, query_error: BaseException, described: Any = None) -> None:
+        self.query_error, self.described = query_error, described
+
+    def get_workflow_handle(self, workflow_id: str) -> "_Temporal":
+        return self
+
+    async def query(self, *args: Any, **kwargs: Any) -> None:
+        raise self.query_error
+
+    async def describe(self, **kwargs: Any) -> Any:
+        assert self.described is not None, "Temporal was asked again after it did not answer"
+        return SimpleNamespace(status=self.described)
+
+
+@pytest.mark.parametrize(("temporal", "warning", "note"), [
+    # Gone from Temporal, the row not final: it said only that the workflow "did not answer".
+    (_Temporal(RPCError("not found", RPCStatusCode.NOT_FOUND, b"")),
+     "Order o-1 will not finish: its workflow no longer exists in Temporal", None),
+    # Completed just after the row was read (it completes only once the row is final): no alarm.
+    (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.COMPLETED), None, "The workflow did not answer"),
+    (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.TERMINATED),
+     "Order o-1 will not finish: its workflow was terminated outside the order tracker while the order is PACKED,"
+     " so nothing will finish it; payment pay-o-1 is still charged", None),
+    # No answer: not asked again (that doubled the wait).
+    (_Temporal(RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")), None, "The workflow did not answer"),
+])
+async def test_status_of_an_order_whose_workflow_is_closed_or_gone_says_it_will_not_finish(tmp_path, temporal, warning, note):
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    status = await OrderService(settings, client=temporal, pool=AuditTables()).status("o-1")  # type: ignore[arg-type]
+    assert (status.get("warning") or "").startswith(warning or ""), status.get("warning")
+    assert bool(status.get("warning")) == bool(warning)
+    assert (status.get("note") or "").startswith(note or "") and bool(status.get("note")) == bool(note)
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:

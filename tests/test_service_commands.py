@@ -387,7 +387,8 @@ async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_
 
 
 class _Closed:
-    """A workflow closed with ``status``: an Update finds no running workflow."""
+    """A workflow closed with ``status`` (None: no longer in Temporal at all): an Update finds
+    no running workflow."""
 
     def __init__(self, status) -> None:
         self.status = status
@@ -399,21 +400,34 @@ class _Closed:
         raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
 
     async def describe(self, **kwargs):
+        if self.status is None:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
         return self
+
+
+PAID = {"state": "PAID", "payment_id": "pay-9", "payment_status": "CHARGED"}
 
 
 @pytest.mark.parametrize(
     ("workflow", "row", "expected"),
     [
         # Terminated from outside while PAID: the old answer was "already PAID; nothing can change it now".
-        ("TERMINATED", {"state": "PAID", "payment_id": "pay-9", "payment_status": "CHARGED"},
-         "Order o-9 cannot change: its workflow is TERMINATED (closed outside the order tracker) while the order"
+        ("TERMINATED", PAID,
+         "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
          " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
          " temporal workflow reset -w order-o-9 --type LastWorkflowTask, or settle it by hand."),
-        ("FAILED", None, "Order o-9 cannot change: its workflow is FAILED (closed outside the order tracker) while"
-         " the order is not recorded yet, so nothing will finish it: go on from"),
-        ("COMPLETED", {"state": "SHIPPED", "payment_id": "pay-9", "payment_status": "CHARGED"},
-         "Order o-9 is already SHIPPED; nothing can change it now."),
+        ("FAILED", None, "Order o-9 cannot change: its workflow failed (its history in the Temporal Web UI says why)"
+         " while the order is not recorded yet, so nothing will finish it: go on from"),
+        # The carrier has it: charged is right, so no word of the money.
+        ("TIMED_OUT", {**PAID, "state": "DISPATCHED"},
+         "Order o-9 cannot change: its workflow timed out while the order is DISPATCHED, so nothing will finish it: go on"),
+        # Gone from Temporal (deleted, or past retention), the row still there: it said "There is no order o-9".
+        (None, PAID, "Order o-9 cannot change: its workflow no longer exists in Temporal (deleted, or past the"
+         " namespace's retention) while the order is PAID, so nothing will finish it: settle it by hand."),
+        (None, None, "There is no order o-9."),
+        ("COMPLETED", {**PAID, "state": "SHIPPED"}, "Order o-9 is already SHIPPED; nothing can change it now."),
+        # Completed a moment after the row was read: an order's workflow completes once its row is final.
+        ("COMPLETED", {**PAID, "state": "DISPATCHED"}, "Order o-9 is already DISPATCHED"),
     ],
 )
 async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot_change(monkeypatch, workflow, row, expected):
@@ -425,8 +439,9 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
         return row
 
     monkeypatch.setattr(service_module.queries, "get_order", get_order)
-    service = OrderService(settings=None, client=_Closed(WorkflowExecutionStatus[workflow]), pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises(Refused) as refused:
+    status = WorkflowExecutionStatus[workflow] if workflow else None
+    service = OrderService(settings=None, client=_Closed(status), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises((Refused, NotFound)) as refused:
         await service.approve("o-9", by="dana")
     assert str(refused.value).startswith(expected), str(refused.value)
 
