@@ -166,6 +166,16 @@ class OrderActivities:
                             "reason": f"charged by a try of the workflow that was lost; refunded as the order ended {row['state']}",
                         },
                     )
+            if row["state"] == OrderState.DISPATCHED.value:
+                # The carrier has the package (a hand-over from before a reset of the workflow):
+                # refused, and the workflow ships the order; on record, why it did not end so.
+                await orders_db.insert_event(
+                    conn,
+                    input.order_id,
+                    "ending_refused",
+                    f"ending_refused:{input.state.value}",
+                    {"wanted": input.state.value, "reason": input.reason, "tracking_number": row["tracking_number"]},
+                )
             # The first ending recorded wins (a try of the workflow task that the server refused
             # may have recorded one): the audit log gets only the ending the order has.
             if row["state"] == input.state.value:

@@ -111,7 +111,12 @@ class Settings:
 
 def on_this_machine(address: str) -> bool:
     """Whether ``host:port`` names this machine (a loopback address, or localhost)."""
-    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    try:
+        host = urlsplit(f"//{address}").hostname or ""  # host:port, [v6]:port, or a bare host
+    except ValueError:
+        host = ""
+    if not host and ":" in address:  # a bare IPv6 address, ::1
+        host = address
     if host.lower() == "localhost":
         return True
     try:

@@ -206,6 +206,12 @@ def _event_text(entry: dict[str, Any]) -> Text:
             text.append(f": {payload['reason']}")
     elif kind == "payment_voided":
         text.append(f"  {payload.get('payment_id', '')} was never charged and now never will be", style="dim")
+    elif kind == "ending_refused":
+        text.append(
+            f"  {payload.get('wanted', '')} refused: the carrier has the package"
+            f" (tracking {payload.get('tracking_number', '')}); the order ships",
+            style="yellow",
+        )
     elif kind == "refund_refused":
         text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", style="red")
         text.append(f" {payload.get('refused', '')}", style="red")

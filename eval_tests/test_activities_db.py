@@ -247,6 +247,13 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     assert (refused.state, refused.payment and refused.payment.status) == (OrderState.DISPATCHED, PaymentStatus.CHARGED)
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "DISPATCHED"
     assert not await pool.fetchval("SELECT count(*) FROM events WHERE order_id = $1 AND type = 'order_rejected'", order.order_id)
+    # On record, why the order did not end so (once, however often the step is retried).
+    await ActivityEnvironment().run(orders.finish_order, ending)
+    refusals = await pool.fetch("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'ending_refused'", order.order_id)
+    assert len(refusals) == 1
+    payload = refusals[0]["payload_json"]
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+    assert payload["wanted"] == "REJECTED" and payload["tracking_number"].startswith("TRK")
     # The workflow then ships the order; MarkShipped finds the tracking number on the row.
     shipped = await ActivityEnvironment().run(orders.mark_shipped, MarkShippedInput(order.order_id, ""))
     assert shipped.tracking_number and shipped.tracking_number.startswith("TRK")

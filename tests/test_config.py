@@ -43,5 +43,6 @@ def test_a_server_elsewhere_keeps_the_sdks_default_compression(tmp_path, address
 def test_on_this_machine_reads_the_host_of_an_address():
     assert on_this_machine("localhost")
     assert on_this_machine("LOCALHOST:1")
+    assert on_this_machine("[::1]") and on_this_machine("::1") and on_this_machine("127.0.0.1")
     assert not on_this_machine("localhost.example.com:7233")
     assert not on_this_machine("")

@@ -145,21 +145,13 @@ def test_health_line_names_the_part_that_is_down_in_red():
 
 def test_the_goodbye_says_whether_the_stack_still_runs_here():
     """It said "The stack is still running" after the stack had been stopped from another shell."""
-
-    def status(running: set[str], local: bool = True) -> StackStatus:
-        parts = [
-            PartStatus(name, healthy=name in running, detail="", local=local, pid=4242 if name in running else None)
-            for name in ("temporal", "postgres", "order-worker", "shipping-worker")
-        ]
-        return StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
-
-    everything = {"temporal", "postgres", "order-worker", "shipping-worker"}
-    assert goodbye(status(everything)) == "The stack is still running; stop it with ./start.sh down."
-    assert goodbye(status(set())) == "The stack is not running here; ./start.sh up starts it."
-    assert goodbye(status({"temporal", "postgres"})) == (
-        "Part of the stack is still running (Temporal, PostgreSQL); stop it with ./start.sh down."
+    names = ("postgres", "temporal", "order-worker", "shipping-worker")
+    assert goodbye(dict.fromkeys(names, True)) == "The stack is still running; stop it with ./start.sh down."
+    assert goodbye(dict.fromkeys(names, False)) == "The stack is not running here; ./start.sh up starts it."
+    assert goodbye({"postgres": True, "temporal": True, "order-worker": False, "shipping-worker": False}) == (
+        "Part of the stack is still running (PostgreSQL, Temporal); stop it with ./start.sh down."
     )
-    assert goodbye(status(set(), local=False)) == ""  # servers of the operator's own: not ours to tell
+    assert goodbye({}) == ""  # servers of the operator's own, and no workers here: not ours to tell
 
 
 def test_audit_timeline_highlights_retries_timeouts_and_errors():
@@ -234,6 +226,21 @@ def test_audit_timeline_shows_a_refused_refund_as_money_kept():
     assert "31m the carrier has the package" in console.export_text(styles=True)  # in red
 
 
+def test_an_ending_the_database_refused_says_why_the_order_shipped_after_all():
+    audit = {
+        "order": an_order("ord-9", "SHIPPED"),
+        "timeline": [
+            {"at": "2026-01-01T00:00:05.100+00:00", "kind": "event", "type": "ending_refused",
+             "payload": {"wanted": "REJECTED", "reason": "changed my mind", "tracking_number": "TRK-1"}},
+        ],
+        "web_ui_url": None,
+    }
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(audit_timeline(audit))
+    text = console.export_text()
+    assert "ending refused  REJECTED refused: the carrier has the package (tracking TRK-1); the order ships" in text
+
+
 def test_address_fields_are_checked_as_you_type_by_the_order_rules():
     assert address_field_check("country", "us") is True
     assert "ISO 3166" in address_field_check("country", "XX")
@@ -250,6 +257,7 @@ def test_order_id_and_quantity_checks():
     assert quantity_check("2") is True
     for wrong in ("0", "-1", "two", "1.5", "", "²", "٣", "0" * 20):  # isdigit() takes "²"; int() does not
         assert "positive whole number" in quantity_check(wrong)
+    assert quantity_check("0000000005") is True  # 5, written long
     # A whole number too long to be a count is too many, not "not a positive whole number".
     for too_many in ("99999999999999999999999", "9" * 5000):
         assert quantity_check(too_many) == f"At most {rules.MAX_QUANTITY}."

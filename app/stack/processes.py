@@ -109,6 +109,7 @@ def _gone(pid: int) -> bool:
 # How long an exited process whose parent is not init is given to be collected before it counts
 # as gone anyway: the TUI collects the parts it started only when it quits.
 REAP_GRACE_S = 1.0
+INIT_REAP_S = 5.0
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -122,9 +123,11 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     # An exited part that `up` started is init's child; init collects it (here within ~2 s),
     # and until then it is still there for anyone who looks, so wait for that.
     try:
-        collected_by = deadline if psutil.Process(pid).ppid() == 1 else time.monotonic() + REAP_GRACE_S
+        by_init = psutil.Process(pid).ppid() == 1
     except psutil.NoSuchProcess:
         return True
+    # At most INIT_REAP_S even for init: one that never collects must not hold `down` for long.
+    collected_by = time.monotonic() + (INIT_REAP_S if by_init else REAP_GRACE_S)
     while psutil.pid_exists(pid) and time.monotonic() < collected_by:
         time.sleep(0.02)
     return True

@@ -16,6 +16,7 @@ from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
 from app.stack.health import is_stopped
+from app.stack.processes import running_pid
 from app.stack.stack import SERVERS
 from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions
@@ -90,7 +91,7 @@ class Tui:
         finally:
             await self.service.close()
         try:
-            farewell = goodbye(await Stack().status())
+            farewell = goodbye({name: running_pid(spec) is not None for name, spec in Stack().specs().items()})
         except Exception:  # quitting must not fail on a question about the stack
             log.warning("event=tui_goodbye_status_failed", exc_info=True)
             farewell = ""

@@ -51,16 +51,17 @@ def small_number(text: str) -> int | None:
     """The whole number an operator typed, or None: ASCII digits only (str.isdigit() also
     accepts "²", which int() refuses), and short enough to be a sensible count."""
     text = text.strip()
-    if not (0 < len(text) <= 9) or not all("0" <= ch <= "9" for ch in text):
+    if not text or not all("0" <= ch <= "9" for ch in text):
         return None
-    return int(text)
+    digits = text.lstrip("0") or "0"  # "0005" is 5
+    return int(digits) if len(digits) <= 9 else None
 
 
 def quantity_check(text: str) -> bool | str:
     number = small_number(text)
     if number is None:
         digits = text.strip()
-        if digits.strip("0") and all("0" <= ch <= "9" for ch in digits):  # a whole number, only too long
+        if digits and all("0" <= ch <= "9" for ch in digits):  # a whole number, only too long for a count
             return f"At most {rules.MAX_QUANTITY}."
         return "Give a positive whole number."
     if number <= 0:

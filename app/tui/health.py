@@ -44,12 +44,12 @@ def down_parts(status: Any) -> list[str]:
     return [f"{labels.get(p.name, p.name)} is down: {p.detail}." for p in status.parts if not p.healthy]
 
 
-def goodbye(status: Any) -> str:
-    """What the TUI says as it quits: whether this machine still runs the stack (it said "still
-    running" after the stack had been stopped from another shell)."""
+def goodbye(local: dict[str, bool]) -> str:
+    """What the TUI says as it quits, from whether each part this machine runs for the stack
+    has a process (it said "still running" after the stack had been stopped from another
+    shell). Only the processes: asking the servers could keep the operator waiting."""
     labels = dict(HEALTH_PARTS)
-    local = [part for part in status.parts if part.local]
-    running = [labels.get(part.name, part.name) for part in local if part.pid is not None]
+    running = [labels.get(name, name) for name, alive in local.items() if alive]
     if not running:
         return "The stack is not running here; ./start.sh up starts it." if local else ""
     if len(running) == len(local):
