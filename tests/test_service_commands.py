@@ -250,15 +250,11 @@ async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_une
     )
 
 
-@pytest.mark.parametrize(("exists", "released", "outcome"), [(False, True, "unreachable"), (None, False, "unreachable"), (True, False, "created")])
-async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if_the_order_surely_did_not_start(
-    monkeypatch, exists, released, outcome
-):
-    """The reservation went back on any failure, also when the start had gone through and only
-    its answer was lost: the running order then held its payment id unreserved."""
+def _creatable(monkeypatch) -> list:
+    """The database's side of a create, faked: one product, the id free, the payment id reserved
+    by this call; returns the list the reservations given back are appended to."""
     from app import service as service_module
     from db.queries import Product
-    from workflows.model import Address, OrderItem
 
     releases: list = []
 
@@ -276,6 +272,18 @@ async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if
 
     for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
         monkeypatch.setattr(service_module.queries, name, fake)
+    return releases
+
+
+@pytest.mark.parametrize(("exists", "released", "outcome"), [(False, True, "unreachable"), (None, False, "unreachable"), (True, False, "created")])
+async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if_the_order_surely_did_not_start(
+    monkeypatch, exists, released, outcome
+):
+    """The reservation went back on any failure, also when the start had gone through and only
+    its answer was lost: the running order then held its payment id unreserved."""
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(exists), pool=_NoOrderRow())  # type: ignore[arg-type]
     create = service.create_order(
         order_id="o-7", items=[OrderItem("SKU-1", 2)],
@@ -449,11 +457,8 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
 async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id(monkeypatch):
     """Ctrl-C while the start was on its way gave the payment id back, though the request may
     have reached Temporal: another order could then take the id of a running one."""
-    from app import service as service_module
-    from db.queries import Product
     from workflows.model import OrderItem
 
-    releases: list = []
     sent = asyncio.Event()
 
     class _SlowTemporal:
@@ -461,20 +466,7 @@ async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id
             sent.set()
             await asyncio.Event().wait()  # no answer yet
 
-    async def catalog(pool):
-        return [Product("SKU-1", "Thing", 1000)]
-
-    async def order_exists(pool, order_id):
-        return False
-
-    async def reserve(pool, payment_id, order_id):
-        return order_id, True
-
-    async def release(pool, payment_id, order_id):
-        releases.append((payment_id, order_id))
-
-    for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
-        monkeypatch.setattr(service_module.queries, name, fake)
+    releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_SlowTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
     creating = asyncio.ensure_future(service.create_order(
         order_id="o-10", items=[OrderItem("SKU-1", 1)], payment_id="card-77",
