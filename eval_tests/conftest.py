@@ -65,8 +65,16 @@ class PrivateStack:
 
     def ok(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         result = self.run(*args, timeout=timeout)
-        assert result.returncode == 0, f"{args} exited {result.returncode}: {result.stderr}{result.stdout}"
+        assert result.returncode == 0, f"{args} exited {result.returncode}: {result.stderr}{result.stdout}{self.log_tails()}"
         return result
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The end of each part's log: the data directory is gone by the time anyone reads a
+        failed run's output."""
+        tails = []
+        for log in sorted((self.data_dir / "logs").glob("*.log")):
+            tails.append(f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+        return "".join(tails)
 
     def json(self, *args: str, timeout: float = 120) -> Any:
         return json.loads(self.ok(*args, "--json", timeout=timeout).stdout)

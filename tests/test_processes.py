@@ -54,3 +54,22 @@ def test_a_part_of_this_process_is_stopped_and_collected(tmp_path):
     assert processes.stop(spec, timeout=5) == "stopped"
     assert processes.running_pid(spec) is None
     assert not Path(f"/proc/{pid}").exists()  # collected, not a zombie left behind
+
+
+def test_a_part_that_exits_during_start_up_is_said_with_its_last_error(tmp_path):
+    """It said only "exited during start-up; see …/temporal.log", and in the tests the log was
+    gone by the time anyone read the failure."""
+    from app.stack.stack import _last_words
+
+    log = tmp_path / "temporal.log"
+    log.write_text(
+        '{"level":"info","msg":"starting"}\n'
+        '{"level":"error","msg":"listen tcp 127.0.0.1:7233: bind: address already in use"}\n'
+        '{"level":"info","msg":"stopping"}\n\n'
+    )
+    assert _last_words(log) == '{"level":"error","msg":"listen tcp 127.0.0.1:7233: bind: address already in use"}'
+    log.write_text("only this\n")
+    assert _last_words(log) == "only this"
+    assert _last_words(tmp_path / "missing.log") == ""
+    log.write_text("error " + "x" * 300 + "\n")
+    assert len(_last_words(log)) == 200 and _last_words(log).endswith("…")

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
-from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop
+from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop, tail
 from app.stack.purge import check_purge
 from app.stack.status import PartStatus, StackStatus, part_status
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
@@ -240,7 +240,10 @@ class Stack:
         last = None
         while True:
             if name in specs and (pid := running_pid(specs[name])) is None:
-                raise StackError(f"The {LABELS[name]} exited during start-up; see {self._where(name)}.")
+                said = _last_words(self.log_path(name))
+                raise StackError(
+                    f"The {LABELS[name]} exited during start-up{f' ({said})' if said else ''}; see {self._where(name)}."
+                )
             # A stopped server: waiting cannot help (workers have their own check, with their queue).
             if name in SERVERS and name in specs and (stopped := health.process_stopped(pid)) is not None:
                 raise StackError(f"The {LABELS[name]} is {stopped}.")
@@ -298,3 +301,12 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+
+
+def _last_words(log: Path, width: int = 200) -> str:
+    """What a part that exited said last (its log's last error, else its last line), so that
+    the refusal says why without opening the log: "bind: address already in use", say."""
+    lines = [line.strip() for line in tail(log, 40) if line.strip()]
+    errors = [line for line in lines if any(word in line.lower() for word in ("error", "fatal", "panic"))]
+    last = (errors or lines or [""])[-1]
+    return last if len(last) <= width else last[: width - 1] + "…"
