@@ -8,6 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from app.stack import processes
 from app.stack.processes import ProcessSpec
 
@@ -73,3 +75,40 @@ def test_a_part_that_exits_during_start_up_is_said_with_its_last_error(tmp_path)
     assert _last_words(tmp_path / "missing.log") == ""
     log.write_text("error " + "x" * 300 + "\n")
     assert len(_last_words(log)) == 200 and _last_words(log).endswith("…")
+
+
+async def test_a_server_that_exits_during_start_up_is_started_once_more_then_refused(tmp_path, monkeypatch):
+    """Once in CI the dev server exited during start-up (it picks some of its ports at random,
+    and one can be taken before it binds it), and `up` failed at once."""
+    from app.config import Settings
+    from app.stack import stack as stack_module
+    from app.stack.stack import ExitedDuringStartUp, Stack
+
+    starts: list[str] = []
+    exits = ["listen tcp 127.0.0.1:40001: bind: address already in use"]
+    monkeypatch.setattr(stack_module, "running_pid", lambda spec: None)
+    monkeypatch.setattr(stack_module, "start", lambda spec: starts.append(spec.name))
+
+    async def wait_healthy(self, name, specs, check, timeout=0):
+        if exits:
+            raise ExitedDuringStartUp(f"The Temporal server exited during start-up ({exits[0]}); see x.", exits.pop(0))
+
+    monkeypatch.setattr(Stack, "_wait_healthy", wait_healthy)
+    said: list[str] = []
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}))
+    await stack._up_temporal(stack.specs(), [], said.append)
+    assert starts == ["temporal", "temporal"]
+    assert said[-1] == (
+        "the Temporal server exited during start-up (listen tcp 127.0.0.1:40001: bind: address already in use);"
+        " starting it once more"
+    )
+    # A second exit is the refusal; and a server this call did not start is not started again.
+    exits[:] = ["first", "second"]
+    with pytest.raises(ExitedDuringStartUp, match=r"\(second\)"):
+        await stack._up_temporal(stack.specs(), [], said.append)
+    monkeypatch.setattr(stack_module, "running_pid", lambda spec: 4242)
+    starts.clear()
+    exits[:] = ["gone"]
+    with pytest.raises(ExitedDuringStartUp):
+        await stack._up_temporal(stack.specs(), [], said.append)
+    assert starts == []

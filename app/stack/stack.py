@@ -43,6 +43,14 @@ class StackError(Exception):
     """A part could not start; the message is one sentence for the operator."""
 
 
+class ExitedDuringStartUp(StackError):
+    """A part's process exited before it answered; ``said`` is its log's last error."""
+
+    def __init__(self, message: str, said: str = "") -> None:
+        super().__init__(message)
+        self.said = said
+
+
 class Stack:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -181,7 +189,7 @@ class Stack:
                 raise StackError(f"PostgreSQL could not be initialised ({error}); see {self._where('postgres')}.") from None
             start(specs["postgres"])
             started.append("postgres")
-        await self._wait_healthy("postgres", specs, lambda: health.check_postgres_server(self.settings))
+        await self._started_healthy("postgres", specs, started, say, lambda: health.check_postgres_server(self.settings))
         try:
             await postgres.ensure_database(self.settings)
         except Exception as error:
@@ -212,7 +220,7 @@ class Stack:
             check, client = await health.check_temporal(self.settings)
             return check
 
-        await self._wait_healthy("temporal", specs, answering)
+        await self._started_healthy("temporal", specs, started, say, answering)
 
     async def _up_workers(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         for name in WORKERS:
@@ -235,14 +243,31 @@ class Stack:
 
             await self._wait_healthy(name, specs, polling)
 
+    async def _started_healthy(
+        self, name: str, specs: dict, started: list[str], say: Callable[[str], None], check: Callable
+    ) -> None:
+        """Wait for a server to answer. One this call started that exits before it does is started
+        once more: the dev server picks some of its ports at random, and one can be taken before
+        it binds it. A second exit is the refusal, with what the log said."""
+        try:
+            await self._wait_healthy(name, specs, check)
+        except ExitedDuringStartUp as error:
+            if name not in started:
+                raise
+            log.warning("event=exited_during_start_up part=%s retry=1 said=%r", name, error.said)
+            say(f"the {LABELS[name]} exited during start-up ({error.said or 'its log says nothing'}); starting it once more")
+            start(specs[name])
+            await self._wait_healthy(name, specs, check)
+
     async def _wait_healthy(self, name: str, specs: dict, check: Callable, timeout: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
         last = None
         while True:
             if name in specs and (pid := running_pid(specs[name])) is None:
                 said = _last_words(self.log_path(name))
-                raise StackError(
-                    f"The {LABELS[name]} exited during start-up{f' ({said})' if said else ''}; see {self._where(name)}."
+                raise ExitedDuringStartUp(
+                    f"The {LABELS[name]} exited during start-up{f' ({said})' if said else ''}; see {self._where(name)}.",
+                    said,
                 )
             # A stopped server: waiting cannot help (workers have their own check, with their queue).
             if name in SERVERS and name in specs and (stopped := health.process_stopped(pid)) is not None:
