@@ -307,6 +307,18 @@ class _Unheard:
         await asyncio.Event().wait()
 
 
+def _worker_serving_answers(monkeypatch, service: OrderService, answer: bool | None) -> list:
+    """Temporal's answer to "does a worker poll this queue?"; returns the queues asked about."""
+    asked: list = []
+
+    async def worker_serving(task_queue):
+        asked.append(task_queue)
+        return answer
+
+    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    return asked
+
+
 @pytest.mark.parametrize("worker_running", [False, None, True])
 async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not_after_20_s(monkeypatch, worker_running):
     """`order approve` with the order worker down waited the whole 20 s, though Temporal could
@@ -317,13 +329,7 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
     monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.3)
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
-    asked = []
-
-    async def worker_serving(task_queue):
-        asked.append(task_queue)
-        return worker_running
-
-    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    asked = _worker_serving_answers(monkeypatch, service, worker_running)
     with pytest.raises(Unanswered) as unanswered:
         await service.approve("o-8", by="dana")
     assert asked == ["order-tq"] and unanswered.value.worker_down is (worker_running is False)
@@ -377,13 +383,7 @@ async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_
     monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
     monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 5)
     service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
-    asked = []
-
-    async def worker_serving(task_queue):
-        asked.append(task_queue)
-        return False
-
-    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    asked = _worker_serving_answers(monkeypatch, service, False)
     with pytest.raises(Unanswered) as pending:
         await service.cancel("o-10", reason="r", by="dana")
     assert asked == ["shipping-tq"] and pending.value.accepted and pending.value.worker_down
