@@ -129,6 +129,21 @@ async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: F
     assert result.processing_seconds == 2.0 and result.review_seconds == 1.234
 
 
+async def test_the_status_query_does_not_claim_no_retries_for_attempts_it_cannot_see(workflow_env, fakes):
+    """Local activities retry inside the worker: the workflow never sees a failed attempt, so
+    its Query said "retries: 0" of an order that had retried. It leaves them to the database."""
+    fakes.failures["ReceiveOrder"].append(RuntimeError("Forced failure for testing"))
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        status = await handle.query(OrderWorkflow.status)
+        assert len(fakes.calls["ReceiveOrder"]) == 2  # the failed attempt and the one that stored it
+        assert (status.attempts, status.retries, status.last_error) == (None, None, None)
+        await handle.signal("approve")
+        await finish(handle)
+
+
 async def test_an_ending_refused_because_the_carrier_has_the_package_ships_the_order(workflow_env, fakes):
     """After a reset to before the approval, the order was rejected although the database had its
     hand-over: FinishOrder overwrote DISPATCHED with REJECTED, and the money stayed charged."""

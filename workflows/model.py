@@ -177,20 +177,13 @@ class Transition:
 
 
 @dataclass
-class ActivityStats:
-    attempts: int = 0
-    last_error: str = ""
-
-
-@dataclass
-class LastError:
-    activity: str
-    message: str
-    at: str
-
-
-@dataclass
 class OrderStatus:
+    """The status Query's answer (and the workflow's result): section 5's fields as the
+    workflow itself knows them. ``attempts``, ``retries`` and ``last_error`` are None here:
+    the steps are local activities, retried inside the worker, so the workflow never sees an
+    attempt that failed; ``order status`` (and the API) fill them from activity_attempts.
+    The clocks are as of the last workflow task (workflow code cannot read the time)."""
+
     order_id: str
     state: OrderState
     step: str
@@ -199,9 +192,9 @@ class OrderStatus:
     amount_cents: int | None
     address: Address
     payment: Payment
-    attempts: dict[str, int] = field(default_factory=dict)
-    retries: int = 0
-    last_error: LastError | None = None
+    attempts: dict[str, int] | None = None
+    retries: int | None = None
+    last_error: dict[str, str] | None = None
     awaiting_approval_since: str | None = None
     processing_seconds: float = 0.0
     review_seconds: float = 0.0
