@@ -147,7 +147,7 @@ class _LateResultInbound(ActivityInboundInterceptor):
         result = await super().execute_activity(input)
         if activity.info().attempt == 1:
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(asyncio.sleep(0.8))
+                await asyncio.Event().wait()  # held until the timeout cancels the attempt
         return result
 
 

@@ -292,7 +292,10 @@ def test_bench_refuses_a_number_of_seconds_that_is_not_finite(flag, value):
 
 
 def test_bench_takes_finite_seconds():
-    bench_cli._check(build_parser().parse_args(["bench", "--review-wait", "0.5", "--order-timeout", "30"]))
+    """The check that refuses nan and inf (above) lets finite numbers through."""
+    args = build_parser().parse_args(["bench", "--review-wait", "0.5", "--order-timeout", "30"])
+    bench_cli._check(args)  # raises InvalidInput on a refusal
+    assert (args.review_wait, args.order_timeout) == (0.5, 30.0)
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e3"])
