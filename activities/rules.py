@@ -104,7 +104,7 @@ def item_problems(items: list[OrderItem], known_skus: Iterable[str]) -> list[str
     seen: set[str] = set()
     for item in items:
         if item.sku not in known:
-            problems.append(f"Unknown SKU {item.sku!r}; see `order catalog` for the products one can order.")
+            problems.append(f"Unknown SKU {item.sku!r}; the catalog lists the products one can order.")
         if item.sku in seen:
             problems.append(f"SKU {item.sku!r} appears twice; give it once with the total quantity.")
         seen.add(item.sku)
