@@ -36,6 +36,7 @@ from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun
 from app.stack.health import check_pollers
+from app.unfinished import Stall, find_stall, left_unfinished, reset_point
 from app.views import merged_status, order_summary, timeline
 from db import queries
 from db.pool import create_pool
@@ -186,13 +187,16 @@ class OrderService:
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
         if status.get("terminal"):
             return status
-        closed = "gone" if not_found else None if no_answer else await self._closed_workflow(order_id)
-        if closed is not None:
-            # Terminated (say) from outside, or no longer in Temporal at all: the query answered
-            # from the closed workflow's history as if it were about to go on, or not at all.
-            status["workflow_status"] = closed.upper()
-            status["step"] = "none: its workflow " + ("no longer exists" if closed == "gone" else f"is {closed}")
-            unfinished = _left_unfinished(closed, status["state"], status.get("payment") or {}, order_id)
+        stall = Stall(closed="gone") if not_found else None if no_answer else await self._stall(order_id)
+        if stall is not None:
+            # Terminated (say) from outside, no longer in Temporal at all, or waiting for a child
+            # that ended unheard: the query answered as if the order were about to go on, or not at all.
+            status["workflow_status"] = (stall.closed or "RUNNING").upper()
+            if stall.closed is None:
+                status["step"] = f"none: waiting for {stall.child}, which is {stall.child_status}"
+            else:
+                status["step"] = "none: its workflow " + ("no longer exists" if stall.closed == "gone" else f"is {stall.closed}")
+            unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
             status["warning"] = f"Order {order_id} will not finish: {unfinished}"
         elif live is None:
             status["note"] = (
@@ -203,20 +207,14 @@ class OrderService:
             )
         return status
 
-    async def _closed_workflow(self, order_id: str) -> str | None:
-        """How the order's workflow (its latest run) was closed before the order ended, else None
-        (running; completed, which it does only once the order's row is final, so a row read
-        just before that is only a moment old; or Temporal could not say)."""
+    async def _stall(self, order_id: str) -> Stall | None:
+        """Why the order's workflow (its latest run) will not finish the order, if it will not."""
         if self._client is None:
             return None
-        try:
-            description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
-        except Exception as error:  # the status still answers, from what it has
-            log.info("event=describe_failed order_id=%s error=%r", order_id, error)
-            return None
-        if description.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            return None
-        return description.status.name
+        return await find_stall(self._client, self._handle(order_id), QUERY_TIMEOUT)
+
+    def _left_unfinished(self, stall: Stall, state: str, payment: dict, order_id: str) -> str:
+        return left_unfinished(stall, state, payment, order_id, self.settings.temporal_address)
 
     async def audit(self, order_id: str) -> dict:
         checks.audit(order_id)
@@ -510,42 +508,15 @@ class OrderService:
                 return NotFound(f"There is no order {order_id}.")
             closed = description.status.name if description.status else "closed"
         row = await queries.get_order(self.pool, order_id)
-        if row is None:
-            if closed == "gone":
-                return NotFound(f"There is no order {order_id}.")
-            return Refused(f"Order {order_id} cannot change: {_left_unfinished(closed, 'not recorded yet', {}, order_id)}")
-        if OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name:
+        if row is None and closed == "gone":
+            return NotFound(f"There is no order {order_id}.")
+        if row is not None and (OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name):
             return _already(order_id, row["state"])
+        stall = Stall(closed=closed, reset_event_id=None if closed == "gone" else await reset_point(self._handle(order_id)))
+        if row is None:
+            return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
-        return Refused(f"Order {order_id} cannot change: {_left_unfinished(closed, row['state'], payment, order_id)}")
-
-
-# How a workflow was closed before its order ended, in the words of the sentence below.
-_CLOSED_HOW = {
-    "TERMINATED": "was terminated outside the order tracker",
-    "CANCELED": "was cancelled through Temporal",
-    "FAILED": "failed (its history in the Temporal Web UI says why)",
-    "TIMED_OUT": "timed out",
-    "CONTINUED_AS_NEW": "was continued as new",
-}
-
-
-def _left_unfinished(closed: str, state: str, payment: dict, order_id: str) -> str:
-    """Why an order whose workflow closed (terminated in the Web UI, say; ``gone``: no longer in
-    Temporal) before its row ended will not go on, and what to do; a clause, after "Order X ...: "."""
-    if closed == "gone":
-        return (
-            f"its workflow no longer exists in Temporal (deleted, or past the namespace's retention) while the"
-            f" order is {state}, so nothing will finish it: settle it by hand."
-        )
-    # Charged is right for an order the carrier has; elsewhere the money is held for nothing.
-    charged = payment.get("status") == "CHARGED" and state != OrderState.DISPATCHED.value
-    money = f"; payment {payment.get('payment_id')} is still charged" if charged else ""
-    return (
-        f"its workflow {_CLOSED_HOW.get(closed, f'closed ({closed})')} while the order is {state},"
-        f" so nothing will finish it{money}: go on from where it stopped with"
-        f" temporal workflow reset -w {order_workflow_id(order_id)} --type LastWorkflowTask, or settle it by hand."
-    )
+        return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
 
 
 def _already(order_id: str, state: str) -> Refused:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -90,6 +90,7 @@ class _Connection:
 
 class _NoWorker:
     def get_workflow_handle(self, workflow_id: str) -> "_NoWorker":
+        self.id = workflow_id
         return self
 
     async def query(self, *args: Any, **kwargs: Any) -> None:
@@ -98,7 +99,7 @@ class _NoWorker:
     async def describe(self, **kwargs: Any) -> Any:
         from temporalio.client import WorkflowExecutionStatus
 
-        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING)
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=SimpleNamespace(pending_children=[]))
 
 
 def a_service(tmp_path) -> OrderService:
@@ -142,6 +143,7 @@ class _Temporal:
         self.query_error, self.described = query_error, described
 
     def get_workflow_handle(self, workflow_id: str) -> "_Temporal":
+        self.id = workflow_id
         return self
 
     async def query(self, *args: Any, **kwargs: Any) -> None:
@@ -170,6 +172,47 @@ async def test_status_of_an_order_whose_workflow_is_closed_or_gone_says_it_will_
     assert (status.get("warning") or "").startswith(warning or ""), status.get("warning")
     assert bool(status.get("warning")) == bool(warning)
     assert (status.get("note") or "").startswith(note or "") and bool(status.get("note")) == bool(note)
+
+
+class _WaitingForAClosedChild:
+    """A running order workflow (reset to its last task after a terminate) whose shipping child,
+    started by workflow task 13, was closed with the old run a minute ago."""
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> "_WaitingForAClosedChild":
+        self.id = workflow_id
+        return self
+
+    async def query(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no worker")
+
+    async def describe(self, **kwargs: Any) -> Any:
+        if self.id.startswith("shipping-"):
+            return SimpleNamespace(
+                status=WorkflowExecutionStatus.TERMINATED, close_time=datetime.now(timezone.utc) - timedelta(minutes=1)
+            )
+        pending = [SimpleNamespace(workflow_id="shipping-o-1-1", run_id="r1")]
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=SimpleNamespace(pending_children=pending))
+
+    async def fetch_history_events(self):
+        from tests.test_service_commands import _child_started_by_task
+
+        for event in _child_started_by_task(13):
+            yield event
+
+
+async def test_status_of_an_order_waiting_for_a_child_that_ended_with_an_earlier_run_says_how_to_go_on(tmp_path):
+    """Reset to its last workflow task after a terminate, as the advice then said, the order
+    waited for ever for a child of the old run, and status showed it shipping."""
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    status = await OrderService(settings, client=_WaitingForAClosedChild(), pool=AuditTables()).status("o-1")  # type: ignore[arg-type]
+    assert (status["workflow_status"], status["step"]) == ("RUNNING", "none: waiting for shipping-o-1-1, which is TERMINATED")
+    assert status["warning"] == (
+        "Order o-1 will not finish: its workflow waits for shipping workflow shipping-o-1-1, which is TERMINATED"
+        " (closed with an earlier run of the order's workflow, which a reset to its last workflow task cannot bring"
+        " back) while the order is PACKED, so nothing will finish it; payment pay-o-1 is still charged: go on from"
+        " where it stopped with temporal workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13"
+        " --reason 'resume order o-1', or settle it by hand."
+    )
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:

@@ -398,11 +398,17 @@ class _Closed:
     """A workflow closed with ``status`` (None: no longer in Temporal at all): an Update finds
     no running workflow."""
 
-    def __init__(self, status) -> None:
+    def __init__(self, status, history: list | None = None) -> None:
         self.status = status
+        self.history = history or []
+        self.id = "order-o-9"
 
     def get_workflow_handle(self, workflow_id: str) -> "_Closed":
         return self
+
+    async def fetch_history_events(self):
+        for event in self.history:
+            yield event
 
     async def start_update(self, name: str, args: list, wait_for_stage):
         raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
@@ -416,6 +422,20 @@ class _Closed:
 PAID = {"state": "PAID", "payment_id": "pay-9", "payment_status": "CHARGED"}
 
 
+def _child_started_by_task(task: int) -> list:
+    """A history whose workflow task ``task`` started a child that it does not see end."""
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.api.history.v1 import HistoryEvent, StartChildWorkflowExecutionInitiatedEventAttributes
+
+    return [HistoryEvent(
+        event_id=task + 4,
+        event_type=EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        start_child_workflow_execution_initiated_event_attributes=StartChildWorkflowExecutionInitiatedEventAttributes(
+            workflow_task_completed_event_id=task
+        ),
+    )]
+
+
 @pytest.mark.parametrize(
     ("workflow", "row", "expected"),
     [
@@ -423,7 +443,16 @@ PAID = {"state": "PAID", "payment_id": "pay-9", "payment_status": "CHARGED"}
         ("TERMINATED", PAID,
          "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
          " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
-         " temporal workflow reset -w order-o-9 --type LastWorkflowTask, or settle it by hand."),
+         " temporal workflow reset --address 127.0.0.1:7233 -w order-o-9 --type LastWorkflowTask"
+         " --reason 'resume order o-9', or settle it by hand."),
+        # Its shipping child ended with it: a reset to the last task would wait for that child for
+        # ever; the task that started the child runs again instead (and the advice had no --reason,
+        # which the CLI requires).
+        (("TERMINATED", _child_started_by_task(13)), PAID,
+         "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
+         " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
+         " temporal workflow reset --address 127.0.0.1:7233 -w order-o-9 --event-id 13"
+         " --reason 'resume order o-9', or settle it by hand."),
         ("FAILED", None, "Order o-9 cannot change: its workflow failed (its history in the Temporal Web UI says why)"
          " while the order is not recorded yet, so nothing will finish it: go on from"),
         # The carrier has it: charged is right, so no word of the money.
@@ -447,8 +476,10 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
         return row
 
     monkeypatch.setattr(service_module.queries, "get_order", get_order)
+    workflow, history = workflow if isinstance(workflow, tuple) else (workflow, [])
     status = WorkflowExecutionStatus[workflow] if workflow else None
-    service = OrderService(settings=None, client=_Closed(status), pool=_NoOrderRow())  # type: ignore[arg-type]
+    client = _Closed(status, history)
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises((Refused, NotFound)) as refused:
         await service.approve("o-9", by="dana")
     assert str(refused.value).startswith(expected), str(refused.value)

@@ -1,0 +1,136 @@
+"""Orders their workflow will not finish, how to tell, and what to tell the operator.
+
+Two ways an order stops for good: its workflow was closed before the order ended (terminated in
+the Web UI, say), or it was reset to its last workflow task after such a close while a shipping
+child was under way. A reset keeps the child's start in the new run, but Temporal never tells
+the new run how a child of the old run ended (the child was closed with its parent), so the new
+run waits for it for ever (temporalio/temporal#10639). The way on is a reset to the workflow
+task that started that child: the task runs again (every step is idempotent by key) and starts
+the child anew, its id being free once the old one is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+
+from workflows.model import OrderState, order_workflow_id
+
+log = logging.getLogger("app.unfinished")
+
+# A child's end reaches its parent's history within moments; one unheard of for this long
+# while the parent still lists the child as pending will never be.
+CHILD_END_UNHEARD = timedelta(seconds=15)
+
+# Events that say how a child the history started ended (or that it never started).
+_CHILD_ENDS = {
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+}
+
+# How a workflow was closed before its order ended, in the words of the sentence below.
+_CLOSED_HOW = {
+    "TERMINATED": "was terminated outside the order tracker",
+    "CANCELED": "was cancelled through Temporal",
+    "FAILED": "failed (its history in the Temporal Web UI says why)",
+    "TIMED_OUT": "timed out",
+    "CONTINUED_AS_NEW": "was continued as new",
+}
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Why the order's workflow will not finish it. ``closed``: how the workflow was closed
+    ("gone": no longer in Temporal), or None while it runs, waiting for ``child``, which ended
+    (``child_status``) without the workflow hearing of it. ``reset_event_id``: the workflow task
+    to reset to when a child's start must run again; None where the last workflow task will do."""
+
+    closed: str | None
+    reset_event_id: int | None = None
+    child: str | None = None
+    child_status: str | None = None
+
+
+async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timedelta) -> Stall | None:
+    """The order's workflow's stall, if it has one; None if it is going on (or completed: it does
+    that only once the order's row is final), or if Temporal could not say."""
+    try:
+        description = await handle.describe(rpc_timeout=rpc_timeout)
+        if description.status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+            return Stall(closed=description.status.name, reset_event_id=await reset_point(handle))
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        for pending in description.raw_description.pending_children:
+            child = await client.get_workflow_handle(pending.workflow_id, run_id=pending.run_id).describe(
+                rpc_timeout=rpc_timeout
+            )
+            now = datetime.now(timezone.utc)
+            if child.close_time is not None and child.status is not None and now - child.close_time > CHILD_END_UNHEARD:
+                return Stall(
+                    closed=None,
+                    reset_event_id=await reset_point(handle),
+                    child=pending.workflow_id,
+                    child_status=child.status.name,
+                )
+    except Exception as error:  # the status still answers, from what it has
+        log.info("event=stall_check_failed workflow_id=%s error=%r", handle.id, error)
+    return None
+
+
+async def reset_point(handle: WorkflowHandle) -> int | None:
+    """The workflow task that started the first child whose end the history does not record;
+    None if every child it started has ended, or if the history could not be read (then the
+    last workflow task is what the advice names)."""
+    started: dict[int, int] = {}  # the child's initiated event -> the task that started it
+    try:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                attributes = event.start_child_workflow_execution_initiated_event_attributes
+                started[event.event_id] = attributes.workflow_task_completed_event_id
+            elif event.event_type in _CHILD_ENDS:
+                attributes = getattr(event, event.WhichOneof("attributes"))
+                started.pop(attributes.initiated_event_id, None)
+    except Exception as error:
+        log.info("event=history_read_failed workflow_id=%s error=%r", handle.id, error)
+        return None
+    return min(started.values()) if started else None
+
+
+def reset_command(order_id: str, temporal_address: str, event_id: int | None) -> str:
+    where = f"--event-id {event_id}" if event_id is not None else "--type LastWorkflowTask"
+    return (
+        f"temporal workflow reset --address {temporal_address} -w {order_workflow_id(order_id)} {where}"
+        f" --reason {shlex.quote(f'resume order {order_id}')}"
+    )
+
+
+def left_unfinished(stall: Stall, state: str, payment: dict, order_id: str, temporal_address: str) -> str:
+    """Why the order will not go on, and what to do; a clause, after "Order X ...: "."""
+    if stall.closed == "gone":
+        return (
+            f"its workflow no longer exists in Temporal (deleted, or past the namespace's retention) while the"
+            f" order is {state}, so nothing will finish it: settle it by hand."
+        )
+    if stall.closed is not None:
+        why = f"its workflow {_CLOSED_HOW.get(stall.closed, f'closed ({stall.closed})')}"
+    else:
+        why = (
+            f"its workflow waits for shipping workflow {stall.child}, which is {stall.child_status} (closed with an"
+            f" earlier run of the order's workflow, which a reset to its last workflow task cannot bring back)"
+        )
+    # Charged is right for an order the carrier has; elsewhere the money is held for nothing.
+    charged = payment.get("status") == "CHARGED" and state != OrderState.DISPATCHED.value
+    money = f"; payment {payment.get('payment_id')} is still charged" if charged else ""
+    return (
+        f"{why} while the order is {state}, so nothing will finish it{money}: go on from where it stopped with"
+        f" {reset_command(order_id, temporal_address, stall.reset_event_id)}, or settle it by hand."
+    )

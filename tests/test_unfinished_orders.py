@@ -1,0 +1,108 @@
+"""An order whose workflow was closed while its shipping child ran, on a real dev server: the
+reset that order status advises goes on, and the one it used to advise (to the last workflow
+task) leaves the order waiting for a child that ended with the old run, which status tells."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Worker
+
+from app import unfinished
+from app.unfinished import Stall, find_stall, reset_point
+from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.fakes import FakeActivities
+from workflows.model import OrderState, PaymentStatus, shipping_workflow_id
+from workflows.order import OrderWorkflow
+
+RPC_TIMEOUT = timedelta(seconds=5)
+
+
+async def reset(handle: WorkflowHandle, event_id: int) -> WorkflowHandle:
+    client = handle._client
+    response = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            reason="test",
+            workflow_task_finish_event_id=event_id,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    return client.get_workflow_handle_for(OrderWorkflow.run, handle.id, run_id=response.run_id)
+
+
+async def last_workflow_task(handle: WorkflowHandle) -> int:
+    return [
+        event.event_id
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ][-1]
+
+
+async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status_advises(dev_env, monkeypatch):
+    monkeypatch.setattr(unfinished, "CHILD_END_UNHEARD", timedelta(0))
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    child_id = shipping_workflow_id(order.order_id, 1)
+    client = dev_env.client
+    # No shipping worker yet: the child is started and waits for one.
+    async with Worker(client, task_queue=fakes.order_task_queue, workflows=[OrderWorkflow], activities=fakes.order_activities()):
+        handle = await start_order(dev_env, fakes, order)
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await handle.signal("approve")
+        await eventually(lambda: _running(client.get_workflow_handle(child_id)))
+    await handle.terminate("an operator, in the Web UI")
+    # The child is closed with its parent (ParentClosePolicy TERMINATE) and the parent never hears.
+    await eventually(lambda: _closed(client.get_workflow_handle(child_id)))
+
+    stall = await find_stall(client, handle, RPC_TIMEOUT)
+    started_child = await reset_point(handle)
+    assert started_child is not None and started_child < await last_workflow_task(handle)
+    assert stall == Stall(closed="TERMINATED", reset_event_id=started_child)
+
+    # The old advice: the new run keeps the child's start and waits for it for ever.
+    stuck = await reset(handle, await last_workflow_task(handle))
+    async with workers(dev_env, fakes):
+        await eventually(lambda: _has_task_completed_after_reset(stuck))
+        assert await state_of(stuck) == OrderState.PAID.value
+        assert await find_stall(client, stuck, RPC_TIMEOUT) == Stall(
+            closed=None, reset_event_id=started_child, child=child_id, child_status="TERMINATED"
+        )
+        # The advice now: the task that started the child runs again, and the order ships.
+        resumed = await reset(stuck, started_child)
+        result = await resumed.result()
+    assert result.state == OrderState.SHIPPED
+    assert result.payment.status == PaymentStatus.CHARGED
+    assert await find_stall(client, resumed, RPC_TIMEOUT) is None
+
+
+async def _state_is(handle: WorkflowHandle, state: OrderState) -> bool:
+    return await state_of(handle) == state.value
+
+
+async def _running(handle: WorkflowHandle) -> bool:
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    except Exception:  # not started yet
+        return False
+
+
+async def _closed(handle: WorkflowHandle) -> bool:
+    return (await handle.describe()).status not in (None, WorkflowExecutionStatus.RUNNING)
+
+
+async def _has_task_completed_after_reset(handle: WorkflowHandle) -> bool:
+    """The reset run's first workflow task (after the one the reset failed) has completed."""
+    seen_reset = False
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            seen_reset = True
+        elif seen_reset and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return True
+    return False
