@@ -469,6 +469,24 @@ async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
     assert [r.payload["command"] for r in refusals] == ["update_address"]
 
 
+async def test_an_address_change_while_a_cancel_is_pending_is_refused(workflow_env, fakes):
+    """With the cancel accepted and waiting for the step in flight, the change was recorded
+    (audited as changed) and then the order was cancelled anyway."""
+    order = an_order(fakes, oid())
+
+    async def cancel_then_readdress(_input) -> None:
+        handle = workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id))
+        await handle.signal("cancel", "changed my mind")
+        await handle.signal("update_address", NEW_ADDRESS)
+
+    fakes.hooks["ChargePayment"] = cancel_then_readdress
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.CANCELLED and result.address.city == "Springfield"
+    assert "RecordAddressChange" not in fakes.calls
+    refusals = [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert refusals == [{"command": "update_address", "reason": f"Order {order.order_id} is being cancelled."}]
+
+
 async def test_dispatch_failing_once_then_succeeding_ships_on_second_attempt(workflow_env, fakes):
     fakes.failures["DispatchCarrier"].append(carrier_refused())
     result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))

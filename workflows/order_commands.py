@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
     )
     from workflows.patches import (
+        ADDRESS_REFUSED_WHILE_CANCELLING,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         REFUSE_UNSTORABLE_TEXT,
@@ -168,6 +169,9 @@ class OrderCommands:
             return f"Order {self._order.order_id} is already {self._state.value}."
         if self._state in PAST_DISPATCH_STATES:
             return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+        # Cancelled, or too late for the carrier has it: either way no change to make.
+        if self._cancel_reason is not None and (not signal or workflow.patched(ADDRESS_REFUSED_WHILE_CANCELLING)):
+            return f"Order {self._order.order_id} is being cancelled."
         problems = rules.address_problems(address)
         return problems[0] if problems else None
 

@@ -61,6 +61,10 @@ DECISION_RECORDED_BEFORE_ENDING = "decision-recorded-before-ending"
 # DISPATCHED: a hand-over from before a reset of the workflow, say); FinishOrder says so and the
 # order ships, instead of ending REJECTED, EXPIRED or CANCELLED with the money kept.
 ENDING_REFUSED_SHIPS = "ending-refused-ships"
+# An address change signal that comes while a cancel is pending (accepted, waiting for the
+# shipping child's dispatch to settle it) is refused: the order is either cancelled, or the
+# carrier already has the package; before, it was recorded as a change.
+ADDRESS_REFUSED_WHILE_CANCELLING = "address-refused-while-cancelling"
 
 # ---- ShippingWorkflow
 
