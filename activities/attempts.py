@@ -88,10 +88,10 @@ def _cancelled(info: activity.Info) -> tuple[str, str]:
         timeout = info.start_to_close_timeout or timedelta(0)
         ran = datetime.now(timezone.utc) - info.started_time
         if info.is_local and ran < timeout - EARLY_BY:
+            # Its own duration is the row's; here only why it came early, in an operator's words.
             return "timeout", (
-                f"timed out after {ran.total_seconds() * 1000:.0f} ms, before its start-to-close timeout"
-                f" ({timeout.total_seconds():g}s): the timer of an earlier attempt (temporalio's local"
-                " activities do not stop it when they retry)"
+                f"timed out early, on an earlier attempt's timer ({timeout.total_seconds():g}s start-to-close);"
+                " the step runs again"
             )
         return "timeout", f"start-to-close timeout ({timeout.total_seconds():g}s) exceeded"
     return "cancelled", "cancelled" + (" (worker shutdown)" if details and details.worker_shutdown else "")
