@@ -399,8 +399,8 @@ class OrderService:
             )
         if await self.order_worker_running() is False:  # the stack's trouble (exit 3), not the order's
             return StackUnreachable(
-                f"Order {order_id} has been started, but no order worker is running to record it;"
-                " start one with ./start.sh up."
+                f"Order {order_id} has been started, but no order worker is serving to record it (none runs,"
+                " or it is stopped: see ./start.sh status)."
             )
         return NotFound(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
 

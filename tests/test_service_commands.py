@@ -173,7 +173,11 @@ async def test_an_order_without_a_row_is_told_apart_from_no_order_and_says_why(d
     assert await service.order_worker_running() is False  # nothing polls order-tq on this server
     with pytest.raises(StackUnreachable) as no_worker:  # exit 3: a part of the stack is down
         await service.audit(waiting)
-    assert "no order worker is running to record it; start one with ./start.sh up." in str(no_worker.value)
+    # Not "start one with ./start.sh up": a worker stopped with SIGSTOP is running, and `up`
+    # refuses it with the advice that helps (kill -CONT), which `status` gives.
+    assert "no order worker is serving to record it (none runs, or it is stopped: see ./start.sh status)." in str(
+        no_worker.value
+    )
     with pytest.raises(NotFound) as closed:
         await service.audit(ended)
     assert f"Order {ended} was never recorded: its workflow ended (TERMINATED) first" in str(closed.value)
