@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,9 +48,66 @@ def database_unreachable(error: BaseException) -> bool:
 LAST_OK_KEPT = 10_000
 
 
+# Rows that could not be written while the database was out of reach, kept (oldest first, this
+# many at most, ~3 MB) to be written once it answers again.
+UNWRITTEN_KEPT = 10_000
+
+
+class _Unwritten:
+    """Rows of attempts made while the database was out of reach (every attempt of every step
+    waiting on it), written late and in order once a write succeeds again: the audit then has
+    the outage's attempts and errors, not a gap. Rows carry their own times, so the timeline
+    sorts them where they happened; the INSERT ignores a row already there."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.rows: deque[dict[str, Any]] = deque(maxlen=UNWRITTEN_KEPT)
+        self.pushed_out = 0  # rows lost to a full buffer
+        self._flushing: asyncio.Future | None = None
+
+    def keep(self, row: dict[str, Any]) -> None:
+        if len(self.rows) == UNWRITTEN_KEPT:
+            self.pushed_out += 1
+        self.rows.append(row)
+
+    def database_answered(self) -> None:
+        if self.rows and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        written = 0
+        while self.rows:
+            row = self.rows[0]
+            try:
+                await orders_db.record_attempt(self._pool, **row)
+            except Exception as error:
+                if database_unreachable(error):
+                    break  # out of reach again: the next write that succeeds tries again
+                log.exception("event=attempt_record_failed activity=%s attempt=%s late=true", row["activity"], row["attempt"])
+            else:
+                written += 1
+            self.rows.popleft()
+        if written:
+            log.info(
+                "event=attempt_rows_recorded_late count=%d still_kept=%d pushed_out=%d",
+                written, len(self.rows), self.pushed_out,
+            )
+
+    async def drain(self) -> None:
+        """At shutdown: one last try, then say what is lost."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        await self.flush()
+        if self.rows or self.pushed_out:
+            log.warning(
+                "event=attempt_rows_lost count=%d reason=database_unreachable", len(self.rows) + self.pushed_out
+            )
+
+
 class AttemptRecorder(Interceptor):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._unwritten = _Unwritten(pool)
         # Rows being corrected after their attempt was cut off; kept until done (the loop holds
         # tasks weakly) and awaited by drain() before the pool closes.
         self._corrections: set[asyncio.Future] = set()
@@ -58,11 +115,13 @@ class AttemptRecorder(Interceptor):
         self._last_ok: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _RecordAttempts(next, self._pool, self._corrections, self._last_ok)
+        return _RecordAttempts(next, self._pool, self._corrections, self._last_ok, self._unwritten)
 
     async def drain(self) -> None:
-        """Wait for the corrections still under way (the worker has shut down; the pool is open)."""
+        """Wait for the corrections still under way, and write the rows an outage held back (the
+        worker has shut down; the pool is open)."""
         await asyncio.gather(*self._corrections, return_exceptions=True)
+        await self._unwritten.drain()
 
 
 def _describe(error: BaseException) -> str:
@@ -104,11 +163,13 @@ class _RecordAttempts(ActivityInboundInterceptor):
         pool: asyncpg.Pool,
         corrections: set[asyncio.Future],
         last_ok: OrderedDict[tuple[str, str, str], dict[str, Any]],
+        unwritten: _Unwritten,
     ) -> None:
         super().__init__(next)
         self._pool = pool
         self._corrections = corrections
         self._last_ok = last_ok
+        self._unwritten = unwritten
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
@@ -192,11 +253,15 @@ class _RecordAttempts(ActivityInboundInterceptor):
             if not database_unreachable(error):
                 log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
                 return
+            self._unwritten.keep(row)
             # Every attempt of every waiting step during an outage: one line each, no traceback.
             log.warning(
-                "event=attempt_record_failed activity=%s workflow_id=%s attempt=%s reason=database_unreachable error=%r",
-                row["activity"], row["workflow_id"], row["attempt"], error,
+                "event=attempt_record_failed activity=%s workflow_id=%s attempt=%s reason=database_unreachable"
+                " kept_to_write_later=%d error=%r",
+                row["activity"], row["workflow_id"], row["attempt"], len(self._unwritten.rows), error,
             )
+        else:
+            self._unwritten.database_answered()
 
     async def _correct(self, writing: asyncio.Future | None, row: dict[str, Any], outcome: str, error: str) -> None:
         log.warning(
@@ -205,6 +270,9 @@ class _RecordAttempts(ActivityInboundInterceptor):
         )
         if writing is not None:
             await writing
+        if any(kept is row for kept in self._unwritten.rows):  # held back by an outage: corrected before it is written
+            row.update(outcome=outcome, error=error)
+            return
         try:
             await orders_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
         except Exception:

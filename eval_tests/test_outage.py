@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import time
+from datetime import datetime, timezone
 
+import asyncpg
 import psutil
 
 from eval_tests.conftest import PrivateStack
@@ -36,6 +38,7 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
         # A fast shutdown: every connection dropped.
         at_outage = asyncio.run(act_once_shipping(stack, ids, lambda: os.kill(postgres, signal.SIGINT)))
         psutil.Process(postgres).wait(30)
+        down_at = datetime.now(timezone.utc)
         assert set(at_outage.values()) - TERMINAL, f"every order ended before the outage: {at_outage}"
 
         # Down until a step has used up its local attempts and gone on as a regular activity.
@@ -44,6 +47,7 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
             assert time.monotonic() < deadline, "no step went on to the server's retries"
             time.sleep(0.5)
         assert stack.run("status").returncode == 3
+        up_at = datetime.now(timezone.utc)
 
         stack.ok("up", timeout=120)
         for order_id, approval in zip(ids, approvals):
@@ -64,9 +68,25 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
             audit = stack.json("order", "audit", order_id)
             money = [e["type"] for e in audit["timeline"] if e.get("type", "").startswith(("payment_", "refund_"))]
             assert money == ["payment_charged"], money
+        # The attempts made (begun and ended) while the database was down are in the audit too,
+        # written once it was back.
+        during = asyncio.run(_attempts_between(stack, ids, down_at, up_at))
+        assert during > 0, "no attempt made during the outage was recorded"
     finally:
         for approval in approvals:
             if approval.poll() is None:
                 approval.kill()
                 approval.wait()
         stack.destroy()
+
+
+async def _attempts_between(stack: PrivateStack, ids: list[str], start: datetime, end: datetime) -> int:
+    conn = await asyncpg.connect(stack.settings.database_url)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM activity_attempts WHERE order_id = ANY($1::text[]) AND started_at > $2"
+            " AND finished_at < $3",
+            ids, start, end,
+        )
+    finally:
+        await conn.close()

@@ -23,6 +23,7 @@ from temporalio.worker import (
 )
 
 from activities import attempts
+from tests.conftest import eventually
 
 
 FIRST_ATTEMPT_FAILS = {"fails": False}
@@ -186,6 +187,38 @@ async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_tra
     [failed] = [r for r in caplog.records if "event=attempt_record_failed" in r.getMessage()]
     assert failed.levelname == "WARNING" and failed.exc_info is None
     assert "reason=database_unreachable" in failed.getMessage() and "Connect call failed" in failed.getMessage()
+
+
+async def test_rows_of_attempts_made_while_the_database_was_down_are_written_once_it_is_back(
+    dev_env, monkeypatch: pytest.MonkeyPatch
+):
+    """An operator stopped PostgreSQL for 12 s: the audit jumped from attempt #1 to #58 of the
+    step, and no view said what happened in between."""
+    monkeypatch.setitem(FIRST_ATTEMPT_FAILS, "fails", True)
+    rows = _Rows()
+    rows.release.set()
+    database = {"down": True}
+
+    async def record_attempt(pool: Any, **row: Any) -> None:
+        if database["down"]:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
+        await rows.record_attempt(pool, **row)
+
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    recorder = attempts.AttemptRecorder(pool=None)
+    async with quick_step_worker(dev_env, recorder) as run:
+        assert await run() == "done"  # attempt 1 fails, attempt 2 succeeds: two rows held back
+        assert rows.rows == {}
+        database["down"] = False
+        assert await run() == "done"  # its first row written: the two held back follow
+        await eventually(lambda: _settled(lambda: len(rows.rows) == 4))
+        await recorder.drain()
+    in_time = sorted(rows.rows.values(), key=lambda r: r["started_at"])
+    assert [(r["attempt"], r["outcome"]) for r in in_time] == [(1, "error"), (2, "ok")] * 2
+
+
+async def _settled(check: Callable[[], bool]) -> bool:
+    return check()
 
 
 @pytest.mark.parametrize(
