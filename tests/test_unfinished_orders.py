@@ -57,6 +57,7 @@ async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status
         await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
         await handle.signal("approve")
         await eventually(lambda: _running(client.get_workflow_handle(child_id)))
+        await eventually(lambda: _task_completed_after(handle, EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED))
     await handle.terminate("an operator, in the Web UI")
     # The child is closed with its parent (ParentClosePolicy TERMINATE) and the parent never hears.
     await eventually(lambda: _closed(client.get_workflow_handle(child_id)))
@@ -99,10 +100,15 @@ async def _closed(handle: WorkflowHandle) -> bool:
 
 async def _has_task_completed_after_reset(handle: WorkflowHandle) -> bool:
     """The reset run's first workflow task (after the one the reset failed) has completed."""
-    seen_reset = False
+    return await _task_completed_after(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+
+
+async def _task_completed_after(handle: WorkflowHandle, event_type: int) -> bool:
+    """A workflow task has completed after the first event of ``event_type``."""
+    seen = False
     async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            seen_reset = True
-        elif seen_reset and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+        if event.event_type == event_type:
+            seen = True
+        elif seen and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             return True
     return False
