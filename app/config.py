@@ -34,6 +34,8 @@ class Settings:
     # The port of the local dev server's Prometheus endpoint (/metrics on 127.0.0.1). The dev
     # server serves it either way; unset, on a random port it prints to its log at start.
     temporal_metrics_port: int | None = None
+    # Whether `up` starts the watchdog that starts a dead worker again (app/stack/watchdog.py).
+    restart_workers: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -48,6 +50,7 @@ class Settings:
             external_temporal_address=env.get("TEMPORAL_ADDRESS") or None,
             external_database_url=env.get("DATABASE_URL") or None,
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
+            restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 
     @property

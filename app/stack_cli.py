@@ -13,7 +13,7 @@ from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeRefused, Stack, StackError
 from app.stack.processes import STOP_TIMEOUT_S
-from app.stack.stack import LABELS, PART_NAMES
+from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
 
 
 # More than any screen or pager wants; tail's own limit is far larger and its refusal cryptic.
@@ -41,7 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=_status)
 
     logs = commands.add_parser("logs", help="show the end of a part's log")
-    logs.add_argument("name", nargs="?", choices=[*PART_NAMES, "cli", "api"], help="which log (default: all)")
+    logs.add_argument("name", nargs="?", choices=[*PART_NAMES, WATCHDOG, "cli", "api"], help="which log (default: all)")
     logs.add_argument("-n", "--lines", type=_line_count, default=40, help=f"how many lines, 1 to {MAX_LOG_LINES:,} (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the log")
     logs.set_defaults(handler=_logs)
@@ -123,6 +123,10 @@ async def _status(args: argparse.Namespace) -> int:
         if console.width < render.WIDE_STACK_TABLE:
             console.print(render.stack_logs(status), soft_wrap=True)
         console.print(render.stack_links(status), soft_wrap=True)
+        if status.watchdog_pid is not None:
+            console.print(f"A worker that dies is started again by the watchdog (pid {status.watchdog_pid}).", soft_wrap=True)
+        else:
+            console.print("No watchdog runs: a worker that dies stays down until ./start.sh up.", soft_wrap=True)
         if not status.healthy:
             console.print("Start what is down with [bold]./start.sh up[/].")
     return 0 if status.healthy else 3

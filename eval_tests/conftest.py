@@ -32,7 +32,9 @@ class PrivateStack:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls) -> "PrivateStack":
+    def create(cls, restart_workers: bool = True) -> "PrivateStack":
+        """A stack on free ports in a temporary directory; ``restart_workers=False`` for a test
+        that needs a killed worker to stay down (no watchdog)."""
         data_dir = Path(tempfile.mkdtemp(prefix="order-tracker-e2e-"))
         env = {
             **os.environ,
@@ -41,6 +43,7 @@ class PrivateStack:
             "ORDER_TRACKER_TEMPORAL_UI_PORT": str(free_port()),
             "ORDER_TRACKER_POSTGRES_PORT": str(free_port()),
             "ORDER_TRACKER_API_PORT": str(free_port()),
+            "ORDER_TRACKER_RESTART_WORKERS": "1" if restart_workers else "0",
         }
         for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG"):
             env.pop(name, None)

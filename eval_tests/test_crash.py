@@ -1,5 +1,6 @@
 """Orders survive crashed workers: both worker processes are killed with SIGKILL while orders
-are in flight; `up` brings them back and every order still ships, charged exactly once."""
+are in flight; the watchdog (or, without it, `up`) brings them back and every order still
+ships, charged exactly once."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ async def act_once_shipping(stack: PrivateStack, ids: list[str], act: Callable[[
 
 
 def test_orders_survive_both_workers_being_killed_mid_flight():
-    stack = PrivateStack.create()
+    stack = PrivateStack.create(restart_workers=False)  # a killed worker stays down until `up`
     try:
         stack.ok("up", timeout=180)
         # Looked up now: the CLI is too slow to ask between seeing the orders and the kill.
@@ -113,6 +114,39 @@ def test_orders_survive_both_workers_being_killed_mid_flight():
         stack.destroy()
 
 
+def test_a_killed_worker_is_started_again_by_the_watchdog_and_its_orders_ship_without_up():
+    """Before the watchdog, orders held by a crashed worker waited until an operator ran up."""
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        before = stack.status()
+        assert before["watchdog_pid"] is not None
+        pids = {p["name"]: p["pid"] for p in before["parts"]}
+        ids, approvals = approve_new_orders(stack, "watchdog", 4)
+
+        def kill_both_workers() -> None:
+            for name in ("order-worker", "shipping-worker"):
+                os.kill(pids[name], signal.SIGKILL)
+
+        at_crash = asyncio.run(act_once_shipping(stack, ids, kill_both_workers))
+        assert set(at_crash.values()) - TERMINAL, f"every order ended before the crash: {at_crash}"
+        for approval in approvals:
+            approval.communicate(timeout=120)
+        final = _wait(stack, ids, lambda s: s in TERMINAL)  # no `up` in between
+        assert set(final.values()) == {"SHIPPED"}, final
+        after = stack.status()
+        assert after["healthy"] is True
+        for name in ("order-worker", "shipping-worker"):
+            assert next(p["pid"] for p in after["parts"] if p["name"] == name) != pids[name]
+        log = (stack.settings.logs_dir / "watchdog.log").read_text()
+        assert "event=worker_restarted worker=order-worker" in log and "event=worker_restarted worker=shipping-worker" in log
+        for order_id in ids:
+            audit = stack.json("order", "audit", order_id)
+            assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
+    finally:
+        stack.destroy()
+
+
 def _kill_part(stack: PrivateStack, name: str) -> None:
     """SIGKILL one part of the stack and wait until it is gone."""
     pid = next(p["pid"] for p in stack.status()["parts"] if p["name"] == name)
@@ -123,7 +157,7 @@ def _kill_part(stack: PrivateStack, name: str) -> None:
 def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_so_and_takes_effect_later():
     """The cancel of a paid order waits for its shipping child; with the shipping worker down
     the command used to say "did not answer", though the order had accepted it."""
-    stack = PrivateStack.create()
+    stack = PrivateStack.create(restart_workers=False)  # a killed worker stays down until `up`
     try:
         stack.ok("up", timeout=180)
         _kill_part(stack, "shipping-worker")
@@ -147,7 +181,7 @@ def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_so_and_takes_e
 def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one():
     """Temporal remembers a dead worker's poller for up to 90 s; for that long `order create`
     said nothing, and `order status` only "try again in a moment"."""
-    stack = PrivateStack.create()
+    stack = PrivateStack.create(restart_workers=False)  # a killed worker stays down until `up`
     try:
         stack.ok("up", timeout=180)
         _kill_part(stack, "order-worker")
@@ -163,7 +197,7 @@ def test_an_order_created_just_after_the_order_worker_died_says_it_waits_for_one
         )
         assert other.returncode == 1 and f"already used by order {order_id}" in other.stderr, other.stderr
         status = stack.run("order", "status", order_id)
-        assert status.returncode == 3 and "no order worker is running" in status.stderr, status.stderr
+        assert status.returncode == 3 and "no order worker is serving" in status.stderr, status.stderr
         # A command says so after a moment (it waited the whole 20 s), and may still take effect.
         approve = stack.run("order", "approve", order_id)
         assert approve.returncode == 3, approve.stderr

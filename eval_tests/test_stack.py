@@ -49,7 +49,7 @@ def test_up_is_healthy_and_up_again_is_a_no_op(stack: PrivateStack):
 
 
 def test_status_exits_zero_only_when_healthy_and_a_killed_worker_shows(tmp_path):
-    private = PrivateStack.create()
+    private = PrivateStack.create(restart_workers=False)  # a killed worker stays down until `up`
     try:
         private.ok("up", timeout=180)
         assert private.run("status").returncode == 0
@@ -79,10 +79,12 @@ def test_data_survives_down_and_up_and_down_leaves_no_process():
             "--city", "Springfield", "--postal-code", "12345", "--country", "US",
         )
         order_id = created["order_id"]
-        pids = _pids(private.status())
+        status = private.status()
+        pids = [*_pids(status).values(), status["watchdog_pid"]]
+        assert status["watchdog_pid"] is not None
         result = private.ok("down")
         assert "Stopped" in result.stdout
-        assert not [pid for pid in pids.values() if psutil.pid_exists(pid)], "down left processes behind"
+        assert not [pid for pid in pids if psutil.pid_exists(pid)], "down left processes behind"
         assert not list((private.data_dir / "run").glob("*.pid"))
         assert private.run("status").returncode == 3
 
@@ -133,7 +135,7 @@ def test_servers_given_by_the_user_are_used_not_started(stack: PrivateStack):
         assert parts["temporal"]["pid"] is None and parts["postgres"]["pid"] is None
         assert "not-shown" not in json.dumps(status) and "***" in status["database_url"]
         assert not (mine.data_dir / "postgres").exists() and not (mine.data_dir / "temporal").exists()
-        assert mine.ok("down").stdout.strip() == "Stopped order-worker, shipping-worker."
+        assert mine.ok("down").stdout.strip() == "Stopped watchdog, order-worker, shipping-worker."
         assert stack.status()["healthy"] is True
     finally:
         mine.destroy()

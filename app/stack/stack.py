@@ -3,7 +3,8 @@
 ``up`` starts only what is not running (so it is idempotent and also restarts a crashed
 worker) and returns when every part is healthy; a part that cannot start is named in one
 sentence with its log. Parts the user brings (TEMPORAL_ADDRESS, DATABASE_URL) are checked,
-never started.
+never started. Beside the workers ``up`` starts the watchdog (app/stack/watchdog.py), which
+starts a worker again when it dies; ``down`` stops it first.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ LABELS = {
     "temporal": "Temporal server",
     "order-worker": "order worker",
     "shipping-worker": "shipping worker",
+    "watchdog": "watchdog",
 }
 START_TIMEOUT_S = 60.0
 SERVERS = ("postgres", "temporal")
+WATCHDOG = "watchdog"
 
 
 class StackError(Exception):
@@ -74,7 +77,18 @@ class Stack:
                 cwd=ROOT,
                 env={"PYTHONUNBUFFERED": "1", liveness.PATH_VARIABLE: str(self.liveness_path(name))},
             )
+        specs[WATCHDOG] = ProcessSpec(
+            name=WATCHDOG,
+            command=[sys.executable, "-m", "app.stack.watchdog"],
+            log_path=self.log_path(WATCHDOG),
+            pid_path=s.run_dir / f"{WATCHDOG}.pid",
+            cwd=ROOT,
+            env={"PYTHONUNBUFFERED": "1"},
+        )
         return specs
+
+    def watchdog_pid(self) -> int | None:
+        return running_pid(self.specs()[WATCHDOG])
 
     def liveness_path(self, name: str) -> Path:
         return liveness.path_for(self.settings.run_dir, name)
@@ -116,6 +130,7 @@ class Stack:
             temporal_address=self.settings.temporal_address,
             temporal_ui_url=self.settings.temporal_ui_url,
             database_url=self.settings.database_url_redacted,
+            watchdog_pid=pids.get(WATCHDOG),
         )
 
     async def _check_worker(self, client, name: str, queue: str, pid: int | None) -> health.Check:
@@ -134,10 +149,12 @@ class Stack:
     async def up(self, say: Callable[[str], None] = lambda _: None) -> StackStatus:
         with self._lock():
             current = await self.status()
-            if current.healthy:
-                return current
             specs = self.specs()
             started: list[str] = []
+            if current.healthy:
+                self._up_watchdog(specs, started, say)
+                current.started = started
+                return current
             self._check_ports(specs)
 
             database = asyncio.create_task(self._up_postgres(specs, started, say))
@@ -157,11 +174,20 @@ class Stack:
                     task.cancel()
             await self._up_workers(specs, started, say)
             final = await self.status()
-            final.started = started
             if not final.healthy:
                 bad = next(p for p in final.parts if not p.healthy)
                 raise StackError(f"The {LABELS[bad.name]} is not healthy ({bad.detail}); see {self._where(bad.name)}.")
+            self._up_watchdog(specs, started, say)
+            final.started = started
             return final
+
+    def _up_watchdog(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
+        """Once the workers are healthy: the watchdog that starts one again if it dies."""
+        if not self.settings.restart_workers or running_pid(specs[WATCHDOG]) is not None:
+            return
+        say("starting the watchdog that restarts a worker that dies")
+        start(specs[WATCHDOG])
+        started.append(WATCHDOG)
 
     def _check_ports(self, specs: dict[str, ProcessSpec]) -> None:
         s = self.settings
@@ -293,7 +319,7 @@ class Stack:
         with self._lock():
             specs = self.specs()
             stopped = {}
-            for name in [*WORKERS, "temporal", "postgres"]:
+            for name in [WATCHDOG, *WORKERS, "temporal", "postgres"]:
                 if name in specs and (how := stop(specs[name])) is not None:
                     stopped[name] = how
         if purge:
@@ -303,6 +329,13 @@ class Stack:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """One up/down at a time (the TUI and a terminal may both try)."""
+        with self.lock():
+            yield
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True) -> Iterator[bool]:
+        """The stack's lock (up, down and the watchdog's restarts take it); with ``wait=False``
+        it yields False at once if another holds it."""
         try:
             self.settings.run_dir.mkdir(parents=True, exist_ok=True)
             handle = open(self.settings.run_dir / "stack.lock", "w")
@@ -312,9 +345,13 @@ class Stack:
                 " check ORDER_TRACKER_DATA_DIR."
             ) from None
         with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

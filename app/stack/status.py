@@ -24,6 +24,7 @@ class StackStatus:
     temporal_ui_url: str | None
     database_url: str
     started: list[str] = field(default_factory=list)
+    watchdog_pid: int | None = None  # the process that starts a dead worker again (None: none runs)
 
     @property
     def healthy(self) -> bool:
@@ -38,6 +39,7 @@ class StackStatus:
             "temporal_address": self.temporal_address,
             "temporal_ui_url": self.temporal_ui_url,
             "database_url": self.database_url,
+            "watchdog_pid": self.watchdog_pid,
             "parts": [asdict(p) for p in self.parts],
         }
 

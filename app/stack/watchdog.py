@@ -1,0 +1,90 @@
+"""The watchdog: a small process `up` starts beside the workers, which starts a worker again
+when it has died (killed, crashed), so that the orders it held go on without an operator
+running `./start.sh up`. `down` stops it first.
+
+It restarts only a worker whose process is gone: one stopped with SIGSTOP is alive, and is
+left to the operator (`status` says how to resume it). One that keeps dying is started less
+and less often. It starts a worker the way `up` does, under the same lock, so the two never
+start one twice. ORDER_TRACKER_RESTART_WORKERS=0 leaves crashed workers down (`up` then
+starts no watchdog).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from app.logging_setup import configure_logging
+from app.stack.processes import running_pid, start
+from app.stack.stack import WORKERS, Stack
+
+log = logging.getLogger("app.stack.watchdog")
+
+CHECK_EVERY_S = 1.0
+FIRST_DELAY_S = 1.0
+MAX_DELAY_S = 60.0
+# A worker that ran this long since its last restart starts with the first delay again.
+STEADY_S = 60.0
+
+
+@dataclass
+class Backoff:
+    """When a dead worker may be started again: at once the first time, then after a delay
+    that doubles with each restart that did not last (STEADY_S, from its start until it was
+    first seen dead)."""
+
+    delay_s: float = 0.0
+    not_before: float = 0.0
+    restarted_at: float | None = None
+    dead_since: float | None = None
+    restarts: int = 0
+
+    def due(self, now: float) -> bool:
+        """The worker is seen dead at ``now``: whether to start it now."""
+        if self.dead_since is None:
+            self.dead_since = now
+        return now >= self.not_before
+
+    def started(self, now: float) -> None:
+        ran = None if self.restarted_at is None else (self.dead_since or now) - self.restarted_at
+        self.delay_s = FIRST_DELAY_S if ran is None or ran >= STEADY_S else min(MAX_DELAY_S, self.delay_s * 2)
+        self.restarted_at = now
+        self.dead_since = None
+        self.not_before = now + self.delay_s
+        self.restarts += 1
+
+
+def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float) -> list[str]:
+    """Start each worker whose process is gone and whose back-off allows; the ones started."""
+    specs = stack.specs()
+    started = []
+    for name in WORKERS:
+        if running_pid(specs[name]) is not None or not backoffs[name].due(now):
+            continue
+        with stack.lock(wait=False) as locked:
+            if not locked or running_pid(specs[name]) is not None:  # up or down at work, or already back
+                continue
+            stack.liveness_path(name).unlink(missing_ok=True)
+            pid = start(specs[name])
+        backoffs[name].started(now)
+        started.append(name)
+        log.warning(
+            "event=worker_restarted worker=%s pid=%d restarts=%d next_restart_after_s=%.0f",
+            name, pid, backoffs[name].restarts, backoffs[name].delay_s,
+        )
+    return started
+
+
+def main() -> None:
+    configure_logging()
+    stack = Stack()
+    backoffs = {name: Backoff() for name in WORKERS}
+    log.info("event=watchdog_started workers=%s", ",".join(WORKERS))
+    while True:  # until `down` stops it (SIGTERM: the default action, nothing to clean up)
+        restart_dead_workers(stack, backoffs, time.monotonic())
+        time.sleep(CHECK_EVERY_S)
+
+
+if __name__ == "__main__":
+    main()
