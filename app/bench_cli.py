@@ -94,7 +94,7 @@ async def _bench(args: argparse.Namespace) -> int:
         f"Stopped: the orders of run {config.run_id} (bench-{config.run_id}-N) carry on in their workflows, and"
         " those awaiting review now wait for an approval: ./start.sh order list --state AWAITING_APPROVAL."
     )
-    service = await OrderService.connect(pool_size=4)
+    service = await OrderService.connect(pool_size=4, retry=None)  # the SDK's patience, under load
     async with service:
         with Progress(
             TextColumn("[bold]bench {task.fields[run_id]}"),

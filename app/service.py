@@ -29,7 +29,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 from activities import rules
 from app import checks
@@ -65,6 +65,11 @@ NO_WORKER_CHECK_S = 2
 QUERY_TIMEOUT = timedelta(seconds=3)
 # Temporal did not answer (down, restarting, overloaded; the SDK retried for ~10 s first): the
 # stack's trouble, not the command's, and whether the call reached the server is unknown.
+# How long the client retries a call Temporal cannot take (down, restarting) before the
+# operator is told: ~2 s instead of the SDK's ~7 s (10 s budget), which a long-lived client (the
+# TUI, the API) spent on every command once Temporal had gone; a blip shorter than that is
+# still ridden out. The benchmark keeps the SDK's patience.
+OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 NO_ANSWER = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
 
 
@@ -89,7 +94,12 @@ class OrderService:
 
     @classmethod
     async def connect(
-        cls, settings: Settings | None = None, *, pool_size: int = 5, temporal: bool | str = True
+        cls,
+        settings: Settings | None = None,
+        *,
+        pool_size: int = 5,
+        temporal: bool | str = True,
+        retry: RetryConfig | None = OPERATOR_RETRY,
     ) -> "OrderService":
         """``temporal=False``: only the database, for what reads nothing else (the catalog, the
         order list), so that it works while Temporal is down. ``temporal="optional"``: Temporal
@@ -99,8 +109,9 @@ class OrderService:
         client, unreachable = None, ""
         if temporal:
             try:
+                retrying = {"retry_config": retry} if retry is not None else {}
                 client = await asyncio.wait_for(
-                    Client.connect(**settings.temporal_connect_config()), CONNECT_TIMEOUT_S
+                    Client.connect(**settings.temporal_connect_config(), **retrying), CONNECT_TIMEOUT_S
                 )
             except Exception as error:
                 log.warning("event=temporal_unreachable address=%s error=%r", settings.temporal_address, error)
