@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 
 from app.config import Settings
+from app.errors import OperatorError
 from app.logging_setup import configure_logging
 
 log = logging.getLogger("app.api")
+
+
+class CannotListen(OperatorError):
+    """The API's port is taken or cannot be bound: exit 3, as `up` refuses a taken port."""
+
+    exit_code = 3
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -32,13 +41,39 @@ def _api(args: argparse.Namespace) -> int:
     if not os.environ.get("ORDER_TRACKER_DEBUG"):  # then it logs to stderr, as every command does
         # Its own log, apart from the commands' cli.log: what `./start.sh logs api` shows.
         configure_logging(path=settings.logs_dir / "api.log")
-    # The stack first, as every command checks it: uvicorn would log a failed start-up with
-    # its traceback, and the operator would get that instead of one sentence (exit 3).
-    asyncio.run(_stack_reachable())
-    log.info("event=api_started host=%s port=%s", args.host, port)
-    print(f"Order Tracker API on http://{args.host}:{port} (docs at /docs); Ctrl-C stops it.")
-    uvicorn.run(create_app(), host=args.host, port=port, log_level="warning")
+    # The port first, and held from here on: uvicorn binding it itself would announce nothing
+    # of ours but print its raw "[Errno 98] ... address already in use" after our "API on ...".
+    sock = _bind(args.host, port, "--port" if args.port else "ORDER_TRACKER_API_PORT")
+    with sock:
+        # The stack next, as every command checks it: uvicorn would log a failed start-up with
+        # its traceback, and the operator would get that instead of one sentence (exit 3).
+        asyncio.run(_stack_reachable())
+        log.info("event=api_started host=%s port=%s", args.host, port)
+        print(f"Order Tracker API on http://{args.host}:{port} (docs at /docs); Ctrl-C stops it.")
+        config = uvicorn.Config(create_app(), host=args.host, port=port, log_level="warning")
+        uvicorn.Server(config).run(sockets=[sock])  # serves on the socket bound above: no second bind to fail
     return 0
+
+
+def _bind(host: str, port: int, set_by: str) -> socket.socket:
+    """The API's socket, bound before anything is announced, or the refusal in one sentence
+    naming the port and what changes it (``set_by``: --port or ORDER_TRACKER_API_PORT)."""
+    change = "choose a free port with --port" if set_by == "--port" else f"set {set_by} to a free port"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)  # as uvicorn does
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # listening, it is ours: another SO_REUSEADDR socket cannot bind it meanwhile
+    except OSError as error:
+        sock.close()
+        log.warning("event=api_bind_failed host=%s port=%s error=%r", host, port, error)
+        if error.errno == errno.EADDRINUSE:
+            raise CannotListen(
+                f"Port {port} for the API is already in use by another program; stop it or {change}."
+            ) from None
+        reason = (error.strerror or str(error)).rstrip(".").lower()
+        raise CannotListen(f"The API cannot listen on {host}:{port} ({reason}); check --host, or {change}.") from None
+    return sock
 
 
 async def _stack_reachable() -> None:

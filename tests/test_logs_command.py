@@ -50,7 +50,7 @@ def test_the_api_writes_the_log_that_logs_api_shows(cli: Run, tmp_path: Path, mo
     async def stack_reachable() -> None:  # no stack here: the API's own check of it stands aside
         return None
 
-    monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: served.append(port))
+    monkeypatch.setattr("uvicorn.Server.run", lambda server, sockets: served.append(sockets[0].getsockname()[1]))
     monkeypatch.setattr("app.api_cli._stack_reachable", stack_reachable)
     assert cli("api", "--port", "18123")[0] == 0 and served == [18123]
     api_log = tmp_path / "logs" / "api.log"

@@ -1,0 +1,88 @@
+"""`./start.sh api` when its port is taken: one sentence naming the port and what changes it,
+before anything is announced, and uvicorn never binds a port of its own."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Iterator
+
+import pytest
+import uvicorn
+
+from app import api_cli
+from app.cli import main
+
+
+@pytest.fixture
+def taken_port(tmp_path, monkeypatch) -> Iterator[int]:
+    """A port another program listens on; the stack check passes (a stand-in)."""
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ORDER_TRACKER_DEBUG", raising=False)
+
+    async def reachable() -> None:
+        return None
+
+    monkeypatch.setattr(api_cli, "_stack_reachable", reachable)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+    try:
+        yield other.getsockname()[1]
+    finally:
+        root.handlers[:], root.level = handlers, level
+        other.close()
+
+
+def test_a_taken_api_port_is_refused_in_one_sentence_naming_its_variable(taken_port, monkeypatch, capsys):
+    """It announced "Order Tracker API on http://..." and then printed uvicorn's raw
+    "[Errno 98] error while attempting to bind on address"."""
+    monkeypatch.setenv("ORDER_TRACKER_API_PORT", str(taken_port))
+    code = main(["api"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err == (
+        f"Port {taken_port} for the API is already in use by another program;"
+        " stop it or set ORDER_TRACKER_API_PORT to a free port.\n"
+    )
+
+
+def test_a_taken_port_given_with_the_flag_names_the_flag(taken_port, capsys):
+    code = main(["api", "--port", str(taken_port)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err == (
+        f"Port {taken_port} for the API is already in use by another program; stop it or choose a free port with --port.\n"
+    )
+
+
+def test_the_api_serves_on_the_socket_it_bound_before_announcing(tmp_path, monkeypatch, capsys):
+    """No second bind that another program could win between the check and uvicorn's start."""
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORDER_TRACKER_API_PORT", str(port))
+    served: list[tuple[int, str]] = []
+
+    async def reachable() -> None:
+        return None
+
+    def run(_server, sockets=None) -> None:
+        # Announced by now, on a socket that already holds the port.
+        served.append((sockets[0].getsockname()[1], capsys.readouterr().out))
+        with socket.socket() as rival, pytest.raises(OSError):
+            rival.bind(("127.0.0.1", port))
+
+    monkeypatch.setattr(api_cli, "_stack_reachable", reachable)
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(["api"]) == 0
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert served == [(port, f"Order Tracker API on http://127.0.0.1:{port} (docs at /docs); Ctrl-C stops it.\n")]
