@@ -147,12 +147,45 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _docker(compose_args: list[str]) -> int:
-    try:
-        result = subprocess.run(["docker", "compose", *compose_args])
-    except FileNotFoundError:
-        raise StackUnreachable("Docker is not installed; use ./start.sh up for the local stack.") from None
+    _check_docker()
+    result = subprocess.run(["docker", "compose", *compose_args])
     if result.returncode != 0:
-        raise StackFailed("docker compose failed (is the Docker engine running?); ./start.sh up runs the stack without Docker.")
+        raise StackFailed(
+            f"docker compose {compose_args[0]} failed (its output is above); ./start.sh up runs the stack without Docker."
+        )
     return 0
 
 
+# `docker compose` and `docker info` answer in well under a second; the engine's socket can hang.
+DOCKER_CHECK_TIMEOUT_S = 20.0
+
+
+def _check_docker() -> None:
+    """What `--docker` needs, each missing piece in its own sentence: the CLI, its compose
+    plugin (without it docker reads `compose up -d` as its own flags: "unknown shorthand flag:
+    'd' in -d"), and an engine that answers."""
+    local = "or use the local stack with ./start.sh up"
+    try:
+        plugin = _docker_answer(["docker", "compose", "version"])
+        if plugin.returncode != 0:
+            raise StackUnreachable(
+                f"The Docker Compose plugin is not installed (`docker compose version` fails); install it, {local}."
+            )
+        engine = _docker_answer(["docker", "info", "--format", "{{.ServerVersion}}"])
+    except FileNotFoundError:
+        raise StackUnreachable("Docker is not installed; use ./start.sh up for the local stack.") from None
+    except subprocess.TimeoutExpired as timeout:
+        raise StackUnreachable(
+            f"Docker did not answer `{' '.join(timeout.cmd)}` within {timeout.timeout:.0f} s; check the Docker engine, {local}."
+        ) from None
+    if engine.returncode != 0:
+        if "permission denied" in engine.stderr.lower():
+            raise StackUnreachable(
+                f"The Docker engine refuses this user (permission denied on its socket); run as a user in the docker"
+                f" group, {local}."
+            )
+        raise StackUnreachable(f"The Docker engine is not running (`docker info` cannot reach it); start it, {local}.")
+
+
+def _docker_answer(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=DOCKER_CHECK_TIMEOUT_S)
