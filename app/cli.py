@@ -31,7 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
         module = _optional_module(name)
         if module is not None:
             module.register(commands)
+    help_command = commands.add_parser("help", help="this help; help COMMAND shows what COMMAND --help does")
+    help_command.add_argument("topic", nargs="*", metavar="COMMAND", help="the command, e.g. up or order create")
+    help_command.set_defaults(handler=_help)
     return parser
+
+
+def _help(args: argparse.Namespace) -> int:
+    """`help [COMMAND ...]`: exactly what `[COMMAND ...] --help` prints, exit 0 (argparse said
+    "invalid choice: 'help'", exit 2). An unknown command is the usual usage error (exit 2)."""
+    try:
+        build_parser().parse_args([*args.topic, "--help"])
+    except SystemExit as done:  # argparse leaves after the help, or after a usage error
+        return int(done.code or 0)
+    return 0
 
 
 def _optional_module(name: str):

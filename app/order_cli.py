@@ -22,19 +22,34 @@ from activities import rules
 from app import checks, render
 from app.errors import InvalidInput
 from app.service import OrderService
-from workflows.model import Address, OrderItem
+from workflows.model import Address, OrderItem, OrderState
 
 ADDRESS_FIELDS = ("name", "street", "city", "region", "postal_code", "country")
+ADDRESS_HELP = {
+    "name": "the recipient's name",
+    "street": "street and number",
+    "city": "city",
+    "region": "region or state (optional)",
+    "postal_code": "postal code",
+    "country": "country as an ISO 3166 alpha-2 code, e.g. US or DE",
+}
+BY_HELP = "who decides, for the audit log (default: operator)"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     order = commands.add_parser("order", help="create, decide, change and inspect orders")
     sub = order.add_subparsers(dest="order_command", required=True, parser_class=type(order))
 
-    create = sub.add_parser("create", help="start an order")
+    create = sub.add_parser(
+        "create",
+        help="start an order",
+        description="Start an order: at least one --item, and an address, either as --address JSON or as --name,"
+        " --street, --city, --postal-code and --country (--region is optional).",
+    )
     create.add_argument("--id", dest="order_id", help="order id (default: a new ord-XXXXXX)")
     create.add_argument(
-        "--item", dest="items", action="append", default=[], metavar="SKU:QTY", help="an item; repeat for more"
+        "--item", dest="items", action="append", default=[], metavar="SKU:QTY",
+        help="required: a product and its quantity, e.g. WIDGET-1:2; repeat for more (products: ./start.sh order catalog)",
     )
     _address_arguments(create)
     create.add_argument("--payment-id", help="idempotency key of the payment (default: pay-<order id>)")
@@ -45,28 +60,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     for name, text in (("approve", "approve an order awaiting review"),):
         p = sub.add_parser(name, help=text)
         p.add_argument("order_id", metavar="ID", help="the order id")
-        p.add_argument("--by", default="operator", help="who decides (for the audit log)")
+        p.add_argument("--by", default="operator", help=BY_HELP)
         _json_flag(p)
         p.set_defaults(handler=_approve)
 
     reject = sub.add_parser("reject", help="reject an order awaiting review")
     reject.add_argument("order_id", metavar="ID", help="the order id")
-    reject.add_argument("--reason", required=True)
-    reject.add_argument("--by", default="operator")
+    reject.add_argument("--reason", required=True, help="required: why it is rejected, for the audit log")
+    reject.add_argument("--by", default="operator", help=BY_HELP)
     _json_flag(reject)
     reject.set_defaults(handler=_reject)
 
     cancel = sub.add_parser("cancel", help="cancel an order (refunds it if paid); allowed until dispatch")
     cancel.add_argument("order_id", metavar="ID", help="the order id")
-    cancel.add_argument("--reason", default="")
-    cancel.add_argument("--by", default="operator")
+    cancel.add_argument("--reason", default="", help="why it is cancelled, for the audit log (optional)")
+    cancel.add_argument("--by", default="operator", help=BY_HELP)
     _json_flag(cancel)
     cancel.set_defaults(handler=_cancel)
 
-    address = sub.add_parser("address", help="change the shipping address; allowed until dispatch")
+    address = sub.add_parser(
+        "address",
+        help="change the shipping address; allowed until dispatch",
+        description="Change the shipping address (allowed until dispatch): the whole new address, either as --address"
+        " JSON or as --name, --street, --city, --postal-code and --country (--region is optional).",
+    )
     address.add_argument("order_id", metavar="ID", help="the order id")
     _address_arguments(address)
-    address.add_argument("--by", default="operator")
+    address.add_argument("--by", default="operator", help="who changes it, for the audit log (default: operator)")
     _json_flag(address)
     address.set_defaults(handler=_address)
 
@@ -76,7 +96,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=_status)
 
     listing = sub.add_parser("list", help="orders, newest first")
-    listing.add_argument("--state", help="only orders in this state")
+    listing.add_argument(
+        "--state", help=f"only orders in this state, one of {', '.join(state.value for state in OrderState)}"
+    )
     listing.add_argument("--limit", type=int, default=50, help=f"at most {checks.MAX_PAGE_SIZE} (default 50)")
     listing.add_argument("--offset", type=int, default=0, help="orders to skip (default 0)")
     _json_flag(listing)
@@ -97,9 +119,14 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _address_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", metavar="JSON", help="the whole address as a JSON object")
+    parser.add_argument(
+        "--address", metavar="JSON",
+        help=f"the whole address as a JSON object with {', '.join(ADDRESS_FIELDS)}, instead of the flags below",
+    )
     for field in ADDRESS_FIELDS:
-        parser.add_argument(f"--{field.replace('_', '-')}", dest=f"addr_{field}", metavar=field.upper())
+        parser.add_argument(
+            f"--{field.replace('_', '-')}", dest=f"addr_{field}", metavar=field.upper(), help=ADDRESS_HELP[field]
+        )
 
 
 # ---------------------------------------------------------------------- parsing

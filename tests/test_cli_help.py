@@ -1,0 +1,71 @@
+"""`./start.sh help [COMMAND]` and the flags' help texts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Iterator
+
+import pytest
+
+from app.cli import build_parser, main
+
+
+@pytest.fixture
+def cli_help(tmp_path, monkeypatch, capsys) -> Iterator:
+    """``main(argv)`` -> (exit code, stdout); a --help that argparse ends with SystemExit counts as its code."""
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ORDER_TRACKER_DEBUG", raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+
+    def run(*argv: str) -> tuple[int, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as done:
+            code = int(done.code or 0)
+        return code, capsys.readouterr().out
+
+    try:
+        yield run
+    finally:
+        root.handlers[:], root.level = handlers, level
+
+
+@pytest.mark.parametrize("topic", [[], ["order"], ["order", "create"], ["up"], ["test"], ["help"]])
+def test_help_prints_what_help_flag_prints(cli_help, topic):
+    """`./start.sh help` was "invalid choice: 'help'", exit 2."""
+    code, out = cli_help("help", *topic)
+    assert (code, out) == cli_help(*topic, "--help")
+    assert code == 0 and out.startswith("usage: ./start.sh")
+
+
+def test_help_for_a_command_that_does_not_exist_is_a_usage_error(cli_help):
+    assert cli_help("help", "nope") == (2, "")
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_every_flag_of_every_command_says_what_it_is():
+    """`order create --help` listed --name, --street, --city, ... and reject's --reason with no word."""
+    silent = [
+        f"{parser.prog} {action.option_strings or action.dest}"
+        for parser in _parsers(build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction) and not action.help
+    ]
+    assert silent == []
+
+
+def test_order_create_help_says_items_are_required_and_their_form(cli_help):
+    code, out = cli_help("order", "create", "--help")
+    assert code == 0
+    item_help = " ".join(out.split("--item SKU:QTY", 2)[2].split())
+    assert item_help.startswith("required: a product and its quantity, e.g. WIDGET-1:2; repeat for more")
+    assert "--country COUNTRY country as an ISO 3166 alpha-2 code" in " ".join(out.split())
