@@ -13,9 +13,16 @@ from app.core_logs import forwarding_runtime
 # sdk-core's warnings (Temporal unreachable, say) into our log, not onto the operator's screen
 # as coloured free text (over the TUI's menus, through the API's terminal).
 Runtime.set_default(forwarding_runtime())
-code = main()
-sys.stdout.flush()
-sys.stderr.flush()
-# Leave without interpreter finalisation: the Temporal SDK's runtime can crash there
-# (PyGILState_Release) after the command has finished, which would change the exit code.
+try:
+    code = main()
+except SystemExit as leaving:  # argparse's --help (0) and usage errors (2): leave by os._exit all the same
+    code = leaving.code if isinstance(leaving.code, int) else 0 if leaving.code is None else 1
+for stream in (sys.stdout, sys.stderr):
+    try:
+        stream.flush()
+    except (OSError, ValueError):  # a reader that went away: there is nothing more to say, nor anywhere to say it
+        pass
+# Leave without interpreter finalisation, on every path: the Temporal SDK's runtime can crash
+# there (PyGILState_Release, printed as a "Fatal Python error") once a client has run, which
+# would also change the exit code.
 os._exit(code)

@@ -86,7 +86,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = _run(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # output held in the buffer meets a reader that went away here
+        return code
+    except BrokenPipeError:  # also while saying why a command failed, with stdout and stderr in the pipe
+        return _reader_gone()
+
+
+def _run(argv: list[str]) -> int:
     args, cli_log = None, "the log"
     try:
         # Settings are read from here on (ports from the environment, when a module is
@@ -103,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": str(error), "exit_code": error.exit_code}))
         return error.exit_code
     except BrokenPipeError:
-        # The reader went away (`| head`): nothing of ours failed. Quiet the flush at exit.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a file descriptor (captured)
-            pass
-        return 0
+        return _reader_gone()
+    except SystemExit as leaving:
+        # Rich's Console meets a closed stdout by raising SystemExit(1) from its BrokenPipeError:
+        # that is a reader that went away too, not a failure (`./start.sh order list | head -1`).
+        if isinstance(leaving.__context__, BrokenPipeError):
+            return _reader_gone()
+        raise  # argparse's --help and usage errors; app/__main__.py turns them into an exit code
     except KeyboardInterrupt:
         # A command that was already sent says so (order_cli._sent): it may still take effect.
         print(getattr(args, "on_interrupt", None) or "Interrupted.", file=sys.stderr)
@@ -117,3 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
         print(f"Sorry, something unexpected went wrong; the details are in {cli_log}.", file=sys.stderr)
         return 1
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`| head`): nothing of ours failed, so exit 0, as
+    `| head` expects (a script under `set -o pipefail` sees no failure). What stdout still
+    holds goes to /dev/null, so that no later flush raises or prints again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured)
+        pass
+    finally:
+        os.close(devnull)
+    return 0

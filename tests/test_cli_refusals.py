@@ -340,3 +340,23 @@ def test_bench_refuses_an_order_timeout_the_review_wait_alone_would_use_up():
     with pytest.raises(InvalidInput, match="--order-timeout must be longer than --review-wait"):
         bench_cli._check(args)
     bench_cli._check(build_parser().parse_args(["bench", "--review-wait", "200", "--order-timeout", "300"]))
+
+
+def test_rich_meeting_a_reader_that_went_away_is_not_an_error(cli: Run, monkeypatch):
+    """`./start.sh order list | head -1` exited 1 in silence: Rich's Console answers a
+    BrokenPipeError with SystemExit(1) (rich.console.Console.on_broken_pipe)."""
+
+    async def rich_into_a_closed_pipe(_args) -> int:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            raise SystemExit(1)  # as Rich does, after pointing stdout at /dev/null
+
+    monkeypatch.setattr("app.order_cli._list", rich_into_a_closed_pipe)
+    assert cli("order", "list") == (0, "")
+
+
+def test_usage_errors_still_leave_as_usage_errors(cli: Run):
+    with pytest.raises(SystemExit) as exited:
+        cli("order", "nope")
+    assert exited.value.code == 2

@@ -1,0 +1,42 @@
+"""`./start.sh COMMAND | head -1` as an operator runs it: the real entry point (python -m app)
+writing into a pipe whose reader has gone. It must end quietly, exit 0, whichever way the
+output meets the closed pipe, and never print a Python or runtime error."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from app.config import ROOT
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],  # a Rich table: Rich turns the BrokenPipeError into SystemExit(1)
+        ["status", "--json"],  # print(): the buffered document meets the closed pipe at the final flush
+    ],
+)
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, argv):
+    closed = socket.socket()  # Temporal and PostgreSQL: bound, never listening, so refused at once
+    closed.bind(("127.0.0.1", 0))
+    port = str(closed.getsockname()[1])
+    # Without PYTHONUNBUFFERED (set in some CI shells, not in an operator's): stdout buffers, as at a terminal's pipe.
+    unset = ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG", "PYTHONUNBUFFERED")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head -1` that has already left
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "app", *argv],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.PIPE, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+        closed.close()
+    assert (done.returncode, done.stderr.decode()) == (0, "")
