@@ -6,8 +6,10 @@ import argparse
 import json
 import subprocess
 import time
+from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
@@ -63,9 +65,14 @@ async def ensure_up(console: Console | None = None) -> object:
     console = console or Console(stderr=True)
     stack = Stack()
     try:
-        return await stack.up(say=lambda what: console.print(f"[dim]… {what}[/]"))
+        return await stack.up(say=_progress(console))
     except StackError as error:
         raise StackFailed(str(error)) from None
+
+
+def _progress(console: Console) -> Callable[[str], None]:
+    """How `up` and `down` say each step as it begins: "… starting Temporal", "… stopping Temporal"."""
+    return lambda what: console.print(f"[dim]… {escape(what)}[/]")
 
 
 async def _up(args: argparse.Namespace) -> int:
@@ -91,8 +98,9 @@ def _down(args: argparse.Namespace) -> int:
         return _docker(["down", *(["--volumes"] if args.purge else [])])
     stack = Stack()
     existed = stack.settings.data_dir.exists()
+    console = Console(stderr=True)
     try:
-        stopped = stack.down(purge=args.purge)
+        stopped = stack.down(purge=args.purge, say=_progress(console))
     except PurgeRefused as error:
         raise InvalidInput(str(error)) from None
     except StackError as error:

@@ -214,7 +214,7 @@ def test_down_names_a_part_it_had_to_kill(monkeypatch, capsys):
 
     from app import stack_cli
 
-    monkeypatch.setattr(stack_cli.Stack, "down", lambda self, purge=False: {"order-worker": "killed", "postgres": "stopped"})
+    monkeypatch.setattr(stack_cli.Stack, "down", lambda self, purge=False, say=None: {"order-worker": "killed", "postgres": "stopped"})
     assert stack_cli._down(argparse.Namespace(docker=False, purge=False)) == 0
     out = capsys.readouterr().out
     assert "Stopped order-worker, postgres." in out

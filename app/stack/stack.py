@@ -37,6 +37,8 @@ LABELS = {
     "shipping-worker": "shipping worker",
     "watchdog": "watchdog",
 }
+# How `up` and `down` name a server in their progress lines ("… starting Temporal"); a worker is "the order worker".
+NAMED = {"postgres": "PostgreSQL", "temporal": "Temporal"}
 START_TIMEOUT_S = 60.0
 SERVERS = ("postgres", "temporal")
 WATCHDOG = "watchdog"
@@ -185,7 +187,7 @@ class Stack:
         """Once the workers are healthy: the watchdog that starts one again if it dies."""
         if not self.settings.restart_workers or running_pid(specs[WATCHDOG]) is not None:
             return
-        say("starting the watchdog that restarts a worker that dies")
+        say("starting the watchdog (it restarts a worker that dies)")
         start(specs[WATCHDOG])
         started.append(WATCHDOG)
 
@@ -308,9 +310,10 @@ class Stack:
 
     # ------------------------------------------------------------------ down
 
-    def down(self, purge: bool = False) -> dict[str, str]:
+    def down(self, purge: bool = False, say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
         """Stop what ``up`` started (workers first, so they finish cleanly). Returns each part
-        that was running, "stopped", or "killed" if it did not stop when asked.
+        that was running, "stopped", or "killed" if it did not stop when asked. ``say`` hears
+        each step as it begins, as in ``up`` (a server takes seconds to stop).
         With ``purge``, delete the data directory too, unless it holds what the stack did not create."""
         if purge:
             check_purge(self.settings)  # before anything stops, or is created by the lock and the specs
@@ -320,9 +323,12 @@ class Stack:
             specs = self.specs()
             stopped = {}
             for name in [WATCHDOG, *WORKERS, "temporal", "postgres"]:
-                if name in specs and (how := stop(specs[name])) is not None:
-                    stopped[name] = how
+                if name in specs and running_pid(specs[name]) is not None:
+                    say(f"stopping {NAMED.get(name, f'the {LABELS[name]}')}")
+                    if (how := stop(specs[name])) is not None:
+                        stopped[name] = how
         if purge:
+            say(f"deleting {self.settings.data_dir}")
             shutil.rmtree(self.settings.data_dir, ignore_errors=True)
         return stopped
 
