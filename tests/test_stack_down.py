@@ -37,6 +37,8 @@ def test_down_says_each_part_before_it_stops_it(running: list[str]):
     stack = Stack(Settings.from_env())
     stopped = stack.down(say=lambda what: running.append(f"say {what}"))
     assert running == [
+        "say stopping the watchdog",  # first: it would start a stopped worker again
+        "stop watchdog",
         "say stopping the order worker",
         "stop order-worker",
         "say stopping Temporal",
@@ -44,7 +46,7 @@ def test_down_says_each_part_before_it_stops_it(running: list[str]):
         "say stopping PostgreSQL",
         "stop postgres",
     ]
-    assert stopped == {"order-worker": "stopped", "temporal": "stopped", "postgres": "stopped"}
+    assert stopped == {"watchdog": "stopped", "order-worker": "stopped", "temporal": "stopped", "postgres": "stopped"}
 
 
 def test_the_down_command_prints_its_progress_as_up_does(running: list[str], capsys):
@@ -55,5 +57,5 @@ def test_the_down_command_prints_its_progress_as_up_does(running: list[str], cap
     finally:
         root.handlers[:], root.level = handlers, level
     out, err = capsys.readouterr()
-    assert err == "… stopping the order worker\n… stopping Temporal\n… stopping PostgreSQL\n"
-    assert out == "Stopped order-worker, temporal, postgres.\n"
+    assert err == "… stopping the watchdog\n… stopping the order worker\n… stopping Temporal\n… stopping PostgreSQL\n"
+    assert out == "Stopped watchdog, order-worker, temporal, postgres.\n"
