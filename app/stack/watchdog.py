@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 
 from app.logging_setup import configure_logging
@@ -77,6 +78,8 @@ def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float)
 
 
 def main() -> None:
+    # platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     configure_logging()
     stack = Stack()
     backoffs = {name: Backoff() for name in WORKERS}
