@@ -261,20 +261,74 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
         await asyncio.sleep(0.01)
     screen.cancel()  # what Ctrl-C does to the screen
     await screen
-    text = out.getvalue()
-    assert "12 of 12 orders created" in text
+    text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
+    assert ": 12 of 12 orders created (" in text and "), 0 approved." in text
     assert (
-        "12 of them are not reviewed yet: 10 approvals were sent and may still take effect; 2 were not sent"
-        " (Approve / reject)." in text
+        "2 orders await review in the Approve / reject menu;"
+        " 10 approvals were sent and may still take effect." in text
     )
 
 
-def test_the_orders_left_awaiting_review_are_told_apart_by_whether_their_approval_was_sent():
-    from app.tui.simulate import waiting_line
+class _CreatesCutOff(_SlowApprovals):
+    """Each create starts its order at once, but its answer never comes before Ctrl-C."""
 
-    assert waiting_line(1, 1) == "1 of them is not reviewed yet: 1 approval was sent and may still take effect."
-    assert waiting_line(1, 0) == "1 of them is not reviewed yet: 1 was not sent (Approve / reject)."
-    assert waiting_line(3, 0) == "3 of them are not reviewed yet: 3 were not sent (Approve / reject)."
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        self.states[order_id] = "AWAITING_APPROVAL"
+        await asyncio.Event().wait()
+
+
+async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monkeypatch: pytest.MonkeyPatch):
+    """Stopped before the first poll, the frozen bars said "created 0/40" above a summary of
+    "40 of 40 orders created", followed by "40 of them are not reviewed yet: 40 were not sent
+    (Approve / reject)"."""
+    from app.tui import simulate
+
+    answers = iter(["40", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 3600)  # Ctrl-C comes before the first poll
+    service = _CreatesCutOff()
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
+    while len(service.states) < simulate.CONCURRENCY:  # the others wait for a slot
+        await asyncio.sleep(0.01)
+    screen.cancel()  # what Ctrl-C does to the screen
+    await asyncio.wait_for(screen, 10)
+    created_bar = next(line for line in out.getvalue().splitlines() if "created " in line and "━" in line)
+    assert "10/40" in created_bar
+    text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
+    assert "Stopped waiting after" in text
+    assert ": 10 of 40 orders created (" in text and "), 0 approved." in text
+    assert "10 orders await review in the Approve / reject menu." in text
+    assert "not sent" not in text
+    assert text.count("AWAITING_APPROVAL 10") == 1  # once, in the summary, not also under the bars
+
+
+@pytest.mark.parametrize(("auto_approve", "states", "sent", "approved", "expected"), [
+    (True, {"s-1": "SHIPPED", "s-2": "SHIPPED"}, set(), 2, ["Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 2 approved."]),
+    (False, {"s-1": "AWAITING_APPROVAL", "s-2": "AWAITING_APPROVAL"}, set(), 0, [
+        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2).",
+        "2 orders await review in the Approve / reject menu.",
+    ]),
+    (True, {"s-1": "AWAITING_APPROVAL", "s-2": "REJECTED"}, set(), 0, [
+        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 0 approved, 1 rejected.",
+        "1 order awaits review in the Approve / reject menu.",
+    ]),
+    (True, {"s-1": "AWAITING_APPROVAL", "s-2": "PAID"}, {"s-1"}, 1, [
+        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 1 approved.",
+        "1 approval was sent and may still take effect.",
+    ]),
+])
+def test_a_simulation_sums_up_what_was_created_approved_and_is_left_to_review(auto_approve, states, sent, approved, expected):
+    from app.tui.simulate import Simulation, summary_lines
+
+    sim = Simulation(service=None, n=2, auto_approve=auto_approve)
+    sim.created_ids = ["s-1", "s-2"]
+    sim.states, sim.sent, sim.approved = states, sent, approved
+    assert summary_lines(sim, 2, 4.0, stopped=False) == expected
 
 
 def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():

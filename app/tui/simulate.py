@@ -68,8 +68,10 @@ class Simulation:
         self._background: set[asyncio.Task] = set()
 
     @property
-    def created(self) -> int:
-        return len(self.created_ids)
+    def started(self) -> list[str]:
+        """The orders created: those whose create returned, and those recorded though their
+        create was cut off by Ctrl-C (they may have started)."""
+        return sorted(set(self.created_ids) | set(self.states))
 
     @property
     def settled(self) -> int:
@@ -127,24 +129,38 @@ class Simulation:
         (RECEIVED, VALIDATED), or not recorded yet. Once the simulation stops approving, each
         needs an operator's decision, unless its approval was sent already."""
         before = {s.value for s in BEFORE_DECISION_STATES}
-        return [order_id for order_id in self.created_ids if self.states.get(order_id, OrderState.RECEIVED.value) in before]
+        return [order_id for order_id in self.started if self.states.get(order_id, OrderState.RECEIVED.value) in before]
 
     def stop(self) -> None:
         for task in list(self._background):
             task.cancel()
 
 
-def waiting_line(waiting: int, on_the_way: int) -> str:
-    """After Ctrl-C: of the orders not yet reviewed, how many approvals were sent (and may still
-    take effect) and how many were never sent (those orders wait for Approve / reject)."""
-    not_sent = waiting - on_the_way
-    parts = []
+def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[str]:
+    """What the simulation did, in one or two sentences: how many orders were created and
+    approved (or rejected), and how many are left for the operator to review, and where."""
+    started = sim.started
+    span = f" ({started[0]} … {started[-1]})" if started else ""
+    done = [f"{len(started)} of {n} orders created{span}"]
+    if sim.auto_approve:
+        done.append(f"{sim.approved} approved")
+    if rejected := sum(1 for state in sim.states.values() if state == OrderState.REJECTED.value):
+        done.append(f"{rejected} rejected")
+    verb = "Stopped waiting after" if stopped else "Done in"
+    lines = [f"{verb} {took:.1f} s: {', '.join(done)}."]
+    waiting = sim.awaiting_review()
+    on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)  # approvals cut off: may still take effect
+    left = len(waiting) - on_the_way
+    review = []
+    if left:
+        review.append(f"{plural(left, 'order')} {'awaits' if left == 1 else 'await'} review in the Approve / reject menu")
     if on_the_way:
-        parts.append(f"{plural(on_the_way, 'approval')} {'was' if on_the_way == 1 else 'were'} sent and may still take effect")
-    if not_sent:
-        parts.append(f"{not_sent} {'was' if not_sent == 1 else 'were'} not sent (Approve / reject)")
-    verb = "is" if waiting == 1 else "are"
-    return f"{waiting} of them {verb} not reviewed yet: {'; '.join(parts)}."
+        review.append(
+            f"{plural(on_the_way, 'approval')} {'was' if on_the_way == 1 else 'were'} sent and may still take effect"
+        )
+    if review:
+        lines.append("; ".join(review) + ".")
+    return lines
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
@@ -160,7 +176,12 @@ async def simulate_orders(service: Any, console: Console) -> None:
     created_bar = progress.add_task("created", total=n)
     settled_bar = progress.add_task("settled", total=n)
     stopped = False
-    with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4):
+
+    def show_counts() -> None:
+        progress.update(created_bar, completed=len(sim.started))
+        progress.update(settled_bar, completed=sim.settled)
+
+    with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4) as live:
         try:
             creating = asyncio.create_task(sim.create_all(products))
             while not (creating.done() and sim.settled >= n):
@@ -168,32 +189,31 @@ async def simulate_orders(service: Any, console: Console) -> None:
                     creating.result()  # an unexpected failure while creating ends the screen
                 await asyncio.sleep(POLL_S)
                 await sim.poll()
-                progress.update(created_bar, completed=sim.created + len(sim.failed_to_start))
-                progress.update(settled_bar, completed=sim.settled)
+                show_counts()
         except asyncio.CancelledError:
             stopped = True
         finally:
             if creating is not None and not creating.done():
                 creating.cancel()
             sim.stop()
+        if stopped:
+            # Where they stand now, creates cut off midway included (they may have started);
+            # the bars left on the screen show the same counts as the summary below them.
+            try:
+                await sim.poll(approve=False)
+            except Exception as error:  # the summary below still says what this screen saw
+                log.warning("event=simulation_final_poll_failed error=%r", error)
+        show_counts()
+        live.update(progress)  # the counts per state follow in the summary
     took = time.monotonic() - began
-    if stopped:
-        # Where they stand now, creates cut off midway included (they may have started).
-        try:
-            await sim.poll(approve=False)
-        except Exception as error:  # the summary below still says what this screen saw
-            log.warning("event=simulation_final_poll_failed error=%r", error)
-    counts = Counter(sim.states.values())
-    verb = "Stopped waiting after" if stopped else "Done in"
-    started = sorted(set(sim.created_ids) | set(sim.states))
-    span = f" ({started[0]} … {started[-1]})" if started else ""
-    unrecorded = len(started) - len(sim.states)
-    now = f"now ({unrecorded} not recorded yet)" if unrecorded > 0 else "now"
-    console.print(f"{verb} {took:.1f} s: {len(started)} of {n} orders created{span}; {now}:")
-    console.print(summary_bar(counts))
-    if stopped and sim.auto_approve and (waiting := sim.awaiting_review()):
-        on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)
-        console.print(f"[yellow]{waiting_line(len(waiting), on_the_way)}[/]")
+    done, *review = summary_lines(sim, n, took, stopped)
+    console.print(Text(done))
+    now = summary_bar(Counter(sim.states.values()))
+    if (unrecorded := len(sim.started) - len(sim.states)) > 0:
+        now.append(f"  ({unrecorded} not recorded yet)", style="dim")
+    console.print(now)
+    for line in review:
+        console.print(Text(line, style="yellow"))
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
