@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Query, Request
@@ -17,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
-from app.service import NO_ANSWER, OrderService
+from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, OrderService, new_order_id
 from workflows.model import Address, OrderItem
 
 log = logging.getLogger("app.api")
@@ -52,7 +51,7 @@ class ItemIn(_In):
 
 
 class CreateOrderIn(_In):
-    order_id: str | None = Field(None, description="default: a new ord-XXXXXX")
+    order_id: str | None = Field(None, description=f"default: a new {NEW_ORDER_ID_FORM}")
     items: list[ItemIn]
     address: AddressIn
     payment_id: str | None = None
@@ -170,7 +169,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
         created = await svc(request).create_order(
             # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
-            order_id=f"ord-{secrets.token_hex(3)}" if body.order_id is None else body.order_id,
+            order_id=new_order_id() if body.order_id is None else body.order_id,
             items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
             address=body.address.to_model(),
             payment_id=body.payment_id,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 from dataclasses import asdict
 from typing import Any, Awaitable
@@ -21,7 +20,7 @@ from rich.markup import escape
 from activities import rules
 from app import checks, render
 from app.errors import InvalidInput
-from app.service import OrderService
+from app.service import NEW_ORDER_ID_FORM, OrderService, new_order_id
 from workflows.model import Address, OrderItem, OrderState
 
 ADDRESS_FIELDS = ("name", "street", "city", "region", "postal_code", "country")
@@ -46,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Start an order: at least one --item, and an address, either as --address JSON or as --name,"
         " --street, --city, --postal-code and --country (--region is optional).",
     )
-    create.add_argument("--id", dest="order_id", help="order id (default: a new ord-XXXXXX)")
+    create.add_argument("--id", dest="order_id", help=f"order id (default: a new {NEW_ORDER_ID_FORM})")
     create.add_argument(
         "--item", dest="items", action="append", default=[], metavar="SKU:QTY",
         help="required: a product and its quantity, e.g. WIDGET-1:2; repeat for more (products: ./start.sh order catalog)",
@@ -183,10 +182,6 @@ def parse_address(args: argparse.Namespace, *, required: bool = True) -> Address
         country=fields.get("country", ""),
         region=fields.get("region", ""),
     )
-
-
-def new_order_id() -> str:
-    return f"ord-{secrets.token_hex(4)}"
 
 
 # ---------------------------------------------------------------------- output

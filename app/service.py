@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -56,6 +57,14 @@ from workflows.model import (
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("app.service")
+
+# The id an order created without one gets, the same from the CLI, the TUI and the API.
+NEW_ORDER_ID_FORM = "ord-XXXXXXXX"
+
+
+def new_order_id() -> str:
+    """A fresh order id in NEW_ORDER_ID_FORM: ord- and 8 random hex digits."""
+    return f"ord-{secrets.token_hex(4)}"
 
 CONNECT_TIMEOUT_S = 5
 # How long an operator command waits for the order worker to answer.

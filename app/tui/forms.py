@@ -4,7 +4,6 @@ the same rules the workflow enforces (activities.rules)."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ from rich.text import Text
 from activities import rules
 from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
+from app.service import new_order_id
 from app.tui.prompts import ask, keys_not_echoed
 from app.views import format_cents
 from workflows.model import Address, OrderItem
@@ -33,10 +33,6 @@ ADDRESS_FORM = (
 # A new order passes through these on its way to review.
 EARLY_STATES = {"RECEIVED", "VALIDATED"}
 _VALID_ADDRESS = Address(name="x", street="x", city="x", postal_code="x", country="US")
-
-
-def suggest_order_id() -> str:
-    return f"ord-{secrets.token_hex(4)}"
 
 
 # Short enough for a prompt's one-line message at 80 columns (the full refusal was cut off).
@@ -116,7 +112,7 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
     products = {p.sku: p for p in await service.catalog()}
     while True:  # a taken id is refused now, not after the whole form
-        order_id = (await ask(questionary.text("Order id", default=suggest_order_id(), validate=order_id_check))).strip()
+        order_id = (await ask(questionary.text("Order id", default=new_order_id(), validate=order_id_check))).strip()
         try:
             await service.refuse_taken_id(order_id)
             break
