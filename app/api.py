@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.message
 import logging
 from typing import Any, AsyncIterator
 
@@ -23,6 +24,22 @@ log = logging.getLogger("app.api")
 
 # The first that fits: a taken id is a conflict, not a malformed request.
 STATUS_BY_ERROR = {Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
+
+
+# Pydantic's kinds of "not an object" where the schema wants one ("Input should be a valid
+# dictionary or object to extract fields from").
+NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def sent_as_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body with this Content-Type as JSON: none at all, or
+    application/json or application/*+json (as fastapi.routing does)."""
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 class _In(BaseModel):
@@ -105,7 +122,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def malformed(request: Request, error: RequestValidationError) -> JSONResponse:
         """A body or query that does not fit the schema: one sentence, like every refusal."""
         first = error.errors()[0] if error.errors() else {}
         if first.get("type") == "json_invalid":
@@ -115,6 +132,16 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
         if first.get("type") == "extra_forbidden":
             return JSONResponse({"detail": f"The request has a field this API does not know: {where}."}, status_code=422)
+        if first.get("type") in NOT_AN_OBJECT:
+            if where:
+                return JSONResponse({"detail": f"{where} must be a JSON object."}, status_code=422)
+            # A body sent as text (or a form) is not read as JSON at all, whatever it holds.
+            if not sent_as_json(request.headers.get("content-type")):
+                return JSONResponse(
+                    {"detail": "The request body must be a JSON object, sent as Content-Type: application/json."},
+                    status_code=415,
+                )
+            return JSONResponse({"detail": "The request body must be a JSON object."}, status_code=422)
         message = str(first.get("msg", "invalid input")).rstrip(".")
         return JSONResponse({"detail": f"{where or 'The request'}: {message}."}, status_code=422)
 

@@ -33,7 +33,7 @@ class _Troubled:
     status = audit = state_counts = create_order = approve = _fail
 
 
-async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+async def _call(app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json") -> tuple[int, Any]:
     """One request straight through the ASGI interface (httpx, for TestClient, is not installed)."""
     sent: list[dict] = []
 
@@ -43,7 +43,7 @@ async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[in
     async def send(message: dict) -> None:
         sent.append(message)
 
-    headers = [(b"content-type", b"application/json")] if body else []
+    headers = [(b"content-type", content_type)] if body and content_type else []
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
@@ -111,3 +111,27 @@ async def test_a_field_the_api_does_not_know_is_refused_not_dropped(extra, where
     """A typo (review_window_s) was accepted with 201, and the order got the default window."""
     status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", json.dumps({**ORDER, **extra}).encode())
     assert (status, answer) == (422, {"detail": f"The request has a field this API does not know: {where}."})
+
+
+@pytest.mark.parametrize(("body", "content_type", "path"), [
+    (b"hello", b"text/plain", "/orders"),
+    (json.dumps(ORDER).encode(), b"text/plain; charset=utf-8", "/orders"),  # JSON, but not sent as JSON
+    (b"by=dana", b"application/x-www-form-urlencoded", "/orders/o-1/approve"),
+])
+async def test_a_body_not_sent_as_json_is_unsupported_in_one_sentence(body, content_type, path):
+    """It was a 422 "The request: Input should be a valid dictionary or object to extract fields from."."""
+    status, answer = await _call(_app(RuntimeError("not reached")), "POST", path, body, content_type)
+    assert (status, answer) == (
+        415, {"detail": "The request body must be a JSON object, sent as Content-Type: application/json."}
+    )
+
+
+@pytest.mark.parametrize(("body", "content_type", "detail"), [
+    (b"[1, 2]", b"application/json", "The request body must be a JSON object."),
+    (b'"an order"', b"application/json", "The request body must be a JSON object."),
+    (b"[1]", None, "The request body must be a JSON object."),  # no Content-Type: read as JSON
+    (json.dumps({**ORDER, "address": "1 Main St"}).encode(), b"application/json", "address must be a JSON object."),
+])
+async def test_json_that_is_not_an_object_where_one_is_wanted_says_so(body, content_type, detail):
+    status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", body, content_type)
+    assert (status, answer) == (422, {"detail": detail})
