@@ -70,7 +70,7 @@ async def order_validated(pool: asyncpg.Pool, flaky: FlakyCall, input: ValidateO
     await flaky()
     async with pool.acquire() as conn, conn.transaction():
         known = await orders_db.prices(conn, [item.sku for item in input.items])
-        problems = rules.item_problems(input.items, known) + rules.address_problems(input.address)
+        problems = rules.item_problems(input.items, known) + rules.strict_address_problems(input.address)
         if problems:
             raise ApplicationError(problems[0], type="InvalidOrder", non_retryable=True)
         await orders_db.advance_state(conn, input.order_id, OrderState.VALIDATED.value)

@@ -10,6 +10,16 @@ from workflows.model import ORDER_ID_PATTERN, Address, OrderItem
 
 MAX_QUANTITY = 1000
 MAX_FIELD_LENGTH = 200
+# Long enough for the longest national form (Iran's 10 digits, written 5-5 with a hyphen); one
+# character is enough, as "0" is what countries without postal codes (Hong Kong) are given.
+MAX_POSTAL_CODE_LENGTH = 12
+
+# Embedding and override controls make a terminal show the text after them reversed: a name
+# typed with them reads as another on every other operator's screen.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The zero-width (non-)joiners are how Persian, Indic scripts and emoji sequences are written;
+# every other format character (zero-width space, soft hyphen, direction marks) only hides text.
+JOINERS = frozenset("\u200c\u200d")
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 ISO_COUNTRIES = frozenset(
@@ -72,23 +82,79 @@ def texts_problem(**texts: object) -> str | None:
     return None
 
 
+# text_problem and texts_problem above, and address_problems below, are also applied by the
+# workflow's signal handlers, which Temporal replays: a rule added to them would refuse, on
+# replay, a signal the history shows accepted, and the order would stop on a non-determinism
+# error. Rules added since live in the strict_ functions, which the operator's tools (CLI, TUI,
+# API) and the ValidateOrder activity apply, and the workflow does not.
+
+
+def is_blank(value: str) -> bool:
+    """Nothing but spaces and invisible characters (zero-width spaces and the like)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
+
+
+def has_visible(value: str) -> bool:
+    """Whether the text shows anything: a letter, digit, punctuation or symbol, not only spaces,
+    combining accents or invisible characters."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in value)
+
+
+def strict_text_problem(label: str, value: str) -> str | None:
+    """text_problem, and what an operator reads must be what was typed: no characters that
+    reverse or hide text, and something visible (an optional text may be left blank)."""
+    if problem := text_problem(label, value):
+        return problem
+    if any(ch in BIDI_CONTROLS for ch in value):
+        return f"The {label} contains characters that reverse how text is shown; use plain text."
+    if any(unicodedata.category(ch) == "Cf" and ch not in JOINERS for ch in value):
+        return f"The {label} contains invisible characters; use plain text."
+    if value.strip() and not has_visible(value):
+        return f"The {label} has nothing visible; use letters, digits or symbols."
+    return None
+
+
+def postal_code_problem(postal_code: str) -> str | None:
+    """Short enough for the prompt of the TUI's address form at 80 columns."""
+    code = postal_code.strip()
+    if not any(ch.isalnum() for ch in code):
+        return "The postal code has no letter or digit."
+    if len(code) > MAX_POSTAL_CODE_LENGTH or not all(ch.isalnum() or ch in " -" for ch in code):
+        return f"The postal code must be up to {MAX_POSTAL_CODE_LENGTH} letters, digits, spaces or hyphens."
+    return None
+
+
+def strict_address_problems(address: Address) -> list[str]:
+    """address_problems, and each field with something visible and nothing hidden, and a
+    postal code that looks like one."""
+    return _address_problems(address, strict=True)
+
+
 def address_problems(address: Address) -> list[str]:
+    """The rules the workflow's handlers apply (see above): they never grow stricter."""
+    return _address_problems(address, strict=False)
+
+
+def _address_problems(address: Address, strict: bool) -> list[str]:
+    check_text = strict_text_problem if strict else text_problem
     problems = []
     for name in REQUIRED_ADDRESS_FIELDS:
         value = getattr(address, name, "")
         label = f"address {name.replace('_', ' ')}"
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or (strict and is_blank(value)):
             problems.append(f"The address is incomplete: {name.replace('_', ' ')} is missing.")
         elif len(value) > MAX_FIELD_LENGTH:
             problems.append(f"The {label} is longer than {MAX_FIELD_LENGTH} characters.")
-        elif problem := text_problem(label, value):
+        elif problem := check_text(label, value):
+            problems.append(problem)
+        elif strict and name == "postal_code" and (problem := postal_code_problem(value)):
             problems.append(problem)
     region = address.region or ""
     if not isinstance(region, str):
         problems.append("The address region must be text.")
     elif len(region) > MAX_FIELD_LENGTH:
         problems.append(f"The address region is longer than {MAX_FIELD_LENGTH} characters.")
-    elif problem := text_problem("address region", region):
+    elif problem := check_text("address region", region):
         problems.append(problem)
     country = (address.country or "").strip().upper()
     if country and country not in ISO_COUNTRIES:
@@ -120,7 +186,7 @@ def order_problems(order_id: str, items: list[OrderItem], address: Address, know
     id_problem = order_id_problem(order_id)
     if id_problem:
         problems.append(id_problem)
-    return problems + item_problems(items, known_skus) + address_problems(address)
+    return problems + item_problems(items, known_skus) + strict_address_problems(address)
 
 
 # Beyond this an order's amount in cents could overflow the database's bigint.

@@ -5,8 +5,6 @@ stack down. What needs the database (known SKUs, ids already taken) stays in the
 
 from __future__ import annotations
 
-import unicodedata
-
 from activities import rules
 from app.errors import InvalidInput
 from workflows.model import Address, OrderItem, OrderState
@@ -21,9 +19,6 @@ MAX_REVIEW_WINDOW_S = 30 * 24 * 3600
 MAX_PAGE_SIZE = 1000
 # Far beyond any order book this serves, and well inside PostgreSQL's bigint OFFSET.
 MAX_OFFSET = 1_000_000_000
-# Embedding and override controls make a terminal show the text after them reversed: a name
-# typed with them reads as another on every other operator's screen.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def status(order_id: str) -> None:
@@ -45,7 +40,6 @@ def create_order(
     # Every SKU stands in as known here: the catalog is in the database.
     problems = rules.order_problems(order_id, items, address, {item.sku for item in items})
     _refuse(problems[0] if problems else None)
-    _address_shown_as_typed(address)
     # Written so that NaN fails too: every comparison with it is false.
     if review_window_seconds is not None and not (1 <= review_window_seconds <= MAX_REVIEW_WINDOW_S):
         raise InvalidInput("The review window must be between 1 second and 30 days.")
@@ -74,9 +68,8 @@ def cancel(order_id: str, reason: str = "", by: str = "operator") -> None:
 def update_address(order_id: str, address: Address, by: str = "operator") -> None:
     _order_id(order_id)
     _texts(**{BY_LABEL: by})
-    problems = rules.address_problems(address)
+    problems = rules.strict_address_problems(address)
     _refuse(problems[0] if problems else None)
-    _address_shown_as_typed(address)
 
 
 def list_orders(*, state: str | None = None, limit: int = 50, offset: int = 0) -> str | None:
@@ -103,29 +96,9 @@ def _texts(**texts: str) -> None:
     for label, value in texts.items():
         if len(value) > MAX_NOTE_LENGTH:
             raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
-        if label == BY_LABEL and _blank(value):
+        if label == BY_LABEL and rules.is_blank(value):
             raise InvalidInput(f"The {BY_LABEL} is blank; give one, or leave it out (it defaults to operator).")
-        _refuse(_display_problem(label, value))
-
-
-def _address_shown_as_typed(address: Address) -> None:
-    for name in rules.REQUIRED_ADDRESS_FIELDS:
-        value = getattr(address, name)
-        if _blank(value):
-            raise InvalidInput(f"The address is incomplete: {name.replace('_', ' ')} is missing.")
-        _refuse(_display_problem(f"address {name.replace('_', ' ')}", value))
-    _refuse(_display_problem("address region", address.region or ""))
-
-
-def _blank(value: str) -> bool:
-    """Nothing visible: spaces, or only invisible characters (zero-width spaces and the like)."""
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
-
-
-def _display_problem(label: str, value: str) -> str | None:
-    if any(ch in BIDI_CONTROLS for ch in value):
-        return f"The {label} contains characters that reverse how text is shown; use plain text."
-    return None
+        _refuse(rules.strict_text_problem(label, value))
 
 
 def _refuse(problem: str | None) -> None:

@@ -1,0 +1,116 @@
+"""Text an operator reads must show what was typed, and a postal code must look like one: by
+the rules the CLI, the TUI, the API and the ValidateOrder activity apply. Without servers."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities import business, rules
+from app import checks
+from app.errors import InvalidInput
+from app.tui.forms import address_field_check
+from workflows.model import Address, OrderItem, ValidateOrderInput
+
+GOOD = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+ITEMS = [OrderItem("WIDGET-1", 1)]
+
+REFUSED = [
+    ("postal_code", "!!!", "no letter or digit"),
+    ("postal_code", "- -", "no letter or digit"),
+    ("postal_code", "1" * 100, "up to 12 letters, digits, spaces or hyphens"),
+    ("postal_code", "12345; DROP", "up to 12 letters, digits, spaces or hyphens"),
+    ("name", "\u0301\u0301\u0301", "has nothing visible"),  # combining accents on nothing
+    ("city", "\u0301 \u0301", "has nothing visible"),
+    ("name", "An\u200bn", "contains invisible characters"),  # a zero-width space
+    ("street", "1 Main\u00adSt", "contains invisible characters"),  # a soft hyphen
+    ("region", "\u200e", "contains invisible characters"),  # a left-to-right mark
+    ("postal_code", "123\ufeff45", "contains invisible characters"),  # a byte order mark
+]
+ACCEPTED = [
+    ("postal_code", "0"),  # what countries without postal codes (Hong Kong) are given
+    ("postal_code", "SW1A 1AA"),
+    ("postal_code", "K1A 0B1"),
+    ("postal_code", "13711-13433"),  # Iran: 10 digits, written 5-5
+    ("postal_code", "١٢٣٤٥"),  # Arabic-Indic digits
+    ("name", "Zoë Ünal"),
+    ("name", "Zoe\u0308"),  # ë as e and a combining diaeresis
+    ("name", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),  # Persian, with a zero-width non-joiner
+    ("name", "\U0001f469\u200d\U0001f4bb"),  # an emoji joined by a zero-width joiner
+    ("street", "東京都千代田区1-1"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "words"), REFUSED)
+def test_nonsense_postal_codes_and_invisible_text_are_refused_in_one_sentence(field, value, words):
+    address = Address(**{**GOOD.__dict__, field: value})
+    problems = rules.strict_address_problems(address)
+    assert len(problems) == 1 and words in problems[0] and problems[0].endswith(".")
+    assert value not in problems[0]  # the sentence does not echo the bad text back
+    with pytest.raises(InvalidInput, match=words):  # the CLI, the TUI and the API (the service runs these)
+        checks.create_order(order_id="o-1", items=ITEMS, address=address)
+    with pytest.raises(InvalidInput, match=words):
+        checks.update_address("o-1", address)
+    assert address_field_check(field, value) == problems[0]  # the TUI's form, as one types
+
+
+@pytest.mark.parametrize(("field", "value"), ACCEPTED)
+def test_real_postal_codes_and_text_in_any_script_pass(field, value):
+    address = Address(**{**GOOD.__dict__, field: value})
+    assert rules.strict_address_problems(address) == []
+    checks.create_order(order_id="o-1", items=ITEMS, address=address)
+    assert address_field_check(field, value) is True
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("fraud\u200b", "contains invisible characters"),
+    ("\u0301\u0301", "has nothing visible"),
+])
+def test_a_reason_or_a_name_of_who_decides_must_show_what_was_typed(value, words):
+    with pytest.raises(InvalidInput, match=f"The reason {words}"):
+        checks.reject("o-1", reason=value)
+    with pytest.raises(InvalidInput, match=f"The reason {words}"):
+        checks.cancel("o-1", reason=value)
+    with pytest.raises(InvalidInput, match=f"The name of who decides {words}"):
+        checks.approve("o-1", by=value)
+    checks.cancel("o-1", reason="")  # a cancel's reason may still be left out
+
+
+class _Conn:
+    def transaction(self) -> contextlib.AbstractAsyncContextManager:
+        return contextlib.nullcontext()  # type: ignore[return-value]
+
+
+class _Pool:
+    @contextlib.asynccontextmanager
+    async def acquire(self):
+        yield _Conn()
+
+
+@pytest.mark.parametrize(("field", "value", "words"), REFUSED[:1] + REFUSED[4:5] + REFUSED[6:7])
+async def test_validate_order_fails_an_order_started_by_other_means_with_such_an_address(monkeypatch, field, value, words):
+    """Orders started straight through Temporal skip the operator's tools: ValidateOrder is the
+    check they meet, and it refuses for good (non-retryable), so the order ends FAILED."""
+
+    async def prices(conn, skus):
+        return {"WIDGET-1": 899}
+
+    async def flaky() -> None:
+        pass
+
+    monkeypatch.setattr(business.orders_db, "prices", prices)
+    address = Address(**{**GOOD.__dict__, field: value})
+    with pytest.raises(ApplicationError, match=words) as refused:
+        await business.order_validated(_Pool(), flaky, ValidateOrderInput(order_id="o-1", items=ITEMS, address=address))
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+
+
+def test_the_rules_the_workflow_replays_do_not_grow_stricter():
+    """The workflow's signal handlers apply address_problems and texts_problem, and Temporal
+    replays them: one that refused, on replay, a signal its history shows accepted would stop
+    the order with a non-determinism error. The stricter rules are the strict_ ones."""
+    odd = Address(name="An\u200bn", street="\u0301", city="Springfield", postal_code="!!!", country="US")
+    assert rules.address_problems(odd) == []
+    assert rules.texts_problem(reason="fraud\u200b", name="\u0301") is None
