@@ -78,3 +78,43 @@ def test_up_starts_no_watchdog_when_told_not_to(tmp_path):
     assert Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}).restart_workers is True
     for off in ("0", "false", "no", "off"):
         assert Settings.from_env({"ORDER_TRACKER_RESTART_WORKERS": off}).restart_workers is False
+
+
+def test_a_watchdog_whose_pid_file_is_gone_or_names_another_is_no_longer_the_stacks(stack):
+    """With .data deleted without `down`, it went on starting a second pair of workers that
+    `down` could not stop (it could not find the watchdog)."""
+    import os
+
+    path = stack.watchdog_pid_path()
+    assert watchdog.still_the_watchdog(stack) is None  # not written yet: up writes it after the start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()} 123.0\n")
+    assert watchdog.still_the_watchdog(stack) is True
+    path.write_text("4242 123.0\n")
+    assert watchdog.still_the_watchdog(stack) is False
+
+
+def test_a_worker_seen_alive_again_does_not_count_the_time_it_was_dead_against_its_next_death(stack, processes):
+    """`up` restarted it while the watchdog was locked out; hours later it died once and waited
+    for a doubled delay, as if it had just been restarted."""
+    backoffs = {name: Backoff() for name in ("order-worker", "shipping-worker")}
+    processes["order-worker"] = None
+    with stack.lock():
+        restart_dead_workers(stack, backoffs, now=0.0)  # seen dead, locked out
+    processes["order-worker"] = 555  # `up` started it
+    restart_dead_workers(stack, backoffs, now=1.0)
+    assert backoffs["order-worker"].dead_since is None
+
+
+def test_up_with_restarts_turned_off_stops_a_watchdog_an_earlier_up_started(tmp_path, monkeypatch):
+    from app.stack import stack as stack_module
+
+    off = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_RESTART_WORKERS": "0"}))
+    stopped, said = [], []
+    monkeypatch.setattr(stack_module, "running_pid", lambda spec: 4242)
+    monkeypatch.setattr(stack_module, "stop", lambda spec: stopped.append(spec.name))
+    monkeypatch.setattr(stack_module, "start", lambda spec: pytest.fail("started"))
+    started: list[str] = []
+    off._up_watchdog(off.specs(), started, said.append)
+    assert stopped == ["watchdog"] and started == []
+    assert said == ["stopping the watchdog (ORDER_TRACKER_RESTART_WORKERS is off)"]

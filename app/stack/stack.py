@@ -70,27 +70,31 @@ class Stack:
             specs["postgres"] = postgres.spec(s)
         if not s.external_temporal_address:
             specs["temporal"] = temporal.spec(s)
-        for name, (module, _queue) in WORKERS.items():
-            specs[name] = ProcessSpec(
-                name=name,
-                command=[sys.executable, "-m", module],
-                log_path=self.log_path(name),
-                pid_path=s.run_dir / f"{name}.pid",
-                cwd=ROOT,
-                env={"PYTHONUNBUFFERED": "1", liveness.PATH_VARIABLE: str(self.liveness_path(name))},
-            )
+        for name in WORKERS:
+            specs[name] = self.worker_spec(name)
         specs[WATCHDOG] = ProcessSpec(
             name=WATCHDOG,
             command=[sys.executable, "-m", "app.stack.watchdog"],
             log_path=self.log_path(WATCHDOG),
-            pid_path=s.run_dir / f"{WATCHDOG}.pid",
+            pid_path=self.watchdog_pid_path(),
             cwd=ROOT,
             env={"PYTHONUNBUFFERED": "1"},
         )
         return specs
 
-    def watchdog_pid(self) -> int | None:
-        return running_pid(self.specs()[WATCHDOG])
+    def worker_spec(self, name: str) -> ProcessSpec:
+        module, _queue = WORKERS[name]
+        return ProcessSpec(
+            name=name,
+            command=[sys.executable, "-m", module],
+            log_path=self.log_path(name),
+            pid_path=self.settings.run_dir / f"{name}.pid",
+            cwd=ROOT,
+            env={"PYTHONUNBUFFERED": "1", liveness.PATH_VARIABLE: str(self.liveness_path(name))},
+        )
+
+    def watchdog_pid_path(self) -> Path:
+        return self.settings.run_dir / f"{WATCHDOG}.pid"
 
     def liveness_path(self, name: str) -> Path:
         return liveness.path_for(self.settings.run_dir, name)
@@ -184,8 +188,13 @@ class Stack:
             return final
 
     def _up_watchdog(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
-        """Once the workers are healthy: the watchdog that starts one again if it dies."""
-        if not self.settings.restart_workers or running_pid(specs[WATCHDOG]) is not None:
+        """Once the workers are healthy: the watchdog that starts one again if it dies (or, turned
+        off, none: one an earlier `up` started is stopped)."""
+        running = running_pid(specs[WATCHDOG]) is not None
+        if not self.settings.restart_workers and running:
+            say("stopping the watchdog (ORDER_TRACKER_RESTART_WORKERS is off)")
+            stop(specs[WATCHDOG])
+        if not self.settings.restart_workers or running:
             return
         say("starting the watchdog (it restarts a worker that dies)")
         start(specs[WATCHDOG])

@@ -12,6 +12,7 @@ starts no watchdog).
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from app.stack.stack import WORKERS, Stack
 log = logging.getLogger("app.stack.watchdog")
 
 CHECK_EVERY_S = 1.0
+# How long it waits at start for `up` to write its pid file.
+START_GRACE_S = 5.0
 FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 60.0
 # A worker that ran this long since its last restart starts with the first delay again.
@@ -41,6 +44,9 @@ class Backoff:
     dead_since: float | None = None
     restarts: int = 0
 
+    def alive(self) -> None:
+        self.dead_since = None
+
     def due(self, now: float) -> bool:
         """The worker is seen dead at ``now``: whether to start it now."""
         if self.dead_since is None:
@@ -58,10 +64,13 @@ class Backoff:
 
 def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float) -> list[str]:
     """Start each worker whose process is gone and whose back-off allows; the ones started."""
-    specs = stack.specs()
+    specs = {name: stack.worker_spec(name) for name in WORKERS}
     started = []
     for name in WORKERS:
-        if running_pid(specs[name]) is not None or not backoffs[name].due(now):
+        if running_pid(specs[name]) is not None:
+            backoffs[name].alive()
+            continue
+        if not backoffs[name].due(now):
             continue
         with stack.lock(wait=False) as locked:
             if not locked or running_pid(specs[name]) is not None:  # up or down at work, or already back
@@ -77,15 +86,38 @@ def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float)
     return started
 
 
+def still_the_watchdog(stack: Stack) -> bool | None:
+    """Whether the stack's watchdog pid file names this process; None while it names none yet
+    (`up` writes it just after starting us). A watchdog whose file names another, or is gone
+    (the data directory deleted without `down`), is no longer the stack's: `down` could not
+    stop it, and the workers it would start would run beside others."""
+    try:
+        named = int(stack.watchdog_pid_path().read_text().split()[0])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, IndexError):
+        return False
+    return named == os.getpid()
+
+
 def main() -> None:
     # platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     configure_logging()
     stack = Stack()
     backoffs = {name: Backoff() for name in WORKERS}
-    log.info("event=watchdog_started workers=%s", ",".join(WORKERS))
+    deadline = time.monotonic() + START_GRACE_S
+    while still_the_watchdog(stack) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log.info("event=watchdog_started workers=%s pid=%d", ",".join(WORKERS), os.getpid())
     while True:  # until `down` stops it (SIGTERM: the default action, nothing to clean up)
-        restart_dead_workers(stack, backoffs, time.monotonic())
+        if not still_the_watchdog(stack):
+            log.warning("event=watchdog_exiting reason=pid_file_not_ours path=%s", stack.watchdog_pid_path())
+            return
+        try:
+            restart_dead_workers(stack, backoffs, time.monotonic())
+        except Exception:  # a missing binary mid-reinstall, a full disk: try again next time
+            log.exception("event=watchdog_pass_failed")
         time.sleep(CHECK_EVERY_S)
 
 
