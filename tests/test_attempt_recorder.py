@@ -181,9 +181,12 @@ async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_tra
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
 
     monkeypatch.setattr(attempts.orders_db, "record_attempt", refused)
+    recorder = attempts.AttemptRecorder(pool=None)
     with caplog.at_level("WARNING", logger="activities.attempts"):
-        async with quick_step_worker(dev_env, attempts.AttemptRecorder(pool=None)) as run:
+        async with quick_step_worker(dev_env, recorder) as run:
             assert await run() == "done"
+        await recorder.drain()  # as the worker does: its held row is then given up, and said so
+    assert any("event=attempt_rows_lost count=1" in r.getMessage() for r in caplog.records)
     [failed] = [r for r in caplog.records if "event=attempt_record_failed" in r.getMessage()]
     assert failed.levelname == "WARNING" and failed.exc_info is None
     assert "reason=database_unreachable" in failed.getMessage() and "Connect call failed" in failed.getMessage()
@@ -263,3 +266,61 @@ async def test_an_attempt_timed_out_by_an_earlier_attempts_timer_says_so(dev_env
     assert hung["duration_ms"] < 450  # ended when attempt 1's time was up (0.5 s after its start)
     # In an operator's words, and with no duration of its own to disagree with the row's.
     assert hung["error"] == "timed out early, on an earlier attempt's timer (0.5s start-to-close); the step runs again"
+
+
+def _row(attempt: int) -> dict[str, Any]:
+    return {"activity": "QuickStep", "attempt": attempt, "outcome": "ok", "error": None}
+
+
+async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_written(monkeypatch: pytest.MonkeyPatch):
+    """It pushed out the row the late write was writing, which was then written anyway, and the
+    next row, never written, was taken off instead (a review of the change found it)."""
+    monkeypatch.setattr(attempts, "UNWRITTEN_KEPT", 2)
+    monkeypatch.setattr(attempts, "RETRY_EVERY_S", 0.01)
+    gate, written = asyncio.Event(), []
+
+    async def record_attempt(pool: Any, **row: Any) -> None:
+        if row["attempt"] == 1:
+            await gate.wait()
+        written.append(row["attempt"])
+
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    unwritten = attempts._Unwritten(pool=None)
+    for attempt in (1, 2):
+        unwritten.keep(_row(attempt))
+    await eventually(lambda: _settled(lambda: unwritten._writing is not None))
+    for attempt in (3, 4):  # 1 is being written: 2 is the oldest held
+        unwritten.keep(_row(attempt))
+    gate.set()
+    await eventually(lambda: _settled(lambda: len(written) == 3))
+    await unwritten.drain()
+    assert written == [1, 3, 4] and unwritten.pushed_out == 1
+
+
+@pytest.mark.parametrize("database_back", [True, False])
+async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(monkeypatch: pytest.MonkeyPatch, database_back):
+    """The correction edited the row while its INSERT was under way with the old values, so the
+    row stayed "ok" although Temporal had counted a timeout."""
+    monkeypatch.setattr(attempts, "RETRY_EVERY_S", 0.01)
+    gate, written = asyncio.Event(), []
+
+    async def record_attempt(pool: Any, **row: Any) -> None:
+        await gate.wait()
+        if not database_back:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        written.append(dict(row))
+
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    unwritten = attempts._Unwritten(pool=None)
+    row = _row(1)
+    unwritten.keep(row)
+    await eventually(lambda: _settled(lambda: unwritten._writing is not None))
+    asking = asyncio.ensure_future(unwritten.held(row))
+    await asyncio.sleep(0)
+    assert not asking.done()  # the write is under way: wait for it
+    gate.set()
+    # Written: the correction goes to the database. Still out of reach: the row is held, and
+    # corrected in place before it is written.
+    assert await asking is (not database_back)
+    assert written == ([row] if database_back else [])
+    unwritten._flusher.cancel()
