@@ -532,7 +532,7 @@ class OrderService:
             return NotFound(f"There is no order {order_id}.")
         if row is not None and (OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name):
             return _already(order_id, row["state"])
-        stall = Stall(closed=closed, reset_event_id=None if closed == "gone" else await reset_point(self._handle(order_id)))
+        stall = Stall(closed=closed, reset_event_id=None if closed == "gone" else await reset_point(self._handle(order_id), QUERY_TIMEOUT))
         if row is None:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}

@@ -66,8 +66,11 @@ async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timede
     try:
         description = await handle.describe(rpc_timeout=rpc_timeout)
         if description.status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            return Stall(closed=description.status.name, reset_event_id=await reset_point(handle))
+            return Stall(closed=description.status.name, reset_event_id=await reset_point(handle, rpc_timeout))
         if description.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        # Only a reset run can wait for a child of another run: the others cost no more calls.
+        if not description.raw_description.workflow_extended_info.HasField("last_reset_time"):
             return None
         for pending in description.raw_description.pending_children:
             child = await client.get_workflow_handle(pending.workflow_id, run_id=pending.run_id).describe(
@@ -77,7 +80,7 @@ async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timede
             if child.close_time is not None and child.status is not None and now - child.close_time > CHILD_END_UNHEARD:
                 return Stall(
                     closed=None,
-                    reset_event_id=await reset_point(handle),
+                    reset_event_id=await reset_point(handle, rpc_timeout),
                     child=pending.workflow_id,
                     child_status=child.status.name,
                 )
@@ -86,13 +89,13 @@ async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timede
     return None
 
 
-async def reset_point(handle: WorkflowHandle) -> int | None:
+async def reset_point(handle: WorkflowHandle, rpc_timeout: timedelta | None = None) -> int | None:
     """The workflow task that started the first child whose end the history does not record;
     None if every child it started has ended, or if the history could not be read (then the
     last workflow task is what the advice names)."""
     started: dict[int, int] = {}  # the child's initiated event -> the task that started it
     try:
-        async for event in handle.fetch_history_events():
+        async for event in handle.fetch_history_events(rpc_timeout=rpc_timeout):
             if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
                 attributes = event.start_child_workflow_execution_initiated_event_attributes
                 started[event.event_id] = attributes.workflow_task_completed_event_id

@@ -89,7 +89,13 @@ class _Connection:
 
 
 class _NoWorker:
-    def get_workflow_handle(self, workflow_id: str) -> "_NoWorker":
+    """A running order workflow in shipping, never reset, whose query finds no worker."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> "_NoWorker":
+        self.asked.append(workflow_id)
         self.id = workflow_id
         return self
 
@@ -99,7 +105,10 @@ class _NoWorker:
     async def describe(self, **kwargs: Any) -> Any:
         from temporalio.client import WorkflowExecutionStatus
 
-        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=SimpleNamespace(pending_children=[]))
+        pending = [SimpleNamespace(workflow_id="shipping-o-1-1", run_id="r1")]
+        never_reset = SimpleNamespace(HasField=lambda name: False)
+        raw = SimpleNamespace(pending_children=pending, workflow_extended_info=never_reset)
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=raw)
 
 
 def a_service(tmp_path) -> OrderService:
@@ -117,6 +126,15 @@ async def test_status_counts_retries_per_invocation_like_the_list(tmp_path):
     # The row and the attempts per step from one snapshot, so that their counts agree.
     snapshot = {"isolation": "repeatable_read", "readonly": True}
     assert service.pool.reads == [("fetchrow", snapshot), ("fetch", snapshot)]
+
+
+async def test_status_of_an_order_in_shipping_asks_nothing_of_its_child_unless_it_was_reset(tmp_path):
+    """Every status of an order in shipping described its child too; only a reset run can wait
+    for a child that ended with another run."""
+    service = a_service(tmp_path)
+    status = await service.status("o-1")
+    assert "warning" not in status
+    assert service.client.asked == ["order-o-1", "order-o-1"]  # the query, the describe: no shipping-…
 
 
 async def test_status_from_the_database_alone_says_so(tmp_path):
@@ -191,9 +209,11 @@ class _WaitingForAClosedChild:
                 status=WorkflowExecutionStatus.TERMINATED, close_time=datetime.now(timezone.utc) - timedelta(minutes=1)
             )
         pending = [SimpleNamespace(workflow_id="shipping-o-1-1", run_id="r1")]
-        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=SimpleNamespace(pending_children=pending))
+        reset = SimpleNamespace(HasField=lambda name: name == "last_reset_time")  # a reset run
+        raw = SimpleNamespace(pending_children=pending, workflow_extended_info=reset)
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING, raw_description=raw)
 
-    async def fetch_history_events(self):
+    async def fetch_history_events(self, **kwargs: Any):
         from tests.test_service_commands import _child_started_by_task
 
         for event in _child_started_by_task(13):

@@ -410,7 +410,7 @@ class _Closed:
     def get_workflow_handle(self, workflow_id: str) -> "_Closed":
         return self
 
-    async def fetch_history_events(self):
+    async def fetch_history_events(self, **kwargs):
         for event in self.history:
             yield event
 
