@@ -152,6 +152,9 @@ def test_the_goodbye_says_whether_the_stack_still_runs_here():
         "Part of the stack is still running (PostgreSQL, Temporal); stop it with ./start.sh down."
     )
     assert goodbye({}) == ""  # servers of the operator's own, and no workers here: not ours to tell
+    # With restarts off (no watchdog) the whole stack still runs: it named every part as "part of" it.
+    assert goodbye({**dict.fromkeys(names, True), "watchdog": False}) == "The stack is still running; stop it with ./start.sh down."
+    assert goodbye({**dict.fromkeys(names, False), "watchdog": True}) == "The stack is not running here; ./start.sh up starts it."
 
 
 def test_audit_timeline_highlights_retries_timeouts_and_errors():

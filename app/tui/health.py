@@ -49,7 +49,8 @@ def goodbye(local: dict[str, bool]) -> str:
     has a process (it said "still running" after the stack had been stopped from another
     shell). Only the processes: asking the servers could keep the operator waiting."""
     labels = dict(HEALTH_PARTS)
-    running = [labels.get(name, name) for name, alive in local.items() if alive]
+    local = {name: alive for name, alive in local.items() if name in labels}  # not the watchdog: it serves them
+    running = [labels[name] for name, alive in local.items() if alive]
     if not running:
         return "The stack is not running here; ./start.sh up starts it." if local else ""
     if len(running) == len(local):
