@@ -86,12 +86,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = None
     try:
         code = _run(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()  # output held in the buffer meets a reader that went away here
         return code
     except BrokenPipeError:  # also while saying why a command failed, with stdout and stderr in the pipe
-        return _reader_gone()
+        _reader_gone()
+        return code or 0  # a command that failed (or a status that is not healthy) still says so
 
 
 def _run(argv: list[str]) -> int:
@@ -108,7 +110,10 @@ def _run(argv: list[str]) -> int:
     except OperatorError as error:
         print(str(error), file=sys.stderr)
         if getattr(args, "json", None) is True:  # --json promises one document on stdout
-            print(json.dumps({"error": str(error), "exit_code": error.exit_code}))
+            try:
+                print(json.dumps({"error": str(error), "exit_code": error.exit_code}))
+            except BrokenPipeError:
+                _reader_gone()  # nobody reads it, but the command still failed
         return error.exit_code
     except BrokenPipeError:
         return _reader_gone()
@@ -129,9 +134,10 @@ def _run(argv: list[str]) -> int:
 
 
 def _reader_gone() -> int:
-    """The reader of our output went away (`| head`): nothing of ours failed, so exit 0, as
-    `| head` expects (a script under `set -o pipefail` sees no failure). What stdout still
-    holds goes to /dev/null, so that no later flush raises or prints again."""
+    """The reader of our output went away (`| head`): that alone is no failure, so exit 0, as
+    `| head` expects (a script under `set -o pipefail` sees no failure), unless the command had
+    failed already (main keeps its code). What stdout still holds goes to /dev/null, so that no
+    later flush raises or prints again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
