@@ -20,6 +20,10 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 # The zero-width (non-)joiners are how Persian, Indic scripts and emoji sequences are written;
 # every other format character (zero-width space, soft hyphen, direction marks) only hides text.
 JOINERS = frozenset("\u200c\u200d")
+# The flags of England, Scotland and Wales are a black flag followed by tag characters (invisible
+# letters, ended by a cancel tag); tags anywhere else would only hide text.
+BLACK_FLAG = "\U0001f3f4"
+TAGS = range(0xE0020, 0xE0080)
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 ISO_COUNTRIES = frozenset(
@@ -100,6 +104,19 @@ def has_visible(value: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LNPS" for ch in value)
 
 
+def _hides_text(value: str) -> bool:
+    """Whether a format character (zero-width space, soft hyphen, a direction mark) hides text:
+    all but the joiners, and tags that spell a flag after a black flag."""
+    in_flag = False
+    for ch in value:
+        if ord(ch) in TAGS and in_flag:
+            continue
+        in_flag = ch == BLACK_FLAG
+        if unicodedata.category(ch) == "Cf" and ch not in JOINERS:
+            return True
+    return False
+
+
 def strict_text_problem(label: str, value: str) -> str | None:
     """text_problem, and what an operator reads must be what was typed: no characters that
     reverse or hide text, and something visible (an optional text may be left blank)."""
@@ -107,7 +124,7 @@ def strict_text_problem(label: str, value: str) -> str | None:
         return problem
     if any(ch in BIDI_CONTROLS for ch in value):
         return f"The {label} contains characters that reverse how text is shown; use plain text."
-    if any(unicodedata.category(ch) == "Cf" and ch not in JOINERS for ch in value):
+    if _hides_text(value):
         return f"The {label} contains invisible characters; use plain text."
     if value.strip() and not has_visible(value):
         return f"The {label} has nothing visible; use letters, digits or symbols."

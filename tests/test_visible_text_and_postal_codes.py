@@ -28,6 +28,7 @@ REFUSED = [
     ("street", "1 Main\u00adSt", "contains invisible characters"),  # a soft hyphen
     ("region", "\u200e", "contains invisible characters"),  # a left-to-right mark
     ("postal_code", "123\ufeff45", "contains invisible characters"),  # a byte order mark
+    ("name", "Ann\U000e0041\U000e0042", "contains invisible characters"),  # tag letters, hidden text
 ]
 ACCEPTED = [
     ("postal_code", "0"),  # what countries without postal codes (Hong Kong) are given
@@ -38,6 +39,8 @@ ACCEPTED = [
     ("name", "Zoë Ünal"),
     ("name", "Zoe\u0308"),  # ë as e and a combining diaeresis
     ("name", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),  # Persian, with a zero-width non-joiner
+    # The flag of England: a black flag, then tag letters g b e n g and a cancel tag (all Cf).
+    ("name", "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f Ann"),
     ("name", "\U0001f469\u200d\U0001f4bb"),  # an emoji joined by a zero-width joiner
     ("street", "東京都千代田区1-1"),
 ]
