@@ -66,19 +66,20 @@ def new_order_id() -> str:
     """A fresh order id in NEW_ORDER_ID_FORM: ord- and 8 random hex digits."""
     return f"ord-{secrets.token_hex(4)}"
 
+
 CONNECT_TIMEOUT_S = 5
 # How long an operator command waits for the order worker to answer.
 COMMAND_TIMEOUT_S = 20
 # A command not answered by then is worth asking Temporal whether an order worker runs at all.
 NO_WORKER_CHECK_S = 2
 QUERY_TIMEOUT = timedelta(seconds=3)
-# Temporal did not answer (down, restarting, overloaded; the SDK retried for ~10 s first): the
-# stack's trouble, not the command's, and whether the call reached the server is unknown.
 # How long the client retries a call Temporal cannot take (down, restarting) before the
 # operator is told: ~2 s instead of the SDK's ~7 s (10 s budget), which a long-lived client (the
 # TUI, the API) spent on every command once Temporal had gone; a blip shorter than that is
 # still ridden out. The benchmark keeps the SDK's patience.
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
+# Temporal did not answer (down, restarting, overloaded; the client retried first, as above):
+# the stack's trouble, not the command's, and whether the call reached the server is unknown.
 NO_ANSWER = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
 
 
