@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -20,10 +21,34 @@ import pytest
 from app.config import ROOT, Settings
 
 
+# Ports handed out in this session, so that no two stacks are given one.
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below the kernel's ephemeral range. A port from that range (what binding to
+    port 0 gives) can be taken by an outgoing connection, or a server asking for any port (the
+    dev server's metrics), between the moment it is picked and the moment the part it is given
+    binds it: PostgreSQL once failed CI so, "could not bind ... Address already in use"."""
+    high = max(_ephemeral_low(), 21000)
+    while True:
+        port = random.randrange(20000, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 @dataclass
