@@ -186,6 +186,27 @@ async def test_a_rejection_sent_as_an_update_is_answered_and_ends_the_order_reje
     assert fakes.calls["RecordDecision"][0].decision.by == "bob"
 
 
+async def test_updates_sent_around_the_order_tracker_s_tools_meet_their_input_rules(workflow_env, fakes):
+    """Sent straight through Temporal (the Web UI, `temporal workflow update`), an Update met
+    only the older rules: a zero-width space in a name, a postal code of "!!!" got through. The
+    validators, which a replay never runs, now apply the CLI's, TUI's and API's; signals keep
+    the rules their histories were recorded with."""
+    order = an_order(fakes, oid())
+    nonsense = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="!!!", country="US")
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as hidden:
+            await handle.execute_update("approve", args=["Bo\u200bb"])
+        assert hidden.value.cause.message == "The name contains invisible characters; use plain text."
+        with pytest.raises(WorkflowUpdateFailedError) as postal:
+            await handle.execute_update("update_address", args=[nonsense, "bob"])
+        assert postal.value.cause.message == "The postal code has no letter or digit."
+        assert await handle.execute_update("approve", args=["bob"]) == f"Order {order.order_id} approved."
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED and result.address.postal_code == "12345"
+
+
 async def test_a_cancel_sent_as_an_update_while_packing_refunds_and_answers_once_done(workflow_env, fakes):
     """The cancel Update is the long-lived one: accepted at once, answered with the outcome."""
     order = an_order(fakes, oid())

@@ -47,9 +47,17 @@ def _refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="Refused", non_retryable=True)
 
 
-# Who decided and why go to the database and the audit log: text PostgreSQL cannot store
-# (NUL, broken Unicode) would make those steps retry for ever, so it is refused up front.
-_text_refusal = rules.texts_problem
+def _text_refusal(**texts: object) -> str | None:
+    """For an Update's validator. Who decided and why go to the database and the audit log:
+    text PostgreSQL cannot store (NUL, broken Unicode) would make those steps retry for ever,
+    so it is refused up front; and, as the CLI, TUI and API refuse it, text that hides or
+    reverses what was typed. A replay never runs a validator, so these rules may grow."""
+    if problem := rules.texts_problem(**texts):
+        return problem
+    for label, value in texts.items():
+        if isinstance(value, str) and (problem := rules.strict_text_problem(label, value)):
+            return problem
+    return None
 
 
 def _signal_text_refusal(**texts: str) -> str | None:
@@ -172,7 +180,9 @@ class OrderCommands:
         # Cancelled, or too late for the carrier has it: either way no change to make.
         if self._cancel_reason is not None and (not signal or workflow.patched(ADDRESS_REFUSED_WHILE_CANCELLING)):
             return f"Order {self._order.order_id} is being cancelled."
-        problems = rules.address_problems(address)
+        # A signal handler's rules never grow stricter (a replay must find the same refusals); an
+        # Update's validator, which a replay never runs, applies the CLI's, TUI's and API's.
+        problems = (rules.address_problems if signal else rules.strict_address_problems)(address)
         return problems[0] if problems else None
 
     def _same_address(self, address: Address) -> str | None:
