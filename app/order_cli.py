@@ -293,7 +293,12 @@ async def _status(args: argparse.Namespace) -> int:
     checks.status(args.order_id)
     async with await OrderService.connect(temporal="optional") as service:  # the database answers without it
         status = await service.status(args.order_id)
-    _emit(args, status, lambda c: c.print(render.status_panel(status)))
+    def human(console: Console) -> None:
+        console.print(render.status_panel(status))
+        if status.get("reset_command"):  # on one line, to copy (the panel wraps it)
+            console.print(f"To go on from where it stopped: {escape(status['reset_command'])}", soft_wrap=True)
+
+    _emit(args, status, human)
     return 0
 
 

@@ -37,7 +37,7 @@ from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun
 from app.stack.health import check_pollers
-from app.unfinished import Stall, find_stall, left_unfinished, reset_point
+from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point
 from app.views import merged_status, order_summary, timeline
 from db import queries
 from db.pool import create_pool
@@ -219,6 +219,8 @@ class OrderService:
                 status["step"] = "none: its workflow " + ("no longer exists" if stall.closed == "gone" else f"is {stall.closed}")
             unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
             status["warning"] = f"Order {order_id} will not finish: {unfinished}"
+            if stall.closed != "gone":  # also alone, to copy: a panel wraps it
+                status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall.reset_event_id)
         elif live is None:
             status["note"] = (
                 f"{self.temporal_unreachable} This is the database's view."

@@ -27,7 +27,13 @@ class StackFailed(OperatorError):
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    up = commands.add_parser("up", help="start Temporal, PostgreSQL and both workers; returns when healthy")
+    up = commands.add_parser(
+        "up",
+        help="start Temporal, PostgreSQL and both workers; returns when healthy",
+        description="Start what is not running (Temporal, PostgreSQL, both workers) and return when every part is"
+        " healthy; then the watchdog, which starts a worker again when it dies (ORDER_TRACKER_RESTART_WORKERS=0:"
+        " none). Running it again starts only what is down.",
+    )
     up.add_argument("--docker", action="store_true", help="use docker compose instead of local processes")
     up.set_defaults(handler=_up)
 
@@ -135,7 +141,11 @@ async def _status(args: argparse.Namespace) -> int:
             console.print(f"A worker that dies is started again by the watchdog (pid {status.watchdog_pid}).", soft_wrap=True)
         else:
             console.print("No watchdog runs: a worker that dies stays down until ./start.sh up.", soft_wrap=True)
-        if not status.healthy:
+        down = [part for part in status.parts if not part.healthy]
+        if down and all(part.detail.startswith("stopped (") for part in down):
+            # A stopped process is alive: up refuses it, and the watchdog leaves it alone.
+            console.print("Resume what is stopped with the kill -CONT above; ./start.sh up cannot.", soft_wrap=True)
+        elif down:
             console.print("Start what is down with [bold]./start.sh up[/].")
     return 0 if status.healthy else 3
 

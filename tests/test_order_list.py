@@ -233,6 +233,11 @@ async def test_status_of_an_order_waiting_for_a_child_that_ended_with_an_earlier
         " where it stopped with temporal workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13"
         " --reason 'resume order o-1', or settle it by hand."
     )
+    # Also alone, for the command line to print on one line: in the panel it wraps, and a
+    # command copied from there breaks.
+    assert status["reset_command"] == (
+        "temporal workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13 --reason 'resume order o-1'"
+    )
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:

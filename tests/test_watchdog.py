@@ -3,6 +3,8 @@ again, and that it leaves the stack alone while `up` or `down` holds the lock.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.config import Settings
@@ -118,3 +120,42 @@ def test_up_with_restarts_turned_off_stops_a_watchdog_an_earlier_up_started(tmp_
     off._up_watchdog(off.specs(), started, said.append)
     assert stopped == ["watchdog"] and started == []
     assert said == ["stopping the watchdog (ORDER_TRACKER_RESTART_WORKERS is off)"]
+
+
+def test_a_worker_left_dead_for_its_back_off_is_said_once(stack, processes, caplog):
+    """During a 32-60 s back-off the log said nothing until the restart."""
+    backoffs = {name: Backoff() for name in ("order-worker", "shipping-worker")}
+    processes["order-worker"] = None
+    restart_dead_workers(stack, backoffs, now=0.0)  # started at once
+    processes["order-worker"] = None  # and dead again
+    with caplog.at_level("WARNING", logger="app.stack.watchdog"):
+        for now in (0.2, 0.4, 0.6):
+            assert restart_dead_workers(stack, backoffs, now=now) == []
+    said = [r.getMessage() for r in caplog.records if "event=worker_dead" in r.getMessage()]
+    assert said == ["event=worker_dead worker=order-worker restart_in_s=1 restarts=1"]
+
+
+def test_status_tells_a_stopped_worker_from_a_dead_one(monkeypatch, capsys):
+    """For a worker stopped with SIGSTOP it said "Start what is down with ./start.sh up", which
+    refuses it."""
+    import argparse
+
+    from app import stack_cli
+    from app.stack.status import PartStatus, StackStatus
+
+    def a_stack(detail: str):
+        parts = [PartStatus("order-worker", False, detail, True, 42)]
+        return StackStatus(parts=parts, temporal_address="127.0.0.1:7233", temporal_ui_url=None, database_url="x", watchdog_pid=7)
+
+    for detail, advice in (
+        ("stopped (SIGSTOP): not serving order-tq; kill -CONT 42 resumes it", "Resume what is stopped with the kill -CONT above"),
+        ("not running", "Start what is down with ./start.sh up."),
+    ):
+        class _Stack:
+            async def status(self, detail=detail):
+                return a_stack(detail)
+
+        monkeypatch.setattr(stack_cli, "Stack", _Stack)
+        assert asyncio.run(stack_cli._status(argparse.Namespace(json=False))) == 3
+        out = " ".join(capsys.readouterr().out.split())
+        assert advice in out and ("./start.sh up." in out) == (detail == "not running")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 import warnings
 from dataclasses import dataclass
@@ -70,7 +71,13 @@ def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float)
         if running_pid(specs[name]) is not None:
             backoffs[name].alive()
             continue
+        first_seen = backoffs[name].dead_since is None
         if not backoffs[name].due(now):
+            if first_seen:  # said once per death, so that a long back-off is not a silent one
+                log.warning(
+                    "event=worker_dead worker=%s restart_in_s=%.0f restarts=%d",
+                    name, backoffs[name].not_before - now, backoffs[name].restarts,
+                )
             continue
         with stack.lock(wait=False) as locked:
             if not locked or running_pid(specs[name]) is not None:  # up or down at work, or already back
@@ -84,6 +91,11 @@ def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float)
             name, pid, backoffs[name].restarts, backoffs[name].delay_s,
         )
     return started
+
+
+def _stopped(signum: int, _frame) -> None:
+    log.info("event=watchdog_stopped signal=%s", signal.Signals(signum).name)
+    raise SystemExit(0)
 
 
 def still_the_watchdog(stack: Stack) -> bool | None:
@@ -104,6 +116,7 @@ def main() -> None:
     # platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     configure_logging()
+    signal.signal(signal.SIGTERM, _stopped)  # down, or up with restarts off
     stack = Stack()
     backoffs = {name: Backoff() for name in WORKERS}
     deadline = time.monotonic() + START_GRACE_S
@@ -111,8 +124,9 @@ def main() -> None:
         time.sleep(0.05)
     log.info("event=watchdog_started workers=%s pid=%d", ",".join(WORKERS), os.getpid())
     while True:  # until `down` stops it (SIGTERM: the default action, nothing to clean up)
-        if not still_the_watchdog(stack):
-            log.warning("event=watchdog_exiting reason=pid_file_not_ours path=%s", stack.watchdog_pid_path())
+        if not (ours := still_the_watchdog(stack)):
+            reason = "pid_file_gone" if ours is None else "pid_file_names_another"
+            log.warning("event=watchdog_exiting reason=%s path=%s", reason, stack.watchdog_pid_path())
             return
         try:
             restart_dead_workers(stack, backoffs, time.monotonic())
