@@ -90,7 +90,8 @@ def texts_problem(**texts: object) -> str | None:
 # workflow's signal handlers, which Temporal replays: a rule added to them would refuse, on
 # replay, a signal the history shows accepted, and the order would stop on a non-determinism
 # error. Rules added since live in the strict_ functions, which the operator's tools (CLI, TUI,
-# API) and the ValidateOrder activity apply, and the workflow does not.
+# API), the ValidateOrder activity and the workflow's Update validators (never run on replay)
+# apply, and its signal handlers do not.
 
 
 def is_blank(value: str) -> bool:
@@ -148,7 +149,7 @@ def strict_address_problems(address: Address) -> list[str]:
 
 
 def address_problems(address: Address) -> list[str]:
-    """The rules the workflow's handlers apply (see above): they never grow stricter."""
+    """The rules the workflow's signal handlers apply (see above): they never grow stricter."""
     return _address_problems(address, strict=False)
 
 

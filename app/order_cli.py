@@ -293,6 +293,7 @@ async def _status(args: argparse.Namespace) -> int:
     checks.status(args.order_id)
     async with await OrderService.connect(temporal="optional") as service:  # the database answers without it
         status = await service.status(args.order_id)
+
     def human(console: Console) -> None:
         console.print(render.status_panel(status))
         if status.get("reset_command"):  # on one line, to copy (the panel wraps it)

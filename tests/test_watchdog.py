@@ -30,8 +30,10 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int | None]:
         running[spec.name] = 900 + len(running)
         return running[spec.name]
 
+    from app.stack import stack as stack_module
+
     monkeypatch.setattr(watchdog, "running_pid", running_pid)
-    monkeypatch.setattr(watchdog, "start", start)
+    monkeypatch.setattr(stack_module, "start", start)  # what Stack.start_worker calls
     return running
 
 

@@ -93,6 +93,12 @@ class Stack:
             env={"PYTHONUNBUFFERED": "1", liveness.PATH_VARIABLE: str(self.liveness_path(name))},
         )
 
+    def start_worker(self, name: str) -> int:
+        """Start a worker (the caller holds the lock and has found none running); its pid."""
+        # A killed worker's last beat must not be read as the silence of a new one with its pid.
+        self.liveness_path(name).unlink(missing_ok=True)
+        return start(self.worker_spec(name))
+
     def watchdog_pid_path(self) -> Path:
         return self.settings.run_dir / f"{WATCHDOG}.pid"
 
@@ -153,7 +159,7 @@ class Stack:
     # ------------------------------------------------------------------ up
 
     async def up(self, say: Callable[[str], None] = lambda _: None) -> StackStatus:
-        with self._lock():
+        with self.lock():
             current = await self.status()
             specs = self.specs()
             started: list[str] = []
@@ -263,9 +269,7 @@ class Stack:
         for name in WORKERS:
             if running_pid(specs[name]) is None:
                 say(f"starting the {LABELS[name]}")
-                # A killed worker's last beat must not be read as the silence of a new one with its pid.
-                self.liveness_path(name).unlink(missing_ok=True)
-                start(specs[name])
+                self.start_worker(name)
                 started.append(name)
         _check, client = await health.check_temporal(self.settings)
         for name, (_module, queue) in WORKERS.items():
@@ -328,7 +332,7 @@ class Stack:
             check_purge(self.settings)  # before anything stops, or is created by the lock and the specs
         if not self.settings.data_dir.exists():
             return {}  # nothing of ours can run without it; and the lock would create it
-        with self._lock():
+        with self.lock():
             specs = self.specs()
             stopped = {}
             for name in [WATCHDOG, *WORKERS, "temporal", "postgres"]:
@@ -342,15 +346,9 @@ class Stack:
         return stopped
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        """One up/down at a time (the TUI and a terminal may both try)."""
-        with self.lock():
-            yield
-
-    @contextlib.contextmanager
     def lock(self, wait: bool = True) -> Iterator[bool]:
-        """The stack's lock (up, down and the watchdog's restarts take it); with ``wait=False``
-        it yields False at once if another holds it."""
+        """The stack's lock: one up, down or watchdog restart at a time (the TUI and a terminal
+        may both try); with ``wait=False`` it yields False at once if another holds it."""
         try:
             self.settings.run_dir.mkdir(parents=True, exist_ok=True)
             handle = open(self.settings.run_dir / "stack.lock", "w")
@@ -376,8 +374,6 @@ def _display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
 
 
 def _last_words(log: Path, width: int = 200) -> str:

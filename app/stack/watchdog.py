@@ -6,7 +6,7 @@ It restarts only a worker whose process is gone: one stopped with SIGSTOP is ali
 left to the operator (`status` says how to resume it). One that keeps dying is started less
 and less often. It starts a worker the way `up` does, under the same lock, so the two never
 start one twice. ORDER_TRACKER_RESTART_WORKERS=0 leaves crashed workers down (`up` then
-starts no watchdog).
+starts no watchdog, and stops one an earlier `up` started).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 from app.logging_setup import configure_logging
-from app.stack.processes import running_pid, start
+from app.stack.processes import running_pid
 from app.stack.stack import WORKERS, Stack
 
 log = logging.getLogger("app.stack.watchdog")
@@ -82,8 +82,7 @@ def restart_dead_workers(stack: Stack, backoffs: dict[str, Backoff], now: float)
         with stack.lock(wait=False) as locked:
             if not locked or running_pid(specs[name]) is not None:  # up or down at work, or already back
                 continue
-            stack.liveness_path(name).unlink(missing_ok=True)
-            pid = start(specs[name])
+            pid = stack.start_worker(name)
         backoffs[name].started(now)
         started.append(name)
         log.warning(
@@ -123,7 +122,7 @@ def main() -> None:
     while still_the_watchdog(stack) is None and time.monotonic() < deadline:
         time.sleep(0.05)
     log.info("event=watchdog_started workers=%s pid=%d", ",".join(WORKERS), os.getpid())
-    while True:  # until `down` stops it (SIGTERM: the default action, nothing to clean up)
+    while True:  # until `down` stops it (SIGTERM: _stopped)
         if not (ours := still_the_watchdog(stack)):
             reason = "pid_file_gone" if ours is None else "pid_file_names_another"
             log.warning("event=watchdog_exiting reason=%s path=%s", reason, stack.watchdog_pid_path())
