@@ -1089,7 +1089,9 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     charge the run never saw; v7/ a rejection and a cancel sent as Updates (what the operator's
     tools send; the corpus held only approve and address-change Updates), and a dispatch that
     fails for good, whose children signal the parent's run (signal-the-parent-run); v8/ an
-    ending the database refuses because the carrier has the package (ending-refused-ships)."""
+    ending the database refuses because the carrier has the package (ending-refused-ships); v9/
+    the five scenarios with an Update (approve, reject, cancel, address change), whose acceptance
+    a timer puts on record before the order acts on it (updates-on-record-first)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1105,8 +1107,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v7) >= 7, "the v7 histories are missing"
     v8 = sorted((HISTORY_DIR / "v8").glob("*.json.gz"))
     assert len(v8) >= 1, "the v8 histories are missing"
+    v9 = sorted((HISTORY_DIR / "v9").glob("*.json.gz"))
+    assert len(v9) >= 5, "the v9 histories are missing"
     histories += [
-        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6 + v7 + v8
+        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in v3 + v4 + v5 + v6 + v7 + v8 + v9
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

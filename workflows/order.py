@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
+        UPDATES_ON_RECORD_FIRST,
     )
     from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments
@@ -104,6 +105,10 @@ class OrderWorkflow(OrderCommands):
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
         self._refusals = 0
+        # Updates accepted, and of those, on record in the history (see _updates_on_record).
+        self._updates_accepted = 0
+        self._updates_recorded = 0
+        self._recording_updates = False
 
     # ----------------------------------------------------------------- the process
 
@@ -429,10 +434,34 @@ class OrderWorkflow(OrderCommands):
             self._step = step
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
+        await self._updates_on_record()
         return await run_step(activity, arg, policies.BUSINESS_STEP, self._order.local_attempts)
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
+        await self._updates_on_record()
         return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._order.local_attempts)
+
+    async def _updates_on_record(self) -> None:
+        """Before a step acts: every Update accepted so far is on record in the history.
+
+        Temporal writes an Update's acceptance only when the workflow task that ran its
+        validator completes, and every step is a local activity that runs inside the task
+        that wants it. Without this, an approval's charge (or a cancel's ending, an address
+        change's row) was committed while the Update was still only in the server's memory,
+        and a restart of Temporal then lost it: the order charged, its workflow still awaiting
+        review. A timer ends the task; signals need none (they are in the history before the
+        workflow sees them), and neither does an order no Update reached."""
+        while self._updates_recorded < self._updates_accepted and workflow.patched(UPDATES_ON_RECORD_FIRST):
+            if self._recording_updates:  # the other coroutine's timer covers these too
+                await workflow.wait_condition(lambda: not self._recording_updates)
+                continue
+            accepted = self._updates_accepted
+            self._recording_updates = True
+            try:
+                await workflow.sleep(policies.ON_RECORD_PAUSE)
+            finally:
+                self._recording_updates = False
+            self._updates_recorded = max(self._updates_recorded, accepted)
 
     async def _bookkeeper(self) -> None:
         while True:

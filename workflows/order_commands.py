@@ -101,6 +101,7 @@ class OrderCommands:
     # Per address change, once the database answered: None if applied, else why it came too late.
     _address_answers: dict[int, str | None]
     _refusals: int
+    _updates_accepted: int  # Updates whose handler ran (their validator accepted them)
 
     # OrderWorkflow's mechanics, which the commands use.
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
@@ -270,6 +271,7 @@ class OrderCommands:
 
     @workflow.update(name="approve")
     async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
+        self._updates_accepted += 1
         self._decide(Decision(approved=True, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} approved."
 
@@ -280,6 +282,7 @@ class OrderCommands:
 
     @workflow.update(name="reject")
     async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
+        self._updates_accepted += 1
         self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} rejected."
 
@@ -292,6 +295,7 @@ class OrderCommands:
 
     @workflow.update(name="cancel")
     async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
+        self._updates_accepted += 1
         self._request_cancel(reason, by)
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
@@ -306,6 +310,7 @@ class OrderCommands:
 
     @workflow.update(name="update_address")
     async def update_address_update(self, address: Address, by: str = "operator") -> str:
+        self._updates_accepted += 1
         sequence = self._change_address(_as_address(address), by)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:

@@ -51,6 +51,11 @@ DISPATCH_RETRY = RetryPolicy(
 # budget, long enough for an operator's address fix or cancel to land.
 SHIPPING_RETRY_DELAY = timedelta(seconds=1)
 
+# After an Update is accepted, before a step acts on it: any timer ends the workflow task, which
+# puts the Update's acceptance on record (patches.py, UPDATES_ON_RECORD_FIRST); the dev server
+# fires it within its timer precision (50 ms here).
+ON_RECORD_PAUSE = timedelta(milliseconds=1)
+
 # Bookkeeping on our own database: no flaky dependency, so patient timeouts.
 BOOKKEEPING_START_TO_CLOSE = timedelta(seconds=10)
 BOOKKEEPING_RETRY = RetryPolicy(

@@ -1,0 +1,102 @@
+"""An operator's command sent as an Update is on record in the workflow's history before the
+order acts on it (patch updates-on-record-first).
+
+Temporal writes an Update's acceptance only when the workflow task that ran its validator
+completes, and every step is a local activity that runs inside the task that wants it. So an
+approval's ChargePayment committed a charge while the approval was still only in the server's
+memory, and a restart of Temporal then (a crash, a deploy) lost the Update: the order's row
+said PAID, its payment CHARGED, and its workflow went on awaiting a review nobody was asked for
+until the window expired. Found by a review that killed the dev server while an approval's
+charge was retrying. The same held for a cancel's ending and an address change's row.
+
+Each test looks at the history from inside the step that acts on the command: the Update's
+acceptance must already be there. Real dev server, fake activities."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.fakes import FakeActivities
+from workflows.model import Address, OrderState
+
+ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
+
+
+def _look_at_history_in(fakes: FakeActivities, env, order_id: str, steps: list[str]) -> dict[str, list[int]]:
+    """For each step: the event types of the order's history when the step began."""
+    seen: dict[str, list[int]] = {}
+    for step in steps:
+
+        async def look(_input, step=step) -> None:
+            history = await env.client.get_workflow_handle(f"order-{order_id}").fetch_history()
+            seen[step] = [event.event_type for event in history.events]
+
+        fakes.hooks[step] = look
+    return seen
+
+
+async def _awaiting_review(handle: WorkflowHandle) -> None:
+    async def awaiting() -> bool:
+        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
+
+    await eventually(awaiting)
+
+
+async def test_an_approval_is_on_record_before_it_is_recorded_or_charged(dev_env):
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordDecision", "ChargePayment"])
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await _awaiting_review(handle)
+        assert await handle.execute_update("approve", args=["tester", ""]) == f"Order {order.order_id} approved."
+        assert (await handle.result()).state == OrderState.SHIPPED
+    assert set(seen) == {"RecordDecision", "ChargePayment"}
+    assert ACCEPTED in seen["RecordDecision"] and ACCEPTED in seen["ChargePayment"]
+    assert len(fakes.calls["ChargePayment"]) == 1
+
+
+async def test_a_cancel_is_on_record_before_the_order_ends(dev_env):
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["FinishOrder"])
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await _awaiting_review(handle)
+        answer = await handle.execute_update("cancel", args=["changed my mind", "tester"])
+        assert answer == f"Order {order.order_id} cancelled."
+        assert (await handle.result()).state == OrderState.CANCELLED
+    assert ACCEPTED in seen["FinishOrder"]
+
+
+async def test_an_address_change_is_on_record_before_its_row_is_written(dev_env):
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordAddressChange"])
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await _awaiting_review(handle)
+        answer = await handle.execute_update("update_address", args=[NEW_ADDRESS, "tester"])
+        assert answer == f"Address of order {order.order_id} updated."
+        await handle.execute_update("approve", args=["tester", ""])
+        assert (await handle.result()).state == OrderState.SHIPPED
+    assert ACCEPTED in seen["RecordAddressChange"]
+    assert fakes.calls["RecordAddressChange"][0].address.street == NEW_ADDRESS.street
+
+
+async def test_a_decision_sent_as_a_signal_takes_no_extra_timer(dev_env):
+    """A signal is in the history before the workflow sees it: nothing to wait for."""
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await _awaiting_review(handle)
+        await handle.signal("approve", "tester")
+        assert (await handle.result()).state == OrderState.SHIPPED
+    events = [event.event_type for event in (await handle.fetch_history()).events]
+    assert events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1  # the review window's alone
