@@ -38,7 +38,7 @@ from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun
 from app.stack.health import check_pollers
 from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point
-from app.views import merged_status, order_summary, timeline
+from app.views import lost_decision, merged_status, order_summary, timeline
 from db import queries
 from db.pool import create_pool
 from workflows.model import (
@@ -221,6 +221,11 @@ class OrderService:
             status["warning"] = f"Order {order_id} will not finish: {unfinished}"
             if stall.closed != "gone":  # also alone, to copy: a panel wraps it
                 status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall.reset_event_id)
+        elif live is not None and row is not None and (
+            lost := lost_decision(order_id, live.state, row["state"], row["updated_at"], now)
+        ):
+            status["warning"] = lost
+            status["step"] = live.step  # the row's step is one the order has not reached
         elif live is None:
             status["note"] = (
                 f"{self.temporal_unreachable} This is the database's view."

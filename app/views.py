@@ -150,6 +150,31 @@ def _row_is_ahead(recorded: str | None, live: OrderState) -> bool:
     return state.terminal or PROGRESS.index(state) > PROGRESS.index(live)
 
 
+# How long the order row may say the review is over while the workflow still awaits it: the
+# row is written by a local activity a few milliseconds before the workflow's task completes.
+DECISION_LOST_AFTER_S = 30.0
+
+
+def lost_decision(order_id: str, live_state: OrderState, recorded: str | None, recorded_at: datetime | None, now: datetime) -> str | None:
+    """Why the operator must approve again, or None. The row says the order was approved (and
+    on: APPROVED to DISPATCHED) while the workflow, long after, still awaits review: the
+    workflow no longer has the approval. A workflow reset to before it, or an Update that a
+    restart of Temporal lost before it was on record (orders of workflow code before
+    updates-on-record-first). A row that ended (REJECTED, CANCELLED) needs nothing: the
+    workflow adopts the recorded ending when its review window closes."""
+    if live_state != OrderState.AWAITING_APPROVAL or recorded is None or OrderState(recorded).terminal:
+        return None
+    if recorded == OrderState.AWAITING_APPROVAL.value or recorded_at is None:
+        return None
+    if (now - recorded_at).total_seconds() < DECISION_LOST_AFTER_S:
+        return None
+    return (
+        f"Order {order_id}'s row says {recorded}, but its workflow still awaits review: the workflow no longer"
+        f" has the approval (a reset, or a restart of Temporal that lost it). Send it again with"
+        f" ./start.sh order approve {order_id} (a payment already charged is not charged again)."
+    )
+
+
 def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[str, int], now: datetime) -> dict:
     """One order's status: the database's summary with the workflow's live view (an
     OrderStatus from the status query, or None when the workflow did not answer) on top."""

@@ -1,9 +1,9 @@
 """How `order status` merges the workflow's own view with the order row: the shipping child
 moves the row to PACKED and DISPATCHED before its parent hears of it."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from app.views import merged_status
+from app.views import lost_decision, merged_status
 from workflows.model import Address, OrderItem, OrderState, OrderStatus, Payment, PaymentStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -55,3 +55,22 @@ def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():
     `order status` said 'Retries 0' next to 'ReceiveOrder 9'."""
     status = merged_status("o-1", live(OrderState.RECEIVED), {}, {"ReceiveOrder": 9}, NOW)
     assert status["attempts"] == {"ReceiveOrder": 9} and status["retries"] == 8
+
+
+def test_an_approval_the_workflow_no_longer_has_is_named_with_how_to_send_it_again():
+    # The row says PAID for a minute while the workflow still awaits review: a Temporal restart
+    # lost the approval's Update after its charge (workflow code before updates-on-record-first).
+    warning = lost_decision("o-1", OrderState.AWAITING_APPROVAL, "PAID", NOW - timedelta(seconds=60), NOW)
+    assert warning is not None
+    assert "row says PAID, but its workflow still awaits review" in warning
+    assert "./start.sh order approve o-1" in warning and "not charged again" in warning
+
+
+def test_a_row_just_ahead_of_the_workflow_or_at_review_is_no_lost_decision():
+    # The row is written a few milliseconds before the workflow's task completes: no warning then.
+    assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "PAID", NOW - timedelta(seconds=2), NOW) is None
+    assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "AWAITING_APPROVAL", NOW - timedelta(hours=1), NOW) is None
+    assert lost_decision("o-1", OrderState.PAID, "PACKED", NOW - timedelta(hours=1), NOW) is None
+    assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, None, None, NOW) is None
+    # An ending on record: the workflow adopts it when its review window closes.
+    assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "REJECTED", NOW - timedelta(hours=1), NOW) is None
