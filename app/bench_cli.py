@@ -102,15 +102,16 @@ async def _bench(args: argparse.Namespace) -> int:
             MofNCompleteColumn(),
             TextColumn("started {task.fields[started]} · in flight {task.fields[in_flight]}"
                        " · awaiting review {task.fields[awaiting]} · approved {task.fields[approved]}"),
+            TextColumn("[red]{task.fields[trouble]}"),
             TimeElapsedColumn(),
             console=err,
         ) as progress:
             task = progress.add_task("orders", total=args.orders, run_id=config.run_id,
-                                     started=0, in_flight=0, awaiting=0, approved=0)
+                                     started=0, in_flight=0, awaiting=0, approved=0, trouble="")
 
             def show(p: DriveProgress) -> None:
                 progress.update(task, completed=p.finished, started=p.started, in_flight=p.in_flight,
-                                awaiting=p.awaiting, approved=p.approved)
+                                awaiting=p.awaiting, approved=p.approved, trouble=p.trouble)
 
             result = await run_bench(service, config, show, metrics_url(Settings.from_env()))
             err.print("[dim]… checking the database and Temporal[/]")

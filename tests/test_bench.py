@@ -236,6 +236,53 @@ async def test_an_order_whose_start_fails_otherwise_than_refused_is_counted_not_
     assert sorted(outcome.started_ids) == ["bench-t-1", "bench-t-2", "bench-t-4", "bench-t-5"]
 
 
+class _DatabaseGoneForAWhile:
+    """Every order ships at once, but the first three watches find PostgreSQL refusing."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.pool = self
+        self.refusals = 3
+        self.settings = type("S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders"})()
+
+    async def create_order(self, *, order_id: str, **order) -> None:
+        self.created.append(order_id)
+
+    async def fetch(self, sql: str, ids: list[str]) -> list[dict]:
+        if self.refusals:
+            self.refusals -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return [{"id": i, "state": "SHIPPED"} for i in ids if i in self.created]
+
+
+async def test_the_benchmark_rides_out_postgresql_gone_for_a_while_and_says_so():
+    """A review killed PostgreSQL mid-run: the benchmark itself crashed, its orders unapproved."""
+    from app.bench.driver import DriveConfig, Driver
+
+    service = _DatabaseGoneForAWhile()
+    troubles: list[str] = []
+    config = DriveConfig(run_id="t", orders=4, concurrency=2, poll_interval_s=0.01, order_timeout_s=5.0)
+    outcome = await Driver(service, config, lambda p: troubles.append(p.trouble)).run()  # type: ignore[arg-type]
+    assert sorted(outcome.started_ids) == ["bench-t-1", "bench-t-2", "bench-t-3", "bench-t-4"]
+    assert outcome.timed_out == [] and outcome.not_started == 0
+    assert "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in troubles[0]
+    assert troubles[-1] == ""  # said while it lasted, not after
+
+
+async def test_the_benchmark_does_not_hide_an_error_that_is_not_a_lost_database():
+    from app.bench.driver import DriveConfig, Driver
+
+    service = _DatabaseGoneForAWhile()
+
+    async def broken(sql: str, ids: list[str]) -> list[dict]:
+        raise ValueError("a bug in the watch query")
+
+    service.fetch = broken  # type: ignore[method-assign]
+    config = DriveConfig(run_id="t", orders=2, concurrency=2, poll_interval_s=0.01, order_timeout_s=5.0)
+    with pytest.raises(ValueError, match="a bug in the watch query"):
+        await Driver(service, config).run()  # type: ignore[arg-type]
+
+
 def test_a_lost_order_or_a_double_charge_is_a_broken_invariant_and_a_missed_target_is_not():
     from app.bench.stats import broken_invariants
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.errors import Refused
+from app.errors import Refused, lost_database
 from app.service import OrderService
 from workflows.model import Address, OrderItem, OrderState
 
@@ -53,6 +53,7 @@ class DriveProgress:
     finished: int = 0
     in_flight: int = 0
     awaiting: int = 0
+    trouble: str = ""  # why the last watch saw nothing (PostgreSQL not answering), else empty
 
 
 @dataclass
@@ -128,7 +129,17 @@ class Driver:
         if not self._in_flight:
             return
         began = time.monotonic()
-        rows = await self.service.pool.fetch(WATCH_SQL, list(self._in_flight))
+        try:
+            rows = await self.service.pool.fetch(WATCH_SQL, list(self._in_flight))
+            self.progress.trouble = ""
+        except Exception as error:
+            # PostgreSQL gone for a while (a restart, a crash): the orders go on without it and
+            # wait; the next tick looks again, and an order still counts against its timeout.
+            if (lost := lost_database(error, self.service.settings.database_url_redacted)) is None:
+                raise
+            log.warning("event=bench_watch_failed error=%r", error)
+            self.progress.trouble = f"{lost} Retrying…"
+            rows = []
         now = time.monotonic()
         self.outcome.watch_s.append(now - began)
         awaiting = 0
