@@ -160,7 +160,7 @@ def lost_decision(order_id: str, live_state: OrderState, recorded: str | None, r
     on: APPROVED to DISPATCHED) while the workflow, long after, still awaits review: the
     workflow no longer has the approval. A workflow reset to before it, or an Update that a
     restart of Temporal lost before it was on record (orders of workflow code before
-    updates-on-record-first). A row that ended (REJECTED, CANCELLED) needs nothing: the
+    OrderInput.updates_on_record). A row that ended (REJECTED, CANCELLED) needs nothing: the
     workflow adopts the recorded ending when its review window closes."""
     if live_state != OrderState.AWAITING_APPROVAL or recorded is None or OrderState(recorded).terminal:
         return None

@@ -96,6 +96,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         items=[OrderItem("WIDGET-1", 2)],
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         shipping_task_queue=fakes.shipping_task_queue,
+        updates_on_record=True,  # as OrderService starts every order
     )
     fields.update(overrides)
     return OrderInput(**fields)

@@ -1091,7 +1091,7 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     fails for good, whose children signal the parent's run (signal-the-parent-run); v8/ an
     ending the database refuses because the carrier has the package (ending-refused-ships); v9/
     the five scenarios with an Update (approve, reject, cancel, address change), whose acceptance
-    a timer puts on record before the order acts on it (updates-on-record-first)."""
+    a timer puts on record before the order acts on it (OrderInput.updates_on_record)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]

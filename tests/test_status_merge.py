@@ -59,7 +59,7 @@ def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():
 
 def test_an_approval_the_workflow_no_longer_has_is_named_with_how_to_send_it_again():
     # The row says PAID for a minute while the workflow still awaits review: a Temporal restart
-    # lost the approval's Update after its charge (workflow code before updates-on-record-first).
+    # lost the approval's Update after its charge (orders started before OrderInput.updates_on_record).
     warning = lost_decision("o-1", OrderState.AWAITING_APPROVAL, "PAID", NOW - timedelta(seconds=60), NOW)
     assert warning is not None
     assert "row says PAID, but its workflow still awaits review" in warning

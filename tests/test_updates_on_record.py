@@ -1,5 +1,5 @@
 """An operator's command sent as an Update is on record in the workflow's history before the
-order acts on it (patch updates-on-record-first).
+order acts on it (OrderInput.updates_on_record).
 
 Temporal writes an Update's acceptance only when the workflow task that ran its validator
 completes, and every step is a local activity that runs inside the task that wants it. So an
@@ -100,3 +100,18 @@ async def test_a_decision_sent_as_a_signal_takes_no_extra_timer(dev_env):
         assert (await handle.result()).state == OrderState.SHIPPED
     events = [event.event_type for event in (await handle.fetch_history()).events]
     assert events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1  # the review window's alone
+
+
+async def test_an_order_started_without_the_flag_acts_on_an_update_at_once(dev_env):
+    """As orders started by earlier code did, whose histories must replay unchanged."""
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}", updates_on_record=False)
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["ChargePayment"])
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await _awaiting_review(handle)
+        await handle.execute_update("approve", args=["tester", ""])
+        assert (await handle.result()).state == OrderState.SHIPPED
+    assert ACCEPTED not in seen["ChargePayment"]
+    events = [event.event_type for event in (await handle.fetch_history()).events]
+    assert events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1

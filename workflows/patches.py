@@ -65,12 +65,6 @@ ENDING_REFUSED_SHIPS = "ending-refused-ships"
 # shipping child's dispatch to settle it) is refused: the order is either cancelled, or the
 # carrier already has the package; before, it was recorded as a change.
 ADDRESS_REFUSED_WHILE_CANCELLING = "address-refused-while-cancelling"
-# Every Update accepted so far is on record in the history before a step acts: a timer ends the
-# workflow task that accepted it (Temporal writes the acceptance only then) before the local
-# activities that would have run in that task. Before, a restart of Temporal in between lost
-# an approval whose charge had committed (the order charged, its workflow awaiting review), or
-# a cancel or address change already written to the database. Asked only once an Update came.
-UPDATES_ON_RECORD_FIRST = "updates-on-record-first"
 
 # ---- ShippingWorkflow
 

@@ -52,7 +52,7 @@ DISPATCH_RETRY = RetryPolicy(
 SHIPPING_RETRY_DELAY = timedelta(seconds=1)
 
 # After an Update is accepted, before a step acts on it: any timer ends the workflow task, which
-# puts the Update's acceptance on record (patches.py, UPDATES_ON_RECORD_FIRST); the dev server
+# puts the Update's acceptance on record (OrderInput.updates_on_record); the dev server
 # fires it within its timer precision (50 ms here).
 ON_RECORD_PAUSE = timedelta(milliseconds=1)
 
