@@ -61,8 +61,19 @@ class PrivateStack:
         """A stack on free ports in a temporary directory; ``restart_workers=False`` for a test
         that needs a killed worker to stay down (no watchdog)."""
         data_dir = Path(tempfile.mkdtemp(prefix="order-tracker-e2e-"))
+        # Nothing of the caller's own set-up reaches the private stack: an exported
+        # ORDER_TRACKER_TEMPORAL_METRICS_PORT (docs/performance.md) made every stack after the
+        # first fail to start its dev server on the one port, and Temporal's environment
+        # configuration (TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, a profile in temporal.toml) would
+        # point the clients at a namespace or TLS the dev server does not have.
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("ORDER_TRACKER_", "TEMPORAL_")) and name != "DATABASE_URL"
+        }
         env = {
-            **os.environ,
+            **inherited,
+            "TEMPORAL_CONFIG_FILE": os.devnull,  # an empty file: no profile of the caller's is read
             "ORDER_TRACKER_DATA_DIR": str(data_dir),
             "ORDER_TRACKER_TEMPORAL_PORT": str(free_port()),
             "ORDER_TRACKER_TEMPORAL_UI_PORT": str(free_port()),
@@ -70,8 +81,6 @@ class PrivateStack:
             "ORDER_TRACKER_API_PORT": str(free_port()),
             "ORDER_TRACKER_RESTART_WORKERS": "1" if restart_workers else "0",
         }
-        for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG"):
-            env.pop(name, None)
         return cls(data_dir=data_dir, env=env)
 
     @property
@@ -114,6 +123,17 @@ class PrivateStack:
     def destroy(self) -> None:
         self.run("down", timeout=120)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_temporal_profile_in_the_tests() -> Iterator[None]:
+    """The clients these tests connect in-process read Temporal's environment configuration
+    too: none of the caller's applies to the private stacks."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("TEMPORAL_")]:
+            patch.delenv(name)
+        patch.setenv("TEMPORAL_CONFIG_FILE", os.devnull)  # an empty file: no profile is read
+        yield
 
 
 @pytest.fixture(scope="session")
