@@ -1065,6 +1065,55 @@ async def test_a_shipping_id_still_in_use_counts_as_a_failed_attempt_not_a_faile
     ]
 
 
+async def test_an_approve_update_carries_when_the_operator_decided(workflow_env, fakes):
+    decided_at = "2026-11-25T10:00:00.123456+00:00"
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.execute_update("approve", args=["dana", decided_at])
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    decision = fakes.calls["RecordDecision"][0].decision
+    assert (decision.by, decision.decided_at) == ("dana", decided_at)
+
+
+async def test_an_address_change_accepted_before_a_cancel_is_recorded_before_the_ending(workflow_env, fakes):
+    # Accepted while the order awaited review, its write slow; then the order is cancelled. The
+    # ending waits for the change it already accepted, so the audit reads change, cancel, end.
+    # (Before the audit-before-ending patch the ending overtook the write, and the database
+    # refused the change as too late; tests/histories keep such runs, which still replay.)
+    order = an_order(fakes, oid())
+    ending_began_first: list[bool] = []
+    async with workers(workflow_env, fakes):
+        # The cancel reaches the workflow when the task running RecordAddressChange heartbeats
+        # (at 80 % of the task timeout): a short one keeps the test short.
+        handle = await start_order(workflow_env, fakes, order, task_timeout=timedelta(seconds=1))
+        await awaiting_review(handle)
+
+        async def slow_write(_input) -> None:
+            try:
+                await eventually(lambda: _true(fakes.calls["FinishOrder"]), timeout=2.0)
+                ending_began_first.append(True)
+            except AssertionError:  # the ending waited, as it should
+                ending_began_first.append(False)
+
+        fakes.hooks["RecordAddressChange"] = slow_write
+        change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]))
+        await eventually(lambda: _true(fakes.calls["RecordAddressChange"]))
+        await handle.signal("cancel", args=["customer changed their mind", "dave"])
+        answer = await change
+        result = await finish(handle)
+    assert ending_began_first == [False]
+    assert answer == f"Address of order {order.order_id} updated."
+    assert result.state == OrderState.CANCELLED
+    assert result.address.city == "Shelbyville"
+    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+
+
+async def _true(value) -> bool:
+    return bool(value)
+
+
+# Last in the module: the replay below reads the histories of every test above.
 async def test_recorded_histories_replay_deterministically():
     """Every history recorded above replays against today's workflow code."""
     assert len(HISTORIES) >= 10, "run the whole module: the histories come from the tests above"
@@ -1121,51 +1170,3 @@ async def test_histories_of_earlier_workflow_code_still_replay():
 async def _as_async_iter(items):
     for item in items:
         yield item
-
-
-async def test_an_approve_update_carries_when_the_operator_decided(workflow_env, fakes):
-    decided_at = "2026-11-25T10:00:00.123456+00:00"
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
-        await awaiting_review(handle)
-        await handle.execute_update("approve", args=["dana", decided_at])
-        assert (await finish(handle)).state == OrderState.SHIPPED
-    decision = fakes.calls["RecordDecision"][0].decision
-    assert (decision.by, decision.decided_at) == ("dana", decided_at)
-
-
-async def test_an_address_change_accepted_before_a_cancel_is_recorded_before_the_ending(workflow_env, fakes):
-    # Accepted while the order awaited review, its write slow; then the order is cancelled. The
-    # ending waits for the change it already accepted, so the audit reads change, cancel, end.
-    # (Before the audit-before-ending patch the ending overtook the write, and the database
-    # refused the change as too late; tests/histories keep such runs, which still replay.)
-    order = an_order(fakes, oid())
-    ending_began_first: list[bool] = []
-    async with workers(workflow_env, fakes):
-        # The cancel reaches the workflow when the task running RecordAddressChange heartbeats
-        # (at 80 % of the task timeout): a short one keeps the test short.
-        handle = await start_order(workflow_env, fakes, order, task_timeout=timedelta(seconds=1))
-        await awaiting_review(handle)
-
-        async def slow_write(_input) -> None:
-            try:
-                await eventually(lambda: _true(fakes.calls["FinishOrder"]), timeout=2.0)
-                ending_began_first.append(True)
-            except AssertionError:  # the ending waited, as it should
-                ending_began_first.append(False)
-
-        fakes.hooks["RecordAddressChange"] = slow_write
-        change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]))
-        await eventually(lambda: _true(fakes.calls["RecordAddressChange"]))
-        await handle.signal("cancel", args=["customer changed their mind", "dave"])
-        answer = await change
-        result = await finish(handle)
-    assert ending_began_first == [False]
-    assert answer == f"Address of order {order.order_id} updated."
-    assert result.state == OrderState.CANCELLED
-    assert result.address.city == "Shelbyville"
-    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
-
-
-async def _true(value) -> bool:
-    return bool(value)
