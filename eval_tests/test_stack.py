@@ -137,6 +137,10 @@ def test_servers_given_by_the_user_are_used_not_started(stack: PrivateStack):
         assert not (mine.data_dir / "postgres").exists() and not (mine.data_dir / "temporal").exists()
         assert mine.ok("down").stdout.strip() == "Stopped watchdog, order-worker, shipping-worker."
         assert stack.status()["healthy"] is True
+        # Nor in any log of the workers, the watchdog or a command (SPEC 4: credentials never enter logs).
+        logs = {log.name: log.read_text(errors="replace") for log in (mine.data_dir / "logs").glob("*.log")}
+        assert {"order-worker.log", "shipping-worker.log"} <= set(logs), sorted(logs)
+        assert [name for name, text in logs.items() if "not-shown" in text] == []
     finally:
         mine.destroy()
 
