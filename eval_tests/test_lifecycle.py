@@ -153,6 +153,12 @@ async def test_a_batch_of_approved_orders_all_ship_charged_once_with_every_attem
     assert counts.get("error", 0) > 0 and counts.get("timeout", 0) > 0
 
     status = await cli.json("order", "status", ids[0])
+    spec_fields = {  # SPEC 5, at least
+        "order_id", "state", "step", "terminal", "items", "amount", "address", "payment", "attempts", "retries",
+        "last_error", "awaiting_approval_since", "processing_seconds", "review_seconds", "created_at", "updated_at",
+    }
+    assert spec_fields <= set(status), sorted(spec_fields - set(status))
+    assert {"payment_id", "status"} <= set(status["payment"])
     assert status["state"] == "SHIPPED" and status["terminal"] is True
     assert status["payment"]["status"] == "CHARGED"
     assert status["retries"] == sum(n for a, n in status["attempts"].items()) - len(status["attempts"])
