@@ -12,10 +12,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import psutil
 import pytest
 
 from app.config import ROOT, Settings
@@ -49,6 +51,25 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
+
+
+def running(pid: int) -> bool:
+    """Whether the process runs: one that exited but is not reaped yet (a zombie) does not. The
+    parts `up` starts are init's children, and who reaps them, and when, is init's business: a
+    PID 1 that never does (a container whose entrypoint is .ci/run, which makes ./start.sh test
+    PID 1) keeps every exited part a zombie, which psutil.pid_exists and Process.wait (for a
+    process not our child) still count as alive."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_exited(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while running(pid):
+        assert time.monotonic() < deadline, f"process {pid} still runs after {timeout:.0f} s"
+        time.sleep(0.05)
 
 
 @dataclass

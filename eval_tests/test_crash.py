@@ -14,10 +14,9 @@ import uuid
 from typing import Callable
 
 import asyncpg
-import psutil
 
 from app.config import ROOT
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_exited
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
 TERMINAL = {"SHIPPED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"}
@@ -92,10 +91,7 @@ def test_orders_survive_both_workers_being_killed_mid_flight():
         at_crash = asyncio.run(act_once_shipping(stack, ids, kill_both_workers))
         in_flight = {i: s for i, s in at_crash.items() if s not in TERMINAL}
         for name in ("order-worker", "shipping-worker"):
-            try:
-                psutil.Process(pids[name]).wait(10)
-            except psutil.NoSuchProcess:
-                pass
+            wait_exited(pids[name], 10)
         assert stack.run("status").returncode == 3
         assert {"PAID", "PACKED", "DISPATCHED"} & set(in_flight.values()), in_flight
 
@@ -151,7 +147,7 @@ def _kill_part(stack: PrivateStack, name: str) -> None:
     """SIGKILL one part of the stack and wait until it is gone."""
     pid = next(p["pid"] for p in stack.status()["parts"] if p["name"] == name)
     os.kill(pid, signal.SIGKILL)
-    psutil.Process(pid).wait(10)
+    wait_exited(pid, 10)
 
 
 def test_a_cancel_accepted_while_the_shipping_worker_is_down_says_so_and_takes_effect_later():

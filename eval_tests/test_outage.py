@@ -12,9 +12,8 @@ import time
 from datetime import datetime, timezone
 
 import asyncpg
-import psutil
 
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_exited
 from eval_tests.test_crash import TERMINAL, _wait, act_once_shipping, approve_new_orders
 
 
@@ -37,7 +36,7 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
         ids, approvals = approve_new_orders(stack, "outage", 6)
         # A fast shutdown: every connection dropped.
         at_outage = asyncio.run(act_once_shipping(stack, ids, lambda: os.kill(postgres, signal.SIGINT)))
-        psutil.Process(postgres).wait(30)
+        wait_exited(postgres, 30)
         down_at = datetime.now(timezone.utc)
         assert set(at_outage.values()) - TERMINAL, f"every order ended before the outage: {at_outage}"
 

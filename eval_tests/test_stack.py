@@ -10,10 +10,9 @@ import socket
 import time
 from typing import Callable
 
-import psutil
 
 from app.stack import liveness, postgres
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, running, wait_exited
 
 PARTS = {"postgres", "temporal", "order-worker", "shipping-worker"}
 WORKERS = ["order-worker", "shipping-worker"]
@@ -55,7 +54,7 @@ def test_status_exits_zero_only_when_healthy_and_a_killed_worker_shows(tmp_path)
         assert private.run("status").returncode == 0
         worker_pid = _pids(private.status())["shipping-worker"]
         os.kill(worker_pid, signal.SIGKILL)
-        psutil.Process(worker_pid).wait(10) if psutil.pid_exists(worker_pid) else None
+        wait_exited(worker_pid, 10)
         result = private.run("status", "--json")
         assert result.returncode == 3
         parts = {p["name"]: p for p in json.loads(result.stdout)["parts"]}
@@ -84,7 +83,7 @@ def test_data_survives_down_and_up_and_down_leaves_no_process():
         assert status["watchdog_pid"] is not None
         result = private.ok("down")
         assert "Stopped" in result.stdout
-        assert not [pid for pid in pids if psutil.pid_exists(pid)], "down left processes behind"
+        assert not [pid for pid in pids if running(pid)], "down left processes behind"
         assert not list((private.data_dir / "run").glob("*.pid"))
         assert private.run("status").returncode == 3
 
@@ -184,7 +183,7 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
         down = _parts(private.status())["postgres"]
         assert down["healthy"] is False and "shutting down" in down["detail"]
         assert "`./start.sh up` restarts it" in down["detail"], down["detail"]
-        assert psutil.pid_exists(before["postgres"]), "PostgreSQL exited: the workers held no connection"
+        assert running(before["postgres"]), "PostgreSQL exited: the workers held no connection"
 
         began = time.monotonic()
         result = private.run("up", timeout=120)
