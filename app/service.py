@@ -172,6 +172,10 @@ class OrderService:
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)
 
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        """The state of each of these orders already recorded (a simulation follows its own)."""
+        return await queries.order_states(self.pool, order_ids)
+
     async def refuse_taken_id(self, order_id: str) -> None:
         """InvalidInput if an order already has this id (a form asks this before the rest)."""
         if await queries.order_exists(self.pool, order_id):

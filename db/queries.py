@@ -113,6 +113,12 @@ async def order_state(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) ->
     return await conn.fetchval("SELECT state FROM orders WHERE id = $1", order_id)
 
 
+async def order_states(conn: asyncpg.Connection | asyncpg.Pool, order_ids: list[str]) -> dict[str, str]:
+    """The state of each of these orders that has a row (by primary key, however many others exist)."""
+    rows = await conn.fetch("SELECT id, state FROM orders WHERE id = ANY($1::text[])", order_ids)
+    return {row["id"]: row["state"] for row in rows}
+
+
 async def order_exists(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM orders WHERE id = $1", order_id))
 

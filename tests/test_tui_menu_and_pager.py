@@ -235,6 +235,9 @@ class _SlowApprovals:
     async def list_orders(self, limit: int) -> list[dict]:
         return [{"order_id": i, "state": s} for i, s in self.states.items()]
 
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        return {i: self.states[i] for i in order_ids if i in self.states}
+
     async def approve(self, order_id: str, by: str) -> str:
         self.approvals_begun += 1
         await asyncio.Event().wait()
@@ -429,6 +432,29 @@ async def test_the_tui_opens_with_a_worker_only_stopped_and_not_with_one_that_fa
     monkeypatch.setattr(tui_app.OrderService, "connect", staticmethod(connect))
     with pytest.raises(_Opened if opens else StackFailed):
         await tui_app.Tui(Console(file=io.StringIO(), width=80)).run()
+
+
+class _BusyStack(_SlowApprovals):
+    """Others create orders meanwhile (an operator, the API, a bench): the newest page of the
+    list holds none of the simulation's orders."""
+
+    async def list_orders(self, limit: int) -> list[dict]:
+        return [{"order_id": f"other-{i}", "state": "AWAITING_APPROVAL"} for i in range(limit)]
+
+
+async def test_a_simulation_follows_its_orders_while_others_create_orders_too():
+    """The screen read the newest N+200 orders: with more created meanwhile by anyone else,
+    its own fell off that page, and it showed "settled 0/20, PAID 20" for ever (and in its
+    summary) while they had shipped."""
+    from app.tui.simulate import Simulation
+
+    service = _BusyStack()
+    sim = Simulation(service=service, n=3, auto_approve=False)
+    for order_id in sim.order_ids:
+        service.states[order_id] = "SHIPPED"
+    await sim.poll()
+    assert sim.states == {order_id: "SHIPPED" for order_id in sim.order_ids}
+    assert sim.settled == 3
 
 
 def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops():

@@ -93,12 +93,10 @@ class Simulation:
         await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
 
     async def poll(self, approve: bool = True) -> None:
-        """One list_orders call for all of ours; approve those that await review."""
-        page = await self.service.list_orders(limit=min(len(self.order_ids) + 200, 1000))
-        ours = set(self.order_ids)
-        for order in page:
-            if order["order_id"] in ours:
-                self.states[order["order_id"]] = order["state"]
+        """One query for all of ours, by id; approve those that await review. By id, not from
+        the newest page of the list: orders created meanwhile by anyone else pushed ours off
+        that page, and the screen then froze on their last state for ever."""
+        self.states.update(await self.service.order_states(self.order_ids))
         if self.auto_approve and approve:
             for order_id, state in self.states.items():
                 if state == OrderState.AWAITING_APPROVAL.value and order_id not in self.approving:
