@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _tui(args: argparse.Namespace) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # A closed stdin or stdout (`0<&-`, `>&-`: cron, a service manager) is None here.
+    if not (sys.stdin is not None and sys.stdin.isatty() and sys.stdout is not None and sys.stdout.isatty()):
         raise NotATerminal(
             "The TUI needs an interactive terminal; without one, use the order commands (./start.sh order --help)."
         )
