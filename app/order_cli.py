@@ -154,7 +154,7 @@ def parse_address(args: argparse.Namespace, *, required: bool = True) -> Address
     if args.address:
         try:
             given = json.loads(args.address)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise InvalidInput("--address must be a JSON object, for example '{\"name\": \"Ann\", ...}'.") from None
         if not isinstance(given, dict):
             raise InvalidInput("--address must be a JSON object with name, street, city, postal_code and country.")
