@@ -27,8 +27,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         "api", help="REST API on 127.0.0.1 (port: --port, ORDER_TRACKER_API_PORT or 8000; OpenAPI docs at /docs)"
     )
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    api.add_argument("--port", type=int, help="port (default ORDER_TRACKER_API_PORT or 8000)")
+    api.add_argument("--port", type=_port_number, help="port (default ORDER_TRACKER_API_PORT or 8000)")
     api.set_defaults(handler=_api)
+
+
+def _port_number(text: str) -> int:
+    """--port as ORDER_TRACKER_API_PORT is read: one out of range reached bind() as an
+    OverflowError, and the operator got the unexpected-error apology."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"give a port number between 1 and 65535, not {text!r}.")
+    return port
 
 
 def _api(args: argparse.Namespace) -> int:

@@ -86,3 +86,14 @@ def test_the_api_serves_on_the_socket_it_bound_before_announcing(tmp_path, monke
     finally:
         root.handlers[:], root.level = handlers, level
     assert served == [(port, f"Order Tracker API on http://127.0.0.1:{port} (docs at /docs); Ctrl-C stops it.\n")]
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "0", "http"])
+def test_a_port_flag_out_of_range_is_a_usage_error_in_one_sentence(tmp_path, monkeypatch, capsys, port):
+    """`api --port 99999` reached bind() as an OverflowError: "Sorry, something unexpected
+    went wrong" (exit 1), where ORDER_TRACKER_API_PORT=99999 is refused in one sentence."""
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["api", "--port", port])
+    assert exited.value.code == 2
+    assert f"give a port number between 1 and 65535, not {port!r}." in capsys.readouterr().err
