@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import time
 from typing import Callable
@@ -159,9 +160,12 @@ def _logs(args: argparse.Namespace) -> int:
         raise OperatorError(f"No log yet for {args.name or 'any part'}; {start}.")
     command = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *map(str, paths)]
     try:
-        return subprocess.call(command)
+        code = subprocess.call(command)
     except KeyboardInterrupt:
         return 0
+    # tail killed by SIGPIPE (`logs | head`): a reader that went away is no failure, as for every
+    # other command; it exited 243 (-13) here.
+    return 0 if code == -signal.SIGPIPE else code
 
 
 def _docker(compose_args: list[str]) -> int:

@@ -82,3 +82,28 @@ def test_a_number_of_lines_within_bounds_goes_to_tail(cli: Run, tmp_path: Path, 
     (tmp_path / "logs" / "temporal.log").write_text("ready\n")
     assert cli("logs", "-n", lines, "temporal") == (0, "")
     assert cli.tails == [["tail", "-n", passed, str(tmp_path / "logs" / "temporal.log")]]  # type: ignore[attr-defined]
+
+
+def test_logs_into_a_reader_that_went_away_exits_0(tmp_path: Path, monkeypatch):
+    """`./start.sh logs | head -1`: tail died of SIGPIPE and the command exited 243 (-13),
+    where every other command exits 0 when its reader goes away."""
+    import os
+    import subprocess
+    import sys
+
+    from app.config import ROOT
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "watchdog.log").write_text("a line of the log\n" * 200_000)  # more than the pipe holds
+    env = {k: v for k, v in os.environ.items() if k != "ORDER_TRACKER_DEBUG"} | {"ORDER_TRACKER_DATA_DIR": str(tmp_path)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head -1` that has already left
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "logs", "watchdog", "-n", "200000"],
+            cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
