@@ -2,6 +2,16 @@ import os
 import sys
 import warnings
 
+# Started with a standard stream closed (`./start.sh status >&-`): Python leaves sys.stdout
+# None, and the first file this process opens would take the stream's number, so that what a
+# child process prints lands in it. The closed stream is the null device instead.
+for number, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+    try:
+        os.fstat(number)
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY), number)
+        setattr(sys, name, open(number, mode, closefd=False))
+
 # platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 

@@ -47,3 +47,23 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, argv, code):
         closed.close()
     assert done.returncode == code
     assert "Traceback" not in done.stderr.decode() and "Fatal Python error" not in done.stderr.decode()
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["status"], 3), (["order", "list"], 3), (["help"], 0)])
+def test_a_command_started_with_stdout_closed_says_nothing_and_keeps_its_exit_code(tmp_path, argv, code):
+    """`./start.sh status >&-`: Python leaves sys.stdout None (a review saw a traceback: 'NoneType'
+    object has no attribute 'flush')."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = str(closed.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG")}
+    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port}
+    command = " ".join([sys.executable, "-m", "app", *argv]) + " >&-"
+    try:
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        closed.close()
+    assert done.returncode == code
+    assert "Traceback" not in done.stderr.decode() and "Error" not in done.stderr.decode()
