@@ -67,12 +67,15 @@ def shutting_down(settings: Settings) -> bool:
 
 def let_others_pass(path: Path) -> None:
     """Let another user (the server's, when we run as root) pass through every folder above
-    ``path``: search permission for others where it is missing, and nothing more (no listing
-    of /root, say); each folder changed is logged."""
+    ``path``: search permission where it is missing, and nothing more (no listing of /root,
+    say); each folder changed is logged. For its group too: the server runs with its own user
+    id but root's group id (subprocess's ``user=``), so root's folders judge it by their group
+    bits."""
+    wanted = stat.S_IXGRP | stat.S_IXOTH
     for folder in path.parents:
         mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        if mode & wanted != wanted:
+            folder.chmod(stat.S_IMODE(mode) | wanted)
             log.info("event=folder_opened_for_postgres path=%s", folder)
 
 
