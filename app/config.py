@@ -41,7 +41,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         data_dir = Path(env.get("ORDER_TRACKER_DATA_DIR") or ROOT / ".data").resolve()
-        return cls(
+        settings = cls(
             data_dir=data_dir,
             temporal_port=_port(env, "ORDER_TRACKER_TEMPORAL_PORT", 7233),
             temporal_ui_port=_port(env, "ORDER_TRACKER_TEMPORAL_UI_PORT", 8233),
@@ -52,6 +52,24 @@ class Settings:
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
             restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
+        settings._check_ports_apart()
+        return settings
+
+    def _check_ports_apart(self) -> None:
+        """Two parts given one port: refused before anything starts (a review saw Temporal start
+        on it, then PostgreSQL fail twice with a raw FATAL, and Temporal left running)."""
+        ports = {"ORDER_TRACKER_API_PORT": self.api_port}
+        if not self.external_temporal_address:
+            ports |= {"ORDER_TRACKER_TEMPORAL_PORT": self.temporal_port, "ORDER_TRACKER_TEMPORAL_UI_PORT": self.temporal_ui_port}
+            if self.temporal_metrics_port is not None:
+                ports["ORDER_TRACKER_TEMPORAL_METRICS_PORT"] = self.temporal_metrics_port
+        if not self.external_database_url:
+            ports["ORDER_TRACKER_POSTGRES_PORT"] = self.postgres_port
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise InvalidInput(f"{seen[port]} and {name} are both {port}; give each part of the stack its own port.")
+            seen[port] = name
 
     @property
     def logs_dir(self) -> Path:

@@ -38,12 +38,12 @@ Run = Callable[..., "tuple[int, str]"]
 def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
     """``main(argv)`` with a private data dir and Temporal and PostgreSQL on a port that refuses
     connections: bound, never listening, and held so that no one else takes it meanwhile."""
-    closed = socket.socket()
+    closed, closed_too = socket.socket(), socket.socket()  # one each: two parts may not share a port
     closed.bind(("127.0.0.1", 0))
-    port = str(closed.getsockname()[1])
+    closed_too.bind(("127.0.0.1", 0))
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", port)
-    monkeypatch.setenv("ORDER_TRACKER_POSTGRES_PORT", port)
+    monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", str(closed.getsockname()[1]))
+    monkeypatch.setenv("ORDER_TRACKER_POSTGRES_PORT", str(closed_too.getsockname()[1]))
     for name in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     root = logging.getLogger()
@@ -60,6 +60,7 @@ def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
     finally:
         root.handlers[:], root.level = handlers, level
         closed.close()
+        closed_too.close()
 
 
 def assert_refused(code: int, err: str, words: str) -> None:

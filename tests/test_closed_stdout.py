@@ -28,13 +28,14 @@ from app.config import ROOT
     ],
 )
 def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, argv, code):
-    closed = socket.socket()  # Temporal and PostgreSQL: bound, never listening, so refused at once
+    closed, closed_too = socket.socket(), socket.socket()  # Temporal, PostgreSQL: bound, never listening, so refused at once
     closed.bind(("127.0.0.1", 0))
-    port = str(closed.getsockname()[1])
+    closed_too.bind(("127.0.0.1", 0))
+    port, port_too = str(closed.getsockname()[1]), str(closed_too.getsockname()[1])
     # Without PYTHONUNBUFFERED (set in some CI shells, not in an operator's): stdout buffers, as at a terminal's pipe.
     unset = ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG", "PYTHONUNBUFFERED")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port}
+    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port_too}
     read_end, write_end = os.pipe()
     os.close(read_end)  # `| head -1` that has already left
     try:
@@ -45,6 +46,7 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, argv, code):
     finally:
         os.close(write_end)
         closed.close()
+        closed_too.close()
     assert done.returncode == code
     assert "Traceback" not in done.stderr.decode() and "Fatal Python error" not in done.stderr.decode()
 
@@ -53,11 +55,12 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path, argv, code):
 def test_a_command_started_with_stdout_closed_says_nothing_and_keeps_its_exit_code(tmp_path, argv, code):
     """`./start.sh status >&-`: Python leaves sys.stdout None (a review saw a traceback: 'NoneType'
     object has no attribute 'flush')."""
-    closed = socket.socket()
+    closed, closed_too = socket.socket(), socket.socket()
     closed.bind(("127.0.0.1", 0))
-    port = str(closed.getsockname()[1])
+    closed_too.bind(("127.0.0.1", 0))
+    port, port_too = str(closed.getsockname()[1]), str(closed_too.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "ORDER_TRACKER_DEBUG")}
-    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port}
+    env |= {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": port, "ORDER_TRACKER_POSTGRES_PORT": port_too}
     command = " ".join([sys.executable, "-m", "app", *argv]) + " >&-"
     try:
         done = subprocess.run(
@@ -65,5 +68,6 @@ def test_a_command_started_with_stdout_closed_says_nothing_and_keeps_its_exit_co
         )
     finally:
         closed.close()
+        closed_too.close()
     assert done.returncode == code
     assert "Traceback" not in done.stderr.decode() and "Error" not in done.stderr.decode()

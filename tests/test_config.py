@@ -46,3 +46,19 @@ def test_on_this_machine_reads_the_host_of_an_address():
     assert on_this_machine("[::1]") and on_this_machine("::1") and on_this_machine("127.0.0.1")
     assert not on_this_machine("localhost.example.com:7233")
     assert not on_this_machine("")
+
+
+def test_two_parts_given_one_port_are_refused_before_anything_starts(tmp_path):
+    from app.errors import InvalidInput
+
+    env = {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47312", "ORDER_TRACKER_POSTGRES_PORT": "47312"}
+    with pytest.raises(InvalidInput, match="ORDER_TRACKER_TEMPORAL_PORT and ORDER_TRACKER_POSTGRES_PORT are both 47312"):
+        Settings.from_env(env)
+    with pytest.raises(InvalidInput, match="ORDER_TRACKER_API_PORT and ORDER_TRACKER_TEMPORAL_UI_PORT are both 8000"):
+        Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_UI_PORT": "8000"})
+
+
+def test_a_part_brought_along_frees_its_port_for_the_others(tmp_path):
+    # Temporal elsewhere: its local ports are not ours to start, so PostgreSQL may take 7233.
+    env = {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233", "ORDER_TRACKER_POSTGRES_PORT": "7233"}
+    assert Settings.from_env(env).postgres_port == 7233
