@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Order Tracker: the one entry point. Makes .venv and installs requirements.txt when needed
-# (again only when requirements.txt changed), then runs `python -m app COMMAND`.
+# Order Tracker: the one entry point. Makes .venv and installs requirements.txt, its indirect
+# dependencies pinned by constraints.txt, when needed (again only when either changed), then
+# runs `python -m app COMMAND`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +23,7 @@ find_python() {
 
 bootstrap() {
     local wanted have=""
-    wanted="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+    wanted="$(cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
     [ -f "$STAMP" ] && have="$(cat "$STAMP")"
     if [ -x "$VENV/bin/python" ] && [ "$have" = "$wanted" ]; then
         return 0
@@ -35,7 +36,7 @@ bootstrap() {
     fi
     echo "Installing requirements.txt into .venv (first run takes a minute) ..." >&2
     mkdir -p "$ROOT/.data/logs"
-    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt" \
+    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt" \
         >"$ROOT/.data/logs/pip.log" 2>&1; then
         echo "start.sh: installing requirements.txt failed; see .data/logs/pip.log." >&2
         tail -n 5 "$ROOT/.data/logs/pip.log" >&2
