@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -476,3 +477,48 @@ def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
     lines = fitted(question, 80).splitlines()
     assert len(lines) == 2 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
     assert " ".join(lines) == question  # every word whole, in order
+
+
+class _CreatesQueueUp:
+    """Creates that take a while, each order awaiting review as soon as it is created."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.approved: list[str] = []
+        self.release = asyncio.Event()
+
+    async def create_order(self, *, order_id: str, **order) -> None:
+        self.states[order_id] = "AWAITING_APPROVAL"
+        if len(self.states) > 10:  # the first slots' worth gets through; the rest waits
+            await self.release.wait()
+
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        return {order_id: self.states[order_id] for order_id in order_ids if order_id in self.states}
+
+    async def approve(self, order_id: str, by: str) -> str:
+        self.approved.append(order_id)
+        self.states[order_id] = "APPROVED"
+        return f"Order {order_id} approved."
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_simulation_approves_orders_while_others_are_still_being_created():
+    """'Approve each as soon as it awaits review' did not: approvals queued for the same slots
+    as the creates, behind all of them (a review saw 107/300 created, 47 awaiting, 0 approved)."""
+    from app.tui.simulate import CONCURRENCY, Simulation
+
+    service = _CreatesQueueUp()
+    sim = Simulation(service=service, n=50, auto_approve=True)
+    creating = asyncio.create_task(sim.create_all(products=[SimpleNamespace(sku="WIDGET-1")]))
+    await _until(lambda: len(service.states) > CONCURRENCY)
+    await sim.poll()
+    await _until(lambda: len(service.approved) >= CONCURRENCY)
+    assert not creating.done()  # approved while creates still waited for their turn
+    service.release.set()
+    await creating

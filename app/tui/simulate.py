@@ -65,6 +65,9 @@ class Simulation:
         self.refusals = 0
         self.created_ids: list[str] = []
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        # Approvals have slots of their own: in the creates' they queued behind every create
+        # not yet sent, and "approve each as soon as it awaits review" did not.
+        self._approval_slots = asyncio.Semaphore(CONCURRENCY)
         self._background: set[asyncio.Task] = set()
 
     @property
@@ -106,7 +109,7 @@ class Simulation:
                     task.add_done_callback(self._background.discard)
 
     async def _approve(self, order_id: str) -> None:
-        async with self._slots:
+        async with self._approval_slots:
             try:
                 self.sent.add(order_id)
                 await self.service.approve(order_id, by="simulation")
