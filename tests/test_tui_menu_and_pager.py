@@ -66,6 +66,15 @@ async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.Monke
     assert ran == ["approve", "approve", "create"]
 
 
+@pytest.fixture(autouse=True)
+async def sigint_given_back():
+    """A prompt installs the TUI's Ctrl-C handler on the event loop, which the tests share: left
+    behind, it turned a later test's Ctrl-C into a no-op (test_cli_refusals, run after this
+    module)."""
+    yield
+    prompts.stop_watching_sigint()
+
+
 async def test_esc_then_enter_at_the_menu_picks_the_entry_pointed_at():
     """Esc at the menu does nothing (only Quit and Ctrl-C leave), but Esc and Enter within a
     second read as Meta+Enter, which made the menu return text and the TUI crash."""
@@ -522,3 +531,12 @@ async def test_a_simulation_approves_orders_while_others_are_still_being_created
     assert not creating.done()  # approved while creates still waited for their turn
     service.release.set()
     await creating
+
+
+async def test_ctrl_c_is_pythons_again_once_the_tui_stops_watching_it():
+    import signal
+
+    prompts.watch_sigint()
+    assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    prompts.stop_watching_sigint()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

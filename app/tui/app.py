@@ -23,7 +23,7 @@ from app.tui import actions
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_line
-from app.tui.prompts import Back, ask, run_screen
+from app.tui.prompts import Back, ask, run_screen, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
@@ -89,6 +89,7 @@ class Tui:
                     break
                 await self.guarded(label, screen)
         finally:
+            stop_watching_sigint()
             await self.service.close()
         try:
             farewell = goodbye({name: running_pid(spec) is not None for name, spec in Stack().specs().items()})

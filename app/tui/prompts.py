@@ -36,6 +36,15 @@ def watch_sigint() -> None:
         pass
 
 
+def stop_watching_sigint() -> None:
+    """When the TUI ends: Ctrl-C is Python's again (KeyboardInterrupt), not a no-op left behind
+    in whatever runs next on this event loop."""
+    try:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+    except (NotImplementedError, RuntimeError):
+        pass
+
+
 async def run_screen(screen: Awaitable[Any]) -> bool:
     """Run one screen; False when Ctrl-C cancelled it."""
     global _current_screen
