@@ -111,7 +111,7 @@ def test_create_approve_watch_ship_and_audit_an_order(stack: PrivateStack):
         pick_by_id(child, "Which order to review", order_id)
         child.expect("Approve")
         child.send(ENTER)
-        child.expect(rf"{order_id}{ANSI}* approved|approved")
+        child.expect(rf"Order{ANSI}* {order_id}{ANSI}* approved")
 
         child.expect(MENU)
         choose(child, "dashboard")

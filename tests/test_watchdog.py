@@ -78,7 +78,7 @@ def test_nothing_is_started_while_up_or_down_holds_the_stack(stack, processes):
     assert restart_dead_workers(stack, backoffs, now=0.0) == ["order-worker"]
 
 
-def test_up_starts_no_watchdog_when_told_not_to(tmp_path):
+def test_the_setting_that_turns_the_watchdog_off_is_read_from_the_environment(tmp_path):
     assert Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}).restart_workers is True
     for off in ("0", "false", "no", "off"):
         assert Settings.from_env({"ORDER_TRACKER_RESTART_WORKERS": off}).restart_workers is False
