@@ -101,6 +101,20 @@ class Settings:
     def database_url_redacted(self) -> str:
         return redact_url(self.database_url)
 
+    @property
+    def temporal_remedy(self) -> str:
+        """What to do when Temporal does not answer: `up` starts only the one it runs itself."""
+        if self.external_temporal_address:
+            return "check TEMPORAL_ADDRESS and that the server there is running"
+        return "start the stack with ./start.sh up"
+
+    @property
+    def database_remedy(self) -> str:
+        """What to do when PostgreSQL does not answer: `up` starts only the one it runs itself."""
+        if self.external_database_url:
+            return "check DATABASE_URL and that the server there is running"
+        return "start the stack with ./start.sh up"
+
     def temporal_connect_config(self) -> dict[str, Any]:
         """Keyword arguments for ``Client.connect``.
 

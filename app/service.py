@@ -125,7 +125,7 @@ class OrderService:
                 )
             except Exception as error:
                 log.warning("event=temporal_unreachable address=%s error=%r", settings.temporal_address, error)
-                unreachable = f"Temporal at {settings.temporal_address} is not reachable; start the stack with ./start.sh up."
+                unreachable = f"Temporal at {settings.temporal_address} is not reachable; {settings.temporal_remedy}."
                 if temporal != "optional":
                     raise StackUnreachable(unreachable) from None
         try:
@@ -133,7 +133,7 @@ class OrderService:
         except Exception as error:
             log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
             raise StackUnreachable(
-                f"PostgreSQL at {settings.database_url_redacted} is not reachable; start the stack with ./start.sh up."
+                f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
             ) from None
         return cls(settings, client, pool, unreachable)
 
@@ -412,7 +412,7 @@ class OrderService:
         if self._client is None:
             return StackUnreachable(
                 f"Order {order_id} is not in the database, and Temporal at {self.settings.temporal_address}"
-                " is not reachable to say whether it was started; start the stack with ./start.sh up."
+                f" is not reachable to say whether it was started; {self.settings.temporal_remedy}."
             )
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)

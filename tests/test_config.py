@@ -62,3 +62,15 @@ def test_a_part_brought_along_frees_its_port_for_the_others(tmp_path):
     # Temporal elsewhere: its local ports are not ours to start, so PostgreSQL may take 7233.
     env = {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233", "ORDER_TRACKER_POSTGRES_PORT": "7233"}
     assert Settings.from_env(env).postgres_port == 7233
+
+
+def test_what_to_do_about_a_silent_server_depends_on_who_runs_it(tmp_path):
+    """`up` starts only the servers it runs itself: for one brought along it said 'start the
+    stack with ./start.sh up' all the same (an operator walkthrough)."""
+    ours = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    assert ours.temporal_remedy == ours.database_remedy == "start the stack with ./start.sh up"
+    theirs = Settings.from_env(
+        {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "t.example:7233", "DATABASE_URL": "postgresql://db.example/orders"}
+    )
+    assert theirs.temporal_remedy == "check TEMPORAL_ADDRESS and that the server there is running"
+    assert theirs.database_remedy == "check DATABASE_URL and that the server there is running"
