@@ -79,7 +79,9 @@ class Unanswered(StackUnreachable):
         )
 
 
-def lost_database(error: BaseException, where: str) -> StackUnreachable | None:
+def lost_database(
+    error: BaseException, where: str, remedy: str = "start what is down with ./start.sh up"
+) -> StackUnreachable | None:
     """A database connection that failed under a long-lived screen (the TUI keeps one pool):
     the sentence to show, or None if ``error`` is something else (a bug stays a bug)."""
     import socket
@@ -96,5 +98,5 @@ def lost_database(error: BaseException, where: str) -> StackUnreachable | None:
     )
     connection_gone = isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower()
     if isinstance(error, lost) or connection_gone:
-        return StackUnreachable(f"PostgreSQL at {where} is not answering; start what is down with ./start.sh up.")
+        return StackUnreachable(f"PostgreSQL at {where} is not answering; {remedy}.")
     return None

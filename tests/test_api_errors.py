@@ -67,7 +67,7 @@ async def test_a_database_gone_under_the_api_is_503_in_one_sentence(path):
     status, body = await _call(_app(ConnectionRefusedError(111, "Connection refused")), "GET", path)
     assert status == 503
     assert body["detail"].startswith("PostgreSQL at ")
-    assert body["detail"].endswith(" is not answering; start what is down with ./start.sh up.")
+    assert body["detail"].endswith(" is not answering; start the stack with ./start.sh up.")
 
 
 async def test_temporal_gone_under_the_api_is_503_in_one_sentence():

@@ -243,7 +243,9 @@ class _DatabaseGoneForAWhile:
         self.created: list[str] = []
         self.pool = self
         self.refusals = 3
-        self.settings = type("S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders"})()
+        self.settings = type(
+            "S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders", "database_remedy": "start the stack with ./start.sh up"}
+        )()
 
     async def create_order(self, *, order_id: str, **order) -> None:
         self.created.append(order_id)

@@ -536,3 +536,13 @@ async def test_operators_are_told_within_seconds_when_temporal_has_gone_and_the_
     operators, benchmark = asked
     assert operators["retry_config"].max_elapsed_time_millis <= 2000
     assert "retry_config" not in benchmark
+
+
+def test_a_lost_database_the_user_brought_along_is_not_sent_to_up():
+    from app.errors import lost_database
+
+    theirs = Settings.from_env({"DATABASE_URL": "postgresql://db.example/orders"})
+    lost = lost_database(ConnectionRefusedError(111, "refused"), theirs.database_url_redacted, theirs.database_remedy)
+    assert str(lost) == (
+        "PostgreSQL at postgresql://db.example/orders is not answering; check DATABASE_URL and that the server there is running."
+    )

@@ -458,7 +458,9 @@ class _FlakyDatabase:
     """The service's queries as the dashboard sees them: PostgreSQL refuses connections for the
     first refreshes, then answers."""
 
-    settings = type("S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders"})()
+    settings = type(
+        "S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders", "database_remedy": "start the stack with ./start.sh up"}
+    )()
 
     def __init__(self, refused: int) -> None:
         self.refused = refused

@@ -134,7 +134,9 @@ class Tui:
             except OperatorError as error:
                 self.console.print(f"[red]{error}[/]")
             except Exception as error:
-                if (lost := lost_database(error, self.service.settings.database_url_redacted if self.service else "")):
+                settings = self.service.settings if self.service else None
+                where, remedy = (settings.database_url_redacted, settings.database_remedy) if settings else ("", "start what is down with ./start.sh up")
+                if (lost := lost_database(error, where, remedy)):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
                     self.console.print(f"[red]{lost}[/]")
                     return
