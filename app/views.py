@@ -162,11 +162,9 @@ def lost_decision(order_id: str, live_state: OrderState, recorded: str | None, r
     restart of Temporal lost before it was on record (orders of workflow code before
     OrderInput.updates_on_record). A row that ended (REJECTED, CANCELLED) needs nothing: the
     workflow adopts the recorded ending when its review window closes."""
-    if live_state != OrderState.AWAITING_APPROVAL or recorded is None or OrderState(recorded).terminal:
+    if live_state != OrderState.AWAITING_APPROVAL or recorded_at is None or not _row_is_ahead(recorded, live_state):
         return None
-    if recorded == OrderState.AWAITING_APPROVAL.value or recorded_at is None:
-        return None
-    if (now - recorded_at).total_seconds() < DECISION_LOST_AFTER_S:
+    if OrderState(recorded).terminal or (now - recorded_at).total_seconds() < DECISION_LOST_AFTER_S:
         return None
     return (
         f"Order {order_id}'s row says {recorded}, but its workflow still awaits review: the workflow no longer"

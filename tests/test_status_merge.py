@@ -72,5 +72,7 @@ def test_a_row_just_ahead_of_the_workflow_or_at_review_is_no_lost_decision():
     assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "AWAITING_APPROVAL", NOW - timedelta(hours=1), NOW) is None
     assert lost_decision("o-1", OrderState.PAID, "PACKED", NOW - timedelta(hours=1), NOW) is None
     assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, None, None, NOW) is None
+    # A row behind the workflow (MarkAwaitingApproval still retrying its write) lost nothing.
+    assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "VALIDATED", NOW - timedelta(hours=1), NOW) is None
     # An ending on record: the workflow adopts it when its review window closes.
     assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "REJECTED", NOW - timedelta(hours=1), NOW) is None
