@@ -154,7 +154,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             return await call_next(request)
         except Exception as error:
             settings = svc(request).settings
-            if (lost := lost_database(error, settings.database_url_redacted, settings.database_remedy)) is not None:
+            if (lost := lost_database(error, settings)) is not None:
                 log.warning("event=api_database_lost path=%s error=%r", request.url.path, error)
                 return JSONResponse({"detail": str(lost)}, status_code=503)
             if isinstance(error, RPCError) and error.status in NO_ANSWER:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # app.config imports this module
+    from app.config import Settings
+
 
 class OperatorError(Exception):
     """An expected failure; ``str(error)`` is the one sentence shown to the operator."""
@@ -79,11 +84,10 @@ class Unanswered(StackUnreachable):
         )
 
 
-def lost_database(
-    error: BaseException, where: str, remedy: str = "start what is down with ./start.sh up"
-) -> StackUnreachable | None:
+def lost_database(error: BaseException, settings: Settings) -> StackUnreachable | None:
     """A database connection that failed under a long-lived screen (the TUI keeps one pool):
-    the sentence to show, or None if ``error`` is something else (a bug stays a bug)."""
+    the sentence to show, naming the database and what to do about it, or None if ``error``
+    is something else (a bug stays a bug)."""
     import socket
 
     import asyncpg
@@ -98,5 +102,7 @@ def lost_database(
     )
     connection_gone = isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower()
     if isinstance(error, lost) or connection_gone:
-        return StackUnreachable(f"PostgreSQL at {where} is not answering; {remedy}.")
+        return StackUnreachable(
+            f"PostgreSQL at {settings.database_url_redacted} is not answering; {settings.database_remedy}."
+        )
     return None

@@ -194,10 +194,10 @@ def test_only_a_lost_database_connection_is_reported_as_postgresql_down():
 
     for gone in (ConnectionRefusedError(111, "refused"), asyncpg.CannotConnectNowError("starting up"),
                  asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")):
-        assert "PostgreSQL at db is not answering" in str(lost_database(gone, "db"))
+        assert "PostgreSQL at db is not answering" in str(lost_database(gone, Settings.from_env({"DATABASE_URL": "db"})))
     for bug in (asyncpg.DataError("invalid input for query argument $1"), TimeoutError(),
                 FileNotFoundError("run/stack.lock"), ValueError("x")):
-        assert lost_database(bug, "db") is None, bug
+        assert lost_database(bug, Settings.from_env({})) is None, bug
 
 
 async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another_terminal(monkeypatch):
@@ -542,7 +542,7 @@ def test_a_lost_database_the_user_brought_along_is_not_sent_to_up():
     from app.errors import lost_database
 
     theirs = Settings.from_env({"DATABASE_URL": "postgresql://db.example/orders"})
-    lost = lost_database(ConnectionRefusedError(111, "refused"), theirs.database_url_redacted, theirs.database_remedy)
+    lost = lost_database(ConnectionRefusedError(111, "refused"), theirs)
     assert str(lost) == (
         "PostgreSQL at postgresql://db.example/orders is not answering; check DATABASE_URL and that the server there is running."
     )

@@ -135,8 +135,7 @@ class Driver:
         except Exception as error:
             # PostgreSQL gone for a while (a restart, a crash): the orders go on without it and
             # wait; the next tick looks again, and an order still counts against its timeout.
-            settings = self.service.settings
-            if (lost := lost_database(error, settings.database_url_redacted, settings.database_remedy)) is None:
+            if (lost := lost_database(error, self.service.settings)) is None:
                 raise
             log.warning("event=bench_watch_failed error=%r", error)
             self.progress.trouble = f"{lost} Retrying…"

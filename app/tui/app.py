@@ -12,6 +12,7 @@ from questionary import Choice
 from rich.console import Console
 from rich.markup import escape
 
+from app.config import Settings
 from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
@@ -134,9 +135,7 @@ class Tui:
             except OperatorError as error:
                 self.console.print(f"[red]{error}[/]")
             except Exception as error:
-                settings = self.service.settings if self.service else None
-                where, remedy = (settings.database_url_redacted, settings.database_remedy) if settings else ("", "start what is down with ./start.sh up")
-                if (lost := lost_database(error, where, remedy)):
+                if (lost := lost_database(error, self.service.settings if self.service else Settings.from_env())):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
                     self.console.print(f"[red]{lost}[/]")
                     return

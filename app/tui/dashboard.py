@@ -204,7 +204,7 @@ async def run_dashboard(
                     if isinstance(error, asyncio.TimeoutError):
                         lost = StackUnreachable(f"PostgreSQL at {where} did not answer within {QUERY_TIMEOUT_S:g} s.")
                     else:
-                        lost = lost_database(error, where, service.settings.database_remedy)
+                        lost = lost_database(error, service.settings)
                     if lost is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
