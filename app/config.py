@@ -52,8 +52,22 @@ class Settings:
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
             restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
+        settings._check_addresses()
         settings._check_ports_apart()
         return settings
+
+    def _check_addresses(self) -> None:
+        """A server brought along at an address that cannot be one is refused as such, not
+        reported later as a server that does not answer."""
+        if self.external_temporal_address and not _is_host_and_port(self.external_temporal_address):
+            raise InvalidInput(
+                f"TEMPORAL_ADDRESS must be host:port, like 127.0.0.1:7233, not {self.external_temporal_address!r}."
+            )
+        if self.external_database_url and not _is_postgres_url(self.external_database_url):
+            raise InvalidInput(
+                "DATABASE_URL must be a PostgreSQL URL, like postgresql://user:password@127.0.0.1:5432/orders,"
+                f" not {redact_url(self.external_database_url)!r}."
+            )
 
     def _check_ports_apart(self) -> None:
         """Two parts given one port: refused before anything starts (a review saw Temporal start
@@ -169,6 +183,20 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
         return int(text)
     raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
+
+
+def _is_host_and_port(address: str) -> bool:
+    host, _, port = address.strip().rpartition(":")
+    return bool(host) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def _is_postgres_url(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    try:
+        parts.port  # a port that is not a number raises here
+    except ValueError:
+        return False
+    return parts.scheme in ("postgres", "postgresql")
 
 
 def redact_url(url: str) -> str:

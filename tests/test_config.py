@@ -74,3 +74,31 @@ def test_what_to_do_about_a_silent_server_depends_on_who_runs_it(tmp_path):
     )
     assert theirs.temporal_remedy == "check TEMPORAL_ADDRESS and that the server there is running"
     assert theirs.database_remedy == "check DATABASE_URL and that the server there is running"
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://db.example/orders", "postgresql://u:secret@db.example:notaport/orders"])
+def test_a_database_url_that_cannot_be_one_is_refused_as_such(tmp_path, url):
+    """It was reported as a server that does not answer (the last session's note)."""
+    from app.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="^DATABASE_URL must be a PostgreSQL URL") as refused:
+        _settings(tmp_path, DATABASE_URL=url)
+    assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@db.example:5432/orders", "postgres:///orders?host=/tmp", "postgresql://db.example/orders"])
+def test_database_urls_postgresql_takes_are_taken(tmp_path, url):
+    assert _settings(tmp_path, DATABASE_URL=url).database_url == url
+
+
+@pytest.mark.parametrize("address", ["temporal.example", ":7233", "temporal.example:0", "temporal.example:port"])
+def test_a_temporal_address_without_host_and_port_is_refused_as_such(tmp_path, address):
+    from app.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="^TEMPORAL_ADDRESS must be host:port"):
+        _settings(tmp_path, TEMPORAL_ADDRESS=address)
+
+
+@pytest.mark.parametrize("address", ["temporal.example:7233", "[::1]:7233", "10.0.0.5:443"])
+def test_temporal_addresses_with_host_and_port_are_taken(tmp_path, address):
+    assert _settings(tmp_path, TEMPORAL_ADDRESS=address).temporal_address == address

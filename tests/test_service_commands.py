@@ -194,7 +194,8 @@ def test_only_a_lost_database_connection_is_reported_as_postgresql_down():
 
     for gone in (ConnectionRefusedError(111, "refused"), asyncpg.CannotConnectNowError("starting up"),
                  asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")):
-        assert "PostgreSQL at db is not answering" in str(lost_database(gone, Settings.from_env({"DATABASE_URL": "db"})))
+        theirs = Settings.from_env({"DATABASE_URL": "postgresql://db/orders"})
+        assert "PostgreSQL at postgresql://db/orders is not answering" in str(lost_database(gone, theirs))
     for bug in (asyncpg.DataError("invalid input for query argument $1"), TimeoutError(),
                 FileNotFoundError("run/stack.lock"), ValueError("x")):
         assert lost_database(bug, Settings.from_env({})) is None, bug
