@@ -11,7 +11,8 @@ import logging
 import os
 import sys
 
-from app.errors import OperatorError
+from app.config import Settings
+from app.errors import OperatorError, StackUnreachable, lost_database
 
 log = logging.getLogger("app.cli")
 
@@ -127,10 +128,21 @@ def _run(argv: list[str]) -> int:
         # A command that was already sent says so (order_cli._sent): it may still take effect.
         print(getattr(args, "on_interrupt", None) or "Interrupted.", file=sys.stderr)
         return 130
-    except Exception:  # never a traceback to an operator; the log keeps the details
+    except Exception as error:  # never a traceback to an operator; the log keeps the details
+        if (lost := _lost_database(error)) is not None:  # it went away during the command
+            log.warning("event=database_lost command=%s error=%r", getattr(args, "command", None), error)
+            print(str(lost), file=sys.stderr)
+            return lost.exit_code
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
         print(f"Sorry, something unexpected went wrong; the details are in {cli_log}.", file=sys.stderr)
         return 1
+
+
+def _lost_database(error: BaseException) -> StackUnreachable | None:
+    try:
+        return lost_database(error, Settings.from_env())
+    except OperatorError:  # settings that cannot be read were refused before any connection
+        return None
 
 
 def _reader_gone() -> int:

@@ -195,8 +195,15 @@ def _emit(args: argparse.Namespace, document: Any, human) -> None:
         human(Console())
 
 
-def _say(args: argparse.Namespace, order_id: str, message: str) -> None:
-    _emit(args, {"order_id": order_id, "accepted": True, "message": message}, lambda c: c.print(message, soft_wrap=True))
+def _say(args: argparse.Namespace, order_id: str, message: str, warning: str = "") -> None:
+    document = {"order_id": order_id, "accepted": True, "message": message} | ({"warning": warning} if warning else {})
+
+    def human(console: Console) -> None:
+        console.print(message, soft_wrap=True)
+        if warning:
+            console.print(f"[yellow]{escape(warning)}[/]", soft_wrap=True)
+
+    _emit(args, document, human)
 
 
 # ---------------------------------------------------------------------- handlers
@@ -238,7 +245,7 @@ async def _create(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _sent(args: argparse.Namespace, what: str, command: Awaitable[str]) -> None:
+async def _sent(args: argparse.Namespace, service: OrderService, what: str, command: Awaitable[str]) -> None:
     """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command:
     the server may have it and apply it, so app.cli says that instead of "Interrupted." (as the
     TUI does). Not "was sent": a cancel or an address change asks the database first."""
@@ -248,27 +255,34 @@ async def _sent(args: argparse.Namespace, what: str, command: Awaitable[str]) ->
     )
     reply = await command
     args.on_interrupt = None
-    _say(args, args.order_id, reply)
+    warning = ""
+    if service.database_unreachable:  # Temporal took it; the order records it once the database is back
+        settings = service.settings
+        warning = (
+            f"PostgreSQL at {settings.database_url_redacted} is not reachable, so the order records this and goes on"
+            f" once it answers again; {settings.database_remedy}."
+        )
+    _say(args, args.order_id, reply, warning)
 
 
 async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
-    async with await OrderService.connect() as service:
-        await _sent(args, "approval", service.approve(args.order_id, by=args.by))
+    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+        await _sent(args, service, "approval", service.approve(args.order_id, by=args.by))
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
-    async with await OrderService.connect() as service:
-        await _sent(args, "rejection", service.reject(args.order_id, args.reason, by=args.by))
+    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+        await _sent(args, service, "rejection", service.reject(args.order_id, args.reason, by=args.by))
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
-    async with await OrderService.connect() as service:
-        await _sent(args, "cancel", service.cancel(args.order_id, args.reason, by=args.by))
+    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+        await _sent(args, service, "cancel", service.cancel(args.order_id, args.reason, by=args.by))
     return 0
 
 
@@ -284,8 +298,8 @@ async def _address(args: argparse.Namespace) -> int:
             f"{str(error).rstrip('.')}; `order address` takes the whole new address"
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
-    async with await OrderService.connect() as service:
-        await _sent(args, "address change", service.update_address(args.order_id, address, by=args.by))
+    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+        await _sent(args, service, "address change", service.update_address(args.order_id, address, by=args.by))
     return 0
 
 

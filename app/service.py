@@ -35,7 +35,7 @@ from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun, lost_database
 from app.stack.health import check_pollers
 from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point
 from app.views import lost_decision, merged_status, order_summary, timeline
@@ -94,13 +94,20 @@ class CreatedOrder:
 
 class OrderService:
     def __init__(
-        self, settings: Settings, client: Client | None, pool: asyncpg.Pool, temporal_unreachable: str = ""
+        self,
+        settings: Settings,
+        client: Client | None,
+        pool: asyncpg.Pool,
+        temporal_unreachable: str = "",
+        database_unreachable: str = "",
     ) -> None:
         self.settings = settings
         self._client = client
         self.pool = pool
         # Connected with temporal="optional" while Temporal was out of reach: why (else "").
         self.temporal_unreachable = temporal_unreachable
+        # Connected with database="optional" while PostgreSQL was out of reach: why (else "").
+        self.database_unreachable = database_unreachable
 
     @classmethod
     async def connect(
@@ -109,12 +116,15 @@ class OrderService:
         *,
         pool_size: int = 5,
         temporal: bool | str = True,
+        database: bool | str = True,
         retry: RetryConfig | None = OPERATOR_RETRY,
     ) -> "OrderService":
         """``temporal=False``: only the database, for what reads nothing else (the catalog, the
         order list), so that it works while Temporal is down. ``temporal="optional"``: Temporal
         if it answers, for what reads mostly the database (status, audit), which then answers
-        from the database alone."""
+        from the database alone. ``database="optional"``: for the commands Temporal carries
+        (approve, reject, cancel, address), which the order records once PostgreSQL is back;
+        the pool then connects when first used."""
         settings = settings or Settings.from_env()
         client, unreachable = None, ""
         if temporal:
@@ -132,9 +142,12 @@ class OrderService:
             pool = await asyncio.wait_for(create_pool(settings.database_url, max_size=pool_size), CONNECT_TIMEOUT_S)
         except Exception as error:
             log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
-            raise StackUnreachable(
-                f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
-            ) from None
+            lost = f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
+            if database != "optional":
+                raise StackUnreachable(lost) from None
+            # No connection now; each use tries again, and a failure is a lost database (exit 3).
+            pool = await create_pool(settings.database_url, min_size=0, max_size=pool_size)
+            return cls(settings, client, pool, unreachable, database_unreachable=lost)
         return cls(settings, client, pool, unreachable)
 
     @property
@@ -388,7 +401,14 @@ class OrderService:
         carrier has the package, a cancel or an address change is refused at once, as the
         workflow would once it hears of it. Asked first because the workflow may lag behind it:
         with the order worker down, the command waited, then said it "may still take effect"."""
-        state = await queries.order_state(self.pool, order_id)
+        try:
+            state = await queries.order_state(self.pool, order_id)
+        except Exception as error:
+            if lost_database(error, self.settings) is None:
+                raise
+            # The workflow is told and decides; its ending asks the database once it is back.
+            log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
+            return
         if state == OrderState.DISPATCHED.value:
             raise Refused(f"{cannot}: the carrier already has the package.")
         if state == OrderState.SHIPPED.value:
@@ -484,10 +504,12 @@ class OrderService:
 
     async def _nobody_to_carry_out(
         self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event
-    ) -> Unanswered | None:
+    ) -> StackUnreachable | None:
         """A command not answered at once: whether the worker it waits for is not serving at all
         (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
         for the order worker; an accepted cancel, for the shipping child's dispatch to decide."""
+        if accepted.is_set() and self.database_unreachable:  # it waits for the database, which is known to be out
+            return self._unanswered(order_id, name, accepted=True)
         if not accepted.is_set():
             waits_for, queue = "order", ORDER_TASK_QUEUE
         elif name == "cancel":
@@ -501,9 +523,15 @@ class OrderService:
         log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
         return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
-    def _unanswered(self, order_id: str, name: str, accepted: bool) -> Unanswered:
+    def _unanswered(self, order_id: str, name: str, accepted: bool) -> StackUnreachable:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
+            if self.database_unreachable:  # what it waits for is known: not "a worker may be down"
+                return StackUnreachable(
+                    f"Order {order_id} accepted the {command_noun(name)} and carries it out once PostgreSQL at"
+                    f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"
+                    f" then check with ./start.sh order status {order_id}."
+                )
         return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S)
 
     def _no_answer_from_temporal(self, error: RPCError, doing: str, consequence: str) -> StackUnreachable:

@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from datetime import datetime, timezone
 
 import asyncpg
 
 from eval_tests.conftest import PrivateStack, wait_exited
-from eval_tests.test_crash import TERMINAL, _wait, act_once_shipping, approve_new_orders
+from eval_tests.test_crash import ADDRESS, TERMINAL, _wait, act_once_shipping, approve_new_orders
 
 
 def _retried_on_server(stack: PrivateStack) -> bool:
@@ -31,6 +32,11 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
     approvals: list[subprocess.Popen] = []
     try:
         stack.ok("up", timeout=180)
+        # Orders that await review through the outage: the operator decides while it lasts.
+        held = {decision: f"held-{decision}-{uuid.uuid4().hex[:6]}" for decision in ("approve", "reject", "cancel")}
+        for order_id in held.values():
+            stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+        _wait(stack, list(held.values()), lambda s: s == "AWAITING_APPROVAL")
         # Looked up now: the CLI is too slow to ask between seeing the orders and the stop.
         postgres = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "postgres")
         ids, approvals = approve_new_orders(stack, "outage", 6)
@@ -46,6 +52,7 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
             assert time.monotonic() < deadline, "no step went on to the server's retries"
             time.sleep(0.5)
         assert stack.run("status").returncode == 3
+        _decide_while_postgres_is_down(stack, held)
         up_at = datetime.now(timezone.utc)
 
         stack.ok("up", timeout=120)
@@ -59,6 +66,8 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
                 assert again.returncode == 0 or "already" in again.stdout + again.stderr, again
         final = _wait(stack, ids, lambda s: s in TERMINAL, timeout=240)
         assert set(final.values()) == {"SHIPPED"}, final
+        decided = _wait(stack, list(held.values()), lambda s: s in TERMINAL, timeout=240)
+        assert decided == {held["approve"]: "SHIPPED", held["reject"]: "REJECTED", held["cancel"]: "CANCELLED"}, decided
         # Charged once and kept: the payments table allows one charge per order, and nothing
         # was refunded or voided on the way.
         for order_id in ids:
@@ -77,6 +86,21 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
                 approval.kill()
                 approval.wait()
         stack.destroy()
+
+
+def _decide_while_postgres_is_down(stack: PrivateStack, held: dict[str, str]) -> None:
+    """Approve, reject and cancel go to Temporal, which keeps them; the CLI used to refuse
+    them because it could not open its own pool (the API took them)."""
+    approved = stack.run("order", "approve", held["approve"])
+    rejected = stack.run("order", "reject", held["reject"], "--reason", "address unverifiable")
+    for result, said in ((approved, "approved."), (rejected, "rejected.")):
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+        assert said in result.stdout, result.stdout
+        assert "is not reachable, so the order records this and goes on once it answers again" in result.stdout
+    # Accepted at once, carried out (the order ended and refunded nothing) once the database is back.
+    cancelled = stack.run("order", "cancel", held["cancel"], "--reason", "customer called")
+    assert cancelled.returncode == 3, (cancelled.returncode, cancelled.stdout, cancelled.stderr)
+    assert f"Order {held['cancel']} accepted the cancel and carries it out once PostgreSQL at" in cancelled.stderr
 
 
 async def _attempts_between(stack: PrivateStack, ids: list[str], start: datetime, end: datetime) -> int:

@@ -361,3 +361,88 @@ def test_usage_errors_still_leave_as_usage_errors(cli: Run):
     with pytest.raises(SystemExit) as exited:
         cli("order", "nope")
     assert exited.value.code == 2
+
+
+class _TemporalTakesIt:
+    """Temporal up: the order's validator accepts the Update and the handler answers."""
+
+    def __init__(self, answer: str | None) -> None:
+        self.sent: list[str] = []
+        self.answer = answer
+
+    def get_workflow_handle(self, workflow_id: str) -> "_TemporalTakesIt":
+        return self
+
+    async def start_update(self, name: str, args: list, wait_for_stage) -> "_TemporalTakesIt":
+        self.sent.append(name)
+        return self
+
+    async def result(self) -> str:
+        if self.answer is None:  # carried out only once the database is back (a cancel's ending)
+            await asyncio.Event().wait()
+        return self.answer
+
+
+def _temporal_answers(monkeypatch, answer: str | None) -> _TemporalTakesIt:
+    client = _TemporalTakesIt(answer)
+
+    async def connect(*_args, **_kwargs) -> _TemporalTakesIt:
+        return client
+
+    monkeypatch.setattr("app.service.Client.connect", connect)
+    return client
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["approve", "ord-1"], "approve"),
+        (["reject", "ord-1", "--reason", "fraud"], "reject"),
+        (["address", "ord-1", *ADDRESS], "update_address"),
+    ],
+)
+def test_what_temporal_carries_is_sent_with_postgresql_down(cli: Run, monkeypatch, argv, name):
+    """Here PostgreSQL refuses connections (a real pool, not a stand-in). The CLI used to refuse
+    these commands because it could not open its pool, while the API, whose pool was open, took
+    them; the order records them once the database answers again."""
+    client = _temporal_answers(monkeypatch, "Order ord-1: done.")
+    code, err = cli("order", *argv)
+    assert (code, err, client.sent) == (0, "", [name])
+    out = " ".join(cli.out.split())  # type: ignore[attr-defined]
+    assert out.startswith("Order ord-1: done.")
+    assert "is not reachable, so the order records this and goes on once it answers again;" in out
+
+
+def test_an_accepted_cancel_waiting_for_postgresql_says_so_after_a_moment(cli: Run, monkeypatch):
+    """Not "a worker may be down or busy" after 20 s: what it waits for is known."""
+    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.1)
+    client = _temporal_answers(monkeypatch, None)
+    code, err = cli("order", "cancel", "ord-1")
+    assert (code, client.sent) == (3, ["cancel"])
+    assert err.startswith("Order ord-1 accepted the cancel and carries it out once PostgreSQL at postgresql://")
+    assert "then check with ./start.sh order status ord-1." in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["order", "status", "ord-1"], ["order", "create", "--item", "WIDGET-1:1", *ADDRESS]])
+def test_what_needs_postgresql_still_says_it_is_down(cli: Run, monkeypatch, argv):
+    _temporal_answers(monkeypatch, "unused")
+    code, err = cli(*argv)
+    assert code == 3 and "PostgreSQL at postgresql://" in err and "is not reachable; start the stack" in err
+
+
+def test_postgresql_lost_during_a_command_is_one_sentence_not_something_unexpected(cli: Run, monkeypatch):
+    import asyncpg
+
+    async def create_pool(*_args, **_kwargs) -> _ProductsOnly:
+        return _ProductsOnly()
+
+    async def gone(*_args, **_kwargs):
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    monkeypatch.setattr(OrderService, "list_orders", gone)
+    code, err = cli("order", "list")
+    assert code == 3, err
+    assert err.startswith("PostgreSQL at postgresql://postgres@127.0.0.1:") and err.endswith(
+        "is not answering; start the stack with ./start.sh up.\n"
+    )
