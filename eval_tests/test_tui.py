@@ -23,6 +23,8 @@ GOODBYE = "The stack is still running; stop it with ./start.sh down."  # app/tui
 MENU_INDEX = {
     "create": 0, "review": 1, "address": 2, "cancel": 3, "dashboard": 4, "audit": 5, "simulate": 6, "quit": 7,
 }
+# The address of the orders the tests create through the order commands.
+ADDRESS = ("--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US")
 
 
 # prompt_toolkit ends every drawing of a prompt by turning line wrapping back on; once drawn, it reads keys.
@@ -34,6 +36,21 @@ def wait_for_row(stack: PrivateStack, order_id: str, state: str, timeout: float 
     while order_id not in [o["order_id"] for o in stack.json("order", "list", "--state", state)["orders"]]:
         assert time.monotonic() < deadline, f"order {order_id} never reached {state} in the database"
         time.sleep(0.2)
+
+
+def order_awaiting_review(stack: PrivateStack) -> str:
+    """A new order, created through the order commands (the create form has its own test),
+    waiting for review: its row is what the TUI's pickers list."""
+    order_id = f"tui-{secrets.token_hex(4)}"
+    stack.ok("order", "create", "--id", order_id, "--item", "WIDGET-1:1", *ADDRESS)
+    wait_for_row(stack, order_id, "AWAITING_APPROVAL")
+    return order_id
+
+
+def events(stack: PrivateStack, order_id: str, kind: str) -> list[dict]:
+    """The payloads of the order's audit events of one kind."""
+    timeline = stack.json("order", "audit", order_id)["timeline"]
+    return [entry["payload"] for entry in timeline if entry["kind"] == "event" and entry["type"] == kind]
 
 
 def spawn(stack: PrivateStack) -> pexpect.spawn:
@@ -221,4 +238,41 @@ def test_without_a_terminal_the_tui_points_to_the_order_commands(stack: PrivateS
     result = stack.run("tui")
     assert result.returncode == 2
     assert "order commands" in result.stderr
+
+
+def test_reject_with_a_reason_ends_the_order_rejected_with_the_reason_in_its_audit(stack: PrivateStack):
+    order_id = order_awaiting_review(stack)
+    reason = "address looks like a parcel drop"
+    child = spawn(stack)
+    try:
+        choose(child, "review")
+        pick_by_id(child, "Which order to review", order_id)
+        child.expect("Approve or reject")
+        child.send(DOWN + ENTER)  # Reject…
+        child.expect("Reason for rejecting")
+        child.send(ENTER)  # a reason is required: stays on the question
+        child.expect("Give a reason")
+        child.send(reason + ENTER)
+        child.expect("cannot be undone")
+        child.send("y")
+        child.expect(rf"Order{ANSI}* {order_id}{ANSI}* rejected")
+
+        wait_for_row(stack, order_id, "REJECTED")
+        assert stack.json("order", "status", order_id)["state"] == "REJECTED"
+        decisions = events(stack, order_id, "rejected")
+        assert [(d["by"], d["reason"]) for d in decisions] == [("tui", reason)]
+        assert events(stack, order_id, "approved") == []
+
+        # The TUI's own timeline says it too: on a screen tall enough for it, printed, then a pause.
+        child.expect(MENU)
+        child.setwinsize(100, 80)
+        choose(child, "audit")
+        pick_by_id(child, "Which order to inspect", order_id)
+        child.expect(rf"Order {re.escape(order_id)}")
+        child.expect(rf"rejected{ANSI}*  by tui: {re.escape(reason)}")
+        child.expect("Press any key")
+        child.send("x")
+        quit_cleanly(child)
+    finally:
+        child.close(force=True)
 
