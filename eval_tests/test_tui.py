@@ -276,3 +276,27 @@ def test_reject_with_a_reason_ends_the_order_rejected_with_the_reason_in_its_aud
     finally:
         child.close(force=True)
 
+
+def test_cancel_with_a_reason_ends_the_order_cancelled(stack: PrivateStack):
+    order_id = order_awaiting_review(stack)
+    reason = "customer called it off"
+    child = spawn(stack)
+    try:
+        choose(child, "cancel")
+        pick_by_id(child, "Which order to cancel", order_id)
+        child.expect(r"Reason \(optional\)")
+        child.send(reason + ENTER)
+        child.expect("It has not been charged")  # not charged yet: nothing to refund
+        child.send("y")
+        child.expect(rf"Order{ANSI}* {order_id}{ANSI}* cancelled")
+
+        wait_for_row(stack, order_id, "CANCELLED")
+        status = stack.json("order", "status", order_id)
+        assert status["state"] == "CANCELLED"
+        assert status["payment"]["status"] != "CHARGED"
+        requests = events(stack, order_id, "cancel_requested")
+        assert [(r["by"], r["reason"]) for r in requests] == [("tui", reason)]
+        quit_cleanly(child)
+    finally:
+        child.close(force=True)
+
