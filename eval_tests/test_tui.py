@@ -300,3 +300,33 @@ def test_cancel_with_a_reason_ends_the_order_cancelled(stack: PrivateStack):
     finally:
         child.close(force=True)
 
+
+def test_address_change_before_dispatch_reaches_the_database_and_the_audit(stack: PrivateStack):
+    order_id = order_awaiting_review(stack)
+    child = spawn(stack)
+    try:
+        choose(child, "address")
+        pick_by_id(child, "Which order to re-address", order_id)
+        child.expect("Current address")
+        # Each field offers the current value: replace it.
+        for field, value in (("Recipient", "Bo Chen"), ("Street", "9 Harbour Rd"), ("City", "Hamburg"),
+                             ("Postal code", "20095"), ("Country", "de"), ("Region", "")):
+            child.expect(field)
+            child.send(CLEAR_LINE + value + ENTER)
+        child.expect("Ship order")
+        child.send(ENTER)  # yes, the default
+        child.expect(rf"Address of order{ANSI}* {order_id}{ANSI}* updated")
+
+        new = {"name": "Bo Chen", "street": "9 Harbour Rd", "city": "Hamburg", "postal_code": "20095", "country": "DE"}
+        changes = events(stack, order_id, "address_changed")
+        assert len(changes) == 1, changes
+        assert changes[0]["by"] == "tui"
+        assert changes[0]["old"]["city"] == "Springfield" and changes[0]["old"]["name"] == "Ann Lee"
+        assert {k: changes[0]["new"].get(k) for k in new} == new
+        # The audit's order is the database row (the status merges in the workflow's view).
+        stored = stack.json("order", "audit", order_id)["order"]["address"]
+        assert {k: stored.get(k) for k in new} == new
+        assert not stored.get("region")
+        quit_cleanly(child)
+    finally:
+        child.close(force=True)
