@@ -330,3 +330,23 @@ def test_address_change_before_dispatch_reaches_the_database_and_the_audit(stack
         quit_cleanly(child)
     finally:
         child.close(force=True)
+
+
+def test_bare_start_sh_brings_a_stopped_stack_up_and_opens_the_tui():
+    """What an operator runs first: ./start.sh, no command, on a stack that is not running.
+    The other tests start `python -m app tui` on a stack already up."""
+    stopped = PrivateStack.create()
+    try:
+        env = {**stopped.env, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"}
+        child = pexpect.spawn(
+            str(ROOT / "start.sh"), [], env=env, cwd=str(ROOT), dimensions=(24, 80), encoding="utf-8", timeout=60
+        )
+        child.expect(MENU, timeout=240)  # up first: Temporal, PostgreSQL, both workers
+        assert stopped.run("status").returncode == 0, stopped.log_tails()
+        child.sendcontrol("c")
+        child.expect(re.escape(GOODBYE))
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        stopped.destroy()
