@@ -3,14 +3,28 @@ accounted for in PostgreSQL and Temporal. Behaviour only: timings depend on the 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
+from app.bench import new_run_id, results
+from app.bench.driver import BENCH_ADDRESS, BENCH_ITEMS, order_id_prefix
+from app.bench.stats import broken_invariants, summarize
+from app.service import OrderService
 from eval_tests.conftest import PrivateStack
+from workflows.model import OrderState, order_workflow_id
 
 FIELDS = {
     "orders", "concurrency", "shipped", "failed", "p50_s", "p95_s", "p99_s", "max_s", "sla_15s_hit_rate",
     "throughput_orders_per_s", "attempts_per_order", "double_charges", "lost_orders", "wall_s",
 }
+
+
+async def until_state(service: OrderService, order_id: str, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while (now := await service.pool.fetchval("SELECT state FROM orders WHERE id = $1", order_id)) != state:
+        assert time.monotonic() < deadline, f"order {order_id} is {now}, not {state}, after {timeout} s"
+        await asyncio.sleep(0.05)
 
 
 def test_bench_ships_every_order_once_and_writes_its_json(stack: PrivateStack, tmp_path):
@@ -50,3 +64,53 @@ def test_bench_refuses_a_non_positive_order_count(stack: PrivateStack):
     result = stack.run("bench", "--orders", "0")
     assert result.returncode == 1
     assert "--orders must be at least 1." in result.stderr
+
+
+async def test_the_bench_counts_a_real_double_charge_and_an_unfinished_order(stack: PrivateStack, monkeypatch):
+    """double_charges and lost_orders come from PostgreSQL and Temporal, not the driver's own
+    bookkeeping: orders shipped by the real stack, one of them then charged a second time as a
+    bug would, and one left in review, read back through the checker the bench itself runs."""
+    run_id = new_run_id()
+    shipped, in_review = [f"{order_id_prefix(run_id)}{n}" for n in (1, 2, 3)], f"{order_id_prefix(run_id)}4"
+    started = [*shipped, in_review]
+    # The workflows are awaited below; an order still running counts as lost at once.
+    monkeypatch.setattr(results, "COMPLETION_GRACE_S", 0.0)
+    service = await OrderService.connect(stack.settings)
+    try:
+        for order_id in started:
+            await service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
+
+        async def ship(order_id: str) -> None:
+            await until_state(service, order_id, OrderState.AWAITING_APPROVAL.value)
+            await service.approve(order_id, by="test")
+            assert (await service.client.get_workflow_handle(order_workflow_id(order_id)).result())["state"] == "SHIPPED"
+
+        await asyncio.gather(*(ship(order_id) for order_id in shipped))
+        await until_state(service, in_review, OrderState.AWAITING_APPROVAL.value)
+
+        async def checked() -> dict:
+            facts = await results.collect(
+                service, run_id=run_id, orders=len(started), concurrency=len(started), started_ids=started,
+                not_started=0, elapsed_s=1.0,
+            )
+            return summarize(facts)
+
+        clean = await checked()
+        assert (clean["double_charges"], clean["lost_orders"], clean["shipped"]) == (0, 1, 3)
+
+        # A second charge of a shipped order under a payment id of its own, as a charge keyed
+        # on the attempt number would make it; written without charged_at, it slips past the
+        # schema's one-charge-per-order index, and only the bench's check can see it.
+        doubled = shipped[0]
+        await service.pool.execute(
+            "INSERT INTO payments (payment_id, order_id, status, amount_cents)"
+            " SELECT $1, id, 'CHARGED', amount_cents FROM orders WHERE id = $2",
+            f"pay-{doubled}-attempt-2", doubled,
+        )
+        summary = await checked()
+        assert (summary["double_charges"], summary["lost_orders"], summary["shipped"]) == (1, 1, 3)
+        assert "1 order charged twice" in (broken_invariants(summary) or "")
+        await service.reject(in_review, reason="the test is over", by="test")
+    finally:
+        await service.pool.execute("DELETE FROM payments WHERE payment_id LIKE $1", f"pay-{order_id_prefix(run_id)}%-attempt-2")
+        await service.close()
