@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 import uuid
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -390,6 +391,39 @@ async def test_review_window_expiry_ends_expired(cli, db):
     await create(cli, order_id, "--review-window", "2")
     assert await wait_for_state(db, order_id, TERMINAL, timeout=60) == "EXPIRED"
     assert "EXPIRED" in await cli.refused("order", "approve", order_id)
+
+
+async def test_an_order_created_without_a_review_window_waits_24_hours_for_review(cli, db, stack):
+    """SPEC 3: the review window defaults to 24 h. Seen where it acts: the workflow's input,
+    the review timer in its history, and the window the audit trail records."""
+    order_id = new_id("window")
+    await create(cli, order_id)  # no --review-window
+    await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    handle = client.get_workflow_handle(f"order-{order_id}")
+
+    # The only long timer an order starts is its review's; retries and pauses take seconds.
+    long = timedelta(seconds=10)
+    deadline = time.monotonic() + 30
+    while True:
+        history = await handle.fetch_history()
+        timers = [
+            e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            for e in history.events
+            if e.HasField("timer_started_event_attributes")
+        ]
+        if any(t > long for t in timers) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert [t for t in timers if t > long] == [timedelta(hours=24)], timers
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert json.loads(started.input.payloads[0].data)["review_window_seconds"] == 86400
+    payload = await db.fetchval(
+        "SELECT payload_json FROM events WHERE order_id = $1 AND type = 'awaiting_approval'", order_id
+    )
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+    assert payload["review_window_seconds"] == 86400
+    await cli.json("order", "reject", order_id, "--reason", "the test is over")
 
 
 async def test_orders_created_at_the_same_moment_with_one_payment_id_are_all_refused_but_one(stack):
