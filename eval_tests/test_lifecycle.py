@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import ROOT
 from app.errors import InvalidInput
@@ -247,21 +248,36 @@ async def test_address_change_shows_in_status_database_and_audit(cli, db):
     assert "Hamburg" in json.dumps(dispatched_to)
 
 
-async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, db):
+async def test_every_refusal_exits_1_with_one_sentence_and_changes_nothing(cli, db, stack):
     order_id = new_id("refuse")
-    before = await db.fetchval("SELECT count(*) FROM orders")
+    # The ids of the refused orders, counted by id: other tests' orders (their rows written a
+    # moment after their create returned) may land in the shared tables meanwhile.
+    refused: list[str] = []
+
+    def never_created(order_id: str) -> str:
+        refused.extend({order_id, order_id.strip()})
+        return order_id
+
     # Invalid input: refused before anything starts.
-    assert "WIDGET-404" in await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-404:1", *ADDRESS)
-    assert "positive" in await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:0", *ADDRESS)
-    assert await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", "--name", "Ann")
-    assert await cli.refused("order", "create", "--id", "bad id!", "--item", "WIDGET-1:1", *ADDRESS)
-    assert await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", *ADDRESS[:-1], "ZZ")
-    assert await cli.refused("order", "create", "--id", new_id() + "\n", "--item", "WIDGET-1:1", *ADDRESS)
+    assert "WIDGET-404" in await cli.refused("order", "create", "--id", never_created(new_id()), "--item", "WIDGET-404:1", *ADDRESS)
+    assert "positive" in await cli.refused("order", "create", "--id", never_created(new_id()), "--item", "WIDGET-1:0", *ADDRESS)
+    assert await cli.refused("order", "create", "--id", never_created(new_id()), "--item", "WIDGET-1:1", "--name", "Ann")
+    assert await cli.refused("order", "create", "--id", never_created("bad id!"), "--item", "WIDGET-1:1", *ADDRESS)
+    assert await cli.refused("order", "create", "--id", never_created(new_id()), "--item", "WIDGET-1:1", *ADDRESS[:-1], "ZZ")
+    assert await cli.refused("order", "create", "--id", never_created(new_id() + "\n"), "--item", "WIDGET-1:1", *ADDRESS)
     # Text PostgreSQL cannot store, or that would reach other operators' terminals as escapes.
     for bad_name in ("Ann\x1b[2J", "Ann \udcff"):  # the second is the byte 0xFF on the command line
-        message = await cli.refused("order", "create", "--id", new_id(), "--item", "WIDGET-1:1", "--name", bad_name, *ADDRESS[2:])
+        message = await cli.refused(
+            "order", "create", "--id", never_created(new_id()), "--item", "WIDGET-1:1", "--name", bad_name, *ADDRESS[2:]
+        )
         assert "control characters" in message or "not valid text" in message, message
-    assert await db.fetchval("SELECT count(*) FROM orders") == before
+    assert await db.fetchval("SELECT count(*) FROM orders WHERE id = ANY($1::text[])", refused) == 0
+    assert await db.fetchval("SELECT count(*) FROM payment_id_reservations WHERE order_id = ANY($1::text[])", refused) == 0
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    for never in refused:
+        with pytest.raises(RPCError) as unknown:
+            await client.get_workflow_handle(f"order-{never}").describe()
+        assert unknown.value.status == RPCStatusCode.NOT_FOUND, (never, unknown.value)
     # An id the database knows although Temporal has forgotten its workflow (after the
     # namespace's retention period) is refused too: the new order would inherit the old row.
     forgotten = new_id("forgotten")
