@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timezone
+
+import asyncpg
+import pytest
 
 from app.bench import new_run_id, results
 from app.bench.driver import BENCH_ADDRESS, BENCH_ITEMS, order_id_prefix
 from app.bench.stats import broken_invariants, summarize
 from app.service import OrderService
+from db.migrate import MIGRATIONS_DIR
 from eval_tests.conftest import PrivateStack
 from workflows.model import OrderState, order_workflow_id
 
@@ -66,6 +71,9 @@ def test_bench_refuses_a_non_positive_order_count(stack: PrivateStack):
     assert "--orders must be at least 1." in result.stderr
 
 
+CHARGE_TIME_CHECK, CHARGE_TIME_MIGRATION = "payments_charge_has_its_time", "005_charge_has_its_time.sql"
+
+
 async def test_the_bench_counts_a_real_double_charge_and_an_unfinished_order(stack: PrivateStack, monkeypatch):
     """double_charges and lost_orders come from PostgreSQL and Temporal, not the driver's own
     bookkeeping: orders shipped by the real stack, one of them then charged a second time as a
@@ -76,6 +84,7 @@ async def test_the_bench_counts_a_real_double_charge_and_an_unfinished_order(sta
     # The workflows are awaited below; an order still running counts as lost at once.
     monkeypatch.setattr(results, "COMPLETION_GRACE_S", 0.0)
     service = await OrderService.connect(stack.settings)
+    lifted = False
     try:
         for order_id in started:
             await service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
@@ -99,18 +108,28 @@ async def test_the_bench_counts_a_real_double_charge_and_an_unfinished_order(sta
         assert (clean["double_charges"], clean["lost_orders"], clean["shipped"]) == (0, 1, 3)
 
         # A second charge of a shipped order under a payment id of its own, as a charge keyed
-        # on the attempt number would make it; written without charged_at, it slips past the
-        # schema's one-charge-per-order index, and only the bench's check can see it.
+        # on the attempt number would make it. The schema refuses it, with its charge time or
+        # without (payments_one_charge_per_order, payments_charge_has_its_time).
         doubled = shipped[0]
-        await service.pool.execute(
-            "INSERT INTO payments (payment_id, order_id, status, amount_cents)"
-            " SELECT $1, id, 'CHARGED', amount_cents FROM orders WHERE id = $2",
-            f"pay-{doubled}-attempt-2", doubled,
+        second_charge = (
+            "INSERT INTO payments (payment_id, order_id, status, amount_cents, charged_at)"
+            " SELECT $1, id, 'CHARGED', amount_cents, $3::timestamptz FROM orders WHERE id = $2"
         )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await service.pool.execute(second_charge, f"pay-{doubled}-attempt-2", doubled, datetime.now(timezone.utc))
+        with pytest.raises(asyncpg.CheckViolationError):
+            await service.pool.execute(second_charge, f"pay-{doubled}-attempt-2", doubled, None)
+        # With the check lifted (a schema that lacks it), only the bench's own check sees it.
+        async with service.pool.acquire() as conn:
+            await conn.execute(f"ALTER TABLE payments DROP CONSTRAINT {CHARGE_TIME_CHECK}")
+            lifted = True
+            await conn.execute(second_charge, f"pay-{doubled}-attempt-2", doubled, None)
         summary = await checked()
         assert (summary["double_charges"], summary["lost_orders"], summary["shipped"]) == (1, 1, 3)
         assert "1 order charged twice" in (broken_invariants(summary) or "")
         await service.reject(in_review, reason="the test is over", by="test")
     finally:
         await service.pool.execute("DELETE FROM payments WHERE payment_id LIKE $1", f"pay-{order_id_prefix(run_id)}%-attempt-2")
+        if lifted:  # put back as the migration made it
+            await service.pool.execute((MIGRATIONS_DIR / CHARGE_TIME_MIGRATION).read_text())
         await service.close()
