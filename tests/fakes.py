@@ -1,9 +1,11 @@
 """Stand-in activities for workflow tests: registered under the real activity names, they
-record every call, and a test can make one fail or run a hook (say, send a signal) while the
-step is in flight."""
+record every call, and a test can make one fail, run a hook (say, send a signal) while the
+step is in flight, or hold the step until something has happened elsewhere."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -38,6 +40,11 @@ from workflows.model import (
 )
 
 Hook = Callable[[Any], Awaitable[None]]
+Condition = Callable[[], Awaitable[bool]]
+
+# How long a hold waits at most, over all its attempts: then the step goes ahead, and the
+# test's assertions say what the missing event changed, rather than the run hanging.
+HOLD_LIMIT = 10.0
 
 
 def carrier_refused(country: str = "AQ") -> ApplicationError:
@@ -49,6 +56,13 @@ class FakeActivities:
         self.calls: dict[str, list[Any]] = defaultdict(list)
         self.sequence: list[str] = []  # every step's name, in the order the calls began
         self.hooks: dict[str, Hook] = {}
+        # Per step, a condition that every attempt waits for (after the hook, if any). Unlike a
+        # hook it is not used up by the first attempt: a business step's attempt is cut off
+        # after 120 ms (policies.BUSINESS_START_TO_CLOSE), and its retry must wait as well.
+        self.holds: dict[str, Condition] = {}
+        self._hold_deadlines: dict[str, float] = {}
+        # Per step, the attempts cut off by their timeout (cancelled) before they finished.
+        self.cut_off: dict[str, int] = defaultdict(int)
         # Per step, per call: whether it ran as a local activity (else a regular one).
         self.ran_locally: dict[str, list[bool]] = defaultdict(list)
         # Errors to raise, one per call, before the step succeeds.
@@ -68,10 +82,21 @@ class FakeActivities:
         self.calls[name].append(input)
         self.sequence.append(name)
         self.ran_locally[name].append(activity.info().is_local)
-        if name in self.hooks:
-            await self.hooks.pop(name)(input)
+        try:
+            if name in self.hooks:
+                await self.hooks.pop(name)(input)
+            if name in self.holds:
+                await self._held(name)
+        except asyncio.CancelledError:
+            self.cut_off[name] += 1
+            raise
         if self.failures[name]:
             raise self.failures[name].pop(0)
+
+    async def _held(self, name: str) -> None:
+        deadline = self._hold_deadlines.setdefault(name, time.monotonic() + HOLD_LIMIT)
+        while not await self.holds[name]() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     def names(self) -> list[str]:
         return list(self.calls)

@@ -10,6 +10,7 @@ import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Awaitable, Callable
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -79,15 +80,21 @@ async def finish(handle):
     return result
 
 
-async def cancel_and_wait_until_recorded(env, fakes: FakeActivities, order: OrderInput, reason: str) -> None:
-    """From inside a shipping step: cancel the order and hold the step until the parent has
-    recorded the cancel, as the database would have it before the next dispatch attempt."""
-    await env.client.get_workflow_handle(f"order-{order.order_id}").signal("cancel", reason)
+def cancel_recorded(fakes: FakeActivities) -> Callable[[], Awaitable[bool]]:
+    """Whether the parent has recorded a cancel request: what the dispatch step checks."""
 
     async def recorded() -> bool:
         return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
 
-    await eventually(recorded)
+    return recorded
+
+
+def cancel_during(env, fakes: FakeActivities, step: str, order: OrderInput, reason: str) -> None:
+    """From inside a shipping step: cancel the order and hold the step (every attempt: one is
+    cut off after 120 ms) until the parent has recorded the cancel, as the database would have
+    it before the next dispatch attempt."""
+    signal_during(env, fakes, step, order, "cancel", reason)
+    fakes.holds[step] = cancel_recorded(fakes)
 
 
 async def awaiting_review(handle) -> None:
@@ -218,12 +225,8 @@ async def test_a_cancel_sent_as_an_update_while_packing_refunds_and_answers_once
             await parent.start_update("cancel", args=["too slow", "dana"], wait_for_stage=WorkflowUpdateStage.ACCEPTED)
         )
 
-        async def recorded() -> bool:
-            return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
-
-        await eventually(recorded)  # as the database would have it before the dispatch
-
     fakes.hooks["PreparePackage"] = cancel_while_packing
+    fakes.holds["PreparePackage"] = cancel_recorded(fakes)  # as the database would have it before the dispatch
     result = await approved_run(workflow_env, fakes, order)
     assert await updates[0].result() == f"Order {order.order_id} cancelled and its payment refunded."
     assert result.state == OrderState.CANCELLED and result.failure_reason == "too slow"
@@ -377,11 +380,7 @@ async def test_a_charge_this_run_never_saw_is_refunded_when_the_order_ends_other
 
 async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
     order = an_order(fakes, oid())
-
-    async def cancel_while_packing(_input) -> None:
-        await cancel_and_wait_until_recorded(workflow_env, fakes, order, "too slow")
-
-    fakes.hooks["PreparePackage"] = cancel_while_packing
+    cancel_during(workflow_env, fakes, "PreparePackage", order, "too slow")
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED
     assert result.payment.status == PaymentStatus.REFUNDED
@@ -391,12 +390,8 @@ async def test_cancel_after_payment_refunds_once(workflow_env, fakes):
 
 async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
     order = an_order(fakes, oid())
-
-    async def cancel_while_dispatching(_input) -> None:
-        await cancel_and_wait_until_recorded(workflow_env, fakes, order, "found it cheaper")
-
     # The first dispatch attempt fails after the cancel is recorded; the retry must not ship.
-    fakes.hooks["DispatchCarrier"] = cancel_while_dispatching
+    cancel_during(workflow_env, fakes, "DispatchCarrier", order, "found it cheaper")
     fakes.failures["DispatchCarrier"].append(RuntimeError("Forced failure for testing"))
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED and result.failure_reason == "found it cheaper"
@@ -404,8 +399,10 @@ async def test_cancel_during_the_dispatch_retries_wins(workflow_env, fakes):
     assert fakes.dispatched_to == []
     # The second attempt finds the cancel in the database and calls the shipment off. The cancel
     # is not forwarded to the child: it used to make the server refuse the child's task, whose
-    # steps then ran a third time.
-    assert [d.call_off for d in fakes.calls["DispatchCarrier"]] == [False, False]
+    # steps then ran a third time. (Attempts cut off while held for the cancel's record aside.)
+    dispatches = fakes.calls["DispatchCarrier"]
+    assert not any(d.call_off for d in dispatches)
+    assert len(dispatches) - fakes.cut_off["DispatchCarrier"] == 2
     # The child ends called off, not as a failed dispatch.
     child = workflow_env.client.get_workflow_handle(f"shipping-{order.order_id}-1", result_type=ShippingResult)
     assert await child.result() == ShippingResult(dispatched=False, cancelled=True)
@@ -449,14 +446,17 @@ async def test_address_change_before_dispatch_is_persisted_and_used(workflow_env
 async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
     # On the dev server: the time-skipping server does not deliver the forwarded signal here.
     order = an_order(fakes, oid())
+    parent = dev_env.client.get_workflow_handle(f"order-{order.order_id}")
 
     async def readdress_while_packing(_input) -> None:
-        parent = dev_env.client.get_workflow_handle(f"order-{order.order_id}")
         await parent.signal("update_address", NEW_ADDRESS)
-        # Hold the package until the parent has persisted the change and forwarded it here.
-        await eventually(lambda: history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED))
+
+    async def forwarded() -> bool:
+        return await history_has(parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED)
 
     fakes.hooks["PreparePackage"] = readdress_while_packing
+    # Hold the package until the parent has persisted the change and forwarded it here.
+    fakes.holds["PreparePackage"] = forwarded
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
         await awaiting_review(handle)
@@ -501,8 +501,13 @@ async def test_an_address_change_while_a_cancel_is_pending_is_refused(workflow_e
         await handle.signal("update_address", NEW_ADDRESS)
 
     fakes.hooks["ChargePayment"] = cancel_then_readdress
+    # The workflow hears of both signals only in its next task, after the one that charged has
+    # started the shipping child: the hand-over waits for the cancel's record, as the database
+    # would have it. Unheld, a loaded machine let the child dispatch first and the order ship.
+    fakes.holds["DispatchCarrier"] = cancel_recorded(fakes)
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED and result.address.city == "Springfield"
+    assert fakes.dispatched_to == []  # the dispatch step called the shipment off
     assert "RecordAddressChange" not in fakes.calls
     refusals = [e.payload for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
     assert refusals == [{"command": "update_address", "reason": f"Order {order.order_id} is being cancelled."}]
@@ -712,12 +717,8 @@ async def test_a_cancel_requested_through_temporal_after_payment_refunds_once(wo
     async def cancel_while_packing(_input) -> None:
         await workflow_env.client.get_workflow_handle(order_workflow_id(order.order_id)).cancel()
 
-        async def recorded() -> bool:
-            return any(e.event_type == CANCEL_REQUESTED_EVENT for e in fakes.calls.get("RecordEvent", []))
-
-        await eventually(recorded)
-
     fakes.hooks["PreparePackage"] = cancel_while_packing
+    fakes.holds["PreparePackage"] = cancel_recorded(fakes)
     result = await approved_run(workflow_env, fakes, order)
     assert result.state == OrderState.CANCELLED
     assert result.payment.status == PaymentStatus.REFUNDED
