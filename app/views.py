@@ -187,7 +187,11 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
                 "items": view["items"],
                 "address": view["address"],
                 "payment": {"payment_id": live.payment.payment_id, "status": live.payment.status.value},
-                "failure_reason": live.failure_reason or summary.get("failure_reason", ""),
+                # An order that shipped has no failure: a workflow from before the hand-over
+                # cleared it still carries an earlier shipping attempt's.
+                "failure_reason": ""
+                if live.state == OrderState.SHIPPED
+                else live.failure_reason or summary.get("failure_reason", ""),
                 "tracking_number": live.tracking_number or summary.get("tracking_number", ""),
                 "shipping_attempts": live.shipping_attempts,
                 "awaiting_approval_since": live.awaiting_approval_since or summary.get("awaiting_approval_since"),

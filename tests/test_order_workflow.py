@@ -518,6 +518,7 @@ async def test_dispatch_failing_once_then_succeeding_ships_on_second_attempt(wor
     result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
     assert result.state == OrderState.SHIPPED
     assert result.shipping_attempts == 2
+    assert result.failure_reason == ""  # the first attempt's failure is in the audit, not the order's
     assert len(fakes.calls["DispatchCarrier"]) == 2
     failures = [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
     assert len(failures) == 1 and "does not deliver" in failures[0].payload["reason"]

@@ -76,3 +76,17 @@ def test_a_row_just_ahead_of_the_workflow_or_at_review_is_no_lost_decision():
     assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "VALIDATED", NOW - timedelta(hours=1), NOW) is None
     # An ending on record: the workflow adopts it when its review window closes.
     assert lost_decision("o-1", OrderState.AWAITING_APPROVAL, "REJECTED", NOW - timedelta(hours=1), NOW) is None
+
+
+def test_a_shipped_order_shows_no_failure_an_earlier_shipping_attempt_had():
+    """A workflow from before the hand-over cleared it still reports a failed first attempt's
+    reason ("Cancelled", after an operator cancelled that child through Temporal)."""
+    shipped = live(OrderState.SHIPPED)
+    shipped.failure_reason = "Cancelled"
+    summary = {"state": "SHIPPED", "step": "done", "terminal": True, "payment": {"payment_id": "pay-o-1", "status": "CHARGED"}}
+    assert merged_status("o-1", shipped, summary, {}, NOW)["failure_reason"] == ""
+    waiting = live(OrderState.PAID)
+    waiting.failure_reason = "The carrier does not deliver there."
+    assert merged_status("o-1", waiting, {**summary, "state": "PAID", "terminal": False}, {}, NOW)["failure_reason"] == (
+        "The carrier does not deliver there."
+    )

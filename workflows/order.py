@@ -406,7 +406,10 @@ class OrderWorkflow(OrderCommands):
         await self._mark_shipped()
 
     def _handed_over(self) -> None:
-        """The carrier has the package: a cancel still pending comes too late."""
+        """The carrier has the package: a cancel still pending comes too late, and an earlier
+        attempt's failure is no longer the order's (a review saw a SHIPPED order's status say
+        "Reason: Cancelled" after a cancelled first child). No command changes: replay-safe."""
+        self._failure_reason = ""
         if self._cancel_reason is not None:
             self._cancel_outcome = (
                 f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
