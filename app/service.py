@@ -317,6 +317,7 @@ class OrderService:
             payment_id=payment_id or "",
             review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
             updates_on_record=True,
+            review_window_from_record=True,
         )
         started: bool | None = False  # None: unknown, Temporal did not say
         try:

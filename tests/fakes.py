@@ -71,6 +71,8 @@ class FakeActivities:
         self.dispatched_to: list[Address] = []
         # Like the database: the order's row exists once ReceiveOrder has succeeded.
         self.received = False
+        # Like the database: when each order began to await review (kept from the first time).
+        self.awaiting_since: dict[str, str] = {}
         # Like the database: the first ending recorded is the order's.
         self.ended: tuple[OrderState, str] | None = None
         # Like the database: the payment as it stands (a charge repeats return it unchanged).
@@ -114,7 +116,8 @@ class FakeActivities:
     @activity.defn(name="MarkAwaitingApproval")
     async def mark_awaiting_approval(self, input: ReviewInput) -> str:
         await self._step("MarkAwaitingApproval", input)
-        return datetime.now(timezone.utc).isoformat()
+        # Like the database: the first time is kept (a step run again, or after a reset).
+        return self.awaiting_since.setdefault(input.order_id, datetime.now(timezone.utc).isoformat())
 
     @activity.defn(name="RecordDecision")
     async def record_decision(self, input: ReviewInput) -> int:

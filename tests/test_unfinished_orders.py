@@ -5,7 +5,9 @@ task) leaves the order waiting for a child that ended with the old run, which st
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -112,3 +114,62 @@ async def _task_completed_after(handle: WorkflowHandle, event_type: int) -> bool
         elif seen and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             return True
     return False
+
+
+async def _review_timers(handle: WorkflowHandle) -> list[float]:
+    """The review timers of the run, in seconds (the approval's 1 ms pause aside)."""
+    return [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+
+
+@pytest.mark.parametrize("from_record", [True, False])
+async def test_a_reset_during_review_keeps_what_was_left_of_the_window(dev_env, from_record):
+    """The reset `order status` advises re-runs the task that started the review timer; that
+    task used to start a whole new window (a Temporal review: 32.6 s of review in a 20 s one).
+    Orders started before OrderInput.review_window_from_record keep that, so that their
+    histories replay."""
+    fakes = FakeActivities()
+    window = 30
+    order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=window, review_window_from_record=from_record)
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
+        # A few seconds of the window go by, as in a review an operator's reset interrupts.
+        await eventually(lambda: _past(began + timedelta(seconds=3)), timeout=30)
+        assert await _review_timers(handle) == [window]  # the first run's: the whole window
+        await handle.terminate("an operator, in the Web UI")
+        resumed = await reset(handle, await last_workflow_task(handle))
+        await eventually(lambda: _has_task_completed_after_reset(resumed))
+        timers = await _review_timers(resumed)
+        if from_record:  # what was left: the window less the seconds before the reset
+            assert timers[-1] <= window - 3, timers
+        else:
+            assert timers[-1] == window, timers
+        await resumed.signal("approve")
+        assert (await resumed.result()).state == OrderState.SHIPPED
+
+
+async def _past(moment: datetime) -> bool:
+    return datetime.now(timezone.utc) >= moment
+
+
+async def test_a_reset_after_the_window_closed_ends_the_order_expired_at_once(dev_env):
+    """The timer fired while no worker ran, and the run was terminated before it heard: the
+    reset run finds no window left and starts none."""
+    fakes = FakeActivities()
+    order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=2, review_window_from_record=True)
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+    began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
+    await eventually(lambda: _past(began + timedelta(seconds=3)), timeout=30)
+    await handle.terminate("an operator, in the Web UI")
+    resumed = await reset(handle, await last_workflow_task(handle))
+    async with workers(dev_env, fakes):
+        result = await resumed.result()
+    assert result.state == OrderState.EXPIRED
+    assert await _review_timers(resumed) == []

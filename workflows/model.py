@@ -124,6 +124,11 @@ class OrderInput:
     # write each through the dev server's single SQLite connection. Orders started without it
     # (by earlier code, whose histories must replay unchanged) act on an Update at once.
     updates_on_record: bool = False
+    # The review window runs from when the database says the review began (MarkAwaitingApproval
+    # keeps the first time), not from the workflow task that starts the timer: a reset re-runs
+    # that task later, and the order used to get a whole new window (a Temporal review: 32.6 s
+    # of review in a 20 s window). Versioned like updates_on_record; OrderService sets it.
+    review_window_from_record: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

@@ -195,20 +195,20 @@ class OrderWorkflow(OrderCommands):
             ReviewInput(order_id=self._order.order_id, review_window_seconds=self._order.review_window_seconds),
         )
         self._awaiting_since = datetime.fromisoformat(since)
-        window = timedelta(seconds=self._order.review_window_seconds)
+        window = self._review_left()
         # The timer starts when this task completes, so it cannot fire before this deadline.
         self._review_deadline = workflow.now() + window
-        try:
-            await workflow.wait_condition(
-                lambda: self._decision is not None or self._cancel_reason is not None,
-                timeout=window,
+        if window > timedelta(0):  # else it closed before a reset brought the order back
+            with contextlib.suppress(asyncio.TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._decision is not None or self._cancel_reason is not None,
+                    timeout=window,
+                )
+        if self._decision is None and self._cancel_reason is None:
+            raise _OrderEnded(
+                OrderState.EXPIRED,
+                f"No decision within the review window of {self._order.review_window_seconds:g} s.",
             )
-        except asyncio.TimeoutError:
-            if self._decision is None and self._cancel_reason is None:
-                raise _OrderEnded(
-                    OrderState.EXPIRED,
-                    f"No decision within the review window of {self._order.review_window_seconds:g} s.",
-                ) from None
         self._checkpoint()
         decision = self._decision
         assert decision is not None
@@ -220,6 +220,14 @@ class OrderWorkflow(OrderCommands):
         if not decision.approved:
             raise _OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
+
+    def _review_left(self) -> timedelta:
+        """The review window, less the time since the review began on record. Normally nothing
+        has passed (the record is newer than this task's clock); after a reset, the time since."""
+        window = timedelta(seconds=self._order.review_window_seconds)
+        if not self._order.review_window_from_record or self._awaiting_since is None:
+            return window
+        return window - max(workflow.now() - self._awaiting_since, timedelta(0))
 
     async def _charge(self) -> None:
         assert self._amount_cents is not None
