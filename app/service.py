@@ -250,6 +250,13 @@ class OrderService:
                 else "The workflow did not answer (no order worker serving, or Temporal busy):"
                 " this is the database's view, which may lag behind it."
             )
+        if "warning" not in status and status["state"] in IN_SHIPPING and self._client is not None and not no_answer:
+            if await self._worker_serving(SHIPPING_TASK_QUEUE) is False:
+                # Else it only looked slow (a review: PAID, "packing and dispatching", 35 s and counting).
+                status["warning"] = (
+                    f"No shipping worker is serving, so order {order_id} waits to be packed and dispatched (none"
+                    " runs, or it is stopped: see ./start.sh status); it goes on once one does."
+                )
         return status
 
     async def _stall(self, order_id: str) -> Stall | None:
@@ -579,6 +586,10 @@ class OrderService:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
         return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
+
+
+# What the shipping child does next: pack (PAID) or dispatch (PACKED).
+IN_SHIPPING = (OrderState.PAID.value, OrderState.PACKED.value)
 
 
 def _already(order_id: str, state: str) -> Refused:

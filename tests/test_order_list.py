@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.api import create_app
 from app.config import Settings
 from app.service import OrderService
-from workflows.model import order_workflow_id, shipping_workflow_id
+from workflows.model import SHIPPING_TASK_QUEUE, order_workflow_id, shipping_workflow_id
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
@@ -304,3 +304,26 @@ def test_a_last_error_says_why_it_no_longer_stands():
     assert order_summary(shipped_later, now)["last_error"]["why"] == "a later attempt succeeded"
     refused = {**called_off, "state": "FAILED", "last_error": "CarrierRefused: ACME Freight does not deliver to AQ."}
     assert order_summary(refused, now)["last_error"]["resolved"] is False  # it stands
+
+
+@pytest.mark.parametrize("serving", [False, True, None])
+async def test_status_of_an_order_in_shipping_says_when_no_shipping_worker_serves(tmp_path, monkeypatch, serving):
+    """A review stopped the shipping worker: `order status` showed PAID, "packing and
+    dispatching" and a growing clock, and nothing about why (only `./start.sh status` did)."""
+    service = a_service(tmp_path)  # the row says PACKED
+    asked: list[str] = []
+
+    async def worker_serving(task_queue: str) -> bool | None:
+        asked.append(task_queue)
+        return serving
+
+    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    status = await service.status("o-1")
+    assert asked == [SHIPPING_TASK_QUEUE]
+    if serving is False:
+        assert status["warning"] == (
+            "No shipping worker is serving, so order o-1 waits to be packed and dispatched (none runs, or it is"
+            " stopped: see ./start.sh status); it goes on once one does."
+        )
+    else:  # serving, or Temporal could not say
+        assert "warning" not in status
