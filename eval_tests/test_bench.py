@@ -52,6 +52,13 @@ def test_bench_ships_every_order_once_and_writes_its_json(stack: PrivateStack, t
     assert summary["server"]["shard_writes_per_order"] >= 10
     assert summary["server"]["shard_write_gate_wait_mean_ms"] is not None
     assert "Temporal server, per order" in result.stdout
+    # The CPU the stack's four processes spent per order, which the latencies follow on a
+    # machine they share: each of them did part of the work.
+    cpu = summary["cpu"]
+    assert set(cpu["by_part"]) == {"temporal", "postgres", "order-worker", "shipping-worker"}
+    assert all(ms > 0 for ms in cpu["by_part"].values()) and cpu["bench_ms_per_order"] > 0
+    assert cpu["stack_ms_per_order"] == round(sum(cpu["by_part"].values()), 1)
+    assert "stack CPU per order" in result.stdout
 
     # The orders are real: each one is in the database, shipped.
     listed = stack.json("order", "list", "--state", "SHIPPED")

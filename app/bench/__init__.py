@@ -12,6 +12,7 @@ from typing import Callable
 
 from app.bench.driver import DriveConfig, DriveProgress, Driver
 from app.bench.results import collect
+from app.bench import stack_cpu
 from app.bench.server_metrics import per_order, scrape
 from app.bench.stats import Bucket, TargetCheck, check_targets, histogram, processing_times, summarize, timing
 from app.service import OrderService
@@ -37,8 +38,10 @@ async def run_bench(
     server_metrics_url: str | None = None,
 ) -> BenchResult:
     """Drive the run, then read its results; with the dev server's /metrics URL, the summary
-    also says what the run cost the server per order (`server`)."""
+    also says what the run cost the server per order (`server`). `cpu` is the CPU per order of
+    the stack's processes on this machine, which the latencies follow (stack_cpu)."""
     before = await scrape(server_metrics_url)
+    cpu_before = stack_cpu.sample(service.settings)
     outcome = await Driver(service, config, on_progress).run()
     facts = await collect(
         service,
@@ -57,6 +60,9 @@ async def run_bench(
     )
     summary = summarize(facts)
     # Read after collect(), which waits for the workflows to complete: their last writes count.
+    cpu = stack_cpu.per_order(cpu_before, stack_cpu.sample(service.settings), len(outcome.started_ids))
+    if cpu is not None:
+        summary["cpu"] = cpu
     server = per_order(before, await scrape(server_metrics_url), len(outcome.started_ids))
     if server is not None:
         summary["server"] = server

@@ -56,6 +56,10 @@ def summary_table(summary: dict) -> Table:
         ))
     if summary.get("review_mean_s") is not None:
         rows.append(("review wait (mean, excluded)", _fmt(summary["review_mean_s"], " s")))
+    if cpu := summary.get("cpu"):
+        parts = ", ".join(f"{name} {_fmt(ms)}" for name, ms in cpu["by_part"].items())
+        bench = f"; the bench itself {_fmt(cpu['bench_ms_per_order'])}" if cpu.get("bench_ms_per_order") is not None else ""
+        rows.append(("stack CPU per order", f"{_fmt(cpu['stack_ms_per_order'], ' ms')} ({parts}{bench})"))
     if summary.get("not_started"):
         rows.append(("could not be started", _fmt(summary["not_started"])))
     for name, value in rows:
