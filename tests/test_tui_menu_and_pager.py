@@ -540,3 +540,65 @@ async def test_ctrl_c_is_pythons_again_once_the_tui_stops_watching_it():
     assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     prompts.stop_watching_sigint()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _DatabaseDown:
+    """Temporal answers; PostgreSQL refuses connections, or (hung) never answers."""
+
+    def __init__(self, tmp_path: Path, hung: bool = False) -> None:
+        from app.config import Settings
+
+        self.settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+        self.hung, self.sent = hung, []
+
+    async def _database(self) -> Any:
+        if self.hung:
+            await asyncio.Event().wait()
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    async def list_orders(self, **_kwargs: Any) -> list[dict]:
+        return await self._database()
+
+    async def status(self, order_id: str) -> dict:
+        return await self._database()
+
+    async def approve(self, order_id: str, by: str) -> str:
+        self.sent.append(("approve", order_id))
+        return f"Order {order_id} approved."
+
+    async def cancel(self, order_id: str, reason: str, by: str) -> str:
+        self.sent.append(("cancel", order_id))
+        return f"Order {order_id} cancelled."
+
+
+@pytest.mark.parametrize("hung", [False, True])
+async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_path, monkeypatch, hung):
+    """The TUI went back to the menu at once ("PostgreSQL ... is not answering"), or, with
+    PostgreSQL stopped, showed nothing for a minute and then "something unexpected", while the
+    command line sends these to Temporal (an operator walkthrough)."""
+    from app.tui import actions
+
+    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    questions: list[str] = []
+    answers = iter(["o-7", "approve", "o-8", "", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    def fitted(question: str, width: int) -> str:
+        questions.append(question)
+        return question
+
+    monkeypatch.setattr(actions, "ask", ask)
+    monkeypatch.setattr(actions, "fitted", fitted)
+    service, out = _DatabaseDown(tmp_path, hung), io.StringIO()
+    console = Console(file=out, width=200)
+    await actions.approve_or_reject(service, console)
+    await actions.cancel_order(service, console)
+    assert service.sent == [("approve", "o-7"), ("cancel", "o-8")]
+    said = " ".join(out.getvalue().split())
+    listing, looking_up = ("did not answer within 0.05 s", "did not answer within 0.1 s") if hung else ("is not answering",) * 2
+    assert said.count(f"{listing}, so the orders cannot be listed; type the order's id.") == 2
+    assert f"{looking_up}, so order o-8 cannot be looked up; the workflow decides." in said
+    assert "Order o-7 approved." in said and "Order o-8 cancelled." in said
+    assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app import render
-from app.errors import Refused
+from app.errors import Refused, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
@@ -51,14 +51,52 @@ def short_id(order_id: str, longest: int = 24) -> str:
     return order_id if len(order_id) <= longest else order_id[: longest - 1] + "…"
 
 
-async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
-    """An order id chosen from the newest orders in ``states`` (all states when None)."""
+# How long a screen waits for PostgreSQL before it says the database is not answering: a
+# stopped (SIGSTOP) PostgreSQL left the screen blank for a minute, then "something unexpected".
+DATABASE_WAIT_S = 5.0
+
+
+class DatabaseDown(Exception):
+    """PostgreSQL did not answer a screen's read; the sentence to show."""
+
+
+async def from_database(service: Any, reading: Awaitable[Any], wait_s: float | None = None) -> Any:
+    """``reading``'s result; DatabaseDown if PostgreSQL is out of reach or does not answer in
+    ``wait_s`` (DATABASE_WAIT_S). A read cut off is left to end by itself: asyncpg's cancel of a
+    query waits for a server that may never answer, and the screen must not wait with it."""
+    wait_s = DATABASE_WAIT_S if wait_s is None else wait_s
+    task = asyncio.ensure_future(reading)
+    done, _ = await asyncio.wait({task}, timeout=wait_s)
+    where = f"PostgreSQL at {service.settings.database_url_redacted}"
+    if not done:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: nothing to log
+        raise DatabaseDown(f"{where} did not answer within {wait_s:g} s")
+    if (error := task.exception()) is not None:
+        if lost_database(error, service.settings) is not None:
+            raise DatabaseDown(f"{where} is not answering")
+        raise error
+    return task.result()
+
+
+async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
     if states is None:
-        orders = await service.list_orders(limit=PICK_LIMIT)
-    else:
-        pages = await asyncio.gather(*(service.list_orders(state=s.value, limit=PICK_LIMIT) for s in states))
-        orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
-        orders = orders[:PICK_LIMIT]
+        return await service.list_orders(limit=PICK_LIMIT)
+    pages = await asyncio.gather(*(service.list_orders(state=s.value, limit=PICK_LIMIT) for s in states))
+    orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
+    return orders[:PICK_LIMIT]
+
+
+async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
+    """An order id chosen from the newest orders in ``states`` (all states when None). With
+    PostgreSQL out of reach there is no list: the id is typed, and the workflow decides (the
+    commands go to Temporal, which keeps them, as on the command line)."""
+    try:
+        with keys_not_echoed(), console.status("Listing orders…"):
+            orders = await from_database(service, _listed(service, states))
+    except DatabaseDown as down:
+        console.print(f"[yellow]{down}, so the orders cannot be listed; type the order's id.[/]")
+        return (await ask(questionary.text("Order id", validate=order_id_check))).strip()
     if not orders:
         if states is None:
             console.print(f"There is no order to {action} yet: create one first.")
@@ -148,9 +186,15 @@ async def update_address(service: Any, console: Console) -> None:
 
 async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, Any]:
     """The order's status, with a spinner: with its worker stopped the workflow's answer takes
-    seconds to give up on, and the screen froze with no sign of life."""
-    with keys_not_echoed(), console.status(f"Looking up order {order_id}…"):
-        return await service.status(order_id)
+    seconds to give up on, and the screen froze with no sign of life. With PostgreSQL out of
+    reach, nothing (the screen says so and goes on without it)."""
+    try:
+        with keys_not_echoed(), console.status(f"Looking up order {order_id}…"):
+            # The workflow's answer may take seconds of its own (a worker stopped): more time.
+            return await from_database(service, service.status(order_id), wait_s=2 * DATABASE_WAIT_S)
+    except DatabaseDown as down:
+        console.print(f"[yellow]{down}, so order {order_id} cannot be looked up; the workflow decides.[/]")
+        return {}
 
 
 def cancel_question(order_id: str, status: dict[str, Any]) -> str:
@@ -162,6 +206,8 @@ def cancel_question(order_id: str, status: dict[str, Any]) -> str:
         return f"Cancel order {order_id}? Its payment{f' of {amount}' if amount else ''} is refunded."
     if status.get("state") == OrderState.APPROVED.value:  # the charge may be under way
         return f"Cancel order {order_id}? If its charge is under way, it is refunded."
+    if not status:  # not looked up: the database is out of reach
+        return f"Cancel order {order_id}? If it has been charged, it is refunded."
     return f"Cancel order {order_id}? It has not been charged."
 
 
