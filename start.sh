@@ -35,11 +35,11 @@ bootstrap() {
         "$python" -m venv "$VENV"
     fi
     echo "Installing requirements.txt into .venv (first run takes a minute) ..." >&2
-    mkdir -p "$ROOT/.data/logs"
+    # The install's log goes with the install, not into a data directory (which may be elsewhere).
     if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt" \
-        >"$ROOT/.data/logs/pip.log" 2>&1; then
-        echo "start.sh: installing requirements.txt failed; see .data/logs/pip.log." >&2
-        tail -n 5 "$ROOT/.data/logs/pip.log" >&2
+        >"$VENV/pip.log" 2>&1; then
+        echo "start.sh: installing requirements.txt failed; see .venv/pip.log." >&2
+        tail -n 5 "$VENV/pip.log" >&2
         exit 1
     fi
     echo "$wanted" >"$STAMP"
