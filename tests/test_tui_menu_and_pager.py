@@ -602,3 +602,30 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     assert f"{looking_up}, so order o-8 cannot be looked up; the workflow decides." in said
     assert "Order o-7 approved." in said and "Order o-8 cancelled." in said
     assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]
+
+
+@pytest.mark.parametrize("same, created", [(False, True), (True, True), (False, False)])
+async def test_the_last_orders_address_is_offered_not_filled_in_unasked(monkeypatch, same, created):
+    """Six Enters shipped a new order to the last customer (an operator walkthrough); and an
+    order not created was remembered all the same."""
+    from app.tui import forms
+    from workflows.model import Address
+
+    last = {"name": "Ann", "street": "1 Main St", "city": "Springfield", "region": "", "postal_code": "12345", "country": "US"}
+    typed = Address(name="Bo", street="2 Side St", city="Paris", postal_code="75001", country="FR")
+    answers = iter(["o-9", ["WIDGET-1"], "1", same, created])
+    asked: list[Any] = []
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    async def address_form(default: Any) -> Address:
+        asked.append(default)
+        return typed
+
+    monkeypatch.setattr(forms, "ask", ask)
+    monkeypatch.setattr(forms, "address_form", address_form)
+    remembered = {"address": last}
+    await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=io.StringIO(), width=120), remembered)
+    assert asked == [last if same else None]
+    assert remembered["address"] == (typed.__dict__ if created else last)

@@ -131,13 +131,13 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     for sku in skus:
         quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))
         items.append(OrderItem(sku=sku, quantity=int(quantity.strip())))
-    address = await address_form(remembered.get("address"))
-    remembered["address"] = address.__dict__
+    address = await address_form(await same_address_as_last(remembered.get("address")))
     console.print(order_summary_table(order_id, items, products, address))
     if not await ask(questionary.confirm("Create this order?", default=True)):
         console.print("Nothing was created.")
         return
     created = await service.create_order(order_id=order_id, items=items, address=address)
+    remembered["address"] = address.__dict__
     console.print(
         f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
         f"(workflow {created.workflow_id})."
@@ -152,6 +152,17 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         ))
         return
     await show_progress(service, console, created.order_id)
+
+
+async def same_address_as_last(last: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The last order's address to start from, if the operator says so. It was filled in
+    unasked, recipient included, and six Enters shipped a new order to the last customer (an
+    operator walkthrough)."""
+    if not last:
+        return None
+    if await ask(questionary.confirm(f"Ship to the last order's address ({address_line(last)})?", default=False)):
+        return last
+    return None
 
 
 async def show_progress(service: Any, console: Console, order_id: str, wait_s: float = 10.0) -> None:
