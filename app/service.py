@@ -180,7 +180,10 @@ class OrderService:
         """In-flight orders past the processing budget (not those waiting for a human)."""
         in_flight = [s.value for s in OrderState if not s.terminal and s != OrderState.AWAITING_APPROVAL]
         rows = await queries.overdue(self.pool, states=in_flight, budget_s=PROCESSING_BUDGET_S, limit=limit)
-        return [{"order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat()} for r in rows]
+        return [
+            {"order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat(), "review_ms": r["review_ms"]}
+            for r in rows
+        ]
 
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)

@@ -97,9 +97,12 @@ def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
         return None
     text = Text(f"Past the {PROCESSING_BUDGET_S:.0f} s budget and still in flight: ", style="bold red")
     for index, order in enumerate(overdue):
-        minutes = max(0, int((now - datetime.fromisoformat(order["created_at"])).total_seconds() // 60))
+        # Its processing clock, as the rows show it: the wait for a human does not count (the
+        # time since it was created, review included, read "2m" beside a row's "21.5s").
+        since = (now - datetime.fromisoformat(order["created_at"])).total_seconds()
+        seconds = max(0, int(since - (order.get("review_ms") or 0) / 1000))
         text.append(("" if not index else ", ") + f"{order['order_id']} {order['state']}")
-        text.append(f" {minutes}m" if minutes else "", style="dim")
+        text.append(f" {seconds}s" if seconds < 120 else f" {seconds // 60}m", style="dim")
     text.append(" (is a worker down?)", style="red")
     text.no_wrap, text.overflow = True, "ellipsis"  # one line, whatever the width
     return text
