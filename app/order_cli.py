@@ -310,6 +310,8 @@ async def _status(args: argparse.Namespace) -> int:
 
     def human(console: Console) -> None:
         console.print(render.status_panel(status))
+        if (link := render.audit_link(status)) is not None:  # whole, to click or copy
+            console.print(link, soft_wrap=True)
         if status.get("reset_command"):  # on one line, to copy (the panel wraps it)
             console.print(f"To go on from where it stopped: {escape(status['reset_command'])}", soft_wrap=True)
 

@@ -117,9 +117,8 @@ def status_panel(status: dict[str, Any]) -> Panel:
         grid.add_row("Reason", Text(status["failure_reason"], style="red"))
     if status.get("tracking_number"):
         grid.add_row("Tracking", status["tracking_number"])
-    if status.get("web_ui_url"):
-        # A link is copied whole: wrapped at any width, never cut.
-        grid.add_row("History", Text(status["web_ui_url"], overflow="fold"))
+    # The Web UI link is printed after the panel (audit_link, soft-wrapped): folded inside the
+    # box, a copy of it took the box's borders along.
     return Panel(grid, title=f"Order {status['order_id']}", border_style=state_style(status["state"]))
 
 

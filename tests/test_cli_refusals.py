@@ -446,3 +446,34 @@ def test_postgresql_lost_during_a_command_is_one_sentence_not_something_unexpect
     assert err.startswith("PostgreSQL at postgresql://postgres@127.0.0.1:") and err.endswith(
         "is not answering; start the stack with ./start.sh up.\n"
     )
+
+
+def test_order_status_prints_the_web_ui_link_whole_after_the_panel(cli: Run, monkeypatch):
+    """Folded inside the panel at 80 columns, a copy of the link took the box's borders along
+    (an operator walkthrough)."""
+    url = "http://127.0.0.1:8233/namespaces/default/workflows/order-ord-c185d60e/0199ab36-1c6e-7d4e-9a7b-2f1c0e8d5a61/history"
+    status = {
+        "order_id": "ord-c185d60e", "state": "PAID", "step": "packing and dispatching", "terminal": False,
+        "items": [], "amount_cents": 1999, "address": {}, "payment": {"payment_id": "pay-ord-c185d60e", "status": "CHARGED"},
+        "attempts": {}, "retries": 0, "last_error": None, "processing_seconds": 1.0, "review_seconds": 0.0,
+        "web_ui_url": url,
+    }
+
+    class _Service:
+        async def status(self, order_id: str) -> dict:
+            return status
+
+        async def __aenter__(self) -> "_Service":
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            pass
+
+    async def connect(*_args, **_kwargs) -> _Service:
+        return _Service()
+
+    monkeypatch.setattr(OrderService, "connect", connect)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, err = cli("order", "status", "ord-c185d60e")
+    assert (code, err) == (0, "")
+    assert f"Workflow history: {url}" in cli.out.splitlines()  # type: ignore[attr-defined]
