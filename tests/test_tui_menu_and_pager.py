@@ -629,3 +629,27 @@ async def test_the_last_orders_address_is_offered_not_filled_in_unasked(monkeypa
     await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=io.StringIO(), width=120), remembered)
     assert asked == [last if same else None]
     assert remembered["address"] == (typed.__dict__ if created else last)
+
+
+async def test_a_screen_waits_for_the_database_but_not_for_its_cancellation():
+    """asyncpg's cancel of a query asks the server, which a SIGSTOP keeps from answering: with
+    asyncio.wait_for the dashboard froze ~30 s past its 3 s (an operator walkthrough)."""
+    import time
+
+    from app.tui.waiting import within
+
+    released = asyncio.Event()
+
+    async def slow_to_cancel() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await released.wait()  # the cancel waits for a server that does not answer
+            raise
+
+    began = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await within(slow_to_cancel(), 0.05)
+    assert time.monotonic() - began < 1.0
+    released.set()  # it ends by itself, its error retrieved
+    assert await within(asyncio.sleep(0, result="read"), 1.0) == "read"

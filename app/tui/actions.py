@@ -19,6 +19,7 @@ from app.errors import Refused, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
+from app.tui.waiting import within
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
@@ -62,21 +63,17 @@ class DatabaseDown(Exception):
 
 async def from_database(service: Any, reading: Awaitable[Any], wait_s: float | None = None) -> Any:
     """``reading``'s result; DatabaseDown if PostgreSQL is out of reach or does not answer in
-    ``wait_s`` (DATABASE_WAIT_S). A read cut off is left to end by itself: asyncpg's cancel of a
-    query waits for a server that may never answer, and the screen must not wait with it."""
+    ``wait_s`` (DATABASE_WAIT_S), without waiting for the read's cancellation (``within``)."""
     wait_s = DATABASE_WAIT_S if wait_s is None else wait_s
-    task = asyncio.ensure_future(reading)
-    done, _ = await asyncio.wait({task}, timeout=wait_s)
     where = f"PostgreSQL at {service.settings.database_url_redacted}"
-    if not done:
-        task.cancel()
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: nothing to log
-        raise DatabaseDown(f"{where} did not answer within {wait_s:g} s")
-    if (error := task.exception()) is not None:
+    try:
+        return await within(reading, wait_s)
+    except asyncio.TimeoutError:
+        raise DatabaseDown(f"{where} did not answer within {wait_s:g} s") from None
+    except Exception as error:
         if lost_database(error, service.settings) is not None:
-            raise DatabaseDown(f"{where} is not answering")
-        raise error
-    return task.result()
+            raise DatabaseDown(f"{where} is not answering") from None
+        raise
 
 
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from rich.text import Text
 from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.health import health_line
+from app.tui.waiting import within
 from app.render import clock_text, last_error_text, plural, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
@@ -193,7 +194,7 @@ async def run_dashboard(
                 try:
                     # The view without the health line, which is put above it as it stands at each
                     # refresh: kept in the view, an outage showed under a health line of before it.
-                    shown = await asyncio.wait_for(
+                    shown = await within(
                         fetch_view(service, state_filter=state_filter, rows=max(3, rows), width=console.width),
                         QUERY_TIMEOUT_S,
                     )
