@@ -83,8 +83,11 @@ class OrderActivities:
         decision = input.decision
         assert decision is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            review_ms = await orders_db.stop_review_clock(conn, input.order_id, _instant(decision.decided_at))
+            decided_at = _instant(decision.decided_at)
+            review_ms = await orders_db.stop_review_clock(conn, input.order_id, decided_at)
             payload = {"by": decision.by, "reason": decision.reason, "review_ms": review_ms}
+            if decided_at is not None:  # the audit's time is the record's: after an outage, much later
+                payload["decided_at"] = decided_at.isoformat()
             if decision.approved and await orders_db.approve_reviewed(conn, input.order_id):
                 payload["state"] = OrderState.APPROVED.value
             await orders_db.insert_event(

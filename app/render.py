@@ -3,6 +3,7 @@ render them with Console(record=True) and read the text."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from rich import box
@@ -192,6 +193,23 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
     return table
 
 
+# A decision recorded this much after it was made says when it was made (PostgreSQL was down).
+DECIDED_EARLIER_S = 2.0
+
+
+def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
+    """"  (decided 22:37:21.031, 46 s before it was recorded)", when the operator's decision waited
+    to be recorded; else nothing. Times as the timeline shows them (UTC)."""
+    try:
+        decided = datetime.fromisoformat(decided_at).astimezone(timezone.utc) if decided_at else None
+        recorded = datetime.fromisoformat(recorded_at) if recorded_at else None
+    except ValueError:
+        return ""
+    if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
+        return ""
+    return f"  (decided {decided.isoformat()[11:23]}, {lag:.0f} s before it was recorded)"
+
+
 def _event_text(entry: dict[str, Any]) -> Text:
     payload = entry.get("payload") or {}
     kind = entry["type"]
@@ -203,6 +221,8 @@ def _event_text(entry: dict[str, Any]) -> Text:
         text.append(f"  by {payload.get('by', '?')}")
         if payload.get("reason"):
             text.append(f": {payload['reason']}")
+        if late := _decided_earlier(payload.get("decided_at"), entry.get("at")):
+            text.append(late, style="dim")
     elif kind == "payment_voided":
         text.append(f"  {payload.get('payment_id', '')} was never charged and now never will be", style="dim")
     elif kind == "ending_refused":

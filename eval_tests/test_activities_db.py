@@ -587,3 +587,16 @@ async def test_orders_past_the_budget_are_those_in_flight_whose_clock_passed_it(
     rows = await queries.overdue(pool, states=in_flight, budget_s=15, limit=100)
     ours = {r["id"] for r in rows} & {o.order_id for o in (stuck, reviewing, ended, approved_late)}
     assert ours == {stuck.order_id}
+
+
+async def test_a_decision_keeps_when_the_human_made_it_in_its_audit_event(pool):
+    """The event's own time is its record's, which an outage can put minutes after the decision."""
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    env = ActivityEnvironment()
+    await env.run(activities.mark_awaiting_approval, ReviewInput(order_id=order.order_id))
+    decided = datetime(2026, 11, 26, 23, 37, 21, 31000, tzinfo=timezone(timedelta(hours=1)))
+    decision = Decision(approved=True, by="test", decided_at=decided.isoformat())
+    await env.run(activities.record_decision, ReviewInput(order_id=order.order_id, decision=decision))
+    payload = await pool.fetchval("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'approved'", order.order_id)
+    assert (json.loads(payload) if isinstance(payload, str) else payload)["decided_at"] == "2026-11-26T22:37:21.031000+00:00"

@@ -602,3 +602,18 @@ async def test_the_first_view_after_an_outage_is_not_shown_under_a_health_line_r
     outage = max(i for i, frame in enumerate(frames) if "Retrying…" in frame)
     after = [frame for frame in frames[outage + 1:] if "Newest" in frame or "✗" in frame or "✓" in frame]
     assert after and not any("✗" in frame for frame in after)
+
+
+def test_a_decision_recorded_late_says_when_it_was_made():
+    """After a PostgreSQL outage the audit timed an approval at its record, 46 s after the
+    operator sent it (an operator walkthrough)."""
+
+    def decision(recorded: str, decided: str | None) -> str:
+        payload = {"by": "operator", "reason": "", "review_ms": 5000} | ({"decided_at": decided} if decided else {})
+        entry = {"at": recorded, "kind": "event", "type": "approved", "payload": payload}
+        return render(audit_timeline({"order": an_order("o-1", "SHIPPED"), "timeline": [entry]}), width=160)
+
+    late = decision("2026-11-26T22:38:07.414+00:00", "2026-11-26T23:37:21.031+01:00")
+    assert "approved  by operator  (decided 22:37:21.031, 46 s before it was recorded)" in late
+    assert "decided" not in decision("2026-11-26T22:38:07.414+00:00", "2026-11-26T22:38:06.900+00:00")
+    assert "decided" not in decision("2026-11-26T22:38:07.414+00:00", None)  # recorded before this change
