@@ -97,6 +97,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         shipping_task_queue=fakes.shipping_task_queue,
         updates_on_record=True,  # as OrderService starts every order
+        review_window_from_record=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

@@ -222,10 +222,13 @@ class OrderWorkflow(OrderCommands):
         self._transition(OrderState.APPROVED, "charging payment")
 
     def _review_left(self) -> timedelta:
-        """The review window, less the time since the review began on record. Normally nothing
-        has passed (the record is newer than this task's clock); after a reset, the time since."""
+        """The review window; in a run a reset made, less the time since the review began on
+        record (PostgreSQL's clock against Temporal's, so only there: elsewhere the review
+        begins now, and a skew between the two servers cannot shorten anyone's window)."""
         window = timedelta(seconds=self._order.review_window_seconds)
-        if not self._order.review_window_from_record or self._awaiting_since is None:
+        info = workflow.info()
+        reset_run = info.run_id != info.original_execution_run_id  # a reset keeps the start event's run id
+        if not (self._order.review_window_from_record and reset_run) or self._awaiting_since is None:
             return window
         return window - max(workflow.now() - self._awaiting_since, timedelta(0))
 
