@@ -39,6 +39,7 @@ from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken,
 from app.stack.health import check_pollers
 from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point
 from app.views import lost_decision, merged_status, order_summary, timeline
+from app.waiting import within
 from db import queries
 from db.pool import create_pool
 from workflows.model import (
@@ -70,6 +71,8 @@ def new_order_id() -> str:
 CONNECT_TIMEOUT_S = 5
 # How long an operator command waits for the order worker to answer.
 COMMAND_TIMEOUT_S = 20
+# How long closing the pool may wait for connections still in use (see close).
+CLOSE_TIMEOUT_S = 3.0
 # A command not answered by then is worth asking Temporal whether an order worker runs at all.
 NO_WORKER_CHECK_S = 2
 QUERY_TIMEOUT = timedelta(seconds=3)
@@ -143,10 +146,13 @@ class OrderService:
         except Exception as error:
             log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
             lost = f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
-            if database != "optional":
+            out_of_reach = isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
+            if database != "optional" or not out_of_reach:  # a wrong password is no outage to ride out
                 raise StackUnreachable(lost) from None
-            # No connection now; each use tries again, and a failure is a lost database (exit 3).
-            pool = await create_pool(settings.database_url, min_size=0, max_size=pool_size)
+            # No connection now; each use tries again (briefly), and a failure is a lost database.
+            pool = await create_pool(
+                settings.database_url, min_size=0, max_size=pool_size, connect_timeout=CONNECT_TIMEOUT_S
+            )
             return cls(settings, client, pool, unreachable, database_unreachable=lost)
         return cls(settings, client, pool, unreachable)
 
@@ -157,7 +163,13 @@ class OrderService:
         return self._client
 
     async def close(self) -> None:
-        await self.pool.close()
+        """Closes the pool; one whose connections a hung PostgreSQL holds (reads given up on,
+        app.waiting.within) is terminated after a moment rather than waited for ~30 s."""
+        try:
+            await asyncio.wait_for(self.pool.close(), CLOSE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("event=database_pool_terminated reason=close_timed_out")
+            self.pool.terminate()
 
     async def __aenter__(self) -> "OrderService":
         return self
@@ -413,9 +425,9 @@ class OrderService:
         workflow would once it hears of it. Asked first because the workflow may lag behind it:
         with the order worker down, the command waited, then said it "may still take effect"."""
         try:
-            state = await queries.order_state(self.pool, order_id)
+            state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
         except Exception as error:
-            if lost_database(error, self.settings) is None:
+            if not isinstance(error, asyncio.TimeoutError) and lost_database(error, self.settings) is None:
                 raise
             # The workflow is told and decides; its ending asks the database once it is back.
             log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
@@ -519,15 +531,15 @@ class OrderService:
         """A command not answered at once: whether the worker it waits for is not serving at all
         (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
         for the order worker; an accepted cancel, for the shipping child's dispatch to decide."""
-        if accepted.is_set() and self.database_unreachable:  # it waits for the database, which is known to be out
-            return self._unanswered(order_id, name, accepted=True)
         if not accepted.is_set():
             waits_for, queue = "order", ORDER_TASK_QUEUE
         elif name == "cancel":
             waits_for, queue = "shipping", SHIPPING_TASK_QUEUE
         else:
-            return None
+            return self._unanswered(order_id, name, accepted=True) if self.database_unreachable else None
         missing = await self._worker_serving(queue) is False
+        if not missing and accepted.is_set() and self.database_unreachable:  # it waits for the database
+            return self._unanswered(order_id, name, accepted=True)
         # Answered, or accepted, while Temporal was asked (a worker just started): wait on.
         if not missing or sending.done() or (waits_for == "order" and accepted.is_set()):
             return None

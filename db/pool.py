@@ -24,7 +24,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     advisory locks or cursors outside a transaction), so there is nothing to reset."""
 
 
-async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 60.0
+) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
@@ -32,4 +34,5 @@ async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 1
         init=_init_connection,
         reset=_keep_session,
         command_timeout=30,
+        timeout=connect_timeout,  # per connection attempt (asyncpg's default: 60 s)
     )

@@ -547,3 +547,57 @@ def test_a_lost_database_the_user_brought_along_is_not_sent_to_up():
     assert str(lost) == (
         "PostgreSQL at postgresql://db.example/orders is not answering; check DATABASE_URL and that the server there is running."
     )
+
+
+class _HungPool:
+    """A PostgreSQL stopped with SIGSTOP: connections are accepted, nothing is answered."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    async def fetchval(self, sql: str, *args):
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()  # waits for the connections the reads still hold
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+async def test_a_hung_postgresql_does_not_hold_a_reject_for_a_minute(monkeypatch, tmp_path):
+    """The dispatch check asked the database with asyncpg's 60 s connect timeout, then said
+    'something unexpected' (a review): the workflow decides instead, after a moment."""
+    monkeypatch.setattr("app.service.CONNECT_TIMEOUT_S", 0.1)
+    client = _Client()
+    service = OrderService(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}), client=client, pool=_HungPool())  # type: ignore[arg-type]
+    assert await asyncio.wait_for(service.reject("o-9", reason="fraud", by="dana"), 5) == "ok"
+    assert [name for name, _ in client.sent] == ["reject"]
+
+
+async def test_closing_a_pool_a_hung_postgresql_holds_does_not_wait_for_it(monkeypatch, tmp_path):
+    """Quitting the TUI after a PostgreSQL hang took ~24 s (a review): the pool is terminated."""
+    monkeypatch.setattr("app.service.CLOSE_TIMEOUT_S", 0.05)
+    pool = _HungPool()
+    await asyncio.wait_for(OrderService(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}), None, pool).close(), 5)  # type: ignore[arg-type]
+    assert pool.terminated
+
+
+async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(monkeypatch, tmp_path):
+    """With database="optional" a wrong password fell back to the lazy pool: approve 'went
+    through' with a warning that PostgreSQL was not reachable (a review)."""
+    import asyncpg
+
+    async def connect(*_args, **_kwargs) -> _Client:
+        return _Client()
+
+    async def create_pool(*_args, **kwargs):
+        if kwargs.get("min_size") == 0:
+            return _NoOrderRow()
+        raise asyncpg.InvalidPasswordError("password authentication failed for user \"postgres\"")
+
+    monkeypatch.setattr("app.service.Client.connect", connect)
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    with pytest.raises(StackUnreachable, match="is not reachable"):
+        await OrderService.connect(settings, database="optional")

@@ -19,7 +19,7 @@ from app.errors import Refused, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
-from app.tui.waiting import within
+from app.waiting import within
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
 
 PICK_LIMIT = 30
@@ -185,13 +185,21 @@ async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, 
     """The order's status, with a spinner: with its worker stopped the workflow's answer takes
     seconds to give up on, and the screen froze with no sign of life. With PostgreSQL out of
     reach, nothing (the screen says so and goes on without it)."""
+    # The workflow's answer may take seconds of its own (a worker stopped): more time.
+    wait_s = 2 * DATABASE_WAIT_S
     try:
         with keys_not_echoed(), console.status(f"Looking up order {order_id}…"):
-            # The workflow's answer may take seconds of its own (a worker stopped): more time.
-            return await from_database(service, service.status(order_id), wait_s=2 * DATABASE_WAIT_S)
-    except DatabaseDown as down:
-        console.print(f"[yellow]{down}, so order {order_id} cannot be looked up; the workflow decides.[/]")
-        return {}
+            return await within(service.status(order_id), wait_s)
+    except asyncio.TimeoutError:  # PostgreSQL, or Temporal: the status asks both
+        console.print(f"[yellow]Order {order_id} could not be looked up within {wait_s:g} s; the workflow decides.[/]")
+    except Exception as error:
+        if lost_database(error, service.settings) is None:
+            raise
+        console.print(
+            f"[yellow]PostgreSQL at {service.settings.database_url_redacted} is not answering, so order {order_id}"
+            " cannot be looked up; the workflow decides.[/]"
+        )
+    return {}
 
 
 def cancel_question(order_id: str, status: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from rich.text import Text
 from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.health import health_line
-from app.tui.waiting import within
+from app.waiting import within
 from app.render import clock_text, last_error_text, plural, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 

@@ -1,4 +1,4 @@
-"""Waiting for the database on a screen without waiting for its cancellation too."""
+"""Waiting for a server without waiting for its cancellation too."""
 
 from __future__ import annotations
 
