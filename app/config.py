@@ -47,8 +47,8 @@ class Settings:
             temporal_ui_port=_port(env, "ORDER_TRACKER_TEMPORAL_UI_PORT", 8233),
             postgres_port=_port(env, "ORDER_TRACKER_POSTGRES_PORT", 5433),
             api_port=_port(env, "ORDER_TRACKER_API_PORT", 8000),
-            external_temporal_address=env.get("TEMPORAL_ADDRESS") or None,
-            external_database_url=env.get("DATABASE_URL") or None,
+            external_temporal_address=(env.get("TEMPORAL_ADDRESS") or "").strip() or None,
+            external_database_url=(env.get("DATABASE_URL") or "").strip() or None,
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
             restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
@@ -185,18 +185,27 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
 
 
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+
+
 def _is_host_and_port(address: str) -> bool:
-    host, _, port = address.strip().rpartition(":")
-    return bool(host) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+    """``host:port`` (``[::1]:7233`` too): no scheme, no path, no space."""
+    host, _, port = address.rpartition(":")
+    return bool(host) and not any(c.isspace() or c == "/" for c in host) and _is_port(port)
 
 
 def _is_postgres_url(url: str) -> bool:
-    parts = urlsplit(url.strip())
-    try:
-        parts.port  # a port that is not a number raises here
-    except ValueError:
+    """A postgres:// or postgresql:// URL whose hosts' ports, if given, are numbers: asyncpg
+    also takes several hosts (``h1:5432,h2:5433``), and a socket directory in ``?host=``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
         return False
-    return parts.scheme in ("postgres", "postgresql")
+    for host in parts.netloc.rpartition("@")[2].split(","):
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        if ":" in port and not _is_port(port.rpartition(":")[2]):
+            return False
+    return True
 
 
 def redact_url(url: str) -> str:

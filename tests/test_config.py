@@ -76,7 +76,10 @@ def test_what_to_do_about_a_silent_server_depends_on_who_runs_it(tmp_path):
     assert theirs.database_remedy == "check DATABASE_URL and that the server there is running"
 
 
-@pytest.mark.parametrize("url", ["notaurl", "http://db.example/orders", "postgresql://u:secret@db.example:notaport/orders"])
+@pytest.mark.parametrize("url", [
+    "notaurl", "http://db.example/orders", "postgresql://u:secret@db.example:notaport/orders",
+    "postgresql://u:secret@h1:5432,h2:port/orders",
+])
 def test_a_database_url_that_cannot_be_one_is_refused_as_such(tmp_path, url):
     """It was reported as a server that does not answer (the last session's note)."""
     from app.errors import InvalidInput
@@ -86,12 +89,19 @@ def test_a_database_url_that_cannot_be_one_is_refused_as_such(tmp_path, url):
     assert "secret" not in str(refused.value)
 
 
-@pytest.mark.parametrize("url", ["postgresql://u:p@db.example:5432/orders", "postgres:///orders?host=/tmp", "postgresql://db.example/orders"])
+@pytest.mark.parametrize("url", [
+    "postgresql://u:p@db.example:5432/orders", "postgres:///orders?host=/tmp", "postgresql://db.example/orders",
+    "postgresql://u:p@h1:5432,h2:5433/orders", "postgresql://u:p@h1:5432,h2/orders", "postgresql://u@[::1]:5432/orders",
+    "postgresql://u@%2Fvar%2Frun%2Fpostgresql/orders?sslmode=disable",
+])
 def test_database_urls_postgresql_takes_are_taken(tmp_path, url):
     assert _settings(tmp_path, DATABASE_URL=url).database_url == url
 
 
-@pytest.mark.parametrize("address", ["temporal.example", ":7233", "temporal.example:0", "temporal.example:port"])
+@pytest.mark.parametrize(
+    "address", ["temporal.example", ":7233", "temporal.example:0", "temporal.example:port", "http://temporal.example:7233",
+                "temporal example:7233"]
+)
 def test_a_temporal_address_without_host_and_port_is_refused_as_such(tmp_path, address):
     from app.errors import InvalidInput
 
@@ -102,3 +112,8 @@ def test_a_temporal_address_without_host_and_port_is_refused_as_such(tmp_path, a
 @pytest.mark.parametrize("address", ["temporal.example:7233", "[::1]:7233", "10.0.0.5:443"])
 def test_temporal_addresses_with_host_and_port_are_taken(tmp_path, address):
     assert _settings(tmp_path, TEMPORAL_ADDRESS=address).temporal_address == address
+
+
+def test_addresses_are_taken_without_the_spaces_around_them(tmp_path):
+    settings = _settings(tmp_path, TEMPORAL_ADDRESS=" t.example:7233\n", DATABASE_URL=" postgresql://db.example/orders ")
+    assert (settings.temporal_address, settings.database_url) == ("t.example:7233", "postgresql://db.example/orders")
