@@ -207,7 +207,7 @@ def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
         return ""
     if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
         return ""
-    return f"  (decided {decided.isoformat()[11:23]}, {lag:.0f} s before it was recorded)"
+    return f"  (decided {decided.strftime('%H:%M:%S.%f')[:12]}, {lag:.0f} s before it was recorded)"
 
 
 def _event_text(entry: dict[str, Any]) -> Text:

@@ -617,3 +617,5 @@ def test_a_decision_recorded_late_says_when_it_was_made():
     assert "approved  by operator  (decided 22:37:21.031, 46 s before it was recorded)" in late
     assert "decided" not in decision("2026-11-26T22:38:07.414+00:00", "2026-11-26T22:38:06.900+00:00")
     assert "decided" not in decision("2026-11-26T22:38:07.414+00:00", None)  # recorded before this change
+    # A stamp in whole seconds (a script's) reads the same way.
+    assert "(decided 22:37:21.000, 46 s before" in decision("2026-11-26T22:38:07.414+00:00", "2026-11-26T22:37:21Z")
