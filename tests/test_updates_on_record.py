@@ -59,6 +59,10 @@ async def test_an_approval_is_on_record_before_it_is_recorded_or_charged(dev_env
     assert set(seen) == {"RecordDecision", "ChargePayment"}
     assert ACCEPTED in seen["RecordDecision"] and ACCEPTED in seen["ChargePayment"]
     assert len(fakes.calls["ChargePayment"]) == 1
+    # By the order's flag, not a patch marker: a marker would upsert a search attribute too.
+    events = (await handle.fetch_history()).events
+    assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and e.marker_recorded_event_attributes.marker_name == "core_patch"]
 
 
 async def test_a_cancel_is_on_record_before_the_order_ends(dev_env):
@@ -102,8 +106,10 @@ async def test_a_decision_sent_as_a_signal_takes_no_extra_timer(dev_env):
     assert events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1  # the review window's alone
 
 
-async def test_an_order_started_without_the_flag_acts_on_an_update_at_once(dev_env):
-    """As orders started by earlier code did, whose histories must replay unchanged."""
+async def test_an_order_started_without_the_flag_is_put_on_record_through_the_patch(dev_env):
+    """An order an earlier client started (no OrderInput.updates_on_record) that a worker runs
+    now: the pause comes through the patch updates-on-record-first, its marker in the history,
+    as 85b7583-687f9a4 recorded it. Orders with the flag never record the marker (above)."""
     fakes = FakeActivities()
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}", updates_on_record=False)
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["ChargePayment"])
@@ -112,6 +118,8 @@ async def test_an_order_started_without_the_flag_acts_on_an_update_at_once(dev_e
         await _awaiting_review(handle)
         await handle.execute_update("approve", args=["tester", ""])
         assert (await handle.result()).state == OrderState.SHIPPED
-    assert ACCEPTED not in seen["ChargePayment"]
-    events = [event.event_type for event in (await handle.fetch_history()).events]
-    assert events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
+    assert ACCEPTED in seen["ChargePayment"]
+    events = (await handle.fetch_history()).events
+    markers = [e.marker_recorded_event_attributes for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert sum(m.marker_name == "core_patch" for m in markers) == 1
+    assert [e.event_type for e in events].count(EventType.EVENT_TYPE_TIMER_STARTED) == 2  # the window's, the pause's

@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
+        UPDATES_ON_RECORD_FIRST,
     )
     from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments
@@ -463,9 +464,13 @@ class OrderWorkflow(OrderCommands):
         change's row) was committed while the Update was still only in the server's memory,
         and a restart of Temporal then lost it: the order charged, its workflow still awaiting
         review. A timer ends the task; signals need none (they are in the history before the
-        workflow sees them), and neither does an order no Update reached. Orders started by
-        earlier code (OrderInput.updates_on_record unset) act at once, as their histories did."""
-        while self._order.updates_on_record and self._updates_recorded < self._updates_accepted:
+        workflow sees them), and neither does an order no Update reached. Orders started
+        without OrderInput.updates_on_record pause only if their history has the marker of
+        the patch that did this before the flag (85b7583-687f9a4); earlier ones act at once,
+        as their histories did. Flag first: an order that has it never records the marker."""
+        while self._updates_recorded < self._updates_accepted and (
+            self._order.updates_on_record or workflow.patched(UPDATES_ON_RECORD_FIRST)
+        ):
             if self._recording_updates:  # the other coroutine's timer covers these too
                 await workflow.wait_condition(lambda: not self._recording_updates)
                 continue

@@ -65,6 +65,11 @@ ENDING_REFUSED_SHIPS = "ending-refused-ships"
 # shipping child's dispatch to settle it) is refused: the order is either cancelled, or the
 # carrier already has the package; before, it was recorded as a change.
 ADDRESS_REFUSED_WHILE_CANCELLING = "address-refused-while-cancelling"
+# Every Update accepted so far is on record in the history before a step acts (a timer ends the
+# workflow task that accepted it). Orders started since carry OrderInput.updates_on_record and
+# never ask this patch (its marker would upsert a search attribute on every order); orders that
+# ran 85b7583-687f9a4 carry its marker, and their histories must replay with the pause.
+UPDATES_ON_RECORD_FIRST = "updates-on-record-first"
 
 # ---- ShippingWorkflow
 
