@@ -37,7 +37,7 @@ from app import checks
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun, lost_database
 from app.stack.health import check_pollers
-from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point
+from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point, temporal_cli
 from app.views import lost_decision, merged_status, order_summary, timeline
 from app.waiting import within
 from db import queries
@@ -357,6 +357,14 @@ class OrderService:
                 )
                 started = True
             except RPCError as error:
+                if error.status == RPCStatusCode.INVALID_ARGUMENT and ORDER_STATE_ATTRIBUTE.name in str(error):
+                    # A Temporal brought along without the search attribute (a review: 'something
+                    # unexpected went wrong'): the start was refused, so the id goes back.
+                    raise StackUnreachable(
+                        f"Temporal at {self.settings.temporal_address} has no {ORDER_STATE_ATTRIBUTE.name} search"
+                        f" attribute; create it with {temporal_cli()} operator search-attribute create"
+                        f" --address {self.settings.temporal_address} --name {ORDER_STATE_ATTRIBUTE.name} --type Keyword."
+                    ) from None
                 if error.status not in NO_ANSWER:
                     raise
                 # The start may have gone through with its answer lost: ask before giving the id back.

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -108,10 +110,18 @@ async def reset_point(handle: WorkflowHandle, rpc_timeout: timedelta | None = No
     return min(started.values()) if started else None
 
 
+def temporal_cli() -> str:
+    """The temporal CLI to name in a command for the operator: the one the stack runs, from
+    the checkout's .venv (not on anyone's PATH: "temporal: command not found", an audit
+    found), else whatever `temporal` is there."""
+    installed = Path(sys.executable).parent / "temporal"
+    return shlex.quote(str(installed)) if installed.exists() else "temporal"
+
+
 def reset_command(order_id: str, temporal_address: str, event_id: int | None) -> str:
     where = f"--event-id {event_id}" if event_id is not None else "--type LastWorkflowTask"
     return (
-        f"temporal workflow reset --address {temporal_address} -w {order_workflow_id(order_id)} {where}"
+        f"{temporal_cli()} workflow reset --address {temporal_address} -w {order_workflow_id(order_id)} {where}"
         f" --reason {shlex.quote(f'resume order {order_id}')}"
     )
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -22,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.config import ROOT
 from app.errors import InvalidInput
 from app.service import OrderService
+from app.unfinished import temporal_cli
 from eval_tests.conftest import PrivateStack
 from workflows.model import Address, OrderItem
 from workflows.policies import DISPATCH_RETRY
@@ -330,7 +333,7 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
     assert status["warning"].startswith(
         f"Order {order_id} will not finish: its workflow was terminated outside the order tracker"
         " while the order is AWAITING_APPROVAL, so nothing will finish it: go on from where it stopped with"
-        f" temporal workflow reset --address {stack.settings.temporal_address} -w order-{order_id}"
+        f" {temporal_cli()} workflow reset --address {stack.settings.temporal_address} -w order-{order_id}"
         f" --type LastWorkflowTask --reason 'resume order {order_id}', or settle it by hand."
     ), status["warning"]
     code, out, err = await cli.run("order", "status", order_id)
@@ -338,6 +341,12 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
     message = await cli.refused("order", "approve", order_id)
     assert message.startswith(f"Order {order_id} cannot change: its workflow was terminated"), message
     assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "AWAITING_APPROVAL"
+    # The command status gives, run as printed (its temporal CLI is not on PATH), goes on.
+    reset = subprocess.run(shlex.split(status["reset_command"]), capture_output=True, text=True, timeout=60)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    approved = await cli.run("order", "approve", order_id)
+    assert approved[0] == 0, approved
+    assert await wait_for_state(db, order_id, TERMINAL) == "SHIPPED"
 
 
 async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_of_reach(cli, db, stack):

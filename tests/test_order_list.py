@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.api import create_app
 from app.config import Settings
 from app.service import OrderService
+from app.unfinished import temporal_cli
 from workflows.model import SHIPPING_TASK_QUEUE, order_workflow_id, shipping_workflow_id
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -230,13 +231,13 @@ async def test_status_of_an_order_waiting_for_a_child_that_ended_with_an_earlier
         "Order o-1 will not finish: its workflow waits for shipping workflow shipping-o-1-1, which is TERMINATED"
         " (closed with an earlier run of the order's workflow, which a reset to its last workflow task cannot bring"
         " back) while the order is PACKED, so nothing will finish it; payment pay-o-1 is still charged: go on from"
-        " where it stopped with temporal workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13"
+        f" where it stopped with {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13"
         " --reason 'resume order o-1', or settle it by hand."
     )
     # Also alone, for the command line to print on one line: in the panel it wraps, and a
     # command copied from there breaks.
     assert status["reset_command"] == (
-        "temporal workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13 --reason 'resume order o-1'"
+        f"{temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13 --reason 'resume order o-1'"
     )
 
 

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import NotFound, Refused, StackUnreachable
 from workflows.model import Address
 from app.service import OrderService
+from app.unfinished import temporal_cli
 
 
 class _Answered:
@@ -448,7 +449,7 @@ def _child_started_by_task(task: int) -> list:
         ("TERMINATED", PAID,
          "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
          " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
-         " temporal workflow reset --address 127.0.0.1:7233 -w order-o-9 --type LastWorkflowTask"
+         f" {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-9 --type LastWorkflowTask"
          " --reason 'resume order o-9', or settle it by hand."),
         # Its shipping child ended with it: a reset to the last task would wait for that child for
         # ever; the task that started the child runs again instead (and the advice had no --reason,
@@ -456,7 +457,7 @@ def _child_started_by_task(task: int) -> list:
         (("TERMINATED", _child_started_by_task(13)), PAID,
          "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
          " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
-         " temporal workflow reset --address 127.0.0.1:7233 -w order-o-9 --event-id 13"
+         f" {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-9 --event-id 13"
          " --reason 'resume order o-9', or settle it by hand."),
         ("FAILED", None, "Order o-9 cannot change: its workflow failed (its history in the Temporal Web UI says why)"
          " while the order is not recorded yet, so nothing will finish it: go on from"),
@@ -601,3 +602,31 @@ async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(m
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     with pytest.raises(StackUnreachable, match="is not reachable"):
         await OrderService.connect(settings, database="optional")
+
+
+class _NoOrderStateAttribute:
+    """A Temporal brought along on which nobody created the OrderState search attribute."""
+
+    async def start_workflow(self, *args, **kwargs):
+        raise RPCError(
+            "Namespace default has no mapping defined for search attribute OrderState", RPCStatusCode.INVALID_ARGUMENT, b""
+        )
+
+
+async def test_a_temporal_without_the_search_attribute_says_how_to_create_it(monkeypatch):
+    """A review: create said 'Sorry, something unexpected went wrong', with the cause in a log."""
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    settings = Settings.from_env({"TEMPORAL_ADDRESS": "t.example:7233"})
+    service = OrderService(settings=settings, client=_NoOrderStateAttribute(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as refused:
+        await service.create_order(
+            order_id="o-8", items=[OrderItem("SKU-1", 1)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        )
+    assert str(refused.value) == (
+        f"Temporal at t.example:7233 has no OrderState search attribute; create it with {temporal_cli()} operator"
+        " search-attribute create --address t.example:7233 --name OrderState --type Keyword."
+    )
+    assert releases == [("pay-o-8", "o-8")]  # not started: its payment id goes back
