@@ -214,6 +214,28 @@ async def test_updates_sent_around_the_order_tracker_s_tools_meet_their_input_ru
     assert result.state == OrderState.SHIPPED and result.address.postal_code == "12345"
 
 
+async def test_an_order_takes_a_bounded_number_of_address_changes(workflow_env, fakes):
+    """Each change adds ~11 events to the history; unbounded, an API client could take an order
+    in review to Temporal's history limit, which terminates it (a review)."""
+    order = an_order(fakes, oid())
+    addresses = [NEW_ADDRESS, order.address]
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        for n in range(policies.MAX_ADDRESS_CHANGES):
+            await handle.execute_update("update_address", args=[addresses[n % 2], "bob"])
+        with pytest.raises(WorkflowUpdateFailedError) as capped:
+            await handle.execute_update("update_address", args=[addresses[policies.MAX_ADDRESS_CHANGES % 2], "bob"])
+        assert capped.value.cause.message == (
+            f"Order {order.order_id} has had its address changed {policies.MAX_ADDRESS_CHANGES} times, the most one"
+            " order takes; if it is still wrong, cancel the order and create it again."
+        )
+        assert await handle.execute_update("approve", args=["bob"]) == f"Order {order.order_id} approved."
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert len(fakes.calls["RecordAddressChange"]) == policies.MAX_ADDRESS_CHANGES
+
+
 async def test_a_cancel_sent_as_an_update_while_packing_refunds_and_answers_once_done(workflow_env, fakes):
     """The cancel Update is the long-lived one: accepted at once, answered with the outcome."""
     order = an_order(fakes, oid())

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         REFUSE_WHILE_ENDING,
         REVIEW_WINDOW_CLOSES,
     )
+    from workflows import policies
     from workflows.signals import checked_arguments
 
 
@@ -320,8 +321,22 @@ class OrderCommands:
     @update_address_update.validator
     def _validate_address(self, address: Address, by: str = "operator") -> None:
         address = _as_address(address)
-        if refusal := (_text_refusal(name=by) or self._address_refusal(address) or self._same_address(address)):
+        if refusal := (
+            _text_refusal(name=by)
+            or self._address_refusal(address)
+            or self._same_address(address)
+            or self._address_changes_used_up()
+        ):
             raise _refused(refusal)
+
+    def _address_changes_used_up(self) -> str | None:
+        """Validators never run in a replay, so this cap changes no history."""
+        if self._address_sequence < policies.MAX_ADDRESS_CHANGES:
+            return None
+        return (
+            f"Order {self._order.order_id} has had its address changed {policies.MAX_ADDRESS_CHANGES} times, the most"
+            " one order takes; if it is still wrong, cancel the order and create it again."
+        )
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 

@@ -96,3 +96,9 @@ class Step:
 # 100 local attempts take ~25 s; 20 of bookkeeping ~80 s.
 BUSINESS_STEP = Step(BUSINESS_START_TO_CLOSE, BUSINESS_RETRY, 100, server_start_to_close=timedelta(seconds=2))
 BOOKKEEPING_STEP = Step(BOOKKEEPING_START_TO_CLOSE, BOOKKEEPING_RETRY, 20, BOOKKEEPING_START_TO_CLOSE)
+
+# The most address changes one order takes through the Update (a validator's refusal adds
+# nothing to the history). Each change adds ~11 events; with no cap an API client could take
+# an order in review to Temporal's history limit (51,200 events), which terminates it, and the
+# reset `order status` advises then hits the limit again (a review reproduced both).
+MAX_ADDRESS_CHANGES = 100
