@@ -146,6 +146,13 @@ class OrderService:
         except Exception as error:
             log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
             lost = f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
+            if isinstance(error, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)):
+                # It answered, and said no: not "not reachable" (a review). A user, password or
+                # database name in DATABASE_URL is the user's to fix; a local one, `up`'s.
+                fix = "check DATABASE_URL" if settings.external_database_url else settings.database_remedy
+                raise StackUnreachable(
+                    f"PostgreSQL at {settings.database_url_redacted} refused the connection: {error}; {fix}."
+                ) from None
             out_of_reach = isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
             if database != "optional" or not out_of_reach:  # a wrong password is no outage to ride out
                 raise StackUnreachable(lost) from None

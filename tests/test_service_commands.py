@@ -599,9 +599,14 @@ async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(m
 
     monkeypatch.setattr("app.service.Client.connect", connect)
     monkeypatch.setattr("app.service.create_pool", create_pool)
-    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
-    with pytest.raises(StackUnreachable, match="is not reachable"):
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u:secret@db.example/orders"})
+    with pytest.raises(StackUnreachable) as refused:
         await OrderService.connect(settings, database="optional")
+    # It answered, and said no: not "not reachable".
+    assert str(refused.value) == (
+        "PostgreSQL at postgresql://u:***@db.example/orders refused the connection: password authentication"
+        ' failed for user "postgres"; check DATABASE_URL.'
+    )
 
 
 class _NoOrderStateAttribute:
