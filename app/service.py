@@ -153,8 +153,8 @@ class OrderService:
                 raise StackUnreachable(
                     f"PostgreSQL at {settings.database_url_redacted} refused the connection: {error}; {fix}."
                 ) from None
-            out_of_reach = isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
-            if database != "optional" or not out_of_reach:  # a wrong password is no outage to ride out
+            # A wrong password is no outage to ride out.
+            if database != "optional" or not _out_of_reach(error, settings):
                 raise StackUnreachable(lost) from None
             # No connection now; each use tries again (briefly), and a failure is a lost database.
             pool = await create_pool(
@@ -442,7 +442,7 @@ class OrderService:
         try:
             state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
         except Exception as error:
-            if not isinstance(error, asyncio.TimeoutError) and lost_database(error, self.settings) is None:
+            if not _out_of_reach(error, self.settings):
                 raise
             # The workflow is told and decides; its ending asks the database once it is back.
             log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
@@ -616,6 +616,11 @@ class OrderService:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
         return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
+
+
+def _out_of_reach(error: BaseException, settings: Settings) -> bool:
+    """PostgreSQL did not answer in time, or its connection failed: an outage to ride out."""
+    return isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
 
 
 # What the shipping child does next: pack (PAID) or dispatch (PACKED).

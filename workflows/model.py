@@ -122,12 +122,12 @@ class OrderInput:
     # the start event rather than a workflow.patched marker: a marker on this path would also
     # upsert the TemporalChangeVersion search attribute of every order, one more visibility
     # write each through the dev server's single SQLite connection. Orders started without it
-    # (by earlier code, whose histories must replay unchanged) act on an Update at once.
+    # pause only through the patch updates-on-record-first (patches.py), as their histories did.
     updates_on_record: bool = False
-    # The review window runs from when the database says the review began (MarkAwaitingApproval
-    # keeps the first time), not from the workflow task that starts the timer: a reset re-runs
-    # that task later, and the order used to get a whole new window (a Temporal review: 32.6 s
-    # of review in a 20 s window). Versioned like updates_on_record; OrderService sets it.
+    # In a run a reset made, the review window runs from when the database says the review
+    # began (MarkAwaitingApproval keeps the first time), not from the re-run workflow task: the
+    # order used to get a whole new window (a Temporal review: 32.6 s of review in a 20 s
+    # window). Versioned like updates_on_record; OrderService sets it.
     review_window_from_record: bool = False
 
     def __post_init__(self) -> None:

@@ -196,7 +196,7 @@ class OrderWorkflow(OrderCommands):
             ReviewInput(order_id=self._order.order_id, review_window_seconds=self._order.review_window_seconds),
         )
         self._awaiting_since = datetime.fromisoformat(since)
-        window = self._review_left()
+        window = self._review_left(self._awaiting_since)
         # The timer starts when this task completes, so it cannot fire before this deadline.
         self._review_deadline = workflow.now() + window
         if window > timedelta(0):  # else it closed before a reset brought the order back
@@ -222,16 +222,16 @@ class OrderWorkflow(OrderCommands):
             raise _OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
 
-    def _review_left(self) -> timedelta:
+    def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on
         record (PostgreSQL's clock against Temporal's, so only there: elsewhere the review
         begins now, and a skew between the two servers cannot shorten anyone's window)."""
         window = timedelta(seconds=self._order.review_window_seconds)
         info = workflow.info()
         reset_run = info.run_id != info.original_execution_run_id  # a reset keeps the start event's run id
-        if not (self._order.review_window_from_record and reset_run) or self._awaiting_since is None:
+        if not (self._order.review_window_from_record and reset_run):
             return window
-        return window - max(workflow.now() - self._awaiting_since, timedelta(0))
+        return window - max(workflow.now() - since, timedelta(0))
 
     async def _charge(self) -> None:
         assert self._amount_cents is not None
