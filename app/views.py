@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from workflows.model import PROGRESS, OrderState, order_workflow_id
+from workflows.model import PROGRESS, OrderState, format_cents, order_workflow_id
 
 # What an order is doing next, judged from the last state it recorded.
 NEXT_STEP = {
@@ -21,12 +20,6 @@ NEXT_STEP = {
     OrderState.PACKED.value: "dispatching carrier",
     OrderState.DISPATCHED.value: "marking shipped",
 }
-
-
-def format_cents(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,7 +61,7 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         last_error = {
             "activity": row["last_error_activity"],
             "message": row["last_error"],
-            "at": _iso(row["last_error_at"]),
+            "when": _iso(row["last_error_at"]),
             "resolved": bool(row["last_error_resolved"]),
         }
     return {
@@ -204,6 +197,7 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
             status.update({key: summary[key] for key in ahead})
         if live.amount_cents is not None and "amount_cents" not in summary:
             status["amount_cents"] = live.amount_cents
+            status["amount"] = format_cents(live.amount_cents)
         if live.terminal and "processing_seconds" not in summary:
             status["processing_seconds"] = live.processing_seconds
             status["review_seconds"] = live.review_seconds

@@ -307,6 +307,22 @@ def test_a_last_error_says_why_it_no_longer_stands():
     assert order_summary(refused, now)["last_error"]["resolved"] is False  # it stands
 
 
+def test_a_last_error_has_the_fields_section_5_names():
+    """SPEC section 5: last_error is (activity, message, when); it said "at" for "when"."""
+    from datetime import datetime, timezone
+
+    from app.views import order_summary
+
+    now = datetime(2026, 11, 27, 1, 2, 3, tzinfo=timezone.utc)
+    row = {**AuditTables().order_row(), "last_error_activity": "ChargePayment", "last_error_resolved": False,
+           "last_error": "RuntimeError: Forced failure for testing", "last_error_at": now}
+    summary = order_summary(row, now)
+    assert {key: summary["last_error"][key] for key in ("activity", "message", "when")} == {
+        "activity": "ChargePayment", "message": "RuntimeError: Forced failure for testing", "when": now.isoformat()
+    }
+    assert summary["amount"] == "19.99" and summary["amount_cents"] == 1999
+
+
 @pytest.mark.parametrize("serving", [False, True, None])
 async def test_status_of_an_order_in_shipping_says_when_no_shipping_worker_serves(tmp_path, monkeypatch, serving):
     """A review stopped the shipping worker: `order status` showed PAID, "packing and

@@ -147,6 +147,7 @@ async def test_the_status_query_does_not_claim_no_retries_for_attempts_it_cannot
         status = await handle.query(OrderWorkflow.status)
         assert len(fakes.calls["ReceiveOrder"]) == 2  # the failed attempt and the one that stored it
         assert (status.attempts, status.retries, status.last_error) == (None, None, None)
+        assert (status.amount_cents, status.amount) == (3998, "39.98")  # SPEC section 5's amount
         await handle.signal("approve")
         await finish(handle)
 

@@ -55,6 +55,7 @@ def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():
     `order status` said 'Retries 0' next to 'ReceiveOrder 9'."""
     status = merged_status("o-1", live(OrderState.RECEIVED), {}, {"ReceiveOrder": 9}, NOW)
     assert status["attempts"] == {"ReceiveOrder": 9} and status["retries"] == 8
+    assert (status["amount_cents"], status["amount"]) == (1999, "19.99")  # SPEC section 5's amount
 
 
 def test_an_approval_the_workflow_no_longer_has_is_named_with_how_to_send_it_again():

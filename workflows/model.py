@@ -7,6 +7,7 @@ fields with defaults: they are stored in workflow histories.
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 
 from temporalio.common import SearchAttributeKey
@@ -216,6 +217,15 @@ class OrderStatus:
     failure_reason: str = ""
     shipping_attempts: int = 0
     tracking_number: str = ""
+    # amount_cents as exact money ("19.99"); empty until ReceiveOrder priced the order.
+    amount: str = ""
+
+
+def format_cents(cents: int | None) -> str:
+    """Exact money from cents: 1999 -> "19.99"; empty for an amount not known yet."""
+    if cents is None:
+        return ""
+    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
 def order_id_from_workflow_id(workflow_id: str) -> str:

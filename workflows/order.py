@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ShippingInput,
         ShippingResult,
         ValidateOrderInput,
+        format_cents,
         shipping_workflow_id,
     )
     from workflows.order_commands import OrderCommands
@@ -574,6 +575,7 @@ class OrderWorkflow(OrderCommands):
             terminal=self._state.terminal,
             items=self._order.items,
             amount_cents=self._amount_cents,
+            amount=format_cents(self._amount_cents),
             address=self._address,
             payment=replace(self._payment),
             awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
