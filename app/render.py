@@ -207,7 +207,21 @@ def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
         return ""
     if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
         return ""
-    return f"  (decided {decided.strftime('%H:%M:%S.%f')[:12]}, {lag:.0f} s before it was recorded)"
+    return f"  (decided {_clock(decided)}, {lag:.0f} s before it was recorded)"
+
+
+def _clock(moment: datetime) -> str:
+    """A timeline's time of day, UTC, to the millisecond: 22:37:21.031."""
+    return moment.astimezone(timezone.utc).strftime("%H:%M:%S.%f")[:12]
+
+
+def _timeline_time(at: str | None) -> str:
+    """An entry's ISO 8601 time as the Time column shows it (a whole second has no fraction
+    in ISO form, and slicing the string garbled it to '22:37:21+00:0')."""
+    try:
+        return _clock(datetime.fromisoformat(at)) if at else ""
+    except ValueError:
+        return at or ""
 
 
 def _event_text(entry: dict[str, Any]) -> Text:
@@ -274,8 +288,7 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     table.add_column("Time", no_wrap=True, style="dim")
     table.add_column("What", ratio=1)
     for entry in audit["timeline"]:
-        at = (entry.get("at") or "")[11:23]
-        table.add_row(at, _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
+        table.add_row(_timeline_time(entry.get("at")), _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
     attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
     failed = sum(1 for e in attempts if e["outcome"] != "ok")
     timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")

@@ -619,3 +619,17 @@ def test_a_decision_recorded_late_says_when_it_was_made():
     assert "decided" not in decision("2026-11-26T22:38:07.414+00:00", None)  # recorded before this change
     # A stamp in whole seconds (a script's) reads the same way.
     assert "(decided 22:37:21.000, 46 s before" in decision("2026-11-26T22:38:07.414+00:00", "2026-11-26T22:37:21Z")
+
+
+def test_the_audit_time_column_reads_the_same_for_a_whole_second():
+    """A time on a whole second has no fraction in ISO 8601 ("…T22:37:21+00:00"); the column
+    sliced the string and showed "22:37:21+00:0". Times in another offset are shown in UTC."""
+    entries = [
+        {"at": "2026-01-01T22:37:21+00:00", "kind": "event", "type": "order_received", "payload": {}},
+        {"at": "2026-01-01T23:37:22.5+01:00", "kind": "event", "type": "order_validated", "payload": {}},
+    ]
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(audit_timeline({"order": an_order("ord-6", "VALIDATED"), "timeline": entries, "web_ui_url": None}))
+    lines = console.export_text().splitlines()
+    assert next(line for line in lines if "order received" in line).startswith("22:37:21.000 ")
+    assert next(line for line in lines if "order validated" in line).startswith("22:37:22.500 ")
