@@ -23,6 +23,14 @@ class _Parser(argparse.ArgumentParser):
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Unknown arguments are refused by the command they were given to, with its usage:
+        `order create --bogus` printed the top-level usage, which names no option of create."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="./start.sh", description="Order Tracker: orders on Temporal and PostgreSQL.")

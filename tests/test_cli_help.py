@@ -44,6 +44,16 @@ def test_help_for_a_command_that_does_not_exist_is_a_usage_error(cli_help):
     assert cli_help("help", "nope") == (2, "")
 
 
+@pytest.mark.parametrize("argv", [["order", "create", "--bogus"], ["order", "list", "--bogus"], ["status", "--bogus"]])
+def test_an_unknown_option_is_refused_with_its_commands_usage(cli_help, capsys, argv):  # cli_help: a private data dir
+    """`order create --bogus` printed the top-level usage, which names none of create's options."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    code, err = exited.value.code, capsys.readouterr().err
+    assert code == 2 and "error: unrecognized arguments: --bogus" in err
+    assert err.startswith(f"usage: ./start.sh {' '.join(argv[:-1])} [-h]")
+
+
 def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     yield parser
     for action in parser._actions:
