@@ -237,6 +237,29 @@ async def test_an_order_takes_a_bounded_number_of_address_changes(workflow_env, 
     assert len(fakes.calls["RecordAddressChange"]) == policies.MAX_ADDRESS_CHANGES
 
 
+async def test_address_change_signals_stop_at_the_same_cap(workflow_env, fakes):
+    """Only the Update was capped: `temporal workflow signal` could still take an order in
+    review to the history limit. Past the cap a signal is refused and audited."""
+    order = an_order(fakes, oid())
+    addresses = [NEW_ADDRESS, order.address]
+    cap = policies.MAX_ADDRESS_CHANGES
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        for n in range(cap + 2):
+            await handle.signal("update_address", args=[addresses[n % 2], "bob"])
+        await eventually(lambda: _true(len(refusals(fakes)) == 2), timeout=60.0)
+        await handle.signal("approve", "bob")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED and result.address.city == order.address.city
+    assert len(fakes.calls["RecordAddressChange"]) == cap
+    assert refusals(fakes)[0] == {
+        "command": "update_address",
+        "reason": f"Order {order.order_id} has had its address changed {cap} times, the most one order takes;"
+        " if it is still wrong, cancel the order and create it again.",
+    }
+
+
 async def test_a_cancel_sent_as_an_update_while_packing_refunds_and_answers_once_done(workflow_env, fakes):
     """The cancel Update is the long-lived one: accepted at once, answered with the outcome."""
     order = an_order(fakes, oid())

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.patches import (
         ADDRESS_REFUSED_WHILE_CANCELLING,
+        ADDRESS_SIGNALS_CAPPED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         REFUSE_UNSTORABLE_TEXT,
@@ -338,6 +339,12 @@ class OrderCommands:
             " one order takes; if it is still wrong, cancel the order and create it again."
         )
 
+    def _signalled_address_changes_used_up(self) -> str | None:
+        """The same cap for the signal, whose refusal is audited, so it changes history: asked
+        (and its patch marker recorded) only at the cap, so no other order carries it."""
+        refusal = self._address_changes_used_up()
+        return refusal if refusal is not None and workflow.patched(ADDRESS_SIGNALS_CAPPED) else None
+
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
     @workflow.signal(name="approve")
@@ -377,7 +384,11 @@ class OrderCommands:
         except ApplicationError as error:
             self._note_refusal("update_address", error.message)
             return
-        if refusal := (_signal_text_refusal(name=by) or self._address_refusal(address, signal=True)):
+        if refusal := (
+            _signal_text_refusal(name=by)
+            or self._address_refusal(address, signal=True)
+            or self._signalled_address_changes_used_up()
+        ):
             self._note_refusal("update_address", refusal)
         else:
             self._change_address(address, by)

@@ -70,6 +70,9 @@ ADDRESS_REFUSED_WHILE_CANCELLING = "address-refused-while-cancelling"
 # never ask this patch (its marker would upsert a search attribute on every order); orders that
 # ran 85b7583-687f9a4 carry its marker, and their histories must replay with the pause.
 UPDATES_ON_RECORD_FIRST = "updates-on-record-first"
+# Address change signals stop at the Update's cap (policies.MAX_ADDRESS_CHANGES): past it they
+# are refused and audited; before, only the Update was capped. Asked only at the cap.
+ADDRESS_SIGNALS_CAPPED = "address-signals-capped"
 
 # ---- ShippingWorkflow
 
