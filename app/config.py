@@ -117,16 +117,24 @@ class Settings:
 
     @property
     def temporal_remedy(self) -> str:
-        """What to do when Temporal does not answer: `up` starts only the one it runs itself."""
+        """What to do when Temporal does not answer: `up` starts only the one it runs itself,
+        and cannot resume it when it is stopped (SIGSTOP)."""
         if self.external_temporal_address:
             return "check TEMPORAL_ADDRESS and that the server there is running"
-        return "start the stack with ./start.sh up"
+        return self._local_remedy("temporal")
 
     @property
     def database_remedy(self) -> str:
-        """What to do when PostgreSQL does not answer: `up` starts only the one it runs itself."""
+        """What to do when PostgreSQL does not answer: as for Temporal."""
         if self.external_database_url:
             return "check DATABASE_URL and that the server there is running"
+        return self._local_remedy("postgres")
+
+    def _local_remedy(self, name: str) -> str:
+        from app.stack.health import stopped_process  # the stack's modules import this one
+
+        if stopped := stopped_process(self.run_dir / f"{name}.pid"):
+            return f"its process here is {stopped}"
         return "start the stack with ./start.sh up"
 
     def temporal_connect_config(self) -> dict[str, Any]:

@@ -76,6 +76,35 @@ def test_what_to_do_about_a_silent_server_depends_on_who_runs_it(tmp_path):
     assert theirs.database_remedy == "check DATABASE_URL and that the server there is running"
 
 
+def test_a_server_of_ours_that_is_stopped_is_resumed_not_started(tmp_path):
+    """A PostgreSQL stopped with SIGSTOP: commands said 'start the stack with ./start.sh up',
+    which cannot resume it (`status` said kill -CONT)."""
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    ours = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    ours.run_dir.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        created = psutil.Process(sleeper.pid).create_time()
+        (ours.run_dir / "postgres.pid").write_text(f"{sleeper.pid} {created}\n")
+        (ours.run_dir / "temporal.pid").write_text(f"{sleeper.pid} {created + 5}\n")  # a recycled pid
+        assert ours.database_remedy == "start the stack with ./start.sh up"  # running: not stopped
+        sleeper.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert ours.database_remedy == f"its process here is stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
+        assert ours.temporal_remedy == "start the stack with ./start.sh up"  # not the process its file named
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @pytest.mark.parametrize("url", [
     "notaurl", "http://db.example/orders", "postgresql://u:secret@db.example:notaport/orders",
     "postgresql://u:secret@h1:5432,h2:port/orders",

@@ -137,6 +137,18 @@ def process_stopped(pid: int | None) -> str | None:
     return f"{stopped[0]}{stopped[1]}" if stopped else None
 
 
+def stopped_process(pid_path: Path) -> str | None:
+    """How the process a pid file names is stopped, or None (no file, not ours any more, or
+    running): a pid file holds the pid and its start time (app.stack.processes)."""
+    try:
+        pid_text, created_text = pid_path.read_text().split()
+        if abs(psutil.Process(int(pid_text)).create_time() - float(created_text)) >= 0.01:
+            return None  # the pid was recycled
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return process_stopped(int(pid_text))
+
+
 def check_worker_process(pid: int, liveness_file: Path, task_queue: str) -> Check | None:
     """A failed Check if the worker process is alive but not serving (stopped, or its event
     loop has not turned for STALE_AFTER_S); None if nothing says so, and the pollers decide.
