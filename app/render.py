@@ -278,7 +278,7 @@ def _attempt_text(entry: dict[str, Any]) -> Text:
     if (entry.get("shipping_attempt") or 1) > 1:
         text.append(f"  (shipping attempt {entry['shipping_attempt']})", style="dim")
     if entry.get("rerun"):
-        text.append("  (this step ran again: its workflow task was retried)", style="dim")
+        text.append("  (this step ran again: its workflow task was retried, or the workflow reset)", style="dim")
     return text
 
 
