@@ -659,3 +659,28 @@ async def test_a_screen_waits_for_the_database_but_not_for_its_cancellation():
     released.set()  # it ends by itself, its error retrieved
     await ended.wait()
     assert await within(asyncio.sleep(0, result="read"), 1.0) == "read"
+
+
+async def test_the_last_address_question_is_broken_between_words_to_fit_80_columns(monkeypatch):
+    """'…Hohenzollern-Sigmar' / 'ingen, …, Frankfur' / 't am Main': the terminal broke the words of
+    a long last address (an operator walkthrough at 80x24); every other confirm is fitted."""
+    from app.tui import forms
+    from app.tui.actions import CONFIRM_FRAME
+
+    last = {"name": "Maximilian Alexander von Hohenzollern-Sigmaringen", "street": "Königin-Elisabeth-Straße 123, Hinterhaus",
+            "city": "Frankfurt am Main", "region": "Hessen", "postal_code": "60311", "country": "DE"}
+    asked: list[str] = []
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return False
+
+    def confirm(message: str, **options: Any) -> str:
+        asked.append(message)
+        return message
+
+    monkeypatch.setattr(forms, "ask", ask)
+    monkeypatch.setattr(forms.questionary, "confirm", confirm)
+    assert await forms.same_address_as_last(last, 80) is None
+    lines = asked[0].splitlines()
+    assert len(lines) > 1 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
+    assert " ".join(lines) == f"Ship to the last order's address ({forms.address_line(last)})?"

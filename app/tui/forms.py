@@ -131,7 +131,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     for sku in skus:
         quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))
         items.append(OrderItem(sku=sku, quantity=int(quantity.strip())))
-    address = await address_form(await same_address_as_last(remembered.get("address")))
+    address = await address_form(await same_address_as_last(remembered.get("address"), console.width))
     console.print(order_summary_table(order_id, items, products, address))
     if not await ask(questionary.confirm("Create this order?", default=True)):
         console.print("Nothing was created.")
@@ -154,13 +154,17 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     await show_progress(service, console, created.order_id)
 
 
-async def same_address_as_last(last: dict[str, Any] | None) -> dict[str, Any] | None:
+async def same_address_as_last(last: dict[str, Any] | None, width: int = 80) -> dict[str, Any] | None:
     """The last order's address to start from, if the operator says so. It was filled in
     unasked, recipient included, and six Enters shipped a new order to the last customer (an
     operator walkthrough)."""
     if not last:
         return None
-    if await ask(questionary.confirm(f"Ship to the last order's address ({address_line(last)})?", default=False)):
+    from app.tui.actions import fitted  # here: actions imports this module
+
+    # Broken between words, as every other confirm: a long address wrapped mid-word at 80 columns.
+    question = fitted(f"Ship to the last order's address ({address_line(last)})?", width)
+    if await ask(questionary.confirm(question, default=False)):
         return last
     return None
 
