@@ -215,6 +215,14 @@ def _clock(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%H:%M:%S.%f")[:12]
 
 
+def _timeline_date(at: str | None) -> str | None:
+    """An entry's date in UTC, as its time of day is shown: 2026-11-26."""
+    try:
+        return datetime.fromisoformat(at).astimezone(timezone.utc).date().isoformat() if at else None
+    except ValueError:
+        return None
+
+
 def _timeline_time(at: str | None) -> str:
     """An entry's ISO 8601 time as the Time column shows it (a whole second has no fraction
     in ISO form, and slicing the string garbled it to '22:37:21+00:0')."""
@@ -287,7 +295,13 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     table = Table(box=None, show_header=True, expand=True, pad_edge=False)
     table.add_column("Time", no_wrap=True, style="dim")
     table.add_column("What", ratio=1)
+    day = None
     for entry in audit["timeline"]:
+        # The Time column is a time of day: the date goes on a row of its own, first and
+        # whenever it changes (a review runs 24 h; an order of last week had no date at all).
+        if (date := _timeline_date(entry.get("at"))) and date != day:
+            table.add_row(Text(date, style="bold"), "")
+            day = date
         table.add_row(_timeline_time(entry.get("at")), _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
     attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
     failed = sum(1 for e in attempts if e["outcome"] != "ok")

@@ -633,3 +633,20 @@ def test_the_audit_time_column_reads_the_same_for_a_whole_second():
     lines = console.export_text().splitlines()
     assert next(line for line in lines if "order received" in line).startswith("22:37:21.000 ")
     assert next(line for line in lines if "order validated" in line).startswith("22:37:22.500 ")
+
+
+def test_the_audit_says_the_date_first_and_when_it_changes():
+    """The Time column is a time of day: an order reviewed the next day read "23:59:58" then
+    "00:00:03" (back in time?), and an order of last week had no date anywhere (an operator
+    walkthrough)."""
+    entries = [
+        {"at": "2026-11-26T23:59:58.100+00:00", "kind": "event", "type": "awaiting_approval", "payload": {}},
+        {"at": "2026-11-27T01:00:03.200+01:00", "kind": "event", "type": "order_expired", "payload": {}},
+        {"at": "2026-11-27T00:00:04.300+00:00", "kind": "event", "type": "order_failed", "payload": {}},
+    ]
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(audit_timeline({"order": an_order("ord-7", "EXPIRED"), "timeline": entries, "web_ui_url": None}))
+    lines = [line.strip() for line in console.export_text().splitlines()]
+    assert lines[lines.index("2026-11-26") + 1].startswith("23:59:58.100 ")
+    assert lines[lines.index("2026-11-27") + 1].startswith("00:00:03.200 ")
+    assert lines.count("2026-11-27") == 1 and lines.index("2026-11-26") < lines.index("2026-11-27")
