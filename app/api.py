@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
 from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, OrderService, new_order_id
+from app.views import format_cents
 from workflows.model import Address, OrderItem
 
 log = logging.getLogger("app.api")
@@ -202,7 +203,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             payment_id=body.payment_id,
             review_window_seconds=body.review_window_seconds,
         )
-        return {**created.__dict__, "state": "RECEIVED"}
+        # Exact money as every other answer gives it ("59.97"), beside the cents, as the CLI's create --json.
+        return {**created.__dict__, "amount": format_cents(created.amount_cents), "state": "RECEIVED"}
 
     @app.get("/orders/{order_id}")
     async def status(request: Request, order_id: str) -> dict[str, Any]:

@@ -135,3 +135,20 @@ async def test_a_body_not_sent_as_json_is_unsupported_in_one_sentence(body, cont
 async def test_json_that_is_not_an_object_where_one_is_wanted_says_so(body, content_type, detail):
     status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", body, content_type)
     assert (status, answer) == (422, {"detail": detail})
+
+
+async def test_a_created_order_answers_with_its_amount_as_exact_money():
+    """POST /orders gave only amount_cents, while every other answer (and `order create --json`)
+    gives amount as "59.97" (an operator comparing the CLI's and the API's answers)."""
+    from app.service import CreatedOrder
+
+    class _Creates(_Troubled):
+        async def create_order(self, **order: Any) -> CreatedOrder:
+            return CreatedOrder(order_id="o-1", workflow_id="order-o-1", payment_id="pay-o-1", amount_cents=5997)
+
+    service = _Creates(RuntimeError("not reached"))
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, answer = await _call(app, "POST", "/orders", json.dumps(ORDER).encode())
+    assert status == 201
+    assert (answer["amount"], answer["amount_cents"], answer["state"]) == ("59.97", 5997, "RECEIVED")
