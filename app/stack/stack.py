@@ -16,6 +16,7 @@ import logging
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -335,11 +336,17 @@ class Stack:
         with self.lock():
             specs = self.specs()
             stopped = {}
-            for name in [WATCHDOG, *WORKERS, "temporal", "postgres"]:
-                if name in specs and running_pid(specs[name]) is not None:
+            # The workers and the watchdog first (which cannot start a worker again meanwhile:
+            # it does so only under this lock), so that they finish cleanly, then the servers.
+            # The parts of a stage stop together: each takes seconds (a worker's shutdown, init
+            # collecting it), and one by one `down` took ~11 s (an operator walkthrough).
+            for stage in ([WATCHDOG, *WORKERS], ["temporal", "postgres"]):
+                running = [name for name in stage if name in specs and running_pid(specs[name]) is not None]
+                for name in running:
                     say(f"stopping {NAMED.get(name, f'the {LABELS[name]}')}")
-                    if (how := stop(specs[name])) is not None:
-                        stopped[name] = how
+                with ThreadPoolExecutor(max_workers=max(1, len(running))) as threads:
+                    results = list(threads.map(lambda name: stop(specs[name]), running))
+                stopped.update({name: how for name, how in zip(running, results) if how is not None})
         if purge:
             say(f"deleting {self.settings.data_dir}")
             shutil.rmtree(self.settings.data_dir, ignore_errors=True)
