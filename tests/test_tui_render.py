@@ -457,6 +457,10 @@ def test_the_dashboard_names_orders_past_the_budget_that_the_newest_first_rows_w
     late = [line for line in render(dashboard_view(ORDERS, COUNTS, overdue=overdue)).splitlines() if "Past the" in line]
     assert "cli-004 PAID 30s" in late[0] and "10m" not in late[0]
     assert not any("Past the" in line for line in render(dashboard_view(ORDERS, COUNTS, overdue=[])).splitlines())
+    # At 80 columns a long id cut the question off the end of the line: it comes first.
+    overdue[0]["order_id"] = "sim-f030e0-0170" + "x" * 40
+    late = [line for line in render(dashboard_view(ORDERS, COUNTS, overdue=overdue)).splitlines() if "Past the" in line]
+    assert late[0].startswith("Past the 15 s budget (is a worker down?): sim-f030e0-0170") and len(late[0]) <= 80
 
 
 class _FlakyDatabase:

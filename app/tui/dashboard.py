@@ -96,7 +96,10 @@ def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
     """In-flight orders past the budget, oldest first: newest-first rows would hide them."""
     if not overdue:
         return None
-    text = Text(f"Past the {PROCESSING_BUDGET_S:.0f} s budget and still in flight: ", style="bold red")
+    # The question first: at 80 columns one long id pushed it out of the line (an operator walkthrough).
+    text = Text(f"Past the {PROCESSING_BUDGET_S:.0f} s budget", style="bold red")
+    text.append(" (is a worker down?)", style="red")
+    text.append(": ", style="bold red")
     for index, order in enumerate(overdue):
         # Its processing clock, as the rows show it: the wait for a human does not count (the
         # time since it was created, review included, read "2m" beside a row's "21.5s").
@@ -104,7 +107,6 @@ def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
         seconds = max(0, int(since - (order.get("review_ms") or 0) / 1000))
         text.append(("" if not index else ", ") + f"{order['order_id']} {order['state']}")
         text.append(f" {seconds}s" if seconds < 120 else f" {seconds // 60}m", style="dim")
-    text.append(" (is a worker down?)", style="red")
     text.no_wrap, text.overflow = True, "ellipsis"  # one line, whatever the width
     return text
 
