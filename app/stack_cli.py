@@ -143,9 +143,17 @@ async def _status(args: argparse.Namespace) -> int:
         else:
             console.print("No watchdog runs: a worker that dies stays down until ./start.sh up.", soft_wrap=True)
         down = [part for part in status.parts if not part.healthy]
-        if down and all(part.detail.startswith("stopped (") for part in down):
+        stopped = [part for part in down if part.detail.startswith("stopped (")]
+        if stopped and len(stopped) == len(down):
             # A stopped process is alive: up refuses it, and the watchdog leaves it alone.
             console.print("Resume what is stopped with the kill -CONT above; ./start.sh up cannot.", soft_wrap=True)
+        elif stopped:
+            # A stopped Temporal leaves the workers unchecked (down here): resuming it comes first.
+            console.print(
+                "Resume what is stopped with the kill -CONT above (./start.sh up cannot);"
+                " then start what is still down with ./start.sh up.",
+                soft_wrap=True,
+            )
         elif down:
             console.print("Start what is down with [bold]./start.sh up[/].")
     return 0 if status.healthy else 3

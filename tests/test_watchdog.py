@@ -147,11 +147,16 @@ def test_status_tells_a_stopped_worker_from_a_dead_one(monkeypatch, capsys):
 
     def a_stack(detail: str):
         parts = [PartStatus("order-worker", False, detail, True, 42)]
+        if detail.startswith("Temporal"):  # Temporal stopped: the worker cannot be checked
+            parts.insert(0, PartStatus("temporal", False, "stopped (SIGSTOP); kill -CONT 41 resumes it", True, 41))
         return StackStatus(parts=parts, temporal_address="127.0.0.1:7233", temporal_ui_url=None, database_url="x", watchdog_pid=7)
 
     for detail, advice in (
         ("stopped (SIGSTOP): not serving order-tq; kill -CONT 42 resumes it", "Resume what is stopped with the kill -CONT above"),
         ("not running", "Start what is down with ./start.sh up."),
+        # It said "Start what is down with ./start.sh up" (a README review), which cannot resume Temporal.
+        ("Temporal is not answering", "Resume what is stopped with the kill -CONT above (./start.sh up cannot);"
+                                      " then start what is still down with ./start.sh up."),
     ):
         class _Stack:
             async def status(self, detail=detail):
@@ -160,4 +165,4 @@ def test_status_tells_a_stopped_worker_from_a_dead_one(monkeypatch, capsys):
         monkeypatch.setattr(stack_cli, "Stack", _Stack)
         assert asyncio.run(stack_cli._status(argparse.Namespace(json=False))) == 3
         out = " ".join(capsys.readouterr().out.split())
-        assert advice in out and ("./start.sh up." in out) == (detail == "not running")
+        assert advice in out and ("./start.sh up." in out) == (not detail.startswith("stopped"))
