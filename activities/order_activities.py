@@ -96,8 +96,11 @@ class OrderActivities:
         return review_ms
 
     @activity.defn(name="RecordAddressChange")
-    async def record_address_change(self, input: AddressChange) -> bool:
-        """Persist the new address with old and new in the audit log; False if too late."""
+    async def record_address_change(self, input: AddressChange) -> bool | str:
+        """Persist the new address with old and new in the audit log: True once applied. Too
+        late, what the order's row says stood in the way: DISPATCHED (the carrier has the
+        package) or the ending it already has, which may be ahead of the workflow (recorded by
+        a try of its task that was lost); False if there is no row."""
         new = asdict(input.address)
         # The sequence alone could repeat with another change: a try of the workflow task that
         # was lost may have recorded its change under the number a different one gets in the
@@ -108,17 +111,19 @@ class OrderActivities:
             row = await orders_db.lock_for_handover(conn, input.order_id)
             if row is None:
                 return False
+            # States only move forward: what stood in the way of a refused change still does.
+            in_the_way = OrderState.DISPATCHED.value if row["dispatched"] else row["state"]
             # The event is the idempotency key: a retry returns the first answer and must not
             # overwrite "old" with "new".
             prior = await orders_db.event_type(conn, input.order_id, key)
             if prior is not None:
-                return prior == "address_changed"
+                return True if prior == "address_changed" else in_the_way
             if row["dispatched"] or OrderState(row["state"]).terminal:
                 reason = "the carrier already has the package" if row["dispatched"] else f"the order ended {row['state']}"
                 await orders_db.insert_event(
                     conn, input.order_id, "address_change_refused", key, {"new": new, "by": input.by, "reason": reason}
                 )
-                return False
+                return in_the_way
             await orders_db.insert_event(
                 conn, input.order_id, "address_changed", key, {"old": row["address_json"], "new": new, "by": input.by}
             )

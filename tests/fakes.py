@@ -164,11 +164,15 @@ class FakeActivities:
         return Finished(processing_ms=1000, review_ms=0, state=self.ended[0], reason=self.ended[1], payment=refunded)
 
     @activity.defn(name="RecordAddressChange")
-    async def record_address_change(self, input: AddressChange) -> bool:
+    async def record_address_change(self, input: AddressChange) -> bool | str:
         await self._step("RecordAddressChange", input)
         # Like the database: a change is applied only to an order's row that exists, while the
-        # carrier has not the package.
-        return self.received and not self.dispatched_to and self.ended is None
+        # carrier has not the package; refused, it says what stood in the way.
+        if not self.received:
+            return False
+        if self.dispatched_to:
+            return OrderState.DISPATCHED.value
+        return self.ended[0].value if self.ended is not None else True
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:

@@ -523,6 +523,27 @@ async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
     assert child_signals == ["update_address"]  # and the running child heard of it
 
 
+async def test_an_address_change_the_database_refuses_for_an_ending_this_run_has_not_reached_says_so(
+    workflow_env, fakes
+):
+    """The order's row can be ahead of the run: a try of the workflow task that was lost (a
+    worker killed) recorded the order CANCELLED, and the try that replaced it is still in review
+    when an address change reaches the database. The refusal said "the carrier already has the
+    package" of an order never handed over (found by a chaos run: worker kills every 3 s)."""
+    fakes.ended = (OrderState.CANCELLED, "cancelled in a try that was lost")  # the row, as that try left it
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"])
+        await handle.signal("cancel", args=["never mind", "carol"])
+        result = await finish(handle)
+    assert refused.value.cause.message == f"The address of order {order.order_id} cannot change: it is already CANCELLED."
+    assert result.state == OrderState.CANCELLED and fakes.dispatched_to == []
+    assert all("carrier" not in r["reason"] for r in refusals(fakes))
+
+
 async def test_address_change_after_dispatch_is_refused(workflow_env, fakes):
     order = an_order(fakes, oid())
 

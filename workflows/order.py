@@ -526,7 +526,8 @@ class OrderWorkflow(OrderCommands):
             self._note_refusal("update_address", refusal)
             self._address_answers[change.sequence] = refusal
             return
-        applied = await self._bookkeeping(OrderActivities.record_address_change, change)
+        answer = await self._bookkeeping(OrderActivities.record_address_change, change)
+        applied = answer is True  # else False (no row), or what the row had in the way (runs since)
         if applied:
             self._address = change.address
             if self._shipping is not None:  # reaches a shipping child that is already running
@@ -534,7 +535,7 @@ class OrderWorkflow(OrderCommands):
         workflow.logger.info(
             "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
         )
-        refusal = None if applied else self._address_change_too_late()
+        refusal = None if applied else self._address_change_too_late(answer if isinstance(answer, str) else None)
         if refusal is not None:
             self._note_refusal("update_address", refusal)
         self._address_answers[change.sequence] = refusal

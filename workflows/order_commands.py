@@ -196,15 +196,23 @@ class OrderCommands:
             return f"Order {self._order.order_id} already ships to that address."
         return None
 
-    def _address_change_too_late(self) -> str:
+    def _address_change_too_late(self, in_the_way: str | None = None) -> str:
         """Why the database refused a change the validator had let through: the order ended in
-        the meantime, or (the only other case) the carrier took the package before the parent
-        heard of it."""
+        the meantime, or the carrier took the package before the parent heard of it.
+        ``in_the_way``: what the order's row said (RecordAddressChange; None in runs recorded
+        before it said). The row can be ahead of this run: an ending recorded by a try of the
+        workflow task that was lost (a worker killed), which this run has not reached yet; the
+        refusal then said the carrier had the package of an order it never got."""
+        carrier = f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+        if in_the_way == OrderState.DISPATCHED.value:
+            return carrier
         if self._state.terminal and self._state not in PAST_DISPATCH_STATES:
             return f"The address of order {self._order.order_id} cannot change: it is already {self._state.value}."
         if self._ending is not None and self._ending not in PAST_DISPATCH_STATES:
             return f"The address of order {self._order.order_id} cannot change: it is ending {self._ending.value}."
-        return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
+        if in_the_way is not None:
+            return f"The address of order {self._order.order_id} cannot change: it is already {in_the_way}."
+        return carrier
 
     # ----------------------------------------------------------------- applying a command
 
