@@ -1092,6 +1092,44 @@ async def test_a_step_that_keeps_failing_goes_on_as_a_regular_activity_and_the_o
     assert all(all(local) for name, local in fakes.ran_locally.items() if name not in ("ChargePayment", "PreparePackage"))
 
 
+async def test_steps_whose_last_local_attempt_timed_out_replay_as_they_ran(workflow_env, fakes):
+    """A local activity's last attempt that timed out reaches the workflow as an ActivityError
+    around a TimeoutError when it happens, but as the bare TimeoutError when the history is
+    replayed (temporalio 1.35 rebuilds it from the marker, which keeps only the timeout). The
+    steps caught only the first: on replay the error escaped, and the workflow went another way
+    than its history (a nondeterminism error after any worker restart or cache eviction; found
+    replaying every workflow a private stack ran through a PostgreSQL outage: two shipping
+    children whose 40th dispatch attempt had hung). Here ChargePayment's last local attempt and
+    DispatchCarrier's 40th both hang past their timeout; then the database answers."""
+
+    async def hang_the_last(attempt: int):
+        async def hook(_input) -> None:
+            info = activity.info()
+            if info.is_local and info.attempt == attempt:
+                await asyncio.sleep(1)  # past the 120 ms start-to-close
+            fakes.hooks[info.activity_type] = hook
+
+        return hook
+
+    fakes.failures["ChargePayment"].append(ConnectionRefusedError("database down"))
+    fakes.hooks["ChargePayment"] = await hang_the_last(2)
+    fakes.failures["DispatchCarrier"].extend(
+        ConnectionRefusedError("database down") for _ in range(policies.DISPATCH_RETRY.maximum_attempts - 1)
+    )
+    fakes.hooks["DispatchCarrier"] = await hang_the_last(policies.DISPATCH_RETRY.maximum_attempts)
+    order = an_order(fakes, oid(), local_attempts=2)
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.SHIPPED and result.payment.status == PaymentStatus.CHARGED
+    assert fakes.ran_locally["ChargePayment"] == [True, True, False]  # the server's attempt charged
+    assert fakes.cut_off["ChargePayment"] == 1 and fakes.cut_off["DispatchCarrier"] == 1
+    assert "HandoverStatus" in fakes.calls  # the child asked the database after the hung attempt
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    for workflow_id in (order_workflow_id(order.order_id), shipping_workflow_id(order.order_id, 1)):
+        history = await workflow_env.client.get_workflow_handle(workflow_id).fetch_history()
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, (workflow_id, replayed.replay_failure)
+
+
 async def test_a_step_that_fails_for_good_is_not_retried_on_the_server(workflow_env, fakes):
     fakes.failures["ValidateOrder"].append(ApplicationError("Unknown SKU NOPE.", type="InvalidOrder", non_retryable=True))
     async with workers(workflow_env, fakes):

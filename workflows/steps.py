@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import policies
@@ -15,8 +16,11 @@ with workflow.unsafe.imports_passed_through():
 
 # How a step that failed for good surfaces in the workflow: a local activity's failure arrives
 # as the ApplicationError itself (non-retryable, or the last of its retries), a last attempt
-# that timed out as an ActivityError around a TimeoutError.
-STEP_FAILED = (ActivityError, ApplicationError)
+# that timed out as an ActivityError around a TimeoutError when it happens, but as the bare
+# TimeoutError when the history is replayed (temporalio 1.35 rebuilds it from the marker, which
+# keeps only the timeout). Catching only the first, a replay took another path than the run
+# had (a nondeterminism error after a worker restart or a cache eviction).
+STEP_FAILED = (ActivityError, ApplicationError, TemporalTimeoutError)
 
 
 def _innermost(error: BaseException) -> BaseException:
