@@ -12,12 +12,12 @@ find_python() {
     for candidate in "${PYTHON:-}" python3 python; do
         [ -n "$candidate" ] || continue
         if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
             echo "$candidate"
             return 0
         fi
     done
-    echo "start.sh: Python 3.10 or newer is needed; set PYTHON=/path/to/python3." >&2
+    echo "start.sh: Python 3.11 or newer is needed; set PYTHON=/path/to/python3." >&2
     return 1
 }
 
