@@ -147,10 +147,11 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
                 type="ShipmentCalledOff",
                 non_retryable=True,
             )
-        if address["country"] in rules.CARRIER_UNSERVED_COUNTRIES:
-            raise ApplicationError(
-                f"{rules.CARRIER} does not deliver to {address['country']}.", type="CarrierRefused", non_retryable=True
-            )
+        # As ValidateOrder reads it: an order started by other means than the operator's tools
+        # keeps its address as written (" aq"), which is still Antarctica.
+        country = str(address.get("country") or "").strip().upper()
+        if country in rules.CARRIER_UNSERVED_COUNTRIES:
+            raise ApplicationError(f"{rules.CARRIER} does not deliver to {country}.", type="CarrierRefused", non_retryable=True)
         await orders_db.advance_state(
             conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number
         )

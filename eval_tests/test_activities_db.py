@@ -600,3 +600,29 @@ async def test_a_decision_keeps_when_the_human_made_it_in_its_audit_event(pool):
     await env.run(activities.record_decision, ReviewInput(order_id=order.order_id, decision=decision))
     payload = await pool.fetchval("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'approved'", order.order_id)
     assert (json.loads(payload) if isinstance(payload, str) else payload)["decided_at"] == "2026-11-26T22:37:21.031000+00:00"
+
+
+async def test_an_unserved_country_written_in_lower_case_is_still_refused_by_the_carrier(pool):
+    """ValidateOrder reads the country case- and space-blind (" aq" is Antarctica, valid), and
+    the row keeps the address as the order was started with it (by other means than the
+    operator's tools, which normalise it): the hand-over compared it as written, so an order to
+    " aq" was handed to a carrier that does not deliver there."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann", street="1 Main St", city="McMurdo", postal_code="12345", country=" aq"),
+    )
+    started = datetime.now(timezone.utc).isoformat()
+    await ActivityEnvironment().run(orders.receive_order, ReceiveOrderInput(order, f"order-{order.order_id}", started))
+    await ActivityEnvironment().run(
+        orders.validate_order, ValidateOrderInput(order.order_id, order.items, order.address)
+    )
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
+        )
+    assert refused.value.type == "CarrierRefused" and refused.value.non_retryable
+    assert "AQ" in refused.value.message
+    assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order.order_id) == ""
