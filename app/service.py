@@ -417,28 +417,30 @@ class OrderService:
 
     async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
         checks.reject(order_id, reason, by=by)
-        await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be rejected")
-        return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()])
+        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be rejected")
+        return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()], database_lost)
 
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
         checks.cancel(order_id, reason, by=by)
-        await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be cancelled")
-        return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by])
+        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be cancelled")
+        return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by], database_lost)
 
     async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
         checks.update_address(order_id, address, by=by)
-        await self._refuse_past_dispatch(order_id, f"The address of order {order_id} cannot change")
-        answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by])
+        database_lost = await self._refuse_past_dispatch(order_id, f"The address of order {order_id} cannot change")
+        answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by], database_lost)
         note = rules.carrier_note(address)
         return f"{answer} {note}" if note else answer
 
     # ------------------------------------------------------------------ mechanics
 
-    async def _refuse_past_dispatch(self, order_id: str, cannot: str) -> None:
+    async def _refuse_past_dispatch(self, order_id: str, cannot: str) -> bool:
         """The database decides the hand-over (DispatchCarrier's transaction): once it says the
         carrier has the package, a cancel or an address change is refused at once, as the
         workflow would once it hears of it. Asked first because the workflow may lag behind it:
-        with the order worker down, the command waited, then said it "may still take effect"."""
+        with the order worker down, the command waited, then said it "may still take effect".
+        Returns whether the database was out of reach (then the command waits for it, which a
+        long-lived caller such as the API, connected while it answered, would not know)."""
         try:
             state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
         except Exception as error:
@@ -446,11 +448,12 @@ class OrderService:
                 raise
             # The workflow is told and decides; its ending asks the database once it is back.
             log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
-            return
+            return True
         if state == OrderState.DISPATCHED.value:
             raise Refused(f"{cannot}: the carrier already has the package.")
         if state == OrderState.SHIPPED.value:
             raise _already(order_id, state)
+        return False
 
     async def order_worker_running(self) -> bool | None:
         """Whether an order worker polls its task queue (without one, a new order waits); None
@@ -498,12 +501,14 @@ class OrderService:
     def _handle(self, order_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle(order_workflow_id(order_id))
 
-    async def _update(self, order_id: str, name: str, args: list) -> str:
+    async def _update(self, order_id: str, name: str, args: list, database_lost: bool = False) -> str:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses
         at once, and the answer says what came of it. One accepted whose outcome takes longer
         than COMMAND_TIMEOUT_S (a cancel waits for the shipping child, whose worker may be down)
         is reported as accepted and not carried out yet (still StackUnreachable: it is not done,
-        and may yet be refused), not as unanswered."""
+        and may yet be refused), not as unanswered. ``database_lost``: PostgreSQL did not answer
+        just before (as if connected with database="optional" while it was down)."""
+        database_lost = database_lost or bool(self.database_unreachable)
         handle = self._handle(order_id)
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
@@ -513,7 +518,7 @@ class OrderService:
             try:
                 result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
             except asyncio.TimeoutError:
-                if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted)) is not None:
+                if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted, database_lost)) is not None:
                     _abandon(sending)
                     raise nobody from None
                 result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
@@ -522,7 +527,7 @@ class OrderService:
             raise
         except asyncio.TimeoutError:
             _abandon(sending)
-            raise self._unanswered(order_id, name, accepted.is_set()) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
@@ -536,12 +541,12 @@ class OrderService:
                 ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._unanswered(order_id, name, accepted.is_set()) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
     async def _nobody_to_carry_out(
-        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event
+        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool = False
     ) -> StackUnreachable | None:
         """A command not answered at once: whether the worker it waits for is not serving at all
         (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
@@ -551,20 +556,20 @@ class OrderService:
         elif name == "cancel":
             waits_for, queue = "shipping", SHIPPING_TASK_QUEUE
         else:
-            return self._unanswered(order_id, name, accepted=True) if self.database_unreachable else None
+            return self._unanswered(order_id, name, accepted=True, database_lost=True) if database_lost else None
         missing = await self._worker_serving(queue) is False
-        if not missing and accepted.is_set() and self.database_unreachable:  # it waits for the database
-            return self._unanswered(order_id, name, accepted=True)
+        if not missing and accepted.is_set() and database_lost:  # it waits for the database
+            return self._unanswered(order_id, name, accepted=True, database_lost=True)
         # Answered, or accepted, while Temporal was asked (a worker just started): wait on.
         if not missing or sending.done() or (waits_for == "order" and accepted.is_set()):
             return None
         log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
         return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
-    def _unanswered(self, order_id: str, name: str, accepted: bool) -> StackUnreachable:
+    def _unanswered(self, order_id: str, name: str, accepted: bool, database_lost: bool = False) -> StackUnreachable:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
-            if self.database_unreachable:  # what it waits for is known: not "a worker may be down"
+            if database_lost or self.database_unreachable:  # what it waits for is known: not "a worker may be down"
                 return StackUnreachable(
                     f"Order {order_id} accepted the {command_noun(name)} and carries it out once PostgreSQL at"
                     f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"

@@ -635,3 +635,28 @@ async def test_a_temporal_without_the_search_attribute_says_how_to_create_it(mon
         " search-attribute create --address t.example:7233 --name OrderState --type Keyword."
     )
     assert releases == [("pay-o-8", "o-8")]  # not started: its payment id goes back
+
+
+class _LostPool:
+    """PostgreSQL gone after the service connected (the API's long-lived pool): refused."""
+
+    async def fetchval(self, sql: str, *args):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+@pytest.mark.parametrize("command", ["cancel", "update_address"])
+async def test_a_command_accepted_while_postgresql_has_gone_says_so_after_a_moment(monkeypatch, tmp_path, command):
+    """The API (connected while PostgreSQL answered) waited the whole 20 s on a cancel or an
+    address change once PostgreSQL had gone, then blamed a worker; the CLI, connecting then,
+    said after 2 s that the order carries it out once PostgreSQL answers (a review)."""
+    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 5)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    service = OrderService(settings, client=_AcceptedClient(), pool=_LostPool())  # type: ignore[arg-type]
+    _worker_serving_answers(monkeypatch, service, True)
+    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
+    sending = service.cancel("o-11", reason="r", by="dana") if command == "cancel" else service.update_address("o-11", address, by="dana")
+    with pytest.raises(StackUnreachable) as pending:
+        await asyncio.wait_for(sending, 2)
+    assert str(pending.value).startswith("Order o-11 accepted the ")
+    assert " and carries it out once PostgreSQL at postgresql://" in str(pending.value)
