@@ -83,7 +83,10 @@ QUERY_TIMEOUT = timedelta(seconds=3)
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 # Temporal did not answer (down, restarting, overloaded; the client retried first, as above):
 # the stack's trouble, not the command's, and whether the call reached the server is unknown.
-NO_ANSWER = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
+# A call's own rpc_timeout running out comes back as CANCELLED ("Timeout expired"): no answer too.
+NO_ANSWER = frozenset({
+    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED
+})
 
 
 @dataclass
@@ -581,7 +584,8 @@ class OrderService:
         log.warning("event=temporal_no_answer doing=%r status=%s error=%r", doing, error.status.name, error)
         return StackUnreachable(
             f"Temporal at {self.settings.temporal_address} did not answer while {doing}"
-            f" ({error.status.name.lower().replace('_', ' ')}); {consequence}."
+            f" ({'timed out' if error.status == RPCStatusCode.CANCELLED else error.status.name.lower().replace('_', ' ')});"
+            f" {consequence}."
         )
 
     async def _workflow_exists(self, order_id: str) -> bool | None:

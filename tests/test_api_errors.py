@@ -152,3 +152,12 @@ async def test_a_created_order_answers_with_its_amount_as_exact_money():
     status, answer = await _call(app, "POST", "/orders", json.dumps(ORDER).encode())
     assert status == 201
     assert (answer["amount"], answer["amount_cents"], answer["state"]) == ("59.97", 5997, "RECEIVED")
+
+
+async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
+    """The SDK reports a call's own rpc_timeout as CANCELLED "Timeout expired" (Temporal
+    stopped with SIGSTOP): it was the 500 for a bug."""
+    status, body = await _call(_app(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")), "GET", "/orders/o-1")
+    assert (status, body) == (
+        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start what is down with ./start.sh up."}
+    )

@@ -660,3 +660,26 @@ async def test_a_command_accepted_while_postgresql_has_gone_says_so_after_a_mome
         await asyncio.wait_for(sending, 2)
     assert str(pending.value).startswith("Order o-11 accepted the ")
     assert " and carries it out once PostgreSQL at postgresql://" in str(pending.value)
+
+
+class _TemporalStopped(_TemporalSilent):
+    """A Temporal stopped with SIGSTOP: its connection stays open, and a call with an
+    rpc_timeout ends with the SDK's CANCELLED "Timeout expired"."""
+
+    async def describe(self, **kwargs):
+        raise RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+
+
+async def test_a_start_a_stopped_temporal_does_not_answer_is_the_stacks_trouble_not_a_bug(monkeypatch):
+    """POST /orders with Temporal stopped: the start gave no answer, the describe that asks
+    whether it went through timed out (CANCELLED), and that RPCError escaped: a 500 (a review)."""
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalStopped(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(deadline exceeded\); it may not have started"):
+        await service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        )
+    assert releases == []  # unknown whether it started: the payment id stays reserved
