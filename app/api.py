@@ -33,10 +33,11 @@ NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
 
 
 def sent_as_json(content_type: str | None) -> bool:
-    """Whether FastAPI reads a body with this Content-Type as JSON: none at all, or
-    application/json or application/*+json (as fastapi.routing does)."""
+    """Whether FastAPI reads a body with this Content-Type as JSON: application/json or
+    application/*+json (as fastapi.routing does). A body without one is not read as JSON
+    (FastAPI's strict_content_type, on by default since 0.132)."""
     if not content_type:
-        return True
+        return False
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
