@@ -19,6 +19,9 @@ MAX_REVIEW_WINDOW_S = 30 * 24 * 3600
 MAX_PAGE_SIZE = 1000
 # Far beyond any order book this serves, and well inside PostgreSQL's bigint OFFSET.
 MAX_OFFSET = 1_000_000_000
+# Ids the API's routes take for themselves: GET /orders/counts answers the counts per state,
+# so an order of that id could never be looked up there.
+RESERVED_ORDER_IDS = frozenset({"counts"})
 
 
 def status(order_id: str) -> None:
@@ -40,6 +43,8 @@ def create_order(
     # Every SKU stands in as known here: the catalog is in the database.
     problems = rules.order_problems(order_id, items, address, {item.sku for item in items})
     _refuse(problems[0] if problems else None)
+    if order_id in RESERVED_ORDER_IDS:
+        raise InvalidInput(f"Order id {order_id!r} is reserved: GET /orders/{order_id} is a route of the API; choose another order id.")
     # Written so that NaN fails too: every comparison with it is false.
     if review_window_seconds is not None and not (1 <= review_window_seconds <= MAX_REVIEW_WINDOW_S):
         raise InvalidInput("The review window must be between 1 second and 30 days.")

@@ -144,3 +144,14 @@ def test_what_the_database_could_never_store_is_named_and_everything_else_is_lef
     assert "address city" in unstorable_problem([OrderItem("W", 1)], Address(**{**good.__dict__, "city": "a\x00"}))
     assert "SKU 1" in unstorable_problem([OrderItem("W\udcff", 1)], good)
     assert "quantity of W" in unstorable_problem([OrderItem("W", 10**12)], good)
+
+
+def test_an_order_id_the_api_routes_take_is_refused_before_anything_starts():
+    """An order created with id "counts" (201) could never be read through the API: GET
+    /orders/counts answered the counts per state instead (a review)."""
+    from app import checks
+
+    address = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+    with pytest.raises(InvalidInput, match="Order id 'counts' is reserved"):
+        checks.create_order(order_id="counts", items=[OrderItem("WIDGET-1", 1)], address=address)
+    checks.create_order(order_id="counts-1", items=[OrderItem("WIDGET-1", 1)], address=address)
