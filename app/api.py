@@ -44,6 +44,26 @@ def sent_as_json(content_type: str | None) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+class ErrorOut(BaseModel):
+    """Every refusal and failure: one sentence."""
+
+    detail: str
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of the error answers a route gives: each a {"detail": sentence}
+    (422 too, not FastAPI's list of validation errors), and 503 and 500 from every route."""
+    said = {
+        404: "No such order",
+        409: "Refused by the order, or the id (or payment id) is already taken",
+        415: "A body not sent as JSON (Content-Type: application/json)",
+        422: "Bad input",
+        503: "A part of the stack is not answering",
+        500: "A bug (logged)",
+    }
+    return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 503, 500)}
+
+
 class _In(BaseModel):
     """Strict: a JSON true is not a quantity of 1, nor "2" a number (the CLI refuses both); and a
     field it does not know is refused, not dropped (a typo such as review_window_s was ignored,
@@ -175,11 +195,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     def svc(request: Request) -> OrderService:
         return request.app.state.service
 
-    @app.get("/catalog")
+    @app.get("/catalog", responses=_errors())
     async def catalog(request: Request) -> list[dict[str, Any]]:
         return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in await svc(request).catalog()]
 
-    @app.get("/orders")
+    @app.get("/orders", responses=_errors(422))
     async def list_orders(
         request: Request,
         state: str | None = None,
@@ -190,11 +210,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         orders = await svc(request).list_orders(state=state, limit=limit, offset=offset)
         return {"orders": orders, "count": len(orders)}
 
-    @app.get("/orders/counts")
+    @app.get("/orders/counts", responses=_errors())
     async def counts(request: Request) -> dict[str, int]:
         return await svc(request).state_counts()
 
-    @app.post("/orders", status_code=201)
+    @app.post("/orders", status_code=201, responses=_errors(409, 415, 422))
     async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
         created = await svc(request).create_order(
             # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
@@ -207,31 +227,31 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         # Exact money as every other answer gives it ("59.97"), beside the cents, as the CLI's create --json.
         return {**created.__dict__, "amount": format_cents(created.amount_cents), "state": "RECEIVED"}
 
-    @app.get("/orders/{order_id}")
+    @app.get("/orders/{order_id}", responses=_errors(404, 422))
     async def status(request: Request, order_id: str) -> dict[str, Any]:
         return await svc(request).status(order_id)
 
-    @app.get("/orders/{order_id}/audit")
+    @app.get("/orders/{order_id}/audit", responses=_errors(404, 422))
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
         return await svc(request).audit(order_id)
 
-    @app.post("/orders/{order_id}/approve")
+    @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 415, 422))
     async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> dict[str, Any]:
         message = await svc(request).approve(order_id, by=(body or DecisionIn()).by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.post("/orders/{order_id}/reject")
+    @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 415, 422))
     async def reject(request: Request, order_id: str, body: RejectIn) -> dict[str, Any]:
         message = await svc(request).reject(order_id, body.reason, by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.post("/orders/{order_id}/cancel")
+    @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 415, 422))
     async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> dict[str, Any]:
         body = body or CancelIn()
         message = await svc(request).cancel(order_id, body.reason, by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.put("/orders/{order_id}/address")
+    @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 415, 422))
     async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> dict[str, Any]:
         message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}

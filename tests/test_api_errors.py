@@ -164,3 +164,18 @@ async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     assert (status, body) == (
         503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start what is down with ./start.sh up."}
     )
+
+
+def test_the_openapi_docs_describe_the_error_answers_the_routes_give():
+    """/docs said every 422 was FastAPI's list of validation errors ({"detail": [...]}) and
+    named no 404, 409, 415 or 503, while every error is {"detail": "one sentence"} (a review)."""
+    document = create_app(_Troubled(RuntimeError("not reached"))).openapi()  # type: ignore[arg-type]
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    assert document["components"]["schemas"]["ErrorOut"]["properties"]["detail"]["type"] == "string"
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    create = document["paths"]["/orders"]["post"]["responses"]
+    assert {code: create[code]["content"]["application/json"]["schema"] for code in ("409", "415", "422", "503", "500")} == dict.fromkeys(
+        ("409", "415", "422", "503", "500"), error
+    )
+    assert {"404", "422", "503"} <= set(document["paths"]["/orders/{order_id}"]["get"]["responses"])
+    assert {"404", "409", "422"} <= set(document["paths"]["/orders/{order_id}/cancel"]["post"]["responses"])
