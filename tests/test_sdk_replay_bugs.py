@@ -1,0 +1,36 @@
+"""Histories that the SDK itself cannot replay (temporalio 1.35, sdk-core), recorded on a real
+stack. Each test fails (strict xfail) once the SDK replays its history: then it can go, and the
+history can join the replay corpus in test_order_workflow.py."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
+
+SDK_BUGS = Path(__file__).parent / "histories" / "sdk-bugs"
+
+
+@pytest.mark.xfail(strict=True, reason="sdk-core: an Update on a cold start is applied with the signals before it")
+async def test_an_update_on_a_cold_start_after_a_signal_replays():
+    """order-d05-8bc6, recorded by f2773fd on a private stack: an address-change signal (event 25)
+    whose RecordAddressChange ran while PostgreSQL was stopped (the workflow task heartbeat three
+    times: events 28, 31, 34), the order worker killed (37: the task timed out), then a new worker
+    took the next task (39) with an update_address Update. Live, that worker was given the history
+    up to 39 and the Update in one activation, after the signal: the Update was accepted before
+    the signal's bookkeeping job began, so the job paused first (timer 2, event 42). A replay of
+    the whole history delivers the signal alone (the Update's acceptance, event 41, splits the
+    sequence at the last heartbeat), the job's step starts before the Update is seen, and no
+    timer is started: "[TMPRL1100] Nondeterminism error: No command scheduled for event
+    HistoryEvent(id: 42, TimerStarted)". On a worker that had to replay it (order e21-86d4 of the
+    same review, still running) the order stopped for good, DISPATCHED and charged, until a
+    `temporal workflow reset --type FirstWorkflowTask`. Cf. temporalio/sdk-python#1591."""
+    path = SDK_BUGS / "update-on-a-cold-start-after-a-signal--order.json.gz"
+    history = WorkflowHistory.from_json("order-d05-8bc6", gzip.decompress(path.read_bytes()).decode())
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
