@@ -34,3 +34,17 @@ async def test_an_update_on_a_cold_start_after_a_signal_replays():
     path = SDK_BUGS / "update-on-a-cold-start-after-a-signal--order.json.gz"
     history = WorkflowHistory.from_json("order-d05-8bc6", gzip.decompress(path.read_bytes()).decode())
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+@pytest.mark.xfail(strict=True, reason="sdk-core: an Update on a cold start is applied with the events before it")
+async def test_an_update_on_a_cold_start_after_heartbeats_replays():
+    """order-g13-76d8, the same review, no signal needed: PostgreSQL stopped right after the order
+    was created, so ReceiveOrder ran through the first workflow task's heartbeats (events 4, 7,
+    10, 13); the order worker killed (16: timed out); the next worker took task 17/18 with an
+    approve Update. Live, the Update was accepted before the run's first step, which paused
+    first (timer 1, event 22); the replay starts ReceiveOrder in an activation of its own before
+    the Update (event 20 splits the sequence) and starts no timer: "[TMPRL1100] Nondeterminism
+    error: No command scheduled for event HistoryEvent(id: 22, TimerStarted)"."""
+    path = SDK_BUGS / "update-on-a-cold-start-while-the-first-step-heartbeat--order.json.gz"
+    history = WorkflowHistory.from_json("order-g13-76d8", gzip.decompress(path.read_bytes()).decode())
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
