@@ -350,6 +350,7 @@ class OrderService:
             review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
             updates_on_record=True,
             review_window_from_record=True,
+            updates_recorded_when_accepted=True,
         )
         started: bool | None = False  # None: unknown, Temporal did not say
         try:

@@ -98,6 +98,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         shipping_task_queue=fakes.shipping_task_queue,
         updates_on_record=True,  # as OrderService starts every order
         review_window_from_record=True,
+        updates_recorded_when_accepted=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

@@ -123,3 +123,39 @@ async def test_an_order_started_without_the_flag_is_put_on_record_through_the_pa
     markers = [e.marker_recorded_event_attributes for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
     assert sum(m.marker_name == "core_patch" for m in markers) == 1
     assert [e.event_type for e in events].count(EventType.EVENT_TYPE_TIMER_STARTED) == 2  # the window's, the pause's
+
+
+async def test_an_update_accepted_while_a_step_runs_is_put_on_record_at_once(dev_env):
+    """The pause starts in the task that accepted the Update, not when the step in flight ends.
+    When the next step decided it, the commands depended on whether the Update came in the same
+    activation as what woke that step, and temporalio 1.35 splits a worker's first task after
+    local-activity heartbeats one way live and another in a replay of the whole history: a
+    review recorded orders that failed to replay (TMPRL1100 at the pause's TimerStarted), one
+    stuck DISPATCHED (tests/test_sdk_replay_bugs.py keeps two such histories). Here ReceiveOrder
+    is held until the approval is on record; the workflow task heartbeats meanwhile (2 s task
+    timeout) and takes the Update while the step still runs."""
+    from datetime import timedelta
+
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    handle = dev_env.client.get_workflow_handle(f"order-{order.order_id}")
+
+    async def approval_on_record() -> bool:
+        return any(e.event_type == ACCEPTED for e in (await handle.fetch_history()).events)
+
+    fakes.holds["ReceiveOrder"] = approval_on_record
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order, task_timeout=timedelta(seconds=2))
+
+        async def receiving() -> bool:
+            return "ReceiveOrder" in fakes.sequence
+
+        await eventually(receiving)
+        assert await handle.execute_update("approve", args=["tester", ""]) == f"Order {order.order_id} approved."
+        assert (await handle.result()).state == OrderState.SHIPPED
+    events = (await handle.fetch_history()).events
+    types = [e.event_type for e in events]
+    pause = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
+    first_step = types.index(EventType.EVENT_TYPE_MARKER_RECORDED)  # ReceiveOrder's
+    assert types.index(ACCEPTED) < pause < first_step
+    assert len(fakes.calls["ChargePayment"]) == 1

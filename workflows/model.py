@@ -130,6 +130,14 @@ class OrderInput:
     # order used to get a whole new window (a Temporal review: 32.6 s of review in a 20 s
     # window). Versioned like updates_on_record; OrderService sets it.
     review_window_from_record: bool = False
+    # An accepted Update is put on record by a timer started as it is accepted, not by the next
+    # step that would act on it. That step's start depended on whether the Update came in the
+    # same activation as what woke it, and temporalio 1.35 splits a worker's first task after
+    # local-activity heartbeats differently live than in a replay of the whole history: live,
+    # the Update came with the events before it; replayed, after them (a review: TMPRL1100 at
+    # the pause's TimerStarted, an order stuck DISPATCHED). Versioned like updates_on_record;
+    # OrderService sets it.
+    updates_recorded_when_accepted: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

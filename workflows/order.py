@@ -110,6 +110,7 @@ class OrderWorkflow(OrderCommands):
         self._updates_accepted = 0
         self._updates_recorded = 0
         self._recording_updates = False
+        self._recorder: asyncio.Task | None = None  # OrderInput.updates_recorded_when_accepted
 
     # ----------------------------------------------------------------- the process
 
@@ -482,6 +483,12 @@ class OrderWorkflow(OrderCommands):
             finally:
                 self._recording_updates = False
             self._updates_recorded = max(self._updates_recorded, accepted)
+
+    def _record_updates_now(self) -> None:
+        """Start the pause that puts the Updates accepted so far on record (_updates_on_record),
+        unless it is running already; the steps wait for it."""
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._updates_on_record())
 
     async def _bookkeeper(self) -> None:
         while True:

@@ -216,6 +216,17 @@ class OrderCommands:
 
     # ----------------------------------------------------------------- applying a command
 
+    def _update_accepted(self) -> None:
+        """Counted for _updates_on_record; with OrderInput.updates_recorded_when_accepted, the
+        timer that puts it on record starts now, in the task that accepted it, whichever step
+        is in flight or about to start (a replay may split that task's events differently)."""
+        self._updates_accepted += 1
+        if self._order.updates_recorded_when_accepted:
+            self._record_updates_now()
+
+    def _record_updates_now(self) -> None:
+        raise NotImplementedError
+
     def _decide(self, decision: Decision) -> None:
         self._decision = decision
         workflow.logger.info(
@@ -281,7 +292,7 @@ class OrderCommands:
 
     @workflow.update(name="approve")
     async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
-        self._updates_accepted += 1
+        self._update_accepted()
         self._decide(Decision(approved=True, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} approved."
 
@@ -292,7 +303,7 @@ class OrderCommands:
 
     @workflow.update(name="reject")
     async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
-        self._updates_accepted += 1
+        self._update_accepted()
         self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} rejected."
 
@@ -305,7 +316,7 @@ class OrderCommands:
 
     @workflow.update(name="cancel")
     async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
-        self._updates_accepted += 1
+        self._update_accepted()
         self._request_cancel(reason, by)
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
@@ -320,7 +331,7 @@ class OrderCommands:
 
     @workflow.update(name="update_address")
     async def update_address_update(self, address: Address, by: str = "operator") -> str:
-        self._updates_accepted += 1
+        self._update_accepted()
         sequence = self._change_address(_as_address(address), by)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:
