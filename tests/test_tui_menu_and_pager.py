@@ -608,6 +608,35 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]
 
 
+async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_current_address(tmp_path, monkeypatch):
+    """With PostgreSQL stopped, Update address printed "Current address:" followed by nothing,
+    as if the order had no address (an operator walkthrough)."""
+    from app.tui import actions
+    from workflows.model import Address
+
+    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    answers = iter(["o-7", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    async def address_form(default: Any) -> Address:
+        return Address(name="Bo", street="2 Side St", city="Paris", postal_code="75001", country="FR")
+
+    async def update_address(order_id: str, address: Any, by: str) -> str:
+        return f"Address of order {order_id} updated."
+
+    monkeypatch.setattr(actions, "ask", ask)
+    monkeypatch.setattr(actions, "address_form", address_form)
+    service, out = _DatabaseDown(tmp_path), io.StringIO()
+    service.update_address = update_address
+    await actions.update_address(service, Console(file=out, width=200))
+    said = out.getvalue()
+    assert "cannot be looked up; the workflow decides." in said
+    assert "Current address" not in said
+    assert "Address of order o-7 updated." in said
+
+
 @pytest.mark.parametrize("same, created", [(False, True), (True, True), (False, False)])
 async def test_the_last_orders_address_is_offered_not_filled_in_unasked(monkeypatch, same, created):
     """Six Enters shipped a new order to the last customer (an operator walkthrough); and an

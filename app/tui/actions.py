@@ -174,7 +174,8 @@ async def approve_or_reject(service: Any, console: Console) -> None:
 async def update_address(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "re-address")
     current = await looked_up(console, service, order_id)
-    console.print("Current address:", Text(render.address_line(current.get("address"))))
+    if current.get("address"):  # not looked up (PostgreSQL down): no "Current address:" left blank
+        console.print("Current address:", Text(render.address_line(current["address"])))
     address = await address_form(current.get("address"))
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
