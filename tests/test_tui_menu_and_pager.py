@@ -412,6 +412,42 @@ async def test_the_tui_offers_to_start_what_is_down_but_not_a_stopped_process(mo
     assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered
 
 
+@pytest.mark.parametrize(("postgres_detail", "offered"), [(None, False), ("no answer at postgresql://x (refused)", True)])
+async def test_the_tui_does_not_offer_to_start_workers_down_only_because_temporal_is_stopped(
+    monkeypatch, postgres_detail, offered
+):
+    """With Temporal stopped (SIGSTOP) the workers read as down too ("Temporal is not
+    answering"), and the TUI asked "Start what is down?", which `up` then refused (an operator
+    walkthrough). PostgreSQL down as well is still worth starting."""
+    from app.stack.status import PartStatus, StackStatus
+    from app.tui import app as tui_app
+
+    parts = [
+        PartStatus("temporal", healthy=False, detail="stopped (SIGSTOP); kill -CONT 4242 resumes it", local=True),
+        PartStatus("postgres", healthy=postgres_detail is None, detail=postgres_detail or "accepting queries", local=True),
+        PartStatus("order-worker", healthy=False, detail="Temporal is not answering", local=True),
+        PartStatus("shipping-worker", healthy=False, detail="Temporal is not answering", local=True),
+    ]
+    status = StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    class _Stack:
+        async def status(self) -> StackStatus:
+            return status
+
+    asked = []
+
+    async def ask(question, **_):
+        asked.append(question)
+        return False
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    out = io.StringIO()
+    await tui_app.Tui(Console(file=out, width=100)).health()
+    assert bool(asked) is offered
+    assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered
+
+
 @pytest.mark.parametrize(("detail", "opens"), [
     ("stopped (SIGSTOP): not serving shipping-tq; kill -CONT 4242 resumes it", True),
     ("no worker polling shipping-tq", False),

@@ -109,7 +109,10 @@ class Tui:
             return
         for sentence in down_parts(status):
             self.console.print(f"[red]{sentence}[/]")
-        if all(is_stopped(part) for part in status.parts if not part.healthy):
+        down = [part for part in status.parts if not part.healthy]
+        # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
+        server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
+        if all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down):
             # `up` refuses a stopped process (it would start a second one beside it): resume it.
             self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
             return
