@@ -673,6 +673,20 @@ async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_curr
     assert "Address of order o-7 updated." in said
 
 
+def test_a_reason_is_checked_as_it_is_typed_not_after_the_confirmation():
+    """A 600-character reason was taken, "Reject order ...? This cannot be undone." answered
+    yes, and only then refused: "The reason is longer than 500 characters." (an operator
+    walkthrough)."""
+    from app import checks
+    from app.tui.actions import reason_check
+
+    reject, cancel = reason_check(checks.reject, "o-1"), reason_check(checks.cancel, "o-1")
+    assert reject("word " * 120) == "The reason is longer than 500 characters."
+    assert cancel("word " * 120) == "The reason is longer than 500 characters."
+    assert reject("  ") == "A rejection needs a reason."
+    assert cancel("") is True and cancel("changed my mind") is True and reject("fraud") is True
+
+
 @pytest.mark.parametrize("same, created", [(False, True), (True, True), (False, False)])
 async def test_the_last_orders_address_is_offered_not_filled_in_unasked(monkeypatch, same, created):
     """Six Enters shipped a new order to the last customer (an operator walkthrough); and an

@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from datetime import datetime, timezone
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 import questionary
 from questionary import Choice
 from rich.console import Console
 from rich.text import Text
 
-from app import render
-from app.errors import Refused, lost_database
+from app import checks, render
+from app.errors import InvalidInput, Refused, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
@@ -153,6 +153,20 @@ async def confirmed(console: Console, question: str, *, default: bool) -> bool:
     return False
 
 
+def reason_check(command: Callable[..., None], order_id: str) -> Callable[[str], bool | str]:
+    """A reason judged as it is typed by the command's own checks (app.checks): one too long
+    was refused only after "This cannot be undone?" was answered yes."""
+
+    def check(text: str) -> bool | str:
+        try:
+            command(order_id, text, by="tui")
+        except InvalidInput as problem:
+            return str(problem)
+        return True
+
+    return check
+
+
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
     console.print(f"Order [bold]{order_id}[/]")  # on its own line: a long id must not hide the choices
@@ -165,7 +179,7 @@ async def approve_or_reject(service: Any, console: Console) -> None:
     if decision == "approve":
         await sent(console, order_id, "approval", service.approve(order_id, by="tui"))
     elif decision == "reject":
-        reason = await ask(questionary.text("Reason for rejecting", validate=lambda t: bool(t.strip()) or "Give a reason."))
+        reason = await ask(questionary.text("Reason for rejecting", validate=reason_check(checks.reject, order_id)))
         if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
             return
         await sent(console, order_id, "rejection", service.reject(order_id, reason, by="tui"))
@@ -219,7 +233,7 @@ def cancel_question(order_id: str, status: dict[str, Any]) -> str:
 
 async def cancel_order(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, CHANGEABLE, "cancel")
-    reason = await ask(questionary.text("Reason (optional)"))
+    reason = await ask(questionary.text("Reason (optional)", validate=reason_check(checks.cancel, order_id)))
     current = await looked_up(console, service, order_id)
     if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
