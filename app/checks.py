@@ -24,6 +24,12 @@ MAX_OFFSET = 1_000_000_000
 RESERVED_ORDER_IDS = frozenset({"counts"})
 
 
+def refuse_reserved_id(order_id: str) -> None:
+    """InvalidInput for an id a route of the API takes (a form asks this before the rest)."""
+    if order_id in RESERVED_ORDER_IDS:
+        raise InvalidInput(f"Order id {order_id!r} is reserved: GET /orders/{order_id} is a route of the API; choose another order id.")
+
+
 def status(order_id: str) -> None:
     _order_id(order_id)
 
@@ -43,8 +49,7 @@ def create_order(
     # Every SKU stands in as known here: the catalog is in the database.
     problems = rules.order_problems(order_id, items, address, {item.sku for item in items})
     _refuse(problems[0] if problems else None)
-    if order_id in RESERVED_ORDER_IDS:
-        raise InvalidInput(f"Order id {order_id!r} is reserved: GET /orders/{order_id} is a route of the API; choose another order id.")
+    refuse_reserved_id(order_id)
     # Written so that NaN fails too: every comparison with it is false.
     if review_window_seconds is not None and not (1 <= review_window_seconds <= MAX_REVIEW_WINDOW_S):
         raise InvalidInput("The review window must be between 1 second and 30 days.")

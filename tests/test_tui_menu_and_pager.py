@@ -227,6 +227,29 @@ async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_fo
     assert service.asked_status is False  # no spinner waiting for a validation that cannot come
 
 
+async def test_a_reserved_order_id_is_refused_before_the_rest_of_the_form(monkeypatch: pytest.MonkeyPatch):
+    """"counts" was taken as the order id, the items, the address and the summary were filled
+    in and confirmed, and only then was it refused as reserved (an operator walkthrough)."""
+    from app.tui import forms
+    from workflows.model import Address
+
+    answers = iter(["counts", "nowork-2", ["WIDGET-1"], "1", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    async def address_form(remembered: Any) -> Address:
+        return Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+    monkeypatch.setattr(forms, "ask", ask)
+    monkeypatch.setattr(forms, "address_form", address_form)
+    out = io.StringIO()
+    await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=out, width=200), {})
+    said = out.getvalue()
+    assert "Order id 'counts' is reserved" in said
+    assert "Order nowork-2 created" in said
+
+
 class _SlowApprovals:
     """Orders are created at once and await review; approvals never get an answer."""
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from activities import rules
+from app import checks
 from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
@@ -111,9 +112,10 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
     products = {p.sku: p for p in await service.catalog()}
-    while True:  # a taken id is refused now, not after the whole form
+    while True:  # a taken (or reserved) id is refused now, not after the whole form
         order_id = (await ask(questionary.text("Order id", default=new_order_id(), validate=order_id_check))).strip()
         try:
+            checks.refuse_reserved_id(order_id)
             await service.refuse_taken_id(order_id)
             break
         except InvalidInput as taken:
