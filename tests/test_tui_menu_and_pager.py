@@ -256,6 +256,10 @@ class _SlowApprovals:
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
         self.approvals_begun = 0
+        self.order_worker = True
+
+    async def order_worker_running(self) -> bool:
+        return self.order_worker
 
     async def catalog(self) -> list[Any]:
         from db.queries import Product
@@ -275,6 +279,36 @@ class _SlowApprovals:
         self.approvals_begun += 1
         await asyncio.Event().wait()
         return "approved"
+
+
+@pytest.mark.parametrize("order_worker", [True, False])
+async def test_a_simulation_says_when_no_order_worker_serves_its_orders(monkeypatch: pytest.MonkeyPatch, order_worker):
+    """With the order worker stopped, the bars stood at 0/5 and "0 orders" with nothing to say
+    why, where Create order says no order worker is serving (an operator walkthrough)."""
+    from app.tui import simulate
+
+    answers = iter(["5", False])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    class _NoOrderWorker(_SlowApprovals):
+        async def create_order(self, *, order_id: str, **order: Any) -> None:
+            if self.order_worker:
+                self.states[order_id] = "AWAITING_APPROVAL"
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    service = _NoOrderWorker()
+    service.order_worker = order_worker
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
+    await asyncio.sleep(0.2)
+    if not screen.done():
+        screen.cancel()
+    await screen
+    said = " ".join(out.getvalue().split())
+    assert ("No order worker is serving" in said) is not order_worker
 
 
 async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeypatch: pytest.MonkeyPatch):

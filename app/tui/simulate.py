@@ -168,6 +168,13 @@ async def simulate_orders(service: Any, console: Console) -> None:
     n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
     auto_approve = await ask(questionary.confirm("Approve each as soon as it awaits review?", default=True))
     products = await service.catalog()
+    if await service.order_worker_running() is False:
+        # The bars would stand at 0 with nothing to say why (Create order says so).
+        console.print(Text(
+            "No order worker is serving (none runs, or it is stopped: see the health line), so the orders"
+            " wait until one does; Ctrl-C stops waiting.",
+            style="yellow",
+        ))
     sim = Simulation(service, n, auto_approve)
     began = time.monotonic()
     creating: asyncio.Task | None = None
