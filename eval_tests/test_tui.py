@@ -251,7 +251,7 @@ def test_reject_with_a_reason_ends_the_order_rejected_with_the_reason_in_its_aud
         child.send(DOWN + ENTER)  # Reject…
         child.expect("Reason for rejecting")
         child.send(ENTER)  # a reason is required: stays on the question
-        child.expect("Give a reason")
+        child.expect("A rejection needs a reason")
         child.send(reason + ENTER)
         child.expect("cannot be undone")
         child.send("y")
