@@ -513,6 +513,9 @@ class OrderService:
         and may yet be refused), not as unanswered. ``database_lost``: PostgreSQL did not answer
         just before (as if connected with database="optional" while it was down)."""
         database_lost = database_lost or bool(self.database_unreachable)
+        # The whole wait, the worker check included: with Temporal stopped that check takes its
+        # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
+        deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
@@ -525,7 +528,8 @@ class OrderService:
                 if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted, database_lost)) is not None:
                     _abandon(sending)
                     raise nobody from None
-                result = await asyncio.wait_for(asyncio.shield(sending), max(0, COMMAND_TIMEOUT_S - NO_WORKER_CHECK_S))
+                left = deadline - asyncio.get_running_loop().time()
+                result = await asyncio.wait_for(asyncio.shield(sending), max(0.0, left))
         except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
             _abandon(sending)
             raise

@@ -350,6 +350,36 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
         assert str(unanswered.value).startswith("Order o-8 did not answer within 0.3 s")
 
 
+async def test_the_wait_for_an_answer_counts_the_worker_check_in_it(monkeypatch):
+    """With Temporal stopped, the check for a worker takes its own time out, and the TUI's
+    approve said "did not answer within 20 s" after 23.5 s: the check came on top of the wait."""
+    from app.errors import Unanswered
+
+    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.5)
+    service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
+
+    async def slow_check(task_queue):  # as a check of a Temporal that does not answer
+        await asyncio.sleep(0.4)
+        return None
+
+    waits: list[float] = []
+    wait_for = asyncio.wait_for
+
+    async def recorded(awaitable, timeout):
+        waits.append(timeout)
+        return await wait_for(awaitable, timeout)
+
+    monkeypatch.setattr(service, "_worker_serving", slow_check)
+    monkeypatch.setattr("app.service.asyncio.wait_for", recorded)
+    with pytest.raises(Unanswered) as unanswered:
+        await service.approve("o-8", by="dana")
+    assert str(unanswered.value).startswith("Order o-8 did not answer within 0.5 s")
+    # At least 0.05 + 0.4 s had passed before the second wait: at most 0.05 s of the 0.5 were left
+    # (it waited 0.45 s more, whatever the check took). A slower machine only leaves less.
+    assert len(waits) == 2 and waits[1] <= 0.05 + 1e-6, waits
+
+
 class _OrderRowIn:
     def __init__(self, state: str) -> None:
         self.state = state
