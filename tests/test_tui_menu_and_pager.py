@@ -207,18 +207,8 @@ async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_fo
     """The TUI showed a 10 s spinner, then "is starting; follow it on the live dashboard",
     where the command line said that no order worker runs."""
     from app.tui import forms
-    from workflows.model import Address
 
-    answers = iter(["nowork-1", ["WIDGET-1"], "1", True])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    async def address_form(remembered: Any) -> Address:
-        return Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
-
-    monkeypatch.setattr(forms, "ask", ask)
-    monkeypatch.setattr(forms, "address_form", address_form)
+    _form_answers(monkeypatch, ["nowork-1", ["WIDGET-1"], "1", True])
     service = _ServiceWithoutOrderWorker()
     out = io.StringIO()
     await forms.create_order(service, Console(file=out, width=120), {})
@@ -231,18 +221,8 @@ async def test_a_reserved_order_id_is_refused_before_the_rest_of_the_form(monkey
     """"counts" was taken as the order id, the items, the address and the summary were filled
     in and confirmed, and only then was it refused as reserved (an operator walkthrough)."""
     from app.tui import forms
-    from workflows.model import Address
 
-    answers = iter(["counts", "nowork-2", ["WIDGET-1"], "1", True])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    async def address_form(remembered: Any) -> Address:
-        return Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
-
-    monkeypatch.setattr(forms, "ask", ask)
-    monkeypatch.setattr(forms, "address_form", address_form)
+    _form_answers(monkeypatch, ["counts", "nowork-2", ["WIDGET-1"], "1", True])
     out = io.StringIO()
     await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=out, width=200), {})
     said = out.getvalue()
@@ -444,29 +424,15 @@ def test_the_cancel_question_says_what_happens_to_the_money_as_the_order_stands(
 async def test_the_tui_offers_to_start_what_is_down_but_not_a_stopped_process(monkeypatch, detail, offered):
     """It offered "Start what is down?" for a worker stopped with SIGSTOP, which `up` refuses."""
     from app.stack.status import PartStatus, StackStatus
-    from app.tui import app as tui_app
 
     status = StackStatus(
         [PartStatus("order-worker", healthy=False, detail=detail, local=True)],
         "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders",
     )
 
-    class _Stack:
-        async def status(self) -> StackStatus:
-            return status
-
-    asked = []
-
-    async def ask(question, **_):
-        asked.append(question)
-        return False
-
-    monkeypatch.setattr(tui_app, "Stack", _Stack)
-    monkeypatch.setattr(tui_app, "ask", ask)
-    out = io.StringIO()
-    await tui_app.Tui(Console(file=out, width=100)).health()
+    asked, said = await _health_with(monkeypatch, status)
     assert bool(asked) is offered
-    assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered
+    assert ("Starting cannot help a stopped process" in said) is not offered
 
 
 @pytest.mark.parametrize(("postgres_detail", "offered"), [(None, False), ("no answer at postgresql://x (refused)", True)])
@@ -477,7 +443,6 @@ async def test_the_tui_does_not_offer_to_start_workers_down_only_because_tempora
     answering"), and the TUI asked "Start what is down?", which `up` then refused (an operator
     walkthrough). PostgreSQL down as well is still worth starting."""
     from app.stack.status import PartStatus, StackStatus
-    from app.tui import app as tui_app
 
     parts = [
         PartStatus("temporal", healthy=False, detail="stopped (SIGSTOP); kill -CONT 4242 resumes it", local=True),
@@ -487,22 +452,9 @@ async def test_the_tui_does_not_offer_to_start_workers_down_only_because_tempora
     ]
     status = StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
 
-    class _Stack:
-        async def status(self) -> StackStatus:
-            return status
-
-    asked = []
-
-    async def ask(question, **_):
-        asked.append(question)
-        return False
-
-    monkeypatch.setattr(tui_app, "Stack", _Stack)
-    monkeypatch.setattr(tui_app, "ask", ask)
-    out = io.StringIO()
-    await tui_app.Tui(Console(file=out, width=100)).health()
+    asked, said = await _health_with(monkeypatch, status)
     assert bool(asked) is offered
-    assert ("Starting cannot help a stopped process" in out.getvalue()) is not offered
+    assert ("Starting cannot help a stopped process" in said) is not offered
 
 
 @pytest.mark.parametrize(("detail", "opens"), [
@@ -820,3 +772,42 @@ async def test_the_last_address_question_is_broken_between_words_to_fit_80_colum
     lines = asked[0].splitlines()
     assert len(lines) > 1 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
     assert " ".join(lines) == f"Ship to the last order's address ({forms.address_line(last)})?"
+
+
+async def _health_with(monkeypatch, status) -> tuple[list, str]:
+    """The TUI's health check on this stack status: the questions it asked (each answered no)
+    and what it printed."""
+    from app.tui import app as tui_app
+
+    class _Stack:
+        async def status(self):
+            return status
+
+    asked = []
+
+    async def ask(question, **_):
+        asked.append(question)
+        return False
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    out = io.StringIO()
+    await tui_app.Tui(Console(file=out, width=100)).health()
+    return asked, out.getvalue()
+
+
+def _form_answers(monkeypatch, answers: list) -> None:
+    """The create form answered in turn from ``answers``, with a fixed address."""
+    from app.tui import forms
+    from workflows.model import Address
+
+    given = iter(answers)
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(given)
+
+    async def address_form(remembered: Any) -> Address:
+        return Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+    monkeypatch.setattr(forms, "ask", ask)
+    monkeypatch.setattr(forms, "address_form", address_form)
