@@ -18,8 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
 from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, OrderService, new_order_id
-from app.views import format_cents
-from workflows.model import Address, OrderItem
+from workflows.model import Address, OrderItem, format_cents
 
 log = logging.getLogger("app.api")
 

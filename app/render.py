@@ -197,39 +197,27 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
 DECIDED_EARLIER_S = 2.0
 
 
-def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
-    """"  (decided 22:37:21.031, 46 s before it was recorded)", when the operator's decision waited
-    to be recorded; else nothing. Times as the timeline shows them (UTC)."""
+def _moment(at: str | None) -> datetime | None:
+    """An ISO 8601 time of the timeline, in UTC; None if there is none or it is not one."""
     try:
-        decided = datetime.fromisoformat(decided_at).astimezone(timezone.utc) if decided_at else None
-        recorded = datetime.fromisoformat(recorded_at) if recorded_at else None
-    except ValueError:
-        return ""
-    if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
-        return ""
-    return f"  (decided {_clock(decided)}, {lag:.0f} s before it was recorded)"
-
-
-def _clock(moment: datetime) -> str:
-    """A timeline's time of day, UTC, to the millisecond: 22:37:21.031."""
-    return moment.astimezone(timezone.utc).strftime("%H:%M:%S.%f")[:12]
-
-
-def _timeline_date(at: str | None) -> str | None:
-    """An entry's date in UTC, as its time of day is shown: 2026-11-26."""
-    try:
-        return datetime.fromisoformat(at).astimezone(timezone.utc).date().isoformat() if at else None
+        return datetime.fromisoformat(at).astimezone(timezone.utc) if at else None
     except ValueError:
         return None
 
 
-def _timeline_time(at: str | None) -> str:
-    """An entry's ISO 8601 time as the Time column shows it (a whole second has no fraction
-    in ISO form, and slicing the string garbled it to '22:37:21+00:0')."""
-    try:
-        return _clock(datetime.fromisoformat(at)) if at else ""
-    except ValueError:
-        return at or ""
+def _clock(moment: datetime) -> str:
+    """A timeline's time of day, UTC, to the millisecond: 22:37:21.031 (a whole second has no
+    fraction in ISO form, and slicing the string garbled it to '22:37:21+00:0')."""
+    return moment.strftime("%H:%M:%S.%f")[:12]
+
+
+def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
+    """"  (decided 22:37:21.031, 46 s before it was recorded)", when the operator's decision waited
+    to be recorded; else nothing. Times as the timeline shows them (UTC)."""
+    decided, recorded = _moment(decided_at), _moment(recorded_at)
+    if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
+        return ""
+    return f"  (decided {_clock(decided)}, {lag:.0f} s before it was recorded)"
 
 
 def _event_text(entry: dict[str, Any]) -> Text:
@@ -297,12 +285,14 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     table.add_column("What", ratio=1)
     day = None
     for entry in audit["timeline"]:
+        moment = _moment(entry.get("at"))
         # The Time column is a time of day: the date goes on a row of its own, first and
         # whenever it changes (a review runs 24 h; an order of last week had no date at all).
-        if (date := _timeline_date(entry.get("at"))) and date != day:
-            table.add_row(Text(date, style="bold"), "")
-            day = date
-        table.add_row(_timeline_time(entry.get("at")), _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
+        if moment is not None and moment.date() != day:
+            day = moment.date()
+            table.add_row(Text(day.isoformat(), style="bold"), "")
+        when = _clock(moment) if moment is not None else entry.get("at") or ""
+        table.add_row(when, _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
     attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
     failed = sum(1 for e in attempts if e["outcome"] != "ok")
     timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")

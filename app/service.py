@@ -554,7 +554,7 @@ class OrderService:
         return str(result)
 
     async def _nobody_to_carry_out(
-        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool = False
+        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool
     ) -> StackUnreachable | None:
         """A command not answered at once: whether the worker it waits for is not serving at all
         (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
@@ -574,10 +574,10 @@ class OrderService:
         log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
         return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
-    def _unanswered(self, order_id: str, name: str, accepted: bool, database_lost: bool = False) -> StackUnreachable:
+    def _unanswered(self, order_id: str, name: str, accepted: bool, database_lost: bool) -> StackUnreachable:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
-            if database_lost or self.database_unreachable:  # what it waits for is known: not "a worker may be down"
+            if database_lost:  # what it waits for is known: not "a worker may be down"
                 return StackUnreachable(
                     f"Order {order_id} accepted the {command_noun(name)} and carries it out once PostgreSQL at"
                     f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"

@@ -15,6 +15,7 @@ from rich.markup import escape
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeRefused, Stack, StackError
+from app.stack.health import is_stopped
 from app.stack.processes import STOP_TIMEOUT_S
 from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
 
@@ -143,7 +144,7 @@ async def _status(args: argparse.Namespace) -> int:
         else:
             console.print("No watchdog runs: a worker that dies stays down until ./start.sh up.", soft_wrap=True)
         down = [part for part in status.parts if not part.healthy]
-        stopped = [part for part in down if part.detail.startswith("stopped (")]
+        stopped = [part for part in down if is_stopped(part)]
         if stopped and len(stopped) == len(down):
             # A stopped process is alive: up refuses it, and the watchdog leaves it alone.
             console.print("Resume what is stopped with the kill -CONT above; ./start.sh up cannot.", soft_wrap=True)
