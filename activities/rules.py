@@ -211,6 +211,16 @@ def order_problems(order_id: str, items: list[OrderItem], address: Address, know
 MAX_STORABLE_QUANTITY = 10**9
 
 
+def storable_text_problem(label: str, value: object) -> str | None:
+    """Text PostgreSQL refuses: NUL, or a lone surrogate (a byte that was not UTF-8). Line
+    breaks and other control characters are storable; only operator input is held to more."""
+    if not isinstance(value, str):
+        return f"The {label} must be text."
+    if "\x00" in value or any(unicodedata.category(ch) == "Cs" for ch in value):
+        return f"The {label} is not text the database can store (NUL, or bytes that are not UTF-8)."
+    return None
+
+
 def unstorable_problem(items: list[OrderItem], address: Address, payment_id: str = "") -> str | None:
     """What the database could never store (so ReceiveOrder would retry for ever): text with NUL
     or bytes that are not UTF-8, or a quantity past any sensible amount. The operator's tools
@@ -220,8 +230,8 @@ def unstorable_problem(items: list[OrderItem], address: Address, payment_id: str
     for label, value in texts.items():
         if not isinstance(value, str):
             return f"The {label} must be text."
-        if "\x00" in value or any(unicodedata.category(ch) == "Cs" for ch in value):
-            return f"The {label} is not text the database can store (NUL, or bytes that are not UTF-8)."
+        if problem := storable_text_problem(label, value):
+            return problem
     for item in items:
         if not isinstance(item.quantity, int) or abs(item.quantity) > MAX_STORABLE_QUANTITY:
             return f"The quantity of {item.sku} is not a whole number the order can hold."

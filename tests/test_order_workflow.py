@@ -767,6 +767,23 @@ async def test_a_reason_the_database_cannot_store_is_refused_not_retried_for_eve
     assert all(c.decision.approved for c in fakes.calls["RecordDecision"])
 
 
+async def test_a_dispatch_failed_reason_the_database_cannot_store_is_refused(workflow_env, fakes):
+    """Only a hand-sent dispatch_failed can carry a NUL. Taken as it came, it could become the
+    order's failure reason and its shipping_failed event, which PostgreSQL refuses: those
+    steps retried for ever. A line break, which an error's message may have, is storable."""
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.signal("dispatch_failed", "carrier\x00down")
+        await handle.signal("dispatch_failed", "carrier down\nsince noon")
+        await handle.signal("approve", "carol")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    assert [(r["command"], r["reason"]) for r in refusals(fakes)] == [
+        ("dispatch_failed", "The reason is not text the database can store (NUL, or bytes that are not UTF-8)."),
+    ]
+
+
 async def test_a_cancel_requested_through_temporal_before_payment_ends_cancelled_uncharged(workflow_env, fakes):
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))

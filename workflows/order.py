@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities import rules
     from activities.order_activities import OrderActivities
     from workflows import policies
     from workflows.model import (
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
         DECISION_RECORDED_BEFORE_ENDING,
+        DISPATCH_FAILED_TEXT_CHECKED,
         ENDING_REFUSED_SHIPS,
         PAYMENT_FAILURE_ENDS_ORDER,
         REFUND_ASKS_THE_DATABASE,
@@ -560,7 +562,13 @@ class OrderWorkflow(OrderCommands):
     @workflow.signal(name="dispatch_failed")
     @checked_arguments("dispatch_failed")
     def dispatch_failed(self, reason: str = "") -> None:
-        self._dispatch_failure = reason
+        # The child sends an error's message; a hand-sent NUL would become the order's failure
+        # reason and its shipping_failed event, which PostgreSQL cannot store.
+        refusal = rules.storable_text_problem("reason", reason)
+        if refusal is not None and workflow.patched(DISPATCH_FAILED_TEXT_CHECKED):
+            self._note_refusal("dispatch_failed", refusal)
+        else:
+            self._dispatch_failure = reason
 
     # ----------------------------------------------------------------- query
 

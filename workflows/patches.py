@@ -73,6 +73,11 @@ UPDATES_ON_RECORD_FIRST = "updates-on-record-first"
 # Address change signals stop at the Update's cap (policies.MAX_ADDRESS_CHANGES): past it they
 # are refused and audited; before, only the Update was capped. Asked only at the cap.
 ADDRESS_SIGNALS_CAPPED = "address-signals-capped"
+# A dispatch_failed signal whose reason the database cannot store (NUL, bytes that are not
+# UTF-8: only a hand-sent one) is refused and audited; before, it became the order's failure
+# reason and its shipping_failed event, and the steps storing them retried for ever. Asked
+# only when the reason has that problem.
+DISPATCH_FAILED_TEXT_CHECKED = "dispatch-failed-text-checked"
 
 # ---- ShippingWorkflow
 
