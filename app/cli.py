@@ -117,13 +117,7 @@ def _run(argv: list[str]) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except OperatorError as error:
-        print(str(error), file=sys.stderr)
-        if getattr(args, "json", None) is True:  # --json promises one document on stdout
-            try:
-                print(json.dumps({"error": str(error), "exit_code": error.exit_code}))
-            except BrokenPipeError:
-                _reader_gone()  # nobody reads it, but the command still failed
-        return error.exit_code
+        return _fail(args, str(error), error.exit_code)
     except BrokenPipeError:
         return _reader_gone()
     except SystemExit as leaving:
@@ -134,16 +128,25 @@ def _run(argv: list[str]) -> int:
         raise  # argparse's --help and usage errors; app/__main__.py turns them into an exit code
     except KeyboardInterrupt:
         # A command that was already sent says so (order_cli._sent): it may still take effect.
-        print(getattr(args, "on_interrupt", None) or "Interrupted.", file=sys.stderr)
-        return 130
+        return _fail(args, getattr(args, "on_interrupt", None) or "Interrupted.", 130)
     except Exception as error:  # never a traceback to an operator; the log keeps the details
         if (lost := _lost_database(error)) is not None:  # it went away during the command
             log.warning("event=database_lost command=%s error=%r", getattr(args, "command", None), error)
-            print(str(lost), file=sys.stderr)
-            return lost.exit_code
+            return _fail(args, str(lost), lost.exit_code)
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
-        print(f"Sorry, something unexpected went wrong; the details are in {cli_log}.", file=sys.stderr)
-        return 1
+        return _fail(args, f"Sorry, something unexpected went wrong; the details are in {cli_log}.", 1)
+
+
+def _fail(args: argparse.Namespace | None, sentence: str, exit_code: int) -> int:
+    """A command that did not do its job: the sentence on stderr and, under --json, which promises
+    one document on stdout whatever happens, {"error": sentence, "exit_code": N} there too."""
+    print(sentence, file=sys.stderr)
+    if getattr(args, "json", None) is True:
+        try:
+            print(json.dumps({"error": sentence, "exit_code": exit_code}))
+        except BrokenPipeError:
+            _reader_gone()  # nobody reads it, but the command still failed
+    return exit_code
 
 
 def _lost_database(error: BaseException) -> StackUnreachable | None:

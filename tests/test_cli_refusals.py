@@ -448,6 +448,29 @@ def test_postgresql_lost_during_a_command_is_one_sentence_not_something_unexpect
     )
 
 
+@pytest.mark.parametrize("failure", ["database lost", "bug", "ctrl-c"])
+def test_a_failure_that_is_no_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run, monkeypatch, failure):
+    """`order list --json` with PostgreSQL gone mid-command (exit 3), a bug (exit 1) or Ctrl-C
+    (130) said so on stderr only: stdout stayed empty, and a script reading it got no document."""
+    import asyncpg
+
+    async def create_pool(*_args, **_kwargs) -> _ProductsOnly:
+        return _ProductsOnly()
+
+    async def fails(*_args, **_kwargs):
+        if failure == "database lost":
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        if failure == "bug":
+            raise ZeroDivisionError("a bug")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    monkeypatch.setattr(OrderService, "list_orders", fails)
+    code, err = cli("order", "list", "--json")
+    assert code == {"database lost": 3, "bug": 1, "ctrl-c": 130}[failure], err
+    assert json.loads(cli.out) == {"error": err.strip(), "exit_code": code}  # type: ignore[attr-defined]
+
+
 def test_order_status_prints_the_web_ui_link_whole_after_the_panel(cli: Run, monkeypatch):
     """Folded inside the panel at 80 columns, a copy of the link took the box's borders along
     (an operator walkthrough)."""
