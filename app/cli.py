@@ -141,7 +141,8 @@ def _fail(args: argparse.Namespace | None, sentence: str, exit_code: int) -> int
     """A command that did not do its job: the sentence on stderr and, under --json, which promises
     one document on stdout whatever happens, {"error": sentence, "exit_code": N} there too."""
     print(sentence, file=sys.stderr)
-    if getattr(args, "json", None) is True:
+    # The order commands' --json is True; bench's is its FILE, "-" when bare (stdout).
+    if getattr(args, "json", None) in (True, "-"):
         try:
             print(json.dumps({"error": sentence, "exit_code": exit_code}))
         except BrokenPipeError:

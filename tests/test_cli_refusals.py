@@ -292,6 +292,20 @@ def test_bench_refuses_a_number_of_seconds_that_is_not_finite(flag, value):
     assert str(refused.value).startswith(flag)
 
 
+@pytest.mark.parametrize("argv", [["--json"], ["--json", "-"]])
+def test_a_bench_refused_with_a_bare_json_is_one_json_document_on_stdout(cli: Run, argv):
+    """A bare --json promises only the JSON on stdout; a refusal left it empty (its --json holds
+    "-", not True as the order commands' do)."""
+    code, err = cli("bench", "--orders", "0", *argv)
+    assert (code, err) == (1, "--orders must be at least 1.\n")
+    assert json.loads(cli.out) == {"error": "--orders must be at least 1.", "exit_code": 1}  # type: ignore[attr-defined]
+
+
+def test_a_bench_refused_with_json_to_a_file_leaves_stdout_alone(cli: Run, tmp_path):
+    code, err = cli("bench", "--orders", "0", "--json", str(tmp_path / "r.json"))
+    assert (code, cli.out) == (1, "")  # type: ignore[attr-defined]
+
+
 def test_bench_takes_finite_seconds():
     """The check that refuses nan and inf (above) lets finite numbers through."""
     args = build_parser().parse_args(["bench", "--review-wait", "0.5", "--order-timeout", "30"])
