@@ -17,11 +17,19 @@ from app.errors import OperatorError, StackUnreachable, lost_database
 log = logging.getLogger("app.cli")
 
 
+class UsageError(SystemExit):
+    """argparse's refusal of a command line (exit 2); ``sentence`` is what --json reports."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(2)
+        self.sentence = sentence
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 2 with one sentence
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+        raise UsageError(f"Usage error: {message.rstrip('.')}; see {self.prog} --help.")
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         """Unknown arguments are refused by the command they were given to, with its usage:
@@ -117,7 +125,7 @@ def _run(argv: list[str]) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except OperatorError as error:
-        return _fail(args, str(error), error.exit_code)
+        return _fail(args, str(error), error.exit_code, argv)
     except BrokenPipeError:
         return _reader_gone()
     except SystemExit as leaving:
@@ -125,29 +133,45 @@ def _run(argv: list[str]) -> int:
         # that is a reader that went away too, not a failure (`./start.sh order list | head -1`).
         if isinstance(leaving.__context__, BrokenPipeError):
             return _reader_gone()
+        if isinstance(leaving, UsageError) and _json_on_stdout(None, argv):
+            print(json.dumps({"error": leaving.sentence, "exit_code": 2}))
         raise  # argparse's --help and usage errors; app/__main__.py turns them into an exit code
     except KeyboardInterrupt:
         # A command that was already sent says so (order_cli._sent): it may still take effect.
-        return _fail(args, getattr(args, "on_interrupt", None) or "Interrupted.", 130)
+        return _fail(args, getattr(args, "on_interrupt", None) or "Interrupted.", 130, argv)
     except Exception as error:  # never a traceback to an operator; the log keeps the details
         if (lost := _lost_database(error)) is not None:  # it went away during the command
             log.warning("event=database_lost command=%s error=%r", getattr(args, "command", None), error)
-            return _fail(args, str(lost), lost.exit_code)
+            return _fail(args, str(lost), lost.exit_code, argv)
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
-        return _fail(args, f"Sorry, something unexpected went wrong; the details are in {cli_log}.", 1)
+        return _fail(args, f"Sorry, something unexpected went wrong; the details are in {cli_log}.", 1, argv)
 
 
-def _fail(args: argparse.Namespace | None, sentence: str, exit_code: int) -> int:
+def _fail(args: argparse.Namespace | None, sentence: str, exit_code: int, argv: list[str]) -> int:
     """A command that did not do its job: the sentence on stderr and, under --json, which promises
     one document on stdout whatever happens, {"error": sentence, "exit_code": N} there too."""
     print(sentence, file=sys.stderr)
-    # The order commands' --json is True; bench's is its FILE, "-" when bare (stdout).
-    if getattr(args, "json", None) in (True, "-"):
+    if _json_on_stdout(args, argv):
         try:
             print(json.dumps({"error": sentence, "exit_code": exit_code}))
         except BrokenPipeError:
             _reader_gone()  # nobody reads it, but the command still failed
     return exit_code
+
+
+def _json_on_stdout(args: argparse.Namespace | None, argv: list[str]) -> bool:
+    """Whether the command line asked for its one JSON document on stdout: the order commands'
+    --json is True, bench's is its FILE ("-" when bare). Before the command line is read (a usage
+    error, a setting refused first) the words decide, --json FILE of bench excepted."""
+    if args is not None:
+        return getattr(args, "json", None) in (True, "-")
+    for at, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--json":
+            following = argv[at + 1 : at + 2]
+            return argv[:1] != ["bench"] or not following or following[0].startswith("-")
+    return False
 
 
 def _lost_database(error: BaseException) -> StackUnreachable | None:

@@ -377,6 +377,41 @@ def test_usage_errors_still_leave_as_usage_errors(cli: Run):
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["order", "list", "--limit", "abc", "--json"],
+        ["order", "reject", "ord-1", "--json"],  # --reason is required
+        ["order", "create", "--json", "--review-window", "soon"],
+        ["bench", "--orders", "many", "--json"],
+        ["status", "--json", "--bogus"],
+    ],
+)
+def test_a_usage_error_with_json_is_one_json_document_on_stdout_too(cli: Run, capsys, argv):
+    """`order list --limit abc --json` printed argparse's usage on stderr and nothing on stdout."""
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    said = captured.err.strip().splitlines()[-1].removeprefix("error: ").rstrip(".")
+    assert document["exit_code"] == 2 and said in document["error"] and "usage:" in captured.err
+    assert document["error"].endswith("--help.")
+
+
+def test_a_usage_error_without_json_leaves_stdout_alone(cli: Run, capsys):
+    with pytest.raises(SystemExit):
+        cli("bench", "--orders", "many", "--json", "r.json")  # the JSON goes to a file
+    assert capsys.readouterr().out == ""
+
+
+def test_a_setting_refused_before_the_command_is_read_keeps_the_json_document(cli: Run, monkeypatch):
+    monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", "abc")
+    code, err = cli("status", "--json")
+    assert code == 1
+    assert json.loads(cli.out) == {"error": err.strip(), "exit_code": 1}  # type: ignore[attr-defined]
+
+
 class _TemporalTakesIt:
     """Temporal up: the order's validator accepts the Update and the handler answers."""
 
