@@ -158,9 +158,28 @@ def page_line(shown: int, offset: int, total: int, state: str | None = None, eve
 WIDE_LIST = 100
 
 
+# What the order id and the state take (16, AWAITING_APPROVAL, a gap between), and what each
+# further column of the list needs with its gap, in the order they give way on a narrow terminal:
+# left to Rich, it squeezed out the id, the one column it may wrap, and kept the rest.
+LIST_ID_AND_STATE = 16 + 2 + 17
+LIST_COLUMNS_GIVING_WAY = {"Last error": 14, "Clock": 7, "Retries": 9, "Amount": 11}
+
+
+def _list_columns(width: int) -> set[str]:
+    """The optional columns of the order list that fit ``width``, the most telling kept longest."""
+    kept = dict(LIST_COLUMNS_GIVING_WAY)
+    for name in LIST_COLUMNS_GIVING_WAY:
+        if LIST_ID_AND_STATE + sum(kept.values()) <= width:
+            break
+        del kept[name]
+    return set(kept)
+
+
 def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = WIDE_LIST) -> Table:
-    """Fits 80 columns: no outer edge, ids wrapped (never cut), the error takes what is left."""
+    """Fits 80 columns: no outer edge, ids wrapped (never cut), the error takes what is left.
+    Narrower, the last error, the clock, the retries and the amount give way, in that order."""
     wide = width >= WIDE_LIST
+    shown = _list_columns(width)
     table = Table(
         title=title,
         expand=True,
@@ -173,20 +192,23 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
     table.add_column("State", no_wrap=True)
     if wide:
         table.add_column("Step", overflow="ellipsis", no_wrap=True, max_width=18)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Retries", justify="right", no_wrap=True)
-    table.add_column("Clock", justify="right", no_wrap=True)
-    table.add_column("Last error", overflow="ellipsis", no_wrap=True, ratio=1, min_width=12)
+    optional = {
+        "Amount": (dict(justify="right", no_wrap=True), lambda order: format_cents(order.get("amount_cents"))),
+        "Retries": (dict(justify="right", no_wrap=True), lambda order: str(order.get("retries", 0))),
+        "Clock": (dict(justify="right", no_wrap=True), clock_text),
+        "Last error": (
+            dict(overflow="ellipsis", no_wrap=True, ratio=1, min_width=12),
+            lambda order: last_error_text(order.get("last_error"), short=True),
+        ),
+    }
+    optional = {name: column for name, column in optional.items() if name in shown}
+    for name, (options, _cell) in optional.items():
+        table.add_column(name, **options)
     for order in orders:
         cells: list[Any] = [order["order_id"], state_text(order["state"])]
         if wide:
             cells.append(Text(order.get("step", "")))
-        cells += [
-            format_cents(order.get("amount_cents")),
-            str(order.get("retries", 0)),
-            clock_text(order),
-            last_error_text(order.get("last_error"), short=True),
-        ]
+        cells += [cell(order) for _options, cell in optional.values()]
         table.add_row(*cells)
     if not orders:
         table.add_row("no orders yet", *[""] * (len(table.columns) - 1))

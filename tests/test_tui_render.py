@@ -360,6 +360,32 @@ def test_the_order_list_fits_80_columns_with_every_id_whole_and_the_last_error_i
     assert "Step" in wide.splitlines()[0] and "awaiting review" in wide
 
 
+def test_the_order_list_on_a_narrow_terminal_keeps_every_id_and_state_and_drops_the_least_telling_columns():
+    """At 40 columns the list showed states, amounts and clocks with no order id: Rich squeezed
+    out the one column it could wrap (an operator walkthrough in a split pane)."""
+    from app.render import orders_table
+
+    orders = [
+        an_order("bench-3f2c9a-117", "SHIPPED", amount_cents=12999, retries=11,
+                 last_error={"activity": "DispatchCarrier", "message": "Forced failure", "resolved": True}),
+        an_order("x" * 64, "AWAITING_APPROVAL", amount_cents=99999999, retries=40),
+    ]
+    seen = {}
+    for width in range(32, 81):
+        text = render(orders_table(orders, width=width), width=width)
+        assert all(len(line) <= width for line in text.splitlines()), width
+        lines = text.splitlines()
+        header = lines[0].split()
+        assert header[:2] == ["Order", "State"], (width, header)
+        ids = "".join(line[: lines[0].index("State")].strip() for line in lines[2:])
+        assert ids == "bench-3f2c9a-117" + "x" * 64, width  # wrapped, never cut
+        assert "AWAITING_APPROVAL" in text and "SHIPPED" in text, width
+        assert all("…" not in word for word in header), (width, header)  # a column shown is a column readable
+        seen[width] = header
+    assert seen[80] == ["Order", "State", "Amount", "Retries", "Clock", "Last", "error"]
+    assert seen[50] == ["Order", "State", "Amount"] and seen[32] == ["Order", "State"]
+
+
 def test_order_status_names_retries_and_failed_attempts_and_shows_the_history_link_whole():
     from app.render import audit_link, status_panel
 
