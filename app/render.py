@@ -357,20 +357,31 @@ def catalog_table(products: list[Product]) -> Table:
 WIDE_STACK_TABLE = 120
 
 
+# Below this width the table has no box and no pid column (a stopped part's detail names its pid):
+# boxed, the detail, what says why a part is down, was squeezed to nothing at 40 columns.
+NARROW_STACK_TABLE = 72
+
+
 def stack_table(status: Any, width: int = WIDE_STACK_TABLE) -> Table:
     """The parts of the stack, one row each (status is an app.stack.StackStatus)."""
-    wide = width >= WIDE_STACK_TABLE
+    wide, narrow = width >= WIDE_STACK_TABLE, width < NARROW_STACK_TABLE
     table = Table(title="Order Tracker stack", title_justify="left", expand=False)
+    if narrow:
+        table = Table(
+            title="Order Tracker stack", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+            collapse_padding=True,
+        )
     table.add_column("part", no_wrap=True)
     table.add_column("health", no_wrap=True)
-    table.add_column("pid", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("pid", justify="right", no_wrap=True)
     table.add_column("detail", overflow="fold")
     if wide:
         table.add_column("log", overflow="fold")
     for part in status.parts:
         health = Text("healthy", style="green") if part.healthy else Text("DOWN", style="bold red")
         where = "" if part.local else "external"
-        cells = [part.name, health, str(part.pid or ""), part.detail]
+        cells = [part.name, health, *([] if narrow else [str(part.pid or "")]), part.detail]
         table.add_row(*cells, *([part.log or where] if wide else []))
     return table
 

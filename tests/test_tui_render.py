@@ -448,6 +448,27 @@ def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_
     assert "/logs/postgres.log" in wide
 
 
+def test_stack_status_on_a_narrow_terminal_still_says_why_a_part_is_down():
+    """At 40 columns the detail column was squeezed to nothing: "order-worker DOWN" with no word
+    of why, nor of the kill -CONT that resumes it (an operator walkthrough in a split pane)."""
+    from app.render import stack_table
+
+    status = stack_status(down="order-worker")
+    why = "stopped (SIGSTOP): not serving order-tq; kill -CONT 12345 resumes it"
+    status.parts[2].detail, status.parts[2].pid = why, 12345
+    for width in range(40, 81):
+        text = render(stack_table(status, width=width), width=width)
+        lines = text.splitlines()
+        assert all(len(line) <= width for line in lines), width
+        header = next(line for line in lines if "detail" in line)
+        start = header.index("detail")
+        row = [line for line in lines if "order-worker" in line][0]
+        below = lines[lines.index(row) : next(at for at, line in enumerate(lines) if "shipping-worker" in line)]
+        said = " ".join(" ".join(line[start:].strip(" │") for line in below).split())
+        assert said.startswith(why), (width, said)
+        assert "DOWN" in row
+
+
 def test_the_audit_tells_a_step_run_again_by_a_retried_workflow_task_from_a_second_shipping_attempt():
     from datetime import datetime, timedelta, timezone
 
