@@ -43,6 +43,40 @@ def sent_as_json(content_type: str | None) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+# Nothing the API takes comes near this (an order of every product with a full address is ~2 KB);
+# past it a body is refused as it arrives, not read whole into memory first.
+MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = "The request body is larger than 1 MiB, far more than any request needs."
+
+
+class BodyLimit:
+    """ASGI middleware: a request body past MAX_BODY_BYTES is a 413, whether its Content-Length
+    says so or its chunks add up to it. Raised from ``receive``, so FastAPI's own handler of
+    HTTP errors answers it, in one sentence like every refusal."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        received = int(declared) if declared.isdigit() else 0
+
+        async def limited() -> dict:
+            nonlocal received
+            if received > MAX_BODY_BYTES:
+                raise StarletteHTTPException(413, TOO_LARGE)
+            message = await receive()
+            if not declared.isdigit():
+                received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise StarletteHTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, limited, send)
+
+
 class ErrorOut(BaseModel):
     """Every refusal and failure: one sentence."""
 
@@ -55,6 +89,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     said = {
         404: "No such order",
         409: "Refused by the order, or the id (or payment id) is already taken",
+        413: "A body larger than 1 MiB",
         415: "A body not sent as JSON (Content-Type: application/json)",
         422: "Bad input",
         503: "A part of the stack is not answering",
@@ -128,6 +163,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
                 await app.state.service.close()
 
     app = FastAPI(title="Order Tracker", version="1.0", lifespan=lifespan)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(OperatorError)
     async def operator_error(_request: Request, error: OperatorError) -> JSONResponse:
@@ -213,7 +249,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def counts(request: Request) -> dict[str, int]:
         return await svc(request).state_counts()
 
-    @app.post("/orders", status_code=201, responses=_errors(409, 415, 422))
+    @app.post("/orders", status_code=201, responses=_errors(409, 413, 415, 422))
     async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
         created = await svc(request).create_order(
             # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
@@ -234,23 +270,23 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
         return await svc(request).audit(order_id)
 
-    @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 415, 422))
+    @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 413, 415, 422))
     async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> dict[str, Any]:
         message = await svc(request).approve(order_id, by=(body or DecisionIn()).by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 415, 422))
+    @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 413, 415, 422))
     async def reject(request: Request, order_id: str, body: RejectIn) -> dict[str, Any]:
         message = await svc(request).reject(order_id, body.reason, by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 415, 422))
+    @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 413, 415, 422))
     async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> dict[str, Any]:
         body = body or CancelIn()
         message = await svc(request).cancel(order_id, body.reason, by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}
 
-    @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 415, 422))
+    @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 413, 415, 422))
     async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> dict[str, Any]:
         message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
         return {"order_id": order_id, "accepted": True, "message": message}

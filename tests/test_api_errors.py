@@ -140,6 +140,39 @@ async def test_json_that_is_not_an_object_where_one_is_wanted_says_so(body, cont
     assert (status, answer) == (422, {"detail": detail})
 
 
+@pytest.mark.parametrize("declared", [True, False])  # with a Content-Length, or sent in chunks without one
+async def test_a_body_past_the_limit_is_refused_before_it_is_all_read(declared):
+    """A 50 MB body was read whole into the API's memory and parsed (an operator's test with curl):
+    nothing the API takes comes near 1 MiB, and a runaway client could take the machine's memory."""
+    order = {**ORDER, "address": {**ORDER["address"], "name": "A" * (2 * 1024 * 1024)}}
+    body = json.dumps(order).encode()
+    chunks = [body[at : at + 65536] for at in range(0, len(body), 65536)]
+    read: list[bytes] = []
+
+    async def receive() -> dict:
+        read.append(chunks[len(read)])
+        return {"type": "http.request", "body": read[-1], "more_body": len(read) < len(chunks)}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")]
+    if declared:
+        headers.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/orders", "raw_path": b"/orders", "query_string": b"", "root_path": "",
+        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+    }
+    await _app(RuntimeError("not reached"))(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    answer = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+    assert (status, answer) == (413, {"detail": "The request body is larger than 1 MiB, far more than any request needs."})
+    assert len(read) <= 1024 * 1024 // 65536 + 1  # it stopped reading
+
+
 async def test_a_created_order_answers_with_its_amount_as_exact_money():
     """POST /orders gave only amount_cents, while every other answer (and `order create --json`)
     gives amount as "59.97" (an operator comparing the CLI's and the API's answers)."""
@@ -179,3 +212,4 @@ def test_the_openapi_docs_describe_the_error_answers_the_routes_give():
     )
     assert {"404", "422", "503"} <= set(document["paths"]["/orders/{order_id}"]["get"]["responses"])
     assert {"404", "409", "422"} <= set(document["paths"]["/orders/{order_id}/cancel"]["post"]["responses"])
+    assert "413" in create and "413" in document["paths"]["/orders/{order_id}/address"]["put"]["responses"]
