@@ -22,6 +22,30 @@ DATABASE_NAME = "orders"
 
 
 @dataclass(frozen=True)
+class WorkerTuning:
+    """The workers' knobs, measured for this machine (README, docs/performance.md), each from its
+    variable. Read with the settings, so that a bad one is refused before anything starts."""
+
+    workflow_task_polls: int = 40
+    normal_poll_ratio: float = 0.5  # the normal queue's share of the polls, the sticky one has the rest
+    max_workflow_tasks: int = 200
+    max_local_activities: int = 1000
+    max_activities: int = 500  # steps that went on as regular activities
+    db_pool_size: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "WorkerTuning":
+        return cls(
+            workflow_task_polls=_count(env, "ORDER_TRACKER_WORKFLOW_TASK_POLLS", cls.workflow_task_polls),
+            normal_poll_ratio=_share(env, "ORDER_TRACKER_NORMAL_POLL_RATIO", cls.normal_poll_ratio),
+            max_workflow_tasks=_count(env, "ORDER_TRACKER_MAX_WORKFLOW_TASKS", cls.max_workflow_tasks),
+            max_local_activities=_count(env, "ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", cls.max_local_activities),
+            max_activities=_count(env, "ORDER_TRACKER_MAX_ACTIVITIES", cls.max_activities),
+            db_pool_size=_count(env, "ORDER_TRACKER_DB_POOL_SIZE", cls.db_pool_size),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     temporal_port: int
@@ -36,6 +60,7 @@ class Settings:
     temporal_metrics_port: int | None = None
     # Whether `up` starts the watchdog that starts a dead worker again (app/stack/watchdog.py).
     restart_workers: bool = True
+    worker_tuning: WorkerTuning = WorkerTuning()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -51,6 +76,7 @@ class Settings:
             external_database_url=(env.get("DATABASE_URL") or "").strip() or None,
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
             restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
+            worker_tuning=WorkerTuning.from_env(env),
         )
         settings._check_addresses()
         settings._check_ports_apart()
@@ -191,6 +217,30 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
         return int(text)
     raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """The whole number of 1 or more in variable ``name`` (unset or empty: ``default``)."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1:
+        return int(text)
+    raise InvalidInput(f"{name} must be a whole number of 1 or more, not {env[name]!r}.")
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """The number above 0 and at most 1 in variable ``name`` (unset or empty: ``default``)."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        share = float(text)
+    except ValueError:
+        share = float("nan")
+    if 0 < share <= 1:  # NaN fails it
+        return share
+    raise InvalidInput(f"{name} must be a number above 0 and at most 1, such as 0.5, not {env[name]!r}.")
 
 
 def _is_port(text: str) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from temporalio.service import GrpcCompression
 
 from app.config import Settings, on_this_machine
+from app.errors import InvalidInput
 
 
 def _settings(tmp_path: Path, **env: str) -> Settings:
@@ -146,3 +147,34 @@ def test_temporal_addresses_with_host_and_port_are_taken(tmp_path, address):
 def test_addresses_are_taken_without_the_spaces_around_them(tmp_path):
     settings = _settings(tmp_path, TEMPORAL_ADDRESS=" t.example:7233\n", DATABASE_URL=" postgresql://db.example/orders ")
     assert (settings.temporal_address, settings.database_url) == ("t.example:7233", "postgresql://db.example/orders")
+
+
+TUNING = {
+    "ORDER_TRACKER_WORKFLOW_TASK_POLLS": ("workflow_task_polls", 40),
+    "ORDER_TRACKER_NORMAL_POLL_RATIO": ("normal_poll_ratio", 0.5),
+    "ORDER_TRACKER_MAX_WORKFLOW_TASKS": ("max_workflow_tasks", 200),
+    "ORDER_TRACKER_MAX_LOCAL_ACTIVITIES": ("max_local_activities", 1000),
+    "ORDER_TRACKER_MAX_ACTIVITIES": ("max_activities", 500),
+    "ORDER_TRACKER_DB_POOL_SIZE": ("db_pool_size", 20),
+}
+
+
+def test_the_workers_tuning_has_the_readmes_defaults_and_takes_its_variables(tmp_path):
+    tuning = _settings(tmp_path).worker_tuning
+    assert {name: getattr(tuning, field) for name, (field, _) in TUNING.items()} == {
+        name: default for name, (_, default) in TUNING.items()
+    }
+    given = _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE=" 8 ", ORDER_TRACKER_NORMAL_POLL_RATIO="1").worker_tuning
+    assert (given.db_pool_size, given.normal_poll_ratio) == (8, 1.0)
+    assert _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="").worker_tuning.db_pool_size == 20
+
+
+@pytest.mark.parametrize("name", sorted(TUNING))
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5e", "nan", "inf"])
+def test_a_worker_tuning_that_cannot_be_one_is_refused_in_a_sentence_naming_it(tmp_path, name, value):
+    """`ORDER_TRACKER_DB_POOL_SIZE=abc ./start.sh up` started the servers, then said "The order
+    worker exited during start-up (ValueError: invalid literal for int() with base 10: 'abc')",
+    naming no variable; 0 polls or a pool of 0 failed the same way, or deep in the SDK."""
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, **{name: value})
+    assert str(refused.value).startswith(f"{name} must be ") and str(refused.value).endswith(f", not {value!r}.")

@@ -31,10 +31,6 @@ from workers.failures import CompactStackFailureConverter
 log = logging.getLogger("workers")
 
 
-def _int_env(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
 def _workflow_runner() -> WorkflowRunner:
     """Workflows run unsandboxed here; the sandbox guards them in the tests instead.
 
@@ -85,12 +81,13 @@ async def _serve(
     # attempt's row is written either way and the step retries; ~3 per 100 orders at C=100.
     warnings.filterwarnings("ignore", message="Cannot find activity to cancel")
     settings = Settings.from_env()
+    tuning = settings.worker_tuning
     client = await Client.connect(
         **settings.temporal_connect_config(),
         data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
         runtime=forwarding_runtime(),
     )
-    pool = await create_pool(settings.database_url, max_size=_int_env("ORDER_TRACKER_DB_POOL_SIZE", 20))
+    pool = await create_pool(settings.database_url, max_size=tuning.db_pool_size)
     recorder = AttemptRecorder(pool)
     worker = Worker(
         client,
@@ -99,9 +96,9 @@ async def _serve(
         activities=activities(pool),
         interceptors=[recorder],
         workflow_runner=_workflow_runner(),
-        max_concurrent_activities=_int_env("ORDER_TRACKER_MAX_ACTIVITIES", 500),
-        max_concurrent_workflow_tasks=_int_env("ORDER_TRACKER_MAX_WORKFLOW_TASKS", 200),
-        max_concurrent_local_activities=_int_env("ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", 1000),
+        max_concurrent_activities=tuning.max_activities,
+        max_concurrent_workflow_tasks=tuning.max_workflow_tasks,
+        max_concurrent_local_activities=tuning.max_local_activities,
         # A workflow task that finds no waiting poll is written to the server's backlog and
         # read back later. At C=100 the SDK's default (5 polls, ratio 0.2: 1 on the normal
         # queue that new workflows start on, 4 on the sticky queue) left a new order ~0.84 s
@@ -110,8 +107,8 @@ async def _serve(
         # 40 at 1.0 (40 normal, 1 sticky) and 40 at 0.5 give the same p50, but with a single
         # sticky poll the approve Update takes ~1.4 s to answer instead of ~0.7 s,
         # and p99 is higher; so 20 and 20.
-        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(_int_env("ORDER_TRACKER_WORKFLOW_TASK_POLLS", 40)),
-        nonsticky_to_sticky_poll_ratio=float(os.environ.get("ORDER_TRACKER_NORMAL_POLL_RATIO", "0.5")),
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(tuning.workflow_task_polls),
+        nonsticky_to_sticky_poll_ratio=tuning.normal_poll_ratio,
         # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
         graceful_shutdown_timeout=timedelta(seconds=3),
     )
