@@ -111,6 +111,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     catalog = sub.add_parser("catalog", help="the products one can order")
     _json_flag(catalog)
     catalog.set_defaults(handler=_catalog)
+    # A missing command is named by its choices, as the usage line does, not by its dest.
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:

@@ -79,3 +79,13 @@ def test_order_create_help_says_items_are_required_and_their_form(cli_help):
     item_help = " ".join(out.split("--item SKU:QTY", 2)[2].split())
     assert item_help.startswith("required: a product and its quantity, e.g. WIDGET-1:2; repeat for more")
     assert "--country COUNTRY country as an ISO 3166 alpha-2 code" in " ".join(out.split())
+
+
+def test_order_without_its_command_names_the_commands_not_an_internal_name(cli_help, capsys):
+    """`./start.sh order` said "the following arguments are required: order_command", the name
+    of a variable in the code."""
+    with pytest.raises(SystemExit) as exited:
+        main(["order"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "order_command" not in err
+    assert "error: the following arguments are required: {create,approve,reject,cancel,address,status,list,audit,catalog}" in err
