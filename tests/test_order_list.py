@@ -63,6 +63,8 @@ class AuditTables:
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         if "GROUP BY activity" in sql:  # attempts_by_activity
             return [{"activity": a, "n": n} for a, n in Counter(name for _, _, name, _ in ATTEMPTS).items()]
+        if "GROUP BY state" in sql:  # state_counts: this order, and four others that shipped
+            return [{"state": "PACKED", "n": 1}, {"state": "SHIPPED", "n": 4}]
         self.pages.append(args)  # list_orders: (state, limit, offset)
         return [self.order_row()]
 
@@ -287,6 +289,18 @@ async def test_the_largest_page_is_served(tmp_path):
     status, body = await _get(app, "/orders", "limit=1000&offset=1000000000&state=packed")
     assert (status, body["count"]) == (200, 1)
     assert service.pool.pages == [("PACKED", 1000, 1_000_000_000)]
+
+
+@pytest.mark.parametrize("query, total", [("", 5), ("state=packed", 1), ("state=SHIPPED&offset=3", 4)])
+async def test_the_api_list_says_how_many_orders_there_are_as_the_cli_does(tmp_path, query, total):
+    """`order list --json` gives total and offset beside count; GET /orders gave count alone, so a
+    client paging through the API could not tell how many pages there are."""
+    service = a_service(tmp_path)
+    app = create_app(service)
+    app.state.service = service
+    status, body = await _get(app, "/orders", query)
+    assert status == 200
+    assert (body["count"], body["total"], body["offset"]) == (1, total, 3 if "offset" in query else 0)
 
 
 def test_a_last_error_says_why_it_no_longer_stands():
