@@ -75,7 +75,7 @@ class Settings:
             external_temporal_address=(env.get("TEMPORAL_ADDRESS") or "").strip() or None,
             external_database_url=(env.get("DATABASE_URL") or "").strip() or None,
             temporal_metrics_port=_port(env, "ORDER_TRACKER_TEMPORAL_METRICS_PORT", None),
-            restart_workers=env.get("ORDER_TRACKER_RESTART_WORKERS", "1").strip().lower() not in ("0", "false", "no", "off"),
+            restart_workers=_switch(env, "ORDER_TRACKER_RESTART_WORKERS", True),
             worker_tuning=WorkerTuning.from_env(env),
         )
         settings._check_addresses()
@@ -217,6 +217,18 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
         return int(text)
     raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """On or off in variable ``name`` (unset or empty: ``default``); a typo is refused, not taken for on."""
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"{name} must be 1 (on) or 0 (off), not {env[name]!r}.")
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:

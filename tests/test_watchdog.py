@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from app.config import Settings
+from app.errors import InvalidInput
 from app.stack import watchdog
 from app.stack.stack import Stack
 from app.stack.watchdog import FIRST_DELAY_S, MAX_DELAY_S, STEADY_S, Backoff, restart_dead_workers
@@ -82,6 +83,15 @@ def test_the_setting_that_turns_the_watchdog_off_is_read_from_the_environment(tm
     assert Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}).restart_workers is True
     for off in ("0", "false", "no", "off"):
         assert Settings.from_env({"ORDER_TRACKER_RESTART_WORKERS": off}).restart_workers is False
+
+
+def test_a_setting_for_the_watchdog_that_is_neither_on_nor_off_is_refused_in_a_sentence():
+    """ORDER_TRACKER_RESTART_WORKERS=of (a typo for off) left the watchdog on, in silence."""
+    for on in ("1", "true", "yes", "on", " ON ", ""):
+        assert Settings.from_env({"ORDER_TRACKER_RESTART_WORKERS": on}).restart_workers is True
+    with pytest.raises(InvalidInput) as refused:
+        Settings.from_env({"ORDER_TRACKER_RESTART_WORKERS": "of"})
+    assert str(refused.value) == "ORDER_TRACKER_RESTART_WORKERS must be 1 (on) or 0 (off), not 'of'."
 
 
 def test_a_watchdog_whose_pid_file_is_gone_or_names_another_is_no_longer_the_stacks(stack):
