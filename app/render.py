@@ -108,7 +108,7 @@ def status_panel(status: dict[str, Any]) -> Panel:
     grid.add_row("Attempts", ", ".join(f"{name} {n}" for name, n in attempts.items()) or "none yet")
     grid.add_row("Retries", retries_line(status))
     last_error = status.get("last_error")
-    error = last_error_text(last_error, width=90)
+    error = last_error_text(last_error, width=500)  # whole: the panel wraps it (a guard against a runaway message)
     if last_error and last_error.get("resolved"):
         error.append(f" ({last_error.get('why') or 'a later attempt succeeded'})")
     grid.add_row("Last error", error)

@@ -401,6 +401,21 @@ def test_order_status_names_retries_and_failed_attempts_and_shows_the_history_li
     assert audit_link(status).plain == f"Workflow history: {url}"
 
 
+def test_order_status_shows_the_last_error_whole_where_it_has_room_to_wrap():
+    """The panel cut the message at 90 characters, mid-word ("...(0.12s start-to-close); t…"),
+    though it wraps every other row: what an operator reads to learn why an order is stuck."""
+    from app.render import status_panel
+
+    message = (
+        "ConnectionDoesNotExistError: connection was closed in the middle of operation"
+        " (PostgreSQL at 127.0.0.1:5433 restarted)"
+    )
+    status = {"order_id": "ord-1", "state": "PAID", "step": "charging", "items": [], "amount_cents": 100,
+              "payment": {}, "retries": 3, "last_error": {"activity": "ChargePayment", "message": message}}
+    text = " ".join(render(status_panel(status), height=40).replace("│", " ").split())
+    assert f"ChargePayment: {message}" in text and "…" not in text
+
+
 def test_counts_of_one_are_singular_in_the_status_the_audit_and_the_counts():
     """It said "Retries 1 (1 failed attempts)" and "1 attempts, ... 1 retries"."""
     from app.render import page_line, status_panel
