@@ -172,11 +172,19 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         """FastAPI's own refusals; a body it cannot decode (not UTF-8) is bad input like any
-        other (422, one sentence), not its 400 "There was an error parsing the body"."""
+        other (422, one sentence), not its 400 "There was an error parsing the body"; a path or
+        method it does not have, a sentence saying which, not "Not Found"."""
         if error.status_code == 400 and error.detail == "There was an error parsing the body":
             return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=422)
+        path = request.url.path if len(request.url.path) <= 80 else request.url.path[:80] + "…"
+        if error.status_code == 404 and error.detail == "Not Found":
+            detail = f"There is no {request.method} {path} in this API; /docs lists what there is."
+            return JSONResponse({"detail": detail}, status_code=404)
+        if error.status_code == 405:
+            detail = f"{request.method} is not allowed on {path}; /docs lists what there is."
+            return JSONResponse({"detail": detail}, status_code=405, headers=error.headers)
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)

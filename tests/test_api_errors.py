@@ -173,6 +173,16 @@ async def test_a_body_past_the_limit_is_refused_before_it_is_all_read(declared):
     assert len(read) <= 1024 * 1024 // 65536 + 1  # it stopped reading
 
 
+@pytest.mark.parametrize(("method", "path", "status", "detail"), [
+    ("GET", "/nothing", 404, "There is no GET /nothing in this API; /docs lists what there is."),
+    ("DELETE", "/orders/o-1", 405, "DELETE is not allowed on /orders/o-1; /docs lists what there is."),
+])
+async def test_a_path_or_method_the_api_does_not_have_is_refused_in_a_sentence(method, path, status, detail):
+    """They were Starlette's words, "Not Found" and "Method Not Allowed", not a sentence saying
+    what was asked for, as every other refusal is."""
+    assert await _call(_app(RuntimeError("not reached")), method, path) == (status, {"detail": detail})
+
+
 async def test_a_created_order_answers_with_its_amount_as_exact_money():
     """POST /orders gave only amount_cents, while every other answer (and `order create --json`)
     gives amount as "59.97" (an operator comparing the CLI's and the API's answers)."""
