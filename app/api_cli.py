@@ -61,10 +61,16 @@ def _api(args: argparse.Namespace) -> int:
         # its traceback, and the operator would get that instead of one sentence (exit 3).
         asyncio.run(_stack_reachable())
         log.info("event=api_started host=%s port=%s", args.host, port)
-        print(f"Order Tracker API on http://{args.host}:{port} (docs at /docs); Ctrl-C stops it.")
+        print(f"Order Tracker API on {_url(args.host, port)} (docs at /docs); Ctrl-C stops it.")
         config = uvicorn.Config(create_app(), host=args.host, port=port, log_level="warning")
         uvicorn.Server(config).run(sockets=[sock])  # serves on the socket bound above: no second bind to fail
     return 0
+
+
+def _url(host: str, port: int) -> str:
+    """The address to announce: an IPv6 host goes in brackets (http://[::1]:8000), or no
+    browser or curl can use the URL."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _bind(host: str, port: int, set_by: str) -> socket.socket:

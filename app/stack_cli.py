@@ -169,12 +169,29 @@ def _logs(args: argparse.Namespace) -> int:
         raise OperatorError(f"No log yet for {args.name or 'any part'}; {start}.")
     command = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *map(str, paths)]
     try:
-        code = subprocess.call(command)
+        code = _tail(command)
     except KeyboardInterrupt:
         return 0
+    if code == -signal.SIGTERM:  # this command was stopped (kill), and its tail with it
+        return 128 + signal.SIGTERM
     # tail killed by SIGPIPE (`logs | head`): a reader that went away is no failure, as for every
     # other command; it exited 243 (-13) here.
     return 0 if code == -signal.SIGPIPE else code
+
+
+def _tail(command: list[str]) -> int:
+    """Run tail and wait for it. Ctrl-C reaches both processes, but a SIGTERM sent to this one
+    alone (`kill`, a supervisor) left `tail -F` running for ever, orphaned: it is passed on."""
+    process = subprocess.Popen(command)
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: process.terminate())
+    try:
+        return process.wait()
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _docker(compose_args: list[str]) -> int:

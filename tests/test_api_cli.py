@@ -97,3 +97,9 @@ def test_a_port_flag_out_of_range_is_a_usage_error_in_one_sentence(tmp_path, mon
         main(["api", "--port", port])
     assert exited.value.code == 2
     assert f"give a port number between 1 and 65535, not {port!r}." in capsys.readouterr().err
+
+
+def test_an_ipv6_host_is_announced_as_a_url_one_can_use():
+    """`api --host ::1` announced http://::1:8000, which neither a browser nor curl takes."""
+    assert api_cli._url("::1", 8000) == "http://[::1]:8000"
+    assert api_cli._url("127.0.0.1", 8000) == "http://127.0.0.1:8000"

@@ -4,12 +4,18 @@ log it shows and what it says when there is none yet."""
 from __future__ import annotations
 
 import logging
+import os
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
 from app.cli import main
+from app.config import ROOT
 
 Run = Callable[..., "tuple[int, str]"]
 
@@ -20,7 +26,7 @@ def cli(tmp_path, monkeypatch, capsys) -> Iterator[Run]:
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ORDER_TRACKER_DEBUG", raising=False)
     tails: list[list[str]] = []
-    monkeypatch.setattr("app.stack_cli.subprocess.call", lambda command: tails.append(command) or 0)
+    monkeypatch.setattr("app.stack_cli._tail", lambda command: tails.append(command) or 0)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
 
@@ -107,3 +113,43 @@ def test_logs_into_a_reader_that_went_away_exits_0(tmp_path: Path, monkeypatch):
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_sigterm_to_logs_follow_stops_its_tail_too(tmp_path: Path):
+    """`kill <pid of ./start.sh logs -f>` (not Ctrl-C, which reaches the whole process group)
+    left its `tail -F` running, orphaned, for ever."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "postgres.log").write_text("ready\n")
+    env = {**os.environ, "ORDER_TRACKER_DATA_DIR": str(tmp_path)}
+    env.pop("ORDER_TRACKER_DEBUG", None)
+    command = [sys.executable, "-m", "app", "logs", "postgres", "-f"]
+    # A session of its own, as a command started by a supervisor: no group signal reaches tail.
+    logs_command = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert select.select([logs_command.stdout], [], [], 30)[0], "tail printed nothing"
+        assert logs_command.stdout.readline() == b"ready\n"  # tail runs
+        tails = _children(logs_command.pid)
+        assert len(tails) == 1
+        logs_command.send_signal(signal.SIGTERM)
+        code = logs_command.wait(timeout=10)
+        assert _wait_gone(tails[0], timeout=10), "tail -F outlived the logs command"
+        assert code == 128 + signal.SIGTERM
+    finally:
+        logs_command.kill()
+        logs_command.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` ends within ``timeout`` s (a pidfd is readable once it has)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    with os.fdopen(pidfd) as handle:
+        return bool(select.select([handle], [], [], timeout)[0])
