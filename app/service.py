@@ -547,6 +547,15 @@ class OrderService:
                     f"it may not have been received: check with ./start.sh order status {order_id}"
                     " once the stack is up (./start.sh status)",
                 ) from None
+            if _workflow_task_failing(error):
+                log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
+                noun = command_noun(name)
+                raise StackUnreachable(
+                    f"Order {order_id} cannot take the {noun} now: its workflow tasks keep failing or timing out"
+                    " (an order worker stopped, or an error in its log: ./start.sh logs order-worker); the"
+                    f" {noun} was not received: send it again once the order goes on (./start.sh order status"
+                    f" {order_id})."
+                ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
@@ -639,6 +648,12 @@ def _out_of_reach(error: BaseException, settings: Settings) -> bool:
 
 # What the shipping child does next: pack (PAID) or dispatch (PACKED).
 IN_SHIPPING = (OrderState.PAID.value, OrderState.PACKED.value)
+
+
+def _workflow_task_failing(error: RPCError) -> bool:
+    """Temporal refuses an Update at once, without recording it, to a workflow whose task has
+    failed or timed out twice in a row (its third attempt is due): WorkflowNotReady."""
+    return error.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in error.message
 
 
 def _already(order_id: str, state: str) -> Refused:

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -16,6 +17,7 @@ from app.errors import NotFound, Refused, StackUnreachable
 from workflows.model import Address
 from app.service import OrderService
 from app.unfinished import temporal_cli
+from tests.conftest import eventually
 
 
 class _Answered:
@@ -713,3 +715,46 @@ async def test_a_start_a_stopped_temporal_does_not_answer_is_the_stacks_trouble_
             address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         )
     assert releases == []  # unknown whether it started: the payment id stays reserved
+
+
+@workflow.defn(name="OrderWorkflow", sandboxed=False)
+class _FailsEveryTask:
+    """An order's workflow whose every task fails (a nondeterminism error after a mixed upgrade,
+    say, or a bug), as the order worker's log would show."""
+
+    @workflow.run
+    async def run(self, order: dict) -> None:
+        raise RuntimeError("workflow task failed")
+
+
+async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_says_so_in_one_sentence(dev_env):
+    """Temporal refuses an Update at once once the workflow's task has failed (or timed out)
+    twice in a row: FAILED_PRECONDITION "Unable to perform workflow execution update due to
+    Workflow Task in failed state." That RPCError escaped the service: the CLI apologised for
+    something unexpected, the API answered 500 (a review: an approve sent again after "did not
+    answer" to an order whose worker was stopped)."""
+    import uuid
+
+    from temporalio.worker import Worker
+
+    from workflows.model import order_workflow_id
+
+    client = dev_env.client
+    order_id, task_queue = f"o-{uuid.uuid4().hex[:8]}", f"failing-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow("OrderWorkflow", {}, id=order_workflow_id(order_id), task_queue=task_queue)
+
+    async def failing_for_good() -> bool:
+        pending = (await handle.describe()).raw_description.pending_workflow_task
+        return pending.attempt >= 3
+
+    async with Worker(client, task_queue=task_queue, workflows=[_FailsEveryTask]):
+        await eventually(failing_for_good, timeout=30)
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as refused:
+        await service.approve(order_id)
+    assert str(refused.value) == (
+        f"Order {order_id} cannot take the approval now: its workflow tasks keep failing or timing out (an order"
+        " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not received:"
+        f" send it again once the order goes on (./start.sh order status {order_id})."
+    )
+    await handle.terminate("test")
