@@ -87,6 +87,11 @@ OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=50
 NO_ANSWER = frozenset({
     RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED
 })
+# Why Temporal turns a command or the status Query away at once (_workflow_task_failing).
+WORKFLOW_TASKS_FAILING = (
+    "its workflow tasks keep failing or timing out (an order worker stopped, or an error in its log:"
+    " ./start.sh logs order-worker)"
+)
 
 
 @dataclass
@@ -222,13 +227,14 @@ class OrderService:
     async def status(self, order_id: str) -> dict:
         """The live state: the workflow's own view, with attempts from the audit tables."""
         checks.status(order_id)
-        live, not_found, no_answer = None, False, self._client is None
+        live, not_found, no_answer, failing = None, False, self._client is None, False
         try:
             if self._client is not None:
                 live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             not_found = error.status == RPCStatusCode.NOT_FOUND
             no_answer = error.status in NO_ANSWER  # then asking it again below would only wait again
+            failing = _workflow_task_failing(error)
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
         except Exception as error:  # a query needs a worker; the database still knows the state
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
@@ -272,6 +278,9 @@ class OrderService:
             status["note"] = (
                 f"{self.temporal_unreachable} This is the database's view."
                 if self.temporal_unreachable
+                else f"I{WORKFLOW_TASKS_FAILING[1:]}, so the workflow cannot answer: this is the database's view,"
+                " which may lag behind it."
+                if failing
                 else "The workflow did not answer (no order worker serving, or Temporal busy):"
                 " this is the database's view, which may lag behind it."
             )
@@ -551,10 +560,8 @@ class OrderService:
                 log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
                 noun = command_noun(name)
                 raise StackUnreachable(
-                    f"Order {order_id} cannot take the {noun} now: its workflow tasks keep failing or timing out"
-                    " (an order worker stopped, or an error in its log: ./start.sh logs order-worker); the"
-                    f" {noun} was not received: send it again once the order goes on (./start.sh order status"
-                    f" {order_id})."
+                    f"Order {order_id} cannot take the {noun} now: {WORKFLOW_TASKS_FAILING}; the {noun} was not"
+                    f" received: send it again once the order goes on (./start.sh order status {order_id})."
                 ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -651,8 +658,9 @@ IN_SHIPPING = (OrderState.PAID.value, OrderState.PACKED.value)
 
 
 def _workflow_task_failing(error: RPCError) -> bool:
-    """Temporal refuses an Update at once, without recording it, to a workflow whose task has
-    failed or timed out twice in a row (its third attempt is due): WorkflowNotReady."""
+    """Temporal refuses an Update or a Query at once (an Update without recording it) to a
+    workflow whose task has failed or timed out twice in a row, its third attempt due:
+    WorkflowNotReady, "... due to Workflow Task in failed state"."""
     return error.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in error.message
 
 

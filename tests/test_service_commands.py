@@ -18,6 +18,7 @@ from workflows.model import Address
 from app.service import OrderService
 from app.unfinished import temporal_cli
 from tests.conftest import eventually
+from tests.test_order_list import AuditTables
 
 
 class _Answered:
@@ -727,7 +728,7 @@ class _FailsEveryTask:
         raise RuntimeError("workflow task failed")
 
 
-async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_says_so_in_one_sentence(dev_env):
+async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_and_its_status_say_so(dev_env):
     """Temporal refuses an Update at once once the workflow's task has failed (or timed out)
     twice in a row: FAILED_PRECONDITION "Unable to perform workflow execution update due to
     Workflow Task in failed state." That RPCError escaped the service: the CLI apologised for
@@ -756,5 +757,15 @@ async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_says_so_i
         f"Order {order_id} cannot take the approval now: its workflow tasks keep failing or timing out (an order"
         " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not received:"
         f" send it again once the order goes on (./start.sh order status {order_id})."
+    )
+    # Its status, from the database, says why the workflow does not answer (it said "no order
+    # worker serving, or Temporal busy", though one served it and failed).
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=AuditTables())  # type: ignore[arg-type]
+    status = await service.status(order_id)
+    assert (status["source"], status["note"]) == (
+        "database",
+        "Its workflow tasks keep failing or timing out (an order worker stopped, or an error in its log:"
+        " ./start.sh logs order-worker), so the workflow cannot answer: this is the database's view, which may"
+        " lag behind it.",
     )
     await handle.terminate("test")
