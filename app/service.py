@@ -83,9 +83,15 @@ QUERY_TIMEOUT = timedelta(seconds=3)
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 # Temporal did not answer (down, restarting, overloaded; the client retried first, as above):
 # the stack's trouble, not the command's, and whether the call reached the server is unknown.
-# A call's own rpc_timeout running out comes back as CANCELLED ("Timeout expired"): no answer too.
+# A call's own rpc_timeout running out comes back as CANCELLED ("Timeout expired"): no answer too,
+# as does a connection that dropped under the call (UNKNOWN "transport error": Temporal stopped
+# for a restart while a command was on the wire, seen in a chaos run).
 NO_ANSWER = frozenset({
-    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
 })
 # Why Temporal turns a command or the status Query away at once (_workflow_task_failing).
 WORKFLOW_TASKS_FAILING = (
@@ -603,10 +609,11 @@ class OrderService:
 
     def _no_answer_from_temporal(self, error: RPCError, doing: str, consequence: str) -> StackUnreachable:
         log.warning("event=temporal_no_answer doing=%r status=%s error=%r", doing, error.status.name, error)
+        how = {RPCStatusCode.CANCELLED: "timed out", RPCStatusCode.UNKNOWN: error.message or "unknown"}.get(
+            error.status, error.status.name.lower().replace("_", " ")
+        )
         return StackUnreachable(
-            f"Temporal at {self.settings.temporal_address} did not answer while {doing}"
-            f" ({'timed out' if error.status == RPCStatusCode.CANCELLED else error.status.name.lower().replace('_', ' ')});"
-            f" {consequence}."
+            f"Temporal at {self.settings.temporal_address} did not answer while {doing} ({how}); {consequence}."
         )
 
     async def _workflow_exists(self, order_id: str) -> bool | None:

@@ -259,6 +259,43 @@ async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_une
     )
 
 
+class _TemporalGoneMidCall(_TemporalSilent):
+    """Temporal stopped (SIGTERM, for a restart) while the call was on the wire: the connection
+    drops under it, which the SDK reports as UNKNOWN "transport error", without retrying."""
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        raise RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
+
+    async def start_workflow(self, *args, **kwargs):
+        raise RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
+
+
+async def test_temporal_going_away_under_a_command_is_no_answer_not_an_unexpected_error():
+    """Seen in a chaos run (Temporal restarted with SIGTERM while a cancel was being sent): the
+    RPCError escaped the service, so the CLI apologised for something unexpected (the API: 500),
+    and a create gave its payment id back though the start may have gone through."""
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalGoneMidCall(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await service.approve("o-7", by="dana")
+    assert str(unreachable.value) == (
+        "Temporal at 127.0.0.1:7233 did not answer while sending the approval to order o-7 (transport error);"
+        " it may not have been received: check with ./start.sh order status o-7 once the stack is up (./start.sh status)."
+    )
+
+
+async def test_a_start_temporal_went_away_under_keeps_the_payment_id_while_it_may_have_started(monkeypatch):
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    service = OrderService(settings=Settings.from_env({}), client=_TemporalGoneMidCall(None), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(transport error\); it may not have started"):
+        await service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        )
+    assert releases == []
+
+
 def _creatable(monkeypatch) -> list:
     """The database's side of a create, faked: one product, the id free, the payment id reserved
     by this call; returns the list the reservations given back are appended to."""
