@@ -312,7 +312,7 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     screen.cancel()  # what Ctrl-C does to the screen
     await screen
     text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
-    assert ": 12 of 12 orders created (" in text and "), 0 approved." in text
+    assert ": 12 of 12 orders started (" in text and "), 0 approved." in text
     assert (
         "2 orders await review in the Approve / reject menu;"
         " 10 approvals were sent and may still take effect." in text
@@ -347,28 +347,35 @@ async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monk
         await asyncio.sleep(0.01)
     screen.cancel()  # what Ctrl-C does to the screen
     await asyncio.wait_for(screen, 10)
-    created_bar = next(line for line in out.getvalue().splitlines() if "created " in line and "━" in line)
-    assert "10/40" in created_bar
+    started_bar = next(line for line in out.getvalue().splitlines() if "started " in line and "━" in line)
+    assert "10/40" in started_bar
     text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
     assert "Stopped waiting after" in text
-    assert ": 10 of 40 orders created (" in text and "), 0 approved." in text
+    assert ": 10 of 40 orders started (" in text and "), 0 approved." in text
     assert "10 orders await review in the Approve / reject menu." in text
     assert "not sent" not in text
     assert text.count("AWAITING_APPROVAL 10") == 1  # once, in the summary, not also under the bars
 
 
 @pytest.mark.parametrize(("auto_approve", "states", "sent", "approved", "expected"), [
-    (True, {"s-1": "SHIPPED", "s-2": "SHIPPED"}, set(), 2, ["Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 2 approved."]),
+    (True, {"s-1": "SHIPPED", "s-2": "SHIPPED"}, set(), 2, [
+        "Done in 4.0 s: 2 of 2 orders started (s-1 … s-2), 2 approved.",
+        "Ended 2: SHIPPED 2",
+    ]),
     (False, {"s-1": "AWAITING_APPROVAL", "s-2": "AWAITING_APPROVAL"}, set(), 0, [
-        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2).",
+        "Done in 4.0 s: 2 of 2 orders started (s-1 … s-2).",
+        "Still running 2: AWAITING_APPROVAL 2",
         "2 orders await review in the Approve / reject menu.",
     ]),
     (True, {"s-1": "AWAITING_APPROVAL", "s-2": "REJECTED"}, set(), 0, [
-        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 0 approved, 1 rejected.",
+        "Done in 4.0 s: 2 of 2 orders started (s-1 … s-2), 0 approved.",
+        "Ended 1: REJECTED 1",
+        "Still running 1: AWAITING_APPROVAL 1",
         "1 order awaits review in the Approve / reject menu.",
     ]),
     (True, {"s-1": "AWAITING_APPROVAL", "s-2": "PAID"}, {"s-1"}, 1, [
-        "Done in 4.0 s: 2 of 2 orders created (s-1 … s-2), 1 approved.",
+        "Done in 4.0 s: 2 of 2 orders started (s-1 … s-2), 1 approved.",
+        "Still running 2: AWAITING_APPROVAL 1  PAID 1",
         "1 approval was sent and may still take effect.",
     ]),
 ])
@@ -378,7 +385,72 @@ def test_a_simulation_sums_up_what_was_created_approved_and_is_left_to_review(au
     sim = Simulation(service=None, n=2, auto_approve=auto_approve)
     sim.created_ids = ["s-1", "s-2"]
     sim.states, sim.sent, sim.approved = states, sent, approved
-    assert summary_lines(sim, 2, 4.0, stopped=False) == expected
+    assert [line.plain for line in summary_lines(sim, 2, 4.0, stopped=False)] == expected
+
+
+class _ApprovalsTakeEffect(_SlowApprovals):
+    """Each approval takes effect at once (the order moves on to PAID), but its answer never
+    comes before Ctrl-C."""
+
+    async def approve(self, order_id: str, by: str) -> str:
+        self.states[order_id] = "PAID"
+        return await super().approve(order_id, by)
+
+
+async def _simulation_stopped(monkeypatch, service: Any, count: int, auto_approve: bool, stop_when) -> str:
+    """The text a simulation of ``count`` orders prints when Ctrl-C comes once ``stop_when()``."""
+    from app.tui import simulate
+
+    answers = iter([str(count), auto_approve])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
+    await _until(stop_when)
+    screen.cancel()  # what Ctrl-C does to the screen
+    await asyncio.wait_for(screen, 10)
+    return " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
+
+
+async def test_a_simulation_stopped_counts_the_approvals_that_took_effect_and_what_still_runs(monkeypatch):
+    """Ctrl-C while approvals waited for their answer: the orders had moved on to PAID, and the
+    summary said "0 approved", counted them neither as approved nor as pending, and did not say
+    that all 12 were still running."""
+    from app.tui import simulate
+
+    service = _ApprovalsTakeEffect()
+    text = await _simulation_stopped(
+        monkeypatch, service, 12, True, lambda: service.approvals_begun >= simulate.CONCURRENCY
+    )
+    assert ": 12 of 12 orders started (" in text and "), 10 approved." in text
+    assert "Still running 12: AWAITING_APPROVAL 2 PAID 10" in text
+    assert "Ended" not in text
+    assert "2 orders await review in the Approve / reject menu." in text
+    assert "may still take effect" not in text
+
+
+async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appears():
+    """A create that failed with "it may not have started" counted as could-not-start, and again
+    as started once its row appeared: "2 of 2 orders created" and "1 could not start"."""
+    from app.tui.simulate import Simulation, summary_lines
+
+    class _Recorded:
+        async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+            return {"s-1": "SHIPPED", "s-2": "SHIPPED"}
+
+    sim = Simulation(service=_Recorded(), n=2, auto_approve=False)
+    sim.order_ids = ["s-1", "s-2"]
+    sim.created_ids = ["s-1"]
+    sim.failed_to_start = {"s-2": "Temporal did not answer starting order s-2: it may not have started."}
+    await sim.poll()
+    assert sim.failed_to_start == {} and sim.settled == 2
+    assert [line.plain for line in summary_lines(sim, 2, 4.0, stopped=False)] == [
+        "Done in 4.0 s: 2 of 2 orders started (s-1 … s-2).", "Ended 2: SHIPPED 2",
+    ]
 
 
 def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():

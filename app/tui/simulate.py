@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.text import Text
 
 from app.errors import OperatorError
-from app.render import plural
+from app.render import plural, state_style
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -30,6 +30,10 @@ log = logging.getLogger("app.tui")
 MAX_ORDERS = 500
 CONCURRENCY = 10
 POLL_S = 1.0
+# The states only an approval leads to.
+APPROVED_STATES = frozenset(
+    s.value for s in (OrderState.APPROVED, OrderState.PAID, OrderState.PACKED, OrderState.DISPATCHED, OrderState.SHIPPED)
+)
 SIMULATED_ADDRESS = Address(
     name="Simulated Customer", street="1 Simulation Way", city="Springfield", postal_code="12345", country="US"
 )
@@ -61,9 +65,11 @@ class Simulation:
         self.failed_to_start: dict[str, str] = {}
         self.approving: set[str] = set()  # an approval queued or sent
         self.sent: set[str] = set()  # an approval sent (it may take effect even if the wait for its answer is cut)
+        self.answered: set[str] = set()  # an approval answered (approved or refused)
         self.approved = 0  # answered: approved
         self.refusals = 0
         self.created_ids: list[str] = []
+        self.cut_off: set[str] = set()  # a create the stop cut off: it may have started
         self._slots = asyncio.Semaphore(CONCURRENCY)
         # Approvals have slots of their own: in the creates' they queued behind every create
         # not yet sent, and "approve each as soon as it awaits review" did not.
@@ -80,6 +86,18 @@ class Simulation:
     def settled(self) -> int:
         return len(self.failed_to_start) + sum(1 for s in self.states.values() if settled(s, self.auto_approve))
 
+    @property
+    def not_recorded(self) -> list[str]:
+        """Orders whose create returned but whose row is not written yet."""
+        return [order_id for order_id in self.started if order_id not in self.states]
+
+    @property
+    def approvals_done(self) -> int:
+        """Approvals that took effect: those answered, and those whose answer the stop cut off
+        though the order has moved on since (they counted neither as approved nor as pending)."""
+        cut_short = self.sent - self.answered
+        return self.approved + sum(1 for order_id in cut_short if self.states.get(order_id) in APPROVED_STATES)
+
     async def create_all(self, products: list[Any]) -> None:
         rng = random.Random()
 
@@ -92,6 +110,9 @@ class Simulation:
                     self.created_ids.append(order_id)
                 except OperatorError as error:
                     self.failed_to_start[order_id] = str(error)
+                except asyncio.CancelledError:
+                    self.cut_off.add(order_id)
+                    raise
 
         await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
 
@@ -100,6 +121,10 @@ class Simulation:
         the newest page of the list: orders created meanwhile by anyone else pushed ours off
         that page, and the screen then froze on their last state for ever."""
         self.states.update(await self.service.order_states(self.order_ids))
+        # A create that failed without knowing whether the order started ("it may not have
+        # started"): a row says it did. It counted twice, as started and as failed to start.
+        for order_id in self.failed_to_start.keys() & self.states.keys():
+            del self.failed_to_start[order_id]
         if self.auto_approve and approve:
             for order_id, state in self.states.items():
                 if state == OrderState.AWAITING_APPROVAL.value and order_id not in self.approving:
@@ -114,8 +139,10 @@ class Simulation:
                 self.sent.add(order_id)
                 await self.service.approve(order_id, by="simulation")
                 self.approved += 1
+                self.answered.add(order_id)
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
                 self.refusals += 1
+                self.answered.add(order_id)
                 log.info("event=simulated_approval_refused order_id=%s error=%s", order_id, error)
 
     def __rich__(self) -> Text:
@@ -137,18 +164,23 @@ class Simulation:
             task.cancel()
 
 
-def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[str]:
-    """What the simulation did, in one or two sentences: how many orders were created and
-    approved (or rejected), and how many are left for the operator to review, and where."""
+def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[Text]:
+    """What the simulation did: how many orders started (and were approved), how many ended in
+    which state, how many were still running, which of those are left for the operator to
+    review, and which are not recorded yet."""
     started = sim.started
     span = f" ({started[0]} … {started[-1]})" if started else ""
-    done = [f"{len(started)} of {n} orders created{span}"]
+    done = [f"{len(started)} of {n} orders started{span}"]
     if sim.auto_approve:
-        done.append(f"{sim.approved} approved")
-    if rejected := sum(1 for state in sim.states.values() if state == OrderState.REJECTED.value):
-        done.append(f"{rejected} rejected")
+        done.append(f"{sim.approvals_done} approved")
     verb = "Stopped waiting after" if stopped else "Done in"
-    lines = [f"{verb} {took:.1f} s: {', '.join(done)}."]
+    lines = [Text(f"{verb} {took:.1f} s: {', '.join(done)}.")]
+    ended = Counter(state for state in sim.states.values() if OrderState(state).terminal)
+    running = Counter(state for state in sim.states.values() if not OrderState(state).terminal)
+    if ended:
+        lines.append(states_line(f"Ended {sum(ended.values())}:", ended))
+    if running:
+        lines.append(states_line(f"Still running {sum(running.values())}:", running))
     waiting = sim.awaiting_review()
     on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)  # approvals cut off: may still take effect
     left = len(waiting) - on_the_way
@@ -160,8 +192,28 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[s
             f"{plural(on_the_way, 'approval')} {'was' if on_the_way == 1 else 'were'} sent and may still take effect"
         )
     if review:
-        lines.append("; ".join(review) + ".")
+        lines.append(Text("; ".join(review) + ".", style="yellow"))
+    if unrecorded := len(sim.not_recorded):
+        lines.append(Text(
+            f"{plural(unrecorded, 'order')} started {'is' if unrecorded == 1 else 'are'} not recorded in the database yet.",
+            style="yellow",
+        ))
+    if cut_off := len(sim.cut_off - set(started)):
+        lines.append(Text(
+            f"{plural(cut_off, 'create')} {'was' if cut_off == 1 else 'were'} cut off by the stop and may have started.",
+            style="yellow",
+        ))
     return lines
+
+
+def states_line(label: str, counts: Counter) -> Text:
+    """``label`` and the count of each state, in the order an order moves through them."""
+    text = Text(label)
+    for state in OrderState:
+        if counts.get(state.value):
+            text.append("  " if len(text) > len(label) else " ")
+            text.append(f"{state.value} {counts[state.value]}", style=state_style(state.value))
+    return text
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
@@ -181,12 +233,12 @@ async def simulate_orders(service: Any, console: Console) -> None:
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     )
-    created_bar = progress.add_task("created", total=n)
+    started_bar = progress.add_task("started", total=n)
     settled_bar = progress.add_task("settled", total=n)
     stopped = False
 
     def show_counts() -> None:
-        progress.update(created_bar, completed=len(sim.started))
+        progress.update(started_bar, completed=len(sim.started))
         progress.update(settled_bar, completed=sim.settled)
 
     with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4) as live:
@@ -214,14 +266,8 @@ async def simulate_orders(service: Any, console: Console) -> None:
         show_counts()
         live.update(progress)  # the counts per state follow in the summary
     took = time.monotonic() - began
-    done, *review = summary_lines(sim, n, took, stopped)
-    console.print(Text(done))
-    now = summary_bar(Counter(sim.states.values()))
-    if (unrecorded := len(sim.started) - len(sim.states)) > 0:
-        now.append(f"  ({unrecorded} not recorded yet)", style="dim")
-    console.print(now)
-    for line in review:
-        console.print(Text(line, style="yellow"))
+    for line in summary_lines(sim, n, took, stopped):
+        console.print(line)
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
