@@ -433,6 +433,31 @@ async def test_a_simulation_stopped_counts_the_approvals_that_took_effect_and_wh
     assert "may still take effect" not in text
 
 
+class _RowsNotWritten(_SlowApprovals):
+    """Every order starts, but only the first three get their row (no worker took the others
+    up, or their ReceiveOrder did not commit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[str] = []
+
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        self.created.append(order_id)
+        if len(self.created) <= 3:
+            self.states[order_id] = "AWAITING_APPROVAL"
+
+
+async def test_a_simulation_does_not_say_that_orders_not_recorded_await_review_in_the_menu(monkeypatch):
+    """"8 orders await review in the Approve / reject menu" of eight orders five of which had no
+    row: the menu lists orders from the database, and offered three."""
+    service = _RowsNotWritten()
+    text = await _simulation_stopped(monkeypatch, service, 8, False, lambda: len(service.created) == 8)
+    assert ": 8 of 8 orders started (" in text
+    assert "Still running 3: AWAITING_APPROVAL 3" in text
+    assert "3 orders await review in the Approve / reject menu." in text
+    assert "5 orders started are not recorded in the database yet; Approve / reject lists them once" in text
+
+
 async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appears():
     """A create that failed with "it may not have started" counted as could-not-start, and again
     as started once its row appeared: "2 of 2 orders created" and "1 could not start"."""
@@ -586,13 +611,15 @@ async def test_a_simulation_follows_its_orders_while_others_create_orders_too():
 
 def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops():
     """It counted only AWAITING_APPROVAL: orders still RECEIVED, or not yet recorded, were left
-    out, and then sat awaiting review with no approval coming."""
+    out, and then sat awaiting review with no approval coming. Those not recorded are said
+    apart: Approve / reject does not list them yet."""
     from app.tui.simulate import Simulation
 
     sim = Simulation(service=None, n=5, auto_approve=True)
     sim.created_ids = ["s-1", "s-2", "s-3", "s-4", "s-5"]
     sim.states = {"s-1": "AWAITING_APPROVAL", "s-2": "RECEIVED", "s-3": "PAID", "s-4": "SHIPPED"}  # s-5 not recorded
-    assert sim.awaiting_review() == ["s-1", "s-2", "s-5"]
+    assert sim.awaiting_review() == ["s-1", "s-2"]
+    assert sim.not_recorded == ["s-5"]
 
 
 def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():

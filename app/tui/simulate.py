@@ -88,7 +88,7 @@ class Simulation:
 
     @property
     def not_recorded(self) -> list[str]:
-        """Orders whose create returned but whose row is not written yet."""
+        """Orders whose create returned but whose row is not written yet: no menu lists them."""
         return [order_id for order_id in self.started if order_id not in self.states]
 
     @property
@@ -153,11 +153,12 @@ class Simulation:
         return text
 
     def awaiting_review(self) -> list[str]:
-        """The orders created that have not had their review yet: awaiting it, on their way to it
-        (RECEIVED, VALIDATED), or not recorded yet. Once the simulation stops approving, each
-        needs an operator's decision, unless its approval was sent already."""
+        """The orders recorded that have not had their review yet: awaiting it, or on their way
+        to it (RECEIVED, VALIDATED). Once the simulation stops approving, each needs an
+        operator's decision, unless its approval was sent already. Not those not recorded yet:
+        Approve / reject lists only recorded orders (they were said to await review there)."""
         before = {s.value for s in BEFORE_DECISION_STATES}
-        return [order_id for order_id in self.started if self.states.get(order_id, OrderState.RECEIVED.value) in before]
+        return [order_id for order_id in self.started if self.states.get(order_id) in before]
 
     def stop(self) -> None:
         for task in list(self._background):
@@ -167,7 +168,7 @@ class Simulation:
 def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[Text]:
     """What the simulation did: how many orders started (and were approved), how many ended in
     which state, how many were still running, which of those are left for the operator to
-    review, and which are not recorded yet."""
+    review, and which are not recorded yet (no menu lists those)."""
     started = sim.started
     span = f" ({started[0]} … {started[-1]})" if started else ""
     done = [f"{len(started)} of {n} orders started{span}"]
@@ -195,7 +196,9 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
         lines.append(Text("; ".join(review) + ".", style="yellow"))
     if unrecorded := len(sim.not_recorded):
         lines.append(Text(
-            f"{plural(unrecorded, 'order')} started {'is' if unrecorded == 1 else 'are'} not recorded in the database yet.",
+            f"{plural(unrecorded, 'order')} started {'is' if unrecorded == 1 else 'are'} not recorded in the database"
+            f" yet; Approve / reject lists {'it' if unrecorded == 1 else 'them'} once {'its' if unrecorded == 1 else 'their'}"
+            " workflow records it.",
             style="yellow",
         ))
     if cut_off := len(sim.cut_off - set(started)):
