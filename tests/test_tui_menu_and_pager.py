@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import questionary
 from rich.console import Console
 from rich.text import Text
 
@@ -82,6 +83,32 @@ async def test_esc_then_enter_at_the_menu_picks_the_entry_pointed_at():
         question = tui_app.main_menu([("Create", None), ("Approve", None), ("Quit", None)], 1, input=keys, output=DummyOutput())
         keys.send_text("\x1b\r")
         assert await prompts.ask(question, escape=False) == 1
+
+
+@pytest.mark.parametrize("keys", ["\x03", "\x1b", "\x04"])  # Ctrl-C, Esc, Ctrl-D
+async def test_a_question_left_without_an_answer_is_erased_not_left_as_if_answered(keys):
+    """Ctrl-C at "Order id" left "? Order id ord-63125125" on the screen, above "Back to the
+    menu.", as if that id had been given (an operator walkthrough)."""
+    with create_pipe_input() as typed:
+        question = questionary.text("Order id", default="ord-1", input=typed, output=DummyOutput())
+        typed.send_text(keys)
+        with pytest.raises(prompts.Back):
+            await prompts.ask(question)
+    assert question.application.erase_when_done
+
+
+async def test_a_question_ended_by_an_error_is_erased_and_an_answered_one_stays():
+    with create_pipe_input() as typed:
+        answered = questionary.text("Order id", default="ord-1", input=typed, output=DummyOutput())
+        typed.send_text("\r")
+        assert await prompts.ask(answered) == "ord-1"
+    assert not answered.application.erase_when_done
+    with create_pipe_input() as typed:
+        broken = questionary.text("Order id", input=typed, output=DummyOutput())
+        typed.close()  # the terminal is gone
+        with pytest.raises(EOFError):
+            await prompts.ask(broken)
+    assert broken.application.erase_when_done
 
 
 def _timeline(lines: int) -> Text:

@@ -119,10 +119,25 @@ def _bind_escape(question: Question, back: bool) -> None:
     application.key_bindings = merge_key_bindings([application.key_bindings, bindings])
 
 
+def _erase_unless_answered(question: Question) -> None:
+    """A question left without an answer (Ctrl-C, Esc, an error, the screen cancelled) is
+    erased: drawn as done it kept what was typed or offered ("? Order id ord-63125125" above
+    "Back to the menu."), as if that had been the answer."""
+    application = question.application
+
+    def ended(future: asyncio.Future) -> None:
+        if future.cancelled() or future.exception() is not None or future.result() is None:
+            application.erase_when_done = True
+
+    # Run with the application's future set and before its final drawing, which this decides.
+    application.pre_run_callables.append(lambda: application.future.add_done_callback(ended))
+
+
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
     _bind_escape(question, back=escape)
+    _erase_unless_answered(question)
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
