@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from rich.console import Console
 
 from activities import rules
@@ -141,6 +143,23 @@ def test_health_line_names_the_part_that_is_down_in_red():
     down_spans = [line.plain[span.start : span.end] for span in line.spans if "red" in str(span.style)]
     assert "shipping worker down" in down_spans
     assert down_parts(status) == ["shipping worker is down: no worker polling shipping-tq."]
+
+
+@pytest.mark.parametrize("width", range(30, 101))
+@pytest.mark.parametrize("down", [None, "order-worker", "shipping-worker"])
+def test_the_health_line_breaks_only_between_parts_at_any_width(width, down):
+    """At 50 columns "✓ shipping worker" was broken after its mark ("… ✓ order worker  ✓" /
+    "shipping worker"), and at 60 "✗ order worker down" after "order" (an operator resizing the
+    terminal)."""
+    status = stack_status(down=down)
+    shown = render(health_line(status, width), width=width).splitlines()
+    pieces = [
+        piece for line in shown for piece in line.strip().split("  ")
+    ]
+    labels = {"Temporal", "PostgreSQL", "order worker", "shipping worker"}
+    expected = {f"✗ {label} down" if label.replace(" ", "-") == down else f"✓ {label}" for label in labels}
+    assert expected | {"Web UI http://127.0.0.1:8233"} == set(pieces)
+    assert all(len(line) <= width for line in shown)
 
 
 def test_the_goodbye_says_whether_the_stack_still_runs_here():
@@ -668,6 +687,48 @@ async def test_the_first_view_after_an_outage_is_not_shown_under_a_health_line_r
     outage = max(i for i, frame in enumerate(frames) if "Retrying…" in frame)
     after = [frame for frame in frames[outage + 1:] if "Newest" in frame or "✗" in frame or "✓" in frame]
     assert after and not any("✗" in frame for frame in after)
+
+
+async def test_the_dashboards_health_line_fits_the_terminal_as_soon_as_it_is_resized(monkeypatch):
+    """Narrowed from 80 to 50 columns, the dashboard kept the health line laid out for 80 until
+    its next check (5 s), and the terminal broke it mid-part: "… ✓ order worker  ✓" /
+    "shipping worker"; its row count was off by that extra line too."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
+    monkeypatch.setattr(dashboard, "HEALTH_EVERY_S", 3600)  # read once, at the start
+    database = _DownOnce()
+    database.calls = -1000  # never refused here
+    out = io.StringIO()
+    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
+    await _until(lambda: "✓ PostgreSQL" in out.getvalue(), screen)
+    console.width = 50  # the operator narrows the terminal
+    out.seek(0), out.truncate()
+    await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
+    screen.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await screen
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # the frames, without cursor moves
+    lines = [line.rstrip() for line in drawn.splitlines() if "✓" in line]
+    assert lines and all(len(line) <= 50 and not line.endswith("✓") for line in lines)
+
+
+async def _until(condition, screen) -> None:
+    import asyncio
+
+    for _ in range(500):
+        if condition():
+            return
+        assert not screen.done(), screen.exception()
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 def test_a_decision_recorded_late_says_when_it_was_made():

@@ -165,7 +165,9 @@ async def run_dashboard(
     stack_status = stack_status or Stack().status
     done = asyncio.Event()
     shown: Any = Text("")
-    health: list[Text | None] = [None]
+    # The stack's status, laid out at each refresh for the terminal's width as it is then: laid
+    # out when read, a resize broke it mid-part until the next read.
+    health: list[Any] = [None]
     # Bumped when the database comes back: a health line read before that is not shown.
     era = [0]
     refresh_now = asyncio.Event()
@@ -174,9 +176,9 @@ async def run_dashboard(
         while True:
             began_in = era[0]
             try:
-                line = health_line(await stack_status(), console.width)
+                status = await stack_status()
                 if era[0] == began_in:
-                    health[0] = line
+                    health[0] = status
             except Exception:
                 log.warning("event=dashboard_health_failed", exc_info=True)
             if era[0] == began_in:
@@ -191,7 +193,7 @@ async def run_dashboard(
             console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
         ) as live:
             while not done.is_set():
-                line = health[0]
+                line = health_line(health[0], console.width) if health[0] is not None else None
                 rows = rows_for_height(console.size.height) - (line.plain.count("\n") + 1 if line else 0)
                 try:
                     # The view without the health line, which is put above it as it stands at each

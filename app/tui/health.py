@@ -17,24 +17,28 @@ HEALTH_PARTS = (
 
 
 def health_line(status: Any, width: int = 80) -> Text:
-    """One line when it fits in ``width``; the Web UI link goes on its own line otherwise."""
+    """The parts and the Web UI link on as few lines as ``width`` allows, a line breaking only
+    between two of them: the terminal broke "✓ shipping worker" after its mark."""
     parts = {part.name: part for part in status.parts}
-    text = Text()
-    for index, (name, label) in enumerate(HEALTH_PARTS):
-        if index:
-            text.append("  ")
+    pieces = []
+    for name, label in HEALTH_PARTS:
         part = parts.get(name)
         if part is not None and part.healthy:
-            text.append("✓ ", style="green")
-            text.append(label)
+            pieces.append(Text.assemble(("✓ ", "green"), label))
         else:
-            text.append("✗ ", style="bold red")
-            text.append(f"{label} down", style="bold red")
+            pieces.append(Text.assemble(("✗ ", "bold red"), (f"{label} down", "bold red")))
     if status.temporal_ui_url:
-        link = f"Web UI {status.temporal_ui_url}"
-        text.append("  " if len(text) + 2 + len(link) <= width else "\n")
-        text.append("Web UI ", style="dim")
-        text.append(status.temporal_ui_url, style="cyan underline")
+        pieces.append(Text.assemble(("Web UI ", "dim"), (status.temporal_ui_url, "cyan underline")))
+    text, used = Text(), 0
+    for piece in pieces:
+        if used and used + 2 + piece.cell_len > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append("  ")
+            used += 2
+        text.append_text(piece)
+        used += piece.cell_len
     return text
 
 
