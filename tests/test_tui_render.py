@@ -720,6 +720,35 @@ async def test_the_dashboards_health_line_fits_the_terminal_as_soon_as_it_is_res
     assert lines and all(len(line) <= 50 and not line.endswith("✓") for line in lines)
 
 
+async def test_the_dashboard_is_drawn_afresh_when_the_terminal_is_resized(monkeypatch):
+    """The terminal rewraps what was drawn for the old width, and the redraw, which goes back up
+    as many lines as it drew, left pieces of the old view above the new one ("rkShipped: Forced
+    failure for testing" / "sim-a84f2a-0037  SHIPPED  done  4  1.5s  ✓ Ma")."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
+    database = _DownOnce()
+    database.calls = -1000  # never refused here
+    out = io.StringIO()
+    console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
+    await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
+    assert "\x1b[2J" not in out.getvalue()  # not at every refresh: it would flicker
+    console.width = 50
+    await _until(lambda: "Newest" in out.getvalue().partition("\x1b[2J")[2], screen)  # cleared, then drawn
+    await _until(lambda: out.getvalue().count("Newest") >= 6, screen)
+    screen.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await screen
+    assert out.getvalue().count("\x1b[2J") == 1  # once for the resize
+
+
 async def _until(condition, screen) -> None:
     import asyncio
 

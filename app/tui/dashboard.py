@@ -192,7 +192,13 @@ async def run_dashboard(
         with keys_that_quit(done.set), Live(
             console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
         ) as live:
+            size = console.size
             while not done.is_set():
+                if console.size != size:
+                    # The terminal rewrapped what was drawn for the old size, and the redraw, which
+                    # goes back up as many lines as it drew, left pieces of the old view above it.
+                    console.clear()
+                    size = console.size
                 line = health_line(health[0], console.width) if health[0] is not None else None
                 rows = rows_for_height(console.size.height) - (line.plain.count("\n") + 1 if line else 0)
                 try:
