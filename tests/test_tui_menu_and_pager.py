@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -200,7 +201,52 @@ def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns(paged):
     assert shown.startswith("Audit of xxx") and shown.endswith("q: back, space: more")
     assert len(shown) < 80
     # ASCII only: less showed the "…" of the shortened id as raw bytes and lost the prompt's start.
-    assert shown.isascii() and "xxx...  lines" in shown
+    assert shown.isascii() and "xxx...xxx" in shown and "xxx  lines" in shown
+
+
+LONG_IDS = [f"customer-2026-11-27-warehouse-berlin-priority-express-order-{n:04d}" for n in (13, 14)]  # 64 characters
+
+
+class _Listed:
+    """Orders awaiting review, two of them with the longest ids there are (64 characters)."""
+
+    settings = SimpleNamespace(database_url_redacted="postgresql://postgres@127.0.0.1:5433/orders")
+
+    async def list_orders(self, **_kwargs: Any) -> list[dict]:
+        now = datetime.now(timezone.utc).isoformat()
+        orders = [{"order_id": order_id, "state": "AWAITING_APPROVAL", "created_at": now, "amount": "19.99"}
+                  for order_id in LONG_IDS]
+        return orders + [{"order_id": "short-1", "state": "RECEIVED", "created_at": now, "amount": "259.99"}]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+async def test_long_order_ids_stay_told_apart_and_the_rows_fit_the_terminal(monkeypatch, width):
+    """Two 64-character ids both read "customer-2026-11-27-war…" (ids of one batch differ at the
+    end), and at 60 columns the rows ran past the edge ("19.9" for 19.99)."""
+    from app.tui import actions
+
+    offered: list[str] = []
+
+    def select(message: str, choices: list, **_: Any) -> list:
+        offered.extend(choice.title for choice in choices)
+        return choices
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return LONG_IDS[1]
+
+    monkeypatch.setattr(actions.questionary, "select", select)
+    monkeypatch.setattr(actions, "ask", ask)
+    picked = await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=width), None, "inspect")
+    assert picked == LONG_IDS[1]
+    rows = offered[:3]
+    assert all(len(row) <= width - 4 for row in rows)  # with questionary's " » " before each
+    first, second = (row.split()[0] for row in rows[:2])
+    assert first != second and first.endswith("0013") and second.endswith("0014")
+    assert first.startswith("customer-")
+    assert rows[0].endswith(" 19.99") and rows[2].endswith("259.99")  # amounts whole and lined up
+    assert len({row.index("AWAITING") for row in rows[:2]} | {rows[2].index("RECEIVED")}) == 1
+    if width >= 120:
+        assert LONG_IDS[0] in rows[0]  # whole where there is room
 
 
 class _ServiceWithoutOrderWorker:

@@ -41,15 +41,37 @@ def age(created_at: str | None, now: datetime) -> str:
     return f"{seconds}s ago"
 
 
-def order_choice_label(order: dict[str, Any], now: datetime, width: int = 16) -> str:
-    """One line at 80 columns: a long id is shortened here (the choice keeps it whole); ``width``
-    lines the columns up across the list."""
-    return (f"{short_id(order['order_id']):<{width}} {order['state']:<17} {age(order.get('created_at'), now):>8}"
-            f"  {order.get('amount', '')}")
+# What questionary draws before each choice (" » "), and a column left free: a line as wide as
+# the terminal wraps in some of them.
+CHOICE_FRAME = 4
+# An id is never shortened below this: its start and end still tell it apart.
+SHORTEST_ID = 16
+
+
+def order_choice_labels(orders: list[dict[str, Any]], now: datetime, width: int = 80) -> list[str]:
+    """One line per order, lined up, that fits ``width`` columns: an id too long for the room
+    left keeps its start and its end (the ids of one batch differ at the end; cut at the end,
+    two 64-character ids read the same). The choice keeps the id whole."""
+    states = max(len(o["state"]) for o in orders)
+    amounts = max(len(str(o.get("amount", ""))) for o in orders)
+    ages = 8
+    room = width - CHOICE_FRAME - (1 + states + 1 + ages + 2 + amounts)
+    if room < SHORTEST_ID:  # a narrow terminal: the amount goes first
+        amounts, room = 0, room + 2 + amounts
+    id_width = max(SHORTEST_ID, min(room, max(len(o["order_id"]) for o in orders)))
+    labels = []
+    for o in orders:
+        label = f"{short_id(o['order_id'], id_width):<{id_width}} {o['state']:<{states}} {age(o.get('created_at'), now):>{ages}}"
+        labels.append(label + (f"  {o.get('amount', ''):>{amounts}}" if amounts else ""))
+    return labels
 
 
 def short_id(order_id: str, longest: int = 24) -> str:
-    return order_id if len(order_id) <= longest else order_id[: longest - 1] + "…"
+    """The id whole, or its start and end around a "…" (its end tells a batch's ids apart)."""
+    if len(order_id) <= longest:
+        return order_id
+    head = (longest - 1) // 2
+    return order_id[:head] + "…" + order_id[len(order_id) - (longest - 1 - head):]
 
 
 # How long a screen waits for PostgreSQL before it says the database is not answering: a
@@ -100,9 +122,8 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
         else:
             console.print(f"There is no order to {action} right now (none is {' or '.join(s.value for s in states)}).")
         raise Back()
-    now = datetime.now(timezone.utc)
-    width = max(16, *(len(short_id(o["order_id"])) for o in orders))
-    choices = [Choice(order_choice_label(o, now, width), value=o["order_id"]) for o in orders]
+    labels = order_choice_labels(orders, datetime.now(timezone.utc), console.width)
+    choices = [Choice(label, value=o["order_id"]) for label, o in zip(labels, orders)]
     choices += [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
     picked = await ask(questionary.select(f"Which order to {action}?", choices=choices))
     if picked == BACK:
