@@ -705,6 +705,18 @@ def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
     assert " ".join(lines) == question  # every word whole, in order
 
 
+def test_a_confirm_question_with_an_id_longer_than_its_line_shows_the_whole_id():
+    """At 60 columns "Reject order customer-…-order-0022? This cannot be undone." showed the id
+    without its end: a line of the question wider than the terminal is cut, not wrapped."""
+    from app.tui.actions import CONFIRM_FRAME, fitted
+
+    question = f"Reject order {LONG_IDS[0]}? This cannot be undone."
+    lines = fitted(question, 60).splitlines()
+    assert all(len(line) <= 60 - CONFIRM_FRAME for line in lines)
+    assert "".join(lines).replace(" ", "") == question.replace(" ", "")  # every character, in order
+    assert lines[0] == "Reject order"  # broken between words where it can
+
+
 class _CreatesQueueUp:
     """Creates that take a while, each order awaiting review as soon as it is created."""
 

@@ -162,8 +162,12 @@ CONFIRM_FRAME = 12
 
 def fitted(question: str, width: int) -> str:
     """The question broken between words to fit the terminal: the terminal broke a long one
-    (an address, a long order id) in the middle of a word."""
-    return textwrap.fill(question, width=max(20, width - CONFIRM_FRAME), break_long_words=False, break_on_hyphens=False)
+    (an address, a long order id) in the middle of a word. A word longer than a line (a
+    64-character id at 60 columns) is broken too: a line of a question wider than the
+    terminal is cut, and the id lost its end."""
+    width = max(20, width - CONFIRM_FRAME)
+    lines = textwrap.wrap(question, width=width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(line[i:i + width] for line in lines for i in range(0, len(line), width))
 
 
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
