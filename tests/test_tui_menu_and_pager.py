@@ -226,18 +226,23 @@ async def test_long_order_ids_stay_told_apart_and_the_rows_fit_the_terminal(monk
     from app.tui import actions
 
     offered: list[str] = []
+    question = SimpleNamespace(application=SimpleNamespace(erase_when_done=False))
 
-    def select(message: str, choices: list, **_: Any) -> list:
+    def select(message: str, choices: list, **_: Any) -> Any:
         offered.extend(choice.title for choice in choices)
-        return choices
+        return question
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
         return LONG_IDS[1]
 
     monkeypatch.setattr(actions.questionary, "select", select)
     monkeypatch.setattr(actions, "ask", ask)
-    picked = await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=width), None, "inspect")
+    out = io.StringIO()
+    picked = await actions.pick_order(_Listed(), Console(file=out, width=width), None, "inspect")
     assert picked == LONG_IDS[1]
+    # Answered, the list is replaced by the order's own line, its id whole.
+    assert question.application.erase_when_done
+    assert f"Order {LONG_IDS[1]}" in "".join(out.getvalue().splitlines())
     rows = offered[:3]
     assert all(len(row) <= width - 4 for row in rows)  # with questionary's " » " before each
     first, second = (row.split()[0] for row in rows[:2])

@@ -125,9 +125,16 @@ async def pick_order(service: Any, console: Console, states: list[OrderState] | 
     labels = order_choice_labels(orders, datetime.now(timezone.utc), console.width)
     choices = [Choice(label, value=o["order_id"]) for label, o in zip(labels, orders)]
     choices += [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
-    picked = await ask(questionary.select(f"Which order to {action}?", choices=choices))
+    question = questionary.select(f"Which order to {action}?", choices=choices)
+    # Answered, the list goes and the order gets a line of its own, with its id whole: drawn
+    # after the question, the row picked ran past the edge ("… AWAITING_APPR" / "OVAL 5s ago").
+    question.application.erase_when_done = True
+    picked = await ask(question)
     if picked == BACK:
         raise Back()
+    if picked != TYPE_ID:
+        state = next(o["state"] for o in orders if o["order_id"] == picked)
+        console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     if picked == TYPE_ID:
         picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
         if states is not None:  # a typed id was not offered: refuse it now rather than after a form
@@ -194,7 +201,6 @@ def reason_check(command: Callable[..., None], order_id: str) -> Callable[[str],
 
 async def approve_or_reject(service: Any, console: Console) -> None:
     order_id = await pick_order(service, console, REVIEWABLE, "review")
-    console.print(f"Order [bold]{order_id}[/]")  # on its own line: a long id must not hide the choices
     decision = await ask(
         questionary.select(
             "Approve or reject?",
