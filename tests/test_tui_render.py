@@ -106,6 +106,15 @@ def test_dashboard_fits_an_80_by_24_terminal():
     assert rows_for_height(5) >= 3
 
 
+def test_the_dashboard_tells_long_ids_of_one_batch_apart():
+    """Two 64-character ids both read "customer-2026-11-…": ids of one batch differ at the end."""
+    ids = [f"customer-2026-11-27-warehouse-berlin-priority-express-order-{n:04d}" for n in (13, 14)]
+    rows = [line for line in render(dashboard_table([an_order(i, "PAID") for i in ids])).splitlines() if "PAID" in line]
+    shown = [row.split()[0] for row in rows]
+    assert shown[0].startswith("customer") and shown[0].endswith("0013") and shown[1].endswith("0014")
+    assert all(len(row) <= 80 for row in rows)
+
+
 def test_dashboard_with_no_orders_says_so():
     assert "no orders" in render(dashboard_view([], {}, state_filter="FAILED"))
 

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
+from app.tui.actions import short_id
 from app.tui.health import health_line
 from app.waiting import within
 from app.render import clock_text, last_error_text, plural, state_style, state_text
@@ -39,6 +40,7 @@ QUERY_TIMEOUT_S = 3.0
 # columns when every state has orders), the table's title, header and rule, the footer and the
 # cursor's line.
 CHROME_LINES = 8
+ORDER_COLUMN = 18
 
 
 def rows_for_height(height: int) -> int:
@@ -71,7 +73,7 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
         pad_edge=False,
         show_edge=False,
     )
-    table.add_column("Order", no_wrap=True, max_width=18, overflow="ellipsis")
+    table.add_column("Order", no_wrap=True, max_width=ORDER_COLUMN, overflow="ellipsis")
     table.add_column("State", no_wrap=True)
     table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
     table.add_column("Retry", justify="right", no_wrap=True)
@@ -80,7 +82,8 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
     for order in orders:
         retries = order.get("retries", 0) or 0
         table.add_row(
-            Text(order["order_id"], style=state_style(order["state"])),
+            # Shortened in the middle: cut at the end, the ids of one batch read the same.
+            Text(short_id(order["order_id"], ORDER_COLUMN), style=state_style(order["state"])),
             state_text(order["state"]),
             Text(order.get("step", "")),
             Text(str(retries), style="yellow" if retries else "dim"),
