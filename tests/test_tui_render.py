@@ -115,6 +115,18 @@ def test_the_dashboard_tells_long_ids_of_one_batch_apart():
     assert all(len(row) <= 80 for row in rows)
 
 
+def test_the_dashboard_at_60_columns_keeps_ids_states_retries_and_clocks_whole():
+    """At 60 columns every column was squeezed: "customer…rder-00…  AWAITING_APPROV…  awaiting …
+    3  0.…", the ids of one batch alike again and the clock unreadable."""
+    ids = [f"customer-2026-11-27-warehouse-berlin-priority-express-order-{n:04d}" for n in (13, 14)]
+    orders = [an_order(i, "AWAITING_APPROVAL", retries=16, processing_seconds=12.5) for i in ids]
+    rows = [line for line in render(dashboard_table(orders, width=60), width=60).splitlines() if "AWAITING" in line]
+    assert [row.split()[:2] for row in rows] == [
+        ["customer…rder-0013", "AWAITING_APPROVAL"], ["customer…rder-0014", "AWAITING_APPROVAL"],
+    ]
+    assert all("16" in row and "12.5s" in row and len(row) <= 60 for row in rows)
+
+
 def test_dashboard_with_no_orders_says_so():
     assert "no orders" in render(dashboard_view([], {}, state_filter="FAILED"))
 

@@ -41,6 +41,7 @@ QUERY_TIMEOUT_S = 3.0
 # cursor's line.
 CHROME_LINES = 8
 ORDER_COLUMN = 18
+NO_STEP_BELOW = 80
 
 
 def rows_for_height(height: int) -> int:
@@ -62,7 +63,9 @@ def summary_bar(counts: dict[str, int]) -> Text:
 
 def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = 80) -> Table:
     """Narrow enough for 80 columns: no amount, a short step, the clock against the budget;
-    the step gets more room on a wider screen."""
+    the step gets more room on a wider screen, and none on a narrower one (at 60 columns every
+    column was squeezed, the ids of one batch alike again and the clock unreadable)."""
+    with_step = width >= NO_STEP_BELOW
     table = Table(
         title=title,
         title_justify="left",
@@ -75,7 +78,8 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
     )
     table.add_column("Order", no_wrap=True, max_width=ORDER_COLUMN, overflow="ellipsis")
     table.add_column("State", no_wrap=True)
-    table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
+    if with_step:
+        table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
     table.add_column("Retry", justify="right", no_wrap=True)
     table.add_column("Clock", justify="right", no_wrap=True)
     table.add_column("Last error", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -85,13 +89,13 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
             # Shortened in the middle: cut at the end, the ids of one batch read the same.
             Text(short_id(order["order_id"], ORDER_COLUMN), style=state_style(order["state"])),
             state_text(order["state"]),
-            Text(order.get("step", "")),
+            *([Text(order.get("step", ""))] if with_step else []),
             Text(str(retries), style="yellow" if retries else "dim"),
             clock_text(order),
             last_error_text(order.get("last_error"), short=True),
         )
     if not orders:
-        table.add_row(Text("no orders", style="dim"), "", "", "", "", "")
+        table.add_row(Text("no orders", style="dim"), *[""] * (len(table.columns) - 1))
     return table
 
 
