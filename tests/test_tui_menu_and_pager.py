@@ -466,6 +466,64 @@ def test_a_simulation_sums_up_what_was_created_approved_and_is_left_to_review(au
     assert [line.plain for line in summary_lines(sim, 2, 4.0, stopped=False)] == expected
 
 
+class _DatabaseHangs(_SlowApprovals):
+    """PostgreSQL answers, then hangs (SIGSTOP) once ``hang`` is set: a read never answers, and
+    its cancellation waits for the server too (asyncpg asks it to cancel the query)."""
+
+    settings = SimpleNamespace(database_url_redacted="postgresql://postgres@127.0.0.1:5433/orders")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hang, self.hung_reads, self.released = False, 0, asyncio.Event()
+
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        if self.hang:
+            self.hung_reads += 1
+            try:
+                await self.released.wait()
+            except asyncio.CancelledError:
+                await self.released.wait()
+                raise
+        return await super().order_states(order_ids)
+
+
+async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch):
+    """With PostgreSQL stopped (SIGSTOP) the bars stood still with nothing said, and Ctrl-C,
+    once or twice, left the TUI frozen until PostgreSQL was resumed: the screen waited for the
+    read, then for its cancellation (an operator walkthrough)."""
+    from app.tui import simulate
+
+    answers = iter(["5", True])  # the approvals never answer: the simulation goes on
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    monkeypatch.setattr(simulate, "READ_WAIT_S", 0.05, raising=False)
+    service = _DatabaseHangs()
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
+    try:
+        await _until(lambda: len(service.states) == 5)
+        await asyncio.sleep(0.05)  # a read or two of them
+        service.hang = True
+        await _until(lambda: service.hung_reads >= 1)
+        await asyncio.sleep(0.2)  # several refreshes: no second read while the first hangs
+        assert service.hung_reads == 1
+        screen.cancel()  # what Ctrl-C does to the screen
+        done, _ = await asyncio.wait({screen}, timeout=2)
+        assert done, "the screen waited for PostgreSQL"
+    finally:
+        service.released.set()
+    text = " ".join(out.getvalue().split())
+    assert "Stopped waiting after" in text and ": 5 of 5 orders started (" in text
+    assert (
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.05 s:"
+        " the counts above are those it gave last." in text
+    )
+
+
 class _ApprovalsTakeEffect(_SlowApprovals):
     """Each approval takes effect at once (the order moves on to PAID), but its answer never
     comes before Ctrl-C."""

@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from app.errors import OperatorError
+from app.errors import OperatorError, lost_database
 from app.render import plural, state_style
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
@@ -30,6 +30,8 @@ log = logging.getLogger("app.tui")
 MAX_ORDERS = 500
 CONCURRENCY = 10
 POLL_S = 1.0
+# A read of our orders takes milliseconds; past this PostgreSQL is hanging, and it is said so.
+READ_WAIT_S = 3.0
 # The states only an approval leads to.
 APPROVED_STATES = frozenset(
     s.value for s in (OrderState.APPROVED, OrderState.PAID, OrderState.PACKED, OrderState.DISPATCHED, OrderState.SHIPPED)
@@ -75,6 +77,9 @@ class Simulation:
         # not yet sent, and "approve each as soon as it awaits review" did not.
         self._approval_slots = asyncio.Semaphore(CONCURRENCY)
         self._background: set[asyncio.Task] = set()
+        self._reading: asyncio.Future | None = None
+        self.database_problem: str | None = None  # why the counts stand still, while they do
+        self.stopped = False
 
     @property
     def started(self) -> list[str]:
@@ -125,13 +130,38 @@ class Simulation:
         # started"): a row says it did. It counted twice, as started and as failed to start.
         for order_id in self.failed_to_start.keys() & self.states.keys():
             del self.failed_to_start[order_id]
-        if self.auto_approve and approve:
+        if self.auto_approve and approve and not self.stopped:  # a read that ends after a stop approves nothing
             for order_id, state in self.states.items():
                 if state == OrderState.AWAITING_APPROVAL.value and order_id not in self.approving:
                     self.approving.add(order_id)
                     task = asyncio.create_task(self._approve(order_id))
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)
+
+    async def refresh(self, approve: bool = True) -> None:
+        """``poll``, waited for at most READ_WAIT_S: with PostgreSQL stopped (SIGSTOP) the bars
+        stood still with nothing said, and Ctrl-C froze the TUI until it was resumed (asyncpg's
+        cancel of a query waits for the server). A read that does not answer goes on by itself,
+        no other starts meanwhile, and ``database_problem`` says why the counts stand still."""
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self.poll(approve))
+            self._reading.add_done_callback(lambda read: read.cancelled() or read.exception())  # retrieved
+        done, _ = await asyncio.wait({self._reading}, timeout=READ_WAIT_S)
+        try:
+            if not done:
+                raise asyncio.TimeoutError
+            self._reading.result()
+        except Exception as error:
+            where = f"PostgreSQL at {self.service.settings.database_url_redacted}"
+            if isinstance(error, asyncio.TimeoutError):
+                self.database_problem = f"{where} did not answer within {READ_WAIT_S:g} s"
+            elif lost_database(error, self.service.settings) is not None:
+                log.warning("event=simulation_database_lost error=%r", error)
+                self.database_problem = f"{where} is not answering"
+            else:
+                raise
+            return
+        self.database_problem = None
 
     async def _approve(self, order_id: str) -> None:
         async with self._approval_slots:
@@ -150,6 +180,8 @@ class Simulation:
         text = summary_bar(Counter(self.states.values()))
         if self.auto_approve:
             text.append(f"   approved {self.approved}" + (f", refused {self.refusals}" if self.refusals else ""), style="dim")
+        if self.database_problem:
+            text.append(f"\n{self.database_problem}; retrying…", style="red")
         return text
 
     def awaiting_review(self) -> list[str]:
@@ -161,6 +193,7 @@ class Simulation:
         return [order_id for order_id in self.started if self.states.get(order_id) in before]
 
     def stop(self) -> None:
+        self.stopped = True
         for task in list(self._background):
             task.cancel()
 
@@ -251,7 +284,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
                 if creating.done():
                     creating.result()  # an unexpected failure while creating ends the screen
                 await asyncio.sleep(POLL_S)
-                await sim.poll()
+                await sim.refresh()
                 show_counts()
         except asyncio.CancelledError:
             stopped = True
@@ -263,7 +296,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
             # Where they stand now, creates cut off midway included (they may have started);
             # the bars left on the screen show the same counts as the summary below them.
             try:
-                await sim.poll(approve=False)
+                await sim.refresh(approve=False)
             except Exception as error:  # the summary below still says what this screen saw
                 log.warning("event=simulation_final_poll_failed error=%r", error)
         show_counts()
@@ -271,6 +304,8 @@ async def simulate_orders(service: Any, console: Console) -> None:
     took = time.monotonic() - began
     for line in summary_lines(sim, n, took, stopped):
         console.print(line)
+    if sim.database_problem:
+        console.print(Text(f"{sim.database_problem}: the counts above are those it gave last.", style="red"))
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
         console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
