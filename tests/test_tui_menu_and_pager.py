@@ -614,6 +614,21 @@ async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appear
     ]
 
 
+def test_an_approval_answered_is_not_also_said_to_be_pending_while_the_rows_lag():
+    """With PostgreSQL stopped the rows still said AWAITING_APPROVAL, and the summary read "17
+    approved" and "17 approvals were sent and may still take effect" of the same orders."""
+    from app.tui.simulate import Simulation, summary_lines
+
+    sim = Simulation(service=None, n=3, auto_approve=True)
+    sim.created_ids = ["s-1", "s-2", "s-3"]
+    sim.states = dict.fromkeys(sim.created_ids, "AWAITING_APPROVAL")
+    sim.sent, sim.answered, sim.approved_ids, sim.approved = {"s-1", "s-2"}, {"s-1"}, {"s-1"}, 1
+    assert [line.plain for line in summary_lines(sim, 3, 4.0, stopped=True)][::2] == [
+        "Stopped waiting after 4.0 s: 3 of 3 orders started (s-1 … s-3), 1 approved.",
+        "1 order awaits review in the Approve / reject menu; 1 approval was sent and may still take effect.",
+    ]
+
+
 def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_restored():
     """An arrow typed during the 20 s wait printed ^[[B, and each Enter during a simulation left
     a copy of its progress bar behind; the dashboard already turned echo off."""

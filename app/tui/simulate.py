@@ -68,6 +68,7 @@ class Simulation:
         self.approving: set[str] = set()  # an approval queued or sent
         self.sent: set[str] = set()  # an approval sent (it may take effect even if the wait for its answer is cut)
         self.answered: set[str] = set()  # an approval answered (approved or refused)
+        self.approved_ids: set[str] = set()  # answered: approved (its row may not say so yet)
         self.approved = 0  # answered: approved
         self.refusals = 0
         self.created_ids: list[str] = []
@@ -169,6 +170,7 @@ class Simulation:
                 self.sent.add(order_id)
                 await self.service.approve(order_id, by="simulation")
                 self.approved += 1
+                self.approved_ids.add(order_id)
                 self.answered.add(order_id)
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
                 self.refusals += 1
@@ -190,7 +192,11 @@ class Simulation:
         operator's decision, unless its approval was sent already. Not those not recorded yet:
         Approve / reject lists only recorded orders (they were said to await review there)."""
         before = {s.value for s in BEFORE_DECISION_STATES}
-        return [order_id for order_id in self.started if self.states.get(order_id) in before]
+        return [
+            order_id for order_id in self.started
+            # Approved already, its row behind (PostgreSQL slow, or down): it was said to be both.
+            if self.states.get(order_id) in before and order_id not in self.approved_ids
+        ]
 
     def stop(self) -> None:
         self.stopped = True
@@ -216,7 +222,8 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
     if running:
         lines.append(states_line(f"Still running {sum(running.values())}:", running))
     waiting = sim.awaiting_review()
-    on_the_way = sum(1 for order_id in waiting if order_id in sim.sent)  # approvals cut off: may still take effect
+    # Approvals cut off before their answer: they may still take effect.
+    on_the_way = sum(1 for order_id in waiting if order_id in sim.sent - sim.answered)
     left = len(waiting) - on_the_way
     review = []
     if left:
