@@ -915,6 +915,41 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]
 
 
+@pytest.mark.parametrize("screen", ["create", "simulate", "audit"])
+async def test_a_screen_that_needs_postgresql_says_so_when_it_hangs_and_does_not_freeze(tmp_path, monkeypatch, screen):
+    """With PostgreSQL stopped (SIGSTOP), Create order showed nothing after "? What next? Create
+    order", and Ctrl-C did not bring the menu back until PostgreSQL was resumed (the screen
+    waited for the read, then for its cancellation); Simulate did the same, and the Audit log
+    asked for an id only to say so after another wait (an operator walkthrough)."""
+    from app.errors import StackUnreachable
+    from app.tui import actions, forms, simulate
+
+    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    service = _DatabaseDown(tmp_path, hung=True)
+    service.catalog = service.audit = lambda *args: service._database()
+    answers = iter({"create": [], "simulate": ["5", True], "audit": []}[screen])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    for module in (forms, simulate, actions):
+        monkeypatch.setattr(module, "ask", ask)
+    console = Console(file=io.StringIO(), width=200)
+    running = {
+        "create": lambda: forms.create_order(service, console, {}),
+        "simulate": lambda: simulate.simulate_orders(service, console),
+        "audit": lambda: actions.audit_log(service, console),
+    }[screen]()
+    with pytest.raises(StackUnreachable) as refused:
+        await asyncio.wait_for(running, 2)
+    what = {"create": "no order can be created", "simulate": "no order can be simulated",
+            "audit": "no audit log can be read"}[screen]  # an id typed would only be refused in turn
+    assert str(refused.value) == (
+        f"PostgreSQL at {service.settings.database_url_redacted} did not answer within 0.05 s, so {what} now;"
+        " see the health line."
+    )
+
+
 async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_current_address(tmp_path, monkeypatch):
     """With PostgreSQL stopped, Update address printed "Current address:" followed by nothing,
     as if the order had no address (an operator walkthrough)."""

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app import checks, render
-from app.errors import InvalidInput, Refused, lost_database
+from app.errors import InvalidInput, Refused, StackUnreachable, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
@@ -61,7 +61,8 @@ def order_choice_labels(orders: list[dict[str, Any]], now: datetime, width: int 
     id_width = max(SHORTEST_ID, min(room, max(len(o["order_id"]) for o in orders)))
     labels = []
     for o in orders:
-        label = f"{short_id(o['order_id'], id_width):<{id_width}} {o['state']:<{states}} {age(o.get('created_at'), now):>{ages}}"
+        shown = short_id(o["order_id"], id_width)
+        label = f"{shown:<{id_width}} {o['state']:<{states}} {age(o.get('created_at'), now):>{ages}}"
         labels.append(label + (f"  {o.get('amount', ''):>{amounts}}" if amounts else ""))
     return labels
 
@@ -87,15 +88,26 @@ async def from_database(service: Any, reading: Awaitable[Any], wait_s: float | N
     """``reading``'s result; DatabaseDown if PostgreSQL is out of reach or does not answer in
     ``wait_s`` (DATABASE_WAIT_S), without waiting for the read's cancellation (``within``)."""
     wait_s = DATABASE_WAIT_S if wait_s is None else wait_s
-    where = f"PostgreSQL at {service.settings.database_url_redacted}"
     try:
         return await within(reading, wait_s)
     except asyncio.TimeoutError:
+        where = f"PostgreSQL at {service.settings.database_url_redacted}"  # here: a stand-in may have no settings
         raise DatabaseDown(f"{where} did not answer within {wait_s:g} s") from None
     except Exception as error:
         if lost_database(error, service.settings) is not None:
-            raise DatabaseDown(f"{where} is not answering") from None
+            raise DatabaseDown(f"PostgreSQL at {service.settings.database_url_redacted} is not answering") from None
         raise
+
+
+async def needed_from_database(service: Any, reading: Awaitable[Any], cannot: str) -> Any:
+    """``reading``'s result, for a screen that cannot go on without it. With PostgreSQL out of
+    reach or not answering, StackUnreachable saying what ``cannot`` be done: with PostgreSQL
+    stopped (SIGSTOP) such a screen showed nothing, and Ctrl-C did not bring the menu back
+    until it was resumed (the screen waited for the read, then for its cancellation)."""
+    try:
+        return await from_database(service, reading)
+    except DatabaseDown as down:
+        raise StackUnreachable(f"{down}, so {cannot} now; see the health line.") from None
 
 
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
@@ -106,14 +118,19 @@ async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[st
     return orders[:PICK_LIMIT]
 
 
-async def pick_order(service: Any, console: Console, states: list[OrderState] | None, action: str) -> str:
+async def pick_order(
+    service: Any, console: Console, states: list[OrderState] | None, action: str, *, cannot_without: str = ""
+) -> str:
     """An order id chosen from the newest orders in ``states`` (all states when None). With
     PostgreSQL out of reach there is no list: the id is typed, and the workflow decides (the
-    commands go to Temporal, which keeps them, as on the command line)."""
+    commands go to Temporal, which keeps them, as on the command line), unless the screen
+    ``cannot_without`` PostgreSQL (the sentence why): then StackUnreachable."""
     try:
         with keys_not_echoed(), console.status("Listing orders…"):
             orders = await from_database(service, _listed(service, states))
     except DatabaseDown as down:
+        if cannot_without:  # an id typed would only be refused in turn, after another wait
+            raise StackUnreachable(f"{down}, so {cannot_without} now; see the health line.") from None
         console.print(f"[yellow]{down}, so the orders cannot be listed; type the order's id.[/]")
         return (await ask(questionary.text("Order id", validate=order_id_check))).strip()
     if not orders:
@@ -272,8 +289,9 @@ async def cancel_order(service: Any, console: Console) -> None:
 
 
 async def audit_log(service: Any, console: Console) -> None:
-    order_id = await pick_order(service, console, None, "inspect")
-    audit = await service.audit(order_id)
+    order_id = await pick_order(service, console, None, "inspect", cannot_without="no audit log can be read")
+    cannot = f"the audit log of order {order_id} cannot be read"
+    audit = await needed_from_database(service, service.audit(order_id), cannot)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less
     if not await pager.show(console, lambda c: render.print_audit(c, audit), f"Audit of {short_id(order_id)}"):
         await pause()

@@ -111,12 +111,15 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
 
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
-    products = {p.sku: p for p in await service.catalog()}
+    from app.tui.actions import needed_from_database  # here: actions imports this module
+
+    cannot = "no order can be created"
+    products = {p.sku: p for p in await needed_from_database(service, service.catalog(), cannot)}
     while True:  # a taken (or reserved) id is refused now, not after the whole form
         order_id = (await ask(questionary.text("Order id", default=new_order_id(), validate=order_id_check))).strip()
         try:
             checks.refuse_reserved_id(order_id)
-            await service.refuse_taken_id(order_id)
+            await needed_from_database(service, service.refuse_taken_id(order_id), cannot)
             break
         except InvalidInput as taken:
             console.print(Text(str(taken), style="red"))

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from app.errors import OperatorError, lost_database
 from app.render import plural, state_style
+from app.tui.actions import needed_from_database
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -260,9 +261,10 @@ def states_line(label: str, counts: Counter) -> Text:
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
+    # First: with PostgreSQL down, say so before the questions rather than after them.
+    products = await needed_from_database(service, service.catalog(), "no order can be simulated")
     n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
     auto_approve = await ask(questionary.confirm("Approve each as soon as it awaits review?", default=True))
-    products = await service.catalog()
     if await service.order_worker_running() is False:
         # The bars would stand at 0 with nothing to say why (Create order says so).
         console.print(Text(
