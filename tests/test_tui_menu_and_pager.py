@@ -979,6 +979,42 @@ async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_curr
     assert "Address of order o-7 updated." in said
 
 
+async def test_an_address_change_to_the_same_address_is_refused_before_the_confirmation(monkeypatch):
+    """"Ship order … to <the address it has>? Yes", and only then "Order … already ships to that
+    address." (an operator walkthrough): the screen knows the order's address."""
+    from app.tui import actions
+    from workflows.model import Address
+
+    current = {"name": "Ann", "street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US",
+               "region": ""}
+    asked: list[str] = []
+
+    class _Service:
+        async def status(self, order_id: str) -> dict:
+            return {"state": "AWAITING_APPROVAL", "address": current}
+
+        async def update_address(self, *args: Any, **kwargs: Any) -> str:
+            raise AssertionError("nothing to send")
+
+    async def pick_order(*args: Any, **kwargs: Any) -> str:
+        return "o-1"
+
+    async def address_form(default: Any) -> Address:
+        return Address(**{**default, "country": "us", "city": " Springfield "})  # the same, as typed
+
+    async def confirmed(console: Any, question: str, *, default: bool) -> bool:
+        asked.append(question)
+        return True
+
+    monkeypatch.setattr(actions, "pick_order", pick_order)
+    monkeypatch.setattr(actions, "address_form", address_form)
+    monkeypatch.setattr(actions, "confirmed", confirmed)
+    out = io.StringIO()
+    await actions.update_address(_Service(), Console(file=out, width=200))
+    assert asked == []
+    assert "Order o-1 already ships to that address; nothing was changed." in out.getvalue()
+
+
 def test_a_reason_is_checked_as_it_is_typed_not_after_the_confirmation():
     """A 600-character reason was taken, "Reject order ...? This cannot be undone." answered
     yes, and only then refused: "The reason is longer than 500 characters." (an operator

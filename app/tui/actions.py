@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -20,7 +21,8 @@ from app.tui import pager
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
 from app.waiting import within
-from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, OrderState
+from activities import rules
+from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, Address, OrderState
 
 PICK_LIMIT = 30
 PAST = {"review": "reviewed", "re-address": "re-addressed", "cancel": "cancelled"}
@@ -239,6 +241,12 @@ async def update_address(service: Any, console: Console) -> None:
     if current.get("address"):  # not looked up (PostgreSQL down): no "Current address:" left blank
         console.print("Current address:", Text(render.address_line(current["address"])))
     address = await address_form(current.get("address"))
+    if (known := current.get("address")) and rules.normalise_address(address) == rules.normalise_address(
+        Address(**{field.name: str(known.get(field.name) or "") for field in fields(Address)})
+    ):
+        # Refused now rather than after "Ship order … to …? Yes" (the workflow refuses it too).
+        console.print(f"Order {order_id} already ships to that address; nothing was changed.")
+        return
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
     await sent(console, order_id, "address change", service.update_address(order_id, address, by="tui"))
