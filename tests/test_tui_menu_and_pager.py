@@ -295,6 +295,32 @@ async def test_an_order_created_in_the_tui_with_no_order_worker_says_it_waits_fo
     assert service.asked_status is False  # no spinner waiting for a validation that cannot come
 
 
+async def test_a_create_waiting_on_temporal_shows_a_spinner_and_ctrl_c_says_it_may_still_start(monkeypatch):
+    """With Temporal stopped, "Create this order? Yes" was followed by nothing for half a minute
+    (the start waits for Temporal), and Ctrl-C then said only "Back to the menu"."""
+    from app.tui import forms
+
+    _form_answers(monkeypatch, ["slow-1", ["WIDGET-1"], "1", True])
+    started = asyncio.Event()
+
+    class _TemporalStopped(_ServiceWithoutOrderWorker):
+        async def create_order(self, **order: Any) -> Any:
+            started.set()
+            await asyncio.Event().wait()
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True, color_system=None)
+    screen = asyncio.create_task(forms.create_order(_TemporalStopped(), console, {}))
+    await started.wait()
+    await asyncio.sleep(0.2)  # the spinner's first frames
+    screen.cancel()  # what Ctrl-C does to the screen
+    with pytest.raises(asyncio.CancelledError):
+        await screen
+    said = " ".join(out.getvalue().split())
+    assert "Creating order slow-1…" in said
+    assert "Stopped waiting. Order slow-1 may still start, if its start reached Temporal;" in said
+
+
 async def test_a_reserved_order_id_is_refused_before_the_rest_of_the_form(monkeypatch: pytest.MonkeyPatch):
     """"counts" was taken as the order id, the items, the address and the summary were filled
     in and confirmed, and only then was it refused as reserved (an operator walkthrough)."""

@@ -141,7 +141,16 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     if not await ask(questionary.confirm("Create this order?", default=True)):
         console.print("Nothing was created.")
         return
-    created = await service.create_order(order_id=order_id, items=items, address=address)
+    try:
+        # Temporal stopped, the start waits for it (~30 s): the screen showed nothing meanwhile.
+        with keys_not_echoed(), console.status(f"Creating order {order_id}…  (Ctrl-C stops waiting)"):
+            created = await service.create_order(order_id=order_id, items=items, address=address)
+    except asyncio.CancelledError:
+        console.print(
+            f"[yellow]Stopped waiting. Order {order_id} may still start, if its start reached Temporal;"
+            " the dashboard will show it.[/]"
+        )
+        raise
     remembered["address"] = address.__dict__
     console.print(
         f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
