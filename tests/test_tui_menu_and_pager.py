@@ -932,6 +932,8 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     said = " ".join(out.getvalue().split())
     listing = "did not answer within 0.05 s" if hung else "is not answering"
     assert said.count(f"{listing}, so the orders cannot be listed; type the order's id.") == 2
+    # "Order o-7 approved." alone read as if the order had gone on (the command line says this too).
+    assert said.count("The order carries out what it is sent once PostgreSQL answers again.") == 2
     looked_up = (
         "Order o-8 could not be looked up within 0.1 s; the workflow decides." if hung
         else "is not answering, so order o-8 cannot be looked up; the workflow decides."

@@ -133,7 +133,11 @@ async def pick_order(
     except DatabaseDown as down:
         if cannot_without:  # an id typed would only be refused in turn, after another wait
             raise StackUnreachable(f"{down}, so {cannot_without} now; see the health line.") from None
-        console.print(f"[yellow]{down}, so the orders cannot be listed; type the order's id.[/]")
+        # As the command line says: the answer ("approved.") alone read as if the order had gone on.
+        console.print(
+            f"[yellow]{down}, so the orders cannot be listed; type the order's id. The order carries out what"
+            " it is sent once PostgreSQL answers again.[/]"
+        )
         return (await ask(questionary.text("Order id", validate=order_id_check))).strip()
     if not orders:
         if states is None:
