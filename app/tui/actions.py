@@ -155,15 +155,15 @@ async def pick_order(
     picked = await ask(question)
     if picked == BACK:
         raise Back()
-    if picked != TYPE_ID:
-        state = next(o["state"] for o in orders if o["order_id"] == picked)
-        console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     if picked == TYPE_ID:
         picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
         if states is not None:  # a typed id was not offered: refuse it now rather than after a form
             status = await service.status(picked)
             if status["state"] not in {s.value for s in states}:
                 raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
+    else:
+        state = next(o["state"] for o in orders if o["order_id"] == picked)
+        console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     return picked
 
 
