@@ -496,7 +496,9 @@ class _DatabaseHangs(_SlowApprovals):
     """PostgreSQL answers, then hangs (SIGSTOP) once ``hang`` is set: a read never answers, and
     its cancellation waits for the server too (asyncpg asks it to cancel the query)."""
 
-    settings = SimpleNamespace(database_url_redacted="postgresql://postgres@127.0.0.1:5433/orders")
+    settings = SimpleNamespace(
+        database_url_redacted="postgresql://postgres@127.0.0.1:5433/orders", database_remedy="start it"
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -548,6 +550,37 @@ async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch
         "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.05 s:"
         " the counts above are those it gave last." in text
     )
+
+
+class _DatabaseGoesAway(_SlowApprovals):
+    """PostgreSQL refuses connections after the third create: the others cannot start (the
+    payment id is reserved before the workflow starts)."""
+
+    settings = _DatabaseHangs.settings
+
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        if len(self.states) >= 3:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        self.states[order_id] = "AWAITING_APPROVAL"
+
+
+async def test_a_simulation_whose_database_goes_away_still_says_what_it_did(monkeypatch):
+    """PostgreSQL refusing connections midway ended the screen with "PostgreSQL … is not
+    answering" and no word of the orders it had started."""
+    from app.tui import simulate
+
+    answers = iter(["5", False])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    out = io.StringIO()
+    await asyncio.wait_for(simulate.simulate_orders(_DatabaseGoesAway(), Console(file=out, width=200)), 5)
+    text = " ".join(out.getvalue().split())
+    assert ": 3 of 5 orders started (" in text
+    assert "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in text
 
 
 class _ApprovalsTakeEffect(_SlowApprovals):

@@ -120,6 +120,12 @@ class Simulation:
                 except asyncio.CancelledError:
                     self.cut_off.add(order_id)
                     raise
+                except Exception as error:
+                    # PostgreSQL's checks come before the start: refused by it, the order did not
+                    # start. It ended the screen, with no word of the orders already started.
+                    if (lost := lost_database(error, self.service.settings)) is None:
+                        raise
+                    self.failed_to_start[order_id] = str(lost)
 
         await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
 
