@@ -583,6 +583,32 @@ async def test_a_simulation_whose_database_goes_away_still_says_what_it_did(monk
     assert "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in text
 
 
+async def test_a_simulation_is_drawn_afresh_when_the_terminal_is_resized(monkeypatch):
+    """Narrowed during a simulation, the terminal rewrapped the bars drawn for the old width and
+    the redraw left pieces of them above the new ones ("⠏ started ━━━ 0/20 0:" / "00:00")."""
+    from app.tui import simulate
+
+    answers = iter(["5", True])  # the approvals never answer: the simulation goes on
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    service = _SlowApprovals()
+    out = io.StringIO()
+    console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
+    screen = asyncio.create_task(simulate.simulate_orders(service, console))
+    await _until(lambda: service.approvals_begun == 5)
+    await asyncio.sleep(0.1)
+    assert "\x1b[2J" not in out.getvalue()  # not at every refresh
+    console.width = 50
+    await _until(lambda: "started" in out.getvalue().partition("\x1b[2J")[2])  # cleared, then drawn
+    screen.cancel()
+    await asyncio.wait_for(screen, 5)
+    assert out.getvalue().count("\x1b[2J") == 1
+
+
 class _ApprovalsTakeEffect(_SlowApprovals):
     """Each approval takes effect at once (the order moves on to PAID), but its answer never
     comes before Ctrl-C."""

@@ -295,12 +295,20 @@ async def simulate_orders(service: Any, console: Console) -> None:
     with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4) as live:
         try:
             creating = asyncio.create_task(sim.create_all(products))
+            size = console.size
             while not (creating.done() and sim.settled >= n):
                 if creating.done():
                     creating.result()  # an unexpected failure while creating ends the screen
                 await asyncio.sleep(POLL_S)
                 await sim.refresh()
                 show_counts()
+                if console.size != size:
+                    # The terminal rewrapped the bars drawn for the old size, and the redraw, which
+                    # goes back up as many lines as it drew, left pieces of them above the new ones.
+                    live.stop()
+                    console.clear()
+                    live.start(refresh=True)
+                    size = console.size
         except asyncio.CancelledError:
             stopped = True
         finally:
