@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from app.errors import InvalidInput
 
@@ -279,12 +279,17 @@ def _is_postgres_url(url: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe to print and log."""
+    """The URL with any password replaced, safe to print and log: the one before the host,
+    and the one asyncpg also takes as a query parameter (``?password=``)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(
+        "password=***" if unquote_plus(pair.partition("=")[0]) == "password" else pair
+        for pair in parts.query.split("&")
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def settings() -> Settings:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import GrpcCompression
 
-from app.config import Settings, on_this_machine
+from app.config import Settings, on_this_machine, redact_url
 from app.errors import InvalidInput
 
 
@@ -178,3 +178,22 @@ def test_a_worker_tuning_that_cannot_be_one_is_refused_in_a_sentence_naming_it(t
     with pytest.raises(InvalidInput) as refused:
         _settings(tmp_path, **{name: value})
     assert str(refused.value).startswith(f"{name} must be ") and str(refused.value).endswith(f", not {value!r}.")
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://u:s3cret@db.example/orders", "postgresql://u:***@db.example/orders"),
+        ("postgresql://u@db.example/orders?password=s3cret", "postgresql://u@db.example/orders?password=***"),
+        (
+            "postgresql://u:s3cret@db.example/orders?sslmode=require&password=s3cret&application_name=x",
+            "postgresql://u:***@db.example/orders?sslmode=require&password=***&application_name=x",
+        ),
+        ("postgresql://u@db.example/orders?sslmode=require", "postgresql://u@db.example/orders?sslmode=require"),
+    ],
+)
+def test_a_database_password_is_never_shown_wherever_the_url_gives_it(url, shown):
+    """asyncpg also takes the password as a query parameter (`?password=`), and
+    `DATABASE_URL=postgresql://u@host/db?password=... ./start.sh order list` printed and logged it
+    whole ("PostgreSQL at postgresql://u@host/db?password=... is not reachable")."""
+    assert redact_url(url) == shown
