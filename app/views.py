@@ -207,8 +207,8 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
     status["workflow_id"] = order_workflow_id(order_id)
     status["attempts"] = per_activity
     # The order row's count, from the same query as the list's (db/queries.py): attempts after
-    # the first of each activity invocation. Before the row exists only ReceiveOrder has run,
-    # once per activity, so the attempts per activity give the same count.
+    # the first. Before the row exists only ReceiveOrder has run, so the attempts per activity
+    # give the same count (unless its worker was lost meanwhile and the step ran again).
     status.setdefault("retries", sum(n - 1 for n in per_activity.values() if n))
     status.setdefault("updated_at", now.isoformat())
     return status

@@ -65,17 +65,19 @@ _ORDER_COLUMNS = """
 """
 
 # Attempt statistics per order, computed from the index on activity_attempts(order_id). A retry
-# is an attempt after the first of the same activity invocation (workflow_id, activity_id): the
-# one definition, shown by the list, the dashboard and `order status` alike. The last error is
-# resolved when a later attempt of the same invocation succeeded: with a dependency that fails
-# two times out of three nearly every order has an error behind it, and only an unresolved one
-# needs an operator's eye.
+# is an attempt after the first (attempt > 1): the one definition, shown by the list, the
+# dashboard and `order status` alike. A step that ran again (its workflow task retried, its
+# worker lost) starts over at attempt 1, which follows no failure and is no retry: counted as
+# one, an order whose success was lost with its worker had more retries than failed attempts.
+# The last error is resolved when a later attempt of the same invocation (workflow_id,
+# activity_id) succeeded: with a dependency that fails two times out of three nearly every
+# order has an error behind it, and only an unresolved one needs an operator's eye.
 _ATTEMPTS_LATERAL = """
     LEFT JOIN payments p ON p.payment_id = o.payment_id
     LEFT JOIN LATERAL (
         SELECT count(*) AS attempts,
                count(*) FILTER (WHERE outcome <> 'ok') AS failures,
-               count(*) - count(DISTINCT (workflow_id, activity_id)) AS retries
+               count(*) FILTER (WHERE attempt > 1) AS retries
         FROM activity_attempts t WHERE t.order_id = o.id
     ) a ON true
     LEFT JOIN LATERAL (

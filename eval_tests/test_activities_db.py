@@ -534,6 +534,23 @@ async def test_the_last_error_is_resolved_once_a_later_attempt_of_the_same_step_
     assert listed[0]["last_error_resolved"] is True and listed[0]["failures"] == 2 and listed[0]["retries"] == 3
 
 
+async def test_a_step_that_ran_again_after_its_success_was_lost_counts_no_retry_for_it(pool):
+    """A worker killed after a step's attempt succeeded, before its workflow task completed:
+    the next worker runs the step again from attempt 1. That attempt 1 follows no failure, so
+    it is no retry; counted as one, an order showed '19 retries (18 failed attempts)'."""
+    order = await received_order(pool)
+    t0 = datetime.now(timezone.utc)
+    for n, (attempt, outcome) in enumerate([(1, "ok"), (1, "timeout"), (2, "ok")]):
+        at = t0 + timedelta(milliseconds=200 * n)
+        await record_attempt(
+            pool, order_id=order.order_id, workflow_id=f"order-{order.order_id}", activity="ValidateOrder",
+            activity_id="2", attempt=attempt, outcome=outcome, error=None if outcome == "ok" else "timed out",
+            started_at=at, finished_at=at + timedelta(milliseconds=120), duration_ms=120,
+        )
+    row = await queries.get_order(pool, order.order_id)
+    assert (row["attempts"], row["failures"], row["retries"]) == (3, 1, 1)
+
+
 async def test_an_attempt_cut_off_after_its_row_was_written_is_corrected_to_what_temporal_saw(pool):
     order = await received_order(pool)
     t0 = datetime.now(timezone.utc)
