@@ -297,6 +297,8 @@ def _attempt_text(entry: dict[str, Any]) -> Text:
         text.append(f"  (shipping attempt {entry['shipping_attempt']})", style="dim")
     if entry.get("rerun"):
         text.append("  (this step ran again: its workflow task was retried, or the workflow reset)", style="dim")
+    if entry.get("after_ending"):
+        text.append("  (after the ending: Temporal repeats the step until it hears it succeed)", style="dim")
     return text
 
 

@@ -317,7 +317,7 @@ class OrderService:
         attempts = await queries.attempts(self.pool, order_id)
         return {
             "order": order_summary(row, datetime.now(timezone.utc)),
-            "timeline": timeline(events, attempts),
+            "timeline": timeline(events, attempts, row["finished_at"]),
             "web_ui_url": self.settings.workflow_ui_url(order_workflow_id(order_id)),
         }
 

@@ -89,14 +89,22 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _attempt_entries(attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _attempt_entries(attempts: Iterable[Mapping[str, Any]], ended_at: datetime | None) -> list[dict[str, Any]]:
     """Each attempt, with which shipping run it belongs to (``shipping_attempt``, from the
     child's workflow id) and whether it began a step over (``rerun``): attempt 1 of a step
     invocation that had attempts already. That is a workflow task that was retried (its
     completion refused because a signal came meanwhile, or its worker lost), so that its
-    local activities ran anew; their side effects are idempotent, and the audit says so."""
+    local activities ran anew; their side effects are idempotent, and the audit says so.
+
+    And whether it repeats, after the order's ending was recorded, a step that began before
+    (``after_ending``): the attempt that recorded the ending can still time out (an earlier
+    attempt's timer, or its answer late), and Temporal then runs the step again until it hears
+    it succeed, which changes nothing. A step begun after the ending (a refused command's
+    audit record) is no repeat."""
+    attempts = sorted(attempts, key=lambda a: a["started_at"])
+    begun = {(a["workflow_id"], a["activity_id"]) for a in attempts if ended_at is not None and a["started_at"] <= ended_at}
     entries, seen = [], set()
-    for a in sorted(attempts, key=lambda a: a["started_at"]):
+    for a in attempts:
         invocation = (a["workflow_id"], a["activity_id"])
         run = a["workflow_id"].rpartition("-")[2] if a["workflow_id"].startswith("shipping-") else ""
         entries.append(
@@ -111,6 +119,7 @@ def _attempt_entries(attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, An
                 "workflow_id": a["workflow_id"],
                 "shipping_attempt": int(run) if run.isdigit() else None,
                 "rerun": a["attempt"] == 1 and invocation in seen,
+                "after_ending": invocation in begun and a["started_at"] > ended_at,
                 "_sort": (a["started_at"], 0),
             }
         )
@@ -118,8 +127,10 @@ def _attempt_entries(attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, An
     return entries
 
 
-def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Events and attempts merged in time order."""
+def timeline(
+    events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]], ended_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Events and attempts merged in time order (``ended_at``: when the order's ending was recorded)."""
     entries = [
         {
             "at": _iso(e["ts"]),
@@ -129,7 +140,7 @@ def timeline(events: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str
             "_sort": (e["ts"], 1),
         }
         for e in events
-    ] + _attempt_entries(attempts)
+    ] + _attempt_entries(attempts, ended_at)
     entries.sort(key=lambda entry: entry.pop("_sort"))
     return entries
 

@@ -546,6 +546,31 @@ def test_the_audit_tells_a_step_run_again_by_a_retried_workflow_task_from_a_seco
     assert "(shipping attempt 2)" in lines[3] and "shipping attempt" not in lines[2]
 
 
+def test_the_audit_says_which_attempts_came_after_the_order_had_ended():
+    """MarkShipped records SHIPPED, but Temporal times the attempt out (an earlier attempt's
+    timer) and runs the step again until it hears it succeed: failed attempts after 'order
+    shipped', up to ~2 s of them, read as if shipping still failed. They say the order had ended."""
+    from app.views import timeline
+
+    t0 = datetime(2026, 11, 27, 4, 4, 9, tzinfo=timezone.utc)
+
+    def attempt(ms: int, n: int, outcome: str) -> dict:
+        return {"workflow_id": "order-o-1", "activity": "MarkShipped", "activity_id": "9", "attempt": n,
+                "outcome": outcome, "error": None if outcome == "ok" else "timed out", "duration_ms": 3,
+                "started_at": t0 + timedelta(milliseconds=ms)}
+
+    # A command refused meanwhile is audited by a step of its own, after the ending but no repeat.
+    refused = {**attempt(100, 1, "ok"), "activity": "RecordEvent", "activity_id": "10"}
+    shipped = {"type": "order_shipped", "payload_json": {"state": "SHIPPED"}, "ts": t0 + timedelta(milliseconds=3)}
+    entries = timeline([shipped], [attempt(0, 1, "timeout"), attempt(40, 2, "timeout"), refused, attempt(200, 3, "ok")],
+                       ended_at=t0 + timedelta(milliseconds=2))
+    assert [e.get("after_ending") for e in entries] == [False, None, True, False, True]
+    text = render(audit_timeline({"order": an_order("o-1", "SHIPPED"), "timeline": entries}), width=160)
+    lines = [line for line in text.splitlines() if "MarkShipped" in line or "RecordEvent" in line]
+    assert "after the ending" not in lines[0] + lines[2]
+    assert all("after the ending: Temporal repeats" in line for line in (lines[1], lines[3])), lines
+
+
 def test_the_dashboard_names_orders_past_the_budget_that_the_newest_first_rows_would_hide():
     from datetime import timedelta, timezone
 
