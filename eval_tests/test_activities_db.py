@@ -569,6 +569,23 @@ async def test_every_migration_can_run_again_on_a_schema_that_has_it(pool):
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+async def test_the_payment_reads_by_order_use_an_index(pool):
+    """The hand-over (every DispatchCarrier attempt that gets that far) and FinishOrder read an
+    order's payments by order_id under its row lock. The one index on payments(order_id) is
+    partial (charged rows), which these reads cannot use: each scanned the whole table."""
+    reads = [
+        "SELECT EXISTS (SELECT 1 FROM payments WHERE order_id = $1 AND status IN ('REFUNDED', 'FAILED'))",
+        "SELECT payment_id, status, amount_cents FROM payments WHERE order_id = $1"
+        " ORDER BY (charged_at IS NOT NULL) DESC, updated_at DESC LIMIT 1",
+        "UPDATE payments SET status = 'REFUNDED' WHERE order_id = $1 AND status = 'CHARGED'",
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")  # as the planner would with many payments
+        for sql in reads:
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", "db-none"))
+            assert "Seq Scan" not in plan and "Index Cond: (order_id = " in plan, plan
+
+
 async def test_an_attempt_cut_off_after_its_row_was_written_is_corrected_to_what_temporal_saw(pool):
     order = await received_order(pool)
     t0 = datetime.now(timezone.utc)
