@@ -28,7 +28,7 @@ NON_RETRYABLE = ["InvalidOrder", "PaymentConflict", "CarrierRefused", "ShipmentC
 BUSINESS_START_TO_CLOSE = timedelta(milliseconds=120)
 # Retrying a random failure at once is as good as later; the back-off only spares a
 # dependency that is down, and maximum_interval caps it. The cap sets the tail: a step needs 15
-# or more attempts about once in 430 (2/3)^14, 20 or more once in 3,300, so most runs of 300
+# or more attempts about once in 290 (2/3)^14, 20 or more once in 2,200, so most runs of 300
 # orders have one, and the slowest orders are those with such a streak. With a 250 ms cap a
 # streak of 20 spent ~2.7 s in back-off, with 100 ms ~1.4 s: at N=300, C=100, p99 8.46 -> 7.80
 # and 7.21 s, max 9.71 -> 8.55 and 8.45 s (means of six runs each, interleaved; p50 and the
