@@ -36,7 +36,8 @@ class WorkerTuning:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WorkerTuning":
         return cls(
-            workflow_task_polls=_count(env, "ORDER_TRACKER_WORKFLOW_TASK_POLLS", cls.workflow_task_polls),
+            # The SDK refuses fewer than 2 while it caches workflows (one for each queue).
+            workflow_task_polls=_count(env, "ORDER_TRACKER_WORKFLOW_TASK_POLLS", cls.workflow_task_polls, least=2),
             normal_poll_ratio=_share(env, "ORDER_TRACKER_NORMAL_POLL_RATIO", cls.normal_poll_ratio),
             max_workflow_tasks=_count(env, "ORDER_TRACKER_MAX_WORKFLOW_TASKS", cls.max_workflow_tasks),
             max_local_activities=_count(env, "ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", cls.max_local_activities),
@@ -231,14 +232,14 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise InvalidInput(f"{name} must be 1 (on) or 0 (off), not {env[name]!r}.")
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """The whole number of 1 or more in variable ``name`` (unset or empty: ``default``)."""
+def _count(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
+    """The whole number of ``least`` or more in variable ``name`` (unset or empty: ``default``)."""
     text = (env.get(name) or "").strip()
     if not text:
         return default
-    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1:
+    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= least:
         return int(text)
-    raise InvalidInput(f"{name} must be a whole number of 1 or more, not {env[name]!r}.")
+    raise InvalidInput(f"{name} must be a whole number of {least} or more, not {env[name]!r}.")
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:

@@ -180,6 +180,18 @@ def test_a_worker_tuning_that_cannot_be_one_is_refused_in_a_sentence_naming_it(t
     assert str(refused.value).startswith(f"{name} must be ") and str(refused.value).endswith(f", not {value!r}.")
 
 
+def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_it(tmp_path):
+    """The SDK refuses a worker with fewer than 2 workflow task polls while it caches workflows
+    ("Invalid worker config: `max_cached_workflows` > 0 requires `workflow_task_poller_behavior`
+    to be at least 2"): ORDER_TRACKER_WORKFLOW_TASK_POLLS=1 passed the check, and the order worker
+    then exited during start-up, naming no variable."""
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, ORDER_TRACKER_WORKFLOW_TASK_POLLS="1")
+    assert str(refused.value) == "ORDER_TRACKER_WORKFLOW_TASK_POLLS must be a whole number of 2 or more, not '1'."
+    assert _settings(tmp_path, ORDER_TRACKER_WORKFLOW_TASK_POLLS="2").worker_tuning.workflow_task_polls == 2
+    assert _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="1").worker_tuning.db_pool_size == 1
+
+
 @pytest.mark.parametrize(
     "url, shown",
     [
