@@ -15,7 +15,6 @@ from temporalio.service import RPCError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import checks
 from app.api_body_limit import BodyLimit
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
@@ -218,12 +217,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         offset: int = Query(0, description=f"0 to {MAX_OFFSET}"),
     ) -> dict[str, Any]:
         # Bounds are the service's (app.checks), refused with its sentence like every other input.
-        state = checks.list_orders(state=state, limit=limit, offset=offset)
-        orders = await svc(request).list_orders(state=state, limit=limit, offset=offset)
-        counts = await svc(request).state_counts()
-        # As `order list --json`: how many there are in all, so that a client knows the last page.
-        total = counts.get(state, 0) if state else sum(counts.values())
-        return {"orders": orders, "count": len(orders), "total": total, "offset": offset}
+        page, _counts = await svc(request).order_page(state=state, limit=limit, offset=offset)
+        return page
 
     @app.get("/orders/counts", responses=_errors())
     async def counts(request: Request) -> dict[str, int]:

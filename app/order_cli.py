@@ -324,16 +324,16 @@ async def _status(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     state = checks.list_orders(state=args.state, limit=args.limit, offset=args.offset)
     async with await OrderService.connect(temporal=False) as service:  # it reads only the database
-        orders = await service.list_orders(state=state, limit=args.limit, offset=args.offset)
-        counts = await service.state_counts()
-    total = counts.get(state, 0) if state else sum(counts.values())
-    document = {"orders": orders, "count": len(orders), "total": total, "offset": args.offset}
+        document, counts = await service.order_page(state=state, limit=args.limit, offset=args.offset)
+    orders = document["orders"]
 
     def human(console: Console) -> None:
         if orders:
             console.print(render.orders_table(orders, width=console.width))
         console.print(
-            render.page_line(len(orders), args.offset, total, state, sum(counts.values())), style="dim", soft_wrap=True
+            render.page_line(len(orders), args.offset, document["total"], state, sum(counts.values())),
+            style="dim",
+            soft_wrap=True,
         )
 
     _emit(args, document, human)

@@ -209,6 +209,18 @@ class OrderService:
         now = datetime.now(timezone.utc)
         return [order_summary(row, now) for row in rows]
 
+    async def order_page(
+        self, *, state: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """A page of the list as `order list --json` and GET /orders give it (the orders, how
+        many are on the page, how many there are in all of ``state`` or of every state, so that a
+        client knows the last page, and the offset), and the count of each state."""
+        state = checks.list_orders(state=state, limit=limit, offset=offset)
+        orders = await self.list_orders(state=state, limit=limit, offset=offset)
+        counts = await self.state_counts()
+        total = counts.get(state, 0) if state else sum(counts.values())
+        return {"orders": orders, "count": len(orders), "total": total, "offset": offset}, counts
+
     async def overdue_orders(self, limit: int = 3) -> list[dict]:
         """In-flight orders past the processing budget (not those waiting for a human)."""
         in_flight = [s.value for s in OrderState if not s.terminal and s != OrderState.AWAITING_APPROVAL]

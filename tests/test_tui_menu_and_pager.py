@@ -395,19 +395,26 @@ async def test_a_simulation_says_when_no_order_worker_serves_its_orders(monkeypa
     assert ("No order worker is serving" in said) is not order_worker
 
 
+def _simulation_answers(monkeypatch: pytest.MonkeyPatch, answers: list[Any], poll_s: float) -> None:
+    """Simulate's questions answered in turn with ``answers``, its counts read every ``poll_s``."""
+    from app.tui import simulate
+
+    given = iter(answers)
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(given)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", poll_s)
+
+
 async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeypatch: pytest.MonkeyPatch):
     """Ctrl-C during a simulation reported "approvals sent 126" while none had been answered,
     and said nothing of the orders left waiting out their review window; then it said "their
     approvals were not sent" of approvals that were sent, and took effect a moment later."""
     from app.tui import simulate
 
-    answers = iter(["12", True])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    _simulation_answers(monkeypatch, ["12", True], poll_s=0.01)
     service = _SlowApprovals()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
@@ -437,13 +444,7 @@ async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monk
     (Approve / reject)"."""
     from app.tui import simulate
 
-    answers = iter(["40", True])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 3600)  # Ctrl-C comes before the first poll
+    _simulation_answers(monkeypatch, ["40", True], poll_s=3600)  # Ctrl-C comes before the first poll
     service = _CreatesCutOff()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
@@ -521,13 +522,7 @@ async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch
     read, then for its cancellation (an operator walkthrough)."""
     from app.tui import simulate
 
-    answers = iter(["5", True])  # the approvals never answer: the simulation goes on
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: the simulation goes on
     monkeypatch.setattr(simulate, "READ_WAIT_S", 0.05, raising=False)
     service = _DatabaseHangs()
     out = io.StringIO()
@@ -569,13 +564,7 @@ async def test_a_simulation_whose_database_goes_away_still_says_what_it_did(monk
     answering" and no word of the orders it had started."""
     from app.tui import simulate
 
-    answers = iter(["5", False])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    _simulation_answers(monkeypatch, ["5", False], poll_s=0.01)
     out = io.StringIO()
     await asyncio.wait_for(simulate.simulate_orders(_DatabaseGoesAway(), Console(file=out, width=200)), 5)
     text = " ".join(out.getvalue().split())
@@ -588,13 +577,7 @@ async def test_a_simulation_is_drawn_afresh_when_the_terminal_is_resized(monkeyp
     the redraw left pieces of them above the new ones ("⠏ started ━━━ 0/20 0:" / "00:00")."""
     from app.tui import simulate
 
-    answers = iter(["5", True])  # the approvals never answer: the simulation goes on
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: the simulation goes on
     service = _SlowApprovals()
     out = io.StringIO()
     console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
@@ -622,13 +605,7 @@ async def _simulation_stopped(monkeypatch, service: Any, count: int, auto_approv
     """The text a simulation of ``count`` orders prints when Ctrl-C comes once ``stop_when()``."""
     from app.tui import simulate
 
-    answers = iter([str(count), auto_approve])
-
-    async def ask(question: Any, *, escape: bool = True) -> Any:
-        return next(answers)
-
-    monkeypatch.setattr(simulate, "ask", ask)
-    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    _simulation_answers(monkeypatch, [str(count), auto_approve], poll_s=0.01)
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
     await _until(stop_when)

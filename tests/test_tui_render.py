@@ -739,28 +739,16 @@ async def test_the_dashboards_health_line_fits_the_terminal_as_soon_as_it_is_res
     """Narrowed from 80 to 50 columns, the dashboard kept the health line laid out for 80 until
     its next check (5 s), and the terminal broke it mid-part: "… ✓ order worker  ✓" /
     "shipping worker"; its row count was off by that extra line too."""
-    import asyncio
-
     from app.tui import dashboard
 
     monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
     monkeypatch.setattr(dashboard, "HEALTH_EVERY_S", 3600)  # read once, at the start
-    database = _DownOnce()
-    database.calls = -1000  # never refused here
-    out = io.StringIO()
-    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
-
-    async def healthy() -> StackStatus:
-        return stack_status()
-
-    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
+    screen, console, out = _dashboard_on(width=80)
     await _until(lambda: "✓ PostgreSQL" in out.getvalue(), screen)
     console.width = 50  # the operator narrows the terminal
     out.seek(0), out.truncate()
     await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
-    screen.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await screen
+    await _stopped(screen)
     drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # the frames, without cursor moves
     lines = [line.rstrip() for line in drawn.splitlines() if "✓" in line]
     assert lines and all(len(line) <= 50 and not line.endswith("✓") for line in lines)
@@ -770,29 +758,43 @@ async def test_the_dashboard_is_drawn_afresh_when_the_terminal_is_resized(monkey
     """The terminal rewraps what was drawn for the old width, and the redraw, which goes back up
     as many lines as it drew, left pieces of the old view above the new one ("rkShipped: Forced
     failure for testing" / "sim-a84f2a-0037  SHIPPED  done  4  1.5s  ✓ Ma")."""
-    import asyncio
-
     from app.tui import dashboard
 
     monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
-    database = _DownOnce()
-    database.calls = -1000  # never refused here
-    out = io.StringIO()
-    console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
-
-    async def healthy() -> StackStatus:
-        return stack_status()
-
-    screen = asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy))
+    screen, console, out = _dashboard_on(width=100)
     await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
     assert "\x1b[2J" not in out.getvalue()  # not at every refresh: it would flicker
     console.width = 50
     await _until(lambda: "Newest" in out.getvalue().partition("\x1b[2J")[2], screen)  # cleared, then drawn
     await _until(lambda: out.getvalue().count("Newest") >= 6, screen)
+    await _stopped(screen)
+    assert out.getvalue().count("\x1b[2J") == 1  # once for the resize
+
+
+def _dashboard_on(width: int):
+    """The dashboard running on a healthy stack and a database that always answers, drawn into
+    a string at ``width`` columns: (its task, its console, what it drew)."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    database = _DownOnce()
+    database.calls = -1000  # never refused here
+    out = io.StringIO()
+    console = Console(file=out, width=width, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    return asyncio.create_task(dashboard.run_dashboard(database, console, stack_status=healthy)), console, out
+
+
+async def _stopped(screen) -> None:
+    import asyncio
+
     screen.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await screen
-    assert out.getvalue().count("\x1b[2J") == 1  # once for the resize
 
 
 async def _until(condition, screen) -> None:

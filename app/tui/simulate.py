@@ -20,7 +20,7 @@ from rich.text import Text
 
 from app.errors import OperatorError, lost_database
 from app.render import plural, state_style
-from app.tui.actions import needed_from_database
+from app.tui.actions import DatabaseDown, from_database, needed_from_database
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -154,20 +154,12 @@ class Simulation:
         if self._reading is None or self._reading.done():
             self._reading = asyncio.ensure_future(self.poll(approve))
             self._reading.add_done_callback(lambda read: read.cancelled() or read.exception())  # retrieved
-        done, _ = await asyncio.wait({self._reading}, timeout=READ_WAIT_S)
         try:
-            if not done:
-                raise asyncio.TimeoutError
-            self._reading.result()
-        except Exception as error:
-            where = f"PostgreSQL at {self.service.settings.database_url_redacted}"
-            if isinstance(error, asyncio.TimeoutError):
-                self.database_problem = f"{where} did not answer within {READ_WAIT_S:g} s"
-            elif lost_database(error, self.service.settings) is not None:
-                log.warning("event=simulation_database_lost error=%r", error)
-                self.database_problem = f"{where} is not answering"
-            else:
-                raise
+            # Shielded: a wait that runs out leaves the read going, for the next refresh to wait on.
+            await from_database(self.service, asyncio.shield(self._reading), READ_WAIT_S)
+        except DatabaseDown as down:
+            log.warning("event=simulation_database_problem problem=%r", str(down))
+            self.database_problem = str(down)
             return
         self.database_problem = None
 
