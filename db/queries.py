@@ -4,8 +4,6 @@ one indexed query however many orders there are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -168,11 +166,3 @@ async def attempts(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> li
         " FROM activity_attempts WHERE order_id = $1 ORDER BY started_at, attempt",
         order_id,
     )
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def record_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None

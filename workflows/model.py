@@ -188,17 +188,6 @@ class ShippingResult:
 
 
 @dataclass
-class Transition:
-    """A state change or business fact to persist, written once per ``key``."""
-
-    order_id: str
-    event_type: str
-    key: str
-    state: OrderState | None = None
-    payload: dict = field(default_factory=dict)
-
-
-@dataclass
 class OrderStatus:
     """The status Query's answer (and the workflow's result): section 5's fields as the
     workflow itself knows them. ``attempts``, ``retries`` and ``last_error`` are None here:
