@@ -377,7 +377,10 @@ async def test_a_simulation_says_when_no_order_worker_serves_its_orders(monkeypa
         return next(answers)
 
     class _NoOrderWorker(_SlowApprovals):
+        creates = 0
+
         async def create_order(self, *, order_id: str, **order: Any) -> None:
+            self.creates += 1
             if self.order_worker:
                 self.states[order_id] = "AWAITING_APPROVAL"
 
@@ -387,9 +390,8 @@ async def test_a_simulation_says_when_no_order_worker_serves_its_orders(monkeypa
     service.order_worker = order_worker
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    await asyncio.sleep(0.2)
-    if not screen.done():
-        screen.cancel()
+    await _until(lambda: service.creates == 5)  # the worker was checked before the first create
+    screen.cancel()
     await screen
     said = " ".join(out.getvalue().split())
     assert ("No order worker is serving" in said) is not order_worker
