@@ -33,6 +33,7 @@ from workflows.model import (
     OrderStatus,
     PaymentStatus,
     ShippingResult,
+    ShippingStatus,
     order_workflow_id,
     shipping_workflow_id,
 )
@@ -150,6 +151,20 @@ async def test_the_status_query_does_not_claim_no_retries_for_attempts_it_cannot
         assert (status.amount_cents, status.amount) == (3998, "39.98")  # SPEC section 5's amount
         await handle.signal("approve")
         await finish(handle)
+
+
+async def test_the_shipping_childs_status_query_answers_a_dataclass(workflow_env, fakes):
+    """A workflow's outputs are dataclasses (the wire format, which evolves by adding fields
+    with defaults); the child's status Query answered a loose dict."""
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("approve")
+        await finish(handle)
+        child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
+        status = await child.query(ShippingWorkflow.status)
+    assert status == ShippingStatus(step="dispatched", address=order.address, cancel_requested=False)
 
 
 async def test_an_ending_refused_because_the_carrier_has_the_package_ships_the_order(workflow_env, fakes):

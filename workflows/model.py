@@ -188,6 +188,16 @@ class ShippingResult:
 
 
 @dataclass
+class ShippingStatus:
+    """The shipping child's status Query: the step it is at, the address it will hand over,
+    and whether a cancel reached it (only runs from before cancels stopped being forwarded)."""
+
+    step: str
+    address: Address
+    cancel_requested: bool = False
+
+
+@dataclass
 class OrderStatus:
     """The status Query's answer (and the workflow's result): section 5's fields as the
     workflow itself knows them. ``attempts``, ``retries`` and ``last_error`` are None here:

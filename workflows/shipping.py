@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         PackageInput,
         ShippingInput,
         ShippingResult,
+        ShippingStatus,
     )
     from workflows.patches import (
         ASK_BEFORE_GIVING_UP,
@@ -134,5 +135,5 @@ class ShippingWorkflow:
         )
 
     @workflow.query
-    def status(self) -> dict:
-        return {"step": self._step, "address": self._address, "cancel_requested": self._cancel_requested}
+    def status(self) -> ShippingStatus:
+        return ShippingStatus(step=self._step, address=self._address, cancel_requested=self._cancel_requested)
