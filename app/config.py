@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
@@ -55,7 +55,8 @@ class Settings:
     api_port: int
     # Set when the user brings their own servers; that part is then not started locally.
     external_temporal_address: str | None
-    external_database_url: str | None
+    # Out of the repr: it may hold the password (database_url_redacted is the one to show).
+    external_database_url: str | None = field(repr=False)
     # The port of the local dev server's Prometheus endpoint (/metrics on 127.0.0.1). The dev
     # server serves it either way; unset, on a random port it prints to its log at start.
     temporal_metrics_port: int | None = None

@@ -209,3 +209,11 @@ def test_a_database_password_is_never_shown_wherever_the_url_gives_it(url, shown
     `DATABASE_URL=postgresql://u@host/db?password=... ./start.sh order list` printed and logged it
     whole ("PostgreSQL at postgresql://u@host/db?password=... is not reachable")."""
     assert redact_url(url) == shown
+
+
+def test_the_settings_repr_does_not_carry_the_database_password():
+    """Settings is a dataclass, and its repr (in a `%r` log line, a failed assertion, a
+    traceback that shows locals) gave DATABASE_URL whole, password included."""
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u:s3cret@db.example/orders?password=s3cret"})
+    assert settings.external_database_url is not None
+    assert "s3cret" not in repr(settings)
