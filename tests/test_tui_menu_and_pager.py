@@ -420,8 +420,7 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     service = _SlowApprovals()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    while service.approvals_begun < simulate.CONCURRENCY:  # the other two wait for a slot
-        await asyncio.sleep(0.01)
+    await _until(lambda: service.approvals_begun >= simulate.CONCURRENCY)  # the other two wait for a slot
     screen.cancel()  # what Ctrl-C does to the screen
     await screen
     text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
@@ -450,8 +449,7 @@ async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monk
     service = _CreatesCutOff()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    while len(service.states) < simulate.CONCURRENCY:  # the others wait for a slot
-        await asyncio.sleep(0.01)
+    await _until(lambda: len(service.states) >= simulate.CONCURRENCY)  # the others wait for a slot
     screen.cancel()  # what Ctrl-C does to the screen
     await asyncio.wait_for(screen, 10)
     started_bar = next(line for line in out.getvalue().splitlines() if "started " in line and "━" in line)
