@@ -1,3 +1,6 @@
+"""`python -m app` (what ./start.sh runs): the command line, made safe to start with a closed
+standard stream and to leave without the SDK's finalisation crash."""
+
 import os
 import sys
 import warnings
