@@ -77,6 +77,24 @@ async def sigint_given_back():
     prompts.stop_watching_sigint()
 
 
+@pytest.mark.parametrize("by", ["dana [night shift]", "[/]"])
+async def test_a_refusal_that_names_an_operator_is_shown_as_typed_not_read_as_markup(by):
+    """The workflow refuses a second decision naming who made the first, and `--by` (CLI, API)
+    takes any visible text. Printed as Rich markup, "... approved by dana [night shift]." lost
+    the bracket ("by dana ."), and "[/]" raised out of the screen's error handler, ending the
+    TUI with "something unexpected"."""
+    from app.errors import Refused
+
+    out = io.StringIO()
+    tui = tui_app.Tui(Console(file=out, width=200))
+
+    async def refused() -> None:
+        raise Refused(f"Order o-1 was already approved by {by}.")
+
+    await tui.guarded("Approve / reject", refused)
+    assert f"Order o-1 was already approved by {by}." in out.getvalue()
+
+
 async def test_esc_then_enter_at_the_menu_picks_the_entry_pointed_at():
     """Esc at the menu does nothing (only Quit and Ctrl-C leave), but Esc and Enter within a
     second read as Meta+Enter, which made the menu return text and the TUI crash."""

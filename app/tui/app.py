@@ -135,8 +135,8 @@ class Tui:
                 self.console.print("[dim]Back to the menu.[/]")
             except Unanswered as error:
                 self.console.print(f"[yellow]{escape(error.in_tui())}[/]")
-            except OperatorError as error:
-                self.console.print(f"[red]{error}[/]")
+            except OperatorError as error:  # its text may quote an operator's (a name in brackets)
+                self.console.print(f"[red]{escape(str(error))}[/]")
             except Exception as error:
                 if (lost := lost_database(error, self.service.settings if self.service else Settings.from_env())):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
