@@ -666,6 +666,22 @@ async def test_ctrl_c_while_a_command_waits_says_it_was_sent_and_may_still_apply
     assert "Stopped waiting. The cancel, if it was sent already, may still take effect" in " ".join(out.getvalue().split())
 
 
+@pytest.mark.parametrize("reason", ["kept for [night shift]", "[/]"])
+async def test_a_commands_answer_is_shown_as_typed_not_read_as_markup(reason):
+    """An answer can quote what an operator typed (a reason, a name in brackets): printed as
+    Rich markup, "[night shift]" vanished and "[/]" raised out of the screen."""
+    from app.tui.actions import sent
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+
+    async def reply() -> str:
+        return f"Order o-1 rejected: {reason}."
+
+    await sent(console, "o-1", "reject", reply())
+    assert f"Order o-1 rejected: {reason}." in out.getvalue()
+
+
 class _DownOnce(_FlakyDatabase):
     """PostgreSQL answers, refuses one refresh (the third), then answers again."""
 

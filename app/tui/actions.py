@@ -168,7 +168,8 @@ async def pick_order(
 
 
 def answer(console: Console, text: str) -> None:
-    console.print(f"[green]{text}[/]")
+    """An answer is shown as typed: it may quote an operator's text (a reason, a name in brackets)."""
+    console.print(Text(text, style="green"))
 
 
 async def sent(console: Console, order_id: str, what: str, command: Awaitable[str]) -> None:

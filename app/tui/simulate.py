@@ -323,6 +323,6 @@ async def simulate_orders(service: Any, console: Console) -> None:
         console.print(Text(f"{sim.database_problem}: the counts above are those it gave last.", style="red"))
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
-        console.print(f"[red]{len(sim.failed_to_start)} could not start: {first}[/]")
+        console.print(Text(f"{len(sim.failed_to_start)} could not start: {first}", style="red"))
     if stopped:
         console.print("The orders carry on in their workflows; follow them on the live dashboard.")
