@@ -60,12 +60,13 @@ async def fails_then_hangs_once() -> str:
 class FailsThenHangsOnce:
     @workflow.run
     async def run(self) -> str:
-        # Attempt 1 fails at t=0; attempt 2 starts at 0.1 s and hangs; attempt 3 starts 0.3 s
-        # after attempt 2 ends, past attempt 2's own timer (0.6 s), whichever timer ended it.
+        # Attempt 1 fails at t=0; attempt 2 starts at 1 s and hangs until attempt 1's timer
+        # fires at 2 s (a second early: room for a busy machine); attempt 3 starts 1.5 s after
+        # attempt 2 ends, past attempt 2's own timer (3 s), whichever timer ended it.
         return await workflow.execute_local_activity(
             fails_then_hangs_once,
-            start_to_close_timeout=timedelta(milliseconds=500),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coefficient=3, maximum_attempts=3),
+            start_to_close_timeout=timedelta(seconds=2),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.5, maximum_attempts=3),
         )
 
 
@@ -250,7 +251,7 @@ def test_only_a_database_out_of_reach_counts_as_unreachable(error: BaseException
 async def test_an_attempt_timed_out_by_an_earlier_attempts_timer_says_so(dev_env, monkeypatch: pytest.MonkeyPatch):
     """temporalio's local activities leave each attempt's start-to-close timer running when the
     step retries, and it times out the attempt that runs when it fires. The operator saw
-    "timeout 0 ms … start-to-close timeout (0.12s)". If attempt 2 now runs its full 0.5 s,
+    "timeout 0 ms … start-to-close timeout (0.12s)". If attempt 2 now runs its full 2 s,
     temporalio has fixed that: the early wording in attempts._cancelled can go."""
     rows = _Rows()
     rows.release.set()
@@ -263,11 +264,11 @@ async def test_an_attempt_timed_out_by_an_earlier_attempts_timer_says_so(dev_env
     by_attempt = {r["attempt"]: r for r in rows.rows.values()}
     assert [by_attempt[n]["outcome"] for n in (1, 2, 3)] == ["error", "timeout", "ok"]
     hung = by_attempt[2]
-    # Ended when attempt 1's time was up (0.5 s after its start, ~0.4 s into this one), before
-    # its own 0.5 s: 450 left 50 ms for the timer and the event loop on a busy machine.
-    assert hung["duration_ms"] < 500
+    # Ended when attempt 1's time was up (2 s after its start, ~1 s into this one), well before
+    # its own 2 s. With 0.5 s and 0.1 s it once took 551 ms on a loaded machine.
+    assert hung["duration_ms"] < 1_900
     # In an operator's words, and with no duration of its own to disagree with the row's.
-    assert hung["error"] == "timed out early, on an earlier attempt's timer (0.5s start-to-close); the step runs again"
+    assert hung["error"] == "timed out early, on an earlier attempt's timer (2s start-to-close); the step runs again"
 
 
 def _row(attempt: int) -> dict[str, Any]:
