@@ -93,6 +93,9 @@ NO_ANSWER = frozenset({
     RPCStatusCode.CANCELLED,
     RPCStatusCode.UNKNOWN,
 })
+# The attempt of a workflow task from which Temporal refuses Updates and Queries at once (its
+# failUpdateWorkflowTaskAttemptCount): the task failed or timed out twice in a row.
+FAILED_TASK_ATTEMPT = 3
 # Why Temporal turns a command or the status Query away at once (_workflow_task_failing).
 WORKFLOW_TASKS_FAILING = (
     "its workflow tasks keep failing or timing out (an order worker stopped, or an error in its log:"
@@ -544,6 +547,11 @@ class OrderService:
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
+        if await self._workflow_tasks_failing(handle, deadline):
+            log.warning("event=command_not_sent_workflow_task_failing command=%s order_id=%s", name, order_id)
+            raise self._tasks_failing(
+                order_id, name, "was not sent, so that the commands already waiting for the order are kept"
+            )
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
@@ -574,18 +582,37 @@ class OrderService:
                     f"it may not have been received: check with ./start.sh order status {order_id}"
                     " once the stack is up (./start.sh status)",
                 ) from None
-            if _workflow_task_failing(error):
+            if _workflow_task_failing(error):  # it failed between the check above and the send
                 log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
-                noun = command_noun(name)
-                raise StackUnreachable(
-                    f"Order {order_id} cannot take the {noun} now: {WORKFLOW_TASKS_FAILING}; the {noun} was not"
-                    f" received: send it again once the order goes on (./start.sh order status {order_id})."
+                raise self._tasks_failing(
+                    order_id, name, "was not received, nor were the commands still waiting for the order (Temporal"
+                    " dropped them with it)"
                 ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
+
+    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool:
+        """Whether Temporal would turn an Update away at once: the order's workflow task has
+        failed or timed out twice in a row (an order worker stopped, say). One sent then is
+        worse than nothing: its refusal clears the workflow's pending Updates, so a command sent
+        earlier, still waiting and told it "may still take effect", never did. False when
+        Temporal does not say (the send then finds out)."""
+        wait = min(QUERY_TIMEOUT.total_seconds(), deadline - asyncio.get_running_loop().time())
+        try:
+            description = await within(handle.describe(rpc_timeout=QUERY_TIMEOUT), max(0.0, wait))
+        except (RPCError, asyncio.TimeoutError):
+            return False
+        return description.raw_description.pending_workflow_task.attempt >= FAILED_TASK_ATTEMPT
+
+    def _tasks_failing(self, order_id: str, name: str, fate: str) -> StackUnreachable:
+        noun = command_noun(name)
+        return StackUnreachable(
+            f"Order {order_id} cannot take the {noun} now: {WORKFLOW_TASKS_FAILING}; the {noun} {fate}: send it"
+            f" again once the order goes on (./start.sh order status {order_id})."
+        )
 
     async def _nobody_to_carry_out(
         self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool

@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import socket
+from types import SimpleNamespace
 from typing import Callable, Iterator
 
 import pytest
@@ -193,6 +194,11 @@ class _Pool:
         return None
 
 
+async def _running(**kwargs) -> SimpleNamespace:
+    """What a describe says of an order's workflow whose task is not failing."""
+    return SimpleNamespace(raw_description=SimpleNamespace(pending_workflow_task=SimpleNamespace(attempt=1)))
+
+
 class _CtrlCOnceSent:
     """The Update goes out, then the operator presses Ctrl-C while the order has not answered."""
 
@@ -201,6 +207,8 @@ class _CtrlCOnceSent:
 
     def get_workflow_handle(self, workflow_id: str) -> "_CtrlCOnceSent":
         return self
+
+    describe = staticmethod(_running)
 
     async def start_update(self, name: str, args: list, wait_for_stage) -> "_CtrlCOnceSent":
         self.sent.append(name)
@@ -421,6 +429,8 @@ class _TemporalTakesIt:
 
     def get_workflow_handle(self, workflow_id: str) -> "_TemporalTakesIt":
         return self
+
+    describe = staticmethod(_running)
 
     async def start_update(self, name: str, args: list, wait_for_stage) -> "_TemporalTakesIt":
         self.sent.append(name)

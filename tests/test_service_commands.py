@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,6 +34,15 @@ class _Answered:
         return self.answer
 
 
+# What a describe says of an order's workflow whose task is not failing (no pending task, or
+# one on its first or second attempt).
+_RUNNING = SimpleNamespace(raw_description=SimpleNamespace(pending_workflow_task=SimpleNamespace(attempt=0)))
+
+
+async def _running(**kwargs) -> SimpleNamespace:
+    return _RUNNING
+
+
 class _NoOrderRow:
     """The database before ReceiveOrder has stored the order (or for an id it does not know)."""
 
@@ -43,6 +53,8 @@ class _NoOrderRow:
 class _Handle:
     def __init__(self, sent: list) -> None:
         self.sent = sent
+
+    describe = staticmethod(_running)
 
     async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         self.sent.append((name, args))
@@ -74,6 +86,8 @@ async def test_approve_and_reject_are_stamped_with_the_time_of_the_decision():
 class _SilentHandle:
     """No worker takes the Update: the SDK gives up on its RPC (after ~20 s in real life)."""
 
+    describe = staticmethod(_running)
+
     async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         raise WorkflowUpdateRPCTimeoutOrCancelledError()
 
@@ -99,6 +113,8 @@ class _AcceptedClient:
     def get_workflow_handle(self, workflow_id: str) -> "_AcceptedClient":
         return self
 
+    describe = staticmethod(_running)
+
     async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
         return _Answered(None)
 
@@ -117,6 +133,8 @@ async def test_a_command_accepted_but_not_yet_carried_out_says_so_rather_than_no
 
 class _PatientHandle:
     """The Update is sent, and nobody answers for a long time."""
+
+    describe = staticmethod(_running)
 
     def __init__(self) -> None:
         self.waiting = asyncio.Event()
@@ -245,7 +263,7 @@ class _TemporalSilent:
             raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
         if not self.exists:
             raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
-        return object()
+        return _RUNNING
 
 
 class _TemporalGoneMidCall(_TemporalSilent):
@@ -344,6 +362,8 @@ class _Unheard:
 
     def get_workflow_handle(self, workflow_id: str) -> "_Unheard":
         return self
+
+    describe = staticmethod(_running)
 
     async def start_update(self, name: str, args: list, wait_for_stage):
         await asyncio.Event().wait()
@@ -474,6 +494,7 @@ class _Closed:
         self.status = status
         self.history = history or []
         self.id = "order-o-9"
+        self.raw_description = _RUNNING.raw_description
 
     def get_workflow_handle(self, workflow_id: str) -> "_Closed":
         return self
@@ -788,8 +809,9 @@ async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_and_its_s
         await service.approve(order_id)
     assert str(refused.value) == (
         f"Order {order_id} cannot take the approval now: its workflow tasks keep failing or timing out (an order"
-        " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not received:"
-        f" send it again once the order goes on (./start.sh order status {order_id})."
+        " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not sent, so"
+        " that the commands already waiting for the order are kept: send it again once the order goes on"
+        f" (./start.sh order status {order_id})."
     )
     # Its status, from the database, says why the workflow does not answer (it said "no order
     # worker serving, or Temporal busy", though one served it and failed).
@@ -802,3 +824,81 @@ async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_and_its_s
         " lag behind it.",
     )
     await handle.terminate("test")
+
+
+@workflow.defn(name="OrderWorkflow", sandboxed=False)
+class _Approvable:
+    """Stands in for OrderWorkflow once an order worker serves again: it takes the approval."""
+
+    def __init__(self) -> None:
+        self.approved = False
+
+    @workflow.run
+    async def run(self, order: dict) -> None:
+        await workflow.wait_condition(lambda: self.approved)
+
+    @workflow.update(name="approve")
+    async def approve(self, by: str = "operator", decided_at: str = "") -> str:
+        self.approved = True
+        return "approved"
+
+
+async def test_a_command_sent_while_the_order_worker_is_stopped_does_not_drop_one_already_waiting(dev_env):
+    """An approval sent while the order worker was stopped waits in Temporal ("may still take
+    effect"), and does take effect once the worker goes on, however long it was stopped. But a
+    second command, sent once the workflow task had timed out twice, was refused, and Temporal
+    dropped the first with it (its refusal clears the workflow's pending Updates): after SIGCONT
+    neither applied, though the operator had been told the first may still. Reproduced on a
+    dev server; the README listed it as a known limit."""
+    import uuid
+
+    from temporalio.api.enums.v1 import TaskQueueKind
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
+    from temporalio.client import WorkflowUpdateStage
+    from temporalio.worker import Worker
+
+    from workflows.model import order_workflow_id
+
+    client = dev_env.client
+    order_id, task_queue = f"o-{uuid.uuid4().hex[:8]}", f"stopped-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
+        "OrderWorkflow", {}, id=order_workflow_id(order_id), task_queue=task_queue, task_timeout=timedelta(seconds=1)
+    )
+
+    async def stopped_worker_takes_a_task() -> None:
+        """What a worker stopped with SIGSTOP does: its poll takes the task, which then times out."""
+        poll = PollWorkflowTaskQueueRequest(
+            namespace=client.namespace, task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
+        )
+        await client.workflow_service.poll_workflow_task_queue(poll)
+
+    await stopped_worker_takes_a_task()
+    first = asyncio.ensure_future(
+        handle.start_update("approve", args=["ann", ""], id="first", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    )
+
+    async def admitted() -> bool:  # the task that carries it has been scheduled again
+        return (await handle.describe()).raw_description.pending_workflow_task.attempt >= 2
+
+    await eventually(admitted, timeout=10)
+    first.cancel()  # the operator's command stops waiting; the Update stays with Temporal
+    await asyncio.gather(first, return_exceptions=True)
+    await stopped_worker_takes_a_task()
+
+    async def failing() -> bool:
+        return (await handle.describe()).raw_description.pending_workflow_task.attempt >= 3
+
+    await eventually(failing, timeout=10)
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as refused:
+        await service.approve(order_id, by="bob")
+    assert str(refused.value) == (
+        f"Order {order_id} cannot take the approval now: its workflow tasks keep failing or timing out (an order"
+        " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not sent, so"
+        f" that the commands already waiting for the order are kept: send it again once the order goes on"
+        f" (./start.sh order status {order_id})."
+    )
+    async with Worker(client, task_queue=task_queue, workflows=[_Approvable]):  # the worker goes on
+        assert await asyncio.wait_for(handle.get_update_handle("first").result(), 20) == "approved"
+        await asyncio.wait_for(handle.result(), 20)
