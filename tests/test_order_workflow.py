@@ -1074,6 +1074,34 @@ async def test_a_database_outage_that_outlasts_the_hand_over_check_s_local_attem
     assert fakes.ran_locally["HandoverStatus"] == [True] * 3 + [False]
 
 
+async def test_a_dispatch_whose_hand_over_check_outlived_its_workflow_task_is_tried_again(workflow_env, fakes):
+    """The dispatch attempts run out while PostgreSQL is down, and the shipping worker is killed
+    while its check waits for the database: the next worker's check answers at once (attempt 1,
+    the database is back), so the outage went unseen and the child reported the dispatch failed,
+    a shipping attempt spent (seen twice in a chaos run; a README known limit). What the history
+    keeps of it: the check began in an earlier workflow task than the one it answered in (a
+    worker lost, or a check that took longer than a task, heartbeating). Here the check takes
+    longer than the child's workflow task (8 of its 10 s, when the SDK heartbeats it)."""
+    order = an_order(fakes, oid())
+    fakes.failures["DispatchCarrier"].extend(
+        RuntimeError("Forced failure for testing") for _ in range(policies.DISPATCH_RETRY.maximum_attempts)
+    )
+
+    async def a_check_that_outlives_its_task(_input) -> None:
+        await asyncio.sleep(9)
+
+    fakes.hooks["HandoverStatus"] = a_check_that_outlives_its_task
+    result = await approved_run(workflow_env, fakes, order)
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
+    assert len(fakes.calls["DispatchCarrier"]) == policies.DISPATCH_RETRY.maximum_attempts + 1
+    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
+    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
+    for workflow_id in (order_workflow_id(order.order_id), shipping_workflow_id(order.order_id, 1)):
+        history = await workflow_env.client.get_workflow_handle(workflow_id).fetch_history()
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, (workflow_id, replayed.replay_failure)
+
+
 async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_failure(workflow_env, fakes):
     """The last allowed dispatch attempt commits the hand-over and is then cut off: the child
     asks the database before it reports a failure, and the order ships, paid, not refunded."""
@@ -1273,7 +1301,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     fails for good, whose children signal the parent's run (signal-the-parent-run); v8/ an
     ending the database refuses because the carrier has the package (ending-refused-ships); v9/
     the five scenarios with an Update (approve, reject, cancel, address change), whose acceptance
-    a timer puts on record before the order acts on it (OrderInput.updates_on_record)."""
+    a timer puts on record before the order acts on it (OrderInput.updates_on_record); v10/ a
+    dispatch tried again because its hand-over check answered in a later workflow task
+    (check-across-tasks-is-an-outage), and v10-before/ the same scenario recorded by the code
+    before it, whose child reported the dispatch failed."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1296,9 +1327,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     # re-recorded v9, and none of these replayed (a review). Never re-record a corpus in place.
     v9_patched = sorted((HISTORY_DIR / "v9-patched").glob("*.json.gz"))
     assert len(v9_patched) >= 5, "the v9-patched histories are missing"
+    v10 = sorted((HISTORY_DIR / "v10").glob("*.json.gz")) + sorted((HISTORY_DIR / "v10-before").glob("*.json.gz"))
+    assert len(v10) >= 5, "the v10 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

@@ -93,6 +93,11 @@ CALL_OFF_ASKS_THE_DATABASE = "call-off-asks-the-database"
 # the last attempt may have handed the package over and then been cut off, or the attempts may
 # have been spent while the database itself was down (then it is tried again).
 ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
+# A hand-over check that answered in a later workflow task than the one that asked (its worker
+# killed while it waited for the database, the next one's check answering at once) counts as a
+# database outage too, and the dispatch is tried again; before, only a check that was itself
+# retried did, and such a dispatch was reported failed. Asked only on that path.
+CHECK_ACROSS_TASKS_IS_AN_OUTAGE = "check-across-tasks-is-an-outage"
 
 # The child's dispatch_failed goes to the run of the order that started it (its run id), not
 # to whichever run holds the order's workflow id: after a reset, an old run's child could set
