@@ -1226,3 +1226,49 @@ def _form_answers(monkeypatch, answers: list) -> None:
 
     monkeypatch.setattr(forms, "ask", ask)
     monkeypatch.setattr(forms, "address_form", address_form)
+
+
+class _TemporalStops(_SlowApprovals):
+    """Temporal answers the first health check, then stops (SIGSTOP): a start never returns and
+    the health check gets no answer (order_worker_running: None)."""
+
+    settings = SimpleNamespace(temporal_address="127.0.0.1:7233", database_url_redacted="postgresql://x")
+
+    def __init__(self, answers_first: bool = True) -> None:
+        super().__init__()
+        self.answers = answers_first
+        self.creates_begun = 0
+
+    async def order_worker_running(self) -> bool | None:
+        return True if self.answers else None
+
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        self.creates_begun += 1
+        self.answers = False
+        await asyncio.Event().wait()
+
+
+async def test_a_simulation_says_within_seconds_that_temporal_is_not_answering_and_ends(monkeypatch):
+    """With Temporal stopped the bars sat at 0 for ~30 s with nothing said, then counted ten
+    orders "settled" that had not started, ten every 30 s (an operator walkthrough)."""
+    from app.tui import simulate
+
+    _simulation_answers(monkeypatch, ["50", True], poll_s=0.01)
+    monkeypatch.setattr(simulate, "STALL_S", 0.05)
+    service = _TemporalStops()
+    out = io.StringIO()
+    await asyncio.wait_for(simulate.simulate_orders(service, Console(file=out, width=200)), 5)
+    text = " ".join(out.getvalue().split())
+    assert "Temporal at 127.0.0.1:7233 is not answering, so the simulation stopped; see the health line." in text
+    assert service.creates_begun == simulate.CONCURRENCY  # no more were sent
+    assert "10 creates were cut off by the stop and may have started." in text
+
+
+async def test_a_simulation_with_temporal_not_answering_says_so_before_its_questions(monkeypatch):
+    from app.errors import StackUnreachable
+    from app.tui import simulate
+
+    _simulation_answers(monkeypatch, [], poll_s=0.01)  # a question asked would fail: none is left
+    with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not answering, so no order can be"
+                       r" simulated now; see the health line\.$"):
+        await simulate.simulate_orders(_TemporalStops(answers_first=False), Console(file=io.StringIO()))

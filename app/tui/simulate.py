@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from app.errors import OperatorError, lost_database
+from app.errors import OperatorError, StackUnreachable, lost_database
 from app.render import plural, state_style
 from app.tui.actions import DatabaseDown, from_database, needed_from_database
 from app.tui.dashboard import summary_bar
@@ -33,6 +33,9 @@ CONCURRENCY = 10
 POLL_S = 1.0
 # A read of our orders takes milliseconds; past this PostgreSQL is hanging, and it is said so.
 READ_WAIT_S = 3.0
+# A simulation that stands still this long (nothing created, failed or moved) asks Temporal
+# whether it answers: stopped, it held every start for ~30 s with the bars at 0 and nothing said.
+STALL_S = 3.0
 # The states only an approval leads to.
 APPROVED_STATES = frozenset(
     s.value for s in (OrderState.APPROVED, OrderState.PAID, OrderState.PACKED, OrderState.DISPATCHED, OrderState.SHIPPED)
@@ -203,6 +206,46 @@ class Simulation:
             task.cancel()
 
 
+class TemporalSilent(Exception):
+    """Temporal did not answer while the simulation stood still; the sentence to show."""
+
+
+def temporal_silent(service: Any, consequence: str) -> str:
+    return f"Temporal at {service.settings.temporal_address} is not answering, so {consequence}; see the health line."
+
+
+class StallWatch:
+    """Asks Temporal, in the background, whether it answers once the simulation has stood still
+    for STALL_S (no order created, approved or moved); ``check`` raises TemporalSilent when it
+    did not and nothing moved meanwhile."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.seen: Any = None
+        self.since = time.monotonic()
+        self.asking: asyncio.Task | None = None
+
+    def check(self, sim: Simulation) -> None:
+        # Not the creates that failed: with Temporal's port closed each fails after ~4 s.
+        seen = (len(sim.created_ids), sim.approved + sim.refusals, tuple(sim.states.items()))
+        now = time.monotonic()
+        if seen != self.seen:
+            self.seen, self.since = seen, now
+        if self.asking is not None and self.asking.done():
+            asked, self.asking = self.asking, None
+            if asked.exception() is not None:
+                log.warning("event=simulation_temporal_check_failed error=%r", asked.exception())
+            answer = None if asked.exception() is not None else asked.result()
+            if answer is None and now - self.since >= STALL_S:
+                raise TemporalSilent(temporal_silent(self.service, "the simulation stopped"))
+        elif self.asking is None and now - self.since >= STALL_S:
+            self.asking = asyncio.ensure_future(self.service.order_worker_running())  # None: no answer
+
+    def stop(self) -> None:
+        if self.asking is not None:
+            self.asking.cancel()
+
+
 def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[Text]:
     """What the simulation did: how many orders started (and were approved), how many ended in
     which state, how many were still running, which of those are left for the operator to
@@ -261,9 +304,14 @@ def states_line(label: str, counts: Counter) -> Text:
 async def simulate_orders(service: Any, console: Console) -> None:
     # First: with PostgreSQL down, say so before the questions rather than after them.
     products = await needed_from_database(service, service.catalog(), "no order can be simulated")
+    # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
+    with keys_not_echoed(), console.status("Checking Temporal…"):
+        serving = await service.order_worker_running()  # None: Temporal did not answer
+    if serving is None:
+        raise StackUnreachable(temporal_silent(service, "no order can be simulated now"))
     n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
     auto_approve = await ask(questionary.confirm("Approve each as soon as it awaits review?", default=True))
-    if await service.order_worker_running() is False:
+    if serving is False:
         # The bars would stand at 0 with nothing to say why (Create order says so).
         console.print(Text(
             "No order worker is serving (none runs, or it is stopped: see the health line), so the orders"
@@ -279,6 +327,8 @@ async def simulate_orders(service: Any, console: Console) -> None:
     started_bar = progress.add_task("started", total=n)
     settled_bar = progress.add_task("settled", total=n)
     stopped = False
+    silent: str | None = None  # why the simulation stopped by itself
+    watch = StallWatch(service)
 
     def show_counts() -> None:
         progress.update(started_bar, completed=len(sim.started))
@@ -294,6 +344,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
                 await asyncio.sleep(POLL_S)
                 await sim.refresh()
                 show_counts()
+                watch.check(sim)
                 if console.size != size:
                     # The terminal rewrapped the bars drawn for the old size, and the redraw, which
                     # goes back up as many lines as it drew, left pieces of them above the new ones.
@@ -303,7 +354,11 @@ async def simulate_orders(service: Any, console: Console) -> None:
                     size = console.size
         except asyncio.CancelledError:
             stopped = True
+        except TemporalSilent as why:
+            stopped, silent = True, str(why)
+            log.warning("event=simulation_temporal_silent problem=%r", silent)
         finally:
+            watch.stop()
             if creating is not None and not creating.done():
                 creating.cancel()
             sim.stop()
@@ -319,6 +374,8 @@ async def simulate_orders(service: Any, console: Console) -> None:
     took = time.monotonic() - began
     for line in summary_lines(sim, n, took, stopped):
         console.print(line)
+    if silent:
+        console.print(Text(silent, style="red"))
     if sim.database_problem:
         console.print(Text(f"{sim.database_problem}: the counts above are those it gave last.", style="red"))
     if sim.failed_to_start:
