@@ -1272,3 +1272,56 @@ async def test_a_simulation_with_temporal_not_answering_says_so_before_its_quest
     with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not answering, so no order can be"
                        r" simulated now; see the health line\.$"):
         await simulate.simulate_orders(_TemporalStops(answers_first=False), Console(file=io.StringIO()))
+
+
+class _DatabaseHangsAfterTheList(_DatabaseDown):
+    """The list is read; then PostgreSQL stops (SIGSTOP): a read never answers, nor does its
+    cancellation (asyncpg asks the server to cancel the query)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path, hung=True)
+        self.lookups, self.released = 0, asyncio.Event()
+
+    async def list_orders(self, **_kwargs: Any) -> list[dict]:
+        return [{"order_id": "o-1", "state": "AWAITING_APPROVAL", "created_at": None, "amount": "1.00"}]
+
+    async def status(self, order_id: str) -> dict:
+        self.lookups += 1
+        try:
+            await self.released.wait()
+        except asyncio.CancelledError:
+            await self.released.wait()
+            raise
+        raise AssertionError("PostgreSQL resumed: the screen should not have waited for it")
+
+
+@pytest.mark.parametrize("screen", ["review", "cancel"])
+async def test_a_typed_id_is_looked_up_within_the_limit_while_postgresql_hangs(tmp_path, monkeypatch, screen):
+    """"Type an order id…" with PostgreSQL stopped after the list was read: the check of the id
+    typed waited for ever with nothing on the screen, and Ctrl-C froze the TUI until PostgreSQL
+    was resumed (an operator walkthrough)."""
+    from app.tui import actions
+
+    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    answers = iter({"review": [actions.TYPE_ID, "o-7", "approve"], "cancel": [actions.TYPE_ID, "o-7", "", True]}[screen])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(actions, "ask", ask)
+    service, out = _DatabaseHangsAfterTheList(tmp_path), io.StringIO()
+    running = {"review": actions.approve_or_reject, "cancel": actions.cancel_order}[screen]
+    screen_task = asyncio.ensure_future(running(service, Console(file=out, width=200)))
+    try:
+        done, _ = await asyncio.wait({screen_task}, timeout=2)
+        assert done, "the screen waited for PostgreSQL"
+        screen_task.result()
+    finally:
+        service.released.set()
+        if not screen_task.done():
+            screen_task.cancel()
+            await asyncio.wait({screen_task})
+    said = " ".join(out.getvalue().split())
+    assert said.count("Order o-7 could not be looked up within 0.1 s; the workflow decides.") == 1
+    assert service.lookups == 1  # not once for the id and again for the cancel's question
+    assert service.sent == [({"review": "approve", "cancel": "cancel"}[screen], "o-7")]

@@ -121,12 +121,19 @@ async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[st
 
 
 async def pick_order(
-    service: Any, console: Console, states: list[OrderState] | None, action: str, *, cannot_without: str = ""
+    service: Any,
+    console: Console,
+    states: list[OrderState] | None,
+    action: str,
+    *,
+    cannot_without: str = "",
+    looked: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """An order id chosen from the newest orders in ``states`` (all states when None). With
     PostgreSQL out of reach there is no list: the id is typed, and the workflow decides (the
     commands go to Temporal, which keeps them, as on the command line), unless the screen
-    ``cannot_without`` PostgreSQL (the sentence why): then StackUnreachable."""
+    ``cannot_without`` PostgreSQL (the sentence why): then StackUnreachable. An id typed is
+    looked up (``looked_up``), and its status left in ``looked``, for the screen not to ask again."""
     try:
         with keys_not_echoed(), console.status("Listing orders…"):
             orders = await from_database(service, _listed(service, states))
@@ -158,8 +165,12 @@ async def pick_order(
     if picked == TYPE_ID:
         picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
         if states is not None:  # a typed id was not offered: refuse it now rather than after a form
-            status = await service.status(picked)
-            if status["state"] not in {s.value for s in states}:
+            # Within a limit, with a spinner: with PostgreSQL stopped (SIGSTOP) after the list was
+            # read, this waited for ever with nothing shown, and Ctrl-C froze the TUI with it.
+            status = await looked_up(console, service, picked)
+            if looked is not None:
+                looked[picked] = status
+            if status and status["state"] not in {s.value for s in states}:
                 raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
     else:
         state = next(o["state"] for o in orders if o["order_id"] == picked)
@@ -241,8 +252,9 @@ async def approve_or_reject(service: Any, console: Console) -> None:
 
 
 async def update_address(service: Any, console: Console) -> None:
-    order_id = await pick_order(service, console, CHANGEABLE, "re-address")
-    current = await looked_up(console, service, order_id)
+    looked: dict[str, dict[str, Any]] = {}
+    order_id = await pick_order(service, console, CHANGEABLE, "re-address", looked=looked)
+    current = looked[order_id] if order_id in looked else await looked_up(console, service, order_id)
     if current.get("address"):  # not looked up (PostgreSQL down): no "Current address:" left blank
         console.print("Current address:", Text(render.address_line(current["address"])))
     address = await address_form(current.get("address"))
@@ -293,9 +305,11 @@ def cancel_question(order_id: str, status: dict[str, Any]) -> str:
 
 
 async def cancel_order(service: Any, console: Console) -> None:
-    order_id = await pick_order(service, console, CHANGEABLE, "cancel")
+    looked: dict[str, dict[str, Any]] = {}
+    order_id = await pick_order(service, console, CHANGEABLE, "cancel", looked=looked)
     reason = await ask(questionary.text("Reason (optional)", validate=reason_check(checks.cancel, order_id)))
-    current = await looked_up(console, service, order_id)
+    # Afresh, for the money as it stands after the reason; not when the id typed could not be looked up.
+    current = {} if looked.get(order_id) == {} else await looked_up(console, service, order_id)
     if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
     await sent(console, order_id, "cancel", service.cancel(order_id, reason, by="tui"))
