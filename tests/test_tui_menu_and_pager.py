@@ -1325,3 +1325,21 @@ async def test_a_typed_id_is_looked_up_within_the_limit_while_postgresql_hangs(t
     assert said.count("Order o-7 could not be looked up within 0.1 s; the workflow decides.") == 1
     assert service.lookups == 1  # not once for the id and again for the cancel's question
     assert service.sent == [({"review": "approve", "cancel": "cancel"}[screen], "o-7")]
+
+
+@pytest.mark.parametrize("width", [24, 30, 36, 40, 46])
+def test_pick_list_rows_fit_a_narrow_terminal_and_keep_their_ids_apart(width):
+    """Under ~47 columns each row was wider than the terminal and wrapped onto a second line."""
+    from app.tui.actions import order_choice_labels
+
+    now = datetime.now(timezone.utc)
+    orders = [{"order_id": order_id, "state": "AWAITING_APPROVAL", "created_at": now.isoformat(), "amount": "19.99"}
+              for order_id in LONG_IDS]
+    orders += [{"order_id": "sim-520b6b-0082", "state": "RECEIVED", "created_at": now.isoformat(), "amount": "259.99"}]
+    rows = order_choice_labels(orders, now, width)
+    assert all(len(row) <= width - 4 for row in rows), rows  # with questionary's " » " before each
+    first, second, short = (row.split()[0] for row in rows)
+    assert first != second and first.endswith("0013") and second.endswith("0014")
+    if width >= 30:
+        assert short == "sim-520b6b-0082"  # a short id stays whole
+        assert rows[2].split()[1].startswith("RECEIV")

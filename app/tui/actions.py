@@ -48,23 +48,40 @@ def age(created_at: str | None, now: datetime) -> str:
 CHOICE_FRAME = 4
 # An id is never shortened below this: its start and end still tell it apart.
 SHORTEST_ID = 16
+# A state is cut no shorter than this ("AWAI…"): narrower, the terminal wraps the row.
+SHORTEST_STATE = 5
 
 
 def order_choice_labels(orders: list[dict[str, Any]], now: datetime, width: int = 80) -> list[str]:
     """One line per order, lined up, that fits ``width`` columns: an id too long for the room
     left keeps its start and its end (the ids of one batch differ at the end; cut at the end,
-    two 64-character ids read the same). The choice keeps the id whole."""
+    two 64-character ids read the same). Narrower still, the amount goes, then the age, then
+    the state is cut short: under ~47 columns each row wrapped onto a second line. The choice
+    keeps the id whole."""
     states = max(len(o["state"]) for o in orders)
     amounts = max(len(str(o.get("amount", ""))) for o in orders)
     ages = 8
-    room = width - CHOICE_FRAME - (1 + states + 1 + ages + 2 + amounts)
-    if room < SHORTEST_ID:  # a narrow terminal: the amount goes first
-        amounts, room = 0, room + 2 + amounts
-    id_width = max(SHORTEST_ID, min(room, max(len(o["order_id"]) for o in orders)))
+    longest = max(len(o["order_id"]) for o in orders)
+    keep = min(longest, SHORTEST_ID)  # the id's room, before anything else gives way
+    room = width - CHOICE_FRAME
+
+    def id_room() -> int:
+        return room - (1 + states) - (1 + ages if ages else 0) - (2 + amounts if amounts else 0)
+
+    if id_room() < keep:  # a narrow terminal: the amount goes first
+        amounts = 0
+    if id_room() < keep:
+        ages = 0
+    if id_room() < keep:
+        states = max(SHORTEST_STATE, room - 1 - keep)
+    id_width = min(longest, max(id_room(), SHORTEST_STATE))
     labels = []
     for o in orders:
         shown = short_id(o["order_id"], id_width)
-        label = f"{shown:<{id_width}} {o['state']:<{states}} {age(o.get('created_at'), now):>{ages}}"
+        state = o["state"] if len(o["state"]) <= states else o["state"][: states - 1] + "…"
+        label = f"{shown:<{id_width}} {state:<{states}}"
+        if ages:
+            label += f" {age(o.get('created_at'), now):>{ages}}"
         labels.append(label + (f"  {o.get('amount', ''):>{amounts}}" if amounts else ""))
     return labels
 
