@@ -18,6 +18,7 @@ from rich.text import Text
 
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.utils import Event
 
 from app.tui import app as tui_app
 from app.tui import pager, prompts
@@ -244,7 +245,7 @@ async def test_long_order_ids_stay_told_apart_and_the_rows_fit_the_terminal(monk
     from app.tui import actions
 
     offered: list[str] = []
-    question = SimpleNamespace(application=SimpleNamespace(erase_when_done=False))
+    question = SimpleNamespace(application=SimpleNamespace(erase_when_done=False, before_render=Event(None)))
 
     def select(message: str, choices: list, **_: Any) -> Any:
         offered.extend(choice.title for choice in choices)
@@ -1343,3 +1344,28 @@ def test_pick_list_rows_fit_a_narrow_terminal_and_keep_their_ids_apart(width):
     if width >= 30:
         assert short == "sim-520b6b-0082"  # a short id stays whole
         assert rows[2].split()[1].startswith("RECEIV")
+
+
+async def test_an_open_pick_list_is_laid_out_afresh_when_the_terminal_is_resized(monkeypatch):
+    """Narrowed while the list was open, its rows kept the old width and each wrapped onto a
+    second line (prompt_toolkit redraws on a resize, with the titles it was given)."""
+    from prompt_toolkit.data_structures import Size
+
+    from app.tui import actions
+
+    seen: list[list[str]] = []
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        application = question.application
+        [control] = [c for c in application.layout.find_all_controls() if hasattr(c, "get_pointed_at")]
+        for columns in (120, 40):
+            monkeypatch.setattr(application.output, "get_size", lambda columns=columns: Size(rows=24, columns=columns))
+            application.before_render.fire()  # what a redraw after SIGWINCH does first
+            seen.append([str(choice.title) for choice in control.choices[:3]])
+        return LONG_IDS[0]
+
+    monkeypatch.setattr(actions, "ask", ask)
+    await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=80), None, "inspect")
+    wide, narrow = seen
+    assert LONG_IDS[0] in wide[0]  # whole where there is room
+    assert all(len(row) <= 40 - 4 for row in narrow), narrow

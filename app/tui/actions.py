@@ -169,13 +169,15 @@ async def pick_order(
         else:
             console.print(f"There is no order to {action} right now (none is {' or '.join(s.value for s in states)}).")
         raise Back()
-    labels = order_choice_labels(orders, datetime.now(timezone.utc), console.width)
-    choices = [Choice(label, value=o["order_id"]) for label, o in zip(labels, orders)]
-    choices += [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
+    now = datetime.now(timezone.utc)
+    labels = order_choice_labels(orders, now, console.width)
+    listed = [Choice(label, value=o["order_id"]) for label, o in zip(labels, orders)]
+    choices = listed + [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
     question = questionary.select(f"Which order to {action}?", choices=choices)
     # Answered, the list goes and the order gets a line of its own, with its id whole: drawn
     # after the question, the row picked ran past the edge ("… AWAITING_APPR" / "OVAL 5s ago").
     question.application.erase_when_done = True
+    refit_on_resize(question.application, listed, orders, now)
     picked = await ask(question)
     if picked == BACK:
         raise Back()
@@ -193,6 +195,22 @@ async def pick_order(
         state = next(o["state"] for o in orders if o["order_id"] == picked)
         console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     return picked
+
+
+def refit_on_resize(application: Any, choices: list[Choice], orders: list[dict[str, Any]], now: datetime) -> None:
+    """Before each drawing, the rows made for the terminal's width as it is now: prompt_toolkit
+    redraws an open list after a resize, but with the titles it was given, and narrowed, each
+    row wrapped onto a second line. (The choices are questionary's own: it keeps those given.)"""
+    drawn_for = [0]
+
+    def refit(app: Any) -> None:
+        width = app.output.get_size().columns
+        if width != drawn_for[0]:
+            drawn_for[0] = width
+            for choice, label in zip(choices, order_choice_labels(orders, now, width)):
+                choice.title = label
+
+    application.before_render += refit
 
 
 def answer(console: Console, text: str) -> None:
