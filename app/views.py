@@ -190,6 +190,8 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
                 "terminal": live.terminal,
                 "items": view["items"],
                 "address": view["address"],
+                # Only the workflow knows (the TUI refuses the address it has only when none is).
+                "address_change_pending": live.address_change_pending,
                 "payment": {"payment_id": live.payment.payment_id, "status": live.payment.status.value},
                 # An order that shipped has no failure: a workflow from before the hand-over
                 # cleared it still carries an earlier shipping attempt's.

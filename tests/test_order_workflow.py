@@ -1342,3 +1342,36 @@ async def test_histories_of_earlier_workflow_code_still_replay():
 async def _as_async_iter(items):
     for item in items:
         yield item
+
+
+async def test_the_status_says_while_an_address_change_is_being_recorded(dev_env, fakes):
+    """The TUI refused an operator's address as the one the order had while another change was
+    still being recorded (the workflow takes it then): the status now says a change is pending.
+    On the dev server, with a short workflow task timeout: the record, held, keeps the task open,
+    and a query is answered once the task heartbeats."""
+    order = an_order(fakes, oid())
+    recorded = asyncio.Event()
+
+    async def held() -> bool:
+        return recorded.is_set()
+
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order, task_timeout=timedelta(seconds=2))
+        await awaiting_review(handle)
+        assert (await handle.query(OrderWorkflow.status)).address_change_pending is False
+        fakes.holds["RecordAddressChange"] = held
+        change = await handle.start_update(
+            "update_address", args=[NEW_ADDRESS, "bob"], wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+
+        async def pending() -> bool:
+            return (await handle.query(OrderWorkflow.status)).address_change_pending
+
+        await eventually(pending, timeout=8)
+        recorded.set()
+        assert await change.result() == f"Address of order {order.order_id} updated."
+        status = await handle.query(OrderWorkflow.status)
+        assert status.address_change_pending is False and status.address.city == NEW_ADDRESS.city
+        await handle.execute_update("approve", args=["bob"])
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED and result.address_change_pending is False

@@ -1369,3 +1369,43 @@ async def test_an_open_pick_list_is_laid_out_afresh_when_the_terminal_is_resized
     wide, narrow = seen
     assert LONG_IDS[0] in wide[0]  # whole where there is room
     assert all(len(row) <= 40 - 4 for row in narrow), narrow
+
+
+async def test_the_address_an_order_has_is_sent_while_another_change_is_being_recorded(monkeypatch):
+    """Another operator's change accepted and not recorded yet: the TUI refused the address the
+    order had as "already ships to that address", where the workflow takes it (the order is
+    about to ship elsewhere, and this operator means it to ship here)."""
+    from app.tui import actions
+    from workflows.model import Address
+
+    current = {"name": "Ann", "street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US",
+               "region": ""}
+    sent: list[Address] = []
+
+    class _Service:
+        async def status(self, order_id: str) -> dict:
+            return {"state": "AWAITING_APPROVAL", "address": current, "address_change_pending": True}
+
+        async def update_address(self, order_id: str, address: Address, by: str) -> str:
+            sent.append(address)
+            return f"Address of order {order_id} updated."
+
+    async def pick_order(*args: Any, **kwargs: Any) -> str:
+        return "o-1"
+
+    async def address_form(default: Any) -> Address:
+        return Address(**default)
+
+    async def confirmed(console: Any, question: str, *, default: bool) -> bool:
+        return True
+
+    monkeypatch.setattr(actions, "pick_order", pick_order)
+    monkeypatch.setattr(actions, "address_form", address_form)
+    monkeypatch.setattr(actions, "confirmed", confirmed)
+    out = io.StringIO()
+    await actions.update_address(_Service(), Console(file=out, width=200))
+    said = " ".join(out.getvalue().split())
+    assert "Current address: Ann, 1 Main St, Springfield, 12345, US (another change to it is being recorded)" in said
+    assert "already ships" not in said
+    assert sent == [Address(**current)]
+    assert "Address of order o-1 updated." in said

@@ -226,6 +226,8 @@ class OrderStatus:
     tracking_number: str = ""
     # amount_cents as exact money ("19.99"); empty until ReceiveOrder priced the order.
     amount: str = ""
+    # An address change accepted and not yet recorded: ``address`` may be about to differ.
+    address_change_pending: bool = False
 
 
 def format_cents(cents: int | None) -> str:

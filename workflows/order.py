@@ -593,6 +593,7 @@ class OrderWorkflow(OrderCommands):
             amount_cents=self._amount_cents,
             amount=format_cents(self._amount_cents),
             address=self._address,
+            address_change_pending=self._address_change_pending(),
             payment=replace(self._payment),
             awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
             processing_seconds=round(processing, 3),

@@ -188,11 +188,14 @@ class OrderCommands:
         problems = (rules.address_problems if signal else rules.strict_address_problems)(address)
         return problems[0] if problems else None
 
+    def _address_change_pending(self) -> bool:
+        """An address change accepted whose answer from the database has not come yet."""
+        return self._address_sequence > len(self._address_answers)
+
     def _same_address(self, address: Address) -> str | None:
         """An Update that would change nothing is refused rather than audited as a change. Only
         when no other change is still being recorded (the address may be about to differ)."""
-        pending = self._address_sequence > len(self._address_answers)
-        if not pending and rules.normalise_address(address) == self._address:
+        if not self._address_change_pending() and rules.normalise_address(address) == self._address:
             return f"Order {self._order.order_id} already ships to that address."
         return None
 

@@ -290,11 +290,20 @@ async def update_address(service: Any, console: Console) -> None:
     looked: dict[str, dict[str, Any]] = {}
     order_id = await pick_order(service, console, CHANGEABLE, "re-address", looked=looked)
     current = looked[order_id] if order_id in looked else await looked_up(console, service, order_id)
+    # Another operator's change accepted and not recorded yet: the address may be about to
+    # differ, and the workflow takes this one too. It was refused here as "already ships there".
+    pending = bool(current.get("address_change_pending"))
     if current.get("address"):  # not looked up (PostgreSQL down): no "Current address:" left blank
-        console.print("Current address:", Text(render.address_line(current["address"])))
+        console.print(
+            "Current address:", Text(render.address_line(current["address"])),
+            Text("(another change to it is being recorded)", style="yellow") if pending else "",
+        )
     address = await address_form(current.get("address"))
-    if (known := current.get("address")) and rules.normalise_address(address) == rules.normalise_address(
-        Address(**{field.name: str(known.get(field.name) or "") for field in fields(Address)})
+    if (
+        (known := current.get("address"))
+        and not pending
+        and rules.normalise_address(address)
+        == rules.normalise_address(Address(**{field.name: str(known.get(field.name) or "") for field in fields(Address)}))
     ):
         # Refused now rather than after "Ship order … to …? Yes" (the workflow refuses it too).
         console.print(f"Order {order_id} already ships to that address; nothing was changed.")
