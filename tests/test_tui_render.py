@@ -870,3 +870,16 @@ def test_the_audit_says_the_date_first_and_when_it_changes():
     assert lines[lines.index("2026-11-26") + 1].startswith("23:59:58.100 ")
     assert lines[lines.index("2026-11-27") + 1].startswith("00:00:03.200 ")
     assert lines.count("2026-11-27") == 1 and lines.index("2026-11-26") < lines.index("2026-11-27")
+
+
+@pytest.mark.parametrize("width", [32, 40, 50])
+def test_the_dashboard_in_a_narrow_terminal_keeps_ids_apart_and_clocks_whole(width):
+    """At 40 columns the ids of one simulation all read "sim-520b6b-0…" and the clock "1.…"
+    (an operator walkthrough): every column was squeezed, the ids cut at their end."""
+    ids = [f"sim-520b6b-{n:04d}" for n in (98, 99)] + ["customer-2026-11-27-warehouse-berlin-priority-express-order-0013"]
+    orders = [an_order(i, "AWAITING_APPROVAL", retries=16, processing_seconds=12.5) for i in ids]
+    rows = [line for line in render(dashboard_table(orders, width=width), width=width).splitlines() if "AWAIT" in line]
+    assert len(rows) == 3 and all(len(row) <= width for row in rows), rows
+    shown = [row.split()[0] for row in rows]
+    assert shown[0].endswith("0098") and shown[1].endswith("0099") and shown[2].endswith("0013")
+    assert all(row.split()[-2:] == ["16", "12.5s"] for row in rows), rows

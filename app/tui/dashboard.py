@@ -42,6 +42,12 @@ QUERY_TIMEOUT_S = 3.0
 CHROME_LINES = 8
 ORDER_COLUMN = 18
 NO_STEP_BELOW = 80
+# Narrower, no last error either, and each column its own width: Rich squeezed them all, and
+# at 40 columns the ids of one batch read alike ("sim-520b6b-0…") and the clock "1.…".
+NO_ERROR_BELOW = 60
+RETRY_WIDTH, CLOCK_WIDTH, GAP = 5, 6, 2
+# The state keeps at least this much ("AWAITIN…"); the id has what is left, up to ORDER_COLUMN.
+STATE_ROOM = 8
 
 
 def rows_for_height(height: int) -> int:
@@ -64,35 +70,42 @@ def summary_bar(counts: dict[str, int]) -> Text:
 def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = 80) -> Table:
     """Narrow enough for 80 columns: no amount, a short step, the clock against the budget;
     the step gets more room on a wider screen, and none on a narrower one (at 60 columns every
-    column was squeezed, the ids of one batch alike again and the clock unreadable)."""
+    column was squeezed, the ids of one batch alike again and the clock unreadable); under 60
+    no last error, and the state cut short before the id."""
     with_step = width >= NO_STEP_BELOW
+    with_error = width >= NO_ERROR_BELOW
+    fixed = RETRY_WIDTH + CLOCK_WIDTH + 3 * GAP  # four columns: Order, State, Retry, Clock
+    longest = max((len(order["order_id"]) for order in orders), default=ORDER_COLUMN)
+    id_width = ORDER_COLUMN if with_error else max(8, min(longest, ORDER_COLUMN, width - fixed - STATE_ROOM))
+    state_width = None if with_error else max(5, width - fixed - id_width)
     table = Table(
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        expand=True,
+        expand=with_error,
         padding=(0, 1),
         collapse_padding=True,
         pad_edge=False,
         show_edge=False,
     )
-    table.add_column("Order", no_wrap=True, max_width=ORDER_COLUMN, overflow="ellipsis")
-    table.add_column("State", no_wrap=True)
+    table.add_column("Order", no_wrap=True, max_width=id_width, overflow="ellipsis")
+    table.add_column("State", no_wrap=True, overflow="ellipsis", width=state_width)
     if with_step:
         table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
-    table.add_column("Retry", justify="right", no_wrap=True)
-    table.add_column("Clock", justify="right", no_wrap=True)
-    table.add_column("Last error", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("Retry", justify="right", no_wrap=True, min_width=None if with_error else RETRY_WIDTH)
+    table.add_column("Clock", justify="right", no_wrap=True, min_width=None if with_error else CLOCK_WIDTH)
+    if with_error:
+        table.add_column("Last error", no_wrap=True, overflow="ellipsis", ratio=1)
     for order in orders:
         retries = order.get("retries", 0) or 0
         table.add_row(
             # Shortened in the middle: cut at the end, the ids of one batch read the same.
-            Text(short_id(order["order_id"], ORDER_COLUMN), style=state_style(order["state"])),
+            Text(short_id(order["order_id"], id_width), style=state_style(order["state"])),
             state_text(order["state"]),
             *([Text(order.get("step", ""))] if with_step else []),
             Text(str(retries), style="yellow" if retries else "dim"),
             clock_text(order),
-            last_error_text(order.get("last_error"), short=True),
+            *([last_error_text(order.get("last_error"), short=True)] if with_error else []),
         )
     if not orders:
         table.add_row(Text("no orders", style="dim"), *[""] * (len(table.columns) - 1))
