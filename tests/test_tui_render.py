@@ -883,3 +883,33 @@ def test_the_dashboard_in_a_narrow_terminal_keeps_ids_apart_and_clocks_whole(wid
     shown = [row.split()[0] for row in rows]
     assert shown[0].endswith("0098") and shown[1].endswith("0099") and shown[2].endswith("0013")
     assert all(row.split()[-2:] == ["16", "12.5s"] for row in rows), rows
+
+
+class _EveryState:
+    """Orders in every state (the summary bar at its longest), a page as long as asked for."""
+
+    async def state_counts(self) -> dict[str, int]:
+        return {"RECEIVED": 1, "VALIDATED": 2, "AWAITING_APPROVAL": 3, "APPROVED": 4, "PAID": 5, "PACKED": 600,
+                "DISPATCHED": 7, "SHIPPED": 8000, "CANCELLED": 9, "REJECTED": 10, "EXPIRED": 11, "FAILED": 12}
+
+    async def overdue_orders(self) -> list[dict]:
+        return []
+
+    async def list_orders(self, *, state: str | None, limit: int) -> list[dict]:
+        return [an_order(f"sim-520b6b-{n:04d}", "PACKED") for n in range(limit)]
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (60, 20), (50, 20), (40, 15), (40, 24)])
+async def test_the_dashboard_fits_a_small_terminal_with_its_footer(width, height):
+    """Under 80 columns the summary bar and the footer wrap onto more lines than were counted:
+    the view was taller than the terminal, and, cropped, lost its last rows and "q: back"."""
+    from app.tui.dashboard import fetch_view
+
+    from rich.text import Text
+
+    health = Text("✓ Temporal  ✓ PostgreSQL  ✓ order worker  ✓ shipping worker")
+    health_lines = len(render(health, width=width).splitlines())
+    view = await fetch_view(_EveryState(), state_filter=None, rows=rows_for_height(height) - health_lines, width=width)
+    lines = render(view, width=width).splitlines()
+    assert health_lines + len(lines) + 1 <= height, lines  # and the cursor's line
+    assert "q: back" in " ".join(" ".join(lines).split())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -52,6 +53,30 @@ STATE_ROOM = 8
 
 def rows_for_height(height: int) -> int:
     return max(3, height - CHROME_LINES)
+
+
+_MEASURING = Console(file=io.StringIO(), color_system=None)
+
+
+def wrapped_lines(text: Text, width: int) -> int:
+    return len(text.wrap(_MEASURING, max(1, width)))
+
+
+def footer_text(refreshed_at: datetime | None = None, took_ms: float | None = None) -> Text:
+    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back", style="dim")
+    if refreshed_at is not None:
+        footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
+    if took_ms is not None:
+        footer.append(f" in {took_ms:.0f} ms", style="dim")
+    return footer
+
+
+def rows_left(rows: int, counts: dict[str, int], width: int) -> int:
+    """``rows`` (rows_for_height's, which counts three lines of summary and one of footer) with
+    the summary bar and the footer as they wrap at ``width``: under 80 columns they took more,
+    and the view, cropped, lost its last rows and "q: back"."""
+    wrapped = wrapped_lines(summary_bar(counts), width) + wrapped_lines(footer_text(datetime.now(), 999), width)
+    return max(1, rows - (wrapped - 4))
 
 
 def summary_bar(counts: dict[str, int]) -> Text:
@@ -144,11 +169,7 @@ def dashboard_view(
 ) -> Group:
     shown = f"{state_filter} orders" if state_filter else "orders"
     title = f"Newest {plural(len(orders), shown[:-1], shown)}" if orders else f"No {shown} yet"
-    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back", style="dim")
-    if refreshed_at is not None:
-        footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
-    if took_ms is not None:
-        footer.append(f" in {took_ms:.0f} ms", style="dim")
+    footer = footer_text(refreshed_at, took_ms)
     parts: list[Any] = [health] if health is not None else []
     parts.append(summary_bar(counts))
     if (late := overdue_line(overdue or [], datetime.now(timezone.utc))) is not None:
@@ -164,7 +185,8 @@ async def fetch_view(
     began = time.perf_counter()
     counts, overdue = await asyncio.gather(service.state_counts(), service.overdue_orders())
     # The line naming overdue orders takes the room of one row.
-    orders = await service.list_orders(state=state_filter, limit=max(1, rows - (1 if overdue else 0)))
+    rows = rows_left(rows, counts, width) - (1 if overdue else 0)
+    orders = await service.list_orders(state=state_filter, limit=max(1, rows))
     took_ms = (time.perf_counter() - began) * 1000
     return dashboard_view(
         orders, counts, state_filter=state_filter, refreshed_at=datetime.now(), took_ms=took_ms,
