@@ -1409,3 +1409,26 @@ async def test_the_address_an_order_has_is_sent_while_another_change_is_being_re
     assert "already ships" not in said
     assert sent == [Address(**current)]
     assert "Address of order o-1 updated." in said
+
+
+@pytest.mark.parametrize("width", [36, 40, 80])
+async def test_the_pick_lists_question_is_not_broken_mid_word_in_a_narrow_terminal(monkeypatch, width):
+    """At 40 columns "? Which order to re-address? (Use arrow keys)" wrapped as "(Use arrow
+    key" / "s)" (an operator walkthrough): the hint goes when it does not fit."""
+    from app.tui import actions
+
+    drawn: list[str] = []
+    real_select = actions.questionary.select
+
+    def select(message: str, choices: list, instruction: str | None = None, **options: Any) -> Any:
+        drawn.append(f"? {message} {instruction or '(Use arrow keys)'}".rstrip())  # as questionary draws it
+        return real_select(message, choices, instruction=instruction, **options)
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return LONG_IDS[0]
+
+    monkeypatch.setattr(actions.questionary, "select", select)
+    monkeypatch.setattr(actions, "ask", ask)
+    await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=width), None, "re-address")
+    [question] = drawn
+    assert len(question) < width and ("(Use arrow keys)" in question) is (width >= 80), question

@@ -19,7 +19,7 @@ from app import checks, render
 from app.errors import InvalidInput, Refused, StackUnreachable, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
-from app.tui.prompts import Back, ask, keys_not_echoed, pause
+from app.tui.prompts import Back, ask, keys_not_echoed, pause, select_hint
 from app.waiting import within
 from activities import rules
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, Address, OrderState
@@ -173,7 +173,8 @@ async def pick_order(
     labels = order_choice_labels(orders, now, console.width)
     listed = [Choice(label, value=o["order_id"]) for label, o in zip(labels, orders)]
     choices = listed + [Choice("Type an order id…", value=TYPE_ID), Choice("Back", value=BACK)]
-    question = questionary.select(f"Which order to {action}?", choices=choices)
+    message = f"Which order to {action}?"
+    question = questionary.select(message, choices=choices, instruction=select_hint(message, console.width))
     # Answered, the list goes and the order gets a line of its own, with its id whole: drawn
     # after the question, the row picked ran past the edge ("… AWAITING_APPR" / "OVAL 5s ago").
     question.application.erase_when_done = True
@@ -274,6 +275,7 @@ async def approve_or_reject(service: Any, console: Console) -> None:
     decision = await ask(
         questionary.select(
             "Approve or reject?",
+            instruction=select_hint("Approve or reject?", console.width),
             choices=[Choice("Approve", value="approve"), Choice("Reject…", value="reject"), Choice("Back", value=BACK)],
         )
     )

@@ -24,7 +24,7 @@ from app.tui import actions
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_line
-from app.tui.prompts import Back, ask, run_screen, stop_watching_sigint
+from app.tui.prompts import Back, ask, run_screen, select_hint, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
@@ -152,7 +152,10 @@ class Tui:
 
     async def dashboard(self) -> None:
         choices = [Choice("All states", value=ALL_STATES)] + [Choice(s.value, value=s.value) for s in OrderState]
-        state = await ask(questionary.select("Show orders in which state?", choices=choices))
+        message = "Show orders in which state?"
+        state = await ask(
+            questionary.select(message, choices=choices, instruction=select_hint(message, self.console.width))
+        )
         await run_dashboard(self.service, self.console, None if state == ALL_STATES else state)
 
 

@@ -149,6 +149,17 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     return answer
 
 
+# questionary's hint after a select's question, and what it puts before the question ("? ").
+ARROWS_HINT = "(Use arrow keys)"
+QUESTION_FRAME = 4
+
+
+def select_hint(message: str, width: int) -> str | None:
+    """questionary's hint (None), or none at all (a blank) when the question and the hint are
+    wider than the terminal: wrapped, the hint broke mid-word ("(Use arrow key" / "s)")."""
+    return None if len(message) + len(ARROWS_HINT) + QUESTION_FRAME <= width else " "
+
+
 async def pause(message: str = "Press any key to go back to the menu") -> None:
     """Keep a screen's output in view until the operator has read it."""
     import questionary

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from app.errors import OperatorError, StackUnreachable, lost_database
 from app.render import plural, state_style
-from app.tui.actions import DatabaseDown, from_database, needed_from_database
+from app.tui.actions import DatabaseDown, fitted, from_database, needed_from_database
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -311,7 +311,9 @@ async def simulate_orders(service: Any, console: Console) -> None:
     if serving is None:
         raise StackUnreachable(temporal_silent(service, "no order can be simulated now"))
     n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
-    auto_approve = await ask(questionary.confirm("Approve each as soon as it awaits review?", default=True))
+    # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
+    question = fitted("Approve each as soon as it awaits review?", console.width)
+    auto_approve = await ask(questionary.confirm(question, default=True))
     if serving is False:
         # The bars would stand at 0 with nothing to say why (Create order says so).
         console.print(Text(
