@@ -86,6 +86,9 @@ async def test_the_tui_suggests_a_new_id_of_the_shared_form(monkeypatch: pytest.
         async def catalog(self) -> list:
             return []
 
+        async def order_worker_running(self) -> bool:  # Temporal answers (asked before the form)
+            return True
+
     monkeypatch.setattr(questionary, "text", text)
     with pytest.raises(_Stop):
         await forms.create_order(_Service(), Console(file=io.StringIO()), {})

@@ -1432,3 +1432,22 @@ async def test_the_pick_lists_question_is_not_broken_mid_word_in_a_narrow_termin
     await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=width), None, "re-address")
     [question] = drawn
     assert len(question) < width and ("(Use arrow keys)" in question) is (width >= 80), question
+
+
+async def test_create_order_says_before_its_form_that_temporal_is_not_answering(monkeypatch):
+    """With Temporal stopped, the whole form was filled in and confirmed, and only then did a
+    spinner wait ~30 s for the start to fail (an operator walkthrough); Simulate says so first."""
+    from app.errors import StackUnreachable
+    from app.tui import forms
+
+    _form_answers(monkeypatch, [])  # a question asked would fail: none is left
+
+    class _TemporalSilent(_ServiceWithoutOrderWorker):
+        settings = SimpleNamespace(temporal_address="127.0.0.1:7233")
+
+        async def order_worker_running(self) -> bool | None:
+            return None
+
+    with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not answering, so no order can be"
+                       r" created now; see the health line\.$"):
+        await forms.create_order(_TemporalSilent(), Console(file=io.StringIO()), {})

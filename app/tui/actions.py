@@ -129,6 +129,21 @@ async def needed_from_database(service: Any, reading: Awaitable[Any], cannot: st
         raise StackUnreachable(f"{down}, so {cannot} now; see the health line.") from None
 
 
+async def needed_from_temporal(service: Any, console: Console, cannot: str) -> bool:
+    """Whether an order worker serves (False) or not (True), for a screen that cannot go on
+    without Temporal; StackUnreachable saying what ``cannot`` be done if Temporal does not answer
+    (3 s): stopped, it held a start ~30 s, after the whole form, with the bars or a spinner."""
+    with keys_not_echoed(), console.status("Checking Temporal…"):
+        serving = await service.order_worker_running()  # None: Temporal did not answer
+    if serving is None:
+        raise StackUnreachable(temporal_silent(service, f"{cannot} now"))
+    return serving
+
+
+def temporal_silent(service: Any, consequence: str) -> str:
+    return f"Temporal at {service.settings.temporal_address} is not answering, so {consequence}; see the health line."
+
+
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
     if states is None:
         return await service.list_orders(limit=PICK_LIMIT)

@@ -111,10 +111,11 @@ def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str,
 
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
-    from app.tui.actions import needed_from_database  # here: actions imports this module
+    from app.tui.actions import needed_from_database, needed_from_temporal  # here: actions imports this module
 
     cannot = "no order can be created"
     products = {p.sku: p for p in await needed_from_database(service, service.catalog(), cannot)}
+    await needed_from_temporal(service, console, cannot)  # before the form, not after it
     while True:  # a taken (or reserved) id is refused now, not after the whole form
         order_id = (await ask(questionary.text("Order id", default=new_order_id(), validate=order_id_check))).strip()
         try:

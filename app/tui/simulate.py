@@ -18,9 +18,16 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from app.errors import OperatorError, StackUnreachable, lost_database
+from app.errors import OperatorError, lost_database
 from app.render import plural, state_style
-from app.tui.actions import DatabaseDown, fitted, from_database, needed_from_database
+from app.tui.actions import (
+    DatabaseDown,
+    fitted,
+    from_database,
+    needed_from_database,
+    needed_from_temporal,
+    temporal_silent,
+)
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -210,10 +217,6 @@ class TemporalSilent(Exception):
     """Temporal did not answer while the simulation stood still; the sentence to show."""
 
 
-def temporal_silent(service: Any, consequence: str) -> str:
-    return f"Temporal at {service.settings.temporal_address} is not answering, so {consequence}; see the health line."
-
-
 class StallWatch:
     """Asks Temporal, in the background, whether it answers once the simulation has stood still
     for STALL_S (no order created, approved or moved); ``check`` raises TemporalSilent when it
@@ -306,10 +309,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
     # First: with PostgreSQL down, say so before the questions rather than after them.
     products = await needed_from_database(service, service.catalog(), "no order can be simulated")
     # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
-    with keys_not_echoed(), console.status("Checking Temporal…"):
-        serving = await service.order_worker_running()  # None: Temporal did not answer
-    if serving is None:
-        raise StackUnreachable(temporal_silent(service, "no order can be simulated now"))
+    serving = await needed_from_temporal(service, console, "no order can be simulated")
     n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
     # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
     question = fitted("Approve each as soon as it awaits review?", console.width)
