@@ -1451,3 +1451,12 @@ async def test_create_order_says_before_its_form_that_temporal_is_not_answering(
     with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not answering, so no order can be"
                        r" created now; see the health line\.$"):
         await forms.create_order(_TemporalSilent(), Console(file=io.StringIO()), {})
+
+
+def test_the_pager_prompt_leaves_its_title_out_rather_than_show_a_piece_of_it(paged):
+    """At 40 columns less showed the prompt from its end: "1  lines 1-14/98  q: back, space:
+    more", the "1" what was left of "Audit of walk-1" (an operator walkthrough)."""
+    wide = next(c for c in pager.less_command("Audit of walk-1", "page.txt", 80) if c.startswith("-Ps"))[3:]
+    narrow = next(c for c in pager.less_command("Audit of walk-1", "page.txt", 40) if c.startswith("-Ps"))[3:]
+    assert wide.startswith("Audit of walk-1  lines %lt")
+    assert narrow == "lines %lt-%lb/%L  q\\: back, space\\: more"
