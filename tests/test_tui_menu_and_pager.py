@@ -1460,3 +1460,58 @@ def test_the_pager_prompt_leaves_its_title_out_rather_than_show_a_piece_of_it(pa
     narrow = next(c for c in pager.less_command("Audit of walk-1", "page.txt", 40) if c.startswith("-Ps"))[3:]
     assert wide.startswith("Audit of walk-1  lines %lt")
     assert narrow == "lines %lt-%lb/%L  q\\: back, space\\: more"
+
+
+class _DatabaseHangsAtTheCreate(_ServiceWithoutOrderWorker):
+    """PostgreSQL stops (SIGSTOP) as the order is created: the create's reads never answer, and
+    neither does their cancellation (asyncpg asks the server to cancel the query)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released, self.begun = asyncio.Event(), asyncio.Event()
+
+    async def order_worker_running(self) -> bool:
+        return True
+
+    async def create_order(self, **order: Any) -> Any:
+        self.begun.set()
+        try:
+            await self.released.wait()
+        except asyncio.CancelledError:
+            await self.released.wait()
+            raise
+        raise AssertionError("PostgreSQL resumed: the screen should not have waited for it")
+
+    async def status(self, order_id: str) -> dict:
+        return await self.create_order()
+
+
+async def test_ctrl_c_stops_a_create_waiting_on_a_hung_postgresql_at_once(monkeypatch):
+    """With PostgreSQL stopped after the form, "Creating order…" spun, and Ctrl-C, which it
+    says stops waiting, froze the TUI until PostgreSQL was resumed (an operator walkthrough)."""
+    from app.tui import forms
+
+    _form_answers(monkeypatch, ["hung-1", ["WIDGET-1"], "1", True])
+    service, out = _DatabaseHangsAtTheCreate(), io.StringIO()
+    screen = asyncio.create_task(forms.create_order(service, Console(file=out, width=200), {}))
+    try:
+        await asyncio.wait_for(service.begun.wait(), 2)
+        screen.cancel()  # what Ctrl-C does to the screen
+        done, _ = await asyncio.wait({screen}, timeout=2)
+        assert done, "the screen waited for PostgreSQL"
+    finally:
+        service.released.set()
+    assert "Stopped waiting. Order hung-1 may still start" in " ".join(out.getvalue().split())
+
+
+async def test_following_a_new_order_ends_on_time_while_postgresql_hangs():
+    """After "Order … created", "Waiting for order … to be validated" waited for a status read
+    with no limit: with PostgreSQL stopped it spun for as long, and Ctrl-C froze the TUI."""
+    from app.tui import forms
+
+    service, out = _DatabaseHangsAtTheCreate(), io.StringIO()
+    try:
+        await asyncio.wait_for(forms.show_progress(service, Console(file=out, width=200), "o-1", wait_s=0.2), 2)
+    finally:
+        service.released.set()
+    assert "Order o-1 is starting; follow it on the live dashboard." in out.getvalue()

@@ -20,6 +20,7 @@ from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui.prompts import ask, keys_not_echoed
 from app.views import format_cents
+from app.waiting import within
 from workflows.model import Address, OrderItem
 
 # (field, prompt, required)
@@ -142,11 +143,16 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     if not await ask(questionary.confirm("Create this order?", default=True)):
         console.print("Nothing was created.")
         return
+    creating = asyncio.ensure_future(service.create_order(order_id=order_id, items=items, address=address))
     try:
         # Temporal stopped, the start waits for it (~30 s): the screen showed nothing meanwhile.
         with keys_not_echoed(), console.status(f"Creating order {order_id}…  (Ctrl-C stops waiting)"):
-            created = await service.create_order(order_id=order_id, items=items, address=address)
+            created = await asyncio.shield(creating)
     except asyncio.CancelledError:
+        # Not waited for: with PostgreSQL stopped (SIGSTOP) its reads' cancellation waits for
+        # the server, and Ctrl-C froze the TUI until it was resumed.
+        creating.cancel()
+        creating.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved
         console.print(
             f"[yellow]Stopped waiting. Order {order_id} may still start, if its start reached Temporal;"
             " the dashboard will show it.[/]"
@@ -189,11 +195,13 @@ async def show_progress(service: Any, console: Console, order_id: str, wait_s: f
     deadline = time.monotonic() + wait_s
     state = None
     with keys_not_echoed(), console.status(f"Waiting for order {order_id} to be validated…"):
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                state = (await service.status(order_id))["state"]
-            except (NotFound, StackUnreachable):  # not recorded yet (or no worker to record it: said above)
-                state = None
+                # Within what is left: with PostgreSQL stopped (SIGSTOP) a read waited for as long,
+                # and Ctrl-C with it (within leaves a read's cancellation to end by itself).
+                state = (await within(service.status(order_id), left))["state"]
+            except (NotFound, StackUnreachable, asyncio.TimeoutError):
+                state = None  # not recorded yet (or no worker to record it: said above), or PostgreSQL hangs
             if state is not None and state not in EARLY_STATES:
                 break
             await asyncio.sleep(0.3)
