@@ -1515,3 +1515,19 @@ async def test_following_a_new_order_ends_on_time_while_postgresql_hangs():
     finally:
         service.released.set()
     assert "Order o-1 is starting; follow it on the live dashboard." in out.getvalue()
+
+
+async def test_a_running_simulation_says_how_to_stop_waiting(monkeypatch):
+    """The bars gave no hint of how to leave, and q or Esc, which leave the dashboard, did
+    nothing (an operator walkthrough); the hint goes with the bars once they stop."""
+    from app.tui import simulate
+
+    _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: it goes on
+    service, out = _SlowApprovals(), io.StringIO()
+    console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
+    screen = asyncio.create_task(simulate.simulate_orders(service, console))
+    await _until(lambda: "Ctrl-C stops waiting; the orders carry on." in out.getvalue())
+    screen.cancel()
+    await asyncio.wait_for(screen, 5)
+    last = out.getvalue().rpartition("Stopped waiting after")[0].rpartition("started")[2]
+    assert "Ctrl-C stops waiting" not in last  # the bars left on the screen come without it

@@ -337,7 +337,9 @@ async def simulate_orders(service: Any, console: Console) -> None:
         progress.update(started_bar, completed=len(sim.started))
         progress.update(settled_bar, completed=sim.settled)
 
-    with keys_not_echoed(), Live(Group(progress, sim), console=console, refresh_per_second=4) as live:
+    # How to leave: q and Esc, which leave the dashboard, do nothing here, and nothing said so.
+    leaving = Text("Ctrl-C stops waiting; the orders carry on.", style="dim")
+    with keys_not_echoed(), Live(Group(progress, sim, leaving), console=console, refresh_per_second=4) as live:
         try:
             creating = asyncio.create_task(sim.create_all(products))
             size = console.size
