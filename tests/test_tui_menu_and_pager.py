@@ -1531,3 +1531,33 @@ async def test_a_running_simulation_says_how_to_stop_waiting(monkeypatch):
     await asyncio.wait_for(screen, 5)
     last = out.getvalue().rpartition("Stopped waiting after")[0].rpartition("started")[2]
     assert "Ctrl-C stops waiting" not in last  # the bars left on the screen come without it
+
+
+async def test_approvals_failing_one_after_another_do_not_hide_that_temporal_is_not_answering(monkeypatch):
+    """With Temporal's port closed each approval failed after a moment ("did not answer"), and
+    each failure counted as the simulation moving on: it took twice as long to say why."""
+    from app.errors import StackUnreachable
+    from app.tui import simulate
+
+    _simulation_answers(monkeypatch, ["100", True], poll_s=0.01)
+    monkeypatch.setattr(simulate, "STALL_S", 0.05)
+
+    class _TemporalGone(_SlowApprovals):
+        settings = SimpleNamespace(temporal_address="127.0.0.1:7233")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.failed = 0
+
+        async def order_worker_running(self) -> bool | None:
+            return None if self.states else True  # answered the check before the questions only
+
+        async def approve(self, order_id: str, by: str) -> str:
+            await asyncio.sleep(0.05)
+            self.failed += 1
+            raise StackUnreachable("Temporal at 127.0.0.1:7233 did not answer while approving.")
+
+    service, out = _TemporalGone(), io.StringIO()
+    await asyncio.wait_for(simulate.simulate_orders(service, Console(file=out, width=200)), 5)
+    assert "Temporal at 127.0.0.1:7233 is not answering, so the simulation stopped" in " ".join(out.getvalue().split())
+    assert service.failed < 60  # stopped well before the last of the 100 approvals failed (~0.5 s)
