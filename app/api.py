@@ -65,6 +65,19 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 503, 500)}
 
 
+class CommandOut(BaseModel):
+    """An operator's command the order accepted, in its own words."""
+
+    order_id: str
+    accepted: bool
+    message: str
+    warning: str | None = Field(
+        None,
+        description="Only when PostgreSQL is out of reach: Temporal took the command, and the order records it"
+        " and goes on once PostgreSQL answers again (as the CLI and the TUI warn)",
+    )
+
+
 class _In(BaseModel):
     """Strict: a JSON true is not a quantity of 1, nor "2" a number (the CLI refuses both); and a
     field it does not know is refused, not dropped (a typo such as review_window_s was ignored,
@@ -245,25 +258,32 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
         return await svc(request).audit(order_id)
 
-    @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 413, 415, 422))
-    async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> dict[str, Any]:
+    async def answered(request: Request, order_id: str, message: str) -> CommandOut:
+        warning = await svc(request).database_warning()
+        return CommandOut(order_id=order_id, accepted=True, message=message, warning=warning or None)
+
+    # Without a warning the answer has no such field, as `order approve --json` has none.
+    command = dict(response_model=CommandOut, response_model_exclude_none=True)
+
+    @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 413, 415, 422), **command)
+    async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> CommandOut:
         message = await svc(request).approve(order_id, by=(body or DecisionIn()).by)
-        return {"order_id": order_id, "accepted": True, "message": message}
+        return await answered(request, order_id, message)
 
-    @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 413, 415, 422))
-    async def reject(request: Request, order_id: str, body: RejectIn) -> dict[str, Any]:
+    @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 413, 415, 422), **command)
+    async def reject(request: Request, order_id: str, body: RejectIn) -> CommandOut:
         message = await svc(request).reject(order_id, body.reason, by=body.by)
-        return {"order_id": order_id, "accepted": True, "message": message}
+        return await answered(request, order_id, message)
 
-    @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 413, 415, 422))
-    async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> dict[str, Any]:
+    @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 413, 415, 422), **command)
+    async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> CommandOut:
         body = body or CancelIn()
         message = await svc(request).cancel(order_id, body.reason, by=body.by)
-        return {"order_id": order_id, "accepted": True, "message": message}
+        return await answered(request, order_id, message)
 
-    @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 413, 415, 422))
-    async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> dict[str, Any]:
+    @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 413, 415, 422), **command)
+    async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> CommandOut:
         message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
-        return {"order_id": order_id, "accepted": True, "message": message}
+        return await answered(request, order_id, message)
 
     return app

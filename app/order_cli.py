@@ -257,14 +257,8 @@ async def _sent(args: argparse.Namespace, service: OrderService, what: str, comm
     )
     reply = await command
     args.on_interrupt = None
-    warning = ""
-    if service.database_unreachable:  # Temporal took it; the order records it once the database is back
-        settings = service.settings
-        warning = (
-            f"PostgreSQL at {settings.database_url_redacted} is not reachable, so the order records this and goes on"
-            f" once it answers again; {settings.database_remedy}."
-        )
-    _say(args, args.order_id, reply, warning)
+    # Temporal took it; with PostgreSQL out of reach the order records it once the database is back.
+    _say(args, args.order_id, reply, await service.database_warning())
 
 
 async def _approve(args: argparse.Namespace) -> int:

@@ -69,6 +69,9 @@ def new_order_id() -> str:
 
 
 CONNECT_TIMEOUT_S = 5
+# How long the check after a command waits for PostgreSQL (database_warning): a hung one must
+# not hold an answer Temporal has already given.
+DATABASE_CHECK_S = 2
 # How long an operator command waits for the order worker to answer.
 COMMAND_TIMEOUT_S = 20
 # How long closing the pool may wait for connections still in use (see close).
@@ -465,6 +468,24 @@ class OrderService:
         answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by], database_lost)
         note = rules.carrier_note(address)
         return f"{answer} {note}" if note else answer
+
+    async def database_warning(self) -> str:
+        """After a command Temporal took: "" if PostgreSQL answers, else the sentence that the
+        order records the command once it does. Asked after the command, not only at connect: a
+        long-lived caller (the API) connected while it answered, and its approve said
+        "approved." alone once it had gone (a review)."""
+        if not self.database_unreachable:
+            try:
+                await within(self.pool.fetchval("SELECT 1"), DATABASE_CHECK_S)
+                return ""
+            except Exception as error:
+                if not _out_of_reach(error, self.settings):
+                    raise
+                log.warning("event=database_unreachable_after_command error=%r", error)
+        return (
+            f"PostgreSQL at {self.settings.database_url_redacted} is not reachable, so the order records this and"
+            f" goes on once it answers again; {self.settings.database_remedy}."
+        )
 
     # ------------------------------------------------------------------ mechanics
 

@@ -1,0 +1,61 @@
+"""The API's answer to an operator's command, the real OrderService under it with Temporal and
+PostgreSQL stood in for: the same warning as the CLI's when PostgreSQL is out of reach."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from app.api import create_app
+from app.config import Settings
+from app.service import OrderService
+from tests.test_api_errors import _call
+from tests.test_service_commands import _Client, _LostPool, _NoOrderRow
+
+ADDRESS = {"name": "Ann", "street": "2 Elm St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+COMMANDS = [
+    ("POST", "/orders/o-1/approve", {}),
+    ("POST", "/orders/o-1/reject", {"reason": "fraud"}),
+    ("POST", "/orders/o-1/cancel", {}),
+    ("PUT", "/orders/o-1/address", {"address": ADDRESS}),
+]
+
+
+def _app(pool: Any, tmp_path) -> Any:
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    service = OrderService(settings, client=_Client(), pool=pool)  # type: ignore[arg-type]
+    app = create_app(service)
+    app.state.service = service  # what the lifespan does, which a bare ASGI call does not run
+    return app
+
+
+@pytest.mark.parametrize(("method", "path", "body"), COMMANDS)
+async def test_a_command_temporal_took_while_postgresql_is_down_warns_as_the_cli_does(tmp_path, method, path, body):
+    """An approve sent while PostgreSQL was down answered 200 "Order o-1 approved." alone, while
+    the CLI and the TUI say that the order records it once PostgreSQL answers again (a review)."""
+    status, answer = await _call(_app(_LostPool(), tmp_path), method, path, json.dumps(body).encode())
+    assert status == 200
+    assert answer["accepted"] is True and answer["message"] == "ok"
+    assert answer["warning"] == (
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable, so the order records this and"
+        " goes on once it answers again; start the stack with ./start.sh up."
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), COMMANDS)
+async def test_a_command_with_postgresql_answering_has_no_warning(tmp_path, method, path, body):
+    status, answer = await _call(_app(_NoOrderRow(), tmp_path), method, path, json.dumps(body).encode())
+    assert (status, answer) == (200, {"order_id": "o-1", "accepted": True, "message": "ok"})
+
+
+def test_the_openapi_docs_describe_a_commands_answer_with_its_warning(tmp_path):
+    document = _app(_NoOrderRow(), tmp_path).openapi()
+    for method, path, _ in COMMANDS:
+        schema = document["paths"][path.replace("o-1", "{order_id}")][method.lower()]["responses"]["200"]["content"]
+        assert schema["application/json"]["schema"] == {"$ref": "#/components/schemas/CommandOut"}
+    answer = document["components"]["schemas"]["CommandOut"]
+    assert set(answer["properties"]) == {"order_id", "accepted", "message", "warning"}
+    assert set(answer["required"]) == {"order_id", "accepted", "message"}
+    assert "PostgreSQL" in answer["properties"]["warning"]["description"]
