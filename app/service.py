@@ -703,7 +703,18 @@ class OrderService:
             if description.status == WorkflowExecutionStatus.RUNNING:
                 return NotFound(f"There is no order {order_id}.")
             closed = description.status.name if description.status else "closed"
-        row = await queries.get_order(self.pool, order_id)
+        try:
+            row = await within(queries.get_order(self.pool, order_id), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            if not _out_of_reach(error, self.settings):
+                raise
+            log.warning("event=closed_order_row_unreachable order_id=%s closed=%s error=%r", order_id, closed, error)
+            # Temporal may know the ending: that is the answer, not the database's absence.
+            if closed != "gone" and (ended := await self._ended_state(order_id, closed)) is not None:
+                return _already(order_id, ended)
+            return StackUnreachable(
+                f"PostgreSQL at {self.settings.database_url_redacted} is not answering; {self.settings.database_remedy}."
+            )
         if row is None and closed == "gone":
             return NotFound(f"There is no order {order_id}.")
         if row is not None and (OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name):
@@ -713,6 +724,22 @@ class OrderService:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
         return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
+
+    async def _ended_state(self, order_id: str, closed: str) -> str | None:
+        """The state a closed workflow ended the order in, as Temporal has it (its result once
+        COMPLETED; else its status Query, which a worker answers by replaying it), or None if
+        the order had not ended or Temporal cannot say."""
+        handle = self._handle(order_id)
+        try:
+            if closed == WorkflowExecutionStatus.COMPLETED.name:
+                result = await handle.result(rpc_timeout=QUERY_TIMEOUT)
+                state = OrderState(result["state"])
+            else:
+                state = (await handle.query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)).state
+        except Exception as error:  # the database's absence is then the answer
+            log.info("event=ended_state_unknown order_id=%s closed=%s error=%r", order_id, closed, error)
+            return None
+        return state.value if state.terminal else None
 
 
 def _out_of_reach(error: BaseException, settings: Settings) -> bool:

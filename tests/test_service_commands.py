@@ -578,6 +578,69 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
     assert str(refused.value).startswith(expected), str(refused.value)
 
 
+class _ClosedWithState(_Closed):
+    """A closed workflow that can say how the order stands: its result (OrderStatus, as JSON)
+    once COMPLETED, its status Query (a worker replays it) otherwise."""
+
+    def __init__(self, status, state: str) -> None:
+        super().__init__(status)
+        self.state = state
+
+    async def result(self, **kwargs):
+        return {"order_id": "o-9", "state": self.state, "terminal": True}
+
+    async def query(self, query, **kwargs):
+        from types import SimpleNamespace
+
+        from workflows.model import OrderState
+
+        return SimpleNamespace(state=OrderState(self.state), terminal=OrderState(self.state).terminal)
+
+
+@pytest.mark.parametrize("command", ["approve", "reject", "cancel", "update_address"])
+@pytest.mark.parametrize(("workflow", "state"), [("COMPLETED", "SHIPPED"), ("TERMINATED", "CANCELLED")])
+async def test_a_command_to_an_ended_order_while_postgresql_is_down_says_it_has_ended(monkeypatch, tmp_path, command, workflow, state):
+    """Approving an order that had shipped, with PostgreSQL down, said PostgreSQL was not
+    answering (exit 3), while Temporal could say the order had ended (a review)."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    async def get_order(pool, order_id):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr("app.service.queries.get_order", get_order)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    client = _ClosedWithState(WorkflowExecutionStatus[workflow], state)
+    service = OrderService(settings, client=client, pool=_LostPool())  # type: ignore[arg-type]
+    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
+    sending = {
+        "approve": lambda: service.approve("o-9", by="dana"),
+        "reject": lambda: service.reject("o-9", reason="fraud", by="dana"),
+        "cancel": lambda: service.cancel("o-9", reason="", by="dana"),
+        "update_address": lambda: service.update_address("o-9", address, by="dana"),
+    }[command]
+    with pytest.raises(Refused) as refused:
+        await sending()
+    assert str(refused.value) == f"Order o-9 is already {state}; nothing can change it now."
+
+
+async def test_a_command_to_a_closed_but_unfinished_order_while_postgresql_is_down_says_postgresql_is(monkeypatch, tmp_path):
+    """Terminated while PAID: what it takes to go on needs the order's row, so the database's
+    absence is what the operator hears, in one sentence."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    async def get_order(pool, order_id):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr("app.service.queries.get_order", get_order)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    service = OrderService(settings, client=_ClosedWithState(WorkflowExecutionStatus.TERMINATED, "PAID"), pool=_LostPool())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await service.approve("o-9", by="dana")
+    assert str(unreachable.value) == (
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the stack with ./start.sh up."
+    )
+
+
 async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id(monkeypatch):
     """Ctrl-C while the start was on its way gave the payment id back, though the request may
     have reached Temporal: another order could then take the id of a running one."""
