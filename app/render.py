@@ -87,7 +87,7 @@ def last_error_text(last_error: dict[str, Any] | None, width: int = 60, short: b
 def status_panel(status: dict[str, Any]) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(overflow="fold")  # as the audit's: an address with emoji lost its last word to "…"
     grid.add_row("State", state_text(status["state"]))
     if status.get("warning"):
         grid.add_row("Warning", Text(status["warning"], style="bold red"))
@@ -306,7 +306,9 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     order = audit["order"]
     table = Table(box=None, show_header=True, expand=True, pad_edge=False)
     table.add_column("Time", no_wrap=True, style="dim")
-    table.add_column("What", ratio=1)
+    # Folded, not cut with "…": Rich measures a wrapped line's trailing space in characters, not
+    # cells, so a line with emoji kept it, came out a cell too wide and lost its last word.
+    table.add_column("What", ratio=1, overflow="fold")
     day = None
     for entry in audit["timeline"]:
         moment = _moment(entry.get("at"))

@@ -913,3 +913,37 @@ async def test_the_dashboard_fits_a_small_terminal_with_its_footer(width, height
     lines = render(view, width=width).splitlines()
     assert health_lines + len(lines) + 1 <= height, lines  # and the cursor's line
     assert "q: back" in " ".join(" ".join(lines).split())
+
+
+EMOJI_REASON = "customer asked 👍 via phone 📞 and email 📧 to drop the order because 🎁 arrived elsewhere"
+EMOJI_ADDRESS = {"name": "Zoë 🎉🎉 Party Planner", "street": "99 Sunshine 🌞 Avenue, Building 🏢 4",
+                 "city": "Springfield 🌆", "region": "", "postal_code": "12345", "country": "US"}
+
+
+@pytest.mark.parametrize("width", range(40, 121))
+def test_an_audit_line_with_emoji_is_wrapped_whole_not_cut_mid_word(width):
+    """Rich measured a wrapped line's trailing space in characters, not cells: with emoji on the
+    line the space stayed and the line, a cell too wide, was cut with "…" ("and email  …", the
+    📧 lost), though every word fitted (a review, `order audit` at 80 columns)."""
+    entries = [
+        {"at": "2026-01-01T00:00:01+00:00", "kind": "event", "type": "rejected",
+         "payload": {"by": "operator", "reason": EMOJI_REASON}},
+        {"at": "2026-01-01T00:00:02+00:00", "kind": "event", "type": "address_changed",
+         "payload": {"by": "operator", "old": EMOJI_ADDRESS, "new": {**EMOJI_ADDRESS, "city": "Shelbyville 🌇"}}},
+    ]
+    text = render(audit_timeline({"order": an_order("ord-9", "REJECTED"), "timeline": entries}), width=width, height=60)
+    assert "…" not in text
+    words = text.split()
+    assert all(word in words for word in EMOJI_REASON.split())
+
+
+@pytest.mark.parametrize("width", range(50, 121))
+def test_a_status_panel_with_emoji_keeps_the_address_and_reason_whole(width):
+    from app.render import status_panel
+
+    status = {"order_id": "ord-9", "state": "REJECTED", "step": "done", "items": [], "amount_cents": 100,
+              "payment": {}, "address": EMOJI_ADDRESS, "failure_reason": EMOJI_REASON}
+    text = render(status_panel(status), width=width, height=60)
+    assert "…" not in text
+    words = text.replace("│", " ").split()
+    assert all(word in words for word in EMOJI_REASON.split())
