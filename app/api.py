@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api_body_limit import BodyLimit
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
-from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, OrderService, new_order_id
+from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
 from workflows.model import Address, OrderItem, format_cents
 
 log = logging.getLogger("app.api")
@@ -63,6 +63,21 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         500: "A bug (logged)",
     }
     return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 503, 500)}
+
+
+class CreatedOut(BaseModel):
+    """An order started: its amount as exact money ("59.97") beside the cents, as `order create --json`."""
+
+    order_id: str
+    workflow_id: str
+    payment_id: str
+    amount_cents: int
+    amount: str
+    state: str
+    note: str = Field("", description="What will follow, say that the carrier does not deliver there; empty if nothing")
+    warning: str | None = Field(
+        None, description="Only when no order worker is serving: the order waits until one does (as the CLI warns)"
+    )
 
 
 class CommandOut(BaseModel):
@@ -237,9 +252,13 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def counts(request: Request) -> dict[str, int]:
         return await svc(request).state_counts()
 
-    @app.post("/orders", status_code=201, responses=_errors(409, 413, 415, 422))
-    async def create_order(request: Request, body: CreateOrderIn) -> dict[str, Any]:
-        created = await svc(request).create_order(
+    @app.post(
+        "/orders", status_code=201, responses=_errors(409, 413, 415, 422),
+        response_model=CreatedOut, response_model_exclude_none=True,
+    )
+    async def create_order(request: Request, body: CreateOrderIn) -> CreatedOut:
+        service = svc(request)
+        created = await service.create_order(
             # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
             order_id=new_order_id() if body.order_id is None else body.order_id,
             items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
@@ -248,7 +267,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             review_window_seconds=body.review_window_seconds,
         )
         # Exact money as every other answer gives it ("59.97"), beside the cents, as the CLI's create --json.
-        return {**created.__dict__, "amount": format_cents(created.amount_cents), "state": "RECEIVED"}
+        waiting = await service.order_worker_running() is False
+        return CreatedOut(
+            **created.__dict__, amount=format_cents(created.amount_cents), state="RECEIVED",
+            warning=NO_ORDER_WORKER_WARNING if waiting else None,
+        )
 
     @app.get("/orders/{order_id}", responses=_errors(404, 422))
     async def status(request: Request, order_id: str) -> dict[str, Any]:

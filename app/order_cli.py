@@ -20,7 +20,7 @@ from rich.markup import escape
 from activities import rules
 from app import checks, render
 from app.errors import InvalidInput
-from app.service import NEW_ORDER_ID_FORM, OrderService, new_order_id
+from app.service import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
 from workflows.model import Address, OrderItem, OrderState
 
 ADDRESS_FIELDS = ("name", "street", "city", "region", "postal_code", "country")
@@ -230,7 +230,7 @@ async def _create(args: argparse.Namespace) -> int:
         created = await service.create_order(**order)
         worker_running = await service.order_worker_running()
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
-    waiting = "No order worker is serving (none runs, or it is stopped: see ./start.sh status), so it waits until one does."
+    waiting = NO_ORDER_WORKER_WARNING
     if worker_running is False:
         document["warning"] = waiting
     _emit(

@@ -106,6 +106,12 @@ WORKFLOW_TASKS_FAILING = (
 )
 
 
+# What `order create` and POST /orders add when Temporal says no order worker polls (none runs, or it is stopped).
+NO_ORDER_WORKER_WARNING = (
+    "No order worker is serving (none runs, or it is stopped: see ./start.sh status), so it waits until one does."
+)
+
+
 @dataclass
 class CreatedOrder:
     order_id: str

@@ -59,3 +59,41 @@ def test_the_openapi_docs_describe_a_commands_answer_with_its_warning(tmp_path):
     assert set(answer["properties"]) == {"order_id", "accepted", "message", "warning"}
     assert set(answer["required"]) == {"order_id", "accepted", "message"}
     assert "PostgreSQL" in answer["properties"]["warning"]["description"]
+
+
+class _Starts(_Client):
+    """Temporal takes the start."""
+
+    async def start_workflow(self, *args, **kwargs):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(id=kwargs["id"])
+
+
+@pytest.mark.parametrize("worker_running", [False, True, None])
+async def test_an_order_created_with_no_order_worker_serving_warns_as_the_cli_does(monkeypatch, tmp_path, worker_running):
+    """POST /orders with the order worker stopped answered 201 alone, while `order create` says
+    that no order worker is serving, so the order waits until one does (a review)."""
+    from tests.test_service_commands import _creatable
+
+    _creatable(monkeypatch)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    service = OrderService(settings, client=_Starts(), pool=_NoOrderRow())  # type: ignore[arg-type]
+
+    async def worker_serving(task_queue):
+        return worker_running
+
+    monkeypatch.setattr(service, "_worker_serving", worker_serving)
+    app = create_app(service)
+    app.state.service = service
+    order = {"order_id": "o-1", "items": [{"sku": "SKU-1", "quantity": 2}], "address": ADDRESS}
+    status, answer = await _call(app, "POST", "/orders", json.dumps(order).encode())
+    assert status == 201 and (answer["order_id"], answer["amount"], answer["state"]) == ("o-1", "20.00", "RECEIVED")
+    if worker_running is False:
+        assert answer["warning"] == (
+            "No order worker is serving (none runs, or it is stopped: see ./start.sh status), so it waits until one does."
+        )
+    else:  # serving, or Temporal could not say: nothing to warn of
+        assert "warning" not in answer
+    created = app.openapi()["paths"]["/orders"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/CreatedOut"}

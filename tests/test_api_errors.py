@@ -192,6 +192,9 @@ async def test_a_created_order_answers_with_its_amount_as_exact_money():
         async def create_order(self, **order: Any) -> CreatedOrder:
             return CreatedOrder(order_id="o-1", workflow_id="order-o-1", payment_id="pay-o-1", amount_cents=5997)
 
+        async def order_worker_running(self) -> bool:
+            return True
+
     service = _Creates(RuntimeError("not reached"))
     app = create_app(service)  # type: ignore[arg-type]
     app.state.service = service
