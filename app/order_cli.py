@@ -261,23 +261,28 @@ async def _sent(args: argparse.Namespace, service: OrderService, what: str, comm
     _say(args, args.order_id, reply, await service.database_warning())
 
 
+# Temporal carries the commands, and the order records them once PostgreSQL is back; without
+# Temporal the database can still say that the order has ended (a refusal, exit 1, not exit 3).
+COMMAND_CONNECTION = {"temporal": "optional", "database": "optional"}
+
+
 async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
-    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
         await _sent(args, service, "approval", service.approve(args.order_id, by=args.by))
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
-    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
         await _sent(args, service, "rejection", service.reject(args.order_id, args.reason, by=args.by))
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
-    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
         await _sent(args, service, "cancel", service.cancel(args.order_id, args.reason, by=args.by))
     return 0
 
@@ -294,7 +299,7 @@ async def _address(args: argparse.Namespace) -> int:
             f"{str(error).rstrip('.')}; `order address` takes the whole new address"
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
-    async with await OrderService.connect(database="optional") as service:  # Temporal carries it
+    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
         await _sent(args, service, "address change", service.update_address(args.order_id, address, by=args.by))
     return 0
 

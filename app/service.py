@@ -35,7 +35,17 @@ from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Taken, Unanswered, command_noun, lost_database
+from app.errors import (
+    InvalidInput,
+    NotFound,
+    OperatorError,
+    Refused,
+    StackUnreachable,
+    Taken,
+    Unanswered,
+    command_noun,
+    lost_database,
+)
 from app.stack.health import check_pollers
 from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point, temporal_cli
 from app.views import lost_decision, merged_status, order_summary, timeline
@@ -570,6 +580,8 @@ class OrderService:
         and may yet be refused), not as unanswered. ``database_lost``: PostgreSQL did not answer
         just before (as if connected with database="optional" while it was down)."""
         database_lost = database_lost or bool(self.database_unreachable)
+        if self._client is None:  # connected while Temporal was out of reach
+            raise await self._ended_or(order_id, StackUnreachable(self.temporal_unreachable), database_lost)
         # The whole wait, the worker check included: with Temporal stopped that check takes its
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
@@ -604,11 +616,11 @@ class OrderService:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise await self._not_running(order_id) from None
             if error.status in NO_ANSWER:
-                raise self._no_answer_from_temporal(
+                raise await self._ended_or(order_id, self._no_answer_from_temporal(
                     error, f"sending the {command_noun(name)} to order {order_id}",
                     f"it may not have been received: check with ./start.sh order status {order_id}"
                     " once the stack is up (./start.sh status)",
-                ) from None
+                ), database_lost) from None
             if _workflow_task_failing(error):  # it failed between the check above and the send
                 log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
                 raise self._tasks_failing(
@@ -640,6 +652,20 @@ class OrderService:
             f"Order {order_id} cannot take the {noun} now: {WORKFLOW_TASKS_FAILING}; the {noun} {fate}: send it"
             f" again once the order goes on (./start.sh order status {order_id})."
         )
+
+    async def _ended_or(self, order_id: str, otherwise: StackUnreachable, database_lost: bool) -> OperatorError:
+        """With Temporal out of reach, a command to an order the database has as ended is refused
+        as such (as it is with Temporal up), not blamed on Temporal: `order cancel` of a shipped
+        order said "Temporal ... is not reachable", exit 3 (a review). Else ``otherwise``."""
+        if database_lost:  # asking it again would only wait again
+            return otherwise
+        try:
+            state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            if not _out_of_reach(error, self.settings):
+                raise
+            return otherwise
+        return _already(order_id, state) if state is not None and OrderState(state).terminal else otherwise
 
     async def _nobody_to_carry_out(
         self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool

@@ -559,3 +559,30 @@ def test_order_status_prints_the_web_ui_link_whole_after_the_panel(cli: Run, mon
     code, err = cli("order", "status", "ord-c185d60e")
     assert (code, err) == (0, "")
     assert f"Workflow history: {url}" in cli.out.splitlines()  # type: ignore[attr-defined]
+
+
+class _ShippedOrders:
+    """A PostgreSQL that answers, and has every order SHIPPED."""
+
+    async def fetchval(self, sql: str, *args):
+        return "SHIPPED"
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["approve", "ord-1"], ["reject", "ord-1", "--reason", "fraud"], ["cancel", "ord-1"], ["address", "ord-1", *ADDRESS]],
+)
+def test_a_command_to_an_ended_order_is_refused_as_such_with_temporal_down(cli: Run, monkeypatch, argv):
+    """Here Temporal refuses connections. `order cancel` of a shipped order said Temporal was not
+    reachable (exit 3), though the database says the order has ended: README has such a cancel
+    refused at once (exit 1), as the API, whose client was open, refused it."""
+
+    async def create_pool(*_args, **_kwargs) -> _ShippedOrders:
+        return _ShippedOrders()
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    code, err = cli("order", *argv)
+    assert_refused(code, err, "Order ord-1 is already SHIPPED; nothing can change it now.")

@@ -641,6 +641,65 @@ async def test_a_command_to_a_closed_but_unfinished_order_while_postgresql_is_do
     )
 
 
+class _OrderIn:
+    """The database has the order in ``state``."""
+
+    def __init__(self, state: str | None) -> None:
+        self.state = state
+
+    async def fetchval(self, sql: str, *args):
+        return self.state
+
+
+class _TemporalGone:
+    """Temporal stopped after the service connected (the API's long-lived client)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_TemporalGone":
+        return self
+
+    async def describe(self, **kwargs):
+        raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+
+
+TEMPORAL_GONE = "Temporal at 127.0.0.1:7233 is not reachable; start the stack with ./start.sh up."
+
+
+@pytest.mark.parametrize("connected", [False, True])
+@pytest.mark.parametrize("command", ["approve", "reject", "cancel", "update_address"])
+@pytest.mark.parametrize("state", ["SHIPPED", "REJECTED", "CANCELLED"])
+async def test_a_command_to_an_order_the_database_has_ended_is_refused_as_such_with_temporal_down(
+    tmp_path, command, state, connected
+):
+    """With Temporal stopped, `order cancel` of a shipped order said Temporal was not reachable
+    (exit 3), and the API that an approval "may not have been received", though the database
+    says the order has ended (README: such a cancel is refused at once, exit 1)."""
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    client, why = (_TemporalGone(), "") if connected else (None, TEMPORAL_GONE)
+    service = OrderService(settings, client=client, pool=_OrderIn(state), temporal_unreachable=why)  # type: ignore[arg-type]
+    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
+    sending = {
+        "approve": lambda: service.approve("o-9", by="dana"),
+        "reject": lambda: service.reject("o-9", reason="fraud", by="dana"),
+        "cancel": lambda: service.cancel("o-9", reason="", by="dana"),
+        "update_address": lambda: service.update_address("o-9", address, by="dana"),
+    }[command]
+    with pytest.raises(Refused) as refused:
+        await sending()
+    assert str(refused.value) == f"Order o-9 is already {state}; nothing can change it now."
+
+
+@pytest.mark.parametrize("state", ["AWAITING_APPROVAL", None])
+async def test_a_command_to_an_order_not_ended_with_temporal_down_says_temporal_is(tmp_path, state):
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    service = OrderService(settings, client=None, pool=_OrderIn(state), temporal_unreachable=TEMPORAL_GONE)  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await service.approve("o-9", by="dana")
+    assert str(unreachable.value) == TEMPORAL_GONE
+
+
 async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id(monkeypatch):
     """Ctrl-C while the start was on its way gave the payment id back, though the request may
     have reached Temporal: another order could then take the id of a running one."""
