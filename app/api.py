@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.message
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,9 +20,16 @@ from app.api_body_limit import BodyLimit
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
 from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
+from app.waiting import within
 from workflows.model import Address, OrderItem, format_cents
 
 log = logging.getLogger("app.api")
+T = TypeVar("T")
+
+# How long a read waits before its answer is a 503: with PostgreSQL stopped (SIGSTOP) every GET
+# waited a minute, then answered 500 "something unexpected" (asyncpg's command timeout). The
+# status's Query to the workflow has its own 3 s within it.
+READ_WAIT_S = 10.0
 
 # The first that fits: a taken id is a conflict, not a malformed request.
 STATUS_BY_ERROR = {Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
@@ -233,9 +241,23 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     def svc(request: Request) -> OrderService:
         return request.app.state.service
 
+    async def read(request: Request, reading: Awaitable[T]) -> T:
+        """``reading``'s result, or a 503 saying PostgreSQL did not answer in READ_WAIT_S; the
+        read is left to end by itself (app.waiting.within: asyncpg's cancel would ask the
+        stopped server too)."""
+        try:
+            return await within(reading, READ_WAIT_S)
+        except asyncio.TimeoutError:
+            settings = svc(request).settings
+            log.warning("event=api_read_timed_out path=%s wait_s=%s", request.url.path, READ_WAIT_S)
+            raise StackUnreachable(
+                f"PostgreSQL at {settings.database_url_redacted} did not answer within {READ_WAIT_S:g} s;"
+                f" {settings.database_remedy}."
+            ) from None
+
     @app.get("/catalog", responses=_errors())
     async def catalog(request: Request) -> list[dict[str, Any]]:
-        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in await svc(request).catalog()]
+        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in await read(request, svc(request).catalog())]
 
     @app.get("/orders", responses=_errors(422))
     async def list_orders(
@@ -245,12 +267,12 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         offset: int = Query(0, description=f"0 to {MAX_OFFSET}"),
     ) -> dict[str, Any]:
         # Bounds are the service's (app.checks), refused with its sentence like every other input.
-        page, _counts = await svc(request).order_page(state=state, limit=limit, offset=offset)
+        page, _counts = await read(request, svc(request).order_page(state=state, limit=limit, offset=offset))
         return page
 
     @app.get("/orders/counts", responses=_errors())
     async def counts(request: Request) -> dict[str, int]:
-        return await svc(request).state_counts()
+        return await read(request, svc(request).state_counts())
 
     @app.post(
         "/orders", status_code=201, responses=_errors(409, 413, 415, 422),
@@ -275,11 +297,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
 
     @app.get("/orders/{order_id}", responses=_errors(404, 422))
     async def status(request: Request, order_id: str) -> dict[str, Any]:
-        return await svc(request).status(order_id)
+        return await read(request, svc(request).status(order_id))
 
     @app.get("/orders/{order_id}/audit", responses=_errors(404, 422))
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
-        return await svc(request).audit(order_id)
+        return await read(request, svc(request).audit(order_id))
 
     async def answered(request: Request, order_id: str, message: str) -> CommandOut:
         warning = await svc(request).database_warning()

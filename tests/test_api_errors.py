@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -33,7 +34,9 @@ class _Troubled:
     status = audit = state_counts = create_order = approve = _fail
 
 
-async def _call(app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json") -> tuple[int, Any]:
+async def _call(
+    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b""
+) -> tuple[int, Any]:
     """One request straight through the ASGI interface (httpx, for TestClient, is not installed)."""
     sent: list[dict] = []
 
@@ -46,7 +49,7 @@ async def _call(app: Any, method: str, path: str, body: bytes = b"", content_typ
     headers = [(b"content-type", content_type)] if body and content_type else []
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
         "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
     }
     await app(scope, receive, send)
@@ -226,3 +229,32 @@ def test_the_openapi_docs_describe_the_error_answers_the_routes_give():
     assert {"404", "422", "503"} <= set(document["paths"]["/orders/{order_id}"]["get"]["responses"])
     assert {"404", "409", "422"} <= set(document["paths"]["/orders/{order_id}/cancel"]["post"]["responses"])
     assert "413" in create and "413" in document["paths"]["/orders/{order_id}/address"]["put"]["responses"]
+
+
+class _Hung(_Troubled):
+    """A PostgreSQL stopped with SIGSTOP: connections stay open, no read is ever answered."""
+
+    def __init__(self) -> None:
+        super().__init__(RuntimeError("not reached"))
+
+    async def _never(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+    status = audit = state_counts = order_page = catalog = _never
+
+
+@pytest.mark.parametrize("path", ["/orders/o-1", "/orders/o-1/audit", "/orders?limit=5", "/orders/counts", "/catalog"])
+async def test_a_read_a_hung_postgresql_does_not_answer_is_503_after_a_moment(monkeypatch, path):
+    """With PostgreSQL stopped (SIGSTOP) every GET waited a minute, then answered 500 "Something
+    unexpected went wrong" (asyncpg's command timeout, logged as a bug), while the TUI says after
+    5 s that PostgreSQL is not answering (a review)."""
+    monkeypatch.setattr("app.api.READ_WAIT_S", 0.1)
+    service = _Hung()
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    path, _, query = path.partition("?")
+    status, body = await asyncio.wait_for(_call(app, "GET", path, query=query.encode()), 5)
+    assert (status, body) == (
+        503, {"detail": "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.1 s;"
+                        " start the stack with ./start.sh up."}
+    )
