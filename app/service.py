@@ -374,23 +374,39 @@ class OrderService:
             payment_id=payment_id,
             review_window_seconds=review_window_seconds,
         )
-        products = {p.sku: p.price_cents for p in await self.catalog()}
-        if problems := rules.item_problems(items, products):
-            raise InvalidInput(problems[0])
         payment_id = (payment_id or "").strip() or None
-        # Temporal forgets a closed workflow after the namespace's retention period; the
-        # database does not, and a second order under the same id would inherit the first's row.
-        await self.refuse_taken_id(order_id)
-        # The default id too: another order may have been given it explicitly. Reserved, not
-        # just looked up: of two orders created at once with one id, the second is refused here.
-        effective = payment_id or default_payment_id(order_id)
-        owner, reserved = await queries.reserve_payment_id(self.pool, effective, order_id)
-        if owner != order_id:
-            if payment_id:
-                raise Taken(f"Payment id {effective} is already used by order {owner}.")
-            raise Taken(
-                f"The default payment id {effective} is already used by order {owner}; give this order its own payment id."
-            )
+
+        async def checked_and_reserved() -> tuple[dict[str, int], str, bool]:
+            products = {p.sku: p.price_cents for p in await self.catalog()}
+            if problems := rules.item_problems(items, products):
+                raise InvalidInput(problems[0])
+            # Temporal forgets a closed workflow after the namespace's retention period; the
+            # database does not, and a second order under the same id would inherit the first's row.
+            await self.refuse_taken_id(order_id)
+            # The default id too: another order may have been given it explicitly. Reserved, not
+            # just looked up: of two orders created at once with one id, the second is refused here.
+            effective = payment_id or default_payment_id(order_id)
+            owner, reserved = await queries.reserve_payment_id(self.pool, effective, order_id)
+            if owner != order_id:
+                if payment_id:
+                    raise Taken(f"Payment id {effective} is already used by order {owner}.")
+                raise Taken(
+                    f"The default payment id {effective} is already used by order {owner}; give this order its own"
+                    " payment id."
+                )
+            return products, effective, reserved
+
+        # A hung PostgreSQL (SIGSTOP) held POST /orders for a minute, then "something unexpected"
+        # (a review). Nothing has started yet; a reservation that lands late is this order id's
+        # own, which creating the order again takes up.
+        try:
+            products, effective, reserved = await within(checked_and_reserved(), CONNECT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("event=create_database_timed_out order_id=%s", order_id)
+            raise StackUnreachable(
+                f"PostgreSQL at {self.settings.database_url_redacted} did not answer within {CONNECT_TIMEOUT_S:g} s;"
+                f" {self.settings.database_remedy}."
+            ) from None
         order = OrderInput(
             order_id=order_id,
             items=items,

@@ -785,6 +785,39 @@ async def test_a_hung_postgresql_does_not_hold_a_reject_for_a_minute(monkeypatch
     assert [name for name, _ in client.sent] == ["reject"]
 
 
+@pytest.mark.parametrize("hung", ["catalog", "order_exists", "reserve_payment_id"])
+async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch, tmp_path, hung):
+    """POST /orders with PostgreSQL stopped (SIGSTOP) waited 60 s, then answered 500 "Something
+    unexpected went wrong" (asyncpg's command timeout): the checks before the start say after a
+    moment that PostgreSQL did not answer, and nothing is started."""
+    from workflows.model import Address, OrderItem
+
+    _creatable(monkeypatch)
+
+    async def never(*args):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(f"app.service.queries.{hung}", never)
+    monkeypatch.setattr("app.service.CONNECT_TIMEOUT_S", 0.1)
+    started: list = []
+
+    class _Starts:
+        async def start_workflow(self, *args, **kwargs):
+            started.append(kwargs["id"])
+
+    service = OrderService(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}), client=_Starts(), pool=_HungPool())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await asyncio.wait_for(service.create_order(
+            order_id="o-8", items=[OrderItem("SKU-1", 1)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 5)
+    assert str(unreachable.value) == (
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.1 s; start the stack with"
+        " ./start.sh up."
+    )
+    assert started == []
+
+
 async def test_closing_a_pool_a_hung_postgresql_holds_does_not_wait_for_it(monkeypatch, tmp_path):
     """Quitting the TUI after a PostgreSQL hang took ~24 s (a review): the pool is terminated."""
     monkeypatch.setattr("app.service.CLOSE_TIMEOUT_S", 0.05)
