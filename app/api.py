@@ -257,7 +257,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
 
     @app.get("/catalog", responses=_errors())
     async def catalog(request: Request) -> list[dict[str, Any]]:
-        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in await read(request, svc(request).catalog())]
+        products = await read(request, svc(request).catalog())
+        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in products]
 
     @app.get("/orders", responses=_errors(422))
     async def list_orders(

@@ -230,7 +230,7 @@ async def _create(args: argparse.Namespace) -> int:
         created = await service.create_order(**order)
         worker_running = await service.order_worker_running()
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
-    waiting = NO_ORDER_WORKER_WARNING
+    waiting = NO_ORDER_WORKER_WARNING  # as POST /orders says it
     if worker_running is False:
         document["warning"] = waiting
     _emit(
