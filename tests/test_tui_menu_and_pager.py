@@ -876,6 +876,25 @@ def test_a_confirm_question_with_an_id_longer_than_its_line_shows_the_whole_id()
     assert lines[0] == "Reject order"  # broken between words where it can
 
 
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 120])
+def test_a_confirm_question_with_wide_characters_fits_the_terminal_in_cells(width):
+    """A Japanese address (two cells a character) or one with emoji made lines of up to 122
+    cells at 100 columns: the question was broken by characters, and a line wider than the
+    terminal is cut (the test above)."""
+    from rich.cells import cell_len
+
+    from app.tui.actions import CONFIRM_FRAME, fitted
+
+    question = (
+        "Ship order ord-12345678 to 山田太郎 🎉🎉🎉, 東京都千代田区丸の内一丁目九番二号 グラントウキョウサウスタワー 🏢🏢,"
+        " 東京 🌆, 100-0005, JP?"
+    )
+    lines = fitted(question, width).splitlines()
+    assert all(cell_len(line) <= width - CONFIRM_FRAME for line in lines), [cell_len(line) for line in lines]
+    assert "".join(lines).replace(" ", "") == question.replace(" ", "")  # every character, in order
+    assert lines[0].startswith("Ship order ord-12345678 to")
+
+
 class _CreatesQueueUp:
     """Creates that take a while, each order awaiting review as soon as it is created."""
 

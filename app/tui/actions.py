@@ -5,13 +5,13 @@ workflow still has the last word, and its answer or refusal is shown as it gave 
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import questionary
 from questionary import Choice
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -257,10 +257,20 @@ def fitted(question: str, width: int) -> str:
     """The question broken between words to fit the terminal: the terminal broke a long one
     (an address, a long order id) in the middle of a word. A word longer than a line (a
     64-character id at 60 columns) is broken too: a line of a question wider than the
-    terminal is cut, and the id lost its end."""
+    terminal is cut, and the id lost its end. Measured in terminal cells, not characters: a
+    Japanese address or emoji take two cells a character (lines of 122 cells at 100 columns)."""
     width = max(20, width - CONFIRM_FRAME)
-    lines = textwrap.wrap(question, width=width, break_long_words=False, break_on_hyphens=False)
-    return "\n".join(line[i:i + width] for line in lines for i in range(0, len(line), width))
+    lines: list[str] = []
+    for word in question.split():
+        if lines and lines[-1] and cell_len(f"{lines[-1]} {word}") <= width:
+            lines[-1] += f" {word}"
+            continue
+        lines.append("")  # a word that does not fit goes to a line of its own, in pieces if it must
+        for char in word:
+            if cell_len(lines[-1] + char) > width:
+                lines.append("")
+            lines[-1] += char
+    return "\n".join(lines)
 
 
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
