@@ -26,9 +26,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     api = commands.add_parser(
         "api", help="REST API on 127.0.0.1 (port: --port, ORDER_TRACKER_API_PORT or 8000; OpenAPI docs at /docs)"
     )
-    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    api.add_argument("--host", default="127.0.0.1", type=_host, help="address to bind (default 127.0.0.1)")
     api.add_argument("--port", type=_port_number, help="port (default ORDER_TRACKER_API_PORT or 8000)")
     api.set_defaults(handler=_api)
+
+
+def _host(text: str) -> str:
+    """--host, not blank: an empty address is "every interface" to bind(), and `--host "$HOST"`
+    with HOST unset put the API on the network, announced as http://:8000."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"give a host name or address to listen on, such as 127.0.0.1, not {text!r}.")
+    return text
 
 
 def _port_number(text: str) -> int:

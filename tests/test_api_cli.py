@@ -103,3 +103,15 @@ def test_an_ipv6_host_is_announced_as_a_url_one_can_use():
     """`api --host ::1` announced http://::1:8000, which neither a browser nor curl takes."""
     assert api_cli._url("::1", 8000) == "http://[::1]:8000"
     assert api_cli._url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_a_blank_host_is_a_usage_error_not_every_interface(tmp_path, monkeypatch, capsys, host):
+    """`api --host "$HOST"` with HOST unset bound the API on every interface (an empty address is
+    "any" to bind()) and announced "http://:8000": README has it on 127.0.0.1. Refused, as a
+    blank --id is, before anything listens."""
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["api", "--host", host])
+    assert exited.value.code == 2
+    assert f"give a host name or address to listen on, such as 127.0.0.1, not {host!r}." in capsys.readouterr().err
