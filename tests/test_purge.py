@@ -75,6 +75,7 @@ def test_a_refused_purge_is_one_sentence_and_exit_1_and_creates_nothing(tmp_path
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith(f"Not purging {data_dir.resolve()}: it holds 'notes.txt', which the stack did not create")
+    assert "; move it out or point ORDER_TRACKER_DATA_DIR" in err  # one file: "it", not "them"
     assert [p.name for p in data_dir.iterdir()] == ["notes.txt"]  # not even run/ for the lock, nor logs/
 
 

@@ -31,7 +31,8 @@ def check_purge(settings: Settings) -> None:
         shown = ", ".join(map(repr, unexpected[:5]))
         if len(unexpected) > 5:
             shown += f" and {len(unexpected) - 5} more"
+        them = "them" if len(unexpected) > 1 else "it"
         raise PurgeRefused(
             f"Not purging {data_dir}: it holds {shown}, which the stack did not create;"
-            " move them out or point ORDER_TRACKER_DATA_DIR at the stack's own directory."
+            f" move {them} out or point ORDER_TRACKER_DATA_DIR at the stack's own directory."
         )
