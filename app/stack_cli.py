@@ -182,13 +182,27 @@ def _logs(args: argparse.Namespace) -> int:
 def _tail(command: list[str]) -> int:
     """Run tail and wait for it. Ctrl-C reaches both processes, but a SIGTERM sent to this one
     alone (`kill`, a supervisor) left `tail -F` running for ever, orphaned: it is passed on."""
-    process = subprocess.Popen(command)
-    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: process.terminate())
+    process: subprocess.Popen | None = None
+    stopped = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopped
+        stopped = True
+        if process is not None:
+            process.terminate()
+
+    # Before tail starts: a SIGTERM that came between its start and the handler (tail had
+    # printed already, on a loaded machine) killed this command at once and left tail running.
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
+        process = subprocess.Popen(command)
+        if stopped:  # it came while tail was starting
+            process.terminate()
         return process.wait()
     except BaseException:
-        process.terminate()
-        process.wait()
+        if process is not None:
+            process.terminate()
+            process.wait()
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

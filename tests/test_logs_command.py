@@ -3,6 +3,7 @@ log it shows and what it says when there is none yet."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -138,6 +139,41 @@ def test_a_sigterm_to_logs_follow_stops_its_tail_too(tmp_path: Path):
     finally:
         logs_command.kill()
         logs_command.wait()
+
+
+# Runs _tail with a Popen that, once tail has started, sends this process a SIGTERM at once: the
+# moment a loaded machine can give a `kill` that comes right after tail printed.
+_SIGTERM_AS_TAIL_STARTS = """
+import os, signal, subprocess, sys
+from app import stack_cli
+real = subprocess.Popen
+def popen(*args, **kwargs):
+    process = real(*args, stdout=subprocess.DEVNULL, **kwargs)
+    print(process.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return process
+stack_cli.subprocess.Popen = popen
+print(stack_cli._tail(["tail", "-F", sys.argv[1]]), flush=True)
+"""
+
+
+def test_a_sigterm_as_tail_starts_stops_tail_too(tmp_path: Path):
+    """The SIGTERM handler was installed after tail started: a SIGTERM in between (a CI run on a
+    loaded machine, `kill` right after tail printed) ended the command and left tail running."""
+    log_file = tmp_path / "x.log"
+    log_file.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_AS_TAIL_STARTS, str(log_file)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, timeout=30,
+    )
+    tail_pid, *returned = run.stdout.split()
+    try:
+        assert _wait_gone(int(tail_pid), timeout=10), "tail -F outlived the logs command"
+        assert returned == [str(-signal.SIGTERM).encode()]  # what the logs command turns into exit 143
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(tail_pid), signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:
