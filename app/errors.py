@@ -51,9 +51,13 @@ class Unanswered(StackUnreachable):
     worker is back. ``str()`` is the command line's sentence; ``in_tui()`` the TUI's, which
     points to its own screens rather than to commands for another terminal."""
 
-    def __init__(self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False) -> None:
+    def __init__(
+        self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False,
+        temporal: str = "",
+    ) -> None:
         self.order_id, self.command, self.accepted, self.waited_s = order_id, command_noun(command), accepted, waited_s
         self.worker_down = worker_down  # Temporal says no order worker serves the queue: known, not a guess
+        self.temporal = temporal  # Temporal's address, when it gave no answer either: it is the one silent
         super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
 
     def in_tui(self) -> str:
@@ -77,6 +81,11 @@ class Unanswered(StackUnreachable):
             return (
                 f"No order worker is serving order {self.order_id}, so it cannot answer (none runs, or it is"
                 f" stopped: {where_down}); the {self.command} may still take effect once one does: {how_to_check}."
+            )
+        if self.temporal:
+            return (
+                f"Temporal at {self.temporal} did not answer within {self.waited_s:g} s (stopped or swamped:"
+                f" {where_down}); the {self.command} may still take effect once it does: {how_to_check}."
             )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"

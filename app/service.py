@@ -602,11 +602,12 @@ class OrderService:
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
-        if await self._workflow_tasks_failing(handle, deadline):
+        if (failing := await self._workflow_tasks_failing(handle, deadline)):
             log.warning("event=command_not_sent_workflow_task_failing command=%s order_id=%s", name, order_id)
             raise self._tasks_failing(
                 order_id, name, "was not sent, so that the commands already waiting for the order are kept"
             )
+        temporal_silent = failing is None  # then a command left unanswered blames Temporal, not a worker
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
@@ -625,7 +626,7 @@ class OrderService:
             raise
         except asyncio.TimeoutError:
             _abandon(sending)
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
@@ -645,21 +646,23 @@ class OrderService:
                 ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
-    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool:
+    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool | None:
         """Whether Temporal would turn an Update away at once: the order's workflow task has
         failed or timed out twice in a row (an order worker stopped, say). One sent then is
         worse than nothing: its refusal clears the workflow's pending Updates, so a command sent
-        earlier, still waiting and told it "may still take effect", never did. False when
-        Temporal does not say (the send then finds out)."""
+        earlier, still waiting and told it "may still take effect", never did. None when
+        Temporal gives no answer, False when it refuses to say (the send then finds out)."""
         wait = min(QUERY_TIMEOUT.total_seconds(), deadline - asyncio.get_running_loop().time())
         try:
             description = await within(handle.describe(rpc_timeout=QUERY_TIMEOUT), max(0.0, wait))
-        except (RPCError, asyncio.TimeoutError):
-            return False
+        except asyncio.TimeoutError:
+            return None
+        except RPCError as error:
+            return None if error.status in NO_ANSWER else False
         return description.raw_description.pending_workflow_task.attempt >= FAILED_TASK_ATTEMPT
 
     def _tasks_failing(self, order_id: str, name: str, fate: str) -> StackUnreachable:
@@ -704,7 +707,9 @@ class OrderService:
         log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
         return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
-    def _unanswered(self, order_id: str, name: str, accepted: bool, database_lost: bool) -> StackUnreachable:
+    def _unanswered(
+        self, order_id: str, name: str, accepted: bool, database_lost: bool, temporal_silent: bool = False
+    ) -> StackUnreachable:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
             if database_lost:  # what it waits for is known: not "a worker may be down"
@@ -713,7 +718,9 @@ class OrderService:
                     f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"
                     f" then check with ./start.sh order status {order_id}."
                 )
-        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S)
+        # Temporal itself gave no answer just before (stopped with SIGSTOP, or swamped): not "a worker".
+        temporal = self.settings.temporal_address if temporal_silent else ""
+        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S, temporal=temporal)
 
     def _no_answer_from_temporal(self, error: RPCError, doing: str, consequence: str) -> StackUnreachable:
         log.warning("event=temporal_no_answer doing=%r status=%s error=%r", doing, error.status.name, error)

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.errors import NotFound, Refused, StackUnreachable
+from app.errors import NotFound, Refused, StackUnreachable, Unanswered
 from workflows.model import Address
 from app.service import OrderService
 from app.unfinished import temporal_cli
@@ -104,6 +104,31 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
     message = str(unreachable.value)
     assert "Order o-3 did not answer within" in message and "a worker may be down or busy" in message
     assert "may still take effect" in message and "order status o-3" in message
+
+
+class _StoppedTemporalHandle(_SilentHandle):
+    """Temporal stopped with SIGSTOP: the describe before the send times out (the SDK's
+    CANCELLED "Timeout expired"), and the Update's RPC gives up after its wait."""
+
+    async def describe(self, **kwargs):
+        raise RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+
+
+class _StoppedTemporal:
+    def get_workflow_handle(self, workflow_id: str) -> _StoppedTemporalHandle:
+        return _StoppedTemporalHandle()
+
+
+async def test_a_command_temporal_itself_does_not_answer_names_temporal_not_a_worker():
+    """With Temporal stopped, an approve said after its 20 s "a worker may be down or busy",
+    though the describe just before had no answer from Temporal either (an operator review)."""
+    service = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(Unanswered) as unanswered:
+        await service.approve("o-3", by="dana")
+    message = str(unanswered.value)
+    assert message.startswith("Temporal at 127.0.0.1:7233 did not answer within 20 s (stopped or swamped:")
+    assert "may still take effect" in message and "order status o-3" in message
+    assert "a worker" not in message and "a worker" not in unanswered.value.in_tui()
 
 
 class _AcceptedClient:
