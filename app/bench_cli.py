@@ -53,9 +53,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.set_defaults(handler=_bench)
 
 
+# The run keeps every order's timings in memory and reads them all back at the end; a figure
+# past this is a typo (99999999999999999999 ran until stopped, a review), not a benchmark.
+MAX_ORDERS = 1_000_000
+
+
 def _check(args: argparse.Namespace) -> None:
-    if args.orders < 1:
-        raise InvalidInput("--orders must be at least 1.")
+    if not 1 <= args.orders <= MAX_ORDERS:
+        raise InvalidInput(f"--orders must be between 1 and {MAX_ORDERS:,}.")
     if args.concurrency < 1:
         raise InvalidInput("--concurrency must be at least 1.")
     # argparse's float() takes "nan" and "inf"; neither is a number of seconds to wait.

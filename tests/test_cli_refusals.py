@@ -300,13 +300,21 @@ def test_bench_refuses_a_number_of_seconds_that_is_not_finite(flag, value):
     assert str(refused.value).startswith(flag)
 
 
+@pytest.mark.parametrize("orders", ["0", "-3", "1000001", "99999999999999999999"])
+def test_bench_refuses_an_order_count_out_of_range(orders):
+    """99999999999999999999 was taken, and the run went on until it was stopped (a review)."""
+    args = build_parser().parse_args(["bench", "--orders", orders])
+    with pytest.raises(InvalidInput, match=r"^--orders must be between 1 and 1,000,000\.$"):
+        bench_cli._check(args)
+
+
 @pytest.mark.parametrize("argv", [["--json"], ["--json", "-"]])
 def test_a_bench_refused_with_a_bare_json_is_one_json_document_on_stdout(cli: Run, argv):
     """A bare --json promises only the JSON on stdout; a refusal left it empty (its --json holds
     "-", not True as the order commands' do)."""
     code, err = cli("bench", "--orders", "0", *argv)
-    assert (code, err) == (1, "--orders must be at least 1.\n")
-    assert json.loads(cli.out) == {"error": "--orders must be at least 1.", "exit_code": 1}  # type: ignore[attr-defined]
+    assert (code, err) == (1, "--orders must be between 1 and 1,000,000.\n")
+    assert json.loads(cli.out) == {"error": "--orders must be between 1 and 1,000,000.", "exit_code": 1}  # type: ignore[attr-defined]
 
 
 def test_a_bench_refused_with_json_to_a_file_leaves_stdout_alone(cli: Run, tmp_path):
