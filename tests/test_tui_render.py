@@ -896,7 +896,7 @@ class _EveryState:
         return []
 
     async def list_orders(self, *, state: str | None, limit: int) -> list[dict]:
-        return [an_order(f"sim-520b6b-{n:04d}", "PACKED") for n in range(limit)]
+        return [an_order(f"sim-520b6b-{n:04d}", state or "PACKED") for n in range(limit)]
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (60, 20), (50, 20), (40, 15), (40, 24)])
@@ -912,6 +912,20 @@ async def test_the_dashboard_fits_a_small_terminal_with_its_footer(width, height
     view = await fetch_view(_EveryState(), state_filter=None, rows=rows_for_height(height) - health_lines, width=width)
     lines = render(view, width=width).splitlines()
     assert health_lines + len(lines) + 1 <= height, lines  # and the cursor's line
+    assert "q: back" in " ".join(" ".join(lines).split())
+
+
+@pytest.mark.parametrize("width", [30, 32, 33, 34, 36])
+async def test_a_dashboard_filtered_by_state_fits_a_narrow_terminal_with_its_title(width):
+    """Filtered, the table's title ("Newest 13 AWAITING_APPROVAL orders") wrapped onto a second
+    line under ~36 columns, which the rows did not leave room for: the view was a line taller
+    than the terminal, and, cropped, lost its last line."""
+    from app.tui.dashboard import fetch_view
+
+    height = 24
+    view = await fetch_view(_EveryState(), state_filter="AWAITING_APPROVAL", rows=rows_for_height(height), width=width)
+    lines = render(view, width=width, height=height).splitlines()
+    assert len(lines) + 1 <= height, lines  # and the cursor's line
     assert "q: back" in " ".join(" ".join(lines).split())
 
 

@@ -71,12 +71,22 @@ def footer_text(refreshed_at: datetime | None = None, took_ms: float | None = No
     return footer
 
 
-def rows_left(rows: int, counts: dict[str, int], width: int) -> int:
-    """``rows`` (rows_for_height's, which counts three lines of summary and one of footer) with
-    the summary bar and the footer as they wrap at ``width``: under 80 columns they took more,
-    and the view, cropped, lost its last rows and "q: back"."""
-    wrapped = wrapped_lines(summary_bar(counts), width) + wrapped_lines(footer_text(datetime.now(), 999), width)
-    return max(1, rows - (wrapped - 4))
+def table_title(shown: int, state_filter: str | None) -> str:
+    what = f"{state_filter} orders" if state_filter else "orders"
+    return f"Newest {plural(shown, what[:-1], what)}" if shown else f"No {what} yet"
+
+
+def rows_left(rows: int, counts: dict[str, int], width: int, state_filter: str | None = None) -> int:
+    """``rows`` (rows_for_height's, which counts three lines of summary, one of title and one of
+    footer) with the summary bar, the title and the footer as they wrap at ``width``: under 80
+    columns they took more, and the view, cropped, lost its last rows and "q: back". (Filtered,
+    "Newest 13 AWAITING_APPROVAL orders" took two lines under ~36 columns.)"""
+    wrapped = (
+        wrapped_lines(summary_bar(counts), width)
+        + wrapped_lines(Text(table_title(rows, state_filter)), width)
+        + wrapped_lines(footer_text(datetime.now(), 999), width)
+    )
+    return max(1, rows - (wrapped - 5))
 
 
 def summary_bar(counts: dict[str, int]) -> Text:
@@ -167,8 +177,7 @@ def dashboard_view(
     health: Text | None = None,
     width: int = 80,
 ) -> Group:
-    shown = f"{state_filter} orders" if state_filter else "orders"
-    title = f"Newest {plural(len(orders), shown[:-1], shown)}" if orders else f"No {shown} yet"
+    title = table_title(len(orders), state_filter)
     footer = footer_text(refreshed_at, took_ms)
     parts: list[Any] = [health] if health is not None else []
     parts.append(summary_bar(counts))
@@ -185,7 +194,7 @@ async def fetch_view(
     began = time.perf_counter()
     counts, overdue = await asyncio.gather(service.state_counts(), service.overdue_orders())
     # The line naming overdue orders takes the room of one row.
-    rows = rows_left(rows, counts, width) - (1 if overdue else 0)
+    rows = rows_left(rows, counts, width, state_filter) - (1 if overdue else 0)
     orders = await service.list_orders(state=state_filter, limit=max(1, rows))
     took_ms = (time.perf_counter() - began) * 1000
     return dashboard_view(
