@@ -929,6 +929,24 @@ async def test_a_dashboard_filtered_by_state_fits_a_narrow_terminal_with_its_tit
     assert "q: back" in " ".join(" ".join(lines).split())
 
 
+@pytest.mark.parametrize("width", [36, 71])
+async def test_a_slow_refresh_still_fits_the_dashboard_to_the_terminal(monkeypatch, width):
+    """The footer's "in 999 ms" was measured for the room it takes: a refresh of a second or more
+    (a loaded machine, a slow PostgreSQL) made it "in 1500 ms", a line longer at 71 or 36 columns,
+    and the view came out a line taller than the terminal."""
+    from types import SimpleNamespace
+
+    from app.tui import dashboard
+
+    clock = iter([100.0, 101.5])  # the refresh began, and ended 1.5 s later
+    monkeypatch.setattr(dashboard, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    height = 24
+    view = await dashboard.fetch_view(_EveryState(), state_filter=None, rows=rows_for_height(height), width=width)
+    lines = render(view, width=width, height=height).splitlines()
+    assert "in 1500 ms" in " ".join(" ".join(lines).split())
+    assert len(lines) + 1 <= height, lines  # and the cursor's line
+
+
 EMOJI_REASON = "customer asked 👍 via phone 📞 and email 📧 to drop the order because 🎁 arrived elsewhere"
 EMOJI_ADDRESS = {"name": "Zoë 🎉🎉 Party Planner", "street": "99 Sunshine 🌞 Avenue, Building 🏢 4",
                  "city": "Springfield 🌆", "region": "", "postal_code": "12345", "country": "US"}

@@ -84,7 +84,9 @@ def rows_left(rows: int, counts: dict[str, int], width: int, state_filter: str |
     wrapped = (
         wrapped_lines(summary_bar(counts), width)
         + wrapped_lines(Text(table_title(rows, state_filter)), width)
-        + wrapped_lines(footer_text(datetime.now(), 999), width)
+        # Its time as long as a refresh's can be (run_dashboard cuts one at QUERY_TIMEOUT_S):
+        # measured with "999 ms", one of a second or more took a line more at 71 or 36 columns.
+        + wrapped_lines(footer_text(datetime.now(), 9999), width)
     )
     return max(1, rows - (wrapped - 5))
 
