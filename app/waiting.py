@@ -14,9 +14,19 @@ async def within(reading: Awaitable[T], seconds: float) -> T:
     never answer (a PostgreSQL stopped with SIGSTOP froze the dashboard for ~30 s past its 3 s),
     and the screen must not wait with it."""
     task = asyncio.ensure_future(reading)
-    done, _ = await asyncio.wait({task}, timeout=seconds)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:  # the caller stopped waiting (Ctrl-C): the read is left the same way
+        _leave(task)
+        raise
     if not done:
-        task.cancel()
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: nothing to log
+        _leave(task)
         raise asyncio.TimeoutError
     return task.result()
+
+
+def _leave(task: asyncio.Future) -> None:
+    """Cancel a read and let it end by itself; its error, if it has one, is retrieved (nothing to
+    log: "Task exception was never retrieved" in the log after a Ctrl-C, a review)."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
