@@ -512,7 +512,9 @@ class OrderService:
                 return ""
             except Exception as error:
                 if not _out_of_reach(error, self.settings):
-                    raise
+                    # The command was taken: its answer stands, whatever went wrong in this check.
+                    log.exception("event=database_check_after_command_failed")
+                    return ""
                 log.warning("event=database_unreachable_after_command error=%r", error)
         return (
             f"PostgreSQL at {self.settings.database_url_redacted} is not reachable, so the order records this and"

@@ -1082,3 +1082,19 @@ async def test_a_command_sent_while_the_order_worker_is_stopped_does_not_drop_on
     async with Worker(client, task_queue=task_queue, workflows=[_Approvable]):  # the worker goes on
         assert await asyncio.wait_for(handle.get_update_handle("first").result(), 20) == "approved"
         await asyncio.wait_for(handle.result(), 20)
+
+
+class _CheckFails:
+    """PostgreSQL answers the check after a command with an error of its own, not an outage."""
+
+    async def fetchval(self, *args):
+        raise ValueError("not what SELECT 1 should give")
+
+
+async def test_a_check_that_fails_after_a_command_leaves_the_commands_answer_alone(caplog):
+    """The command was taken; an error of the check after it (not an outage) made the CLI
+    apologise for something unexpected and the API answer 500 (a review)."""
+    service = OrderService(settings=Settings.from_env({}), client=None, pool=_CheckFails())  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="app.service"):
+        assert await service.database_warning() == ""
+    assert "event=database_check_after_command_failed" in caplog.text
