@@ -912,8 +912,8 @@ async def test_on_the_dev_server_an_update_admitted_while_the_order_expires_is_a
 ):
     # The real server (1.32) does not refuse the ending task's completion for an admitted update,
     # as the test server does: it closes the workflow and aborts the update (NOT_FOUND), which the
-    # service turns into "Order … is already EXPIRED" (app/service.py, _not_running). Either way
-    # nothing is approved or charged.
+    # service turns into "Order … is already EXPIRED" (app/service/temporal_errors.py,
+    # _not_running). Either way nothing is approved or charged.
     result, refused = await approve_while_it_expires(dev_env, fakes, review_window_seconds=1)
     assert result.state == OrderState.EXPIRED
     if isinstance(refused, RPCError):

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
@@ -38,16 +38,24 @@ from app.config import Settings
 from app.errors import (
     InvalidInput,
     NotFound,
-    OperatorError,
     Refused,
     StackUnreachable,
     Taken,
     Unanswered,
     command_noun,
-    lost_database,
+)
+from app.service.temporal_errors import (
+    CONNECT_TIMEOUT_S,
+    NO_ANSWER,
+    QUERY_TIMEOUT,
+    WORKFLOW_TASKS_FAILING,
+    TemporalErrors,
+    _already,
+    _out_of_reach,
+    _workflow_task_failing,
 )
 from app.stack.health import check_pollers
-from app.unfinished import Stall, find_stall, left_unfinished, reset_command, reset_point, temporal_cli
+from app.unfinished import Stall, find_stall, left_unfinished, reset_command, temporal_cli
 from app.views import lost_decision, merged_status, order_summary, timeline
 from app.waiting import within
 from db import queries
@@ -78,7 +86,6 @@ def new_order_id() -> str:
     return f"ord-{secrets.token_hex(4)}"
 
 
-CONNECT_TIMEOUT_S = 5
 # How long the check after a command waits for PostgreSQL (database_warning): a hung one must
 # not hold an answer Temporal has already given.
 DATABASE_CHECK_S = 2
@@ -88,32 +95,14 @@ COMMAND_TIMEOUT_S = 20
 CLOSE_TIMEOUT_S = 3.0
 # A command not answered by then is worth asking Temporal whether an order worker runs at all.
 NO_WORKER_CHECK_S = 2
-QUERY_TIMEOUT = timedelta(seconds=3)
 # How long the client retries a call Temporal cannot take (down, restarting) before the
 # operator is told: ~2 s instead of the SDK's ~7 s (10 s budget), which a long-lived client (the
 # TUI, the API) spent on every command once Temporal had gone; a blip shorter than that is
 # still ridden out. The benchmark keeps the SDK's patience.
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
-# Temporal did not answer (down, restarting, overloaded; the client retried first, as above):
-# the stack's trouble, not the command's, and whether the call reached the server is unknown.
-# A call's own rpc_timeout running out comes back as CANCELLED ("Timeout expired"): no answer too,
-# as does a connection that dropped under the call (UNKNOWN "transport error": Temporal stopped
-# for a restart while a command was on the wire, seen in a chaos run).
-NO_ANSWER = frozenset({
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.UNKNOWN,
-})
 # The attempt of a workflow task from which Temporal refuses Updates and Queries at once (its
 # failUpdateWorkflowTaskAttemptCount): the task failed or timed out twice in a row.
 FAILED_TASK_ATTEMPT = 3
-# Why Temporal turns a command or the status Query away at once (_workflow_task_failing).
-WORKFLOW_TASKS_FAILING = (
-    "its workflow tasks keep failing or timing out (an order worker stopped, or an error in its log:"
-    " ./start.sh logs order-worker)"
-)
 
 
 # What `order create` and POST /orders add when Temporal says no order worker polls (none runs, or it is stopped).
@@ -131,7 +120,7 @@ class CreatedOrder:
     note: str = ""  # a warning for the operator, say that the carrier does not deliver there
 
 
-class OrderService:
+class OrderService(TemporalErrors):
     def __init__(
         self,
         settings: Settings,
@@ -674,20 +663,6 @@ class OrderService:
             f" again once the order goes on (./start.sh order status {order_id})."
         )
 
-    async def _ended_or(self, order_id: str, otherwise: StackUnreachable, database_lost: bool) -> OperatorError:
-        """With Temporal out of reach, a command to an order the database has as ended is refused
-        as such (as it is with Temporal up), not blamed on Temporal: `order cancel` of a shipped
-        order said "Temporal ... is not reachable", exit 3 (a review). Else ``otherwise``."""
-        if database_lost:  # asking it again would only wait again
-            return otherwise
-        try:
-            state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
-        except Exception as error:
-            if not _out_of_reach(error, self.settings):
-                raise
-            return otherwise
-        return _already(order_id, state) if state is not None and OrderState(state).terminal else otherwise
-
     async def _nobody_to_carry_out(
         self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool
     ) -> StackUnreachable | None:
@@ -724,99 +699,9 @@ class OrderService:
         temporal = self.settings.temporal_address if temporal_silent else ""
         return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S, temporal=temporal)
 
-    def _no_answer_from_temporal(self, error: RPCError, doing: str, consequence: str) -> StackUnreachable:
-        log.warning("event=temporal_no_answer doing=%r status=%s error=%r", doing, error.status.name, error)
-        how = {RPCStatusCode.CANCELLED: "timed out", RPCStatusCode.UNKNOWN: error.message or "unknown"}.get(
-            error.status, error.status.name.lower().replace("_", " ")
-        )
-        return StackUnreachable(
-            f"Temporal at {self.settings.temporal_address} did not answer while {doing} ({how}); {consequence}."
-        )
-
-    async def _workflow_exists(self, order_id: str) -> bool | None:
-        """Whether Temporal has the order's workflow; None if it does not answer."""
-        try:
-            await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return False
-            if error.status in NO_ANSWER:
-                return None
-            raise  # refused for another reason (permissions, a bad request): not "no answer"
-        return True
-
-    async def _not_running(self, order_id: str) -> Exception:
-        try:
-            description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as error:
-            if error.status in NO_ANSWER:
-                return self._no_answer_from_temporal(
-                    error, f"looking up order {order_id}", "check the stack with ./start.sh status"
-                )
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise  # refused for another reason (permissions, a bad request): not "no answer"
-            closed = "gone"  # deleted, or past the namespace's retention; the row may remain
-        else:
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                return NotFound(f"There is no order {order_id}.")
-            closed = description.status.name if description.status else "closed"
-        try:
-            row = await within(queries.get_order(self.pool, order_id), CONNECT_TIMEOUT_S)
-        except Exception as error:
-            if not _out_of_reach(error, self.settings):
-                raise
-            log.warning("event=closed_order_row_unreachable order_id=%s closed=%s error=%r", order_id, closed, error)
-            # Temporal may know the ending: that is the answer, not the database's absence.
-            if closed != "gone" and (ended := await self._ended_state(order_id, closed)) is not None:
-                return _already(order_id, ended)
-            return StackUnreachable(
-                f"PostgreSQL at {self.settings.database_url_redacted} is not answering; {self.settings.database_remedy}."
-            )
-        if row is None and closed == "gone":
-            return NotFound(f"There is no order {order_id}.")
-        if row is not None and (OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name):
-            return _already(order_id, row["state"])
-        stall = Stall(closed=closed, reset_event_id=None if closed == "gone" else await reset_point(self._handle(order_id), QUERY_TIMEOUT))
-        if row is None:
-            return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
-        payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
-        return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
-
-    async def _ended_state(self, order_id: str, closed: str) -> str | None:
-        """The state a closed workflow ended the order in, as Temporal has it (its result once
-        COMPLETED; else its status Query, which a worker answers by replaying it), or None if
-        the order had not ended or Temporal cannot say."""
-        handle = self._handle(order_id)
-        try:
-            if closed == WorkflowExecutionStatus.COMPLETED.name:
-                result = await handle.result(rpc_timeout=QUERY_TIMEOUT)
-                state = OrderState(result["state"])
-            else:
-                state = (await handle.query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)).state
-        except Exception as error:  # the database's absence is then the answer
-            log.info("event=ended_state_unknown order_id=%s closed=%s error=%r", order_id, closed, error)
-            return None
-        return state.value if state.terminal else None
-
-
-def _out_of_reach(error: BaseException, settings: Settings) -> bool:
-    """PostgreSQL did not answer in time, or its connection failed: an outage to ride out."""
-    return isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
-
 
 # What the shipping child does next: pack (PAID) or dispatch (PACKED).
 IN_SHIPPING = (OrderState.PAID.value, OrderState.PACKED.value)
-
-
-def _workflow_task_failing(error: RPCError) -> bool:
-    """Temporal refuses an Update or a Query at once (an Update without recording it) to a
-    workflow whose task has failed or timed out twice in a row, its third attempt due:
-    WorkflowNotReady, "... due to Workflow Task in failed state"."""
-    return error.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in error.message
-
-
-def _already(order_id: str, state: str) -> Refused:
-    return Refused(f"Order {order_id} is already {state}; nothing can change it now.")
 
 
 def _taken(order_id: str) -> str:
