@@ -147,7 +147,7 @@ class _AcceptedClient:
 async def test_a_command_accepted_but_not_yet_carried_out_says_so_rather_than_no_answer(monkeypatch):
     """It used to say "did not answer", though the cancel had been accepted and was recorded at
     once (and took effect once the shipping worker was back)."""
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.2)
     service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as pending:  # not done: it may still be refused
         await service.cancel("o-5", reason="changed my mind", by="dana")
@@ -252,7 +252,7 @@ async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another
     """Inside the TUI, both messages said "check with ./start.sh order status ID"."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.2)
     for client, accepted in ((_SilentClient(), False), (_AcceptedClient(), True)):
         service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
         with pytest.raises(Unanswered) as unanswered:
@@ -413,8 +413,8 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     worker running: the wait goes on as before."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.3)
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = _worker_serving_answers(monkeypatch, service, worker_running)
     with pytest.raises(Unanswered) as unanswered:
@@ -436,8 +436,8 @@ async def test_the_wait_for_an_answer_counts_the_worker_check_in_it(monkeypatch)
     approve said "did not answer within 20 s" after 23.5 s: the check came on top of the wait."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.5)
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
 
     async def slow_check(task_queue):  # as a check of a Temporal that does not answer
@@ -497,8 +497,8 @@ async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_
     """It waited the whole 20 s, then said a worker "may be down or busy"."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 5)
+    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 5)
     service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = _worker_serving_answers(monkeypatch, service, False)
     with pytest.raises(Unanswered) as pending:
@@ -803,7 +803,7 @@ class _HungPool:
 async def test_a_hung_postgresql_does_not_hold_a_reject_for_a_minute(monkeypatch, tmp_path):
     """The dispatch check asked the database with asyncpg's 60 s connect timeout, then said
     'something unexpected' (a review): the workflow decides instead, after a moment."""
-    monkeypatch.setattr("app.service.CONNECT_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("app.service.commands.CONNECT_TIMEOUT_S", 0.1)
     client = _Client()
     service = OrderService(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}), client=client, pool=_HungPool())  # type: ignore[arg-type]
     assert await asyncio.wait_for(service.reject("o-9", reason="fraud", by="dana"), 5) == "ok"
@@ -916,8 +916,8 @@ async def test_a_command_accepted_while_postgresql_has_gone_says_so_after_a_mome
     """The API (connected while PostgreSQL answered) waited the whole 20 s on a cancel or an
     address change once PostgreSQL had gone, then blamed a worker; the CLI, connecting then,
     said after 2 s that the order carries it out once PostgreSQL answers (a review)."""
-    monkeypatch.setattr("app.service.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.COMMAND_TIMEOUT_S", 5)
+    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 5)
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     service = OrderService(settings, client=_AcceptedClient(), pool=_LostPool())  # type: ignore[arg-type]
     _worker_serving_answers(monkeypatch, service, True)

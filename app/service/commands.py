@@ -1,0 +1,266 @@
+"""The operator's commands to an order (approve, reject, cancel, a new address): each sent as
+a Temporal Update and waited for, with what the operator is told when no answer comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import rules
+from app import checks
+from app.errors import Refused, StackUnreachable, Unanswered, command_noun
+from app.service.temporal_errors import (
+    CONNECT_TIMEOUT_S,
+    NO_ANSWER,
+    QUERY_TIMEOUT,
+    WORKFLOW_TASKS_FAILING,
+    _already,
+    _out_of_reach,
+    _workflow_task_failing,
+)
+from app.waiting import within
+from db import queries
+from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderState
+
+log = logging.getLogger("app.service")
+
+# How long the check after a command waits for PostgreSQL (database_warning): a hung one must
+# not hold an answer Temporal has already given.
+DATABASE_CHECK_S = 2
+# How long an operator command waits for the order worker to answer.
+COMMAND_TIMEOUT_S = 20
+# A command not answered by then is worth asking Temporal whether an order worker runs at all.
+NO_WORKER_CHECK_S = 2
+# The attempt of a workflow task from which Temporal refuses Updates and Queries at once (its
+# failUpdateWorkflowTaskAttemptCount): the task failed or timed out twice in a row.
+FAILED_TASK_ATTEMPT = 3
+
+
+class OrderCommands:
+    """Part of OrderService (app.service), which mixes it in: its commands, and the mechanics of
+    sending one."""
+
+    async def approve(self, order_id: str, by: str = "operator") -> str:
+        checks.approve(order_id, by=by)
+        return await self._update(order_id, "approve", [by, _now_iso()])
+
+    async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
+        checks.reject(order_id, reason, by=by)
+        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be rejected")
+        return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()], database_lost)
+
+    async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
+        checks.cancel(order_id, reason, by=by)
+        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be cancelled")
+        return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by], database_lost)
+
+    async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
+        checks.update_address(order_id, address, by=by)
+        database_lost = await self._refuse_past_dispatch(order_id, f"The address of order {order_id} cannot change")
+        answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by], database_lost)
+        note = rules.carrier_note(address)
+        return f"{answer} {note}" if note else answer
+
+    async def database_warning(self) -> str:
+        """After a command Temporal took: "" if PostgreSQL answers, else the sentence that the
+        order records the command once it does. Asked after the command, not only at connect: a
+        long-lived caller (the API) connected while it answered, and its approve said
+        "approved." alone once it had gone (a review)."""
+        if not self.database_unreachable:
+            try:
+                await within(self.pool.fetchval("SELECT 1"), DATABASE_CHECK_S)
+                return ""
+            except Exception as error:
+                if not _out_of_reach(error, self.settings):
+                    # The command was taken: its answer stands, whatever went wrong in this check.
+                    log.exception("event=database_check_after_command_failed")
+                    return ""
+                log.warning("event=database_unreachable_after_command error=%r", error)
+        return (
+            f"PostgreSQL at {self.settings.database_url_redacted} is not reachable, so the order records this and"
+            f" goes on once it answers again; {self.settings.database_remedy}."
+        )
+
+    # ------------------------------------------------------------------ mechanics
+
+    async def _refuse_past_dispatch(self, order_id: str, cannot: str) -> bool:
+        """The database decides the hand-over (DispatchCarrier's transaction): once it says the
+        carrier has the package, a cancel or an address change is refused at once, as the
+        workflow would once it hears of it. Asked first because the workflow may lag behind it:
+        with the order worker down, the command waited, then said it "may still take effect".
+        Returns whether the database was out of reach (then the command waits for it, which a
+        long-lived caller such as the API, connected while it answered, would not know)."""
+        try:
+            state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
+        except Exception as error:
+            if not _out_of_reach(error, self.settings):
+                raise
+            # The workflow is told and decides; its ending asks the database once it is back.
+            log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
+            return True
+        if state == OrderState.DISPATCHED.value:
+            raise Refused(f"{cannot}: the carrier already has the package.")
+        if state == OrderState.SHIPPED.value:
+            raise _already(order_id, state)
+        return False
+
+    async def _update(self, order_id: str, name: str, args: list, database_lost: bool = False) -> str:
+        """Send an Update, its input already checked: the workflow's validator accepts or refuses
+        at once, and the answer says what came of it. One accepted whose outcome takes longer
+        than COMMAND_TIMEOUT_S (a cancel waits for the shipping child, whose worker may be down)
+        is reported as accepted and not carried out yet (still StackUnreachable: it is not done,
+        and may yet be refused), not as unanswered. ``database_lost``: PostgreSQL did not answer
+        just before (as if connected with database="optional" while it was down)."""
+        database_lost = database_lost or bool(self.database_unreachable)
+        if self._client is None:  # connected while Temporal was out of reach
+            raise await self._ended_or(order_id, StackUnreachable(self.temporal_unreachable), database_lost)
+        # The whole wait, the worker check included: with Temporal stopped that check takes its
+        # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
+        deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
+        handle = self._handle(order_id)
+        if (failing := await self._workflow_tasks_failing(handle, deadline)):
+            log.warning("event=command_not_sent_workflow_task_failing command=%s order_id=%s", name, order_id)
+            raise self._tasks_failing(
+                order_id, name, "was not sent, so that the commands already waiting for the order are kept"
+            )
+        temporal_silent = failing is None  # then a command left unanswered blames Temporal, not a worker
+        accepted = asyncio.Event()
+        # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
+        # unretrieved exception behind: the SDK turns the cancel into an error of that task.
+        sending = asyncio.ensure_future(_send(handle, name, args, accepted))
+        try:
+            try:
+                result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
+            except asyncio.TimeoutError:
+                if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted, database_lost)) is not None:
+                    _abandon(sending)
+                    raise nobody from None
+                left = deadline - asyncio.get_running_loop().time()
+                result = await asyncio.wait_for(asyncio.shield(sending), max(0.0, left))
+        except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
+            _abandon(sending)
+            raise
+        except asyncio.TimeoutError:
+            _abandon(sending)
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
+        except WorkflowUpdateFailedError as error:
+            raise Refused(_cause_message(error)) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise await self._not_running(order_id) from None
+            if error.status in NO_ANSWER:
+                raise await self._ended_or(order_id, self._no_answer_from_temporal(
+                    error, f"sending the {command_noun(name)} to order {order_id}",
+                    f"it may not have been received: check with ./start.sh order status {order_id}"
+                    " once the stack is up (./start.sh status)",
+                ), database_lost) from None
+            if _workflow_task_failing(error):  # it failed between the check above and the send
+                log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
+                raise self._tasks_failing(
+                    order_id, name, "was not received, nor were the commands still waiting for the order (Temporal"
+                    " dropped them with it)"
+                ) from None
+            raise
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
+        log.info("event=command_accepted command=%s order_id=%s", name, order_id)
+        return str(result)
+
+    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool | None:
+        """Whether Temporal would turn an Update away at once: the order's workflow task has
+        failed or timed out twice in a row (an order worker stopped, say). One sent then is
+        worse than nothing: its refusal clears the workflow's pending Updates, so a command sent
+        earlier, still waiting and told it "may still take effect", never did. None when
+        Temporal gives no answer, False when it refuses to say (the send then finds out)."""
+        wait = min(QUERY_TIMEOUT.total_seconds(), deadline - asyncio.get_running_loop().time())
+        try:
+            description = await within(handle.describe(rpc_timeout=QUERY_TIMEOUT), max(0.0, wait))
+        except asyncio.TimeoutError:
+            return None
+        except RPCError as error:
+            return None if error.status in NO_ANSWER else False
+        return description.raw_description.pending_workflow_task.attempt >= FAILED_TASK_ATTEMPT
+
+    def _tasks_failing(self, order_id: str, name: str, fate: str) -> StackUnreachable:
+        noun = command_noun(name)
+        return StackUnreachable(
+            f"Order {order_id} cannot take the {noun} now: {WORKFLOW_TASKS_FAILING}; the {noun} {fate}: send it"
+            f" again once the order goes on (./start.sh order status {order_id})."
+        )
+
+    async def _nobody_to_carry_out(
+        self, order_id: str, name: str, sending: asyncio.Future, accepted: asyncio.Event, database_lost: bool
+    ) -> StackUnreachable | None:
+        """A command not answered at once: whether the worker it waits for is not serving at all
+        (Temporal says no poller), so that waiting 20 s cannot help. Not yet accepted, it waits
+        for the order worker; an accepted cancel, for the shipping child's dispatch to decide."""
+        if not accepted.is_set():
+            waits_for, queue = "order", ORDER_TASK_QUEUE
+        elif name == "cancel":
+            waits_for, queue = "shipping", SHIPPING_TASK_QUEUE
+        else:
+            return self._unanswered(order_id, name, accepted=True, database_lost=True) if database_lost else None
+        missing = await self._worker_serving(queue) is False
+        if not missing and accepted.is_set() and database_lost:  # it waits for the database
+            return self._unanswered(order_id, name, accepted=True, database_lost=True)
+        # Answered, or accepted, while Temporal was asked (a worker just started): wait on.
+        if not missing or sending.done() or (waits_for == "order" and accepted.is_set()):
+            return None
+        log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
+        return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
+
+    def _unanswered(
+        self, order_id: str, name: str, accepted: bool, database_lost: bool, temporal_silent: bool = False
+    ) -> StackUnreachable:
+        if accepted:
+            log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
+            if database_lost:  # what it waits for is known: not "a worker may be down"
+                return StackUnreachable(
+                    f"Order {order_id} accepted the {command_noun(name)} and carries it out once PostgreSQL at"
+                    f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"
+                    f" then check with ./start.sh order status {order_id}."
+                )
+        # Temporal itself gave no answer just before (stopped with SIGSTOP, or swamped): not "a worker".
+        temporal = self.settings.temporal_address if temporal_silent else ""
+        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S, temporal=temporal)
+
+
+def _cause_message(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    message = getattr(cause, "message", None) or str(cause)
+    return message
+
+
+def _now_iso() -> str:
+    """When the operator decided: stamped on approve/reject so the review clock stops there."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+async def _send(handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event) -> Any:
+    """The Update, in two stages: accepted (or refused) by the validator, then its outcome. A
+    refusal comes back with the first stage and is raised by ``result`` at once."""
+    update = await handle.start_update(name, args=args, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    accepted.set()
+    return await update.result()
+
+
+def _abandon(sending: asyncio.Future) -> None:
+    """Stop a command nobody waits for any more; its outcome is retrieved and logged, not raised."""
+
+    def logged(task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.info("event=command_not_awaited error=%r", task.exception())
+
+    sending.cancel()
+    sending.add_done_callback(logged)
