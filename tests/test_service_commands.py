@@ -823,7 +823,7 @@ async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch
         await asyncio.Event().wait()
 
     monkeypatch.setattr(f"app.service.queries.{hung}", never)
-    monkeypatch.setattr("app.service.CONNECT_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("app.service.create.CONNECT_TIMEOUT_S", 0.1)
     started: list = []
 
     class _Starts:

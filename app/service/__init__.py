@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,25 +18,17 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
-from activities import rules
 from app import checks
 from app.config import Settings
 from app.errors import (
-    InvalidInput,
     NotFound,
     StackUnreachable,
     Taken,
 )
 from app.service.commands import OrderCommands
+from app.service.create import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, CreatedOrder, OrderCreation, _taken, new_order_id
 from app.service.temporal_errors import (
     CONNECT_TIMEOUT_S,
     NO_ANSWER,
@@ -49,36 +39,22 @@ from app.service.temporal_errors import (
     _workflow_task_failing,
 )
 from app.stack.health import check_pollers
-from app.unfinished import Stall, find_stall, left_unfinished, reset_command, temporal_cli
+from app.unfinished import Stall, find_stall, left_unfinished, reset_command
 from app.views import lost_decision, merged_status, order_summary, timeline
-from app.waiting import within
 from db import queries
 from db.pool import create_pool
 from workflows.model import (
-    DEFAULT_REVIEW_WINDOW_SECONDS,
-    ORDER_STATE_ATTRIBUTE,
     ORDER_TASK_QUEUE,
     PROCESSING_BUDGET_S,
     SHIPPING_TASK_QUEUE,
-    Address,
-    OrderInput,
-    OrderItem,
     OrderState,
-    default_payment_id,
     order_workflow_id,
 )
 from workflows.order import OrderWorkflow
 
+__all__ = ["NEW_ORDER_ID_FORM", "NO_ANSWER", "NO_ORDER_WORKER_WARNING", "CreatedOrder", "OrderService", "new_order_id"]
+
 log = logging.getLogger("app.service")
-
-# The id an order created without one gets, the same from the CLI, the TUI and the API.
-NEW_ORDER_ID_FORM = "ord-XXXXXXXX"
-
-
-def new_order_id() -> str:
-    """A fresh order id in NEW_ORDER_ID_FORM: ord- and 8 random hex digits."""
-    return f"ord-{secrets.token_hex(4)}"
-
 
 # How long closing the pool may wait for connections still in use (see close).
 CLOSE_TIMEOUT_S = 3.0
@@ -89,22 +65,7 @@ CLOSE_TIMEOUT_S = 3.0
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 
 
-# What `order create` and POST /orders add when Temporal says no order worker polls (none runs, or it is stopped).
-NO_ORDER_WORKER_WARNING = (
-    "No order worker is serving (none runs, or it is stopped: see ./start.sh status), so it waits until one does."
-)
-
-
-@dataclass
-class CreatedOrder:
-    order_id: str
-    workflow_id: str
-    payment_id: str
-    amount_cents: int
-    note: str = ""  # a warning for the operator, say that the carrier does not deliver there
-
-
-class OrderService(OrderCommands, TemporalErrors):
+class OrderService(OrderCreation, OrderCommands, TemporalErrors):
     def __init__(
         self,
         settings: Settings,
@@ -328,131 +289,6 @@ class OrderService(OrderCommands, TemporalErrors):
             "web_ui_url": self.settings.workflow_ui_url(order_workflow_id(order_id)),
         }
 
-    # ------------------------------------------------------------------ commands
-
-    async def create_order(
-        self,
-        *,
-        order_id: str,
-        items: list[OrderItem],
-        address: Address,
-        payment_id: str | None = None,
-        review_window_seconds: float | None = None,
-    ) -> CreatedOrder:
-        """Validate everything first: a refused order starts no workflow and writes no row."""
-        checks.create_order(
-            order_id=order_id,
-            items=items,
-            address=address,
-            payment_id=payment_id,
-            review_window_seconds=review_window_seconds,
-        )
-        payment_id = (payment_id or "").strip() or None
-
-        async def checked_and_reserved() -> tuple[dict[str, int], str, bool]:
-            products = {p.sku: p.price_cents for p in await self.catalog()}
-            if problems := rules.item_problems(items, products):
-                raise InvalidInput(problems[0])
-            # Temporal forgets a closed workflow after the namespace's retention period; the
-            # database does not, and a second order under the same id would inherit the first's row.
-            await self.refuse_taken_id(order_id)
-            # The default id too: another order may have been given it explicitly. Reserved, not
-            # just looked up: of two orders created at once with one id, the second is refused here.
-            effective = payment_id or default_payment_id(order_id)
-            owner, reserved = await queries.reserve_payment_id(self.pool, effective, order_id)
-            if owner != order_id:
-                if payment_id:
-                    raise Taken(f"Payment id {effective} is already used by order {owner}.")
-                raise Taken(
-                    f"The default payment id {effective} is already used by order {owner}; give this order its own"
-                    " payment id."
-                )
-            return products, effective, reserved
-
-        # A hung PostgreSQL (SIGSTOP) held POST /orders for a minute, then "something unexpected"
-        # (a review). Nothing has started yet; a reservation that lands late is this order id's
-        # own, which creating the order again takes up.
-        try:
-            products, effective, reserved = await within(checked_and_reserved(), CONNECT_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            log.warning("event=create_database_timed_out order_id=%s", order_id)
-            raise StackUnreachable(
-                f"PostgreSQL at {self.settings.database_url_redacted} did not answer within {CONNECT_TIMEOUT_S:g} s;"
-                f" {self.settings.database_remedy}."
-            ) from None
-        order = OrderInput(
-            order_id=order_id,
-            items=items,
-            address=rules.normalise_address(address),
-            payment_id=payment_id or "",
-            review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
-            updates_on_record=True,
-            review_window_from_record=True,
-            updates_recorded_when_accepted=True,
-        )
-        started: bool | None = False  # None: unknown, Temporal did not say
-        try:
-            try:
-                handle = await self.client.start_workflow(
-                    OrderWorkflow.run,
-                    order,
-                    id=order_workflow_id(order_id),
-                    task_queue=ORDER_TASK_QUEUE,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    search_attributes=TypedSearchAttributes(
-                        [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
-                    ),
-                )
-                started = True
-            except RPCError as error:
-                if error.status == RPCStatusCode.INVALID_ARGUMENT and ORDER_STATE_ATTRIBUTE.name in str(error):
-                    # A Temporal brought along without the search attribute (a review: 'something
-                    # unexpected went wrong'): the start was refused, so the id goes back.
-                    raise StackUnreachable(
-                        f"Temporal at {self.settings.temporal_address} has no {ORDER_STATE_ATTRIBUTE.name} search"
-                        f" attribute; create it with {temporal_cli()} operator search-attribute create"
-                        f" --address {self.settings.temporal_address} --name {ORDER_STATE_ATTRIBUTE.name} --type Keyword."
-                    ) from None
-                if error.status not in NO_ANSWER:
-                    raise
-                # The start may have gone through with its answer lost: ask before giving the id back.
-                started = await self._workflow_exists(order_id)
-                if not started:
-                    raise self._no_answer_from_temporal(
-                        error, f"starting order {order_id}",
-                        "it may not have started: check with ./start.sh order status"
-                        f" {order_id} once the stack is up (./start.sh status)",
-                    ) from None
-                log.warning("event=order_start_answer_lost order_id=%s error=%r", order_id, error)
-                handle = self._handle(order_id)
-        except WorkflowAlreadyStartedError:
-            raise Taken(_taken(order_id)) from None
-        except asyncio.CancelledError:
-            # The caller stopped waiting (Ctrl-C): the request may have reached Temporal all the
-            # same, and a lookup now could come before it lands.
-            started = None
-            raise
-        finally:
-            # Known not to have started (its id taken, Temporal said no): the id goes back, if
-            # this call reserved it. Unknown (Temporal did not answer even when asked again, or
-            # the caller stopped waiting) keeps it: creating the order again under its id takes
-            # it up.
-            if reserved and started is False:
-                try:
-                    await queries.release_payment_id(self.pool, effective, order_id)
-                except Exception as error:  # the answer to the operator is the start's failure
-                    log.warning("event=payment_id_release_failed order_id=%s error=%r", order_id, error)
-        log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
-        amount = sum(products[item.sku] * item.quantity for item in items)
-        return CreatedOrder(
-            order_id=order_id,
-            workflow_id=handle.id,
-            payment_id=order.payment_id,
-            amount_cents=amount,
-            note=rules.carrier_note(order.address) or "",
-        )
-
     # ------------------------------------------------------------------ mechanics
 
     async def order_worker_running(self) -> bool | None:
@@ -504,7 +340,3 @@ class OrderService(OrderCommands, TemporalErrors):
 
 # What the shipping child does next: pack (PAID) or dispatch (PACKED).
 IN_SHIPPING = (OrderState.PAID.value, OrderState.PACKED.value)
-
-
-def _taken(order_id: str) -> str:
-    return f"Order {order_id} already exists; choose another order id."
