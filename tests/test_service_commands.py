@@ -338,7 +338,7 @@ async def test_a_start_temporal_went_away_under_keeps_the_payment_id_while_it_ma
 def _creatable(monkeypatch) -> list:
     """The database's side of a create, faked: one product, the id free, the payment id reserved
     by this call; returns the list the reservations given back are appended to."""
-    from app import service as service_module
+    from app.service import create
     from db.queries import Product
 
     releases: list = []
@@ -356,7 +356,7 @@ def _creatable(monkeypatch) -> list:
         releases.append((payment_id, order_id))
 
     for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
-        monkeypatch.setattr(service_module.queries, name, fake)
+        monkeypatch.setattr(create.queries, name, fake)
     return releases
 
 
@@ -452,7 +452,7 @@ async def test_the_wait_for_an_answer_counts_the_worker_check_in_it(monkeypatch)
         return await wait_for(awaitable, timeout)
 
     monkeypatch.setattr(service, "_worker_serving", slow_check)
-    monkeypatch.setattr("app.service.asyncio.wait_for", recorded)
+    monkeypatch.setattr("app.service.commands.asyncio.wait_for", recorded)
     with pytest.raises(Unanswered) as unanswered:
         await service.approve("o-8", by="dana")
     assert str(unanswered.value).startswith("Order o-8 did not answer within 0.5 s")
@@ -588,12 +588,12 @@ def _child_started_by_task(task: int) -> list:
 async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot_change(monkeypatch, workflow, row, expected):
     from temporalio.client import WorkflowExecutionStatus
 
-    from app import service as service_module
+    from app.service import temporal_errors
 
     async def get_order(pool, order_id):
         return row
 
-    monkeypatch.setattr(service_module.queries, "get_order", get_order)
+    monkeypatch.setattr(temporal_errors.queries, "get_order", get_order)
     workflow, history = workflow if isinstance(workflow, tuple) else (workflow, [])
     status = WorkflowExecutionStatus[workflow] if workflow else None
     client = _Closed(status, history)
@@ -632,7 +632,7 @@ async def test_a_command_to_an_ended_order_while_postgresql_is_down_says_it_has_
     async def get_order(pool, order_id):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr("app.service.queries.get_order", get_order)
+    monkeypatch.setattr("app.service.temporal_errors.queries.get_order", get_order)
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     client = _ClosedWithState(WorkflowExecutionStatus[workflow], state)
     service = OrderService(settings, client=client, pool=_LostPool())  # type: ignore[arg-type]
@@ -656,7 +656,7 @@ async def test_a_command_to_a_closed_but_unfinished_order_while_postgresql_is_do
     async def get_order(pool, order_id):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr("app.service.queries.get_order", get_order)
+    monkeypatch.setattr("app.service.temporal_errors.queries.get_order", get_order)
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     service = OrderService(settings, client=_ClosedWithState(WorkflowExecutionStatus.TERMINATED, "PAID"), pool=_LostPool())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as unreachable:
@@ -822,7 +822,7 @@ async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch
     async def never(*args):
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(f"app.service.queries.{hung}", never)
+    monkeypatch.setattr(f"app.service.create.queries.{hung}", never)
     monkeypatch.setattr("app.service.create.CONNECT_TIMEOUT_S", 0.1)
     started: list = []
 
