@@ -21,6 +21,8 @@ from workflows.order import OrderWorkflow
 
 log = logging.getLogger("app.service")
 
+# Waits the parts of OrderService share, each importing them by name: a test that shortens one
+# patches it in the module whose code it runs.
 CONNECT_TIMEOUT_S = 5
 QUERY_TIMEOUT = timedelta(seconds=3)
 # Temporal did not answer (down, restarting, overloaded; the client retried first, see OPERATOR_RETRY):
@@ -43,8 +45,8 @@ WORKFLOW_TASKS_FAILING = (
 
 
 class TemporalErrors:
-    """Part of OrderService (app.service), which mixes it in: the answers above that need its
-    settings, its pool and its workflow handles."""
+    """Part of OrderService (app.service), which mixes it in: the answers that need its settings,
+    its pool and its workflow handles."""
 
     async def _ended_or(self, order_id: str, otherwise: StackUnreachable, database_lost: bool) -> OperatorError:
         """With Temporal out of reach, a command to an order the database has as ended is refused
