@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATES_ON_RECORD_FIRST,
     )
     from workflows.shipping import ShippingWorkflow
+    from workflows import summaries
     from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, run_step
 
@@ -80,6 +81,7 @@ class OrderWorkflow(OrderCommands):
     def __init__(self, input: OrderInput) -> None:
         self._order = input
         self._state = OrderState.RECEIVED
+        self._step_text = ""
         self._step = "receiving order"
         self._address = input.address
         self._amount_cents: int | None = None
@@ -208,6 +210,7 @@ class OrderWorkflow(OrderCommands):
                 await workflow.wait_condition(
                     lambda: self._decision is not None or self._cancel_reason is not None,
                     timeout=window,
+                    timeout_summary=summaries.review_timer(round(window.total_seconds(), 1)),
                 )
         if self._decision is None and self._cancel_reason is None:
             raise _OrderEnded(
@@ -290,7 +293,9 @@ class OrderWorkflow(OrderCommands):
                 self._step = f"waiting to retry shipping ({reason})"
                 with contextlib.suppress(asyncio.TimeoutError):
                     await workflow.wait_condition(
-                        lambda: self._cancel_reason is not None, timeout=policies.SHIPPING_RETRY_DELAY * attempt
+                        lambda: self._cancel_reason is not None,
+                        timeout=policies.SHIPPING_RETRY_DELAY * attempt,
+                        timeout_summary=summaries.shipping_retry_timer(attempt + 1),
                     )
                 self._checkpoint()
         raise _OrderEnded(
@@ -313,6 +318,9 @@ class OrderWorkflow(OrderCommands):
                 ),
                 id=child_id,
                 task_queue=self._order.shipping_task_queue,
+                static_summary=summaries.shipping_summary(
+                    self._order.order_id, attempt, self._order.max_shipping_attempts, self._address
+                ),
             )
         except WorkflowAlreadyStartedError:
             if not workflow.patched(SHIPPING_ID_IN_USE):
@@ -436,6 +444,16 @@ class OrderWorkflow(OrderCommands):
 
     # ----------------------------------------------------------------- mechanics
 
+    @property
+    def _step(self) -> str:
+        return self._step_text
+
+    @_step.setter
+    def _step(self, step: str) -> None:
+        # Shown in the Web UI as the workflow's current details (no command, nothing recorded).
+        self._step_text = step
+        workflow.set_current_details(summaries.current_details(self._state.value, step))
+
     def _checkpoint(self) -> None:
         """Between steps: act on a cancel request."""
         if self._cancel_reason is not None:
@@ -448,8 +466,7 @@ class OrderWorkflow(OrderCommands):
             )
             self._state = state
             workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(state.value)])
-        if step is not None:
-            self._step = step
+        self._step = self._step if step is None else step  # either way: the details show the new state
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()
@@ -481,7 +498,7 @@ class OrderWorkflow(OrderCommands):
             accepted = self._updates_accepted
             self._recording_updates = True
             try:
-                await workflow.sleep(policies.ON_RECORD_PAUSE)
+                await workflow.sleep(policies.ON_RECORD_PAUSE, summary=summaries.ON_RECORD_TIMER)
             finally:
                 self._recording_updates = False
             self._updates_recorded = max(self._updates_recorded, accepted)

@@ -36,6 +36,7 @@ from workflows.model import (
     default_payment_id,
     order_workflow_id,
 )
+from workflows import summaries
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("app.service")
@@ -127,6 +128,7 @@ class OrderCreation:
             review_window_from_record=True,
             updates_recorded_when_accepted=True,
         )
+        amount = sum(products[item.sku] * item.quantity for item in items)  # as ReceiveOrder prices it
         started: bool | None = False  # None: unknown, Temporal did not say
         try:
             try:
@@ -140,6 +142,9 @@ class OrderCreation:
                     search_attributes=TypedSearchAttributes(
                         [SearchAttributePair(ORDER_STATE_ATTRIBUTE, OrderState.RECEIVED.value)]
                     ),
+                    # What the Temporal Web UI shows of the order (no name, street or payment id).
+                    static_summary=summaries.order_summary(order_id, order.items, amount, order.address),
+                    static_details=summaries.order_details(order.items, order.review_window_seconds),
                 )
                 started = True
             except RPCError as error:
@@ -181,7 +186,6 @@ class OrderCreation:
                 except Exception as error:  # the answer to the operator is the start's failure
                     log.warning("event=payment_id_release_failed order_id=%s error=%r", order_id, error)
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
-        amount = sum(products[item.sku] * item.quantity for item in items)
         return CreatedOrder(
             order_id=order_id,
             workflow_id=handle.id,
