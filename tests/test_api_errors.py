@@ -258,3 +258,23 @@ async def test_a_read_a_hung_postgresql_does_not_answer_is_503_after_a_moment(mo
         503, {"detail": "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.1 s;"
                         " start the stack with ./start.sh up."}
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "detail"),
+    [
+        ("/orders", b"sate=PAID", "/orders has no query parameter 'sate'; it takes limit, offset, state."),
+        ("/orders/counts", b"state=PAID", "/orders/counts has no query parameter 'state'; it takes none."),
+        ("/catalog", b"x=1&limit=2", "/catalog has no query parameter 'limit'; it takes none."),
+    ],
+)
+async def test_a_query_parameter_the_path_does_not_take_is_refused(path, query, detail):
+    """`GET /orders?sate=PAID` (a typo) answered 200 with every order, unfiltered, while an
+    unknown body field is refused (a review)."""
+    status, body = await _call(_app(RuntimeError("not reached")), "GET", path, query=query)
+    assert (status, body) == (422, {"detail": detail})
+
+
+async def test_the_query_parameters_a_path_takes_still_pass():
+    status, body = await _call(_app(RuntimeError("reached")), "GET", "/orders", query=b"state=PAID&limit=5&offset=0")
+    assert status == 500 and "unexpected" in body["detail"]  # past the check, into the (troubled) service
