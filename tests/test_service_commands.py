@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
@@ -1098,3 +1098,30 @@ async def test_a_check_that_fails_after_a_command_leaves_the_commands_answer_alo
     with caplog.at_level(logging.ERROR, logger="app.service"):
         assert await service.database_warning() == ""
     assert "event=database_check_after_command_failed" in caplog.text
+
+
+class _UpdateDropped:
+    """The order's workflow runs, but Temporal no longer knows the Update: it cleared the
+    workflow's pending Updates (its task kept failing) before the order took this one."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_UpdateDropped":
+        return self
+
+    async def describe(self, **kwargs):
+        return SimpleNamespace(
+            status=WorkflowExecutionStatus.RUNNING,
+            raw_description=SimpleNamespace(pending_workflow_task=SimpleNamespace(attempt=2)),
+        )
+
+    async def start_update(self, name: str, args: list, wait_for_stage):
+        raise RPCError('update "first" not found', RPCStatusCode.NOT_FOUND, b"")
+
+
+async def test_a_command_temporal_dropped_from_a_running_order_says_so_not_that_there_is_no_order():
+    """It said "There is no order o-3." of an order whose workflow was running (a review; the
+    Temporal review saw `update "first" not found` once a refused Update cleared the others)."""
+    service = OrderService(settings=Settings.from_env({}), client=_UpdateDropped(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as dropped:
+        await service.approve("o-3", by="dana")
+    assert str(dropped.value).startswith("Temporal dropped the approval before order o-3 took it, most likely because its")
+    assert str(dropped.value).endswith("send it again once the order goes on (./start.sh order status o-3).")

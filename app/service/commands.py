@@ -158,7 +158,7 @@ class OrderCommands:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
-                raise await self._not_running(order_id) from None
+                raise await self._not_running(order_id, name) from None
             if error.status in NO_ANSWER:
                 raise await self._ended_or(order_id, self._no_answer_from_temporal(
                     error, f"sending the {command_noun(name)} to order {order_id}",

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.errors import NotFound, OperatorError, Refused, StackUnreachable, lost_database
+from app.errors import NotFound, OperatorError, Refused, StackUnreachable, command_noun, lost_database
 from app.unfinished import Stall, reset_point
 from app.waiting import within
 from db import queries
@@ -83,7 +83,7 @@ class TemporalErrors:
             raise  # refused for another reason (permissions, a bad request): not "no answer"
         return True
 
-    async def _not_running(self, order_id: str) -> Exception:
+    async def _not_running(self, order_id: str, name: str) -> Exception:
         try:
             description = await self._handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
@@ -96,7 +96,15 @@ class TemporalErrors:
             closed = "gone"  # deleted, or past the namespace's retention; the row may remain
         else:
             if description.status == WorkflowExecutionStatus.RUNNING:
-                return NotFound(f"There is no order {order_id}.")
+                # The Update, not the order, was not found: Temporal dropped it before the order
+                # took it (its pending Updates are cleared when the workflow task keeps failing).
+                log.warning("event=command_dropped_by_temporal command=%s order_id=%s", name, order_id)
+                noun = command_noun(name)
+                return StackUnreachable(
+                    f"Temporal dropped the {noun} before order {order_id} took it, most likely because"
+                    f" {WORKFLOW_TASKS_FAILING}; send it again once the order goes on (./start.sh order status"
+                    f" {order_id})."
+                )
             closed = description.status.name if description.status else "closed"
         try:
             row = await within(queries.get_order(self.pool, order_id), CONNECT_TIMEOUT_S)
