@@ -243,7 +243,21 @@ class _Hung(_Troubled):
     status = audit = state_counts = order_page = catalog = _never
 
 
-@pytest.mark.parametrize("path", ["/orders/o-1", "/orders/o-1/audit", "/orders?limit=5", "/orders/counts", "/catalog"])
+async def test_a_status_not_answered_in_time_names_both_parts_it_asks(monkeypatch):
+    """GET /orders/{id} asks PostgreSQL and Temporal (the status Query); a slow Temporal could
+    use the wait up alone, and the 503 blamed PostgreSQL (a review)."""
+    monkeypatch.setattr("app.api.READ_WAIT_S", 0.1)
+    service = _Hung()
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, body = await asyncio.wait_for(_call(app, "GET", "/orders/o-1"), 5)
+    assert (status, body) == (
+        503, {"detail": "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders or Temporal at 127.0.0.1:7233"
+                        " did not answer within 0.1 s; see which with ./start.sh status."}
+    )
+
+
+@pytest.mark.parametrize("path", ["/orders/o-1/audit", "/orders?limit=5", "/orders/counts", "/catalog"])
 async def test_a_read_a_hung_postgresql_does_not_answer_is_503_after_a_moment(monkeypatch, path):
     """With PostgreSQL stopped (SIGSTOP) every GET waited a minute, then answered 500 "Something
     unexpected went wrong" (asyncpg's command timeout, logged as a bug), while the TUI says after
