@@ -622,6 +622,18 @@ class _ClosedWithState(_Closed):
         return SimpleNamespace(state=OrderState(self.state), terminal=OrderState(self.state).terminal)
 
 
+async def _send_to_o9(service: OrderService, command: str) -> str:
+    """One of the operator's four commands to order o-9, with input that passes the checks."""
+    if command == "approve":
+        return await service.approve("o-9", by="dana")
+    if command == "reject":
+        return await service.reject("o-9", reason="fraud", by="dana")
+    if command == "cancel":
+        return await service.cancel("o-9", reason="", by="dana")
+    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
+    return await service.update_address("o-9", address, by="dana")
+
+
 @pytest.mark.parametrize("command", ["approve", "reject", "cancel", "update_address"])
 @pytest.mark.parametrize(("workflow", "state"), [("COMPLETED", "SHIPPED"), ("TERMINATED", "CANCELLED")])
 async def test_a_command_to_an_ended_order_while_postgresql_is_down_says_it_has_ended(monkeypatch, tmp_path, command, workflow, state):
@@ -636,15 +648,8 @@ async def test_a_command_to_an_ended_order_while_postgresql_is_down_says_it_has_
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     client = _ClosedWithState(WorkflowExecutionStatus[workflow], state)
     service = OrderService(settings, client=client, pool=_LostPool())  # type: ignore[arg-type]
-    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
-    sending = {
-        "approve": lambda: service.approve("o-9", by="dana"),
-        "reject": lambda: service.reject("o-9", reason="fraud", by="dana"),
-        "cancel": lambda: service.cancel("o-9", reason="", by="dana"),
-        "update_address": lambda: service.update_address("o-9", address, by="dana"),
-    }[command]
     with pytest.raises(Refused) as refused:
-        await sending()
+        await _send_to_o9(service, command)
     assert str(refused.value) == f"Order o-9 is already {state}; nothing can change it now."
 
 
@@ -704,15 +709,8 @@ async def test_a_command_to_an_order_the_database_has_ended_is_refused_as_such_w
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     client, why = (_TemporalGone(), "") if connected else (None, TEMPORAL_GONE)
     service = OrderService(settings, client=client, pool=_OrderIn(state), temporal_unreachable=why)  # type: ignore[arg-type]
-    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
-    sending = {
-        "approve": lambda: service.approve("o-9", by="dana"),
-        "reject": lambda: service.reject("o-9", reason="fraud", by="dana"),
-        "cancel": lambda: service.cancel("o-9", reason="", by="dana"),
-        "update_address": lambda: service.update_address("o-9", address, by="dana"),
-    }[command]
     with pytest.raises(Refused) as refused:
-        await sending()
+        await _send_to_o9(service, command)
     assert str(refused.value) == f"Order o-9 is already {state}; nothing can change it now."
 
 
