@@ -885,6 +885,24 @@ def test_the_dashboard_in_a_narrow_terminal_keeps_ids_apart_and_clocks_whole(wid
     assert all(row.split()[-2:] == ["16", "12.5s"] for row in rows), rows
 
 
+@pytest.mark.parametrize("width", range(16, 30))
+def test_the_dashboard_under_30_columns_keeps_each_row_on_one_line_with_its_clock_whole(width):
+    """Under 30 columns the four columns no longer fitted: each row ran past the edge, the
+    clock cut to "12." or "Cl" (a review). Narrower, the retries go, then the state (the id
+    keeps its colour)."""
+    ids = [f"sim-520b6b-{n:04d}" for n in (98, 99)] + ["customer-2026-11-27-warehouse-berlin-priority-express-order-0013"]
+    orders = [an_order(i, "AWAITING_APPROVAL", retries=16, processing_seconds=12.5) for i in ids]
+    out = io.StringIO()
+    # Not cropped at the width, as a terminal would not crop a row, but wrap it.
+    Console(file=out, width=200, color_system=None).print(dashboard_table(orders, width=width))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 + len(orders) and all(len(line.rstrip()) <= width for line in lines), lines
+    rows = lines[2:]
+    assert all(row.split()[-1] == "12.5s" for row in rows), rows
+    shown = [row.split()[0] for row in rows]
+    assert shown[0].endswith("0098") and shown[1].endswith("0099") and shown[2].endswith("0013"), rows
+
+
 class _EveryState:
     """Orders in every state (the summary bar at its longest), a page as long as asked for."""
 

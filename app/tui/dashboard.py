@@ -49,6 +49,12 @@ NO_ERROR_BELOW = 60
 RETRY_WIDTH, CLOCK_WIDTH, GAP = 5, 6, 2
 # The state keeps at least this much ("AWAITIN…"); the id has what is left, up to ORDER_COLUMN.
 STATE_ROOM = 8
+# Under 30 columns the four columns took more than the terminal (rows wrapped, the clock cut):
+# the retries go first, then, under 23, the state (the id keeps its colour). The id keeps at
+# least ID_ROOM: "sim…0098" still tells a batch's ids apart.
+NO_RETRY_BELOW = 30
+NO_STATE_BELOW = 23
+ID_ROOM, STATE_LEAST = 8, 5
 
 
 def rows_for_height(height: int) -> int:
@@ -108,13 +114,17 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
     """Narrow enough for 80 columns: no amount, a short step, the clock against the budget;
     the step gets more room on a wider screen, and none on a narrower one (at 60 columns every
     column was squeezed, the ids of one batch alike again and the clock unreadable); under 60
-    no last error, and the state cut short before the id."""
+    no last error, and the state cut short before the id; under 30 no retries, under 23 no state."""
     with_step = width >= NO_STEP_BELOW
     with_error = width >= NO_ERROR_BELOW
-    fixed = RETRY_WIDTH + CLOCK_WIDTH + 3 * GAP  # four columns: Order, State, Retry, Clock
+    with_retry = width >= NO_RETRY_BELOW
+    with_state = width >= NO_STATE_BELOW
+    # Order and Clock, and Retry and State as they fit, each after a gap.
+    fixed = CLOCK_WIDTH + GAP + ((RETRY_WIDTH + GAP) if with_retry else 0) + (GAP if with_state else 0)
     longest = max((len(order["order_id"]) for order in orders), default=ORDER_COLUMN)
-    id_width = ORDER_COLUMN if with_error else max(8, min(longest, ORDER_COLUMN, width - fixed - STATE_ROOM))
-    state_width = None if with_error else max(5, width - fixed - id_width)
+    state_room = max(STATE_LEAST, min(STATE_ROOM, width - fixed - ID_ROOM)) if with_state else 0
+    id_width = ORDER_COLUMN if with_error else max(ID_ROOM, min(longest, ORDER_COLUMN, width - fixed - state_room))
+    state_width = None if with_error else max(STATE_LEAST, width - fixed - id_width)
     table = Table(
         title=title,
         title_justify="left",
@@ -126,10 +136,12 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
         show_edge=False,
     )
     table.add_column("Order", no_wrap=True, max_width=id_width, overflow="ellipsis")
-    table.add_column("State", no_wrap=True, overflow="ellipsis", width=state_width)
+    if with_state:
+        table.add_column("State", no_wrap=True, overflow="ellipsis", width=state_width)
     if with_step:
         table.add_column("Step", no_wrap=True, overflow="ellipsis", max_width=12 if width < 110 else 26)
-    table.add_column("Retry", justify="right", no_wrap=True, min_width=None if with_error else RETRY_WIDTH)
+    if with_retry:
+        table.add_column("Retry", justify="right", no_wrap=True, min_width=None if with_error else RETRY_WIDTH)
     table.add_column("Clock", justify="right", no_wrap=True, min_width=None if with_error else CLOCK_WIDTH)
     if with_error:
         table.add_column("Last error", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -138,9 +150,9 @@ def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, w
         table.add_row(
             # Shortened in the middle: cut at the end, the ids of one batch read the same.
             Text(short_id(order["order_id"], id_width), style=state_style(order["state"])),
-            state_text(order["state"]),
+            *([state_text(order["state"])] if with_state else []),
             *([Text(order.get("step", ""))] if with_step else []),
-            Text(str(retries), style="yellow" if retries else "dim"),
+            *([Text(str(retries), style="yellow" if retries else "dim")] if with_retry else []),
             clock_text(order),
             *([last_error_text(order.get("last_error"), short=True)] if with_error else []),
         )
