@@ -947,6 +947,47 @@ async def test_a_dashboard_filtered_by_state_fits_a_narrow_terminal_with_its_tit
     assert "q: back" in " ".join(" ".join(lines).split())
 
 
+async def _last_frame(width: int, height: int, shown: str = "✓", refreshes: int = 2) -> list[str]:
+    """The dashboard run in a ``width`` x ``height`` terminal on a healthy stack: the lines of
+    the last view it drew (Live clears each line of the one before: the view follows the last
+    clearing)."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, height=height, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    screen = asyncio.create_task(dashboard.run_dashboard(_EveryState(), console, stack_status=healthy))
+    await _until(lambda: out.getvalue().count("\x1b[2K") >= refreshes and shown in out.getvalue(), screen)
+    drawn = out.getvalue()  # not what it prints as it ends: Live then shows the whole last view
+    await _stopped(screen)
+    frame = drawn.rsplit("\x1b[2K", 1)[1]
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frame).rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize(("width", "height"), [(30, 10), (40, 10), (40, 12), (30, 12), (60, 11), (80, 10)])
+async def test_a_short_terminal_still_shows_a_few_orders_and_the_way_back(width, height):
+    """At 30x10 the health line (four lines), the counts per state (six) and the footer (three)
+    took every line: no order row was left, and "q: back" was cropped off the bottom (a
+    review). A short terminal now has each of them on one line."""
+    lines = await _last_frame(width, height)
+    assert len(lines) + 1 <= height, lines  # and the cursor's line
+    assert sum(bool(re.search(r"^sim.*  1\.5s$", line.rstrip())) for line in lines) >= 2, lines
+    assert "q: back" in " ".join(lines), lines
+    assert all(len(line) <= width for line in lines), lines
+
+
+@pytest.mark.parametrize(("width", "height"), [(30, 6), (40, 4), (20, 3)])
+async def test_a_terminal_too_short_for_any_order_says_so_in_one_line(width, height):
+    lines = await _last_frame(width, height, shown="Too short")
+    assert len(lines) == 1 and len(lines[0]) <= width, lines
+    assert lines[0].startswith("Too short"), lines
+
+
 @pytest.mark.parametrize("width", [36, 71])
 async def test_a_slow_refresh_still_fits_the_dashboard_to_the_terminal(monkeypatch, width):
     """The footer's "in 999 ms" was measured for the room it takes: a refresh of a second or more

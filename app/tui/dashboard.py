@@ -26,7 +26,7 @@ from rich.text import Text
 from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.actions import short_id
-from app.tui.health import health_line
+from app.tui.health import health_line, health_summary
 from app.waiting import within
 from app.render import clock_text, last_error_text, plural, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
@@ -55,6 +55,12 @@ STATE_ROOM = 8
 NO_RETRY_BELOW = 30
 NO_STATE_BELOW = 23
 ID_ROOM, STATE_LEAST = 8, 5
+# Laid out in full, a short terminal (30x10) had no line left for an order, and "q: back" was
+# cropped off: with fewer rows than FEW_ROWS, the health line, the counts per state, the title
+# (or, in its place, the orders past the budget) and the footer take one line each, cut.
+FEW_ROWS = 3
+# The short layout's lines besides the rows: those four, the table's header and rule, the cursor's.
+SHORT_CHROME_LINES = 7
 
 
 def rows_for_height(height: int) -> int:
@@ -68,8 +74,11 @@ def wrapped_lines(text: Text, width: int) -> int:
     return len(text.wrap(_MEASURING, max(1, width)))
 
 
-def footer_text(refreshed_at: datetime | None = None, took_ms: float | None = None) -> Text:
-    footer = Text(f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back", style="dim")
+def footer_text(refreshed_at: datetime | None = None, took_ms: float | None = None, short: bool = False) -> Text:
+    footer = Text(
+        "q: back" if short else f"Clock: processing time vs the {PROCESSING_BUDGET_S:.0f} s budget.  q: back",
+        style="dim",
+    )
     if refreshed_at is not None:
         footer.append(f"  {refreshed_at:%H:%M:%S}", style="dim")
     if took_ms is not None:
@@ -190,30 +199,49 @@ def dashboard_view(
     overdue: list[dict[str, Any]] | None = None,
     health: Text | None = None,
     width: int = 80,
+    short: bool = False,
 ) -> Group:
+    """``short``: every line but the rows on one line, cut at the edge, and the orders past the
+    budget, if any, in the title's place (see FEW_ROWS)."""
     title = table_title(len(orders), state_filter)
-    footer = footer_text(refreshed_at, took_ms)
+    footer = footer_text(refreshed_at, took_ms, short)
     parts: list[Any] = [health] if health is not None else []
     parts.append(summary_bar(counts))
-    if (late := overdue_line(overdue or [], datetime.now(timezone.utc))) is not None:
+    late = overdue_line(overdue or [], datetime.now(timezone.utc))
+    if short:
+        parts.append(late or Text(title))
+        parts += [dashboard_table(orders, width=width), footer]
+        for line in parts:
+            if isinstance(line, Text):
+                line.no_wrap, line.overflow = True, "ellipsis"
+        return Group(*parts)
+    if late is not None:
         parts.append(late)
     parts += [dashboard_table(orders, title=title, width=width), footer]
     return Group(*parts)
 
 
+def too_short() -> Text:
+    """All a terminal shorter than the short layout shows: a line, cut at the edge."""
+    return Text("Too short for the dashboard; q: back", style="yellow", no_wrap=True, overflow="ellipsis")
+
+
 async def fetch_view(
     service: Any, *, state_filter: str | None, rows: int, health: Text | None = None, width: int = 80
 ) -> Group:
-    """One refresh: three queries (counts, a page of orders, those past the budget) and a render."""
+    """One refresh: three queries (counts, a page of orders, those past the budget) and a render.
+    ``rows``: the lines left for rows by the full layout (CHROME_LINES); with fewer than FEW_ROWS
+    left once its lines are wrapped, the short layout, which has two more."""
     began = time.perf_counter()
     counts, overdue = await asyncio.gather(service.state_counts(), service.overdue_orders())
-    # The line naming overdue orders takes the room of one row.
-    rows = rows_left(rows, counts, width, state_filter) - (1 if overdue else 0)
-    orders = await service.list_orders(state=state_filter, limit=max(1, rows))
+    # The line naming overdue orders takes the room of one row (of the title's, when short).
+    full = rows_left(rows, counts, width, state_filter) - (1 if overdue else 0)
+    short = full < FEW_ROWS
+    orders = await service.list_orders(state=state_filter, limit=max(1, rows + 2 if short else full))
     took_ms = (time.perf_counter() - began) * 1000
     return dashboard_view(
         orders, counts, state_filter=state_filter, refreshed_at=datetime.now(), took_ms=took_ms,
-        overdue=overdue, health=health, width=width,
+        overdue=overdue, health=health, width=width, short=short,
     )
 
 
@@ -264,13 +292,22 @@ async def run_dashboard(
                     # goes back up as many lines as it drew, left pieces of the old view above it.
                     console.clear()
                     size = console.size
+                height = console.size.height
+                if height - SHORT_CHROME_LINES < 1:  # not a row would show, even laid out short
+                    live.update(too_short(), refresh=True)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(done.wait(), REFRESH_S)
+                    continue
                 line = health_line(health[0], console.width) if health[0] is not None else None
-                rows = rows_for_height(console.size.height) - (line.plain.count("\n") + 1 if line else 0)
+                rows = height - CHROME_LINES - (line.plain.count("\n") + 1 if line else 0)
+                if line is not None and rows < FEW_ROWS:  # short: the health line on one line
+                    line = health_summary(health[0])
+                    rows = height - CHROME_LINES - 1
                 try:
                     # The view without the health line, which is put above it as it stands at each
                     # refresh: kept in the view, an outage showed under a health line of before it.
                     shown = await within(
-                        fetch_view(service, state_filter=state_filter, rows=max(3, rows), width=console.width),
+                        fetch_view(service, state_filter=state_filter, rows=rows, width=console.width),
                         QUERY_TIMEOUT_S,
                     )
                     if database_lost:  # back: the health line read during the outage is not shown

@@ -42,6 +42,19 @@ def health_line(status: Any, width: int = 80) -> Text:
     return text
 
 
+def health_summary(status: Any) -> Text:
+    """The health line in one line, for a terminal too short for it: the parts that are down,
+    or that none is; cut at the edge."""
+    parts = {part.name: part for part in status.parts}
+    down = [label for name, label in HEALTH_PARTS if parts.get(name) is None or not parts[name].healthy]
+    if down:
+        text = Text.assemble(("✗ ", "bold red"), (", ".join(down) + " down", "bold red"))
+    else:
+        text = Text.assemble(("✓ ", "green"), "the stack is healthy")
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
+
+
 def down_parts(status: Any) -> list[str]:
     """One sentence per part that is down, naming it the way the health line does."""
     labels = dict(HEALTH_PARTS)
