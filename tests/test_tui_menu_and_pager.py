@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import Event
 
@@ -129,6 +130,42 @@ async def test_a_question_ended_by_an_error_is_erased_and_an_answered_one_stays(
         with pytest.raises(EOFError):
             await prompts.ask(broken)
     assert broken.application.erase_when_done
+
+
+class _Terminal(DummyOutput):
+    """A terminal of ``rows`` x ``columns`` that shows nothing."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        self.size = Size(rows=rows, columns=columns)
+
+    def get_size(self) -> Size:
+        return self.size
+
+    def get_rows_below_cursor_position(self) -> int:
+        return 1  # the prompt starts on the bottom line, after the screens before it
+
+
+@pytest.mark.parametrize("asking", ["select", "checkbox"])
+async def test_a_list_taller_than_the_terminal_stays_a_line_shorter_and_scrolls(asking):
+    """A pick list of 30 orders was drawn as tall as a 40x12 terminal, its question on the top
+    line: erased from there (answered, or Esc), tmux keeps the screen in its scrollback, and
+    "? Which order to review?" with the list stayed above the next screen (a review)."""
+    heights: list[int] = []
+    with create_pipe_input() as keys:
+        make = questionary.select if asking == "select" else questionary.checkbox
+        question = make(
+            "Which order to review?", choices=[f"o-{n}" for n in range(30)], input=keys, output=_Terminal(12, 40)
+        )
+        def drawn(app: Any) -> None:
+            if app.renderer.last_rendered_screen is not None:  # None once erased
+                heights.append(app.renderer.last_rendered_screen.height)
+
+        question.application.after_render += drawn
+        # To the last choice, past the bottom of the terminal (and picked, for the checkbox).
+        keys.send_text("\x1b[B" * 29 + (" " if asking == "checkbox" else "") + "\r")
+        answer = await prompts.ask(question)
+    assert answer == ("o-29" if asking == "select" else ["o-29"])
+    assert heights and max(heights) <= 11, heights
 
 
 def _timeline(lines: int) -> Text:

@@ -13,7 +13,9 @@ import termios
 from typing import Any, Awaitable, Iterator
 
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+from prompt_toolkit.layout import Dimension, walk
 from questionary import Question
+from questionary.prompts.common import InquirerControl
 
 
 class Back(Exception):
@@ -133,11 +135,38 @@ def _erase_unless_answered(question: Question) -> None:
     application.pre_run_callables.append(lambda: application.future.add_done_callback(ended))
 
 
+def _list_within_the_terminal(question: Question) -> None:
+    """A select's or a checkbox's list is kept a line shorter than the terminal, and scrolls to
+    the choice pointed at. As tall as the terminal, the question stood on its top line, and
+    erasing the prompt from there (an answer given, Esc) is, in tmux and other terminals,
+    clearing the screen, which they keep in the scrollback: "? Which order to review?" and the
+    list stayed there, above the next screen."""
+    application = question.application
+    layout = application.layout.container
+    lists = [window for window in application.layout.find_all_windows() if isinstance(window.content, InquirerControl)]
+    if not lists or not hasattr(layout, "children"):  # a text or a confirm: a line or two
+        return
+    window = lists[0]
+
+    def height() -> Dimension:
+        size = application.output.get_size()
+        # The question, wrapped as the terminal has it, and an error under the list, if any.
+        others = sum(
+            child.preferred_height(size.columns, size.rows).preferred
+            for child in layout.children
+            if window not in walk(child)
+        )
+        return Dimension(max=max(1, size.rows - 1 - others))
+
+    window.height = height
+
+
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
     _bind_escape(question, back=escape)
     _erase_unless_answered(question)
+    _list_within_the_terminal(question)
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
