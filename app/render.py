@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -84,7 +84,7 @@ def last_error_text(last_error: dict[str, Any] | None, width: int = 60, short: b
     return Text(message if len(message) <= width else message[: width - 1] + "…", style="dim" if resolved else "red")
 
 
-def status_panel(status: dict[str, Any]) -> Panel:
+def status_panel(status: dict[str, Any]) -> "OrderPanel":
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")  # as the audit's: an address with emoji lost its last word to "…"
@@ -120,7 +120,28 @@ def status_panel(status: dict[str, Any]) -> Panel:
         grid.add_row("Tracking", status["tracking_number"])
     # The Web UI link is printed after the panel (audit_link, soft-wrapped): folded inside the
     # box, a copy of it took the box's borders along.
-    return Panel(grid, title=f"Order {status['order_id']}", border_style=state_style(status["state"]))
+    return OrderPanel(grid, status["order_id"], border_style=state_style(status["state"]))
+
+
+class OrderPanel:
+    """The status panel, titled with the order's id where the title has room for it whole. Rich
+    crops a title to the panel's width: at 40 columns a 64-character id lost its end, the part
+    that tells a batch's orders apart. There, the title is "Order" and the id opens the body,
+    folded onto as many lines as it needs."""
+
+    # A title's frame in Rich's panel: a corner, a rule and a space on each side.
+    TITLE_FRAME = 6
+
+    def __init__(self, body: Any, order_id: str, border_style: str) -> None:
+        self.body, self.order_id, self.border_style = body, order_id, border_style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        title = Text(f"Order {self.order_id}")
+        if title.cell_len + self.TITLE_FRAME <= options.max_width:
+            yield Panel(self.body, title=title, border_style=self.border_style)
+        else:
+            order = Text(self.order_id, style="bold", overflow="fold")
+            yield Panel(Group(order, self.body), title="Order", border_style=self.border_style)
 
 
 def retries_line(status: dict[str, Any]) -> str:

@@ -1038,3 +1038,23 @@ def test_a_status_panel_with_emoji_keeps_the_address_and_reason_whole(width):
     assert "…" not in text
     words = text.replace("│", " ").split()
     assert all(word in words for word in EMOJI_REASON.split())
+
+
+LONGEST_ID = "customer-2026-11-27-warehouse-berlin-priority-express-order-0013"  # 64 characters
+
+
+@pytest.mark.parametrize("width", [30, 40, 60, 72, 80, 120])
+def test_a_status_panel_keeps_a_64_character_id_whole_at_any_width(width):
+    """At 40 columns the panel's title "Order customer-2026-11-27-warehouse-berl…" lost the id's
+    end, the part that tells a batch's orders apart (a review): where the title is too narrow,
+    the id goes into the body, on lines of its own."""
+    from app.render import status_panel
+
+    assert len(LONGEST_ID) == 64
+    status = {"order_id": LONGEST_ID, "state": "PAID", "step": "packing", "items": [], "amount_cents": 100, "payment": {}}
+    lines = render(status_panel(status), width=width, height=60).splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    text = "".join(line.strip("│╭╮╰╯─ ") for line in lines)
+    assert LONGEST_ID in text and "…" not in "".join(lines), lines
+    short = render(status_panel({**status, "order_id": "o-1"}), width=width, height=60).splitlines()
+    assert "Order o-1" in short[0]  # a short id stays in the title
