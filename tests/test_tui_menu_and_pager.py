@@ -168,6 +168,53 @@ async def test_a_list_taller_than_the_terminal_stays_a_line_shorter_and_scrolls(
     assert heights and max(heights) <= 11, heights
 
 
+def _screen_text(app: Any) -> str:
+    """What the prompt last drew, row by row."""
+    screen = app.renderer.last_rendered_screen
+    if screen is None:
+        return ""
+    rows = []
+    for y in range(screen.height):
+        row = screen.data_buffer[y]
+        rows.append("".join(row[x].char for x in range(max(row, default=-1) + 1)).rstrip())
+    return "\n".join(rows)
+
+
+RULE = "Use 1-64 letters, digits, - or _ (start with a letter or digit)."
+
+
+@pytest.mark.parametrize("asking", ["text", "checkbox"])
+async def test_a_refusal_wider_than_the_terminal_is_wrapped_whole_under_the_question(asking):
+    """At 40 columns "Use 1-64 letters, digits, - or _ (start" was all a bad order id got, the
+    rest cut at the edge (the error line is one line high), and "Pick at least one item with
+    the space bar." lost its last words (an operator walkthrough at 40x12)."""
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        if asking == "text":
+            question = questionary.text("Order id", validate=lambda text: RULE, input=keys, output=_Terminal(12, 40))
+            refusal = RULE
+        else:
+            refusal = "Pick at least one item with the space bar."
+            question = questionary.checkbox(
+                "Items", choices=["a", "b"], validate=lambda chosen: bool(chosen) or refusal,
+                input=keys, output=_Terminal(12, 40),
+            )
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        asked = asyncio.ensure_future(prompts.ask(question))
+        keys.send_text("x\r" if asking == "text" else "\r")
+        for _ in range(200):
+            if any(refusal[:10] in screen for screen in drawn):
+                break
+            await asyncio.sleep(0.01)
+        keys.send_text("\x03")
+        with pytest.raises(prompts.Back):
+            await asked
+    shown = next(screen for screen in drawn if refusal[:10] in screen)
+    assert refusal in " ".join(shown.split()), shown
+    assert all(word in shown.split() for word in refusal.split()), shown  # broken between words
+    assert all(len(line) <= 40 for line in shown.splitlines()), shown
+
+
 def _timeline(lines: int) -> Text:
     return Text("\n".join(f"line {n}" for n in range(1, lines + 1)))
 

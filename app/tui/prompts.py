@@ -10,10 +10,14 @@ import os
 import signal
 import sys
 import termios
-from typing import Any, Awaitable, Iterator
+import textwrap
+from typing import Any, Awaitable, Callable, Iterator
 
+from prompt_toolkit.filters import to_filter
+from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_to_text, to_formatted_text
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.layout import Dimension, walk
+from prompt_toolkit.layout.controls import FormattedTextControl
 from questionary import Question
 from questionary.prompts.common import InquirerControl
 
@@ -161,11 +165,41 @@ def _list_within_the_terminal(question: Question) -> None:
     window.height = height
 
 
+def _refusals_wrapped(question: Question) -> None:
+    """The line under a question that says why an answer is refused is wrapped between words,
+    not cut: it is one line high (prompt_toolkit's validation toolbar; a select's or checkbox's
+    bottom toolbar does not wrap), and at 40 columns "Use 1-64 letters, digits, - or _ (start"
+    was all an operator read of why an order id was refused."""
+    application = question.application
+    for window in application.layout.find_all_windows():
+        if not isinstance(window.content, FormattedTextControl):
+            continue
+        if getattr(window.content.text, "__qualname__", "").startswith("ValidationToolbar."):
+            window.height = Dimension(min=1)
+        elif window.style != "class:bottom-toolbar":
+            continue
+        window.wrap_lines = to_filter(True)  # what cannot break between words (a long word, wide characters)
+        window.content.text = _between_words(window.content.text, lambda: application.output.get_size().columns)
+
+
+def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleAndTextTuples]:
+    def wrapped() -> StyleAndTextTuples:
+        fragments = to_formatted_text(text)
+        plain = fragment_list_to_text(fragments)
+        if not plain:
+            return fragments
+        # One style for the whole sentence, the first fragment's: a refusal is all one colour.
+        return [(fragments[0][0], textwrap.fill(plain, max(10, columns() - 1), break_on_hyphens=False))]
+
+    return wrapped
+
+
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
     _bind_escape(question, back=escape)
     _erase_unless_answered(question)
+    _refusals_wrapped(question)
     _list_within_the_terminal(question)
     try:
         answer = await question.unsafe_ask_async()
