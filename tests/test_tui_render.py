@@ -318,6 +318,28 @@ def test_new_order_summary_shows_the_total():
     assert "Springfield" in text
 
 
+CATALOG = {p.sku: p for p in [
+    Product("CABLE-USB", "USB-C cable, 1 m", 899), Product("DOOHICKEY", "Doohickey", 12000),
+    Product("SPROCKET", "Sprocket (pack of 10)", 350), Product("WIDGET-1", "Widget", 1999),
+]}
+
+
+@pytest.mark.parametrize("width", range(24, 81))
+def test_each_item_to_pick_fits_the_terminal_with_its_price_whole(width):
+    """At 40 columns the checkbox cut "Sprocket (pack of 10) (SPROCKET)  3.50" to "…  3": the
+    price read 3 (an operator walkthrough). The name gives way; the SKU and price stay whole."""
+    from app.tui.forms import CHECKBOX_FRAME, item_choice_labels
+
+    labels = item_choice_labels(CATALOG, width)
+    assert len(labels) == len(CATALOG)
+    for label, product in zip(labels, CATALOG.values()):
+        assert len(label) + CHECKBOX_FRAME <= width, (label, width)
+        assert label.endswith(f"  {product.price_cents // 100}.{product.price_cents % 100:02d}"), label
+        if width >= 40:
+            assert f"({product.sku})" in label and label[0] == product.name[0], label
+    assert item_choice_labels(CATALOG, 80)[2] == "Sprocket (pack of 10) (SPROCKET)  3.50"  # whole where it fits
+
+
 def test_simulated_orders_are_valid_orders():
     products = [Product("A", "a", 100), Product("B", "b", 200), Product("C", "c", 300), Product("D", "d", 400)]
     rng = random.Random(7)

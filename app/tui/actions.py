@@ -19,7 +19,7 @@ from app import checks, render
 from app.errors import InvalidInput, Refused, StackUnreachable, lost_database
 from app.tui import pager
 from app.tui.forms import address_form, order_id_check
-from app.tui.prompts import Back, ask, keys_not_echoed, pause, select_hint
+from app.tui.prompts import Back, ask, keys_not_echoed, pause, relabel_on_resize, select_hint
 from app.waiting import within
 from activities import rules
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, Address, OrderState
@@ -214,19 +214,8 @@ async def pick_order(
 
 
 def refit_on_resize(application: Any, choices: list[Choice], orders: list[dict[str, Any]], now: datetime) -> None:
-    """Before each drawing, the rows made for the terminal's width as it is now: prompt_toolkit
-    redraws an open list after a resize, but with the titles it was given, and narrowed, each
-    row wrapped onto a second line. (The choices are questionary's own: it keeps those given.)"""
-    drawn_for = [0]
-
-    def refit(app: Any) -> None:
-        width = app.output.get_size().columns
-        if width != drawn_for[0]:
-            drawn_for[0] = width
-            for choice, label in zip(choices, order_choice_labels(orders, now, width)):
-                choice.title = label
-
-    application.before_render += refit
+    """The rows made for the terminal's width as it is now: narrowed, each wrapped onto a second line."""
+    relabel_on_resize(application, choices, lambda width: order_choice_labels(orders, now, width))
 
 
 def answer(console: Console, text: str) -> None:

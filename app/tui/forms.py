@@ -18,7 +18,7 @@ from app import checks
 from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
-from app.tui.prompts import ask, keys_not_echoed
+from app.tui.prompts import ask, keys_not_echoed, relabel_on_resize
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -92,6 +92,29 @@ async def address_form(default: dict[str, Any] | None = None) -> Address:
     return rules.normalise_address(Address(**values))
 
 
+# What questionary draws before a checkbox's choice (" » ○ "), and a column left free.
+CHECKBOX_FRAME = 6
+# A name is not cut shorter than this while the SKU still has room beside it.
+SHORTEST_NAME = 4
+
+
+def item_choice_labels(products: dict[str, Any], width: int = 80) -> list[str]:
+    """One line per product that fits ``width`` columns: a choice wider than the terminal is
+    cut at the edge, and at 40 columns "Sprocket (pack of 10) (SPROCKET)  3.50" read "…  3". The
+    name is shortened first, then the SKU goes; the price stays whole."""
+    room = width - CHECKBOX_FRAME
+    labels = []
+    for sku, product in products.items():
+        price = f"  {format_cents(product.price_cents)}"
+        tail = f" ({sku}){price}"
+        if room - len(tail) < min(len(product.name), SHORTEST_NAME):
+            tail = price
+        name_room = max(1, room - len(tail))
+        name = product.name if len(product.name) <= name_room else product.name[: name_room - 1] + "…"
+        labels.append(name + tail)
+    return labels
+
+
 def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str, Any], address: Address) -> Table:
     table = Table(title=f"New order {order_id}", title_justify="left")
     table.add_column("Item")
@@ -125,15 +148,16 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
             break
         except InvalidInput as taken:
             console.print(Text(str(taken), style="red"))
-    skus = await ask(
-        questionary.checkbox(
-            "Items",
-            # Short: the default instruction wraps mid-word at 80 columns.
-            instruction="(arrows move, space picks, enter when done)",
-            choices=[Choice(f"{p.name} ({sku})  {format_cents(p.price_cents)}", value=sku) for sku, p in products.items()],
-            validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
-        )
+    choices = [Choice(label, value=sku) for label, sku in zip(item_choice_labels(products, console.width), products)]
+    picking = questionary.checkbox(
+        "Items",
+        # Short: the default instruction wraps mid-word at 80 columns.
+        instruction="(arrows move, space picks, enter when done)",
+        choices=choices,
+        validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
     )
+    relabel_on_resize(picking.application, choices, lambda width: item_choice_labels(products, width))
+    skus = await ask(picking)
     items = []
     for sku in skus:
         quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))

@@ -223,6 +223,23 @@ def select_hint(message: str, width: int) -> str | None:
     return None if len(message) + len(ARROWS_HINT) + QUESTION_FRAME <= width else " "
 
 
+def relabel_on_resize(application: Any, choices: list[Any], labels: Callable[[int], list[str]]) -> None:
+    """Before each drawing, the choices' titles made for the terminal's width as it is now
+    (``labels(width)``): prompt_toolkit redraws an open list after a resize, but with the titles
+    it was given, and narrowed, each row was cut or wrapped. (The choices are questionary's
+    own: it keeps those given.)"""
+    drawn_for = [0]
+
+    def refit(app: Any) -> None:
+        width = app.output.get_size().columns
+        if width != drawn_for[0]:
+            drawn_for[0] = width
+            for choice, label in zip(choices, labels(width)):
+                choice.title = label
+
+    application.before_render += refit
+
+
 async def pause(message: str = "Press any key to go back to the menu") -> None:
     """Keep a screen's output in view until the operator has read it."""
     import questionary
