@@ -1315,6 +1315,33 @@ async def _health_with(monkeypatch, status) -> tuple[list, str]:
     return asked, out.getvalue()
 
 
+@pytest.mark.parametrize(("width", "height", "lines"), [(40, 12, 1), (60, 14, 1), (80, 24, 2), (120, 40, 1)])
+async def test_a_short_terminal_keeps_the_health_line_to_one_line_so_the_last_answer_stays_in_view(
+    monkeypatch, width, height, lines
+):
+    """At 40x12 the health line (three lines) and the menu (nine) filled the terminal: the
+    answer of the screen just left ("Order o-12 approved.", "… is now AWAITING_APPROVAL") was
+    pushed out of view as soon as it was given (an operator walkthrough)."""
+    from app.stack.status import PartStatus, StackStatus
+    from app.tui import app as tui_app
+
+    parts = [PartStatus(name, healthy=True, detail="ok", local=True)
+             for name in ("temporal", "postgres", "order-worker", "shipping-worker")]
+    status = StackStatus(parts, "127.0.0.1:7233", "http://127.0.0.1:8233", "postgresql://postgres@127.0.0.1:5433/orders")
+
+    class _Stack:
+        async def status(self):
+            return status
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    out = io.StringIO()
+    await tui_app.Tui(Console(file=out, width=width, height=height)).health()
+    shown = out.getvalue().splitlines()
+    assert len(shown) == lines, shown
+    assert "✓" in shown[0] and all(len(line) <= width for line in shown)
+    assert (lines == 1 and height < 20) == ("Web UI" not in out.getvalue()), shown
+
+
 def _form_answers(monkeypatch, answers: list) -> None:
     """The create form answered in turn from ``answers``, with a fixed address."""
     from app.tui import forms

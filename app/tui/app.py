@@ -23,7 +23,7 @@ from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
-from app.tui.health import down_parts, goodbye, health_line
+from app.tui.health import down_parts, goodbye, health_line, health_summary
 from app.tui.prompts import Back, ask, run_screen, select_hint, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
@@ -31,6 +31,10 @@ from workflows.model import OrderState
 log = logging.getLogger("app.tui")
 
 ALL_STATES = "\0all"
+# Lines kept in view above the health line and the menu for the last lines of the screen just
+# left (its answer): at 40x12 the health line (three lines) and the menu (nine) filled the
+# terminal, and "Order o-12 approved." went out of view as it was given.
+ANSWER_LINES = 4
 
 
 def main_menu(entries: list[tuple[str, Any]], pointed: int, **prompt_options: Any) -> questionary.Question:
@@ -104,7 +108,11 @@ class Tui:
     async def health(self) -> None:
         """The health line; when a part is down, offer to start it rather than fail later."""
         status = await Stack().status()
-        self.console.print(health_line(status, self.console.width))
+        line = health_line(status, self.console.width)
+        menu_lines = len(self.menu()) + 1  # and its question
+        if line.plain.count("\n") + 1 + menu_lines + ANSWER_LINES > self.console.height:
+            line = health_summary(status)  # one line: what is down, or that nothing is
+        self.console.print(line)
         if status.healthy:
             return
         for sentence in down_parts(status):
