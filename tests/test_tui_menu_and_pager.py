@@ -1333,13 +1333,18 @@ async def test_a_short_terminal_keeps_the_health_line_to_one_line_so_the_last_an
         async def status(self):
             return status
 
+    async def ensure_up(console: Console) -> StackStatus:  # "Start what is down?" answered yes
+        return status
+
     monkeypatch.setattr(tui_app, "Stack", _Stack)
-    out = io.StringIO()
-    await tui_app.Tui(Console(file=out, width=width, height=height)).health()
-    shown = out.getvalue().splitlines()
-    assert len(shown) == lines, shown
-    assert "✓" in shown[0] and all(len(line) <= width for line in shown)
-    assert (lines == 1 and height < 20) == ("Web UI" not in out.getvalue()), shown
+    monkeypatch.setattr(tui_app, "ensure_up", ensure_up)
+    for screen in ("health", "start_stack"):
+        out = io.StringIO()
+        await getattr(tui_app.Tui(Console(file=out, width=width, height=height)), screen)()
+        shown = out.getvalue().splitlines()
+        assert len(shown) == lines, (screen, shown)
+        assert "✓" in shown[0] and all(len(line) <= width for line in shown)
+        assert (lines == 1 and height < 20) == ("Web UI" not in out.getvalue()), shown
 
 
 def _form_answers(monkeypatch, answers: list) -> None:

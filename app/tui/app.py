@@ -11,6 +11,7 @@ import questionary
 from questionary import Choice
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from app.config import Settings
 from app.errors import OperatorError, Unanswered, lost_database
@@ -108,11 +109,7 @@ class Tui:
     async def health(self) -> None:
         """The health line; when a part is down, offer to start it rather than fail later."""
         status = await Stack().status()
-        line = health_line(status, self.console.width)
-        menu_lines = len(self.menu()) + 1  # and its question
-        if line.plain.count("\n") + 1 + menu_lines + ANSWER_LINES > self.console.height:
-            line = health_summary(status)  # one line: what is down, or that nothing is
-        self.console.print(line)
+        self.console.print(self.health_above_menu(status))
         if status.healthy:
             return
         for sentence in down_parts(status):
@@ -133,7 +130,16 @@ class Tui:
 
     async def start_stack(self) -> None:
         status = await ensure_up(self.console)
-        self.console.print(health_line(status, self.console.width))
+        self.console.print(self.health_above_menu(status))
+
+    def health_above_menu(self, status: Any) -> Text:
+        """The health line, or, where it and the menu would leave fewer than ANSWER_LINES, one
+        line saying what is down, or that nothing is."""
+        line = health_line(status, self.console.width)
+        menu_lines = len(self.menu()) + 1  # and its question
+        if line.plain.count("\n") + 1 + menu_lines + ANSWER_LINES > self.console.height:
+            return health_summary(status)
+        return line
 
     async def guarded(self, label: str, screen: Callable[[], Awaitable[Any]]) -> None:
         async def shielded() -> None:
