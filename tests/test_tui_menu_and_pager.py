@@ -1569,6 +1569,38 @@ async def test_the_pick_lists_question_is_not_broken_mid_word_in_a_narrow_termin
     assert len(question) < width and ("(Use arrow keys)" in question) is (width >= 80), question
 
 
+@pytest.mark.parametrize("width", [24, 28, 40, 80])
+async def test_the_menus_question_is_not_broken_mid_word_in_a_narrow_terminal(monkeypatch, width):
+    """Under 30 columns "? What next? (Use arrow keys)" wrapped as "(Use arrow keys" / ")": the
+    hint goes when it does not fit, as at every other list."""
+    drawn: list[str] = []
+    real_select = tui_app.questionary.select
+
+    def select(message: str, choices: list, instruction: str | None = None, **options: Any) -> Any:
+        drawn.append(f"? {message} {instruction or '(Use arrow keys)'}".rstrip())  # as questionary draws it
+        return real_select(message, choices, instruction=instruction, **options)
+
+    async def ask(question: Any, *, escape: bool = True) -> int:
+        return len(tui.menu()) - 1  # Quit
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    async def connect(cls: Any, *args: Any, **kwargs: Any) -> _NoService:
+        return _NoService()
+
+    monkeypatch.setattr(tui_app.questionary, "select", select)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    monkeypatch.setattr(tui_app, "ensure_up", nothing)
+    monkeypatch.setattr(tui_app.OrderService, "connect", classmethod(connect))
+    monkeypatch.setattr(tui_app, "goodbye", lambda local: "")
+    tui = tui_app.Tui(Console(file=io.StringIO(), width=width))
+    monkeypatch.setattr(tui, "health", nothing)
+    assert await tui.run() == 0
+    [question] = drawn
+    assert len(question) < width and ("(Use arrow keys)" in question) is (width >= 40), question
+
+
 async def test_create_order_says_before_its_form_that_temporal_is_not_answering(monkeypatch):
     """With Temporal stopped, the whole form was filled in and confirmed, and only then did a
     spinner wait ~30 s for the start to fail (an operator walkthrough); Simulate says so first."""

@@ -86,7 +86,8 @@ class Tui:
                 entries = self.menu()
                 try:
                     # Esc at the menu would quit: only Ctrl-C and Quit do
-                    picked = await ask(main_menu(entries, self.last_pick), escape=False)
+                    hint = select_hint("What next?", self.console.width)
+                    picked = await ask(main_menu(entries, self.last_pick, instruction=hint), escape=False)
                 except Back:
                     picked = len(entries) - 1
                 self.last_pick = picked
