@@ -969,7 +969,15 @@ async def test_a_dashboard_filtered_by_state_fits_a_narrow_terminal_with_its_tit
     assert "q: back" in " ".join(" ".join(lines).split())
 
 
-async def _last_frame(width: int, height: int, shown: str = "✓", refreshes: int = 2) -> list[str]:
+class _EveryStateOneLate(_EveryState):
+    async def overdue_orders(self) -> list[dict]:
+        old = (datetime.now(timezone.utc) - timedelta(seconds=40)).isoformat()
+        return [{"order_id": "sim-520b6b-0007", "state": "PAID", "created_at": old, "review_ms": None}]
+
+
+async def _last_frame(
+    width: int, height: int, shown: str = "✓", refreshes: int = 2, service: object | None = None
+) -> list[str]:
     """The dashboard run in a ``width`` x ``height`` terminal on a healthy stack: the lines of
     the last view it drew (Live clears each line of the one before: the view follows the last
     clearing)."""
@@ -983,7 +991,7 @@ async def _last_frame(width: int, height: int, shown: str = "✓", refreshes: in
     async def healthy() -> StackStatus:
         return stack_status()
 
-    screen = asyncio.create_task(dashboard.run_dashboard(_EveryState(), console, stack_status=healthy))
+    screen = asyncio.create_task(dashboard.run_dashboard(service or _EveryState(), console, stack_status=healthy))
     await _until(lambda: out.getvalue().count("\x1b[2K") >= refreshes and shown in out.getvalue(), screen)
     drawn = out.getvalue()  # not what it prints as it ends: Live then shows the whole last view
     await _stopped(screen)
@@ -991,16 +999,19 @@ async def _last_frame(width: int, height: int, shown: str = "✓", refreshes: in
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frame).rstrip("\n").split("\n")
 
 
+@pytest.mark.parametrize("late", [False, True])
 @pytest.mark.parametrize(("width", "height"), [(30, 10), (40, 10), (40, 12), (30, 12), (60, 11), (80, 10)])
-async def test_a_short_terminal_still_shows_a_few_orders_and_the_way_back(width, height):
+async def test_a_short_terminal_still_shows_a_few_orders_and_the_way_back(width, height, late):
     """At 30x10 the health line (four lines), the counts per state (six) and the footer (three)
     took every line: no order row was left, and "q: back" was cropped off the bottom (a
-    review). A short terminal now has each of them on one line."""
-    lines = await _last_frame(width, height)
+    review). A short terminal now has each of them on one line (the orders past the budget in
+    the title's place)."""
+    lines = await _last_frame(width, height, service=_EveryStateOneLate() if late else None)
     assert len(lines) + 1 <= height, lines  # and the cursor's line
     assert sum(bool(re.search(r"^sim.*  1\.5s$", line.rstrip())) for line in lines) >= 2, lines
     assert "q: back" in " ".join(lines), lines
     assert all(len(line) <= width for line in lines), lines
+    assert any(line.startswith("Past the 15 s") for line in lines) is late, lines
 
 
 @pytest.mark.parametrize(("width", "height"), [(30, 6), (40, 4), (20, 3)])
