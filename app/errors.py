@@ -48,8 +48,10 @@ def command_noun(command: str) -> str:
 class Unanswered(StackUnreachable):
     """A command the order did not answer, or accepted and has not carried out, in the time the
     caller waits. Not "done": it may still take effect (or be refused as too late) once the
-    worker is back. ``str()`` is the command line's sentence; ``in_tui()`` the TUI's, which
-    points to its own screens rather than to commands for another terminal."""
+    worker is back. With ``temporal`` (its address), Temporal itself did not answer the check
+    before the send, and the command was not sent at all. ``str()`` is the command line's
+    sentence; ``in_tui()`` the TUI's, which points to its own screens rather than to commands
+    for another terminal."""
 
     def __init__(
         self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False,
@@ -57,7 +59,7 @@ class Unanswered(StackUnreachable):
     ) -> None:
         self.order_id, self.command, self.accepted, self.waited_s = order_id, command_noun(command), accepted, waited_s
         self.worker_down = worker_down  # Temporal says no order worker serves the queue: known, not a guess
-        self.temporal = temporal  # Temporal's address, when it gave no answer either: it is the one silent
+        self.temporal = temporal  # Temporal's address, when it did not answer: the command was not sent
         super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
 
     def in_tui(self) -> str:
@@ -82,10 +84,10 @@ class Unanswered(StackUnreachable):
                 f"No order worker is serving order {self.order_id}, so it cannot answer (none runs, or it is"
                 f" stopped: {where_down}); the {self.command} may still take effect once one does: {how_to_check}."
             )
-        if self.temporal:
+        if self.temporal:  # nothing to check: nothing was sent
             return (
-                f"Temporal at {self.temporal} did not answer within {self.waited_s:g} s (stopped or swamped:"
-                f" {where_down}); the {self.command} may still take effect once it does: {how_to_check}."
+                f"Temporal at {self.temporal} is not answering (stopped or swamped: {where_down}), so the"
+                f" {self.command} to order {self.order_id} was not sent; send it again once Temporal answers."
             )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"

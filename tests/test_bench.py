@@ -285,6 +285,43 @@ async def test_the_benchmark_does_not_hide_an_error_that_is_not_a_lost_database(
         await Driver(service, config).run()  # type: ignore[arg-type]
 
 
+class _TemporalSilentAtFirst:
+    """Every order awaits review; its first approval is not sent (Temporal did not answer the
+    check before it, as under heavy load or stopped), the next one ships it."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.approvals: list[str] = []
+        self.pool = self
+
+    async def create_order(self, *, order_id: str, **order) -> None:
+        self.states[order_id] = "AWAITING_APPROVAL"
+
+    async def approve(self, order_id: str, by: str) -> str:
+        from app.errors import Unanswered
+
+        self.approvals.append(order_id)
+        if self.approvals.count(order_id) == 1:
+            raise Unanswered(order_id, "approve", False, 3, temporal="127.0.0.1:7233")
+        self.states[order_id] = "SHIPPED"
+        return f"Order {order_id} approved."
+
+    async def fetch(self, sql: str, ids: list[str]) -> list[dict]:
+        return [{"id": i, "state": self.states[i]} for i in ids if i in self.states]
+
+
+async def test_an_approval_not_sent_because_temporal_did_not_answer_is_sent_again():
+    """A command is not sent when Temporal does not answer the check before it: the benchmark
+    must approve that order again, not leave it to time out as lost."""
+    from app.bench.driver import DriveConfig, Driver
+
+    service = _TemporalSilentAtFirst()
+    config = DriveConfig(run_id="t", orders=3, concurrency=3, poll_interval_s=0.01, order_timeout_s=5.0)
+    outcome = await Driver(service, config).run()  # type: ignore[arg-type]
+    assert outcome.timed_out == [] and outcome.not_started == 0 and len(outcome.turnaround_s) == 3
+    assert sorted(service.approvals) == sorted(2 * ["bench-t-1", "bench-t-2", "bench-t-3"])
+
+
 def test_a_lost_order_or_a_double_charge_is_a_broken_invariant_and_a_missed_target_is_not():
     from app.bench.stats import broken_invariants
 

@@ -108,27 +108,54 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
 
 class _StoppedTemporalHandle(_SilentHandle):
     """Temporal stopped with SIGSTOP: the describe before the send times out (the SDK's
-    CANCELLED "Timeout expired"), and the Update's RPC gives up after its wait."""
+    CANCELLED "Timeout expired"), or never answers at all; an Update sent would wait its 20 s."""
+
+    def __init__(self, hangs: bool = False) -> None:
+        self.hangs, self.sent = hangs, []
 
     async def describe(self, **kwargs):
+        if self.hangs:
+            await asyncio.Event().wait()
         raise RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
+        self.sent.append(name)
+        await asyncio.Event().wait()
 
 
 class _StoppedTemporal:
+    def __init__(self, hangs: bool = False) -> None:
+        self.handle = _StoppedTemporalHandle(hangs)
+
     def get_workflow_handle(self, workflow_id: str) -> _StoppedTemporalHandle:
-        return _StoppedTemporalHandle()
+        return self.handle
 
 
-async def test_a_command_temporal_itself_does_not_answer_names_temporal_not_a_worker():
-    """With Temporal stopped, an approve said after its 20 s "a worker may be down or busy",
-    though the describe just before had no answer from Temporal either (an operator review)."""
-    service = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
+@pytest.mark.parametrize("hangs", [False, True])
+async def test_a_command_temporal_does_not_answer_is_not_sent_and_says_so_at_once(monkeypatch, hangs):
+    """With Temporal stopped (SIGSTOP), an approve through the API was sent all the same and
+    answered after its 20 s that it "may still take effect": it did not (the Update's RPC had
+    given up; resumed, the order still awaited review). The describe before the send had had no
+    answer either: the command is not sent, and the answer comes when the describe gives up."""
+    monkeypatch.setattr("app.service.commands.QUERY_TIMEOUT", timedelta(seconds=0.2))
+    client = _StoppedTemporal(hangs)
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(Unanswered) as unanswered:
+        await asyncio.wait_for(service.approve("o-3", by="dana"), 2)
+    assert client.handle.sent == []
+    assert str(unanswered.value) == (
+        "Temporal at 127.0.0.1:7233 is not answering (stopped or swamped: see ./start.sh status), so the approval"
+        " to order o-3 was not sent; send it again once Temporal answers."
+    )
+    tui = unanswered.value.in_tui()
+    assert "./start.sh" not in tui and "health line above the menu" in tui and "a worker" not in tui
+
+
+async def test_a_command_temporal_does_not_answer_to_an_ended_order_says_it_ended(monkeypatch):
+    """As with Temporal out of reach: the database's ending is the answer, not Temporal's silence."""
+    service = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_OrderRowIn("SHIPPED"))  # type: ignore[arg-type]
+    with pytest.raises(Refused, match="Order o-3 is already SHIPPED; nothing can change it now."):
         await service.approve("o-3", by="dana")
-    message = str(unanswered.value)
-    assert message.startswith("Temporal at 127.0.0.1:7233 did not answer within 20 s (stopped or swamped:")
-    assert "may still take effect" in message and "order status o-3" in message
-    assert "a worker" not in message and "a worker" not in unanswered.value.in_tui()
 
 
 class _AcceptedClient:
@@ -313,7 +340,8 @@ class _TemporalGoneMidCall(_TemporalSilent):
     ],
 )
 async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_unexpected_error(client, why):
-    service = OrderService(settings=Settings.from_env({}), client=client(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    # Temporal answers the describe before the send, then not the send itself.
+    service = OrderService(settings=Settings.from_env({}), client=client(True), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as unreachable:
         await service.approve("o-7", by="dana")
     assert str(unreachable.value) == (

@@ -129,12 +129,19 @@ class OrderCommands:
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
-        if (failing := await self._workflow_tasks_failing(handle, deadline)):
+        failing = await self._workflow_tasks_failing(handle, deadline)
+        if failing is None:
+            # Temporal stopped (SIGSTOP) or swamped: one sent now waited its 20 s, then "may still
+            # take effect", though its RPC had given up and the resumed order never saw it (seen
+            # through the API).
+            log.warning("event=command_not_sent_temporal_silent command=%s order_id=%s", name, order_id)
+            silent = Unanswered(order_id, name, False, QUERY_TIMEOUT.total_seconds(), temporal=self.settings.temporal_address)
+            raise await self._ended_or(order_id, silent, database_lost)
+        if failing:
             log.warning("event=command_not_sent_workflow_task_failing command=%s order_id=%s", name, order_id)
             raise self._tasks_failing(
                 order_id, name, "was not sent, so that the commands already waiting for the order are kept"
             )
-        temporal_silent = failing is None  # then a command left unanswered blames Temporal, not a worker
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
@@ -153,7 +160,7 @@ class OrderCommands:
             raise
         except asyncio.TimeoutError:
             _abandon(sending)
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
         except WorkflowUpdateFailedError as error:
             raise Refused(_cause_message(error)) from None
         except RPCError as error:
@@ -173,7 +180,7 @@ class OrderCommands:
                 ) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost, temporal_silent) from None
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
@@ -182,7 +189,8 @@ class OrderCommands:
         failed or timed out twice in a row (an order worker stopped, say). One sent then is
         worse than nothing: its refusal clears the workflow's pending Updates, so a command sent
         earlier, still waiting and told it "may still take effect", never did. None when
-        Temporal gives no answer, False when it refuses to say (the send then finds out)."""
+        Temporal gives no answer (the command is then not sent), False when it refuses to say
+        (the send then finds out)."""
         wait = min(QUERY_TIMEOUT.total_seconds(), deadline - asyncio.get_running_loop().time())
         try:
             description = await within(handle.describe(rpc_timeout=QUERY_TIMEOUT), max(0.0, wait))
@@ -220,9 +228,7 @@ class OrderCommands:
         log.info("event=command_waits_for_no_worker command=%s order_id=%s worker=%s", name, order_id, waits_for)
         return Unanswered(order_id, name, waits_for == "shipping", NO_WORKER_CHECK_S, worker_down=True)
 
-    def _unanswered(
-        self, order_id: str, name: str, accepted: bool, database_lost: bool, temporal_silent: bool = False
-    ) -> StackUnreachable:
+    def _unanswered(self, order_id: str, name: str, accepted: bool, database_lost: bool) -> StackUnreachable:
         if accepted:
             log.info("event=command_accepted_pending command=%s order_id=%s", name, order_id)
             if database_lost:  # what it waits for is known: not "a worker may be down"
@@ -231,9 +237,7 @@ class OrderCommands:
                     f" {self.settings.database_url_redacted} answers again ({self.settings.database_remedy});"
                     f" then check with ./start.sh order status {order_id}."
                 )
-        # Temporal itself gave no answer just before (stopped with SIGSTOP, or swamped): not "a worker".
-        temporal = self.settings.temporal_address if temporal_silent else ""
-        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S, temporal=temporal)
+        return Unanswered(order_id, name, accepted, COMMAND_TIMEOUT_S)
 
 
 def _cause_message(error: BaseException) -> str:
