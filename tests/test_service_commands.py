@@ -50,6 +50,13 @@ class _NoOrderRow:
         return None
 
 
+class _Answering:
+    """Temporal's cheapest call (its system info), answered: a create asks it before the start."""
+
+    async def get_system_info(self, request, **kwargs) -> SimpleNamespace:
+        return SimpleNamespace()
+
+
 class _Handle:
     def __init__(self, sent: list) -> None:
         self.sent = sent
@@ -62,6 +69,8 @@ class _Handle:
 
 
 class _Client:
+    workflow_service = _Answering()
+
     def __init__(self) -> None:
         self.sent: list = []
 
@@ -292,7 +301,10 @@ async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another
 
 class _TemporalSilent:
     """Temporal's answer to every call: UNAVAILABLE (down or restarting), after the SDK's retries;
-    ``exists`` is what a describe says afterwards (True, False, or None: no answer either)."""
+    ``exists`` is what a describe says afterwards (True, False, or None: no answer either). It
+    answered the ask before the start: it went as the start was on the wire."""
+
+    workflow_service = _Answering()
 
     def __init__(self, exists: bool | None = None) -> None:
         self.exists = exists
@@ -759,6 +771,8 @@ async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id
     sent = asyncio.Event()
 
     class _SlowTemporal:
+        workflow_service = _Answering()
+
         async def start_workflow(self, *args, **kwargs):
             sent.set()
             await asyncio.Event().wait()  # no answer yet
@@ -774,6 +788,24 @@ async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id
     with pytest.raises(asyncio.CancelledError):
         await creating
     assert releases == []
+
+
+async def test_a_create_stopped_while_temporal_is_asked_before_the_start_gives_the_payment_id_back(monkeypatch):
+    """Nothing was sent yet: the order surely did not start, and its id is free again."""
+    from workflows.model import OrderItem
+
+    client = _StoppedBeforeTheStart()
+    releases = _creatable(monkeypatch)
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    creating = asyncio.ensure_future(service.create_order(
+        order_id="o-10", items=[OrderItem("SKU-1", 1)], payment_id="card-77",
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    ))
+    await client.asked.wait()
+    creating.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await creating
+    assert client.started == [] and releases == [("card-77", "o-10")]
 
 
 async def test_operators_are_told_within_seconds_when_temporal_has_gone_and_the_benchmark_waits_longer(monkeypatch):
@@ -905,6 +937,8 @@ async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(m
 class _NoOrderStateAttribute:
     """A Temporal brought along on which nobody created the OrderState search attribute."""
 
+    workflow_service = _Answering()
+
     async def start_workflow(self, *args, **kwargs):
         raise RPCError(
             "Namespace default has no mapping defined for search attribute OrderState", RPCStatusCode.INVALID_ARGUMENT, b""
@@ -976,6 +1010,47 @@ async def test_a_start_a_stopped_temporal_does_not_answer_is_the_stacks_trouble_
             address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         )
     assert releases == []  # unknown whether it started: the payment id stays reserved
+
+
+class _StoppedBeforeTheStart:
+    """A Temporal stopped with SIGSTOP before the order is created: nothing it is asked is
+    answered; a start sent would wait for the SDK's connection to give up (~15-20 s)."""
+
+    def __init__(self) -> None:
+        self.started: list = []
+        self.asked = asyncio.Event()
+        self.workflow_service = self
+
+    async def get_system_info(self, request, **kwargs):
+        self.asked.set()
+        await asyncio.Event().wait()
+
+    async def start_workflow(self, *args, **kwargs):
+        self.started.append(kwargs["id"])
+        await asyncio.Event().wait()
+
+
+async def test_a_create_temporal_does_not_answer_starts_nothing_and_says_so_at_once(monkeypatch):
+    """POST /orders with Temporal stopped answered after ~15-24 s that the order "may not have
+    started", its payment id kept reserved against a start that might yet land. Temporal is
+    asked first (its cheapest call): silent, nothing is started, the payment id goes back, and
+    the answer comes after the ask's 3 s."""
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    monkeypatch.setattr("app.service.temporal_errors.QUERY_TIMEOUT", timedelta(seconds=0.2))
+    client = _StoppedBeforeTheStart()
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await asyncio.wait_for(service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 2)
+    assert str(unreachable.value) == (
+        "Temporal at 127.0.0.1:7233 is not answering (stopped or swamped: see ./start.sh status), so order o-7 was"
+        " not started; create it again once Temporal answers."
+    )
+    assert client.started == [] and releases == [("pay-o-7", "o-7")]
 
 
 @workflow.defn(name="OrderWorkflow", sandboxed=False)

@@ -16,7 +16,7 @@ from app.errors import StackUnreachable
 from app.service import OrderService
 from tests.conftest import an_order, start_order, state_of, workers, eventually
 from tests.fakes import FakeActivities, carrier_refused
-from tests.test_service_commands import _creatable, _NoOrderRow
+from tests.test_service_commands import _Answering, _creatable, _NoOrderRow
 from workflows.model import Address, OrderItem, OrderState, shipping_workflow_id
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
@@ -25,6 +25,8 @@ PERSONAL = ("Ann", "Main St", "12345", "pay-")
 
 class _StartRecorded:
     """Records the start's arguments, then refuses it (nothing past the start matters here)."""
+
+    workflow_service = _Answering()
 
     def __init__(self) -> None:
         self.kwargs: dict = {}

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -70,6 +71,23 @@ class TemporalErrors:
         return StackUnreachable(
             f"Temporal at {self.settings.temporal_address} did not answer while {doing} ({how}); {consequence}."
         )
+
+    async def _temporal_answering(self) -> bool:
+        """Whether Temporal answers its cheapest call (its system info, as the health check
+        asks: no history, no database) within QUERY_TIMEOUT. A call it does not answer says
+        nothing of whether it took the request; this one changes nothing either way."""
+        try:
+            await within(
+                self.client.workflow_service.get_system_info(GetSystemInfoRequest(), retry=True, timeout=QUERY_TIMEOUT),
+                QUERY_TIMEOUT.total_seconds(),
+            )
+        except asyncio.TimeoutError:
+            return False
+        except RPCError as error:
+            if error.status in NO_ANSWER:
+                return False
+            raise  # refused for another reason (permissions, a bad request): not "no answer"
+        return True
 
     async def _workflow_exists(self, order_id: str) -> bool | None:
         """Whether Temporal has the order's workflow; None if it does not answer."""
