@@ -20,25 +20,24 @@ async def catalog(conn: asyncpg.Connection | asyncpg.Pool) -> list[Product]:
     return [Product(r["sku"], r["name"], r["price_cents"]) for r in rows]
 
 
-async def reserve_payment_id(pool: asyncpg.Pool, payment_id: str, order_id: str) -> tuple[str, bool]:
+async def reserve_payment_id(conn: asyncpg.Connection, payment_id: str, order_id: str) -> tuple[str, bool]:
     """Reserve the payment id for the order, atomically. Returns the order that holds it (this
     one, or the one that had it first) and whether this call made the reservation. Orders or
     payments that hold it without a reservation (started by other means than the operator's
     tools) hold it all the same."""
-    async with pool.acquire() as conn:
-        owner = await conn.fetchval(
-            "INSERT INTO payment_id_reservations (payment_id, order_id)"
-            " SELECT $1, COALESCE("
-            "   (SELECT order_id FROM payments WHERE payment_id = $1"
-            "    UNION ALL SELECT id FROM orders WHERE payment_id = $1 LIMIT 1), $2)"
-            " ON CONFLICT (payment_id) DO NOTHING RETURNING order_id",
-            payment_id,
-            order_id,
-        )
-        if owner is not None:
-            return owner, owner == order_id
-        # Held already: read in a statement of its own, which sees a holder that just committed.
-        owner = await conn.fetchval("SELECT order_id FROM payment_id_reservations WHERE payment_id = $1", payment_id)
+    owner = await conn.fetchval(
+        "INSERT INTO payment_id_reservations (payment_id, order_id)"
+        " SELECT $1, COALESCE("
+        "   (SELECT order_id FROM payments WHERE payment_id = $1"
+        "    UNION ALL SELECT id FROM orders WHERE payment_id = $1 LIMIT 1), $2)"
+        " ON CONFLICT (payment_id) DO NOTHING RETURNING order_id",
+        payment_id,
+        order_id,
+    )
+    if owner is not None:
+        return owner, owner == order_id
+    # Held already: read in a statement of its own, which sees a holder that just committed.
+    owner = await conn.fetchval("SELECT order_id FROM payment_id_reservations WHERE payment_id = $1", payment_id)
     return owner, False
 
 

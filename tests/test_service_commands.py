@@ -49,6 +49,12 @@ class _NoOrderRow:
     async def fetchval(self, sql: str, *args):
         return None
 
+    async def acquire(self, *, timeout: float | None = None) -> "_NoOrderRow":  # a connection, at once
+        return self
+
+    async def release(self, connection) -> None:
+        pass
+
 
 class _Answering:
     """Temporal's cheapest call (its system info), answered: a create asks it before the start."""
@@ -851,6 +857,12 @@ class _HungPool:
     async def fetchval(self, sql: str, *args):
         await asyncio.Event().wait()
 
+    async def acquire(self, *, timeout: float | None = None) -> "_HungPool":  # an idle connection: no I/O
+        return self
+
+    async def release(self, connection) -> None:
+        pass
+
     async def close(self) -> None:
         await asyncio.Event().wait()  # waits for the connections the reads still hold
 
@@ -899,6 +911,100 @@ async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch
         " ./start.sh up."
     )
     assert started == []
+
+
+class _AnsweringConnection:
+    """A connection to a PostgreSQL that answers at once: the catalog, no such order yet, the
+    payment id reserved for this order."""
+
+    async def fetch(self, sql: str, *args):
+        return [{"sku": "SKU-1", "name": "Thing", "price_cents": 1000}]
+
+    async def fetchval(self, sql: str, *args):
+        return args[1] if sql.startswith("INSERT INTO payment_id_reservations") else None
+
+    async def execute(self, sql: str, *args) -> str:
+        return "DELETE 1"
+
+
+class _OneBusyConnection:
+    """asyncpg's pool as a create uses it, with one connection that another request holds for
+    ``busy_s`` (a slow listing, or the benchmark's other starts)."""
+
+    def __init__(self, busy_s: float) -> None:
+        self.free = asyncio.Lock()
+        self.busy_s = busy_s
+
+    async def hold(self) -> None:
+        async with self.free:
+            await asyncio.sleep(self.busy_s)  # the other request's own work
+
+    async def acquire(self, *, timeout: float | None = None) -> _AnsweringConnection:
+        await asyncio.wait_for(self.free.acquire(), timeout)  # as asyncpg: asyncio.TimeoutError
+        return _AnsweringConnection()
+
+    async def release(self, connection) -> None:
+        self.free.release()
+
+    async def _on_a_connection(self, query: str, sql: str, *args):  # a query on the pool: its connection first
+        connection = await self.acquire()
+        try:
+            return await getattr(connection, query)(sql, *args)
+        finally:
+            await self.release(connection)
+
+    async def fetch(self, sql: str, *args):
+        return await self._on_a_connection("fetch", sql, *args)
+
+    async def fetchval(self, sql: str, *args):
+        return await self._on_a_connection("fetchval", sql, *args)
+
+    async def execute(self, sql: str, *args):
+        return await self._on_a_connection("execute", sql, *args)
+
+
+async def _created_on(pool: _OneBusyConnection) -> str:
+    from workflows.model import OrderItem
+
+    service = OrderService(settings=Settings.from_env({}), client=_Starts(), pool=pool)  # type: ignore[arg-type]
+    holding = asyncio.ensure_future(pool.hold())
+    await asyncio.sleep(0)  # the other request has the connection first
+    try:
+        created = await asyncio.wait_for(service.create_order(
+            order_id="o-12", items=[OrderItem("SKU-1", 1)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 5)
+        return created.workflow_id
+    finally:
+        await holding
+
+
+class _Starts:
+    workflow_service = _Answering()
+
+    async def start_workflow(self, *args, **kwargs):
+        return SimpleNamespace(id=kwargs["id"])
+
+
+async def test_a_create_waiting_for_a_busy_connection_is_not_told_postgresql_did_not_answer(monkeypatch):
+    """The 5 s create gives PostgreSQL to answer counted the wait for one of the pool's
+    connections too: under load (the benchmark's starts on 4 connections, the API's one) a
+    create was refused as "PostgreSQL did not answer", though it answered every query at once."""
+    monkeypatch.setattr("app.service.create.CONNECT_TIMEOUT_S", 0.2)
+    pool = _OneBusyConnection(busy_s=0.4)
+    assert await _created_on(pool) == "order-o-12"
+    assert not pool.free.locked()  # the connection went back
+
+
+async def test_a_create_that_gets_no_connection_in_time_says_so(monkeypatch):
+    monkeypatch.setattr("app.service.create.POOL_WAIT_S", 0.1, raising=False)
+    pool = _OneBusyConnection(busy_s=0.4)
+    with pytest.raises(StackUnreachable) as unreachable:
+        await _created_on(pool)
+    assert str(unreachable.value) == (
+        "No connection to PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders came free within 0.1 s (it is"
+        " swamped, or not answering), so order o-12 was not created; try again in a moment, or see ./start.sh status."
+    )
 
 
 async def test_closing_a_pool_a_hung_postgresql_holds_does_not_wait_for_it(monkeypatch, tmp_path):

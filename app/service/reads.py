@@ -9,6 +9,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+import asyncpg
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -73,9 +74,9 @@ class OrderReads:
         """The state of each of these orders already recorded (a simulation follows its own)."""
         return await queries.order_states(self.pool, order_ids)
 
-    async def refuse_taken_id(self, order_id: str) -> None:
+    async def refuse_taken_id(self, order_id: str, conn: asyncpg.Connection | None = None) -> None:
         """InvalidInput if an order already has this id (a form asks this before the rest)."""
-        if await queries.order_exists(self.pool, order_id):
+        if await queries.order_exists(conn or self.pool, order_id):
             raise Taken(_taken(order_id))
 
     async def status(self, order_id: str) -> dict:
