@@ -213,15 +213,14 @@ class _StartFailsOnce:
 
     def __init__(self) -> None:
         self.created: list[str] = []
-        self.pool = self
 
     async def create_order(self, *, order_id: str, **order) -> None:
         if order_id.endswith("-3"):
             raise RuntimeError("Temporal failed the call")  # not an OperatorError
         self.created.append(order_id)
 
-    async def fetch(self, sql: str, ids: list[str]) -> list[dict]:
-        return [{"id": i, "state": "SHIPPED"} for i in ids if i in self.created]
+    async def order_states(self, ids: list[str]) -> dict[str, str]:
+        return {i: "SHIPPED" for i in ids if i in self.created}
 
 
 async def test_an_order_whose_start_fails_otherwise_than_refused_is_counted_not_started():
@@ -241,7 +240,6 @@ class _DatabaseGoneForAWhile:
 
     def __init__(self) -> None:
         self.created: list[str] = []
-        self.pool = self
         self.refusals = 3
         self.settings = type(
             "S", (), {"database_url_redacted": "postgresql://postgres@127.0.0.1:5433/orders", "database_remedy": "start the stack with ./start.sh up"}
@@ -250,11 +248,11 @@ class _DatabaseGoneForAWhile:
     async def create_order(self, *, order_id: str, **order) -> None:
         self.created.append(order_id)
 
-    async def fetch(self, sql: str, ids: list[str]) -> list[dict]:
+    async def order_states(self, ids: list[str]) -> dict[str, str]:
         if self.refusals:
             self.refusals -= 1
             raise ConnectionRefusedError(111, "Connect call failed")
-        return [{"id": i, "state": "SHIPPED"} for i in ids if i in self.created]
+        return {i: "SHIPPED" for i in ids if i in self.created}
 
 
 async def test_the_benchmark_rides_out_postgresql_gone_for_a_while_and_says_so():
@@ -276,10 +274,10 @@ async def test_the_benchmark_does_not_hide_an_error_that_is_not_a_lost_database(
 
     service = _DatabaseGoneForAWhile()
 
-    async def broken(sql: str, ids: list[str]) -> list[dict]:
+    async def broken(ids: list[str]) -> dict[str, str]:
         raise ValueError("a bug in the watch query")
 
-    service.fetch = broken  # type: ignore[method-assign]
+    service.order_states = broken  # type: ignore[method-assign]
     config = DriveConfig(run_id="t", orders=2, concurrency=2, poll_interval_s=0.01, order_timeout_s=5.0)
     with pytest.raises(ValueError, match="a bug in the watch query"):
         await Driver(service, config).run()  # type: ignore[arg-type]
@@ -292,7 +290,6 @@ class _TemporalSilentAtFirst:
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
         self.approvals: list[str] = []
-        self.pool = self
 
     async def create_order(self, *, order_id: str, **order) -> None:
         self.states[order_id] = "AWAITING_APPROVAL"
@@ -306,8 +303,8 @@ class _TemporalSilentAtFirst:
         self.states[order_id] = "SHIPPED"
         return f"Order {order_id} approved."
 
-    async def fetch(self, sql: str, ids: list[str]) -> list[dict]:
-        return [{"id": i, "state": self.states[i]} for i in ids if i in self.states]
+    async def order_states(self, ids: list[str]) -> dict[str, str]:
+        return {i: self.states[i] for i in ids if i in self.states}
 
 
 async def test_an_approval_not_sent_because_temporal_did_not_answer_is_sent_again():

@@ -1,10 +1,12 @@
 """Drives a benchmark run: starts N orders keeping C in flight, approves each one as soon as
 the database shows it awaiting review, and notices when it ends.
 
-One batched query per tick (the `orders` rows of the orders in flight) does all the
-watching: one round trip whatever C is, and no load on the workers, where a `status` Query
-per order would be C round trips through Temporal to the order worker. Starts and approvals
-run as their own tasks, so a slow start never delays noticing that another order ended.
+One batched query per tick (OrderService.order_states: the `orders` rows of the orders in
+flight) does all the watching: one round trip whatever C is, and no load on the workers,
+where a `status` Query per order would be C round trips through Temporal to the order worker.
+Starts and approvals run as their own tasks, so a slow start never delays noticing that
+another order ended. An approval that fails otherwise than refused (Temporal did not answer,
+the command was not sent) is sent again on a later tick.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ log = logging.getLogger("app.bench")
 BENCH_ITEMS = [OrderItem(sku="WIDGET-1", quantity=1)]
 BENCH_ADDRESS = Address(name="Bench Mark", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 TERMINAL_STATES = [s.value for s in OrderState if s.terminal]
-
-WATCH_SQL = "SELECT id, state FROM orders WHERE id = ANY($1::text[])"
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Driver:
             return
         began = time.monotonic()
         try:
-            rows = await self.service.pool.fetch(WATCH_SQL, list(self._in_flight))
+            states = await self.service.order_states(list(self._in_flight))
             self.progress.trouble = ""
         except Exception as error:
             # PostgreSQL gone for a while (a restart, a crash): the orders go on without it and
@@ -139,12 +139,11 @@ class Driver:
                 raise
             log.warning("event=bench_watch_failed error=%r", error)
             self.progress.trouble = f"{lost} Retrying…"
-            rows = []
+            states = {}
         now = time.monotonic()
         self.outcome.watch_s.append(now - began)
         awaiting = 0
-        for row in rows:
-            order_id, state = row["id"], row["state"]
+        for order_id, state in states.items():
             if state in TERMINAL_STATES:
                 self._done(order_id, now)
             elif state == OrderState.AWAITING_APPROVAL.value and order_id not in self._approved:

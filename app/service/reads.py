@@ -71,7 +71,8 @@ class OrderReads:
         return await queries.state_counts(self.pool)
 
     async def order_states(self, order_ids: list[str]) -> dict[str, str]:
-        """The state of each of these orders already recorded (a simulation follows its own)."""
+        """The state of each of these orders already recorded (a simulation and the benchmark
+        follow their own)."""
         return await queries.order_states(self.pool, order_ids)
 
     async def refuse_taken_id(self, order_id: str, conn: asyncpg.Connection | None = None) -> None:
