@@ -796,6 +796,27 @@ async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id
     assert releases == []
 
 
+async def test_a_create_whose_payment_id_cannot_go_back_still_answers_after_a_moment(monkeypatch):
+    """PostgreSQL stopped (SIGSTOP) after the checks, Temporal silent too: giving the payment id
+    back waited for asyncpg's 30 s command timeout before the answer."""
+    from workflows.model import OrderItem
+
+    _creatable(monkeypatch)
+
+    async def never(*args):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr("app.service.create.queries.release_payment_id", never)
+    monkeypatch.setattr("app.service.create.CONNECT_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("app.service.temporal_errors.QUERY_TIMEOUT", timedelta(seconds=0.1))
+    service = OrderService(settings=Settings.from_env({}), client=_StoppedBeforeTheStart(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable, match="so order o-10 was not started"):
+        await asyncio.wait_for(service.create_order(
+            order_id="o-10", items=[OrderItem("SKU-1", 1)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 2)
+
+
 async def test_a_create_stopped_while_temporal_is_asked_before_the_start_gives_the_payment_id_back(monkeypatch):
     """Nothing was sent yet: the order surely did not start, and its id is free again."""
     from workflows.model import OrderItem

@@ -215,7 +215,9 @@ class OrderCreation:
             # it up.
             if reserved and started is False:
                 try:
-                    await queries.release_payment_id(self.pool, effective, order_id)
+                    # Not for as long as a hung PostgreSQL holds it (asyncpg's 30 s): left, the
+                    # reservation is this order id's, as if the start's outcome were unknown.
+                    await within(queries.release_payment_id(self.pool, effective, order_id), CONNECT_TIMEOUT_S)
                 except Exception as error:  # the answer to the operator is the start's failure
                     log.warning("event=payment_id_release_failed order_id=%s error=%r", order_id, error)
         log.info("event=order_created order_id=%s workflow_id=%s", order_id, handle.id)
