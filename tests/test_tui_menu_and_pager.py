@@ -1728,3 +1728,36 @@ async def test_approvals_failing_one_after_another_do_not_hide_that_temporal_is_
     await asyncio.wait_for(simulate.simulate_orders(service, Console(file=out, width=200)), 5)
     assert "Temporal at 127.0.0.1:7233 is not answering, so the simulation stopped" in " ".join(out.getvalue().split())
     assert service.failed < 60  # stopped well before the last of the 100 approvals failed (~0.5 s)
+
+
+class _TemporalSilentOnce(_CreatesQueueUp):
+    """The first approval of each order finds Temporal silent: not sent, so not a refusal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries: dict[str, int] = {}
+
+    async def approve(self, order_id: str, by: str) -> str:
+        from app.errors import Unanswered
+
+        self.tries[order_id] = self.tries.get(order_id, 0) + 1
+        if self.tries[order_id] == 1:
+            raise Unanswered(order_id, "approve", False, 3, temporal="127.0.0.1:7233")
+        return await super().approve(order_id, by)
+
+
+async def test_a_simulation_sends_an_approval_again_that_temporal_did_not_take():
+    """An approval not sent (Temporal silent for the check before it) was counted as refused,
+    and its order stayed in review with nobody to approve it (a review)."""
+    from app.tui.simulate import Simulation
+
+    service = _TemporalSilentOnce()
+    service.release.set()
+    sim = Simulation(service=service, n=3, auto_approve=True)
+    await sim.create_all(products=[SimpleNamespace(sku="WIDGET-1")])
+    await sim.poll()
+    await _until(lambda: sum(service.tries.values()) == 3 and not sim.approving)
+    await sim.poll()
+    await _until(lambda: len(service.approved) == 3)
+    assert sim.refusals == 0
+    assert sim.approved == 3

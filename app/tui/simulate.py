@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from app.errors import OperatorError, lost_database
+from app.errors import OperatorError, StackUnreachable, lost_database
 from app.render import plural, state_style
 from app.tui.actions import (
     DatabaseDown,
@@ -181,6 +181,12 @@ class Simulation:
                 self.approved += 1
                 self.approved_ids.add(order_id)
                 self.answered.add(order_id)
+            except StackUnreachable as error:
+                # Not sent (Temporal silent for the check before it), or not answered in time: not
+                # a refusal. Counted as one, the order stayed in review with nobody to approve it
+                # (a review). The next read that finds it still awaiting review sends it again.
+                self.approving.discard(order_id)
+                log.warning("event=simulated_approval_unanswered order_id=%s error=%s", order_id, error)
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
                 self.refusals += 1
                 self.answered.add(order_id)
