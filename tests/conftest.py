@@ -99,6 +99,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         updates_on_record=True,  # as OrderService starts every order
         review_window_from_record=True,
         updates_recorded_when_accepted=True,
+        patches_in_input=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

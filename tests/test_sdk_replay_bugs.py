@@ -50,3 +50,22 @@ async def test_an_update_on_a_cold_start_after_heartbeats_replays():
     path = SDK_BUGS / "update-on-a-cold-start-while-the-first-step-heartbeat--order.json.gz"
     history = WorkflowHistory.from_json("order-g13-76d8", gzip.decompress(path.read_bytes()).decode())
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+@pytest.mark.xfail(strict=True, raises=NondeterminismError, reason="sdk-core: a local activity's marker recorded a task before the workflow heard of it")
+async def test_a_local_activity_result_told_a_task_late_replays():
+    """order-pr-c759b71f, recorded by 945ccbf on the dev server (tests: a reject signal and a
+    Temporal cancel while MarkAwaitingApproval ran, then an approve Update): the rejection's
+    RecordDecision and the refused cancel's RecordEvent ran side by side in the task of events
+    16-18. sdk-core waits for every local activity of a task before telling the workflow of
+    any, yet it completed that task with RecordDecision's marker (event 24) while RecordEvent
+    still ran, and told the workflow of both in the next task (25-27; the Update, sent
+    meanwhile, was aborted with the workflow), where the ending asked for audit-before-ending
+    (event 29, after RecordEvent's marker, 28). A replay tells it of
+    RecordDecision in the first task, where that marker is not: "[TMPRL1100] Nondeterminism
+    error: Non-deprecated patch marker encountered for change audit-before-ending". Orders
+    started since ask no patch (OrderInput.patches_in_input). Cf. temporalio/sdk-rust#856
+    (resolutions held back while another local activity runs)."""
+    path = SDK_BUGS / "local-activity-result-told-a-task-late--order.json.gz"
+    history = WorkflowHistory.from_json("order-pr-c759b71f", gzip.decompress(path.read_bytes()).decode())
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)

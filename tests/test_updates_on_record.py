@@ -111,7 +111,8 @@ async def test_an_order_started_without_the_flag_is_put_on_record_through_the_pa
     now: the pause comes through the patch updates-on-record-first, its marker in the history,
     as 85b7583-687f9a4 recorded it. Orders with the flag never record the marker (above)."""
     fakes = FakeActivities()
-    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}", updates_on_record=False)
+    # Nor the flags that came after it: such a client set none of them.
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}", updates_on_record=False, patches_in_input=False)
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["ChargePayment"])
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)

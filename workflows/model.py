@@ -138,6 +138,15 @@ class OrderInput:
     # the pause's TimerStarted, an order stuck DISPATCHED). Versioned like updates_on_record;
     # OrderService sets it.
     updates_recorded_when_accepted: bool = False
+    # Every change workflows/patches.py lists in ORDER_PATCHES_IN_INPUT applies without asking
+    # workflow.patched, so the history carries none of their markers. temporalio 1.35 (sdk-core)
+    # may record a step's local-activity marker in one workflow task and hand its result to the
+    # workflow only in the next, when another step (the bookkeeping one) was still running: a
+    # replay hands it over in the first, and a marker asked right after it was then looked for
+    # in the wrong task ("[TMPRL1100] ... patch marker encountered for change
+    # audit-before-ending", a review: reject, Temporal cancel and an approve Update at once).
+    # Versioned like updates_on_record; OrderService sets it.
+    patches_in_input: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

@@ -129,7 +129,7 @@ class OrderWorkflow(OrderCommands):
                 await asyncio.shield(process)
                 break
             except asyncio.CancelledError:
-                if process.done() or not workflow.patched(TEMPORAL_CANCEL_IS_A_CANCEL):
+                if process.done() or not self._patched(TEMPORAL_CANCEL_IS_A_CANCEL):
                     process.cancel()
                     raise
                 self._cancel_from_temporal()
@@ -139,7 +139,7 @@ class OrderWorkflow(OrderCommands):
                 break
             except asyncio.CancelledError:
                 # The order has ended; audit records and answers still owed are not dropped.
-                if not workflow.patched(TEMPORAL_CANCEL_IS_A_CANCEL):
+                if not self._patched(TEMPORAL_CANCEL_IS_A_CANCEL):
                     raise
                 self._cancel_from_temporal()
         bookkeeper.cancel()
@@ -176,7 +176,7 @@ class OrderWorkflow(OrderCommands):
                 ),
             )
         except STEP_FAILED as error:
-            if not workflow.patched(UNSTORABLE_ORDER_FAILS):
+            if not self._patched(UNSTORABLE_ORDER_FAILS):
                 raise
             raise _OrderEnded(OrderState.FAILED, failure_message(error)) from None
         self._amount_cents = received.amount_cents
@@ -243,7 +243,7 @@ class OrderWorkflow(OrderCommands):
     async def _charge(self) -> None:
         assert self._amount_cents is not None
         # A cancel accepted while the decision was being recorded wins before any money moves.
-        if self._cancel_reason is not None and workflow.patched(CANCEL_BEFORE_CHARGE):
+        if self._cancel_reason is not None and self._patched(CANCEL_BEFORE_CHARGE):
             raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
         try:
             self._payment = await self._business_step(
@@ -256,11 +256,11 @@ class OrderWorkflow(OrderCommands):
             self._charge_answered = True
             # A payment that can never succeed (its id belongs to another order) ends the order
             # FAILED, recorded as such, instead of failing the workflow with the row left APPROVED.
-            if not workflow.patched(PAYMENT_FAILURE_ENDS_ORDER):
+            if not self._patched(PAYMENT_FAILURE_ENDS_ORDER):
                 raise
             raise _OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
         self._charge_answered = True
-        if self._payment.status != PaymentStatus.CHARGED and workflow.patched(REFUNDED_IS_NOT_PAID):
+        if self._payment.status != PaymentStatus.CHARGED and self._patched(REFUNDED_IS_NOT_PAID):
             if self._cancel_reason is not None:
                 raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
             was = "voided" if self._payment.status == PaymentStatus.FAILED else self._payment.status.value.lower()
@@ -323,7 +323,7 @@ class OrderWorkflow(OrderCommands):
                 ),
             )
         except WorkflowAlreadyStartedError:
-            if not workflow.patched(SHIPPING_ID_IN_USE):
+            if not self._patched(SHIPPING_ID_IN_USE):
                 raise
             return ShippingResult(dispatched=False, reason=f"shipping workflow {child_id} is still running")
         self._shipping = handle
@@ -336,7 +336,7 @@ class OrderWorkflow(OrderCommands):
                 if handle.done():
                     return await handle
                 cancel_seen = True
-                if not workflow.patched(CANCEL_LEFT_TO_THE_DATABASE):
+                if not self._patched(CANCEL_LEFT_TO_THE_DATABASE):
                     await self._tell_child(handle, ShippingWorkflow.cancel_shipping)
         except ChildWorkflowError as error:
             return ShippingResult(dispatched=False, reason=failure_message(error))
@@ -356,7 +356,7 @@ class OrderWorkflow(OrderCommands):
         self._ending = ended.state
         self._failure_reason = ended.reason
         await self._audit_owed_first()
-        if self._decision_unrecorded() and workflow.patched(DECISION_RECORDED_BEFORE_ENDING):
+        if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             # Accepted, then overtaken by an ending the order reached otherwise (say it failed
             # validation after an early approval): still the operator's decision, on record.
             self._decision_recorded = True
@@ -369,7 +369,7 @@ class OrderWorkflow(OrderCommands):
                 OrderActivities.refund_payment,
                 RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
             )
-            if self._payment.status == PaymentStatus.CHARGED and workflow.patched(REFUND_REFUSED_SHIPS):
+            if self._payment.status == PaymentStatus.CHARGED and self._patched(REFUND_REFUSED_SHIPS):
                 await self._ship_after_all("refund_refused")
                 return
         self._step = "recording outcome"
@@ -384,7 +384,7 @@ class OrderWorkflow(OrderCommands):
         )
         if self._finished.payment is not None:  # as the ending left it: a charge this run never saw, refunded
             self._payment = self._finished.payment
-        if self._finished.state == OrderState.DISPATCHED and workflow.patched(ENDING_REFUSED_SHIPS):
+        if self._finished.state == OrderState.DISPATCHED and self._patched(ENDING_REFUSED_SHIPS):
             # The carrier has the package (handed over before a reset of this workflow, say): the
             # database keeps the row DISPATCHED, and the order ships.
             await self._ship_after_all("ending_refused")
@@ -416,7 +416,7 @@ class OrderWorkflow(OrderCommands):
         refunds nothing the order was not charged). Asked only on this path."""
         approved = self._decision is not None and self._decision.approved
         unseen = approved and not self._charge_answered and self._payment.status == PaymentStatus.PENDING
-        return unseen and workflow.patched(REFUND_ASKS_THE_DATABASE)
+        return unseen and self._patched(REFUND_ASKS_THE_DATABASE)
 
     async def _ship_after_all(self, refused: str) -> None:
         """The refund or the ending was refused (``refused``): the carrier has the package (a
@@ -470,11 +470,11 @@ class OrderWorkflow(OrderCommands):
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()
-        return await run_step(activity, arg, policies.BUSINESS_STEP, self._order.local_attempts)
+        return await run_step(activity, arg, policies.BUSINESS_STEP, self._order.local_attempts, self._patched)
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()
-        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._order.local_attempts)
+        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._order.local_attempts, self._patched)
 
     async def _updates_on_record(self) -> None:
         """Before a step acts: every Update accepted so far is on record in the history.
@@ -490,7 +490,7 @@ class OrderWorkflow(OrderCommands):
         the patch that did this before the flag (85b7583-687f9a4); earlier ones act at once,
         as their histories did. Flag first: an order that has it never records the marker."""
         while self._updates_recorded < self._updates_accepted and (
-            self._order.updates_on_record or workflow.patched(UPDATES_ON_RECORD_FIRST)
+            self._order.updates_on_record or self._patched(UPDATES_ON_RECORD_FIRST)
         ):
             if self._recording_updates:  # the other coroutine's timer covers these too
                 await workflow.wait_condition(lambda: not self._recording_updates)
@@ -526,7 +526,7 @@ class OrderWorkflow(OrderCommands):
         does not wait: what it can owe then (a command refused because the carrier has the
         package) comes after the hand-over either way."""
         owed = self._jobs_queued
-        if self._jobs_done < owed and workflow.patched(AUDIT_BEFORE_ENDING):
+        if self._jobs_done < owed and self._patched(AUDIT_BEFORE_ENDING):
             await workflow.wait_condition(lambda: self._jobs_done >= owed)
 
     async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
@@ -544,7 +544,7 @@ class OrderWorkflow(OrderCommands):
         flight) and answer its Update."""
         # A change that comes while ReceiveOrder is still retrying waits for the row it changes
         # (without it, the database answered "too late" and the change was lost).
-        if not self._received and workflow.patched(ADDRESS_AFTER_RECEIPT):
+        if not self._received and self._patched(ADDRESS_AFTER_RECEIPT):
             # (Or the order ends before it is stored at all: see UNSTORABLE_ORDER_FAILS.)
             await workflow.wait_condition(lambda: self._received or self._ending is not None)
         if not self._received and self._ending is not None:
@@ -582,7 +582,7 @@ class OrderWorkflow(OrderCommands):
         # The child sends an error's message; a hand-sent NUL would become the order's failure
         # reason and its shipping_failed event, which PostgreSQL cannot store.
         refusal = rules.storable_text_problem("reason", reason)
-        if refusal is not None and workflow.patched(DISPATCH_FAILED_TEXT_CHECKED):
+        if refusal is not None and self._patched(DISPATCH_FAILED_TEXT_CHECKED):
             self._note_refusal("dispatch_failed", refusal)
         else:
             self._dispatch_failure = reason

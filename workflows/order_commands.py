@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_SIGNALS_CAPPED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
+        ORDER_PATCHES_IN_INPUT,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
         REVIEW_WINDOW_CLOSES,
@@ -62,10 +63,6 @@ def _text_refusal(**texts: object) -> str | None:
     return None
 
 
-def _signal_text_refusal(**texts: str) -> str | None:
-    """Signal handlers change history when they refuse (the refusal is audited)."""
-    problem = rules.texts_problem(**texts)
-    return problem if problem and workflow.patched(REFUSE_UNSTORABLE_TEXT) else None
 
 
 def _as_address(value: Any) -> Address:
@@ -105,6 +102,13 @@ class OrderCommands:
     _refusals: int
     _updates_accepted: int  # Updates whose handler ran (their validator accepted them)
 
+    def _patched(self, patch_id: str) -> bool:
+        """workflow.patched, except that an order started with OrderInput.patches_in_input takes
+        the changes patches.ORDER_PATCHES_IN_INPUT lists without asking (and records no marker)."""
+        if self._order.patches_in_input and patch_id in ORDER_PATCHES_IN_INPUT:
+            return True
+        return workflow.patched(patch_id)
+
     # OrderWorkflow's mechanics, which the commands use.
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
         raise NotImplementedError
@@ -131,7 +135,7 @@ class OrderCommands:
     def _ending_refusal(self, signal: bool) -> str | None:
         """Commands that come while the order is being wound up (refund, final record) would be
         accepted and then have no effect; they are refused like those after the end."""
-        if self._window_closed() and (not signal or workflow.patched(REVIEW_WINDOW_CLOSES)):
+        if self._window_closed() and (not signal or self._patched(REVIEW_WINDOW_CLOSES)):
             return (
                 f"Order {self._order.order_id} is expiring: its review window of "
                 f"{self._order.review_window_seconds:g} s has closed."
@@ -139,7 +143,7 @@ class OrderCommands:
         if self._ending is None or self._state.terminal:
             return None
         # Signal handlers change history (a refusal is audited), so older runs replay unchanged.
-        if signal and not workflow.patched(REFUSE_WHILE_ENDING):
+        if signal and not self._patched(REFUSE_WHILE_ENDING):
             return None
         return f"Order {self._order.order_id} is already ending {self._ending.value}."
 
@@ -169,7 +173,7 @@ class OrderCommands:
             return f"Order {self._order.order_id} is already being cancelled."
         # The first of the two to arrive decides how the order ends.
         rejected = self._decision is not None and not self._decision.approved
-        if rejected and (not signal or workflow.patched(CANCEL_AFTER_REJECTION_REFUSED)):
+        if rejected and (not signal or self._patched(CANCEL_AFTER_REJECTION_REFUSED)):
             return f"Order {self._order.order_id} was rejected."
         return None
 
@@ -181,12 +185,17 @@ class OrderCommands:
         if self._state in PAST_DISPATCH_STATES:
             return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
         # Cancelled, or too late for the carrier has it: either way no change to make.
-        if self._cancel_reason is not None and (not signal or workflow.patched(ADDRESS_REFUSED_WHILE_CANCELLING)):
+        if self._cancel_reason is not None and (not signal or self._patched(ADDRESS_REFUSED_WHILE_CANCELLING)):
             return f"Order {self._order.order_id} is being cancelled."
         # A signal handler's rules never grow stricter (a replay must find the same refusals); an
         # Update's validator, which a replay never runs, applies the CLI's, TUI's and API's.
         problems = (rules.address_problems if signal else rules.strict_address_problems)(address)
         return problems[0] if problems else None
+
+    def _signal_text_refusal(self, **texts: str) -> str | None:
+        """Signal handlers change history when they refuse (the refusal is audited)."""
+        problem = rules.texts_problem(**texts)
+        return problem if problem and self._patched(REFUSE_UNSTORABLE_TEXT) else None
 
     def _address_change_pending(self) -> bool:
         """An address change accepted whose answer from the database has not come yet."""
@@ -245,7 +254,7 @@ class OrderCommands:
         # An approval already accepted but not yet recorded (it came before the review step, or
         # with this cancel) would never be: the order now ends before that step records it.
         # Recorded first, so that the audit has the approval, then the cancel.
-        if self._decision_unrecorded() and workflow.patched(DECISION_RECORDED_BEFORE_ENDING):
+        if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             self._decision_recorded = True
             decision = ReviewInput(order_id=self._order.order_id, decision=self._decision)
             self._add_job(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
@@ -365,14 +374,14 @@ class OrderCommands:
         """The same cap for the signal, whose refusal is audited, so it changes history: asked
         (and its patch marker recorded) only at the cap, so no other order carries it."""
         refusal = self._address_changes_used_up()
-        return refusal if refusal is not None and workflow.patched(ADDRESS_SIGNALS_CAPPED) else None
+        return refusal if refusal is not None and self._patched(ADDRESS_SIGNALS_CAPPED) else None
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
     @workflow.signal(name="approve")
     @checked_arguments("approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := (_signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
+        if reason := (self._signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
             self._note_refusal("approve", reason)
         else:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
@@ -381,7 +390,7 @@ class OrderCommands:
     @checked_arguments("reject")
     def reject_signal(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
         if refusal := (
-            _signal_text_refusal(reason=reason, name=by)
+            self._signal_text_refusal(reason=reason, name=by)
             or self._decision_refusal(signal=True)
             or (None if isinstance(reason, str) and reason.strip() else "A rejection needs a reason.")
         ):
@@ -392,7 +401,7 @@ class OrderCommands:
     @workflow.signal(name="cancel")
     @checked_arguments("cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
-        if refusal := (_signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
+        if refusal := (self._signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
             self._note_refusal("cancel", refusal)
         else:
             self._request_cancel(reason, by)
@@ -407,7 +416,7 @@ class OrderCommands:
             self._note_refusal("update_address", error.message)
             return
         if refusal := (
-            _signal_text_refusal(name=by)
+            self._signal_text_refusal(name=by)
             or self._address_refusal(address, signal=True)
             or self._signalled_address_changes_used_up()
         ):

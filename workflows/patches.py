@@ -8,6 +8,12 @@ so every child carries its marker. Dropping the call (with the old branch) would
 child recorded since fail to replay (70 of the 182 histories in tests/histories, tried), and
 deprecate_patch still writes the marker; it stays.
 An id is never renamed or reused: histories that carry it must replay.
+
+Orders started with OrderInput.patches_in_input take every OrderWorkflow change listed in
+ORDER_PATCHES_IN_INPUT without asking workflow.patched (OrderWorkflow._patched), so their
+histories carry none of these markers: a marker asked right after a step could replay in an
+earlier workflow task than it ran in, and fail (see that field). A patch added after them is
+not in the set, and is asked as before.
 """
 
 # ---- OrderWorkflow
@@ -109,3 +115,33 @@ SIGNAL_THE_PARENT_RUN = "signal-the-parent-run"
 # A step whose local attempts ran out (policies.Step) goes on as a regular activity; before,
 # local attempts were unbounded.
 LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
+
+# ---- Orders started with OrderInput.patches_in_input
+
+# Every OrderWorkflow change above, and LONG_RETRIES_ON_THE_SERVER, which its steps ask:
+# taken without asking by orders started with OrderInput.patches_in_input. Never add to it: an
+# order started before a new patch must not take it on replay.
+ORDER_PATCHES_IN_INPUT = frozenset({
+    CANCEL_BEFORE_CHARGE,
+    PAYMENT_FAILURE_ENDS_ORDER,
+    REFUSE_WHILE_ENDING,
+    ADDRESS_AFTER_RECEIPT,
+    TEMPORAL_CANCEL_IS_A_CANCEL,
+    REVIEW_WINDOW_CLOSES,
+    CANCEL_AFTER_REJECTION_REFUSED,
+    REFUSE_UNSTORABLE_TEXT,
+    SHIPPING_ID_IN_USE,
+    REFUNDED_IS_NOT_PAID,
+    REFUND_REFUSED_SHIPS,
+    REFUND_ASKS_THE_DATABASE,
+    CANCEL_LEFT_TO_THE_DATABASE,
+    UNSTORABLE_ORDER_FAILS,
+    AUDIT_BEFORE_ENDING,
+    DECISION_RECORDED_BEFORE_ENDING,
+    ENDING_REFUSED_SHIPS,
+    ADDRESS_REFUSED_WHILE_CANCELLING,
+    UPDATES_ON_RECORD_FIRST,
+    ADDRESS_SIGNALS_CAPPED,
+    DISPATCH_FAILED_TEXT_CHECKED,
+    LONG_RETRIES_ON_THE_SERVER,
+})

@@ -47,10 +47,17 @@ def _failed_for_good(error: BaseException) -> bool:
     return isinstance(cause, ApplicationError) and (cause.non_retryable or (cause.type or "") in policies.NON_RETRYABLE)
 
 
-async def run_step(activity: Callable, arg: Any, step: policies.Step, local_attempts: int = 0) -> Any:
+async def run_step(
+    activity: Callable,
+    arg: Any,
+    step: policies.Step,
+    local_attempts: int = 0,
+    patched: Callable[[str], bool] = workflow.patched,
+) -> Any:
     """A step as a local activity with bounded attempts (``local_attempts``, 0: the step's own);
     once they run out without a failure for good (something is down), as a regular activity
-    that the server retries for as long as it takes (policies.py, SERVER_RETRY)."""
+    that the server retries for as long as it takes (policies.py, SERVER_RETRY). ``patched``:
+    how the workflow asks for a patch (OrderWorkflow._patched)."""
     local_attempts = local_attempts or step.local_attempts
     try:
         return await workflow.execute_local_activity_method(
@@ -60,7 +67,7 @@ async def run_step(activity: Callable, arg: Any, step: policies.Step, local_atte
             retry_policy=replace(step.retry, maximum_attempts=local_attempts),
         )
     except STEP_FAILED as error:
-        if _failed_for_good(error) or not workflow.patched(LONG_RETRIES_ON_THE_SERVER):
+        if _failed_for_good(error) or not patched(LONG_RETRIES_ON_THE_SERVER):
             raise
         workflow.logger.warning(
             "event=step_retried_on_server workflow_id=%s activity=%s local_attempts=%d last_error=%r",
