@@ -149,6 +149,7 @@ class OrderCreation:
             updates_on_record=True,
             review_window_from_record=True,
             updates_recorded_when_accepted=True,
+            patches_in_input=True,
         )
         amount = sum(products[item.sku] * item.quantity for item in items)  # as ReceiveOrder prices it
         started: bool | None = False  # None: unknown, Temporal did not say
