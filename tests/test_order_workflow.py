@@ -359,6 +359,22 @@ async def test_invalid_order_fails_fast_with_reason(workflow_env, fakes):
     assert "ChargePayment" not in fakes.calls
 
 
+@pytest.mark.parametrize("window", [1e20, float("nan")], ids=["past-any-timer", "not-a-number"])
+async def test_an_order_whose_review_window_no_timer_can_hold_fails_with_the_reason(workflow_env, fakes, window):
+    """Started by other means than the operator's tools (they take 1 s to 30 days): the review's
+    timer cannot be made of such a window (1e20 s failed the workflow task on every retry,
+    "Python int too large to convert to C int"; NaN made MarkAwaitingApproval's event retry for
+    ever, PostgreSQL refusing NaN in JSON), and the order stood still in review."""
+    order = an_order(fakes, oid(), review_window_seconds=window)
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        result = await asyncio.wait_for(handle.result(), 10)
+        keep_history(await handle.fetch_history(), "order")
+    assert result.state == OrderState.FAILED
+    assert result.failure_reason.startswith("Invalid order: the review window")
+    assert "MarkAwaitingApproval" not in fakes.calls and "ValidateOrder" not in fakes.calls
+
+
 async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_address_change_is_answered(
     workflow_env, fakes
 ):
@@ -1343,7 +1359,8 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     (check-across-tasks-is-an-outage), and v10-before/ the same scenario recorded by the code
     before it, whose child reported the dispatch failed; v11-before/ every scenario as 945ccbf
     recorded it, asking workflow.patched, and v11/ the same once orders took their patches from
-    OrderInput.patches_in_input (no patch marker in any order's history)."""
+    OrderInput.patches_in_input (no patch marker in any order's history), with the orders whose
+    review window no timer can hold, which end FAILED."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]

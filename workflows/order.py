@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 from temporalio import workflow
@@ -185,6 +186,8 @@ class OrderWorkflow(OrderCommands):
 
     async def _validate(self) -> None:
         self._step = "validating"
+        if problem := self._review_window_problem():
+            raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
             await self._business_step(
                 OrderActivities.validate_order,
@@ -228,6 +231,20 @@ class OrderWorkflow(OrderCommands):
         if not decision.approved:
             raise _OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
+
+    def _review_window_problem(self) -> str | None:
+        """The operator's tools take a window of 1 s to 30 days. An order started by other means
+        may have one no timer can be made of (not a number, or ending past the year 9999): its
+        workflow task failed on every retry, and the order stood still in review. Any window that
+        works, however odd, is kept (a replay must take the path its run took)."""
+        seconds = self._order.review_window_seconds
+        now = workflow.now()
+        margin = timedelta(days=1)
+        latest = (datetime.max.replace(tzinfo=timezone.utc) - margin - now).total_seconds()
+        earliest = (datetime.min.replace(tzinfo=timezone.utc) + margin - now).total_seconds()
+        if isinstance(seconds, (int, float)) and math.isfinite(seconds) and earliest <= seconds <= latest:
+            return None
+        return f"the review window must be a number of seconds a timer can run for, not {seconds!r}."
 
     def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on
