@@ -69,3 +69,19 @@ async def test_a_local_activity_result_told_a_task_late_replays():
     path = SDK_BUGS / "local-activity-result-told-a-task-late--order.json.gz"
     history = WorkflowHistory.from_json("order-pr-c759b71f", gzip.decompress(path.read_bytes()).decode())
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+@pytest.mark.xfail(strict=True, raises=NondeterminismError, reason="sdk-core: an Update that came while the first step ran is applied with the start")
+async def test_an_update_sent_while_the_first_step_runs_replays():
+    """order-fz-3414bec4, recorded by 8aa9dba on the dev server (a warm worker, no heartbeat, no
+    restart): an approve Update sent while ReceiveOrder, the first step, ran in the first workflow
+    task. Live, that task completed without the step's marker (events 2-4); the next (5-7) carried
+    the marker (8), the Update's acceptance (9) and the timer that puts it on record (11). A
+    replay gives the Update to the first activation, with the start: the step waits for that
+    timer and is not scheduled yet when its marker comes, "[TMPRL1100] Nondeterminism error:
+    Missing associated machine for LocalActivity(1)". A worker that has to replay such an order
+    before it ends (restarted, or the order evicted from its cache) fails its task on every retry;
+    a reset gets it going. Reproduced by the same test code on 945ccbf."""
+    path = SDK_BUGS / "update-while-the-first-step-runs--order.json.gz"
+    history = WorkflowHistory.from_json("order-fz-3414bec4", gzip.decompress(path.read_bytes()).decode())
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
