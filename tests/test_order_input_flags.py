@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.config import Settings
 from app.errors import StackUnreachable
 from app.service import OrderService
-from tests.test_service_commands import _creatable, _NoOrderRow
+from tests.test_service_commands import _Answering, _creatable, _NoOrderRow
 from workflows.model import Address, OrderInput, OrderItem
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
@@ -19,6 +19,8 @@ FLAGS = ("updates_on_record", "review_window_from_record", "updates_recorded_whe
 
 class _StartRecorded:
     """Records the start's arguments, then refuses it (nothing past the start matters here)."""
+
+    workflow_service = _Answering()  # a create asks Temporal's system info before the start
 
     def __init__(self) -> None:
         self.args: tuple = ()
