@@ -96,8 +96,9 @@ class CommandOut(BaseModel):
     message: str
     warning: str | None = Field(
         None,
-        description="Only when PostgreSQL is out of reach: Temporal took the command, and the order records it"
-        " and goes on once PostgreSQL answers again (as the CLI and the TUI warn)",
+        description="Only when PostgreSQL is out of reach after an approve or a reject: Temporal took the command,"
+        " and the order records it and goes on once PostgreSQL answers again (as the CLI and the TUI warn); a"
+        " cancel or an address change answers only once the database has it",
     )
 
 
@@ -331,8 +332,10 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
         return await read(request, svc(request).audit(order_id))
 
-    async def answered(request: Request, order_id: str, message: str) -> CommandOut:
-        warning = await svc(request).database_warning()
+    async def answered(request: Request, order_id: str, message: str, recorded: bool = False) -> CommandOut:
+        """``recorded``: the order answered once the database had the outcome (a cancel's ending,
+        an address change), so no warning that it records the command once PostgreSQL is back."""
+        warning = "" if recorded else await svc(request).database_warning()
         return CommandOut(order_id=order_id, accepted=True, message=message, warning=warning or None)
 
     # Without a warning the answer has no such field, as `order approve --json` has none.
@@ -352,11 +355,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> CommandOut:
         body = body or CancelIn()
         message = await svc(request).cancel(order_id, body.reason, by=body.by)
-        return await answered(request, order_id, message)
+        return await answered(request, order_id, message, recorded=True)
 
     @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 413, 415, 422), **command)
     async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> CommandOut:
         message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
-        return await answered(request, order_id, message)
+        return await answered(request, order_id, message, recorded=True)
 
     return app

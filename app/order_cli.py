@@ -247,10 +247,14 @@ async def _create(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _sent(args: argparse.Namespace, service: OrderService, what: str, command: Awaitable[str]) -> None:
+async def _sent(
+    args: argparse.Namespace, service: OrderService, what: str, command: Awaitable[str], *, recorded: bool = False
+) -> None:
     """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command:
     the server may have it and apply it, so app.cli says that instead of "Interrupted." (as the
-    TUI does). Not "was sent": a cancel or an address change asks the database first."""
+    TUI does). Not "was sent": a cancel or an address change asks the database first.
+    ``recorded``: the order answers only once the database has the outcome (a cancel's ending,
+    an address change), so no warning that it records the command once PostgreSQL is back."""
     args.on_interrupt = (
         f"Stopped waiting: the {what}, if it was sent already, may still take effect;"
         f" check with ./start.sh order status {args.order_id}."
@@ -258,7 +262,7 @@ async def _sent(args: argparse.Namespace, service: OrderService, what: str, comm
     reply = await command
     args.on_interrupt = None
     # Temporal took it; with PostgreSQL out of reach the order records it once the database is back.
-    _say(args, args.order_id, reply, await service.database_warning())
+    _say(args, args.order_id, reply, "" if recorded else await service.database_warning())
 
 
 # Temporal carries the commands, and the order records them once PostgreSQL is back; without
@@ -283,7 +287,7 @@ async def _reject(args: argparse.Namespace) -> int:
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "cancel", service.cancel(args.order_id, args.reason, by=args.by))
+        await _sent(args, service, "cancel", service.cancel(args.order_id, args.reason, by=args.by), recorded=True)
     return 0
 
 
@@ -300,7 +304,8 @@ async def _address(args: argparse.Namespace) -> int:
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "address change", service.update_address(args.order_id, address, by=args.by))
+        changing = service.update_address(args.order_id, address, by=args.by)
+        await _sent(args, service, "address change", changing, recorded=True)
     return 0
 
 

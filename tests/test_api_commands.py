@@ -31,7 +31,7 @@ def _app(pool: Any, tmp_path) -> Any:
     return app
 
 
-@pytest.mark.parametrize(("method", "path", "body"), COMMANDS)
+@pytest.mark.parametrize(("method", "path", "body"), COMMANDS[:2])
 async def test_a_command_temporal_took_while_postgresql_is_down_warns_as_the_cli_does(tmp_path, method, path, body):
     """An approve sent while PostgreSQL was down answered 200 "Order o-1 approved." alone, while
     the CLI and the TUI say that the order records it once PostgreSQL answers again (a review)."""
@@ -42,6 +42,16 @@ async def test_a_command_temporal_took_while_postgresql_is_down_warns_as_the_cli
         "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable, so the order records this and"
         " goes on once it answers again; start the stack with ./start.sh up."
     )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), COMMANDS[2:])
+async def test_a_cancel_or_address_change_done_while_the_api_cannot_reach_postgresql_has_no_warning(
+    tmp_path, method, path, body
+):
+    """The order answers these only once the database has the outcome (the cancel's ending, the
+    new address): a warning that it records them once PostgreSQL answers again was untrue."""
+    status, answer = await _call(_app(_LostPool(), tmp_path), method, path, json.dumps(body).encode())
+    assert (status, answer) == (200, {"order_id": "o-1", "accepted": True, "message": "ok"})
 
 
 @pytest.mark.parametrize(("method", "path", "body"), COMMANDS)

@@ -465,7 +465,6 @@ def _temporal_answers(monkeypatch, answer: str | None) -> _TemporalTakesIt:
     [
         (["approve", "ord-1"], "approve"),
         (["reject", "ord-1", "--reason", "fraud"], "reject"),
-        (["address", "ord-1", *ADDRESS], "update_address"),
     ],
 )
 def test_what_temporal_carries_is_sent_with_postgresql_down(cli: Run, monkeypatch, argv, name):
@@ -478,6 +477,22 @@ def test_what_temporal_carries_is_sent_with_postgresql_down(cli: Run, monkeypatc
     out = " ".join(cli.out.split())  # type: ignore[attr-defined]
     assert out.startswith("Order ord-1: done.")
     assert "is not reachable, so the order records this and goes on once it answers again;" in out
+
+
+@pytest.mark.parametrize(
+    "argv, name", [(["cancel", "ord-1"], "cancel"), (["address", "ord-1", *ADDRESS], "update_address")]
+)
+def test_a_cancel_or_address_change_done_while_this_cli_cannot_reach_postgresql_has_no_warning(
+    cli: Run, monkeypatch, argv, name
+):
+    """Their answer comes only once the order has recorded the outcome in the database (the
+    cancel's ending, the new address): with the postmaster stopped (SIGSTOP), whose running
+    backends still served the workers, `order cancel` said "Order d3c cancelled." and then
+    that the order records this once PostgreSQL answers again, which it already had."""
+    client = _temporal_answers(monkeypatch, "Order ord-1: done.")
+    code, err = cli("order", *argv)
+    assert (code, err, client.sent) == (0, "", [name])
+    assert " ".join(cli.out.split()) == "Order ord-1: done."  # type: ignore[attr-defined]
 
 
 def test_an_accepted_cancel_waiting_for_postgresql_says_so_after_a_moment(cli: Run, monkeypatch):
