@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
+import io
 import json
 import logging
 import os
@@ -104,6 +106,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     code = None
+    _show_what_cannot_be_encoded()
     try:
         code = _run(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()  # output held in the buffer meets a reader that went away here
@@ -111,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # also while saying why a command failed, with stdout and stderr in the pipe
         _reader_gone()
         return code or 0  # a command that failed (or a status that is not healthy) still says so
+
+
+def _show_what_cannot_be_encoded() -> None:
+    """A terminal whose encoding is not UTF-8 (LANG=en_US.ISO-8859-1, PYTHONIOENCODING=ascii)
+    cannot show the ×, ✓ and → we print: every `order status` raised UnicodeEncodeError and said
+    "something unexpected went wrong". Such characters show as '?' instead, the rest as it is."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and codecs.lookup(sys.stdout.encoding).name != "utf-8":
+        sys.stdout.reconfigure(errors="replace")
 
 
 def _run(argv: list[str]) -> int:

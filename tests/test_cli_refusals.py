@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import socket
+import sys
 from types import SimpleNamespace
 from typing import Callable, Iterator
 
@@ -609,3 +610,19 @@ def test_a_command_to_an_ended_order_is_refused_as_such_with_temporal_down(cli: 
     monkeypatch.setattr("app.service.create_pool", create_pool)
     code, err = cli("order", *argv)
     assert_refused(code, err, "Order ord-1 is already SHIPPED; nothing can change it now.")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_an_answer_with_characters_the_terminal_cannot_show_is_shown_not_an_apology(cli: Run, monkeypatch, encoding):
+    """Under a locale that is not UTF-8 (LANG=en_US.ISO-8859-1, PYTHONIOENCODING=ascii) every
+    `order status` said "Sorry, something unexpected went wrong": its panel has × and ✓, which
+    such a terminal cannot encode. Those characters now show as '?', and the rest is there."""
+    import io
+
+    _temporal_answers(monkeypatch, "Order ord-1 → approved ✓.")
+    shown = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(shown, encoding=encoding))
+    code, err = cli("order", "approve", "ord-1")
+    sys.stdout.flush()
+    assert (code, err) == (0, "")
+    assert shown.getvalue().decode(encoding).startswith("Order ord-1 ? approved ?.")
