@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api_body_limit import BodyLimit
-from app.checks import MAX_OFFSET, MAX_PAGE_SIZE
+from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, cut
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
 from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
 from app.waiting import within
@@ -161,9 +161,8 @@ def _no_unknown_query(request: Request) -> None:
     known = _query_names(route.dependant) if route else set()
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        name = unknown[0] if len(unknown[0]) <= 40 else unknown[0][:40] + "…"
         takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
-        raise InvalidInput(f"{request.url.path} has no query parameter {name!r}; {takes}.")
+        raise InvalidInput(f"{request.url.path} has no query parameter {cut(unknown[0])!r}; {takes}.")
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -220,7 +219,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=422)
         if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
             return JSONResponse({"detail": "The request needs a JSON body."}, status_code=422)
-        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        where = ".".join(cut(str(part)) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
         if first.get("type") == "extra_forbidden":
             return JSONResponse({"detail": f"The request has a field this API does not know: {where}."}, status_code=422)
         if first.get("type") in NOT_AN_OBJECT:

@@ -22,6 +22,14 @@ MAX_OFFSET = 1_000_000_000
 # Ids the API's routes take for themselves: GET /orders/counts answers the counts per state,
 # so an order of that id could never be looked up there.
 RESERVED_ORDER_IDS = frozenset({"counts"})
+# How much of an operator's input a refusal quotes (as rules.id_problem does): a state, a SKU or
+# a field name is far shorter, and a sentence quoting 5,000 characters is no longer one to read.
+QUOTED_LENGTH = 40
+
+
+def cut(text: str) -> str:
+    """``text`` as a refusal quotes it: cut short, with "…", past QUOTED_LENGTH characters."""
+    return text if len(text) <= QUOTED_LENGTH else text[:QUOTED_LENGTH] + "…"
 
 
 def refuse_reserved_id(order_id: str) -> None:
@@ -94,7 +102,7 @@ def list_orders(*, state: str | None = None, limit: int = 50, offset: int = 0) -
         return OrderState(state.strip().upper()).value
     except ValueError:
         names = ", ".join(s.value for s in OrderState)
-        raise InvalidInput(f"Unknown state {state!r}; use one of {names}.") from None
+        raise InvalidInput(f"Unknown state {cut(state)!r}; use one of {names}.") from None
 
 
 def _order_id(order_id: str) -> None:

@@ -11,8 +11,10 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 
+from app.checks import QUOTED_LENGTH
 from app.config import Settings
 from app.errors import OperatorError, StackUnreachable, lost_database
 
@@ -29,6 +31,8 @@ class UsageError(SystemExit):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors exit 2 with one sentence
+        # argparse quotes the value it could not take whole ("invalid int value: 'AAAA…'").
+        message = re.sub("'([^']{%d})[^']+'" % QUOTED_LENGTH, "'\\1…'", message)
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
         raise UsageError(f"Usage error: {message.rstrip('.')}; see {self.prog} --help.")

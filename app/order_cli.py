@@ -136,18 +136,18 @@ def _address_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_item(text: str) -> OrderItem:
     sku, sep, quantity = text.partition(":")
     if not sep or not sku.strip():
-        raise InvalidInput(f"Item {text!r} must look like SKU:QTY, for example WIDGET-1:2.")
+        raise InvalidInput(f"Item {checks.cut(text)!r} must look like SKU:QTY, for example WIDGET-1:2.")
     number = quantity.strip()
     # A sign, then ASCII digits only: int() also takes "3_0" and full-width "３". With its sign
     # "-1" is a whole number, refused below as not positive, and "+3" is 3.
     digits = number[1:] if number[:1] in ("+", "-") else number
     if not digits or not all("0" <= ch <= "9" for ch in digits):
-        raise InvalidInput(f"The quantity in {text!r} must be a whole number such as 2.")
+        raise InvalidInput(f"The quantity in {checks.cut(text)!r} must be a whole number such as 2.")
     count = int(digits[:12])  # past 12 digits it is over the limit all the same (rules.item_problems)
     if number.startswith("-"):
         count = -count
     if count <= 0:
-        raise InvalidInput(f"The quantity in {text!r} must be positive.")
+        raise InvalidInput(f"The quantity in {checks.cut(text)!r} must be positive.")
     return OrderItem(sku=sku.strip().upper(), quantity=count)
 
 
@@ -162,7 +162,8 @@ def parse_address(args: argparse.Namespace, *, required: bool = True) -> Address
             raise InvalidInput("--address must be a JSON object with name, street, city, postal_code and country.")
         unknown = sorted(set(given) - set(ADDRESS_FIELDS))
         if unknown:
-            raise InvalidInput(f"--address has unknown field(s) {', '.join(unknown)}; use {', '.join(ADDRESS_FIELDS)}.")
+            named = ", ".join(checks.cut(name) for name in unknown)
+            raise InvalidInput(f"--address has unknown field(s) {named}; use {', '.join(ADDRESS_FIELDS)}.")
         for key, value in given.items():
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"Address field {key} must be text.")

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.api import create_app
 from app.config import Settings
 from app.errors import Taken
+from app.service import OrderService
 
 ORDER = {
     "order_id": "o-1",
@@ -292,3 +293,18 @@ async def test_a_query_parameter_the_path_does_not_take_is_refused(path, query, 
 async def test_the_query_parameters_a_path_takes_still_pass():
     status, body = await _call(_app(RuntimeError("reached")), "GET", "/orders", query=b"state=PAID&limit=5&offset=0")
     assert status == 500 and "unexpected" in body["detail"]  # past the check, into the (troubled) service
+
+
+@pytest.mark.parametrize(("method", "path", "query", "body"), [
+    ("GET", "/orders", b"state=" + b"A" * 5000, b""),
+    ("POST", "/orders", b"", json.dumps({**ORDER, "A" * 5000: 1}).encode()),
+    ("POST", "/orders", b"", json.dumps({**ORDER, "address": {**ORDER["address"], "A" * 5000: 1}}).encode()),
+])
+async def test_a_refusal_quotes_a_huge_value_cut_short(method, path, query, body):
+    """An unknown state or field of 5,000 characters came back whole in the one sentence."""
+    service = _Troubled(RuntimeError("not reached"))
+    service.order_page = OrderService.order_page.__get__(service)  # its checks refuse before any read
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, answer = await _call(app, method, path, body, query=query)
+    assert status == 422 and "A" * 40 + "…" in answer["detail"] and len(answer["detail"]) < 300, answer

@@ -626,3 +626,28 @@ def test_an_answer_with_characters_the_terminal_cannot_show_is_shown_not_an_apol
     sys.stdout.flush()
     assert (code, err) == (0, "")
     assert shown.getvalue().decode(encoding).startswith("Order ord-1 ? approved ?.")
+
+
+HUGE = "A" * 5000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["order", "list", "--state", HUGE],
+        ["order", "create", "--item", HUGE, *ADDRESS],
+        ["order", "create", "--item", f"WIDGET-1:{HUGE}", *ADDRESS],
+        ["order", "create", "--item", "WIDGET-1:1", "--address", json.dumps({HUGE: "x"})],
+        ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", HUGE],  # argparse's own words
+        ["order", "list", "--limit", HUGE],
+    ],
+)
+def test_a_refusal_quotes_a_huge_value_cut_short(cli: Run, capsys, argv):
+    """`order list --state` with 5,000 characters answered a 5,152-character "sentence" quoting
+    all of them (the order id and payment id were already cut at 40 characters)."""
+    try:
+        code, err = cli(*argv)
+    except SystemExit as usage:
+        code, err = usage.code, capsys.readouterr().err.strip().splitlines()[-1]
+    assert code in (1, 2) and "A…" in err
+    assert len(err.strip()) < 300 and len(err.strip().splitlines()) == 1, err
