@@ -6,10 +6,9 @@ import argparse
 import asyncio
 import errno
 import logging
-import os
 import socket
 
-from app.config import Settings
+from app.config import Settings, debug_to_stderr
 from app.errors import OperatorError
 from app.logging_setup import configure_logging
 
@@ -58,7 +57,7 @@ def _api(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     port = args.port or settings.api_port
-    if not os.environ.get("ORDER_TRACKER_DEBUG"):  # then it logs to stderr, as every command does
+    if not debug_to_stderr():  # then it logs to stderr, as every command does
         # Its own log, apart from the commands' cli.log: what `./start.sh logs api` shows.
         configure_logging(path=settings.logs_dir / "api.log")
     # The port first, and held from here on: uvicorn binding it itself would announce nothing

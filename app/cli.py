@@ -84,12 +84,10 @@ def _optional_module(name: str):
 def _configure_logging() -> str:
     """Operator commands log to .data/logs/cli.log; ORDER_TRACKER_DEBUG=1 logs to stderr instead.
     Returns where the log goes, for the apology."""
-    import os
-
-    from app.config import Settings
+    from app.config import Settings, debug_to_stderr
     from app.logging_setup import configure_logging
 
-    if os.environ.get("ORDER_TRACKER_DEBUG"):
+    if debug_to_stderr():
         configure_logging(logging.DEBUG)
         return "the log above"
     path = Settings.from_env().logs_dir / "cli.log"  # a bad setting is refused here, before anything

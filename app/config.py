@@ -221,6 +221,12 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
 
 
+def debug_to_stderr(env: Mapping[str, str] | None = None) -> bool:
+    """ORDER_TRACKER_DEBUG: commands and the API log at debug level to stderr instead of their
+    log file. Read as every switch is: it was on for any value, 0 and off included."""
+    return _switch(os.environ if env is None else env, "ORDER_TRACKER_DEBUG", False)
+
+
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     """On or off in variable ``name`` (unset or empty: ``default``); a typo is refused, not taken for on."""
     text = (env.get(name) or "").strip().lower()

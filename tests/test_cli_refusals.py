@@ -279,6 +279,21 @@ def test_a_bad_port_is_refused_where_a_command_reads_it_too(cli: Run, monkeypatc
     assert last_line == "ORDER_TRACKER_POSTGRES_PORT must be a port number between 1 and 65535, not '5433x'."
 
 
+@pytest.mark.parametrize("value", ["0", "off", "false"])
+def test_debug_logging_switched_off_is_off(cli: Run, monkeypatch, tmp_path, value):
+    """ORDER_TRACKER_DEBUG=0 turned the debug log on, to stderr: any value did, as if it were 1."""
+    monkeypatch.setenv("ORDER_TRACKER_DEBUG", value)
+    code, err = cli("order", "list")  # logs that PostgreSQL refused the connection
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "level=" not in err, err
+    assert "event=database_unreachable" in (tmp_path / "logs" / "cli.log").read_text()
+
+
+def test_a_debug_switch_that_is_neither_on_nor_off_is_one_sentence(cli: Run, monkeypatch):
+    monkeypatch.setenv("ORDER_TRACKER_DEBUG", "verbose")
+    code, err = cli("order", "list")
+    assert (code, err) == (1, "ORDER_TRACKER_DEBUG must be 1 (on) or 0 (off), not 'verbose'.\n")
+
+
 @pytest.mark.parametrize("value", ["0", "65536", "-1", "+80", "8_0", "٨٠", "1e3", "99999999999999999999"])
 def test_only_a_port_number_is_a_port(value):
     with pytest.raises(InvalidInput) as refused:
