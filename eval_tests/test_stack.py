@@ -248,3 +248,19 @@ def test_a_postgresql_that_cannot_be_initialised_is_said_with_what_was_started_m
         assert "Started and still running: the Temporal server (./start.sh down stops it)." in up.stderr
     finally:
         stack.destroy()
+
+
+def test_up_in_a_data_folder_whose_path_is_long():
+    """A checkout (or ORDER_TRACKER_DATA_DIR) whose path is longer than about 75 characters
+    could not start PostgreSQL: its Unix-domain socket went in the data folder, and the path of
+    `.s.PGSQL.<port>` there passed the 107 bytes the system allows ("could not create any
+    Unix-domain sockets", up exit 3). Everything connects over TCP on 127.0.0.1."""
+    stack = PrivateStack.create()
+    try:
+        deep = stack.data_dir / ("a-folder-of-a-long-name-" * 4) / ".data"
+        stack.env["ORDER_TRACKER_DATA_DIR"] = str(deep)
+        assert len(str(postgres.data_dir(stack.settings) / ".s.PGSQL.65535")) > 107
+        stack.ok("up", timeout=180)
+        assert stack.ok("order", "catalog", "--json").stdout.count('"sku"') == 6
+    finally:
+        stack.destroy()
