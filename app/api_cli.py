@@ -8,6 +8,7 @@ import errno
 import logging
 import socket
 
+from app.checks import cut
 from app.config import Settings, debug_to_stderr
 from app.errors import OperatorError
 from app.logging_setup import configure_logging
@@ -97,7 +98,7 @@ def _bind(host: str, port: int, set_by: str) -> socket.socket:
                 f"Port {port} for the API is already in use by another program; stop it or {change}."
             ) from None
         reason = (error.strerror or str(error)).rstrip(".").lower()
-        raise CannotListen(f"The API cannot listen on {host}:{port} ({reason}); check --host, or {change}.") from None
+        raise CannotListen(f"The API cannot listen on {cut(host)}:{port} ({reason}); check --host, or {change}.") from None
     return sock
 
 

@@ -115,3 +115,11 @@ def test_a_blank_host_is_a_usage_error_not_every_interface(tmp_path, monkeypatch
         main(["api", "--host", host])
     assert exited.value.code == 2
     assert f"give a host name or address to listen on, such as 127.0.0.1, not {host!r}." in capsys.readouterr().err
+
+
+def test_a_host_it_cannot_listen_on_is_quoted_cut_short(taken_port, capsys):
+    """A --host of 4,000 characters came back whole in the sentence."""
+    code = main(["api", "--host", "a." * 2000, "--port", str(taken_port)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err.startswith("The API cannot listen on a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.…:") and len(err) < 300, err
