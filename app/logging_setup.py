@@ -38,6 +38,21 @@ class FileOnFirstRecord(logging.FileHandler):
                 return
         super().emit(record)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A write that failed (a full disk): logging's own handler printed "--- Logging error ---"
+        and a traceback on the operator's stderr. The record is dropped instead, with what the
+        file's buffer still holds (its flush at exit would fail the same way); the next record
+        opens the file again, so that the API's log goes on once there is room."""
+        if not isinstance(sys.exc_info()[1], OSError):  # a record that cannot be formatted: a bug
+            super().handleError(record)
+            return
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
 
 def configure_logging(level: int = logging.INFO, stream=None, path: Path | None = None) -> None:
     """Log to ``stream`` (stderr by default) or, for operator commands, append to ``path``."""

@@ -93,6 +93,24 @@ def test_the_cli_log_is_created_with_its_first_record_and_an_unwritable_one_is_q
     assert capsys.readouterr().err == ""
 
 
+def test_a_cli_log_that_cannot_be_written_to_is_quiet_too(tmp_path, capsys):
+    """A full disk: the log opens, and each write fails (ENOSPC). logging printed "--- Logging
+    error ---" and a traceback on stderr, above the command's one sentence, at every record."""
+    from app.logging_setup import FileOnFirstRecord
+
+    full = tmp_path / "logs" / "cli.log"
+    full.parent.mkdir()
+    full.symlink_to("/dev/full")  # opens; every write is refused with "No space left on device"
+    handler = FileOnFirstRecord(full)
+    for n in range(2):
+        handler.emit(logging.makeLogRecord({"msg": f"event=lost n={n}", "levelno": logging.WARNING}))
+    assert capsys.readouterr().err == ""
+    full.unlink()  # room again: the API's log goes on
+    handler.emit(logging.makeLogRecord({"msg": "event=written", "levelno": logging.WARNING}))
+    handler.close()
+    assert full.read_text().strip() == "event=written" and capsys.readouterr().err == ""
+
+
 def test_down_purge_of_a_missing_data_dir_does_not_say_it_deleted_it(tmp_path, monkeypatch, capsys):
     import argparse
 
