@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import errno
 import io
 import json
 import logging
@@ -19,6 +20,9 @@ from app.config import Settings
 from app.errors import OperatorError, StackUnreachable, lost_database
 
 log = logging.getLogger("app.cli")
+
+# A write that cannot succeed (stdout or a file on a full disk): said as such, not as a bug.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 class UsageError(SystemExit):
@@ -116,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # also while saying why a command failed, with stdout and stderr in the pipe
         _reader_gone()
         return code or 0  # a command that failed (or a status that is not healthy) still says so
+    except OSError as error:  # the output held in the buffer, on a full disk
+        if error.errno not in WRITE_FAILURES:
+            raise
+        _reader_gone()  # what the buffer holds cannot go anywhere: no second try at exit
+        print(_could_not_write(error), file=sys.stderr)
+        return 1
 
 
 def _show_what_cannot_be_encoded() -> None:
@@ -156,6 +166,10 @@ def _run(argv: list[str]) -> int:
         if (lost := _lost_database(error)) is not None:  # it went away during the command
             log.warning("event=database_lost command=%s error=%r", getattr(args, "command", None), error)
             return _fail(args, str(lost), lost.exit_code, argv)
+        if isinstance(error, OSError) and error.errno in WRITE_FAILURES:
+            # The output (or a file) on a full disk: the apology would point to cli.log, on it too.
+            log.warning("event=write_failed command=%s error=%r", getattr(args, "command", None), error)
+            return _fail(args, _could_not_write(error), 1, argv)
         log.exception("event=unexpected_error command=%s", getattr(args, "command", None))
         return _fail(args, f"Sorry, something unexpected went wrong; the details are in {cli_log}.", 1, argv)
 
@@ -169,7 +183,14 @@ def _fail(args: argparse.Namespace | None, sentence: str, exit_code: int, argv: 
             print(json.dumps({"error": sentence, "exit_code": exit_code}))
         except BrokenPipeError:
             _reader_gone()  # nobody reads it, but the command still failed
+        except OSError as error:  # nor can anyone read it here (a full disk): stderr has the sentence
+            if error.errno not in WRITE_FAILURES:
+                raise
     return exit_code
+
+
+def _could_not_write(error: OSError) -> str:
+    return f"Could not write: {(error.strerror or str(error)).lower()}."
 
 
 def _json_on_stdout(args: argparse.Namespace | None, argv: list[str]) -> bool:

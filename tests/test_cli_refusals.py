@@ -666,3 +666,39 @@ def test_a_refusal_quotes_a_huge_value_cut_short(cli: Run, capsys, argv):
         code, err = usage.code, capsys.readouterr().err.strip().splitlines()[-1]
     assert code in (1, 2) and "A…" in err
     assert len(err.strip()) < 300 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["status"], "Could not write: no space left on device."),
+        # Its refusal stands, on stderr; the --json document cannot be written.
+        (["order", "list", "--limit", "0", "--json"], "The limit must be between 1 and 1000."),
+    ],
+)
+def test_output_that_cannot_be_written_is_said_so(cli: Run, monkeypatch, argv, said):
+    """`./start.sh status > file` on a full disk: "Sorry, something unexpected went wrong; the
+    details are in .../cli.log", a log on the same full disk; and a refusal's --json document
+    raised out of main, a traceback. It says what went wrong instead."""
+    import errno
+    import io
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert cli(*argv) == (1, f"{said}\n")
+
+
+def test_output_held_until_the_last_flush_that_cannot_be_written_is_said_so(cli: Run, monkeypatch):
+    """Written to the buffer, refused at the flush as the command ends: it raised out of main."""
+    import errno
+    import io
+
+    class FullAtFlush(io.StringIO):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullAtFlush())
+    assert cli("help") == (1, "Could not write: no space left on device.\n")
