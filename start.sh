@@ -30,9 +30,14 @@ bootstrap() {
     fi
     local python
     python="$(find_python)"
-    if [ ! -x "$VENV/bin/python" ]; then
+    # A .venv without pip is one whose creation failed half-way (ensurepip is missing on Debian
+    # or Ubuntu without python3-venv): made again, or every later run fails at the install.
+    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
         echo "Creating $VENV ..." >&2
-        "$python" -m venv "$VENV"
+        if ! "$python" -m venv --clear "$VENV"; then
+            echo "start.sh: $python could not create .venv; on Debian or Ubuntu, install python3-venv first." >&2
+            exit 1
+        fi
     fi
     echo "Installing requirements.txt into .venv (first run takes a minute) ..." >&2
     # The install's log goes with the install, not into a data directory (which may be elsewhere).

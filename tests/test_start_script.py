@@ -1,0 +1,36 @@
+"""start.sh on a fresh machine: the .venv it makes and mends. Run on a copy of the script with
+an empty requirements.txt and a stand-in `app`, so that no package is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from app.config import ROOT
+
+
+def _copy_of_start_sh(tmp_path):
+    shutil.copy(ROOT / "start.sh", tmp_path / "start.sh")
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "constraints.txt").write_text("")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "__main__.py").write_text("import sys\nprint('app ran with', sys.argv[1:])\n")
+    return tmp_path / "start.sh"
+
+
+def test_a_venv_left_without_pip_is_made_again(tmp_path):
+    """Where ensurepip is missing (Debian or Ubuntu without python3-venv), `python3 -m venv`
+    fails after it has made .venv/bin/python: every later run, python3-venv installed or not,
+    skipped the creation and said "installing requirements.txt failed; see .venv/pip.log"
+    ("No module named pip"), until the operator thought of deleting .venv."""
+    start = _copy_of_start_sh(tmp_path)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
+    done = subprocess.run(
+        ["bash", str(start), "help"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "app ran with ['help']\n"
+    assert subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-m", "pip", "--version"]).returncode == 0
