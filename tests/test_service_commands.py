@@ -1353,3 +1353,46 @@ async def test_a_command_temporal_dropped_from_a_running_order_says_so_not_that_
         await service.approve("o-3", by="dana")
     assert str(dropped.value).startswith("Temporal dropped the approval before order o-3 took it, most likely because its")
     assert str(dropped.value).endswith("send it again once the order goes on (./start.sh order status o-3).")
+
+
+class _TaskRefusedHandle:
+    """The workflow task that carried the Update was refused by the server (a signal came while
+    the order completed: UNHANDLED_COMMAND), and Temporal aborted the Update with it."""
+
+    describe = staticmethod(_running)
+
+    async def start_update(self, name: str, args: list, wait_for_stage) -> _Answered:
+        raise RPCError(
+            "Unable to perform workflow execution update due to unexpected workflow task failure.",
+            RPCStatusCode.FAILED_PRECONDITION,
+            b"",
+        )
+
+
+class _TaskRefusedClient:
+    def get_workflow_handle(self, workflow_id: str) -> _TaskRefusedHandle:
+        return _TaskRefusedHandle()
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        (
+            _NoOrderRow(),
+            "Temporal dropped the rejection before order o-9 took it: the workflow task that carried it was"
+            " refused (a signal or another command came as the order moved on), so the rejection was not"
+            " applied; send it again if it is still wanted (./start.sh order status o-9).",
+        ),
+        (_OrderRowIn("REJECTED"), "Order o-9 is already REJECTED; nothing can change it now."),
+    ],
+)
+async def test_a_command_whose_workflow_task_temporal_refused_says_it_was_not_applied(row, expected):
+    """FAILED_PRECONDITION "... due to unexpected workflow task failure": the server refused the
+    workflow task that carried the Update (two rejections racing the order's ending, a signal
+    landing as it completed), and Temporal drops an Update it had sent with that task, not
+    applied. The RPCError escaped the service: the CLI and the TUI apologised for something
+    unexpected, the API answered 500."""
+    service = OrderService(settings=None, client=_TaskRefusedClient(), pool=row)  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable if isinstance(row, _NoOrderRow) else Refused) as refused:
+        await service.reject("o-9", reason="fraud", by="dana")
+    assert str(refused.value) == expected

@@ -27,6 +27,7 @@ from app.service.temporal_errors import (
     WORKFLOW_TASKS_FAILING,
     _already,
     _out_of_reach,
+    _update_task_refused,
     _workflow_task_failing,
 )
 from app.waiting import within
@@ -178,6 +179,15 @@ class OrderCommands:
                     order_id, name, "was not received, nor were the commands still waiting for the order (Temporal"
                     " dropped them with it)"
                 ) from None
+            if _update_task_refused(error):
+                log.warning("event=command_dropped_task_refused command=%s order_id=%s", name, order_id)
+                noun = command_noun(name)
+                raise await self._ended_or(order_id, StackUnreachable(
+                    f"Temporal dropped the {noun} before order {order_id} took it: the workflow task that carried"
+                    " it was refused (a signal or another command came as the order moved on), so the"
+                    f" {noun} was not applied; send it again if it is still wanted (./start.sh order status"
+                    f" {order_id})."
+                ), database_lost) from None
             raise
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None

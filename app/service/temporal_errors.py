@@ -170,6 +170,15 @@ def _workflow_task_failing(error: RPCError) -> bool:
     return error.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in error.message
 
 
+def _update_task_refused(error: RPCError) -> bool:
+    """The server refused the workflow task that carried an Update (the worker completed the
+    order while a signal or another Update came: UNHANDLED_COMMAND) and aborted the Update it
+    had sent with that task: WorkflowNotReady, "... due to unexpected workflow task failure".
+    The task's messages are dropped, so the Update was not applied, and the steps never act on
+    an Update before it is on record (OrderWorkflow._updates_on_record)."""
+    return error.status == RPCStatusCode.FAILED_PRECONDITION and "unexpected workflow task failure" in error.message
+
+
 def _out_of_reach(error: BaseException, settings: Settings) -> bool:
     """PostgreSQL did not answer in time, or its connection failed: an outage to ride out."""
     return isinstance(error, asyncio.TimeoutError) or lost_database(error, settings) is not None
