@@ -13,6 +13,9 @@ MAX_FIELD_LENGTH = 200
 # Long enough for the longest national form (Iran's 10 digits, written 5-5 with a hyphen); one
 # character is enough, as "0" is what countries without postal codes (Hong Kong) are given.
 MAX_POSTAL_CODE_LENGTH = 12
+# How much of a value a refusal quotes: an id, a SKU or a country is far shorter, and a sentence
+# quoting 5,000 characters is no longer one to read.
+QUOTED_LENGTH = 40
 
 # Embedding and override controls make a terminal show the text after them reversed: a name
 # typed with them reads as another on every other operator's screen.
@@ -54,11 +57,19 @@ def payment_id_problem(payment_id: str) -> str | None:
     return id_problem("Payment id", payment_id)
 
 
+def quoted(value: object) -> str:
+    """``value`` as a refusal quotes it (its repr), cut short with "…" past QUOTED_LENGTH
+    characters."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= QUOTED_LENGTH else value[:QUOTED_LENGTH] + "…")
+    shown = repr(value)
+    return shown if len(shown) <= QUOTED_LENGTH else shown[:QUOTED_LENGTH] + "…"
+
+
 def id_problem(label: str, value: str) -> str | None:
     if not isinstance(value, str) or not ORDER_ID_PATTERN.fullmatch(value):
-        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "…"
         return (
-            f"{label} {shown!r} is malformed: use 1 to 64 letters, digits, '-' or '_', "
+            f"{label} {quoted(value)} is malformed: use 1 to 64 letters, digits, '-' or '_', "
             "starting with a letter or digit."
         )
     return None
@@ -176,7 +187,7 @@ def _address_problems(address: Address, strict: bool) -> list[str]:
         problems.append(problem)
     country = (address.country or "").strip().upper()
     if country and country not in ISO_COUNTRIES:
-        problems.append(f"Country {country!r} is not an ISO 3166 alpha-2 code such as US, DE or FR.")
+        problems.append(f"Country {quoted(country)} is not an ISO 3166 alpha-2 code such as US, DE or FR.")
     return problems
 
 
@@ -188,14 +199,16 @@ def item_problems(items: list[OrderItem], known_skus: Iterable[str]) -> list[str
     seen: set[str] = set()
     for item in items:
         if item.sku not in known:
-            problems.append(f"Unknown SKU {item.sku!r}; the catalog lists the products one can order.")
+            problems.append(f"Unknown SKU {quoted(item.sku)}; the catalog lists the products one can order.")
         if item.sku in seen:
-            problems.append(f"SKU {item.sku!r} appears twice; give it once with the total quantity.")
+            problems.append(f"SKU {quoted(item.sku)} appears twice; give it once with the total quantity.")
         seen.add(item.sku)
         if not isinstance(item.quantity, int) or isinstance(item.quantity, bool) or item.quantity <= 0:
-            problems.append(f"The quantity of {item.sku!r} must be a positive whole number, not {item.quantity!r}.")
+            problems.append(
+                f"The quantity of {quoted(item.sku)} must be a positive whole number, not {quoted(item.quantity)}."
+            )
         elif item.quantity > MAX_QUANTITY:
-            problems.append(f"The quantity of {item.sku!r} is over the limit of {MAX_QUANTITY}.")
+            problems.append(f"The quantity of {quoted(item.sku)} is over the limit of {MAX_QUANTITY}.")
     return problems
 
 
@@ -234,7 +247,7 @@ def unstorable_problem(items: list[OrderItem], address: Address, payment_id: str
             return problem
     for item in items:
         if not isinstance(item.quantity, int) or abs(item.quantity) > MAX_STORABLE_QUANTITY:
-            return f"The quantity of {item.sku} is not a whole number the order can hold."
+            return f"The quantity of {quoted(item.sku)} is not a whole number the order can hold."
     return None
 
 

@@ -22,9 +22,9 @@ MAX_OFFSET = 1_000_000_000
 # Ids the API's routes take for themselves: GET /orders/counts answers the counts per state,
 # so an order of that id could never be looked up there.
 RESERVED_ORDER_IDS = frozenset({"counts"})
-# How much of an operator's input a refusal quotes (as rules.id_problem does): a state, a SKU or
-# a field name is far shorter, and a sentence quoting 5,000 characters is no longer one to read.
-QUOTED_LENGTH = 40
+# How much of an operator's input a refusal quotes (as rules.quoted does): a state or a field
+# name is far shorter, and a sentence quoting 5,000 characters is no longer one to read.
+QUOTED_LENGTH = rules.QUOTED_LENGTH
 
 
 def cut(text: str) -> str:

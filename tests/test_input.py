@@ -143,7 +143,7 @@ def test_what_the_database_could_never_store_is_named_and_everything_else_is_lef
     assert unstorable_problem([OrderItem("NOPE", 0)], Address(name="", street="", city="", postal_code="", country="")) is None
     assert "address city" in unstorable_problem([OrderItem("W", 1)], Address(**{**good.__dict__, "city": "a\x00"}))
     assert "SKU 1" in unstorable_problem([OrderItem("W\udcff", 1)], good)
-    assert "quantity of W" in unstorable_problem([OrderItem("W", 10**12)], good)
+    assert "quantity of 'W'" in unstorable_problem([OrderItem("W", 10**12)], good)
 
 
 def test_an_order_id_the_api_routes_take_is_refused_before_anything_starts():
@@ -155,3 +155,30 @@ def test_an_order_id_the_api_routes_take_is_refused_before_anything_starts():
     with pytest.raises(InvalidInput, match="Order id 'counts' is reserved"):
         checks.create_order(order_id="counts", items=[OrderItem("WIDGET-1", 1)], address=address)
     checks.create_order(order_id="counts-1", items=[OrderItem("WIDGET-1", 1)], address=address)
+
+
+HUGE_SKU = "A" * 5000
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [OrderItem(HUGE_SKU, 1)],  # unknown
+        [OrderItem(HUGE_SKU, 1), OrderItem(HUGE_SKU, 1)],  # twice
+        [OrderItem(HUGE_SKU, 0)],
+        [OrderItem(HUGE_SKU, rules.MAX_QUANTITY + 1)],
+        [OrderItem("WIDGET-1", "9" * 5000)],  # type: ignore[arg-type]  # an order started by other means
+    ],
+)
+def test_an_item_refusal_quotes_a_huge_sku_cut_short(items):
+    """`order create --item "<5,000 characters>:1"` (and POST /orders) answered a 5,062-character
+    "sentence" quoting the whole SKU; other refusals quote at most 40 characters."""
+    catalog = CATALOG | ({HUGE_SKU} if len(items) == 2 or items[0].quantity != 1 else set())
+    problems = rules.item_problems(items, catalog)
+    assert problems and all(len(problem) < 200 for problem in problems), [len(p) for p in problems]
+    assert any("A" * 40 + "…'" in problem or "9" * 40 + "…'" in problem for problem in problems), problems
+
+
+def test_a_country_refusal_quotes_it_cut_short():
+    problems = rules.address_problems(Address(**{**GOOD.__dict__, "country": "Z" * 200}))
+    assert problems == [f"Country '{'Z' * 40}…' is not an ISO 3166 alpha-2 code such as US, DE or FR."]
