@@ -40,7 +40,7 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
     await flaky()
     order = input.order
     # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
-    if problem := rules.unstorable_problem(order.items, order.address, order.payment_id):
+    if problem := rules.unstorable_problem(order.items, order.address, order.payment_id, order.order_id):
         raise ApplicationError(f"Invalid order: {problem}", type="InvalidOrder", non_retryable=True)
     async with pool.acquire() as conn, conn.transaction():
         prices = await orders_db.prices(conn, [item.sku for item in order.items])

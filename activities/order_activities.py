@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import asyncpg
 from temporalio import activity
 
-from activities import business
+from activities import business, rules
 from activities.business import FlakyCall
 from activities.flaky import flaky_call
 from db import orders as orders_db
@@ -82,6 +82,8 @@ class OrderActivities:
         """Record who decided what and why; returns the review wait in ms."""
         decision = input.decision
         assert decision is not None
+        if _never_stored(input.order_id):
+            return 0
         async with self._pool.acquire() as conn, conn.transaction():
             decided_at = _instant(decision.decided_at)
             review_ms = await orders_db.stop_review_clock(conn, input.order_id, decided_at)
@@ -107,6 +109,8 @@ class OrderActivities:
         # try that replaced it (a signal applied first). With the content it cannot.
         content = json.dumps({"address": new, "by": input.by}, sort_keys=True)
         key = f"address_changed:{input.sequence}:{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+        if _never_stored(input.order_id):
+            return False
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.lock_for_handover(conn, input.order_id)
             if row is None:
@@ -132,6 +136,8 @@ class OrderActivities:
 
     @activity.defn(name="RefundPayment")
     async def refund_payment(self, input: RefundInput) -> Payment:
+        if _never_stored(input.order_id):
+            return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.refund(conn, input.order_id, input.payment_id)
             if row is None:
@@ -151,6 +157,8 @@ class OrderActivities:
 
     @activity.defn(name="FinishOrder")
     async def finish_order(self, input: FinishInput) -> Finished:
+        if _never_stored(input.order_id):
+            return Finished(processing_ms=0, review_ms=0)
         async with self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
             if row is None:  # no row to end (ReceiveOrder never succeeded)
@@ -212,6 +220,8 @@ class OrderActivities:
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:
+        if _never_stored(input.order_id):
+            return
         async with self._pool.acquire() as conn, conn.transaction():
             if input.event_type == CANCEL_REQUESTED_EVENT:
                 # After the order's row lock, as the hand-over reads it: a dispatch that checked
@@ -233,6 +243,13 @@ class OrderActivities:
             self.finish_order,
             self.record_event,
         ]
+
+
+def _never_stored(order_id: str) -> bool:
+    """An order id PostgreSQL cannot store (NUL, bytes that are not UTF-8: an order started by
+    other means, which ReceiveOrder refused): no row has it, nor can any event. The steps that
+    wind such an order up answer as for any order never stored, instead of failing for ever."""
+    return rules.storable_text_problem("order id", order_id) is not None
 
 
 def _instant(text: str) -> datetime | None:

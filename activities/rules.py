@@ -234,11 +234,14 @@ def storable_text_problem(label: str, value: object) -> str | None:
     return None
 
 
-def unstorable_problem(items: list[OrderItem], address: Address, payment_id: str = "") -> str | None:
+def unstorable_problem(
+    items: list[OrderItem], address: Address, payment_id: str = "", order_id: str = ""
+) -> str | None:
     """What the database could never store (so ReceiveOrder would retry for ever): text with NUL
     or bytes that are not UTF-8, or a quantity past any sensible amount. The operator's tools
     refuse all of it up front; this guards orders started by other means."""
-    texts = {f"address {name}": getattr(address, name, "") for name in (*REQUIRED_ADDRESS_FIELDS, "region")}
+    texts = {"order id": order_id}
+    texts |= {f"address {name}": getattr(address, name, "") for name in (*REQUIRED_ADDRESS_FIELDS, "region")}
     texts |= {f"SKU {i + 1}": item.sku for i, item in enumerate(items)} | {"payment id": payment_id}
     for label, value in texts.items():
         if not isinstance(value, str):

@@ -633,6 +633,41 @@ async def test_receive_order_refuses_for_good_what_the_database_cannot_store(poo
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
 
 
+@pytest.mark.parametrize("order_id", ["db-nul\x00", "db-broken\udcff"], ids=["nul", "not-utf-8"])
+async def test_an_order_id_the_database_cannot_store_is_refused_once_and_its_ending_steps_pass(pool, order_id):
+    """Started by other means than the operator's tools, with a clean payment id of its own: an
+    order id with a NUL made ReceiveOrder fail on every attempt, for ever (unstorable_problem did
+    not look at it), and FinishOrder too once the order ended. It is refused once, and the steps
+    that wind such an order up find no row, as for any order never stored."""
+    payment_id = f"pay-{uuid.uuid4().hex[:10]}"
+    order = OrderInput(
+        order_id=order_id,
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        payment_id=payment_id,
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    env = ActivityEnvironment()
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(
+            activities.receive_order,
+            ReceiveOrderInput(order, workflow_id="order-db-hand-started", started_at=datetime.now(timezone.utc).isoformat()),
+        )
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert refused.value.message == (
+        "Invalid order: The order id is not text the database can store (NUL, or bytes that are not UTF-8)."
+    )
+    assert await pool.fetchval("SELECT count(*) FROM payments WHERE payment_id = $1", payment_id) == 0
+    decision = Decision(approved=True, by="test")
+    await env.run(activities.record_event, EventInput(order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {}))
+    assert await env.run(activities.record_decision, ReviewInput(order_id=order_id, decision=decision)) == 0
+    assert await env.run(activities.record_address_change, AddressChange(order_id, 1, order.address, "test")) is False
+    refund = await env.run(activities.refund_payment, RefundInput(order_id=order_id, payment_id=payment_id, reason="r"))
+    assert refund.status == PaymentStatus.PENDING
+    finished = await env.run(activities.finish_order, FinishInput(order_id, OrderState.FAILED, "order_failed", "r"))
+    assert (finished.processing_ms, finished.state) == (0, None)
+
+
 async def test_orders_past_the_budget_are_those_in_flight_whose_clock_passed_it(pool):
     """The dashboard's line: not orders waiting for a human, not ended ones, and the review wait
     does not count against the budget."""
