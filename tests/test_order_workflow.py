@@ -375,6 +375,25 @@ async def test_an_order_whose_review_window_no_timer_can_hold_fails_with_the_rea
     assert "MarkAwaitingApproval" not in fakes.calls and "ValidateOrder" not in fakes.calls
 
 
+@pytest.mark.parametrize("attempts", [-1, 2**31], ids=["negative", "past-any-retry-policy"])
+async def test_an_order_whose_local_attempts_no_step_can_take_fails_with_the_reason(workflow_env, fakes, attempts):
+    """Started by other means than the operator's tools (which leave local_attempts at 0): a
+    step's retry policy cannot be made of such a number (-1: "Maximum attempts cannot be
+    negative"; past an int32), and the order's first workflow task failed on every retry, before anything was
+    stored. Its steps run with their own bound, and the order ends FAILED with the reason."""
+    order = an_order(fakes, oid(), local_attempts=attempts)
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        result = await asyncio.wait_for(handle.result(), 10)
+        keep_history(await handle.fetch_history(), "order")
+    assert result.state == OrderState.FAILED
+    assert result.failure_reason == (
+        f"Invalid order: local_attempts must be a whole number from 0 to {2**31 - 1}, not {attempts!r}."
+    )
+    assert len(fakes.calls["ReceiveOrder"]) == 1 and "ValidateOrder" not in fakes.calls
+    assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+
+
 async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_address_change_is_answered(
     workflow_env, fakes
 ):
@@ -1360,7 +1379,7 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     before it, whose child reported the dispatch failed; v11-before/ every scenario as 945ccbf
     recorded it, asking workflow.patched, and v11/ the same once orders took their patches from
     OrderInput.patches_in_input (no patch marker in any order's history), with the orders whose
-    review window no timer can hold, which end FAILED."""
+    review window no timer can hold, or whose local_attempts no step can take, which end FAILED."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]

@@ -68,6 +68,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEP_FAILED, failure_message, run_step
 
 
+# A retry policy's maximum_attempts is an int32.
+MAX_LOCAL_ATTEMPTS = 2**31 - 1
+
+
 @dataclass
 class _OrderEnded(Exception):
     """Raised inside ``run`` to leave the happy path for a terminal state."""
@@ -186,7 +190,7 @@ class OrderWorkflow(OrderCommands):
 
     async def _validate(self) -> None:
         self._step = "validating"
-        if problem := self._review_window_problem():
+        if problem := (self._review_window_problem() or self._local_attempts_problem()):
             raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
             await self._business_step(
@@ -245,6 +249,22 @@ class OrderWorkflow(OrderCommands):
         if isinstance(seconds, (int, float)) and math.isfinite(seconds) and earliest <= seconds <= latest:
             return None
         return f"the review window must be a number of seconds a timer can run for, not {seconds!r}."
+
+    def _local_attempts_problem(self) -> str | None:
+        """The tools leave local_attempts at 0 (each step's own bound). An order started by other
+        means may have one no retry policy can be made of (below 0, or past an int32): its
+        first workflow task failed on every retry, before the order was stored. Its steps run with
+        their own bound instead (_local_attempts), and the order ends FAILED here, on record."""
+        if self._local_attempts() == self._order.local_attempts:
+            return None
+        attempts = self._order.local_attempts
+        return f"local_attempts must be a whole number from 0 to {MAX_LOCAL_ATTEMPTS}, not {attempts!r}."
+
+    def _local_attempts(self) -> int:
+        """The order's local_attempts, or 0 (each step's own bound) if no retry policy can be
+        made of it. Every value that worked is kept, so a replay takes its run's path."""
+        attempts = self._order.local_attempts
+        return attempts if isinstance(attempts, int) and 0 <= attempts <= MAX_LOCAL_ATTEMPTS else 0
 
     def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on
@@ -487,11 +507,11 @@ class OrderWorkflow(OrderCommands):
 
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()
-        return await run_step(activity, arg, policies.BUSINESS_STEP, self._order.local_attempts, self._patched)
+        return await run_step(activity, arg, policies.BUSINESS_STEP, self._local_attempts(), self._patched)
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()
-        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._order.local_attempts, self._patched)
+        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._local_attempts(), self._patched)
 
     async def _updates_on_record(self) -> None:
         """Before a step acts: every Update accepted so far is on record in the history.
