@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from app.quiet_spans import QuietSpans, span as _span
 from app.views import format_cents
 from db.queries import Product
 from workflows.model import PROCESSING_BUDGET_S
@@ -323,6 +324,14 @@ def _attempt_text(entry: dict[str, Any]) -> Text:
     return text
 
 
+def _quiet_span_text(seconds: float) -> Text:
+    return Text(
+        f"  … nothing recorded for {_span(seconds)}: the order waited (a worker or Temporal stopped,"
+        " or the stack down)",
+        style="dim",
+    )
+
+
 def audit_timeline(audit: dict[str, Any]) -> Group:
     order = audit["order"]
     table = Table(box=None, show_header=True, expand=True, pad_edge=False)
@@ -331,8 +340,11 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
     # cells, so a line with emoji kept it, came out a cell too wide and lost its last word.
     table.add_column("What", ratio=1, overflow="fold")
     day = None
+    spans = QuietSpans()
     for entry in audit["timeline"]:
         moment = _moment(entry.get("at"))
+        if (quiet := spans.before(entry, moment)) is not None:
+            table.add_row("", _quiet_span_text(quiet))
         # The Time column is a time of day: the date goes on a row of its own, first and
         # whenever it changes (a review runs 24 h; an order of last week had no date at all).
         if moment is not None and moment.date() != day:

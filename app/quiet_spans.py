@@ -1,0 +1,68 @@
+"""Where an order's audit timeline has nothing recorded for longer than the order's own waits
+explain (a worker or Temporal stopped, the stack down): app/render.py gives such a span a line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from workflows import policies
+from workflows.model import OrderState
+
+# Rows further apart than this while the order was in flight, with no wait of its own between
+# them (the review, a retry's back-off), get a line saying so: the order waited on a stopped
+# worker or Temporal, or a stack that was down. The workflow's own longest pause outside those
+# is the 2 s before a third shipping attempt.
+QUIET_SPAN_S = 4.0
+TERMINAL_STATE_NAMES = {state.value for state in OrderState if state.terminal}
+# The longest back-off between two attempts of a step (a step retried by the server, bookkeeping).
+LONGEST_BACK_OFF_S = max(policies.SERVER_RETRY.maximum_interval, policies.BOOKKEEPING_RETRY.maximum_interval).total_seconds()
+
+
+def span(seconds: float) -> str:
+    """7.9 s, 12 min 34 s, 2 h 5 min."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = int(seconds // 60)
+    return f"{minutes} min {int(seconds % 60)} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+class QuietSpans:
+    """Follows the timeline row by row and tells how long nothing was recorded before a row, when
+    that is longer than the order's own waits explain. Render-only: the JSON has no such rows."""
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+        self.ended: datetime | None = None  # when the latest row so far ended (an attempt runs)
+        self.last: dict[str, Any] | None = None
+
+    def before(self, entry: dict[str, Any], moment: datetime | None) -> float | None:
+        quiet = None
+        if moment is not None and self.ended is not None:
+            gap = (moment - self.ended).total_seconds()
+            quiet = gap if gap > QUIET_SPAN_S + self._explained(entry) else None
+        self._follow(entry, moment)
+        return quiet
+
+    def _explained(self, entry: dict[str, Any]) -> float:
+        """How long the order may wait before this row on its own: in the review or once ended,
+        as long as it takes; in a retry's back-off, the longest back-off."""
+        if self.state == OrderState.AWAITING_APPROVAL.value or self.state in TERMINAL_STATE_NAMES:
+            return float("inf")
+        last = self.last or {}
+        next_attempt = (
+            last.get("kind") == "attempt" and last.get("outcome") != "ok" and entry["kind"] == "attempt"
+            and (entry.get("workflow_id"), entry["activity"], entry["attempt"])
+            == (last.get("workflow_id"), last["activity"], last["attempt"] + 1)
+        )
+        return LONGEST_BACK_OFF_S if next_attempt else 0.0
+
+    def _follow(self, entry: dict[str, Any], moment: datetime | None) -> None:
+        payload = entry.get("payload") or {}
+        # A cancel request names the state it came in, not one it leads to.
+        if entry["kind"] == "event" and payload.get("state") and entry["type"] != "cancel_requested":
+            self.state = payload["state"]
+        if moment is not None:
+            end = moment + timedelta(milliseconds=entry.get("duration_ms") or 0)
+            self.ended = end if self.ended is None else max(self.ended, end)
+        self.last = entry

@@ -1,0 +1,99 @@
+"""The audit's line for a span with nothing recorded while the order was in flight: a worker or
+Temporal stopped, or the stack down, meanwhile. Rendered rows, read as text."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+
+from app.render import audit_timeline
+
+T0 = datetime(2026, 11, 27, 9, 49, 37, tzinfo=timezone.utc)
+
+
+def event(seconds: float, kind: str, state: str | None = None, **payload) -> dict:
+    at = (T0 + timedelta(seconds=seconds)).isoformat()
+    return {"at": at, "kind": "event", "type": kind, "payload": payload | ({"state": state} if state else {})}
+
+
+def attempt(seconds: float, activity: str, n: int = 1, outcome: str = "ok", duration_ms: int = 3, **more) -> dict:
+    at = (T0 + timedelta(seconds=seconds)).isoformat()
+    return {"at": at, "kind": "attempt", "activity": activity, "attempt": n, "outcome": outcome,
+            "error": None if outcome == "ok" else "RuntimeError: Forced failure for testing",
+            "duration_ms": duration_ms, "workflow_id": "order-o-1"} | more
+
+
+def lines(timeline: list[dict], styles: bool = False) -> list[str]:
+    console = Console(record=True, width=120, color_system="truecolor", force_terminal=True, file=io.StringIO())
+    console.print(audit_timeline({"order": {"order_id": "o-1", "state": "SHIPPED"}, "timeline": timeline}))
+    return console.export_text(styles=styles).splitlines()
+
+
+def quiet(timeline: list[dict]) -> list[str]:
+    return [line.strip() for line in lines(timeline) if "nothing recorded" in line]
+
+
+def test_a_worker_stopped_while_the_child_ran_shows_as_a_span_with_nothing_recorded():
+    """The order worker stopped (SIGSTOP) for 8 s while the shipping child dispatched: the audit
+    went from "carrier dispatched" to MarkShipped 7.9 s later with no row saying so."""
+    timeline = [
+        attempt(0.0, "DispatchCarrier", 1, "timeout", 120),
+        attempt(0.228, "DispatchCarrier", 2),
+        event(0.229, "carrier_dispatched", "DISPATCHED", tracking_number="TRK1"),
+        attempt(8.092, "MarkShipped"),
+        event(8.095, "order_shipped", "SHIPPED"),
+    ]
+    text = lines(timeline)
+    said = [at for at, line in enumerate(text) if "nothing recorded" in line]
+    assert len(said) == 1
+    assert "carrier dispatched" in text[said[0] - 1] and "MarkShipped #1" in text[said[0] + 1]
+    assert "nothing recorded for 7.9 s" in text[said[0]]
+    styled = next(line for line in lines(timeline, styles=True) if "nothing recorded" in line)
+    assert "\x1b[2m" in styled  # dimmed, as the timeline's other asides
+
+
+def test_a_step_run_again_after_a_killed_worker_says_how_long_nothing_was_recorded():
+    """README: the pause (up to the workflow task's 10 s timeout) before a step's run again had
+    no row of its own."""
+    timeline = [
+        attempt(0.0, "PreparePackage", 1, "error", 0),
+        attempt(9.5, "PreparePackage", 1, rerun=True),
+    ]
+    assert quiet(timeline) == ["… nothing recorded for 9.5 s: the order waited (a worker or Temporal stopped, or the"
+                               " stack down)"]
+
+
+def test_waits_the_audit_explains_get_no_line():
+    timeline = [
+        event(0.0, "order_received", "RECEIVED"),
+        event(0.1, "awaiting_approval", "AWAITING_APPROVAL"),
+        event(40.0, "address_changed", old={}, new={}, by="op"),  # in the review: nothing is missing
+        event(90.0, "cancel_requested", "AWAITING_APPROVAL", reason="no", by="op"),  # not a new state
+        attempt(300.0, "RecordDecision"),
+        event(300.1, "approved", "APPROVED", by="op"),
+        # The server's back-off between attempts of a step (up to 5 s), and an attempt that ran
+        # long itself (its row says how long).
+        attempt(300.2, "ChargePayment", 101, "error", 0),
+        attempt(305.1, "ChargePayment", 102, "timeout", 8097),
+        attempt(313.3, "ChargePayment", 103),
+        event(313.4, "payment_charged", "PAID"),
+        event(313.5, "order_shipped", "SHIPPED"),
+        # After the ending: a command refused ten minutes later is no wait of the order's.
+        attempt(913.5, "RecordEvent"),
+        event(913.6, "command_refused", reason="the order has ended"),
+    ]
+    assert quiet(timeline) == []
+
+
+def test_a_back_off_longer_than_any_retry_policy_allows_is_not_taken_for_one():
+    timeline = [attempt(0.0, "ChargePayment", 3, "error", 0), attempt(12.0, "ChargePayment", 4)]
+    assert quiet(timeline)[0].startswith("… nothing recorded for 12.0 s")
+
+
+def test_a_long_span_reads_in_minutes_and_hours():
+    timeline = [event(0.0, "order_validated", "VALIDATED"), attempt(754.0, "MarkAwaitingApproval"),
+                event(755.0, "payment_charged", "PAID"), attempt(755.0 + 2 * 3600 + 300, "PreparePackage")]
+    said = quiet(timeline)
+    assert said[0].startswith("… nothing recorded for 12 min 34 s") and said[1].startswith("… nothing recorded for 2 h 5 min")
