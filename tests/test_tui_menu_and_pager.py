@@ -215,6 +215,49 @@ async def test_a_refusal_wider_than_the_terminal_is_wrapped_whole_under_the_ques
     assert all(len(line) <= 40 for line in shown.splitlines()), shown
 
 
+def _keep_the_last_drawing(app: Any, drawn: list[str]) -> None:
+    """What the prompt draws, its last drawing (the answer's echo) included: the renderer
+    forgets that one as soon as it is drawn."""
+    renderer, reset = app.renderer, app.renderer.reset
+
+    def keeping(*args: Any, **kwargs: Any) -> None:
+        if renderer.last_rendered_screen is not None:
+            drawn.append(_screen_text(app))
+        reset(*args, **kwargs)
+
+    renderer.reset = keeping
+
+
+async def test_an_answered_question_wider_than_the_terminal_breaks_between_words():
+    """At 40 columns the echo of the dashboard's answered question broke mid-word: "? Show
+    orders in which state? AWAITING_A" above "PPROVAL" (an operator walkthrough at 40x12)."""
+    drawn: list[str] = []
+    message = "Show orders in which state?"
+    with create_pipe_input() as keys:
+        question = questionary.select(
+            message, choices=["All states", "AWAITING_APPROVAL"], input=keys, output=_Terminal(12, 40)
+        )
+        _keep_the_last_drawing(question.application, drawn)
+        keys.send_text("\x1b[B\r")
+        assert await prompts.ask(question) == "AWAITING_APPROVAL"
+    echo = drawn[-1]
+    assert echo.split() == ["?", *message.split(), "AWAITING_APPROVAL"], echo
+    assert all(len(line) <= 40 for line in echo.splitlines()), echo
+
+
+@pytest.mark.parametrize(("fragments", "columns", "lines"), [
+    ([("q", "? Show orders in which state? "), ("a", "AWAITING_APPROVAL")], 40,
+     ["? Show orders in which state? ", "AWAITING_APPROVAL"]),
+    ([("q", "abc "), ("a", "d")], 4, ["abc", "d"]),  # a space at the edge: the words stay apart
+    ([("q", "? Id "), ("a", "sim-520b6b-0042")], 8, ["? Id ", "sim-520b", "6b-0042"]),  # longer than a line
+    ([("q", "? 注文 "), ("a", "注文注文")], 10, ["? 注文 ", "注文注文"]),  # in cells
+])
+def test_an_echo_is_broken_between_words_in_cells(fragments, columns, lines):
+    from prompt_toolkit.formatted_text import fragment_list_to_text
+
+    assert fragment_list_to_text(prompts._fragments_between_words(fragments, columns)).split("\n") == lines
+
+
 def _timeline(lines: int) -> Text:
     return Text("\n".join(f"line {n}" for n in range(1, lines + 1)))
 

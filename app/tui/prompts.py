@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import termios
@@ -18,6 +19,8 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_to_t
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.layout import Dimension, walk
 from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.shortcuts import PromptSession
+from prompt_toolkit.utils import get_cwidth
 from questionary import Question
 from questionary.prompts.common import InquirerControl
 
@@ -194,12 +197,67 @@ def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleA
     return wrapped
 
 
+def _echo_between_words(question: Question) -> None:
+    """The answered question ("? Show orders in which state? AWAITING_APPROVAL") broken between
+    words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
+    ("AWAITING_A" / "PPROVAL"). questionary draws the answer into the question's prompt
+    session's message, which the prompt's window after it shows."""
+    application = question.application
+    sessions = [
+        window.get_line_prefix.func.__self__
+        for window in application.layout.find_all_windows()
+        if isinstance(getattr(getattr(window.get_line_prefix, "func", None), "__self__", None), PromptSession)
+    ]
+    if not sessions:
+        return
+    session = sessions[0]
+    message = session.message
+
+    def echo() -> StyleAndTextTuples:
+        fragments = to_formatted_text(message)
+        if not application.is_done:
+            return fragments
+        return _fragments_between_words(fragments, application.output.get_size().columns)
+
+    session.message = echo
+
+
+def _fragments_between_words(fragments: StyleAndTextTuples, columns: int) -> StyleAndTextTuples:
+    """The fragments with a line break before each word that would go past ``columns`` (in
+    cells), and within a word longer than a line; spaces at the end of a line are dropped."""
+    broken: StyleAndTextTuples = []
+    column, full = 0, False
+    for style, text, *_handler in fragments:
+        for piece in re.split(r"( +|\n)", text):
+            if piece == "\n":
+                broken.append((style, piece))
+                column, full = 0, False
+            elif piece.isspace():
+                if column + get_cwidth(piece) < columns:
+                    broken.append((style, piece))
+                    column += get_cwidth(piece)
+                else:
+                    full = True  # the next word starts a line
+            elif piece:
+                if full or (column and column + get_cwidth(piece) > columns):
+                    broken.append((style, "\n"))
+                    column, full = 0, False
+                while column + get_cwidth(piece) > columns:  # a word longer than a line, in pieces
+                    fits = next((n for n in range(len(piece), 0, -1) if column + get_cwidth(piece[:n]) <= columns), 1)
+                    broken += [(style, piece[:fits]), (style, "\n")]
+                    piece, column = piece[fits:], 0
+                broken.append((style, piece))
+                column += get_cwidth(piece)
+    return broken
+
+
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
     _forget_keys_typed_ahead()
     _bind_escape(question, back=escape)
     _erase_unless_answered(question)
     _refusals_wrapped(question)
+    _echo_between_words(question)
     _list_within_the_terminal(question)
     try:
         answer = await question.unsafe_ask_async()
