@@ -1014,6 +1014,34 @@ async def test_a_short_terminal_still_shows_a_few_orders_and_the_way_back(width,
     assert any(line.startswith("Past the 15 s") for line in lines) is late, lines
 
 
+class _FiveStates(_EveryState):
+    async def state_counts(self) -> dict[str, int]:
+        return {"AWAITING_APPROVAL": 12, "PAID": 2, "SHIPPED": 30, "CANCELLED": 3, "FAILED": 4}
+
+
+@pytest.mark.parametrize("state_filter", [None, "SHIPPED"])
+async def test_a_short_terminal_shows_the_count_of_every_state(state_filter):
+    """At 30x10 the counts line read "51 orders  AWAITING_APPROVAL …": the states after the first
+    were cut off. Short, the states' names are shortened, and the counts take the title's line
+    too where they need it (not when a filter names the orders the rows are)."""
+    from app.tui.dashboard import dashboard_view
+
+    service = _FiveStates()
+    orders = await service.list_orders(state=state_filter, limit=3)
+    view = dashboard_view(orders, await service.state_counts(), state_filter=state_filter, width=30, short=True)
+    lines = render(view, width=30, height=10).splitlines()
+    assert len(lines) == 8 and all(len(line) <= 30 for line in lines), lines
+    said = " ".join(lines[:2])
+    if state_filter:
+        assert lines[1] == "Newest 3 SHIPPED orders", lines
+        said = lines[0]
+    assert "51 orders" in said and "REVIEW 12" in said and "PAID 2" in said, lines
+    if not state_filter:
+        assert all(count in said for count in ("SHIP 30", "CANC 3", "FAIL 4")), lines
+    else:
+        assert said.endswith("…"), lines
+
+
 @pytest.mark.parametrize(("width", "height"), [(30, 6), (40, 4), (20, 3)])
 async def test_a_terminal_too_short_for_any_order_says_so_in_one_line(width, height):
     lines = await _last_frame(width, height, shown="Too short")

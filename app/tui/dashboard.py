@@ -119,6 +119,35 @@ def summary_bar(counts: dict[str, int]) -> Text:
     return text
 
 
+# The states' names where the short layout has no room for them whole ("51 orders  AWAITING_APPROVAL …"
+# hid every state after the first at 30 columns).
+SHORT_STATE_NAMES = {
+    "RECEIVED": "RECV", "VALIDATED": "VALID", "AWAITING_APPROVAL": "REVIEW", "APPROVED": "APPR", "PAID": "PAID",
+    "PACKED": "PACK", "DISPATCHED": "DISP", "SHIPPED": "SHIP", "CANCELLED": "CANC", "REJECTED": "REJ",
+    "EXPIRED": "EXP", "FAILED": "FAIL",
+}
+
+
+def short_summary(counts: dict[str, int], width: int, lines: int) -> list[Text]:
+    """The counts per state for the short layout: on one line if they fit whole, else with the
+    states' names shortened, on up to ``lines`` lines, the last cut at the edge."""
+    whole = summary_bar(counts)
+    if whole.cell_len <= width:
+        return [whole]
+    entries = [Text(plural(sum(counts.values()), "order"), style="bold")] + [
+        Text(f"{SHORT_STATE_NAMES.get(state.value, state.value)} {counts[state.value]}", style=state_style(state.value))
+        for state in OrderState
+        if counts.get(state.value)
+    ]
+    packed = [entries[0]]
+    for entry in entries[1:]:
+        if packed[-1].cell_len + 2 + entry.cell_len > width and len(packed) < lines:
+            packed.append(entry)
+        else:
+            packed[-1] = Text.assemble(packed[-1], "  ", entry)
+    return packed
+
+
 def dashboard_table(orders: list[dict[str, Any]], *, title: str | None = None, width: int = 80) -> Table:
     """Narrow enough for 80 columns: no amount, a short step, the clock against the budget;
     the step gets more room on a wider screen, and none on a narrower one (at 60 columns every
@@ -206,15 +235,20 @@ def dashboard_view(
     title = table_title(len(orders), state_filter)
     footer = footer_text(refreshed_at, took_ms, short)
     parts: list[Any] = [health] if health is not None else []
-    parts.append(summary_bar(counts))
     late = overdue_line(overdue or [], datetime.now(timezone.utc))
     if short:
-        parts.append(late or Text(title))
+        # The counts take the title's line too where they need it, unless that line names the
+        # orders past the budget, or the filter the rows are of.
+        summary = short_summary(counts, width, 1 if late or state_filter else 2)
+        parts += summary
+        if len(summary) == 1:
+            parts.append(late or Text(title))
         parts += [dashboard_table(orders, width=width), footer]
         for line in parts:
             if isinstance(line, Text):
                 line.no_wrap, line.overflow = True, "ellipsis"
         return Group(*parts)
+    parts.append(summary_bar(counts))
     if late is not None:
         parts.append(late)
     parts += [dashboard_table(orders, title=title, width=width), footer]
