@@ -1390,6 +1390,42 @@ async def test_a_short_terminal_keeps_the_health_line_to_one_line_so_the_last_an
         assert (lines == 1 and height < 20) == ("Web UI" not in out.getvalue()), shown
 
 
+@pytest.mark.parametrize(("width", "height", "again"), [(40, 12, 1), (80, 24, 4)])
+async def test_a_short_terminal_says_what_is_down_once_not_at_every_return_to_the_menu(
+    monkeypatch, width, height, again
+):
+    """At 40x12 with the order worker stopped, "order worker is down: …" (three lines) and
+    "Starting cannot help a stopped process" (two) were printed above the menu after every
+    screen, and pushed its answer ("… the approval may still take effect once one does") out of
+    view. In a short terminal the one-line summary stands for them until what is down changes."""
+    from app.stack.status import PartStatus, StackStatus
+    from app.tui import app as tui_app
+
+    def stack(detail: str) -> StackStatus:
+        parts = [PartStatus(name, healthy=True, detail="ok", local=True) for name in ("temporal", "postgres", "shipping-worker")]
+        parts.append(PartStatus("order-worker", healthy=False, detail=detail, local=True))
+        return StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    stopped = stack("stopped (SIGSTOP): not serving order-tq; kill -CONT 4242 resumes it")
+    statuses = iter([stopped, stopped, stack("stopped (SIGSTOP): not serving order-tq; kill -CONT 4343 resumes it")])
+
+    class _Stack:
+        async def status(self):
+            return next(statuses)
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    out = io.StringIO()
+    tui = tui_app.Tui(Console(file=out, width=width, height=height))
+    said = []
+    for _ in range(3):
+        await tui.health()
+        said.append(out.getvalue().splitlines())
+        out.seek(0), out.truncate()
+    assert "kill -CONT 4242" in " ".join(said[0]) and "Starting cannot help" in " ".join(said[0]), said
+    assert len(said[1]) == again and "order worker down" in said[1][0], said
+    assert "kill -CONT 4343" in " ".join(said[2]), said  # what is down changed: said again
+
+
 def _form_answers(monkeypatch, answers: list) -> None:
     """The create form answered in turn from ``answers``, with a fixed address."""
     from app.tui import forms

@@ -53,6 +53,7 @@ class Tui:
         self.service: OrderService | None = None
         self.remembered: dict[str, Any] = {}  # the last address typed, offered again
         self.last_pick = 0  # the menu opens on the entry picked last (approving one order after another)
+        self.said_down: list[str] = []  # what is down, as last said above the menu
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
         service, console = self.service, self.console
@@ -111,16 +112,23 @@ class Tui:
         """The health line; when a part is down, offer to start it rather than fail later."""
         status = await Stack().status()
         self.console.print(self.health_above_menu(status))
+        sentences = down_parts(status)
+        # In a short terminal, said once until what is down changes, and then the one-line summary
+        # stands for them: at 40x12 they and the menu pushed the answer just given out of view.
+        said_before = sentences == self.said_down and self.short_of_lines(status)
+        self.said_down = sentences
         if status.healthy:
             return
-        for sentence in down_parts(status):
-            self.console.print(f"[red]{sentence}[/]")
+        if not said_before:
+            for sentence in sentences:
+                self.console.print(f"[red]{sentence}[/]")
         down = [part for part in status.parts if not part.healthy]
         # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
         server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
         if all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down):
             # `up` refuses a stopped process (it would start a second one beside it): resume it.
-            self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
+            if not said_before:
+                self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
             return
         try:
             start = await ask(questionary.confirm("Start what is down?", default=True))
@@ -136,11 +144,13 @@ class Tui:
     def health_above_menu(self, status: Any) -> Text:
         """The health line, or, where it and the menu would leave fewer than ANSWER_LINES, one
         line saying what is down, or that nothing is."""
+        return health_summary(status) if self.short_of_lines(status) else health_line(status, self.console.width)
+
+    def short_of_lines(self, status: Any) -> bool:
+        """Whether the health line and the menu would leave fewer than ANSWER_LINES above them."""
         line = health_line(status, self.console.width)
         menu_lines = len(self.menu()) + 1  # and its question
-        if line.plain.count("\n") + 1 + menu_lines + ANSWER_LINES > self.console.height:
-            return health_summary(status)
-        return line
+        return line.plain.count("\n") + 1 + menu_lines + ANSWER_LINES > self.console.height
 
     async def guarded(self, label: str, screen: Callable[[], Awaitable[Any]]) -> None:
         async def shielded() -> None:
