@@ -1625,23 +1625,30 @@ async def test_the_address_an_order_has_is_sent_while_another_change_is_being_re
     assert "Address of order o-1 updated." in said
 
 
+def _questions_drawn(monkeypatch: Any, questionary_module: Any) -> list[str]:
+    """Each select's question line as questionary draws it, its hint included."""
+    drawn: list[str] = []
+    real_select = questionary_module.select
+
+    def select(message: str, choices: list, instruction: str | None = None, **options: Any) -> Any:
+        drawn.append(f"? {message} {instruction or '(Use arrow keys)'}".rstrip())
+        return real_select(message, choices, instruction=instruction, **options)
+
+    monkeypatch.setattr(questionary_module, "select", select)
+    return drawn
+
+
 @pytest.mark.parametrize("width", [36, 40, 80])
 async def test_the_pick_lists_question_is_not_broken_mid_word_in_a_narrow_terminal(monkeypatch, width):
     """At 40 columns "? Which order to re-address? (Use arrow keys)" wrapped as "(Use arrow
     key" / "s)" (an operator walkthrough): the hint goes when it does not fit."""
     from app.tui import actions
 
-    drawn: list[str] = []
-    real_select = actions.questionary.select
-
-    def select(message: str, choices: list, instruction: str | None = None, **options: Any) -> Any:
-        drawn.append(f"? {message} {instruction or '(Use arrow keys)'}".rstrip())  # as questionary draws it
-        return real_select(message, choices, instruction=instruction, **options)
+    drawn = _questions_drawn(monkeypatch, actions.questionary)
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
         return LONG_IDS[0]
 
-    monkeypatch.setattr(actions.questionary, "select", select)
     monkeypatch.setattr(actions, "ask", ask)
     await actions.pick_order(_Listed(), Console(file=io.StringIO(), width=width), None, "re-address")
     [question] = drawn
@@ -1652,12 +1659,7 @@ async def test_the_pick_lists_question_is_not_broken_mid_word_in_a_narrow_termin
 async def test_the_menus_question_is_not_broken_mid_word_in_a_narrow_terminal(monkeypatch, width):
     """Under 30 columns "? What next? (Use arrow keys)" wrapped as "(Use arrow keys" / ")": the
     hint goes when it does not fit, as at every other list."""
-    drawn: list[str] = []
-    real_select = tui_app.questionary.select
-
-    def select(message: str, choices: list, instruction: str | None = None, **options: Any) -> Any:
-        drawn.append(f"? {message} {instruction or '(Use arrow keys)'}".rstrip())  # as questionary draws it
-        return real_select(message, choices, instruction=instruction, **options)
+    drawn = _questions_drawn(monkeypatch, tui_app.questionary)
 
     async def ask(question: Any, *, escape: bool = True) -> int:
         return len(tui.menu()) - 1  # Quit
@@ -1668,7 +1670,6 @@ async def test_the_menus_question_is_not_broken_mid_word_in_a_narrow_terminal(mo
     async def connect(cls: Any, *args: Any, **kwargs: Any) -> _NoService:
         return _NoService()
 
-    monkeypatch.setattr(tui_app.questionary, "select", select)
     monkeypatch.setattr(tui_app, "ask", ask)
     monkeypatch.setattr(tui_app, "ensure_up", nothing)
     monkeypatch.setattr(tui_app.OrderService, "connect", classmethod(connect))

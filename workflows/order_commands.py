@@ -63,8 +63,6 @@ def _text_refusal(**texts: object) -> str | None:
     return None
 
 
-
-
 def _as_address(value: Any) -> Address:
     """The SDK decodes arguments by type hint only when every parameter is sent; a client that
     sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict."""
