@@ -155,14 +155,21 @@ class AddressChangeIn(_In):
 
 
 def _no_unknown_query(request: Request) -> None:
-    """A query parameter the path does not take is refused, as an unknown body field is: with
-    `GET /orders?sate=PAID` (a typo) every order came back, unfiltered, with 200 (a review)."""
+    """A query parameter the path does not take, or one given twice, is refused, as an unknown
+    body field is: with `GET /orders?sate=PAID` (a typo) every order came back, unfiltered, with
+    200 (a review)."""
     route = request.scope.get("route")
     known = _query_names(route.dependant) if route else set()
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
         raise InvalidInput(f"{request.url.path} has no query parameter {cut(unknown[0])!r}; {takes}.")
+    # FastAPI keeps the last of a parameter given twice: `?state=CANCELLED&state=PAID` listed
+    # the PAID orders alone, with 200, to a client that meant either.
+    repeated = sorted(name for name in known if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        times = len(request.query_params.getlist(repeated[0]))
+        raise InvalidInput(f"{request.url.path} takes query parameter {repeated[0]!r} once, not {times} times.")
 
 
 def _query_names(dependant: Any) -> set[str]:

@@ -290,6 +290,21 @@ async def test_a_query_parameter_the_path_does_not_take_is_refused(path, query, 
     assert (status, body) == (422, {"detail": detail})
 
 
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        (b"state=CANCELLED&state=PAID", "/orders takes query parameter 'state' once, not 2 times."),
+        (b"limit=1&limit=500", "/orders takes query parameter 'limit' once, not 2 times."),
+    ],
+)
+async def test_a_query_parameter_given_twice_is_refused_not_cut_to_the_last(query, detail):
+    """`GET /orders?state=CANCELLED&state=PAID` answered 200 with the PAID orders alone: FastAPI
+    keeps the last value of a parameter given more than once, and a client that meant either
+    state got a page that looked complete."""
+    status, body = await _call(_app(RuntimeError("not reached")), "GET", "/orders", query=query)
+    assert (status, body) == (422, {"detail": detail})
+
+
 async def test_the_query_parameters_a_path_takes_still_pass():
     status, body = await _call(_app(RuntimeError("reached")), "GET", "/orders", query=b"state=PAID&limit=5&offset=0")
     assert status == 500 and "unexpected" in body["detail"]  # past the check, into the (troubled) service
