@@ -539,6 +539,32 @@ async def test_a_cancel_the_database_knows_to_be_too_late_is_refused_at_once(sta
     assert await service.cancel("o-9", reason="", by="dana") == "ok"  # before the hand-over: the workflow decides
 
 
+class _HungPool:
+    """A PostgreSQL that takes a connection and never answers (stopped with SIGSTOP)."""
+
+    async def fetchval(self, sql: str, *args):
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("command", ["cancel", "update_address", "reject"])
+async def test_a_command_connected_without_postgresql_does_not_ask_it_again_first(command):
+    """`order cancel` with PostgreSQL stopped took 12 s: the connection had just found it out of
+    reach (5 s), and the check whether the carrier has the package asked it again, another 5 s,
+    before the command went to Temporal."""
+    client = _Client()
+    service = OrderService(
+        settings=None, client=client, pool=_HungPool(), database_unreachable="PostgreSQL is not reachable."
+    )  # type: ignore[arg-type]
+    address = Address(name="A", street="S", city="C", postal_code="1", country="US")
+    sending = {
+        "cancel": lambda: service.cancel("o-12", reason="r", by="dana"),
+        "update_address": lambda: service.update_address("o-12", address, by="dana"),
+        "reject": lambda: service.reject("o-12", reason="r", by="dana"),
+    }[command]()
+    assert await asyncio.wait_for(sending, 1) == "ok"
+    assert [name for name, _ in client.sent] == [command]
+
+
 async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_a_moment(monkeypatch):
     """It waited the whole 20 s, then said a worker "may be down or busy"."""
     from app.errors import Unanswered

@@ -102,6 +102,10 @@ class OrderCommands:
         with the order worker down, the command waited, then said it "may still take effect".
         Returns whether the database was out of reach (then the command waits for it, which a
         long-lived caller such as the API, connected while it answered, would not know)."""
+        if self.database_unreachable:
+            # Found out of reach when this service connected, a moment ago: asked again, it
+            # held `order cancel` another 5 s before anything was sent (12 s in all).
+            return True
         try:
             state = await within(queries.order_state(self.pool, order_id), CONNECT_TIMEOUT_S)
         except Exception as error:
