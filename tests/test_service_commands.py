@@ -428,6 +428,61 @@ async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if
     assert releases == ([("pay-o-7", "o-7")] if released else [])
 
 
+class _StartedAlready(_TemporalSilent):
+    """The order's workflow runs already, started with ``payment_id`` (by a create of the same
+    id at the same moment, say, a retried POST whose row is not written yet)."""
+
+    def __init__(self, payment_id: str | None) -> None:
+        super().__init__(True)
+        self.payment_id = payment_id
+        from temporalio.converter import DataConverter
+
+        self.data_converter = DataConverter.default
+
+    async def start_workflow(self, *args, **kwargs):
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
+        raise WorkflowAlreadyStartedError("order-o-7", "OrderWorkflow")
+
+    async def fetch_history_events(self, **kwargs):
+        from temporalio.api.history.v1 import HistoryEvent
+        if self.payment_id is None:  # Temporal does not say: the reservation stays
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+        from workflows.model import Address, OrderInput, OrderItem
+
+        order = OrderInput(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)], payment_id=self.payment_id,
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        )
+        event = HistoryEvent(event_id=1)
+        event.workflow_execution_started_event_attributes.input.payloads.extend(
+            await self.data_converter.encode([order])
+        )
+        yield event
+
+
+@pytest.mark.parametrize(
+    ("started_with", "released"), [("", False), ("pay-o-7", False), ("pay-other", True), (None, False)]
+)
+async def test_a_create_of_an_id_another_create_just_started_leaves_it_its_payment_id(monkeypatch, started_with, released):
+    """Two POST /orders of one order at once (a client's retry): the first reserved the payment
+    id, the second found it reserved and started the order first, and the first, told the id
+    was taken, gave the reservation back; the order then ran with its payment id free for any
+    other order until its row was written (2 of 12 such pairs on a live stack). It goes back
+    only if the order that runs uses another payment id."""
+    from app.errors import Taken
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    service = OrderService(settings=Settings.from_env({}), client=_StartedAlready(started_with), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(Taken, match="Order o-7 already exists"):
+        await service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        )
+    assert releases == ([("pay-o-7", "o-7")] if released else [])
+
+
 class _Unheard:
     """No worker takes the Update; the SDK would wait ~20 s before giving up."""
 

@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities import rules
 from app import checks
 from app.errors import InvalidInput, StackUnreachable, Taken
-from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER
+from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, QUERY_TIMEOUT
 from app.unfinished import temporal_cli
 from app.waiting import within
 from db import queries
@@ -203,6 +203,12 @@ class OrderCreation:
                 log.warning("event=order_start_answer_lost order_id=%s error=%r", order_id, error)
                 handle = self._handle(order_id)
         except WorkflowAlreadyStartedError:
+            # Started by a create of this id at the same moment (a client's retried POST), which
+            # found this call's reservation and took it for its own: given back, the order ran
+            # with its payment id free for any other until its row was written.
+            # It goes back only if the order there uses another payment id.
+            if reserved and await self._started_payment_id(order_id) in (effective, None):
+                started = None  # as if unknown: kept
             raise Taken(_taken(order_id)) from None
         except asyncio.CancelledError:
             # The caller stopped waiting (Ctrl-C): the request may have reached Temporal all the
@@ -229,6 +235,23 @@ class OrderCreation:
             amount_cents=amount,
             note=rules.carrier_note(order.address) or "",
         )
+
+    async def _started_payment_id(self, order_id: str) -> str | None:
+        """The payment id the order's workflow was started with (its first event's input), or
+        None if Temporal does not say within QUERY_TIMEOUT."""
+
+        async def first_input() -> str | None:
+            async for event in self._handle(order_id).fetch_history_events(page_size=1, rpc_timeout=QUERY_TIMEOUT):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [started] = await self.client.data_converter.decode(payloads, [OrderInput])
+                return started.payment_id or default_payment_id(order_id)
+            return None
+
+        try:
+            return await within(first_input(), QUERY_TIMEOUT.total_seconds())
+        except Exception as error:  # unknown: the reservation stays, as for a start not answered
+            log.warning("event=started_payment_id_unknown order_id=%s error=%r", order_id, error)
+            return None
 
 
 def _taken(order_id: str) -> str:
