@@ -288,13 +288,14 @@ def _is_postgres_url(url: str) -> bool:
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced, safe to print and log: the one before the host,
-    and the one asyncpg also takes as a query parameter (``?password=``)."""
+    and those asyncpg also takes as query parameters (``?password=``, and ``?sslpassword=``,
+    the client TLS key's)."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if parts.password is not None:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
     query = "&".join(
-        "password=***" if unquote_plus(pair.partition("=")[0]) == "password" else pair
+        f"{name}=***" if (name := unquote_plus(pair.partition("=")[0])) in ("password", "sslpassword") else pair
         for pair in parts.query.split("&")
     )
     return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -202,6 +202,11 @@ def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_i
             "postgresql://u:***@db.example/orders?sslmode=require&password=***&application_name=x",
         ),
         ("postgresql://u@db.example/orders?sslmode=require", "postgresql://u@db.example/orders?sslmode=require"),
+        # The password of the client's TLS key, which asyncpg takes too.
+        (
+            "postgresql://u@db.example/orders?sslkey=k.pem&sslpassword=s3cret",
+            "postgresql://u@db.example/orders?sslkey=k.pem&sslpassword=***",
+        ),
     ],
 )
 def test_a_database_password_is_never_shown_wherever_the_url_gives_it(url, shown):
