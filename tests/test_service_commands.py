@@ -1142,6 +1142,49 @@ async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(m
     )
 
 
+class _NoSuchNamespace:
+    """A Temporal that answers, but has no namespace by the name the client was given."""
+
+    namespace = "nope"
+
+    def __init__(self) -> None:
+        self.workflow_service = self
+
+    async def get_system_info(self, request, **kwargs) -> SimpleNamespace:
+        return SimpleNamespace()
+
+    async def describe_namespace(self, request, **kwargs):
+        raise RPCError(f"Namespace {request.namespace} is not found.", RPCStatusCode.NOT_FOUND, b"")
+
+
+@pytest.mark.parametrize("temporal", [True, "optional"])
+async def test_a_namespace_temporal_does_not_have_is_named_not_taken_for_an_order_gone(monkeypatch, tmp_path, temporal):
+    """TEMPORAL_NAMESPACE=nope (a typo): `order approve` said the order's workflow "no longer
+    exists in Temporal ... settle it by hand", `order status` warned it "will not finish", and
+    `order create` was "something unexpected": every call's NOT_FOUND was the namespace's."""
+
+    async def connect(*_args, **_kwargs) -> _NoSuchNamespace:
+        return _NoSuchNamespace()
+
+    async def create_pool(*_args, **kwargs):
+        return _NoOrderRow()
+
+    monkeypatch.setattr("app.service.Client.connect", connect)
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233"})
+    expected = (
+        "Temporal at temporal.example:7233 has no namespace 'nope'; check TEMPORAL_NAMESPACE (or the profile"
+        " in Temporal's configuration)."
+    )
+    if temporal is True:
+        with pytest.raises(StackUnreachable) as refused:
+            await OrderService.connect(settings, temporal=temporal)
+        assert str(refused.value) == expected
+    else:  # what reads the database answers from it alone, saying why
+        service = await OrderService.connect(settings, temporal=temporal)
+        assert service._client is None and service.temporal_unreachable == expected
+
+
 class _NoOrderStateAttribute:
     """A Temporal brought along on which nobody created the OrderState search attribute."""
 

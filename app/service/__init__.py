@@ -23,7 +23,7 @@ from app.errors import StackUnreachable
 from app.service.commands import OrderCommands
 from app.service.create import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, CreatedOrder, OrderCreation, new_order_id
 from app.service.reads import OrderReads
-from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach
+from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach, namespace_missing
 from db.pool import create_pool
 from workflows.model import order_workflow_id
 
@@ -86,6 +86,12 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
                 unreachable = f"Temporal at {settings.temporal_address} is not reachable; {settings.temporal_remedy}."
                 if temporal != "optional":
                     raise StackUnreachable(unreachable) from None
+            else:
+                # Else every call's NOT_FOUND, the namespace's, read as the order's workflow gone.
+                if (missing := await namespace_missing(client, settings)) is not None:
+                    client, unreachable = None, missing
+                    if temporal != "optional":
+                        raise StackUnreachable(missing)
         try:
             pool = await asyncio.wait_for(create_pool(settings.database_url, max_size=pool_size), CONNECT_TIMEOUT_S)
         except Exception as error:

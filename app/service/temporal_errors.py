@@ -8,8 +8,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
@@ -161,6 +161,31 @@ class TemporalErrors:
             log.info("event=ended_state_unknown order_id=%s closed=%s error=%r", order_id, closed, error)
             return None
         return state.value if state.terminal else None
+
+
+async def namespace_missing(client: Client, settings: Settings) -> str | None:
+    """The sentence for a namespace Temporal does not have (TEMPORAL_NAMESPACE mistyped), or
+    None. Asked once, as the client connects: connecting asks nothing of the namespace, and
+    each call after it said NOT_FOUND, which a command took for its order's workflow gone
+    ("settle it by hand"). Any other answer, or none, is left for the calls themselves."""
+    try:
+        await within(
+            client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=client.namespace), retry=True, timeout=QUERY_TIMEOUT
+            ),
+            QUERY_TIMEOUT.total_seconds(),
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            log.warning("event=temporal_namespace_not_found namespace=%s error=%r", client.namespace, error)
+            return (
+                f"Temporal at {settings.temporal_address} has no namespace {client.namespace!r}; check"
+                " TEMPORAL_NAMESPACE (or the profile in Temporal's configuration)."
+            )
+        log.info("event=namespace_check_failed error=%r", error)
+    except Exception as error:  # no answer in time, say: the calls themselves will tell
+        log.info("event=namespace_check_failed error=%r", error)
+    return None
 
 
 def _workflow_task_failing(error: RPCError) -> bool:
