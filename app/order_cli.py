@@ -227,9 +227,18 @@ async def _create(args: argparse.Namespace) -> int:
         review_window_seconds=args.review_window,
     )
     checks.create_order(**order)
+    # Ctrl-C stops the waiting, not the start (as for a command, _sent): said with the order's
+    # id, which the operator may never have seen (a new one), so that it is not created twice.
+    order_id = order["order_id"]
+    args.on_interrupt = (
+        f"Stopped waiting: order {order_id}, if its start reached Temporal, may still start;"
+        f" check with ./start.sh order status {order_id}."
+    )
     async with await OrderService.connect() as service:
         created = await service.create_order(**order)
+        args.on_interrupt = f"Stopped: order {order_id} was created; see it with ./start.sh order status {order_id}."
         worker_running = await service.order_worker_running()
+    args.on_interrupt = None
     document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
     waiting = NO_ORDER_WORKER_WARNING  # as POST /orders says it
     if worker_running is False:

@@ -240,6 +240,55 @@ def test_ctrl_c_after_a_command_was_sent_says_it_may_still_take_effect(cli: Run,
     assert err == f"Stopped waiting: the {what}, if it was sent already, may still take effect; check with ./start.sh order status ord-1.\n"
 
 
+class _PoolToCreateWith(_Pool):
+    """Connections for a create's checks (the queries themselves are faked)."""
+
+    async def acquire(self, *, timeout: float | None = None) -> "_PoolToCreateWith":
+        return self
+
+    async def release(self, connection) -> None:
+        pass
+
+
+class _CtrlCOnceStarting:
+    """Temporal answers, then the start goes out and the operator presses Ctrl-C while it waits
+    (Temporal stopped in between: the start is held ~15-33 s)."""
+
+    def __init__(self) -> None:
+        from tests.test_service_commands import _Answering
+
+        self.workflow_service = _Answering()
+        self.sent: list[str] = []
+
+    async def start_workflow(self, *args, id: str, **kwargs) -> None:
+        self.sent.append(id)
+        signal.raise_signal(signal.SIGINT)
+        await asyncio.Event().wait()  # no answer
+
+
+def test_ctrl_c_after_a_create_was_sent_names_the_order_that_may_still_start(cli: Run, monkeypatch):
+    """`order create` without --id, stopped with Ctrl-C while its start waited: "Interrupted.",
+    and the random id it had given the order, which might be running, was nowhere to be seen:
+    created again, it was a second order."""
+    from tests.test_service_commands import _creatable
+
+    _creatable(monkeypatch)
+    client = _CtrlCOnceStarting()
+
+    async def connect(*_args, **_kwargs) -> OrderService:
+        return OrderService(settings=Settings.from_env(), client=client, pool=_PoolToCreateWith())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OrderService, "connect", connect)
+    code, err = cli("order", "create", "--item", "SKU-1:1", *ADDRESS)
+    [workflow_id] = client.sent
+    order_id = workflow_id.removeprefix("order-")
+    assert code == 130, err
+    assert err == (
+        f"Stopped waiting: order {order_id}, if its start reached Temporal, may still start; check with"
+        f" ./start.sh order status {order_id}.\n"
+    )
+
+
 def test_ctrl_c_before_a_command_is_sent_is_only_interrupted(cli: Run, monkeypatch):
     async def connect(*_args, **_kwargs) -> OrderService:
         signal.raise_signal(signal.SIGINT)  # while connecting
