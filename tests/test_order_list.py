@@ -307,6 +307,17 @@ async def test_the_api_list_says_how_many_orders_there_are_as_the_cli_does(tmp_p
     assert (body["count"], body["total"], body["offset"]) == (1, total, 3 if "offset" in query else 0)
 
 
+async def test_a_page_and_its_total_are_read_from_one_snapshot(tmp_path):
+    """The page and the counts that give its total were two reads: an order that moved state
+    between them (every few milliseconds under load) was on the page and not in the total, and a
+    client that pages until the total stopped a page short or asked one past the end."""
+    service = a_service(tmp_path)
+    page, counts = await service.order_page(state="PACKED")
+    assert (page["count"], page["total"], counts["SHIPPED"]) == (1, 1, 4)
+    snapshot = {"isolation": "repeatable_read", "readonly": True}
+    assert service.pool.reads == [("fetch", snapshot), ("fetch", snapshot)]
+
+
 def test_a_last_error_says_why_it_no_longer_stands():
     from datetime import datetime, timezone
 

@@ -40,9 +40,11 @@ class OrderReads:
     async def catalog(self) -> list[queries.Product]:
         return await queries.catalog(self.pool)
 
-    async def list_orders(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+    async def list_orders(
+        self, *, state: str | None = None, limit: int = 50, offset: int = 0, conn: asyncpg.Connection | None = None
+    ) -> list[dict]:
         state = checks.list_orders(state=state, limit=limit, offset=offset)
-        rows = await queries.list_orders(self.pool, state=state, limit=limit, offset=offset)
+        rows = await queries.list_orders(conn or self.pool, state=state, limit=limit, offset=offset)
         now = datetime.now(timezone.utc)
         return [order_summary(row, now) for row in rows]
 
@@ -53,8 +55,11 @@ class OrderReads:
         many are on the page, how many there are in all of ``state`` or of every state, so that a
         client knows the last page, and the offset), and the count of each state."""
         state = checks.list_orders(state=state, limit=limit, offset=offset)
-        orders = await self.list_orders(state=state, limit=limit, offset=offset)
-        counts = await self.state_counts()
+        # One snapshot: an order that changed state between two reads was on the page and not
+        # in the total (or the other way round), and a client paging by the total went wrong.
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            orders = await self.list_orders(state=state, limit=limit, offset=offset, conn=conn)
+            counts = await queries.state_counts(conn)
         total = counts.get(state, 0) if state else sum(counts.values())
         return {"orders": orders, "count": len(orders), "total": total, "offset": offset}, counts
 
