@@ -100,6 +100,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         review_window_from_record=True,
         updates_recorded_when_accepted=True,
         patches_in_input=True,
+        first_step_without_pause=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

@@ -14,7 +14,13 @@ from tests.test_service_commands import _Answering, _creatable, _NoOrderRow
 from workflows.model import Address, OrderInput, OrderItem
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
-FLAGS = ("updates_on_record", "review_window_from_record", "updates_recorded_when_accepted", "patches_in_input")
+FLAGS = (
+    "updates_on_record",
+    "review_window_from_record",
+    "updates_recorded_when_accepted",
+    "patches_in_input",
+    "first_step_without_pause",
+)
 
 
 class _StartRecorded:

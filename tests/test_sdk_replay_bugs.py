@@ -46,7 +46,9 @@ async def test_an_update_on_a_cold_start_after_heartbeats_replays():
     approve Update. Live, the Update was accepted before the run's first step, which paused
     first (timer 1, event 22); the replay starts ReceiveOrder in an activation of its own before
     the Update (event 20 splits the sequence) and starts no timer: "[TMPRL1100] Nondeterminism
-    error: No command scheduled for event HistoryEvent(id: 22, TimerStarted)"."""
+    error: No command scheduled for event HistoryEvent(id: 22, TimerStarted)". Orders started
+    since OrderInput.updates_recorded_when_accepted replay the same situation
+    (test_updates_on_record.py, test_an_update_on_a_cold_start_while_the_first_step_heartbeat_replays)."""
     path = SDK_BUGS / "update-on-a-cold-start-while-the-first-step-heartbeat--order.json.gz"
     history = WorkflowHistory.from_json("order-g13-76d8", gzip.decompress(path.read_bytes()).decode())
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
@@ -81,7 +83,8 @@ async def test_an_update_sent_while_the_first_step_runs_replays():
     timer and is not scheduled yet when its marker comes, "[TMPRL1100] Nondeterminism error:
     Missing associated machine for LocalActivity(1)". A worker that has to replay such an order
     before it ends (restarted, or the order evicted from its cache) fails its task on every retry;
-    a reset gets it going. Reproduced by the same test code on 945ccbf."""
+    a reset gets it going. Reproduced by the same test code on 945ccbf. The same events replay
+    for an order started since OrderInput.first_step_without_pause (test_updates_on_record.py)."""
     path = SDK_BUGS / "update-while-the-first-step-runs--order.json.gz"
     history = WorkflowHistory.from_json("order-fz-3414bec4", gzip.decompress(path.read_bytes()).decode())
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)

@@ -147,6 +147,14 @@ class OrderInput:
     # audit-before-ending", a review: reject, Temporal cancel and an approve Update at once).
     # Versioned like updates_on_record; OrderService sets it.
     patches_in_input: bool = False
+    # The first step (ReceiveOrder) does not wait for the timer that puts the Updates accepted
+    # so far on record: it acts on none (it stores the order as started), and every later step
+    # still waits. An Update sent while that step ran in the first workflow task could be
+    # handed to the workflow live after the step began, but in a replay of the whole history
+    # with the start, before it: the step then waited for the timer in the replay alone
+    # ("[TMPRL1100] ... Missing associated machine for LocalActivity(1)", tests/histories/
+    # sdk-bugs). Versioned like updates_on_record; OrderService sets it.
+    first_step_without_pause: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

@@ -171,15 +171,17 @@ class OrderWorkflow(OrderCommands):
             self._request_cancel("cancel requested through Temporal", by="Temporal")
 
     async def _receive(self) -> None:
+        receipt = ReceiveOrderInput(
+            order=self._order,
+            workflow_id=workflow.info().workflow_id,
+            started_at=workflow.info().workflow_start_time.isoformat(),
+        )
         try:
-            received = await self._business_step(
-                OrderActivities.receive_order,
-                ReceiveOrderInput(
-                    order=self._order,
-                    workflow_id=workflow.info().workflow_id,
-                    started_at=workflow.info().workflow_start_time.isoformat(),
-                ),
-            )
+            if self._order.first_step_without_pause:  # it acts on no Update (OrderInput)
+                step, attempts = policies.BUSINESS_STEP, self._local_attempts()
+                received = await run_step(OrderActivities.receive_order, receipt, step, attempts, self._patched)
+            else:
+                received = await self._business_step(OrderActivities.receive_order, receipt)
         except STEP_FAILED as error:
             if not self._patched(UNSTORABLE_ORDER_FAILS):
                 raise
@@ -525,7 +527,9 @@ class OrderWorkflow(OrderCommands):
         workflow sees them), and neither does an order no Update reached. Orders started
         without OrderInput.updates_on_record pause only if their history has the marker of
         the patch that did this before the flag (85b7583-687f9a4); earlier ones act at once,
-        as their histories did. Flag first: an order that has it never records the marker."""
+        as their histories did. Flag first: an order that has it never records the marker.
+        ReceiveOrder, which acts on no Update, does not wait in orders started with
+        OrderInput.first_step_without_pause."""
         while self._updates_recorded < self._updates_accepted and (
             self._order.updates_on_record or self._patched(UPDATES_ON_RECORD_FIRST)
         ):

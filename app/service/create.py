@@ -150,6 +150,7 @@ class OrderCreation:
             review_window_from_record=True,
             updates_recorded_when_accepted=True,
             patches_in_input=True,
+            first_step_without_pause=True,
         )
         amount = sum(products[item.sku] * item.quantity for item in items)  # as ReceiveOrder prices it
         started: bool | None = False  # None: unknown, Temporal did not say
