@@ -1379,7 +1379,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     before it, whose child reported the dispatch failed; v11-before/ every scenario as 945ccbf
     recorded it, asking workflow.patched, and v11/ the same once orders took their patches from
     OrderInput.patches_in_input (no patch marker in any order's history), with the orders whose
-    review window no timer can hold, or whose local_attempts no step can take, which end FAILED."""
+    review window no timer can hold, or whose local_attempts no step can take, which end FAILED;
+    v12/ every scenario once the first step stopped waiting for Updates to be on record
+    (OrderInput.first_step_without_pause), with an Update that comes with the start and one on a
+    cold start while the first step heartbeat (tests/test_updates_on_record.py)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1406,9 +1409,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v10) >= 5, "the v10 histories are missing"
     v11 = sorted((HISTORY_DIR / "v11-before").glob("*.json.gz")) + sorted((HISTORY_DIR / "v11").glob("*.json.gz"))
     assert len(v11) >= 210, "the v11 histories are missing"
+    v12 = sorted((HISTORY_DIR / "v12").glob("*.json.gz"))
+    assert len(v12) >= 114, "the v12 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

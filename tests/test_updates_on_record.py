@@ -31,7 +31,7 @@ from temporalio.worker import Replayer
 
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities
-from tests.test_order_workflow import update_admitted
+from tests.test_order_workflow import finish, update_admitted
 from workflows.model import Address, OrderState
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
@@ -214,7 +214,7 @@ async def test_an_update_that_comes_with_the_start_does_not_hold_the_first_step_
     await eventually(lambda: update_admitted(dev_env, handle.id, "early-approval"))
     async with workers(dev_env, fakes):
         assert await approval == f"Order {order.order_id} approved."
-        assert (await handle.result()).state == OrderState.SHIPPED
+        assert (await finish(handle)).state == OrderState.SHIPPED  # its histories join the corpus
     assert ACCEPTED not in seen["ReceiveOrder"] and EventType.EVENT_TYPE_TIMER_STARTED not in seen["ReceiveOrder"]
     assert ACCEPTED in seen["ValidateOrder"]
     history = await handle.fetch_history()
@@ -277,7 +277,7 @@ async def test_an_update_on_a_cold_start_while_the_first_step_heartbeat_replays(
         stuck.wait()
     async with workers(dev_env, fakes):
         assert await approval == f"Order {order.order_id} approved."
-        assert (await handle.result()).state == OrderState.SHIPPED
+        assert (await finish(handle)).state == OrderState.SHIPPED  # its histories join the corpus
     history = await handle.fetch_history()
     types = [e.event_type for e in history.events]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT in types  # the killed worker's task
