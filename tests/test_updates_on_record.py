@@ -282,3 +282,37 @@ async def test_an_update_on_a_cold_start_while_the_first_step_heartbeat_replays(
     types = [e.event_type for e in history.events]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT in types  # the killed worker's task
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+async def test_a_cancel_that_comes_with_the_start_is_on_record_before_any_step_acts_on_it(dev_env):
+    """The first step runs at once (above); what acts on the cancel waits for it to be on record:
+    its audit row, and the ending. ReceiveOrder stores the order as started either way."""
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordEvent", "FinishOrder"])
+    handle = await start_order(dev_env, fakes, order)  # no worker yet: the first task waits
+    cancel = asyncio.create_task(handle.execute_update("cancel", args=["changed my mind", "tester"], id="early-cancel"))
+    await eventually(lambda: update_admitted(dev_env, handle.id, "early-cancel"))
+    async with workers(dev_env, fakes):
+        assert await cancel == f"Order {order.order_id} cancelled."
+        assert (await handle.result()).state == OrderState.CANCELLED
+    assert ACCEPTED in seen["RecordEvent"] and ACCEPTED in seen["FinishOrder"]
+    assert fakes.sequence[0] == "ReceiveOrder" and "ValidateOrder" not in fakes.sequence
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(await handle.fetch_history())
+
+
+async def test_an_address_change_that_comes_with_the_start_is_on_record_before_its_row_is_written(dev_env):
+    fakes = FakeActivities()
+    order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
+    seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordAddressChange"])
+    handle = await start_order(dev_env, fakes, order)  # no worker yet: the first task waits
+    change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "tester"], id="early-move"))
+    await eventually(lambda: update_admitted(dev_env, handle.id, "early-move"))
+    async with workers(dev_env, fakes):
+        assert await change == f"Address of order {order.order_id} updated."
+        await _awaiting_review(handle)
+        await handle.execute_update("approve", args=["tester", ""])
+        assert (await handle.result()).state == OrderState.SHIPPED
+    assert ACCEPTED in seen["RecordAddressChange"]
+    assert fakes.dispatched_to[0].street == NEW_ADDRESS.street
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(await handle.fetch_history())
