@@ -246,10 +246,11 @@ class OrderActivities:
 
 
 def _never_stored(order_id: str) -> bool:
-    """An order id PostgreSQL cannot store (NUL, bytes that are not UTF-8: an order started by
-    other means, which ReceiveOrder refused): no row has it, nor can any event. The steps that
-    wind such an order up answer as for any order never stored, instead of failing for ever."""
-    return rules.storable_text_problem("order id", order_id) is not None
+    """An order id PostgreSQL cannot store (NUL, bytes that are not UTF-8, too long to index: an
+    order started by other means, which ReceiveOrder refused): no row has it, nor can any event.
+    The steps that wind such an order up answer as for any order never stored, instead of
+    failing for ever."""
+    return rules.storable_id_problem("order id", order_id) is not None
 
 
 def _instant(text: str) -> datetime | None:

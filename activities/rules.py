@@ -234,15 +234,33 @@ def storable_text_problem(label: str, value: object) -> str | None:
     return None
 
 
+# Ids are keys: PostgreSQL refuses an index entry past ~2.7 kB (a third of a page), and this is
+# Temporal's own default limit on a workflow id, which holds the order id.
+MAX_STORED_ID_BYTES = 1000
+
+
+def storable_id_problem(label: str, value: object) -> str | None:
+    """storable_text_problem, and short enough to be a key the database can index."""
+    if problem := storable_text_problem(label, value):
+        return problem
+    assert isinstance(value, str)
+    if len(value.encode()) > MAX_STORED_ID_BYTES:
+        return f"The {label} is longer than the database can index ({MAX_STORED_ID_BYTES} bytes)."
+    return None
+
+
 def unstorable_problem(
     items: list[OrderItem], address: Address, payment_id: str = "", order_id: str = ""
 ) -> str | None:
     """What the database could never store (so ReceiveOrder would retry for ever): text with NUL
-    or bytes that are not UTF-8, or a quantity past any sensible amount. The operator's tools
-    refuse all of it up front; this guards orders started by other means."""
-    texts = {"order id": order_id}
+    or bytes that are not UTF-8, an id too long to index, or a quantity past any sensible amount.
+    The operator's tools refuse all of it up front; this guards orders started by other means."""
+    for label, value in (("order id", order_id), ("payment id", payment_id)):
+        if problem := storable_id_problem(label, value):
+            return problem
+    texts: dict[str, object] = {}
     texts |= {f"address {name}": getattr(address, name, "") for name in (*REQUIRED_ADDRESS_FIELDS, "region")}
-    texts |= {f"SKU {i + 1}": item.sku for i, item in enumerate(items)} | {"payment id": payment_id}
+    texts |= {f"SKU {i + 1}": item.sku for i, item in enumerate(items)}
     for label, value in texts.items():
         if not isinstance(value, str):
             return f"The {label} must be text."

@@ -723,3 +723,61 @@ async def test_an_unserved_country_written_in_lower_case_is_still_refused_by_the
     assert refused.value.type == "CarrierRefused" and refused.value.non_retryable
     assert "AQ" in refused.value.message
     assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", order.order_id) == ""
+
+
+def _unindexable_id(prefix: str) -> str:
+    """Past PostgreSQL's limit on an index entry (2,704 bytes), and random so that it does not
+    compress below it."""
+    return prefix + "".join(uuid.uuid4().hex for _ in range(100))
+
+
+async def test_a_payment_id_too_long_to_index_is_refused_once(pool):
+    """Started by other means than the operator's tools: a payment id of thousands of characters
+    made ReceiveOrder's INSERT fail on the index of payment ids on every attempt, for ever
+    (ProgramLimitExceededError: index row size exceeds btree maximum). It is refused once."""
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        payment_id=_unindexable_id("pay-"),
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            activities.receive_order,
+            ReceiveOrderInput(order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
+        )
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert refused.value.message == "Invalid order: The payment id is longer than the database can index (1000 bytes)."
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+
+
+async def test_an_order_id_too_long_to_index_is_refused_once_and_its_ending_steps_pass(pool):
+    """A Temporal whose id limit was raised takes an order id of thousands of characters: the
+    INSERT failed on every attempt, for ever, and so would every event of the order. It is
+    refused once, and the steps that wind it up find no row, as for any order never stored."""
+    order_id = _unindexable_id("db-long-")
+    payment_id = f"pay-{uuid.uuid4().hex[:10]}"
+    order = OrderInput(
+        order_id=order_id,
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        payment_id=payment_id,
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    env = ActivityEnvironment()
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(
+            activities.receive_order,
+            ReceiveOrderInput(order, workflow_id="order-db-hand-started", started_at=datetime.now(timezone.utc).isoformat()),
+        )
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert refused.value.message == "Invalid order: The order id is longer than the database can index (1000 bytes)."
+    assert await pool.fetchval("SELECT count(*) FROM payments WHERE payment_id = $1", payment_id) == 0
+    await env.run(activities.record_event, EventInput(order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {}))
+    assert await env.run(activities.record_decision, ReviewInput(order_id, decision=Decision(True, by="test"))) == 0
+    assert await env.run(activities.record_address_change, AddressChange(order_id, 1, order.address, "test")) is False
+    refund = await env.run(activities.refund_payment, RefundInput(order_id=order_id, payment_id=payment_id, reason="r"))
+    assert refund.status == PaymentStatus.PENDING
+    finished = await env.run(activities.finish_order, FinishInput(order_id, OrderState.FAILED, "order_failed", "r"))
+    assert (finished.processing_ms, finished.state) == (0, None)
