@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Awaitable, Callable
 
 import asyncpg
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import rules
@@ -123,52 +124,79 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
         # The order row decides the race with an address change: whichever commits first wins,
         # so the carrier always gets the address the database says was current.
         row = await orders_db.lock_for_handover(conn, input.order_id)
-        address = row["address_json"] if row is not None else asdict(input.address)
         already_dispatched = row is not None and row["dispatched"]
         # Likewise with a cancel: one recorded (or that the child heard of) before the hand-over
         # calls the shipment off; a step run again after the hand-over just repeats it.
-        if not already_dispatched and (
-            input.call_off or await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT)
-        ):
-            raise ApplicationError(
-                f"Order {input.order_id} was cancelled before the carrier took the package.",
-                type="ShipmentCalledOff",
-                non_retryable=True,
-            )
-        if not already_dispatched and row is not None and await orders_db.payment_refunded(conn, input.order_id):
-            raise ApplicationError(
-                f"The payment of order {input.order_id} was refunded; the carrier does not get the package.",
-                type="ShipmentCalledOff",
-                non_retryable=True,
-            )
-        if not already_dispatched and row is not None and OrderState(row["state"]).terminal:
-            raise ApplicationError(
-                f"Order {input.order_id} already ended {row['state']}; the carrier does not get the package.",
-                type="ShipmentCalledOff",
-                non_retryable=True,
-            )
-        # As ValidateOrder reads it: an order started by other means than the operator's tools
-        # keeps its address as written (" aq"), which is still Antarctica.
-        country = str(address.get("country") or "").strip().upper()
-        if country in rules.CARRIER_UNSERVED_COUNTRIES:
-            raise ApplicationError(f"{rules.CARRIER} does not deliver to {country}.", type="CarrierRefused", non_retryable=True)
-        await orders_db.advance_state(
-            conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number
-        )
-        await orders_db.insert_event(
-            conn,
-            input.order_id,
-            "carrier_dispatched",
-            "carrier_dispatched",
-            {
-                "state": OrderState.DISPATCHED.value,
-                "carrier": rules.CARRIER,
-                "tracking_number": tracking_number,
-                "package_id": input.package_id,
-                "address": address,
-            },
+        recorded = None
+        if not already_dispatched:
+            recorded = await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT)
+        called_off = not already_dispatched and (input.call_off or recorded is not None)
+        if called_off and recorded is None:
+            await _hand_sent_cancel_on_record(conn, input.order_id)
+        elif not called_off:
+            await _hand_over(conn, input, row, tracking_number)
+    if called_off:
+        raise ApplicationError(
+            f"Order {input.order_id} was cancelled before the carrier took the package.",
+            type="ShipmentCalledOff",
+            non_retryable=True,
         )
     return Dispatch(tracking_number=tracking_number, carrier=rules.CARRIER)
+
+
+async def _hand_sent_cancel_on_record(conn: asyncpg.Connection, order_id: str) -> None:
+    """The child heard of a cancel its parent never recorded: a `cancel_shipping` signal sent to
+    it by hand (parents no longer send one). On record, committed with the called-off hand-over,
+    so that the audit says what cancelled the order, as it does for a Temporal cancel."""
+    child = activity.info().workflow_id or "the shipping workflow"
+    await orders_db.insert_event(
+        conn,
+        order_id,
+        CANCEL_REQUESTED_EVENT,
+        f"{CANCEL_REQUESTED_EVENT}:{child}",
+        {"reason": f"cancel_shipping signal sent to {child}", "by": "Temporal"},
+    )
+
+
+async def _hand_over(
+    conn: asyncpg.Connection, input: DispatchInput, row: asyncpg.Record | None, tracking_number: str
+) -> None:
+    """Give the carrier the package, under the order's row lock, unless the order's payment went
+    back, the order ended, or the carrier does not deliver there; a hand-over already made is
+    repeated as it was."""
+    address = row["address_json"] if row is not None else asdict(input.address)
+    already_dispatched = row is not None and row["dispatched"]
+    if not already_dispatched and row is not None and await orders_db.payment_refunded(conn, input.order_id):
+        raise ApplicationError(
+            f"The payment of order {input.order_id} was refunded; the carrier does not get the package.",
+            type="ShipmentCalledOff",
+            non_retryable=True,
+        )
+    if not already_dispatched and row is not None and OrderState(row["state"]).terminal:
+        raise ApplicationError(
+            f"Order {input.order_id} already ended {row['state']}; the carrier does not get the package.",
+            type="ShipmentCalledOff",
+            non_retryable=True,
+        )
+    # As ValidateOrder reads it: an order started by other means than the operator's tools
+    # keeps its address as written (" aq"), which is still Antarctica.
+    country = str(address.get("country") or "").strip().upper()
+    if country in rules.CARRIER_UNSERVED_COUNTRIES:
+        raise ApplicationError(f"{rules.CARRIER} does not deliver to {country}.", type="CarrierRefused", non_retryable=True)
+    await orders_db.advance_state(conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number)
+    await orders_db.insert_event(
+        conn,
+        input.order_id,
+        "carrier_dispatched",
+        "carrier_dispatched",
+        {
+            "state": OrderState.DISPATCHED.value,
+            "carrier": rules.CARRIER,
+            "tracking_number": tracking_number,
+            "package_id": input.package_id,
+            "address": address,
+        },
+    )
 
 
 async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> Finished:

@@ -781,3 +781,38 @@ async def test_an_order_id_too_long_to_index_is_refused_once_and_its_ending_step
     assert refund.status == PaymentStatus.PENDING
     finished = await env.run(activities.finish_order, FinishInput(order_id, OrderState.FAILED, "order_failed", "r"))
     assert (finished.processing_ms, finished.state) == (0, None)
+
+
+async def test_a_shipment_called_off_by_a_hand_sent_signal_puts_the_cancel_on_record(pool):
+    """A `cancel_shipping` signal sent by hand to a shipping child (the parent no longer sends
+    one) called the hand-over off, and the order ended CANCELLED and refunded with no
+    cancel_requested row: the audit did not say who or what cancelled it. The hand-over now
+    records the request, once, and one already recorded (the operator's) is left alone."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    called_off, cancelled_first = await received_order(pool), await received_order(pool)
+    env = ActivityEnvironment()
+    await env.run(
+        orders.record_event,
+        EventInput(cancelled_first.order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "r", "by": "ann"}),
+    )
+    for order in (called_off, cancelled_first):
+        env.info = replace(env.info, workflow_id=f"shipping-{order.order_id}-1")
+        for _ in range(2):  # a retry records nothing more
+            with pytest.raises(ApplicationError) as refused:
+                await env.run(
+                    shipping.dispatch_carrier,
+                    DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address, call_off=True),
+                )
+            assert refused.value.type == "ShipmentCalledOff"
+    requests = {}
+    for order in (called_off, cancelled_first):
+        rows = await pool.fetch(
+            "SELECT payload_json FROM events WHERE order_id = $1 AND type = $2", order.order_id, CANCEL_REQUESTED_EVENT
+        )
+        requests[order.order_id] = [r["payload_json"] for r in rows]
+    assert requests[called_off.order_id] == [
+        {"reason": f"cancel_shipping signal sent to shipping-{called_off.order_id}-1", "by": "Temporal"}
+    ]
+    assert requests[cancelled_first.order_id] == [{"reason": "r", "by": "ann"}]
+    assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", called_off.order_id) == ""
