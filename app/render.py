@@ -317,7 +317,13 @@ def _attempt_text(entry: dict[str, Any]) -> Text:
         text.append(f"  {entry['error']}", style="red" if outcome == "error" else "yellow")
     if (entry.get("shipping_attempt") or 1) > 1:
         text.append(f"  (shipping attempt {entry['shipping_attempt']})", style="dim")
-    if entry.get("rerun"):
+    if entry.get("cut_off_after"):
+        text.append(
+            f"  (this step ran again: its worker was lost while the step retried; its attempts after"
+            f" #{entry['cut_off_after']} left no row)",
+            style="dim",
+        )
+    elif entry.get("rerun"):
         text.append("  (this step ran again: its workflow task was retried, or the workflow reset)", style="dim")
     if entry.get("after_ending"):
         text.append("  (after the ending: Temporal repeats the step until it hears it succeed)", style="dim")

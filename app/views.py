@@ -100,12 +100,20 @@ def _attempt_entries(attempts: Iterable[Mapping[str, Any]], ended_at: datetime |
     (``after_ending``): the attempt that recorded the ending can still time out (an earlier
     attempt's timer, or its answer late), and Temporal then runs the step again until it hears
     it succeed, which changes nothing. A step begun after the ending (a refused command's
-    audit record) is no repeat."""
+    audit record) is no repeat.
+
+    And, for a step begun over after an attempt that failed (``cut_off_after``: that attempt's
+    number), that the attempts due after it left no row: the task was lost while the step
+    retried, its worker killed (a row is written as its attempt ends, or kept in the worker while
+    the database is out of reach) or stopped past the task's timeout. A step begun over after an ok (the task's completion refused) owes no attempt, and
+    one cancelled (a reset) has its row. Read from the rows alone: no write per attempt."""
     attempts = sorted(attempts, key=lambda a: a["started_at"])
     begun = {(a["workflow_id"], a["activity_id"]) for a in attempts if ended_at is not None and a["started_at"] <= ended_at}
-    entries, seen = [], set()
+    entries, last = [], {}
     for a in attempts:
         invocation = (a["workflow_id"], a["activity_id"])
+        before = last.get(invocation)
+        rerun = a["attempt"] == 1 and before is not None
         run = a["workflow_id"].rpartition("-")[2] if a["workflow_id"].startswith("shipping-") else ""
         entries.append(
             {
@@ -118,12 +126,13 @@ def _attempt_entries(attempts: Iterable[Mapping[str, Any]], ended_at: datetime |
                 "duration_ms": a["duration_ms"],
                 "workflow_id": a["workflow_id"],
                 "shipping_attempt": int(run) if run.isdigit() else None,
-                "rerun": a["attempt"] == 1 and invocation in seen,
+                "rerun": rerun,
+                "cut_off_after": before["attempt"] if rerun and before["outcome"] in ("error", "timeout") else None,
                 "after_ending": invocation in begun and a["started_at"] > ended_at,
                 "_sort": (a["started_at"], 0),
             }
         )
-        seen.add(invocation)
+        last[invocation] = a
     return entries
 
 
