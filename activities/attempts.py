@@ -18,31 +18,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from db import orders as orders_db
+from db.pool import database_unreachable
 from workflows.model import order_id_from_workflow_id
 
 log = logging.getLogger("activities.attempts")
-
-# PostgreSQL down, restarting or out of reach: CannotConnectNowError is "starting up" or
-# "shutting down", Admin/CrashShutdownError a write cut by a shutdown, ConnectionDoesNotExist
-# (a PostgresConnectionError) a connection lost under the write.
-_UNREACHABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-)
-
-
-def database_unreachable(error: BaseException) -> bool:
-    """Whether a write failed because the database is out of reach, not because of the write.
-    asyncpg's InterfaceError also covers misuse and, as DataError, a value the query cannot
-    take: only a connection or pool that is closed (or closing) under the write counts."""
-    if isinstance(error, _UNREACHABLE):
-        return True
-    return type(error) is asyncpg.InterfaceError and ("closed" in str(error) or "closing" in str(error))
-
 
 # Rows of attempts that said ok, kept (newest last, this many at most) until the activity's
 # next attempt begins in this worker: one that follows an ok means Temporal never took that ok.
