@@ -25,7 +25,7 @@ from app.config import Settings
 from app.core_logs import forwarding_runtime
 from app.logging_setup import configure_logging
 from app.stack import liveness
-from db.pool import create_pool
+from db.pool import create_pool, database_unreachable
 from workers.failures import CompactStackFailureConverter
 
 log = logging.getLogger("workers")
@@ -82,12 +82,22 @@ async def _serve(
     warnings.filterwarnings("ignore", message="Cannot find activity to cancel")
     settings = Settings.from_env()
     tuning = settings.worker_tuning
-    client = await Client.connect(
-        **settings.temporal_connect_config(),
-        data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
-        runtime=forwarding_runtime(),
-    )
-    pool = await create_pool(settings.database_url, max_size=tuning.db_pool_size)
+    try:
+        client = await Client.connect(
+            **settings.temporal_connect_config(),
+            data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
+            runtime=forwarding_runtime(),
+        )
+    except RuntimeError as error:
+        if not str(error).startswith("Failed client connect"):
+            raise
+        # One line, not a traceback: the watchdog (or `up`, once Temporal is back) starts it again.
+        log.error(
+            "event=worker_start_failed worker=%s reason=temporal_unreachable temporal=%s error=%r",
+            name, settings.temporal_address, str(error),
+        )
+        raise SystemExit(1) from None
+    pool = await _pool_when_reachable(name, settings.database_url, tuning.db_pool_size)
     recorder = AttemptRecorder(pool)
     worker = Worker(
         client,
@@ -128,6 +138,30 @@ async def _serve(
     await recorder.drain()  # rows of attempts cut off by the shutdown itself
     await pool.close()
     log.info("event=worker_stopped worker=%s", name)
+
+
+# While PostgreSQL is out of reach as the worker starts: how often it tries again, and how many
+# tries go by between two lines saying so.
+DATABASE_RETRY_S = 1.0
+SAID_EVERY_TRIES = 30
+
+
+async def _pool_when_reachable(name: str, database_url: str, size: int, retry_s: float = DATABASE_RETRY_S) -> asyncpg.Pool:
+    """The worker's pool, once PostgreSQL answers. A worker started while it is out of reach
+    (killed during an outage, and started again by the watchdog) crashed with a traceback, and
+    the watchdog's back-off then held it down for up to a minute after the database was back;
+    it waits instead, as a running worker does through an outage, saying so in one line."""
+    tries = 0
+    while True:
+        try:
+            return await create_pool(database_url, max_size=size)
+        except Exception as error:
+            if not database_unreachable(error):
+                raise
+            if tries % SAID_EVERY_TRIES == 0:
+                log.warning("event=worker_waiting_for_database worker=%s tries=%d error=%r", name, tries + 1, error)
+            tries += 1
+        await asyncio.sleep(retry_s)
 
 
 def main(coroutine) -> None:
