@@ -110,6 +110,40 @@ def test_orders_survive_both_workers_being_killed_mid_flight():
         stack.destroy()
 
 
+def test_orders_survive_temporal_being_killed_mid_flight():
+    """The dev server killed with SIGKILL while orders charge and ship (drilled by hand, not
+    tested until now): the workers ride it out, `up` starts it again from its database, and
+    every order ships, charged once."""
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        temporal = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "temporal")
+        ids, approvals = approve_new_orders(stack, "tkill", 6)
+        at_crash = asyncio.run(act_once_shipping(stack, ids, lambda: os.kill(temporal, signal.SIGKILL)))
+        wait_exited(temporal, 10)
+        assert set(at_crash.values()) - TERMINAL, f"every order ended before the crash: {at_crash}"
+        assert stack.run("status").returncode == 3
+
+        stack.ok("up", timeout=120)
+        for order_id, approval in zip(ids, approvals):
+            approval.communicate(timeout=120)
+            if approval.returncode != 0:
+                # Caught by the crash: it said so (exit 3), and the operator sends it again
+                # (refused if the first one had got through after all).
+                assert approval.returncode == 3, (order_id, approval.returncode)
+                again = stack.run("order", "approve", order_id)
+                assert again.returncode == 0 or "already" in again.stdout + again.stderr, again
+        final = _wait(stack, ids, lambda s: s in TERMINAL)
+        assert set(final.values()) == {"SHIPPED"}, final
+        for order_id in ids:
+            assert stack.json("order", "status", order_id)["payment"]["status"] == "CHARGED"
+            audit = stack.json("order", "audit", order_id)
+            money = [e["type"] for e in audit["timeline"] if e.get("type", "").startswith(("payment_", "refund_"))]
+            assert money == ["payment_charged"], money
+    finally:
+        stack.destroy()
+
+
 def test_a_killed_worker_is_started_again_by_the_watchdog_and_its_orders_ship_without_up():
     """Before the watchdog, orders held by a crashed worker waited until an operator ran up."""
     stack = PrivateStack.create()
