@@ -51,5 +51,10 @@ bootstrap() {
 }
 
 bootstrap
+# The app runs from the checkout: a relative data directory means the one where this was run.
+case "${ORDER_TRACKER_DATA_DIR:-/}" in
+    /*) ;;
+    *) export ORDER_TRACKER_DATA_DIR="$PWD/$ORDER_TRACKER_DATA_DIR" ;;
+esac
 cd "$ROOT"
 exec "$VENV/bin/python" -m app "$@"

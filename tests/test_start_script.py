@@ -34,3 +34,24 @@ def test_a_venv_left_without_pip_is_made_again(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "app ran with ['help']\n"
     assert subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-m", "pip", "--version"]).returncode == 0
+
+
+def test_a_relative_data_dir_is_taken_from_where_start_sh_was_run(tmp_path):
+    """start.sh runs the app from the checkout, so ORDER_TRACKER_DATA_DIR=data given in another
+    directory put the stack's data (and what `down --purge` deletes) inside the checkout."""
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    checkout.mkdir()
+    elsewhere.mkdir()
+    start = _copy_of_start_sh(checkout)
+    (checkout / "app" / "__main__.py").write_text("import os\nprint(os.environ['ORDER_TRACKER_DATA_DIR'])\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}
+    runs = {
+        given: subprocess.run(
+            ["bash", str(start), "status"], cwd=elsewhere, env={**env, "ORDER_TRACKER_DATA_DIR": given},
+            capture_output=True, text=True, timeout=300,
+        )
+        for given in ("data", str(tmp_path / "absolute"))
+    }
+    assert [run.returncode for run in runs.values()] == [0, 0], [run.stderr for run in runs.values()]
+    assert runs["data"].stdout.strip() == str(elsewhere / "data")
+    assert runs[str(tmp_path / "absolute")].stdout.strip() == str(tmp_path / "absolute")
