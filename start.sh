@@ -4,7 +4,8 @@
 # runs `python -m app COMMAND`.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Through the link, if this was run as one (~/bin/order-tracker): the checkout is where the script is.
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements.sha256"
 

@@ -55,3 +55,20 @@ def test_a_relative_data_dir_is_taken_from_where_start_sh_was_run(tmp_path):
     assert [run.returncode for run in runs.values()] == [0, 0], [run.stderr for run in runs.values()]
     assert runs["data"].stdout.strip() == str(elsewhere / "data")
     assert runs[str(tmp_path / "absolute")].stdout.strip() == str(tmp_path / "absolute")
+
+
+def test_start_sh_run_through_a_symlink_uses_its_checkout(tmp_path):
+    """A link to start.sh on the PATH (~/bin/order-tracker) took the link's directory for the
+    checkout: "cat: .../requirements.txt: No such file or directory", exit 1."""
+    checkout, bin_dir = tmp_path / "checkout", tmp_path / "bin"
+    checkout.mkdir()
+    bin_dir.mkdir()
+    start = _copy_of_start_sh(checkout)
+    (bin_dir / "order-tracker").symlink_to(start)
+    done = subprocess.run(
+        [str(bin_dir / "order-tracker"), "status"], cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "app ran with ['status']\n"
+    assert not (bin_dir / ".venv").exists()
