@@ -69,7 +69,7 @@ def _line_count(text: str) -> int:
 
 
 async def ensure_up(console: Console | None = None) -> object:
-    """Start the stack if it is not up (for the TUI, the API and the benchmark)."""
+    """Start the stack if it is not up (for `up`, the TUI and the benchmark; the API only checks it)."""
     console = console or Console(stderr=True)
     stack = Stack()
     try:
