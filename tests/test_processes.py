@@ -112,3 +112,29 @@ async def test_a_server_that_exits_during_start_up_is_started_once_more_then_ref
     with pytest.raises(ExitedDuringStartUp):
         await stack._up_temporal(stack.specs(), [], said.append)
     assert starts == []
+
+
+async def test_up_with_a_database_url_the_server_refuses_says_so_at_once(tmp_path, monkeypatch):
+    """`up` with a DATABASE_URL whose role, password or database the server refuses waited its
+    whole 60 s for a server that had answered, then said it "did not become healthy in 60 s
+    (no answer (role "u" does not exist))"; the order commands said at once that it refused."""
+    import asyncio
+
+    import asyncpg
+
+    from app.config import Settings
+    from app.stack.stack import Stack, StackError
+
+    async def refused(*args, **kwargs):
+        raise asyncpg.InvalidAuthorizationSpecificationError('role "u" does not exist')
+
+    monkeypatch.setattr(asyncpg, "connect", refused)
+    stack = Stack(Settings.from_env({
+        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u:secret@127.0.0.1:5999/orders",
+    }))
+    with pytest.raises(StackError) as refusal:
+        await asyncio.wait_for(stack._up_postgres(stack.specs(), [], lambda _: None), 10)
+    assert str(refusal.value) == (
+        'PostgreSQL at postgresql://u:***@127.0.0.1:5999/orders refused the connection: role "u" does not exist;'
+        " check DATABASE_URL."
+    )

@@ -24,6 +24,9 @@ POLLER_FRESHNESS = timedelta(seconds=90)
 class Check:
     healthy: bool
     detail: str
+    # The server answered and said no (a role, password or database it does not have): waiting
+    # for it cannot help, and `up` says so at once.
+    refused: bool = False
 
 
 async def check_temporal(settings: Settings, timeout: float = 3.0):
@@ -185,6 +188,9 @@ async def check_postgres_server(settings: Settings, timeout: float = 2.0) -> Che
     try:
         conn = await asyncpg.connect(url, timeout=timeout)
         await conn.close()
+    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as error:
+        where = settings.database_url_redacted if settings.external_database_url else url
+        return Check(False, f"PostgreSQL at {where} refused the connection: {_short(error)}", refused=True)
     except Exception as error:
         return Check(False, f"no answer ({_short(error)})")
     return Check(True, "accepting connections")

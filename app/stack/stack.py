@@ -317,6 +317,9 @@ class Stack:
             last = await check()
             if last.healthy:
                 return
+            if last.refused:  # PostgreSQL answered, and said no: no wait can help
+                fix = f"see {self._where(name)}" if name in specs else "check DATABASE_URL"
+                raise StackError(f"{last.detail}; {fix}.")
             if time.monotonic() > deadline:
                 where = f"see {self._where(name)}" if name in specs else "check the server you configured"
                 raise StackError(f"The {LABELS[name]} did not become healthy in {timeout:.0f} s ({last.detail}); {where}.")
