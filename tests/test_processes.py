@@ -138,3 +138,24 @@ async def test_up_with_a_database_url_the_server_refuses_says_so_at_once(tmp_pat
         'PostgreSQL at postgresql://u:***@127.0.0.1:5999/orders refused the connection: role "u" does not exist;'
         " check DATABASE_URL."
     )
+
+
+async def test_status_says_a_refusing_postgresql_refuses_rather_than_that_it_does_not_answer(monkeypatch):
+    """`status` showed a DATABASE_URL whose role the server does not have as "no answer at …
+    (role "u" does not exist)": the server had answered, and the fix is the URL, not the server."""
+    import asyncpg
+
+    from app.config import Settings
+    from app.stack import health
+
+    async def refused(*args, **kwargs):
+        raise asyncpg.InvalidPasswordError('password authentication failed for user "u"')
+
+    monkeypatch.setattr(asyncpg, "connect", refused)
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u:secret@127.0.0.1:5999/orders"})
+    check = await health.check_postgres(settings)
+    assert not check.healthy
+    assert check.detail == (
+        'refuses the connection at postgresql://u:***@127.0.0.1:5999/orders'
+        ' (password authentication failed for user "u"); check DATABASE_URL'
+    )

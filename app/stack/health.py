@@ -50,6 +50,11 @@ async def check_postgres(settings: Settings, timeout: float = 3.0) -> Check:
             count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
         finally:
             await conn.close()
+    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as error:
+        fix = "; check DATABASE_URL" if settings.external_database_url else ""
+        return Check(
+            False, f"refuses the connection at {settings.database_url_redacted} ({_short(error)}){fix}", refused=True
+        )
     except Exception as error:
         return Check(False, f"no answer at {settings.database_url_redacted} ({_short(error)})")
     return Check(True, f"accepting queries, {count} migrations applied")
