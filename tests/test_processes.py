@@ -159,3 +159,32 @@ async def test_status_says_a_refusing_postgresql_refuses_rather_than_that_it_doe
         'refuses the connection at postgresql://u:***@127.0.0.1:5999/orders'
         ' (password authentication failed for user "u"); check DATABASE_URL'
     )
+
+
+async def test_up_with_a_temporal_address_that_does_not_answer_says_so_without_a_silent_minute(tmp_path, monkeypatch):
+    """`up` with a TEMPORAL_ADDRESS nothing answers at printed nothing for 60 s, then "The
+    Temporal server did not become healthy in 60 s (no answer at 127.0.0.1:1 (Failed client
+    connect: Server connection error: tonic::transport::Error(Transport, ConnectError(
+    ConnectError("tcp connec)); check the server you configured." A server the user brings
+    is not ours to start: `up` says it is asking it, and gives it a short while."""
+    import asyncio
+
+    from app.config import Settings
+    from app.stack import health
+    from app.stack import stack as stack_module
+    from app.stack.stack import Stack, StackError
+
+    async def no_answer(settings, timeout=3.0):
+        return health.Check(False, "no answer at 127.0.0.1:1 (Failed client connect: tonic::transport::Error(Tr"), None
+
+    monkeypatch.setattr(health, "check_temporal", no_answer)
+    monkeypatch.setattr(stack_module, "EXTERNAL_TIMEOUT_S", 0.3, raising=False)
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "127.0.0.1:1"}))
+    said: list[str] = []
+    with pytest.raises(StackError) as refusal:
+        await asyncio.wait_for(stack._up_temporal(stack.specs(), [], said.append), 5)
+    assert said == ["asking Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS)"]
+    assert str(refusal.value) == (
+        "Temporal at 127.0.0.1:1 did not answer within 0.3 s;"
+        " check TEMPORAL_ADDRESS and that the server there is running."
+    )

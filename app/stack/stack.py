@@ -41,6 +41,9 @@ LABELS = {
 # How `up` and `down` name a server in their progress lines ("… starting Temporal"); a worker is "the order worker".
 NAMED = {"postgres": "PostgreSQL", "temporal": "Temporal"}
 START_TIMEOUT_S = 60.0
+# A server the user brings (TEMPORAL_ADDRESS, DATABASE_URL) is not ours to start: it answers or
+# it does not, and waiting START_TIMEOUT_S for it was a silent minute.
+EXTERNAL_TIMEOUT_S = 10.0
 SERVERS = ("postgres", "temporal")
 WATCHDOG = "watchdog"
 
@@ -224,7 +227,9 @@ class Stack:
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
             await self._finish_postgres_shutdown(specs["postgres"], say)
-        if "postgres" in specs and running_pid(specs["postgres"]) is None:
+        if "postgres" not in specs:
+            say(f"asking PostgreSQL at {self.settings.database_url_redacted} (DATABASE_URL)")
+        elif running_pid(specs["postgres"]) is None:
             say("starting PostgreSQL")
             try:
                 await asyncio.to_thread(postgres.ensure_initialised, self.settings)
@@ -254,7 +259,9 @@ class Stack:
         log.info("event=postgres_stopped pid=%s took_s=%.1f", pid, time.monotonic() - began)
 
     async def _up_temporal(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
-        if "temporal" in specs and running_pid(specs["temporal"]) is None:
+        if "temporal" not in specs:
+            say(f"asking Temporal at {self.settings.temporal_address} (TEMPORAL_ADDRESS)")
+        elif running_pid(specs["temporal"]) is None:
             say("starting Temporal")
             temporal.db_file(self.settings).parent.mkdir(parents=True, exist_ok=True)
             start(specs["temporal"])
@@ -301,7 +308,9 @@ class Stack:
             start(specs[name])
             await self._wait_healthy(name, specs, check)
 
-    async def _wait_healthy(self, name: str, specs: dict, check: Callable, timeout: float = START_TIMEOUT_S) -> None:
+    async def _wait_healthy(self, name: str, specs: dict, check: Callable, timeout: float | None = None) -> None:
+        if timeout is None:
+            timeout = START_TIMEOUT_S if name in specs else EXTERNAL_TIMEOUT_S
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -321,9 +330,22 @@ class Stack:
                 fix = f"see {self._where(name)}" if name in specs else "check DATABASE_URL"
                 raise StackError(f"{last.detail}; {fix}.")
             if time.monotonic() > deadline:
-                where = f"see {self._where(name)}" if name in specs else "check the server you configured"
-                raise StackError(f"The {LABELS[name]} did not become healthy in {timeout:.0f} s ({last.detail}); {where}.")
+                if name in specs:
+                    raise StackError(
+                        f"The {LABELS[name]} did not become healthy in {timeout:.0f} s ({last.detail}); see {self._where(name)}."
+                    )
+                log.warning("event=external_server_unanswered part=%s detail=%r", name, last.detail)
+                raise StackError(f"{self._external(name)} did not answer within {timeout:g} s; {self._remedy(name)}.")
             await asyncio.sleep(0.1)
+
+    def _external(self, name: str) -> str:
+        """A server the user brings, as the commands name it: "Temporal at host:port"."""
+        if name == "temporal":
+            return f"Temporal at {self.settings.temporal_address}"
+        return f"PostgreSQL at {self.settings.database_url_redacted}"
+
+    def _remedy(self, name: str) -> str:
+        return self.settings.temporal_remedy if name == "temporal" else self.settings.database_remedy
 
     # ------------------------------------------------------------------ down
 
