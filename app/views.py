@@ -105,8 +105,9 @@ def _attempt_entries(attempts: Iterable[Mapping[str, Any]], ended_at: datetime |
     And, for a step begun over after an attempt that failed (``cut_off_after``: that attempt's
     number), that the attempts due after it left no row: the task was lost while the step
     retried, its worker killed (a row is written as its attempt ends, or kept in the worker while
-    the database is out of reach) or stopped past the task's timeout. A step begun over after an ok (the task's completion refused) owes no attempt, and
-    one cancelled (a reset) has its row. Read from the rows alone: no write per attempt."""
+    the database is out of reach) or stopped past the task's timeout. A step begun over after an
+    ok (the task's completion refused) owes no attempt, and one cancelled (a reset) has its row.
+    Read from the rows alone: no write per attempt."""
     attempts = sorted(attempts, key=lambda a: a["started_at"])
     begun = {(a["workflow_id"], a["activity_id"]) for a in attempts if ended_at is not None and a["started_at"] <= ended_at}
     entries, last = [], {}
