@@ -218,9 +218,9 @@ def refit_on_resize(application: Any, choices: list[Choice], orders: list[dict[s
     relabel_on_resize(application, choices, lambda width: order_choice_labels(orders, now, width))
 
 
-def answer(console: Console, text: str) -> None:
+async def answer(console: Console, text: str) -> None:
     """An answer is shown as typed: it may quote an operator's text (a reason, a name in brackets)."""
-    console.print(Text(text, style="green"))
+    await pager.say(console, Text(text, style="green"))
 
 
 async def sent(console: Console, order_id: str, what: str, command: Awaitable[str]) -> None:
@@ -235,7 +235,7 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
             " the audit log or the dashboard will show it.[/]"
         )
         raise
-    answer(console, reply)
+    await answer(console, reply)
 
 
 # What questionary puts around a confirm's question: "? " before, " (y/N) " and the answer after.

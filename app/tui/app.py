@@ -10,7 +10,6 @@ from typing import Any, Awaitable, Callable
 import questionary
 from questionary import Choice
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from app.config import Settings
@@ -21,11 +20,11 @@ from app.stack.health import is_stopped
 from app.stack.processes import running_pid
 from app.stack.stack import SERVERS
 from app.stack_cli import StackFailed, ensure_up
-from app.tui import actions
+from app.tui import actions, pager
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_line, health_summary
-from app.tui.prompts import Back, ask, run_screen, select_hint, stop_watching_sigint
+from app.tui.prompts import Back, ask, pause, run_screen, select_hint, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
@@ -54,6 +53,7 @@ class Tui:
         self.remembered: dict[str, Any] = {}  # the last address typed, offered again
         self.last_pick = 0  # the menu opens on the entry picked last (approving one order after another)
         self.said_down: list[str] = []  # what is down, as last said above the menu
+        self.health_rows = 1  # the rows the health line took, as last printed above the menu
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
         service, console = self.service, self.console
@@ -111,7 +111,9 @@ class Tui:
     async def health(self) -> None:
         """The health line; when a part is down, offer to start it rather than fail later."""
         status = await Stack().status()
-        self.console.print(self.health_above_menu(status))
+        line = self.health_above_menu(status)
+        self.health_rows = line.plain.count("\n") + 1
+        self.console.print(line)
         sentences = down_parts(status)
         # In a short terminal, said once until what is down changes, and then the one-line summary
         # stands for them: at 40x12 they and the menu pushed the answer just given out of view.
@@ -159,21 +161,30 @@ class Tui:
             except Back:
                 self.console.print("[dim]Back to the menu.[/]")
             except Unanswered as error:
-                self.console.print(f"[yellow]{escape(error.in_tui())}[/]")
+                await pager.say(self.console, Text(error.in_tui(), style="yellow"))
             except OperatorError as error:  # its text may quote an operator's (a name in brackets)
-                self.console.print(f"[red]{escape(str(error))}[/]")
+                await pager.say(self.console, Text(str(error), style="red"))
             except Exception as error:
                 if (lost := lost_database(error, self.service.settings if self.service else Settings.from_env())):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
-                    self.console.print(f"[red]{lost}[/]")
+                    await pager.say(self.console, Text(str(lost), style="red"))
                     return
                 log.exception("event=tui_screen_failed screen=%r", label)
                 self.console.print(
                     "[red]Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli).[/]"
                 )
 
+        pager.answer_rows()  # one left by an earlier screen is not this one's
         if not await run_screen(shielded()):
             self.console.print("[dim]Back to the menu.[/]")
+            return
+        # The menu drawn under a longer answer would push its first lines out of view.
+        if self.console.is_terminal and (rows := pager.answer_rows()) and rows > self.rows_left_for_answer():
+            await pause()
+
+    def rows_left_for_answer(self) -> int:
+        """The rows the health line and the menu leave in view above them."""
+        return self.console.height - self.health_rows - (len(self.menu()) + 1)
 
     async def dashboard(self) -> None:
         choices = [Choice("All states", value=ALL_STATES)] + [Choice(s.value, value=s.value) for s in OrderState]

@@ -17,6 +17,10 @@ from rich.text import Text
 
 # The line below the output that fits: the "press any key" prompt.
 SPARE_LINES = 1
+# The rows the last answer given with ``say`` took on the screen, 0 once read in the pager: the
+# main menu (app/tui/app.py) waits for a key before it is drawn where it would push part of
+# that answer out of view.
+_answer_rows = 0
 # Short: less shows a prompt wider than the screen from its end. With the longest id the
 # audit shows (24 characters, app/tui/actions.short_id) the prompt takes ~71 of 80 columns.
 HELP = "q: back, space: more"
@@ -89,3 +93,23 @@ async def show(console: Console, draw: Callable[[Console], None], title: str) ->
             return False
         await run_pager(command)
     return True
+
+
+async def say(console: Console, text: Text) -> None:
+    """A screen's answer (what a command did, or why it was not done): through the pager when
+    taller than the terminal, else printed, its rows remembered for ``answer_rows``. At 40x12
+    the menu left the last two lines of a ten-line refusal in view, the rest scrolled away."""
+    global _answer_rows
+    if await show(console, lambda c: c.print(text), "The answer"):
+        _answer_rows = 0
+        return
+    with console.capture() as captured:
+        console.print(text)
+    _answer_rows = screen_rows(captured.get(), console.width)
+
+
+def answer_rows() -> int:
+    """The rows of the answer given with ``say`` since this was last asked, 0 if none."""
+    global _answer_rows
+    rows, _answer_rows = _answer_rows, 0
+    return rows

@@ -1,0 +1,117 @@
+"""The TUI in a short terminal (40x12, the smallest the README speaks of): what a screen
+answers stays readable above the menu, and a part that is down is spoken of once per outage.
+The stack and the service are stand-ins here."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from app.errors import Refused
+from app.tui import actions, pager, prompts
+from app.tui import app as tui_app
+
+# The approval refused while the order's workflow tasks keep failing: ten lines at 40 columns.
+LONG_REFUSAL = (
+    "Order ord-59b9b3dd cannot take the approval now: its workflow tasks keep failing or timing out (an order"
+    " worker stopped, or an error in its log: ./start.sh logs order-worker); the approval was not sent, so that"
+    " the commands already waiting for the order are kept: send it again once the order goes on (./start.sh"
+    " order status ord-59b9b3dd)."
+)
+
+
+@pytest.fixture(autouse=True)
+def sigint_given_back():
+    yield
+    prompts.stop_watching_sigint()
+
+
+def terminal(width: int, height: int) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=width, height=height, force_terminal=True), out
+
+
+def paused(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    pauses: list[str] = []
+
+    async def pause(message: str = "") -> None:
+        pauses.append(message)
+
+    monkeypatch.setattr(tui_app, "pause", pause, raising=False)
+    return pauses
+
+
+@pytest.mark.parametrize(("width", "height", "waits"), [(40, 12, True), (80, 24, False)])
+async def test_a_refusal_longer_than_the_menu_leaves_in_view_waits_for_a_key_before_the_menu(
+    monkeypatch, width, height, waits
+):
+    """At 40x12 the health line and the menu (ten lines) left the last two lines of the ten-line
+    "cannot take the approval now: its workflow tasks keep failing…" in view, the rest scrolled
+    away as it was given. Where the menu would hide part of it, a key is awaited first."""
+    pauses = paused(monkeypatch)
+    console, out = terminal(width, height)
+    tui = tui_app.Tui(console)
+
+    async def refused() -> None:
+        raise Refused(LONG_REFUSAL)
+
+    await tui.guarded("Approve / reject", refused)
+    assert "ord-59b9b3dd)." in out.getvalue()
+    assert bool(pauses) == waits, (pauses, out.getvalue())
+
+
+async def test_a_short_answer_goes_straight_back_to_the_menu(monkeypatch):
+    pauses = paused(monkeypatch)
+    console, _ = terminal(40, 12)
+    tui = tui_app.Tui(console)
+
+    async def refused() -> None:
+        raise Refused("Order o-1 is SHIPPED.")
+
+    async def approved() -> None:
+        await actions.sent(console, "o-1", "approval", _replied("Order o-1 approved."))
+
+    await tui.guarded("Approve / reject", refused)
+    await tui.guarded("Approve / reject", approved)
+    assert pauses == []
+
+
+async def _replied(text: str) -> str:
+    return text
+
+
+async def test_a_long_reply_to_a_command_waits_for_a_key_too(monkeypatch):
+    """ "No order worker is serving order …, so it cannot answer …" is seven lines at 40 columns."""
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    reply = LONG_REFUSAL.replace("cannot take", "did not answer")
+
+    async def approved() -> None:
+        await actions.sent(console, "o-1", "approval", _replied(reply))
+
+    await tui.guarded("Approve / reject", approved)
+    assert "did not answer" in out.getvalue() and len(pauses) == 1
+
+
+async def test_an_answer_taller_than_the_terminal_goes_through_the_pager(monkeypatch):
+    """At 40x8 no pause could keep ten lines in view: they are paged, and the menu follows."""
+    pauses = paused(monkeypatch)
+    paged: list[list[str]] = []
+
+    async def run_pager(command: list[str]) -> None:
+        paged.append(command)
+
+    monkeypatch.setattr(pager, "run_pager", run_pager)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    console, _ = terminal(40, 8)
+    tui = tui_app.Tui(console)
+
+    async def refused() -> None:
+        raise Refused(LONG_REFUSAL)
+
+    await tui.guarded("Approve / reject", refused)
+    assert len(paged) == 1 and pauses == []
