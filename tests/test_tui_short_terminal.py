@@ -115,3 +115,46 @@ async def test_an_answer_taller_than_the_terminal_goes_through_the_pager(monkeyp
 
     await tui.guarded("Approve / reject", refused)
     assert len(paged) == 1 and pauses == []
+
+
+def _stack_with(down: dict[str, str]) -> Any:
+    from app.stack.status import PartStatus, StackStatus
+
+    parts = [
+        PartStatus(name, healthy=name not in down, detail=down.get(name, "ok"), local=True)
+        for name in ("temporal", "postgres", "order-worker", "shipping-worker")
+    ]
+    return StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+
+@pytest.mark.parametrize(("width", "height"), [(40, 12), (80, 24)])
+async def test_start_what_is_down_is_asked_once_per_outage(monkeypatch, width, height):
+    """With PostgreSQL down (not stopped) and "Start what is down?" answered no, the question came
+    back above the menu after every screen. It is asked again only when what is down changes."""
+    postgres_down = _stack_with({"postgres": "not answering on 127.0.0.1:5433; `./start.sh up` restarts it"})
+    both_down = _stack_with({
+        "postgres": "not answering on 127.0.0.1:5433; `./start.sh up` restarts it",
+        "temporal": "not answering on 127.0.0.1:7233; `./start.sh up` restarts it",
+    })
+    healthy = _stack_with({})
+    statuses = iter([postgres_down, postgres_down, postgres_down, both_down, both_down, healthy, postgres_down])
+
+    class _Stack:
+        async def status(self):
+            return next(statuses)
+
+    asked: list[str] = []
+
+    async def ask(question: Any, *, escape: bool = True) -> bool:
+        asked.append("start")
+        return False
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    console, _ = terminal(width, height)
+    tui = tui_app.Tui(console)
+    counts = []
+    for _ in range(7):
+        await tui.health()
+        counts.append(len(asked))
+    assert counts == [1, 1, 1, 2, 2, 2, 3]

@@ -53,6 +53,7 @@ class Tui:
         self.remembered: dict[str, Any] = {}  # the last address typed, offered again
         self.last_pick = 0  # the menu opens on the entry picked last (approving one order after another)
         self.said_down: list[str] = []  # what is down, as last said above the menu
+        self.offered_start: list[str] = []  # the parts down when "Start what is down?" was last asked
         self.health_rows = 1  # the rows the health line took, as last printed above the menu
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
@@ -120,6 +121,7 @@ class Tui:
         said_before = sentences == self.said_down and self.short_of_lines(status)
         self.said_down = sentences
         if status.healthy:
+            self.offered_start = []
             return
         if not said_before:
             for sentence in sentences:
@@ -131,6 +133,12 @@ class Tui:
             # `up` refuses a stopped process (it would start a second one beside it): resume it.
             if not said_before:
                 self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
+            self.offered_start = []
+            return
+        # Asked once per outage: a no (or Esc) stands until what is down changes; it was asked
+        # again above the menu after every screen.
+        offered, self.offered_start = self.offered_start, [part.name for part in down]
+        if offered == self.offered_start:
             return
         try:
             start = await ask(questionary.confirm("Start what is down?", default=True))
