@@ -17,6 +17,12 @@ QUIET_SPAN_S = 4.0
 TERMINAL_STATE_NAMES = {state.value for state in OrderState if state.terminal}
 # The longest back-off between two attempts of a step (a step retried by the server, bookkeeping).
 LONGEST_BACK_OFF_S = max(policies.SERVER_RETRY.maximum_interval, policies.BOOKKEEPING_RETRY.maximum_interval).total_seconds()
+# How long an attempt the worker runs itself (a local attempt, numbered up to this bound) takes at
+# most: a business step's is timed out by the worker's own timer; a bookkeeping step's writes a
+# row in milliseconds, and takes longer only with PostgreSQL stuck or down. One that ran longer
+# waited on a stopped worker: "ValidateOrder #4 timeout 7043 ms" had no line saying so.
+LOCAL_ATTEMPTS = policies.BUSINESS_STEP.local_attempts
+LONGEST_LOCAL_ATTEMPT_S = policies.BUSINESS_STEP.start_to_close.total_seconds()
 
 
 def span(seconds: float) -> str:
@@ -35,12 +41,20 @@ class QuietSpans:
         self.state: str | None = None
         self.ended: datetime | None = None  # when the latest row so far ended (an attempt runs)
         self.last: dict[str, Any] | None = None
+        # The latest row so far, if an attempt that ran longer than it can on its own: when it
+        # started, and by how much it overran.
+        self.overran: tuple[datetime, float] | None = None
 
     def before(self, entry: dict[str, Any], moment: datetime | None) -> float | None:
         quiet = None
         if moment is not None and self.ended is not None:
             gap = (moment - self.ended).total_seconds()
-            quiet = gap if gap > QUIET_SPAN_S + self._explained(entry) else None
+            unexplained = max(0.0, gap - self._explained(entry))
+            if self.overran is None:
+                quiet = gap if unexplained > QUIET_SPAN_S else None
+            else:  # from the attempt's start: nothing else was recorded while it ran
+                started, overrun = self.overran
+                quiet = (moment - started).total_seconds() if overrun + unexplained > QUIET_SPAN_S else None
         self._follow(entry, moment)
         return quiet
 
@@ -62,7 +76,12 @@ class QuietSpans:
         # A cancel request names the state it came in, not one it leads to.
         if entry["kind"] == "event" and payload.get("state") and entry["type"] != "cancel_requested":
             self.state = payload["state"]
+        self.overran = None
         if moment is not None:
             end = moment + timedelta(milliseconds=entry.get("duration_ms") or 0)
+            overrun = (entry.get("duration_ms") or 0) / 1000 - LONGEST_LOCAL_ATTEMPT_S
+            if entry["kind"] == "attempt" and entry["attempt"] <= LOCAL_ATTEMPTS and overrun > 0:
+                if self.ended is None or end >= self.ended:  # not while other rows were recorded
+                    self.overran = (moment, overrun)
             self.ended = end if self.ended is None else max(self.ended, end)
         self.last = entry

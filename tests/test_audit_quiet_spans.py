@@ -97,3 +97,26 @@ def test_a_long_span_reads_in_minutes_and_hours():
                 event(755.0, "payment_charged", "PAID"), attempt(755.0 + 2 * 3600 + 300, "PreparePackage")]
     said = quiet(timeline)
     assert said[0].startswith("… nothing recorded for 12 min 34 s") and said[1].startswith("… nothing recorded for 2 h 5 min")
+
+
+def test_an_attempt_frozen_mid_way_gets_a_line_saying_nothing_was_recorded():
+    """The order worker stopped (SIGSTOP) for 7 s while a validation attempt ran: its row said
+    "ValidateOrder #4 timeout 7043 ms" against a 0.12 s timeout, and the next row followed at
+    once, so no line said why (seen in a run of ten orders)."""
+    timeline = [
+        attempt(0.0, "ValidateOrder", 3, "error", 0),
+        attempt(0.036, "ValidateOrder", 4, "timeout", 7043),
+        attempt(7.115, "ValidateOrder", 5, "timeout", 121),
+        attempt(7.279, "ValidateOrder", 6),
+        event(7.281, "order_validated", "VALIDATED"),
+    ]
+    text = lines(timeline)
+    said = [at for at, line in enumerate(text) if "nothing recorded" in line]
+    assert len(said) == 1, text
+    assert "ValidateOrder #4" in text[said[0] - 1] and "ValidateOrder #5" in text[said[0] + 1]
+    assert "nothing recorded for 7.1 s" in text[said[0]]
+
+
+def test_an_attempt_a_little_past_its_timeout_gets_no_line():
+    timeline = [attempt(0.0, "ChargePayment", 1, "timeout", 1500), attempt(1.52, "ChargePayment", 2)]
+    assert quiet(timeline) == []
