@@ -158,3 +158,46 @@ async def test_start_what_is_down_is_asked_once_per_outage(monkeypatch, width, h
         await tui.health()
         counts.append(len(asked))
     assert counts == [1, 1, 1, 2, 2, 2, 3]
+
+
+class _OrdersShipAtOnce:
+    """Orders are created and shipped at once."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    async def order_worker_running(self) -> bool:
+        return True
+
+    async def catalog(self) -> list[Any]:
+        from db.queries import Product
+
+        return [Product(sku="WIDGET-1", name="Widget", price_cents=899)]
+
+    async def create_order(self, *, order_id: str, **order: Any) -> None:
+        self.states[order_id] = "SHIPPED"
+
+    async def list_orders(self, limit: int) -> list[dict]:
+        return [{"order_id": i, "state": s} for i, s in self.states.items()]
+
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        return {i: self.states[i] for i in order_ids if i in self.states}
+
+
+async def test_a_simulation_s_summary_is_kept_in_view_before_the_menu(monkeypatch):
+    """At 40x12 the summary ("Done in 12.3 s: 10 of 10 orders started (sim-… … sim-…), 8
+    approved." and "Ended 10: SHIPPED 10") went under the menu but for "approved." and its last line."""
+    from app.tui import simulate
+
+    answers = iter(["3", False])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Simulate orders", lambda: simulate.simulate_orders(_OrdersShipAtOnce(), console))
+    assert "Ended 3:" in out.getvalue() and len(pauses) == 1

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from typing import Callable
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 # The line below the output that fits: the "press any key" prompt.
@@ -95,7 +95,7 @@ async def show(console: Console, draw: Callable[[Console], None], title: str) ->
     return True
 
 
-async def say(console: Console, text: Text) -> None:
+async def say(console: Console, text: RenderableType) -> None:
     """A screen's answer (what a command did, or why it was not done): through the pager when
     taller than the terminal, else printed, its rows remembered for ``answer_rows``. At 40x12
     the menu left the last two lines of a ten-line refusal in view, the rest scrolled away."""

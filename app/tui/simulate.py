@@ -28,6 +28,7 @@ from app.tui.actions import (
     needed_from_temporal,
     temporal_silent,
 )
+from app.tui import pager
 from app.tui.dashboard import summary_bar
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -383,14 +384,15 @@ async def simulate_orders(service: Any, console: Console) -> None:
         show_counts()
         live.update(progress)  # the counts per state follow in the summary
     took = time.monotonic() - began
-    for line in summary_lines(sim, n, took, stopped):
-        console.print(line)
+    lines = summary_lines(sim, n, took, stopped)
     if silent:
-        console.print(Text(silent, style="red"))
+        lines.append(Text(silent, style="red"))
     if sim.database_problem:
-        console.print(Text(f"{sim.database_problem}: the counts above are those it gave last.", style="red"))
+        lines.append(Text(f"{sim.database_problem}: the counts above are those it gave last.", style="red"))
     if sim.failed_to_start:
         first = next(iter(sim.failed_to_start.values()))
-        console.print(Text(f"{len(sim.failed_to_start)} could not start: {first}", style="red"))
+        lines.append(Text(f"{len(sim.failed_to_start)} could not start: {first}", style="red"))
     if stopped:
-        console.print("The orders carry on in their workflows; follow them on the live dashboard.")
+        lines.append(Text("The orders carry on in their workflows; follow them on the live dashboard."))
+    # As one answer: at 40x12 the menu left "approved." and "Ended 10: SHIPPED 10" of it in view.
+    await pager.say(console, Group(*lines))
