@@ -201,3 +201,18 @@ async def test_a_simulation_s_summary_is_kept_in_view_before_the_menu(monkeypatc
     tui = tui_app.Tui(console)
     await tui.guarded("Simulate orders", lambda: simulate.simulate_orders(_OrdersShipAtOnce(), console))
     assert "Ended 3:" in out.getvalue() and len(pauses) == 1
+
+
+async def test_an_order_created_with_no_order_worker_keeps_its_answer_in_view(monkeypatch):
+    """At 40x12, with the order worker stopped, "Order … created for 8.99 (workflow …)." and "No
+    order worker is serving … so it waits until one does." (five lines) went out of view under
+    the menu and the sentences saying what is down."""
+    from app.tui import forms
+    from tests.test_tui_menu_and_pager import _form_answers, _ServiceWithoutOrderWorker
+
+    _form_answers(monkeypatch, ["nowork-1", ["WIDGET-1"], "1", True])
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Create order", lambda: forms.create_order(_ServiceWithoutOrderWorker(), console, {}))
+    assert "so it waits until" in out.getvalue() and len(pauses) == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import questionary
 from questionary import Choice
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +18,7 @@ from app import checks
 from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
+from app.tui import pager
 from app.tui.prompts import ask, keys_not_echoed, relabel_on_resize
 from app.views import format_cents
 from app.waiting import within
@@ -183,19 +184,22 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         )
         raise
     remembered["address"] = address.__dict__
-    console.print(
-        f"[green]Order {created.order_id} created[/] for {format_cents(created.amount_cents)} "
-        f"(workflow {created.workflow_id})."
-    )
+    said = [Text.assemble(
+        (f"Order {created.order_id} created", "green"),
+        f" for {format_cents(created.amount_cents)} (workflow {created.workflow_id}).",
+    )]
     if created.note:
-        console.print(Text(created.note, style="yellow"))
+        said.append(Text(created.note, style="yellow"))
     if await service.order_worker_running() is False:
         # Nothing to follow: the order waits for a worker (the health line offers to start one).
-        console.print(Text(
+        said.append(Text(
             "No order worker is serving (none runs, or it is stopped: see the health line), so it waits until one does.",
             style="yellow",
         ))
+        # As one answer: at 40x12 the menu and what is down pushed all of it out of view.
+        await pager.say(console, Group(*said))
         return
+    console.print(Group(*said))
     await show_progress(service, console, created.order_id)
 
 
