@@ -216,3 +216,19 @@ async def test_an_order_created_with_no_order_worker_keeps_its_answer_in_view(mo
     tui = tui_app.Tui(console)
     await tui.guarded("Create order", lambda: forms.create_order(_ServiceWithoutOrderWorker(), console, {}))
     assert "so it waits until" in out.getvalue() and len(pauses) == 1
+
+
+async def test_no_order_to_pick_is_said_where_it_stays_in_view(monkeypatch):
+    """At 40x12 "There is no order to re-address right now (none is RECEIVED or VALIDATED or
+    AWAITING_APPROVAL or APPROVED or PAID or PACKED)." (four lines) went under the menu but for
+    its last line."""
+
+    class _NoOrders:
+        async def list_orders(self, state: str | None = None, limit: int = 0) -> list[dict]:
+            return []
+
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Update address", lambda: actions.update_address(_NoOrders(), console))
+    assert "PACKED)." in out.getvalue() and len(pauses) == 1

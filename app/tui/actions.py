@@ -180,9 +180,10 @@ async def pick_order(
         return (await ask(questionary.text("Order id", validate=order_id_check))).strip()
     if not orders:
         if states is None:
-            console.print(f"There is no order to {action} yet: create one first.")
+            await pager.say(console, Text(f"There is no order to {action} yet: create one first."))
         else:
-            console.print(f"There is no order to {action} right now (none is {' or '.join(s.value for s in states)}).")
+            none = " or ".join(s.value for s in states)
+            await pager.say(console, Text(f"There is no order to {action} right now (none is {none})."))
         raise Back()
     now = datetime.now(timezone.utc)
     labels = order_choice_labels(orders, now, console.width)
