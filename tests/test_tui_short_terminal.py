@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from app.errors import Refused
 from app.tui import actions, pager, prompts
@@ -31,7 +32,7 @@ def sigint_given_back():
 
 def terminal(width: int, height: int) -> tuple[Console, io.StringIO]:
     out = io.StringIO()
-    return Console(file=out, width=width, height=height, force_terminal=True), out
+    return Console(file=out, width=width, height=height, force_terminal=True, highlight=False), out
 
 
 def paused(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -151,13 +152,16 @@ async def test_start_what_is_down_is_asked_once_per_outage(monkeypatch, width, h
 
     monkeypatch.setattr(tui_app, "Stack", _Stack)
     monkeypatch.setattr(tui_app, "ask", ask)
-    console, _ = terminal(width, height)
+    console, out = terminal(width, height)
     tui = tui_app.Tui(console)
     counts = []
     for _ in range(7):
         await tui.health()
         counts.append(len(asked))
     assert counts == [1, 1, 1, 2, 2, 2, 3]
+    # Not asked again, so the way to start it later is said with the no.
+    said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
+    assert said.count("./start.sh up, from another shell, starts it.") == 3
 
 
 class _OrdersShipAtOnce:

@@ -146,6 +146,8 @@ class Tui:
             return
         if start:
             await self.guarded("Start the stack", self.start_stack)
+        else:  # not asked again while the same parts are down: say how to start them later
+            self.console.print("[dim]Left down; ./start.sh up, from another shell, starts it.[/]")
 
     async def start_stack(self) -> None:
         status = await ensure_up(self.console)
