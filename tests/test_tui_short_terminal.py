@@ -236,3 +236,23 @@ async def test_no_order_to_pick_is_said_where_it_stays_in_view(monkeypatch):
     tui = tui_app.Tui(console)
     await tui.guarded("Update address", lambda: actions.update_address(_NoOrders(), console))
     assert "PACKED)." in out.getvalue() and len(pauses) == 1
+
+
+@pytest.mark.parametrize("typed", ["customer changed their mind about it", "x"])
+async def test_a_typed_answer_wider_than_the_terminal_breaks_between_words(typed):
+    """At 40 columns the echo of a cancel's reason broke mid-word: "? Reason (optional) customer
+    changed the" above "ir mind about it" (an operator walkthrough at 40x12)."""
+    import questionary
+    from prompt_toolkit.input import create_pipe_input
+
+    from tests.test_tui_menu_and_pager import _keep_the_last_drawing, _Terminal
+
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = questionary.text("Reason (optional)", input=keys, output=_Terminal(12, 40))
+        _keep_the_last_drawing(question.application, drawn)
+        keys.send_text(typed + "\r")
+        assert await prompts.ask(question) == typed
+    echo = drawn[-1]
+    assert echo.split() == ["?", "Reason", "(optional)", *typed.split()], echo
+    assert all(len(line) <= 40 for line in echo.splitlines()), echo

@@ -14,11 +14,12 @@ import termios
 import textwrap
 from typing import Any, Awaitable, Callable, Iterator
 
-from prompt_toolkit.filters import to_filter
+from prompt_toolkit.filters import Condition, to_filter
 from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_to_text, to_formatted_text
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.layout import Dimension, walk
-from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
+from prompt_toolkit.layout.processors import ConditionalProcessor, Processor, Transformation, TransformationInput
 from prompt_toolkit.shortcuts import PromptSession
 from prompt_toolkit.utils import get_cwidth
 from questionary import Question
@@ -212,14 +213,31 @@ def _echo_between_words(question: Question) -> None:
         return
     session = sessions[0]
     message = session.message
+    typed = session.default_buffer  # a text's answer, drawn after the message (a select's stays empty)
 
     def echo() -> StyleAndTextTuples:
         fragments = to_formatted_text(message)
         if not application.is_done:
             return fragments
-        return _fragments_between_words(fragments, application.output.get_size().columns)
+        answer = [("class:answer", typed.text)] if typed.text else []
+        return _fragments_between_words(fragments + answer, application.output.get_size().columns)
 
     session.message = echo
+    # Drawn in the message, the typed answer is not drawn again where it was typed: there the
+    # terminal broke it mid-word ("? Reason (optional) customer changed the" / "ir mind").
+    for control in application.layout.find_all_controls():
+        if isinstance(control, BufferControl) and control.buffer is typed:
+            control.input_processors = [
+                *(control.input_processors or []),
+                ConditionalProcessor(_Hidden(), filter=Condition(lambda: application.is_done)),
+            ]
+
+
+class _Hidden(Processor):
+    """Shows nothing of the line it is given."""
+
+    def apply_transformation(self, transformation_input: TransformationInput) -> Transformation:
+        return Transformation([])
 
 
 def _fragments_between_words(fragments: StyleAndTextTuples, columns: int) -> StyleAndTextTuples:
