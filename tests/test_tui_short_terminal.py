@@ -256,3 +256,41 @@ async def test_a_typed_answer_wider_than_the_terminal_breaks_between_words(typed
     echo = drawn[-1]
     assert echo.split() == ["?", "Reason", "(optional)", *typed.split()], echo
     assert all(len(line) <= 40 for line in echo.splitlines()), echo
+
+
+async def test_a_simulation_says_so_when_its_order_worker_stops_midway(monkeypatch):
+    """With the order worker stopped a second into a simulation, the bars stood at "settled
+    0/10" and "approved 0" for as long as it stayed stopped, with nothing said why (only
+    Temporal not answering was said)."""
+    import asyncio
+
+    from app.tui import simulate
+
+    class _WorkerStopsAfterTheStart(_OrdersShipAtOnce):
+        asked = 0
+
+        async def order_worker_running(self) -> bool:
+            self.asked += 1
+            return self.asked == 1  # serving when the simulation starts, then stopped
+
+        async def create_order(self, *, order_id: str, **order: Any) -> None:
+            self.states[order_id] = "RECEIVED"  # and there it stays
+
+    answers = iter(["2", False])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    monkeypatch.setattr(simulate, "STALL_S", 0.05)
+    console, out = terminal(200, 24)
+    screen = asyncio.create_task(simulate.simulate_orders(_WorkerStopsAfterTheStart(), console))
+    for _ in range(300):
+        if "No order worker is serving" in out.getvalue():
+            break
+        await asyncio.sleep(0.01)
+    screen.cancel()
+    await asyncio.wait_for(screen, 5)
+    assert "so the orders wait until one does" in " ".join(Text.from_ansi(out.getvalue()).plain.split())
+

@@ -227,13 +227,24 @@ class TemporalSilent(Exception):
 class StallWatch:
     """Asks Temporal, in the background, whether it answers once the simulation has stood still
     for STALL_S (no order created, approved or moved); ``check`` raises TemporalSilent when it
-    did not and nothing moved meanwhile."""
+    did not and nothing moved meanwhile. Drawn, it says when Temporal answered that no order
+    worker serves: stopped during a simulation, the bars stood still with nothing said."""
 
     def __init__(self, service: Any) -> None:
         self.service = service
         self.seen: Any = None
         self.since = time.monotonic()
         self.asking: asyncio.Task | None = None
+        self.no_order_worker = False
+
+    def __rich__(self) -> Any:
+        if not self.no_order_worker:
+            return Group()
+        return Text(
+            "No order worker is serving (none runs, or it is stopped: ./start.sh status says which), so the"
+            " orders wait until one does.",
+            style="yellow",
+        )
 
     def check(self, sim: Simulation) -> None:
         # Not the creates or approvals that failed: with Temporal's port closed each fails
@@ -242,11 +253,13 @@ class StallWatch:
         now = time.monotonic()
         if seen != self.seen:
             self.seen, self.since = seen, now
+            self.no_order_worker = False
         if self.asking is not None and self.asking.done():
             asked, self.asking = self.asking, None
             if asked.exception() is not None:
                 log.warning("event=simulation_temporal_check_failed error=%r", asked.exception())
             answer = None if asked.exception() is not None else asked.result()
+            self.no_order_worker = answer is False and now - self.since >= STALL_S
             if answer is None and now - self.since >= STALL_S:
                 raise TemporalSilent(temporal_silent(self.service, "the simulation stopped"))
         elif self.asking is None and now - self.since >= STALL_S:
@@ -346,7 +359,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
 
     # How to leave: q and Esc, which leave the dashboard, do nothing here, and nothing said so.
     leaving = Text("Ctrl-C stops waiting; the orders carry on.", style="dim")
-    with keys_not_echoed(), Live(Group(progress, sim, leaving), console=console, refresh_per_second=4) as live:
+    with keys_not_echoed(), Live(Group(progress, sim, watch, leaving), console=console, refresh_per_second=4) as live:
         try:
             creating = asyncio.create_task(sim.create_all(products))
             size = console.size
