@@ -294,3 +294,41 @@ async def test_a_simulation_says_so_when_its_order_worker_stops_midway(monkeypat
     await asyncio.wait_for(screen, 5)
     assert "so the orders wait until one does" in " ".join(Text.from_ansi(out.getvalue()).plain.split())
 
+
+async def test_an_approval_that_took_effect_unanswered_counts_as_approved_not_refused(monkeypatch):
+    """With the order worker stopped during a simulation, its approvals went unanswered and were
+    sent again once the orders still awaited review; the first had taken effect, so the second was
+    refused ("already approved by simulation"), and the summary said "4 approved" of ten orders
+    that all shipped (the live line "approved 4, refused 6")."""
+    import asyncio
+
+    from app.errors import Unanswered
+    from app.tui import simulate
+
+    class _FirstApprovalUnanswered(_OrdersShipAtOnce):
+        def __init__(self) -> None:
+            super().__init__()
+            self.approvals: dict[str, int] = {}
+
+        async def create_order(self, *, order_id: str, **order: Any) -> None:
+            self.states[order_id] = "AWAITING_APPROVAL"
+
+        async def approve(self, order_id: str, by: str) -> str:
+            self.approvals[order_id] = self.approvals.get(order_id, 0) + 1
+            if self.approvals[order_id] == 1:
+                raise Unanswered(order_id, "approve", accepted=False, waited_s=20, worker_down=True)
+            self.states[order_id] = "SHIPPED"  # the first approval took effect meanwhile
+            raise Refused(f"Order {order_id} was already approved by simulation.")
+
+    answers = iter(["2", True])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    console, out = terminal(200, 24)
+    await asyncio.wait_for(simulate.simulate_orders(_FirstApprovalUnanswered(), console), 10)
+    said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
+    assert "2 of 2 orders started" in said and "2 approved." in said, said
+    assert "refused" not in said, said
