@@ -332,3 +332,27 @@ async def test_an_approval_that_took_effect_unanswered_counts_as_approved_not_re
     said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
     assert "2 of 2 orders started" in said and "2 approved." in said, said
     assert "refused" not in said, said
+
+
+async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch):
+    """At 40x12 Ctrl-C while an approval waited printed "Stopped waiting. The approval, if it was
+    sent already, may still take effect; …" (four lines), then "Back to the menu.", and the menu
+    left the last two lines in view."""
+    import asyncio
+
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+
+    async def approving() -> None:
+        await actions.sent(console, "o-1", "approval", asyncio.Event().wait())
+
+    guarded = asyncio.ensure_future(tui.guarded("Approve / reject", approving))
+    while prompts._current_screen is None:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    prompts._interrupt()  # what Ctrl-C does
+    await asyncio.wait_for(guarded, 5)
+    said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
+    assert "may still take effect" in said and "Back to the menu." in said
+    assert len(pauses) == 1

@@ -231,10 +231,11 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
         with keys_not_echoed(), console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
             reply = await command
     except asyncio.CancelledError:
-        console.print(
-            f"[yellow]Stopped waiting. The {what}, if it was sent already, may still take effect;"
-            " the audit log or the dashboard will show it.[/]"
+        stopped = (
+            f"Stopped waiting. The {what}, if it was sent already, may still take effect;"
+            " the audit log or the dashboard will show it."
         )
+        await pager.say(console, Text(stopped, style="yellow"))
         raise
     await answer(console, reply)
 

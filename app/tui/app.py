@@ -185,9 +185,8 @@ class Tui:
                 )
 
         pager.answer_rows()  # one left by an earlier screen is not this one's
-        if not await run_screen(shielded()):
+        if not await run_screen(shielded()):  # Ctrl-C: what the screen said as it stopped stays in view too
             self.console.print("[dim]Back to the menu.[/]")
-            return
         # The menu drawn under a longer answer would push its first lines out of view.
         if self.console.is_terminal and (rows := pager.answer_rows()) and rows > self.rows_left_for_answer():
             await pause()

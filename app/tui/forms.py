@@ -178,10 +178,11 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         # the server, and Ctrl-C froze the TUI until it was resumed.
         creating.cancel()
         creating.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved
-        console.print(
-            f"[yellow]Stopped waiting. Order {order_id} may still start, if its start reached Temporal;"
-            " the dashboard will show it.[/]"
+        stopped = (
+            f"Stopped waiting. Order {order_id} may still start, if its start reached Temporal;"
+            " the dashboard will show it."
         )
+        await pager.say(console, Text(stopped, style="yellow"))
         raise
     remembered["address"] = address.__dict__
     said = [Text.assemble(
