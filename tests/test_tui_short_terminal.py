@@ -356,3 +356,17 @@ async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch
     said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
     assert "may still take effect" in said and "Back to the menu." in said
     assert len(pauses) == 1
+
+
+async def test_the_apology_for_a_failure_stays_in_view_before_the_menu(monkeypatch):
+    """At 40x12 "Sorry, something unexpected went wrong; the details are in the log (./start.sh
+    logs cli)." is three lines: the menu left the last two, without the apology itself."""
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+
+    async def failing() -> None:
+        raise RuntimeError("a bug")
+
+    await tui.guarded("Audit log", failing)
+    assert "Sorry, something unexpected" in out.getvalue() and len(pauses) == 1

@@ -180,9 +180,8 @@ class Tui:
                     await pager.say(self.console, Text(str(lost), style="red"))
                     return
                 log.exception("event=tui_screen_failed screen=%r", label)
-                self.console.print(
-                    "[red]Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli).[/]"
-                )
+                sorry = "Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli)."
+                await pager.say(self.console, Text(sorry, style="red"))
 
         pager.answer_rows()  # one left by an earlier screen is not this one's
         if not await run_screen(shielded()):  # Ctrl-C: what the screen said as it stopped stays in view too
