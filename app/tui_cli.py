@@ -13,7 +13,15 @@ class NotATerminal(OperatorError):
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    tui = commands.add_parser("tui", help="the interactive terminal UI (the default command)")
+    tui = commands.add_parser(
+        "tui",
+        help="the interactive terminal UI (the default command)",
+        description="Starts what of the stack is not running, then a menu: create an order, approve or reject one,"
+        " change its address, cancel it, the live dashboard, an order's audit log, a simulation. Arrows and Enter"
+        " choose; Esc or Ctrl-C"
+        " goes back to the menu; q leaves the dashboard and long pages; Quit (or Ctrl-C at the menu) leaves the"
+        " TUI, and the stack keeps running (./start.sh down stops it).",
+    )
     tui.set_defaults(handler=_tui)
 
 

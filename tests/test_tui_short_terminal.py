@@ -370,3 +370,22 @@ async def test_the_apology_for_a_failure_stays_in_view_before_the_menu(monkeypat
 
     await tui.guarded("Audit log", failing)
     assert "Sorry, something unexpected" in out.getvalue() and len(pauses) == 1
+
+
+def test_help_tui_says_what_the_tui_offers_and_how_to_move_in_it(capsys, monkeypatch, tmp_path):
+    """`./start.sh help tui` printed only "usage: ./start.sh tui [-h]": nothing on what it does,
+    how to go back, or that quitting leaves the stack running."""
+    import logging
+
+    from app.cli import main
+
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+    try:
+        with pytest.raises(SystemExit):
+            main(["tui", "--help"])
+    finally:
+        root.handlers[:], root.level = handlers, level
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Esc or Ctrl-C goes back to the menu" in said and "the stack keeps running" in said, said
