@@ -389,3 +389,26 @@ def test_help_tui_says_what_the_tui_offers_and_how_to_move_in_it(capsys, monkeyp
         root.handlers[:], root.level = handlers, level
     said = " ".join(capsys.readouterr().out.split())
     assert "Esc or Ctrl-C goes back to the menu" in said and "the stack keeps running" in said, said
+
+
+@pytest.mark.parametrize(("width", "height", "waits"), [(40, 12, [1, 1]), (80, 24, [0, 0])])
+async def test_what_is_down_is_kept_in_view_when_it_and_the_menu_do_not_fit(monkeypatch, width, height, waits):
+    """At 40x12 with the order worker stopped, the TUI opened on "resumes it." and "Starting
+    cannot help a stopped process; resume it as said above.": what was said above, "kill -CONT
+    <pid>", had gone out of view under the menu. Said once per outage there, and kept in view."""
+    stopped = _stack_with({"order-worker": "stopped (SIGSTOP): not serving order-tq; kill -CONT 4242 resumes it"})
+
+    class _Stack:
+        async def status(self):
+            return stopped
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    pauses = paused(monkeypatch)
+    console, out = terminal(width, height)
+    tui = tui_app.Tui(console)
+    counts = []
+    for _ in range(2):
+        await tui.guarded("Health", tui.health)
+        counts.append(len(pauses))
+    assert counts == waits
+    assert "kill -CONT 4242" in " ".join(Text.from_ansi(out.getvalue()).plain.split())

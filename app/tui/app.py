@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 
 import questionary
 from questionary import Choice
-from rich.console import Console
+from rich.console import Console, Group
 from rich.text import Text
 
 from app.config import Settings
@@ -123,16 +123,18 @@ class Tui:
         if status.healthy:
             self.offered_start = []
             return
-        if not said_before:
-            for sentence in sentences:
-                self.console.print(f"[red]{sentence}[/]")
         down = [part for part in status.parts if not part.healthy]
         # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
         server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
-        if all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down):
-            # `up` refuses a stopped process (it would start a second one beside it): resume it.
-            if not said_before:
-                self.console.print("[yellow]Starting cannot help a stopped process; resume it as said above.[/]")
+        stopped = all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down)
+        if not said_before:
+            said = [Text(sentence, style="red") for sentence in sentences]
+            if stopped:  # `up` refuses a stopped process (it would start a second one beside it)
+                said.append(Text("Starting cannot help a stopped process; resume it as said above.", style="yellow"))
+            # As an answer, kept in view: at 40x12 they, the line above and the menu took fifteen
+            # lines, and "kill -CONT <pid>" went out of view as the TUI opened.
+            await pager.say(self.console, Group(*said))
+        if stopped:
             self.offered_start = []
             return
         # Asked once per outage: a no (or Esc) stands until what is down changes; it was asked
@@ -140,6 +142,7 @@ class Tui:
         offered, self.offered_start = self.offered_start, [part.name for part in down]
         if offered == self.offered_start:
             return
+        pager.answer_rows()  # the question comes right under them: no key to press for them too
         try:
             start = await ask(questionary.confirm("Start what is down?", default=True))
         except Back:
