@@ -17,10 +17,11 @@ QUIET_SPAN_S = 4.0
 TERMINAL_STATE_NAMES = {state.value for state in OrderState if state.terminal}
 # The longest back-off between two attempts of a step (a step retried by the server, bookkeeping).
 LONGEST_BACK_OFF_S = max(policies.SERVER_RETRY.maximum_interval, policies.BOOKKEEPING_RETRY.maximum_interval).total_seconds()
-# How long an attempt the worker runs itself (a local attempt, numbered up to this bound) takes at
-# most: a business step's is timed out by the worker's own timer; a bookkeeping step's writes a
-# row in milliseconds, and takes longer only with PostgreSQL stuck or down. One that ran longer
-# waited on a stopped worker: "ValidateOrder #4 timeout 7043 ms" had no line saying so.
+# How long an attempt numbered up to LOCAL_ATTEMPTS takes at most: a business step's runs on the
+# worker, whose own timer ends it at its timeout; a bookkeeping step's writes a row in
+# milliseconds, and takes longer only with PostgreSQL stuck or down. One that ran longer waited
+# on a stopped worker (or that database): "ValidateOrder #4 timeout 7043 ms" had no line saying
+# so. Past LOCAL_ATTEMPTS a business step runs on the server, and a hung attempt may run long.
 LOCAL_ATTEMPTS = policies.BUSINESS_STEP.local_attempts
 LONGEST_LOCAL_ATTEMPT_S = policies.BUSINESS_STEP.start_to_close.total_seconds()
 
