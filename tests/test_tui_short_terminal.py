@@ -1,6 +1,7 @@
-"""The TUI in a short terminal (40x12, the smallest the README speaks of): what a screen
-answers stays readable above the menu, and a part that is down is spoken of once per outage.
-The stack and the service are stand-ins here."""
+"""The TUI as a new operator meets it, in a short terminal (40x12, the smallest the README
+speaks of) above all: what a screen answers stays readable above the menu, a part that is down
+is spoken of once per outage, a typed answer's echo breaks between words; and a simulation
+says why it stands still. The stack and the service are stand-ins here."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def paused(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def pause(message: str = "") -> None:
         pauses.append(message)
 
-    monkeypatch.setattr(tui_app, "pause", pause, raising=False)
+    monkeypatch.setattr(tui_app, "pause", pause)
     return pauses
 
 
