@@ -59,6 +59,18 @@ class QuietSpans:
         self._follow(entry, moment)
         return quiet
 
+    def so_far(self, now: datetime, state: str) -> float | None:
+        """How long nothing has been recorded since the last row, at ``now``, when the order
+        (in ``state``) is in flight and that is longer than its own waits explain: a worker
+        stopped in the middle of a step leaves no row until it goes on, and the timeline ended
+        on its last row as if all were well."""
+        if self.ended is None or state == OrderState.AWAITING_APPROVAL.value or state in TERMINAL_STATE_NAMES:
+            return None
+        last = self.last or {}
+        explained = LONGEST_BACK_OFF_S if last.get("kind") == "attempt" and last.get("outcome") != "ok" else 0.0
+        quiet = (now - self.ended).total_seconds()
+        return quiet if quiet > QUIET_SPAN_S + explained else None
+
     def _explained(self, entry: dict[str, Any]) -> float:
         """How long the order may wait before this row on its own: in the review or once ended,
         as long as it takes; in a retry's back-off, the longest back-off."""

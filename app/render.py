@@ -338,7 +338,17 @@ def _quiet_span_text(seconds: float) -> Text:
     )
 
 
-def audit_timeline(audit: dict[str, Any]) -> Group:
+def _quiet_so_far_text(seconds: float) -> Text:
+    return Text(
+        f"  … nothing recorded for {_span(seconds)} so far: the order waits (a worker or Temporal stopped,"
+        " or the stack down)",
+        style="yellow",
+    )
+
+
+def audit_timeline(audit: dict[str, Any], now: datetime | None = None) -> Group:
+    """The order's timeline; given ``now``, with a last line when the order in flight has
+    recorded nothing for longer than its own waits explain."""
     order = audit["order"]
     table = Table(box=None, show_header=True, expand=True, pad_edge=False)
     table.add_column("Time", no_wrap=True, style="dim")
@@ -358,6 +368,8 @@ def audit_timeline(audit: dict[str, Any]) -> Group:
             table.add_row(Text(day.isoformat(), style="bold"), "")
         when = _clock(moment) if moment is not None else entry.get("at") or ""
         table.add_row(when, _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
+    if now is not None and (quiet := spans.so_far(now, order["state"])) is not None:
+        table.add_row("", _quiet_so_far_text(quiet))
     attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
     failed = sum(1 for e in attempts if e["outcome"] != "ok")
     timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")
@@ -379,8 +391,8 @@ def audit_link(audit: dict[str, Any]) -> Text | None:
     return Text(f"Workflow history: {audit['web_ui_url']}", style="dim")
 
 
-def print_audit(console: Any, audit: dict[str, Any]) -> None:
-    console.print(audit_timeline(audit))
+def print_audit(console: Any, audit: dict[str, Any], now: datetime | None = None) -> None:
+    console.print(audit_timeline(audit, now))
     if (link := audit_link(audit)) is not None:
         console.print(link, soft_wrap=True)
 

@@ -120,3 +120,31 @@ def test_an_attempt_frozen_mid_way_gets_a_line_saying_nothing_was_recorded():
 def test_an_attempt_a_little_past_its_timeout_gets_no_line():
     timeline = [attempt(0.0, "ChargePayment", 1, "timeout", 1500), attempt(1.52, "ChargePayment", 2)]
     assert quiet(timeline) == []
+
+
+def so_far(timeline: list[dict], state: str, seconds_later: float) -> list[str]:
+    """The lines saying nothing has been recorded so far, ``seconds_later`` after T0."""
+    console = Console(record=True, width=120, file=io.StringIO())
+    audit = {"order": {"order_id": "o-1", "state": state}, "timeline": timeline}
+    console.print(audit_timeline(audit, now=T0 + timedelta(seconds=seconds_later)))
+    return [line.strip() for line in console.export_text().splitlines() if "so far" in line]
+
+
+def test_an_order_stuck_now_says_how_long_nothing_has_been_recorded_so_far():
+    """The order worker stopped (SIGSTOP) just after the charge: 8 s later the audit ended on
+    "payment charged → PAID" as if all were well (the status said the workflow did not answer)."""
+    timeline = [attempt(0.0, "ChargePayment"), event(0.001, "payment_charged", "PAID")]
+    assert so_far(timeline, "PAID", 8.2) == [
+        "… nothing recorded for 8.2 s so far: the order waits (a worker or Temporal stopped, or the stack down)"
+    ]
+
+
+def test_waits_of_the_order_s_own_get_no_so_far_line():
+    charged = [attempt(0.0, "ChargePayment"), event(0.001, "payment_charged", "PAID")]
+    assert so_far(charged, "PAID", 3.0) == []  # not long yet
+    assert so_far(charged, "SHIPPED", 600.0) == []  # ended: nothing more to record
+    review = [attempt(0.0, "MarkAwaitingApproval"), event(0.001, "awaiting_approval", "AWAITING_APPROVAL")]
+    assert so_far(review, "AWAITING_APPROVAL", 600.0) == []  # in the review, as long as it takes
+    failed = [attempt(0.0, "ChargePayment", 101, "error", 0)]
+    assert so_far(failed, "APPROVED", 8.0) == []  # the server's back-off before the next attempt
+    assert not any("so far" in line for line in lines(charged))  # no now: no line

@@ -382,5 +382,6 @@ async def audit_log(service: Any, console: Console) -> None:
     cannot = f"the audit log of order {order_id} cannot be read"
     audit = await needed_from_database(service, service.audit(order_id), cannot)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less
-    if not await pager.show(console, lambda c: render.print_audit(c, audit), f"Audit of {short_id(order_id)}"):
+    now = datetime.now(timezone.utc)  # an order in flight that has recorded nothing for a while says so
+    if not await pager.show(console, lambda c: render.print_audit(c, audit, now), f"Audit of {short_id(order_id)}"):
         await pause()
