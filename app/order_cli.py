@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Any, Awaitable
 
 from rich.console import Console
@@ -358,7 +359,8 @@ async def _audit(args: argparse.Namespace) -> int:
     checks.audit(args.order_id)
     async with await OrderService.connect(temporal="optional") as service:  # the audit is the database's
         audit = await service.audit(args.order_id)
-    _emit(args, audit, lambda c: render.print_audit(c, audit))
+    now = datetime.now(timezone.utc)  # an order in flight that has recorded nothing for a while says so
+    _emit(args, audit, lambda c: render.print_audit(c, audit, now))
     return 0
 
 

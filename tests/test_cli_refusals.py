@@ -10,6 +10,7 @@ import logging
 import signal
 import socket
 import sys
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Callable, Iterator
 
@@ -759,3 +760,37 @@ def test_output_held_until_the_last_flush_that_cannot_be_written_is_said_so(cli:
 
     monkeypatch.setattr(sys, "stdout", FullAtFlush())
     assert cli("help") == (1, "Could not write: no space left on device.\n")
+
+
+class _FrozenOrder:
+    """An order PAID 30 s ago that has recorded nothing since (its worker stopped)."""
+
+    def __init__(self) -> None:
+        paid = datetime.now(timezone.utc) - timedelta(seconds=30)
+        self.document = {
+            "order": {"order_id": "ord-1", "state": "PAID"},
+            "timeline": [{"at": paid.isoformat(), "kind": "event", "type": "payment_charged", "payload": {"state": "PAID"}}],
+        }
+
+    async def __aenter__(self) -> "_FrozenOrder":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        pass
+
+    async def audit(self, order_id: str) -> dict:
+        return self.document
+
+
+def test_order_audit_says_an_order_in_flight_has_recorded_nothing_for_a_while(cli: Run, monkeypatch):
+    """The TUI's audit said so; `order audit` ended on the last row as if all were well."""
+
+    async def connect(**_kwargs) -> _FrozenOrder:
+        return _FrozenOrder()
+
+    monkeypatch.setattr("app.order_cli.OrderService.connect", connect)
+    code, err = cli("order", "audit", "ord-1")
+    assert (code, err) == (0, "")
+    assert "so far: the order waits" in " ".join(cli.out.split())  # type: ignore[attr-defined]
+    code, _ = cli("order", "audit", "ord-1", "--json")
+    assert code == 0 and "so far" not in cli.out  # type: ignore[attr-defined]
