@@ -120,6 +120,8 @@ async def _bench(args: argparse.Namespace) -> int:
 
             result = await run_bench(service, config, show, metrics_url(Settings.from_env()))
             err.print("[dim]… checking the database and Temporal[/]")
+    broken = broken_invariants(result.summary)
+    args.verdict = EXIT_BROKEN_INVARIANT if broken else 0  # kept should nobody read the report (`| head -1`)
     out.print(report(result.summary, result.buckets, result.checks))
     document = json.dumps(result.summary, indent=2)
     if json_only:
@@ -127,7 +129,6 @@ async def _bench(args: argparse.Namespace) -> int:
     elif args.json:
         Path(args.json).write_text(document + "\n")
         out.print(f"Results written to {args.json}.")
-    broken = broken_invariants(result.summary)
     if broken:
         err.print(broken, style="bold red", highlight=False)
         return EXIT_BROKEN_INVARIANT

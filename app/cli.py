@@ -150,12 +150,12 @@ def _run(argv: list[str]) -> int:
     except OperatorError as error:
         return _fail(args, str(error), error.exit_code, argv)
     except BrokenPipeError:
-        return _reader_gone()
+        return _reader_gone() or _verdict(args)
     except SystemExit as leaving:
         # Rich's Console meets a closed stdout by raising SystemExit(1) from its BrokenPipeError:
         # that is a reader that went away too, not a failure (`./start.sh order list | head -1`).
         if isinstance(leaving.__context__, BrokenPipeError):
-            return _reader_gone()
+            return _reader_gone() or _verdict(args)
         if isinstance(leaving, UsageError) and _json_on_stdout(None, argv):
             print(json.dumps({"error": leaving.sentence, "exit_code": 2}))
         raise  # argparse's --help and usage errors; app/__main__.py turns them into an exit code
@@ -213,6 +213,12 @@ def _lost_database(error: BaseException) -> StackUnreachable | None:
         return lost_database(error, Settings.from_env())
     except OperatorError:  # settings that cannot be read were refused before any connection
         return None
+
+
+def _verdict(args: argparse.Namespace | None) -> int:
+    """The exit code a command knew before it printed (``args.verdict``: status's 3 for a stack
+    that is not healthy), kept when the reader goes away mid-output (`status | head -1` said 0)."""
+    return getattr(args, "verdict", 0) or 0
 
 
 def _reader_gone() -> int:

@@ -131,6 +131,7 @@ def _down(args: argparse.Namespace) -> int:
 
 async def _status(args: argparse.Namespace) -> int:
     status = await Stack().status()
+    args.verdict = 0 if status.healthy else 3  # what it exits with, even if nobody reads the table (`| head -1`)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
     else:
@@ -157,7 +158,7 @@ async def _status(args: argparse.Namespace) -> int:
             )
         elif down:
             console.print("Start what is down with [bold]./start.sh up[/].")
-    return 0 if status.healthy else 3
+    return args.verdict
 
 
 def _logs(args: argparse.Namespace) -> int:

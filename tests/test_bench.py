@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from rich.console import Console
 
@@ -370,3 +372,55 @@ async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, c
     assert await bench_cli._bench(args) == code
     err = capsys.readouterr().err
     assert ("1 order lost" in err) == bool(lost)
+
+
+async def test_bench_keeps_its_exit_code_when_the_reader_of_the_report_went_away(monkeypatch):
+    """`./start.sh bench | head -1`: the report met the closed pipe before the invariants were
+    judged, and a run that lost an order exited 0; the verdict is known before the report."""
+    import argparse
+    import io
+
+    from app import bench_cli
+    from app.bench import BenchResult
+
+    class _Service:
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return None
+
+    async def connect(**_):
+        return _Service()
+
+    async def nothing(*_):
+        return None
+
+    results = [OrderResult("bench-t-1", "SHIPPED", 2000, 0, terminal_in_db=True, workflow_completed=False)]
+    summary = summarize(RunFacts(orders=1, concurrency=1, results=results, run_id="t"))
+
+    async def run_bench(*_args, **_kwargs):
+        return BenchResult(summary, [], check_targets(summary))
+
+    sink = os.open(os.devnull, os.O_WRONLY)  # Rich points the stdout it gave up on here
+
+    class _ClosedPipe(io.StringIO):
+        def write(self, _text):
+            raise BrokenPipeError
+
+        def fileno(self):
+            return sink
+
+    monkeypatch.setattr(bench_cli, "ensure_up", nothing)
+    monkeypatch.setattr(bench_cli.OrderService, "connect", staticmethod(connect))
+    monkeypatch.setattr(bench_cli, "run_bench", run_bench)
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    args = argparse.Namespace(orders=1, concurrency=1, json=None, review_wait=0.0, poll_interval=0.1, order_timeout=10.0)
+    try:
+        with pytest.raises((BrokenPipeError, SystemExit)):
+            await bench_cli._bench(args)
+    finally:
+        os.close(sink)
+    from app.cli import _verdict
+
+    assert _verdict(args) == bench_cli.EXIT_BROKEN_INVARIANT

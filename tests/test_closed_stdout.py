@@ -1,6 +1,7 @@
 """`./start.sh COMMAND | head -1` as an operator runs it: the real entry point (python -m app)
-writing into a pipe whose reader has gone. It must end quietly, exit 0, whichever way the
-output meets the closed pipe, and never print a Python or runtime error."""
+writing into a pipe whose reader has gone. It must end quietly, with the exit code the command
+had (0 unless it failed or found the stack unhealthy), whichever way the output meets the closed
+pipe, and never print a Python or runtime error."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from app.config import ROOT
 @pytest.mark.parametrize(
     ("argv", "code"),
     [
-        # A Rich table: Rich turns the BrokenPipeError into SystemExit(1) mid-table, before the
-        # command knows its outcome: the reader went away, and that is no failure.
-        (["status"], 0),
+        # A Rich table: Rich turns the BrokenPipeError into SystemExit(1) mid-table, once status
+        # knows its verdict: the stack is down here, and exit 3 says so (it said 0; the README
+        # promises 0 only if every part is healthy).
+        (["status"], 3),
+        # Nothing on stdout: the refusal is on stderr, and the exit code says the stack is down.
+        (["order", "list"], 3),
         # print(): the buffered document meets the closed pipe at the final flush, once the
         # command has its outcome: the stack is down here, and exit 3 still says so (it said 0).
         (["status", "--json"], 3),
