@@ -32,6 +32,8 @@ class WorkerTuning:
     max_local_activities: int = 1000
     max_activities: int = 500  # steps that went on as regular activities
     db_pool_size: int = 20
+    # Workflows in the SDK's sandbox (workers/runner.py says why it is off by default).
+    workflow_sandbox: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WorkerTuning":
@@ -43,6 +45,7 @@ class WorkerTuning:
             max_local_activities=_count(env, "ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", cls.max_local_activities),
             max_activities=_count(env, "ORDER_TRACKER_MAX_ACTIVITIES", cls.max_activities),
             db_pool_size=_count(env, "ORDER_TRACKER_DB_POOL_SIZE", cls.db_pool_size),
+            workflow_sandbox=_switch(env, "ORDER_TRACKER_WORKFLOW_SANDBOX", cls.workflow_sandbox),
         )
 
 

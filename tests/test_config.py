@@ -180,6 +180,19 @@ def test_a_worker_tuning_that_cannot_be_one_is_refused_in_a_sentence_naming_it(t
     assert str(refused.value).startswith(f"{name} must be ") and str(refused.value).endswith(f", not {value!r}.")
 
 
+@pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("off", False), ("1", True), (" Yes ", True), ("on", True)])
+def test_the_workflow_sandbox_is_a_switch_like_every_other(tmp_path, value, on):
+    assert _settings(tmp_path, ORDER_TRACKER_WORKFLOW_SANDBOX=value).worker_tuning.workflow_sandbox is on
+
+
+def test_a_workflow_sandbox_value_that_is_no_switch_is_refused_in_a_sentence(tmp_path):
+    """ORDER_TRACKER_WORKFLOW_SANDBOX took 1, true and yes, and ran unsandboxed on any other
+    value without a word ("on", "TRUE", "enabled"), where every other switch refuses a typo."""
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, ORDER_TRACKER_WORKFLOW_SANDBOX="enabled")
+    assert str(refused.value) == "ORDER_TRACKER_WORKFLOW_SANDBOX must be 1 (on) or 0 (off), not 'enabled'."
+
+
 def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_it(tmp_path):
     """The SDK refuses a worker with fewer than 2 workflow task polls while it caches workflows
     ("Invalid worker config: `max_cached_workflows` > 0 requires `workflow_task_poller_behavior`

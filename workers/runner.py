@@ -31,7 +31,7 @@ from workers.failures import CompactStackFailureConverter
 log = logging.getLogger("workers")
 
 
-def _workflow_runner() -> WorkflowRunner:
+def _workflow_runner(sandboxed: bool) -> WorkflowRunner:
     """Workflows run unsandboxed here; the sandbox guards them in the tests instead.
 
     The sandbox refuses non-deterministic calls in workflow code, at a cost on every
@@ -40,7 +40,7 @@ def _workflow_runner() -> WorkflowRunner:
     Every workflow test and the Replayer run our workflows in the SDK's default sandbox, so
     a forbidden call fails the test suite. ORDER_TRACKER_WORKFLOW_SANDBOX=1 turns it on here.
     """
-    if os.environ.get("ORDER_TRACKER_WORKFLOW_SANDBOX", "") in ("1", "true", "yes"):
+    if sandboxed:
         return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
     return UnsandboxedWorkflowRunner()
 
@@ -105,7 +105,7 @@ async def _serve(
         workflows=list(workflows),
         activities=activities(pool),
         interceptors=[recorder],
-        workflow_runner=_workflow_runner(),
+        workflow_runner=_workflow_runner(tuning.workflow_sandbox),
         max_concurrent_activities=tuning.max_activities,
         max_concurrent_workflow_tasks=tuning.max_workflow_tasks,
         max_concurrent_local_activities=tuning.max_local_activities,
