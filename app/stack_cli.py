@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
-from app.stack import PurgeRefused, Stack, StackError
+from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
 from app.stack.health import is_stopped
 from app.stack.processes import STOP_TIMEOUT_S
 from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
@@ -107,8 +107,11 @@ def _down(args: argparse.Namespace) -> int:
     stack = Stack()
     existed = stack.settings.data_dir.exists()
     console = Console(stderr=True)
+    left = None
     try:
         stopped = stack.down(purge=args.purge, say=_progress(console))
+    except PurgeIncomplete as incomplete:  # stopped all the same: said first, then what is left
+        stopped, left = incomplete.stopped, str(incomplete)
     except PurgeRefused as error:
         raise InvalidInput(str(error)) from None
     except StackError as error:
@@ -124,6 +127,8 @@ def _down(args: argparse.Namespace) -> int:
             f"The {LABELS[name]} did not stop within {STOP_TIMEOUT_S:.0f} s and was killed; nothing committed is lost,"
             f" and ./start.sh up starts it again (why it hung may be in ./start.sh logs {name})."
         )
+    if left is not None:
+        raise OperatorError(left)
     if args.purge and existed:
         print(f"Deleted {stack.settings.data_dir}.")
     return 0

@@ -119,3 +119,49 @@ def test_down_purge_of_a_missing_data_dir_does_not_say_it_deleted_it(tmp_path, m
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path / "never-made"))
     assert stack_cli._down(argparse.Namespace(docker=False, purge=True)) == 0
     assert capsys.readouterr().out == "Nothing was running.\n"
+
+
+@pytest.fixture
+def undeletable(tmp_path):
+    """Make a file that cannot be deleted: immutable as root (who may delete anything else), in a
+    directory without write permission otherwise; undone at the end so tmp_path can go."""
+    import os
+    import subprocess
+
+    made = []
+
+    def make(file: Path) -> None:
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(file)], capture_output=True).returncode != 0:
+                pytest.skip("chattr +i is not available here")
+            made.append(lambda: subprocess.run(["chattr", "-i", str(file)], capture_output=True))
+        else:
+            file.parent.chmod(0o500)
+            made.append(lambda: file.parent.chmod(0o700))
+
+    yield make
+    for undo in made:
+        undo()
+
+
+def test_down_purge_that_cannot_delete_everything_says_what_is_left_and_fails(tmp_path, monkeypatch, capsys, undeletable):
+    """It said "Deleted <data dir>." while the directory and some of its files were still there
+    (rmtree's errors were ignored)."""
+    import argparse
+
+    from app import stack_cli
+    from app.errors import OperatorError
+
+    data_dir = tmp_path / "data"
+    a_used_data_dir(data_dir)
+    undeletable(data_dir / "postgres" / "PG_VERSION")
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(data_dir))
+    with pytest.raises(OperatorError) as failed:
+        stack_cli._down(argparse.Namespace(docker=False, purge=True))
+    assert failed.value.exit_code == 1
+    sentence = str(failed.value)
+    assert sentence.startswith(f"Could not delete all of {data_dir.resolve()}: ")
+    assert "postgres/PG_VERSION" in sentence and sentence.count(".") >= 1 and "\n" not in sentence
+    assert "Deleted" not in capsys.readouterr().out
+    assert (data_dir / "postgres" / "PG_VERSION").exists()
+    assert not (data_dir / "logs").exists()  # what could go went

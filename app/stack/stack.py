@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from typing import Callable, Iterator
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
 from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop, tail
-from app.stack.purge import check_purge
+from app.stack.purge import PurgeIncomplete, check_purge, delete_data_dir
 from app.stack.status import PartStatus, StackStatus, part_status
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
 
@@ -353,7 +352,8 @@ class Stack:
         """Stop what ``up`` started (workers first, so they finish cleanly). Returns each part
         that was running, "stopped", or "killed" if it did not stop when asked. ``say`` hears
         each step as it begins, as in ``up`` (a server takes seconds to stop).
-        With ``purge``, delete the data directory too, unless it holds what the stack did not create."""
+        With ``purge``, delete the data directory too, unless it holds what the stack did not create;
+        PurgeIncomplete if part of it could not be deleted."""
         if purge:
             check_purge(self.settings)  # before anything stops, or is created by the lock and the specs
         if not self.settings.data_dir.exists():
@@ -374,7 +374,8 @@ class Stack:
                 stopped.update({name: how for name, how in zip(running, results) if how is not None})
         if purge:
             say(f"deleting {self.settings.data_dir}")
-            shutil.rmtree(self.settings.data_dir, ignore_errors=True)
+            if (left := delete_data_dir(self.settings)) is not None:
+                raise PurgeIncomplete(left, stopped)
         return stopped
 
     @contextlib.contextmanager
