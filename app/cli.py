@@ -66,9 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _help(args: argparse.Namespace) -> int:
     """`help [COMMAND ...]`: exactly what `[COMMAND ...] --help` prints, exit 0 (argparse said
-    "invalid choice: 'help'", exit 2). An unknown command is the usual usage error (exit 2)."""
+    "invalid choice: 'help'", exit 2). An unknown command is the usual usage error (exit 2), and so
+    is a word after a whole command (`help up down` showed up's help and ignored down)."""
     try:
-        build_parser().parse_args([*args.topic, "--help"])
+        parser = build_parser()
+        command = parser
+        for at, word in enumerate(args.topic):
+            choices = next((a.choices for a in command._actions if isinstance(a, argparse._SubParsersAction)), None)
+            if choices is None:  # a whole command: what follows is refused as `up down` refuses it
+                command.error(f"unrecognized arguments: {' '.join(args.topic[at:])}")
+            if word not in choices:
+                break  # argparse refuses it below, naming the choices
+            command = choices[word]
+        parser.parse_args([*args.topic, "--help"])
     except SystemExit as done:  # argparse leaves after the help, or after a usage error
         return int(done.code or 0)
     return 0

@@ -44,6 +44,15 @@ def test_help_for_a_command_that_does_not_exist_is_a_usage_error(cli_help):
     assert cli_help("help", "nope") == (2, "")
 
 
+@pytest.mark.parametrize("topic", [["up", "down"], ["order", "create", "list"], ["help", "up"]])
+def test_help_with_a_word_after_a_whole_command_is_a_usage_error_naming_it(cli_help, capsys, topic):
+    """`./start.sh help up down` printed up's help, exit 0, and said nothing of down: the word is
+    refused as `./start.sh up down` refuses it."""
+    assert main(["help", *topic]) == 2  # cli_help sets the private data dir; its capture would drop stderr
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines()[-1] == f"error: unrecognized arguments: {topic[-1]}"
+
+
 @pytest.mark.parametrize("argv", [["order", "create", "--bogus"], ["order", "list", "--bogus"], ["status", "--bogus"]])
 def test_an_unknown_option_is_refused_with_its_commands_usage(cli_help, capsys, argv):  # cli_help: a private data dir
     """`order create --bogus` printed the top-level usage, which names none of create's options."""
