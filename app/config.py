@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit, urlunsplit
 
 from app.errors import InvalidInput
 
@@ -99,6 +99,8 @@ class Settings:
                 "DATABASE_URL must be a PostgreSQL URL, like postgresql://user:password@127.0.0.1:5432/orders,"
                 f" not {redact_url(self.external_database_url)!r}."
             )
+        if self.external_database_url and (refused := _bad_url_parameter(self.external_database_url)):
+            raise InvalidInput(refused)
 
     def _check_ports_apart(self) -> None:
         """Two parts given one port: refused before anything starts (a review saw Temporal start
@@ -287,6 +289,33 @@ def _is_postgres_url(url: str) -> bool:
         if ":" in port and not _is_port(port.rpartition(":")[2]):
             return False
     return True
+
+
+# The URL parameters asyncpg takes only from a list, and refuses otherwise before it connects
+# (ClientConfigurationError), which every command reported as a PostgreSQL "not reachable".
+_TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+URL_PARAMETER_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "target_session_attrs": ("any", "primary", "standby", "prefer-standby", "read-write", "read-only"),
+    "sslnegotiation": ("postgres", "direct"),
+    "gsslib": ("gssapi", "sspi"),
+    "ssl_min_protocol_version": _TLS_VERSIONS,
+    "ssl_max_protocol_version": _TLS_VERSIONS,
+}
+
+
+def _bad_url_parameter(url: str) -> str | None:
+    """The sentence refusing a parameter of a PostgreSQL URL that asyncpg would refuse, or None.
+    The last of a repeated parameter counts, as for asyncpg; a query it cannot read is refused too."""
+    query = urlsplit(url).query
+    try:
+        given = {name: values[-1] for name, values in parse_qs(query, strict_parsing=True).items()} if query else {}
+    except ValueError:
+        return f"DATABASE_URL's parameters must be name=value pairs joined by &, not {redact_url(url).partition('?')[2]!r}."
+    for name, choices in URL_PARAMETER_CHOICES.items():
+        if name in given and given[name] not in choices:
+            return f"DATABASE_URL's {name} must be one of {', '.join(choices)}, not {given[name]!r}."
+    return None
 
 
 def redact_url(url: str) -> str:

@@ -95,6 +95,23 @@ class Unanswered(StackUnreachable):
         )
 
 
+def postgres_refused(error: BaseException) -> bool:
+    """Whether PostgreSQL answered a connection and said no, for a reason no wait mends: a user,
+    password or database it does not have, or a setting in DATABASE_URL it does not know or take
+    (asyncpg sends ``?bogus=1`` and ``?statement_timeout=abc`` to the server as settings)."""
+    import asyncpg
+
+    return isinstance(
+        error,
+        (
+            asyncpg.InvalidAuthorizationSpecificationError,
+            asyncpg.InvalidCatalogNameError,
+            asyncpg.UndefinedObjectError,
+            asyncpg.InvalidParameterValueError,
+        ),
+    )
+
+
 def lost_database(error: BaseException, settings: Settings) -> StackUnreachable | None:
     """A database connection that failed under a long-lived screen (the TUI keeps one pool):
     the sentence to show, naming the database and what to do about it, or None if ``error``

@@ -193,6 +193,41 @@ def test_a_workflow_sandbox_value_that_is_no_switch_is_refused_in_a_sentence(tmp
     assert str(refused.value) == "ORDER_TRACKER_WORKFLOW_SANDBOX must be 1 (on) or 0 (off), not 'enabled'."
 
 
+@pytest.mark.parametrize(
+    ("parameter", "choices"),
+    [
+        ("sslmode", "disable, allow, prefer, require, verify-ca, verify-full"),
+        ("target_session_attrs", "any, primary, standby, prefer-standby, read-write, read-only"),
+        ("sslnegotiation", "postgres, direct"),
+        ("gsslib", "gssapi, sspi"),
+        ("ssl_min_protocol_version", "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"),
+        ("ssl_max_protocol_version", "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"),
+    ],
+)
+def test_a_database_url_parameter_the_driver_cannot_take_is_named_not_reported_unreachable(tmp_path, parameter, choices):
+    """DATABASE_URL=...?sslmode=bogus: every command said PostgreSQL "is not reachable" (exit 3), and
+    `status` "no answer at": asyncpg refuses the URL before it connects."""
+    url = f"postgresql://u:s3cret@db.example/orders?{parameter}=bogus"
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, DATABASE_URL=url)
+    assert str(refused.value) == f"DATABASE_URL's {parameter} must be one of {choices}, not 'bogus'."
+
+
+def test_a_database_url_query_the_driver_cannot_read_is_refused_without_its_password(tmp_path):
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, DATABASE_URL="postgresql://u@db.example/orders?password=s3cret&sslmode")
+    assert str(refused.value) == "DATABASE_URL's parameters must be name=value pairs joined by &, not 'password=***&sslmode'."
+
+
+@pytest.mark.parametrize(
+    "query", ["sslmode=verify-full", "sslmode=bogus&sslmode=require", "target_session_attrs=read-write", "ssl_min_protocol_version=TLSv1.2",
+              "application_name=x", "sslmode=require&password=s3cret"],
+)
+def test_a_database_url_with_parameters_the_driver_takes_is_taken(tmp_path, query):
+    url = f"postgresql://u@db.example/orders?{query}"
+    assert _settings(tmp_path, DATABASE_URL=url).database_url == url
+
+
 def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_it(tmp_path):
     """The SDK refuses a worker with fewer than 2 workflow task polls while it caches workflows
     ("Invalid worker config: `max_cached_workflows` > 0 requires `workflow_task_poller_behavior`

@@ -188,3 +188,30 @@ async def test_up_with_a_temporal_address_that_does_not_answer_says_so_without_a
         "Temporal at 127.0.0.1:1 did not answer within 0.3 s;"
         " check TEMPORAL_ADDRESS and that the server there is running."
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ("UndefinedObjectError", 'unrecognized configuration parameter "bogus"'),
+        ("InvalidParameterValueError", 'invalid value for parameter "statement_timeout": "abc"'),
+    ],
+)
+async def test_status_says_postgresql_refuses_a_parameter_in_the_url_rather_than_that_it_does_not_answer(
+    monkeypatch, error, message
+):
+    """DATABASE_URL=...?bogus=1: asyncpg sends what it does not know to the server as a setting,
+    and the server refuses it; `status` said "no answer at", and the commands "not reachable"."""
+    import asyncpg
+
+    from app.config import Settings
+    from app.stack import health
+
+    async def refused(*args, **kwargs):
+        raise getattr(asyncpg, error)(message)
+
+    monkeypatch.setattr(asyncpg, "connect", refused)
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u@127.0.0.1:5999/orders?bogus=1"})
+    check = await health.check_postgres(settings)
+    assert not check.healthy and check.refused
+    assert check.detail == f"refuses the connection at postgresql://u@127.0.0.1:5999/orders?bogus=1 ({message}); check DATABASE_URL"

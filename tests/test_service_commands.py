@@ -1142,6 +1142,24 @@ async def test_only_a_database_out_of_reach_is_ridden_out_not_a_wrong_password(m
     )
 
 
+async def test_a_parameter_postgresql_refuses_in_the_url_is_named_not_reported_unreachable(monkeypatch, tmp_path):
+    """DATABASE_URL=...?bogus=1 (sent to the server as a setting, which it refuses): every
+    command said PostgreSQL "is not reachable; check ... that the server there is running"."""
+    import asyncpg
+
+    async def create_pool(*_args, **_kwargs):
+        raise asyncpg.UndefinedObjectError('unrecognized configuration parameter "bogus"')
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@db.example/orders?bogus=1"})
+    with pytest.raises(StackUnreachable) as refused:
+        await OrderService.connect(settings, temporal=False)
+    assert str(refused.value) == (
+        "PostgreSQL at postgresql://u@db.example/orders?bogus=1 refused the connection: unrecognized configuration"
+        ' parameter "bogus"; check DATABASE_URL.'
+    )
+
+
 class _NoSuchNamespace:
     """A Temporal that answers, but has no namespace by the name the client was given."""
 

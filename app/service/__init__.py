@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RetryConfig
 
 from app.config import Settings
-from app.errors import StackUnreachable
+from app.errors import StackUnreachable, postgres_refused
 from app.service.commands import OrderCommands
 from app.service.create import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, CreatedOrder, OrderCreation, new_order_id
 from app.service.reads import OrderReads
@@ -97,7 +97,7 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
         except Exception as error:
             log.warning("event=database_unreachable url=%s error=%r", settings.database_url_redacted, error)
             lost = f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
-            if isinstance(error, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)):
+            if postgres_refused(error):
                 # It answered, and said no: not "not reachable" (a review). A user, password or
                 # database name in DATABASE_URL is the user's to fix; a local one, `up`'s.
                 fix = "check DATABASE_URL" if settings.external_database_url else settings.database_remedy

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 
 from app.config import Settings
+from app.errors import postgres_refused
 from app.stack import liveness
 
 # A poller that has not come back for this long is gone (a poll lasts at most ~70 s, but a
@@ -50,12 +51,12 @@ async def check_postgres(settings: Settings, timeout: float = 3.0) -> Check:
             count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
         finally:
             await conn.close()
-    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as error:
-        fix = "; check DATABASE_URL" if settings.external_database_url else ""
-        return Check(
-            False, f"refuses the connection at {settings.database_url_redacted} ({_short(error)}){fix}", refused=True
-        )
     except Exception as error:
+        if postgres_refused(error):
+            fix = "; check DATABASE_URL" if settings.external_database_url else ""
+            return Check(
+                False, f"refuses the connection at {settings.database_url_redacted} ({_short(error)}){fix}", refused=True
+            )
         return Check(False, f"no answer at {settings.database_url_redacted} ({_short(error)})")
     return Check(True, f"accepting queries, {count} migrations applied")
 
@@ -193,9 +194,9 @@ async def check_postgres_server(settings: Settings, timeout: float = 2.0) -> Che
     try:
         conn = await asyncpg.connect(url, timeout=timeout)
         await conn.close()
-    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as error:
-        where = settings.database_url_redacted if settings.external_database_url else url
-        return Check(False, f"PostgreSQL at {where} refused the connection: {_short(error)}", refused=True)
     except Exception as error:
+        if postgres_refused(error):
+            where = settings.database_url_redacted if settings.external_database_url else url
+            return Check(False, f"PostgreSQL at {where} refused the connection: {_short(error)}", refused=True)
         return Check(False, f"no answer ({_short(error)})")
     return Check(True, "accepting connections")
