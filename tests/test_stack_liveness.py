@@ -6,6 +6,7 @@ Temporal and PostgreSQL answer through stand-ins."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -188,6 +189,39 @@ def test_a_stopped_server_process_is_told_apart(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait(10)
+
+
+def test_a_server_whose_child_processes_are_stopped_is_stopped_and_all_are_resumed(tmp_path):
+    """Every PostgreSQL process stopped (each child leads its own process group): status said
+    `kill -CONT <postmaster>`, which left the backends stopped, and then called PostgreSQL healthy
+    (a new connection gets a new backend) while the workers' connections hung."""
+    code = (
+        "import os, subprocess, sys, time\n"
+        "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True)"
+        " for _ in range(2)]\n"
+        "print(' '.join(str(k.pid) for k in kids), flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    children = [int(pid) for pid in server.stdout.readline().split()]
+    everyone = [server.pid, *children]
+    resume = f"kill -CONT {server.pid} $(pgrep -P {server.pid})"
+    try:
+        for pid in everyone:
+            os.kill(pid, signal.SIGSTOP)
+        _wait_until(lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone))
+        assert health.process_stopped(server.pid) == f"stopped (SIGSTOP), and 2 of its 2 child processes; {resume} resumes them"
+        os.kill(server.pid, signal.SIGCONT)  # what status advised
+        _wait_until(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED)
+        assert health.process_stopped(server.pid) == f"stopped (SIGSTOP): 2 of its 2 child processes; {resume} resumes them"
+        subprocess.run(["bash", "-c", resume], check=True)  # the advice, as an operator pastes it
+        _wait_until(lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone))
+        assert health.process_stopped(server.pid) is None
+    finally:
+        for pid in everyone:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        server.wait(10)
 
 
 def test_a_part_that_ignores_its_stop_signal_is_killed_and_said_to_be(stack):

@@ -141,9 +141,29 @@ def is_stopped(check: Any) -> bool:
 
 def process_stopped(pid: int | None) -> str | None:
     """How a process of ours is stopped, or None: a stopped process answers nothing, and
-    waiting for it cannot help."""
-    stopped = _stopped(pid) if pid is not None else None
-    return f"{stopped[0]}{stopped[1]}" if stopped else None
+    waiting for it cannot help. Its child processes count too: PostgreSQL's each lead their own
+    process group, so `kill -CONT <postmaster>` left every backend stopped, and a new connection
+    (a new backend) then found the server healthy while the workers' connections hung."""
+    if pid is None:
+        return None
+    stopped = _stopped(pid)
+    children, held = _stopped_children(pid)
+    if not held:
+        return f"{stopped[0]}{stopped[1]}" if stopped else None
+    count = f"{held} of its {children} child process{'es' if children > 1 else ''}"
+    resume = f"; kill -CONT {pid} $(pgrep -P {pid}) resumes them"
+    if stopped is not None:
+        return f"{stopped[0]}, and {count}{resume if stopped[1] else ''}"
+    return f"{STOPPED} (SIGSTOP): {count}{resume}"
+
+
+def _stopped_children(pid: int) -> tuple[int, int]:
+    """(how many child processes ``pid`` has, how many of them are stopped by SIGSTOP)."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.Error:
+        return 0, 0
+    return len(children), sum(1 for child in children if _state(child.pid) == psutil.STATUS_STOPPED)
 
 
 def stopped_process(pid_path: Path) -> str | None:
