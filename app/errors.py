@@ -45,6 +45,14 @@ def command_noun(command: str) -> str:
     return COMMAND_NOUNS.get(command, command.replace("_", " "))
 
 
+def temporal_silent(address: str, down: bool, where_down: str) -> str:
+    """How Temporal gave no answer, for a sentence to go on: it refused or dropped the connection
+    (``down``: killed, restarting), or left the call unanswered (stopped with SIGSTOP, swamped)."""
+    if down:
+        return f"Temporal at {address} is not reachable (down or restarting: {where_down})"
+    return f"Temporal at {address} is not answering (stopped or swamped: {where_down})"
+
+
 class Unanswered(StackUnreachable):
     """A command the order did not answer, or accepted and has not carried out, in the time the
     caller waits. Not "done": it may still take effect (or be refused as too late) once the
@@ -55,11 +63,12 @@ class Unanswered(StackUnreachable):
 
     def __init__(
         self, order_id: str, command: str, accepted: bool, waited_s: float, *, worker_down: bool = False,
-        temporal: str = "",
+        temporal: str = "", temporal_down: bool = False,
     ) -> None:
         self.order_id, self.command, self.accepted, self.waited_s = order_id, command_noun(command), accepted, waited_s
         self.worker_down = worker_down  # Temporal says no order worker serves the queue: known, not a guess
         self.temporal = temporal  # Temporal's address, when it did not answer: the command was not sent
+        self.temporal_down = temporal_down  # and it refused the connection (killed, restarting), not left it unanswered
         super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
 
     def in_tui(self) -> str:
@@ -86,8 +95,8 @@ class Unanswered(StackUnreachable):
             )
         if self.temporal:  # nothing to check: nothing was sent
             return (
-                f"Temporal at {self.temporal} is not answering (stopped or swamped: {where_down}), so the"
-                f" {self.command} to order {self.order_id} was not sent; send it again once Temporal answers."
+                f"{temporal_silent(self.temporal, self.temporal_down, where_down)}, so the {self.command} to order"
+                f" {self.order_id} was not sent; send it again once Temporal answers."
             )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"

@@ -166,6 +166,30 @@ async def test_a_command_temporal_does_not_answer_is_not_sent_and_says_so_at_onc
     assert "./start.sh" not in tui and "health line above the menu" in tui and "a worker" not in tui
 
 
+class _KilledTemporalHandle(_StoppedTemporalHandle):
+    """Temporal killed (not stopped) under a long-lived client (the API's): its connection is
+    refused, and the SDK gives up retrying with UNAVAILABLE "tcp connect error"."""
+
+    async def describe(self, **kwargs):
+        raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_a_command_while_temporal_is_down_says_it_is_not_reachable_not_stopped_or_swamped():
+    """With Temporal killed, an approve through the API said Temporal "is not answering (stopped
+    or swamped ...)": it was down, and the operator looked for a stopped process."""
+    client = _StoppedTemporal()
+    client.handle = _KilledTemporalHandle()
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(Unanswered) as unanswered:
+        await asyncio.wait_for(service.approve("o-3", by="dana"), 2)
+    assert client.handle.sent == []
+    assert str(unanswered.value) == (
+        "Temporal at 127.0.0.1:7233 is not reachable (down or restarting: see ./start.sh status), so the approval"
+        " to order o-3 was not sent; send it again once Temporal answers."
+    )
+    assert "health line above the menu" in unanswered.value.in_tui()
+
+
 async def test_a_command_temporal_does_not_answer_to_an_ended_order_says_it_ended(monkeypatch):
     """As with Temporal out of reach: the database's ending is the answer, not Temporal's silence."""
     service = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_OrderRowIn("SHIPPED"))  # type: ignore[arg-type]
@@ -1297,6 +1321,32 @@ class _StoppedBeforeTheStart:
     async def start_workflow(self, *args, **kwargs):
         self.started.append(kwargs["id"])
         await asyncio.Event().wait()
+
+
+class _DownBeforeTheStart(_StoppedBeforeTheStart):
+    """Temporal killed before the order is created: its connection is refused."""
+
+    async def get_system_info(self, request, **kwargs):
+        self.asked.set()
+        raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_a_create_while_temporal_is_down_says_it_is_not_reachable_not_stopped_or_swamped(monkeypatch):
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    client = _DownBeforeTheStart()
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable) as unreachable:
+        await asyncio.wait_for(service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 2)
+    assert str(unreachable.value) == (
+        "Temporal at 127.0.0.1:7233 is not reachable (down or restarting: see ./start.sh status), so order o-7 was"
+        " not started; create it again once Temporal answers."
+    )
+    assert client.started == [] and releases == [("pay-o-7", "o-7")]
 
 
 async def test_a_create_temporal_does_not_answer_starts_nothing_and_says_so_at_once(monkeypatch):

@@ -25,10 +25,12 @@ from app.service.temporal_errors import (
     NO_ANSWER,
     QUERY_TIMEOUT,
     WORKFLOW_TASKS_FAILING,
+    NoAnswerFromTemporal,
     _already,
     _out_of_reach,
     _update_task_refused,
     _workflow_task_failing,
+    temporal_down,
 )
 from app.waiting import within
 from db import queries
@@ -134,14 +136,18 @@ class OrderCommands:
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
-        failing = await self._workflow_tasks_failing(handle, deadline)
-        if failing is None:
-            # Temporal stopped (SIGSTOP) or swamped: one sent now waited its 20 s, then "may still
-            # take effect", though its RPC had given up and the resumed order never saw it (seen
-            # through the API).
-            log.warning("event=command_not_sent_temporal_silent command=%s order_id=%s", name, order_id)
-            silent = Unanswered(order_id, name, False, QUERY_TIMEOUT.total_seconds(), temporal=self.settings.temporal_address)
-            raise await self._ended_or(order_id, silent, database_lost)
+        try:
+            failing = await self._workflow_tasks_failing(handle, deadline)
+        except NoAnswerFromTemporal as silence:
+            # Temporal stopped (SIGSTOP), swamped or down: one sent now waited its 20 s, then "may
+            # still take effect", though its RPC had given up and the resumed order never saw it
+            # (seen through the API).
+            log.warning("event=command_not_sent_temporal_silent command=%s order_id=%s down=%s", name, order_id, silence.down)
+            silent = Unanswered(
+                order_id, name, False, QUERY_TIMEOUT.total_seconds(), temporal=self.settings.temporal_address,
+                temporal_down=silence.down,
+            )
+            raise await self._ended_or(order_id, silent, database_lost) from None
         if failing:
             log.warning("event=command_not_sent_workflow_task_failing command=%s order_id=%s", name, order_id)
             raise self._tasks_failing(
@@ -198,20 +204,22 @@ class OrderCommands:
         log.info("event=command_accepted command=%s order_id=%s", name, order_id)
         return str(result)
 
-    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool | None:
+    async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool:
         """Whether Temporal would turn an Update away at once: the order's workflow task has
         failed or timed out twice in a row (an order worker stopped, say). One sent then is
         worse than nothing: its refusal clears the workflow's pending Updates, so a command sent
-        earlier, still waiting and told it "may still take effect", never did. None when
-        Temporal gives no answer (the command is then not sent), False when it refuses to say
+        earlier, still waiting and told it "may still take effect", never did. NoAnswerFromTemporal
+        when Temporal gives no answer (the command is then not sent), False when it refuses to say
         (the send then finds out)."""
         wait = min(QUERY_TIMEOUT.total_seconds(), deadline - asyncio.get_running_loop().time())
         try:
             description = await within(handle.describe(rpc_timeout=QUERY_TIMEOUT), max(0.0, wait))
         except asyncio.TimeoutError:
-            return None
+            raise NoAnswerFromTemporal(down=False) from None
         except RPCError as error:
-            return None if error.status in NO_ANSWER else False
+            if error.status in NO_ANSWER:
+                raise NoAnswerFromTemporal(down=temporal_down(error)) from None
+            return False
         return description.raw_description.pending_workflow_task.attempt >= FAILED_TASK_ATTEMPT
 
     def _tasks_failing(self, order_id: str, name: str, fate: str) -> StackUnreachable:

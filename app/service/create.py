@@ -21,8 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import rules
 from app import checks
-from app.errors import InvalidInput, StackUnreachable, Taken
-from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, QUERY_TIMEOUT
+from app.errors import InvalidInput, StackUnreachable, Taken, temporal_silent
+from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, QUERY_TIMEOUT, NoAnswerFromTemporal
 from app.unfinished import temporal_cli
 from app.waiting import within
 from db import queries
@@ -159,12 +159,14 @@ class OrderCreation:
             # A start Temporal does not answer (stopped with SIGSTOP) waited ~15-24 s for the SDK's
             # connection to give up, and left the order unknown, its payment id kept (a review).
             # Asked first, a silent Temporal gets no start: the order is known not to exist.
-            if not await self._temporal_answering():
-                log.warning("event=order_not_started_temporal_silent order_id=%s", order_id)
+            try:
+                await self._temporal_answering()
+            except NoAnswerFromTemporal as silence:
+                log.warning("event=order_not_started_temporal_silent order_id=%s down=%s", order_id, silence.down)
                 raise StackUnreachable(
-                    f"Temporal at {self.settings.temporal_address} is not answering (stopped or swamped: see"
-                    f" ./start.sh status), so order {order_id} was not started; create it again once Temporal answers."
-                )
+                    f"{temporal_silent(self.settings.temporal_address, silence.down, 'see ./start.sh status')}, so order"
+                    f" {order_id} was not started; create it again once Temporal answers."
+                ) from None
             sent = True
             try:
                 handle = await self.client.start_workflow(

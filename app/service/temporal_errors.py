@@ -45,6 +45,21 @@ WORKFLOW_TASKS_FAILING = (
 )
 
 
+class NoAnswerFromTemporal(Exception):
+    """Temporal gave no answer to a call asked before sending anything; ``down``: it refused or
+    dropped the connection (killed, restarting) rather than leave the call unanswered."""
+
+    def __init__(self, down: bool) -> None:
+        super().__init__("down" if down else "silent")
+        self.down = down
+
+
+def temporal_down(error: RPCError) -> bool:
+    """Whether a call Temporal gave no answer to found it down (the connection refused, or dropped
+    under the call: UNAVAILABLE, UNKNOWN "transport error"), not silent (its time running out)."""
+    return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.UNKNOWN)
+
+
 class TemporalErrors:
     """Part of OrderService (app.service), which mixes it in: the answers that need its settings,
     its pool and its workflow handles."""
@@ -72,22 +87,21 @@ class TemporalErrors:
             f"Temporal at {self.settings.temporal_address} did not answer while {doing} ({how}); {consequence}."
         )
 
-    async def _temporal_answering(self) -> bool:
-        """Whether Temporal answers its cheapest call (its system info, as the health check
-        asks: no history, no database) within QUERY_TIMEOUT. A call it does not answer says
-        nothing of whether it took the request; this one changes nothing either way."""
+    async def _temporal_answering(self) -> None:
+        """Raise NoAnswerFromTemporal unless Temporal answers its cheapest call (its system info,
+        as the health check asks: no history, no database) within QUERY_TIMEOUT. A call it does
+        not answer says nothing of whether it took the request; this one changes nothing either way."""
         try:
             await within(
                 self.client.workflow_service.get_system_info(GetSystemInfoRequest(), retry=True, timeout=QUERY_TIMEOUT),
                 QUERY_TIMEOUT.total_seconds(),
             )
         except asyncio.TimeoutError:
-            return False
+            raise NoAnswerFromTemporal(down=False) from None
         except RPCError as error:
             if error.status in NO_ANSWER:
-                return False
+                raise NoAnswerFromTemporal(down=temporal_down(error)) from None
             raise  # refused for another reason (permissions, a bad request): not "no answer"
-        return True
 
     async def _workflow_exists(self, order_id: str) -> bool | None:
         """Whether Temporal has the order's workflow; None if it does not answer."""
