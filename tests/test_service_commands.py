@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateRPCTimeoutO
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.errors import NotFound, Refused, StackUnreachable, Unanswered
+from app.errors import NotFound, OperatorError, Refused, StackUnreachable, Unanswered
 from workflows.model import Address
 from app.service import OrderService
 from app.unfinished import temporal_cli
@@ -119,6 +119,38 @@ async def test_a_command_no_worker_answers_says_so_and_that_it_may_still_apply()
     message = str(unreachable.value)
     assert "Order o-3 did not answer within" in message and "a worker may be down or busy" in message
     assert "may still take effect" in message and "order status o-3" in message
+
+
+class _RefusingTemporal:
+    """A Temporal that answers, and refuses: an API key without the permission to describe."""
+
+    def __init__(self, status: RPCStatusCode, message: str) -> None:
+        self.error = RPCError(message, status, b"")
+
+    def get_workflow_handle(self, workflow_id: str) -> "_RefusingTemporal":
+        return self
+
+    async def describe(self, **kwargs):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "said"),
+    [
+        (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized.", "refused to say whether order o-9 was started"
+         " (permission denied: Request unauthorized.); check the permissions of Temporal's API key or certificate."),
+        (RPCStatusCode.UNAVAILABLE, "tcp connect error", "did not answer about order o-9; check the stack with"
+         " ./start.sh status."),
+    ],
+)
+async def test_an_order_without_a_row_temporal_refuses_to_describe_is_not_said_unanswered(status, message, said):
+    """`order audit` of an order without a row said Temporal "did not answer about order o-9" for
+    any error but NOT_FOUND: a permission denied was an answer, and the fix is not the stack's."""
+    service = OrderService(settings=Settings.from_env({}), client=_RefusingTemporal(status, message), pool=_NoRows())  # type: ignore[arg-type]
+    with pytest.raises(OperatorError) as refused:
+        await service.audit("o-9")
+    assert str(refused.value) == f"Temporal at 127.0.0.1:7233 {said}"
+    assert refused.value.exit_code == (3 if status == RPCStatusCode.UNAVAILABLE else 1)
 
 
 class _StoppedTemporalHandle(_SilentHandle):
