@@ -232,6 +232,39 @@ def test_a_stopped_server_is_reported_as_stopped_and_up_says_so_instead_of_waiti
         stack.destroy()
 
 
+def test_a_postgresql_stopped_with_all_its_processes_is_resumed_whole_by_the_advice_status_gives():
+    """Every PostgreSQL process stopped: status advised `kill -CONT <postmaster>`, which left each
+    backend stopped (they lead their own process groups), and then called PostgreSQL healthy."""
+    import psutil
+    import subprocess
+
+    stack = PrivateStack.create()
+    try:
+        stack.ok("up", timeout=180)
+        server = next(p["pid"] for p in stack.status()["parts"] if p["name"] == "postgres")
+        everyone = [server, *(child.pid for child in psutil.Process(server).children())]
+        for pid in everyone:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            resume = f"kill -CONT {server} $(pgrep -P {server})"
+            detail = {p["name"]: p for p in stack.status()["parts"]}["postgres"]["detail"]
+            assert detail.startswith("stopped (SIGSTOP), and ") and detail.endswith(f"; {resume} resumes them"), detail
+            os.kill(server, signal.SIGCONT)  # the postmaster alone, as the old advice had it
+            status = stack.status()
+            assert not status["healthy"]
+            assert {p["name"]: p for p in status["parts"]}["postgres"]["detail"].startswith("stopped (SIGSTOP): "), status
+            subprocess.run(["bash", "-c", resume], check=True)  # the advice, pasted
+            _wait_for(lambda: stack.status()["healthy"], "the stack was not healthy once PostgreSQL was resumed")
+        finally:
+            for pid in everyone:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+    finally:
+        stack.destroy()
+
+
 def test_a_postgresql_that_cannot_be_initialised_is_said_with_what_was_started_meanwhile():
     """initdb failing (a data folder that is not its own, a full disk) was "something unexpected
     went wrong", with the Temporal server left running and nothing said of it."""
