@@ -4,10 +4,12 @@ same rows as running it once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 from dataclasses import asdict
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 from temporalio import activity
@@ -34,7 +36,46 @@ from workflows.model import (
 
 FlakyCall = Callable[[], Awaitable[None]]
 
+log = logging.getLogger("activities.orders")
+
 # Our carrier does not deliver to uninhabited territories: dispatching there fails for good.
+
+
+def acting_workflow() -> str:
+    """The workflow this step runs for. An order's row belongs to the workflow that created it
+    (orders.workflow_id: order-<order_id> from the operator's tools, kept by a reset), and no
+    other writes to it: not one started by hand for an order that exists."""
+    return activity.info().workflow_id
+
+
+@contextlib.asynccontextmanager
+async def refused_if_another_workflows() -> AsyncIterator[None]:
+    """A business step of a workflow that does not own the order's row fails for good, with
+    nothing written (its transaction rolled back)."""
+    try:
+        yield
+    except orders_db.AnotherWorkflowsOrder as error:
+        log_refusal(error)
+        raise ApplicationError(str(error), type="AnotherWorkflowsOrder", non_retryable=True) from None
+
+
+@contextlib.asynccontextmanager
+async def unwritten_if_another_workflows() -> AsyncIterator[None]:
+    """A bookkeeping step of a workflow that does not own the order's row writes nothing (its
+    transaction rolled back) and goes on after the block: it answers as for an order never
+    stored, so that such a workflow winds itself up and no more."""
+    try:
+        yield
+    except orders_db.AnotherWorkflowsOrder as error:
+        log_refusal(error)
+
+
+def log_refusal(error: orders_db.AnotherWorkflowsOrder) -> None:
+    info = activity.info()
+    log.warning(
+        "event=order_of_another_workflow activity=%s workflow_id=%s owner=%s",
+        info.activity_type, info.workflow_id, error.owner,
+    )
 
 
 async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
@@ -43,14 +84,14 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
     # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
     if problem := rules.unstorable_problem(order.items, order.address, order.payment_id, order.order_id):
         raise ApplicationError(f"Invalid order: {problem}", type="InvalidOrder", non_retryable=True)
-    async with pool.acquire() as conn, conn.transaction():
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         prices = await orders_db.prices(conn, [item.sku for item in order.items])
         # Unknown SKUs are priced at zero here; ValidateOrder refuses the order right after.
         amount_cents = sum(prices.get(item.sku, 0) * max(item.quantity, 0) for item in order.items)
         row = await orders_db.insert_order(
             conn,
             order_id=order.order_id,
-            workflow_id=input.workflow_id,
+            workflow_id=acting_workflow(),  # the server's word for input.workflow_id
             items=[asdict(item) for item in order.items],
             address=asdict(order.address),
             amount_cents=amount_cents,
@@ -69,12 +110,12 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
 
 async def order_validated(pool: asyncpg.Pool, flaky: FlakyCall, input: ValidateOrderInput) -> None:
     await flaky()
-    async with pool.acquire() as conn, conn.transaction():
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         known = await orders_db.prices(conn, [item.sku for item in input.items])
         problems = rules.item_problems(input.items, known) + rules.strict_address_problems(input.address)
         if problems:
             raise ApplicationError(problems[0], type="InvalidOrder", non_retryable=True)
-        await orders_db.advance_state(conn, input.order_id, OrderState.VALIDATED.value)
+        await orders_db.advance_state(conn, input.order_id, OrderState.VALIDATED.value, workflow_id=acting_workflow())
         await orders_db.insert_event(
             conn, input.order_id, "order_validated", "validated", {"state": OrderState.VALIDATED.value}
         )
@@ -82,16 +123,20 @@ async def order_validated(pool: asyncpg.Pool, flaky: FlakyCall, input: ValidateO
 
 async def payment_charged(pool: asyncpg.Pool, flaky: FlakyCall, input: ChargePaymentInput) -> Payment:
     await flaky()
-    async with pool.acquire() as conn, conn.transaction():
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         try:
             row = await orders_db.charge(
-                conn, payment_id=input.payment_id, order_id=input.order_id, amount_cents=input.amount_cents
+                conn,
+                payment_id=input.payment_id,
+                order_id=input.order_id,
+                amount_cents=input.amount_cents,
+                workflow_id=acting_workflow(),
             )
         except orders_db.PaymentConflict as error:
             raise ApplicationError(str(error), type="PaymentConflict", non_retryable=True) from None
         # A payment found refunded or voided is returned as it stands: no money, no PAID.
         if row["status"] == PaymentStatus.CHARGED.value:
-            await orders_db.advance_state(conn, input.order_id, OrderState.PAID.value)
+            await orders_db.advance_state(conn, input.order_id, OrderState.PAID.value, workflow_id=acting_workflow())
             await orders_db.insert_event(
                 conn,
                 input.order_id,
@@ -105,8 +150,10 @@ async def payment_charged(pool: asyncpg.Pool, flaky: FlakyCall, input: ChargePay
 async def package_prepared(pool: asyncpg.Pool, flaky: FlakyCall, input: PackageInput) -> Package:
     await flaky()
     package_id = f"pkg-{input.order_id}"
-    async with pool.acquire() as conn, conn.transaction():
-        await orders_db.advance_state(conn, input.order_id, OrderState.PACKED.value)
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
+        await orders_db.advance_state(
+            conn, input.order_id, OrderState.PACKED.value, workflow_id=input.order_workflow_id or None
+        )
         await orders_db.insert_event(
             conn,
             input.order_id,
@@ -120,10 +167,10 @@ async def package_prepared(pool: asyncpg.Pool, flaky: FlakyCall, input: PackageI
 async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: DispatchInput) -> Dispatch:
     await flaky()
     tracking_number = "TRK" + hashlib.sha256(input.order_id.encode()).hexdigest()[:10].upper()
-    async with pool.acquire() as conn, conn.transaction():
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         # The order row decides the race with an address change: whichever commits first wins,
         # so the carrier always gets the address the database says was current.
-        row = await orders_db.lock_for_handover(conn, input.order_id)
+        row = await orders_db.lock_for_handover(conn, input.order_id, workflow_id=input.order_workflow_id or None)
         already_dispatched = row is not None and row["dispatched"]
         # Likewise with a cancel: one recorded (or that the child heard of) before the hand-over
         # calls the shipment off; a step run again after the hand-over just repeats it.
@@ -183,7 +230,13 @@ async def _hand_over(
     country = str(address.get("country") or "").strip().upper()
     if country in rules.CARRIER_UNSERVED_COUNTRIES:
         raise ApplicationError(f"{rules.CARRIER} does not deliver to {country}.", type="CarrierRefused", non_retryable=True)
-    await orders_db.advance_state(conn, input.order_id, OrderState.DISPATCHED.value, tracking_number=tracking_number)
+    await orders_db.advance_state(
+        conn,
+        input.order_id,
+        OrderState.DISPATCHED.value,
+        workflow_id=input.order_workflow_id or None,
+        tracking_number=tracking_number,
+    )
     await orders_db.insert_event(
         conn,
         input.order_id,
@@ -201,8 +254,8 @@ async def _hand_over(
 
 async def order_shipped(pool: asyncpg.Pool, flaky: FlakyCall, input: MarkShippedInput) -> Finished:
     await flaky()
-    async with pool.acquire() as conn, conn.transaction():
-        row = await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value)
+    async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
+        row = await orders_db.finish(conn, input.order_id, OrderState.SHIPPED.value, workflow_id=acting_workflow())
         tracking_number = input.tracking_number or row["tracking_number"]
         await orders_db.insert_event(
             conn,

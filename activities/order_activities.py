@@ -13,7 +13,12 @@ import asyncpg
 from temporalio import activity
 
 from activities import business, rules
-from activities.business import FlakyCall
+from activities.business import (
+    FlakyCall,
+    acting_workflow,
+    refused_if_another_workflows,
+    unwritten_if_another_workflows,
+)
 from activities.flaky import flaky_call
 from db import orders as orders_db
 from workflows.model import (
@@ -61,13 +66,14 @@ class OrderActivities:
     async def mark_shipped(self, input: MarkShippedInput) -> Finished:
         return await business.order_shipped(self._pool, self._flaky, input)
 
-    # Bookkeeping: our own database only, no flaky dependency in the way.
+    # Bookkeeping: our own database only, no flaky dependency in the way. For a workflow that
+    # does not own the order's row (business.acting_workflow) they write nothing.
 
     @activity.defn(name="MarkAwaitingApproval")
     async def mark_awaiting_approval(self, input: ReviewInput) -> str:
         """Start the review clock; returns when it started (database time)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            since = await orders_db.mark_awaiting_approval(conn, input.order_id)
+        async with refused_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
+            since = await orders_db.mark_awaiting_approval(conn, input.order_id, workflow_id=acting_workflow())
             await orders_db.insert_event(
                 conn,
                 input.order_id,
@@ -84,9 +90,11 @@ class OrderActivities:
         assert decision is not None
         if _never_stored(input.order_id):
             return 0
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
             decided_at = _instant(decision.decided_at)
-            review_ms = await orders_db.stop_review_clock(conn, input.order_id, decided_at)
+            review_ms = await orders_db.stop_review_clock(
+                conn, input.order_id, decided_at, workflow_id=acting_workflow()
+            )
             payload = {"by": decision.by, "reason": decision.reason, "review_ms": review_ms}
             if decided_at is not None:  # the audit's time is the record's: after an outage, much later
                 payload["decided_at"] = decided_at.isoformat()
@@ -95,7 +103,8 @@ class OrderActivities:
             await orders_db.insert_event(
                 conn, input.order_id, "approved" if decision.approved else "rejected", "decision", payload
             )
-        return review_ms
+            return review_ms
+        return 0  # another workflow's order: as for one never stored
 
     @activity.defn(name="RecordAddressChange")
     async def record_address_change(self, input: AddressChange) -> bool | str:
@@ -111,8 +120,8 @@ class OrderActivities:
         key = f"address_changed:{input.sequence}:{hashlib.sha256(content.encode()).hexdigest()[:12]}"
         if _never_stored(input.order_id):
             return False
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.lock_for_handover(conn, input.order_id)
+        async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.lock_for_handover(conn, input.order_id, workflow_id=acting_workflow())
             if row is None:
                 return False
             # States only move forward: what stood in the way of a refused change still does.
@@ -132,14 +141,15 @@ class OrderActivities:
                 conn, input.order_id, "address_changed", key, {"old": row["address_json"], "new": new, "by": input.by}
             )
             await orders_db.set_address(conn, input.order_id, new)
-        return True
+            return True
+        return False  # another workflow's order: as for one never stored
 
     @activity.defn(name="RefundPayment")
     async def refund_payment(self, input: RefundInput) -> Payment:
         if _never_stored(input.order_id):
             return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.refund(conn, input.order_id, input.payment_id)
+        async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.refund(conn, input.order_id, input.payment_id, workflow_id=acting_workflow())
             if row is None:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
             kind = "payment_refunded"
@@ -153,14 +163,19 @@ class OrderActivities:
                 kind = "refund_refused"
                 payload["refused"] = "the carrier has the package"
             await orders_db.insert_event(conn, input.order_id, kind, kind, payload)
-        return Payment(payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"])
+            return Payment(
+                payment_id=row["payment_id"], status=PaymentStatus(row["status"]), amount_cents=row["amount_cents"]
+            )
+        return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)  # another workflow's order
 
     @activity.defn(name="FinishOrder")
     async def finish_order(self, input: FinishInput) -> Finished:
         if _never_stored(input.order_id):
             return Finished(processing_ms=0, review_ms=0)
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.finish(conn, input.order_id, input.state.value, input.reason)
+        async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
+            row = await orders_db.finish(
+                conn, input.order_id, input.state.value, input.reason, workflow_id=acting_workflow()
+            )
             if row is None:  # no row to end (ReceiveOrder never succeeded)
                 return Finished(processing_ms=0, review_ms=0)
             if row["state"] != OrderState.SHIPPED.value:
@@ -205,30 +220,23 @@ class OrderActivities:
             # The payment as the ending left it (a retry of this step, after a commit whose answer
             # was lost, must still tell the workflow of a refund made then).
             paid = await orders_db.order_payment(conn, input.order_id)
-        payment = None
-        if paid is not None:
-            payment = Payment(
-                payment_id=paid["payment_id"], status=PaymentStatus(paid["status"]), amount_cents=paid["amount_cents"]
-            )
-        return Finished(
-            processing_ms=row["processing_ms"] or 0,
-            review_ms=row["review_ms"] or 0,
-            state=OrderState(row["state"]),
-            reason=row["failure_reason"],
-            payment=payment,
-        )
+            return _finished(row, paid)
+        return Finished(processing_ms=0, review_ms=0)  # another workflow's order: as for one never stored
 
     @activity.defn(name="RecordEvent")
     async def record_event(self, input: EventInput) -> None:
         if _never_stored(input.order_id):
             return
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
             if input.event_type == CANCEL_REQUESTED_EVENT:
                 # After the order's row lock, as the hand-over reads it: a dispatch that checked
                 # for a cancel and is still committing finishes first (and the cancel then comes
                 # too late, in the audit too), instead of a cancel that lost appearing before it.
-                await orders_db.lock_order(conn, input.order_id)
-            await orders_db.insert_event(conn, input.order_id, input.event_type, input.key, input.payload)
+                await orders_db.lock_order(conn, input.order_id, workflow_id=acting_workflow())
+            # Checked in the insert itself: no round trip more for the events that take no lock.
+            await orders_db.insert_event(
+                conn, input.order_id, input.event_type, input.key, input.payload, workflow_id=acting_workflow()
+            )
 
     def all(self) -> list:
         return [
@@ -243,6 +251,22 @@ class OrderActivities:
             self.finish_order,
             self.record_event,
         ]
+
+
+def _finished(row: asyncpg.Record, paid: asyncpg.Record | None) -> Finished:
+    """FinishOrder's answer: the order's row and its payment as the ending left them."""
+    payment = None
+    if paid is not None:
+        payment = Payment(
+            payment_id=paid["payment_id"], status=PaymentStatus(paid["status"]), amount_cents=paid["amount_cents"]
+        )
+    return Finished(
+        processing_ms=row["processing_ms"] or 0,
+        review_ms=row["review_ms"] or 0,
+        state=OrderState(row["state"]),
+        reason=row["failure_reason"],
+        payment=payment,
+    )
 
 
 def _never_stored(order_id: str) -> bool:

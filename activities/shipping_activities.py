@@ -31,7 +31,7 @@ class ShippingActivities:
         carrier has the package, asked before the child reports a failed dispatch."""
         # Under the row lock: a hand-over still committing (its attempt cut off) is waited for.
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.lock_for_handover(conn, input.order_id)
+            row = await orders_db.lock_for_handover(conn, input.order_id, workflow_id=None)  # a read
         tracking = row["tracking_number"] if row is not None else ""
         info = activity.info()
         return Handover(

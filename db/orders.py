@@ -14,17 +14,37 @@ class PaymentConflict(Exception):
     """The payment id is already used by another order, or the order was charged under another id."""
 
 
+class AnotherWorkflowsOrder(Exception):
+    """The order's row was created by another workflow (orders.workflow_id): one started by hand
+    for an order that exists, say. An order belongs to the workflow that created its row, and
+    no other writes to it; the transaction is rolled back."""
+
+    def __init__(self, order_id: str, owner: str, workflow_id: str) -> None:
+        super().__init__(f"Order {order_id} belongs to workflow {owner}; workflow {workflow_id} may not act on it.")
+        self.owner = owner
+
+
+def _check_owner(order_id: str, owner: str | None, workflow_id: str | None) -> None:
+    """Refuse a workflow that is not the row's (None: no row, or no workflow to check)."""
+    if owner is not None and workflow_id is not None and owner != workflow_id:
+        raise AnotherWorkflowsOrder(order_id, owner, workflow_id)
+
+
 async def insert_event(
-    conn: asyncpg.Connection, order_id: str, event_type: str, key: str, payload: dict
+    conn: asyncpg.Connection, order_id: str, event_type: str, key: str, payload: dict, workflow_id: str | None = None
 ) -> bool:
-    """Record a business fact once; returns False when it was already recorded."""
+    """Record a business fact once; returns False when it was already recorded, or when the
+    order's row is another workflow's than ``workflow_id`` (given when no statement before in
+    the transaction checked it)."""
     row = await conn.fetchrow(
-        "INSERT INTO events (order_id, type, dedupe_key, payload_json) VALUES ($1, $2, $3, $4::jsonb)"
+        "INSERT INTO events (order_id, type, dedupe_key, payload_json) SELECT $1, $2, $3, $4::jsonb"
+        " WHERE $5::text IS NULL OR NOT EXISTS (SELECT 1 FROM orders WHERE id = $1 AND workflow_id <> $5)"
         " ON CONFLICT (order_id, dedupe_key) DO NOTHING RETURNING id",
         order_id,
         event_type,
         key,
         payload,
+        workflow_id,
     )
     return row is not None
 
@@ -45,27 +65,38 @@ async def approve_reviewed(conn: asyncpg.Connection, order_id: str) -> bool:
     return bool(moved)
 
 
-async def advance_state(conn: asyncpg.Connection, order_id: str, state: str, **fields: Any) -> None:
-    """Move the order forward to ``state`` (never back) and set the given columns."""
+async def advance_state(
+    conn: asyncpg.Connection, order_id: str, state: str, *, workflow_id: str | None, **fields: Any
+) -> None:
+    """Move the order forward to ``state`` (never back) and set the given columns; refused
+    (AnotherWorkflowsOrder) if the row is another workflow's (None: not checked)."""
     allowed = {"failure_reason", "tracking_number", "awaiting_approval_since", "review_ms", "processing_ms", "finished_at"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"unknown order columns: {sorted(unknown)}")
     names = sorted(fields)
-    assignments = "".join(f", {name} = ${i + 3}" for i, name in enumerate(names))
-    await conn.execute(
-        f"UPDATE orders SET state = $2, updated_at = now(){assignments}"
-        " WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)",
+    assignments = "".join(f", {name} = ${i + 4}" for i, name in enumerate(names))
+    # One statement: the owner comes back whether the row moved or was already past ``state``.
+    owner = await conn.fetchval(
+        f"WITH moved AS (UPDATE orders SET state = $2, updated_at = now(){assignments}"
+        " WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)"
+        " AND ($3::text IS NULL OR workflow_id = $3) RETURNING 1)"
+        " SELECT workflow_id FROM orders WHERE id = $1",
         order_id,
         state,
+        workflow_id,
         *(fields[name] for name in names),
     )
+    _check_owner(order_id, owner, workflow_id)
 
 
-async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "") -> asyncpg.Record:
+async def finish(
+    conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "", *, workflow_id: str
+) -> asyncpg.Record | None:
     """Move the order to a terminal state once, stamping its processing time: from the
     workflow's start to now, minus the time it waited for a human. An order the carrier has (a
-    tracking number) ends SHIPPED or not at all: its row stays DISPATCHED."""
+    tracking number) ends SHIPPED or not at all: its row stays DISPATCHED. None if there is no
+    row; refused (AnotherWorkflowsOrder) if it is another workflow's."""
     await conn.execute(
         """
         UPDATE orders SET
@@ -81,42 +112,58 @@ async def finish(conn: asyncpg.Connection, order_id: str, state: str, failure_re
                 (EXTRACT(EPOCH FROM now() - created_at) * 1000)::bigint
                 - COALESCE(review_ms, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint, 0))
         WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)
-            AND ($2 = 'SHIPPED' OR tracking_number = '')
+            AND ($2 = 'SHIPPED' OR tracking_number = '') AND workflow_id = $4
         """,
         order_id,
         state,
         failure_reason,
+        workflow_id,
     )
-    return await conn.fetchrow(
-        "SELECT state, failure_reason, processing_ms, review_ms, tracking_number FROM orders WHERE id = $1", order_id
+    row = await conn.fetchrow(
+        "SELECT state, failure_reason, processing_ms, review_ms, tracking_number, workflow_id"
+        " FROM orders WHERE id = $1",
+        order_id,
     )
+    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
+    return row
 
 
-async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str) -> datetime:
-    """Start the review clock once; returns when it started."""
+async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str, *, workflow_id: str) -> datetime:
+    """Start the review clock once; returns when it started. Refused (AnotherWorkflowsOrder) if
+    the row is another workflow's."""
     await conn.execute(
         "UPDATE orders SET state = 'AWAITING_APPROVAL', updated_at = now(),"
         " awaiting_approval_since = COALESCE(awaiting_approval_since, now())"
-        " WHERE id = $1 AND order_state_rank(state) < order_state_rank('AWAITING_APPROVAL')",
+        " WHERE id = $1 AND order_state_rank(state) < order_state_rank('AWAITING_APPROVAL') AND workflow_id = $2",
         order_id,
+        workflow_id,
     )
-    return await conn.fetchval("SELECT awaiting_approval_since FROM orders WHERE id = $1", order_id)
+    row = await conn.fetchrow("SELECT awaiting_approval_since, workflow_id FROM orders WHERE id = $1", order_id)
+    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
+    return row["awaiting_approval_since"] if row is not None else None
 
 
-async def stop_review_clock(conn: asyncpg.Connection, order_id: str, decided_at: datetime | None = None) -> int:
+async def stop_review_clock(
+    conn: asyncpg.Connection, order_id: str, decided_at: datetime | None = None, *, workflow_id: str
+) -> int:
     """Stop the review clock once; returns how long the order waited for a human, in ms.
 
     The wait ends when the human decided (decided_at, from the client that sent the
     decision), never later than now and never before the review began; the time the system
-    then takes to act on the decision is processing time."""
-    return await conn.fetchval(
-        "UPDATE orders SET review_ms = COALESCE(review_ms,"
+    then takes to act on the decision is processing time. Refused (AnotherWorkflowsOrder) if
+    the row is another workflow's."""
+    row = await conn.fetchrow(
+        "WITH stopped AS (UPDATE orders SET review_ms = COALESCE(review_ms,"
         " GREATEST(0, (EXTRACT(EPOCH FROM LEAST(now(), COALESCE($2, now())) - awaiting_approval_since)"
         " * 1000)::bigint), 0)"
-        " WHERE id = $1 RETURNING review_ms",
+        " WHERE id = $1 AND workflow_id = $3 RETURNING review_ms)"
+        " SELECT (SELECT review_ms FROM stopped) AS review_ms, (SELECT workflow_id FROM orders WHERE id = $1) AS owner",
         order_id,
         decided_at,
+        workflow_id,
     )
+    _check_owner(order_id, row["owner"], workflow_id)
+    return row["review_ms"]
 
 
 async def insert_order(
@@ -130,7 +177,8 @@ async def insert_order(
     payment_id: str,
     created_at: datetime,
 ) -> asyncpg.Record:
-    """Create the order row once; returns its created_at and amount (the first write wins)."""
+    """Create the order row once; returns its created_at and amount (the first write wins). A row
+    another workflow created is refused (AnotherWorkflowsOrder): the order is that workflow's."""
     await conn.execute(
         "INSERT INTO orders (id, workflow_id, state, items_json, address_json, amount_cents, payment_id, created_at)"
         " VALUES ($1, $2, 'RECEIVED', $3::jsonb, $4::jsonb, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -142,7 +190,9 @@ async def insert_order(
         payment_id,
         created_at,
     )
-    return await conn.fetchrow("SELECT created_at, amount_cents FROM orders WHERE id = $1", order_id)
+    row = await conn.fetchrow("SELECT created_at, amount_cents, workflow_id FROM orders WHERE id = $1", order_id)
+    _check_owner(order_id, row["workflow_id"], workflow_id)
+    return row
 
 
 async def prices(conn: asyncpg.Connection, skus: list[str]) -> dict[str, int]:
@@ -150,7 +200,9 @@ async def prices(conn: asyncpg.Connection, skus: list[str]) -> dict[str, int]:
     return {r["sku"]: r["price_cents"] for r in rows}
 
 
-async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, amount_cents: int) -> asyncpg.Record:
+async def charge(
+    conn: asyncpg.Connection, *, payment_id: str, order_id: str, amount_cents: int, workflow_id: str
+) -> asyncpg.Record:
     """Charge once per payment id: a repeat returns the existing payment unchanged, and so does
     a payment id a refund has voided (status FAILED: the order ended before any charge). An
     order that has already ended is not charged: its payment id is voided.
@@ -158,11 +210,16 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
     The order's row lock comes first, as in the refund and the hand-over, so that a charge and a
     refund never overlap (nor deadlock). Concurrent charges with one payment id serialise on
     that lock and the primary key; the partial unique index on payments(order_id) refuses a
-    second charge for the order under any id.
+    second charge for the order under any id. An order another workflow owns is refused
+    (AnotherWorkflowsOrder).
     """
-    ended = await conn.fetchval(
-        "SELECT order_state_rank(state) >= order_state_rank('SHIPPED') FROM orders WHERE id = $1 FOR UPDATE", order_id
+    order = await conn.fetchrow(
+        "SELECT order_state_rank(state) >= order_state_rank('SHIPPED') AS ended, workflow_id FROM orders"
+        " WHERE id = $1 FOR UPDATE",
+        order_id,
     )
+    _check_owner(order_id, order["workflow_id"] if order is not None else None, workflow_id)
+    ended = order is not None and order["ended"]
     # An order that has ended takes no money: a charge that comes now is from a try of the
     # workflow task that was lost but whose worker was only slow. Its payment id is voided
     # instead (or found as it stands), as a refund of a payment never charged does.
@@ -189,7 +246,9 @@ async def charge(conn: asyncpg.Connection, *, payment_id: str, order_id: str, am
     return row
 
 
-async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> asyncpg.Record | None:
+async def refund(
+    conn: asyncpg.Connection, order_id: str, payment_id: str, *, workflow_id: str | None
+) -> asyncpg.Record | None:
     """Refund the order's charged payment once, and return the payment as it then stands; None
     if the payment id is another order's.
 
@@ -197,8 +256,13 @@ async def refund(conn: asyncpg.Connection, order_id: str, payment_id: str) -> as
     still on its way (a try of the workflow task that was lost but whose worker is only slow)
     finds it and takes no money. The payment of an order the carrier has (a tracking number)
     stays charged. The order's row lock comes first, as in the charge and the hand-over, so that
-    none of them overlap: one still committing is waited for, and what it did is seen here."""
-    handed_over = await conn.fetchval("SELECT tracking_number <> '' FROM orders WHERE id = $1 FOR UPDATE", order_id)
+    none of them overlap: one still committing is waited for, and what it did is seen here. An
+    order another workflow owns is refused (AnotherWorkflowsOrder)."""
+    order = await conn.fetchrow(
+        "SELECT tracking_number <> '' AS handed_over, workflow_id FROM orders WHERE id = $1 FOR UPDATE", order_id
+    )
+    _check_owner(order_id, order["workflow_id"] if order is not None else None, workflow_id)
+    handed_over = order is not None and order["handed_over"]
     if not handed_over:
         row = await conn.fetchrow(
             "UPDATE payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now()"
@@ -250,19 +314,26 @@ async def order_payment(conn: asyncpg.Connection, order_id: str) -> asyncpg.Reco
     )
 
 
-async def lock_order(conn: asyncpg.Connection, order_id: str) -> None:
-    """Take the order's row lock (charge, refund, hand-over and a recorded cancel take it first)."""
-    await conn.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order_id)
+async def lock_order(conn: asyncpg.Connection, order_id: str, *, workflow_id: str) -> None:
+    """Take the order's row lock (charge, refund, hand-over and a recorded cancel take it first);
+    refused (AnotherWorkflowsOrder) if the row is another workflow's."""
+    owner = await conn.fetchval("SELECT workflow_id FROM orders WHERE id = $1 FOR UPDATE", order_id)
+    _check_owner(order_id, owner, workflow_id)
 
 
-async def lock_for_handover(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+async def lock_for_handover(
+    conn: asyncpg.Connection, order_id: str, *, workflow_id: str | None
+) -> asyncpg.Record | None:
     """The current address, whether the carrier has the package already (the hand-over sets the
-    tracking number) and the state (an order that ended otherwise gets no hand-over)."""
-    return await conn.fetchrow(
-        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched"
+    tracking number) and the state (an order that ended otherwise gets no hand-over). Refused
+    (AnotherWorkflowsOrder) if the row is another workflow's (None: a read, not checked)."""
+    row = await conn.fetchrow(
+        "SELECT address_json, state, tracking_number, tracking_number <> '' AS dispatched, workflow_id"
         " FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
     )
+    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
+    return row
 
 
 async def payment_refunded(conn: asyncpg.Connection, order_id: str) -> bool:

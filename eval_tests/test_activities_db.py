@@ -4,6 +4,7 @@ stand-in for flaky_call passed through the constructor (the test seam)."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 import uuid
@@ -37,16 +38,40 @@ from workflows.model import (
     OrderInput,
     OrderItem,
     OrderState,
+    PackageInput,
     PaymentStatus,
     ReceiveOrderInput,
     RefundInput,
     ReviewInput,
     ValidateOrderInput,
+    order_workflow_id,
 )
 
 
 async def no_trouble() -> None:
     """The flaky dependency on a good day."""
+
+
+@pytest.fixture(autouse=True)
+def run_as_the_orders_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker runs an order's steps in its workflow, order-<order_id>, the one that owns the
+    order's row; so do these. ActivityEnvironment's own workflow id, "test", owns no order:
+    left as it is, the activities would refuse to write. A test that sets another workflow id
+    (a shipping child, a workflow started by hand) runs under that one."""
+    run = ActivityEnvironment.run
+
+    def run_in_the_orders_workflow(env: ActivityEnvironment, fn, *args, **kwargs):
+        if env.info.workflow_id != ActivityEnvironment.default_info().workflow_id or not args:
+            return run(env, fn, *args, **kwargs)
+        input = args[0]
+        order_id = input.order.order_id if isinstance(input, ReceiveOrderInput) else input.order_id
+        # A copy: the activity reads its info when it asks for it. It shares the environment's
+        # state (the activities running, to cancel).
+        as_the_order = copy.copy(env)
+        as_the_order.info = replace(env.info, workflow_id=order_workflow_id(order_id))
+        return run(as_the_order, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ActivityEnvironment, "run", run_in_the_orders_workflow)
 
 
 @pytest.fixture
@@ -413,7 +438,8 @@ async def test_a_hand_over_waiting_behind_a_refund_sees_it_and_hands_nothing_ove
     order = await received_order(pool)
     await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
     async with pool.acquire() as refunder, refunder.transaction():
-        await orders_db.refund(refunder, order.order_id, order.payment_id)
+        owner = order_workflow_id(order.order_id)
+        await orders_db.refund(refunder, order.order_id, order.payment_id, workflow_id=owner)
         dispatching = asyncio.create_task(ActivityEnvironment().run(
             shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
         ))
@@ -816,3 +842,87 @@ async def test_a_shipment_called_off_by_a_hand_sent_signal_puts_the_cancel_on_re
     ]
     assert requests[cancelled_first.order_id] == [{"reason": "r", "by": "ann"}]
     assert await pool.fetchval("SELECT tracking_number FROM orders WHERE id = $1", called_off.order_id) == ""
+
+
+def as_workflow(workflow_id: str, run_id: str = "run-1") -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(env.info, workflow_id=workflow_id, workflow_run_id=run_id)
+    return env
+
+
+async def order_rows(pool: asyncpg.Pool, order_id: str) -> tuple:
+    """Everything of an order: its row, its payments and its events."""
+    row = await pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    payments = await pool.fetch("SELECT * FROM payments WHERE order_id = $1 ORDER BY payment_id", order_id)
+    events = await pool.fetch("SELECT * FROM events WHERE order_id = $1 ORDER BY id", order_id)
+    return dict(row), [dict(p) for p in payments], [dict(e) for e in events]
+
+
+async def test_receive_order_of_another_workflow_fails_for_good_and_writes_nothing(pool):
+    """A second OrderWorkflow started by hand for an order that exists: the order is its first
+    workflow's. The retry of that workflow's own step, and the step after a reset (same
+    workflow id, new run), find the order theirs."""
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    before = await order_rows(pool, order.order_id)
+    now = datetime.now(timezone.utc).isoformat()
+    for _ in range(2):  # refused the same way on every try
+        with pytest.raises(ApplicationError) as refused:
+            rogue = ReceiveOrderInput(order, workflow_id=f"rogue-{order.order_id}", started_at=now)
+            await as_workflow(f"rogue-{order.order_id}").run(activities.receive_order, rogue)
+        assert refused.value.type == "AnotherWorkflowsOrder" and refused.value.non_retryable
+        assert refused.value.message == (
+            f"Order {order.order_id} belongs to workflow order-{order.order_id};"
+            f" workflow rogue-{order.order_id} may not act on it."
+        )
+    assert await order_rows(pool, order.order_id) == before
+    own = ReceiveOrderInput(order, workflow_id=f"order-{order.order_id}", started_at=now)
+    again = await as_workflow(f"order-{order.order_id}").run(activities.receive_order, own)
+    after_reset = await as_workflow(f"order-{order.order_id}", run_id="run-2").run(activities.receive_order, own)
+    assert again == after_reset and again.created_at == before[0]["created_at"].isoformat()
+    assert await order_rows(pool, order.order_id) == before
+
+
+async def test_no_step_of_another_workflow_writes_to_the_order(pool):
+    """Every step that writes to an order refuses a workflow that does not own its row: the
+    business steps fail for good, the bookkeeping that winds an order up answers as for an
+    order never stored. The order's row, payment and audit are as they were."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = await received_order(pool)
+    oid = order.order_id
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    before = await order_rows(pool, oid)
+    rogue = as_workflow(f"rogue-{oid}")
+    business_steps = [
+        (orders.validate_order, ValidateOrderInput(oid, order.items, order.address)),
+        (orders.charge_payment, charge_input(order)),
+        (orders.mark_awaiting_approval, ReviewInput(oid, review_window_seconds=60)),
+        (orders.mark_shipped, MarkShippedInput(oid, "")),
+    ]
+    for step, input in business_steps:
+        with pytest.raises(ApplicationError) as refused:
+            await rogue.run(step, input)
+        assert refused.value.type == "AnotherWorkflowsOrder" and refused.value.non_retryable, step
+    child = as_workflow(f"shipping-{oid}-1")
+    for step, input in [
+        (shipping.prepare_package, PackageInput(oid, order.items, order_workflow_id=f"rogue-{oid}")),
+        (shipping.dispatch_carrier, DispatchInput(oid, f"pkg-{oid}", order.address, order_workflow_id=f"rogue-{oid}")),
+    ]:
+        with pytest.raises(ApplicationError) as refused:
+            await child.run(step, input)
+        assert refused.value.type == "AnotherWorkflowsOrder", step
+    assert await rogue.run(orders.record_decision, ReviewInput(oid, decision=Decision(approved=False, reason="x"))) == 0
+    moved = Address(name="Eve", street="2 Side St", city="Elsewhere", postal_code="99999", country="US")
+    assert await rogue.run(orders.record_address_change, AddressChange(oid, 1, moved, "eve")) is False
+    refund = await rogue.run(orders.refund_payment, RefundInput(oid, order.payment_id, "x"))
+    assert refund.status == PaymentStatus.PENDING
+    finished = await rogue.run(orders.finish_order, FinishInput(oid, OrderState.REJECTED, "order_rejected", "x"))
+    assert finished.state is None
+    cancel = EventInput(oid, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "x"})
+    await rogue.run(orders.record_event, cancel)
+    await rogue.run(orders.record_event, EventInput(oid, "command_refused", "command_refused:1", {"reason": "x"}))
+    assert await order_rows(pool, oid) == before
+    # Its own workflow's steps still write (the shipping child's as its parent's).
+    await child.run(shipping.prepare_package, PackageInput(oid, order.items, order_workflow_id=f"order-{oid}"))
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", oid) == OrderState.PACKED.value

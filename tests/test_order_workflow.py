@@ -138,6 +138,35 @@ async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: F
     assert result.processing_seconds == 2.0 and result.review_seconds == 1.234
 
 
+async def test_the_shipping_steps_say_whose_order_they_write_to(workflow_env, fakes: FakeActivities):
+    """An order's row is the workflow's that created it: the shipping child's steps run under
+    the child's own workflow id, so they carry the parent's for the database to check."""
+    order = an_order(fakes, oid())
+    await approved_run(workflow_env, fakes, order)
+    owner = order_workflow_id(order.order_id)
+    assert [p.order_workflow_id for p in fakes.calls["PreparePackage"]] == [owner]
+    assert {d.order_workflow_id for d in fakes.calls["DispatchCarrier"]} == {owner}
+
+
+async def test_an_order_another_workflow_owns_ends_failed_with_nothing_done(workflow_env, fakes: FakeActivities):
+    """A second OrderWorkflow started by hand for an order that exists: ReceiveOrder refuses it
+    for good (the database's answer), and the workflow ends FAILED with that reason, taking no
+    business step; its wind-up is left to the steps, which write nothing for it."""
+    reason = "Order x belongs to workflow order-x; workflow rogue-x may not act on it."
+    # As often as it is asked, as the database does (a signal can make the server refuse the
+    # first task's completion, and the retried task runs the step again).
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError(reason, type="AnotherWorkflowsOrder", non_retryable=True) for _ in range(5)
+    ]
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await handle.signal("reject", "x")
+        result = await finish(handle)
+    assert (result.state, result.failure_reason) == (OrderState.FAILED, reason)
+    assert not {"ValidateOrder", "MarkAwaitingApproval", "ChargePayment", "PreparePackage"} & set(fakes.calls)
+
+
 async def test_the_status_query_does_not_claim_no_retries_for_attempts_it_cannot_see(workflow_env, fakes):
     """Local activities retry inside the worker: the workflow never sees a failed attempt, so
     its Query said "retries: 0" of an order that had retried. It leaves them to the database."""

@@ -298,6 +298,9 @@ class RefundInput:
 class PackageInput:
     order_id: str
     items: list[OrderItem]
+    # The workflow whose order it is (the parent): no other may write to the order's row. Empty
+    # in steps scheduled before this field: not checked.
+    order_workflow_id: str = ""
 
 
 @dataclass
@@ -312,6 +315,7 @@ class DispatchInput:
     address: Address
     # The child heard of a cancel: hand nothing over, but report a hand-over already made.
     call_off: bool = False
+    order_workflow_id: str = ""  # as in PackageInput
 
 
 @dataclass

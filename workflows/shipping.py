@@ -51,7 +51,7 @@ class ShippingWorkflow:
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
         package = await run_step(
             ShippingActivities.prepare_package,
-            PackageInput(order_id=input.order_id, items=input.items),
+            PackageInput(order_id=input.order_id, items=input.items, order_workflow_id=input.parent_workflow_id),
             policies.BUSINESS_STEP,
             input.local_attempts,
         )
@@ -72,6 +72,7 @@ class ShippingWorkflow:
                         package_id=package.package_id,
                         address=self._address,
                         call_off=self._cancel_requested,
+                        order_workflow_id=input.parent_workflow_id,
                     ),
                     start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
                     retry_policy=policies.DISPATCH_RETRY,

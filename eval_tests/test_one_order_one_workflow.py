@@ -1,0 +1,79 @@
+"""One order, one workflow, on the real stack: an order's row belongs to the workflow that
+created it (order-<order_id>). A second OrderWorkflow started by hand for an order that
+exists, as anyone with the temporal CLI can, must not act on it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from eval_tests.conftest import PrivateStack
+from workflows.model import ORDER_TASK_QUEUE, Address, OrderInput, OrderItem
+
+ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
+
+
+@pytest.fixture
+async def db(stack: PrivateStack):
+    pool = await asyncpg.create_pool(stack.settings.database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def wait_for_state(db: asyncpg.Pool, order_id: str, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while (now := await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id)) != state:
+        assert time.monotonic() < deadline, f"order {order_id} is {now}, not {state} after {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+async def order_rows(db: asyncpg.Pool, order_id: str) -> tuple:
+    """Everything of an order: its row, its payments and its audit."""
+    row = await db.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    payments = await db.fetch("SELECT * FROM payments WHERE order_id = $1 ORDER BY payment_id", order_id)
+    events = await db.fetch("SELECT * FROM events WHERE order_id = $1 ORDER BY id", order_id)
+    return dict(row), [dict(p) for p in payments], [dict(e) for e in events]
+
+
+async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves_it_alone(stack, db):
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    before = await order_rows(db, order_id)
+
+    # As `temporal workflow start --type OrderWorkflow ...` then `temporal workflow signal
+    # --name reject`: the signal comes with the start, so it reaches the workflow whatever it did.
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    rogue = await client.start_workflow(
+        "OrderWorkflow",
+        OrderInput(
+            order_id=order_id,
+            items=[OrderItem("WIDGET-1", 2)],
+            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ),
+        id=f"rogue-{order_id}",
+        task_queue=ORDER_TASK_QUEUE,
+        start_signal="reject",
+        start_signal_args=["x"],
+    )
+    result = await asyncio.wait_for(rogue.result(), 60)
+    assert result["state"] == "FAILED"
+    assert result["failure_reason"] == (
+        f"Order {order_id} belongs to workflow order-{order_id}; workflow rogue-{order_id} may not act on it."
+    )
+    assert await order_rows(db, order_id) == before
+
+    # The order's own workflow is untouched: the operator's approval ships it, charged once.
+    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    assert answer["accepted"], answer
+    await wait_for_state(db, order_id, "SHIPPED")
+    assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
+    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
+    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
