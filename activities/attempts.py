@@ -27,6 +27,10 @@ log = logging.getLogger("activities.attempts")
 # next attempt begins in this worker: one that follows an ok means Temporal never took that ok.
 LAST_OK_KEPT = 10_000
 
+# The workflow type each kind of id is given to (workflows.model.order_workflow_id and
+# shipping_workflow_id): OrderWorkflow's and ShippingWorkflow's names.
+TYPE_OF_ID_PREFIX = {"order-": "OrderWorkflow", "shipping-": "ShippingWorkflow"}
+
 
 # Rows that could not be written while the database was out of reach, kept (oldest first, this
 # many at most, ~15 MB) to be written once it answers again.
@@ -225,7 +229,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
         finally:
             duration_ms = int((time.monotonic() - clock) * 1000)
             finished_at = datetime.now(timezone.utc)
-            order_id = order_id_from_workflow_id(info.workflow_id or "")
+            order_id = _order_id(info)
             log.log(
                 logging.INFO if outcome == "ok" else logging.WARNING,
                 "event=activity_attempt activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s duration_ms=%d%s",
@@ -303,3 +307,15 @@ class _RecordAttempts(ActivityInboundInterceptor):
             await orders_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
         except Exception:
             log.exception("event=attempt_correction_failed activity=%s attempt=%s", row["activity"], row["attempt"])
+
+
+def _order_id(info: activity.Info) -> str:
+    """The order an attempt is on record for: the one its workflow's id names, if the workflow
+    is of the type such ids are given to. One started by hand under such an id with another
+    type (an OrderWorkflow named shipping-X-9, which ReceiveOrder refuses) is not the order's:
+    its attempts go under its own id, not into order X's status and audit."""
+    workflow_id = info.workflow_id or ""
+    for prefix, workflow_type in TYPE_OF_ID_PREFIX.items():
+        if workflow_id.startswith(prefix) and info.workflow_type != workflow_type:
+            return workflow_id
+    return order_id_from_workflow_id(workflow_id)

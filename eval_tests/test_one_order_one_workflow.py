@@ -5,6 +5,7 @@ exists, as anyone with the temporal CLI can, must not act on it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -77,3 +78,30 @@ async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves
     assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
     charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
     assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
+
+
+async def test_a_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_attempts_alone(stack, db):
+    """Attempts are on record under the order their workflow's id names: an OrderWorkflow
+    started by hand as shipping-<order_id>-9 put its refused steps into the order's status
+    (its attempts, and "Last error: ... may not act on it") and audit."""
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    rogue_id = f"shipping-{order_id}-9"
+    rogue = await client.start_workflow(
+        "OrderWorkflow",
+        OrderInput(
+            order_id=order_id,
+            items=[OrderItem("WIDGET-1", 2)],
+            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ),
+        id=rogue_id,
+        task_queue=ORDER_TASK_QUEUE,
+    )
+    assert (await asyncio.wait_for(rogue.result(), 60))["state"] == "FAILED"
+    # Each attempt's row is written before the step's result goes back to the workflow.
+    recorded = await db.fetch("SELECT DISTINCT order_id FROM activity_attempts WHERE workflow_id = $1", rogue_id)
+    assert [r["order_id"] for r in recorded] == [rogue_id]
+    status = await asyncio.to_thread(stack.json, "order", "status", order_id)
+    assert "may not act" not in json.dumps(status), status

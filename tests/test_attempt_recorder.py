@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ import asyncpg
 import pytest
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -24,6 +26,8 @@ from temporalio.worker import (
 
 from activities import attempts
 from tests.conftest import eventually
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
 
 
 FIRST_ATTEMPT_FAILS = {"fails": False}
@@ -327,3 +331,22 @@ async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(mon
     assert await asking is (not database_back)
     assert written == ([row] if database_back else [])
     unwritten._flusher.cancel()
+
+
+def test_an_attempt_is_the_orders_only_if_its_workflow_is_of_the_type_its_id_says():
+    """An OrderWorkflow started by hand as shipping-X-9 (or any workflow named so with another
+    type) is not order X's: its attempts stay out of X's status and audit."""
+    assert attempts.TYPE_OF_ID_PREFIX == {
+        "order-": workflow._Definition.must_from_class(OrderWorkflow).name,
+        "shipping-": workflow._Definition.must_from_class(ShippingWorkflow).name,
+    }
+    info = ActivityEnvironment.default_info()
+
+    def order_of(workflow_id: str, workflow_type: str) -> str:
+        return attempts._order_id(dataclasses.replace(info, workflow_id=workflow_id, workflow_type=workflow_type))
+
+    assert order_of("order-x-1", "OrderWorkflow") == "x-1"
+    assert order_of("shipping-x-1-2", "ShippingWorkflow") == "x-1"
+    assert order_of("shipping-x-1-9", "OrderWorkflow") == "shipping-x-1-9"
+    assert order_of("order-x-1", "ShippingWorkflow") == "order-x-1"
+    assert order_of("rogue-x-1", "OrderWorkflow") == "rogue-x-1"
