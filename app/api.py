@@ -257,8 +257,9 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             if isinstance(error, RPCError) and error.status in NO_ANSWER:
                 log.warning("event=api_temporal_no_answer path=%s error=%r", request.url.path, error)
                 return JSONResponse(
-                    {"detail": f"Temporal at {settings.temporal_address} is not answering; start what is down with"
-                               " ./start.sh up."},
+                    # Its remedy: `up` starts a server of ours that is down, but cannot resume one
+                    # that is stopped (SIGSTOP), which then says kill -CONT; a server of theirs, check it.
+                    {"detail": f"Temporal at {settings.temporal_address} is not answering; {settings.temporal_remedy}."},
                     status_code=503,
                 )
             log.exception("event=api_unexpected_error method=%s path=%s", request.method, request.url.path)

@@ -77,8 +77,19 @@ async def test_a_database_gone_under_the_api_is_503_in_one_sentence(path):
 async def test_temporal_gone_under_the_api_is_503_in_one_sentence():
     status, body = await _call(_app(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")), "GET", "/orders/o-1")
     assert (status, body) == (
-        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start what is down with ./start.sh up."}
+        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start the stack with ./start.sh up."}
     )
+
+
+async def test_a_temporal_of_ours_that_is_stopped_is_resumed_not_started(monkeypatch):
+    """With the dev server stopped (SIGSTOP) the API said to start what is down with ./start.sh
+    up, which cannot resume it; `status` and the CLI say kill -CONT."""
+    from app.config import Settings
+
+    stopped = "its process here is stopped (SIGSTOP); kill -CONT 4242 resumes it"
+    monkeypatch.setattr(Settings, "temporal_remedy", property(lambda self: stopped))
+    status, body = await _call(_app(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")), "GET", "/orders/o-1")
+    assert (status, body) == (503, {"detail": f"Temporal at 127.0.0.1:7233 is not answering; {stopped}."})
 
 
 async def test_a_bug_is_a_500_in_one_sentence_pointing_to_the_log(caplog):
@@ -212,7 +223,7 @@ async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     stopped with SIGSTOP): it was the 500 for a bug."""
     status, body = await _call(_app(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")), "GET", "/orders/o-1")
     assert (status, body) == (
-        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start what is down with ./start.sh up."}
+        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start the stack with ./start.sh up."}
     )
 
 
