@@ -32,6 +32,7 @@ from workflows.model import (
     ReceivedOrder,
     ReceiveOrderInput,
     ValidateOrderInput,
+    order_workflow_id,
 )
 
 FlakyCall = Callable[[], Awaitable[None]]
@@ -46,6 +47,13 @@ def acting_workflow() -> str:
     (orders.workflow_id: order-<order_id> from the operator's tools, kept by a reset), and no
     other writes to it: not one started by hand for an order that exists."""
     return activity.info().workflow_id
+
+
+def acting_as_the_order(order_id: str) -> bool:
+    """Whether this step's workflow is the order's own by id (order-<order_id>): the only one
+    that may record an event before the order's row is seen (its ReceiveOrder still committing,
+    or never stored). Another could be racing it, and its cancel would call the order off."""
+    return acting_workflow() == order_workflow_id(order_id)
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ from temporalio import activity
 from activities import business, rules
 from activities.business import (
     FlakyCall,
+    acting_as_the_order,
     acting_workflow,
     refused_if_another_workflows,
     unwritten_if_another_workflows,
@@ -101,7 +102,13 @@ class OrderActivities:
             if decision.approved and await orders_db.approve_reviewed(conn, input.order_id):
                 payload["state"] = OrderState.APPROVED.value
             await orders_db.insert_event(
-                conn, input.order_id, "approved" if decision.approved else "rejected", "decision", payload
+                conn,
+                input.order_id,
+                "approved" if decision.approved else "rejected",
+                "decision",
+                payload,
+                workflow_id=acting_workflow(),  # no row seen: the order's own workflow only
+                before_row=acting_as_the_order(input.order_id),
             )
             return review_ms
         return 0  # another workflow's order: as for one never stored
@@ -235,7 +242,13 @@ class OrderActivities:
                 await orders_db.lock_order(conn, input.order_id, workflow_id=acting_workflow())
             # Checked in the insert itself: no round trip more for the events that take no lock.
             await orders_db.insert_event(
-                conn, input.order_id, input.event_type, input.key, input.payload, workflow_id=acting_workflow()
+                conn,
+                input.order_id,
+                input.event_type,
+                input.key,
+                input.payload,
+                workflow_id=acting_workflow(),
+                before_row=acting_as_the_order(input.order_id),
             )
 
     def all(self) -> list:

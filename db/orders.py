@@ -31,20 +31,29 @@ def _check_owner(order_id: str, owner: str | None, workflow_id: str | None) -> N
 
 
 async def insert_event(
-    conn: asyncpg.Connection, order_id: str, event_type: str, key: str, payload: dict, workflow_id: str | None = None
+    conn: asyncpg.Connection,
+    order_id: str,
+    event_type: str,
+    key: str,
+    payload: dict,
+    workflow_id: str | None = None,
+    before_row: bool = False,
 ) -> bool:
     """Record a business fact once; returns False when it was already recorded, or when the
     order's row is another workflow's than ``workflow_id`` (given when no statement before in
-    the transaction checked it)."""
+    the transaction checked it). With no row to be seen (none stored, or its ReceiveOrder still
+    committing), only a workflow that may come ``before_row`` (the order's own by id) records:
+    another could be racing the order's own workflow for it."""
     row = await conn.fetchrow(
         "INSERT INTO events (order_id, type, dedupe_key, payload_json) SELECT $1, $2, $3, $4::jsonb"
-        " WHERE $5::text IS NULL OR NOT EXISTS (SELECT 1 FROM orders WHERE id = $1 AND workflow_id <> $5)"
+        " WHERE $5::text IS NULL OR COALESCE((SELECT workflow_id = $5 FROM orders WHERE id = $1), $6)"
         " ON CONFLICT (order_id, dedupe_key) DO NOTHING RETURNING id",
         order_id,
         event_type,
         key,
         payload,
         workflow_id,
+        before_row,
     )
     return row is not None
 

@@ -8,7 +8,7 @@ import copy
 import json
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -926,3 +926,43 @@ async def test_no_step_of_another_workflow_writes_to_the_order(pool):
     # Its own workflow's steps still write (the shipping child's as its parent's).
     await child.run(shipping.prepare_package, PackageInput(oid, order.items, order_workflow_id=f"order-{oid}"))
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", oid) == OrderState.PACKED.value
+
+
+async def test_another_workflow_records_nothing_for_an_order_whose_row_is_not_yet_seen(pool):
+    """The order's own ReceiveOrder still committing (read committed: its row not yet visible), a
+    workflow started by hand for that order and cancelled or decided then recorded its cancel
+    and its decision under the order, whose dispatch the cancel then called off. The order's own
+    workflow still records what comes before its row."""
+    orders = OrderActivities(pool, flaky=no_trouble)
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 3)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    oid = order.order_id
+    rogue = as_workflow(f"rogue-{oid}")
+    cancel = EventInput(oid, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "x"})
+    async with pool.acquire() as conn, conn.transaction():  # the order's ReceiveOrder, not yet committed
+        await orders_db.insert_order(
+            conn,
+            order_id=oid,
+            workflow_id=order_workflow_id(oid),
+            items=[asdict(item) for item in order.items],
+            address=asdict(order.address),
+            amount_cents=5997,
+            payment_id=order.payment_id,
+            created_at=datetime.now(timezone.utc),
+        )
+        await rogue.run(orders.record_event, cancel)
+        await rogue.run(orders.record_decision, ReviewInput(oid, decision=Decision(approved=False, reason="x")))
+        await ActivityEnvironment().run(
+            orders.record_event, EventInput(oid, "command_refused", "command_refused:1", {"reason": "y"})
+        )
+    events = await pool.fetch("SELECT type FROM events WHERE order_id = $1", oid)
+    assert [e["type"] for e in events] == ["command_refused"]
+    await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
+    await ActivityEnvironment().run(shipping.prepare_package, PackageInput(oid, order.items, order_workflow_id=f"order-{oid}"))
+    dispatch = DispatchInput(oid, f"pkg-{oid}", order.address, order_workflow_id=f"order-{oid}")
+    await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch)
+    assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", oid) == OrderState.DISPATCHED.value
