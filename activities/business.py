@@ -90,7 +90,9 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
     await flaky()
     order = input.order
     # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
-    if problem := rules.unstorable_problem(order.items, order.address, order.payment_id, order.order_id):
+    if problem := rules.unstorable_problem(
+        order.items, order.address, order.payment_id, order.order_id
+    ) or rules.shipping_id_problem(order.order_id, order.max_shipping_attempts):
         raise ApplicationError(f"Invalid order: {problem}", type="InvalidOrder", non_retryable=True)
     async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         prices = await orders_db.prices(conn, [item.sku for item in order.items])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Iterable
 
-from workflows.model import ORDER_ID_PATTERN, Address, OrderItem
+from workflows.model import ORDER_ID_PATTERN, Address, OrderItem, shipping_workflow_id
 
 MAX_QUANTITY = 1000
 MAX_FIELD_LENGTH = 200
@@ -246,6 +246,17 @@ def storable_id_problem(label: str, value: object) -> str | None:
     assert isinstance(value, str)
     if len(value.encode()) > MAX_STORED_ID_BYTES:
         return f"The {label} is longer than the database can index ({MAX_STORED_ID_BYTES} bytes)."
+    return None
+
+
+def shipping_id_problem(order_id: str, max_shipping_attempts: int) -> str | None:
+    """An order id too long for the id of its last shipping workflow (shipping-<id>-<n>): Temporal
+    refuses to start that child, and the order, charged by then, would fail its workflow task
+    for ever. Its own workflow's id (order-<id>) is shorter, so such an order does start."""
+    attempts = max_shipping_attempts if isinstance(max_shipping_attempts, int) else 1
+    longest = shipping_workflow_id(order_id, max(attempts, 1))
+    if len(longest.encode()) > MAX_STORED_ID_BYTES:
+        return f"The order id is too long for the id of its shipping workflow (Temporal takes {MAX_STORED_ID_BYTES} bytes)."
     return None
 
 

@@ -809,6 +809,29 @@ async def test_an_order_id_too_long_to_index_is_refused_once_and_its_ending_step
     assert (finished.processing_ms, finished.state) == (0, None)
 
 
+async def test_an_order_id_too_long_for_its_shipping_workflow_s_id_is_refused_before_any_charge(pool):
+    """Started by other means: an order id of 990 bytes makes a workflow id Temporal takes
+    (order-<id>, 996 bytes) but not its shipping child's (shipping-<id>-1, 1001): the order was
+    stored and charged, then its workflow task failed for ever (BadStartChildExecutionAttributes,
+    seen on a private stack, the order PAID). ReceiveOrder refuses it once, before any charge."""
+    order = OrderInput(
+        order_id="db-" + "x" * 987,
+        items=[OrderItem("WIDGET-1", 1)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    activities = OrderActivities(pool, flaky=no_trouble)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            activities.receive_order,
+            ReceiveOrderInput(order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
+        )
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert refused.value.message == (
+        "Invalid order: The order id is too long for the id of its shipping workflow (Temporal takes 1000 bytes)."
+    )
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+
+
 async def test_a_shipment_called_off_by_a_hand_sent_signal_puts_the_cancel_on_record(pool):
     """A `cancel_shipping` signal sent by hand to a shipping child (the parent no longer sends
     one) called the hand-over off, and the order ended CANCELLED and refunded with no
