@@ -3,6 +3,7 @@ render them with Console(record=True) and read the text."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -436,9 +437,31 @@ def stack_table(status: Any, width: int = WIDE_STACK_TABLE) -> Table:
     for part in status.parts:
         health = Text("healthy", style="green") if part.healthy else Text("DOWN", style="bold red")
         where = "" if part.local else "external"
-        cells = [part.name, health, *([] if narrow else [str(part.pid or "")]), part.detail]
+        cells = [part.name, health, *([] if narrow else [str(part.pid or "")]), resume_split(part.detail)[0]]
         table.add_row(*cells, *([part.log or where] if wide else []))
     return table
+
+
+# "; kill -CONT 12 $(pgrep -P 12) resumes them" at the end of a stopped part's detail (app.stack.health).
+_RESUME = re.compile(r"; (kill -CONT [^;]+?) resumes (it|them)$")
+
+
+def resume_split(detail: str) -> tuple[str, str | None]:
+    """A part's detail without the command that resumes it, and that command (None if none):
+    folded inside a table cell at 80 columns, `kill -CONT <pid> $(pgrep -P <pid>)` was awkward
+    to copy, so the cell points below the table, where stack_resume prints it whole."""
+    found = _RESUME.search(detail)
+    if found is None:
+        return detail, None
+    return f"{detail[: found.start()]}; the command below resumes {found.group(2)}", found.group(1)
+
+
+def stack_resume(status: Any) -> Text | None:
+    """The commands that resume the stopped parts, one line each and whole (print it with
+    soft_wrap=True), each line fit to paste as it is: "kill -CONT 12  # resumes postgres"."""
+    commands = [(part.name, resume_split(part.detail)[1]) for part in status.parts]
+    lines = [f"{command}  # resumes {name}" for name, command in commands if command]
+    return Text("\n".join(lines), style="bold") if lines else None
 
 
 def stack_logs(status: Any) -> Text:

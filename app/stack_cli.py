@@ -142,6 +142,8 @@ async def _status(args: argparse.Namespace) -> int:
     else:
         console = Console()
         console.print(render.stack_table(status, width=console.width))
+        if (resume := render.stack_resume(status)) is not None:
+            console.print(resume, soft_wrap=True)
         if console.width < render.WIDE_STACK_TABLE:
             console.print(render.stack_logs(status), soft_wrap=True)
         console.print(render.stack_links(status), soft_wrap=True)

@@ -528,11 +528,14 @@ def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_
 def test_stack_status_on_a_narrow_terminal_still_says_why_a_part_is_down():
     """At 40 columns the detail column was squeezed to nothing: "order-worker DOWN" with no word
     of why, nor of the kill -CONT that resumes it (an operator walkthrough in a split pane)."""
-    from app.render import stack_table
+    from app.render import stack_resume, stack_table
 
     status = stack_status(down="order-worker")
-    why = "stopped (SIGSTOP): not serving order-tq; kill -CONT 12345 resumes it"
-    status.parts[2].detail, status.parts[2].pid = why, 12345
+    status.parts[2].detail = "stopped (SIGSTOP): not serving order-tq; kill -CONT 12345 resumes it"
+    status.parts[2].pid = 12345
+    # The command goes under the table, whole (stack_resume); the cell says where it is.
+    why = "stopped (SIGSTOP): not serving order-tq; the command below resumes it"
+    assert stack_resume(status).plain == "kill -CONT 12345  # resumes order-worker"
     for width in range(40, 81):
         text = render(stack_table(status, width=width), width=width)
         lines = text.splitlines()
@@ -1119,3 +1122,34 @@ def test_a_status_panel_keeps_a_64_character_id_whole_at_any_width(width):
     assert LONGEST_ID in text and "…" not in "".join(lines), lines
     short = render(status_panel({**status, "order_id": "o-1"}), width=width, height=60).splitlines()
     assert "Order o-1" in short[0]  # a short id stays in the title
+
+
+def test_status_at_80_columns_prints_the_command_that_resumes_postgresql_whole_on_a_line(monkeypatch, capsys):
+    """With every PostgreSQL process stopped, `kill -CONT <pid> $(pgrep -P <pid>)` wrapped inside
+    the table's detail cell at 80 columns, awkward to copy: it goes on a line of its own, whole."""
+    import argparse
+    import asyncio
+
+    from app import stack_cli
+
+    status = stack_status()
+    status.parts[0].healthy, status.parts[0].pid = False, 1234567
+    status.parts[0].detail = (
+        "stopped (SIGSTOP), and 6 of its 6 child processes; kill -CONT 1234567 $(pgrep -P 1234567) resumes them"
+    )
+
+    async def stack_said(self):
+        return status
+
+    monkeypatch.setattr(stack_cli.Stack, "status", stack_said)
+    monkeypatch.setenv("COLUMNS", "80")
+    args = argparse.Namespace(json=False)
+    assert asyncio.run(stack_cli._status(args)) == 3
+    lines = capsys.readouterr().out.splitlines()
+    command = "kill -CONT 1234567 $(pgrep -P 1234567)"
+    resume = [line for line in lines if "kill -CONT" in line and "│" not in line and "Resume what" not in line]
+    assert resume and resume[0].startswith(command), lines
+    table = [line for line in lines if "│" in line]
+    assert all(len(line) <= 80 for line in table)
+    assert table and "postgres" in "".join(table) and "stopped (SIGSTOP)" in "".join(table)
+    assert not any("kill -CONT" in line for line in table), table
