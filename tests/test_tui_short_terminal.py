@@ -413,3 +413,34 @@ async def test_what_is_down_is_kept_in_view_when_it_and_the_menu_do_not_fit(monk
         counts.append(len(pauses))
     assert counts == waits
     assert "kill -CONT 4242" in " ".join(Text.from_ansi(out.getvalue()).plain.split())
+
+
+async def test_a_new_order_s_summary_keeps_its_id_items_total_and_address_in_view_at_40x12(monkeypatch):
+    """At 40x12 the summary of an order of CABLE-USB and DOOHICKEY took 16 lines before "Create
+    this order?": "New order <id>" and the column names scrolled out of view before the question."""
+    from app.tui import forms
+    from db.queries import Product
+    from tests.test_tui_menu_and_pager import _form_answers, _ServiceWithoutOrderWorker
+    from workflows.model import Address
+
+    class _Catalog(_ServiceWithoutOrderWorker):
+        async def catalog(self) -> list[Any]:
+            return [Product("CABLE-USB", "USB-C cable, 1 m", 899), Product("DOOHICKEY", "Doohickey", 12000)]
+
+    _form_answers(monkeypatch, ["ord-3f9a1c2e", ["CABLE-USB", "DOOHICKEY"], "1", "2", False])
+
+    async def address_form(remembered: Any) -> Address:
+        return Address(name="Jane Doe", street="42 Harbour Road", city="Springfield", postal_code="12345",
+                       country="US", region="IL")
+
+    monkeypatch.setattr(forms, "address_form", address_form)
+    console, out = terminal(40, 12)
+    await forms.create_order(_Catalog(), console, {})
+    lines = Text.from_ansi(out.getvalue()).plain.splitlines()
+    first = next(at for at, line in enumerate(lines) if "New order ord-3f9a1c2e" in line)
+    summary = lines[first : next(at for at, line in enumerate(lines) if "Nothing was created" in line)]
+    assert len(summary) <= 12 - 2, "\n".join(summary)  # the question and the line it is answered on below it
+    said = "\n".join(summary)
+    assert all(len(line) <= 40 for line in summary)
+    for essential in ("USB-C cable", "Doohickey", "248.99", "Total", "Ship to: Jane Doe", "12345, US"):
+        assert essential in said, said

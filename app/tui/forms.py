@@ -9,6 +9,7 @@ from typing import Any
 
 import questionary
 from questionary import Choice
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -116,23 +117,53 @@ def item_choice_labels(products: dict[str, Any], width: int = 80) -> list[str]:
     return labels
 
 
-def order_summary_table(order_id: str, items: list[OrderItem], prices: dict[str, Any], address: Address) -> Table:
+# Below the summary: "Create this order?" and the line its answer leaves the cursor on.
+SUMMARY_SPARE_LINES = 2
+
+
+def order_summary_table(
+    order_id: str, items: list[OrderItem], prices: dict[str, Any], address: Address, compact: bool = False
+) -> Table:
+    """The order to confirm. ``compact``: no box, no unit price, one line per item (its name cut
+    with "…", the SKU left out) and the total in bold under them, for a short terminal."""
     table = Table(title=f"New order {order_id}", title_justify="left")
-    table.add_column("Item")
-    table.add_column("Qty", justify="right")
-    table.add_column("Price", justify="right")
-    table.add_column("Subtotal", justify="right")
+    if compact:
+        table = Table(
+            title=f"New order {order_id}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+            pad_edge=False, collapse_padding=True, expand=True,  # expanded: the caption wraps at the table's width
+        )
+    table.add_column("Item", **({"no_wrap": True, "overflow": "ellipsis", "ratio": 1} if compact else {}))
+    table.add_column("Qty", justify="right", no_wrap=compact)
+    if not compact:
+        table.add_column("Price", justify="right")
+    table.add_column("Subtotal", justify="right", no_wrap=compact)
     total = 0
     for item in items:
         product = prices[item.sku]
         subtotal = product.price_cents * item.quantity
         total += subtotal
-        table.add_row(f"{product.name} ({item.sku})", str(item.quantity), format_cents(product.price_cents), format_cents(subtotal))
-    table.add_section()
-    table.add_row("Total", "", "", format_cents(total), style="bold")
+        name = product.name if compact else f"{product.name} ({item.sku})"
+        price = [] if compact else [format_cents(product.price_cents)]
+        table.add_row(name, str(item.quantity), *price, format_cents(subtotal))
+    if not compact:  # a blank line without the box
+        table.add_section()
+    table.add_row("Total", "", *([] if compact else [""]), format_cents(total), style="bold")
     table.caption = Text(f"Ship to: {address_line(address.__dict__)}")
     table.caption_justify = "left"
     return table
+
+
+def order_summary(
+    order_id: str, items: list[OrderItem], prices: dict[str, Any], address: Address, console: Console
+) -> Table:
+    """The summary that fits above "Create this order?": at 40x12 the boxed one of two items took
+    16 lines, and its title (the order's id) and column names scrolled out of view."""
+    table = order_summary_table(order_id, items, prices, address)
+    with console.capture() as captured:
+        console.print(table)
+    if pager.screen_rows(captured.get(), console.width) <= console.height - SUMMARY_SPARE_LINES:
+        return table
+    return order_summary_table(order_id, items, prices, address, compact=True)
 
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
@@ -164,7 +195,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))
         items.append(OrderItem(sku=sku, quantity=int(quantity.strip())))
     address = await address_form(await same_address_as_last(remembered.get("address"), console.width))
-    console.print(order_summary_table(order_id, items, products, address))
+    console.print(order_summary(order_id, items, products, address, console))
     if not await ask(questionary.confirm("Create this order?", default=True)):
         console.print("Nothing was created.")
         return
