@@ -444,3 +444,24 @@ async def test_a_new_order_s_summary_keeps_its_id_items_total_and_address_in_vie
     assert all(len(line) <= 40 for line in summary)
     for essential in ("USB-C cable", "Doohickey", "248.99", "Total", "Ship to: Jane Doe", "12345, US"):
         assert essential in said, said
+
+
+async def test_the_key_awaited_before_the_first_menu_does_not_speak_of_going_back_to_it(monkeypatch):
+    """At 40x12 with the order worker stopped, the TUI opened on what is down and "Press any key
+    to go back to the menu", when no menu had been shown yet."""
+    stopped = _stack_with({"order-worker": "stopped (SIGSTOP): not serving order-tq; kill -CONT 4242 resumes it"})
+    long_stopped = _stack_with({"order-worker": "stopped (SIGSTOP): not serving order-tq; kill -CONT 4343 resumes it"})
+    statuses = iter([stopped, long_stopped])
+
+    class _Stack:
+        async def status(self):
+            return next(statuses)
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    pauses = paused(monkeypatch)
+    console, _ = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Health", tui.health)  # as run() does, before the first menu
+    tui.menu_shown = True
+    await tui.guarded("Health", tui.health)  # what is down changed: said again, after a menu
+    assert pauses == ["Press any key to see the menu", "Press any key to go back to the menu"]

@@ -55,6 +55,7 @@ class Tui:
         self.said_down: list[str] = []  # what is down, as last said above the menu
         self.offered_start: list[str] = []  # the parts down when "Start what is down?" was last asked
         self.health_rows = 1  # the rows the health line took, as last printed above the menu
+        self.menu_shown = False  # before it, a key awaited leads to the menu, not back to it
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
         service, console = self.service, self.console
@@ -89,6 +90,7 @@ class Tui:
                 try:
                     # Esc at the menu would quit: only Ctrl-C and Quit do
                     hint = select_hint("What next?", self.console.width)
+                    self.menu_shown = True
                     picked = await ask(main_menu(entries, self.last_pick, instruction=hint), escape=False)
                 except Back:
                     picked = len(entries) - 1
@@ -191,7 +193,8 @@ class Tui:
             self.console.print("[dim]Back to the menu.[/]")
         # The menu drawn under a longer answer would push its first lines out of view.
         if self.console.is_terminal and (rows := pager.answer_rows()) and rows > self.rows_left_for_answer():
-            await pause()
+            # At start-up, what is down is said before any menu: there is none to go back to.
+            await pause("Press any key to go back to the menu" if self.menu_shown else "Press any key to see the menu")
 
     def rows_left_for_answer(self) -> int:
         """The rows the health line and the menu leave in view above them."""
