@@ -1841,3 +1841,14 @@ async def test_a_simulation_sends_an_approval_again_that_temporal_did_not_take()
     await _until(lambda: len(service.approved) == 3)
     assert sim.refusals == 0
     assert sim.approved == 3
+
+
+def test_a_simulation_of_one_order_names_it_once():
+    """One order simulated was summed up as "1 of 1 orders started (sim-c5f8fe-0001 …
+    sim-c5f8fe-0001)": a range from an id to itself, and "orders" for one."""
+    from app.tui.simulate import Simulation, summary_lines
+
+    sim = Simulation(service=None, n=1, auto_approve=True)
+    sim.created_ids = ["s-1"]
+    sim.states, sim.sent, sim.approved = {"s-1": "SHIPPED"}, set(), 1
+    assert summary_lines(sim, 1, 4.0, stopped=False)[0].plain == "Done in 4.0 s: 1 of 1 order started (s-1), 1 approved."

@@ -285,8 +285,8 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
     which state, how many were still running, which of those are left for the operator to
     review, and which are not recorded yet (no menu lists those)."""
     started = sim.started
-    span = f" ({started[0]} … {started[-1]})" if started else ""
-    done = [f"{len(started)} of {n} orders started{span}"]
+    span = f" ({started[0]} … {started[-1]})" if len(started) > 1 else f" ({started[0]})" if started else ""
+    done = [f"{len(started)} of {plural(n, 'order')} started{span}"]
     if sim.auto_approve:
         done.append(f"{sim.approvals_done} approved")
     verb = "Stopped waiting after" if stopped else "Done in"
