@@ -72,7 +72,8 @@ class Unanswered(StackUnreachable):
         super().__init__(self._sentence("see ./start.sh status", f"check with ./start.sh order status {order_id}"))
 
     def in_tui(self) -> str:
-        return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log will show it")
+        # "if it does": one refused then (a second decision, say) leaves no row; a validator records nothing.
+        return self._sentence("see the health line above the menu", "the Live dashboard and the Audit log show it if it does")
 
     def _sentence(self, where_down: str, how_to_check: str) -> str:
         if self.accepted and self.worker_down:  # a cancel, waiting for the shipping child's dispatch
@@ -91,7 +92,8 @@ class Unanswered(StackUnreachable):
         if self.worker_down:  # none runs, or it is stopped: the health check says which
             return (
                 f"No order worker is serving order {self.order_id}, so it cannot answer (none runs, or it is"
-                f" stopped: {where_down}); the {self.command} may still take effect once one does: {how_to_check}."
+                f" stopped: {where_down}); the {self.command} may still take effect, or be refused, once one does:"
+                f" {how_to_check}."
             )
         if self.temporal:  # nothing to check: nothing was sent
             return (
@@ -100,7 +102,7 @@ class Unanswered(StackUnreachable):
             )
         return (
             f"Order {self.order_id} did not answer within {self.waited_s:g} s (a worker may be down or busy:"
-            f" {where_down}); the {self.command} may still take effect once it is back: {how_to_check}."
+            f" {where_down}); the {self.command} may still take effect, or be refused, once it is back: {how_to_check}."
         )
 
 

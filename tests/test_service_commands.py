@@ -580,10 +580,12 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     if worker_running is False:
         assert str(unanswered.value) == (
             "No order worker is serving order o-8, so it cannot answer (none runs, or it is stopped: see"
-            " ./start.sh status); the approval may still take effect once one does: check with ./start.sh order"
-            " status o-8."
+            " ./start.sh status); the approval may still take effect, or be refused, once one does: check with"
+            " ./start.sh order status o-8."
         )
         assert "./start.sh" not in unanswered.value.in_tui()
+        # Refused then (a second decision), it leaves no row: the audit shows it only if it takes effect.
+        assert unanswered.value.in_tui().endswith("the Live dashboard and the Audit log show it if it does.")
     else:
         assert str(unanswered.value).startswith("Order o-8 did not answer within 0.3 s")
 
