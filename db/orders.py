@@ -30,6 +30,12 @@ def _check_owner(order_id: str, owner: str | None, workflow_id: str | None) -> N
         raise AnotherWorkflowsOrder(order_id, owner, workflow_id)
 
 
+def _owned(order_id: str, row: asyncpg.Record | None, workflow_id: str | None) -> asyncpg.Record | None:
+    """``row`` (read with its workflow_id), once _check_owner has let ``workflow_id`` through."""
+    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
+    return row
+
+
 async def insert_event(
     conn: asyncpg.Connection,
     order_id: str,
@@ -133,8 +139,7 @@ async def finish(
         " FROM orders WHERE id = $1",
         order_id,
     )
-    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
-    return row
+    return _owned(order_id, row, workflow_id)
 
 
 async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str, *, workflow_id: str) -> datetime:
@@ -148,7 +153,7 @@ async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str, *, wor
         workflow_id,
     )
     row = await conn.fetchrow("SELECT awaiting_approval_since, workflow_id FROM orders WHERE id = $1", order_id)
-    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
+    _owned(order_id, row, workflow_id)
     return row["awaiting_approval_since"] if row is not None else None
 
 
@@ -227,7 +232,7 @@ async def charge(
         " WHERE id = $1 FOR UPDATE",
         order_id,
     )
-    _check_owner(order_id, order["workflow_id"] if order is not None else None, workflow_id)
+    _owned(order_id, order, workflow_id)
     ended = order is not None and order["ended"]
     # An order that has ended takes no money: a charge that comes now is from a try of the
     # workflow task that was lost but whose worker was only slow. Its payment id is voided
@@ -270,7 +275,7 @@ async def refund(
     order = await conn.fetchrow(
         "SELECT tracking_number <> '' AS handed_over, workflow_id FROM orders WHERE id = $1 FOR UPDATE", order_id
     )
-    _check_owner(order_id, order["workflow_id"] if order is not None else None, workflow_id)
+    _owned(order_id, order, workflow_id)
     handed_over = order is not None and order["handed_over"]
     if not handed_over:
         row = await conn.fetchrow(
@@ -341,8 +346,7 @@ async def lock_for_handover(
         " FROM orders WHERE id = $1 FOR UPDATE",
         order_id,
     )
-    _check_owner(order_id, row["workflow_id"] if row is not None else None, workflow_id)
-    return row
+    return _owned(order_id, row, workflow_id)
 
 
 async def payment_refunded(conn: asyncpg.Connection, order_id: str) -> bool:
