@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from temporalio import activity
 
 from workers import runner
 
@@ -55,3 +56,40 @@ async def test_a_worker_that_cannot_reach_temporal_exits_with_one_line(monkeypat
     [line] = [r for r in caplog.records if r.name == "workers"]
     assert line.getMessage().startswith("event=worker_start_failed worker=order-worker reason=temporal_unreachable")
     assert not line.exc_info
+
+
+@activity.defn
+async def _nothing() -> None:
+    pass
+
+
+class _Pool:
+    closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_worker_given_a_namespace_temporal_lacks_exits_with_one_line(dev_env, monkeypatch, caplog):
+    """TEMPORAL_NAMESPACE mistyped: the worker crashed with a traceback, and `up` quoted its raw
+    last line ("Status { code: NotFound, message: ..., details: b\"\\x08\\x05...")."""
+    pool = _Pool()
+
+    async def pool_when_reachable(*args, **kwargs):
+        return pool
+
+    monkeypatch.setattr(runner, "_pool_when_reachable", pool_when_reachable)
+    monkeypatch.setattr(runner, "configure_logging", lambda: None)
+    monkeypatch.delenv(runner.liveness.PATH_VARIABLE, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "no-such-namespace")
+    with caplog.at_level(logging.INFO, logger="workers"), pytest.raises(SystemExit) as exited:
+        await runner.run_worker(name="order-worker", task_queue="q", workflows=[], activities=lambda pool: [_nothing])
+    assert exited.value.code == 1
+    [line] = [r for r in caplog.records if r.name == "workers" and r.levelno >= logging.ERROR]
+    assert line.getMessage().startswith(
+        "event=worker_start_failed worker=order-worker reason=namespace_not_found namespace='no-such-namespace'"
+    ), line.getMessage()
+    assert "TEMPORAL_NAMESPACE" in line.getMessage() and "Status {" not in line.getMessage()
+    assert not line.exc_info
+    assert pool.closed

@@ -134,10 +134,33 @@ async def _serve(
     if not run.done():
         log.info("event=worker_stopping worker=%s reason=signal", name)
         await worker.shutdown()
-    await run
+    try:
+        await run
+    except RuntimeError as error:
+        # The SDK checks the namespace as the worker starts; a mistyped TEMPORAL_NAMESPACE raised
+        # a traceback ending in the server's raw status, which `up` quoted as the reason.
+        if not str(error).startswith("Worker validation failed"):
+            raise
+        await pool.close()
+        _validation_failed(name, settings, client.namespace, str(error))
+        raise SystemExit(1) from None
     await recorder.drain()  # rows of attempts cut off by the shutdown itself
     await pool.close()
     log.info("event=worker_stopped worker=%s", name)
+
+
+def _validation_failed(name: str, settings: Settings, namespace: str, error: str) -> None:
+    """One line for a worker Temporal refused at its start: the watchdog (or `up`, once the
+    setting is fixed) starts it again."""
+    if f"Namespace {namespace} was not found" in error:
+        log.error(
+            # The fix before the address: `up` quotes the first 200 characters of this line.
+            "event=worker_start_failed worker=%s reason=namespace_not_found namespace=%r"
+            " fix='check TEMPORAL_NAMESPACE or the profile in Temporal's configuration' temporal=%s",
+            name, namespace, settings.temporal_address,
+        )
+    else:
+        log.error("event=worker_start_failed worker=%s reason=validation_failed error=%r", name, error)
 
 
 # While PostgreSQL is out of reach as the worker starts: how often it tries again, and how many
