@@ -9,7 +9,7 @@ import email.message
 import logging
 from typing import Any, AsyncIterator, Awaitable, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
@@ -81,7 +81,12 @@ class CreatedOut(BaseModel):
     payment_id: str
     amount_cents: int
     amount: str
-    state: str
+    state: str = Field(description="RECEIVED for an order just created; its state now if it was already created")
+    already_created: bool = Field(
+        False,
+        description="true when the order with this id and the same items, address and payment id existed already"
+        " (a retried create, answered 200 instead of 201): nothing new was started",
+    )
     note: str = Field("", description="What will follow, say that the carrier does not deliver there; empty if nothing")
     warning: str | None = Field(
         None, description="Only when no order worker is serving: the order waits until one does (as the CLI warns)"
@@ -311,10 +316,14 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         return await read(request, svc(request).state_counts())
 
     @app.post(
-        "/orders", status_code=201, responses=_errors(409, 413, 415, 422),
+        "/orders", status_code=201,
+        responses={
+            200: {"model": CreatedOut, "description": "Already created: the same order was created before (a retry)"},
+            **_errors(409, 413, 415, 422),
+        },
         response_model=CreatedOut, response_model_exclude_none=True,
     )
-    async def create_order(request: Request, body: CreateOrderIn) -> CreatedOut:
+    async def create_order(request: Request, response: Response, body: CreateOrderIn) -> CreatedOut:
         service = svc(request)
         created = await service.create_order(
             # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
@@ -324,10 +333,12 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             payment_id=body.payment_id,
             review_window_seconds=body.review_window_seconds,
         )
+        if created.already_created:  # a retry: the same answer as the first, but nothing was created now
+            response.status_code = 200
         # Exact money as every other answer gives it ("59.97"), beside the cents, as the CLI's create --json.
         waiting = await service.order_worker_running() is False
         return CreatedOut(
-            **created.__dict__, amount=format_cents(created.amount_cents), state="RECEIVED",
+            **created.__dict__, amount=format_cents(created.amount_cents),
             warning=NO_ORDER_WORKER_WARNING if waiting else None,
         )
 

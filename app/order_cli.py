@@ -240,10 +240,18 @@ async def _create(args: argparse.Namespace) -> int:
         args.on_interrupt = f"Stopped: order {order_id} was created; see it with ./start.sh order status {order_id}."
         worker_running = await service.order_worker_running()
     args.on_interrupt = None
-    document = asdict(created) | {"amount": render.format_cents(created.amount_cents), "state": "RECEIVED"}
+    document = asdict(created) | {"amount": render.format_cents(created.amount_cents)}
     waiting = NO_ORDER_WORKER_WARNING  # as POST /orders says it
     if worker_running is False:
         document["warning"] = waiting
+    if created.already_created:  # a repeated create (a script's retry): the order is there, as asked
+        _emit(args, document, lambda c: c.print(
+            f"Order [bold]{created.order_id}[/] was already created with these items, address and payment id"
+            f" (workflow {created.workflow_id}); nothing new was started, and it is {created.state} now."
+            + (f" {waiting}" if worker_running is False else ""),
+            soft_wrap=True,
+        ))
+        return 0
     _emit(
         args,
         document,

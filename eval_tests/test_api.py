@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import urllib.error
 import urllib.request
 import uuid
 
+import asyncpg
 import pytest
+from temporalio.client import Client
 
 from app.config import ROOT
 from eval_tests.conftest import PrivateStack
@@ -40,9 +43,11 @@ def api(stack: PrivateStack):
     process.wait(10)
 
 
-def call(base: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def call(base: str, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -54,8 +59,15 @@ def test_create_review_and_follow_an_order_over_http(api):
     order_id = f"api-{uuid.uuid4().hex[:8]}"
     code, created = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 2}], "address": ADDRESS})
     assert code == 201 and created["workflow_id"] == f"order-{order_id}" and created["amount_cents"] == 3998
+    # Sent again (a client whose answer was lost): the first answer again, said to be a repeat.
     code, again = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 2}], "address": ADDRESS})
-    assert code == 409 and "already exists" in again["detail"]  # a conflict, not a malformed request
+    assert code == 200 and again["already_created"] is True and created["already_created"] is False, again
+    assert {key: again[key] for key in created if key not in ("already_created", "state")} == {
+        key: created[key] for key in created if key not in ("already_created", "state")
+    }
+    code, other = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 3}], "address": ADDRESS})
+    # Another order under the same id: a conflict, not a malformed request.
+    assert (code, other["detail"]) == (409, f"Order {order_id} already exists with different items; choose another order id.")
 
     deadline = time.monotonic() + 60
     while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
@@ -72,6 +84,33 @@ def test_create_review_and_follow_an_order_over_http(api):
     assert code == 200 and status["state"] == "SHIPPED" and status["payment"]["status"] == "CHARGED"
     code, audit = call(api, "GET", f"/orders/{order_id}/audit")
     assert code == 200 and any(e.get("type") == "order_shipped" for e in audit["timeline"])
+
+
+async def test_identical_creates_sent_at_once_both_succeed_as_one_order(api, stack):
+    """A client that retries before its first answer comes: both creates are answered as
+    successes, and there is one workflow, one row and one payment-id reservation."""
+    ids = [f"twice-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    bodies = [{"order_id": i, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS} for i in ids]
+    answers = await asyncio.gather(*(asyncio.to_thread(call, api, "POST", "/orders", b) for b in bodies for _ in range(2)))
+    for order_id, pair in zip(ids, (answers[n:n + 2] for n in range(0, len(answers), 2))):
+        assert sorted(code for code, _ in pair) == [200, 201], pair
+        assert [answer["order_id"] for _, answer in pair] == [order_id, order_id]
+    db = await asyncpg.connect(stack.settings.database_url)
+    try:
+        deadline = time.monotonic() + 60
+        while await db.fetchval("SELECT count(*) FROM orders WHERE id = ANY($1::text[])", ids) < len(ids):
+            assert time.monotonic() < deadline, "the orders' rows were not written"
+            await asyncio.sleep(0.2)
+        reservations = await db.fetch(
+            "SELECT order_id, payment_id FROM payment_id_reservations WHERE order_id = ANY($1::text[])", ids
+        )
+        assert sorted((r["order_id"], r["payment_id"]) for r in reservations) == sorted((i, f"pay-{i}") for i in ids)
+    finally:
+        await db.close()
+    client = await Client.connect(stack.settings.temporal_address)
+    for order_id in ids:
+        runs = [w async for w in client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
+        assert len(runs) == 1, runs
 
 
 def test_bad_input_and_unknown_orders_get_clear_statuses(api):

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from temporalio.common import (
@@ -70,6 +71,10 @@ class CreatedOrder:
     payment_id: str
     amount_cents: int
     note: str = ""  # a warning for the operator, say that the carrier does not deliver there
+    state: str = OrderState.RECEIVED.value
+    # A create repeated (a client's retry whose answer was lost): the order with this id and
+    # this content existed already, and nothing was started.
+    already_created: bool = False
 
 
 class OrderCreation:
@@ -94,14 +99,17 @@ class OrderCreation:
         )
         payment_id = (payment_id or "").strip() or None
 
-        async def checked_and_reserved(conn: asyncpg.Connection) -> tuple[dict[str, int], str, bool]:
+        async def checked_and_reserved(conn: asyncpg.Connection) -> tuple[dict[str, int], str, bool, Any]:
+            """The prices, the payment id reserved and whether this call reserved it, and the
+            order's row if it exists already (then nothing is reserved)."""
             try:
                 products = {p.sku: p.price_cents for p in await queries.catalog(conn)}
                 if problems := rules.item_problems(items, products):
                     raise InvalidInput(problems[0])
                 # Temporal forgets a closed workflow after the namespace's retention period; the
                 # database does not, and a second order under the same id would inherit the first's row.
-                await self.refuse_taken_id(order_id, conn)
+                if await queries.order_exists(conn, order_id):
+                    return products, "", False, await queries.get_order(conn, order_id)
                 # The default id too: another order may have been given it explicitly. Reserved, not
                 # just looked up: of two orders created at once with one id, the second is refused here.
                 effective = payment_id or default_payment_id(order_id)
@@ -115,7 +123,7 @@ class OrderCreation:
                     f"The default payment id {effective} is already used by order {owner}; give this order its own"
                     " payment id."
                 )
-            return products, effective, reserved
+            return products, effective, reserved, None
 
         # The wait for a connection is bounded apart from PostgreSQL's answer: it counted in the
         # 5 s, and under load (the benchmark's starts, the API's requests) a create waiting
@@ -133,13 +141,17 @@ class OrderCreation:
         # (a review). Nothing has started yet; a reservation that lands late is this order id's
         # own, which creating the order again takes up.
         try:
-            products, effective, reserved = await within(checked_and_reserved(conn), CONNECT_TIMEOUT_S)
+            products, effective, reserved, row = await within(checked_and_reserved(conn), CONNECT_TIMEOUT_S)
         except asyncio.TimeoutError:
             log.warning("event=create_database_timed_out order_id=%s", order_id)
             raise StackUnreachable(
                 f"PostgreSQL at {self.settings.database_url_redacted} did not answer within {CONNECT_TIMEOUT_S:g} s;"
                 f" {self.settings.database_remedy}."
             ) from None
+        given = _Content.of(items, address, payment_id or default_payment_id(order_id))
+        if row is not None:  # the order exists: the same again is a retry, answered as the first was
+            first = await self._started_order(order_id) or _Content.of_row(row)
+            return self._created_already(order_id, first, given, products, row)
         order = OrderInput(
             order_id=order_id,
             items=items,
@@ -210,9 +222,11 @@ class OrderCreation:
             # found this call's reservation and took it for its own: given back, the order ran
             # with its payment id free for any other until its row was written.
             # It goes back only if the order there uses another payment id.
-            if reserved and await self._started_payment_id(order_id) in (effective, None):
+            # The same order (a retry) uses the same payment id: kept, and answered as the first was.
+            first = await self._started_order(order_id)
+            if reserved and (first is None or first.payment_id == effective):
                 started = None  # as if unknown: kept
-            raise Taken(_taken(order_id)) from None
+            return self._created_already(order_id, first, given, products)
         except asyncio.CancelledError:
             # The caller stopped waiting (Ctrl-C): the request may have reached Temporal all the
             # same, and a lookup now could come before it lands.
@@ -239,22 +253,79 @@ class OrderCreation:
             note=rules.carrier_note(order.address) or "",
         )
 
-    async def _started_payment_id(self, order_id: str) -> str | None:
-        """The payment id the order's workflow was started with (its first event's input), or
-        None if Temporal does not say within QUERY_TIMEOUT."""
+    def _created_already(
+        self, order_id: str, first: "_Content | None", given: "_Content", products: dict[str, int], row: Any = None
+    ) -> CreatedOrder:
+        """The answer to a create of an order that exists: the first create's answer if this one
+        is the same order (items, address and payment id, normalised as a create normalises
+        them), else Taken saying what differs. ``first``: what the order was started with (a
+        later address change is no difference), or, once Temporal has forgotten it, its row."""
+        if first is None:  # Temporal did not say, and there is no row to go by
+            raise Taken(
+                f"Order {order_id} already exists, and Temporal did not say with what content; see it with"
+                f" ./start.sh order status {order_id}."
+            )
+        if differs := first.differences(given):
+            raise Taken(f"Order {order_id} already exists with different {' and '.join(differs)}; choose another order id.")
+        log.info("event=order_already_created order_id=%s", order_id)
+        return CreatedOrder(
+            order_id=order_id,
+            workflow_id=order_workflow_id(order_id),
+            payment_id=first.payment_id,
+            amount_cents=row["amount_cents"] if row is not None else sum(
+                products.get(sku, 0) * quantity for sku, quantity in first.items
+            ),
+            note=rules.carrier_note(first.address) or "",
+            state=row["state"] if row is not None else OrderState.RECEIVED.value,
+            already_created=True,
+        )
 
-        async def first_input() -> str | None:
+    async def _started_order(self, order_id: str) -> "_Content | None":
+        """What the order's workflow was started with (its first event's input), or None if
+        Temporal does not have it or does not say within QUERY_TIMEOUT."""
+
+        async def first_input() -> _Content | None:
             async for event in self._handle(order_id).fetch_history_events(page_size=1, rpc_timeout=QUERY_TIMEOUT):
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [started] = await self.client.data_converter.decode(payloads, [OrderInput])
-                return started.payment_id or default_payment_id(order_id)
+                # OrderInput fills in the default payment id, as the first create's answer gave it.
+                return _Content.of(started.items, started.address, started.payment_id)
             return None
 
         try:
             return await within(first_input(), QUERY_TIMEOUT.total_seconds())
         except Exception as error:  # unknown: the reservation stays, as for a start not answered
-            log.warning("event=started_payment_id_unknown order_id=%s error=%r", order_id, error)
+            log.warning("event=started_order_unknown order_id=%s error=%r", order_id, error)
             return None
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What makes two creates of one id the same order, normalised as a create normalises it."""
+
+    items: tuple[tuple[str, int], ...]
+    address: Address
+    payment_id: str  # the effective one: the default pay-<order id> if none was given
+
+    @classmethod
+    def of(cls, items: list[OrderItem], address: Address, payment_id: str) -> "_Content":
+        return cls(
+            items=tuple(sorted((item.sku.strip().upper(), item.quantity) for item in items)),
+            address=rules.normalise_address(address),
+            payment_id=payment_id.strip(),
+        )
+
+    @classmethod
+    def of_row(cls, row: Any) -> "_Content":
+        """As the order's row has it (its address the latest, if it changed since)."""
+        items = [OrderItem(sku=item["sku"], quantity=item["quantity"]) for item in row["items_json"]]
+        address = Address(**{field: row["address_json"].get(field) or "" for field in Address.__dataclass_fields__})
+        return cls.of(items, address, row["payment_id"])
+
+    def differences(self, other: "_Content") -> list[str]:
+        named = (("items", self.items, other.items), ("address", self.address, other.address),
+                 ("payment id", self.payment_id, other.payment_id))
+        return [name for name, mine, theirs in named if mine != theirs]
 
 
 def _taken(order_id: str) -> str:

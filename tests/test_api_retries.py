@@ -1,0 +1,194 @@
+"""A client whose answer was lost sends the request again: a create of the same order, with
+the same content, is answered as already created (200), not refused as a taken id (409)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.api import create_app
+from app.config import Settings
+from app.errors import Taken
+from app.service import CreatedOrder, OrderService
+from tests.test_api_errors import ORDER, _call
+from tests.test_service_commands import _creatable, _NoOrderRow, _StartedAlready
+from workflows.model import Address, OrderItem
+
+ANN = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+
+def _service(client: Any) -> OrderService:
+    return OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reserved_here", [True, False])
+async def test_a_create_of_an_order_just_started_with_the_same_content_is_already_created(monkeypatch, reserved_here):
+    """Two identical creates at once (or a retry before the order's row is written): the one
+    whose start Temporal refused was told "Order o-7 already exists; choose another order id",
+    wrong advice to a client whose first request had succeeded. Its payment id stays the order's."""
+    releases = _creatable(monkeypatch)
+    if not reserved_here:  # the other create reserved it
+        from app.service import create
+
+        async def reserve(pool, payment_id, order_id):
+            return order_id, False
+
+        monkeypatch.setattr(create.queries, "reserve_payment_id", reserve)
+    # Given as the operator typed it: the create normalises it as the first did.
+    given = Address(name=" Ann ", street="1 Main St", city="Springfield", postal_code="12345", country="us")
+    created = await _service(_StartedAlready("")).create_order(
+        order_id="o-7", items=[OrderItem("SKU-1", 2)], address=given, payment_id="pay-o-7"
+    )
+    assert (created.order_id, created.workflow_id, created.already_created) == ("o-7", "order-o-7", True)
+    assert (created.payment_id, created.amount_cents, created.state) == ("pay-o-7", 2000, "RECEIVED")
+    assert releases == []
+
+
+@pytest.mark.parametrize(("items", "address", "payment_id", "differs"), [
+    ([OrderItem("SKU-1", 3)], ANN, None, "items"),
+    ([OrderItem("SKU-1", 2)], Address(**{**ANN.__dict__, "street": "2 Elm St"}), None, "address"),
+    ([OrderItem("SKU-1", 2)], ANN, "pay-mine", "payment id"),
+    ([OrderItem("SKU-1", 1)], Address(**{**ANN.__dict__, "city": "Shelbyville"}), None, "items and address"),
+])
+async def test_a_create_of_an_order_just_started_with_other_content_says_what_differs(
+    monkeypatch, items, address, payment_id, differs
+):
+    _creatable(monkeypatch)
+    with pytest.raises(Taken) as taken:
+        await _service(_StartedAlready("")).create_order(order_id="o-7", items=items, address=address, payment_id=payment_id)
+    assert str(taken.value) == f"Order o-7 already exists with different {differs}; choose another order id."
+
+
+def _recorded(monkeypatch, row: dict) -> None:
+    """The database has the order's row (written by its ReceiveOrder)."""
+    from app.service import create
+
+    async def order_exists(pool, order_id):
+        return True
+
+    async def get_order(pool, order_id):
+        return row
+
+    monkeypatch.setattr(create.queries, "order_exists", order_exists)
+    monkeypatch.setattr(create.queries, "get_order", get_order)
+
+
+class _Forgotten(_StartedAlready):
+    """Temporal has forgotten the order's workflow (past the namespace's retention)."""
+
+    async def fetch_history_events(self, **kwargs):
+        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        yield  # an async generator, as the SDK's
+
+
+ROW = {
+    "id": "o-7", "state": "SHIPPED", "items_json": [{"sku": "SKU-1", "quantity": 2}], "amount_cents": 1998,
+    "address_json": {**ANN.__dict__}, "payment_id": "pay-o-7",
+}
+
+
+@pytest.mark.parametrize("client", [_StartedAlready(""), _Forgotten("")], ids=["temporal-has-it", "row-only"])
+async def test_a_create_of_a_recorded_order_with_the_same_content_is_already_created(monkeypatch, client):
+    """The retry came after the order's row was written: refused as a taken id, too."""
+    releases = _creatable(monkeypatch)
+    _recorded(monkeypatch, ROW)
+    created = await _service(client).create_order(order_id="o-7", items=[OrderItem("SKU-1", 2)], address=ANN)
+    assert (created.workflow_id, created.already_created, created.state, created.amount_cents) == (
+        "order-o-7", True, "SHIPPED", 1998
+    )
+    assert releases == []
+
+
+async def test_a_create_of_a_recorded_order_is_compared_with_what_it_was_created_with_not_its_new_address(monkeypatch):
+    """The operator changed the address since: the create is the same as the first all the same."""
+    _creatable(monkeypatch)
+    _recorded(monkeypatch, {**ROW, "address_json": {**ANN.__dict__, "street": "9 New Rd"}})
+    created = await _service(_StartedAlready("")).create_order(order_id="o-7", items=[OrderItem("SKU-1", 2)], address=ANN)
+    assert created.already_created is True
+
+
+async def test_a_create_of_a_recorded_order_with_other_content_says_what_differs(monkeypatch):
+    _creatable(monkeypatch)
+    _recorded(monkeypatch, ROW)
+    with pytest.raises(Taken, match=r"^Order o-7 already exists with different items; choose another order id\.$"):
+        await _service(_Forgotten("")).create_order(order_id="o-7", items=[OrderItem("SKU-1", 1)], address=ANN)
+
+
+def _app_creating(created: CreatedOrder) -> Any:
+    class _Creates:
+        settings = Settings.from_env({})
+
+        async def create_order(self, **order: Any) -> CreatedOrder:
+            return created
+
+        async def order_worker_running(self) -> bool:
+            return True
+
+    service = _Creates()
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    return app
+
+
+async def test_the_api_answers_a_create_already_made_with_200_and_the_same_body():
+    first = CreatedOrder(order_id="o-1", workflow_id="order-o-1", payment_id="", amount_cents=5997)
+    again = CreatedOrder(**{**first.__dict__, "already_created": True, "state": "PAID"})
+    status_first, body_first = await _call(_app_creating(first), "POST", "/orders", json.dumps(ORDER).encode())
+    status_again, body_again = await _call(_app_creating(again), "POST", "/orders", json.dumps(ORDER).encode())
+    assert (status_first, body_first["already_created"], body_first["state"]) == (201, False, "RECEIVED")
+    assert (status_again, body_again["already_created"], body_again["state"]) == (200, True, "PAID")
+    assert set(body_first) == set(body_again)
+    responses = _app_creating(first).openapi()["paths"]["/orders"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CreatedOut"}
+
+
+class _ServiceCreating:
+    def __init__(self, created: CreatedOrder) -> None:
+        self.created = created
+
+    async def __aenter__(self) -> "_ServiceCreating":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        pass
+
+    async def create_order(self, **order: Any) -> CreatedOrder:
+        return self.created
+
+    async def order_worker_running(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_order_create_of_an_order_already_created_says_so_and_exits_0(monkeypatch, capsys, as_json):
+    import asyncio
+
+    from app import order_cli
+    from app.cli import build_parser
+
+    again = CreatedOrder(
+        order_id="o-1", workflow_id="order-o-1", payment_id="pay-o-1", amount_cents=5997, state="PAID", already_created=True
+    )
+
+    async def connect(**kwargs: Any) -> _ServiceCreating:
+        return _ServiceCreating(again)
+
+    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    args = build_parser().parse_args([
+        "order", "create", "--id", "o-1", "--item", "SKU-1:1", "--name", "Ann", "--street", "1 Main St",
+        "--city", "Springfield", "--postal-code", "12345", "--country", "US", *(["--json"] if as_json else []),
+    ])
+    assert asyncio.run(order_cli._create(args)) == 0
+    out = capsys.readouterr().out
+    if as_json:
+        document = json.loads(out)
+        assert (document["already_created"], document["state"], document["amount"]) == (True, "PAID", "59.97")
+    else:
+        assert " ".join(out.split()) == (
+            "Order o-1 was already created with these items, address and payment id (workflow order-o-1);"
+            " nothing new was started, and it is PAID now."
+        )
+
