@@ -9,7 +9,7 @@ import email.message
 import logging
 from typing import Any, AsyncIterator, Awaitable, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api_body_limit import BodyLimit
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, cut
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
-from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
+from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, keyed_order_id, new_order_id
 from app.waiting import within
 from workflows.model import Address, OrderItem, format_cents
 
@@ -50,6 +50,38 @@ def sent_as_json(content_type: str | None) -> bool:
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+# The longest Idempotency-Key taken (as long as Stripe's; a UUID has 36).
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency_key(
+    key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        description=f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, chosen by the client (a UUID, say) and"
+        " sent again with a retry of the same request. POST /orders without an order_id: the new order id is"
+        " derived from it (ord- and 16 hex digits), so a retry is the same order and is answered 200 with"
+        " already_created: true; with an order_id, the order id is the key and this header is not used.",
+    ),
+) -> str | None:
+    """The client's Idempotency-Key, checked; None without one."""
+    if key is None:
+        return None
+    if not key.strip():
+        raise InvalidInput(
+            f"The Idempotency-Key header is empty; give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, or leave"
+            " it out."
+        )
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(
+            f"The Idempotency-Key header has {len(key)} characters; give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII"
+            " characters."
+        )
+    if not all(" " <= ch <= "~" for ch in key):
+        raise InvalidInput("The Idempotency-Key header must be printable ASCII: letters, digits, punctuation and spaces.")
+    return key
 
 
 class ErrorOut(BaseModel):
@@ -323,11 +355,16 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         },
         response_model=CreatedOut, response_model_exclude_none=True,
     )
-    async def create_order(request: Request, response: Response, body: CreateOrderIn) -> CreatedOut:
+    async def create_order(
+        request: Request, response: Response, body: CreateOrderIn, key: str | None = Depends(idempotency_key)
+    ) -> CreatedOut:
         service = svc(request)
+        if body.order_id is not None:  # only an omitted id gets a new one: "" is refused as malformed, as in the CLI
+            order_id = body.order_id
+        else:  # a retry under the same key is the same order (answered as already created)
+            order_id = new_order_id() if key is None else keyed_order_id(key)
         created = await service.create_order(
-            # Only an omitted id gets a new one: "" is refused as malformed, as in the CLI.
-            order_id=new_order_id() if body.order_id is None else body.order_id,
+            order_id=order_id,
             items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
             address=body.address.to_model(),
             payment_id=body.payment_id,

@@ -113,6 +113,22 @@ async def test_identical_creates_sent_at_once_both_succeed_as_one_order(api, sta
         assert len(runs) == 1, runs
 
 
+def test_a_create_retried_under_its_idempotency_key_is_the_same_order(api):
+    """Without an order id, a retried POST /orders created a second order under a new random id."""
+    body = {"items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    code, created = call(api, "POST", "/orders", body, headers=key)
+    assert code == 201 and created["already_created"] is False, created
+    code, again = call(api, "POST", "/orders", body, headers=key)
+    assert code == 200 and again["already_created"] is True and again["order_id"] == created["order_id"], again
+    code, other = call(api, "POST", "/orders", body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert code == 201 and other["order_id"] != created["order_id"], other
+    code, refused = call(api, "POST", "/orders", body, headers={"Idempotency-Key": "k" * 300})
+    assert (code, refused["detail"]) == (
+        422, "The Idempotency-Key header has 300 characters; give 1 to 255 printable ASCII characters."
+    )
+
+
 def test_bad_input_and_unknown_orders_get_clear_statuses(api):
     code, body = call(api, "POST", "/orders", {"items": [{"sku": "NOPE-1", "quantity": 1}], "address": ADDRESS})
     assert code == 422 and "NOPE-1" in body["detail"]

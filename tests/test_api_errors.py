@@ -36,9 +36,11 @@ class _Troubled:
 
 
 async def _call(
-    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b""
+    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> tuple[int, Any]:
-    """One request straight through the ASGI interface (httpx, for TestClient, is not installed)."""
+    """One request straight through the ASGI interface (httpx, for TestClient, is not installed);
+    ``headers``: more headers, as (lower-case name, value)."""
     sent: list[dict] = []
 
     async def receive() -> dict:
@@ -47,7 +49,7 @@ async def _call(
     async def send(message: dict) -> None:
         sent.append(message)
 
-    headers = [(b"content-type", content_type)] if body and content_type else []
+    headers = ([(b"content-type", content_type)] if body and content_type else []) + list(headers or [])
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",

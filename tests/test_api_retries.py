@@ -4,6 +4,7 @@ the same content, is answered as already created (200), not refused as a taken i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -192,3 +193,69 @@ def test_order_create_of_an_order_already_created_says_so_and_exits_0(monkeypatc
             " nothing new was started, and it is PAID now."
         )
 
+
+class _RecordingCreates:
+    """A service that records the order ids it is asked to create."""
+
+    settings = Settings.from_env({})
+
+    def __init__(self) -> None:
+        self.order_ids: list[str] = []
+
+    async def create_order(self, *, order_id: str, **order: Any) -> CreatedOrder:
+        self.order_ids.append(order_id)
+        return CreatedOrder(order_id=order_id, workflow_id=f"order-{order_id}", payment_id=f"pay-{order_id}", amount_cents=1)
+
+    async def order_worker_running(self) -> bool:
+        return True
+
+
+async def _created_ids(bodies_and_keys: list[tuple[dict, bytes | None]]) -> tuple[list[int], list[str]]:
+    service = _RecordingCreates()
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    codes = []
+    for body, key in bodies_and_keys:
+        headers = [(b"idempotency-key", key)] if key is not None else []
+        status, _ = await _call(app, "POST", "/orders", json.dumps(body).encode(), headers=headers)
+        codes.append(status)
+    return codes, service.order_ids
+
+
+WITHOUT_ID = {key: value for key, value in ORDER.items() if key != "order_id"}
+
+
+async def test_a_create_without_an_order_id_takes_its_id_from_the_idempotency_key():
+    """Without an order id a retried POST /orders had nothing to be recognised by: it created a
+    second order under a new random id."""
+    codes, ids = await _created_ids([(WITHOUT_ID, b"key-1"), (WITHOUT_ID, b"key-1"), (WITHOUT_ID, b"key-2")])
+    assert codes == [201, 201, 201]  # the fake creates each time; the real service answers the repeat with 200
+    assert ids[0] == ids[1] != ids[2]
+    assert all(re.fullmatch(r"ord-[0-9a-f]{16}", order_id) for order_id in ids), ids
+
+
+async def test_an_order_id_given_is_used_whatever_the_idempotency_key():
+    codes, ids = await _created_ids([(ORDER, b"key-1"), (WITHOUT_ID, None), (WITHOUT_ID, None)])
+    assert codes == [201, 201, 201] and ids[0] == "o-1" and ids[1] != ids[2]
+
+
+@pytest.mark.parametrize(("key", "detail"), [
+    (b"", "The Idempotency-Key header is empty; give 1 to 255 printable ASCII characters, or leave it out."),
+    (b"k" * 256, "The Idempotency-Key header has 256 characters; give 1 to 255 printable ASCII characters."),
+    (b"bad\x01key", "The Idempotency-Key header must be printable ASCII: letters, digits, punctuation and spaces."),
+    ("caf\u00e9".encode("latin-1"), "The Idempotency-Key header must be printable ASCII: letters, digits, punctuation and spaces."),
+])
+async def test_a_malformed_idempotency_key_is_refused_in_one_sentence_and_creates_nothing(key, detail):
+    service = _RecordingCreates()
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, answer = await _call(app, "POST", "/orders", json.dumps(WITHOUT_ID).encode(), headers=[(b"idempotency-key", key)])
+    assert (status, answer) == (422, {"detail": detail})
+    assert service.order_ids == []
+
+
+def test_the_openapi_docs_describe_the_idempotency_key_header():
+    document = create_app(_RecordingCreates()).openapi()  # type: ignore[arg-type]
+    [header] = [p for p in document["paths"]["/orders"]["post"].get("parameters", []) if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key" and header["required"] is False
+    assert "order id" in header["description"]

@@ -21,13 +21,23 @@ from temporalio.service import RetryConfig
 from app.config import Settings
 from app.errors import StackUnreachable, postgres_refused
 from app.service.commands import OrderCommands
-from app.service.create import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, CreatedOrder, OrderCreation, new_order_id
+from app.service.create import (
+    NEW_ORDER_ID_FORM,
+    NO_ORDER_WORKER_WARNING,
+    CreatedOrder,
+    OrderCreation,
+    keyed_order_id,
+    new_order_id,
+)
 from app.service.reads import OrderReads
 from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach, namespace_missing
 from db.pool import create_pool
 from workflows.model import order_workflow_id
 
-__all__ = ["NEW_ORDER_ID_FORM", "NO_ANSWER", "NO_ORDER_WORKER_WARNING", "CreatedOrder", "OrderService", "new_order_id"]
+__all__ = [
+    "NEW_ORDER_ID_FORM", "NO_ANSWER", "NO_ORDER_WORKER_WARNING", "CreatedOrder", "OrderService", "keyed_order_id",
+    "new_order_id",
+]
 
 log = logging.getLogger("app.service")
 

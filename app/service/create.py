@@ -5,6 +5,7 @@ id's reservation, and the start of its workflow.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -56,6 +57,13 @@ NEW_ORDER_ID_FORM = "ord-XXXXXXXX"
 def new_order_id() -> str:
     """A fresh order id in NEW_ORDER_ID_FORM: ord- and 8 random hex digits."""
     return f"ord-{secrets.token_hex(4)}"
+
+
+def keyed_order_id(idempotency_key: str) -> str:
+    """The id of an order created without one under a client's idempotency key: the same for
+    the same key, so that a retry is the same order (ord- and 16 hex digits of the key's
+    SHA-256: the 8 of a new id would make two keys collide once some 65,000 orders have one)."""
+    return f"ord-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]}"
 
 
 # What `order create` and POST /orders add when Temporal says no order worker polls (none runs, or it is stopped).
