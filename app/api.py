@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api_body_limit import BodyLimit
-from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, cut
+from app import checks
+from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
 from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, keyed_order_id, new_order_id
 from app.waiting import within
@@ -52,35 +53,20 @@ def sent_as_json(content_type: str | None) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-# The longest Idempotency-Key taken (as long as Stripe's; a UUID has 36).
-MAX_IDEMPOTENCY_KEY = 255
-
-
 def idempotency_key(
     key: str | None = Header(
         None,
         alias="Idempotency-Key",
-        description=f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, chosen by the client (a UUID, say) and"
-        " sent again with a retry of the same request. POST /orders without an order_id: the new order id is"
-        " derived from it (ord- and 16 hex digits), so a retry is the same order and is answered 200 with"
-        " already_created: true; with an order_id, the order id is the key and this header is not used.",
+        description=f"1 to {MAX_REQUEST_ID} printable ASCII characters, chosen by the client (a UUID, say) and sent"
+        " again with a retry of the same request. POST /orders without an order_id: the new order id is derived"
+        " from it (ord- and 16 hex digits), so a retry is the same order and is answered 200 with already_created:"
+        " true; with an order_id, the order id is the key and this header is not used. A command (approve, reject,"
+        " cancel, address): a retry under the same key is answered with the first one's outcome, and the order"
+        " does not carry it out again.",
     ),
 ) -> str | None:
     """The client's Idempotency-Key, checked; None without one."""
-    if key is None:
-        return None
-    if not key.strip():
-        raise InvalidInput(
-            f"The Idempotency-Key header is empty; give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, or leave"
-            " it out."
-        )
-    if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidInput(
-            f"The Idempotency-Key header has {len(key)} characters; give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII"
-            " characters."
-        )
-    if not all(" " <= ch <= "~" for ch in key):
-        raise InvalidInput("The Idempotency-Key header must be printable ASCII: letters, digits, punctuation and spaces.")
+    checks.request_id(key)
     return key
 
 
@@ -397,24 +383,32 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     command = dict(response_model=CommandOut, response_model_exclude_none=True)
 
     @app.post("/orders/{order_id}/approve", responses=_errors(404, 409, 413, 415, 422), **command)
-    async def approve(request: Request, order_id: str, body: DecisionIn | None = None) -> CommandOut:
-        message = await svc(request).approve(order_id, by=(body or DecisionIn()).by)
+    async def approve(
+        request: Request, order_id: str, body: DecisionIn | None = None, key: str | None = Depends(idempotency_key)
+    ) -> CommandOut:
+        message = await svc(request).approve(order_id, by=(body or DecisionIn()).by, request_id=key)
         return await answered(request, order_id, message)
 
     @app.post("/orders/{order_id}/reject", responses=_errors(404, 409, 413, 415, 422), **command)
-    async def reject(request: Request, order_id: str, body: RejectIn) -> CommandOut:
-        message = await svc(request).reject(order_id, body.reason, by=body.by)
+    async def reject(
+        request: Request, order_id: str, body: RejectIn, key: str | None = Depends(idempotency_key)
+    ) -> CommandOut:
+        message = await svc(request).reject(order_id, body.reason, by=body.by, request_id=key)
         return await answered(request, order_id, message)
 
     @app.post("/orders/{order_id}/cancel", responses=_errors(404, 409, 413, 415, 422), **command)
-    async def cancel(request: Request, order_id: str, body: CancelIn | None = None) -> CommandOut:
+    async def cancel(
+        request: Request, order_id: str, body: CancelIn | None = None, key: str | None = Depends(idempotency_key)
+    ) -> CommandOut:
         body = body or CancelIn()
-        message = await svc(request).cancel(order_id, body.reason, by=body.by)
+        message = await svc(request).cancel(order_id, body.reason, by=body.by, request_id=key)
         return await answered(request, order_id, message, recorded=True)
 
     @app.put("/orders/{order_id}/address", responses=_errors(404, 409, 413, 415, 422), **command)
-    async def change_address(request: Request, order_id: str, body: AddressChangeIn) -> CommandOut:
-        message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by)
+    async def change_address(
+        request: Request, order_id: str, body: AddressChangeIn, key: str | None = Depends(idempotency_key)
+    ) -> CommandOut:
+        message = await svc(request).update_address(order_id, body.address.to_model(), by=body.by, request_id=key)
         return await answered(request, order_id, message, recorded=True)
 
     return app

@@ -38,6 +38,27 @@ def refuse_reserved_id(order_id: str) -> None:
         raise InvalidInput(f"Order id {order_id!r} is reserved: GET /orders/{order_id} is a route of the API; choose another order id.")
 
 
+# The longest request id (the API's Idempotency-Key header, the CLI's --request-id) taken: as
+# long as Stripe's; a UUID has 36.
+MAX_REQUEST_ID = 255
+
+
+def request_id(value: str | None, label: str = "The Idempotency-Key header") -> None:
+    """A client's idempotency key, if given: 1 to MAX_REQUEST_ID printable ASCII characters."""
+    if value is None:
+        return
+    if not value.strip():
+        raise InvalidInput(
+            f"{label} is empty; give 1 to {MAX_REQUEST_ID} printable ASCII characters, or leave it out."
+        )
+    if len(value) > MAX_REQUEST_ID:
+        raise InvalidInput(
+            f"{label} has {len(value)} characters; give 1 to {MAX_REQUEST_ID} printable ASCII characters."
+        )
+    if not all(" " <= ch <= "~" for ch in value):
+        raise InvalidInput(f"{label} must be printable ASCII: letters, digits, punctuation and spaces.")
+
+
 def status(order_id: str) -> None:
     _order_id(order_id)
 

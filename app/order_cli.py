@@ -34,6 +34,10 @@ ADDRESS_HELP = {
     "country": "country as an ISO 3166 alpha-2 code, e.g. US or DE",
 }
 BY_HELP = "who decides, for the audit log (default: operator)"
+REQUEST_ID_HELP = (
+    "an idempotency key of the script's choosing: the command run again with the same one gets the first"
+    " one's answer, and the order does not carry it out twice"
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,6 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("order_id", metavar="ID", help="the order id")
         p.add_argument("--by", default="operator", help=BY_HELP)
+        _request_id_flag(p)
         _json_flag(p)
         p.set_defaults(handler=_approve)
 
@@ -68,6 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     reject.add_argument("order_id", metavar="ID", help="the order id")
     reject.add_argument("--reason", required=True, help="required: why it is rejected, for the audit log")
     reject.add_argument("--by", default="operator", help=BY_HELP)
+    _request_id_flag(reject)
     _json_flag(reject)
     reject.set_defaults(handler=_reject)
 
@@ -75,6 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cancel.add_argument("order_id", metavar="ID", help="the order id")
     cancel.add_argument("--reason", default="", help="why it is cancelled, for the audit log (optional)")
     cancel.add_argument("--by", default="operator", help=BY_HELP)
+    _request_id_flag(cancel)
     _json_flag(cancel)
     cancel.set_defaults(handler=_cancel)
 
@@ -87,6 +94,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     address.add_argument("order_id", metavar="ID", help="the order id")
     _address_arguments(address)
     address.add_argument("--by", default="operator", help="who changes it, for the audit log (default: operator)")
+    _request_id_flag(address)
     _json_flag(address)
     address.set_defaults(handler=_address)
 
@@ -118,6 +126,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _request_id_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--request-id", metavar="KEY", help=REQUEST_ID_HELP)
 
 
 def _address_arguments(parser: argparse.ArgumentParser) -> None:
@@ -287,26 +299,33 @@ async def _sent(
 # Temporal carries the commands, and the order records them once PostgreSQL is back; without
 # Temporal the database can still say that the order has ended (a refusal, exit 1, not exit 3).
 COMMAND_CONNECTION = {"temporal": "optional", "database": "optional"}
+# What a refusal of a malformed --request-id calls it (the service's check says the API's header).
+REQUEST_ID_LABEL = "--request-id"
 
 
 async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
+    checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "approval", service.approve(args.order_id, by=args.by))
+        await _sent(args, service, "approval", service.approve(args.order_id, by=args.by, request_id=args.request_id))
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
+    checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "rejection", service.reject(args.order_id, args.reason, by=args.by))
+        rejecting = service.reject(args.order_id, args.reason, by=args.by, request_id=args.request_id)
+        await _sent(args, service, "rejection", rejecting)
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
+    checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "cancel", service.cancel(args.order_id, args.reason, by=args.by), recorded=True)
+        cancelling = service.cancel(args.order_id, args.reason, by=args.by, request_id=args.request_id)
+        await _sent(args, service, "cancel", cancelling, recorded=True)
     return 0
 
 
@@ -322,8 +341,9 @@ async def _address(args: argparse.Namespace) -> int:
             f"{str(error).rstrip('.')}; `order address` takes the whole new address"
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
+    checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        changing = service.update_address(args.order_id, address, by=args.by)
+        changing = service.update_address(args.order_id, address, by=args.by, request_id=args.request_id)
         await _sent(args, service, "address change", changing, recorded=True)
     return 0
 

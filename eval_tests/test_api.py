@@ -129,6 +129,40 @@ def test_a_create_retried_under_its_idempotency_key_is_the_same_order(api):
     )
 
 
+async def test_a_command_retried_under_its_idempotency_key_gets_its_first_answer_once(api, stack):
+    """A retried approve that had succeeded answered 409 "already approved": each send was an
+    Update of the SDK's random id. Under one key it is the same Update, which Temporal answers
+    with its outcome, also once the order has ended, adding nothing to the history or the audit."""
+    order_id = f"again-{uuid.uuid4().hex[:8]}"
+    code, _ = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS})
+    assert code == 201
+    deadline = time.monotonic() + 60
+    while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key)
+    again = call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key)
+    assert first == again == (200, {"order_id": order_id, "accepted": True, "message": f"Order {order_id} approved."})
+    code, refused = call(api, "POST", f"/orders/{order_id}/approve", {})  # without the key: a new command, as before
+    assert code == 409 and "already" in refused["detail"], refused
+    while call(api, "GET", f"/orders/{order_id}")[1]["state"] not in {"SHIPPED", "FAILED"}:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    history = [e async for e in (await Client.connect(stack.settings.temporal_address)).get_workflow_handle(
+        f"order-{order_id}").fetch_history_events()]
+    assert call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key) == first  # ended: the same
+    after = [e async for e in (await Client.connect(stack.settings.temporal_address)).get_workflow_handle(
+        f"order-{order_id}").fetch_history_events()]
+    assert len(after) == len(history)
+    accepted = [e for e in after if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert [e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id for e in accepted] == [
+        f"approve:{order_id}:{key['Idempotency-Key']}"
+    ]
+    code, audit = call(api, "GET", f"/orders/{order_id}/audit")
+    assert code == 200 and [e.get("type") for e in audit["timeline"]].count("approved") == 1
+
+
 def test_bad_input_and_unknown_orders_get_clear_statuses(api):
     code, body = call(api, "POST", "/orders", {"items": [{"sku": "NOPE-1", "quantity": 1}], "address": ADDRESS})
     assert code == 422 and "NOPE-1" in body["detail"]

@@ -259,3 +259,159 @@ def test_the_openapi_docs_describe_the_idempotency_key_header():
     [header] = [p for p in document["paths"]["/orders"]["post"].get("parameters", []) if p["in"] == "header"]
     assert header["name"] == "Idempotency-Key" and header["required"] is False
     assert "order id" in header["description"]
+
+
+# ---------------------------------------------------------------------- commands
+
+
+class _UpdateHandle:
+    """An Update's handle: accepted, its outcome ``answer``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    async def result(self, **kwargs: Any) -> str:
+        return self.answer
+
+
+class _Remembers:
+    """Temporal's side of the commands: records each Update's id, and answers a poll of an id it
+    was sent with that Update's outcome (as Temporal keeps it)."""
+
+    from tests.test_service_commands import _Answering
+
+    workflow_service = _Answering()
+
+    def __init__(self) -> None:
+        self.update_ids: list[str | None] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> "_Remembers":
+        return self
+
+    async def describe(self, **kwargs: Any) -> Any:
+        from tests.test_service_commands import _RUNNING
+
+        return _RUNNING
+
+    async def start_update(self, name: str, args: list, wait_for_stage: Any, id: str | None = None) -> _UpdateHandle:
+        self.update_ids.append(id)
+        return _UpdateHandle(f"{name} done.")
+
+    def get_update_handle(self, id: str) -> Any:
+        if id not in self.update_ids:
+            class _Unknown:
+                async def result(self, **kwargs: Any) -> str:
+                    raise RPCError("update not found", RPCStatusCode.NOT_FOUND, b"")
+
+            return _Unknown()
+        return _UpdateHandle("update_address done (earlier).")
+
+
+COMMANDS = [
+    ("POST", "/orders/o-1/approve", {}, "approve"),
+    ("POST", "/orders/o-1/reject", {"reason": "fraud"}, "reject"),
+    ("POST", "/orders/o-1/cancel", {}, "cancel"),
+    ("PUT", "/orders/o-1/address", {"address": ORDER["address"]}, "update_address"),
+]
+
+
+def _command_app(client: _Remembers) -> Any:
+    service = OrderService(Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    app = create_app(service)
+    app.state.service = service
+    return app
+
+
+@pytest.mark.parametrize(("method", "path", "body", "name"), COMMANDS)
+async def test_a_command_with_an_idempotency_key_is_sent_under_an_update_id_made_of_it(method, path, body, name):
+    """A retried approve that had succeeded was told 409 "already approved": each send had the
+    SDK's random Update id, which Temporal cannot tell from a new command."""
+    client = _Remembers()
+    app = _command_app(client)
+    for key in (b"k-1", b"k-1", None):
+        headers = [(b"idempotency-key", key)] if key is not None else []
+        status, answer = await _call(app, method, path, json.dumps(body).encode(), headers=headers)
+        assert status == 200 and answer["accepted"] is True, answer
+    # Without the header, as before: the SDK picks a random id.
+    assert client.update_ids == [f"{name}:o-1:k-1", f"{name}:o-1:k-1", None]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "name"), COMMANDS)
+async def test_a_command_with_a_malformed_idempotency_key_is_refused_and_not_sent(method, path, body, name):
+    client = _Remembers()
+    status, answer = await _call(
+        _command_app(client), method, path, json.dumps(body).encode(), headers=[(b"idempotency-key", b"x" * 256)]
+    )
+    assert (status, answer) == (
+        422, {"detail": "The Idempotency-Key header has 256 characters; give 1 to 255 printable ASCII characters."}
+    )
+    assert client.update_ids == []
+
+
+async def test_an_address_change_retried_after_dispatch_gets_its_first_answer_not_a_refusal(monkeypatch):
+    """The database says the carrier has the package: a new address change is refused at once,
+    but the retry of one the order took before is answered as it was then."""
+    from app.errors import Refused
+    from app.service import commands
+
+    async def order_state(pool, order_id):
+        return "DISPATCHED"
+
+    monkeypatch.setattr(commands.queries, "order_state", order_state)
+    client = _Remembers()
+    client.update_ids.append("update_address:o-1:k-1")  # sent before the dispatch
+    service = OrderService(Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    assert await service.update_address("o-1", ANN, request_id="k-1") == "update_address done (earlier)."
+    with pytest.raises(Refused, match="the carrier already has the package"):
+        await service.update_address("o-1", ANN, request_id="k-2")
+    with pytest.raises(Refused, match="the carrier already has the package"):
+        await service.update_address("o-1", ANN)
+
+
+def test_the_openapi_docs_describe_the_idempotency_key_header_of_every_command():
+    document = _command_app(_Remembers()).openapi()
+    for method, path, _, _ in COMMANDS:
+        operation = document["paths"][path.replace("o-1", "{order_id}")][method.lower()]
+        assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"] == ["Idempotency-Key"]
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["approve", "o-1"], "approve"),
+    (["reject", "o-1", "--reason", "fraud"], "reject"),
+    (["cancel", "o-1"], "cancel"),
+    (["address", "o-1", "--name", "Ann", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345",
+      "--country", "US"], "update_address"),
+])
+def test_the_cli_sends_a_command_under_its_request_id(monkeypatch, capsys, argv, name):
+    """A script that runs `order approve` again after losing its answer can give the same --request-id."""
+    import asyncio
+
+    from app import order_cli
+    from app.cli import build_parser
+
+    client = _Remembers()
+
+    class _Pool(_NoOrderRow):
+        async def close(self) -> None:
+            pass
+
+    async def connect(**kwargs: Any) -> OrderService:
+        return OrderService(Settings.from_env({}), client=client, pool=_Pool())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    for extra in (["--request-id", "run-7"], []):
+        args = build_parser().parse_args(["order", *argv, *extra])
+        assert asyncio.run(args.handler(args)) == 0
+    assert client.update_ids == [f"{name}:o-1:run-7", None]
+
+
+def test_the_cli_refuses_a_malformed_request_id_before_it_connects():
+    import asyncio
+
+    from app import order_cli
+    from app.cli import build_parser
+    from app.errors import InvalidInput
+
+    args = build_parser().parse_args(["order", "approve", "o-1", "--request-id", "x" * 300])
+    with pytest.raises(InvalidInput, match=r"^--request-id has 300 characters; give 1 to 255 printable ASCII characters\.$"):
+        asyncio.run(order_cli._approve(args))

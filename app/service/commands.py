@@ -54,24 +54,33 @@ class OrderCommands:
     """Part of OrderService (app.service), which mixes it in: its commands, and the mechanics of
     sending one."""
 
-    async def approve(self, order_id: str, by: str = "operator") -> str:
+    # ``request_id``: the caller's idempotency key, which makes a retry the same command (_command).
+    async def approve(self, order_id: str, by: str = "operator", request_id: str | None = None) -> str:
         checks.approve(order_id, by=by)
-        return await self._update(order_id, "approve", [by, _now_iso()])
+        checks.request_id(request_id)
+        return await self._command(order_id, "approve", [by, _now_iso()], request_id)
 
-    async def reject(self, order_id: str, reason: str, by: str = "operator") -> str:
+    async def reject(self, order_id: str, reason: str, by: str = "operator", request_id: str | None = None) -> str:
         checks.reject(order_id, reason, by=by)
-        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be rejected")
-        return await self._update(order_id, "reject", [reason.strip(), by, _now_iso()], database_lost)
+        checks.request_id(request_id)
+        args = [reason.strip(), by, _now_iso()]
+        return await self._command(order_id, "reject", args, request_id, f"Order {order_id} cannot be rejected")
 
-    async def cancel(self, order_id: str, reason: str = "", by: str = "operator") -> str:
+    async def cancel(self, order_id: str, reason: str = "", by: str = "operator", request_id: str | None = None) -> str:
         checks.cancel(order_id, reason, by=by)
-        database_lost = await self._refuse_past_dispatch(order_id, f"Order {order_id} cannot be cancelled")
-        return await self._update(order_id, "cancel", [reason.strip() or "cancelled by operator", by], database_lost)
+        checks.request_id(request_id)
+        args = [reason.strip() or "cancelled by operator", by]
+        return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled")
 
-    async def update_address(self, order_id: str, address: Address, by: str = "operator") -> str:
+    async def update_address(
+        self, order_id: str, address: Address, by: str = "operator", request_id: str | None = None
+    ) -> str:
         checks.update_address(order_id, address, by=by)
-        database_lost = await self._refuse_past_dispatch(order_id, f"The address of order {order_id} cannot change")
-        answer = await self._update(order_id, "update_address", [rules.normalise_address(address), by], database_lost)
+        checks.request_id(request_id)
+        answer = await self._command(
+            order_id, "update_address", [rules.normalise_address(address), by], request_id,
+            f"The address of order {order_id} cannot change",
+        )
         note = rules.carrier_note(address)
         return f"{answer} {note}" if note else answer
 
@@ -122,13 +131,51 @@ class OrderCommands:
             raise _already(order_id, state)
         return False
 
-    async def _update(self, order_id: str, name: str, args: list, database_lost: bool = False) -> str:
+    async def _command(
+        self, order_id: str, name: str, args: list, request_id: str | None, past_dispatch: str | None = None
+    ) -> str:
+        """Send the command ``name``. ``request_id``: the caller's idempotency key; the command is
+        then the Update of id <name>:<order id>:<request id>, which Temporal keeps for the workflow
+        run, so a retry under the same key gets the first one's outcome and adds nothing to the
+        history or the audit (without one the SDK picks a random id, and a retry is a new command).
+        ``past_dispatch``: what a refusal says once the database has the carrier holding the
+        package (_refuse_past_dispatch); the retry of a command the order took before that is
+        answered as it was then, not refused because the order moved on since."""
+        update_id = None if request_id is None else f"{name}:{order_id}:{request_id}"
+        database_lost = False
+        if past_dispatch is not None:
+            try:
+                database_lost = await self._refuse_past_dispatch(order_id, past_dispatch)
+            except Refused:
+                if update_id is None or (earlier := await self._earlier_answer(order_id, update_id)) is None:
+                    raise
+                return earlier
+        return await self._update(order_id, name, args, database_lost, update_id)
+
+    async def _earlier_answer(self, order_id: str, update_id: str) -> str | None:
+        """The outcome of the Update of this id the order carried out, or None if it has none (not
+        sent, refused, or Temporal does not say within QUERY_TIMEOUT)."""
+        if self._client is None:
+            return None
+        try:
+            update = self._handle(order_id).get_update_handle(update_id)
+            answer = await within(update.result(rpc_timeout=QUERY_TIMEOUT), QUERY_TIMEOUT.total_seconds())
+        except Exception as error:  # the refusal stands
+            log.info("event=no_earlier_command order_id=%s update_id=%s error=%r", order_id, update_id, error)
+            return None
+        log.info("event=command_repeated order_id=%s update_id=%s", order_id, update_id)
+        return str(answer)
+
+    async def _update(
+        self, order_id: str, name: str, args: list, database_lost: bool = False, update_id: str | None = None
+    ) -> str:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses
         at once, and the answer says what came of it. One accepted whose outcome takes longer
         than COMMAND_TIMEOUT_S (a cancel waits for the shipping child, whose worker may be down)
         is reported as accepted and not carried out yet (still StackUnreachable: it is not done,
         and may yet be refused), not as unanswered. ``database_lost``: PostgreSQL did not answer
-        just before (as if connected with database="optional" while it was down)."""
+        just before (as if connected with database="optional" while it was down). ``update_id``:
+        the Update's id (see _command), or None for the SDK's random one."""
         database_lost = database_lost or bool(self.database_unreachable)
         if self._client is None:  # connected while Temporal was out of reach
             raise await self._ended_or(order_id, StackUnreachable(self.temporal_unreachable), database_lost)
@@ -156,7 +203,7 @@ class OrderCommands:
         accepted = asyncio.Event()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
-        sending = asyncio.ensure_future(_send(handle, name, args, accepted))
+        sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id))
         try:
             try:
                 result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
@@ -273,10 +320,14 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-async def _send(handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event) -> Any:
+async def _send(
+    handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event, update_id: str | None = None
+) -> Any:
     """The Update, in two stages: accepted (or refused) by the validator, then its outcome. A
-    refusal comes back with the first stage and is raised by ``result`` at once."""
-    update = await handle.start_update(name, args=args, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    refusal comes back with the first stage and is raised by ``result`` at once. An Update of an
+    id the workflow run has seen is not applied again: Temporal answers with its outcome."""
+    given_id = {"id": update_id} if update_id is not None else {}  # else as before: the SDK's own
+    update = await handle.start_update(name, args=args, wait_for_stage=WorkflowUpdateStage.ACCEPTED, **given_id)
     accepted.set()
     return await update.result()
 
