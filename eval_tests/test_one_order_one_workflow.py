@@ -11,10 +11,11 @@ import uuid
 
 import asyncpg
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from eval_tests.conftest import PrivateStack
-from workflows.model import ORDER_TASK_QUEUE, Address, OrderInput, OrderItem
+from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderInput, OrderItem, ShippingInput
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
 
@@ -105,3 +106,34 @@ async def test_a_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_
     assert [r["order_id"] for r in recorded] == [rogue_id]
     status = await asyncio.to_thread(stack.json, "order", "status", order_id)
     assert "may not act" not in json.dumps(status), status
+
+
+async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_parent_leaves_it_alone(stack, db):
+    """As `temporal workflow start --type ShippingWorkflow` with the order's workflow as
+    parent_workflow_id in its input: it has no parent, so it acts as itself, and its steps are
+    refused. Taken at its word, it packed and handed to the carrier an order still in review."""
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    before = await order_rows(db, order_id)
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    rogue_id = f"rogue-shipping-{order_id}"
+    rogue = await client.start_workflow(
+        "ShippingWorkflow",
+        ShippingInput(
+            order_id=order_id,
+            parent_workflow_id=f"order-{order_id}",
+            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            items=[OrderItem("WIDGET-1", 2)],
+        ),
+        id=rogue_id,
+        task_queue=SHIPPING_TASK_QUEUE,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(rogue.result(), 60)
+    refusal = failed.value.cause
+    while refusal.cause is not None:
+        refusal = refusal.cause
+    assert isinstance(refusal, ApplicationError) and refusal.type == "AnotherWorkflowsOrder"
+    assert refusal.message == f"Order {order_id} belongs to workflow order-{order_id}; workflow {rogue_id} may not act on it."
+    assert await order_rows(db, order_id) == before

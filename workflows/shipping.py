@@ -51,7 +51,7 @@ class ShippingWorkflow:
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
         package = await run_step(
             ShippingActivities.prepare_package,
-            PackageInput(order_id=input.order_id, items=input.items, order_workflow_id=input.parent_workflow_id),
+            PackageInput(order_id=input.order_id, items=input.items, order_workflow_id=self._acting_for()),
             policies.BUSINESS_STEP,
             input.local_attempts,
         )
@@ -72,7 +72,7 @@ class ShippingWorkflow:
                         package_id=package.package_id,
                         address=self._address,
                         call_off=self._cancel_requested,
-                        order_workflow_id=input.parent_workflow_id,
+                        order_workflow_id=self._acting_for(),
                     ),
                     start_to_close_timeout=policies.BUSINESS_START_TO_CLOSE,
                     retry_policy=policies.DISPATCH_RETRY,
@@ -96,6 +96,15 @@ class ShippingWorkflow:
                 workflow.logger.warning("event=dispatch_retried_after_database_outage order_id=%s", input.order_id)
         self._step = "dispatched"
         return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
+
+    @staticmethod
+    def _acting_for() -> str:
+        """The workflow whose order the steps write to: the parent that started this child, as
+        the server recorded it, never the one the input names (a ShippingWorkflow started by
+        hand can name any). One with no parent acts as itself, and owns no order. Same as the
+        input for every child an order started, so its steps' inputs are unchanged."""
+        parent = workflow.info().parent
+        return parent.workflow_id if parent is not None else workflow.info().workflow_id
 
     @staticmethod
     def _database_was_down(handover: Handover, asked_in: int) -> bool:
