@@ -49,7 +49,8 @@ async def insert_event(
     order's row is another workflow's than ``workflow_id`` (given when no statement before in
     the transaction checked it). With no row to be seen (none stored, or its ReceiveOrder still
     committing), only a workflow that may come ``before_row`` (the order's own by id) records:
-    another could be racing the order's own workflow for it."""
+    another could be racing the order's own workflow for it (a workflow started by hand under
+    another id records only once its ReceiveOrder has stored the row: OrderWorkflow._row_before_audit)."""
     row = await conn.fetchrow(
         "INSERT INTO events (order_id, type, dedupe_key, payload_json) SELECT $1, $2, $3, $4::jsonb"
         " WHERE $5::text IS NULL OR COALESCE((SELECT workflow_id = $5 FROM orders WHERE id = $1), $6)"

@@ -13,8 +13,11 @@ import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer
 
 from eval_tests.conftest import PrivateStack
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderInput, OrderItem, ShippingInput
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
@@ -137,3 +140,55 @@ async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_paren
     assert isinstance(refusal, ApplicationError) and refusal.type == "AnotherWorkflowsOrder"
     assert refusal.message == f"Order {order_id} belongs to workflow order-{order_id}; workflow {rogue_id} may not act on it."
     assert await order_rows(db, order_id) == before
+
+
+async def test_an_order_started_by_hand_under_another_id_keeps_a_cancel_sent_during_its_first_step(stack, db):
+    """An order started by hand (`temporal workflow start -w my-id`, not order-<id>) is its
+    workflow's once its ReceiveOrder stores it. A cancel recorded while that step was still
+    under way found no row, and the database, which lets only order-<id> record before the
+    row, dropped it: the order ended CANCELLED with no cancel in its audit."""
+    order_id = f"hand-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"by-hand-{order_id}"
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    async with db.acquire() as holder:
+        # ReceiveOrder reads the catalog: held there until the cancel's step has had its chance.
+        lock = holder.transaction()
+        await lock.start()
+        await holder.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        try:
+            handle = await client.start_workflow(
+                "OrderWorkflow",
+                OrderInput(
+                    order_id=order_id,
+                    items=[OrderItem("WIDGET-1", 2)],
+                    address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+                ),
+                id=workflow_id,
+                task_queue=ORDER_TASK_QUEUE,
+                start_signal="cancel",
+                start_signal_args=["changed my mind", "ann"],
+            )
+            deadline = time.monotonic() + 60
+            # The cancel's step ran (before this fix), or ReceiveOrder's attempts were cut off
+            # twice while it would have.
+            while not await db.fetchval(
+                "SELECT count(*) FILTER (WHERE activity = 'RecordEvent') > 0"
+                " OR count(*) FILTER (WHERE activity = 'ReceiveOrder') >= 2 FROM activity_attempts WHERE workflow_id = $1",
+                workflow_id,
+            ):
+                assert time.monotonic() < deadline, "neither step was tried"
+                await asyncio.sleep(0.05)
+        finally:
+            await lock.rollback()
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result["state"] == "CANCELLED", result
+    events = await db.fetch("SELECT type, payload_json FROM events WHERE order_id = $1 ORDER BY id", order_id)
+    cancels = [json.loads(e["payload_json"]) for e in events if e["type"] == "cancel_requested"]
+    assert [(c["reason"], c["by"]) for c in cancels] == [("changed my mind", "ann")], [e["type"] for e in events]
+    assert await db.fetchval("SELECT workflow_id FROM orders WHERE id = $1", order_id) == workflow_id
+    # The wait for the row is versioned (its marker is in this history), and replays.
+    history = await handle.fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    patches = [p.data for m in markers if m.marker_name == "core_patch" for d in m.details.values() for p in d.payloads]
+    assert any(b"audit-after-receipt-by-hand" in data for data in patches), patches
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)

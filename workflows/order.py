@@ -42,11 +42,13 @@ with workflow.unsafe.imports_passed_through():
         ShippingResult,
         ValidateOrderInput,
         format_cents,
+        order_workflow_id,
         shipping_workflow_id,
     )
     from workflows.order_commands import OrderCommands
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
+        AUDIT_AFTER_RECEIPT_BY_HAND,
         AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
@@ -553,10 +555,21 @@ class OrderWorkflow(OrderCommands):
     async def _bookkeeper(self) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self._jobs))
+            await self._row_before_audit()
             job = self._jobs[0]
             await job()
             self._jobs.pop(0)
             self._jobs_done += 1
+
+    async def _row_before_audit(self) -> None:
+        """An order started by hand under another id than order-<id> is its workflow's once its
+        ReceiveOrder has stored the row; until then the database lets only order-<id> record
+        (another workflow could be racing the order's own), so its jobs wait for the row, or
+        for the order to end without one."""
+        if self._received or workflow.info().workflow_id == order_workflow_id(self._order.order_id):
+            return
+        if self._ending is None and self._patched(AUDIT_AFTER_RECEIPT_BY_HAND):
+            await workflow.wait_condition(lambda: self._received or self._ending is not None)
 
     async def _audit_owed_first(self) -> None:
         """Before the order is wound up (refund, ending): what it already owes its audit trail (a

@@ -84,6 +84,10 @@ ADDRESS_SIGNALS_CAPPED = "address-signals-capped"
 # reason and its shipping_failed event, and the steps storing them retried for ever. Asked
 # only when the reason has that problem.
 DISPATCH_FAILED_TEXT_CHECKED = "dispatch-failed-text-checked"
+# An order started by hand under another workflow id than order-<id> records what it owes its
+# audit (a cancel, a decision) only once its ReceiveOrder has stored the row: before it, the
+# database lets only order-<id> record, and such a cancel was dropped. Asked only there.
+AUDIT_AFTER_RECEIPT_BY_HAND = "audit-after-receipt-by-hand"
 
 # ---- ShippingWorkflow
 
