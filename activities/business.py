@@ -170,6 +170,7 @@ async def package_prepared(pool: asyncpg.Pool, flaky: FlakyCall, input: PackageI
             "package_prepared",
             "package_prepared",
             {"state": OrderState.PACKED.value, "package_id": package_id},
+            workflow_id=input.order_workflow_id or None,  # no row seen: nothing (a child's order is stored)
         )
     return Package(package_id=package_id)
 
@@ -189,7 +190,7 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
             recorded = await orders_db.event_type(conn, input.order_id, CANCEL_REQUESTED_EVENT)
         called_off = not already_dispatched and (input.call_off or recorded is not None)
         if called_off and recorded is None:
-            await _hand_sent_cancel_on_record(conn, input.order_id)
+            await _hand_sent_cancel_on_record(conn, input)
         elif not called_off:
             await _hand_over(conn, input, row, tracking_number)
     if called_off:
@@ -201,17 +202,18 @@ async def carrier_dispatched(pool: asyncpg.Pool, flaky: FlakyCall, input: Dispat
     return Dispatch(tracking_number=tracking_number, carrier=rules.CARRIER)
 
 
-async def _hand_sent_cancel_on_record(conn: asyncpg.Connection, order_id: str) -> None:
+async def _hand_sent_cancel_on_record(conn: asyncpg.Connection, input: DispatchInput) -> None:
     """The child heard of a cancel its parent never recorded: a `cancel_shipping` signal sent to
     it by hand (parents no longer send one). On record, committed with the called-off hand-over,
     so that the audit says what cancelled the order, as it does for a Temporal cancel."""
     child = activity.info().workflow_id or "the shipping workflow"
     await orders_db.insert_event(
         conn,
-        order_id,
+        input.order_id,
         CANCEL_REQUESTED_EVENT,
         f"{CANCEL_REQUESTED_EVENT}:{child}",
         {"reason": f"cancel_shipping signal sent to {child}", "by": "Temporal"},
+        workflow_id=input.order_workflow_id or None,
     )
 
 
@@ -259,6 +261,7 @@ async def _hand_over(
             "package_id": input.package_id,
             "address": address,
         },
+        workflow_id=input.order_workflow_id or None,
     )
 
 

@@ -968,3 +968,23 @@ async def test_another_workflow_records_nothing_for_an_order_whose_row_is_not_ye
     dispatch = DispatchInput(oid, f"pkg-{oid}", order.address, order_workflow_id=f"order-{oid}")
     await ActivityEnvironment().run(shipping.dispatch_carrier, dispatch)
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", oid) == OrderState.DISPATCHED.value
+
+
+async def test_a_shipping_child_not_the_orders_records_nothing_for_an_order_not_yet_stored(pool):
+    """A ShippingWorkflow started by hand (acting as itself) for an order whose row is not to be
+    seen (not stored yet, or its ReceiveOrder still committing) wrote its package_prepared and
+    carrier_dispatched events, or a cancel it heard of, under the order: the order's own steps
+    then found them (one key each), so its audit showed the stranger's, and a cancel recorded
+    that way called off the order's own dispatch."""
+    shipping = ShippingActivities(pool, flaky=no_trouble)
+    oid = f"db-{uuid.uuid4().hex[:10]}"
+    address = Address(name="Eve", street="2 Side St", city="Elsewhere", postal_code="99999", country="US")
+    stranger = as_workflow(f"shipping-{oid}-1")
+    await stranger.run(shipping.prepare_package, PackageInput(oid, [OrderItem("WIDGET-1", 1)], order_workflow_id=f"shipping-{oid}-1"))
+    await stranger.run(shipping.dispatch_carrier, DispatchInput(oid, f"pkg-{oid}", address, order_workflow_id=f"shipping-{oid}-1"))
+    with pytest.raises(ApplicationError):  # a cancel it heard of, by hand: called off
+        await stranger.run(
+            shipping.dispatch_carrier,
+            DispatchInput(oid, f"pkg-{oid}", address, call_off=True, order_workflow_id=f"shipping-{oid}-1"),
+        )
+    assert [e["type"] for e in await pool.fetch("SELECT type FROM events WHERE order_id = $1", oid)] == []
