@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
-from datetime import datetime, timezone
 
 import asyncpg
 from temporalio import activity
@@ -38,6 +37,7 @@ from workflows.model import (
     RefundInput,
     ReviewInput,
     ValidateOrderInput,
+    decided_instant,
 )
 
 
@@ -92,7 +92,7 @@ class OrderActivities:
         if _never_stored(input.order_id):
             return 0
         async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
-            decided_at = _instant(decision.decided_at)
+            decided_at = decided_instant(decision.decided_at)
             review_ms = await orders_db.stop_review_clock(
                 conn, input.order_id, decided_at, workflow_id=acting_workflow()
             )
@@ -138,14 +138,17 @@ class OrderActivities:
             prior = await orders_db.event_type(conn, input.order_id, key)
             if prior is not None:
                 return True if prior == "address_changed" else in_the_way
+            sent = {"by": input.by}
+            if (decided_at := decided_instant(input.decided_at)) is not None:  # the row's time is the record's
+                sent["decided_at"] = decided_at.isoformat()
             if row["dispatched"] or OrderState(row["state"]).terminal:
                 reason = "the carrier already has the package" if row["dispatched"] else f"the order ended {row['state']}"
                 await orders_db.insert_event(
-                    conn, input.order_id, "address_change_refused", key, {"new": new, "by": input.by, "reason": reason}
+                    conn, input.order_id, "address_change_refused", key, {"new": new, **sent, "reason": reason}
                 )
                 return in_the_way
             await orders_db.insert_event(
-                conn, input.order_id, "address_changed", key, {"old": row["address_json"], "new": new, "by": input.by}
+                conn, input.order_id, "address_changed", key, {"old": row["address_json"], "new": new, **sent}
             )
             await orders_db.set_address(conn, input.order_id, new)
             return True
@@ -289,11 +292,3 @@ def _never_stored(order_id: str) -> bool:
     failing for ever."""
     return rules.storable_id_problem("order id", order_id) is not None
 
-
-def _instant(text: str) -> datetime | None:
-    """A client's ISO 8601 timestamp with its zone, in UTC; None if absent or unusable."""
-    try:
-        instant = datetime.fromisoformat(text) if text else None
-        return instant.astimezone(timezone.utc) if instant is not None and instant.tzinfo is not None else None
-    except (ValueError, TypeError, OverflowError):
-        return None

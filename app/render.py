@@ -240,6 +240,8 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
 
 # A decision recorded this much after it was made says when it was made (PostgreSQL was down).
 DECIDED_EARLIER_S = 2.0
+# Other commands whose row keeps when the operator sent them (decided_at), likewise.
+SENT_COMMAND_EVENTS = ("cancel_requested", "address_changed", "address_change_refused")
 
 
 def _moment(at: str | None) -> datetime | None:
@@ -295,6 +297,8 @@ def _event_text(entry: dict[str, Any]) -> Text:
         # Not twice: with no reason given, the reason is "cancelled by operator".
         if kind == "cancel_requested" and payload.get("by") and not payload["reason"].endswith(f"by {payload['by']}"):
             text.append(f"  by {payload['by']}", style="dim")
+    if kind in SENT_COMMAND_EVENTS and (late := _decided_earlier(payload.get("decided_at"), entry.get("at"))):
+        text.append(late, style="dim")
     if kind == "cancel_requested" and payload.get("state"):
         # The state the workflow knew when the cancel came, not one the cancel led to (it may lag
         # the database: PAID while the carrier was already taking the package).

@@ -1302,6 +1302,44 @@ async def test_an_approve_update_carries_when_the_operator_decided(workflow_env,
     assert (decision.by, decision.decided_at) == ("dana", decided_at)
 
 
+async def test_a_cancel_update_carries_when_the_operator_decided_into_its_audit_event(workflow_env, fakes):
+    # Sent while the order worker was stopped, a cancel is recorded much later: its audit row
+    # must say when the operator sent it, as a decision's does.
+    decided_at = "2026-11-25T10:00:00.123456+00:00"
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.execute_update("cancel", args=["changed mind", "dana", decided_at])
+        assert (await finish(handle)).state == OrderState.CANCELLED
+    [cancel] = [e for e in fakes.calls["RecordEvent"] if e.event_type == CANCEL_REQUESTED_EVENT]
+    assert (cancel.payload["by"], cancel.payload["decided_at"]) == ("dana", decided_at)
+
+
+async def test_an_address_change_update_carries_when_the_operator_decided(workflow_env, fakes):
+    decided_at = "2026-11-25T10:00:00.123456+00:00"
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.execute_update("update_address", args=[NEW_ADDRESS, "carol", decided_at])
+        await handle.execute_update("approve", args=["dana"])
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    [change] = fakes.calls["RecordAddressChange"]
+    assert (change.by, change.decided_at) == ("carol", decided_at)
+
+
+async def test_a_cancel_or_address_change_sent_without_a_time_is_recorded_without_one(workflow_env, fakes):
+    # As the tools sent them before (and as old histories hold them): no decided_at in the audit.
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        await handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"])
+        await handle.execute_update("cancel", args=["changed mind", "dana"])
+        assert (await finish(handle)).state == OrderState.CANCELLED
+    [cancel] = [e for e in fakes.calls["RecordEvent"] if e.event_type == CANCEL_REQUESTED_EVENT]
+    assert "decided_at" not in cancel.payload
+    assert fakes.calls["RecordAddressChange"][0].decided_at == ""
+
+
 async def test_an_address_change_accepted_before_a_cancel_is_recorded_before_the_ending(workflow_env, fakes):
     # Accepted while the order awaited review, its write slow; then the order is cancelled. The
     # ending waits for the change it already accepted, so the audit reads change, cancel, end.

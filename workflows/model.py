@@ -7,6 +7,7 @@ fields with defaults: they are stored in workflow histories.
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
 
@@ -254,6 +255,17 @@ def format_cents(cents: int | None) -> str:
     return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
+def decided_instant(text: str) -> datetime | None:
+    """When an operator sent a command (Decision.decided_at, AddressChange.decided_at): the
+    client's ISO 8601 timestamp with its zone, in UTC; None if absent or unusable (a pure
+    function: workflow code may call it)."""
+    try:
+        instant = datetime.fromisoformat(text) if text else None
+        return instant.astimezone(timezone.utc) if instant is not None and instant.tzinfo is not None else None
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def order_id_from_workflow_id(workflow_id: str) -> str:
     """Inverse of order_workflow_id / shipping_workflow_id."""
     if workflow_id.startswith("order-"):
@@ -356,6 +368,9 @@ class AddressChange:
     sequence: int  # the n-th change of this order: the event's idempotency key
     address: Address
     by: str = "operator"
+    # When the operator sent it (ISO 8601, set by the client), as Decision.decided_at: kept in
+    # its audit event, which may be written much later. Empty: when it is recorded.
+    decided_at: str = ""
 
 
 @dataclass

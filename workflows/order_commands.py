@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Payment,
         PaymentStatus,
         ReviewInput,
+        decided_instant,
     )
     from workflows.patches import (
         ADDRESS_REFUSED_WHILE_CANCELLING,
@@ -244,7 +245,7 @@ class OrderCommands:
             self._order.order_id, decision.approved, decision.by, decision.reason,
         )
 
-    def _request_cancel(self, reason: str, by: str) -> None:
+    def _request_cancel(self, reason: str, by: str, decided_at: str = "") -> None:
         self._cancel_reason = reason or "cancelled by operator"
         workflow.logger.info(
             "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
@@ -256,19 +257,23 @@ class OrderCommands:
             self._decision_recorded = True
             decision = ReviewInput(order_id=self._order.order_id, decision=self._decision)
             self._add_job(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
-        self._queue_event(
-            CANCEL_REQUESTED_EVENT,
-            CANCEL_REQUESTED_EVENT,
-            {"reason": self._cancel_reason, "state": self._state.value, "by": by},
-        )
+        payload = {"reason": self._cancel_reason, "state": self._state.value, "by": by}
+        # As for a decision: the row may be written long after the operator sent the cancel.
+        if (decided := decided_instant(decided_at)) is not None:
+            payload["decided_at"] = decided.isoformat()
+        self._queue_event(CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, payload)
 
     def _decision_unrecorded(self) -> bool:
         return self._decision is not None and not self._decision_recorded
 
-    def _change_address(self, address: Address, by: str) -> int:
+    def _change_address(self, address: Address, by: str, decided_at: str = "") -> int:
         self._address_sequence += 1
         change = AddressChange(
-            order_id=self._order.order_id, sequence=self._address_sequence, address=rules.normalise_address(address), by=by
+            order_id=self._order.order_id,
+            sequence=self._address_sequence,
+            address=rules.normalise_address(address),
+            by=by,
+            decided_at=decided_at,
         )
         self._add_job(lambda: self._apply_address_change(change))
         return change.sequence
@@ -324,10 +329,12 @@ class OrderCommands:
         if refusal := (_text_refusal(reason=reason, name=by) or self._decision_refusal()):
             raise _refused(refusal)
 
+    # cancel and update_address take decided_at as approve and reject do; Signals, sent by hand,
+    # keep the arguments they had (one sent with more is refused, and a replay must find it so).
     @workflow.update(name="cancel")
-    async def cancel_update(self, reason: str = "", by: str = "operator") -> str:
+    async def cancel_update(self, reason: str = "", by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
-        self._request_cancel(reason, by)
+        self._request_cancel(reason, by, decided_at)
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
             raise _refused(self._cancel_outcome)
@@ -335,21 +342,21 @@ class OrderCommands:
         return f"Order {self._order.order_id} cancelled{refunded}."
 
     @cancel_update.validator
-    def _validate_cancel(self, reason: str = "", by: str = "operator") -> None:
+    def _validate_cancel(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
         if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal()):
             raise _refused(refusal)
 
     @workflow.update(name="update_address")
-    async def update_address_update(self, address: Address, by: str = "operator") -> str:
+    async def update_address_update(self, address: Address, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
-        sequence = self._change_address(_as_address(address), by)
+        sequence = self._change_address(_as_address(address), by, decided_at)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:
             raise _refused(refusal)
         return f"Address of order {self._order.order_id} updated."
 
     @update_address_update.validator
-    def _validate_address(self, address: Address, by: str = "operator") -> None:
+    def _validate_address(self, address: Address, by: str = "operator", decided_at: str = "") -> None:
         address = _as_address(address)
         if refusal := (
             _text_refusal(name=by)

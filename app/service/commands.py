@@ -69,7 +69,7 @@ class OrderCommands:
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator", request_id: str | None = None) -> str:
         checks.cancel(order_id, reason, by=by)
         checks.request_id(request_id)
-        args = [reason.strip() or "cancelled by operator", by]
+        args = [reason.strip() or "cancelled by operator", by, _now_iso()]
         return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled")
 
     async def update_address(
@@ -78,7 +78,7 @@ class OrderCommands:
         checks.update_address(order_id, address, by=by)
         checks.request_id(request_id)
         answer = await self._command(
-            order_id, "update_address", [rules.normalise_address(address), by], request_id,
+            order_id, "update_address", [rules.normalise_address(address), by, _now_iso()], request_id,
             f"The address of order {order_id} cannot change",
         )
         note = rules.carrier_note(address)
@@ -316,7 +316,9 @@ def _cause_message(error: BaseException) -> str:
 
 
 def _now_iso() -> str:
-    """When the operator decided: stamped on approve/reject so the review clock stops there."""
+    """When the operator decided: stamped on approve/reject so the review clock stops there, and
+    on cancel and address changes so their audit rows, written later if the worker is stopped,
+    say when they were sent."""
     return datetime.now(timezone.utc).isoformat()
 
 
