@@ -166,7 +166,8 @@ async def stop_review_clock(
     The wait ends when the human decided (decided_at, from the client that sent the
     decision), never later than now and never before the review began; the time the system
     then takes to act on the decision is processing time. Refused (AnotherWorkflowsOrder) if
-    the row is another workflow's."""
+    the row is another workflow's; 0 if there is no row (the workflow divides the answer, and
+    RecordDecision answers 0 for an order never stored too)."""
     row = await conn.fetchrow(
         "WITH stopped AS (UPDATE orders SET review_ms = COALESCE(review_ms,"
         " GREATEST(0, (EXTRACT(EPOCH FROM LEAST(now(), COALESCE($2, now())) - awaiting_approval_since)"
@@ -178,7 +179,7 @@ async def stop_review_clock(
         workflow_id,
     )
     _check_owner(order_id, row["owner"], workflow_id)
-    return row["review_ms"]
+    return row["review_ms"] if row["review_ms"] is not None else 0
 
 
 async def insert_order(

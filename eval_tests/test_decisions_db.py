@@ -4,13 +4,14 @@ private stack's database (fixtures shared with test_activities_db)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
 from eval_tests.test_activities_db import no_trouble, pool, received_order, run_as_the_orders_workflow  # noqa: F401
-from workflows.model import Address, AddressChange
+from workflows.model import Address, AddressChange, Decision, ReviewInput
 
 NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
 
@@ -37,3 +38,15 @@ async def test_an_address_change_keeps_when_the_operator_sent_it_in_its_audit_ev
     )
     second = rows[1]["payload_json"]
     assert "decided_at" not in (json.loads(second) if isinstance(second, str) else second)
+
+
+async def test_a_decision_for_an_order_with_no_row_waited_0_ms(pool):
+    """RecordDecision answers the review wait in ms, which the workflow divides: for an order
+    whose row does not exist (its ReceiveOrder never stored it) that was None, not 0 as for an
+    order never stored or another workflow's."""
+    order_id = f"db-{uuid.uuid4().hex[:10]}"
+    activities = OrderActivities(pool, flaky=no_trouble)
+    decision = Decision(approved=True, by="test")
+    assert await ActivityEnvironment().run(activities.record_decision, ReviewInput(order_id, decision=decision)) == 0
+    payload = await _payload(pool, order_id, "approved")
+    assert payload["review_ms"] == 0 and "state" not in payload
