@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from app.errors import command_noun
 from app.quiet_spans import QuietSpans, span as _span
 from app.views import format_cents
 from db.queries import Product
@@ -241,7 +242,7 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
 # A decision recorded this much after it was made says when it was made (PostgreSQL was down).
 DECIDED_EARLIER_S = 2.0
 # Other commands whose row keeps when the operator sent them (decided_at), likewise.
-SENT_COMMAND_EVENTS = ("cancel_requested", "address_changed", "address_change_refused")
+SENT_COMMAND_EVENTS = ("cancel_requested", "address_changed", "address_change_refused", "command_refused")
 
 
 def _moment(at: str | None) -> datetime | None:
@@ -291,6 +292,10 @@ def _event_text(entry: dict[str, Any]) -> Text:
     elif kind == "refund_refused":
         text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", style="red")
         text.append(f" {payload.get('refused', '')}", style="red")
+    elif kind == "command_refused" and payload.get("command"):
+        # Which command, and for an Update refused after its sender stopped waiting, whose.
+        sender = f" by {payload['by']}" if payload.get("by") else ""
+        text.append(f"  the {command_noun(str(payload['command']))}{sender}: {payload.get('reason', '')}", style="red")
     elif payload.get("reason"):
         refused = kind in ("order_failed", "command_refused", "address_change_refused")
         text.append(f"  {payload['reason']}", style="red" if refused else "")

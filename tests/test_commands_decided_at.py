@@ -53,3 +53,25 @@ def test_an_address_change_recorded_late_says_when_it_was_sent():
     refused = {"new": old, "by": "eve", "reason": "the order ended CANCELLED"}
     late_refused = _audit_line("address_change_refused", refused | {"decided_at": "2026-11-26T22:37:21.031+00:00"})
     assert "(decided 22:37:21.031, 46 s before it was recorded)" in late_refused
+
+
+def test_a_refusal_is_put_on_record_for_commands_older_than_the_tools_wait_for():
+    """A command whose sender surely still waits is refused by the validator, and its sender
+    hears it; past the shortest wait of the tools (2 s when no order worker polls: one stopped
+    with SIGSTOP, as an operator walkthrough had it), the refusal goes to the audit too, instead
+    of to no one. At 10 s, a rejection sent 8 s before the worker went on left no trace."""
+    from app.service.commands import COMMAND_TIMEOUT_S, NO_WORKER_CHECK_S
+    from workflows import policies
+
+    assert policies.UNHEARD_AFTER.total_seconds() <= min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S)
+
+
+def test_a_refused_command_says_which_command_it_was_and_a_late_one_who_sent_it_and_when():
+    # It said only the reason: "command refused  Order o-1 was already approved by ann." did not
+    # say that bob's rejection was the command refused.
+    reason = "Order o-1 was already approved by ann."
+    late = {"command": "reject", "reason": reason, "by": "bob", "decided_at": "2026-11-26T22:37:21.031+00:00"}
+    line = _audit_line("command_refused", late)
+    assert f"command refused  the rejection by bob: {reason}  (decided 22:37:21.031, 46 s before it was recorded)" in line
+    signalled = _audit_line("command_refused", {"command": "update_address", "reason": "Order o-1 is already SHIPPED."})
+    assert "command refused  the address change: Order o-1 is already SHIPPED." in signalled

@@ -9,7 +9,7 @@ import contextlib
 import gzip
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -1340,6 +1340,85 @@ async def test_a_cancel_or_address_change_sent_without_a_time_is_recorded_withou
     assert fakes.calls["RecordAddressChange"][0].decided_at == ""
 
 
+async def _sent_ago(env, seconds: float) -> str:
+    """A client's stamp for a command sent ``seconds`` before now, in the test server's time."""
+    return ((await env.get_current_time()) - timedelta(seconds=seconds)).isoformat()
+
+
+def _refused_commands(fakes: FakeActivities) -> list[tuple[str, str]]:
+    events = fakes.calls.get("RecordEvent", [])
+    return [(e.payload["command"], e.payload["reason"]) for e in events if e.event_type == "command_refused"]
+
+
+async def test_a_rejection_refused_after_its_sender_stopped_waiting_is_on_record(workflow_env, fakes):
+    # Approve, then reject, while the order worker is stopped: once it goes on, the approval
+    # takes effect and the rejection is refused. Its sender gave up long before ("may still take
+    # effect, or be refused"), so the refusal must reach the audit, or it reaches no one.
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.execute_update("approve", args=["ann", await _sent_ago(workflow_env, 61)])
+        sent = await _sent_ago(workflow_env, 60)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("reject", args=["fraud", "bob", sent])
+        result = await finish(handle)
+    assert refused.value.cause.message == f"Order {order.order_id} was already approved by ann."
+    assert result.state == OrderState.SHIPPED
+    assert _refused_commands(fakes) == [("reject", f"Order {order.order_id} was already approved by ann.")]
+    [event] = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert (event.payload["by"], datetime.fromisoformat(event.payload["decided_at"])) == ("bob", datetime.fromisoformat(sent))
+    assert fakes.calls["RecordDecision"][0].decision.by == "ann"
+
+
+async def test_a_cancel_refused_after_its_sender_stopped_waiting_is_on_record(workflow_env, fakes):
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.execute_update("reject", args=["fraud", "bob", await _sent_ago(workflow_env, 61)])
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("cancel", args=["changed mind", "ann", await _sent_ago(workflow_env, 60)])
+        result = await finish(handle)
+    assert refused.value.cause.message == f"Order {order.order_id} was rejected."
+    assert result.state == OrderState.REJECTED
+    assert _refused_commands(fakes) == [("cancel", f"Order {order.order_id} was rejected.")]
+
+
+async def test_a_second_decision_whose_sender_waits_is_refused_at_once_and_costs_no_history(workflow_env, fakes):
+    # Its sender hears the refusal: the validator turns it away, as before, with nothing written.
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.execute_update("approve", args=["ann", await _sent_ago(workflow_env, 0)])
+        for stamp in (await _sent_ago(workflow_env, 0), ""):  # just sent, or sent without a stamp
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update("reject", args=["fraud", "bob", stamp])
+            assert refused.value.cause.message == f"Order {order.order_id} was already approved by ann."
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    assert _refused_commands(fakes) == []
+    accepted = [
+        e async for e in handle.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert len(accepted) == 1
+
+
+async def test_a_late_command_refused_for_its_text_is_refused_at_once(workflow_env, fakes):
+    # Only the refusals that depend on what came first wait for the handler; bad input does not.
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("reject", args=["  ", "bob", await _sent_ago(workflow_env, 60)])
+        assert refused.value.cause.message == "A rejection needs a reason."
+        await handle.execute_update("approve", args=["ann"])
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    assert _refused_commands(fakes) == []
+
+
 async def test_an_address_change_accepted_before_a_cancel_is_recorded_before_the_ending(workflow_env, fakes):
     # Accepted while the order awaited review, its write slow; then the order is cancelled. The
     # ending waits for the change it already accepted, so the audit reads change, cancel, end.
@@ -1478,9 +1557,13 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v11) >= 210, "the v11 histories are missing"
     v12 = sorted((HISTORY_DIR / "v12").glob("*.json.gz"))
     assert len(v12) >= 114, "the v12 histories are missing"
+    # Commands sent with decided_at, and refusals put on record (late-refusal-on-record), two of
+    # them from a real stack whose order worker was stopped (SIGSTOP) while they were sent.
+    v13 = sorted((HISTORY_DIR / "v13-late-refusal").glob("*.json.gz"))
+    assert len(v13) >= 16, "the v13-late-refusal histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_SIGNALS_CAPPED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
+        LATE_REFUSAL_ON_RECORD,
         ORDER_PATCHES_IN_INPUT,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
@@ -289,7 +290,8 @@ class OrderCommands:
     def _signal_refused(self, command: str, reason: str) -> None:
         self._note_refusal(command, reason)
 
-    def _note_refusal(self, command: str, reason: str) -> None:
+    def _note_refusal(self, command: str, reason: str, sent: dict[str, str] | None = None) -> None:
+        """``sent``: by whom and when an Update refused on record was sent (_refuse_on_record)."""
         workflow.logger.info(
             "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
         )
@@ -298,7 +300,9 @@ class OrderCommands:
         # have recorded another refusal under the same number); with the content it cannot.
         digest = hashlib.sha256(f"{command}\n{reason}".encode()).hexdigest()[:12]
         self._queue_event(
-            "command_refused", f"command_refused:{self._refusals}:{digest}", {"command": command, "reason": reason}
+            "command_refused",
+            f"command_refused:{self._refusals}:{digest}",
+            {"command": command, "reason": reason, **(sent or {})},
         )
 
     # ----------------------------------------------------------------- handlers
@@ -308,17 +312,19 @@ class OrderCommands:
     @workflow.update(name="approve")
     async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
+        self._refuse_on_record("approve", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=True, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} approved."
 
     @approve_update.validator
     def _validate_approve(self, by: str = "operator", decided_at: str = "") -> None:
-        if reason := (_text_refusal(name=by) or self._decision_refusal()):
+        if reason := (_text_refusal(name=by) or self._unless_unheard(decided_at, self._decision_refusal())):
             raise _refused(reason)
 
     @workflow.update(name="reject")
     async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
+        self._refuse_on_record("reject", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
         return f"Order {self._order.order_id} rejected."
 
@@ -326,7 +332,9 @@ class OrderCommands:
     def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if not isinstance(reason, str) or not reason.strip():
             raise _refused("A rejection needs a reason.")
-        if refusal := (_text_refusal(reason=reason, name=by) or self._decision_refusal()):
+        if refusal := (
+            _text_refusal(reason=reason, name=by) or self._unless_unheard(decided_at, self._decision_refusal())
+        ):
             raise _refused(refusal)
 
     # cancel and update_address take decided_at as approve and reject do; Signals, sent by hand,
@@ -334,6 +342,7 @@ class OrderCommands:
     @workflow.update(name="cancel")
     async def cancel_update(self, reason: str = "", by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
+        self._refuse_on_record("cancel", self._cancel_refusal(), by, decided_at)
         self._request_cancel(reason, by, decided_at)
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
@@ -343,7 +352,9 @@ class OrderCommands:
 
     @cancel_update.validator
     def _validate_cancel(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
-        if refusal := (_text_refusal(reason=reason, name=by) or self._cancel_refusal()):
+        if refusal := (
+            _text_refusal(reason=reason, name=by) or self._unless_unheard(decided_at, self._cancel_refusal())
+        ):
             raise _refused(refusal)
 
     @workflow.update(name="update_address")
@@ -364,6 +375,36 @@ class OrderCommands:
             or self._same_address(address)
             or self._address_changes_used_up()
         ):
+            raise _refused(refusal)
+
+    # A refusal its sender no longer waits for.
+
+    def _unheard(self, decided_at: str) -> datetime | None:
+        """When it was sent (decided_at, the client's stamp), if that is so long before this
+        workflow task that its sender may have stopped waiting for the answer (an order worker
+        stopped meanwhile, say): a refusal from the validator would reach no one, and leave no
+        trace. Else None."""
+        sent = decided_instant(decided_at)
+        return sent if sent is not None and workflow.now() - sent >= policies.UNHEARD_AFTER else None
+
+    def _unless_unheard(self, decided_at: str, refusal: str | None) -> str | None:
+        """For a validator: the refusal of an Update that depends on what came first (another
+        decision, a cancel, the end), unless its sender may no longer wait for it (_unheard):
+        that one is accepted, and its handler refuses it on record (_refuse_on_record).
+        Validators never run in a replay, so this changes no history recorded before."""
+        return None if self._unheard(decided_at) is not None else refusal
+
+    def _refuse_on_record(self, command: str, refusal: str | None, by: str, decided_at: str) -> None:
+        """For a handler: an Update accepted only because no one would have heard its refusal is
+        refused now, in the audit as a refused signal is (command_refused), and to whoever still
+        asks for its outcome. A command accepted on its own merits gets no refusal here (nothing
+        came in between), and its path asks no patch. The rules asked here (_decision_refusal,
+        _cancel_refusal) thereby run in replays of such Updates too: like a signal's, they may
+        change only behind a patch."""
+        if refusal is None or (sent := self._unheard(decided_at)) is None:
+            return
+        if self._patched(LATE_REFUSAL_ON_RECORD):
+            self._note_refusal(command, refusal, {"by": by, "decided_at": sent.isoformat()})
             raise _refused(refusal)
 
     def _address_changes_used_up(self) -> str | None:

@@ -88,6 +88,12 @@ DISPATCH_FAILED_TEXT_CHECKED = "dispatch-failed-text-checked"
 # audit (a cancel, a decision) only once its ReceiveOrder has stored the row: before it, the
 # database lets only order-<id> record, and such a cancel was dropped. Asked only there.
 AUDIT_AFTER_RECEIPT_BY_HAND = "audit-after-receipt-by-hand"
+# A decision or cancel Update that waited so long that its sender stopped waiting
+# (OrderCommands._unheard) is accepted, and refused by its handler, on record in the audit;
+# before, its validator refused it and nothing showed the refusal. Histories from before hold no
+# such Update (the validator refused it); asked only on that path, so a replay that found one
+# would take the old one.
+LATE_REFUSAL_ON_RECORD = "late-refusal-on-record"
 
 # ---- ShippingWorkflow
 
