@@ -461,6 +461,32 @@ async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, 
     assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
 
 
+async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_not_the_order_silently(
+    dev_env, fakes
+):
+    """A bookkeeping job runs in its own task: one that raised (a non-retryable failure) ended
+    that task with the error kept in it, no further job ran, and the order waited for ever for
+    the audit it owed, with nothing failing or logged. Now the workflow task fails with the
+    step's error and is retried: here the write succeeds the second time and the order ends.
+    On the dev server: the time-skipping one records a failed workflow task as timed out."""
+    order = an_order(fakes, oid())
+    fakes.failures["RecordEvent"].append(ApplicationError("the audit table is gone", non_retryable=True))
+    signal_during(dev_env, fakes, "ValidateOrder", order, "cancel", "changed my mind", "carol")
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+        events = [event async for event in handle.fetch_history_events()]
+        failures = [
+            event.workflow_task_failed_event_attributes.failure.message
+            for event in events
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+    assert result.state == OrderState.CANCELLED
+    assert len(failures) == 1 and "the audit table is gone" in failures[0]
+    requested = [e for e in fakes.calls["RecordEvent"] if e.event_type == CANCEL_REQUESTED_EVENT]
+    assert len(requested) == 2  # the failed write, and the one after the task's retry
+
+
 async def test_a_cancel_request_is_recorded_before_the_ending_it_causes(workflow_env, fakes):
     """The bookkeeper records the cancel request while the process winds the order up. Held
     here for up to 2 s (a slow write), it is still recorded before the ending: the audit must

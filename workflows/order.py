@@ -113,6 +113,7 @@ class OrderWorkflow(OrderCommands):
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._jobs_queued = 0
         self._jobs_done = 0
+        self._bookkeeping_failure: Exception | None = None  # see _raise_bookkeeping_failure
         self._address_sequence = 0
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
@@ -142,7 +143,10 @@ class OrderWorkflow(OrderCommands):
                 self._cancel_from_temporal()
         while True:
             try:
-                await workflow.wait_condition(lambda: not self._jobs and workflow.all_handlers_finished())
+                await workflow.wait_condition(
+                    lambda: (not self._jobs and workflow.all_handlers_finished()) or self._bookkeeping_failed()
+                )
+                self._raise_bookkeeping_failure()
                 break
             except asyncio.CancelledError:
                 # The order has ended; audit records and answers still owed are not dropped.
@@ -557,9 +561,30 @@ class OrderWorkflow(OrderCommands):
             await workflow.wait_condition(lambda: bool(self._jobs))
             await self._row_before_audit()
             job = self._jobs[0]
-            await job()
+            try:
+                await job()
+            except Exception as error:  # CancelledError is not one: the run's end stops the bookkeeper
+                # Kept for the run and the process, which fail the workflow task with it: this
+                # task's own exception would fail nothing, and the order would wait for ever.
+                self._bookkeeping_failure = error
+                return
             self._jobs.pop(0)
             self._jobs_done += 1
+
+    def _bookkeeping_failed(self) -> bool:
+        return self._bookkeeping_failure is not None
+
+    def _raise_bookkeeping_failure(self) -> None:
+        """A bookkeeping step that failed for good (a non-retryable error) fails the workflow task,
+        not the order: Temporal retries the task, which runs the step again, and the failure is in
+        view (the history, the Web UI, the worker's log) while it lasts."""
+        if (error := self._bookkeeping_failure) is not None:
+            workflow.logger.error(
+                "event=bookkeeping_failed order_id=%s error=%r", self._order.order_id, failure_message(error)
+            )
+            raise RuntimeError(
+                f"A bookkeeping step of order {self._order.order_id} failed for good: {failure_message(error)}"
+            ) from error
 
     async def _row_before_audit(self) -> None:
         """An order started by hand under another id than order-<id> is its workflow's once its
@@ -581,7 +606,8 @@ class OrderWorkflow(OrderCommands):
         package) comes after the hand-over either way."""
         owed = self._jobs_queued
         if self._jobs_done < owed and self._patched(AUDIT_BEFORE_ENDING):
-            await workflow.wait_condition(lambda: self._jobs_done >= owed)
+            await workflow.wait_condition(lambda: self._jobs_done >= owed or self._bookkeeping_failed())
+            self._raise_bookkeeping_failure()
 
     async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
         """Signal the shipping child; it may have finished in the meantime, which is no error:
