@@ -1153,3 +1153,71 @@ def test_status_at_80_columns_prints_the_command_that_resumes_postgresql_whole_o
     assert all(len(line) <= 80 for line in table)
     assert table and "postgres" in "".join(table) and "stopped (SIGSTOP)" in "".join(table)
     assert not any("kill -CONT" in line for line in table), table
+
+
+def _screen(output: str, width: int, height: int) -> list[str]:
+    """What a ``width`` x ``height`` terminal shows once it has been sent ``output``: text, line
+    feeds (the terminal adds the carriage return), and the cursor moves and erasures Rich and
+    prompt_toolkit send; colours are left out."""
+    lines, row, column = [""] * height, 0, 0
+    for token in re.findall(r"\x1b\[[0-9;?]*[A-Za-z]|\r|\n|[^\x1b\r\n]", output):
+        if token == "\r":
+            column = 0
+        elif token == "\n":
+            row, column = row + 1, 0
+            if row == height:  # scrolled
+                lines, row = lines[1:] + [""], height - 1
+        elif token.startswith("\x1b["):
+            count = int(token[2:-1]) if token[2:-1].isdigit() else None
+            if token[-1] == "A":
+                row = max(0, row - (count or 1))
+            elif token[-1] == "K" and count == 2:
+                lines[row] = ""
+            elif token[-1] == "J" and count == 2:
+                lines = [""] * height
+            elif token[-1] == "J":
+                lines[row:] = [lines[row][:column]] + [""] * (height - row - 1)
+            elif token[-1] == "H":
+                row, column = 0, 0
+        else:
+            line = lines[row].ljust(column)
+            lines[row] = line[:column] + token + line[column + 1:]
+            column += 1
+    return [line.rstrip() for line in lines]
+
+
+@pytest.mark.parametrize("how", ["q", "ctrl-c"])
+@pytest.mark.parametrize(("width", "height"), [(40, 12), (80, 24)])
+async def test_leaving_the_dashboard_leaves_nothing_of_it_above_the_menu(monkeypatch, how, width, height):
+    """At 40x12, q left the dashboard's last view on the screen, and the menu drawn under it kept
+    its footer in view ("Clock: processing time vs the 15 s" / "budget.  q: back  14:00:50")
+    above the health line: the operator read the dashboard's remains, not a clean menu."""
+    import asyncio
+
+    from app.tui import dashboard
+
+    quits = []
+
+    @contextlib.contextmanager
+    def keys_that_quit(quit):
+        quits.append(quit)
+        yield
+
+    monkeypatch.setattr(dashboard, "keys_that_quit", keys_that_quit)
+    monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
+    out = io.StringIO()
+    console = Console(file=out, width=width, height=height, force_terminal=True, color_system=None)
+    console.print("? Show orders in which state? All states")
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    screen = asyncio.create_task(dashboard.run_dashboard(_EveryStateOneLate(), console, stack_status=healthy))
+    await _until(lambda: out.getvalue().count("q: back") >= 3 and "✓" in out.getvalue(), screen)
+    if how == "q":
+        quits[0]()
+        await asyncio.wait_for(screen, 5)
+    else:
+        await _stopped(screen)
+    shown = [line for line in _screen(out.getvalue(), width, height) if line]
+    assert shown == ["? Show orders in which state? All states"], shown

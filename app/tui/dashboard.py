@@ -316,9 +316,11 @@ async def run_dashboard(
     checking = asyncio.create_task(refresh_health())
     database_lost = False
     try:
+        # Transient: left on the screen, the last view's footer stayed above the menu drawn under it
+        # (at 40x12, "Clock: processing time vs the 15 s" / "budget.  q: back …").
         with keys_that_quit(done.set), Live(
-            console=console, auto_refresh=False, transient=False, vertical_overflow="crop"
-        ) as live:
+            console=console, auto_refresh=False, transient=True, vertical_overflow="crop"
+        ) as live, _left_empty(live):
             size = console.size
             while not done.is_set():
                 if console.size != size:
@@ -366,6 +368,17 @@ async def run_dashboard(
                     await asyncio.wait_for(done.wait(), REFRESH_S)
     finally:
         checking.cancel()
+
+
+@contextlib.contextmanager
+def _left_empty(live: Live) -> Iterator[None]:
+    """On the way out, however it goes, the view is emptied before Live draws it one last time
+    and erases it: a view cropped to the terminal is drawn whole that last time, taller than the
+    terminal, and its first lines would scroll out of reach of the erasing."""
+    try:
+        yield
+    finally:
+        live.update(Text(""))
 
 
 @contextlib.contextmanager
