@@ -465,3 +465,45 @@ async def test_the_key_awaited_before_the_first_menu_does_not_speak_of_going_bac
     tui.menu_shown = True
     await tui.guarded("Health", tui.health)  # what is down changed: said again, after a menu
     assert pauses == ["Press any key to see the menu", "Press any key to go back to the menu"]
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (100, 30)])
+async def test_an_answer_stays_in_view_above_what_is_down_said_again_with_the_menu(monkeypatch, width, height):
+    """At 80 columns what is down is said again above the menu after every screen, a sentence per
+    part, and the check of whether an answer fits counted only the health line and the menu: with
+    both workers stopped and PostgreSQL not answering, a ten-line answer's first lines scrolled
+    out of view under them with no key awaited."""
+    down = _stack_with({
+        "postgres": "no answer at postgresql://postgres@127.0.0.1:5433/orders (ConnectionRefusedError: [Errno 111]"
+                    " Connect call failed)",
+        "order-worker": "stopped (SIGSTOP): not serving order-tq; kill -CONT 26557 resumes it",
+        "shipping-worker": "stopped (SIGSTOP): not serving shipping-tq; kill -CONT 26558 resumes it",
+    })
+
+    class _Stack:
+        async def status(self):
+            return down
+
+    async def ask(question: Any, *, escape: bool = True) -> bool:
+        return False  # "Start what is down?": no
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    pauses = paused(monkeypatch)
+    console, out = terminal(width, height)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Health", tui.health)  # as run() does, before the first menu
+    tui.menu_shown = True
+    pauses.clear()
+    menu_rows = len(tui.menu()) + 1
+    answer = "\n".join(f"Line {n} of a screen's answer." for n in range(1, height - menu_rows - 3))
+
+    async def answered() -> None:
+        await pager.say(console, Text(answer))
+
+    out.seek(0), out.truncate()
+    await tui.guarded("Approve / reject", answered)
+    await tui.health()  # what comes next above the menu
+    rows = pager.screen_rows(out.getvalue(), width) + menu_rows
+    assert rows > height, out.getvalue()  # the answer's first line would go out of view
+    assert pauses == ["Press any key to go back to the menu"]

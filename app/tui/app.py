@@ -55,6 +55,9 @@ class Tui:
         self.said_down: list[str] = []  # what is down, as last said above the menu
         self.offered_start: list[str] = []  # the parts down when "Start what is down?" was last asked
         self.health_rows = 1  # the rows the health line took, as last printed above the menu
+        # The rows of what is down, said again with the health line above the menu after every
+        # screen (in a short terminal, once per outage: 0 then).
+        self.down_rows = 0
         self.menu_shown = False  # before it, a key awaited leads to the menu, not back to it
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
@@ -116,6 +119,7 @@ class Tui:
         status = await Stack().status()
         line = self.health_above_menu(status)
         self.health_rows = line.plain.count("\n") + 1
+        self.down_rows = 0
         self.console.print(line)
         sentences = down_parts(status)
         # In a short terminal, said once until what is down changes, and then the one-line summary
@@ -129,13 +133,14 @@ class Tui:
         # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
         server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
         stopped = all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down)
+        said = [Text(sentence, style="red") for sentence in sentences]
+        if stopped:  # `up` refuses a stopped process (it would start a second one beside it)
+            said.append(Text("Starting cannot help a stopped process; resume it as said above.", style="yellow"))
         if not said_before:
-            said = [Text(sentence, style="red") for sentence in sentences]
-            if stopped:  # `up` refuses a stopped process (it would start a second one beside it)
-                said.append(Text("Starting cannot help a stopped process; resume it as said above.", style="yellow"))
             # As an answer, kept in view: at 40x12 they, the line above and the menu took fifteen
             # lines, and "kill -CONT <pid>" went out of view as the TUI opened.
             await pager.say(self.console, Group(*said))
+        self.down_rows = 0 if self.short_of_lines(status) else pager.rows(self.console, Group(*said))
         if stopped:
             self.offered_start = []
             return
@@ -191,14 +196,19 @@ class Tui:
         pager.answer_rows()  # one left by an earlier screen is not this one's
         if not await run_screen(shielded()):  # Ctrl-C: what the screen said as it stopped stays in view too
             self.console.print("[dim]Back to the menu.[/]")
-        # The menu drawn under a longer answer would push its first lines out of view.
-        if self.console.is_terminal and (rows := pager.answer_rows()) and rows > self.rows_left_for_answer():
+        # The menu drawn under a longer answer would push its first lines out of view; after a
+        # screen, so would what is down, said again above the menu (not after the health's own).
+        left = self.rows_left_for_answer(then_health=screen != self.health)
+        if self.console.is_terminal and (rows := pager.answer_rows()) and rows > left:
             # At start-up, what is down is said before any menu: there is none to go back to.
             await pause("Press any key to go back to the menu" if self.menu_shown else "Press any key to see the menu")
 
-    def rows_left_for_answer(self) -> int:
-        """The rows the health line and the menu leave in view above them."""
-        return self.console.height - self.health_rows - (len(self.menu()) + 1)
+    def rows_left_for_answer(self, then_health: bool = True) -> int:
+        """The rows the health line and the menu leave in view above them, and, ``then_health``,
+        what is down said again with the health line: at 80 columns and wider a sentence per part
+        down, which the check left out, and a long answer's first lines went out of view."""
+        down_rows = self.down_rows if then_health else 0
+        return self.console.height - self.health_rows - down_rows - (len(self.menu()) + 1)
 
     async def dashboard(self) -> None:
         choices = [Choice("All states", value=ALL_STATES)] + [Choice(s.value, value=s.value) for s in OrderState]

@@ -103,9 +103,14 @@ async def say(console: Console, text: RenderableType) -> None:
     if await show(console, lambda c: c.print(text), "The answer"):
         _answer_rows = 0
         return
+    _answer_rows = rows(console, text)
+
+
+def rows(console: Console, text: RenderableType) -> int:
+    """The rows ``text`` takes printed on ``console``'s terminal."""
     with console.capture() as captured:
         console.print(text)
-    _answer_rows = screen_rows(captured.get(), console.width)
+    return screen_rows(captured.get(), console.width)
 
 
 def answer_rows() -> int:
