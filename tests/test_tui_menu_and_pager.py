@@ -1852,3 +1852,65 @@ def test_a_simulation_of_one_order_names_it_once():
     sim.created_ids = ["s-1"]
     sim.states, sim.sent, sim.approved = {"s-1": "SHIPPED"}, set(), 1
     assert summary_lines(sim, 1, 4.0, stopped=False)[0].plain == "Done in 4.0 s: 1 of 1 order started (s-1), 1 approved."
+
+
+class _ApprovalRowsLag(_SlowApprovals):
+    """Each approval is answered at once, but the order's row says so only ``lag_s`` later (the
+    workflow records the decision after accepting it), or never (``lag_s`` None)."""
+
+    def __init__(self, lag_s: float | None) -> None:
+        super().__init__()
+        self.lag_s = lag_s
+        self.answered = 0
+
+    async def approve(self, order_id: str, by: str) -> str:
+        self.answered += 1
+        if self.lag_s is not None:
+            asyncio.get_running_loop().call_later(self.lag_s, self.states.__setitem__, order_id, "PAID")
+        return f"Order {order_id} approved."
+
+
+async def test_a_simulation_stopped_waits_briefly_for_the_approvals_it_was_answered_to_be_recorded(monkeypatch):
+    """Ctrl-C early in a simulation read "25 approved" beside "Still running 25: AWAITING_APPROVAL
+    12 …": the rows lagged behind the approvals already accepted. The summary waits a moment,
+    within a bound, for the database to show them."""
+    from app.tui import simulate
+
+    service = _ApprovalRowsLag(lag_s=0.3)
+    text = await _simulation_stopped(monkeypatch, service, 12, True, lambda: service.answered == 12)
+    assert "), 12 approved." in text
+    assert "Still running 12: PAID 12" in text
+    assert "AWAITING_APPROVAL" not in text.split("Stopped waiting after", 1)[1]
+
+
+async def test_a_simulation_stopped_says_which_approved_orders_the_database_does_not_show_yet(monkeypatch):
+    """With the rows still behind once the wait is over (PostgreSQL slow, the order worker
+    stopped), the summary says so rather than "12 approved" beside "AWAITING_APPROVAL 12"."""
+    from app.tui import simulate
+
+    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 0.2, raising=False)
+    service = _ApprovalRowsLag(lag_s=None)
+    began = asyncio.get_running_loop().time()
+    text = await _simulation_stopped(monkeypatch, service, 12, True, lambda: service.answered == 12)
+    assert asyncio.get_running_loop().time() - began < 3  # the wait has its bound
+    assert "), 12 approved." in text
+    assert "Still running 12: AWAITING_APPROVAL 12 (12 of them approved; the database does not show it yet)" in text
+    assert "await review" not in text
+
+
+async def test_ctrl_c_again_while_a_stopped_simulation_waits_for_its_rows_gives_the_summary_at_once(monkeypatch):
+    from app.tui import simulate
+
+    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 3600, raising=False)
+    _simulation_answers(monkeypatch, ["3", True], poll_s=0.01)
+    service = _ApprovalRowsLag(lag_s=None)
+    out = io.StringIO()
+    screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
+    await _until(lambda: service.answered == 3)
+    screen.cancel()  # what Ctrl-C does to the screen
+    await asyncio.sleep(0.3)  # waiting for the rows
+    assert not screen.done()
+    screen.cancel()  # and again
+    await asyncio.wait_for(screen, 5)
+    text = " ".join(out.getvalue().split())
+    assert "), 3 approved." in text and "(3 of them approved; the database does not show it yet)" in text

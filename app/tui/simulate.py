@@ -44,6 +44,11 @@ READ_WAIT_S = 3.0
 # A simulation that stands still this long (nothing created, failed or moved) asks Temporal
 # whether it answers: stopped, it held every start for ~30 s with the bars at 0 and nothing said.
 STALL_S = 3.0
+# Stopped, the summary waits up to this long for the rows of the approvals already answered: the
+# workflow records a decision after accepting it, and "25 approved" stood beside
+# "AWAITING_APPROVAL 12". Still behind after it, the summary says so.
+RECORD_WAIT_S = 2.0
+RECORD_POLL_S = 0.2
 # The states only an approval leads to.
 APPROVED_STATES = frozenset(
     s.value for s in (OrderState.APPROVED, OrderState.PAID, OrderState.PACKED, OrderState.DISPATCHED, OrderState.SHIPPED)
@@ -224,6 +229,22 @@ class Simulation:
             if self.states.get(order_id) in before and order_id not in self.approved_ids
         ]
 
+    def approvals_not_recorded(self) -> list[str]:
+        """The orders whose approval was answered but whose row still reads before the decision."""
+        before = {s.value for s in BEFORE_DECISION_STATES}
+        return [
+            order_id for order_id in self.started
+            if order_id in self.approved_ids and self.states.get(order_id) in before
+        ]
+
+    async def wait_for_approvals_recorded(self, bound_s: float) -> None:
+        """Read our orders again until their rows show the approvals answered, for at most
+        ``bound_s`` (and not while PostgreSQL does not answer)."""
+        deadline = time.monotonic() + bound_s
+        while self.approvals_not_recorded() and not self.database_problem and time.monotonic() < deadline:
+            await asyncio.sleep(RECORD_POLL_S)
+            await self.refresh(approve=False)
+
     def stop(self) -> None:
         self.stopped = True
         for task in list(self._background):
@@ -297,6 +318,9 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
         lines.append(states_line(f"Ended {sum(ended.values())}:", ended))
     if running:
         lines.append(states_line(f"Still running {sum(running.values())}:", running))
+        if lagging := len(sim.approvals_not_recorded()):
+            # Counted as approved above: said, lest "12 approved" read against "AWAITING_APPROVAL 12".
+            lines[-1].append(f" ({lagging} of them approved; the database does not show it yet)")
     waiting = sim.awaiting_review()
     # Approvals cut off before their answer: they may still take effect.
     on_the_way = sum(1 for order_id in waiting if order_id in sim.sent - sim.answered)
@@ -397,16 +421,19 @@ async def simulate_orders(service: Any, console: Console) -> None:
             if creating is not None and not creating.done():
                 creating.cancel()
             sim.stop()
+        took = time.monotonic() - began  # not the wait for the rows below
         if stopped:
             # Where they stand now, creates cut off midway included (they may have started);
             # the bars left on the screen show the same counts as the summary below them.
             try:
                 await sim.refresh(approve=False)
+                await sim.wait_for_approvals_recorded(RECORD_WAIT_S)
+            except asyncio.CancelledError:  # Ctrl-C again: the summary at once, as it stands
+                pass
             except Exception as error:  # the summary below still says what this screen saw
                 log.warning("event=simulation_final_poll_failed error=%r", error)
         show_counts()
         live.update(progress)  # the counts per state follow in the summary
-    took = time.monotonic() - began
     lines = summary_lines(sim, n, took, stopped)
     if silent:
         lines.append(Text(silent, style="red"))
