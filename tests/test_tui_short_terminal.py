@@ -507,3 +507,29 @@ async def test_an_answer_stays_in_view_above_what_is_down_said_again_with_the_me
     rows = pager.screen_rows(out.getvalue(), width) + menu_rows
     assert rows > height, out.getvalue()  # the answer's first line would go out of view
     assert pauses == ["Press any key to go back to the menu"]
+
+
+async def test_a_new_order_s_answer_keeps_its_total_and_state_in_view_at_40x12(monkeypatch):
+    """At 40x12 "Order ord-ee2657e4 created for 139.99 (workflow order-ord-ee2657e4)." went out of
+    view under the menu as it was drawn: only "Order ord-ee2657e4 is now AWAITING_APPROVAL." was
+    left of the answer, printed apart from it."""
+    from app.tui import forms
+    from tests.test_tui_menu_and_pager import _form_answers, _ServiceWithoutOrderWorker
+
+    class _Validated(_ServiceWithoutOrderWorker):
+        async def order_worker_running(self) -> bool:
+            return True
+
+        async def status(self, order_id: str) -> dict:
+            return {"state": "AWAITING_APPROVAL"}
+
+    _form_answers(monkeypatch, ["ord-ee2657e4", ["WIDGET-1"], "1", True])
+    pauses = paused(monkeypatch)
+    console, out = terminal(40, 12)
+    tui = tui_app.Tui(console)
+    tui.menu_shown = True
+    await tui.guarded("Create order", lambda: forms.create_order(_Validated(), console, {}))
+    said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
+    assert "Order ord-ee2657e4 created for 8.99 (workflow order-ord-ee2657e4)." in said, said
+    assert "Order ord-ee2657e4 is now AWAITING_APPROVAL." in said, said
+    assert pauses == ["Press any key to go back to the menu"]

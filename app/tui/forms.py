@@ -231,8 +231,10 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         # As one answer: at 40x12 the menu and what is down pushed all of it out of view.
         await pager.say(console, Group(*said))
         return
-    console.print(Group(*said))
-    await show_progress(service, console, created.order_id)
+    said.append(await show_progress(service, console, created.order_id))
+    # As one answer too: printed apart, "… created for 139.99 (workflow …)." went out of view at
+    # 40x12, and only "… is now AWAITING_APPROVAL." was left above the menu.
+    await pager.say(console, Group(*said))
 
 
 async def same_address_as_last(last: dict[str, Any] | None, width: int = 80) -> dict[str, Any] | None:
@@ -250,11 +252,12 @@ async def same_address_as_last(last: dict[str, Any] | None, width: int = 80) -> 
     return None
 
 
-async def show_progress(service: Any, console: Console, order_id: str, wait_s: float = 10.0) -> None:
-    """Follow a new order until it awaits review (or settles), so the operator sees the workflow's answer."""
+async def show_progress(service: Any, console: Console, order_id: str, wait_s: float = 10.0) -> Text:
+    """Follow a new order until it awaits review (or settles), so the operator sees the
+    workflow's answer: the line that says where it stands."""
     deadline = time.monotonic() + wait_s
     state = None
-    with keys_not_echoed(), console.status(f"Waiting for order {order_id} to be validated…"):
+    with keys_not_echoed(), console.status(f"Order {order_id} created; waiting for it to be validated…"):
         while (left := deadline - time.monotonic()) > 0:
             try:
                 # Within what is left: with PostgreSQL stopped (SIGSTOP) a read waited for as long,
@@ -266,6 +269,5 @@ async def show_progress(service: Any, console: Console, order_id: str, wait_s: f
                 break
             await asyncio.sleep(0.3)
     if state is None:
-        console.print(f"Order {order_id} is starting; follow it on the live dashboard.")
-    else:
-        console.print(Text.assemble(f"Order {order_id} is now ", state_text(state), "."))
+        return Text(f"Order {order_id} is starting; follow it on the live dashboard.")
+    return Text.assemble(f"Order {order_id} is now ", state_text(state), ".")
