@@ -160,6 +160,23 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
+def packed(pieces: list[Text], width: int | None = None, separator: str = "  ") -> Text:
+    """The pieces on a line, ``separator`` between them, and, given a ``width``, a line break
+    between two pieces rather than within one: the terminal broke "SHIPPED 48" between the
+    state and its count at 40 columns."""
+    text, used = Text(), 0
+    for piece in pieces:
+        if used and width is not None and used + len(separator) + piece.cell_len > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append(separator)
+            used += len(separator)
+        text.append_text(piece)
+        used += piece.cell_len
+    return text
+
+
 def page_line(shown: int, offset: int, total: int, state: str | None = None, everything: int | None = None) -> str:
     """Which orders of how many a page shows, and how to see the next (a list is never cut
     silently). ``total`` counts the orders the list is of (those in ``state``, if given);

@@ -10,7 +10,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from rich.console import Console
+from rich.console import Console, Group
 
 from activities import rules
 from app.render import audit_timeline, print_audit
@@ -1221,3 +1221,40 @@ async def test_leaving_the_dashboard_leaves_nothing_of_it_above_the_menu(monkeyp
         await _stopped(screen)
     shown = [line for line in _screen(out.getvalue(), width, height) if line]
     assert shown == ["? Show orders in which state? All states"], shown
+
+
+STATES_SPLIT_AT_40 = {"AWAITING_APPROVAL": 3, "SHIPPED": 48, "CANCELLED": 1, "REJECTED": 1}
+
+
+def _kept_whole(lines: list[str], counts: dict[str, int]) -> bool:
+    """Whether each state's name stands on the same line as its count."""
+    return all(any(f"{state} {n}" in line for line in lines) for state, n in counts.items())
+
+
+@pytest.mark.parametrize("width", [36, 40, 50])
+def test_the_dashboards_counts_keep_each_state_beside_its_count_on_a_narrow_terminal(width):
+    """At 40x12 the counts read "53 orders  AWAITING_APPROVAL 3  SHIPPED" / "48  CANCELLED 1 …":
+    the terminal width broke the line between a state and its count."""
+    view = dashboard_view(ORDERS, STATES_SPLIT_AT_40, width=width)
+    lines = render(view, width=width).splitlines()
+    assert _kept_whole(lines, STATES_SPLIT_AT_40), lines
+    assert summary_bar(STATES_SPLIT_AT_40).plain == "53 orders  AWAITING_APPROVAL 3  SHIPPED 48  CANCELLED 1  REJECTED 1"
+
+
+@pytest.mark.parametrize("width", [36, 40])
+def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width):
+    """At 40 columns a running simulation read "10 orders  RECEIVED 3  AWAITING_APPROVAL" / "7
+    approved 7", and its summary broke "Still running 20: … APPROVED" / "9  PAID 8" alike."""
+    from app.tui.simulate import Simulation, summary_lines
+
+    sim = Simulation(service=None, n=20, auto_approve=True)
+    sim.created_ids = [f"s-{n:02d}" for n in range(20)]
+    states = ["RECEIVED"] * 1 + ["AWAITING_APPROVAL"] * 2 + ["APPROVED"] * 9 + ["PAID"] * 8
+    sim.states = dict(zip(sim.created_ids, states))
+    sim.approved = 17
+    counts = {"RECEIVED": 1, "AWAITING_APPROVAL": 2, "APPROVED": 9, "PAID": 8}
+    live = render(sim, width=width).splitlines()
+    assert _kept_whole(live, counts) and any("approved 17" in line for line in live), live
+    said = render(Group(*summary_lines(sim, 20, 1.3, stopped=True, width=width)), width=width).splitlines()
+    assert _kept_whole(said, counts), said
+    assert any(line.startswith("Still running 20: RECEIVED 1") for line in said), said

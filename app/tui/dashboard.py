@@ -28,7 +28,7 @@ from app.stack import Stack
 from app.tui.actions import short_id
 from app.tui.health import health_line, health_summary
 from app.waiting import within
-from app.render import clock_text, last_error_text, plural, state_style, state_text
+from app.render import clock_text, last_error_text, packed, plural, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
 log = logging.getLogger("app.tui")
@@ -97,7 +97,7 @@ def rows_left(rows: int, counts: dict[str, int], width: int, state_filter: str |
     columns they took more, and the view, cropped, lost its last rows and "q: back". (Filtered,
     "Newest 13 AWAITING_APPROVAL orders" took two lines under ~36 columns.)"""
     wrapped = (
-        wrapped_lines(summary_bar(counts), width)
+        wrapped_lines(summary_bar(counts, width), width)
         + wrapped_lines(Text(table_title(rows, state_filter)), width)
         # Its time as long as a refresh's can be (run_dashboard cuts one at QUERY_TIMEOUT_S):
         # measured with "999 ms", one of a second or more took a line more at 71 or 36 columns.
@@ -106,17 +106,19 @@ def rows_left(rows: int, counts: dict[str, int], width: int, state_filter: str |
     return max(1, rows - (wrapped - 5))
 
 
-def summary_bar(counts: dict[str, int]) -> Text:
-    """Orders per state, in the order an order moves through them; states with none are left out."""
-    text = Text()
-    total = sum(counts.values())
-    text.append(plural(total, "order"), style="bold")
-    for state in OrderState:
-        n = counts.get(state.value, 0)
-        if n:
-            text.append("  ")
-            text.append(f"{state.value} {n}", style=state_style(state.value))
-    return text
+def summary_bar(counts: dict[str, int], width: int | None = None) -> Text:
+    """Orders per state, in the order an order moves through them; states with none are left
+    out. Given a ``width``, a line breaks between two states, not between a state and its count."""
+    return packed(summary_pieces(counts), width)
+
+
+def summary_pieces(counts: dict[str, int]) -> list[Text]:
+    """The count of all orders, then each state's with it."""
+    return [Text(plural(sum(counts.values()), "order"), style="bold")] + [
+        Text(f"{state.value} {counts[state.value]}", style=state_style(state.value))
+        for state in OrderState
+        if counts.get(state.value)
+    ]
 
 
 # The states' names where the short layout has no room for them whole ("51 orders  AWAITING_APPROVAL …"
@@ -248,7 +250,7 @@ def dashboard_view(
             if isinstance(line, Text):
                 line.no_wrap, line.overflow = True, "ellipsis"
         return Group(*parts)
-    parts.append(summary_bar(counts))
+    parts.append(summary_bar(counts, width))
     if late is not None:
         parts.append(late)
     parts += [dashboard_table(orders, title=title, width=width), footer]

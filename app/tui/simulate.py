@@ -13,13 +13,13 @@ from collections import Counter
 from typing import Any
 
 import questionary
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from app.errors import OperatorError, StackUnreachable, lost_database
-from app.render import plural, state_style
+from app.render import packed, plural, state_style
 from app.tui.actions import (
     DatabaseDown,
     fitted,
@@ -29,7 +29,7 @@ from app.tui.actions import (
     temporal_silent,
 )
 from app.tui import pager
-from app.tui.dashboard import summary_bar
+from app.tui.dashboard import summary_pieces
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
 from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
@@ -207,15 +207,17 @@ class Simulation:
                 self.answered.add(order_id)
                 log.info("event=simulated_approval_refused order_id=%s error=%s", order_id, error)
 
-    def __rich__(self) -> Text:
-        """The live line under the progress bars: our orders per state."""
-        text = summary_bar(Counter(self.states.values()))
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """The live line under the progress bars: our orders per state, laid out for the
+        terminal's width (broken between two states, not within one)."""
+        pieces = summary_pieces(Counter(self.states.values()))
         if self.auto_approve:
-            approved = self.approvals_done
-            text.append(f"   approved {approved}" + (f", refused {self.refusals}" if self.refusals else ""), style="dim")
+            refused = f", refused {self.refusals}" if self.refusals else ""
+            pieces.append(Text(f"approved {self.approvals_done}{refused}", style="dim"))
+        text = packed(pieces, options.max_width)
         if self.database_problem:
             text.append(f"\n{self.database_problem}; retrying…", style="red")
-        return text
+        yield text
 
     def awaiting_review(self) -> list[str]:
         """The orders recorded that have not had their review yet: awaiting it, or on their way
@@ -301,10 +303,11 @@ class StallWatch:
             self.asking.cancel()
 
 
-def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[Text]:
+def summary_lines(sim: Simulation, n: int, took: float, stopped: bool, width: int | None = None) -> list[Text]:
     """What the simulation did: how many orders started (and were approved), how many ended in
     which state, how many were still running, which of those are left for the operator to
-    review, and which are not recorded yet (no menu lists those)."""
+    review, and which are not recorded yet (no menu lists those). Given a ``width``, the lines
+    of counts per state break between two states."""
     started = sim.started
     span = f" ({started[0]} … {started[-1]})" if len(started) > 1 else f" ({started[0]})" if started else ""
     done = [f"{len(started)} of {plural(n, 'order')} started{span}"]
@@ -315,12 +318,12 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
     ended = Counter(state for state in sim.states.values() if OrderState(state).terminal)
     running = Counter(state for state in sim.states.values() if not OrderState(state).terminal)
     if ended:
-        lines.append(states_line(f"Ended {sum(ended.values())}:", ended))
+        lines.append(states_line(f"Ended {sum(ended.values())}:", ended, width))
     if running:
-        lines.append(states_line(f"Still running {sum(running.values())}:", running))
-        if lagging := len(sim.approvals_not_recorded()):
-            # Counted as approved above: said, lest "12 approved" read against "AWAITING_APPROVAL 12".
-            lines[-1].append(f" ({lagging} of them approved; the database does not show it yet)")
+        # Counted as approved above: said, lest "12 approved" read against "AWAITING_APPROVAL 12".
+        lagging = len(sim.approvals_not_recorded())
+        note = f"({lagging} of them approved; the database does not show it yet)" if lagging else None
+        lines.append(states_line(f"Still running {sum(running.values())}:", running, width, note))
     waiting = sim.awaiting_review()
     # Approvals cut off before their answer: they may still take effect.
     on_the_way = sum(1 for order_id in waiting if order_id in sim.sent - sim.answered)
@@ -349,14 +352,16 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool) -> list[T
     return lines
 
 
-def states_line(label: str, counts: Counter) -> Text:
-    """``label`` and the count of each state, in the order an order moves through them."""
-    text = Text(label)
-    for state in OrderState:
-        if counts.get(state.value):
-            text.append("  " if len(text) > len(label) else " ")
-            text.append(f"{state.value} {counts[state.value]}", style=state_style(state.value))
-    return text
+def states_line(label: str, counts: Counter, width: int | None = None, note: str | None = None) -> Text:
+    """``label`` and the count of each state, in the order an order moves through them, then
+    ``note``; given a ``width``, broken between two states, not within one."""
+    pieces = [
+        Text(f"{state.value} {counts[state.value]}", style=state_style(state.value))
+        for state in OrderState
+        if counts.get(state.value)
+    ]
+    pieces[0] = Text.assemble(f"{label} ", pieces[0])  # the label stays with the first
+    return packed(pieces + ([Text(note)] if note else []), width, separator="  ")
 
 
 async def simulate_orders(service: Any, console: Console) -> None:
@@ -434,7 +439,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
                 log.warning("event=simulation_final_poll_failed error=%r", error)
         show_counts()
         live.update(progress)  # the counts per state follow in the summary
-    lines = summary_lines(sim, n, took, stopped)
+    lines = summary_lines(sim, n, took, stopped, console.width)
     if silent:
         lines.append(Text(silent, style="red"))
     if sim.database_problem:
