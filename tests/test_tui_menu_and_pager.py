@@ -1914,3 +1914,26 @@ async def test_ctrl_c_again_while_a_stopped_simulation_waits_for_its_rows_gives_
     await asyncio.wait_for(screen, 5)
     text = " ".join(out.getvalue().split())
     assert "), 3 approved." in text and "(3 of them approved; the database does not show it yet)" in text
+
+
+@pytest.mark.parametrize("width", [30, 36, 40, 43, 46, 52, 80])
+async def test_the_items_question_breaks_its_hint_between_words_in_a_narrow_terminal(monkeypatch, width):
+    """At 43 columns "? Items (arrows move, space picks, enter when done)" wrapped as "… enter wh"
+    / "en done)", and at 40 its second line began with a space (" when done)")."""
+    from app.tui import forms
+
+    drawn: list[str] = []
+    real_checkbox = forms.questionary.checkbox
+
+    def checkbox(message: str, instruction: str | None = None, **options: Any) -> Any:
+        drawn.append(f"? {message} {instruction}")
+        return real_checkbox(message, instruction=instruction, **options)
+
+    monkeypatch.setattr(forms.questionary, "checkbox", checkbox)
+    _form_answers(monkeypatch, ["hint-1", ["WIDGET-1"], "1", False])
+    await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=io.StringIO(), width=width), {})
+    [question] = drawn
+    lines = question.split("\n")
+    assert all(len(line) < width and line == line.strip() for line in lines), lines
+    assert " ".join(question.split()) == "? Items (arrows move, space picks, enter when done)"
+    assert len(lines) == (1 if width >= 52 else 2), lines

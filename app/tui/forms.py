@@ -20,7 +20,7 @@ from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui import pager
-from app.tui.prompts import ask, keys_not_echoed, relabel_on_resize
+from app.tui.prompts import ask, hint_between_words, keys_not_echoed, relabel_on_resize
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -184,7 +184,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     picking = questionary.checkbox(
         "Items",
         # Short: the default instruction wraps mid-word at 80 columns.
-        instruction="(arrows move, space picks, enter when done)",
+        instruction=hint_between_words("Items", "(arrows move, space picks, enter when done)", console.width),
         choices=choices,
         validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
     )

@@ -299,6 +299,20 @@ def select_hint(message: str, width: int) -> str | None:
     return None if len(message) + len(ARROWS_HINT) + QUESTION_FRAME <= width else " "
 
 
+def hint_between_words(message: str, hint: str, width: int) -> str:
+    """``hint`` with a line break before each word that would reach the terminal's edge after
+    "? message ": the Items question's hint broke mid-word at 43 columns ("… enter wh" / "en
+    done)"), and at 40 its second line began with a space."""
+    broken, column = "", len(message) + QUESTION_FRAME - 1  # after "? ", the message and a space
+    for word in hint.split():
+        gap = " " if broken and not broken.endswith("\n") else ""
+        if column + len(gap + word) >= width:  # a line as wide as the terminal wraps too
+            broken, gap, column = broken + "\n", "", 0
+        broken += gap + word
+        column += len(gap + word)
+    return broken
+
+
 def relabel_on_resize(application: Any, choices: list[Any], labels: Callable[[int], list[str]]) -> None:
     """Before each drawing, the choices' titles made for the terminal's width as it is now
     (``labels(width)``): prompt_toolkit redraws an open list after a resize, but with the titles
