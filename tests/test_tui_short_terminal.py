@@ -533,3 +533,42 @@ async def test_a_new_order_s_answer_keeps_its_total_and_state_in_view_at_40x12(m
     assert "Order ord-ee2657e4 created for 8.99 (workflow order-ord-ee2657e4)." in said, said
     assert "Order ord-ee2657e4 is now AWAITING_APPROVAL." in said, said
     assert pauses == ["Press any key to go back to the menu"]
+
+
+async def test_an_answer_stays_in_view_when_what_is_down_changed_during_its_screen(monkeypatch):
+    """The check after a screen counts what was said of the stack above the menu the last time:
+    with both workers gone during the screen, the two sentences, "Start what is down?" and its
+    answer came under the answer too, unforeseen, and its first lines went out of view."""
+    healthy = _stack_with({})
+    down = _stack_with({"order-worker": "not running", "shipping-worker": "not running"})
+    statuses = iter([healthy, down])
+
+    class _Stack:
+        async def status(self):
+            return next(statuses)
+
+    async def ask(question: Any, *, escape: bool = True) -> bool:
+        return False  # "Start what is down?": no
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ask", ask)
+    pauses = paused(monkeypatch)
+    console, out = terminal(80, 24)
+    tui = tui_app.Tui(console)
+    await tui.guarded("Health", tui.health)
+    tui.menu_shown = True
+    menu_rows = len(tui.menu()) + 1
+    answer = "\n".join(f"Line {n} of a screen's answer." for n in range(1, 24 - menu_rows - 1))
+
+    async def answered() -> None:
+        await pager.say(console, Text(answer))
+
+    out.seek(0), out.truncate()
+    await tui.guarded("Approve / reject", answered)
+    assert pauses == []  # as far as the screen could tell, it fitted
+    await tui.guarded("Health", tui.health)
+    rows = pager.screen_rows(out.getvalue(), 80) + 1 + menu_rows  # and the question's answer
+    assert rows > 24, out.getvalue()
+    assert pauses == ["Press any key to go back to the menu"]
+    said = Text.from_ansi(out.getvalue()).plain
+    assert said.index("Line 1 of") < said.index("order worker is down")  # kept before what is down is said

@@ -35,6 +35,8 @@ ALL_STATES = "\0all"
 # left (its answer): at 40x12 the health line (three lines) and the menu (nine) filled the
 # terminal, and "Order o-12 approved." went out of view as it was given.
 ANSWER_LINES = 4
+# "? Start what is down? No" and "Left down; …" under what is down.
+OFFER_LINES = 2
 
 
 def main_menu(entries: list[tuple[str, Any]], pointed: int, **prompt_options: Any) -> questionary.Question:
@@ -58,6 +60,7 @@ class Tui:
         # The rows of what is down, said again with the health line above the menu after every
         # screen (in a short terminal, once per outage: 0 then).
         self.down_rows = 0
+        self.answer_in_view = 0  # the rows of the last screen's answer, in view with no key awaited
         self.menu_shown = False  # before it, a key awaited leads to the menu, not back to it
 
     def menu(self) -> list[tuple[str, Callable[[], Awaitable[None]] | None]]:
@@ -118,37 +121,40 @@ class Tui:
         """The health line; when a part is down, offer to start it rather than fail later."""
         status = await Stack().status()
         line = self.health_above_menu(status)
-        self.health_rows = line.plain.count("\n") + 1
-        self.down_rows = 0
-        self.console.print(line)
         sentences = down_parts(status)
         # In a short terminal, said once until what is down changes, and then the one-line summary
         # stands for them: at 40x12 they and the menu pushed the answer just given out of view.
         said_before = sentences == self.said_down and self.short_of_lines(status)
         self.said_down = sentences
-        if status.healthy:
-            self.offered_start = []
-            return
         down = [part for part in status.parts if not part.healthy]
         # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
         server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
-        stopped = all(is_stopped(part) or (server_stopped and part.name not in SERVERS) for part in down)
+        stopped = bool(down) and all(is_stopped(p) or (server_stopped and p.name not in SERVERS) for p in down)
         said = [Text(sentence, style="red") for sentence in sentences]
         if stopped:  # `up` refuses a stopped process (it would start a second one beside it)
             said.append(Text("Starting cannot help a stopped process; resume it as said above.", style="yellow"))
+        # Asked once per outage: a no (or Esc) stands until what is down changes; it was asked
+        # again above the menu after every screen.
+        offer = bool(down) and not stopped and self.offered_start != [part.name for part in down]
+        # The answer just given stays in view under all of it: what is down may have changed
+        # since the screen's own check, which counted what was said here the last time.
+        said_rows = pager.rows(self.console, Group(*said)) if said else 0
+        self.health_rows = line.plain.count("\n") + 1
+        self.down_rows = 0 if self.short_of_lines(status) else said_rows
+        await self.keep_in_view(self.health_rows + (0 if said_before else said_rows) + (OFFER_LINES if offer else 0))
+        self.console.print(line)
+        if status.healthy:
+            self.offered_start = []
+            return
         if not said_before:
             # As an answer, kept in view: at 40x12 they, the line above and the menu took fifteen
             # lines, and "kill -CONT <pid>" went out of view as the TUI opened.
             await pager.say(self.console, Group(*said))
-        self.down_rows = 0 if self.short_of_lines(status) else pager.rows(self.console, Group(*said))
-        if stopped:
-            self.offered_start = []
+        if not offer:
+            if stopped:
+                self.offered_start = []
             return
-        # Asked once per outage: a no (or Esc) stands until what is down changes; it was asked
-        # again above the menu after every screen.
-        offered, self.offered_start = self.offered_start, [part.name for part in down]
-        if offered == self.offered_start:
-            return
+        self.offered_start = [part.name for part in down]
         pager.answer_rows()  # the question comes right under them: no key to press for them too
         try:
             start = await ask(questionary.confirm("Start what is down?", default=True))
@@ -158,6 +164,17 @@ class Tui:
             await self.guarded("Start the stack", self.start_stack)
         else:  # not asked again while the same parts are down: say how to start them later
             self.console.print("[dim]Left down; ./start.sh up, from another shell, starts it.[/]")
+
+    async def keep_in_view(self, rows_above_menu: int) -> None:
+        """Wait for a key before ``rows_above_menu`` and the menu push the last screen's answer,
+        still in view, out of it."""
+        rows, self.answer_in_view = self.answer_in_view, 0
+        if rows and rows + rows_above_menu + len(self.menu()) + 1 > self.console.height:
+            await self.key_before_the_menu()
+
+    async def key_before_the_menu(self) -> None:
+        # At start-up, what is down is said before any menu: there is none to go back to.
+        await pause("Press any key to go back to the menu" if self.menu_shown else "Press any key to see the menu")
 
     async def start_stack(self) -> None:
         status = await ensure_up(self.console)
@@ -199,9 +216,10 @@ class Tui:
         # The menu drawn under a longer answer would push its first lines out of view; after a
         # screen, so would what is down, said again above the menu (not after the health's own).
         left = self.rows_left_for_answer(then_health=screen != self.health)
-        if self.console.is_terminal and (rows := pager.answer_rows()) and rows > left:
-            # At start-up, what is down is said before any menu: there is none to go back to.
-            await pause("Press any key to go back to the menu" if self.menu_shown else "Press any key to see the menu")
+        rows = pager.answer_rows() if self.console.is_terminal else 0
+        self.answer_in_view = 0 if rows > left else rows  # the health step keeps one left in view
+        if rows and rows > left:
+            await self.key_before_the_menu()
 
     def rows_left_for_answer(self, then_health: bool = True) -> int:
         """The rows the health line and the menu leave in view above them, and, ``then_health``,
