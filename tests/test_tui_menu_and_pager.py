@@ -1937,3 +1937,22 @@ async def test_the_items_question_breaks_its_hint_between_words_in_a_narrow_term
     assert all(len(line) < width and line == line.strip() for line in lines), lines
     assert " ".join(question.split()) == "? Items (arrows move, space picks, enter when done)"
     assert len(lines) == (1 if width >= 52 else 2), lines
+
+
+@pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])
+async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line_under_it(choice, width):
+    """At 40x12 "? Show orders in which state? All states" is exactly 40 columns: the cursor after
+    it wrapped onto a line of its own, and a blank line stood between the echo and the dashboard
+    (then the menu)."""
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = questionary.select(
+            "Show orders in which state?", choices=["All states", "AWAITING_APPROVAL"], input=keys,
+            output=_Terminal(12, width),
+        )
+        _keep_the_last_drawing(question.application, drawn)
+        keys.send_text(("\x1b[B" if choice != "All states" else "") + "\r")
+        assert await prompts.ask(question) == choice
+    echo = drawn[-1]
+    assert echo.split() == ["?", "Show", "orders", "in", "which", "state?", *choice.split()], echo
+    assert "" not in echo.split("\n") and all(len(line) < width for line in echo.split("\n")), echo

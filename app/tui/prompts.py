@@ -220,7 +220,9 @@ def _echo_between_words(question: Question) -> None:
         if not application.is_done:
             return fragments
         answer = [("class:answer", typed.text)] if typed.text else []
-        return _fragments_between_words(fragments + answer, application.output.get_size().columns)
+        # Short of the last column: a line that filled it put the cursor on a line of its own,
+        # blank, under the echo ("? Show orders in which state? All states" at 40 columns).
+        return _fragments_between_words(fragments + answer, application.output.get_size().columns - 1)
 
     session.message = echo
     # Drawn in the message, the typed answer is not drawn again where it was typed: there the
