@@ -20,7 +20,9 @@ from app.api_body_limit import BodyLimit
 from app import checks
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
 from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
-from app.service import NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, keyed_order_id, new_order_id
+from app.service import (
+    NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, OtherContent, keyed_order_id, new_order_id,
+)
 from app.waiting import within
 from workflows.model import Address, OrderItem, format_cents
 
@@ -60,7 +62,8 @@ def idempotency_key(
         description=f"1 to {MAX_REQUEST_ID} printable ASCII characters, chosen by the client (a UUID, say) and sent"
         " again with a retry of the same request. POST /orders without an order_id: the new order id is derived"
         " from it (ord- and 16 hex digits), so a retry is the same order and is answered 200 with already_created:"
-        " true; with an order_id, the order id is the key and this header is not used. A command (approve, reject,"
+        " true, and the key sent again with another order's items, address or payment id is refused with 422; with"
+        " an order_id, the order id is the key and this header is not used. A command (approve, reject,"
         " cancel, address): a retry under the same key is answered with the first one's outcome, and the order"
         " does not carry it out again.",
     ),
@@ -349,13 +352,23 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             order_id = body.order_id
         else:  # a retry under the same key is the same order (answered as already created)
             order_id = new_order_id() if key is None else keyed_order_id(key)
-        created = await service.create_order(
-            order_id=order_id,
-            items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
-            address=body.address.to_model(),
-            payment_id=body.payment_id,
-            review_window_seconds=body.review_window_seconds,
-        )
+        try:
+            created = await service.create_order(
+                order_id=order_id,
+                items=[OrderItem(sku=i.sku.strip().upper(), quantity=i.quantity) for i in body.items],
+                address=body.address.to_model(),
+                payment_id=body.payment_id,
+                review_window_seconds=body.review_window_seconds,
+            )
+        except OtherContent as other:
+            if body.order_id is not None or key is None:
+                raise
+            # The id is the key's, not one the client chose: its reuse with another body is the
+            # client's mistake, a 422 as the IETF's Idempotency-Key draft has it.
+            raise InvalidInput(
+                f"This Idempotency-Key was sent before with another order ({order_id}, with different {other.differs});"
+                " send a new order under a new key."
+            ) from None
         if created.already_created:  # a retry: the same answer as the first, but nothing was created now
             response.status_code = 200
         # Exact money as every other answer gives it ("59.97"), beside the cents, as the CLI's create --json.

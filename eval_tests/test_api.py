@@ -121,6 +121,12 @@ def test_a_create_retried_under_its_idempotency_key_is_the_same_order(api):
     assert code == 201 and created["already_created"] is False, created
     code, again = call(api, "POST", "/orders", body, headers=key)
     assert code == 200 and again["already_created"] is True and again["order_id"] == created["order_id"], again
+    # The key again with another order: the key is the trouble, not an order id the client never chose.
+    code, reused = call(api, "POST", "/orders", {**body, "items": [{"sku": "WIDGET-1", "quantity": 2}]}, headers=key)
+    assert (code, reused["detail"]) == (422, (
+        f"This Idempotency-Key was sent before with another order ({created['order_id']}, with different items);"
+        " send a new order under a new key."
+    ))
     code, other = call(api, "POST", "/orders", body, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert code == 201 and other["order_id"] != created["order_id"], other
     code, refused = call(api, "POST", "/orders", body, headers={"Idempotency-Key": "k" * 300})

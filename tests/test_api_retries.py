@@ -415,3 +415,27 @@ def test_the_cli_refuses_a_malformed_request_id_before_it_connects():
     args = build_parser().parse_args(["order", "approve", "o-1", "--request-id", "x" * 300])
     with pytest.raises(InvalidInput, match=r"^--request-id has 300 characters; give 1 to 255 printable ASCII characters\.$"):
         asyncio.run(order_cli._approve(args))
+
+
+async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_says_so(monkeypatch):
+    """The order id came from the key, not from the client: "choose another order id" was advice
+    it could not follow (it never chose one), and it did not say the key was the trouble. As
+    the IETF's Idempotency-Key draft has it, a key reused with another body is a 422."""
+    from app.service import keyed_order_id
+
+    _creatable(monkeypatch)
+    order_id = keyed_order_id("key-1")
+    service = _service(_StartedAlready(f"pay-{order_id}"))  # started with 2 of SKU-1, by the key's first POST
+    app = create_app(service)
+    app.state.service = service
+    body = {**WITHOUT_ID, "items": [{"sku": "SKU-1", "quantity": 3}]}
+    status, answer = await _call(app, "POST", "/orders", json.dumps(body).encode(), headers=[(b"idempotency-key", b"key-1")])
+    assert (status, answer) == (422, {"detail": (
+        f"This Idempotency-Key was sent before with another order ({order_id}, with different items); send a new"
+        " order under a new key."
+    )})
+    # An order id the client chose keeps its own sentence.
+    status, answer = await _call(
+        app, "POST", "/orders", json.dumps({**body, "order_id": "o-7"}).encode(), headers=[(b"idempotency-key", b"key-1")]
+    )
+    assert (status, answer["detail"]) == (409, "Order o-7 already exists with different items and payment id; choose another order id.")

@@ -26,6 +26,7 @@ from app.service.create import (
     NO_ORDER_WORKER_WARNING,
     CreatedOrder,
     OrderCreation,
+    OtherContent,
     keyed_order_id,
     new_order_id,
 )
@@ -35,7 +36,8 @@ from db.pool import create_pool
 from workflows.model import order_workflow_id
 
 __all__ = [
-    "NEW_ORDER_ID_FORM", "NO_ANSWER", "NO_ORDER_WORKER_WARNING", "CreatedOrder", "OrderService", "keyed_order_id",
+    "NEW_ORDER_ID_FORM", "NO_ANSWER", "NO_ORDER_WORKER_WARNING", "CreatedOrder", "OrderService", "OtherContent",
+    "keyed_order_id",
     "new_order_id",
 ]
 

@@ -72,6 +72,15 @@ NO_ORDER_WORKER_WARNING = (
 )
 
 
+class OtherContent(Taken):
+    """The order id exists with other content (``differs``: what, in words), so this create is
+    not a retry of the one that made it."""
+
+    def __init__(self, order_id: str, differs: list[str]) -> None:
+        self.differs = " and ".join(differs)
+        super().__init__(f"Order {order_id} already exists with different {self.differs}; choose another order id.")
+
+
 @dataclass
 class CreatedOrder:
     order_id: str
@@ -274,7 +283,7 @@ class OrderCreation:
                 f" ./start.sh order status {order_id}."
             )
         if differs := first.differences(given):
-            raise Taken(f"Order {order_id} already exists with different {' and '.join(differs)}; choose another order id.")
+            raise OtherContent(order_id, differs)
         log.info("event=order_already_created order_id=%s", order_id)
         return CreatedOrder(
             order_id=order_id,
