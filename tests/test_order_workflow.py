@@ -1431,6 +1431,32 @@ async def test_a_second_decision_whose_sender_waits_is_refused_at_once_and_costs
     assert len(accepted) == 1
 
 
+async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_history(dev_env, fakes, monkeypatch):
+    # Each late command refused on record costs the history an accepted and a completed Update, a
+    # timer and an audit row: a client that sent such commands in a loop (or whose clock is 2 s
+    # behind Temporal's, so that every command it sends looks late) grew the history without
+    # bound, toward Temporal's limit, which terminates the order. Past the cap they are refused
+    # by the validator, as a command whose sender waits is. (On the dev server: the time-skipping
+    # one answers the second Update its validator refuses after these with "update not found".)
+    monkeypatch.setattr(policies, "MAX_REFUSALS_ON_RECORD", 3)
+    order = an_order(fakes, oid())
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.execute_update("approve", args=["ann", await _sent_ago(dev_env, 61)])
+        for _ in range(policies.MAX_REFUSALS_ON_RECORD + 2):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update("reject", args=["fraud", "bob", await _sent_ago(dev_env, 60)])
+            assert refused.value.cause.message == f"Order {order.order_id} was already approved by ann."
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    assert len(_refused_commands(fakes)) == policies.MAX_REFUSALS_ON_RECORD
+    accepted = [
+        e async for e in handle.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert len(accepted) == 1 + policies.MAX_REFUSALS_ON_RECORD
+
+
 async def test_a_late_command_refused_for_its_text_is_refused_at_once(workflow_env, fakes):
     # Only the refusals that depend on what came first wait for the handler; bad input does not.
     order = an_order(fakes, oid())

@@ -391,8 +391,11 @@ class OrderCommands:
         """For a validator: the refusal of an Update that depends on what came first (another
         decision, a cancel, the end), unless its sender may no longer wait for it (_unheard):
         that one is accepted, and its handler refuses it on record (_refuse_on_record).
-        Validators never run in a replay, so this changes no history recorded before."""
-        return None if self._unheard(decided_at) is not None else refusal
+        Validators never run in a replay, so this changes no history recorded before, nor does
+        its cap (policies.MAX_REFUSALS_ON_RECORD), past which such a refusal is the validator's."""
+        if self._unheard(decided_at) is None or self._refusals >= policies.MAX_REFUSALS_ON_RECORD:
+            return refusal
+        return None
 
     def _refuse_on_record(self, command: str, refusal: str | None, by: str, decided_at: str) -> None:
         """For a handler: an Update accepted only because no one would have heard its refusal is

@@ -70,6 +70,12 @@ ON_RECORD_PAUSE = timedelta(milliseconds=1)
 # operator it "may still take effect, or be refused". So the shorter: a refusal audited that
 # was heard as well does no harm; one heard by no one and audited nowhere was the gap.
 UNHEARD_AFTER = timedelta(seconds=2)
+# The most refusals one order puts on record (audited Signals and late Updates together). A late
+# Update refused on record costs ~8 history events; past this, a late one is refused by its
+# validator (as if its sender still waited: no history, no audit row), so that a client sending
+# them in a loop, or one whose clock runs 2 s or more behind Temporal's (every command it sends
+# looks late), cannot take the order to Temporal's history limit. An outage leaves a handful.
+MAX_REFUSALS_ON_RECORD = 20
 
 # Bookkeeping on our own database: no flaky dependency, so patient timeouts.
 BOOKKEEPING_START_TO_CLOSE = timedelta(seconds=10)
