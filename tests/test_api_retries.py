@@ -439,3 +439,20 @@ async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_
         app, "POST", "/orders", json.dumps({**body, "order_id": "o-7"}).encode(), headers=[(b"idempotency-key", b"key-1")]
     )
     assert (status, answer["detail"]) == (409, "Order o-7 already exists with different items and payment id; choose another order id.")
+
+
+@pytest.mark.parametrize(("window", "differs"), [(None, None), (86400.0, None), (60.0, "review window")])
+async def test_a_create_of_an_order_just_started_with_another_review_window_is_not_already_created(monkeypatch, window, differs):
+    """The review window is part of what a create asks for: sent again with 60 s, an order
+    started with the default 24 h was answered 200 "already created", the client told its
+    order would expire in a minute when it waits a day (or the reverse)."""
+    _creatable(monkeypatch)
+    create = _service(_StartedAlready("pay-o-7")).create_order(  # started with the default window
+        order_id="o-7", items=[OrderItem("SKU-1", 2)], address=ANN, review_window_seconds=window
+    )
+    if differs is None:
+        assert (await create).already_created is True
+    else:
+        with pytest.raises(Taken) as taken:
+            await create
+        assert str(taken.value) == f"Order o-7 already exists with different {differs}; choose another order id."

@@ -165,7 +165,9 @@ class OrderCreation:
                 f"PostgreSQL at {self.settings.database_url_redacted} did not answer within {CONNECT_TIMEOUT_S:g} s;"
                 f" {self.settings.database_remedy}."
             ) from None
-        given = _Content.of(items, address, payment_id or default_payment_id(order_id))
+        given = _Content.of(
+            items, address, payment_id or default_payment_id(order_id), review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS
+        )
         if row is not None:  # the order exists: the same again is a retry, answered as the first was
             first = await self._started_order(order_id) or _Content.of_row(row)
             return self._created_already(order_id, first, given, products, row)
@@ -306,7 +308,7 @@ class OrderCreation:
                 payloads = event.workflow_execution_started_event_attributes.input.payloads
                 [started] = await self.client.data_converter.decode(payloads, [OrderInput])
                 # OrderInput fills in the default payment id, as the first create's answer gave it.
-                return _Content.of(started.items, started.address, started.payment_id)
+                return _Content.of(started.items, started.address, started.payment_id, started.review_window_seconds)
             return None
 
         try:
@@ -323,13 +325,18 @@ class _Content:
     items: tuple[tuple[str, int], ...]
     address: Address
     payment_id: str  # the effective one: the default pay-<order id> if none was given
+    # The effective one too (the default if none was given); None when not known: the row has none.
+    review_window_seconds: float | None = None
 
     @classmethod
-    def of(cls, items: list[OrderItem], address: Address, payment_id: str) -> "_Content":
+    def of(
+        cls, items: list[OrderItem], address: Address, payment_id: str, review_window_seconds: float | None = None
+    ) -> "_Content":
         return cls(
             items=tuple(sorted((item.sku.strip().upper(), item.quantity) for item in items)),
             address=rules.normalise_address(address),
             payment_id=payment_id.strip(),
+            review_window_seconds=review_window_seconds,
         )
 
     @classmethod
@@ -342,7 +349,11 @@ class _Content:
     def differences(self, other: "_Content") -> list[str]:
         named = (("items", self.items, other.items), ("address", self.address, other.address),
                  ("payment id", self.payment_id, other.payment_id))
-        return [name for name, mine, theirs in named if mine != theirs]
+        differs = [name for name, mine, theirs in named if mine != theirs]
+        if None not in (self.review_window_seconds, other.review_window_seconds):
+            if self.review_window_seconds != other.review_window_seconds:
+                differs.append("review window")
+        return differs
 
 
 def _taken(order_id: str) -> str:
