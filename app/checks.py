@@ -44,7 +44,8 @@ MAX_REQUEST_ID = 255
 
 
 def request_id(value: str | None, label: str = "The Idempotency-Key header") -> None:
-    """A client's idempotency key, if given: 1 to MAX_REQUEST_ID printable ASCII characters."""
+    """A client's idempotency key, if given: 1 to MAX_REQUEST_ID printable ASCII characters, with no
+    space at either end."""
     if value is None:
         return
     if not value.strip():
@@ -55,6 +56,9 @@ def request_id(value: str | None, label: str = "The Idempotency-Key header") -> 
         raise InvalidInput(
             f"{label} has {len(value)} characters; give 1 to {MAX_REQUEST_ID} printable ASCII characters."
         )
+    if value != value.strip():
+        # HTTP strips them from a header: the same key through the API would be another one.
+        raise InvalidInput(f"{label} begins or ends with a space; give it without.")
     if not all(" " <= ch <= "~" for ch in value):
         raise InvalidInput(f"{label} must be printable ASCII: letters, digits, punctuation and spaces.")
 

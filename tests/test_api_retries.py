@@ -417,6 +417,22 @@ def test_the_cli_refuses_a_malformed_request_id_before_it_connects():
         asyncio.run(order_cli._approve(args))
 
 
+@pytest.mark.parametrize("key", [" k", "k ", "\tk"])
+def test_the_cli_refuses_a_request_id_with_spaces_at_its_ends(key):
+    """HTTP strips the spaces around a header's value, so the API can never receive " k": the
+    CLI taking it would send the command under another Update id than the same key through
+    the API, and a retry through the other would be applied a second time."""
+    import asyncio
+
+    from app import order_cli
+    from app.cli import build_parser
+    from app.errors import InvalidInput
+
+    args = build_parser().parse_args(["order", "approve", "o-1", "--request-id", key])
+    with pytest.raises(InvalidInput, match=r"^--request-id begins or ends with a space; give it without\.$"):
+        asyncio.run(order_cli._approve(args))
+
+
 async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_says_so(monkeypatch):
     """The order id came from the key, not from the client: "choose another order id" was advice
     it could not follow (it never chose one), and it did not say the key was the trouble. As
