@@ -10,7 +10,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Sequence
 
 import asyncpg
 from temporalio import activity
@@ -19,7 +19,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from db import orders as orders_db
 from db.pool import database_unreachable
-from workflows.model import order_id_from_workflow_id
+from workflows.model import order_id_from_workflow_id, order_workflow_id
 
 log = logging.getLogger("activities.attempts")
 
@@ -229,7 +229,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
         finally:
             duration_ms = int((time.monotonic() - clock) * 1000)
             finished_at = datetime.now(timezone.utc)
-            order_id = _order_id(info)
+            order_id = _order_id(info, input.args)
             log.log(
                 logging.INFO if outcome == "ok" else logging.WARNING,
                 "event=activity_attempt activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s duration_ms=%d%s",
@@ -309,13 +309,20 @@ class _RecordAttempts(ActivityInboundInterceptor):
             log.exception("event=attempt_correction_failed activity=%s attempt=%s", row["activity"], row["attempt"])
 
 
-def _order_id(info: activity.Info) -> str:
+def _order_id(info: activity.Info, args: Sequence[Any]) -> str:
     """The order an attempt is on record for: the one its workflow's id names, if the workflow
     is of the type such ids are given to. One started by hand under such an id with another
     type (an OrderWorkflow named shipping-X-9, which ReceiveOrder refuses) is not the order's:
-    its attempts go under its own id, not into order X's status and audit."""
+    its attempts go under its own id, not into order X's status and audit. Nor is a step that
+    acts for its own workflow (its input's order_workflow_id), not the order's: a
+    ShippingWorkflow started by hand as shipping-X-7 has no parent, whatever its input names,
+    and its steps are refused."""
     workflow_id = info.workflow_id or ""
     for prefix, workflow_type in TYPE_OF_ID_PREFIX.items():
         if workflow_id.startswith(prefix) and info.workflow_type != workflow_type:
             return workflow_id
-    return order_id_from_workflow_id(workflow_id)
+    order_id = order_id_from_workflow_id(workflow_id)
+    acting_for = getattr(args[0], "order_workflow_id", "") if args else ""
+    if acting_for == workflow_id != order_workflow_id(order_id):
+        return workflow_id
+    return order_id

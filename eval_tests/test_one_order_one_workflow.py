@@ -142,6 +142,37 @@ async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_paren
     assert await order_rows(db, order_id) == before
 
 
+async def test_a_shipping_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_attempts_alone(stack, db):
+    """As `temporal workflow start --type ShippingWorkflow --workflow-id shipping-<order_id>-7`
+    naming the order's workflow as its parent: its steps are refused (it has no parent), and
+    their attempts went into the order's status ("Last error: ... may not act on it") and audit,
+    filed under the order its id names."""
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    rogue_id = f"shipping-{order_id}-7"
+    rogue = await client.start_workflow(
+        "ShippingWorkflow",
+        ShippingInput(
+            order_id=order_id,
+            parent_workflow_id=f"order-{order_id}",
+            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            items=[OrderItem("WIDGET-1", 2)],
+        ),
+        id=rogue_id,
+        task_queue=SHIPPING_TASK_QUEUE,
+    )
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(rogue.result(), 60)
+    # Each attempt's row is written before the step's result goes back to the workflow.
+    recorded = await db.fetch("SELECT DISTINCT order_id FROM activity_attempts WHERE workflow_id = $1", rogue_id)
+    assert [r["order_id"] for r in recorded] == [rogue_id]
+    for command in ("status", "audit"):
+        answer = await asyncio.to_thread(stack.json, "order", command, order_id)
+        assert "may not act" not in json.dumps(answer), answer
+
+
 async def test_an_order_started_by_hand_under_another_id_keeps_a_cancel_sent_during_its_first_step(stack, db):
     """An order started by hand (`temporal workflow start -w my-id`, not order-<id>) is its
     workflow's once its ReceiveOrder stores it. A cancel recorded while that step was still

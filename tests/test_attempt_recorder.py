@@ -26,6 +26,7 @@ from temporalio.worker import (
 
 from activities import attempts
 from tests.conftest import eventually
+from workflows.model import Address, DispatchInput, OrderItem, PackageInput
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -343,10 +344,29 @@ def test_an_attempt_is_the_orders_only_if_its_workflow_is_of_the_type_its_id_say
     info = ActivityEnvironment.default_info()
 
     def order_of(workflow_id: str, workflow_type: str) -> str:
-        return attempts._order_id(dataclasses.replace(info, workflow_id=workflow_id, workflow_type=workflow_type))
+        return attempts._order_id(dataclasses.replace(info, workflow_id=workflow_id, workflow_type=workflow_type), [])
 
     assert order_of("order-x-1", "OrderWorkflow") == "x-1"
     assert order_of("shipping-x-1-2", "ShippingWorkflow") == "x-1"
     assert order_of("shipping-x-1-9", "OrderWorkflow") == "shipping-x-1-9"
     assert order_of("order-x-1", "ShippingWorkflow") == "order-x-1"
     assert order_of("rogue-x-1", "OrderWorkflow") == "rogue-x-1"
+
+
+def test_a_shipping_workflow_with_no_parent_files_its_attempts_under_its_own_id():
+    """A ShippingWorkflow started by hand as shipping-X-7, naming order-X as its parent in its
+    input, has no parent: its steps act for itself (order_workflow_id is its own id) and are
+    refused, and their attempts are not order X's, whatever its id says."""
+    info = dataclasses.replace(
+        ActivityEnvironment.default_info(), workflow_id="shipping-x-1-7", workflow_type="ShippingWorkflow"
+    )
+    items = [OrderItem("WIDGET-1", 2)]
+    by_hand = PackageInput(order_id="x-1", items=items, order_workflow_id="shipping-x-1-7")
+    assert attempts._order_id(info, [by_hand]) == "shipping-x-1-7"
+    address = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+    dispatch = DispatchInput(order_id="x-1", package_id="p", address=address, order_workflow_id="shipping-x-1-7")
+    assert attempts._order_id(info, [dispatch]) == "shipping-x-1-7"
+    # The order's own child acts for its parent; a step scheduled before the field, unchecked.
+    assert attempts._order_id(info, [dataclasses.replace(by_hand, order_workflow_id="order-x-1")]) == "x-1"
+    assert attempts._order_id(info, [dataclasses.replace(by_hand, order_workflow_id="")]) == "x-1"
+    assert attempts._order_id(info, []) == "x-1"
