@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
+from datetime import datetime
 
 import asyncpg
 from temporalio import activity
@@ -184,7 +185,12 @@ class OrderActivities:
             return Finished(processing_ms=0, review_ms=0)
         async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
             row = await orders_db.finish(
-                conn, input.order_id, input.state.value, input.reason, workflow_id=acting_workflow()
+                conn,
+                input.order_id,
+                input.state.value,
+                input.reason,
+                await _cancel_sent(conn, input) if input.state == OrderState.CANCELLED else None,
+                workflow_id=acting_workflow(),
             )
             if row is None:  # no row to end (ReceiveOrder never succeeded)
                 return Finished(processing_ms=0, review_ms=0)
@@ -283,6 +289,16 @@ def _finished(row: asyncpg.Record, paid: asyncpg.Record | None) -> Finished:
         reason=row["failure_reason"],
         payment=payment,
     )
+
+
+async def _cancel_sent(conn: asyncpg.Connection, input: FinishInput) -> datetime | None:
+    """When the operator sent the cancel that ends the order, as a decision's decided_at: sent
+    while the order worker was stopped, it is recorded, and the order ended, much later, and the
+    review it ends stopped then. The client's clock, so never after the cancel was recorded
+    (nor, in finish, before the review began); None if the cancel on record does not say."""
+    row = await orders_db.event_sent(conn, input.order_id, CANCEL_REQUESTED_EVENT)
+    sent = decided_instant(row["decided_at"]) if row is not None else None
+    return min(sent, row["ts"]) if sent is not None else None
 
 
 def _never_stored(order_id: str) -> bool:

@@ -107,10 +107,18 @@ async def advance_state(
 
 
 async def finish(
-    conn: asyncpg.Connection, order_id: str, state: str, failure_reason: str = "", *, workflow_id: str
+    conn: asyncpg.Connection,
+    order_id: str,
+    state: str,
+    failure_reason: str = "",
+    review_ended_at: datetime | None = None,
+    *,
+    workflow_id: str,
 ) -> asyncpg.Record | None:
     """Move the order to a terminal state once, stamping its processing time: from the
-    workflow's start to now, minus the time it waited for a human. An order the carrier has (a
+    workflow's start to now, minus the time it waited for a human. A review still open (no
+    decision recorded) ends now, or at ``review_ended_at`` (when the cancel that ends it was
+    sent), never later than now and never before the review began. An order the carrier has (a
     tracking number) ends SHIPPED or not at all: its row stays DISPATCHED. None if there is no
     row; refused (AnotherWorkflowsOrder) if it is another workflow's."""
     await conn.execute(
@@ -120,13 +128,12 @@ async def finish(
             failure_reason = $3,
             updated_at = now(),
             finished_at = now(),
-            review_ms = COALESCE(
-                review_ms,
-                (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint,
-                0),
+            review_ms = COALESCE(review_ms, GREATEST(0,
+                (EXTRACT(EPOCH FROM LEAST(now(), COALESCE($5, now())) - awaiting_approval_since) * 1000)::bigint), 0),
             processing_ms = GREATEST(0,
                 (EXTRACT(EPOCH FROM now() - created_at) * 1000)::bigint
-                - COALESCE(review_ms, (EXTRACT(EPOCH FROM now() - awaiting_approval_since) * 1000)::bigint, 0))
+                - COALESCE(review_ms, GREATEST(0,
+                    (EXTRACT(EPOCH FROM LEAST(now(), COALESCE($5, now())) - awaiting_approval_since) * 1000)::bigint), 0))
         WHERE id = $1 AND order_state_rank(state) < order_state_rank($2)
             AND ($2 = 'SHIPPED' OR tracking_number = '') AND workflow_id = $4
         """,
@@ -134,6 +141,7 @@ async def finish(
         state,
         failure_reason,
         workflow_id,
+        review_ended_at,
     )
     row = await conn.fetchrow(
         "SELECT state, failure_reason, processing_ms, review_ms, tracking_number, workflow_id"
@@ -141,6 +149,16 @@ async def finish(
         order_id,
     )
     return _owned(order_id, row, workflow_id)
+
+
+async def event_sent(conn: asyncpg.Connection, order_id: str, key: str) -> asyncpg.Record | None:
+    """When an operator's command on record was sent (its decided_at, text as the client gave
+    it, or None) and when it was recorded (ts); None if it is not on record."""
+    return await conn.fetchrow(
+        "SELECT payload_json->>'decided_at' AS decided_at, ts FROM events WHERE order_id = $1 AND dedupe_key = $2",
+        order_id,
+        key,
+    )
 
 
 async def mark_awaiting_approval(conn: asyncpg.Connection, order_id: str, *, workflow_id: str) -> datetime:

@@ -11,7 +11,16 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
 from eval_tests.test_activities_db import no_trouble, pool, received_order, run_as_the_orders_workflow  # noqa: F401
-from workflows.model import Address, AddressChange, Decision, ReviewInput
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    Address,
+    AddressChange,
+    Decision,
+    EventInput,
+    FinishInput,
+    OrderState,
+    ReviewInput,
+)
 
 NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
 
@@ -50,3 +59,47 @@ async def test_a_decision_for_an_order_with_no_row_waited_0_ms(pool):
     assert await ActivityEnvironment().run(activities.record_decision, ReviewInput(order_id, decision=decision)) == 0
     payload = await _payload(pool, order_id, "approved")
     assert payload["review_ms"] == 0 and "state" not in payload
+
+
+async def _cancelled_in_review(pool, sent: datetime | None) -> dict:
+    """An order received 61 s ago whose review began a minute ago, cancelled by an operator at
+    ``sent`` (None: a cancel that does not say, as before cancels carried it), ended now; its row."""
+    order = await received_order(pool)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    await ActivityEnvironment().run(activities.mark_awaiting_approval, ReviewInput(order_id=order.order_id))
+    await pool.execute(
+        "UPDATE orders SET created_at = now() - interval '61 seconds',"
+        " awaiting_approval_since = now() - interval '60 seconds' WHERE id = $1",
+        order.order_id,
+    )
+    payload = {"reason": "changed mind", "state": "AWAITING_APPROVAL", "by": "dana"}
+    if sent is not None:
+        payload["decided_at"] = sent.isoformat()
+    cancel = EventInput(order.order_id, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, payload)
+    await ActivityEnvironment().run(activities.record_event, cancel)
+    ending = FinishInput(order.order_id, OrderState.CANCELLED, event_type="order_cancelled", reason="changed mind")
+    finished = await ActivityEnvironment().run(activities.finish_order, ending)
+    row = await pool.fetchrow("SELECT review_ms, processing_ms FROM orders WHERE id = $1", order.order_id)
+    assert (finished.review_ms, finished.processing_ms) == (row["review_ms"], row["processing_ms"])
+    return dict(row)
+
+
+async def test_a_cancel_that_ends_a_review_stops_the_review_clock_when_the_operator_sent_it(pool):
+    """Sent while the order worker was stopped, the cancel is recorded, and the order ended,
+    much later: the wait for a human ended when the operator sent it, as for a decision."""
+    now = await pool.fetchval("SELECT now()")
+    row = await _cancelled_in_review(pool, now - timedelta(seconds=40))
+    assert 19_000 <= row["review_ms"] <= 25_000, row
+    assert 36_000 <= row["processing_ms"] <= 42_000, row
+
+
+async def test_a_cancels_time_stops_the_review_clock_only_between_the_review_and_its_record(pool):
+    """The client's clock is not the database's: a cancel sent, by its clock, before the review
+    began counts no review; one sent after it was recorded, the review until it was."""
+    now = await pool.fetchval("SELECT now()")
+    assert (await _cancelled_in_review(pool, now - timedelta(hours=1)))["review_ms"] == 0
+    ahead = await _cancelled_in_review(pool, now + timedelta(hours=1))
+    assert 60_000 <= ahead["review_ms"] <= 70_000, ahead
+    # A cancel that does not say when it was sent (a Temporal cancel, an older client): until now.
+    unsaid = await _cancelled_in_review(pool, None)
+    assert 60_000 <= unsaid["review_ms"] <= 70_000, unsaid
