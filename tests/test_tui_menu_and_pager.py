@@ -981,24 +981,34 @@ def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops(
     assert sim.not_recorded == ["s-5"]
 
 
+def _fits_a_confirm(lines: list[str], width: int) -> bool:
+    """Whether a confirm's lines, with "? " before the first and " (Y/n) " after the last, leave
+    the terminal's last column free (questionary draws nothing around the others)."""
+    from rich.cells import cell_len
+
+    drawn = [f"? {lines[0]}", *lines[1:]]
+    drawn[-1] += " (Y/n) "
+    return all(cell_len(line) < width for line in drawn)
+
+
 def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
     """'…That Goes On, Berli' / 'n, 10115, DE? (Y/n)': the terminal broke the word."""
-    from app.tui.actions import CONFIRM_FRAME, fitted
+    from app.tui.actions import fitted
 
     question = "Ship order ord-8e02e5b8 to Ann Example, 1 Long Street Name That Goes On, Berlin, 10115, DE?"
     lines = fitted(question, 80).splitlines()
-    assert len(lines) == 2 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
+    assert len(lines) == 2 and _fits_a_confirm(lines, 80)
     assert " ".join(lines) == question  # every word whole, in order
 
 
 def test_a_confirm_question_with_an_id_longer_than_its_line_shows_the_whole_id():
     """At 60 columns "Reject order customer-…-order-0022? This cannot be undone." showed the id
     without its end: a line of the question wider than the terminal is cut, not wrapped."""
-    from app.tui.actions import CONFIRM_FRAME, fitted
+    from app.tui.actions import fitted
 
     question = f"Reject order {LONG_IDS[0]}? This cannot be undone."
     lines = fitted(question, 60).splitlines()
-    assert all(len(line) <= 60 - CONFIRM_FRAME for line in lines)
+    assert _fits_a_confirm(lines, 60)
     assert "".join(lines).replace(" ", "") == question.replace(" ", "")  # every character, in order
     assert lines[0] == "Reject order"  # broken between words where it can
 
@@ -1010,14 +1020,14 @@ def test_a_confirm_question_with_wide_characters_fits_the_terminal_in_cells(widt
     terminal is cut (the test above)."""
     from rich.cells import cell_len
 
-    from app.tui.actions import CONFIRM_FRAME, fitted
+    from app.tui.actions import fitted
 
     question = (
         "Ship order ord-12345678 to 山田太郎 🎉🎉🎉, 東京都千代田区丸の内一丁目九番二号 グラントウキョウサウスタワー 🏢🏢,"
         " 東京 🌆, 100-0005, JP?"
     )
     lines = fitted(question, width).splitlines()
-    assert all(cell_len(line) <= width - CONFIRM_FRAME for line in lines), [cell_len(line) for line in lines]
+    assert _fits_a_confirm(lines, width), [cell_len(line) for line in lines]
     assert "".join(lines).replace(" ", "") == question.replace(" ", "")  # every character, in order
     assert lines[0].startswith("Ship order ord-12345678 to")
 
@@ -1315,7 +1325,6 @@ async def test_the_last_address_question_is_broken_between_words_to_fit_80_colum
     """'…Hohenzollern-Sigmar' / 'ingen, …, Frankfur' / 't am Main': the terminal broke the words of
     a long last address (an operator walkthrough at 80x24); every other confirm is fitted."""
     from app.tui import forms
-    from app.tui.actions import CONFIRM_FRAME
 
     last = {"name": "Maximilian Alexander von Hohenzollern-Sigmaringen", "street": "Königin-Elisabeth-Straße 123, Hinterhaus",
             "city": "Frankfurt am Main", "region": "Hessen", "postal_code": "60311", "country": "DE"}
@@ -1332,7 +1341,7 @@ async def test_the_last_address_question_is_broken_between_words_to_fit_80_colum
     monkeypatch.setattr(forms.questionary, "confirm", confirm)
     assert await forms.same_address_as_last(last, 80) is None
     lines = asked[0].splitlines()
-    assert len(lines) > 1 and all(len(line) <= 80 - CONFIRM_FRAME for line in lines)
+    assert len(lines) > 1 and _fits_a_confirm(lines, 80)
     assert " ".join(lines) == f"Ship to the last order's address ({forms.address_line(last)})?"
 
 
@@ -1956,3 +1965,24 @@ async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line
     echo = drawn[-1]
     assert echo.split() == ["?", "Show", "orders", "in", "which", "state?", *choice.split()], echo
     assert "" not in echo.split("\n") and all(len(line) < width for line in echo.split("\n")), echo
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
+    """At 40 columns "? Ship order h4-rev-1 to Ann" broke at 28 characters, 12 columns left free
+    on every line for what questionary puts around the first and the last only ("? " before,
+    " (Y/n) " after; an operator walkthrough of Update address at 40x12)."""
+    from app.tui.actions import fitted
+
+    question = "Ship order h4-rev-1 to Ann Lee, 1 Main St, Springfield, 12345, US?"
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        confirm = questionary.confirm(fitted(question, width), input=keys, output=_Terminal(12, width))
+        confirm.application.after_render += lambda app: drawn.append(_screen_text(app))
+        keys.send_text("y")
+        assert await prompts.ask(confirm) is True
+    asking = next(screen for screen in drawn if "(Y/n)" in screen).splitlines()
+    assert all(len(line) < width for line in asking), asking  # none wrapped by the terminal
+    assert " ".join(" ".join(asking).split()) == f"? {question} (Y/n)"
+    # The first line ends only where its next word would not fit.
+    assert len(asking) == 1 or len(f"{asking[0]} {asking[1].split()[0]}") >= width, asking

@@ -240,8 +240,12 @@ async def sent(console: Console, order_id: str, what: str, command: Awaitable[st
     await answer(console, reply)
 
 
-# What questionary puts around a confirm's question: "? " before, " (y/N) " and the answer after.
-CONFIRM_FRAME = 12
+# What questionary puts around a confirm's question: "? " before its first line, " (Y/n) " after
+# its last (then the answer, which the echo breaks anew); every line keeps the last column free.
+CONFIRM_BEFORE = 2
+CONFIRM_AFTER = 7
+# No line of a question is made narrower than this, however narrow the terminal.
+NARROWEST_LINE = 10
 
 
 def fitted(question: str, width: int) -> str:
@@ -249,19 +253,32 @@ def fitted(question: str, width: int) -> str:
     (an address, a long order id) in the middle of a word. A word longer than a line (a
     64-character id at 60 columns) is broken too: a line of a question wider than the
     terminal is cut, and the id lost its end. Measured in terminal cells, not characters: a
-    Japanese address or emoji take two cells a character (lines of 122 cells at 100 columns)."""
-    width = max(20, width - CONFIRM_FRAME)
-    lines: list[str] = []
-    for word in question.split():
-        if lines and lines[-1] and cell_len(f"{lines[-1]} {word}") <= width:
+    Japanese address or emoji take two cells a character (lines of 122 cells at 100 columns).
+    Only the first line and the last leave room for what questionary draws around them: 12
+    columns left free on every line broke "Ship order h4-rev-1 to Ann" at 28 of 40 columns."""
+    line = max(NARROWEST_LINE, width - 1)
+    lines = between_words(question.split(), max(NARROWEST_LINE, line - CONFIRM_BEFORE), line)
+    last = max(NARROWEST_LINE, line - CONFIRM_AFTER)
+    if cell_len(lines[-1]) > last:  # no room left for " (Y/n) ": the last line broken again, narrower
+        lines[-1:] = between_words(lines[-1].split(), last, last)
+    return "\n".join(lines)
+
+
+def between_words(words: list[str], first: int, rest: int) -> list[str]:
+    """``words`` on lines of at most ``first`` cells, then ``rest``; a word longer than a line in pieces."""
+    lines = [""]
+    for word in words:
+        room = first if len(lines) == 1 else rest
+        if lines[-1] and cell_len(f"{lines[-1]} {word}") <= room:
             lines[-1] += f" {word}"
             continue
-        lines.append("")  # a word that does not fit goes to a line of its own, in pieces if it must
+        if lines[-1]:
+            lines.append("")  # a word that does not fit goes to a line of its own, in pieces if it must
         for char in word:
-            if cell_len(lines[-1] + char) > width:
+            if cell_len(lines[-1] + char) > (first if len(lines) == 1 else rest):
                 lines.append("")
             lines[-1] += char
-    return "\n".join(lines)
+    return lines
 
 
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
