@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -335,26 +336,60 @@ def _event_text(entry: dict[str, Any]) -> Text:
     return text
 
 
-def _attempt_text(entry: dict[str, Any]) -> Text:
+class Fields:
+    """Fields on a line, each after its gap, broken between two fields for the width it is
+    given, never within one: a wrapped attempt's row broke inside its duration at 40 columns
+    ("ValidateOrder #1 error 0" above "ms"). A field wider than a line wraps on lines of its own."""
+
+    def __init__(self, *fields: tuple[str, Text]) -> None:
+        self.fields = [(gap, field) for gap, field in fields if field.plain]
+
+    def one_line(self) -> Text:
+        text = Text()
+        for gap, field in self.fields:
+            text.append(gap if text else "")
+            text.append_text(field)
+        return text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        text, used = Text(), 0
+        for gap, field in self.fields:
+            if used and used + len(gap) + field.cell_len > options.max_width:
+                text.append("\n")
+                used = 0
+            elif used:
+                text.append(gap)
+                used += len(gap)
+            text.append_text(field)
+            used += field.cell_len
+        yield text
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.one_line())
+
+
+def _attempt_text(entry: dict[str, Any]) -> Fields:
     outcome = entry["outcome"]
-    text = Text(f"  {entry['activity']} #{entry['attempt']} ")
-    text.append(outcome, style=OUTCOME_STYLES.get(outcome, ""))
-    text.append(f" {entry['duration_ms']} ms", style="dim")
+    fields = [
+        ("", Text(f"  {entry['activity']} #{entry['attempt']}")),  # indented under the events
+        (" ", Text(outcome, style=OUTCOME_STYLES.get(outcome, ""))),
+        (" ", Text(f"{entry['duration_ms']} ms", style="dim")),
+    ]
     if entry.get("error"):
-        text.append(f"  {entry['error']}", style="red" if outcome == "error" else "yellow")
+        fields.append(("  ", Text(entry["error"], style="red" if outcome == "error" else "yellow")))
     if (entry.get("shipping_attempt") or 1) > 1:
-        text.append(f"  (shipping attempt {entry['shipping_attempt']})", style="dim")
+        fields.append(("  ", Text(f"(shipping attempt {entry['shipping_attempt']})", style="dim")))
     if entry.get("cut_off_after"):
-        text.append(
-            f"  (this step ran again: its worker was lost while the step retried; its attempts after"
+        fields.append(("  ", Text(
+            f"(this step ran again: its worker was lost while the step retried; its attempts after"
             f" #{entry['cut_off_after']} left no row)",
             style="dim",
-        )
+        )))
     elif entry.get("rerun"):
-        text.append("  (this step ran again: its workflow task was retried, or the workflow reset)", style="dim")
+        fields.append(("  ", Text("(this step ran again: its workflow task was retried, or the workflow reset)", style="dim")))
     if entry.get("after_ending"):
-        text.append("  (after the ending: Temporal repeats the step until it hears it succeed)", style="dim")
-    return text
+        fields.append(("  ", Text("(after the ending: Temporal repeats the step until it hears it succeed)", style="dim")))
+    return Fields(*fields)
 
 
 def _quiet_span_text(seconds: float) -> Text:

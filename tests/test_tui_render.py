@@ -1258,3 +1258,25 @@ def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width
     said = render(Group(*summary_lines(sim, 20, 1.3, stopped=True, width=width)), width=width).splitlines()
     assert _kept_whole(said, counts), said
     assert any(line.startswith("Still running 20: RECEIVED 1") for line in said), said
+
+
+@pytest.mark.parametrize("width", range(36, 121))  # narrower, "  DispatchToCarrier #3" is wider than its column
+def test_an_audit_attempt_wraps_between_its_fields_never_inside_a_number_and_its_unit(width):
+    """At 40 columns an attempt's row broke inside its duration: "ValidateOrder #1 error 0" above
+    "ms" (an operator walkthrough at 40x12). A row breaks between its fields (the step and its
+    attempt, the outcome, the duration, the error), never within the first three."""
+    attempts = [
+        {"at": "2026-01-01T00:00:01+00:00", "kind": "attempt", "activity": activity, "attempt": attempt,
+         "outcome": outcome, "error": error, "duration_ms": duration}
+        for activity, attempt, outcome, error, duration in (
+            ("ValidateOrder", 1, "error", "RuntimeError: Forced failure for testing", 0),
+            ("ChargePayment", 12, "timeout", "activity StartToClose timeout", 30000),
+            ("DispatchToCarrier", 3, "ok", None, 1234),
+        )
+    ]
+    text = render(audit_timeline({"order": an_order("ord-9", "SHIPPED"), "timeline": attempts}), width=width, height=60)
+    lines = text.splitlines()
+    for entry in attempts:
+        for field in (f"{entry['activity']} #{entry['attempt']}", entry["outcome"], f"{entry['duration_ms']} ms"):
+            assert any(field in line for line in lines), (field, lines)
+    assert " ".join(text.split()).count("RuntimeError: Forced failure for testing") == 1
