@@ -1986,3 +1986,24 @@ async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
     assert " ".join(" ".join(asking).split()) == f"? {question} (Y/n)"
     # The first line ends only where its next word would not fit.
     assert len(asking) == 1 or len(f"{asking[0]} {asking[1].split()[0]}") >= width, asking
+
+
+@pytest.mark.parametrize(("keys_sent", "echoed"), [(" \r", "CABLE-USB"), (" \x1b[B\x1b[B \r", "CABLE-USB, GADGET-2")])
+async def test_the_items_picked_are_echoed_by_their_sku(keys_sent, echoed):
+    """One item picked echoed its whole label, price included ("? Items [USB-C cable, 1 m
+    (CABLE-USB)  8.99]", broken over lines at 40 columns), and two "done (2 selections)", which
+    said nothing of what was picked (an operator walkthrough at 40x12)."""
+    from db.queries import Product
+    from app.tui import forms
+
+    products = {p.sku: p for p in (
+        Product("CABLE-USB", "USB-C cable, 1 m", 899), Product("DOOHICKEY", "Doohickey", 12000),
+        Product("GADGET-2", "Gadget", 4950),
+    )}
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = forms.items_question(products, 40, input=keys, output=_Terminal(12, 40))
+        _keep_the_last_drawing(question.application, drawn)
+        keys.send_text(keys_sent)
+        assert await prompts.ask(question) == echoed.split(", ")
+    assert " ".join(drawn[-1].split()) == f"? Items {echoed}"

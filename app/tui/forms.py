@@ -20,7 +20,7 @@ from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui import pager
-from app.tui.prompts import ask, hint_between_words, keys_not_echoed, relabel_on_resize
+from app.tui.prompts import ask, echo_picked, hint_between_words, keys_not_echoed, relabel_on_resize
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -117,6 +117,24 @@ def item_choice_labels(products: dict[str, Any], width: int = 80) -> list[str]:
     return labels
 
 
+def items_question(products: dict[str, Any], width: int, **options: Any) -> Any:
+    """The checkbox of the catalog's products, its rows fit to the terminal; answered, it echoes
+    the SKUs picked: one echoed its whole label ("[USB-C cable, 1 m (CABLE-USB)  8.99]"), over
+    two lines at 40 columns, and several "done (2 selections)", which said nothing of them."""
+    choices = [Choice(label, value=sku) for label, sku in zip(item_choice_labels(products, width), products)]
+    picking = questionary.checkbox(
+        "Items",
+        # Short: the default instruction wraps mid-word at 80 columns.
+        instruction=hint_between_words("Items", "(arrows move, space picks, enter when done)", width),
+        choices=choices,
+        validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
+        **options,
+    )
+    relabel_on_resize(picking.application, choices, lambda width: item_choice_labels(products, width))
+    echo_picked(picking, ", ".join)
+    return picking
+
+
 # Below the summary: "Create this order?" and the line its answer leaves the cursor on.
 SUMMARY_SPARE_LINES = 2
 
@@ -180,16 +198,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
             break
         except InvalidInput as taken:
             console.print(Text(str(taken), style="red"))
-    choices = [Choice(label, value=sku) for label, sku in zip(item_choice_labels(products, console.width), products)]
-    picking = questionary.checkbox(
-        "Items",
-        # Short: the default instruction wraps mid-word at 80 columns.
-        instruction=hint_between_words("Items", "(arrows move, space picks, enter when done)", console.width),
-        choices=choices,
-        validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
-    )
-    relabel_on_resize(picking.application, choices, lambda width: item_choice_labels(products, width))
-    skus = await ask(picking)
+    skus = await ask(items_question(products, console.width))
     items = []
     for sku in skus:
         quantity = await ask(questionary.text(f"Quantity of {products[sku].name}", default="1", validate=quantity_check))

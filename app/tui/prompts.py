@@ -204,14 +204,9 @@ def _echo_between_words(question: Question) -> None:
     ("AWAITING_A" / "PPROVAL"). questionary draws the answer into the question's prompt
     session's message, which the prompt's window after it shows."""
     application = question.application
-    sessions = [
-        window.get_line_prefix.func.__self__
-        for window in application.layout.find_all_windows()
-        if isinstance(getattr(getattr(window.get_line_prefix, "func", None), "__self__", None), PromptSession)
-    ]
-    if not sessions:
+    session = _prompt_session(application)
+    if session is None:
         return
-    session = sessions[0]
     message = session.message
     typed = session.default_buffer  # a text's answer, drawn after the message (a select's stays empty)
 
@@ -233,6 +228,36 @@ def _echo_between_words(question: Question) -> None:
                 *(control.input_processors or []),
                 ConditionalProcessor(_Hidden(), filter=Condition(lambda: application.is_done)),
             ]
+
+
+def _prompt_session(application: Any) -> PromptSession | None:
+    """The prompt session whose message is the question's line (and, answered, its echo)."""
+    sessions = [
+        window.get_line_prefix.func.__self__
+        for window in application.layout.find_all_windows()
+        if isinstance(getattr(getattr(window.get_line_prefix, "func", None), "__self__", None), PromptSession)
+    ]
+    return sessions[0] if sessions else None
+
+
+def echo_picked(question: Question, echo: Callable[[list[Any]], str]) -> None:
+    """A checkbox answered echoes ``echo(the values picked)``, not questionary's own echo: the
+    whole title of a single choice, or "done (2 selections)" for more."""
+    application = question.application
+    lists = [window.content for window in application.layout.find_all_windows() if isinstance(window.content, InquirerControl)]
+    session = _prompt_session(application)
+    if not lists or session is None:
+        return
+    control, message = lists[0], session.message
+
+    def picked() -> StyleAndTextTuples:
+        fragments = to_formatted_text(message)
+        if not control.is_answered:
+            return fragments
+        asked = [fragment for fragment in fragments if "class:answer" not in fragment[0]]
+        return [*asked, ("class:answer", echo([choice.value for choice in control.get_selected_values()]))]
+
+    session.message = picked
 
 
 class _Hidden(Processor):
