@@ -1280,3 +1280,23 @@ def test_an_audit_attempt_wraps_between_its_fields_never_inside_a_number_and_its
         for field in (f"{entry['activity']} #{entry['attempt']}", entry["outcome"], f"{entry['duration_ms']} ms"):
             assert any(field in line for line in lines), (field, lines)
     assert " ".join(text.split()).count("RuntimeError: Forced failure for testing") == 1
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_running_simulations_live_line_says_which_approvals_its_states_do_not_show_yet(width):
+    """While a simulation ran, its live line read "AWAITING_APPROVAL 7  approved 7": the rows
+    lag the approvals answered (the workflow records a decision after accepting it). The line
+    says how many of those approved its states do not show yet, as the summary does."""
+    from app.tui.simulate import Simulation
+
+    sim = Simulation(service=None, n=10, auto_approve=True)
+    sim.created_ids = [f"s-{n:02d}" for n in range(10)]
+    sim.states = dict(zip(sim.created_ids, ["AWAITING_APPROVAL"] * 7 + ["RECEIVED"] * 3))
+    sim.approved, sim.approved_ids = 7, set(sim.created_ids[:7])
+    live = " ".join(render(sim, width=width).split())
+    assert "approved 7 (7 not recorded yet)" in live, live
+    sim.states.update(dict.fromkeys(sim.created_ids[:5], "PAID"))  # five of them recorded since
+    live = " ".join(render(sim, width=width).split())
+    assert "AWAITING_APPROVAL 2" in live and "approved 7 (2 not recorded yet)" in live, live
+    sim.states.update(dict.fromkeys(sim.created_ids[:7], "PAID"))
+    assert "not recorded" not in render(sim, width=width)

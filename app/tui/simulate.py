@@ -214,6 +214,9 @@ class Simulation:
         if self.auto_approve:
             refused = f", refused {self.refusals}" if self.refusals else ""
             pieces.append(Text(f"approved {self.approvals_done}{refused}", style="dim"))
+            if lagging := len(self.approvals_not_recorded()):
+                # The rows lag the approvals answered: "AWAITING_APPROVAL 7  approved 7" read as a contradiction.
+                pieces.append(Text(f"({lagging} not recorded yet)", style="dim"))
         text = packed(pieces, options.max_width)
         if self.database_problem:
             text.append(f"\n{self.database_problem}; retrying…", style="red")
