@@ -22,7 +22,7 @@ from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import Event
 
 from app.tui import app as tui_app
-from app.tui import pager, prompts
+from app.tui import pager, prompts, simulation
 
 
 def pointed_title(question: Any) -> str:
@@ -566,7 +566,7 @@ async def test_a_simulation_stopped_says_which_orders_still_await_review(monkeyp
     service = _SlowApprovals()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    await _until(lambda: service.approvals_begun >= simulate.CONCURRENCY)  # the other two wait for a slot
+    await _until(lambda: service.approvals_begun >= simulation.CONCURRENCY)  # the other two wait for a slot
     screen.cancel()  # what Ctrl-C does to the screen
     await screen
     text = " ".join(out.getvalue().split())  # as the operator reads it, wrapped or not
@@ -595,7 +595,7 @@ async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monk
     service = _CreatesCutOff()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=120)))
-    await _until(lambda: len(service.states) >= simulate.CONCURRENCY)  # the others wait for a slot
+    await _until(lambda: len(service.states) >= simulation.CONCURRENCY)  # the others wait for a slot
     screen.cancel()  # what Ctrl-C does to the screen
     await asyncio.wait_for(screen, 10)
     started_bar = next(line for line in out.getvalue().splitlines() if "started " in line and "━" in line)
@@ -631,7 +631,8 @@ async def test_a_simulation_stopped_leaves_bars_that_agree_with_its_summary(monk
     ]),
 ])
 def test_a_simulation_sums_up_what_was_created_approved_and_is_left_to_review(auto_approve, states, sent, approved, expected):
-    from app.tui.simulate import Simulation, summary_lines
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
 
     sim = Simulation(service=None, n=2, auto_approve=auto_approve)
     sim.created_ids = ["s-1", "s-2"]
@@ -666,10 +667,10 @@ async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch
     """With PostgreSQL stopped (SIGSTOP) the bars stood still with nothing said, and Ctrl-C,
     once or twice, left the TUI frozen until PostgreSQL was resumed: the screen waited for the
     read, then for its cancellation (an operator walkthrough)."""
-    from app.tui import simulate
+    from app.tui import simulate, simulation
 
     _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: the simulation goes on
-    monkeypatch.setattr(simulate, "READ_WAIT_S", 0.05, raising=False)
+    monkeypatch.setattr(simulation, "READ_WAIT_S", 0.05)
     service = _DatabaseHangs()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
@@ -768,7 +769,7 @@ async def test_a_simulation_stopped_counts_the_approvals_that_took_effect_and_wh
 
     service = _ApprovalsTakeEffect()
     text = await _simulation_stopped(
-        monkeypatch, service, 12, True, lambda: service.approvals_begun >= simulate.CONCURRENCY
+        monkeypatch, service, 12, True, lambda: service.approvals_begun >= simulation.CONCURRENCY
     )
     assert ": 12 of 12 orders started (" in text and "), 10 approved." in text
     assert "Still running 12: AWAITING_APPROVAL 2 PAID 10" in text
@@ -805,7 +806,8 @@ async def test_a_simulation_does_not_say_that_orders_not_recorded_await_review_i
 async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appears():
     """A create that failed with "it may not have started" counted as could-not-start, and again
     as started once its row appeared: "2 of 2 orders created" and "1 could not start"."""
-    from app.tui.simulate import Simulation, summary_lines
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
 
     class _Recorded:
         async def order_states(self, order_ids: list[str]) -> dict[str, str]:
@@ -825,7 +827,8 @@ async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appear
 def test_an_approval_answered_is_not_also_said_to_be_pending_while_the_rows_lag():
     """With PostgreSQL stopped the rows still said AWAITING_APPROVAL, and the summary read "17
     approved" and "17 approvals were sent and may still take effect" of the same orders."""
-    from app.tui.simulate import Simulation, summary_lines
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
 
     sim = Simulation(service=None, n=3, auto_approve=True)
     sim.created_ids = ["s-1", "s-2", "s-3"]
@@ -957,7 +960,7 @@ async def test_a_simulation_follows_its_orders_while_others_create_orders_too():
     """The screen read the newest N+200 orders: with more created meanwhile by anyone else,
     its own fell off that page, and it showed "settled 0/20, PAID 20" for ever (and in its
     summary) while they had shipped."""
-    from app.tui.simulate import Simulation
+    from app.tui.simulation import Simulation
 
     service = _BusyStack()
     sim = Simulation(service=service, n=3, auto_approve=False)
@@ -972,7 +975,7 @@ def test_orders_not_at_review_yet_count_as_not_reviewed_when_a_simulation_stops(
     """It counted only AWAITING_APPROVAL: orders still RECEIVED, or not yet recorded, were left
     out, and then sat awaiting review with no approval coming. Those not recorded are said
     apart: Approve / reject does not list them yet."""
-    from app.tui.simulate import Simulation
+    from app.tui.simulation import Simulation
 
     sim = Simulation(service=None, n=5, auto_approve=True)
     sim.created_ids = ["s-1", "s-2", "s-3", "s-4", "s-5"]
@@ -1064,7 +1067,7 @@ async def _until(condition, timeout: float = 5.0) -> None:
 async def test_a_simulation_approves_orders_while_others_are_still_being_created():
     """'Approve each as soon as it awaits review' did not: approvals queued for the same slots
     as the creates, behind all of them (a review saw 107/300 created, 47 awaiting, 0 approved)."""
-    from app.tui.simulate import CONCURRENCY, Simulation
+    from app.tui.simulation import CONCURRENCY, Simulation
 
     service = _CreatesQueueUp()
     sim = Simulation(service=service, n=50, auto_approve=True)
@@ -1484,7 +1487,7 @@ async def test_a_simulation_says_within_seconds_that_temporal_is_not_answering_a
     await asyncio.wait_for(simulate.simulate_orders(service, Console(file=out, width=200)), 5)
     text = " ".join(out.getvalue().split())
     assert "Temporal at 127.0.0.1:7233 is not answering, so the simulation stopped; see the health line." in text
-    assert service.creates_begun == simulate.CONCURRENCY  # no more were sent
+    assert service.creates_begun == simulation.CONCURRENCY  # no more were sent
     assert "10 creates were cut off by the stop and may have started." in text
 
 
@@ -1838,7 +1841,7 @@ class _TemporalSilentOnce(_CreatesQueueUp):
 async def test_a_simulation_sends_an_approval_again_that_temporal_did_not_take():
     """An approval not sent (Temporal silent for the check before it) was counted as refused,
     and its order stayed in review with nobody to approve it (a review)."""
-    from app.tui.simulate import Simulation
+    from app.tui.simulation import Simulation
 
     service = _TemporalSilentOnce()
     service.release.set()
@@ -1855,7 +1858,8 @@ async def test_a_simulation_sends_an_approval_again_that_temporal_did_not_take()
 def test_a_simulation_of_one_order_names_it_once():
     """One order simulated was summed up as "1 of 1 orders started (sim-c5f8fe-0001 …
     sim-c5f8fe-0001)": a range from an id to itself, and "orders" for one."""
-    from app.tui.simulate import Simulation, summary_lines
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
 
     sim = Simulation(service=None, n=1, auto_approve=True)
     sim.created_ids = ["s-1"]

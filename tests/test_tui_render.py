@@ -19,7 +19,8 @@ from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
 from app.tui.health import down_parts, goodbye, health_line
-from app.tui.simulate import SIMULATED_ADDRESS, count_check, random_items, settled
+from app.tui.simulate import count_check
+from app.tui.simulation import SIMULATED_ADDRESS, random_items, settled
 from db.queries import Product
 from workflows.model import OrderItem
 
@@ -1245,7 +1246,8 @@ def test_the_dashboards_counts_keep_each_state_beside_its_count_on_a_narrow_term
 def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width):
     """At 40 columns a running simulation read "10 orders  RECEIVED 3  AWAITING_APPROVAL" / "7
     approved 7", and its summary broke "Still running 20: … APPROVED" / "9  PAID 8" alike."""
-    from app.tui.simulate import Simulation, summary_lines
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
 
     sim = Simulation(service=None, n=20, auto_approve=True)
     sim.created_ids = [f"s-{n:02d}" for n in range(20)]
@@ -1287,7 +1289,7 @@ def test_a_running_simulations_live_line_says_which_approvals_its_states_do_not_
     """While a simulation ran, its live line read "AWAITING_APPROVAL 7  approved 7": the rows
     lag the approvals answered (the workflow records a decision after accepting it). The line
     says how many of those approved its states do not show yet, as the summary does."""
-    from app.tui.simulate import Simulation
+    from app.tui.simulation import Simulation
 
     sim = Simulation(service=None, n=10, auto_approve=True)
     sim.created_ids = [f"s-{n:02d}" for n in range(10)]
