@@ -436,11 +436,13 @@ def audit_timeline(audit: dict[str, Any], now: datetime | None = None) -> Group:
     failed = sum(1 for e in attempts if e["outcome"] != "ok")
     timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")
     header = Text.assemble((f"Order {order['order_id']}  ", "bold"), state_text(order["state"]))
-    # Its own line, so that at 80 columns it does not break inside a figure.
-    figures = Text.assemble(
-        f"{plural(len(attempts), 'attempt')}, {failed} failed ({timeouts} timed out),"
-        f" {plural(order.get('retries', 0) or 0, 'retry', 'retries')}, processing ",
-        clock_text(order),
+    # Its own line, broken between two figures: at 40 columns it broke "6" / "retries".
+    figures = Fields(
+        ("", Text(f"{plural(len(attempts), 'attempt')},")),
+        (" ", Text(f"{failed} failed")),
+        (" ", Text(f"({timeouts} timed out),")),
+        (" ", Text(f"{plural(order.get('retries', 0) or 0, 'retry', 'retries')},")),
+        (" ", Text.assemble("processing ", clock_text(order))),
     )
     return Group(header, figures, table)
 

@@ -1302,3 +1302,18 @@ def test_a_running_simulations_live_line_says_which_approvals_its_states_do_not_
     assert "AWAITING_APPROVAL 2" in live and "approved 7 (2 not recorded yet)" in live, live
     sim.states.update(dict.fromkeys(sim.created_ids[:7], "PAID"))
     assert "not recorded" not in render(sim, width=width)
+
+
+@pytest.mark.parametrize("width", range(30, 81))
+def test_the_audits_figures_break_between_figures_never_inside_one(width):
+    """At 40 columns the audit's figures read "10 attempts, 6 failed (3 timed out), 6" above
+    "retries, processing 0.6s": the line broke between a count and its noun (40x12)."""
+    order = an_order("ord-9", "AWAITING_APPROVAL", processing_seconds=0.6, retries=6)
+    attempts = [
+        {"at": "2026-01-01T00:00:01+00:00", "kind": "attempt", "activity": "ReceiveOrder", "attempt": n,
+         "outcome": "timeout" if n <= 3 else "error" if n <= 6 else "ok", "error": None, "duration_ms": 1}
+        for n in range(1, 11)
+    ]
+    lines = render(audit_timeline({"order": order, "timeline": attempts}), width=width, height=80).splitlines()
+    for figure in ("10 attempts,", "6 failed", "(3 timed out),", "6 retries,", "processing 0.6s"):
+        assert any(figure in line for line in lines), (figure, lines)
