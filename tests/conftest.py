@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import sys
 import time
 from datetime import timedelta
@@ -23,6 +24,18 @@ from tests.fakes import FakeActivities
 from workflows.model import ORDER_STATE_ATTRIBUTE, Address, OrderInput, OrderItem, order_workflow_id
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler_restored():
+    """Each test starts with the SIGINT handler the session had. The TUI's (prompts.watch_sigint,
+    through its event loop) outlived the tests that installed it: a later test's Ctrl-C then
+    reached that handler, not KeyboardInterrupt, and the CLI tests of Ctrl-C failed when they
+    ran after the TUI's (pytest tests/test_tui_short_terminal.py tests/test_cli_refusals.py)."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    if signal.getsignal(signal.SIGINT) is not handler:
+        signal.signal(signal.SIGINT, handler)
 
 
 def test_server_path() -> str:
