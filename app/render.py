@@ -165,14 +165,20 @@ def packed(pieces: list[Text], width: int | None = None, separator: str = "  ") 
     """The pieces on a line, ``separator`` between them, and, given a ``width``, a line break
     between two pieces rather than within one: the terminal broke "SHIPPED 48" between the
     state and its count at 40 columns."""
+    return _broken_between([(separator, piece) for piece in pieces], width)
+
+
+def _broken_between(pieces: list[tuple[str, Text]], width: int | None) -> Text:
+    """Each piece after its gap on one line, or, given a ``width``, a line break instead of the
+    gap before a piece that would not fit (packed, Fields)."""
     text, used = Text(), 0
-    for piece in pieces:
-        if used and width is not None and used + len(separator) + piece.cell_len > width:
+    for gap, piece in pieces:
+        if used and width is not None and used + len(gap) + piece.cell_len > width:
             text.append("\n")
             used = 0
         elif used:
-            text.append(separator)
-            used += len(separator)
+            text.append(gap)
+            used += len(gap)
         text.append_text(piece)
         used += piece.cell_len
     return text
@@ -352,17 +358,7 @@ class Fields:
         return text
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        text, used = Text(), 0
-        for gap, field in self.fields:
-            if used and used + len(gap) + field.cell_len > options.max_width:
-                text.append("\n")
-                used = 0
-            elif used:
-                text.append(gap)
-                used += len(gap)
-            text.append_text(field)
-            used += field.cell_len
-        yield text
+        yield _broken_between(self.fields, options.max_width)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.one_line())

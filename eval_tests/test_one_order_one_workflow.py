@@ -11,7 +11,7 @@ import uuid
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
@@ -111,6 +111,22 @@ async def test_a_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_
     assert "may not act" not in json.dumps(status), status
 
 
+async def _shipping_started_by_hand(client: Client, order_id: str, workflow_id: str) -> WorkflowHandle:
+    """As `temporal workflow start --type ShippingWorkflow --workflow-id WORKFLOW_ID`, naming the
+    order's workflow as its parent in its input."""
+    return await client.start_workflow(
+        "ShippingWorkflow",
+        ShippingInput(
+            order_id=order_id,
+            parent_workflow_id=f"order-{order_id}",
+            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            items=[OrderItem("WIDGET-1", 2)],
+        ),
+        id=workflow_id,
+        task_queue=SHIPPING_TASK_QUEUE,
+    )
+
+
 async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_parent_leaves_it_alone(stack, db):
     """As `temporal workflow start --type ShippingWorkflow` with the order's workflow as
     parent_workflow_id in its input: it has no parent, so it acts as itself, and its steps are
@@ -121,17 +137,7 @@ async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_paren
     before = await order_rows(db, order_id)
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue_id = f"rogue-shipping-{order_id}"
-    rogue = await client.start_workflow(
-        "ShippingWorkflow",
-        ShippingInput(
-            order_id=order_id,
-            parent_workflow_id=f"order-{order_id}",
-            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-            items=[OrderItem("WIDGET-1", 2)],
-        ),
-        id=rogue_id,
-        task_queue=SHIPPING_TASK_QUEUE,
-    )
+    rogue = await _shipping_started_by_hand(client, order_id, rogue_id)
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(rogue.result(), 60)
     refusal = failed.value.cause
@@ -152,17 +158,7 @@ async def test_a_shipping_workflow_started_by_hand_under_a_shipping_id_leaves_th
     await wait_for_state(db, order_id, "AWAITING_APPROVAL")
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue_id = f"shipping-{order_id}-7"
-    rogue = await client.start_workflow(
-        "ShippingWorkflow",
-        ShippingInput(
-            order_id=order_id,
-            parent_workflow_id=f"order-{order_id}",
-            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-            items=[OrderItem("WIDGET-1", 2)],
-        ),
-        id=rogue_id,
-        task_queue=SHIPPING_TASK_QUEUE,
-    )
+    rogue = await _shipping_started_by_hand(client, order_id, rogue_id)
     with pytest.raises(WorkflowFailureError):
         await asyncio.wait_for(rogue.result(), 60)
     # Each attempt's row is written before the step's result goes back to the workflow.
