@@ -51,7 +51,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=_status)
 
     logs = commands.add_parser("logs", help="show the end of a part's log")
-    logs.add_argument("name", nargs="?", choices=[*PART_NAMES, WATCHDOG, "cli", "api"], help="which log (default: all)")
+    logs.add_argument(
+        "name", nargs="?", choices=[*PART_NAMES, WATCHDOG, "cli", "api"],
+        help=f"which log (default: those of {', '.join(PART_NAMES)})",
+    )
     logs.add_argument("-n", "--lines", type=_line_count, default=40, help=f"how many lines, 1 to {MAX_LOG_LINES:,} (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the log")
     logs.set_defaults(handler=_logs)
