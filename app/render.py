@@ -18,7 +18,7 @@ from app.errors import command_noun
 from app.quiet_spans import QuietSpans, span as _span
 from app.views import format_cents
 from db.queries import Product
-from workflows.model import PROCESSING_BUDGET_S
+from workflows.model import PROCESSING_BUDGET_S, OrderState
 
 __all__ = ["format_cents", "state_style", "status_panel", "orders_table", "audit_timeline", "catalog_table"]
 
@@ -166,6 +166,16 @@ def packed(pieces: list[Text], width: int | None = None, separator: str = "  ") 
     between two pieces rather than within one: the terminal broke "SHIPPED 48" between the
     state and its count at 40 columns."""
     return _broken_between([(separator, piece) for piece in pieces], width)
+
+
+def state_pieces(counts: dict[str, int]) -> list[Text]:
+    """Each state's count ("SHIPPED 48"), in the order an order moves through the states; states
+    with none are left out (the dashboard's summary, a simulation's live line and its summary)."""
+    return [
+        Text(f"{state.value} {counts[state.value]}", style=state_style(state.value))
+        for state in OrderState
+        if counts.get(state.value)
+    ]
 
 
 def _broken_between(pieces: list[tuple[str, Text]], width: int | None) -> Text:

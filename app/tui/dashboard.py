@@ -28,7 +28,7 @@ from app.stack import Stack
 from app.tui.actions import short_id
 from app.tui.health import health_line, health_summary
 from app.waiting import within
-from app.render import clock_text, last_error_text, packed, plural, state_style, state_text
+from app.render import clock_text, last_error_text, packed, plural, state_pieces, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
 log = logging.getLogger("app.tui")
@@ -114,11 +114,7 @@ def summary_bar(counts: dict[str, int], width: int | None = None) -> Text:
 
 def summary_pieces(counts: dict[str, int]) -> list[Text]:
     """The count of all orders, then each state's with it."""
-    return [Text(plural(sum(counts.values()), "order"), style="bold")] + [
-        Text(f"{state.value} {counts[state.value]}", style=state_style(state.value))
-        for state in OrderState
-        if counts.get(state.value)
-    ]
+    return [Text(plural(sum(counts.values()), "order"), style="bold"), *state_pieces(counts)]
 
 
 # The states' names where the short layout has no room for them whole ("51 orders  AWAITING_APPROVAL …"

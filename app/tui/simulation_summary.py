@@ -7,7 +7,7 @@ from collections import Counter
 
 from rich.text import Text
 
-from app.render import packed, plural, state_style
+from app.render import packed, plural, state_pieces
 from app.tui.simulation import Simulation
 from workflows.model import OrderState
 
@@ -64,10 +64,6 @@ def summary_lines(sim: Simulation, n: int, took: float, stopped: bool, width: in
 def states_line(label: str, counts: Counter, width: int | None = None, note: str | None = None) -> Text:
     """``label`` and the count of each state, in the order an order moves through them, then
     ``note``; given a ``width``, broken between two states, not within one."""
-    pieces = [
-        Text(f"{state.value} {counts[state.value]}", style=state_style(state.value))
-        for state in OrderState
-        if counts.get(state.value)
-    ]
+    pieces = state_pieces(counts)
     pieces[0] = Text.assemble(f"{label} ", pieces[0])  # the label stays with the first
-    return packed(pieces + ([Text(note)] if note else []), width, separator="  ")
+    return packed(pieces + ([Text(note)] if note else []), width)
