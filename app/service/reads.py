@@ -80,9 +80,9 @@ class OrderReads:
         follow their own)."""
         return await queries.order_states(self.pool, order_ids)
 
-    async def refuse_taken_id(self, order_id: str, conn: asyncpg.Connection | None = None) -> None:
-        """InvalidInput if an order already has this id (a form asks this before the rest)."""
-        if await queries.order_exists(conn or self.pool, order_id):
+    async def refuse_taken_id(self, order_id: str) -> None:
+        """Taken if an order already has this id (the create form asks this before the rest)."""
+        if await queries.order_exists(self.pool, order_id):
             raise Taken(_taken(order_id))
 
     async def status(self, order_id: str) -> dict:
