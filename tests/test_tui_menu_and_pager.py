@@ -1992,6 +1992,26 @@ async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
     assert len(asking) == 1 or len(f"{asking[0]} {asking[1].split()[0]}") >= width, asking
 
 
+@pytest.mark.parametrize("width", [40, 60, 80])
+@pytest.mark.parametrize("spare", [0, 1, 2, 6])
+async def test_a_one_line_confirm_question_leaves_room_for_both_ends(width, spare):
+    """A question short enough for one line has "? " before it and " (Y/n) " after it on that
+    same line: one of 31 or 32 characters at 40 columns was left on one line, 41 columns drawn,
+    and the terminal wrapped " (Y/n) " under it."""
+    from app.tui.actions import fitted
+
+    question = "Cancel order " + "x" * (width - 1 - len("? Cancel order ? (Y/n) ") + spare) + "?"
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        confirm = questionary.confirm(fitted(question, width), input=keys, output=_Terminal(12, width))
+        confirm.application.after_render += lambda app: drawn.append(_screen_text(app))
+        keys.send_text("y")
+        assert await prompts.ask(confirm) is True
+    asking = next(screen for screen in drawn if "(Y/n)" in screen).splitlines()
+    assert all(len(line) < width for line in asking), asking  # none wrapped by the terminal
+    assert " ".join(" ".join(asking).split()) == f"? {question} (Y/n)"
+
+
 @pytest.mark.parametrize(("keys_sent", "echoed"), [(" \r", "CABLE-USB"), (" \x1b[B\x1b[B \r", "CABLE-USB, GADGET-2")])
 async def test_the_items_picked_are_echoed_by_their_sku(keys_sent, echoed):
     """One item picked echoed its whole label, price included ("? Items [USB-C cable, 1 m

@@ -257,8 +257,14 @@ def fitted(question: str, width: int) -> str:
     Only the first line and the last leave room for what questionary draws around them: 12
     columns left free on every line broke "Ship order h4-rev-1 to Ann" at 28 of 40 columns."""
     line = max(NARROWEST_LINE, width - 1)
-    lines = between_words(question.split(), max(NARROWEST_LINE, line - CONFIRM_BEFORE), line)
+    first = max(NARROWEST_LINE, line - CONFIRM_BEFORE)
+    lines = between_words(question.split(), first, line)
     last = max(NARROWEST_LINE, line - CONFIRM_AFTER)
+    if len(lines) == 1 and cell_len(lines[0]) > max(NARROWEST_LINE, last - CONFIRM_BEFORE):
+        # The first line is the last too, with "? " and " (Y/n) " around it: its last word goes
+        # to a line of its own (41 columns were drawn at 40, and the terminal wrapped "(Y/n)").
+        *head, tail = lines[0].split()
+        lines = [*between_words(head, first, line), tail] if head else between_words([tail], first - CONFIRM_AFTER, last)
     if cell_len(lines[-1]) > last:  # no room left for " (Y/n) ": the last line broken again, narrower
         lines[-1:] = between_words(lines[-1].split(), last, last)
     return "\n".join(lines)
