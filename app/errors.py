@@ -37,7 +37,15 @@ class StackUnreachable(OperatorError):
     exit_code = 3
 
 
-COMMAND_NOUNS = {"approve": "approval", "reject": "rejection", "cancel": "cancel", "update_address": "address change"}
+COMMAND_NOUNS = {
+    "approve": "approval",
+    "reject": "rejection",
+    "cancel": "cancel",
+    "update_address": "address change",
+    # The shipping child's Signal to its parent: by its name, not "the dispatch failed", which in
+    # a "command refused" row read as if the carrier had just refused the package.
+    "dispatch_failed": "dispatch_failed signal",
+}
 
 
 def command_noun(command: str) -> str:
