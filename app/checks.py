@@ -56,11 +56,11 @@ def request_id(value: str | None, label: str = "The Idempotency-Key header") -> 
         raise InvalidInput(
             f"{label} has {len(value)} characters; give 1 to {MAX_REQUEST_ID} printable ASCII characters."
         )
+    if not all(" " <= ch <= "~" for ch in value):
+        raise InvalidInput(f"{label} must be printable ASCII: letters, digits, punctuation and spaces.")
     if value != value.strip():
         # HTTP strips them from a header: the same key through the API would be another one.
         raise InvalidInput(f"{label} begins or ends with a space; give it without.")
-    if not all(" " <= ch <= "~" for ch in value):
-        raise InvalidInput(f"{label} must be printable ASCII: letters, digits, punctuation and spaces.")
 
 
 def status(order_id: str) -> None:

@@ -417,7 +417,7 @@ def test_the_cli_refuses_a_malformed_request_id_before_it_connects():
         asyncio.run(order_cli._approve(args))
 
 
-@pytest.mark.parametrize("key", [" k", "k ", "\tk"])
+@pytest.mark.parametrize("key", [" k", "k ", "  k  "])
 def test_the_cli_refuses_a_request_id_with_spaces_at_its_ends(key):
     """HTTP strips the spaces around a header's value, so the API can never receive " k": the
     CLI taking it would send the command under another Update id than the same key through
