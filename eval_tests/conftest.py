@@ -15,8 +15,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
+import asyncpg
 import psutil
 import pytest
 
@@ -166,3 +167,13 @@ def stack() -> Iterator[PrivateStack]:
         yield private
     finally:
         private.destroy()
+
+
+@pytest.fixture
+async def db(stack: PrivateStack) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the stack's database, for tests that read or hold its rows."""
+    pool = await asyncpg.create_pool(stack.settings.database_url, min_size=1, max_size=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()

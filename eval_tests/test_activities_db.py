@@ -94,12 +94,25 @@ async def received_order(pool: asyncpg.Pool) -> OrderInput:
         items=[OrderItem("WIDGET-1", 3)],
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
     )
-    activities = OrderActivities(pool, flaky=no_trouble)
+    await receive(pool, order)
+    return order
+
+
+async def receive(pool: asyncpg.Pool, order: OrderInput) -> None:
+    """ReceiveOrder of ``order``, as its own workflow (order-<order_id>) runs it."""
     await ActivityEnvironment().run(
-        activities.receive_order,
+        OrderActivities(pool, flaky=no_trouble).receive_order,
         ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
     )
-    return order
+
+
+async def refused_receipt(pool: asyncpg.Pool, order: OrderInput) -> str:
+    """What ReceiveOrder says refusing ``order`` for good; nothing of it is stored."""
+    with pytest.raises(ApplicationError) as refused:
+        await receive(pool, order)
+    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+    return refused.value.message
 
 
 async def charged_payments(pool: asyncpg.Pool, order_id: str) -> int:
@@ -170,10 +183,7 @@ async def test_retried_steps_do_not_duplicate_their_events(pool):
     order = await received_order(pool)
     activities = OrderActivities(pool, flaky=no_trouble)
     # A retry after the side effect (the reply was lost) runs the whole step again.
-    await ActivityEnvironment().run(
-        activities.receive_order,
-        ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
-    )
+    await receive(pool, order)
     validate = ValidateOrderInput(order_id=order.order_id, items=order.items, address=order.address)
     for _ in range(3):
         await ActivityEnvironment().run(activities.validate_order, validate)
@@ -648,15 +658,7 @@ async def test_receive_order_refuses_for_good_what_the_database_cannot_store(poo
         items=[OrderItem("WIDGET-1", 1)],
         address=Address(name="Ann\x00", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
     )
-    activities = OrderActivities(pool, flaky=no_trouble)
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(
-            activities.receive_order,
-            ReceiveOrderInput(order=order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
-        )
-    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
-    assert "address name is not text the database can store" in refused.value.message
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+    assert "address name is not text the database can store" in await refused_receipt(pool, order)
 
 
 def _unindexable_id(prefix: str) -> str:
@@ -777,15 +779,9 @@ async def test_a_payment_id_too_long_to_index_is_refused_once(pool):
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         payment_id=_unindexable_id("pay-"),
     )
-    activities = OrderActivities(pool, flaky=no_trouble)
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(
-            activities.receive_order,
-            ReceiveOrderInput(order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
-        )
-    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
-    assert refused.value.message == "Invalid order: The payment id is longer than the database can index (1000 bytes)."
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
+    assert await refused_receipt(pool, order) == (
+        "Invalid order: The payment id is longer than the database can index (1000 bytes)."
+    )
 
 
 async def test_an_order_id_too_long_for_its_shipping_workflow_s_id_is_refused_before_any_charge(pool):
@@ -798,17 +794,9 @@ async def test_an_order_id_too_long_for_its_shipping_workflow_s_id_is_refused_be
         items=[OrderItem("WIDGET-1", 1)],
         address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
     )
-    activities = OrderActivities(pool, flaky=no_trouble)
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(
-            activities.receive_order,
-            ReceiveOrderInput(order, workflow_id=f"order-{order.order_id}", started_at=datetime.now(timezone.utc).isoformat()),
-        )
-    assert refused.value.type == "InvalidOrder" and refused.value.non_retryable
-    assert refused.value.message == (
+    assert await refused_receipt(pool, order) == (
         "Invalid order: The order id is too long for the id of its shipping workflow (Temporal takes 1000 bytes)."
     )
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order.order_id) == 0
 
 
 async def test_a_shipment_called_off_by_a_hand_sent_signal_puts_the_cancel_on_record(pool):

@@ -54,6 +54,19 @@ def approve_new_orders(stack: PrivateStack, prefix: str, count: int) -> tuple[li
     return ids, approvals
 
 
+def approve_again_where_caught(
+    stack: PrivateStack, ids: list[str], approvals: list[subprocess.Popen], timeout: float
+) -> None:
+    """Each approval caught by the outage said so (exit 3); the operator sends it again once the
+    stack is back (refused as "already" if the first one had got through after all)."""
+    for order_id, approval in zip(ids, approvals):
+        approval.communicate(timeout=timeout)
+        if approval.returncode != 0:
+            assert approval.returncode == 3, (order_id, approval.returncode)
+            again = stack.run("order", "approve", order_id)
+            assert again.returncode == 0 or "already" in again.stdout + again.stderr, again
+
+
 async def act_once_shipping(stack: PrivateStack, ids: list[str], act: Callable[[], None]) -> dict[str, str]:
     """Watch the rows directly (the CLI takes longer to start than an order to ship) and
     ``act`` once two orders are being shipped (or one, if no other is left to pay); the
@@ -125,14 +138,7 @@ def test_orders_survive_temporal_being_killed_mid_flight():
         assert stack.run("status").returncode == 3
 
         stack.ok("up", timeout=120)
-        for order_id, approval in zip(ids, approvals):
-            approval.communicate(timeout=120)
-            if approval.returncode != 0:
-                # Caught by the crash: it said so (exit 3), and the operator sends it again
-                # (refused if the first one had got through after all).
-                assert approval.returncode == 3, (order_id, approval.returncode)
-                again = stack.run("order", "approve", order_id)
-                assert again.returncode == 0 or "already" in again.stdout + again.stderr, again
+        approve_again_where_caught(stack, ids, approvals, timeout=120)
         final = _wait(stack, ids, lambda s: s in TERMINAL)
         assert set(final.values()) == {"SHIPPED"}, final
         for order_id in ids:

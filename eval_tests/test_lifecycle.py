@@ -66,15 +66,6 @@ def cli(stack: PrivateStack) -> Cli:
     return Cli(stack)
 
 
-@pytest.fixture
-async def db(stack: PrivateStack):
-    pool = await asyncpg.create_pool(stack.settings.database_url, min_size=1, max_size=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
 def new_id(prefix: str = "e2e") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -21,15 +21,14 @@ from workflows.shipping import ShippingWorkflow
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderInput, OrderItem, ShippingInput
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
+# ADDRESS, as a workflow's input carries it.
+ANN = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 
 
-@pytest.fixture
-async def db(stack: PrivateStack):
-    pool = await asyncpg.create_pool(stack.settings.database_url, min_size=1, max_size=4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def _as_the_cli_would(order_id: str) -> OrderInput:
+    """The input `order create --id ORDER_ID --item WIDGET-1:2` with ADDRESS gives, for a workflow
+    started by hand."""
+    return OrderInput(order_id=order_id, items=[OrderItem("WIDGET-1", 2)], address=ANN)
 
 
 async def wait_for_state(db: asyncpg.Pool, order_id: str, state: str, timeout: float = 60) -> None:
@@ -58,11 +57,7 @@ async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue = await client.start_workflow(
         "OrderWorkflow",
-        OrderInput(
-            order_id=order_id,
-            items=[OrderItem("WIDGET-1", 2)],
-            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-        ),
+        _as_the_cli_would(order_id),
         id=f"rogue-{order_id}",
         task_queue=ORDER_TASK_QUEUE,
         start_signal="reject",
@@ -95,11 +90,7 @@ async def test_a_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_
     rogue_id = f"shipping-{order_id}-9"
     rogue = await client.start_workflow(
         "OrderWorkflow",
-        OrderInput(
-            order_id=order_id,
-            items=[OrderItem("WIDGET-1", 2)],
-            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-        ),
+        _as_the_cli_would(order_id),
         id=rogue_id,
         task_queue=ORDER_TASK_QUEUE,
     )
@@ -119,7 +110,7 @@ async def _shipping_started_by_hand(client: Client, order_id: str, workflow_id: 
         ShippingInput(
             order_id=order_id,
             parent_workflow_id=f"order-{order_id}",
-            address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
             items=[OrderItem("WIDGET-1", 2)],
         ),
         id=workflow_id,
@@ -185,11 +176,7 @@ async def test_an_order_started_by_hand_under_another_id_keeps_a_cancel_sent_dur
         try:
             handle = await client.start_workflow(
                 "OrderWorkflow",
-                OrderInput(
-                    order_id=order_id,
-                    items=[OrderItem("WIDGET-1", 2)],
-                    address=Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-                ),
+                _as_the_cli_would(order_id),
                 id=workflow_id,
                 task_queue=ORDER_TASK_QUEUE,
                 start_signal="cancel",

@@ -15,7 +15,14 @@ from datetime import datetime, timezone
 import asyncpg
 
 from eval_tests.conftest import PrivateStack, wait_exited
-from eval_tests.test_crash import ADDRESS, TERMINAL, _wait, act_once_shipping, approve_new_orders
+from eval_tests.test_crash import (
+    ADDRESS,
+    TERMINAL,
+    _wait,
+    act_once_shipping,
+    approve_again_where_caught,
+    approve_new_orders,
+)
 
 
 def _retried_on_server(stack: PrivateStack) -> bool:
@@ -56,14 +63,7 @@ def test_orders_survive_postgres_down_past_the_local_attempts():
         up_at = datetime.now(timezone.utc)
 
         stack.ok("up", timeout=120)
-        for order_id, approval in zip(ids, approvals):
-            approval.communicate(timeout=180)
-            if approval.returncode != 0:
-                # Caught by the outage: it said so (exit 3); the operator sends it again once the
-                # stack is back (refused if the first one had got through after all).
-                assert approval.returncode == 3, (order_id, approval.returncode)
-                again = stack.run("order", "approve", order_id)
-                assert again.returncode == 0 or "already" in again.stdout + again.stderr, again
+        approve_again_where_caught(stack, ids, approvals, timeout=180)
         final = _wait(stack, ids, lambda s: s in TERMINAL, timeout=240)
         assert set(final.values()) == {"SHIPPED"}, final
         decided = _wait(stack, list(held.values()), lambda s: s in TERMINAL, timeout=240)

@@ -333,9 +333,8 @@ def test_a_lost_order_or_a_double_charge_is_a_broken_invariant_and_a_missed_targ
     )
 
 
-@pytest.mark.parametrize(("lost", "p50", "code"), [(0, 2.0, 0), (0, 9.0, 0), (1, 2.0, 4)])
-async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, capsys, lost, p50, code):
-    """The report was the only sign: a script running the benchmark saw exit 0 with orders lost."""
+def _bench_run_that_gives(monkeypatch, results: list[OrderResult]):
+    """`bench`'s arguments, and a run of them that needs no stack and ends with ``results``."""
     import argparse
 
     from app import bench_cli
@@ -354,11 +353,7 @@ async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, c
     async def nothing(*_):
         return None
 
-    results = [
-        OrderResult(f"bench-t-{n}", "SHIPPED", int(p50 * 1000), 0, terminal_in_db=True, workflow_completed=n > lost)
-        for n in (1, 2, 3)
-    ]
-    summary = summarize(RunFacts(orders=3, concurrency=1, results=results, run_id="t"))
+    summary = summarize(RunFacts(orders=len(results), concurrency=1, results=results, run_id="t"))
 
     async def run_bench(*_args, **_kwargs):
         return BenchResult(summary, [], check_targets(summary))
@@ -366,9 +361,20 @@ async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, c
     monkeypatch.setattr(bench_cli, "ensure_up", nothing)
     monkeypatch.setattr(bench_cli.OrderService, "connect", staticmethod(connect))
     monkeypatch.setattr(bench_cli, "run_bench", run_bench)
-    args = argparse.Namespace(
-        orders=3, concurrency=1, json=None, review_wait=0.0, poll_interval=0.1, order_timeout=10.0,
+    return argparse.Namespace(
+        orders=len(results), concurrency=1, json=None, review_wait=0.0, poll_interval=0.1, order_timeout=10.0
     )
+
+
+@pytest.mark.parametrize(("lost", "p50", "code"), [(0, 2.0, 0), (0, 9.0, 0), (1, 2.0, 4)])
+async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, capsys, lost, p50, code):
+    """The report was the only sign: a script running the benchmark saw exit 0 with orders lost."""
+    from app import bench_cli
+
+    args = _bench_run_that_gives(monkeypatch, [
+        OrderResult(f"bench-t-{n}", "SHIPPED", int(p50 * 1000), 0, terminal_in_db=True, workflow_completed=n > lost)
+        for n in (1, 2, 3)
+    ])
     assert await bench_cli._bench(args) == code
     err = capsys.readouterr().err
     assert ("1 order lost" in err) == bool(lost)
@@ -377,31 +383,13 @@ async def test_bench_exits_4_only_when_the_run_broke_an_invariant(monkeypatch, c
 async def test_bench_keeps_its_exit_code_when_the_reader_of_the_report_went_away(monkeypatch):
     """`./start.sh bench | head -1`: the report met the closed pipe before the invariants were
     judged, and a run that lost an order exited 0; the verdict is known before the report."""
-    import argparse
     import io
 
     from app import bench_cli
-    from app.bench import BenchResult
 
-    class _Service:
-        async def __aenter__(self):
-            return self
-
-        async def __aexit__(self, *exc):
-            return None
-
-    async def connect(**_):
-        return _Service()
-
-    async def nothing(*_):
-        return None
-
-    results = [OrderResult("bench-t-1", "SHIPPED", 2000, 0, terminal_in_db=True, workflow_completed=False)]
-    summary = summarize(RunFacts(orders=1, concurrency=1, results=results, run_id="t"))
-
-    async def run_bench(*_args, **_kwargs):
-        return BenchResult(summary, [], check_targets(summary))
-
+    args = _bench_run_that_gives(
+        monkeypatch, [OrderResult("bench-t-1", "SHIPPED", 2000, 0, terminal_in_db=True, workflow_completed=False)]
+    )
     sink = os.open(os.devnull, os.O_WRONLY)  # Rich points the stdout it gave up on here
 
     class _ClosedPipe(io.StringIO):
@@ -411,11 +399,7 @@ async def test_bench_keeps_its_exit_code_when_the_reader_of_the_report_went_away
         def fileno(self):
             return sink
 
-    monkeypatch.setattr(bench_cli, "ensure_up", nothing)
-    monkeypatch.setattr(bench_cli.OrderService, "connect", staticmethod(connect))
-    monkeypatch.setattr(bench_cli, "run_bench", run_bench)
     monkeypatch.setattr("sys.stdout", _ClosedPipe())
-    args = argparse.Namespace(orders=1, concurrency=1, json=None, review_wait=0.0, poll_interval=0.1, order_timeout=10.0)
     try:
         with pytest.raises((BrokenPipeError, SystemExit)):
             await bench_cli._bench(args)

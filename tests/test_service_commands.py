@@ -1369,34 +1369,21 @@ class _DownBeforeTheStart(_StoppedBeforeTheStart):
         raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
 
 
-async def test_a_create_while_temporal_is_down_says_it_is_not_reachable_not_stopped_or_swamped(monkeypatch):
-    from workflows.model import Address, OrderItem
-
-    releases = _creatable(monkeypatch)
-    client = _DownBeforeTheStart()
-    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises(StackUnreachable) as unreachable:
-        await asyncio.wait_for(service.create_order(
-            order_id="o-7", items=[OrderItem("SKU-1", 2)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-        ), 2)
-    assert str(unreachable.value) == (
-        "Temporal at 127.0.0.1:7233 is not reachable (down or restarting: see ./start.sh status), so order o-7 was"
-        " not started; create it again once Temporal answers."
-    )
-    assert client.started == [] and releases == [("pay-o-7", "o-7")]
-
-
-async def test_a_create_temporal_does_not_answer_starts_nothing_and_says_so_at_once(monkeypatch):
-    """POST /orders with Temporal stopped answered after ~15-24 s that the order "may not have
-    started", its payment id kept reserved against a start that might yet land. Temporal is
-    asked first (its cheapest call): silent, nothing is started, the payment id goes back, and
-    the answer comes after the ask's 3 s."""
+@pytest.mark.parametrize(("client", "what"), [
+    # Temporal killed before the order is created: its connection is refused.
+    (_DownBeforeTheStart, "is not reachable (down or restarting"),
+    # Stopped: POST /orders answered after ~15-24 s that the order "may not have started", its
+    # payment id kept reserved against a start that might yet land. Temporal is asked first
+    # (its cheapest call): silent, nothing is started, the payment id goes back, and the answer
+    # comes after the ask's timeout.
+    (_StoppedBeforeTheStart, "is not answering (stopped or swamped"),
+])
+async def test_a_create_temporal_does_not_take_starts_nothing_and_says_why(monkeypatch, client, what):
     from workflows.model import Address, OrderItem
 
     releases = _creatable(monkeypatch)
     monkeypatch.setattr("app.service.temporal_errors.QUERY_TIMEOUT", timedelta(seconds=0.2))
-    client = _StoppedBeforeTheStart()
+    client = client()
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as unreachable:
         await asyncio.wait_for(service.create_order(
@@ -1404,7 +1391,7 @@ async def test_a_create_temporal_does_not_answer_starts_nothing_and_says_so_at_o
             address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
         ), 2)
     assert str(unreachable.value) == (
-        "Temporal at 127.0.0.1:7233 is not answering (stopped or swamped: see ./start.sh status), so order o-7 was"
+        f"Temporal at 127.0.0.1:7233 {what}: see ./start.sh status), so order o-7 was"
         " not started; create it again once Temporal answers."
     )
     assert client.started == [] and releases == [("pay-o-7", "o-7")]

@@ -636,7 +636,8 @@ def test_a_simulation_sums_up_what_was_created_approved_and_is_left_to_review(au
 
     sim = Simulation(service=None, n=2, auto_approve=auto_approve)
     sim.created_ids = ["s-1", "s-2"]
-    sim.states, sim.sent, sim.approved = states, sent, approved
+    sim.states, sim.sent = states, sent
+    sim.approved_ids = {f"answered-{n}" for n in range(approved)}  # orders of their own
     assert [line.plain for line in summary_lines(sim, 2, 4.0, stopped=False)] == expected
 
 
@@ -833,7 +834,7 @@ def test_an_approval_answered_is_not_also_said_to_be_pending_while_the_rows_lag(
     sim = Simulation(service=None, n=3, auto_approve=True)
     sim.created_ids = ["s-1", "s-2", "s-3"]
     sim.states = dict.fromkeys(sim.created_ids, "AWAITING_APPROVAL")
-    sim.sent, sim.answered, sim.approved_ids, sim.approved = {"s-1", "s-2"}, {"s-1"}, {"s-1"}, 1
+    sim.sent, sim.answered, sim.approved_ids = {"s-1", "s-2"}, {"s-1"}, {"s-1"}
     assert [line.plain for line in summary_lines(sim, 3, 4.0, stopped=True)][::2] == [
         "Stopped waiting after 4.0 s: 3 of 3 orders started (s-1 … s-3), 1 approved.",
         "1 order awaits review in the Approve / reject menu; 1 approval was sent and may still take effect.",
@@ -1863,7 +1864,7 @@ def test_a_simulation_of_one_order_names_it_once():
 
     sim = Simulation(service=None, n=1, auto_approve=True)
     sim.created_ids = ["s-1"]
-    sim.states, sim.sent, sim.approved = {"s-1": "SHIPPED"}, set(), 1
+    sim.states, sim.sent, sim.approved_ids = {"s-1": "SHIPPED"}, set(), {"s-1"}
     assert summary_lines(sim, 1, 4.0, stopped=False)[0].plain == "Done in 4.0 s: 1 of 1 order started (s-1), 1 approved."
 
 
@@ -1971,14 +1972,11 @@ async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line
     assert "" not in echo.split("\n") and all(len(line) < width for line in echo.split("\n")), echo
 
 
-@pytest.mark.parametrize("width", [40, 60, 80])
-async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
-    """At 40 columns "? Ship order h4-rev-1 to Ann" broke at 28 characters, 12 columns left free
-    on every line for what questionary puts around the first and the last only ("? " before,
-    " (Y/n) " after; an operator walkthrough of Update address at 40x12)."""
+async def _confirm_as_drawn(question: str, width: int) -> list[str]:
+    """The lines of a confirm question for ``question`` as fitted and drawn ``width`` columns
+    wide, each checked to fit (not wrapped by the terminal) and to say the question whole."""
     from app.tui.actions import fitted
 
-    question = "Ship order h4-rev-1 to Ann Lee, 1 Main St, Springfield, 12345, US?"
     drawn: list[str] = []
     with create_pipe_input() as keys:
         confirm = questionary.confirm(fitted(question, width), input=keys, output=_Terminal(12, width))
@@ -1988,6 +1986,16 @@ async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
     asking = next(screen for screen in drawn if "(Y/n)" in screen).splitlines()
     assert all(len(line) < width for line in asking), asking  # none wrapped by the terminal
     assert " ".join(" ".join(asking).split()) == f"? {question} (Y/n)"
+    return asking
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+async def test_a_confirm_question_uses_the_width_of_the_terminal(width):
+    """At 40 columns "? Ship order h4-rev-1 to Ann" broke at 28 characters, 12 columns left free
+    on every line for what questionary puts around the first and the last only ("? " before,
+    " (Y/n) " after; an operator walkthrough of Update address at 40x12)."""
+    question = "Ship order h4-rev-1 to Ann Lee, 1 Main St, Springfield, 12345, US?"
+    asking = await _confirm_as_drawn(question, width)
     # The first line ends only where its next word would not fit.
     assert len(asking) == 1 or len(f"{asking[0]} {asking[1].split()[0]}") >= width, asking
 
@@ -1998,18 +2006,8 @@ async def test_a_one_line_confirm_question_leaves_room_for_both_ends(width, spar
     """A question short enough for one line has "? " before it and " (Y/n) " after it on that
     same line: one of 31 or 32 characters at 40 columns was left on one line, 41 columns drawn,
     and the terminal wrapped " (Y/n) " under it."""
-    from app.tui.actions import fitted
-
     question = "Cancel order " + "x" * (width - 1 - len("? Cancel order ? (Y/n) ") + spare) + "?"
-    drawn: list[str] = []
-    with create_pipe_input() as keys:
-        confirm = questionary.confirm(fitted(question, width), input=keys, output=_Terminal(12, width))
-        confirm.application.after_render += lambda app: drawn.append(_screen_text(app))
-        keys.send_text("y")
-        assert await prompts.ask(confirm) is True
-    asking = next(screen for screen in drawn if "(Y/n)" in screen).splitlines()
-    assert all(len(line) < width for line in asking), asking  # none wrapped by the terminal
-    assert " ".join(" ".join(asking).split()) == f"? {question} (Y/n)"
+    asking = await _confirm_as_drawn(question, width)
 
 
 @pytest.mark.parametrize(("keys_sent", "echoed"), [(" \r", "CABLE-USB"), (" \x1b[B\x1b[B \r", "CABLE-USB, GADGET-2")])

@@ -33,6 +33,8 @@ RECORD_POLL_S = 0.2
 APPROVED_STATES = frozenset(
     s.value for s in (OrderState.APPROVED, OrderState.PAID, OrderState.PACKED, OrderState.DISPATCHED, OrderState.SHIPPED)
 )
+# The states before the review's decision (awaiting it, or on the way to it).
+BEFORE_DECISION = frozenset(s.value for s in BEFORE_DECISION_STATES)
 SIMULATED_ADDRESS = Address(
     name="Simulated Customer", street="1 Simulation Way", city="Springfield", postal_code="12345", country="US"
 )
@@ -60,7 +62,6 @@ class Simulation:
         self.answered: set[str] = set()  # an approval answered (approved or refused)
         self.unanswered: set[str] = set()  # an approval sent whose answer did not come: sent again
         self.approved_ids: set[str] = set()  # answered: approved (its row may not say so yet)
-        self.approved = 0  # answered: approved
         self.refusals = 0
         self.created_ids: list[str] = []
         self.cut_off: set[str] = set()  # a create the stop cut off: it may have started
@@ -87,6 +88,11 @@ class Simulation:
     def not_recorded(self) -> list[str]:
         """Orders whose create returned but whose row is not written yet: no menu lists them."""
         return [order_id for order_id in self.started if order_id not in self.states]
+
+    @property
+    def approved(self) -> int:
+        """Approvals answered: approved."""
+        return len(self.approved_ids)
 
     @property
     def approvals_done(self) -> int:
@@ -158,7 +164,6 @@ class Simulation:
             try:
                 self.sent.add(order_id)
                 await self.service.approve(order_id, by="simulation")
-                self.approved += 1
                 self.approved_ids.add(order_id)
                 self.answered.add(order_id)
             except StackUnreachable as error:
@@ -200,19 +205,17 @@ class Simulation:
         to it (RECEIVED, VALIDATED). Once the simulation stops approving, each needs an
         operator's decision, unless its approval was sent already. Not those not recorded yet:
         Approve / reject lists only recorded orders (they were said to await review there)."""
-        before = {s.value for s in BEFORE_DECISION_STATES}
         return [
             order_id for order_id in self.started
             # Approved already, its row behind (PostgreSQL slow, or down): it was said to be both.
-            if self.states.get(order_id) in before and order_id not in self.approved_ids
+            if self.states.get(order_id) in BEFORE_DECISION and order_id not in self.approved_ids
         ]
 
     def approvals_not_recorded(self) -> list[str]:
         """The orders whose approval was answered but whose row still reads before the decision."""
-        before = {s.value for s in BEFORE_DECISION_STATES}
         return [
             order_id for order_id in self.started
-            if order_id in self.approved_ids and self.states.get(order_id) in before
+            if order_id in self.approved_ids and self.states.get(order_id) in BEFORE_DECISION
         ]
 
     async def wait_for_approvals_recorded(self, bound_s: float) -> None:
