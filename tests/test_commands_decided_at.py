@@ -75,6 +75,9 @@ def test_a_refused_command_says_which_command_it_was_and_a_late_one_who_sent_it_
     assert f"command refused  the rejection by bob: {reason}  (decided 22:37:21.031, 46 s before it was recorded)" in line
     signalled = _audit_line("command_refused", {"command": "update_address", "reason": "Order o-1 is already SHIPPED."})
     assert "command refused  the address change: Order o-1 is already SHIPPED." in signalled
+    carrier = "The address of order o-1 cannot change: the carrier already has the package."
+    moved = _audit_line("command_refused", late | {"command": "update_address", "reason": carrier, "by": "carol"})
+    assert f"command refused  the address change by carol: {carrier}  (decided 22:37:21.031, 46 s" in moved
     # Not "the dispatch failed: …", which read as if the carrier had just refused the package.
     reported = _audit_line("command_refused", {"command": "dispatch_failed", "reason": "Order o-1 has ended."})
     assert "command refused  the dispatch_failed signal: Order o-1 has ended." in reported

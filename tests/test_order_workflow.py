@@ -9,6 +9,7 @@ import contextlib
 import gzip
 import os
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -44,6 +45,7 @@ from workflows.shipping import ShippingWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
 NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")
+OTHER_ADDRESS = Address(name="Bob", street="7 Far Rd", city="Ogdenville", postal_code="67890", country="DE")
 
 # Histories of the runs below, replayed at the end against the current workflow code.
 HISTORIES: list[WorkflowHistory] = []
@@ -1457,6 +1459,95 @@ async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_hi
     assert len(accepted) == 1 + policies.MAX_REFUSALS_ON_RECORD
 
 
+async def _address_changes_used_up(handle: WorkflowHandle) -> None:
+    """Change the order's address policies.MAX_ADDRESS_CHANGES times, by Signal (cheaper than as
+    many Updates). The cap itself, not a smaller one patched in: the handler of a late change
+    asks it, so a history recorded under another cap would not replay."""
+    for n in range(policies.MAX_ADDRESS_CHANGES):
+        await handle.signal("update_address", args=[replace(NEW_ADDRESS, street=f"{n + 3} Side St"), "carol"])
+
+
+async def test_an_address_change_refused_after_its_sender_stopped_waiting_is_on_record(workflow_env, fakes):
+    # Past the cap of address changes, sent while the order worker was stopped: its validator
+    # refused it, and its sender, who had stopped waiting, never heard; nothing showed it.
+    order = an_order(fakes, oid())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await _address_changes_used_up(handle)
+        sent = await _sent_ago(workflow_env, 60)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("update_address", args=[OTHER_ADDRESS, "erin", sent])
+        # On time, or sent without a stamp, the validator refuses it, as before: nothing written.
+        for stamp in (await _sent_ago(workflow_env, 0), ""):
+            with pytest.raises(WorkflowUpdateFailedError) as heard:
+                await handle.execute_update("update_address", args=[OTHER_ADDRESS, "erin", stamp])
+            assert heard.value.cause.message == refused.value.cause.message
+        await handle.execute_update("approve", args=["ann"])
+        result = await finish(handle)
+    reason = refused.value.cause.message
+    assert reason.startswith(f"Order {order.order_id} has had its address changed 100 times, the most one order takes")
+    assert result.state == OrderState.SHIPPED and result.address.city == NEW_ADDRESS.city
+    assert _refused_commands(fakes) == [("update_address", reason)]
+    [event] = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert (event.payload["by"], datetime.fromisoformat(event.payload["decided_at"])) == ("erin", datetime.fromisoformat(sent))
+    assert {change.by for change in fakes.calls["RecordAddressChange"]} == {"carol"}
+    accepted = [
+        e async for e in handle.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert len(accepted) == 2  # the late change and the approval
+
+
+async def _late_address_changes_after_the_hand_over(env, fakes, order: OrderInput, count: int) -> list[str]:
+    """Hold MarkShipped (the carrier has the package) and send ``count`` address changes stamped a
+    minute ago, all at once; the message each was refused with. On the dev server, with a short
+    workflow task timeout: the Updates come with the tasks that heartbeat while the step is held."""
+    released = asyncio.Event()
+
+    async def held() -> bool:
+        return released.is_set()
+
+    async def change(handle: WorkflowHandle) -> str:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("update_address", args=[NEW_ADDRESS, "carol", await _sent_ago(env, 60)])
+        return refused.value.cause.message
+
+    async with workers(env, fakes):
+        handle = await start_order(env, fakes, order, task_timeout=timedelta(seconds=2))
+        await awaiting_review(handle)
+        fakes.holds["MarkShipped"] = held
+        await handle.execute_update("approve", args=["ann"])
+        await eventually(lambda: _true(fakes.calls["MarkShipped"]), timeout=10)
+        try:
+            messages = await asyncio.gather(*(change(handle) for _ in range(count)))
+        finally:
+            released.set()
+        assert (await finish(handle)).state == OrderState.SHIPPED
+    return messages
+
+
+async def test_an_address_change_that_comes_late_after_the_hand_over_is_on_record(dev_env, fakes):
+    order = an_order(fakes, oid())
+    [message] = await _late_address_changes_after_the_hand_over(dev_env, fakes, order, 1)
+    carrier = f"The address of order {order.order_id} cannot change: the carrier already has the package."
+    assert message == carrier and "RecordAddressChange" not in fakes.calls
+    assert _refused_commands(fakes) == [("update_address", carrier)]
+    [event] = [e for e in fakes.calls["RecordEvent"] if e.event_type == "command_refused"]
+    assert event.payload["by"] == "carol"
+
+
+async def test_late_address_changes_refused_on_record_count_toward_the_cap(dev_env, fakes, monkeypatch):
+    # They cost the history what a late decision's refusal does, so the same cap bounds them
+    # (asked by the validator only: a smaller one patched in changes no replay).
+    monkeypatch.setattr(policies, "MAX_REFUSALS_ON_RECORD", 2)
+    order = an_order(fakes, oid())
+    messages = await _late_address_changes_after_the_hand_over(dev_env, fakes, order, policies.MAX_REFUSALS_ON_RECORD + 2)
+    carrier = f"The address of order {order.order_id} cannot change: the carrier already has the package."
+    assert messages == [carrier] * (policies.MAX_REFUSALS_ON_RECORD + 2)
+    assert _refused_commands(fakes) == [("update_address", carrier)] * policies.MAX_REFUSALS_ON_RECORD
+
+
 async def test_a_late_command_refused_for_its_text_is_refused_at_once(workflow_env, fakes):
     # Only the refusals that depend on what came first wait for the handler; bad input does not.
     order = an_order(fakes, oid())
@@ -1580,7 +1671,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     review window no timer can hold, or whose local_attempts no step can take, which end FAILED;
     v12/ every scenario once the first step stopped waiting for Updates to be on record
     (OrderInput.first_step_without_pause), with an Update that comes with the start and one on a
-    cold start while the first step heartbeat (tests/test_updates_on_record.py)."""
+    cold start while the first step heartbeat (tests/test_updates_on_record.py); v13-late-refusal/
+    commands sent with decided_at and refused on record; v14-late-address-refusal/ late address
+    changes refused on record (late-address-refusal-on-record), one of them from a real stack
+    whose order worker was stopped (SIGSTOP) while a cancel and then the change were sent."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1613,9 +1707,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     # them from a real stack whose order worker was stopped (SIGSTOP) while they were sent.
     v13 = sorted((HISTORY_DIR / "v13-late-refusal").glob("*.json.gz"))
     assert len(v13) >= 16, "the v13-late-refusal histories are missing"
+    v14 = sorted((HISTORY_DIR / "v14-late-address-refusal").glob("*.json.gz"))
+    assert len(v14) >= 7, "the v14-late-address-refusal histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

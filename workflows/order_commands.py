@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_SIGNALS_CAPPED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
+        LATE_ADDRESS_REFUSAL_ON_RECORD,
         LATE_REFUSAL_ON_RECORD,
         ORDER_PATCHES_IN_INPUT,
         REFUSE_UNSTORABLE_TEXT,
@@ -178,6 +179,18 @@ class OrderCommands:
         return None
 
     def _address_refusal(self, address: Address, signal: bool = False) -> str | None:
+        return self._address_state_refusal(signal) or self._address_problem(address, signal)
+
+    @staticmethod
+    def _address_problem(address: Address, signal: bool = False) -> str | None:
+        # A signal handler's rules never grow stricter (a replay must find the same refusals); an
+        # Update's validator, which a replay never runs, applies the CLI's, TUI's and API's.
+        problems = (rules.address_problems if signal else rules.strict_address_problems)(address)
+        return problems[0] if problems else None
+
+    def _address_state_refusal(self, signal: bool = False) -> str | None:
+        """What came before refuses any address change: the order ended or is ending, the carrier
+        has the package, or a cancel is pending."""
         if refusal := self._ending_refusal(signal):
             return refusal
         if self._state.terminal:
@@ -187,10 +200,7 @@ class OrderCommands:
         # Cancelled, or too late for the carrier has it: either way no change to make.
         if self._cancel_reason is not None and (not signal or self._patched(ADDRESS_REFUSED_WHILE_CANCELLING)):
             return f"Order {self._order.order_id} is being cancelled."
-        # A signal handler's rules never grow stricter (a replay must find the same refusals); an
-        # Update's validator, which a replay never runs, applies the CLI's, TUI's and API's.
-        problems = (rules.address_problems if signal else rules.strict_address_problems)(address)
-        return problems[0] if problems else None
+        return None
 
     def _signal_text_refusal(self, **texts: str) -> str | None:
         """Signal handlers change history when they refuse (the refusal is audited)."""
@@ -360,6 +370,8 @@ class OrderCommands:
     @workflow.update(name="update_address")
     async def update_address_update(self, address: Address, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
+        refusal = self._address_state_refusal() or self._address_changes_used_up()
+        self._refuse_on_record("update_address", refusal, by, decided_at, LATE_ADDRESS_REFUSAL_ON_RECORD)
         sequence = self._change_address(_as_address(address), by, decided_at)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:
@@ -369,11 +381,13 @@ class OrderCommands:
     @update_address_update.validator
     def _validate_address(self, address: Address, by: str = "operator", decided_at: str = "") -> None:
         address = _as_address(address)
+        # Bad input, and an address the order already ships to, are refused at once, late or not.
         if refusal := (
             _text_refusal(name=by)
-            or self._address_refusal(address)
+            or self._unless_unheard(decided_at, self._address_state_refusal())
+            or self._address_problem(address)
             or self._same_address(address)
-            or self._address_changes_used_up()
+            or self._unless_unheard(decided_at, self._address_changes_used_up())
         ):
             raise _refused(refusal)
 
@@ -397,21 +411,27 @@ class OrderCommands:
             return refusal
         return None
 
-    def _refuse_on_record(self, command: str, refusal: str | None, by: str, decided_at: str) -> None:
+    def _refuse_on_record(
+        self, command: str, refusal: str | None, by: str, decided_at: str, patch_id: str = LATE_REFUSAL_ON_RECORD
+    ) -> None:
         """For a handler: an Update accepted only because no one would have heard its refusal is
         refused now, in the audit as a refused signal is (command_refused), and to whoever still
         asks for its outcome. A command accepted on its own merits gets no refusal here (nothing
         came in between), and its path asks no patch. The rules asked here (_decision_refusal,
-        _cancel_refusal) thereby run in replays of such Updates too: like a signal's, they may
-        change only behind a patch."""
+        _cancel_refusal, _address_state_refusal, _address_changes_used_up) thereby run in replays
+        of such Updates too: like a signal's, they may change only behind a patch. ``patch_id``:
+        the one that brought this path to the command (LATE_ADDRESS_REFUSAL_ON_RECORD for an
+        address change)."""
         if refusal is None or (sent := self._unheard(decided_at)) is None:
             return
-        if self._patched(LATE_REFUSAL_ON_RECORD):
+        if self._patched(patch_id):
             self._note_refusal(command, refusal, {"by": by, "decided_at": sent.isoformat()})
             raise _refused(refusal)
 
     def _address_changes_used_up(self) -> str | None:
-        """Validators never run in a replay, so this cap changes no history."""
+        """Validators never run in a replay; the handler of an address change Update asks it too,
+        for one that came late, but only behind LATE_ADDRESS_REFUSAL_ON_RECORD (_refuse_on_record),
+        in runs that reached the cap. Changing the cap would change such runs' replay."""
         if self._address_sequence < policies.MAX_ADDRESS_CHANGES:
             return None
         return (

@@ -94,6 +94,14 @@ AUDIT_AFTER_RECEIPT_BY_HAND = "audit-after-receipt-by-hand"
 # such Update (the validator refused it); asked only on that path, so a replay that found one
 # would take the old one.
 LATE_REFUSAL_ON_RECORD = "late-refusal-on-record"
+# The same for an address change Update (refused because the order is ending or ended, the
+# carrier has the package, a cancel is pending, or it has had its 100 changes); before, its
+# validator refused it, unaudited. Asked only on that path. An id of its own, though the old one
+# would replay today's histories too (the SDK runs an Update's handler right after its
+# validator, with no await between: a change the code before accepted finds no refusal in its
+# handler, and asks nothing): with one id, a replay that asked it for an address change before
+# the marker came would also take the old path for every late decision after it.
+LATE_ADDRESS_REFUSAL_ON_RECORD = "late-address-refusal-on-record"
 
 # ---- ShippingWorkflow
 
