@@ -489,6 +489,33 @@ async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_no
     assert len(requested) == 2  # the failed write, and the one after the task's retry
 
 
+async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_at_once(dev_env, fakes):
+    """It failed the workflow task only once the process waited for its audit (the ending, or
+    the run's last wait): an order awaiting review went on waiting with its bookkeeping stopped,
+    so an address change accepted meanwhile was never recorded, nor answered, until the order
+    ended (here: a day, its review window). Now the task fails at once and is retried, and the
+    write succeeds the second time. On the dev server, as the test above."""
+    order = an_order(fakes, oid())
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await awaiting_review(handle)
+        fakes.failures["RecordEvent"].append(ApplicationError("the audit table is gone", non_retryable=True))
+        await handle.signal("reject", args=["", "bob"])  # refused (no reason): its audit row fails
+        await eventually(lambda: _true(fakes.calls["RecordEvent"]))
+        answer = await asyncio.wait_for(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]), timeout=20)
+        await handle.execute_update("approve", args=["ann"])
+        result = await finish(handle)
+        failures = [
+            event.workflow_task_failed_event_attributes.failure.message
+            async for event in handle.fetch_history_events()
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+    assert answer == f"Address of order {order.order_id} updated."
+    assert result.state == OrderState.SHIPPED and result.address.city == NEW_ADDRESS.city
+    assert len(failures) == 1 and "the audit table is gone" in failures[0]
+    assert _refused_commands(fakes) == [("reject", "A rejection needs a reason.")] * 2  # failed, then written
+
+
 async def test_a_cancel_request_is_recorded_before_the_ending_it_causes(workflow_env, fakes):
     """The bookkeeper records the cancel request while the process winds the order up. Held
     here for up to 2 s (a slow write), it is still recorded before the ending: the audit must

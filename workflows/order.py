@@ -132,9 +132,14 @@ class OrderWorkflow(OrderCommands):
         process = asyncio.create_task(self._process())
         while True:
             try:
-                # Shielded: a cancel requested through Temporal (Web UI, `temporal workflow
-                # cancel`) must not cut a step off half done; it becomes the operator's cancel.
-                await asyncio.shield(process)
+                # Waited for, not awaited: a cancel requested through Temporal (Web UI, `temporal
+                # workflow cancel`) must not cut a step off half done; it becomes the operator's
+                # cancel. A bookkeeping step that failed for good fails the workflow task at once:
+                # else the order went on, its later bookkeeping (an address change, its answer)
+                # stopped, until its ending waited for the audit.
+                await workflow.wait_condition(lambda: process.done() or self._bookkeeping_failed())
+                self._raise_bookkeeping_failure()
+                await process
                 break
             except asyncio.CancelledError:
                 if process.done() or not self._patched(TEMPORAL_CANCEL_IS_A_CANCEL):
