@@ -127,6 +127,11 @@ CHECK_ACROSS_TASKS_IS_AN_OUTAGE = "check-across-tasks-is-an-outage"
 # to whichever run holds the order's workflow id: after a reset, an old run's child could set
 # the new run's failure reason.
 SIGNAL_THE_PARENT_RUN = "signal-the-parent-run"
+# A reset of the order while its child runs hands the child on to the reset run (Temporal 1.32),
+# and the run the child signals is closed: that signal's failure no longer fails the child (its
+# result carries the reason to the run that waits for it). Before, the child failed, and the
+# order recorded "Unable to signal external workflow" as the attempt's reason. Asked only then.
+PARENT_RUN_GONE_IS_NO_FAILURE = "parent-run-gone-is-no-failure"
 
 # ---- both (workflows/steps.py)
 

@@ -13,6 +13,7 @@ the carrier cannot take the package for good.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CALL_OFF_ASKS_THE_DATABASE,
         CHECK_ACROSS_TASKS_IS_AN_OUTAGE,
         PACKED_WITHOUT_SIGNAL,
+        PARENT_RUN_GONE_IS_NO_FAILURE,
         SIGNAL_THE_PARENT_RUN,
     )
     from workflows.signals import checked_arguments
@@ -88,7 +90,7 @@ class ShippingWorkflow:
                     reason = failure_message(error)
                     workflow.logger.warning("event=dispatch_failed order_id=%s reason=%r", input.order_id, reason)
                     self._step = "dispatch failed"
-                    await self._parent_run(parent).signal("dispatch_failed", reason)
+                    await self._tell_parent(parent, reason)
                     return ShippingResult(dispatched=False, reason=reason)
                 if handover.dispatched:
                     self._step = "dispatched"
@@ -126,6 +128,19 @@ class ShippingWorkflow:
         if parent is None or not workflow.patched(SIGNAL_THE_PARENT_RUN):
             return by_id
         return workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
+
+    async def _tell_parent(self, parent: workflow.ExternalWorkflowHandle, reason: str) -> None:
+        """dispatch_failed, to the run that started this child. A reset of the order while this
+        child runs hands the child on to the reset run (Temporal 1.32), which reads the reason
+        from the result: the run signalled is closed by then, which fails the child no more."""
+        try:
+            await self._parent_run(parent).signal("dispatch_failed", reason)
+        except ApplicationError as error:
+            if not workflow.patched(PARENT_RUN_GONE_IS_NO_FAILURE):
+                raise
+            workflow.logger.info(
+                "event=parent_signal_missed workflow_id=%s reason=%r", workflow.info().workflow_id, str(error)
+            )
 
     async def _ask_the_database(self, input: ShippingInput, error: BaseException) -> Handover | None:
         """After dispatch's attempts ran out (not a refusal for good): whether the last one handed
