@@ -138,6 +138,12 @@ PARENT_RUN_GONE_IS_NO_FAILURE = "parent-run-gone-is-no-failure"
 # A step whose local attempts ran out (policies.Step) goes on as a regular activity; before,
 # local attempts were unbounded.
 LONG_RETRIES_ON_THE_SERVER = "long-retries-on-the-server"
+# A cancel requested through Temporal that reaches a step while it runs (a shipping child's
+# step retrying across workflow tasks: `temporal workflow cancel`, the Web UI) ends the
+# workflow CANCELLED; before, the step went on as a regular activity (or the dispatch was
+# reported failed), and the cancel was swallowed. Asked only then. (OrderWorkflow shields its
+# steps from such a cancel, which becomes the operator's: it never takes this path.)
+CANCEL_STOPS_THE_STEP = "cancel-stops-the-step"
 
 # ---- Orders started with OrderInput.patches_in_input
 

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_THE_PARENT_RUN,
     )
     from workflows.signals import checked_arguments
-    from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
+    from workflows.steps import STEP_FAILED, cancelled, failure_message, failure_type, run_step
 
 
 @workflow.defn
@@ -84,6 +84,8 @@ class ShippingWorkflow:
                 if failure_type(error) == "ShipmentCalledOff":
                     self._step = "called off"
                     return ShippingResult(dispatched=False, cancelled=True)
+                if cancelled(error):  # through Temporal: not a failed dispatch
+                    raise
                 asked_in = workflow.info().get_current_history_length()
                 handover = await self._ask_the_database(input, error)
                 if handover is None or not (handover.dispatched or self._database_was_down(handover, asked_in)):

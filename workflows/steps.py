@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import policies
-    from workflows.patches import LONG_RETRIES_ON_THE_SERVER
+    from workflows.patches import CANCEL_STOPS_THE_STEP, LONG_RETRIES_ON_THE_SERVER
 
 # How a step that failed for good surfaces in the workflow: a local activity's failure arrives
 # as the ApplicationError itself (non-retryable, or the last of its retries), a last attempt
@@ -42,6 +42,12 @@ def failure_message(error: BaseException) -> str:
     return str(cause) or type(cause).__name__
 
 
+def cancelled(error: BaseException, patched: Callable[[str], bool] = workflow.patched) -> bool:
+    """A step cut off by a cancel of its workflow (ActivityError around CancelledError): that
+    cancel must end the workflow, not be retried. ``patched``: as in run_step; asked only then."""
+    return isinstance(_innermost(error), CancelledError) and patched(CANCEL_STOPS_THE_STEP)
+
+
 def _failed_for_good(error: BaseException) -> bool:
     cause = _innermost(error)
     return isinstance(cause, ApplicationError) and (cause.non_retryable or (cause.type or "") in policies.NON_RETRYABLE)
@@ -67,7 +73,7 @@ async def run_step(
             retry_policy=replace(step.retry, maximum_attempts=local_attempts),
         )
     except STEP_FAILED as error:
-        if _failed_for_good(error) or not patched(LONG_RETRIES_ON_THE_SERVER):
+        if _failed_for_good(error) or cancelled(error, patched) or not patched(LONG_RETRIES_ON_THE_SERVER):
             raise
         workflow.logger.warning(
             "event=step_retried_on_server workflow_id=%s activity=%s local_attempts=%d last_error=%r",
