@@ -19,7 +19,8 @@ from tests.test_shipping_owner import shipping_input
 from workflows.shipping import ShippingWorkflow
 
 
-async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(dev_env):
+@pytest.mark.parametrize("step", ["PreparePackage", "DispatchCarrier"])
+async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(dev_env, step: str):
     fakes = FakeActivities()
     order_id = f"o-{uuid.uuid4().hex[:8]}"
     cancelled = False
@@ -27,7 +28,7 @@ async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(de
     async def after_the_cancel() -> bool:
         return cancelled
 
-    fakes.holds["PreparePackage"] = after_the_cancel
+    fakes.holds[step] = after_the_cancel
     async with workers(dev_env, fakes):
         handle = await dev_env.client.start_workflow(
             ShippingWorkflow.run,
@@ -38,7 +39,7 @@ async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(de
         )
 
         async def retrying_across_tasks() -> bool:
-            return len(fakes.calls["PreparePackage"]) >= 12  # > 1.5 s of attempts
+            return len(fakes.calls[step]) >= 12  # > 1.5 s of attempts
 
         await eventually(retrying_across_tasks)
         await handle.cancel()
@@ -46,6 +47,7 @@ async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(de
             await handle.result()
         cancelled = True
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
-    assert all(fakes.ran_locally["PreparePackage"]), "the step went on as a regular activity"
-    assert not fakes.calls["DispatchCarrier"]
+    assert all(fakes.ran_locally[step]), "the step went on as a regular activity"
+    # Nothing after it: no dispatch after packing, no hand-over check reporting a failed dispatch.
+    assert fakes.sequence[-1] == step and not fakes.calls["HandoverStatus"]
     await Replayer(workflows=[ShippingWorkflow]).replay_workflow(await handle.fetch_history())
