@@ -140,6 +140,19 @@ async def test_approved_order_is_charged_once_and_shipped(workflow_env, fakes: F
     assert result.processing_seconds == 2.0 and result.review_seconds == 1.234
 
 
+async def test_a_shipping_child_an_order_starts_records_no_patch_marker(workflow_env, fakes: FakeActivities):
+    """The child takes the changes patches.SHIPPING_PATCHES_IN_INPUT lists from its input, as
+    orders do theirs: before, every child asked packed-without-signal after packing, and its
+    history carried that marker and a TemporalChangeVersion search-attribute write."""
+    result = await approved_run(workflow_env, fakes, an_order(fakes, oid()))
+    assert result.state == OrderState.SHIPPED
+    child = await workflow_env.client.get_workflow_handle(shipping_workflow_id(result.order_id, 1)).fetch_history()
+    markers = [e.marker_recorded_event_attributes.marker_name for e in child.events if e.HasField("marker_recorded_event_attributes")]
+    upserts = [e for e in child.events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    assert "core_patch" not in markers and markers  # the steps' own markers are there
+    assert not [e for e in upserts if "TemporalChangeVersion" in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
+
+
 async def test_the_shipping_steps_say_whose_order_they_write_to(workflow_env, fakes: FakeActivities):
     """An order's row is the workflow's that created it: the shipping child's steps run under
     the child's own workflow id, so they carry the parent's for the database to check."""

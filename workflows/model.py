@@ -195,6 +195,10 @@ class ShippingInput:
     items: list[OrderItem]
     shipping_attempt: int = 1
     local_attempts: int = 0  # as in OrderInput
+    # As OrderInput.patches_in_input, for patches.SHIPPING_PATCHES_IN_INPUT: the child's history
+    # carries none of their markers. OrderWorkflow sets it; a child started without it (by an
+    # older order worker, or by hand) asks workflow.patched as before.
+    patches_in_input: bool = False
 
 
 @dataclass

@@ -365,6 +365,7 @@ class OrderWorkflow(OrderCommands):
                     items=self._order.items,
                     shipping_attempt=attempt,
                     local_attempts=self._order.local_attempts,
+                    patches_in_input=True,
                 ),
                 id=child_id,
                 task_queue=self._order.shipping_task_queue,

@@ -174,3 +174,21 @@ ORDER_PATCHES_IN_INPUT = frozenset({
     DISPATCH_FAILED_TEXT_CHECKED,
     LONG_RETRIES_ON_THE_SERVER,
 })
+
+# ---- Shipping children started with ShippingInput.patches_in_input
+
+# Every ShippingWorkflow change above, and the two its steps ask (LONG_RETRIES_ON_THE_SERVER,
+# CANCEL_STOPS_THE_STEP): taken without asking by children whose order passes
+# ShippingInput.patches_in_input. Before, every child asked PACKED_WITHOUT_SIGNAL after packing,
+# which recorded a marker and upserted TemporalChangeVersion (a search-attribute write) in
+# every order. Never add to it: a child started before a new patch must not take it on replay.
+SHIPPING_PATCHES_IN_INPUT = frozenset({
+    PACKED_WITHOUT_SIGNAL,
+    CALL_OFF_ASKS_THE_DATABASE,
+    ASK_BEFORE_GIVING_UP,
+    CHECK_ACROSS_TASKS_IS_AN_OUTAGE,
+    SIGNAL_THE_PARENT_RUN,
+    PARENT_RUN_GONE_IS_NO_FAILURE,
+    LONG_RETRIES_ON_THE_SERVER,
+    CANCEL_STOPS_THE_STEP,
+})

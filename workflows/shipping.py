@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         CHECK_ACROSS_TASKS_IS_AN_OUTAGE,
         PACKED_WITHOUT_SIGNAL,
         PARENT_RUN_GONE_IS_NO_FAILURE,
+        SHIPPING_PATCHES_IN_INPUT,
         SIGNAL_THE_PARENT_RUN,
     )
     from workflows.signals import checked_arguments
@@ -45,6 +46,7 @@ class ShippingWorkflow:
     @workflow.init
     def __init__(self, input: ShippingInput) -> None:
         self._address = input.address
+        self._patches_in_input = input.patches_in_input
         self._cancel_requested = False
         self._step = "preparing package"
 
@@ -56,11 +58,12 @@ class ShippingWorkflow:
             PackageInput(order_id=input.order_id, items=input.items, order_workflow_id=self._acting_for()),
             policies.BUSINESS_STEP,
             input.local_attempts,
+            self._patched,
         )
-        if not workflow.patched(PACKED_WITHOUT_SIGNAL):
+        if not self._patched(PACKED_WITHOUT_SIGNAL):
             # Runs that began before this change told the parent and waited for its reply here.
             await parent.signal("package_prepared", package.package_id)
-        if self._cancel_requested and not workflow.patched(CALL_OFF_ASKS_THE_DATABASE):
+        if self._cancel_requested and not self._patched(CALL_OFF_ASKS_THE_DATABASE):
             self._step = "called off"
             return ShippingResult(dispatched=False, cancelled=True)
 
@@ -84,7 +87,7 @@ class ShippingWorkflow:
                 if failure_type(error) == "ShipmentCalledOff":
                     self._step = "called off"
                     return ShippingResult(dispatched=False, cancelled=True)
-                if cancelled(error):  # through Temporal: not a failed dispatch
+                if cancelled(error, self._patched):  # through Temporal: not a failed dispatch
                     raise
                 asked_in = workflow.info().get_current_history_length()
                 handover = await self._ask_the_database(input, error)
@@ -101,6 +104,14 @@ class ShippingWorkflow:
         self._step = "dispatched"
         return ShippingResult(dispatched=True, tracking_number=dispatch.tracking_number)
 
+    def _patched(self, patch_id: str) -> bool:
+        """workflow.patched, except that a child started with ShippingInput.patches_in_input
+        takes the changes patches.SHIPPING_PATCHES_IN_INPUT lists without asking (and records
+        no marker, nor the TemporalChangeVersion search attribute that comes with one)."""
+        if self._patches_in_input and patch_id in SHIPPING_PATCHES_IN_INPUT:
+            return True
+        return workflow.patched(patch_id)
+
     @staticmethod
     def _acting_for() -> str:
         """The workflow whose order the steps write to: the parent that started this child, as
@@ -110,8 +121,7 @@ class ShippingWorkflow:
         parent = workflow.info().parent
         return parent.workflow_id if parent is not None else workflow.info().workflow_id
 
-    @staticmethod
-    def _database_was_down(handover: Handover, asked_in: int) -> bool:
+    def _database_was_down(self, handover: Handover, asked_in: int) -> bool:
         """The hand-over check had to be retried (Handover.database_was_down), or it answered in
         a later workflow task than the one it began in (``asked_in``, the history's length then):
         its worker was lost while it waited for the database, and the next worker's check
@@ -120,14 +130,13 @@ class ShippingWorkflow:
         if handover.database_was_down:
             return True
         crossed = workflow.info().get_current_history_length() != asked_in
-        return crossed and workflow.patched(CHECK_ACROSS_TASKS_IS_AN_OUTAGE)
+        return crossed and self._patched(CHECK_ACROSS_TASKS_IS_AN_OUTAGE)
 
-    @staticmethod
-    def _parent_run(by_id: workflow.ExternalWorkflowHandle) -> workflow.ExternalWorkflowHandle:
+    def _parent_run(self, by_id: workflow.ExternalWorkflowHandle) -> workflow.ExternalWorkflowHandle:
         """The run of the order that started this child; asked only where a signal goes to it,
         so that a child that never fails carries no marker."""
         parent = workflow.info().parent
-        if parent is None or not workflow.patched(SIGNAL_THE_PARENT_RUN):
+        if parent is None or not self._patched(SIGNAL_THE_PARENT_RUN):
             return by_id
         return workflow.get_external_workflow_handle(parent.workflow_id, run_id=parent.run_id)
 
@@ -138,7 +147,7 @@ class ShippingWorkflow:
         try:
             await self._parent_run(parent).signal("dispatch_failed", reason)
         except ApplicationError as error:
-            if not workflow.patched(PARENT_RUN_GONE_IS_NO_FAILURE):
+            if not self._patched(PARENT_RUN_GONE_IS_NO_FAILURE):
                 raise
             workflow.logger.info(
                 "event=parent_signal_missed workflow_id=%s reason=%r", workflow.info().workflow_id, str(error)
@@ -147,7 +156,7 @@ class ShippingWorkflow:
     async def _ask_the_database(self, input: ShippingInput, error: BaseException) -> Handover | None:
         """After dispatch's attempts ran out (not a refusal for good): whether the last one handed
         the package over after all, or the database was down meanwhile. None: not asked."""
-        if failure_type(error) in policies.NON_RETRYABLE or not workflow.patched(ASK_BEFORE_GIVING_UP):
+        if failure_type(error) in policies.NON_RETRYABLE or not self._patched(ASK_BEFORE_GIVING_UP):
             return None
         self._step = "checking the hand-over"
         return await run_step(
@@ -155,6 +164,7 @@ class ShippingWorkflow:
             HandoverInput(order_id=input.order_id),
             policies.BOOKKEEPING_STEP,
             input.local_attempts,
+            self._patched,
         )
 
     @workflow.signal(name="update_address")
