@@ -65,7 +65,7 @@ def idempotency_key(
         " true, and the key sent again with another order's items, address or payment id is refused with 422; with"
         " an order_id, the order id is the key and this header is not used. A command (approve, reject,"
         " cancel, address): a retry under the same key is answered with the first one's outcome, and the order"
-        " does not carry it out again.",
+        " does not carry it out again; the key sent again with another body is refused with 422.",
     ),
 ) -> str | None:
     """The client's Idempotency-Key, checked; None without one."""

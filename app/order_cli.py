@@ -36,7 +36,7 @@ ADDRESS_HELP = {
 BY_HELP = "who decides, for the audit log (default: operator)"
 REQUEST_ID_HELP = (
     "an idempotency key of the script's choosing: the command run again with the same one gets the first"
-    " one's answer, and the order does not carry it out twice"
+    " one's answer, and the order does not carry it out twice; the key with other arguments is refused"
 )
 
 

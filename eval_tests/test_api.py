@@ -169,6 +169,43 @@ async def test_a_command_retried_under_its_idempotency_key_gets_its_first_answer
     assert code == 200 and [e.get("type") for e in audit["timeline"]].count("approved") == 1
 
 
+async def test_a_key_sent_again_with_another_request_is_refused_and_its_twin_sent_at_once_is_answered_alike(api, stack):
+    """Approve by ann, and by bob under ann's key: bob was told "approved." and the audit said
+    ann. Two identical requests at once are both answered with the one outcome."""
+    order_id = f"key-{uuid.uuid4().hex[:8]}"
+    code, _ = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS})
+    assert code == 201
+    deadline = time.monotonic() + 60
+    while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    path = f"/orders/{order_id}/approve"
+    twins = await asyncio.gather(*(asyncio.to_thread(call, api, "POST", path, {"by": "ann"}, key) for _ in range(2)))
+    assert twins == [(200, {"order_id": order_id, "accepted": True, "message": f"Order {order_id} approved."})] * 2
+    code, reused = call(api, "POST", path, {"by": "bob"}, headers=key)
+    assert (code, reused["detail"]) == (422, (
+        f"This idempotency key was sent before with another approval of order {order_id}; send a new approval under"
+        " a new key."
+    ))
+    db = await asyncpg.connect(stack.settings.database_url)
+    try:
+        rows = await db.fetch("SELECT command, request_key FROM request_keys WHERE order_id = $1", order_id)
+    finally:
+        await db.close()
+    assert [(r["command"], r["request_key"]) for r in rows] == [("approve", key["Idempotency-Key"])]
+    handle = (await Client.connect(stack.settings.temporal_address)).get_workflow_handle(f"order-{order_id}")
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        async for e in handle.fetch_history_events()
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == [f"approve:{order_id}:{key['Idempotency-Key']}"]
+    code, audit = call(api, "GET", f"/orders/{order_id}/audit")
+    approvals = [e for e in audit["timeline"] if e.get("type") == "approved"]
+    assert code == 200 and len(approvals) == 1 and "bob" not in json.dumps(approvals), approvals
+
+
 def test_bad_input_and_unknown_orders_get_clear_statuses(api):
     code, body = call(api, "POST", "/orders", {"items": [{"sku": "NOPE-1", "quantity": 1}], "address": ADDRESS})
     assert code == 422 and "NOPE-1" in body["detail"]

@@ -472,3 +472,158 @@ async def test_a_create_of_an_order_just_started_with_another_review_window_is_n
         with pytest.raises(Taken) as taken:
             await create
         assert str(taken.value) == f"Order o-7 already exists with different {differs}; choose another order id."
+
+
+# ------------------------------------------------------------- a key sent again with another request
+
+
+class _Keys:
+    """Table request_keys in memory, as db.request_keys.claim has it: the first request's
+    fingerprint stays the key's."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], bytes] = {}
+
+    async def claim(self, pool: Any, command: str, order_id: str, key: str, request: bytes) -> bytes:
+        return self.rows.setdefault((order_id, command, key), request)
+
+
+def _keys(monkeypatch) -> _Keys:
+    from app.service import commands
+
+    keys = _Keys()
+    monkeypatch.setattr(commands.request_keys, "claim", keys.claim)
+    return keys
+
+
+OTHER_ADDRESS = {**ORDER["address"], "street": "2 Elm St"}
+
+# A command's first body, and another request under the same key.
+RESENT = [
+    ("POST", "/orders/o-1/approve", {"by": "ann"}, {"by": "bob"}, "approve", "approval"),
+    ("POST", "/orders/o-1/reject", {"reason": "fraud"}, {"reason": "out of stock"}, "reject", "rejection"),
+    ("POST", "/orders/o-1/reject", {"reason": "fraud", "by": "ann"}, {"reason": "fraud", "by": "bob"}, "reject", "rejection"),
+    ("POST", "/orders/o-1/cancel", {}, {"reason": "changed my mind"}, "cancel", "cancel"),
+    ("PUT", "/orders/o-1/address", {"address": ORDER["address"]}, {"address": OTHER_ADDRESS}, "update_address",
+     "address change"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "first", "other", "name", "noun"), RESENT)
+async def test_a_key_sent_again_with_another_request_is_refused_with_422_and_nothing_is_sent(
+    monkeypatch, method, path, first, other, name, noun
+):
+    """Approve by ann, then by bob under the same key: bob was told "approved." (the first
+    Update's outcome) and the audit said ann; an address change sent again with another address
+    got the first one's answer with the carrier note of the new one. A key reused with another
+    body is the client's mistake, a 422 (as Stripe and the IETF's Idempotency-Key draft have it)."""
+    keys = _keys(monkeypatch)
+    client = _Remembers()
+    app = _command_app(client)
+    key = [(b"idempotency-key", b"k-1")]
+    assert (await _call(app, method, path, json.dumps(first).encode(), headers=key))[0] == 200
+    status, answer = await _call(app, method, path, json.dumps(other).encode(), headers=key)
+    assert (status, answer) == (422, {"detail": (
+        f"This idempotency key was sent before with another {noun} of order o-1; send a new {noun} under a new key."
+    )})
+    assert client.update_ids == [f"{name}:o-1:k-1"]
+    # The first request again is still its retry; the key is kept for (command, order).
+    assert (await _call(app, method, path, json.dumps(first).encode(), headers=key))[0] == 200
+    assert client.update_ids == [f"{name}:o-1:k-1"] * 2
+    assert list(keys.rows) == [("o-1", name, "k-1")]
+
+
+@pytest.mark.parametrize(("method", "path", "first", "again"), [
+    ("POST", "/orders/o-1/approve", {}, {"by": "operator"}),
+    ("POST", "/orders/o-1/reject", {"reason": "fraud"}, {"reason": "  fraud ", "by": "operator"}),
+    ("POST", "/orders/o-1/cancel", {}, {"reason": "", "by": "operator"}),
+    ("PUT", "/orders/o-1/address", {"address": ORDER["address"]},
+     {"address": {**ORDER["address"], "country": " us", "city": ORDER["address"]["city"] + " "}}),
+])
+async def test_a_key_sent_again_with_the_same_request_as_the_order_takes_it_is_a_retry(monkeypatch, method, path, first, again):
+    """What is compared is the request as the order is sent it (trimmed, the country upper-cased,
+    the defaults filled in), not the time it was sent nor how the client spelled it."""
+    _keys(monkeypatch)
+    client = _Remembers()
+    app = _command_app(client)
+    key = [(b"idempotency-key", b"k-1")]
+    for body in (first, again):
+        status, answer = await _call(app, method, path, json.dumps(body).encode(), headers=key)
+        assert status == 200, answer
+    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
+
+
+async def test_one_key_for_two_commands_or_two_orders_is_two_requests(monkeypatch):
+    """The key names a request to one order's command, as the Update id it becomes does."""
+    keys = _keys(monkeypatch)
+    client = _Remembers()
+    service = OrderService(Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    await service.approve("o-1", by="ann", request_id="k-1")
+    await service.cancel("o-1", "too slow", by="bob", request_id="k-1")
+    await service.approve("o-2", by="bob", request_id="k-1")
+    assert client.update_ids == ["approve:o-1:k-1", "cancel:o-1:k-1", "approve:o-2:k-1"]
+    assert len(keys.rows) == 3
+
+
+async def test_two_identical_keyed_commands_at_once_both_get_the_one_outcome(monkeypatch):
+    import asyncio
+
+    _keys(monkeypatch)
+    client = _Remembers()
+    service = OrderService(Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    answers = await asyncio.gather(*(service.reject("o-1", "fraud", by="ann", request_id="k-1") for _ in range(2)))
+    assert answers == ["reject done."] * 2 and client.update_ids == ["reject:o-1:k-1"] * 2
+
+
+async def test_an_address_change_sent_again_after_dispatch_with_another_address_is_refused_as_a_reused_key(monkeypatch):
+    """After the dispatch the retry of an address change is answered from Temporal's record of
+    it: one under the same key with another address got that answer as if it were its own."""
+    from app.errors import InvalidInput
+    from app.service import commands
+
+    async def order_state(pool, order_id):
+        return "DISPATCHED"
+
+    monkeypatch.setattr(commands.queries, "order_state", order_state)
+    _keys(monkeypatch)
+    client = _Remembers()
+    service = OrderService(Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    client.update_ids.append("update_address:o-1:k-1")  # sent before the dispatch, with ANN's address
+    await commands.request_keys.claim(None, "update_address", "o-1", "k-1", commands._fingerprint(
+        "update_address", [commands.rules.normalise_address(ANN), "operator"]
+    ))
+    assert await service.update_address("o-1", ANN, request_id="k-1") == "update_address done (earlier)."
+    other = Address(**{**ANN.__dict__, "street": "2 Elm St"})
+    with pytest.raises(InvalidInput, match=r"^This idempotency key was sent before with another address change of order o-1;"):
+        await service.update_address("o-1", other, request_id="k-1")
+
+
+@pytest.mark.parametrize("lost", ["at-connect", "refused", "silent"])
+async def test_a_keyed_command_is_sent_unchecked_while_postgresql_is_out_of_reach(monkeypatch, caplog, lost):
+    """Temporal carries the commands while PostgreSQL is down (the order records them once it is
+    back): the key's check gives way, and the retry is deduplicated by Temporal as before."""
+    import asyncio
+
+    from app.service import commands
+
+    async def refused(*args: Any) -> bytes:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def silent(*args: Any) -> bytes:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    monkeypatch.setattr(commands, "CONNECT_TIMEOUT_S", 0.05)
+    async def unasked(*args: Any) -> bytes:  # found out of reach a moment ago: not asked again
+        raise AssertionError("asked PostgreSQL again")
+
+    monkeypatch.setattr(commands.request_keys, "claim", {"at-connect": unasked, "refused": refused, "silent": silent}[lost])
+    client = _Remembers()
+    service = OrderService(
+        Settings.from_env({}), client=client, pool=_NoOrderRow(),  # type: ignore[arg-type]
+        database_unreachable="PostgreSQL is not reachable." if lost == "at-connect" else "",
+    )
+    assert await service.approve("o-1", by="ann", request_id="k-1") == "approve done."
+    assert client.update_ids == ["approve:o-1:k-1"]
+    if lost != "at-connect":
+        assert "event=request_key_unchecked" in caplog.text

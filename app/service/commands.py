@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import rules
 from app import checks
-from app.errors import Refused, StackUnreachable, Unanswered, command_noun
+from app.errors import InvalidInput, Refused, StackUnreachable, Unanswered, command_noun
 from app.service.temporal_errors import (
     CONNECT_TIMEOUT_S,
     NO_ANSWER,
@@ -33,7 +33,7 @@ from app.service.temporal_errors import (
     temporal_down,
 )
 from app.waiting import within
-from db import queries
+from db import queries, request_keys
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderState
 
 log = logging.getLogger("app.service")
@@ -143,7 +143,9 @@ class OrderCommands:
         answered as it was then, not refused because the order moved on since."""
         update_id = None if request_id is None else f"{name}:{order_id}:{request_id}"
         database_lost = False
-        if past_dispatch is not None:
+        if request_id is not None:
+            database_lost = await self._claim_request_key(order_id, name, args, request_id)
+        if past_dispatch is not None and not database_lost:
             try:
                 database_lost = await self._refuse_past_dispatch(order_id, past_dispatch)
             except Refused:
@@ -151,6 +153,35 @@ class OrderCommands:
                     raise
                 return earlier
         return await self._update(order_id, name, args, database_lost, update_id)
+
+    async def _claim_request_key(self, order_id: str, name: str, args: list, request_id: str) -> bool:
+        """Bind the key to this request (``args`` but their last, the time it was sent), or
+        refuse it if it was sent before with another: Temporal answers an Update id it has seen
+        with its first outcome whatever the new one carries, so an approve by bob under ann's key
+        was told "approved." and the audit said ann. Two identical requests at once both pass
+        (db.request_keys.claim), and Temporal takes their Update once. Returns whether
+        PostgreSQL was out of reach: the key then goes unchecked, as the command goes to
+        Temporal, which carries it while the database is down."""
+        if self.database_unreachable:
+            return True
+        request = _fingerprint(name, args[:-1])
+        try:
+            recorded = await within(
+                request_keys.claim(self.pool, name, order_id, request_id, request), CONNECT_TIMEOUT_S
+            )
+        except Exception as error:
+            if not _out_of_reach(error, self.settings):
+                raise
+            log.warning("event=request_key_unchecked command=%s order_id=%s error=%r", name, order_id, error)
+            return True
+        if recorded is not None and recorded != request:
+            noun = command_noun(name)
+            log.info("event=request_key_reused command=%s order_id=%s", name, order_id)
+            raise InvalidInput(
+                f"This idempotency key was sent before with another {noun} of order {order_id}; send a new {noun}"
+                " under a new key."
+            )
+        return False
 
     async def _earlier_answer(self, order_id: str, update_id: str) -> str | None:
         """The outcome of the Update of this id the order carried out, or None if it has none (not
@@ -313,6 +344,12 @@ def _cause_message(error: BaseException) -> str:
     cause = error.__cause__ or error
     message = getattr(cause, "message", None) or str(cause)
     return message
+
+
+def _fingerprint(name: str, request: list) -> bytes:
+    """What a key stands for: the command and its input as the order is sent it (trimmed, the
+    defaults filled in), without the time it was sent."""
+    return request_keys.fingerprint({"command": name, "request": request})
 
 
 def _now_iso() -> str:
