@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api_body_limit import BodyLimit
 from app import checks
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
-from app.errors import InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, lost_database
+from app.errors import (
+    InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, TemporalRefused, lost_database,
+    temporal_refused,
+)
 from app.service import (
     NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, OtherContent, keyed_order_id, new_order_id,
 )
@@ -35,7 +38,10 @@ T = TypeVar("T")
 READ_WAIT_S = 10.0
 
 # The first that fits: a taken id is a conflict, not a malformed request.
-STATUS_BY_ERROR = {Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503}
+# Temporal refusing the API's own credentials is a bad gateway: the client cannot mend it.
+STATUS_BY_ERROR = {
+    Taken: 409, InvalidInput: 422, Refused: 409, NotFound: 404, StackUnreachable: 503, TemporalRefused: 502,
+}
 
 
 # Pydantic's kinds of "not an object" where the schema wants one ("Input should be a valid
@@ -81,17 +87,18 @@ class ErrorOut(BaseModel):
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI description of the error answers a route gives: each a {"detail": sentence}
-    (422 too, not FastAPI's list of validation errors), and 503 and 500 from every route."""
+    (422 too, not FastAPI's list of validation errors), and 502, 503 and 500 from every route."""
     said = {
         404: "No such order",
         409: "Refused by the order, or the id (or payment id) is already taken",
         413: "A body larger than 1 MiB",
         415: "A body not sent as JSON (Content-Type: application/json)",
         422: "Bad input",
+        502: "Temporal refused the API's credentials",
         503: "A part of the stack is not answering",
         500: "A bug (logged)",
     }
-    return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 503, 500)}
+    return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 502, 503, 500)}
 
 
 class CreatedOut(BaseModel):
@@ -280,6 +287,10 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             if (lost := lost_database(error, settings)) is not None:
                 log.warning("event=api_database_lost path=%s error=%r", request.url.path, error)
                 return JSONResponse({"detail": str(lost)}, status_code=503)
+            if (refused := temporal_refused(error, settings.temporal_address)) is not None:
+                # Not a bug (500 with a traceback): Temporal answered, and said no to the API's credentials.
+                log.warning("event=api_temporal_refused path=%s error=%r", request.url.path, error)
+                return JSONResponse({"detail": str(refused)}, status_code=502)
             if isinstance(error, RPCError) and error.status in NO_ANSWER:
                 log.warning("event=api_temporal_no_answer path=%s error=%r", request.url.path, error)
                 return JSONResponse(

@@ -37,6 +37,27 @@ class StackUnreachable(OperatorError):
     exit_code = 3
 
 
+class TemporalRefused(OperatorError):
+    """Temporal answered and refused the caller's credentials (permission denied,
+    unauthenticated): the fix is Temporal's API key or certificate, neither the request nor an
+    outage."""
+
+
+def temporal_refused(error: BaseException, address: str, doing: str = "the request") -> TemporalRefused | None:
+    """The sentence for a call Temporal refused for want of permission, or None if ``error`` is
+    something else. ``doing``: what was refused, to go after "refused"."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if not isinstance(error, RPCError) or error.status not in (
+        RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED
+    ):
+        return None
+    return TemporalRefused(
+        f"Temporal at {address} refused {doing} ({error.status.name.lower().replace('_', ' ')}: {error.message});"
+        " check the permissions of Temporal's API key or certificate."
+    )
+
+
 COMMAND_NOUNS = {
     "approve": "approval",
     "reject": "rejection",

@@ -336,3 +336,104 @@ async def test_a_refusal_quotes_a_huge_value_cut_short(method, path, query, body
     app.state.service = service
     status, answer = await _call(app, method, path, body, query=query)
     assert status == 422 and "A" * 40 + "…" in answer["detail"] and len(answer["detail"]) < 300, answer
+
+
+# ------------------------------------------------------------- Temporal refusing the API's credentials
+
+
+class _Refusing:
+    """A Temporal that answers every call of the API's with a refusal of its credentials."""
+
+    def __init__(self, status: RPCStatusCode) -> None:
+        self.status = status
+        self.workflow_service = self
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise RPCError("Request unauthorized.", self.status, b"")
+
+    async def _refused(self, *args: Any, **kwargs: Any) -> Any:
+        self._refuse()
+
+    def get_workflow_handle(self, workflow_id: str) -> "_Refusing":
+        return self
+
+    describe = query = start_update = get_system_info = start_workflow = _refused
+
+
+def _refused_app(monkeypatch: Any, status: RPCStatusCode) -> Any:
+    from app.service import commands, create, reads
+    from tests.test_service_commands import _NoOrderRow, _creatable
+
+    _creatable(monkeypatch)
+
+    async def no_row(*args: Any) -> None:
+        return None
+
+    for module in (reads, commands, create):
+        monkeypatch.setattr(module.queries, "get_order", no_row)
+    monkeypatch.setattr(reads.queries, "attempts_by_activity", no_row)
+
+    class _Pool(_NoOrderRow):
+        def acquire(self, **kwargs: Any) -> Any:  # as asyncpg's: awaitable, or a context of its own
+            pool = self
+
+            class _Acquired:
+                def __await__(self):
+                    async def connection() -> _Pool:
+                        return pool
+
+                    return connection().__await__()
+
+                async def __aenter__(self) -> _Pool:
+                    return pool
+
+                async def __aexit__(self, *exc: Any) -> None:
+                    pass
+
+                def transaction(self, **kwargs: Any) -> "_Acquired":
+                    return self
+
+            return _Acquired()
+
+        def transaction(self, **kwargs: Any) -> Any:
+            return self.acquire()
+
+    service = OrderService(Settings.from_env({}), client=_Refusing(status), pool=_Pool())  # type: ignore[arg-type]
+    app = create_app(service)
+    app.state.service = service
+    return app
+
+
+@pytest.mark.parametrize("status", [RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED])
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/orders/o-1/audit", b""),
+    ("GET", "/orders/o-1", b""),
+    ("POST", "/orders/o-1/approve", b"{}"),
+    ("POST", "/orders", json.dumps(ORDER).encode()),
+])
+async def test_temporal_refusing_the_apis_credentials_is_502_not_a_bad_request_nor_a_bug(monkeypatch, status, method, path, body):
+    """The fix is the API's key or certificate, which a client cannot mend: a status or audit
+    answered 400 (a generic OperatorError), as if the request were malformed, and a command or
+    a create 500 "something unexpected" with a traceback in the log, as if it were a bug."""
+    answer = await _call(_refused_app(monkeypatch, status), method, path, body)
+    how = status.name.lower().replace("_", " ")
+    assert answer[0] == 502, answer
+    assert answer[1]["detail"].startswith("Temporal at 127.0.0.1:7233 refused ")
+    assert answer[1]["detail"].endswith(
+        f"({how}: Request unauthorized.); check the permissions of Temporal's API key or certificate."
+    ), answer
+
+
+def test_every_operator_error_the_service_raises_has_a_status_of_its_own():
+    """The API's fallback (400) says only "your request was bad": each error the service can
+    raise maps to the status a client acts on."""
+    from app import errors
+    from app.api import STATUS_BY_ERROR
+
+    def kinds(cls: type) -> list[type]:
+        return [cls, *(k for sub in cls.__subclasses__() for k in kinds(sub))]
+
+    raised = [k for k in kinds(errors.OperatorError) if k.__module__.startswith(("app.errors", "app.service"))]
+    unmapped = [k.__name__ for k in raised if not any(issubclass(k, mapped) for mapped in STATUS_BY_ERROR)]
+    assert unmapped == ["OperatorError"]  # the base alone, which the service no longer raises
+    assert errors.TemporalRefused in STATUS_BY_ERROR and STATUS_BY_ERROR[errors.TemporalRefused] == 502

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from app import checks
-from app.errors import NotFound, OperatorError, StackUnreachable, Taken
+from app.errors import NotFound, StackUnreachable, Taken, temporal_refused
 from app.service.create import _taken
 from app.service.temporal_errors import NO_ANSWER, QUERY_TIMEOUT, WORKFLOW_TASKS_FAILING, _workflow_task_failing
 from app.stack.health import check_pollers
@@ -204,13 +204,11 @@ class OrderReads:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return NotFound(f"There is no order {order_id}.")
             log.warning("event=describe_failed order_id=%s error=%r", order_id, error)
-            if error.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED):
-                # An answer, and the fix is the credentials, not the stack ("did not answer" said otherwise).
-                return OperatorError(
-                    f"Temporal at {self.settings.temporal_address} refused to say whether order {order_id} was started"
-                    f" ({error.status.name.lower().replace('_', ' ')}: {error.message}); check the permissions of"
-                    " Temporal's API key or certificate."
-                )
+            # An answer, and the fix is the credentials, not the stack ("did not answer" said otherwise).
+            if (refused := temporal_refused(
+                error, self.settings.temporal_address, f"to say whether order {order_id} was started"
+            )) is not None:
+                return refused
             if error.status not in NO_ANSWER:
                 raise  # refused for another reason (a bad request): not "no answer"
             return StackUnreachable(
