@@ -67,13 +67,9 @@ def _recorded(monkeypatch, row: dict) -> None:
     """The database has the order's row (written by its ReceiveOrder)."""
     from app.service import create
 
-    async def order_exists(pool, order_id):
-        return True
-
     async def get_order(pool, order_id):
         return row
 
-    monkeypatch.setattr(create.queries, "order_exists", order_exists)
     monkeypatch.setattr(create.queries, "get_order", get_order)
 
 
@@ -627,3 +623,36 @@ async def test_a_keyed_command_is_sent_unchecked_while_postgresql_is_out_of_reac
     assert client.update_ids == ["approve:o-1:k-1"]
     if lost != "at-connect":
         assert "event=request_key_unchecked" in caplog.text
+
+
+async def test_a_create_of_an_order_that_exists_reads_its_row_once():
+    """It asked whether the order existed, then read its row: two queries where one does."""
+
+    class _Recorded:
+        """A PostgreSQL that has the order's row; records what it is asked."""
+
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def acquire(self, *, timeout: float | None = None) -> "_Recorded":
+            return self
+
+        async def release(self, connection: Any) -> None:
+            pass
+
+        async def fetch(self, sql: str, *args: Any) -> list[dict]:
+            return [{"sku": "SKU-1", "name": "Thing", "price_cents": 999}]  # the catalog
+
+        async def fetchval(self, sql: str, *args: Any) -> Any:
+            self.asked.append(sql)
+            return 1
+
+        async def fetchrow(self, sql: str, *args: Any) -> dict:
+            self.asked.append(sql)
+            return ROW
+
+    pool = _Recorded()
+    service = OrderService(settings=Settings.from_env({}), client=_Forgotten(""), pool=pool)  # type: ignore[arg-type]
+    created = await service.create_order(order_id="o-7", items=[OrderItem("SKU-1", 2)], address=ANN)
+    assert (created.already_created, created.state, created.amount_cents) == (True, "SHIPPED", 1998)
+    assert len(pool.asked) == 1, pool.asked

@@ -448,8 +448,8 @@ def _creatable(monkeypatch) -> list:
     async def catalog(pool):
         return [Product("SKU-1", "Thing", 1000)]
 
-    async def order_exists(pool, order_id):
-        return False
+    async def get_order(pool, order_id):
+        return None
 
     async def reserve(pool, payment_id, order_id):
         return order_id, True
@@ -457,7 +457,7 @@ def _creatable(monkeypatch) -> list:
     async def release(pool, payment_id, order_id):
         releases.append((payment_id, order_id))
 
-    for name, fake in (("catalog", catalog), ("order_exists", order_exists), ("reserve_payment_id", reserve), ("release_payment_id", release)):
+    for name, fake in (("catalog", catalog), ("get_order", get_order), ("reserve_payment_id", reserve), ("release_payment_id", release)):
         monkeypatch.setattr(create.queries, name, fake)
     return releases
 
@@ -1044,7 +1044,7 @@ async def test_a_hung_postgresql_does_not_hold_a_reject_for_a_minute(monkeypatch
     assert [name for name, _ in client.sent] == ["reject"]
 
 
-@pytest.mark.parametrize("hung", ["catalog", "order_exists", "reserve_payment_id"])
+@pytest.mark.parametrize("hung", ["catalog", "get_order", "reserve_payment_id"])
 async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch, tmp_path, hung):
     """POST /orders with PostgreSQL stopped (SIGSTOP) waited 60 s, then answered 500 "Something
     unexpected went wrong" (asyncpg's command timeout): the checks before the start say after a
@@ -1086,6 +1086,9 @@ class _AnsweringConnection:
 
     async def fetchval(self, sql: str, *args):
         return args[1] if sql.startswith("INSERT INTO payment_id_reservations") else None
+
+    async def fetchrow(self, sql: str, *args):  # the order's row
+        return None
 
     async def execute(self, sql: str, *args) -> str:
         return "DELETE 1"

@@ -125,8 +125,9 @@ class OrderCreation:
                     raise InvalidInput(problems[0])
                 # Temporal forgets a closed workflow after the namespace's retention period; the
                 # database does not, and a second order under the same id would inherit the first's row.
-                if await queries.order_exists(conn, order_id):
-                    return products, "", False, await queries.get_order(conn, order_id)
+                # One read: a create of an order that exists answers from its row.
+                if (row := await queries.get_order(conn, order_id)) is not None:
+                    return products, "", False, row
                 # The default id too: another order may have been given it explicitly. Reserved, not
                 # just looked up: of two orders created at once with one id, the second is refused here.
                 effective = payment_id or default_payment_id(order_id)
