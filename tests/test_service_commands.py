@@ -1616,3 +1616,70 @@ async def test_a_command_whose_workflow_task_temporal_refused_says_it_was_not_ap
     with pytest.raises(StackUnreachable if isinstance(row, _NoOrderRow) else Refused) as refused:
         await service.reject("o-9", reason="fraud", by="dana")
     assert str(refused.value) == expected
+
+
+class _StoppedAfterTheCheck(_TemporalSilent):
+    """Temporal stopped (SIGSTOP) in the instant after it answered the check before the start:
+    the start is never answered; a call with its own time-out ends with it, as the SDK's does
+    ("Timeout expired", CANCELLED). The describe after it finds no workflow."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=False)
+        self.start_timeouts: list = []
+
+    async def start_workflow(self, *args, **kwargs):
+        timeout = kwargs.get("rpc_timeout")
+        self.start_timeouts.append(timeout)
+        if timeout is None:
+            await asyncio.Event().wait()  # the SDK's connection gives up after ~15-33 s
+        await asyncio.sleep(timeout.total_seconds())
+        raise RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+
+
+async def test_a_start_temporal_stops_answering_is_given_up_after_its_own_time_out(monkeypatch):
+    """The check before the start answered, then Temporal stopped: the create held the operator
+    15-33 s. It now gives up after START_TIMEOUT and says the order may not have started,
+    keeping its payment id (the start may yet land: creating it again takes it up)."""
+    from datetime import timedelta
+
+    from app.service import create
+    from workflows.model import Address, OrderItem
+
+    releases = _creatable(monkeypatch)
+    monkeypatch.setattr(create, "START_TIMEOUT", timedelta(seconds=0.05))
+    client = _StoppedAfterTheCheck()
+    service = OrderService(  # type: ignore[arg-type]
+        settings=Settings.from_env({}), client=client, pool=_NoOrderRow(), start_timeout=create.START_TIMEOUT
+    )
+    with pytest.raises(StackUnreachable) as unreachable:
+        await asyncio.wait_for(service.create_order(
+            order_id="o-7", items=[OrderItem("SKU-1", 2)],
+            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        ), 5)
+    assert str(unreachable.value) == (
+        "Temporal at 127.0.0.1:7233 did not answer while starting order o-7 (timed out); it may not have started:"
+        " check with ./start.sh order status o-7 once the stack is up (./start.sh status)."
+    )
+    assert client.start_timeouts == [timedelta(seconds=0.05)] and releases == []
+
+
+async def test_an_operators_service_bounds_the_start_and_the_benchmarks_keeps_the_sdks_patience(monkeypatch):
+    from app import service as service_module
+    from app.service import OPERATOR_RETRY, START_TIMEOUT
+
+    async def connect(**kwargs):
+        return object()
+
+    async def no_missing_namespace(client, settings):
+        return None
+
+    async def pool(*args, **kwargs):
+        return object()
+
+    monkeypatch.setattr(service_module.Client, "connect", connect)
+    monkeypatch.setattr(service_module, "namespace_missing", no_missing_namespace)
+    monkeypatch.setattr(service_module, "create_pool", pool)
+    settings = Settings.from_env({})
+    assert (await OrderService.connect(settings)).start_timeout == START_TIMEOUT
+    assert (await OrderService.connect(settings, retry=OPERATOR_RETRY)).start_timeout == START_TIMEOUT
+    assert (await OrderService.connect(settings, retry=None)).start_timeout is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -24,6 +25,7 @@ from app.service.commands import OrderCommands
 from app.service.create import (
     NEW_ORDER_ID_FORM,
     NO_ORDER_WORKER_WARNING,
+    START_TIMEOUT,
     CreatedOrder,
     OrderCreation,
     OtherContent,
@@ -60,8 +62,11 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
         pool: asyncpg.Pool,
         temporal_unreachable: str = "",
         database_unreachable: str = "",
+        start_timeout: timedelta | None = START_TIMEOUT,
     ) -> None:
         self.settings = settings
+        # How long a create waits for Temporal to answer its start (None: the SDK's own patience).
+        self.start_timeout = start_timeout
         self._client = client
         self.pool = pool
         # Connected with temporal="optional" while Temporal was out of reach: why (else "").
@@ -84,9 +89,11 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
         if it answers, for what reads mostly the database (status, audit), which then answers
         from the database alone. ``database="optional"``: for the commands Temporal carries
         (approve, reject, cancel, address), which the order records once PostgreSQL is back;
-        the pool then connects when first used."""
+        the pool then connects when first used. ``retry=None`` (the benchmark): the SDK's
+        patience, also for a create's start (START_TIMEOUT otherwise)."""
         settings = settings or Settings.from_env()
         client, unreachable = None, ""
+        start_timeout = START_TIMEOUT if retry is not None else None
         if temporal:
             try:
                 retrying = {"retry_config": retry} if retry is not None else {}
@@ -123,8 +130,8 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
             pool = await create_pool(
                 settings.database_url, min_size=0, max_size=pool_size, connect_timeout=CONNECT_TIMEOUT_S
             )
-            return cls(settings, client, pool, unreachable, database_unreachable=lost)
-        return cls(settings, client, pool, unreachable)
+            return cls(settings, client, pool, unreachable, database_unreachable=lost, start_timeout=start_timeout)
+        return cls(settings, client, pool, unreachable, start_timeout=start_timeout)
 
     @property
     def client(self) -> Client:
