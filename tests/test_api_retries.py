@@ -656,3 +656,36 @@ async def test_a_create_of_an_order_that_exists_reads_its_row_once():
     created = await service.create_order(order_id="o-7", items=[OrderItem("SKU-1", 2)], address=ANN)
     assert (created.already_created, created.state, created.amount_cents) == (True, "SHIPPED", 1998)
     assert len(pool.asked) == 1, pool.asked
+
+
+def test_the_cli_refuses_a_request_id_sent_again_with_other_arguments_and_exits_1(monkeypatch, capsys, tmp_path):
+    import logging
+
+    from app import order_cli
+    from app.cli import main
+
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    _keys(monkeypatch)
+    client = _Remembers()
+
+    class _Pool(_NoOrderRow):
+        async def close(self) -> None:
+            pass
+
+    async def connect(**kwargs: Any) -> OrderService:
+        return OrderService(Settings.from_env({}), client=client, pool=_Pool())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
+    try:
+        assert main(["order", "reject", "o-1", "--reason", "fraud", "--request-id", "run-7"]) == 0
+        capsys.readouterr()
+        assert main(["order", "reject", "o-1", "--reason", "out of stock", "--request-id", "run-7"]) == 1
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert capsys.readouterr().err.strip() == (
+        "This idempotency key was sent before with another rejection of order o-1; send a new rejection under a"
+        " new key."
+    )
+    assert client.update_ids == ["reject:o-1:run-7"]
