@@ -10,6 +10,9 @@ from workflows.model import ORDER_ID_PATTERN, Address, OrderItem, shipping_workf
 
 MAX_QUANTITY = 1000
 MAX_FIELD_LENGTH = 200
+# A reason, or the name of who decides: in the audit log, on other operators' screens, and in
+# the workflow's history (a command sent straight through Temporal meets it in the validators).
+MAX_NOTE_LENGTH = 500
 # Long enough for the longest national form (Iran's 10 digits, written 5-5 with a hyphen); one
 # character is enough, as "0" is what countries without postal codes (Hong Kong) are given.
 MAX_POSTAL_CODE_LENGTH = 12

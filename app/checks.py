@@ -9,8 +9,6 @@ from activities import rules
 from app.errors import InvalidInput
 from workflows.model import Address, OrderItem, OrderState
 
-# Who decided and why end up in the audit log and on other operators' screens.
-MAX_NOTE_LENGTH = 500
 # What the CLI's --by, the API's "by" and the TUI's name are called in a refusal: words, not a
 # flag, since the API and the TUI say them too.
 BY_LABEL = "name of who decides"
@@ -137,8 +135,8 @@ def _order_id(order_id: str) -> None:
 def _texts(**texts: str) -> None:
     _refuse(rules.texts_problem(**texts))
     for label, value in texts.items():
-        if len(value) > MAX_NOTE_LENGTH:
-            raise InvalidInput(f"The {label} is longer than {MAX_NOTE_LENGTH} characters.")
+        if len(value) > rules.MAX_NOTE_LENGTH:
+            raise InvalidInput(f"The {label} is longer than {rules.MAX_NOTE_LENGTH} characters.")
         if label == BY_LABEL and rules.is_blank(value):
             raise InvalidInput(f"The {BY_LABEL} is blank; give one, or leave it out (it defaults to operator).")
         _refuse(rules.strict_text_problem(label, value))

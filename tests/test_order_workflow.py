@@ -270,6 +270,9 @@ async def test_updates_sent_around_the_order_tracker_s_tools_meet_their_input_ru
         with pytest.raises(WorkflowUpdateFailedError) as postal:
             await handle.execute_update("update_address", args=[nonsense, "bob"])
         assert postal.value.cause.message == "The postal code has no letter or digit."
+        with pytest.raises(WorkflowUpdateFailedError) as long_name:  # the history would keep it all
+            await handle.execute_update("approve", args=["b" * 501])
+        assert long_name.value.cause.message == "The name is longer than 500 characters."
         assert await handle.execute_update("approve", args=["bob"]) == f"Order {order.order_id} approved."
         result = await finish(handle)
     assert result.state == OrderState.SHIPPED and result.address.postal_code == "12345"

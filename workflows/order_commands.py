@@ -61,6 +61,8 @@ def _text_refusal(**texts: object) -> str | None:
     if problem := rules.texts_problem(**texts):
         return problem
     for label, value in texts.items():
+        if isinstance(value, str) and len(value) > rules.MAX_NOTE_LENGTH:  # as the tools refuse it
+            return f"The {label} is longer than {rules.MAX_NOTE_LENGTH} characters."
         if isinstance(value, str) and (problem := rules.strict_text_problem(label, value)):
             return problem
     return None
