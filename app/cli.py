@@ -17,7 +17,7 @@ import sys
 
 from app.checks import QUOTED_LENGTH
 from app.config import Settings
-from app.errors import OperatorError, StackUnreachable, lost_database
+from app.errors import OperatorError, StackUnreachable, TemporalRefused, lost_database, temporal_refused
 
 log = logging.getLogger("app.cli")
 
@@ -176,6 +176,9 @@ def _run(argv: list[str]) -> int:
         if (lost := _lost_database(error)) is not None:  # it went away during the command
             log.warning("event=database_lost command=%s error=%r", getattr(args, "command", None), error)
             return _fail(args, str(lost), lost.exit_code, argv)
+        if (refused := _temporal_refused(error)) is not None:  # Temporal answered: not a bug
+            log.warning("event=temporal_refused command=%s error=%r", getattr(args, "command", None), error)
+            return _fail(args, str(refused), refused.exit_code, argv)
         if isinstance(error, OSError) and error.errno in WRITE_FAILURES:
             # The output (or a file) on a full disk: the apology would point to cli.log, on it too.
             log.warning("event=write_failed command=%s error=%r", getattr(args, "command", None), error)
@@ -222,6 +225,13 @@ def _lost_database(error: BaseException) -> StackUnreachable | None:
     try:
         return lost_database(error, Settings.from_env())
     except OperatorError:  # settings that cannot be read were refused before any connection
+        return None
+
+
+def _temporal_refused(error: BaseException) -> TemporalRefused | None:
+    try:
+        return temporal_refused(error, Settings.from_env().temporal_address)
+    except OperatorError:  # as in _lost_database
         return None
 
 

@@ -604,6 +604,24 @@ def test_postgresql_lost_during_a_command_is_one_sentence_not_something_unexpect
     )
 
 
+def test_temporal_refusing_the_cli_s_credentials_is_one_sentence_not_something_unexpected(cli: Run, monkeypatch):
+    """The API answers it with 502 and a sentence; the CLI said "something unexpected" (exit 1)."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    async def create_pool(*_args, **_kwargs) -> _ProductsOnly:
+        return _ProductsOnly()
+
+    async def refused(*_args, **_kwargs):
+        raise RPCError("Request unauthorized.", RPCStatusCode.PERMISSION_DENIED, b"")
+
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    monkeypatch.setattr(OrderService, "list_orders", refused)
+    code, err = cli("order", "list")
+    assert code == 1, err
+    assert err.startswith("Temporal at 127.0.0.1:") and "refused the request (permission denied: Request unauthorized.)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("failure", ["database lost", "bug", "ctrl-c"])
 def test_a_failure_that_is_no_refusal_with_json_is_one_json_document_on_stdout_too(cli: Run, monkeypatch, failure):
     """`order list --json` with PostgreSQL gone mid-command (exit 3), a bug (exit 1) or Ctrl-C
