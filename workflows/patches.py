@@ -35,8 +35,9 @@ CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
 # Signals with text the database cannot store were accepted before this (and their steps then
 # retried for ever); asked only when a signal's text has that problem.
 REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
-# A shipping child id still in use (a reset of the order while its child ran: the old child is
-# terminated asynchronously) counts as a failed shipping attempt instead of failing the order.
+# A shipping child id still in use (a reset of the order to before its child's start while the
+# child ran: the old child runs on, parentless, to its end) counts as a failed shipping attempt
+# instead of failing the order.
 SHIPPING_ID_IN_USE = "shipping-id-in-use"
 # ChargePayment returns the payment as it is: a refunded one (its charge and refund were done
 # by a try of the workflow task that was lost, or before a reset) is not money in hand.
