@@ -105,7 +105,10 @@ def texts_problem(**texts: object) -> str | None:
 # replay, a signal the history shows accepted, and the order would stop on a non-determinism
 # error. Rules added since live in the strict_ functions, which the operator's tools (CLI, TUI,
 # API), the ValidateOrder activity and the workflow's Update validators (never run on replay)
-# apply, and its signal handlers do not.
+# apply, and its signal handlers do not. A looser rule changes a replay as much as a stricter
+# one (a signal refused then, accepted now): so ISO_COUNTRIES, the field limits and what these
+# functions strip or upper-case (Python's Unicode tables: keep the workers' Python version with
+# the code) change for the signal handlers only behind a patch.
 
 
 def is_blank(value: str) -> bool:
