@@ -215,3 +215,30 @@ async def test_status_says_postgresql_refuses_a_parameter_in_the_url_rather_than
     check = await health.check_postgres(settings)
     assert not check.healthy and check.refused
     assert check.detail == f"refuses the connection at postgresql://u@127.0.0.1:5999/orders?bogus=1 ({message}); check DATABASE_URL"
+
+
+def test_a_part_started_by_a_long_running_process_is_collected_once_another_stops_it(tmp_path):
+    """The TUI starts the stack when it is down, and `down` from another shell then left each
+    part a zombie of the TUI until it quit: `pgrep -af "temporal server|postgres|workers"`
+    still listed "[postgres] <defunct>" after a `down` that said every part had stopped."""
+    spec = _spec(tmp_path)
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from app.stack import processes
+        from tests.test_processes import _spec
+        from pathlib import Path
+        print(processes.start(_spec(Path({str(tmp_path)!r}))), flush=True)
+        time.sleep(60)  # like the TUI: goes on with its own work
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert processes.stop(spec, timeout=5) == "stopped"
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists()  # collected by its parent, not left a zombie
+    finally:
+        parent.kill()
+        parent.wait()

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ def start(spec: ProcessSpec) -> int:
         )
     created = psutil.Process(process.pid).create_time()
     spec.pid_path.write_text(f"{process.pid} {created}\n")
+    # Collect it whenever it exits: a part the TUI started and `down` in another shell stopped
+    # otherwise stayed the TUI's zombie ("[postgres] <defunct>") until the TUI quit.
+    threading.Thread(target=process.wait, name=f"reap-{spec.name}", daemon=True).start()
     return process.pid
 
 
