@@ -242,3 +242,48 @@ def test_a_part_started_by_a_long_running_process_is_collected_once_another_stop
     finally:
         parent.kill()
         parent.wait()
+
+
+async def test_status_says_why_temporal_does_not_answer_in_words_not_the_sdks_debug_text():
+    """`status` showed "no answer at 127.0.0.1:47999 (Failed client connect: Server connection
+    error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connec)": the
+    SDK's debug text, cut mid-word, where the reason is "Connection refused"."""
+    import socket
+
+    from app.config import Settings
+    from app.stack import health
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    check, client = await health.check_temporal(Settings.from_env({"TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}))
+    assert client is None and not check.healthy
+    assert check.detail == f"no answer at 127.0.0.1:{port} (Connection refused)"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            RuntimeError(
+                'Failed client connect: Server connection error: tonic::transport::Error(Transport, ConnectError('
+                'ConnectError("dns error", Custom { kind: Uncategorized, error: "failed to lookup address'
+                ' information: Name or service not known" })))'
+            ),
+            "failed to lookup address information: Name or service not known",
+        ),
+        (
+            RuntimeError(
+                'Failed client connect: `get_system_info` call error after connection: Status { code: Unimplemented,'
+                ' message: "grpc-status header missing, mapped from HTTP status code 404", metadata: MetadataMap {} }'
+            ),
+            "grpc-status header missing, mapped from HTTP status code 404",
+        ),
+        (TimeoutError(), "timed out after 3 s"),
+        (RuntimeError("something plain"), "something plain"),
+    ],
+)
+def test_the_reason_temporal_does_not_answer_is_the_sdks_own_message(error, reason):
+    from app.stack import health
+
+    assert health.temporal_reason(error, timeout=3.0) == reason

@@ -4,6 +4,7 @@ each task queue has a worker polling it right now."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -38,7 +39,7 @@ async def check_temporal(settings: Settings, timeout: float = 3.0):
         client = await asyncio.wait_for(Client.connect(**settings.temporal_connect_config()), timeout)
         await asyncio.wait_for(client.workflow_service.get_system_info(_system_info_request()), timeout)
     except Exception as error:  # any failure to answer is "unhealthy", with its reason
-        return Check(False, f"no answer at {settings.temporal_address} ({_short(error)})"), None
+        return Check(False, f"no answer at {settings.temporal_address} ({temporal_reason(error, timeout)})"), None
     return Check(True, f"answering at {settings.temporal_address}"), client
 
 
@@ -197,6 +198,20 @@ def _system_info_request():
     from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
     return GetSystemInfoRequest()
+
+
+# The message inside the SDK's debug text of a failed connect: `Os { code: 111, …, message:
+# "Connection refused" }`, `Custom { …, error: "failed to lookup address information: …" }`.
+_QUOTED_REASON = re.compile(r'\b(?:message|error): "([^"]+)"')
+
+
+def temporal_reason(error: BaseException, timeout: float) -> str:
+    """Why Temporal did not answer, in its own words: the SDK's error is Rust's debug text
+    ("tonic::transport::Error(Transport, ConnectError(…"), which `status` showed cut mid-word."""
+    if isinstance(error, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    found = _QUOTED_REASON.findall(str(error))
+    return found[-1][:120] if found else _short(error)
 
 
 def _short(error: BaseException) -> str:
