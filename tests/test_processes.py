@@ -287,3 +287,52 @@ def test_the_reason_temporal_does_not_answer_is_the_sdks_own_message(error, reas
     from app.stack import health
 
     assert health.temporal_reason(error, timeout=3.0) == reason
+
+
+def test_a_stopped_part_is_resumed_to_stop_rather_than_killed_after_the_timeout(tmp_path):
+    """`down` with Temporal stopped (SIGSTOP, as `status` can show it) sent SIGTERM to a process
+    that cannot act on it until resumed: it waited the whole 15 s, killed it and said so."""
+    import os
+    import signal
+
+    spec = _spec(tmp_path)
+    pid = processes.start(spec)
+    os.kill(pid, signal.SIGSTOP)
+    began = time.monotonic()
+    assert processes.stop(spec, timeout=5) == "stopped"
+    assert time.monotonic() - began < 3
+
+
+def test_down_resumes_a_stopped_server_before_it_stops_the_workers(tmp_path, monkeypatch):
+    """With Temporal stopped, each worker's clean shutdown waited on it for 15 s and was killed,
+    then Temporal was: `down` took 34 s and said three parts were killed."""
+    import dataclasses
+    import os
+    import signal
+
+    import psutil
+
+    from app.config import Settings
+    from app.stack import stack as stack_module
+    from app.stack.stack import WORKERS, Stack
+
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}))
+    specs = stack.specs()
+    specs["temporal"] = dataclasses.replace(specs["temporal"], command=_spec(tmp_path).command)
+    pid = processes.start(specs["temporal"])
+    os.kill(pid, signal.SIGSTOP)
+    seen: dict[str, str] = {}
+
+    def stop(spec) -> str:
+        if spec.name == "temporal":
+            return processes.stop(spec, timeout=5)
+        seen[spec.name] = psutil.Process(pid).status()  # Temporal's, as the worker stops
+        return "stopped"
+
+    monkeypatch.setattr(Stack, "specs", lambda self: specs)
+    monkeypatch.setattr(
+        stack_module, "running_pid", lambda spec: pid if spec.name == "temporal" else 4242 if spec.name in WORKERS else None
+    )
+    monkeypatch.setattr(stack_module, "stop", stop)
+    assert stack.down() == {"order-worker": "stopped", "shipping-worker": "stopped", "temporal": "stopped"}
+    assert psutil.STATUS_STOPPED not in seen.values() and len(seen) == 2

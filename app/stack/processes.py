@@ -80,6 +80,9 @@ def stop(spec: ProcessSpec, timeout: float = STOP_TIMEOUT_S) -> str | None:
     if pid is None:
         return None
     _signal_group(pid, spec.stop_signal)
+    # A stopped process (SIGSTOP) acts on that signal only once resumed: `down` waited out the
+    # timeout for it, then killed it.
+    _resume_tree(pid)
     how = "stopped"
     if not _wait_gone(pid, timeout):
         _signal_group(pid, signal.SIGKILL)
@@ -87,6 +90,25 @@ def stop(spec: ProcessSpec, timeout: float = STOP_TIMEOUT_S) -> str | None:
         how = "killed"
     spec.pid_path.unlink(missing_ok=True)
     return how
+
+
+def resume(spec: ProcessSpec) -> None:
+    """Resume our process and its children if any is stopped (SIGSTOP); nothing otherwise."""
+    if (pid := running_pid(spec)) is not None:
+        _resume_tree(pid)
+
+
+def _resume_tree(pid: int) -> None:
+    """SIGCONT to the process and every process under it (PostgreSQL's backends lead their
+    own process groups, so the group's signal misses them); a running process ignores it."""
+    try:
+        parent = psutil.Process(pid)
+        tree = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGCONT)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
-from app.stack.processes import ProcessSpec, port_in_use, running_pid, start, stop, tail
+from app.stack.processes import ProcessSpec, port_in_use, resume, running_pid, start, stop, tail
 from app.stack.purge import PurgeIncomplete, check_purge, delete_data_dir
 from app.stack.status import PartStatus, StackStatus, part_status
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
@@ -361,6 +361,11 @@ class Stack:
         with self.lock():
             specs = self.specs()
             stopped = {}
+            # A server stopped with SIGSTOP is resumed first: the workers' clean shutdown waited
+            # on a stopped Temporal until each was killed, then Temporal was (34 s in all).
+            for name in SERVERS:
+                if name in specs:
+                    resume(specs[name])
             # The workers and the watchdog first (which cannot start a worker again meanwhile:
             # it does so only under this lock), so that they finish cleanly, then the servers.
             # The parts of a stage stop together: each takes seconds (a worker's shutdown, init
