@@ -18,10 +18,13 @@ for number, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", 
 # platformdirs (via the SDK's env config) warns when XDG_RUNTIME_DIR is unset, as under root.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
-from temporalio.runtime import Runtime
+try:
+    from temporalio.runtime import Runtime
 
-from app.cli import main
-from app.core_logs import forwarding_runtime
+    from app.cli import main
+    from app.core_logs import forwarding_runtime
+except KeyboardInterrupt:  # Ctrl-C in the second these take: the exit code says so, without a traceback
+    os._exit(130)
 
 # sdk-core's warnings (Temporal unreachable, say) into our log, not onto the operator's screen
 # as coloured free text (over the TUI's menus, through the API's terminal).

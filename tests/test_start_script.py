@@ -72,3 +72,25 @@ def test_start_sh_run_through_a_symlink_uses_its_checkout(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "app ran with ['status']\n"
     assert not (bin_dir / ".venv").exists()
+
+
+def test_ctrl_c_while_the_command_is_still_loading_ends_it_quietly():
+    """Ctrl-C in the second `python -m app` spends on its imports (more on a busy machine)
+    printed a 40-line traceback ending in KeyboardInterrupt. Here the import of app.cli is
+    where the Ctrl-C lands."""
+    import textwrap
+
+    script = textwrap.dedent("""
+        import runpy, sys
+
+        class CtrlC:
+            def find_spec(self, name, path=None, target=None):
+                if name == "app.cli":
+                    raise KeyboardInterrupt
+
+        sys.meta_path.insert(0, CtrlC())
+        runpy.run_module("app", run_name="__main__", alter_sys=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 130
