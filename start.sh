@@ -44,7 +44,7 @@ bootstrap() {
     # The install's log goes with the install, not into a data directory (which may be elsewhere).
     if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt" \
         >"$VENV/pip.log" 2>&1; then
-        echo "start.sh: installing requirements.txt failed; see .venv/pip.log." >&2
+        echo "start.sh: installing requirements.txt failed; see $VENV/pip.log." >&2
         tail -n 5 "$VENV/pip.log" >&2
         exit 1
     fi

@@ -94,3 +94,19 @@ def test_ctrl_c_while_the_command_is_still_loading_ends_it_quietly():
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 130
+
+
+def test_a_failed_install_names_its_log_where_it_is_whatever_the_directory(tmp_path):
+    """Run from another directory (or through a link on the PATH), a failed install said "see
+    .venv/pip.log", a file that is not there from where the operator stands."""
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    checkout.mkdir()
+    elsewhere.mkdir()
+    start = _copy_of_start_sh(checkout)
+    (checkout / "requirements.txt").write_text("./no-such-package-folder\n")  # fails at once, offline
+    done = subprocess.run(
+        ["bash", str(start), "status"], cwd=elsewhere, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1
+    assert f"start.sh: installing requirements.txt failed; see {checkout / '.venv' / 'pip.log'}." in done.stderr
