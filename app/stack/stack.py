@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psutil
+
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
 from app.stack.processes import ProcessSpec, port_in_use, resume, running_pid, start, stop, tail
@@ -45,6 +47,11 @@ START_TIMEOUT_S = 60.0
 EXTERNAL_TIMEOUT_S = 10.0
 SERVERS = ("postgres", "temporal")
 WATCHDOG = "watchdog"
+# The flags that give a server its ports, and the setting each comes from.
+PORT_FLAGS = {
+    "temporal": [("--port", "ORDER_TRACKER_TEMPORAL_PORT"), ("--ui-port", "ORDER_TRACKER_TEMPORAL_UI_PORT")],
+    "postgres": [("-p", "ORDER_TRACKER_POSTGRES_PORT")],
+}
 
 
 class StackError(Exception):
@@ -166,6 +173,7 @@ class Stack:
             current = await self.status()
             specs = self.specs()
             started: list[str] = []
+            self._check_running_ports(specs)  # also when healthy: a Web UI elsewhere than its links say
             if current.healthy:
                 self._up_watchdog(specs, started, say)
                 current.started = started
@@ -222,6 +230,25 @@ class Stack:
                 raise StackError(
                     f"Port {port} for {what} is already in use by another program; stop it or set {variable} to a free port."
                 )
+
+    def _check_running_ports(self, specs: dict[str, ProcessSpec]) -> None:
+        """A server of ours that runs on other ports than the settings give (`up` in a shell with
+        another ORDER_TRACKER_TEMPORAL_PORT) is refused at once: waiting for it on the new port
+        took 60 s, then blamed the server."""
+        for name, flags in PORT_FLAGS.items():
+            if name not in specs or (pid := running_pid(specs[name])) is None:
+                continue
+            try:
+                running = psutil.Process(pid).cmdline()
+            except psutil.Error:
+                continue
+            for flag, variable in flags:
+                wanted, has = _flag_value(specs[name].command, flag), _flag_value(running, flag)
+                if has is not None and has != wanted:
+                    raise StackError(
+                        f"The {LABELS[name]} already runs here (pid {pid}) on port {has}, not on {wanted} ({variable});"
+                        f" stop it with ./start.sh down, or set {variable}={has}."
+                    )
 
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
@@ -405,6 +432,14 @@ class Stack:
                 yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _flag_value(command: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in a command line, or None."""
+    try:
+        return command[command.index(flag) + 1]
+    except (ValueError, IndexError):
+        return None
 
 
 def _display_path(path: Path) -> str:
