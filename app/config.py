@@ -41,7 +41,7 @@ class WorkerTuning:
             # The SDK refuses fewer than 2 while it caches workflows (one for each queue).
             workflow_task_polls=_count(env, "ORDER_TRACKER_WORKFLOW_TASK_POLLS", cls.workflow_task_polls, least=2),
             normal_poll_ratio=_share(env, "ORDER_TRACKER_NORMAL_POLL_RATIO", cls.normal_poll_ratio),
-            max_workflow_tasks=_count(env, "ORDER_TRACKER_MAX_WORKFLOW_TASKS", cls.max_workflow_tasks),
+            max_workflow_tasks=_count(env, "ORDER_TRACKER_MAX_WORKFLOW_TASKS", cls.max_workflow_tasks, least=2),
             max_local_activities=_count(env, "ORDER_TRACKER_MAX_LOCAL_ACTIVITIES", cls.max_local_activities),
             max_activities=_count(env, "ORDER_TRACKER_MAX_ACTIVITIES", cls.max_activities),
             db_pool_size=_count(env, "ORDER_TRACKER_DB_POOL_SIZE", cls.db_pool_size),

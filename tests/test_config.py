@@ -228,6 +228,15 @@ def test_a_database_url_with_parameters_the_driver_takes_is_taken(tmp_path, quer
     assert _settings(tmp_path, DATABASE_URL=url).database_url == url
 
 
+def test_a_single_workflow_task_slot_is_refused(tmp_path):
+    """With ORDER_TRACKER_MAX_WORKFLOW_TASKS=1 the SDK takes the worker, but `up` then took
+    52-61 s against its 60 s limit (h4's walkthrough; 58.6 s again, and 1.6 s with 2)."""
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, ORDER_TRACKER_MAX_WORKFLOW_TASKS="1")
+    assert str(refused.value) == "ORDER_TRACKER_MAX_WORKFLOW_TASKS must be a whole number of 2 or more, not '1'."
+    assert _settings(tmp_path, ORDER_TRACKER_MAX_WORKFLOW_TASKS="2").worker_tuning.max_workflow_tasks == 2
+
+
 def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_it(tmp_path):
     """The SDK refuses a worker with fewer than 2 workflow task polls while it caches workflows
     ("Invalid worker config: `max_cached_workflows` > 0 requires `workflow_task_poller_behavior`
