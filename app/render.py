@@ -293,63 +293,72 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%H:%M:%S.%f")[:12]
 
 
-def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> str:
-    """"  (decided 22:37:21.031, 46 s before it was recorded)", when the operator's decision waited
-    to be recorded; else nothing. Times as the timeline shows them (UTC)."""
+def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> list[str]:
+    """"(decided 22:37:21.031," and "46 s before it was recorded)", when the operator's decision
+    waited to be recorded; else nothing. Times as the timeline shows them (UTC). Two phrases: a
+    narrow row breaks between them, where it broke "46" / "s before it was recorded)"."""
     decided, recorded = _moment(decided_at), _moment(recorded_at)
     if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
-        return ""
-    return f"  (decided {_clock(decided)}, {lag:.0f} s before it was recorded)"
+        return []
+    return [f"(decided {_clock(decided)},", f"{lag:.0f} s before it was recorded)"]
 
 
-def _event_text(entry: dict[str, Any]) -> Text:
+def _event_text(entry: dict[str, Any]) -> Fields:
+    """An event's row as phrases, broken between two of them on a narrow screen, never within
+    one: at 40 columns "payment refunded  →" stood above "CANCELLED", "tracking" above its
+    number."""
     payload = entry.get("payload") or {}
     kind = entry["type"]
-    text = Text(kind.replace("_", " "), style="bold")
+    phrases: list[tuple[str, Text]] = [("", Text(kind.replace("_", " "), style="bold"))]
+
+    def add(phrase: str, style: str = "", gap: str = "  ") -> None:
+        phrases.append((gap, Text(phrase, style=style)))
+
     if kind == "address_changed":
-        text.append(f"  {address_line(payload.get('old'))}  →  {address_line(payload.get('new'))}")
-        text.append(f"  by {payload.get('by', '?')}", style="dim")
+        add(address_line(payload.get("old")))
+        add(f"→  {address_line(payload.get('new'))}")
+        add(f"by {payload.get('by', '?')}", "dim")
     elif kind in ("approved", "rejected"):
-        text.append(f"  by {payload.get('by', '?')}")
+        add(f"by {payload.get('by', '?')}" + (":" if payload.get("reason") else ""))
         if payload.get("reason"):
-            text.append(f": {payload['reason']}")
-        if late := _decided_earlier(payload.get("decided_at"), entry.get("at")):
-            text.append(late, style="dim")
+            add(payload["reason"], gap=" ")
+        for gap, phrase in zip(("  ", " "), _decided_earlier(payload.get("decided_at"), entry.get("at"))):
+            add(phrase, "dim", gap)
     elif kind == "payment_voided":
-        text.append(f"  {payload.get('payment_id', '')} was never charged and now never will be", style="dim")
+        add(f"{payload.get('payment_id', '')} was never charged and now never will be", "dim")
     elif kind == "ending_refused":
-        text.append(
-            f"  {payload.get('wanted', '')} refused: the carrier has the package"
+        add(
+            f"{payload.get('wanted', '')} refused: the carrier has the package"
             f" (tracking {payload.get('tracking_number', '')}); the order ships",
-            style="yellow",
+            "yellow",
         )
     elif kind == "refund_refused":
-        text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", style="red")
-        text.append(f" {payload.get('refused', '')}", style="red")
+        add(f"{payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", "red")
+        add(str(payload.get("refused", "")), "red", " ")
     elif kind == "command_refused" and payload.get("command"):
         # Which command, and for an Update refused after its sender stopped waiting, whose.
         sender = f" by {payload['by']}" if payload.get("by") else ""
-        text.append(f"  the {command_noun(str(payload['command']))}{sender}: {payload.get('reason', '')}", style="red")
+        add(f"the {command_noun(str(payload['command']))}{sender}: {payload.get('reason', '')}", "red")
     elif payload.get("reason"):
         refused = kind in ("order_failed", "command_refused", "address_change_refused")
-        text.append(f"  {payload['reason']}", style="red" if refused else "")
+        add(str(payload["reason"]), "red" if refused else "")
         # Not twice: with no reason given, the reason is "cancelled by operator".
         if kind == "cancel_requested" and payload.get("by") and not payload["reason"].endswith(f"by {payload['by']}"):
-            text.append(f"  by {payload['by']}", style="dim")
-    if kind in SENT_COMMAND_EVENTS and (late := _decided_earlier(payload.get("decided_at"), entry.get("at"))):
-        text.append(late, style="dim")
+            add(f"by {payload['by']}", "dim")
+    if kind in SENT_COMMAND_EVENTS:
+        for gap, phrase in zip(("  ", " "), _decided_earlier(payload.get("decided_at"), entry.get("at"))):
+            add(phrase, "dim", gap)
     if kind == "cancel_requested" and payload.get("state"):
         # The state the workflow knew when the cancel came, not one the cancel led to (it may lag
         # the database: PAID while the carrier was already taking the package).
-        text.append(f"  (workflow at {payload['state']})", style="dim")
+        add(f"(workflow at {payload['state']})", "dim")
     elif payload.get("state"):
-        text.append("  → ")
-        text.append(payload["state"], style=state_style(payload["state"]))
+        phrases.append(("  ", Text.assemble("→ ", (payload["state"], state_style(payload["state"])))))
     if kind == "payment_charged" or kind == "payment_refunded":
-        text.append(f"  {payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))}")
+        add(f"{payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))}")
     if payload.get("tracking_number") and kind == "carrier_dispatched":
-        text.append(f"  tracking {payload['tracking_number']}")
-    return text
+        add(f"tracking {payload['tracking_number']}")
+    return Fields(*phrases)
 
 
 class Fields:

@@ -267,7 +267,7 @@ def test_audit_timeline_shows_a_refused_refund_as_money_kept():
     console.print(audit_timeline(audit))
     text = console.export_text(clear=False)
     assert "refund refused  pay-ord-8 39.98 kept: the carrier has the package" in text
-    assert "31m the carrier has the package" in console.export_text(styles=True)  # in red
+    assert "31mthe carrier has the package" in console.export_text(styles=True)  # in red
 
 
 def test_an_ending_the_database_refused_says_why_the_order_shipped_after_all():
@@ -1317,3 +1317,28 @@ def test_the_audits_figures_break_between_figures_never_inside_one(width):
     lines = render(audit_timeline({"order": order, "timeline": attempts}), width=width, height=80).splitlines()
     for figure in ("10 attempts,", "6 failed", "(3 timed out),", "6 retries,", "processing 0.6s"):
         assert any(figure in line for line in lines), (figure, lines)
+
+
+@pytest.mark.parametrize("width", range(40, 121))
+def test_an_audit_event_wraps_between_its_phrases_never_inside_one(width):
+    """At 40 columns an event's row broke inside its phrases: "(decided 22:37:21.031, 46" above
+    "s before it was recorded)", "payment refunded  →" above "CANCELLED", "tracking" above the
+    tracking number (an operator walkthrough). A row breaks between its phrases."""
+    late = {"decided_at": "2026-11-26T22:37:21.031+00:00"}
+    entries = [
+        {"at": "2026-11-26T22:38:07.414+00:00", "kind": "event", "type": "approved",
+         "payload": {"by": "operator", "reason": "", **late}},
+        {"at": "2026-11-26T22:38:07.514+00:00", "kind": "event", "type": "payment_refunded",
+         "payload": {"state": "CANCELLED", "payment_id": "pay-ord-59b9b3dd", "amount_cents": 13999}},
+        {"at": "2026-11-26T22:38:09.414+00:00", "kind": "event", "type": "cancel_requested",
+         "payload": {"by": "operator", "reason": "changed mind", "state": "PAID", **late}},
+        {"at": "2026-11-26T22:38:10.414+00:00", "kind": "event", "type": "carrier_dispatched",
+         "payload": {"state": "DISPATCHED", "tracking_number": "TRK3F9A0C21B7"}},
+    ]
+    lines = render(audit_timeline({"order": an_order("ord-9", "SHIPPED"), "timeline": entries}), width=width,
+                   height=60).splitlines()
+    phrases = ("approved", "by operator", "(decided 22:37:21.031,", "46 s before", "payment refunded", "→ CANCELLED",
+               "pay-ord-59b9b3dd 139.99", "cancel requested", "changed mind", "(workflow at PAID)",
+               "carrier dispatched", "→ DISPATCHED", "tracking TRK3F9A0C21B7")
+    for phrase in phrases:
+        assert any(phrase in line for line in lines), (phrase, lines)
