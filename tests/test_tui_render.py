@@ -1246,6 +1246,7 @@ def test_the_dashboards_counts_keep_each_state_beside_its_count_on_a_narrow_term
 def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width):
     """At 40 columns a running simulation read "10 orders  RECEIVED 3  AWAITING_APPROVAL" / "7
     approved 7", and its summary broke "Still running 20: … APPROVED" / "9  PAID 8" alike."""
+    from app.tui.dashboard import SimulationLine
     from app.tui.simulation import Simulation
     from app.tui.simulation_summary import summary_lines
 
@@ -1255,7 +1256,7 @@ def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width
     sim.states = dict(zip(sim.created_ids, states))
     sim.approved_ids = set(sim.created_ids[3:])  # the 17 APPROVED or PAID
     counts = {"RECEIVED": 1, "AWAITING_APPROVAL": 2, "APPROVED": 9, "PAID": 8}
-    live = render(sim, width=width).splitlines()
+    live = render(SimulationLine(sim), width=width).splitlines()
     assert _kept_whole(live, counts) and any("approved 17" in line for line in live), live
     said = render(Group(*summary_lines(sim, 20, 1.3, stopped=True, width=width)), width=width).splitlines()
     assert _kept_whole(said, counts), said
@@ -1289,19 +1290,20 @@ def test_a_running_simulations_live_line_says_which_approvals_its_states_do_not_
     """While a simulation ran, its live line read "AWAITING_APPROVAL 7  approved 7": the rows
     lag the approvals answered (the workflow records a decision after accepting it). The line
     says how many of those approved its states do not show yet, as the summary does."""
+    from app.tui.dashboard import SimulationLine
     from app.tui.simulation import Simulation
 
     sim = Simulation(service=None, n=10, auto_approve=True)
     sim.created_ids = [f"s-{n:02d}" for n in range(10)]
     sim.states = dict(zip(sim.created_ids, ["AWAITING_APPROVAL"] * 7 + ["RECEIVED"] * 3))
     sim.approved_ids = set(sim.created_ids[:7])
-    live = " ".join(render(sim, width=width).split())
+    live = " ".join(render(SimulationLine(sim), width=width).split())
     assert "approved 7 (7 not recorded yet)" in live, live
     sim.states.update(dict.fromkeys(sim.created_ids[:5], "PAID"))  # five of them recorded since
-    live = " ".join(render(sim, width=width).split())
+    live = " ".join(render(SimulationLine(sim), width=width).split())
     assert "AWAITING_APPROVAL 2" in live and "approved 7 (2 not recorded yet)" in live, live
     sim.states.update(dict.fromkeys(sim.created_ids[:7], "PAID"))
-    assert "not recorded" not in render(sim, width=width)
+    assert "not recorded" not in render(SimulationLine(sim), width=width)
 
 
 @pytest.mark.parametrize("width", range(30, 81))

@@ -14,11 +14,12 @@ import sys
 import termios
 import time
 import tty
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterator
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -115,6 +116,29 @@ def summary_bar(counts: dict[str, int], width: int | None = None) -> Text:
 def summary_pieces(counts: dict[str, int]) -> list[Text]:
     """The count of all orders, then each state's with it."""
     return [Text(plural(sum(counts.values()), "order"), style="bold"), *state_pieces(counts)]
+
+
+class SimulationLine:
+    """A simulation's live line under its progress bars (``simulation`` an
+    app.tui.simulation.Simulation): its orders per state, laid out for the terminal's width
+    (broken between two states, not within one), and the approvals answered."""
+
+    def __init__(self, simulation: Any) -> None:
+        self.simulation = simulation
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        sim = self.simulation
+        pieces = summary_pieces(Counter(sim.states.values()))
+        if sim.auto_approve:
+            refused = f", refused {sim.refusals}" if sim.refusals else ""
+            pieces.append(Text(f"approved {sim.approvals_done}{refused}", style="dim"))
+            if lagging := len(sim.approvals_not_recorded()):
+                # The rows lag the approvals answered: "AWAITING_APPROVAL 7  approved 7" read as a contradiction.
+                pieces.append(Text(f"({lagging} not recorded yet)", style="dim"))
+        text = packed(pieces, options.max_width)
+        if sim.database_problem:
+            text.append(f"\n{sim.database_problem}; retrying…", style="red")
+        yield text
 
 
 # The states' names where the short layout has no room for them whole ("51 orders  AWAITING_APPROVAL …"

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.text import Text
 
 from app.tui.actions import fitted, needed_from_database, needed_from_temporal, temporal_silent
+from app.tui.dashboard import SimulationLine
 from app.tui import pager
 from app.tui.forms import small_number
 from app.tui.prompts import ask, keys_not_echoed
@@ -125,7 +126,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
 
     # How to leave: q and Esc, which leave the dashboard, do nothing here, and nothing said so.
     leaving = Text("Ctrl-C stops waiting; the orders carry on.", style="dim")
-    with keys_not_echoed(), Live(Group(progress, sim, watch, leaving), console=console, refresh_per_second=4) as live:
+    with keys_not_echoed(), Live(Group(progress, SimulationLine(sim), watch, leaving), console=console, refresh_per_second=4) as live:
         try:
             creating = asyncio.create_task(sim.create_all(products))
             size = console.size

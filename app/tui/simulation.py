@@ -1,6 +1,6 @@
 """A simulation's orders: created with random catalog items, read back by id, and each approved
-as soon as it awaits review if asked to; what it knows of them, and its live line. The screen
-that runs it is app.tui.simulate."""
+as soon as it awaits review if asked to, and what it knows of them. The screen that runs it is
+app.tui.simulate; its live line is app.tui.dashboard.SimulationLine."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ import logging
 import random
 import secrets
 import time
-from collections import Counter
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.text import Text
-
 from app.errors import OperatorError, StackUnreachable, lost_database
-from app.render import packed
 from app.tui.actions import DatabaseDown, from_database
-from app.tui.dashboard import summary_pieces
 from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
 
 log = logging.getLogger("app.tui")
@@ -184,21 +178,6 @@ class Simulation:
                 self.refusals += 1
                 self.answered.add(order_id)
                 log.info("event=simulated_approval_refused order_id=%s error=%s", order_id, error)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        """The live line under the progress bars: our orders per state, laid out for the
-        terminal's width (broken between two states, not within one)."""
-        pieces = summary_pieces(Counter(self.states.values()))
-        if self.auto_approve:
-            refused = f", refused {self.refusals}" if self.refusals else ""
-            pieces.append(Text(f"approved {self.approvals_done}{refused}", style="dim"))
-            if lagging := len(self.approvals_not_recorded()):
-                # The rows lag the approvals answered: "AWAITING_APPROVAL 7  approved 7" read as a contradiction.
-                pieces.append(Text(f"({lagging} not recorded yet)", style="dim"))
-        text = packed(pieces, options.max_width)
-        if self.database_problem:
-            text.append(f"\n{self.database_problem}; retrying…", style="red")
-        yield text
 
     def awaiting_review(self) -> list[str]:
         """The orders recorded that have not had their review yet: awaiting it, or on their way
