@@ -1930,27 +1930,37 @@ async def test_ctrl_c_again_while_a_stopped_simulation_waits_for_its_rows_gives_
     assert "), 3 approved." in text and "(3 of them approved; the database does not show it yet)" in text
 
 
-@pytest.mark.parametrize("width", [30, 36, 40, 43, 46, 52, 80])
-async def test_the_items_question_breaks_its_hint_between_words_in_a_narrow_terminal(monkeypatch, width):
+def _items_products() -> dict[str, Any]:
+    from db.queries import Product
+
+    return {p.sku: p for p in (
+        Product("CABLE-USB", "USB-C cable, 1 m", 899), Product("DOOHICKEY", "Doohickey", 12000),
+        Product("GADGET-2", "Gadget", 4950),
+    )}
+
+
+def _question_line(question: Any) -> list[str]:
+    """The question's line (with its hint) as it would be drawn now, line by line, spaces kept."""
+    from prompt_toolkit.formatted_text import fragment_list_to_text, to_formatted_text
+
+    session = prompts._prompt_session(question.application)
+    return fragment_list_to_text(to_formatted_text(session.message)).split("\n")
+
+
+@pytest.mark.parametrize("width", [8, 12, 15, 16, 30, 36, 40, 43, 46, 52, 80])
+async def test_the_items_question_breaks_its_hint_between_words_in_a_narrow_terminal(width):
     """At 43 columns "? Items (arrows move, space picks, enter when done)" wrapped as "… enter wh"
-    / "en done)", and at 40 its second line began with a space (" when done)")."""
+    / "en done)", and at 40 its second line began with a space (" when done)"); under 16 the
+    question's line ended with a space before the hint's line break."""
     from app.tui import forms
 
-    drawn: list[str] = []
-    real_checkbox = forms.questionary.checkbox
-
-    def checkbox(message: str, instruction: str | None = None, **options: Any) -> Any:
-        drawn.append(f"? {message} {instruction}")
-        return real_checkbox(message, instruction=instruction, **options)
-
-    monkeypatch.setattr(forms.questionary, "checkbox", checkbox)
-    _form_answers(monkeypatch, ["hint-1", ["WIDGET-1"], "1", False])
-    await forms.create_order(_ServiceWithoutOrderWorker(), Console(file=io.StringIO(), width=width), {})
-    [question] = drawn
-    lines = question.split("\n")
+    with create_pipe_input() as keys:
+        question = forms.items_question(_items_products(), width, input=keys, output=_Terminal(24, width))
+        lines = _question_line(question)
     assert all(len(line) < width and line == line.strip() for line in lines), lines
-    assert " ".join(question.split()) == "? Items (arrows move, space picks, enter when done)"
-    assert len(lines) == (1 if width >= 52 else 2), lines
+    assert " ".join(" ".join(lines).split()) == "? Items (arrows move, space picks, enter when done)"
+    if width >= 30:
+        assert len(lines) == (1 if width >= 52 else 2), lines
 
 
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])

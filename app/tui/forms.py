@@ -20,7 +20,7 @@ from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui import pager
-from app.tui.prompts import ask, echo_picked, hint_between_words, keys_not_echoed, relabel_on_resize
+from app.tui.prompts import ask, echo_picked, hint_on_resize, keys_not_echoed, relabel_on_resize
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -117,6 +117,10 @@ def item_choice_labels(products: dict[str, Any], width: int = 80) -> list[str]:
     return labels
 
 
+# Short: questionary's own instruction wraps mid-word at 80 columns.
+ITEMS_HINT = "(arrows move, space picks, enter when done)"
+
+
 def items_question(products: dict[str, Any], width: int, **options: Any) -> Any:
     """The checkbox of the catalog's products, its rows fit to the terminal; answered, it echoes
     the SKUs picked: one echoed its whole label ("[USB-C cable, 1 m (CABLE-USB)  8.99]"), over
@@ -124,12 +128,12 @@ def items_question(products: dict[str, Any], width: int, **options: Any) -> Any:
     choices = [Choice(label, value=sku) for label, sku in zip(item_choice_labels(products, width), products)]
     picking = questionary.checkbox(
         "Items",
-        # Short: the default instruction wraps mid-word at 80 columns.
-        instruction=hint_between_words("Items", "(arrows move, space picks, enter when done)", width),
+        instruction=ITEMS_HINT,
         choices=choices,
         validate=lambda chosen: True if chosen else "Pick at least one item with the space bar.",
         **options,
     )
+    hint_on_resize(picking, "Items", ITEMS_HINT)
     relabel_on_resize(picking.application, choices, lambda width: item_choice_labels(products, width))
     echo_picked(picking, ", ".join)
     return picking

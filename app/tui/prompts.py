@@ -340,6 +340,33 @@ def hint_between_words(message: str, hint: str, width: int) -> str:
     return broken
 
 
+def hint_on_resize(question: Question, message: str, hint: str) -> None:
+    """The question's hint (questionary's instruction, given as ``hint``) broken between words
+    for the terminal's width at each drawing: fitted once, narrowed, it wrapped mid-word again.
+    When its first word starts a line, "? message" ends there without questionary's space
+    (under 16 columns the Items question's line ended "? Items " before the break)."""
+    application = question.application
+    session = _prompt_session(application)
+    if session is None:
+        return
+    asked = session.message
+
+    def fitted() -> StyleAndTextTuples:
+        fragments = to_formatted_text(asked)
+        broken = hint_between_words(message, hint, application.output.get_size().columns)
+        drawn: StyleAndTextTuples = []
+        for style, text, *handler in fragments:
+            if "class:instruction" in style and text == hint:
+                if broken.startswith("\n") and drawn:
+                    drawn[-1] = (drawn[-1][0], drawn[-1][1].rstrip(), *drawn[-1][2:])
+                drawn.append((style, broken))
+            else:
+                drawn.append((style, text, *handler))
+        return drawn
+
+    session.message = fitted
+
+
 def relabel_on_resize(application: Any, choices: list[Any], labels: Callable[[int], list[str]]) -> None:
     """Before each drawing, the choices' titles made for the terminal's width as it is now
     (``labels(width)``): prompt_toolkit redraws an open list after a resize, but with the titles
