@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -1961,6 +1963,40 @@ async def test_the_items_question_breaks_its_hint_between_words_in_a_narrow_term
     assert " ".join(" ".join(lines).split()) == "? Items (arrows move, space picks, enter when done)"
     if width >= 30:
         assert len(lines) == (1 if width >= 52 else 2), lines
+
+
+class _Narrowed(_Terminal):
+    """A terminal whose width the test changes, and which notes when its screen is cleared."""
+
+    cleared = 0
+
+    def erase_screen(self) -> None:
+        self.cleared += 1
+
+
+async def test_an_open_items_list_is_drawn_afresh_when_the_terminal_is_narrowed():
+    """Narrowed from 80 to 40 columns with the Items list open, tmux rewrapped the question's
+    line and the redrawing left its first half above it: "? Items (arrows move, space picks,
+    enter" twice, the hint fitted for 80 columns broken mid-phrase under them."""
+    from app.tui import forms
+
+    terminal = _Narrowed(24, 80)
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = forms.items_question(_items_products(), 80, input=keys, output=terminal)
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        answering = asyncio.ensure_future(prompts.ask(question))
+        await _until(lambda: drawn)
+        assert terminal.cleared == 0
+        terminal.size = Size(rows=24, columns=40)
+        os.kill(os.getpid(), signal.SIGWINCH)  # what the terminal sends
+        await _until(lambda: terminal.cleared)
+        await _until(lambda: "when done)" in drawn[-1] and len(drawn[-1].splitlines()[0]) < 40)
+        keys.send_text(" \r")
+        assert await asyncio.wait_for(answering, 5) == ["CABLE-USB"]
+    narrowed = next(screen for screen in reversed(drawn) if "when done)" in screen).splitlines()
+    assert narrowed[:2] == ["? Items (arrows move, space picks,", "enter when done)"], narrowed
+    assert terminal.cleared == 1
 
 
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])

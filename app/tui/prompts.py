@@ -198,6 +198,27 @@ def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleA
     return wrapped
 
 
+def _drawn_afresh_when_narrowed(question: Question) -> None:
+    """Narrowed while a question is open, the screen is cleared and the question drawn again
+    at its top. Terminals that rewrap their lines (tmux, VTE, iTerm2) made two of a line drawn
+    wider than the new width, and prompt_toolkit, erasing from where it thinks the question
+    starts, left the first above the redrawing ("? Items (arrows move, space picks, enter" twice).
+    The dashboard and a simulation clear the screen on a resize too."""
+    application = question.application
+    drawn_at = [0]
+
+    def clear_if_narrowed(app: Any) -> None:
+        columns = app.output.get_size().columns
+        if columns < drawn_at[0] and not app.is_done:
+            # After the resize's erase (the renderer's cursor is at its start): nothing is drawn yet.
+            app.output.erase_screen()
+            app.output.cursor_goto(0, 0)
+            app.output.flush()
+        drawn_at[0] = columns
+
+    application.before_render += clear_if_narrowed
+
+
 def _echo_between_words(question: Question) -> None:
     """The answered question ("? Show orders in which state? AWAITING_APPROVAL") broken between
     words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
@@ -304,6 +325,7 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     _refusals_wrapped(question)
     _echo_between_words(question)
     _list_within_the_terminal(question)
+    _drawn_afresh_when_narrowed(question)
     try:
         answer = await question.unsafe_ask_async()
     except KeyboardInterrupt:
