@@ -217,6 +217,42 @@ async def test_a_refusal_wider_than_the_terminal_is_wrapped_whole_under_the_ques
     assert all(len(line) <= 40 for line in shown.splitlines()), shown
 
 
+class _TerminalFromTheTop(_Terminal):
+    """A terminal whose prompt starts on its top line, the whole screen free below it."""
+
+    def get_rows_below_cursor_position(self) -> int:
+        return self.size.rows
+
+
+@pytest.mark.parametrize("asking", ["text", "checkbox"])
+async def test_a_refusal_comes_right_under_the_answer_not_at_the_foot_of_the_terminal(asking):
+    """At 40x12 "Use 1-64 letters, …" stood three lines under "? Order id !!", and at 80x24 ten:
+    prompt_toolkit let the input fill the terminal and drew the refusal at its foot, as it drew
+    the Items question's under empty lines below the list."""
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        terminal = _TerminalFromTheTop(24, 80)
+        if asking == "text":
+            refusal = RULE
+            question = questionary.text("Order id", validate=lambda text: RULE, input=keys, output=terminal)
+        else:
+            refusal = "Pick at least one item with the space bar."
+            question = questionary.checkbox(
+                "Items", choices=["a", "b"], validate=lambda chosen: bool(chosen) or refusal, input=keys, output=terminal,
+            )
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        asked = asyncio.ensure_future(prompts.ask(question))
+        await _until(lambda: drawn)
+        keys.send_text("x\r" if asking == "text" else "\r")
+        await _until(lambda: any(refusal in screen for screen in drawn))
+        keys.send_text("\x03")
+        with pytest.raises(prompts.Back):
+            await asked
+    lines = next(screen for screen in drawn if refusal in screen).splitlines()
+    answer = max(n for n, line in enumerate(lines) if line.startswith(("? Order id", "   ○ b")))
+    assert refusal in lines[answer + 1: answer + 3], lines  # a choice's list leaves a blank line under it
+
+
 def _keep_the_last_drawing(app: Any, drawn: list[str]) -> None:
     """What the prompt draws, its last drawing (the answer's echo) included: the renderer
     forgets that one as soon as it is drawn."""

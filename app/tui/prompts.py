@@ -186,6 +186,15 @@ def _refusals_wrapped(question: Question) -> None:
         window.content.text = _between_words(window.content.text, lambda: application.output.get_size().columns)
 
 
+def _refusal_under_the_answer(question: Question) -> None:
+    """Every part of a question keeps to the height of what it shows, so that the line saying
+    why an answer is refused comes right under the answer. prompt_toolkit lets the input grow
+    to the bottom of the terminal (to keep room for a completion menu we have none of), and the
+    refusal stood there, lines below the question at 40x12 and at the foot of a taller terminal."""
+    for window in question.application.layout.find_all_windows():
+        window.dont_extend_height = to_filter(True)
+
+
 def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleAndTextTuples]:
     def wrapped() -> StyleAndTextTuples:
         fragments = to_formatted_text(text)
@@ -323,6 +332,7 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     _bind_escape(question, back=escape)
     _erase_unless_answered(question)
     _refusals_wrapped(question)
+    _refusal_under_the_answer(question)
     _echo_between_words(question)
     _list_within_the_terminal(question)
     _drawn_afresh_when_narrowed(question)
