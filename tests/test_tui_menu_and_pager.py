@@ -2035,6 +2035,31 @@ async def test_an_open_items_list_is_drawn_afresh_when_the_terminal_is_narrowed(
     assert terminal.cleared == 1
 
 
+async def test_a_pick_lists_arrow_hint_goes_when_the_terminal_is_narrowed_under_it():
+    """Opened at 160 columns and narrowed to 40, "? Which order to review? (Use arrow keys" stood
+    above ")": the hint was kept or left out once, for the width the list opened at."""
+    terminal = _Narrowed(30, 160)
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = questionary.select(
+            "Which order to review?", choices=["o-1", "o-2"], instruction=prompts.select_hint("Which order to review?", 160),
+            input=keys, output=terminal,
+        )
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        answering = asyncio.ensure_future(prompts.ask(question))
+        await _until(lambda: drawn)
+        assert drawn[-1].startswith("? Which order to review? (Use arrow keys)")
+        terminal.size = Size(rows=12, columns=40)
+        os.kill(os.getpid(), signal.SIGWINCH)  # what the terminal sends
+        await _until(lambda: terminal.cleared)
+        await _until(lambda: "o-1" in drawn[-1])
+        keys.send_text("\r")
+        assert await asyncio.wait_for(answering, 5) == "o-1"
+    narrowed = next(screen for screen in reversed(drawn) if "o-2" in screen).splitlines()
+    assert narrowed[0] == "? Which order to review?", narrowed
+    assert narrowed[1].endswith("o-1"), narrowed
+
+
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])
 async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line_under_it(choice, width):
     """At 40x12 "? Show orders in which state? All states" is exactly 40 columns: the cursor after

@@ -228,6 +228,26 @@ def _drawn_afresh_when_narrowed(question: Question) -> None:
     application.before_render += clear_if_narrowed
 
 
+def _arrows_hint_while_it_fits(question: Question) -> None:
+    """A select's "(Use arrow keys)" is left out at each drawing where it does not fit after the
+    question (select_hint decides so for the width a list opens at): opened at 160 columns and
+    narrowed to 40, "? Which order to review? (Use arrow keys" stood above ")"."""
+    application = question.application
+    session = _prompt_session(application)
+    if session is None:
+        return
+    asked = session.message
+
+    def fitted() -> StyleAndTextTuples:
+        fragments = to_formatted_text(asked)
+        message = "".join(text for style, text, *_ in fragments if "class:question" in style).strip()
+        if select_hint(message, application.output.get_size().columns) is None:
+            return fragments
+        return [fragment for fragment in fragments if not ("class:instruction" in fragment[0] and fragment[1] == ARROWS_HINT)]
+
+    session.message = fitted
+
+
 def _echo_between_words(question: Question) -> None:
     """The answered question ("? Show orders in which state? AWAITING_APPROVAL") broken between
     words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
@@ -333,6 +353,7 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     _erase_unless_answered(question)
     _refusals_wrapped(question)
     _refusal_under_the_answer(question)
+    _arrows_hint_while_it_fits(question)
     _echo_between_words(question)
     _list_within_the_terminal(question)
     _drawn_afresh_when_narrowed(question)
