@@ -31,16 +31,25 @@ def prompt_literal(text: str) -> str:
     return re.sub(r"([?:.%\\])", r"\\\1", text)
 
 
-def less_command(title: str, path: str, width: int = 80) -> list[str] | None:
+def less_command(title: str, path: str, width: int = 80, lines: int = 999) -> list[str] | None:
     less = shutil.which("less")
     # Without a known terminal type less stops first to warn that it is "not fully functional".
     if less is None or os.environ.get("TERM", "dumb") in ("", "dumb"):
         return None
     # ASCII only: less 590 shows the "…" of a shortened id as raw bytes, and counts it as wider.
     title = title.replace("…", "...").encode("ascii", "replace").decode("ascii")
-    # Narrower than the prompt, less shows its end: the title went, all but a letter or two.
-    shown = f"{title}  lines 1234-1234/1234  {HELP}"
-    prompt = f"{prompt_literal(title) + '  ' if len(shown) < width else ''}lines %lt-%lb/%L  {prompt_literal(HELP)}"
+    # A prompt wider than the screen less two columns is shown from its end: the title went, all
+    # but a letter or two, and at 40 columns "lines 142-150/150 …" lost its "l". The first that
+    # fits with line numbers as long as ``lines``; the last fits 23 columns.
+    choices = (
+        (f"{title}  lines ", "%lt-%lb/%L", f"  {HELP}"), ("lines ", "%lt-%lb/%L", f"  {HELP}"),
+        ("line ", "%lb/%L", f"  {HELP}"), ("line ", "%lb/%L", "  q: back"),
+    )
+    number = "9" * len(str(lines))
+    before, numbers, after = next(
+        (choice for choice in choices if len(re.sub("%l?[tbL]", number, "".join(choice))) <= width - 2), choices[-1]
+    )
+    prompt = f"{prompt_literal(before)}{numbers}{prompt_literal(after)}"
     # -R keeps the colours, -X leaves the last page on the screen after q, -K makes less exit
     # on Ctrl-C (which also takes the TUI back to the menu). The prompt is set for every
     # prompt style, so that -m or -M in the operator's $LESS does not replace it.
@@ -86,7 +95,7 @@ async def show(console: Console, draw: Callable[[Console], None], title: str) ->
     ) as page:
         page.write(text)
         page.flush()
-        command = less_command(title, page.name, console.width)
+        command = less_command(title, page.name, console.width, text.count("\n"))
         if command is None:
             console.file.write(text)
             console.file.flush()
