@@ -2071,6 +2071,31 @@ async def test_a_pick_lists_arrow_hint_goes_when_the_terminal_is_narrowed_under_
     assert narrowed[1].endswith("o-1"), narrowed
 
 
+async def test_a_question_fitted_to_the_terminal_is_broken_again_when_it_is_narrowed():
+    """Asked at 80 columns and narrowed to 40, "? Ship order sim-e44b27-0006 to Simulated
+    Customer, 9 Other Street," was cut at the edge ("… to Simulate"): its line breaks were made
+    for 80 columns, and prompt_toolkit cuts a question's lines above the last one."""
+    from app.tui.actions import fitted
+
+    question_text = "Ship order sim-e44b27-0006 to Simulated Customer, 9 Other Street, Springfield, 12345, US?"
+    terminal = _Narrowed(24, 80)
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = questionary.confirm(fitted(question_text, 80), input=keys, output=terminal)
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        answering = asyncio.ensure_future(prompts.ask(question))
+        await _until(lambda: drawn)
+        terminal.size = Size(rows=12, columns=40)
+        os.kill(os.getpid(), signal.SIGWINCH)  # what the terminal sends
+        await _until(lambda: terminal.cleared)
+        await _until(lambda: "(Y/n)" in drawn[-1])
+        narrowed = drawn[-1].splitlines()
+        keys.send_text("y")
+        assert await asyncio.wait_for(answering, 5) is True
+    assert all(len(line) < 40 for line in narrowed), narrowed
+    assert " ".join(" ".join(narrowed).split()) == f"? {question_text} (Y/n)", narrowed
+
+
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])
 async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line_under_it(choice, width):
     """At 40x12 "? Show orders in which state? All states" is exactly 40 columns: the cursor after

@@ -249,8 +249,8 @@ def _arrows_hint_while_it_fits(question: Question) -> None:
 
 
 def _echo_between_words(question: Question) -> None:
-    """The answered question ("? Show orders in which state? AWAITING_APPROVAL") broken between
-    words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
+    """The question, and once answered its echo ("? Show orders in which state?
+    AWAITING_APPROVAL"), broken between words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
     ("AWAITING_A" / "PPROVAL"). questionary draws the answer into the question's prompt
     session's message, which the prompt's window after it shows."""
     application = question.application
@@ -263,7 +263,9 @@ def _echo_between_words(question: Question) -> None:
     def echo() -> StyleAndTextTuples:
         fragments = to_formatted_text(message)
         if not application.is_done:
-            return fragments
+            # The question too, for the width it is drawn at: broken for 80 columns (actions.fitted)
+            # and narrowed to 40, its first line was cut at the edge ("? Ship order … to Simulate").
+            return _fragments_between_words(fragments, application.output.get_size().columns - 1)
         answer = [("class:answer", typed.text)] if typed.text else []
         # Short of the last column: a line that filled it put the cursor on a line of its own,
         # blank, under the echo ("? Show orders in which state? All states" at 40 columns).
