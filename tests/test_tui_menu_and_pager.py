@@ -817,6 +817,17 @@ async def test_a_simulation_stopped_counts_the_approvals_that_took_effect_and_wh
     assert "may still take effect" not in text
 
 
+async def test_a_stopped_simulations_bars_keep_no_spinner(monkeypatch):
+    """Stopped with Ctrl-C, the "settled" bar kept its spinner, frozen mid-turn ("⠇ settled
+    ━━━ 0/10"), beside "Stopped waiting after 1.2 s": as if it still ran."""
+    service = _ApprovalsTakeEffect()
+    text = await _simulation_stopped(
+        monkeypatch, service, 12, True, lambda: service.approvals_begun >= simulation.CONCURRENCY
+    )
+    assert "settled" in text and "Stopped waiting" in text
+    assert not any("\u2800" <= ch <= "\u28ff" for ch in text), text  # Rich's spinners are Braille dots
+
+
 class _RowsNotWritten(_SlowApprovals):
     """Every order starts, but only the first three get their row (no worker took the others
     up, or their ReceiveOrder did not commit)."""

@@ -166,6 +166,8 @@ async def simulate_orders(service: Any, console: Console) -> None:
             except Exception as error:  # the summary below still says what this screen saw
                 log.warning("event=simulation_final_poll_failed error=%r", error)
         show_counts()
+        # No bar turns any more: stopped, the "settled" bar's spinner stood frozen mid-turn, as if it ran.
+        progress.columns = (TextColumn(" "), *progress.columns[1:])
         live.update(progress)  # the counts per state follow in the summary
     lines = summary_lines(sim, n, took, stopped, console.width)
     if silent:
