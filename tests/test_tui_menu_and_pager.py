@@ -1452,6 +1452,39 @@ async def test_a_short_terminal_keeps_the_health_line_to_one_line_so_the_last_an
         assert (lines == 1 and height < 20) == ("Web UI" not in out.getvalue()), shown
 
 
+async def test_keys_typed_while_the_health_line_is_read_are_not_echoed(monkeypatch):
+    """With Temporal stopped the health line above the menu took seconds to read, and a Ctrl-C
+    typed meanwhile printed "^C" before "Back to the menu." (an arrow, "^[[B")."""
+    import contextlib
+
+    from app.stack.status import PartStatus, StackStatus
+    from app.tui import app as tui_app
+
+    parts = [PartStatus(name, healthy=True, detail="ok", local=True)
+             for name in ("temporal", "postgres", "order-worker", "shipping-worker")]
+    status = StackStatus(parts, "127.0.0.1:7233", "http://127.0.0.1:8233", "postgresql://postgres@127.0.0.1:5433/orders")
+    quiet: list[bool] = []
+    read_quietly: list[bool] = []
+
+    @contextlib.contextmanager
+    def keys_not_echoed() -> Any:
+        quiet.append(True)
+        try:
+            yield
+        finally:
+            quiet.pop()
+
+    class _Stack:
+        async def status(self) -> StackStatus:
+            read_quietly.append(bool(quiet))
+            return status
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "keys_not_echoed", keys_not_echoed)
+    await tui_app.Tui(Console(file=io.StringIO(), width=80, height=24)).health()
+    assert read_quietly == [True]
+
+
 @pytest.mark.parametrize(("width", "height", "again"), [(40, 12, 1), (80, 24, 4)])
 async def test_a_short_terminal_says_what_is_down_once_not_at_every_return_to_the_menu(
     monkeypatch, width, height, again

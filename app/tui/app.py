@@ -24,7 +24,7 @@ from app.tui import actions, pager
 from app.tui.dashboard import run_dashboard
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_line, health_summary
-from app.tui.prompts import Back, ask, pause, run_screen, select_hint, stop_watching_sigint
+from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, select_hint, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
@@ -119,7 +119,9 @@ class Tui:
 
     async def health(self) -> None:
         """The health line; when a part is down, offer to start it rather than fail later."""
-        status = await Stack().status()
+        # Seconds with a server stopped: a key typed meanwhile was echoed ("^C" before "Back to the menu.").
+        with keys_not_echoed():
+            status = await Stack().status()
         line = self.health_above_menu(status)
         sentences = down_parts(status)
         # In a short terminal, said once until what is down changes, and then the one-line summary
