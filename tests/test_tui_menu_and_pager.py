@@ -1207,6 +1207,36 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]
 
 
+async def test_an_audit_picked_from_the_list_names_its_order_once(monkeypatch):
+    """At 160 columns "Order op-7  AWAITING_APPROVAL", the line the pick list leaves for the order
+    picked, stood right above the audit's own first line, the same words."""
+    from app.tui import actions
+
+    now = datetime.now(timezone.utc).isoformat()
+
+    class _Service:
+        async def list_orders(self, **_kwargs: Any) -> list[dict]:
+            return [{"order_id": "op-7", "state": "AWAITING_APPROVAL", "created_at": now, "amount": "17.98"}]
+
+        async def audit(self, order_id: str) -> dict:
+            order = {"order_id": order_id, "state": "AWAITING_APPROVAL", "step": "awaiting review", "retries": 0,
+                     "last_error": None, "processing_seconds": 0.2, "created_at": now}
+            return {"order": order, "timeline": [], "web_ui_url": None}
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return "op-7"
+
+    async def pause(message: str = "") -> None:
+        pass
+
+    monkeypatch.setattr(actions, "ask", ask)
+    monkeypatch.setattr(actions, "pause", pause)
+    out = io.StringIO()
+    await actions.audit_log(_Service(), Console(file=out, width=160, height=40))
+    lines = [line for line in out.getvalue().splitlines() if "op-7" in line]
+    assert lines == ["Order op-7  AWAITING_APPROVAL"], out.getvalue()
+
+
 @pytest.mark.parametrize("screen", ["create", "simulate", "audit"])
 async def test_a_screen_that_needs_postgresql_says_so_when_it_hangs_and_does_not_freeze(tmp_path, monkeypatch, screen):
     """With PostgreSQL stopped (SIGSTOP), Create order showed nothing after "? What next? Create

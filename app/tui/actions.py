@@ -160,12 +160,14 @@ async def pick_order(
     *,
     cannot_without: str = "",
     looked: dict[str, dict[str, Any]] | None = None,
+    named: bool = True,
 ) -> str:
     """An order id chosen from the newest orders in ``states`` (all states when None). With
     PostgreSQL out of reach there is no list: the id is typed, and the workflow decides (the
     commands go to Temporal, which keeps them, as on the command line), unless the screen
     ``cannot_without`` PostgreSQL (the sentence why): then StackUnreachable. An id typed is
-    looked up (``looked_up``), and its status left in ``looked``, for the screen not to ask again."""
+    looked up (``looked_up``), and its status left in ``looked``, for the screen not to ask again.
+    One picked from the list gets a line of its own ("Order o-1  SHIPPED") unless not ``named``."""
     try:
         with keys_not_echoed(), console.status("Listing orders…"):
             orders = await from_database(service, _listed(service, states))
@@ -208,7 +210,7 @@ async def pick_order(
                 looked[picked] = status
             if status and status["state"] not in {s.value for s in states}:
                 raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
-    else:
+    elif named:
         state = next(o["state"] for o in orders if o["order_id"] == picked)
         console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     return picked
@@ -401,7 +403,8 @@ async def cancel_order(service: Any, console: Console) -> None:
 
 
 async def audit_log(service: Any, console: Console) -> None:
-    order_id = await pick_order(service, console, None, "inspect", cannot_without="no audit log can be read")
+    # Not named on a line of its own: the audit's first line names the order and its state.
+    order_id = await pick_order(service, console, None, "inspect", cannot_without="no audit log can be read", named=False)
     cannot = f"the audit log of order {order_id} cannot be read"
     audit = await needed_from_database(service, service.audit(order_id), cannot)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less
