@@ -2170,6 +2170,26 @@ async def test_a_question_fitted_to_the_terminal_is_broken_again_when_it_is_narr
     assert " ".join(" ".join(narrowed).split()) == f"? {question_text} (Y/n)", narrowed
 
 
+async def test_a_question_narrowed_but_still_within_the_terminal_leaves_the_screen_as_it_is():
+    """"Press any key to go back to the menu" under a long answer, the terminal narrowed from 80 to
+    60 columns: the screen is not cleared (the answer the pause keeps in view would go), as the
+    terminal has no line of the question to rewrap."""
+    terminal = _Narrowed(24, 80)
+    drawn: list[str] = []
+    with create_pipe_input() as keys:
+        question = questionary.press_any_key_to_continue("Press any key to go back to the menu", input=keys, output=terminal)
+        question.application.after_render += lambda app: drawn.append(_screen_text(app))
+        answering = asyncio.ensure_future(prompts.ask(question))
+        await _until(lambda: drawn)
+        terminal.size = Size(rows=24, columns=60)
+        os.kill(os.getpid(), signal.SIGWINCH)  # what the terminal sends
+        await _until(lambda: len(drawn) > 1)
+        keys.send_text("x")
+        with pytest.raises(prompts.Back):  # a key pressed answers the pause with nothing
+            await asyncio.wait_for(answering, 5)
+    assert terminal.cleared == 0
+
+
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])
 async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line_under_it(choice, width):
     """At 40x12 "? Show orders in which state? All states" is exactly 40 columns: the cursor after

@@ -208,24 +208,35 @@ def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleA
 
 
 def _drawn_afresh_when_narrowed(question: Question) -> None:
-    """Narrowed while a question is open, the screen is cleared and the question drawn again
-    at its top. Terminals that rewrap their lines (tmux, VTE, iTerm2) made two of a line drawn
-    wider than the new width, and prompt_toolkit, erasing from where it thinks the question
-    starts, left the first above the redrawing ("? Items (arrows move, space picks, enter" twice).
-    The dashboard and a simulation clear the screen on a resize too."""
+    """Narrowed under a line the question drew, the screen is cleared and the question drawn
+    again at its top. Terminals that rewrap their lines (tmux, VTE, iTerm2) made two of such a
+    line, and prompt_toolkit, erasing from where it thinks the question starts, left the first
+    above the redrawing ("? Items (arrows move, space picks, enter" twice). The dashboard and a
+    simulation clear the screen on a resize too. Narrowed with every line of the question still
+    within the terminal, nothing is cleared: what is above it ("Press any key…" under an answer,
+    "Create this order?" under its summary) stays in view."""
     application = question.application
-    drawn_at = [0]
+    widest = [0]  # the widest line of the last drawing, in cells
 
-    def clear_if_narrowed(app: Any) -> None:
-        columns = app.output.get_size().columns
-        if columns < drawn_at[0] and not app.is_done:
+    def measure(app: Any) -> None:
+        screen = app.renderer.last_rendered_screen
+        if screen is not None:
+            widest[0] = max(
+                (max((x for x, char in row.items() if char.char != " "), default=-1) + 1
+                 for row in screen.data_buffer.values()),
+                default=0,
+            )
+
+    def clear_if_rewrapped(app: Any) -> None:
+        if widest[0] > app.output.get_size().columns and not app.is_done:
             # After the resize's erase (the renderer's cursor is at its start): nothing is drawn yet.
             app.output.erase_screen()
             app.output.cursor_goto(0, 0)
             app.output.flush()
-        drawn_at[0] = columns
+            widest[0] = 0
 
-    application.before_render += clear_if_narrowed
+    application.after_render += measure
+    application.before_render += clear_if_rewrapped
 
 
 def _arrows_hint_while_it_fits(question: Question) -> None:
