@@ -2190,6 +2190,14 @@ async def test_a_question_narrowed_but_still_within_the_terminal_leaves_the_scre
     assert terminal.cleared == 0
 
 
+def test_press_any_key_starts_at_the_edge_like_every_other_line():
+    """questionary draws " Press any key to go back to the menu ": under an answer, the only line
+    of the screen that began with a space."""
+    with create_pipe_input() as keys:
+        question = prompts.any_key("Press any key to go back to the menu", input=keys, output=_Terminal(12, 40))
+        assert _question_line(question)[0].startswith("Press any key to go back to the menu")
+
+
 @pytest.mark.parametrize(("choice", "width"), [("All states", 40), ("AWAITING_APPROVAL", 47)])
 async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line_under_it(choice, width):
     """At 40x12 "? Show orders in which state? All states" is exactly 40 columns: the cursor after

@@ -452,9 +452,25 @@ def relabel_on_resize(application: Any, choices: list[Any], labels: Callable[[in
 
 async def pause(message: str = "Press any key to go back to the menu") -> None:
     """Keep a screen's output in view until the operator has read it."""
-    import questionary
-
     try:
-        await ask(questionary.press_any_key_to_continue(message))
+        await ask(any_key(message))
     except Back:
         pass
+
+
+def any_key(message: str, **options: Any) -> Question:
+    """questionary's "press any key" question, without the space it draws before the message:
+    under an answer, " Press any key…" was the only line of the screen not at its edge."""
+    import questionary
+
+    question = questionary.press_any_key_to_continue(message, **options)
+    session = _prompt_session(question.application)
+    if session is not None:
+        asked = session.message
+
+        def at_the_edge() -> StyleAndTextTuples:
+            fragments = to_formatted_text(asked)
+            return [(fragments[0][0], fragments[0][1].lstrip()), *fragments[1:]] if fragments else fragments
+
+        session.message = at_the_edge
+    return question
