@@ -404,7 +404,9 @@ async def cancel_order(service: Any, console: Console) -> None:
 
 async def audit_log(service: Any, console: Console) -> None:
     # Not named on a line of its own: the audit's first line names the order and its state.
-    order_id = await pick_order(service, console, None, "inspect", cannot_without="no audit log can be read", named=False)
+    order_id = await pick_order(
+        service, console, None, "inspect", cannot_without="no audit log can be read", named=False
+    )
     cannot = f"the audit log of order {order_id} cannot be read"
     audit = await needed_from_database(service, service.audit(order_id), cannot)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less

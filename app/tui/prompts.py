@@ -254,16 +254,20 @@ def _arrows_hint_while_it_fits(question: Question) -> None:
         message = "".join(text for style, text, *_ in fragments if "class:question" in style).strip()
         if select_hint(message, application.output.get_size().columns) is None:
             return fragments
-        return [fragment for fragment in fragments if not ("class:instruction" in fragment[0] and fragment[1] == ARROWS_HINT)]
+        return [
+            fragment for fragment in fragments
+            if not ("class:instruction" in fragment[0] and fragment[1] == ARROWS_HINT)
+        ]
 
     session.message = fitted
 
 
 def _echo_between_words(question: Question) -> None:
     """The question, and once answered its echo ("? Show orders in which state?
-    AWAITING_APPROVAL"), broken between words where it is wider than the terminal: the terminal broke it mid-word at 40 columns
-    ("AWAITING_A" / "PPROVAL"). questionary draws the answer into the question's prompt
-    session's message, which the prompt's window after it shows."""
+    AWAITING_APPROVAL"), broken between words where it is wider than the terminal: the
+    terminal broke it mid-word at 40 columns ("AWAITING_A" / "PPROVAL"). questionary draws the
+    answer into the question's prompt session's message, which the prompt's window after it
+    shows."""
     application = question.application
     session = _prompt_session(application)
     if session is None:
