@@ -14,6 +14,7 @@ import termios
 import textwrap
 from typing import Any, Awaitable, Callable, Iterator
 
+from prompt_toolkit.enums import DEFAULT_BUFFER
 from prompt_toolkit.filters import Condition, to_filter
 from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_to_text, to_formatted_text
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
@@ -190,9 +191,16 @@ def _refusal_under_the_answer(question: Question) -> None:
     """Every part of a question keeps to the height of what it shows, so that the line saying
     why an answer is refused comes right under the answer. prompt_toolkit lets the input grow
     to the bottom of the terminal (to keep room for a completion menu we have none of), and the
-    refusal stood there, lines below the question at 40x12 and at the foot of a taller terminal."""
+    refusal stood there, lines below the question at 40x12 and at the foot of a taller terminal.
+    A list's refusal is drawn in a prompt session of its own (questionary's), whose input line,
+    empty, is left out: it stood between the list and the refusal."""
+    asking = _prompt_session(question.application)
     for window in question.application.layout.find_all_windows():
         window.dont_extend_height = to_filter(True)
+        buffer = getattr(window.content, "buffer", None)
+        an_input = buffer is not None and buffer.name == DEFAULT_BUFFER
+        if asking is not None and an_input and buffer is not asking.default_buffer:
+            window.height = Dimension.exact(0)
 
 
 def _between_words(text: Any, columns: Callable[[], int]) -> Callable[[], StyleAndTextTuples]:
