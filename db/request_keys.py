@@ -47,3 +47,17 @@ async def claim(
         command,
         key,
     )
+
+
+async def release(
+    conn: asyncpg.Connection | asyncpg.Pool, command: str, order_id: str, key: str, request: bytes
+) -> None:
+    """Forget what ``key`` stood for, if it is still ``request``: its order does not exist, and
+    nothing would ever delete the row."""
+    await conn.execute(
+        "DELETE FROM request_keys WHERE order_id = $1 AND command = $2 AND request_key = $3 AND fingerprint = $4",
+        order_id,
+        command,
+        key,
+        request,
+    )

@@ -483,12 +483,17 @@ class _Keys:
     async def claim(self, pool: Any, command: str, order_id: str, key: str, request: bytes) -> bytes:
         return self.rows.setdefault((order_id, command, key), request)
 
+    async def release(self, pool: Any, command: str, order_id: str, key: str, request: bytes) -> None:
+        if self.rows.get((order_id, command, key)) == request:
+            del self.rows[(order_id, command, key)]
+
 
 def _keys(monkeypatch) -> _Keys:
     from app.service import commands
 
     keys = _Keys()
     monkeypatch.setattr(commands.request_keys, "claim", keys.claim)
+    monkeypatch.setattr(commands.request_keys, "release", keys.release, raising=False)
     return keys
 
 
@@ -592,6 +597,38 @@ async def test_an_address_change_sent_again_after_dispatch_with_another_address_
     other = Address(**{**ANN.__dict__, "street": "2 Elm St"})
     with pytest.raises(InvalidInput, match=r"^This idempotency key was sent before with another address change of order o-1;"):
         await service.update_address("o-1", other, request_id="k-1")
+
+
+class _NoSuchOrder:
+    """Temporal without the order's workflow, as for an id no order was ever created under."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_NoSuchOrder":
+        return self
+
+    async def describe(self, **kwargs: Any) -> Any:
+        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+    async def start_update(self, name: str, args: list, wait_for_stage: Any, id: str | None = None) -> Any:
+        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+
+async def test_a_keyed_command_to_an_order_there_is_none_of_keeps_no_key(monkeypatch):
+    """A command under a key to an order id nobody created (a typo, a client's guess) is answered
+    "There is no order": its key's row was kept for good all the same, one more for each such
+    call, for an order that does not exist (nothing deletes request_keys)."""
+    from app.errors import NotFound
+    from app.service import commands
+
+    async def no_row(*args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(commands.queries, "get_order", no_row)
+    keys = _keys(monkeypatch)
+    service = OrderService(Settings.from_env({}), client=_NoSuchOrder(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    for key in ("k-1", "k-2"):
+        with pytest.raises(NotFound, match=r"^There is no order o-404\.$"):
+            await service.approve("o-404", by="ann", request_id=key)
+    assert keys.rows == {}
 
 
 @pytest.mark.parametrize("lost", ["at-connect", "refused", "silent"])

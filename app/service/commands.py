@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import rules
 from app import checks
-from app.errors import InvalidInput, Refused, StackUnreachable, Unanswered, command_noun
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, Unanswered, command_noun
 from app.service.temporal_errors import (
     CONNECT_TIMEOUT_S,
     NO_ANSWER,
@@ -142,9 +142,10 @@ class OrderCommands:
         package (_refuse_past_dispatch); the retry of a command the order took before that is
         answered as it was then, not refused because the order moved on since."""
         update_id = None if request_id is None else f"{name}:{order_id}:{request_id}"
-        database_lost = False
+        database_lost = claimed = False
         if request_id is not None:
             database_lost = await self._claim_request_key(order_id, name, args, request_id)
+            claimed = not database_lost
         if past_dispatch is not None and not database_lost:
             try:
                 database_lost = await self._refuse_past_dispatch(order_id, past_dispatch)
@@ -152,7 +153,12 @@ class OrderCommands:
                 if update_id is None or (earlier := await self._earlier_answer(order_id, update_id)) is None:
                     raise
                 return earlier
-        return await self._update(order_id, name, args, database_lost, update_id)
+        try:
+            return await self._update(order_id, name, args, database_lost, update_id)
+        except NotFound:
+            if claimed and request_id is not None:
+                await self._release_request_key(order_id, name, args, request_id)
+            raise
 
     async def _claim_request_key(self, order_id: str, name: str, args: list, request_id: str) -> bool:
         """Bind the key to this request (``args`` but their last, the time it was sent), or
@@ -182,6 +188,18 @@ class OrderCommands:
                 " under a new key."
             )
         return False
+
+    async def _release_request_key(self, order_id: str, name: str, args: list, request_id: str) -> None:
+        """A key claimed for an order there is none of is let go: kept, its row stayed for good
+        (nothing deletes request_keys), one for each such call. Its answer, "There is no order",
+        stands whatever comes of this."""
+        try:
+            await within(
+                request_keys.release(self.pool, name, order_id, request_id, _fingerprint(name, args[:-1])),
+                CONNECT_TIMEOUT_S,
+            )
+        except Exception as error:
+            log.warning("event=request_key_kept command=%s order_id=%s error=%r", name, order_id, error)
 
     async def _earlier_answer(self, order_id: str, update_id: str) -> str | None:
         """The outcome of the Update of this id the order carried out, or None if it has none (not
