@@ -371,19 +371,9 @@ def test_the_openapi_docs_describe_the_idempotency_key_header_of_every_command()
         assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"] == ["Idempotency-Key"]
 
 
-@pytest.mark.parametrize(("argv", "name"), [
-    (["approve", "o-1"], "approve"),
-    (["reject", "o-1", "--reason", "fraud"], "reject"),
-    (["cancel", "o-1"], "cancel"),
-    (["address", "o-1", "--name", "Ann", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345",
-      "--country", "US"], "update_address"),
-])
-def test_the_cli_sends_a_command_under_its_request_id(monkeypatch, capsys, argv, name):
-    """A script that runs `order approve` again after losing its answer can give the same --request-id."""
-    import asyncio
-
+def _cli_remembers(monkeypatch) -> _Remembers:
+    """The CLI's commands connected to a Temporal that remembers their Update ids (_Remembers)."""
     from app import order_cli
-    from app.cli import build_parser
 
     client = _Remembers()
 
@@ -395,6 +385,23 @@ def test_the_cli_sends_a_command_under_its_request_id(monkeypatch, capsys, argv,
         return OrderService(Settings.from_env({}), client=client, pool=_Pool())  # type: ignore[arg-type]
 
     monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    return client
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["approve", "o-1"], "approve"),
+    (["reject", "o-1", "--reason", "fraud"], "reject"),
+    (["cancel", "o-1"], "cancel"),
+    (["address", "o-1", "--name", "Ann", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345",
+      "--country", "US"], "update_address"),
+])
+def test_the_cli_sends_a_command_under_its_request_id(monkeypatch, capsys, argv, name):
+    """A script that runs `order approve` again after losing its answer can give the same --request-id."""
+    import asyncio
+
+    from app.cli import build_parser
+
+    client = _cli_remembers(monkeypatch)
     for extra in (["--request-id", "run-7"], []):
         args = build_parser().parse_args(["order", *argv, *extra])
         assert asyncio.run(args.handler(args)) == 0
@@ -698,21 +705,11 @@ async def test_a_create_of_an_order_that_exists_reads_its_row_once():
 def test_the_cli_refuses_a_request_id_sent_again_with_other_arguments_and_exits_1(monkeypatch, capsys, tmp_path):
     import logging
 
-    from app import order_cli
     from app.cli import main
 
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
     _keys(monkeypatch)
-    client = _Remembers()
-
-    class _Pool(_NoOrderRow):
-        async def close(self) -> None:
-            pass
-
-    async def connect(**kwargs: Any) -> OrderService:
-        return OrderService(Settings.from_env({}), client=client, pool=_Pool())  # type: ignore[arg-type]
-
-    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    client = _cli_remembers(monkeypatch)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level  # main() points the root logger at its log
     try:

@@ -338,26 +338,33 @@ def test_down_resumes_a_stopped_server_before_it_stops_the_workers(tmp_path, mon
     assert psutil.STATUS_STOPPED not in seen.values() and len(seen) == 2
 
 
+async def _up_refused_by_a_temporal_started_on(tmp_path, env: dict[str, str], flags: list[str]) -> tuple[int, str]:
+    """`up` under ``env`` with a stand-in for our Temporal server running, whose command line has
+    ``flags`` (only its ports are read): the stand-in's pid, and the StackError's sentence."""
+    import dataclasses
+
+    from app.config import Settings
+    from app.stack.stack import Stack, StackError
+
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), **env}))
+    server = stack.specs()["temporal"]
+    pid = processes.start(dataclasses.replace(server, command=[*_spec(tmp_path).command, *flags]))
+    try:
+        with pytest.raises(StackError) as refusal:
+            await stack.up()
+    finally:
+        processes.stop(server, timeout=5)
+    return pid, str(refusal.value)
+
+
 async def test_up_with_other_ports_than_the_running_servers_says_so_at_once(tmp_path, monkeypatch):
     """With the stack up, `up` in a shell with another ORDER_TRACKER_TEMPORAL_PORT (a new
     terminal, a port changed) waited 60 s for a server that runs on its old port, then said
     "The Temporal server did not become healthy in 60 s (no answer at 127.0.0.1:47399
     (Connection refused)); see …/temporal.log", whose log says nothing of it."""
-    import dataclasses
     from types import SimpleNamespace
 
-    from app.config import Settings
-    from app.stack.stack import Stack, StackError
-
-    stack = Stack(Settings.from_env({
-        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47399",
-        "ORDER_TRACKER_TEMPORAL_UI_PORT": "48334",
-    }))
-    server = stack.specs()["temporal"]
-    sleeper = _spec(tmp_path).command
-    # A stand-in with the command line of a server started on 47334: only the ports are read.
-    started_on = [*sleeper, "--ip", "127.0.0.1", "--port", "47334", "--ui-port", "48334"]
-    pid = processes.start(dataclasses.replace(server, command=started_on))
+    from app.stack.stack import Stack
 
     async def unhealthy(self):
         return SimpleNamespace(healthy=False)
@@ -367,12 +374,12 @@ async def test_up_with_other_ports_than_the_running_servers_says_so_at_once(tmp_
 
     monkeypatch.setattr(Stack, "status", unhealthy)
     monkeypatch.setattr(Stack, "_check_ports", ports_checked)
-    try:
-        with pytest.raises(StackError) as refusal:
-            await stack.up()
-    finally:
-        processes.stop(server, timeout=5)
-    assert str(refusal.value) == (
+    # A stand-in with the command line of a server started on 47334.
+    pid, refusal = await _up_refused_by_a_temporal_started_on(
+        tmp_path, {"ORDER_TRACKER_TEMPORAL_PORT": "47399", "ORDER_TRACKER_TEMPORAL_UI_PORT": "48334"},
+        ["--ip", "127.0.0.1", "--port", "47334", "--ui-port", "48334"],
+    )
+    assert refusal == (
         f"The Temporal server already runs here (pid {pid}) on port 47334, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
         " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334."
     )
@@ -381,31 +388,20 @@ async def test_up_with_other_ports_than_the_running_servers_says_so_at_once(tmp_
 async def test_up_on_a_healthy_stack_whose_web_ui_runs_on_another_port_says_so(tmp_path, monkeypatch):
     """Temporal answers on its port, so the stack was "already up and healthy", with a link to
     the Web UI on the port the settings give, where nothing answers."""
-    import dataclasses
     from types import SimpleNamespace
 
-    from app.config import Settings
-    from app.stack.stack import Stack, StackError
-
-    stack = Stack(Settings.from_env({
-        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47334",
-        "ORDER_TRACKER_TEMPORAL_UI_PORT": "48399",
-    }))
-    server = stack.specs()["temporal"]
-    started_on = [*_spec(tmp_path).command, "--port", "47334", "--ui-port", "48334"]
-    pid = processes.start(dataclasses.replace(server, command=started_on))
+    from app.stack.stack import Stack
 
     async def healthy(self):
         return SimpleNamespace(healthy=True)
 
     monkeypatch.setattr(Stack, "status", healthy)
     monkeypatch.setattr(Stack, "_up_watchdog", lambda self, specs, started, say: None)
-    try:
-        with pytest.raises(StackError) as refusal:
-            await stack.up()
-    finally:
-        processes.stop(server, timeout=5)
-    assert str(refusal.value) == (
+    pid, refusal = await _up_refused_by_a_temporal_started_on(
+        tmp_path, {"ORDER_TRACKER_TEMPORAL_PORT": "47334", "ORDER_TRACKER_TEMPORAL_UI_PORT": "48399"},
+        ["--port", "47334", "--ui-port", "48334"],
+    )
+    assert refusal == (
         f"The Temporal server already runs here (pid {pid}) on port 48334, not on 48399 (ORDER_TRACKER_TEMPORAL_UI_PORT);"
         " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_UI_PORT=48334."
     )
