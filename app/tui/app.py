@@ -22,9 +22,10 @@ from app.stack.stack import SERVERS
 from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions, pager
 from app.tui.dashboard import run_dashboard
+from app.tui.fitting import select_hint
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_line, health_summary
-from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, select_hint, stop_watching_sigint
+from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
