@@ -201,6 +201,10 @@ async def test_a_key_sent_again_with_another_request_is_refused_and_its_twin_sen
         if e.HasField("workflow_execution_update_accepted_event_attributes")
     ]
     assert accepted == [f"approve:{order_id}:{key['Idempotency-Key']}"]
+    # The audit's approval row is written after the Update's answer: read it once the order ended.
+    while not call(api, "GET", f"/orders/{order_id}")[1]["terminal"]:
+        assert time.monotonic() < deadline + 60
+        await asyncio.sleep(0.1)
     code, audit = call(api, "GET", f"/orders/{order_id}/audit")
     approvals = [e for e in audit["timeline"] if e.get("type") == "approved"]
     assert code == 200 and len(approvals) == 1 and "bob" not in json.dumps(approvals), approvals

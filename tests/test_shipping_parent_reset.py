@@ -11,6 +11,7 @@ import gzip
 import uuid
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
@@ -36,8 +37,15 @@ async def test_a_failed_dispatch_of_a_child_whose_order_was_reset_reaches_the_re
     async def after_the_reset() -> bool:
         return reset
 
+    async def refuse_the_first_child(_input) -> None:
+        # Every attempt of the first child's, not just one: under load an attempt can outlast its
+        # time-out, and a refusal it drew would be dropped with it (the retry then shipped).
+        if activity.info().workflow_id == shipping_workflow_id(order_id, 1):
+            fakes.failures["DispatchCarrier"].append(carrier_refused())
+        fakes.hooks["DispatchCarrier"] = refuse_the_first_child
+
     fakes.holds["PreparePackage"] = after_the_reset
-    fakes.failures["DispatchCarrier"].append(carrier_refused())
+    fakes.hooks["DispatchCarrier"] = refuse_the_first_child
     client = dev_env.client
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, an_order(fakes, order_id))
