@@ -405,3 +405,29 @@ async def test_up_on_a_healthy_stack_whose_web_ui_runs_on_another_port_says_so(t
         f"The Temporal server already runs here (pid {pid}) on port 48334, not on 48399 (ORDER_TRACKER_TEMPORAL_UI_PORT);"
         " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_UI_PORT=48334."
     )
+
+
+async def test_status_with_other_ports_than_the_running_server_says_where_it_runs(tmp_path):
+    """`status` in a shell with another ORDER_TRACKER_TEMPORAL_PORT showed only "no answer at
+    127.0.0.1:47399 (Connection refused)" beside the running server's pid (h4, h6)."""
+    import dataclasses
+
+    from app.config import Settings
+    from app.stack.stack import Stack
+
+    stack = Stack(Settings.from_env({
+        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47399",
+        "ORDER_TRACKER_TEMPORAL_UI_PORT": "48334",
+    }))
+    server = stack.specs()["temporal"]
+    pid = processes.start(dataclasses.replace(server, command=[*_spec(tmp_path).command, "--port", "47334"]))
+    try:
+        status = await stack.status()
+    finally:
+        processes.stop(server, timeout=5)
+    [temporal] = [part for part in status.parts if part.name == "temporal"]
+    assert not temporal.healthy and temporal.pid == pid
+    assert temporal.detail == (
+        f"already runs here (pid {pid}) on port 47334, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
+        " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334"
+    )

@@ -141,8 +141,8 @@ class Stack:
                 False, "shutting down, waiting for clients that never leave; `./start.sh up` restarts it"
             )
         parts = [
-            self._part("postgres", postgres_check, specs, pids),
-            self._part("temporal", temporal_check, specs, pids),
+            self._part("postgres", _on_another_port(specs, "postgres", postgres_check), specs, pids),
+            self._part("temporal", _on_another_port(specs, "temporal", temporal_check), specs, pids),
         ]
         for name, (_module, queue) in WORKERS.items():
             check = await self._check_worker(client, name, queue, pids.get(name))
@@ -235,20 +235,9 @@ class Stack:
         """A server of ours that runs on other ports than the settings give (`up` in a shell with
         another ORDER_TRACKER_TEMPORAL_PORT) is refused at once: waiting for it on the new port
         took 60 s, then blamed the server."""
-        for name, flags in PORT_FLAGS.items():
-            if name not in specs or (pid := running_pid(specs[name])) is None:
-                continue
-            try:
-                running = psutil.Process(pid).cmdline()
-            except psutil.Error:
-                continue
-            for flag, variable in flags:
-                wanted, has = _flag_value(specs[name].command, flag), _flag_value(running, flag)
-                if has is not None and has != wanted:
-                    raise StackError(
-                        f"The {LABELS[name]} already runs here (pid {pid}) on port {has}, not on {wanted} ({variable});"
-                        f" stop it with ./start.sh down, or set {variable}={has}."
-                    )
+        for name in PORT_FLAGS:
+            if (mismatch := _port_mismatch(specs, name)) is not None:
+                raise StackError(f"The {LABELS[name]} already {mismatch}.")
 
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
@@ -432,6 +421,34 @@ class Stack:
                 yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _on_another_port(specs: dict[str, ProcessSpec], name: str, check: health.Check) -> health.Check:
+    """A server of ours that does not answer where the settings say because it runs on another
+    port (`status` in a shell with another ORDER_TRACKER_TEMPORAL_PORT) is said to, not just
+    "no answer at … (Connection refused)" beside its pid."""
+    if check.healthy or check.refused or (mismatch := _port_mismatch(specs, name)) is None:
+        return check
+    return health.Check(False, f"already {mismatch}")
+
+
+def _port_mismatch(specs: dict[str, ProcessSpec], name: str) -> str | None:
+    """How server ``name`` of ours runs on another port than the settings give, and what to do,
+    to go after "The Temporal server already" (or "already"), or None."""
+    if name not in specs or (pid := running_pid(specs[name])) is None:
+        return None
+    try:
+        running = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return None
+    for flag, variable in PORT_FLAGS[name]:
+        wanted, has = _flag_value(specs[name].command, flag), _flag_value(running, flag)
+        if has is not None and has != wanted:
+            return (
+                f"runs here (pid {pid}) on port {has}, not on {wanted} ({variable});"
+                f" stop it with ./start.sh down, or set {variable}={has}"
+            )
+    return None
 
 
 def _flag_value(command: list[str], flag: str) -> str | None:
