@@ -204,7 +204,7 @@ def page_line(shown: int, offset: int, total: int, state: str | None = None, eve
             return f"No {what} at offset {offset}: there are {total}."
         if state and everything:
             return f"No {what} ({plural(everything, 'order')} in all)."
-        return "No orders yet."
+        return "No orders recorded yet (a new one is listed once its first step has run)."
     line = f"{state + ' orders' if state else 'Orders'} {offset + 1}–{offset + shown} of {total}, newest first."
     if offset + shown < total:
         line += f" Next page: --offset {offset + shown}" + ("." if state else " (or narrow it, e.g. --state AWAITING_APPROVAL).")

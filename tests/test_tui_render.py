@@ -380,10 +380,10 @@ def test_a_page_of_the_order_list_says_which_orders_of_how_many_and_how_to_see_m
     )
     assert page_line(16, 50, 66) == "Orders 51–66 of 66, newest first."
     assert page_line(0, 100, 66) == "No orders at offset 100: there are 66."
-    assert page_line(0, 0, 0) == "No orders yet."
+    assert page_line(0, 0, 0) == "No orders recorded yet (a new one is listed once its first step has run)."
     # A filtered list says what it is of, and that other orders exist.
     assert page_line(0, 0, 0, "EXPIRED", 47) == "No EXPIRED orders (47 orders in all)."
-    assert page_line(0, 0, 0, "EXPIRED", 0) == "No orders yet."
+    assert page_line(0, 0, 0, "EXPIRED", 0) == "No orders recorded yet (a new one is listed once its first step has run)."
     assert page_line(3, 0, 3, "SHIPPED", 47) == "SHIPPED orders 1–3 of 3, newest first."
     # Filtered already: no suggestion to filter.
     assert page_line(3, 0, 9, "AWAITING_APPROVAL", 47) == "AWAITING_APPROVAL orders 1–3 of 9, newest first. Next page: --offset 3."
