@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -53,6 +54,24 @@ def call(base: str, method: str, path: str, body: dict | None = None, headers: d
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+async def until_status(api: str, order_id: str, done: Callable[[dict], bool], timeout: float = 60) -> None:
+    """Wait until the order's status, as GET /orders/{id} gives it, is ``done``."""
+    deadline = time.monotonic() + timeout
+    while not done(status := call(api, "GET", f"/orders/{order_id}")[1]):
+        assert time.monotonic() < deadline, f"order {order_id} stayed {status.get('state')}"
+        await asyncio.sleep(0.1)
+
+
+async def order_awaiting_review(api: str, prefix: str) -> str:
+    """The id of a new order of one WIDGET-1, once it awaits review."""
+    order_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    body = {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS}
+    code, created = call(api, "POST", "/orders", body)
+    assert code == 201, created
+    await until_status(api, order_id, lambda status: status["state"] == "AWAITING_APPROVAL")
+    return order_id
 
 
 def test_create_review_and_follow_an_order_over_http(api):
@@ -139,22 +158,14 @@ async def test_a_command_retried_under_its_idempotency_key_gets_its_first_answer
     """A retried approve that had succeeded answered 409 "already approved": each send was an
     Update of the SDK's random id. Under one key it is the same Update, which Temporal answers
     with its outcome, also once the order has ended, adding nothing to the history or the audit."""
-    order_id = f"again-{uuid.uuid4().hex[:8]}"
-    code, _ = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS})
-    assert code == 201
-    deadline = time.monotonic() + 60
-    while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+    order_id = await order_awaiting_review(api, "again")
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key)
     again = call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key)
     assert first == again == (200, {"order_id": order_id, "accepted": True, "message": f"Order {order_id} approved."})
     code, refused = call(api, "POST", f"/orders/{order_id}/approve", {})  # without the key: a new command, as before
     assert code == 409 and "already" in refused["detail"], refused
-    while call(api, "GET", f"/orders/{order_id}")[1]["state"] not in {"SHIPPED", "FAILED"}:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+    await until_status(api, order_id, lambda status: status["state"] in {"SHIPPED", "FAILED"})
     history = [e async for e in (await Client.connect(stack.settings.temporal_address)).get_workflow_handle(
         f"order-{order_id}").fetch_history_events()]
     assert call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"}, headers=key) == first  # ended: the same
@@ -172,13 +183,7 @@ async def test_a_command_retried_under_its_idempotency_key_gets_its_first_answer
 async def test_a_key_sent_again_with_another_request_is_refused_and_its_twin_sent_at_once_is_answered_alike(api, stack):
     """Approve by ann, and by bob under ann's key: bob was told "approved." and the audit said
     ann. Two identical requests at once are both answered with the one outcome."""
-    order_id = f"key-{uuid.uuid4().hex[:8]}"
-    code, _ = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": ADDRESS})
-    assert code == 201
-    deadline = time.monotonic() + 60
-    while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+    order_id = await order_awaiting_review(api, "key")
     key = {"Idempotency-Key": str(uuid.uuid4())}
     path = f"/orders/{order_id}/approve"
     twins = await asyncio.gather(*(asyncio.to_thread(call, api, "POST", path, {"by": "ann"}, key) for _ in range(2)))
@@ -202,9 +207,7 @@ async def test_a_key_sent_again_with_another_request_is_refused_and_its_twin_sen
     ]
     assert accepted == [f"approve:{order_id}:{key['Idempotency-Key']}"]
     # The audit's approval row is written after the Update's answer: read it once the order ended.
-    while not call(api, "GET", f"/orders/{order_id}")[1]["terminal"]:
-        assert time.monotonic() < deadline + 60
-        await asyncio.sleep(0.1)
+    await until_status(api, order_id, lambda status: status["terminal"])
     code, audit = call(api, "GET", f"/orders/{order_id}/audit")
     approvals = [e for e in audit["timeline"] if e.get("type") == "approved"]
     assert code == 200 and len(approvals) == 1 and "bob" not in json.dumps(approvals), approvals
