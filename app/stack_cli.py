@@ -15,7 +15,7 @@ from rich.markup import escape
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
-from app.stack.health import is_stopped
+from app.stack.health import is_stopped, on_another_port
 from app.stack.processes import STOP_TIMEOUT_S
 from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
 
@@ -164,6 +164,13 @@ async def _status(args: argparse.Namespace) -> int:
             console.print(
                 "Resume what is stopped with the kill -CONT above (./start.sh up cannot);"
                 " then start what is still down with ./start.sh up.",
+                soft_wrap=True,
+            )
+        elif any(on_another_port(part) for part in down):
+            # up refuses it too: the settings, or a down first, are the way.
+            console.print(
+                "A server runs on another port than these settings give: set the port its row names,"
+                " or stop the stack with ./start.sh down.",
                 soft_wrap=True,
             )
         elif down:

@@ -176,3 +176,28 @@ def test_status_tells_a_stopped_worker_from_a_dead_one(monkeypatch, capsys):
         assert asyncio.run(stack_cli._status(argparse.Namespace(json=False))) == 3
         out = " ".join(capsys.readouterr().out.split())
         assert advice in out and ("./start.sh up." in out) == (not detail.startswith("stopped"))
+
+
+def test_status_does_not_advise_up_for_a_server_on_another_port(monkeypatch, capsys):
+    """Its row named the port Temporal runs on, and the last line said "Start what is down with
+    ./start.sh up", which refuses it (h8's README review)."""
+    import argparse
+
+    from app import stack_cli
+    from app.stack.status import PartStatus, StackStatus
+
+    detail = (
+        "already runs here (pid 41) on port 7233, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
+        " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=7233"
+    )
+
+    class _Stack:
+        async def status(self):
+            parts = [PartStatus("temporal", False, detail, True, 41), PartStatus("order-worker", False, "not running", True, None)]
+            return StackStatus(parts=parts, temporal_address="127.0.0.1:47399", temporal_ui_url=None, database_url="x", watchdog_pid=None)
+
+    monkeypatch.setattr(stack_cli, "Stack", _Stack)
+    assert asyncio.run(stack_cli._status(argparse.Namespace(json=False))) == 3
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Start what is down" not in out
+    assert "A server runs on another port than these settings give: set the port its row names, or stop the stack" in out

@@ -36,7 +36,7 @@ CANCEL_AFTER_REJECTION_REFUSED = "cancel-after-rejection-refused"
 # retried for ever); asked only when a signal's text has that problem.
 REFUSE_UNSTORABLE_TEXT = "refuse-unstorable-text"
 # A shipping child id still in use (a reset of the order to before its child's start while the
-# child ran: the old child runs on, parentless, to its end) counts as a failed shipping attempt
+# child ran: the old child runs on to its end, for the same order) counts as a failed shipping attempt
 # instead of failing the order.
 SHIPPING_ID_IN_USE = "shipping-id-in-use"
 # ChargePayment returns the payment as it is: a refunded one (its charge and refund were done

@@ -135,6 +135,16 @@ def _stopped(pid: int) -> tuple[str, str] | None:
     return None
 
 
+# How a check begins that found our server running on another port than the settings give.
+ON_ANOTHER_PORT = "already runs here"
+
+
+def on_another_port(check: Any) -> bool:
+    """Whether a check (or a part of the status) says its server runs on another port: `up`
+    refuses that, so starting what is down is no advice for it."""
+    return check.detail.startswith(ON_ANOTHER_PORT)
+
+
 def is_stopped(check: Any) -> bool:
     """Whether a check (or a part of the status) says its process is stopped: starting cannot help."""
     return check.detail.startswith(STOPPED)

@@ -237,7 +237,7 @@ class Stack:
         took 60 s, then blamed the server."""
         for name in PORT_FLAGS:
             if (mismatch := _port_mismatch(specs, name)) is not None:
-                raise StackError(f"The {LABELS[name]} already {mismatch}.")
+                raise StackError(f"The {LABELS[name]} {health.ON_ANOTHER_PORT} {mismatch}.")
 
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
@@ -429,12 +429,12 @@ def _on_another_port(specs: dict[str, ProcessSpec], name: str, check: health.Che
     "no answer at … (Connection refused)" beside its pid."""
     if check.healthy or check.refused or (mismatch := _port_mismatch(specs, name)) is None:
         return check
-    return health.Check(False, f"already {mismatch}")
+    return health.Check(False, f"{health.ON_ANOTHER_PORT} {mismatch}")
 
 
 def _port_mismatch(specs: dict[str, ProcessSpec], name: str) -> str | None:
     """How server ``name`` of ours runs on another port than the settings give, and what to do,
-    to go after "The Temporal server already" (or "already"), or None."""
+    to go after health.ON_ANOTHER_PORT ("already runs here"), or None."""
     if name not in specs or (pid := running_pid(specs[name])) is None:
         return None
     try:
@@ -445,7 +445,7 @@ def _port_mismatch(specs: dict[str, ProcessSpec], name: str) -> str | None:
         wanted, has = _flag_value(specs[name].command, flag), _flag_value(running, flag)
         if has is not None and has != wanted:
             return (
-                f"runs here (pid {pid}) on port {has}, not on {wanted} ({variable});"
+                f"(pid {pid}) on port {has}, not on {wanted} ({variable});"
                 f" stop it with ./start.sh down, or set {variable}={has}"
             )
     return None

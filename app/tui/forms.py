@@ -215,7 +215,8 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         return
     creating = asyncio.ensure_future(service.create_order(order_id=order_id, items=items, address=address))
     try:
-        # Temporal stopped, the start waits for it (~30 s): the screen showed nothing meanwhile.
+        # Temporal stopped, the start waits for it (up to ~8 s; ~30 s before its time-out): the screen
+        # showed nothing meanwhile.
         with keys_not_echoed(), console.status(f"Creating order {order_id}…  (Ctrl-C stops waiting)"):
             created = await asyncio.shield(creating)
     except asyncio.CancelledError:
