@@ -59,7 +59,8 @@ def worker(stack: Stack) -> Iterator[int]:
         yield pid
     finally:
         os.killpg(pid, signal.SIGKILL)
-        psutil.Process(pid).wait(10)
+        with contextlib.suppress(psutil.NoSuchProcess):  # start()'s own thread may have collected it
+            psutil.Process(pid).wait(10)
 
 
 def wait_for(condition, timeout: float = 10.0) -> None:
