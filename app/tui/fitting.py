@@ -128,23 +128,30 @@ def arrows_hint_while_it_fits(question: Question) -> None:
     """A select's "(Use arrow keys)" is left out at each drawing where it does not fit after the
     question (select_hint decides so for the width a list opens at): opened at 160 columns and
     narrowed to 40, "? Which order to review? (Use arrow keys" stood above ")"."""
-    application = question.application
-    session = prompt_session(application)
-    if session is None:
-        return
-    asked = session.message
 
-    def fitted() -> StyleAndTextTuples:
-        fragments = to_formatted_text(asked)
+    def fitted(fragments: StyleAndTextTuples, columns: int) -> StyleAndTextTuples:
         message = "".join(text for style, text, *_ in fragments if "class:question" in style).strip()
-        if select_hint(message, application.output.get_size().columns) is None:
+        if select_hint(message, columns) is None:
             return fragments
         return [
             fragment for fragment in fragments
             if not ("class:instruction" in fragment[0] and fragment[1] == ARROWS_HINT)
         ]
 
-    session.message = fitted
+    _refitted_at_each_drawing(question, fitted)
+
+
+def _refitted_at_each_drawing(
+    question: Question, fit: Callable[[StyleAndTextTuples, int], StyleAndTextTuples]
+) -> None:
+    """The question's line, as ``fit(its fragments, the terminal's columns)`` makes it, at each
+    drawing (a resize redraws it)."""
+    application = question.application
+    session = prompt_session(application)
+    if session is None:
+        return
+    asked = session.message
+    session.message = lambda: fit(to_formatted_text(asked), application.output.get_size().columns)
 
 
 def echo_between_words(question: Question) -> None:
@@ -278,15 +285,9 @@ def hint_on_resize(question: Question, message: str, hint: str) -> None:
     for the terminal's width at each drawing: fitted once, narrowed, it wrapped mid-word again.
     When its first word starts a line, "? message" ends there without questionary's space
     (under 16 columns the Items question's line ended "? Items " before the break)."""
-    application = question.application
-    session = prompt_session(application)
-    if session is None:
-        return
-    asked = session.message
 
-    def fitted() -> StyleAndTextTuples:
-        fragments = to_formatted_text(asked)
-        broken = hint_between_words(message, hint, application.output.get_size().columns)
+    def fitted(fragments: StyleAndTextTuples, columns: int) -> StyleAndTextTuples:
+        broken = hint_between_words(message, hint, columns)
         drawn: StyleAndTextTuples = []
         for style, text, *handler in fragments:
             if "class:instruction" in style and text == hint:
@@ -297,7 +298,7 @@ def hint_on_resize(question: Question, message: str, hint: str) -> None:
                 drawn.append((style, text, *handler))
         return drawn
 
-    session.message = fitted
+    _refitted_at_each_drawing(question, fitted)
 
 
 def relabel_on_resize(application: Any, choices: list[Any], labels: Callable[[int], list[str]]) -> None:
