@@ -1485,6 +1485,12 @@ async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_hi
     # one answers the second Update its validator refuses after these with "update not found".)
     monkeypatch.setattr(policies, "MAX_REFUSALS_ON_RECORD", 3)
     order = an_order(fakes, oid())
+    rejects_sent = asyncio.Event()
+
+    async def all_rejects_sent() -> bool:  # else the order may end first, and abort the last ones
+        return rejects_sent.is_set()
+
+    fakes.holds["MarkShipped"] = all_rejects_sent
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
         await awaiting_review(handle)
@@ -1493,6 +1499,7 @@ async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_hi
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update("reject", args=["fraud", "bob", await _sent_ago(dev_env, 60)])
             assert refused.value.cause.message == f"Order {order.order_id} was already approved by ann."
+        rejects_sent.set()
         assert (await finish(handle)).state == OrderState.SHIPPED
     assert len(_refused_commands(fakes)) == policies.MAX_REFUSALS_ON_RECORD
     accepted = [

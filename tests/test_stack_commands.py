@@ -26,6 +26,7 @@ def test_the_measured_server_settings_are_passed(tmp_path):
     assert "history.visibilityProcessorSchedulerWorkerCount=1" in values
     assert "history.shardIOConcurrency=2" in values
     assert "system.forceSearchAttributesCacheRefreshOnRead=false" in values
+    assert "history.queueReaderStuckCriticalAttempts=1000000" in values
 
 
 def test_the_metrics_port_is_the_dev_servers_own_choice_unless_one_is_given(tmp_path):

@@ -37,6 +37,13 @@ SERVER_SETTINGS = [
     # where it is served as soon as that is free. Measured at C=100: p50 -0.1 to -0.2 s
     # (3 of 3 A/B comparisons); 4 was no better than 2.
     "history.shardIOConcurrency=2",
+    # Off: the timer queue's "reader stuck" check. It counts the loads that leave the queue's
+    # read position inside the same second, and at 3 moves that second's timers to a second,
+    # lower-priority reader. With timers shifted 50 ms (above), the queue loads many times a
+    # second under load, so the check fired about twice a second with nothing stuck, and the
+    # timers it moved fired 7-66 s late (the approval's 1 ms pause: a knee run at N=2000,
+    # C=50 had p99 54.6 s; the server's queue_actions{queue_action="reader_stuck"} metric).
+    "history.queueReaderStuckCriticalAttempts=1000000",
 ]
 SQLITE_PRAGMAS = ["journal_mode=wal", "synchronous=normal"]
 
