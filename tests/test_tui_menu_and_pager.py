@@ -2275,3 +2275,46 @@ async def test_the_items_picked_are_echoed_by_their_sku(keys_sent, echoed):
         keys.send_text(keys_sent)
         assert await prompts.ask(question) == echoed.split(", ")
     assert " ".join(drawn[-1].split()) == f"? Items {echoed}"
+
+
+@pytest.mark.parametrize("temporal", ["stopped before the start", "killed before the start", "stopped at the start"])
+async def test_a_create_that_meets_temporal_stopped_after_its_check_points_to_the_health_line(monkeypatch, temporal):
+    """Temporal answered the check before the form and stopped before the start: the TUI said
+    "(stopped or swamped: see ./start.sh status)", a command for another shell, where its other
+    sentences point to the health line above the menu."""
+    from datetime import timedelta
+
+    from app.config import Settings
+    from app.service import OrderService
+    from tests import test_service_commands as service_tests
+
+    service_tests._creatable(monkeypatch)
+    monkeypatch.setattr("app.service.temporal_errors.QUERY_TIMEOUT", timedelta(seconds=0.1))
+    monkeypatch.setattr("app.service.create.START_TIMEOUT", timedelta(seconds=0.1))
+    client = {
+        "stopped before the start": service_tests._StoppedBeforeTheStart,
+        "killed before the start": service_tests._DownBeforeTheStart,
+        "stopped at the start": service_tests._TemporalStopped,
+    }[temporal]()
+
+    class _TemporalStopsAfterTheCheck(OrderService):
+        async def catalog(self) -> list[Any]:
+            from db.queries import Product
+
+            return [Product(sku="SKU-1", name="Thing", price_cents=1000)]
+
+        async def refuse_taken_id(self, order_id: str) -> None:
+            return None
+
+        async def order_worker_running(self) -> bool:  # the check before the form: Temporal answered
+            return True
+
+    service = _TemporalStopsAfterTheCheck(settings=Settings.from_env({}), client=client, pool=service_tests._NoOrderRow())
+    _form_answers(monkeypatch, ["o-7", ["SKU-1"], "1", True])
+    out = io.StringIO()
+    tui = tui_app.Tui(Console(file=out, width=400))
+    tui.service = service
+    await asyncio.wait_for(tui.guarded("Create order", lambda: tui_app.create_order(service, tui.console, {})), 5)
+    said = " ".join(out.getvalue().split())
+    assert "Temporal at 127.0.0.1:7233" in said and "order o-7" in said, said
+    assert "./start.sh" not in said and "see the health line" in said, said
