@@ -2318,3 +2318,32 @@ async def test_a_create_that_meets_temporal_stopped_after_its_check_points_to_th
     said = " ".join(out.getvalue().split())
     assert "Temporal at 127.0.0.1:7233" in said and "order o-7" in said, said
     assert "./start.sh" not in said and "see the health line" in said, said
+
+
+@pytest.mark.parametrize("closing", ["\x1b", "\x03", "ord-1\r"])  # Esc, Ctrl-C, an answer
+async def test_keys_typed_in_one_burst_with_the_key_that_closes_a_question_do_not_reach_the_next(closing):
+    """Esc then j j typed quickly (or pasted) at a question: prompt_toolkit had read all three
+    at once, kept the two after the Esc for the next question, and the menu opened two entries
+    down from where it points."""
+    with create_pipe_input() as keys:
+        first = questionary.text("Order id", input=keys, output=DummyOutput())
+        keys.send_text(closing + "jj")
+        try:
+            await prompts.ask(first)
+        except prompts.Back:
+            pass
+        menu = tui_app.main_menu([("Create", None), ("Approve", None), ("Quit", None)], 0, input=keys, output=DummyOutput())
+        keys.send_text("\r")  # typed once the menu is open
+        assert await asyncio.wait_for(prompts.ask(menu, escape=False), 5) == 0
+
+
+async def test_enter_typed_twice_at_the_menu_picks_the_entry_and_answers_nothing_after_it():
+    """The second Enter of a double press at the menu answered the next question (the order id
+    offered) with the operator still reading it."""
+    with create_pipe_input() as keys:
+        menu = tui_app.main_menu([("Create", None), ("Approve", None), ("Quit", None)], 1, input=keys, output=DummyOutput())
+        keys.send_text("\r\r")
+        assert await prompts.ask(menu, escape=False) == 1
+        order_id = questionary.text("Order id", default="ord-1", input=keys, output=DummyOutput())
+        keys.send_text("2\r")
+        assert await asyncio.wait_for(prompts.ask(order_id), 5) == "ord-12"

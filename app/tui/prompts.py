@@ -13,6 +13,7 @@ import termios
 from typing import Any, Awaitable, Iterator
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples, to_formatted_text
+from prompt_toolkit.input.typeahead import clear_typeahead
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from questionary import Question
 
@@ -73,9 +74,13 @@ async def run_screen(screen: Awaitable[Any]) -> bool:
         _current_screen = None
 
 
-def _forget_keys_typed_ahead() -> None:
+def _forget_keys_typed_ahead(question: Question) -> None:
     """Keys pressed while a screen worked (a simulation, a wait) would otherwise answer the
-    next question: arrows and Enter typed during a simulation picked a menu entry."""
+    next question: arrows and Enter typed during a simulation picked a menu entry. So would
+    those read in one go with the key that ended the question before (Esc then j j typed
+    quickly, a paste, Enter pressed twice), which prompt_toolkit keeps for the next one: the
+    menu opened two entries down from the one it pointed at."""
+    clear_typeahead(question.application.input)
     try:
         if sys.stdin.isatty():
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
@@ -146,7 +151,7 @@ def _erase_unless_answered(question: Question) -> None:
 
 async def ask(question: Question, *, escape: bool = True) -> Any:
     """The answer, or Back when the operator pressed Ctrl-C (or Esc, with ``escape``)."""
-    _forget_keys_typed_ahead()
+    _forget_keys_typed_ahead(question)
     _bind_escape(question, back=escape)
     _erase_unless_answered(question)
     refusals_wrapped(question)
@@ -160,6 +165,7 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     except KeyboardInterrupt:
         answer = None
     finally:
+        _forget_keys_typed_ahead(question)
         watch_sigint()
     if answer is None:
         raise Back()
