@@ -2347,3 +2347,27 @@ async def test_enter_typed_twice_at_the_menu_picks_the_entry_and_answers_nothing
         order_id = questionary.text("Order id", default="ord-1", input=keys, output=DummyOutput())
         keys.send_text("2\r")
         assert await asyncio.wait_for(prompts.ask(order_id), 5) == "ord-12"
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (40, 12)])
+async def test_ctrl_c_while_the_health_line_is_read_leaves_a_line_that_says_so(monkeypatch, width, height):
+    """With Temporal stopped the health line took seconds to read; Ctrl-C meanwhile showed the
+    menu with no health line at all, only "Back to the menu." from a screen never left."""
+    reading = asyncio.Event()
+
+    class _SlowStack:
+        async def status(self) -> Any:
+            reading.set()
+            await asyncio.Event().wait()
+
+    monkeypatch.setattr(tui_app, "Stack", _SlowStack)
+    out = io.StringIO()
+    tui = tui_app.Tui(Console(file=out, width=width, height=height))
+    checking = asyncio.ensure_future(tui.guarded("Health", tui.health))
+    await asyncio.wait_for(reading.wait(), 5)
+    prompts._interrupt()  # what Ctrl-C does
+    await asyncio.wait_for(checking, 5)
+    shown = out.getvalue().splitlines()
+    assert len(shown) == 1 and len(shown[0]) <= width, shown
+    assert "Health check interrupted" in shown[0], shown
+    assert tui.health_rows == 1 and tui.down_rows == 0

@@ -24,7 +24,7 @@ from app.tui import actions, pager
 from app.tui.dashboard import run_dashboard
 from app.tui.fitting import select_hint
 from app.tui.forms import create_order
-from app.tui.health import down_parts, goodbye, health_line, health_summary
+from app.tui.health import down_parts, goodbye, health_interrupted, health_line, health_summary
 from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, stop_watching_sigint
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
@@ -58,6 +58,7 @@ class Tui:
         self.said_down: list[str] = []  # what is down, as last said above the menu
         self.offered_start: list[str] = []  # the parts down when "Start what is down?" was last asked
         self.health_rows = 1  # the rows the health line took, as last printed above the menu
+        self.health_shown = False  # whether the health check got as far as its line
         # The rows of what is down, said again with the health line above the menu after every
         # screen (in a short terminal, once per outage: 0 then).
         self.down_rows = 0
@@ -120,6 +121,7 @@ class Tui:
 
     async def health(self) -> None:
         """The health line; when a part is down, offer to start it rather than fail later."""
+        self.health_shown = False
         # Seconds with a server stopped: a key typed meanwhile was echoed ("^C" before "Back to the menu.").
         with keys_not_echoed():
             status = await Stack().status()
@@ -146,6 +148,7 @@ class Tui:
         self.down_rows = 0 if self.short_of_lines(status) else said_rows
         await self.keep_in_view(self.health_rows + (0 if said_before else said_rows) + (OFFER_LINES if offer else 0))
         self.console.print(line)
+        self.health_shown = True
         if status.healthy:
             self.offered_start = []
             return
@@ -215,7 +218,7 @@ class Tui:
 
         pager.answer_rows()  # one left by an earlier screen is not this one's
         if not await run_screen(shielded()):  # Ctrl-C: what the screen said as it stopped stays in view too
-            self.console.print("[dim]Back to the menu.[/]")
+            self.interrupted(screen)
         # The menu drawn under a longer answer would push its first lines out of view; after a
         # screen, so would what is down, said again above the menu (not after the health's own).
         left = self.rows_left_for_answer(then_health=screen != self.health)
@@ -223,6 +226,17 @@ class Tui:
         self.answer_in_view = 0 if rows > left else rows  # the health step keeps one left in view
         if rows and rows > left:
             await self.key_before_the_menu()
+
+    def interrupted(self, screen: Callable[[], Awaitable[Any]]) -> None:
+        """What Ctrl-C leaves said: back to the menu, or, while the health line was read, a line
+        in its place (the menu came with none above it, from a screen never left)."""
+        if screen != self.health or self.health_shown:
+            self.console.print("[dim]Back to the menu.[/]")
+            return
+        self.health_rows, self.down_rows = 1, 0
+        line = health_interrupted()
+        # Its own cut at the edge: print() joins a Text into a new one, which wraps.
+        self.console.print(line, no_wrap=line.no_wrap, overflow=line.overflow)
 
     def rows_left_for_answer(self, then_health: bool = True) -> int:
         """The rows the health line and the menu leave in view above them, and, ``then_health``,

@@ -55,6 +55,14 @@ def health_summary(status: Any) -> Text:
     return text
 
 
+def health_interrupted() -> Text:
+    """The health line when Ctrl-C stopped its check (seconds long with a server stopped): the
+    menu came with no line above it. One line, cut at the edge."""
+    text = Text.assemble(("? ", "yellow"), ("Health check interrupted (Ctrl-C); it is read again after the next screen.", "yellow"))
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
+
+
 def down_parts(status: Any) -> list[str]:
     """One sentence per part that is down, naming it the way the health line does."""
     labels = dict(HEALTH_PARTS)
