@@ -2371,3 +2371,32 @@ async def test_ctrl_c_while_the_health_line_is_read_leaves_a_line_that_says_so(m
     assert len(shown) == 1 and len(shown[0]) <= width, shown
     assert "Health check interrupted" in shown[0], shown
     assert tui.health_rows == 1 and tui.down_rows == 0
+
+
+async def test_a_short_terminals_one_line_summary_of_what_is_down_stays_one_line(monkeypatch):
+    """At 40x12 with the whole stack down, "✗ Temporal, PostgreSQL, order worker, shipping worker
+    down" took two lines where one was counted: print() joined it into a new Text, which wrapped
+    it, and the line's cut at the edge was lost."""
+    from app.stack.status import PartStatus, StackStatus
+
+    parts = [PartStatus(name, healthy=False, detail="not running", local=True)
+             for name in ("temporal", "postgres", "order-worker", "shipping-worker")]
+    status = StackStatus(parts, "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    class _Stack:
+        async def status(self):
+            return status
+
+    async def ensure_up(console: Console) -> StackStatus:  # "Start what is down?" answered yes, in vain
+        return status
+
+    monkeypatch.setattr(tui_app, "Stack", _Stack)
+    monkeypatch.setattr(tui_app, "ensure_up", ensure_up)
+    for screen in ("health", "start_stack"):
+        out = io.StringIO()
+        tui = tui_app.Tui(Console(file=out, width=40, height=12))
+        monkeypatch.setattr(tui_app, "ask", lambda question, **_: asyncio.sleep(0, False))
+        await getattr(tui, screen)()
+        shown = out.getvalue().splitlines()
+        assert shown[0].startswith("✗ Temporal, PostgreSQL") and len(shown[0]) <= 40, shown
+        assert not any(line.startswith("shipping worker down") for line in shown[1:]), shown

@@ -147,7 +147,7 @@ class Tui:
         self.health_rows = line.plain.count("\n") + 1
         self.down_rows = 0 if self.short_of_lines(status) else said_rows
         await self.keep_in_view(self.health_rows + (0 if said_before else said_rows) + (OFFER_LINES if offer else 0))
-        self.console.print(line)
+        self.print_health(line)
         self.health_shown = True
         if status.healthy:
             self.offered_start = []
@@ -184,7 +184,12 @@ class Tui:
 
     async def start_stack(self) -> None:
         status = await ensure_up(self.console)
-        self.console.print(self.health_above_menu(status))
+        self.print_health(self.health_above_menu(status))
+
+    def print_health(self, line: Text) -> None:
+        """The health line, a one-line one cut at the edge: print() joins a Text into a new one,
+        which wrapped "✗ Temporal, PostgreSQL, order worker, shipping worker down" at 40 columns."""
+        self.console.print(line, no_wrap=line.no_wrap, overflow=line.overflow)
 
     def health_above_menu(self, status: Any) -> Text:
         """The health line, or, where it and the menu would leave fewer than ANSWER_LINES, one
@@ -234,9 +239,7 @@ class Tui:
             self.console.print("[dim]Back to the menu.[/]")
             return
         self.health_rows, self.down_rows = 1, 0
-        line = health_interrupted()
-        # Its own cut at the edge: print() joins a Text into a new one, which wraps.
-        self.console.print(line, no_wrap=line.no_wrap, overflow=line.overflow)
+        self.print_health(health_interrupted())
 
     def rows_left_for_answer(self, then_health: bool = True) -> int:
         """The rows the health line and the menu leave in view above them, and, ``then_health``,
