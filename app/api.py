@@ -20,8 +20,8 @@ from app.api_body_limit import BodyLimit
 from app import checks
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
 from app.errors import (
-    InvalidInput, NotFound, OperatorError, Refused, StackUnreachable, Taken, TemporalRefused, lost_database,
-    temporal_refused,
+    InvalidInput, NotFound, NotYetRecorded, OperatorError, Refused, StackUnreachable, Taken, TemporalRefused,
+    lost_database, temporal_refused,
 )
 from app.service import (
     NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, OtherContent, keyed_order_id, new_order_id,
@@ -85,9 +85,11 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def _errors(*statuses: int, not_yet_recorded: bool = False) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI description of the error answers a route gives: each a {"detail": sentence}
-    (422 too, not FastAPI's list of validation errors), and 502, 503 and 500 from every route."""
+    (422 too, not FastAPI's list of validation errors), and 502, 503 and 500 from every route.
+    ``not_yet_recorded``: a read of one order, whose 503 may also be an order started and not
+    yet recorded, with Retry-After."""
     said = {
         404: "No such order",
         409: "Refused by the order, or the id (or payment id) is already taken",
@@ -98,7 +100,22 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "A part of the stack is not answering",
         500: "A bug (logged)",
     }
-    return {status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 502, 503, 500)}
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorOut, "description": said[status]} for status in (*statuses, 502, 503, 500)
+    }
+    if not_yet_recorded:
+        answers[503] = {
+            "model": ErrorOut,
+            "description": f"{said[503]}, or the order has been started but not yet recorded (try again after"
+            " Retry-After)",
+            "headers": {
+                "Retry-After": {
+                    "description": "Only for an order not yet recorded: seconds to wait before asking again",
+                    "schema": {"type": "integer"},
+                },
+            },
+        }
+    return answers
 
 
 class CreatedOut(BaseModel):
@@ -233,7 +250,9 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     @app.exception_handler(OperatorError)
     async def operator_error(_request: Request, error: OperatorError) -> JSONResponse:
         status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        # An order started and not yet recorded is there in a moment: a 404 said "no such order".
+        headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, NotYetRecorded) else None
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -389,11 +408,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             warning=NO_ORDER_WORKER_WARNING if waiting else None,
         )
 
-    @app.get("/orders/{order_id}", responses=_errors(404, 422))
+    @app.get("/orders/{order_id}", responses=_errors(404, 422, not_yet_recorded=True))
     async def status(request: Request, order_id: str) -> dict[str, Any]:
         return await read(request, svc(request).status(order_id), asks_temporal=True)
 
-    @app.get("/orders/{order_id}/audit", responses=_errors(404, 422))
+    @app.get("/orders/{order_id}/audit", responses=_errors(404, 422, not_yet_recorded=True))
     async def audit(request: Request, order_id: str) -> dict[str, Any]:
         return await read(request, svc(request).audit(order_id))
 

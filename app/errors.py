@@ -37,6 +37,15 @@ class StackUnreachable(OperatorError):
     exit_code = 3
 
 
+class NotYetRecorded(StackUnreachable):
+    """An order whose workflow has started, with an order worker serving it, and whose row that
+    worker has not written yet: a moment's wait, not "no such order". Over HTTP a 503 with
+    Retry-After (a 404 read as no such order to a client), and exit 3 on the command line, as
+    any answer worth asking again for."""
+
+    retry_after_s = 1
+
+
 class TemporalRefused(OperatorError):
     """Temporal answered and refused the caller's credentials (permission denied,
     unauthenticated): the fix is Temporal's API key or certificate, neither the request nor an

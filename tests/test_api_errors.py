@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -37,10 +38,11 @@ class _Troubled:
 
 async def _call(
     app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b"",
-    headers: list[tuple[bytes, bytes]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None, answer_headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """One request straight through the ASGI interface (httpx, for TestClient, is not installed);
-    ``headers``: more headers, as (lower-case name, value)."""
+    ``headers``: more headers, as (lower-case name, value); ``answer_headers``: filled in with
+    the answer's."""
     sent: list[dict] = []
 
     async def receive() -> dict:
@@ -56,7 +58,10 @@ async def _call(
         "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
     }
     await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    status = start["status"]
+    if answer_headers is not None:
+        answer_headers.update((name.decode(), value.decode()) for name, value in start.get("headers", []))
     return status, json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
 
 
@@ -437,3 +442,91 @@ def test_every_operator_error_the_service_raises_has_a_status_of_its_own():
     unmapped = [k.__name__ for k in raised if not any(issubclass(k, mapped) for mapped in STATUS_BY_ERROR)]
     assert unmapped == ["OperatorError"]  # the base alone, which the service no longer raises
     assert errors.TemporalRefused in STATUS_BY_ERROR and STATUS_BY_ERROR[errors.TemporalRefused] == 502
+
+
+class _NoRowYet:
+    """PostgreSQL before ReceiveOrder has written the order's row (or for an id it does not know)."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> None:
+        return None
+
+    async def fetch(self, sql: str, *args: Any) -> list:
+        return []
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> Any:
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, **options: Any) -> Any:
+        yield
+
+    async def close(self) -> None:
+        pass
+
+
+class _StartedOrUnknown:
+    """Temporal with the order's workflow started (its first task not run yet, so its query is not
+    answered), or (``started=False``) without any such workflow."""
+
+    def __init__(self, started: bool = True) -> None:
+        self.started = started
+
+    def get_workflow_handle(self, workflow_id: str) -> "_StartedOrUnknown":
+        return self
+
+    async def query(self, *args: Any, **kwargs: Any) -> None:
+        if not self.started:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        raise RuntimeError("not answered yet")
+
+    async def describe(self, **kwargs: Any) -> Any:
+        from types import SimpleNamespace
+
+        from temporalio.client import WorkflowExecutionStatus
+
+        if not self.started:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING)
+
+
+def started_not_recorded(monkeypatch, started: bool = True) -> OrderService:
+    """A service whose order o-1 has been started, with an order worker serving, and not yet
+    recorded (or, ``started=False``, does not exist)."""
+
+    async def serving(self) -> bool:
+        return True
+
+    monkeypatch.setattr(OrderService, "order_worker_running", serving)
+    return OrderService(settings=Settings.from_env({}), client=_StartedOrUnknown(started), pool=_NoRowYet())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["/orders/o-1", "/orders/o-1/audit"])
+async def test_an_order_started_and_not_yet_recorded_is_503_with_retry_after_not_404(monkeypatch, path):
+    """It was a 404, which a client reads as "no such order", for an order that is there in a moment."""
+    service = started_not_recorded(monkeypatch)
+    app = create_app(service)
+    app.state.service = service  # what the lifespan does, which a bare ASGI call does not run
+    headers: dict[str, str] = {}
+    status, body = await _call(app, "GET", path, answer_headers=headers)
+    assert (status, body) == (503, {"detail": "Order o-1 has been started but not yet recorded; try again in a moment."})
+    assert headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("path", ["/orders/o-1", "/orders/o-1/audit"])
+async def test_an_order_that_does_not_exist_is_still_404_without_retry_after(monkeypatch, path):
+    service = started_not_recorded(monkeypatch, started=False)
+    app = create_app(service)
+    app.state.service = service
+    headers: dict[str, str] = {}
+    status, body = await _call(app, "GET", path, answer_headers=headers)
+    assert (status, body) == (404, {"detail": "There is no order o-1."})
+    assert "retry-after" not in headers
+
+
+def test_the_openapi_docs_describe_the_retry_after_of_an_order_not_yet_recorded():
+    document = create_app(_Troubled(RuntimeError("not reached"))).openapi()  # type: ignore[arg-type]
+    for path in ("/orders/{order_id}", "/orders/{order_id}/audit"):
+        answer = document["paths"][path]["get"]["responses"]["503"]
+        assert "not yet recorded" in answer["description"] and "Retry-After" in answer["headers"], path
+    assert "headers" not in document["paths"]["/orders/counts"]["get"]["responses"]["503"]

@@ -812,3 +812,24 @@ def test_order_audit_says_an_order_in_flight_has_recorded_nothing_for_a_while(cl
     assert "so far: the order waits" in " ".join(cli.out.split())  # type: ignore[attr-defined]
     code, _ = cli("order", "audit", "ord-1", "--json")
     assert code == 0 and "so far" not in cli.out  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", ["audit", "status"])
+def test_an_order_started_and_not_yet_recorded_is_to_be_asked_again_not_missing(cli: Run, monkeypatch, command):
+    """It exited 1, as for an order that does not exist (the API's 404): it is there in a moment,
+    so exit 3, as the API's 503; an order that does not exist is still refused (exit 1)."""
+    from tests.test_api_errors import started_not_recorded
+
+    for started, said, exit_code in (
+        (True, "Order o-1 has been started but not yet recorded; try again in a moment.", 3),
+        (False, "There is no order o-1.", 1),
+    ):
+        service = started_not_recorded(monkeypatch, started)
+
+        async def connect(*_args, **_kwargs) -> OrderService:
+            return service
+
+        monkeypatch.setattr(OrderService, "connect", connect)
+        assert cli("order", command, "o-1") == (exit_code, f"{said}\n")
+        assert cli("order", command, "o-1", "--json") == (exit_code, f"{said}\n")
+        assert json.loads(cli.out) == {"error": said, "exit_code": exit_code}  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from app import checks
-from app.errors import NotFound, StackUnreachable, Taken, temporal_refused
+from app.errors import NotFound, NotYetRecorded, StackUnreachable, Taken, temporal_refused
 from app.service.create import _taken
 from app.service.temporal_errors import NO_ANSWER, QUERY_TIMEOUT, WORKFLOW_TASKS_FAILING, _workflow_task_failing
 from app.stack.health import check_pollers
@@ -226,7 +226,7 @@ class OrderReads:
                 f"Order {order_id} has been started, but no order worker is serving to record it (none runs,"
                 " or it is stopped: see ./start.sh status)."
             )
-        return NotFound(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
+        return NotYetRecorded(f"Order {order_id} has been started but not yet recorded; try again in a moment.")
 
 
 # What the shipping child does next: pack (PAID) or dispatch (PACKED).
