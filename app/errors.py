@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # app.config imports this module
@@ -52,18 +53,35 @@ class TemporalRefused(OperatorError):
     outage."""
 
 
+# Client.connect's own first call (the server's system info) refused: the SDK raises it as a
+# RuntimeError with tonic's Status in Rust's debug text, not as an RPCError ("Failed client
+# connect: `get_system_info` call error after connection: Status { code: PermissionDenied,
+# message: "Request unauthorized.", … }").
+_CONNECT_REFUSED = re.compile(r'\bcode: (PermissionDenied|Unauthenticated), message: "([^"]*)"')
+_REFUSING_CODES = {"PermissionDenied": "permission denied", "Unauthenticated": "unauthenticated"}
+
+
+def credentials_refused(error: BaseException) -> str | None:
+    """How Temporal refused the caller's credentials, "permission denied: Request unauthorized."
+    say, or None if ``error`` is something else: an RPCError, or Client.connect's refusal."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if isinstance(error, RPCError):
+        if error.status not in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED):
+            return None
+        return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"
+    if isinstance(error, RuntimeError) and (found := _CONNECT_REFUSED.search(str(error))):
+        return f"{_REFUSING_CODES[found.group(1)]}: {found.group(2)}"
+    return None
+
+
 def temporal_refused(error: BaseException, address: str, doing: str = "the request") -> TemporalRefused | None:
     """The sentence for a call Temporal refused for want of permission, or None if ``error`` is
     something else. ``doing``: what was refused, to go after "refused"."""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    if not isinstance(error, RPCError) or error.status not in (
-        RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED
-    ):
+    if (how := credentials_refused(error)) is None:
         return None
     return TemporalRefused(
-        f"Temporal at {address} refused {doing} ({error.status.name.lower().replace('_', ' ')}: {error.message});"
-        " check the permissions of Temporal's API key or certificate."
+        f"Temporal at {address} refused {doing} ({how}); check the permissions of Temporal's API key or certificate."
     )
 
 

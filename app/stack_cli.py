@@ -15,7 +15,7 @@ from rich.markup import escape
 from app import render
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
-from app.stack.health import is_stopped, on_another_port
+from app.stack.health import is_stopped, on_another_port, refuses_credentials
 from app.stack.processes import STOP_TIMEOUT_S
 from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
 
@@ -171,6 +171,13 @@ async def _status(args: argparse.Namespace) -> int:
             console.print(
                 "A server runs on another port than these settings give: set the port its row names,"
                 " or stop the stack with ./start.sh down.",
+                soft_wrap=True,
+            )
+        elif any(refuses_credentials(part) for part in down):
+            # Temporal answered: neither up nor a wait mends credentials, and the workers need them too.
+            console.print(
+                "Temporal refused the credentials: fix them as its row says, then start what is down with"
+                " [bold]./start.sh up[/].",
                 soft_wrap=True,
             )
         elif down:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -430,4 +431,84 @@ async def test_status_with_other_ports_than_the_running_server_says_where_it_run
     assert temporal.detail == (
         f"already runs here (pid {pid}) on port 47334, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
         " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334"
+    )
+
+
+class _RefusingTemporal:
+    """A Temporal that answers and refuses the credentials: at Client.connect, whose first call
+    (its system info) the SDK raises as a RuntimeError with tonic's Status, or afterwards, as
+    an RPCError."""
+
+    def __init__(self, at_connect: bool, code: str) -> None:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        self.at_connect, self.code = at_connect, code
+        self.error = RPCError("Request unauthorized.", getattr(RPCStatusCode, code), b"")
+        self.workflow_service = self
+
+    async def connect(self, **kwargs) -> "_RefusingTemporal":
+        if self.at_connect:
+            name = {"PERMISSION_DENIED": "PermissionDenied", "UNAUTHENTICATED": "Unauthenticated"}[self.code]
+            raise RuntimeError(
+                "Failed client connect: `get_system_info` call error after connection: Status { code:"
+                f' {name}, message: "Request unauthorized.", metadata: MetadataMap {{ headers: {{}} }}, source: None }}'
+            )
+        return self
+
+    async def get_system_info(self, request, **kwargs):
+        raise self.error
+
+
+REFUSED_DETAIL = (
+    "answered at 127.0.0.1:7999 and refused the credentials ({how}: Request unauthorized.); check"
+    " TEMPORAL_API_KEY or the certificate, or the profile in Temporal's configuration"
+)
+
+
+@pytest.mark.parametrize("at_connect", [True, False])
+@pytest.mark.parametrize(("code", "how"), [("PERMISSION_DENIED", "permission denied"), ("UNAUTHENTICATED", "unauthenticated")])
+async def test_status_says_temporal_refused_the_credentials_rather_than_that_it_does_not_answer(
+    monkeypatch, at_connect, code, how
+):
+    """`status` showed a Temporal refusing the API key as "no answer at 127.0.0.1:7999 (Request
+    unauthorized.)", as if it were down: it had answered, and the fix is the credentials."""
+    from temporalio.client import Client
+
+    from app.config import Settings
+    from app.stack import health
+
+    monkeypatch.setattr(Client, "connect", _RefusingTemporal(at_connect, code).connect)
+    check, client = await health.check_temporal(Settings.from_env({"TEMPORAL_ADDRESS": "127.0.0.1:7999"}))
+    assert client is None and not check.healthy
+    assert check.detail == REFUSED_DETAIL.format(how=how)
+
+
+def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tmp_path, monkeypatch, capsys):
+    """Its last line said "Start what is down with ./start.sh up.", which cannot mend credentials,
+    and each worker's row that Temporal was not answering."""
+    from temporalio.client import Client
+
+    from app.cli import main
+    from app.stack import health
+
+    async def postgres_answers(settings):
+        return health.Check(True, "accepting queries")
+
+    def running(spec) -> int | None:  # the order worker runs (this process stands in for it)
+        return os.getpid() if spec.name == "order-worker" else None
+
+    monkeypatch.setattr(Client, "connect", _RefusingTemporal(True, "PERMISSION_DENIED").connect)
+    monkeypatch.setattr(health, "check_postgres", postgres_answers)
+    monkeypatch.setattr("app.stack.stack.running_pid", running)
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:7999")
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["status"]) == 3
+    out = capsys.readouterr().out
+    assert REFUSED_DETAIL.format(how="permission denied") in out and "no answer" not in out
+    assert "not answering" not in out
+    assert "not known: Temporal refused the credentials" in out  # the order worker's row
+    assert "not running" in out  # the shipping worker's
+    assert out.rstrip().endswith(
+        "Temporal refused the credentials: fix them as its row says, then start what is down with ./start.sh up."
     )

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 
 from app.config import Settings
-from app.errors import postgres_refused
+from app.errors import credentials_refused, postgres_refused
 from app.stack import liveness
 
 # A poller that has not come back for this long is gone (a poll lasts at most ~70 s, but a
@@ -39,8 +39,24 @@ async def check_temporal(settings: Settings, timeout: float = 3.0):
         client = await asyncio.wait_for(Client.connect(**settings.temporal_connect_config()), timeout)
         await asyncio.wait_for(client.workflow_service.get_system_info(_system_info_request()), timeout)
     except Exception as error:  # any failure to answer is "unhealthy", with its reason
+        if (how := credentials_refused(error)) is not None:
+            # An answer, not "no answer at … (Request unauthorized.)": the fix is the credentials.
+            return Check(
+                False,
+                f"answered at {settings.temporal_address} and {REFUSED_CREDENTIALS} ({how}); check TEMPORAL_API_KEY"
+                " or the certificate, or the profile in Temporal's configuration",
+            ), None
         return Check(False, f"no answer at {settings.temporal_address} ({temporal_reason(error, timeout)})"), None
     return Check(True, f"answering at {settings.temporal_address}"), client
+
+
+REFUSED_CREDENTIALS = "refused the credentials"  # what a Temporal that answered and said no did
+
+
+def refuses_credentials(check: Any) -> bool:
+    """Whether a check (or a part of the status) says Temporal refused the credentials: neither
+    starting it nor waiting for it can help."""
+    return f" and {REFUSED_CREDENTIALS} (" in check.detail
 
 
 async def check_postgres(settings: Settings, timeout: float = 3.0) -> Check:

@@ -145,7 +145,9 @@ class Stack:
             self._part("temporal", _on_another_port(specs, "temporal", temporal_check), specs, pids),
         ]
         for name, (_module, queue) in WORKERS.items():
-            check = await self._check_worker(client, name, queue, pids.get(name))
+            check = await self._check_worker(
+                client, name, queue, pids.get(name), health.refuses_credentials(temporal_check)
+            )
             parts.append(self._part(name, check, specs, pids))
         return StackStatus(
             parts=parts,
@@ -155,12 +157,16 @@ class Stack:
             watchdog_pid=pids.get(WATCHDOG),
         )
 
-    async def _check_worker(self, client, name: str, queue: str, pid: int | None) -> health.Check:
+    async def _check_worker(
+        self, client, name: str, queue: str, pid: int | None, temporal_refused: bool = False
+    ) -> health.Check:
         if pid is None:
             return health.Check(False, "not running")
         frozen = health.check_worker_process(pid, self.liveness_path(name), queue)
         if frozen is not None:
             return frozen
+        if temporal_refused:  # not "Temporal is not answering": it answered, and would not describe the queue
+            return health.Check(False, f"not known: Temporal {health.REFUSED_CREDENTIALS}")
         return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
     def _part(self, name: str, check: health.Check, specs: dict, pids: dict) -> PartStatus:
