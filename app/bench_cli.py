@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from app.bench import DriveConfig, DriveProgress, new_run_id, run_bench
 from app.bench.report import report
 from app.bench.stats import broken_invariants
 from app.bench.server_metrics import metrics_url
+from app.cli_numbers import seconds, whole_number
 from app.config import Settings
 from app.errors import InvalidInput
 from app.service import OrderService
@@ -27,6 +27,10 @@ from app.stack_cli import ensure_up
 # which exits 0: those depend on the machine, these never do.
 EXIT_BROKEN_INVARIANT = 4
 
+# The run keeps every order's timings in memory and reads them all back at the end; a figure
+# past this is a typo (99999999999999999999 ran until stopped, a review), not a benchmark.
+MAX_ORDERS = 1_000_000
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
@@ -35,44 +39,34 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Exit 0 when every order was accounted for (a missed timing target included); exit 4 when"
         " the run lost an order or charged one twice.",
     )
-    bench.add_argument("--orders", type=int, default=300, metavar="N", help="how many orders (default 300)")
-    bench.add_argument("--concurrency", type=int, default=100, metavar="C", help="orders in flight (default 100)")
+    bench.add_argument(
+        "--orders", type=whole_number("orders", 1, MAX_ORDERS), default=300, metavar="N", help="how many orders (default 300)"
+    )
+    bench.add_argument(
+        "--concurrency", type=whole_number("orders in flight", 1), default=100, metavar="C",
+        help="orders in flight (default 100)",
+    )
     bench.add_argument(
         "--json", nargs="?", const="-", metavar="FILE",
         help="write the results as JSON to FILE; a bare --json prints only the JSON on stdout",
     )
     bench.add_argument(
-        "--review-wait", type=float, default=0.0, metavar="SECONDS",
+        "--review-wait", type=seconds(0), default=0.0, metavar="SECONDS",
         help="how long the simulated reviewer waits before approving (default 0; excluded from processing time)",
     )
-    bench.add_argument("--poll-interval", type=float, default=0.1, metavar="SECONDS", help=argparse.SUPPRESS)
+    bench.add_argument("--poll-interval", type=seconds(0.01, 10), default=0.1, metavar="SECONDS", help=argparse.SUPPRESS)
     bench.add_argument(
-        "--order-timeout", type=float, default=120.0, metavar="SECONDS",
+        "--order-timeout", type=seconds(positive=True), default=120.0, metavar="SECONDS",
         help="give up waiting for an order after this long; it then counts as lost (default 120)",
     )
     bench.set_defaults(handler=_bench)
 
 
-# The run keeps every order's timings in memory and reads them all back at the end; a figure
-# past this is a typo (99999999999999999999 ran until stopped, a review), not a benchmark.
-MAX_ORDERS = 1_000_000
-
-
 def _check(args: argparse.Namespace) -> None:
-    if not 1 <= args.orders <= MAX_ORDERS:
-        raise InvalidInput(f"--orders must be between 1 and {MAX_ORDERS:,}.")
-    if args.concurrency < 1:
-        raise InvalidInput("--concurrency must be at least 1.")
-    # argparse's float() takes "nan" and "inf"; neither is a number of seconds to wait.
-    if not (math.isfinite(args.review_wait) and args.review_wait >= 0):
-        raise InvalidInput("--review-wait must be a number of seconds, 0 or more.")
-    if not (math.isfinite(args.order_timeout) and args.order_timeout > 0):
-        raise InvalidInput("--order-timeout must be a positive number of seconds.")
+    """What no single number says (each is checked as the command line is read, app.cli_numbers)."""
     if args.review_wait >= args.order_timeout:
         # The timeout runs from the start request, the review wait included: every order would be lost.
         raise InvalidInput("--order-timeout must be longer than --review-wait, which it includes.")
-    if not 0.01 <= args.poll_interval <= 10:  # NaN fails every comparison
-        raise InvalidInput("--poll-interval must be between 0.01 and 10 seconds.")
     if args.json and args.json != "-":
         # Known before the run, not after it: the results would be lost.
         target = Path(args.json)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from activities import rules
-from app import checks, render
+from app import checks, cli_numbers, render
 from app.errors import InvalidInput
 from app.service import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
 from workflows.model import Address, OrderItem, OrderState
@@ -33,6 +33,8 @@ ADDRESS_HELP = {
     "postal_code": "postal code",
     "country": "country as an ISO 3166 alpha-2 code, e.g. US or DE",
 }
+# As checks.create_order's refusal says it, "between 1 second and 30 days", in seconds.
+REVIEW_WINDOW_SPAN = f"from 1 to {checks.MAX_REVIEW_WINDOW_S:,} (30 days)"
 BY_HELP = "who decides, for the audit log (default: operator)"
 REQUEST_ID_HELP = (
     "an idempotency key of the script's choosing: the command run again with the same one gets the first"
@@ -57,7 +59,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _address_arguments(create)
     create.add_argument("--payment-id", help="idempotency key of the payment (default: pay-<order id>)")
-    create.add_argument("--review-window", type=float, metavar="SECONDS", help="time allowed for review (default 24 h)")
+    create.add_argument(
+        "--review-window", type=cli_numbers.seconds(1, checks.MAX_REVIEW_WINDOW_S, span=REVIEW_WINDOW_SPAN),
+        metavar="SECONDS", help="time allowed for review, up to 30 days (default 24 h)",
+    )
     _json_flag(create)
     create.set_defaults(handler=_create)
 
@@ -107,8 +112,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing.add_argument(
         "--state", help=f"only orders in this state, one of {', '.join(state.value for state in OrderState)}"
     )
-    listing.add_argument("--limit", type=int, default=50, help=f"at most {checks.MAX_PAGE_SIZE} (default 50)")
-    listing.add_argument("--offset", type=int, default=0, help="orders to skip (default 0)")
+    listing.add_argument(
+        "--limit", type=cli_numbers.whole_number("orders", 1, checks.MAX_PAGE_SIZE), default=50,
+        help=f"at most {checks.MAX_PAGE_SIZE} (default 50)",
+    )
+    listing.add_argument(
+        "--offset", type=cli_numbers.whole_number("orders to skip", 0, checks.MAX_OFFSET), default=0,
+        help="orders to skip (default 0)",
+    )
     _json_flag(listing)
     listing.set_defaults(handler=_list)
 

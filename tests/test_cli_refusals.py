@@ -21,6 +21,7 @@ from app.cli import build_parser, main
 from app.config import Settings
 from app.errors import InvalidInput
 from app.service import OrderService
+from workflows.model import OrderState
 from app.tui.forms import quantity_check
 from app.tui.simulate import count_check
 
@@ -84,10 +85,6 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "create", "--id", "", "--item", "WIDGET-1:1", *ADDRESS], "Order id '' is malformed"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", ""], "Payment id '' is malformed"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", "  "], "Payment id '  ' is malformed"),
-        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "nan"], "review window"),
-        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "inf"], "review window"),
-        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "-1"], "review window"),
-        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "0.5"], "between 1 second"),
         (["order", "create", "--item", "WIDGET-1:\uff12", *ADDRESS], "whole number such as 2"),
         (["order", "create", "--item", "WIDGET-1:-1", *ADDRESS], "'WIDGET-1:-1' must be positive"),
         (["order", "create", "--item", "WIDGET-1:-0", *ADDRESS], "must be positive"),
@@ -116,14 +113,57 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "status", "bad;id"], "is malformed"),
         (["order", "audit", "bad;id"], "is malformed"),
         (["order", "list", "--state", "LOST"], "Unknown state"),
-        (["order", "list", "--limit", "0"], "The limit must be between 1 and 1000."),
-        (["order", "list", "--limit", "1" * 20], "The limit must be between 1 and 1000."),
-        (["order", "list", "--offset", "-1"], "The offset must be between 0 and"),
-        (["order", "list", "--offset", "1" * 20], "The offset must be between 0 and"),
     ],
 )
 def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
     assert_refused(*cli(*argv), words)
+
+
+REVIEW_WINDOW = "give a number of seconds from 1 to 2,592,000 (30 days)"
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["order", "list", "--limit", "0"], "argument --limit: give a whole number of orders from 1 to 1,000, not '0'."),
+        (["order", "list", "--limit", "1" * 20], f"argument --limit: give a whole number of orders from 1 to 1,000, not '{'1' * 20}'."),
+        (["order", "list", "--limit", "abc"], "argument --limit: give a whole number of orders from 1 to 1,000, not 'abc'."),
+        (["order", "list", "--offset", "-1"], "argument --offset: give a whole number of orders to skip from 0 to 1,000,000,000, not '-1'."),
+        (["order", "list", "--offset", "1" * 20], "argument --offset: give a whole number of orders to skip from 0 to 1,000,000,000, not"),
+        *(
+            (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", value], f"argument --review-window: {REVIEW_WINDOW}, not '{value}'.")
+            for value in ("nan", "inf", "-1", "0.5", "2592001", "soon")
+        ),
+        (["bench", "--orders", "0"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '0'."),
+        (["bench", "--orders", "-3"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '-3'."),
+        (["bench", "--orders", "1000001"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '1000001'."),
+        (["bench", "--orders", "9" * 20], "argument --orders: give a whole number of orders from 1 to 1,000,000, not"),
+        (["bench", "--concurrency", "0"], "argument --concurrency: give a whole number of orders in flight, 1 or more, not '0'."),
+        (["bench", "--review-wait", "-1"], "argument --review-wait: give a number of seconds, 0 or more, not '-1'."),
+        (["bench", "--order-timeout", "0"], "argument --order-timeout: give a positive number of seconds, not '0'."),
+        (["bench", "--poll-interval", "100"], "argument --poll-interval: give a number of seconds from 0.01 to 10, not '100'."),
+        *(
+            (["bench", f"{flag}={value}"], f"argument {flag}: give ")
+            for flag in ("--review-wait", "--order-timeout", "--poll-interval") for value in ("nan", "inf", "-inf")
+        ),
+        (["logs", "-n", "0"], "argument -n/--lines: give a whole number of lines from 1 to 1,000,000, not '0'."),
+        (["api", "--port", "0"], "argument --port: give a port number between 1 and 65535, not '0'."),
+    ],
+)
+def test_a_number_out_of_range_or_malformed_is_a_usage_error(cli: Run, capsys, argv, said):
+    """`order list --limit 0` and `bench --orders 0` exited 1 ("The limit must be between 1 and
+    1000."), `--limit abc`, `logs -n 0` and `api --port 0` 2: every number the command line
+    cannot take is now a usage error, in one sentence, with --json's document too."""
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"error: {said}") and last.endswith("."), last
+    if argv[0] in ("order", "bench"):  # the commands that take --json
+        with pytest.raises(SystemExit):
+            cli(*argv, "--json")
+        document = json.loads(capsys.readouterr().out)
+        assert document["exit_code"] == 2 and f"Usage error: {said.rstrip('.')}" in document["error"], document
 
 
 @pytest.mark.parametrize(
@@ -368,31 +408,33 @@ def test_ports_unset_or_empty_take_their_defaults():
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize("flag", ["--review-wait", "--order-timeout", "--poll-interval"])
 def test_bench_refuses_a_number_of_seconds_that_is_not_finite(flag, value):
-    args = build_parser().parse_args(["bench", f"{flag}={value}"])
-    with pytest.raises(InvalidInput) as refused:
-        bench_cli._check(args)  # the command itself would bring the stack up
-    assert str(refused.value).startswith(flag)
+    with pytest.raises(SystemExit) as usage:  # before the command, which would bring the stack up
+        build_parser().parse_args(["bench", f"{flag}={value}"])
+    assert usage.value.code == 2
 
 
 @pytest.mark.parametrize("orders", ["0", "-3", "1000001", "99999999999999999999"])
 def test_bench_refuses_an_order_count_out_of_range(orders):
     """99999999999999999999 was taken, and the run went on until it was stopped (a review)."""
-    args = build_parser().parse_args(["bench", "--orders", orders])
-    with pytest.raises(InvalidInput, match=r"^--orders must be between 1 and 1,000,000\.$"):
-        bench_cli._check(args)
+    with pytest.raises(SystemExit) as usage:
+        build_parser().parse_args(["bench", "--orders", orders])
+    assert usage.value.code == 2
+
+
+LONGER = "--order-timeout must be longer than --review-wait, which it includes."
 
 
 @pytest.mark.parametrize("argv", [["--json"], ["--json", "-"]])
 def test_a_bench_refused_with_a_bare_json_is_one_json_document_on_stdout(cli: Run, argv):
     """A bare --json promises only the JSON on stdout; a refusal left it empty (its --json holds
     "-", not True as the order commands' do)."""
-    code, err = cli("bench", "--orders", "0", *argv)
-    assert (code, err) == (1, "--orders must be between 1 and 1,000,000.\n")
-    assert json.loads(cli.out) == {"error": "--orders must be between 1 and 1,000,000.", "exit_code": 1}  # type: ignore[attr-defined]
+    code, err = cli("bench", "--review-wait", "200", *argv)
+    assert (code, err) == (1, f"{LONGER}\n")
+    assert json.loads(cli.out) == {"error": LONGER, "exit_code": 1}  # type: ignore[attr-defined]
 
 
 def test_a_bench_refused_with_json_to_a_file_leaves_stdout_alone(cli: Run, tmp_path):
-    code, err = cli("bench", "--orders", "0", "--json", str(tmp_path / "r.json"))
+    code, err = cli("bench", "--review-wait", "200", "--json", str(tmp_path / "r.json"))
     assert (code, cli.out) == (1, "")  # type: ignore[attr-defined]
 
 
@@ -720,6 +762,7 @@ def test_an_answer_with_characters_the_terminal_cannot_show_is_shown_not_an_apol
 
 
 HUGE = "A" * 5000
+UNKNOWN_STATE = f"Unknown state 'LOST'; use one of {', '.join(state.value for state in OrderState)}."
 
 
 @pytest.mark.parametrize(
@@ -749,7 +792,7 @@ def test_a_refusal_quotes_a_huge_value_cut_short(cli: Run, capsys, argv):
     [
         (["status"], "Could not write: no space left on device."),
         # Its refusal stands, on stderr; the --json document cannot be written.
-        (["order", "list", "--limit", "0", "--json"], "The limit must be between 1 and 1000."),
+        (["order", "list", "--state", "LOST", "--json"], UNKNOWN_STATE),
     ],
 )
 def test_output_that_cannot_be_written_is_said_so(cli: Run, monkeypatch, argv, said):
