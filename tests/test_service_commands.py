@@ -1268,6 +1268,32 @@ async def test_a_namespace_temporal_does_not_have_is_named_not_taken_for_an_orde
         assert service._client is None and service.temporal_unreachable == expected
 
 
+@pytest.mark.parametrize("temporal", [True, "optional"])
+async def test_a_temporal_refusing_the_credentials_at_connect_is_not_said_unreachable(monkeypatch, tmp_path, temporal):
+    """With a TEMPORAL_API_KEY Temporal refuses, every command said "Temporal at … is not
+    reachable; check TEMPORAL_ADDRESS and that the server there is running": it had answered
+    (Client.connect raises its refusal as a RuntimeError, not an RPCError), and the fix is the key."""
+    from tests.test_processes import _RefusingTemporal
+
+    async def create_pool(*_args, **kwargs):
+        return _NoOrderRow()
+
+    monkeypatch.setattr("app.service.Client.connect", _RefusingTemporal(True, "UNAUTHENTICATED").connect)
+    monkeypatch.setattr("app.service.create_pool", create_pool)
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233"})
+    expected = (
+        "Temporal at temporal.example:7233 refused the connection (unauthenticated: Request unauthorized.); check the"
+        " permissions of Temporal's API key or certificate."
+    )
+    if temporal is True:
+        with pytest.raises(StackUnreachable) as refused:  # exit 3 still, as for a namespace it does not have
+            await OrderService.connect(settings, temporal=temporal)
+        assert str(refused.value) == expected
+    else:  # what reads the database answers from it alone, saying why
+        service = await OrderService.connect(settings, temporal=temporal)
+        assert service._client is None and service.temporal_unreachable == expected
+
+
 class _NoOrderStateAttribute:
     """A Temporal brought along on which nobody created the OrderState search attribute."""
 

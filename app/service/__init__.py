@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RetryConfig
 
 from app.config import Settings
-from app.errors import StackUnreachable, postgres_refused
+from app.errors import StackUnreachable, postgres_refused, temporal_refused
 from app.service.commands import OrderCommands
 from app.service.create import (
     NEW_ORDER_ID_FORM,
@@ -103,6 +103,10 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
             except Exception as error:
                 log.warning("event=temporal_unreachable address=%s error=%r", settings.temporal_address, error)
                 unreachable = f"Temporal at {settings.temporal_address} is not reachable; {settings.temporal_remedy}."
+                # It answered, and refused the credentials: the fix is the key, not the address or
+                # the server (exit 3 still, as for a namespace it does not have).
+                if (refused := temporal_refused(error, settings.temporal_address, "the connection")) is not None:
+                    unreachable = str(refused)
                 if temporal != "optional":
                     raise StackUnreachable(unreachable) from None
             else:
