@@ -512,3 +512,20 @@ def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tm
     assert out.rstrip().endswith(
         "Temporal refused the credentials: fix them as its row says, then start what is down with ./start.sh up."
     )
+
+
+async def test_up_with_a_temporal_that_refuses_the_credentials_says_so_at_once(tmp_path, monkeypatch):
+    """`up` asked it for 10 s, then said "Temporal at … did not answer within 10 s; check
+    TEMPORAL_ADDRESS and that the server there is running": it had answered, and no wait helps."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    from app.config import Settings
+    from app.stack.stack import Stack, StackError
+
+    monkeypatch.setattr(Client, "connect", _RefusingTemporal(True, "PERMISSION_DENIED").connect)
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "127.0.0.1:7999"}))
+    with pytest.raises(StackError) as refusal:
+        await asyncio.wait_for(stack._up_temporal(stack.specs(), [], lambda _: None), 5)  # not its 10 s
+    assert str(refusal.value) == f"Temporal {REFUSED_DETAIL.format(how='permission denied')}."

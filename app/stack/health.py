@@ -26,8 +26,8 @@ POLLER_FRESHNESS = timedelta(seconds=90)
 class Check:
     healthy: bool
     detail: str
-    # The server answered and said no (a role, password or database it does not have): waiting
-    # for it cannot help, and `up` says so at once.
+    # The server answered and said no (a role, password or database it does not have; Temporal,
+    # to the credentials): waiting for it cannot help, and `up` says so at once.
     refused: bool = False
 
 
@@ -45,6 +45,7 @@ async def check_temporal(settings: Settings, timeout: float = 3.0):
                 False,
                 f"answered at {settings.temporal_address} and {REFUSED_CREDENTIALS} ({how}); check TEMPORAL_API_KEY"
                 " or the certificate, or the profile in Temporal's configuration",
+                refused=True,
             ), None
         return Check(False, f"no answer at {settings.temporal_address} ({temporal_reason(error, timeout)})"), None
     return Check(True, f"answering at {settings.temporal_address}"), client

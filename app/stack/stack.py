@@ -347,7 +347,9 @@ class Stack:
             last = await check()
             if last.healthy:
                 return
-            if last.refused:  # PostgreSQL answered, and said no: no wait can help
+            if last.refused:  # the server answered, and said no: no wait can help
+                if name == "temporal":  # to the credentials: its detail says which to check
+                    raise StackError(f"Temporal {last.detail}.")
                 fix = f"see {self._where(name)}" if name in specs else "check DATABASE_URL"
                 raise StackError(f"{last.detail}; {fix}.")
             if time.monotonic() > deadline:
