@@ -1,13 +1,15 @@
 """Short timers on the dev server as the stack starts it (app/stack/temporal.py): the timer
 queue's "reader stuck" check stays off.
 
-With timers shifted 50 ms, the queue loads its tasks many times a second, and the check, which
-counts the loads that leave the read position inside the same second, took that for a stuck
-reader about twice a second. Each time it moved that second's timers to a lower-priority
-reader, and some fired seconds to a minute late: the approval's 1 ms pause (OrderWorkflow.
-_updates_on_record) held orders up to 66 s in a knee run (docs/performance.md). The server
-counts every such move in its queue_actions metric; the second case shows that this load makes
-the check fire when it is on, so the first can fail."""
+With timers shifted 50 ms, the queue loads its tasks several times a second, and the check,
+which counts the loads whose last timer is due in the same second, took that for a stuck reader
+about twice a second. Each time it handed that second's timers not yet loaded to a second,
+lower-priority reader, and some fired seconds to a minute late: the approval's 1 ms pause
+(OrderWorkflow._updates_on_record) held orders up to 66 s in a knee run (docs/performance.md).
+The server counts every time the check fires (whether or not it then finds timers to move) in
+its queue_actions metric; the second case shows that this load makes the check fire when it is
+on, so the first can fail. (A server with temporalio/temporal#11554, newer than 1.32, counts
+otherwise, and the second case may then stop firing: a sign the setting is no longer needed.)"""
 
 from __future__ import annotations
 
