@@ -85,6 +85,11 @@ def assert_refused(code: int, err: str, words: str) -> None:
         (["order", "create", "--id", "", "--item", "WIDGET-1:1", *ADDRESS], "Order id '' is malformed"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", ""], "Payment id '' is malformed"),
         (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--payment-id", "  "], "Payment id '  ' is malformed"),
+        # The review window is the order's data: invalid input (exit 1), as the API's 422.
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "nan"], "review window"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "inf"], "review window"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "-1"], "review window"),
+        (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "0.5"], "between 1 second"),
         (["order", "create", "--item", "WIDGET-1:\uff12", *ADDRESS], "whole number such as 2"),
         (["order", "create", "--item", "WIDGET-1:-1", *ADDRESS], "'WIDGET-1:-1' must be positive"),
         (["order", "create", "--item", "WIDGET-1:-0", *ADDRESS], "must be positive"),
@@ -119,9 +124,6 @@ def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
     assert_refused(*cli(*argv), words)
 
 
-REVIEW_WINDOW = "give a number of seconds from 1 to 2,592,000 (30 days)"
-
-
 @pytest.mark.parametrize(
     "argv, said",
     [
@@ -130,10 +132,6 @@ REVIEW_WINDOW = "give a number of seconds from 1 to 2,592,000 (30 days)"
         (["order", "list", "--limit", "abc"], "argument --limit: give a whole number of orders from 1 to 1,000, not 'abc'."),
         (["order", "list", "--offset", "-1"], "argument --offset: give a whole number of orders to skip from 0 to 1,000,000,000, not '-1'."),
         (["order", "list", "--offset", "1" * 20], "argument --offset: give a whole number of orders to skip from 0 to 1,000,000,000, not"),
-        *(
-            (["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", value], f"argument --review-window: {REVIEW_WINDOW}, not '{value}'.")
-            for value in ("nan", "inf", "-1", "0.5", "2592001", "soon")
-        ),
         (["bench", "--orders", "0"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '0'."),
         (["bench", "--orders", "-3"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '-3'."),
         (["bench", "--orders", "1000001"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '1000001'."),
