@@ -61,7 +61,7 @@ async def test_a_refusal_longer_than_the_menu_leaves_in_view_waits_for_a_key_bef
         raise Refused(LONG_REFUSAL)
 
     await tui.guarded("Approve / reject", refused)
-    assert "ord-59b9b3dd)." in out.getvalue()
+    assert "Live dashboard)." in out.getvalue()  # its end, as the TUI says it
     assert bool(pauses) == waits, (pauses, out.getvalue())
 
 

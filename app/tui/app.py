@@ -26,6 +26,7 @@ from app.tui.fitting import select_hint
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_interrupted, health_line, health_summary
 from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, stop_watching_sigint
+from app.tui.sentences import in_the_tui
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState
 
@@ -208,10 +209,9 @@ class Tui:
                 await screen()
             except Back:
                 self.console.print("[dim]Back to the menu.[/]")
-            except Unanswered as error:
-                await pager.say(self.console, Text(error.in_tui(), style="yellow"))
             except OperatorError as error:  # its text may quote an operator's (a name in brackets)
-                await pager.say(self.console, Text(str(error), style="red"))
+                style = "yellow" if isinstance(error, Unanswered) else "red"  # it may still take effect
+                await pager.say(self.console, Text(in_the_tui(error), style=style))
             except Exception as error:
                 if (lost := lost_database(error, self.service.settings if self.service else Settings.from_env())):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)

@@ -189,23 +189,6 @@ def order_summary(
     return order_summary_table(order_id, items, prices, address, compact=True)
 
 
-def said_in_the_tui(unreachable: StackUnreachable, order_id: str) -> StackUnreachable:
-    """The service's sentence for a create the stack did not take, pointing where the TUI's
-    other sentences do: with Temporal stopped after the check before the form, it said "(stopped
-    or swamped: see ./start.sh status)", a command for another shell, where the health line
-    above the menu says what is down. The command line keeps the service's own sentence."""
-    sentence = str(unreachable)
-    for said, in_tui in (
-        (
-            f"check with ./start.sh order status {order_id} once the stack is up (./start.sh status)",
-            "the Live dashboard shows it if it did, once the stack is up (see the health line)",
-        ),
-        ("see ./start.sh status", "see the health line"),
-    ):
-        sentence = sentence.replace(said, in_tui)
-    return StackUnreachable(sentence)
-
-
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
     from app.tui.actions import needed_from_database, needed_from_temporal  # here: actions imports this module
 
@@ -236,8 +219,6 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
         # showed nothing meanwhile.
         with keys_not_echoed(), console.status(f"Creating order {order_id}…  (Ctrl-C stops waiting)"):
             created = await asyncio.shield(creating)
-    except StackUnreachable as unreachable:
-        raise said_in_the_tui(unreachable, order_id) from None
     except asyncio.CancelledError:
         # Not waited for: with PostgreSQL stopped (SIGSTOP) its reads' cancellation waits for
         # the server, and Ctrl-C froze the TUI until it was resumed.
