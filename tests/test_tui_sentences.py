@@ -193,6 +193,31 @@ async def test_an_order_id_typed_that_has_no_row_yet_points_to_the_health_line(
     assert said.endswith(sentence), said
 
 
+async def test_a_simulation_whose_creates_temporal_refuses_points_to_the_health_line(monkeypatch):
+    """Temporal killed after the simulation's check: "2 could not start: Temporal at … is not
+    reachable (down or restarting: see ./start.sh status), so order … was not started"."""
+    from app.tui import simulate
+
+    service_tests._creatable(monkeypatch)
+    monkeypatch.setattr(simulate, "POLL_S", 0.01)
+    answers = iter(["2", False])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(simulate, "ask", ask)
+
+    class _Simulated(_Screens):
+        async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+            return {}
+
+    client = service_tests._DownBeforeTheStart()
+    service = _Simulated(settings=Settings.from_env({}), client=client, pool=service_tests._NoOrderRow())  # type: ignore[arg-type]
+    said = await _shown(service, "Simulate orders", simulate.simulate_orders)
+    assert "2 could not start: Temporal at 127.0.0.1:7233 is not reachable (down or restarting: see the health line)" in said, said
+    assert "./start.sh" not in said, said
+
+
 async def test_a_create_of_an_id_another_create_just_started_points_to_the_tuis_own_screens(monkeypatch):
     """Started by another create between the form's check of the id and this start, with
     Temporal silent on what with: "see it with ./start.sh order status o-7"."""

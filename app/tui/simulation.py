@@ -13,6 +13,7 @@ from typing import Any
 
 from app.errors import OperatorError, StackUnreachable, lost_database
 from app.tui.actions import DatabaseDown, from_database
+from app.tui.sentences import in_the_tui
 from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
 
 log = logging.getLogger("app.tui")
@@ -106,7 +107,7 @@ class Simulation:
                     )
                     self.created_ids.append(order_id)
                 except OperatorError as error:
-                    self.failed_to_start[order_id] = str(error)
+                    self.failed_to_start[order_id] = in_the_tui(error)
                 except asyncio.CancelledError:
                     self.cut_off.add(order_id)
                     raise
