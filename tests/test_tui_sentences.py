@@ -238,3 +238,20 @@ async def test_a_create_of_an_id_another_create_just_started_points_to_the_tuis_
         "Order o-7 already exists, and Temporal did not say with what content; see it on the Live dashboard or in"
         " the Audit log."
     ), said
+
+
+def test_a_simulation_whose_order_worker_stops_midway_points_to_the_health_line():
+    """The line under the bars once the order worker stopped midway said "(none runs, or it is
+    stopped: ./start.sh status says which)", where the same screen's line before the bars says
+    "see the health line"."""
+    from app.tui.simulate import StallWatch
+
+    watch = StallWatch(service=None)
+    watch.no_order_worker = True  # Temporal said so once the simulation stood still
+    console = Console(file=io.StringIO(), width=400, record=True)
+    console.print(watch)
+    said = console.export_text().strip()
+    assert said == (
+        "No order worker is serving (none runs, or it is stopped: see the health line), so the orders wait until"
+        " one does."
+    ), said

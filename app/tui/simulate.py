@@ -64,7 +64,7 @@ class StallWatch:
         if not self.no_order_worker:
             return Group()
         return Text(
-            "No order worker is serving (none runs, or it is stopped: ./start.sh status says which), so the"
+            "No order worker is serving (none runs, or it is stopped: see the health line), so the"
             " orders wait until one does.",
             style="yellow",
         )
