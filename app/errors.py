@@ -56,8 +56,9 @@ class TemporalRefused(OperatorError):
 # Client.connect's own first call (the server's system info) refused: the SDK raises it as a
 # RuntimeError with tonic's Status in Rust's debug text, not as an RPCError ("Failed client
 # connect: `get_system_info` call error after connection: Status { code: PermissionDenied,
-# message: "Request unauthorized.", … }").
-_CONNECT_REFUSED = re.compile(r'\bcode: (PermissionDenied|Unauthenticated), message: "([^"]*)"')
+# message: "Request unauthorized.", … }"), where a quote or a backslash in the message is escaped.
+_CONNECT_REFUSED = re.compile(r'\bcode: (PermissionDenied|Unauthenticated), message: "((?:[^"\\]|\\.)*)"')
+_ESCAPED = re.compile(r'\\(["\\])')  # a quote or a backslash in the message, as Rust's debug text has it
 _REFUSING_CODES = {"PermissionDenied": "permission denied", "Unauthenticated": "unauthenticated"}
 
 
@@ -71,7 +72,8 @@ def credentials_refused(error: BaseException) -> str | None:
             return None
         return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"
     if isinstance(error, RuntimeError) and (found := _CONNECT_REFUSED.search(str(error))):
-        return f"{_REFUSING_CODES[found.group(1)]}: {found.group(2)}"
+        message = _ESCAPED.sub(r"\1", found.group(2))
+        return f"{_REFUSING_CODES[found.group(1)]}: {message}"
     return None
 
 

@@ -483,6 +483,29 @@ async def test_status_says_temporal_refused_the_credentials_rather_than_that_it_
     assert check.detail == REFUSED_DETAIL.format(how=how)
 
 
+# Client.connect's refusals as temporalio 1.35 raises them (tonic's Status in Rust's debug
+# text), from a server answering GetSystemInfo with grpc-status 7 and the message shown.
+_CONNECT_REFUSAL = (
+    "Failed client connect: `get_system_info` call error after connection: Status {{ code: PermissionDenied,{message}"
+    ' metadata: MetadataMap {{ headers: {{"content-type": "application/grpc"}} }}, source: None }}'
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "how"),
+    [
+        (r' message: "Claims \"admin\" missing",', 'permission denied: Claims "admin" missing'),
+        (r' message: "C:\\ refused",', r"permission denied: C:\ refused"),
+    ],
+)
+def test_a_refusal_at_connect_is_read_whole_when_its_message_has_quotes(message, how):
+    """Rust's debug text escapes a quote in the message: the refusal was cut at it, and said
+    "(permission denied: Claims \\)"."""
+    from app.errors import credentials_refused
+
+    assert credentials_refused(RuntimeError(_CONNECT_REFUSAL.format(message=message))) == how
+
+
 def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tmp_path, monkeypatch, capsys):
     """Its last line said "Start what is down with ./start.sh up.", which cannot mend credentials,
     and each worker's row that Temporal was not answering."""
