@@ -57,7 +57,8 @@ class TemporalRefused(OperatorError):
 # RuntimeError with tonic's Status in Rust's debug text, not as an RPCError ("Failed client
 # connect: `get_system_info` call error after connection: Status { code: PermissionDenied,
 # message: "Request unauthorized.", … }"), where a quote or a backslash in the message is escaped.
-_CONNECT_REFUSED = re.compile(r'\bcode: (PermissionDenied|Unauthenticated), message: "((?:[^"\\]|\\.)*)"')
+# An empty message is left out of that text ("Status { code: PermissionDenied, metadata: … }").
+_CONNECT_REFUSED = re.compile(r'\bcode: (PermissionDenied|Unauthenticated),(?: message: "((?:[^"\\]|\\.)*)")?')
 _ESCAPED = re.compile(r'\\(["\\])')  # a quote or a backslash in the message, as Rust's debug text has it
 _REFUSING_CODES = {"PermissionDenied": "permission denied", "Unauthenticated": "unauthenticated"}
 
@@ -70,11 +71,14 @@ def credentials_refused(error: BaseException) -> str | None:
     if isinstance(error, RPCError):
         if error.status not in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED):
             return None
-        return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"
+        return _refusal(error.status.name.lower().replace("_", " "), error.message)
     if isinstance(error, RuntimeError) and (found := _CONNECT_REFUSED.search(str(error))):
-        message = _ESCAPED.sub(r"\1", found.group(2))
-        return f"{_REFUSING_CODES[found.group(1)]}: {message}"
+        return _refusal(_REFUSING_CODES[found.group(1)], _ESCAPED.sub(r"\1", found.group(2) or ""))
     return None
+
+
+def _refusal(code: str, message: str) -> str:
+    return f"{code}: {message}" if message else code
 
 
 def temporal_refused(error: BaseException, address: str, doing: str = "the request") -> TemporalRefused | None:

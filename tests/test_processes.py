@@ -506,6 +506,18 @@ def test_a_refusal_at_connect_is_read_whole_when_its_message_has_quotes(message,
     assert credentials_refused(RuntimeError(_CONNECT_REFUSAL.format(message=message))) == how
 
 
+def test_a_refusal_without_a_message_is_still_a_refusal_of_the_credentials():
+    """tonic's debug text leaves out an empty message ("Status { code: PermissionDenied,
+    metadata: … }"), as a proxy in front of Temporal may send: it was taken for no answer, and
+    `status` said "no answer at …" for a server that had answered."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from app.errors import credentials_refused
+
+    assert credentials_refused(RuntimeError(_CONNECT_REFUSAL.format(message=""))) == "permission denied"
+    assert credentials_refused(RPCError("", RPCStatusCode.UNAUTHENTICATED, b"")) == "unauthenticated"
+
+
 def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tmp_path, monkeypatch, capsys):
     """Its last line said "Start what is down with ./start.sh up.", which cannot mend credentials,
     and each worker's row that Temporal was not answering."""
