@@ -1249,16 +1249,23 @@ async def test_a_namespace_temporal_does_not_have_is_named_not_taken_for_an_orde
     async def connect(*_args, **_kwargs) -> _NoSuchNamespace:
         return _NoSuchNamespace()
 
+    await _connect_says(
+        monkeypatch, tmp_path, temporal, connect,
+        "Temporal at temporal.example:7233 has no namespace 'nope'; check TEMPORAL_NAMESPACE (or the profile"
+        " in Temporal's configuration).",
+    )
+
+
+async def _connect_says(monkeypatch, tmp_path, temporal, connect, expected: str) -> None:
+    """OrderService.connect, with Client.connect as ``connect``, refuses with ``expected`` (exit 3)
+    when it needs Temporal, and keeps it as the reason it has none when Temporal is optional."""
+
     async def create_pool(*_args, **kwargs):
         return _NoOrderRow()
 
     monkeypatch.setattr("app.service.Client.connect", connect)
     monkeypatch.setattr("app.service.create_pool", create_pool)
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233"})
-    expected = (
-        "Temporal at temporal.example:7233 has no namespace 'nope'; check TEMPORAL_NAMESPACE (or the profile"
-        " in Temporal's configuration)."
-    )
     if temporal is True:
         with pytest.raises(StackUnreachable) as refused:
             await OrderService.connect(settings, temporal=temporal)
@@ -1275,23 +1282,11 @@ async def test_a_temporal_refusing_the_credentials_at_connect_is_not_said_unreac
     (Client.connect raises its refusal as a RuntimeError, not an RPCError), and the fix is the key."""
     from tests.test_processes import _RefusingTemporal
 
-    async def create_pool(*_args, **kwargs):
-        return _NoOrderRow()
-
-    monkeypatch.setattr("app.service.Client.connect", _RefusingTemporal(True, "UNAUTHENTICATED").connect)
-    monkeypatch.setattr("app.service.create_pool", create_pool)
-    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "temporal.example:7233"})
-    expected = (
+    await _connect_says(  # exit 3 still, as for a namespace it does not have
+        monkeypatch, tmp_path, temporal, _RefusingTemporal(True, "UNAUTHENTICATED").connect,
         "Temporal at temporal.example:7233 refused the connection (unauthenticated: Request unauthorized.); check the"
-        " permissions of Temporal's API key or certificate."
+        " permissions of Temporal's API key or certificate.",
     )
-    if temporal is True:
-        with pytest.raises(StackUnreachable) as refused:  # exit 3 still, as for a namespace it does not have
-            await OrderService.connect(settings, temporal=temporal)
-        assert str(refused.value) == expected
-    else:  # what reads the database answers from it alone, saying why
-        service = await OrderService.connect(settings, temporal=temporal)
-        assert service._client is None and service.temporal_unreachable == expected
 
 
 class _NoOrderStateAttribute:
