@@ -1,5 +1,6 @@
 """The dev server's command line as the stack builds it (app/stack/temporal.py)."""
 
+import re
 from pathlib import Path
 
 from app.config import Settings
@@ -32,3 +33,14 @@ def test_the_measured_server_settings_are_passed(tmp_path):
 def test_the_metrics_port_is_the_dev_servers_own_choice_unless_one_is_given(tmp_path):
     assert "--metrics-port" not in _command(tmp_path)
     assert _flag_values(_command(tmp_path, ORDER_TRACKER_TEMPORAL_METRICS_PORT="49090"), "--metrics-port") == ["49090"]
+
+
+def test_the_docker_stack_s_dev_server_has_the_same_server_settings():
+    """README: `up --docker` runs Temporal's dev server "with the same server settings".
+    docker-compose.yml had the 50 ms timer shift but not the reader-stuck check off (8a02dfc),
+    the setting that keeps those short timers from firing seconds to a minute late."""
+    compose = (Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text()
+    given = re.findall(r"^\s*- --dynamic-config-value=(\S+)\s*$", compose, re.MULTILINE)
+    assert given == temporal.SERVER_SETTINGS
+    pragmas = re.findall(r"^\s*- --sqlite-pragma=(\S+)\s*$", compose, re.MULTILINE)
+    assert pragmas == temporal.SQLITE_PRAGMAS
