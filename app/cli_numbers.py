@@ -17,14 +17,14 @@ def whole_number(what: str, low: int, high: int | None = None) -> Callable[[str]
     return _number(int, f"a whole number of {what}{span}", low, high)
 
 
-def seconds(low: float = 0, high: float | None = None, *, positive: bool = False, span: str = "") -> Callable[[str], float]:
+def seconds(low: float = 0, high: float | None = None, *, positive: bool = False) -> Callable[[str], float]:
     """A finite number of seconds from ``low`` to ``high`` (None: no bound above), or above 0
-    (``positive``); ``span`` says the range in the refusal when the bounds alone do not."""
+    (``positive``)."""
     if positive:
         return _number(float, "a positive number of seconds", 0, None, above_low=True)
     if high is None:
         return _number(float, f"a number of seconds, {low:g} or more", low, None)
-    return _number(float, f"a number of seconds {span or f'from {low:g} to {high:g}'}", low, high)
+    return _number(float, f"a number of seconds from {low:g} to {high:g}", low, high)
 
 
 def _number(

@@ -945,6 +945,28 @@ async def test_the_tui_offers_to_start_what_is_down_but_not_a_stopped_process(mo
     assert ("Starting cannot help a stopped process" in said) is not offered
 
 
+async def test_the_tui_does_not_offer_to_start_a_temporal_that_refuses_the_credentials(monkeypatch):
+    """Temporal answered and refused the credentials (a wrong TEMPORAL_API_KEY): `status` no
+    longer advises `up` for it, but the TUI still asked "Start what is down?", and a yes failed at
+    once with `up`'s own sentence. Neither starting nor waiting mends credentials."""
+    from app.stack.status import PartStatus, StackStatus
+
+    parts = [
+        PartStatus(
+            "temporal", healthy=False, local=False,
+            detail="answered at temporal.example:7233 and refused the credentials (permission denied: Request"
+            " unauthorized.); check TEMPORAL_API_KEY or the certificate, or the profile in Temporal's configuration",
+        ),
+        PartStatus("postgres", healthy=True, detail="accepting queries", local=True),
+        PartStatus("order-worker", healthy=False, detail="not known: Temporal refused the credentials", local=True),
+    ]
+    status = StackStatus(parts, "temporal.example:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
+
+    asked, said = await _health_with(monkeypatch, status)
+    assert not asked
+    assert "Starting cannot mend refused credentials; fix them as said above." in said
+
+
 @pytest.mark.parametrize(("postgres_detail", "offered"), [(None, False), ("no answer at postgresql://x (refused)", True)])
 async def test_the_tui_does_not_offer_to_start_workers_down_only_because_temporal_is_stopped(
     monkeypatch, postgres_detail, offered

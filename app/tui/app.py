@@ -16,7 +16,7 @@ from app.config import Settings
 from app.errors import OperatorError, Unanswered, lost_database
 from app.service import OrderService
 from app.stack import Stack
-from app.stack.health import is_stopped
+from app.stack.health import is_stopped, refuses_credentials
 from app.stack.processes import running_pid
 from app.stack.stack import SERVERS
 from app.stack_cli import StackFailed, ensure_up
@@ -136,12 +136,16 @@ class Tui:
         # A stopped server (SIGSTOP) takes the workers down with it, and `up` stops at it.
         server_stopped = any(is_stopped(part) for part in down if part.name in SERVERS)
         stopped = bool(down) and all(is_stopped(p) or (server_stopped and p.name not in SERVERS) for p in down)
+        # Temporal answered and said no (as `status` says, `up` cannot mend credentials).
+        refused = any(refuses_credentials(part) for part in down)
         said = [Text(sentence, style="red") for sentence in sentences]
         if stopped:  # `up` refuses a stopped process (it would start a second one beside it)
             said.append(Text("Starting cannot help a stopped process; resume it as said above.", style="yellow"))
+        elif refused:
+            said.append(Text("Starting cannot mend refused credentials; fix them as said above.", style="yellow"))
         # Asked once per outage: a no (or Esc) stands until what is down changes; it was asked
         # again above the menu after every screen.
-        offer = bool(down) and not stopped and self.offered_start != [part.name for part in down]
+        offer = bool(down) and not stopped and not refused and self.offered_start != [part.name for part in down]
         # The answer just given stays in view under all of it: what is down may have changed
         # since the screen's own check, which counted what was said here the last time.
         said_rows = pager.rows(self.console, Group(*said)) if said else 0
