@@ -60,7 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     # A float, checked with the order (exit 1, as the API's 422): the window is the order's data,
     # like its items and address, not a setting of the command (SPEC 2: invalid input).
     create.add_argument(
-        "--review-window", type=float, metavar="SECONDS", help="time allowed for review, up to 30 days (default 24 h)"
+        "--review-window", type=_review_window, metavar="SECONDS",
+        help="time allowed for review, up to 30 days (default 24 h)",
     )
     _json_flag(create)
     create.set_defaults(handler=_create)
@@ -154,6 +155,17 @@ def _address_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------- parsing
+
+
+def _review_window(text: str) -> float:
+    """Only what is no number at all is a usage error, in the words the other numbers use
+    (argparse's own were "invalid float value: 'soon'"); one out of range is checked with the order."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give a number of seconds from 1 to {checks.MAX_REVIEW_WINDOW_S:,} (30 days), not {checks.cut(text)!r}."
+        ) from None
 
 
 def parse_item(text: str) -> OrderItem:

@@ -146,6 +146,11 @@ def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
         ),
         (["logs", "-n", "0"], "argument -n/--lines: give a whole number of lines from 1 to 1,000,000, not '0'."),
         (["api", "--port", "0"], "argument --port: give a port number between 1 and 65535, not '0'."),
+        # Not a number at all: argparse said "invalid float value: 'soon'" (out of range is the order's: exit 1).
+        (
+            ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "soon"],
+            "argument --review-window: give a number of seconds from 1 to 2,592,000 (30 days), not 'soon'.",
+        ),
     ],
 )
 def test_a_number_out_of_range_or_malformed_is_a_usage_error(cli: Run, capsys, argv, said):
