@@ -97,3 +97,29 @@ async def test_the_wait_before_another_shipping_attempt_and_that_attempt_s_child
     assert timers[1:] == ["Wait before shipping attempt 2"]
     child = await workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 2)).describe()
     assert await child.static_summary() == f"Shipping for order {order.order_id} · attempt 2 of 3 · to Springfield, US"
+
+
+async def test_every_signal_update_and_query_says_what_it_does(workflow_env, fakes: FakeActivities):
+    """The Web UI's Signal, Update and Query forms and `temporal workflow metadata` list the
+    handlers by name: approve, reject, cancel, update_address, package_prepared, dispatch_failed,
+    cancel_shipping, status, none saying what it takes or who sends it."""
+    order = an_order(fakes, f"t-{uuid.uuid4().hex[:10]}", address=ADDRESS)
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+
+        async def awaiting() -> bool:
+            return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
+
+        await eventually(awaiting)
+        await handle.signal("approve")
+        await handle.result()
+        child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
+        for workflow_handle in (handle, child):
+            definition = (
+                await workflow_handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+            ).definition
+            handlers = [
+                *definition.signal_definitions, *definition.update_definitions, *definition.query_definitions
+            ]
+            own = [handler for handler in handlers if not handler.name.startswith("__")]
+            assert own and not [handler.name for handler in own if not handler.description], definition.type

@@ -654,7 +654,7 @@ class OrderWorkflow(OrderCommands):
 
     # ----------------------------------------------------------------- signals from the shipping child
 
-    @workflow.signal(name="package_prepared")
+    @workflow.signal(name="package_prepared", description=summaries.PACKAGE_PREPARED_SIGNAL)
     @checked_arguments("package_prepared")
     def package_prepared(self, package_id: str = "") -> None:
         """Sent only by shipping runs that began before the child stopped reporting it (its
@@ -662,7 +662,7 @@ class OrderWorkflow(OrderCommands):
         if self._state == OrderState.PAID:
             self._transition(OrderState.PACKED, "dispatching carrier")
 
-    @workflow.signal(name="dispatch_failed")
+    @workflow.signal(name="dispatch_failed", description=summaries.DISPATCH_FAILED_SIGNAL)
     @checked_arguments("dispatch_failed")
     def dispatch_failed(self, reason: str = "") -> None:
         # The child sends an error's message; a hand-sent NUL would become the order's failure
@@ -675,7 +675,7 @@ class OrderWorkflow(OrderCommands):
 
     # ----------------------------------------------------------------- query
 
-    @workflow.query
+    @workflow.query(description=summaries.ORDER_STATUS_QUERY)
     def status(self) -> OrderStatus:
         """The workflow's own view. Its clocks are the database's once the order has finished;
         before that they are as of the last workflow task (OrderService recomputes them live)."""

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import rules
+    from workflows import summaries
     from activities.order_activities import OrderActivities
     from workflows.model import (
         BEFORE_DECISION_STATES,
@@ -321,7 +322,7 @@ class OrderCommands:
 
     # Updates: validated at once, answered with the outcome.
 
-    @workflow.update(name="approve")
+    @workflow.update(name="approve", description=summaries.APPROVE_UPDATE)
     async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
         self._refuse_on_record("approve", self._decision_refusal(), by, decided_at)
@@ -333,7 +334,7 @@ class OrderCommands:
         if reason := (_text_refusal(name=by) or self._unless_unheard(decided_at, self._decision_refusal())):
             raise _refused(reason)
 
-    @workflow.update(name="reject")
+    @workflow.update(name="reject", description=summaries.REJECT_UPDATE)
     async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
         self._refuse_on_record("reject", self._decision_refusal(), by, decided_at)
@@ -351,7 +352,7 @@ class OrderCommands:
 
     # cancel and update_address take decided_at as approve and reject do; Signals, sent by hand,
     # keep the arguments they had (one sent with more is refused, and a replay must find it so).
-    @workflow.update(name="cancel")
+    @workflow.update(name="cancel", description=summaries.CANCEL_UPDATE)
     async def cancel_update(self, reason: str = "", by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
         self._refuse_on_record("cancel", self._cancel_refusal(), by, decided_at)
@@ -369,7 +370,7 @@ class OrderCommands:
         ):
             raise _refused(refusal)
 
-    @workflow.update(name="update_address")
+    @workflow.update(name="update_address", description=summaries.ADDRESS_UPDATE)
     async def update_address_update(self, address: Address, by: str = "operator", decided_at: str = "") -> str:
         self._update_accepted()
         refusal = self._address_state_refusal() or self._address_changes_used_up()
@@ -449,7 +450,7 @@ class OrderCommands:
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
 
-    @workflow.signal(name="approve")
+    @workflow.signal(name="approve", description=summaries.APPROVE_SIGNAL)
     @checked_arguments("approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := (self._signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
@@ -457,7 +458,7 @@ class OrderCommands:
         else:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
 
-    @workflow.signal(name="reject")
+    @workflow.signal(name="reject", description=summaries.REJECT_SIGNAL)
     @checked_arguments("reject")
     def reject_signal(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
         if refusal := (
@@ -469,7 +470,7 @@ class OrderCommands:
         else:
             self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
 
-    @workflow.signal(name="cancel")
+    @workflow.signal(name="cancel", description=summaries.CANCEL_SIGNAL)
     @checked_arguments("cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
         if refusal := (self._signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
@@ -477,7 +478,7 @@ class OrderCommands:
         else:
             self._request_cancel(reason, by)
 
-    @workflow.signal(name="update_address")
+    @workflow.signal(name="update_address", description=summaries.ADDRESS_SIGNAL)
     @checked_arguments("update_address")
     def update_address_signal(self, address: Address | None = None, by: str = "operator") -> None:
         # A signal handler must never raise: that would fail the workflow task on every retry.

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
-    from workflows import policies
+    from workflows import policies, summaries
     from workflows.model import (
         Address,
         DispatchInput,
@@ -167,7 +167,7 @@ class ShippingWorkflow:
             self._patched,
         )
 
-    @workflow.signal(name="update_address")
+    @workflow.signal(name="update_address", description=summaries.SHIPPING_ADDRESS_SIGNAL)
     @checked_arguments("update_address")
     def update_address(self, address: Address | None = None) -> None:
         if isinstance(address, Address):  # only the parent sends it, with the address it recorded
@@ -175,7 +175,7 @@ class ShippingWorkflow:
         else:
             self._signal_refused("update_address", "The update_address signal needs the new address.")
 
-    @workflow.signal(name="cancel_shipping")
+    @workflow.signal(name="cancel_shipping", description=summaries.CANCEL_SHIPPING_SIGNAL)
     @checked_arguments("cancel_shipping")
     def cancel_shipping(self) -> None:
         self._cancel_requested = True
@@ -185,6 +185,6 @@ class ShippingWorkflow:
             "event=signal_refused workflow_id=%s signal=%s reason=%r", workflow.info().workflow_id, name, reason
         )
 
-    @workflow.query
+    @workflow.query(description=summaries.SHIPPING_STATUS_QUERY)
     def status(self) -> ShippingStatus:
         return ShippingStatus(step=self._step, address=self._address, cancel_requested=self._cancel_requested)
