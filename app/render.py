@@ -342,7 +342,7 @@ def _event_text(entry: dict[str, Any]) -> Fields:
     elif payload.get("reason"):
         refused = kind in ("order_failed", "command_refused", "address_change_refused")
         add(str(payload["reason"]), "red" if refused else "")
-        # Not twice: with no reason given, the reason is "cancelled by operator".
+        # Not twice: with no reason given, the reason is "cancelled by <who>" (OrderService.cancel).
         if kind == "cancel_requested" and payload.get("by") and not payload["reason"].endswith(f"by {payload['by']}"):
             add(f"by {payload['by']}", "dim")
     if kind in SENT_COMMAND_EVENTS:

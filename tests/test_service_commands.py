@@ -222,6 +222,25 @@ async def test_a_command_while_temporal_is_down_says_it_is_not_reachable_not_sto
     assert "health line above the menu" in unanswered.value.in_tui()
 
 
+async def test_a_cancel_without_a_reason_is_cancelled_by_whoever_sent_it():
+    """`order cancel o-1 --by dana` (and every cancel from the TUI, by tui) recorded the reason
+    "cancelled by operator": the audit read "cancel requested  cancelled by operator  by dana"
+    and the order's reason named someone who had not cancelled it."""
+    client = _Client()
+    service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    await service.cancel("o-1", by="dana")
+    await service.cancel("o-2", reason="  ", by="tui")
+    await service.cancel("o-3")
+    await service.cancel("o-4", reason=" changed my mind ", by="dana")
+    reasons = [(name, args[:2]) for name, args in client.sent]
+    assert reasons == [
+        ("cancel", ["cancelled by dana", "dana"]),
+        ("cancel", ["cancelled by tui", "tui"]),
+        ("cancel", ["cancelled by operator", "operator"]),
+        ("cancel", ["changed my mind", "dana"]),
+    ]
+
+
 async def test_a_command_temporal_does_not_answer_to_an_ended_order_says_it_ended(monkeypatch):
     """As with Temporal out of reach: the database's ending is the answer, not Temporal's silence."""
     service = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_OrderRowIn("SHIPPED"))  # type: ignore[arg-type]

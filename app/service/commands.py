@@ -69,7 +69,8 @@ class OrderCommands:
     async def cancel(self, order_id: str, reason: str = "", by: str = "operator", request_id: str | None = None) -> str:
         checks.cancel(order_id, reason, by=by)
         checks.request_id(request_id)
-        args = [reason.strip() or "cancelled by operator", by, _now_iso()]
+        # With no reason, the reason names who cancelled (the audit then says it once: app.render).
+        args = [reason.strip() or f"cancelled by {by}", by, _now_iso()]
         return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled")
 
     async def update_address(
