@@ -49,10 +49,11 @@ async def test_a_create_of_an_order_just_started_with_the_same_content_is_alread
 
 
 @pytest.mark.parametrize(("items", "address", "payment_id", "differs"), [
-    ([OrderItem("SKU-1", 3)], ANN, None, "items"),
-    ([OrderItem("SKU-1", 2)], Address(**{**ANN.__dict__, "street": "2 Elm St"}), None, "address"),
-    ([OrderItem("SKU-1", 2)], ANN, "pay-mine", "payment id"),
-    ([OrderItem("SKU-1", 1)], Address(**{**ANN.__dict__, "city": "Shelbyville"}), None, "items and address"),
+    ([OrderItem("SKU-1", 3)], ANN, None, "different items"),
+    ([OrderItem("SKU-1", 2)], Address(**{**ANN.__dict__, "street": "2 Elm St"}), None, "a different address"),
+    ([OrderItem("SKU-1", 2)], ANN, "pay-mine", "a different payment id"),
+    ([OrderItem("SKU-1", 1)], Address(**{**ANN.__dict__, "city": "Shelbyville"}), None,
+     "different items and a different address"),
 ])
 async def test_a_create_of_an_order_just_started_with_other_content_says_what_differs(
     monkeypatch, items, address, payment_id, differs
@@ -60,7 +61,7 @@ async def test_a_create_of_an_order_just_started_with_other_content_says_what_di
     _creatable(monkeypatch)
     with pytest.raises(Taken) as taken:
         await _service(_StartedAlready("")).create_order(order_id="o-7", items=items, address=address, payment_id=payment_id)
-    assert str(taken.value) == f"Order o-7 already exists with different {differs}; choose another order id."
+    assert str(taken.value) == f"Order o-7 already exists with {differs}; choose another order id."
 
 
 def _recorded(monkeypatch, row: dict) -> None:
@@ -457,10 +458,12 @@ async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_
     status, answer = await _call(
         app, "POST", "/orders", json.dumps({**body, "order_id": "o-7"}).encode(), headers=[(b"idempotency-key", b"key-1")]
     )
-    assert (status, answer["detail"]) == (409, "Order o-7 already exists with different items and payment id; choose another order id.")
+    assert (status, answer["detail"]) == (
+        409, "Order o-7 already exists with different items and a different payment id; choose another order id."
+    )
 
 
-@pytest.mark.parametrize(("window", "differs"), [(None, None), (86400.0, None), (60.0, "review window")])
+@pytest.mark.parametrize(("window", "differs"), [(None, None), (86400.0, None), (60.0, "a different review window")])
 async def test_a_create_of_an_order_just_started_with_another_review_window_is_not_already_created(monkeypatch, window, differs):
     """The review window is part of what a create asks for: sent again with 60 s, an order
     started with the default 24 h was answered 200 "already created", the client told its
@@ -474,7 +477,7 @@ async def test_a_create_of_an_order_just_started_with_another_review_window_is_n
     else:
         with pytest.raises(Taken) as taken:
             await create
-        assert str(taken.value) == f"Order o-7 already exists with different {differs}; choose another order id."
+        assert str(taken.value) == f"Order o-7 already exists with {differs}; choose another order id."
 
 
 # ------------------------------------------------------------- a key sent again with another request
