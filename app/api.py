@@ -396,7 +396,7 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             # The id is the key's, not one the client chose: its reuse with another body is the
             # client's mistake, a 422 as the IETF's Idempotency-Key draft has it.
             raise InvalidInput(
-                f"This Idempotency-Key was sent before with another order ({order_id}, with different {other.differs});"
+                f"This Idempotency-Key was sent before with another order ({order_id}, with {other.said});"
                 " send a new order under a new key."
             ) from None
         if created.already_created:  # a retry: the same answer as the first, but nothing was created now

@@ -454,6 +454,13 @@ async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_
         f"This Idempotency-Key was sent before with another order ({order_id}, with different items); send a new"
         " order under a new key."
     )})
+    # Another address too: "with different items and a different address" (it said "different address").
+    moved = {**body, "address": {**body["address"], "city": "Shelbyville"}}
+    status, answer = await _call(app, "POST", "/orders", json.dumps(moved).encode(), headers=[(b"idempotency-key", b"key-1")])
+    assert (status, answer["detail"]) == (422, (
+        f"This Idempotency-Key was sent before with another order ({order_id}, with different items and a different"
+        " address); send a new order under a new key."
+    ))
     # An order id the client chose keeps its own sentence.
     status, answer = await _call(
         app, "POST", "/orders", json.dumps({**body, "order_id": "o-7"}).encode(), headers=[(b"idempotency-key", b"key-1")]

@@ -42,7 +42,7 @@ def stack(tmp_path, monkeypatch) -> Stack:
         return health.Check(True, "accepting queries")
 
     async def polled(client, task_queue, identity_prefix=""):
-        return health.Check(True, f"1 poller(s) on {task_queue}")
+        return health.Check(True, f"1 poller on {task_queue}")
 
     monkeypatch.setattr(health, "check_temporal", temporal_answers)
     monkeypatch.setattr(health, "check_postgres", postgres_answers)
@@ -94,7 +94,7 @@ def test_a_worker_beating_in_time_is_as_healthy_as_its_pollers(stack, worker):
     liveness.write(stack.liveness_path("order-worker"), pid=worker, at=time.monotonic() - liveness.BEAT_INTERVAL_S)
     part = order_worker(stack)
     assert part.healthy is True
-    assert part.detail == "1 poller(s) on order-tq"
+    assert part.detail == "1 poller on order-tq"
 
 
 def test_a_beat_left_by_an_earlier_worker_is_not_read_as_the_silence_of_this_one(stack, worker):

@@ -85,9 +85,9 @@ class OtherContent(Taken):
 
     def __init__(self, order_id: str, differs: list[str]) -> None:
         self.differs = " and ".join(differs)
-        # "with different items and a different address", not "with different address".
-        said = " and ".join("different items" if name == "items" else f"a different {name}" for name in differs)
-        super().__init__(f"Order {order_id} already exists with {said}; choose another order id.")
+        # "different items and a different address", not "different address".
+        self.said = " and ".join("different items" if name == "items" else f"a different {name}" for name in differs)
+        super().__init__(f"Order {order_id} already exists with {self.said}; choose another order id.")
 
 
 @dataclass

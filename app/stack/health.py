@@ -110,7 +110,7 @@ async def check_pollers(client, task_queue: str, identity_prefix: str = "", time
     ]
     if not live:
         return Check(False, f"no worker polling {task_queue}")
-    return Check(True, f"{len(live)} poller(s) on {task_queue}")
+    return Check(True, f"{len(live)} poller{'' if len(live) == 1 else 's'} on {task_queue}")
 
 
 GONE = "gone"  # _state of a process that no longer exists
