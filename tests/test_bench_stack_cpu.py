@@ -34,7 +34,14 @@ def test_cpu_per_order_by_part_leaves_out_a_part_restarted_during_the_run():
     before = {"temporal": Sample(10, 5.0), "order-worker": Sample(11, 2.0), "postgres": Sample(12, 1.0), BENCH: Sample(1, 0.5)}
     after = {"temporal": Sample(10, 8.0), "order-worker": Sample(13, 0.4), "postgres": Sample(12, 1.6), BENCH: Sample(1, 0.6)}
     cpu = per_order(before, after, 100)
-    assert cpu == {"stack_ms_per_order": 36.0, "by_part": {"temporal": 30.0, "postgres": 6.0}, "bench_ms_per_order": 1.0}
+    assert cpu == {
+        "stack_ms_per_order": 36.0, "by_part": {"temporal": 30.0, "postgres": 6.0}, "bench_ms_per_order": 1.0,
+        "left_out": ["order-worker"],  # and said so: the figure is smaller than what the stack spent
+    }
+    # A part started during the run, or gone by its end, is left out too.
+    assert per_order(before, {**after, "order-worker": Sample(11, 2.5)}, 100)["left_out"] == []
+    del after["postgres"]
+    assert per_order(before, after, 100)["left_out"] == ["order-worker", "postgres"]
     assert per_order(before, after, 0) is None
     assert per_order({BENCH: Sample(1, 0.5)}, {BENCH: Sample(1, 0.6)}, 100) is None  # nothing of the stack here
 
@@ -49,3 +56,8 @@ def test_the_report_shows_it():
     console = Console(width=200, record=True)
     console.print(summary_table(summary))
     assert "36 ms (temporal 30, postgres 6; the bench itself 1)" in console.export_text()
+    summary["cpu"]["left_out"] = ["order-worker"]
+    console = Console(width=200, record=True)
+    console.print(summary_table(summary))
+    text = console.export_text()
+    assert "36 ms (temporal 30, postgres 6; the bench itself 1; not counted: order-worker, restarted or stopped during the run)" in text

@@ -59,6 +59,8 @@ def summary_table(summary: dict) -> Table:
     if cpu := summary.get("cpu"):
         parts = ", ".join(f"{name} {_fmt(ms)}" for name, ms in cpu["by_part"].items())
         bench = f"; the bench itself {_fmt(cpu['bench_ms_per_order'])}" if cpu.get("bench_ms_per_order") is not None else ""
+        if left_out := cpu.get("left_out"):  # else the figure looks like the whole stack's
+            bench += f"; not counted: {', '.join(left_out)}, restarted or stopped during the run"
         rows.append(("stack CPU per order", f"{_fmt(cpu['stack_ms_per_order'], ' ms')} ({parts}{bench})"))
     if summary.get("not_started"):
         rows.append(("could not be started", _fmt(summary["not_started"])))

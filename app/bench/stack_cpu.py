@@ -80,4 +80,6 @@ def per_order(before: dict[str, Sample], after: dict[str, Sample], orders: int) 
         "stack_ms_per_order": round(sum(by_part.values()), 1),
         "by_part": by_part,
         "bench_ms_per_order": ms(BENCH) if BENCH in same else None,
+        # Restarted (a new pid), started or gone during the run: the total is short of them.
+        "left_out": sorted(name for name in {*before, *after} if name not in same and name != BENCH),
     }
