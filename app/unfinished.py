@@ -131,7 +131,7 @@ def left_unfinished(stall: Stall, state: str, payment: dict, order_id: str, temp
     if stall.closed == "gone":
         return (
             f"its workflow no longer exists in Temporal (deleted, or past the namespace's retention) while the"
-            f" order is {state}, so nothing will finish it: settle it by hand."
+            f" order is {state}, so nothing will move it on: settle it by hand."
         )
     if stall.closed is not None:
         why = f"its workflow {_CLOSED_HOW.get(stall.closed, f'closed ({stall.closed})')}"
@@ -144,6 +144,6 @@ def left_unfinished(stall: Stall, state: str, payment: dict, order_id: str, temp
     charged = payment.get("status") == "CHARGED" and state != OrderState.DISPATCHED.value
     money = f"; payment {payment.get('payment_id')} is still charged" if charged else ""
     return (
-        f"{why} while the order is {state}, so nothing will finish it{money}: go on from where it stopped with"
+        f"{why} while the order is {state}, so nothing will move it on{money}: go on from where it stopped with"
         f" {reset_command(order_id, temporal_address, stall.reset_event_id)}, or settle it by hand."
     )

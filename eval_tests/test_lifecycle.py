@@ -327,7 +327,7 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
     )
     assert status["warning"].startswith(
         f"Order {order_id} will not finish: its workflow was terminated outside the order tracker"
-        " while the order is AWAITING_APPROVAL, so nothing will finish it: go on from where it stopped with"
+        " while the order is AWAITING_APPROVAL, so nothing will move it on: go on from where it stopped with"
         f" {temporal_cli()} workflow reset --address {stack.settings.temporal_address} -w order-{order_id}"
         f" --type LastWorkflowTask --reason 'resume order {order_id}', or settle it by hand."
     ), status["warning"]

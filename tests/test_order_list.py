@@ -185,7 +185,7 @@ class _Temporal:
     (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.COMPLETED), None, "The workflow did not answer"),
     (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.TERMINATED),
      "Order o-1 will not finish: its workflow was terminated outside the order tracker while the order is PACKED,"
-     " so nothing will finish it; payment pay-o-1 is still charged", None),
+     " so nothing will move it on; payment pay-o-1 is still charged", None),
     # No answer: not asked again (that doubled the wait).
     (_Temporal(RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")), None, "The workflow did not answer"),
 ])
@@ -236,7 +236,7 @@ async def test_status_of_an_order_waiting_for_a_child_that_ended_with_an_earlier
     assert status["warning"] == (
         "Order o-1 will not finish: its workflow waits for shipping workflow shipping-o-1-1, which is TERMINATED"
         " (closed with an earlier run of the order's workflow, which a reset to its last workflow task cannot bring"
-        " back) while the order is PACKED, so nothing will finish it; payment pay-o-1 is still charged: go on from"
+        " back) while the order is PACKED, so nothing will move it on; payment pay-o-1 is still charged: go on from"
         f" where it stopped with {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-1 --event-id 13"
         " --reason 'resume order o-1', or settle it by hand."
     )

@@ -768,7 +768,7 @@ def _child_started_by_task(task: int) -> list:
         # Terminated from outside while PAID: the old answer was "already PAID; nothing can change it now".
         ("TERMINATED", PAID,
          "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
-         " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
+         " is PAID, so nothing will move it on; payment pay-9 is still charged: go on from where it stopped with"
          f" {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-9 --type LastWorkflowTask"
          " --reason 'resume order o-9', or settle it by hand."),
         # Its shipping child ended with it: a reset to the last task would wait for that child for
@@ -776,17 +776,17 @@ def _child_started_by_task(task: int) -> list:
         # which the CLI requires).
         (("TERMINATED", _child_started_by_task(13)), PAID,
          "Order o-9 cannot change: its workflow was terminated outside the order tracker while the order"
-         " is PAID, so nothing will finish it; payment pay-9 is still charged: go on from where it stopped with"
+         " is PAID, so nothing will move it on; payment pay-9 is still charged: go on from where it stopped with"
          f" {temporal_cli()} workflow reset --address 127.0.0.1:7233 -w order-o-9 --event-id 13"
          " --reason 'resume order o-9', or settle it by hand."),
         ("FAILED", None, "Order o-9 cannot change: its workflow failed (its history in the Temporal Web UI says why)"
-         " while the order is not recorded yet, so nothing will finish it: go on from"),
+         " while the order is not recorded yet, so nothing will move it on: go on from"),
         # The carrier has it: charged is right, so no word of the money.
         ("TIMED_OUT", {**PAID, "state": "DISPATCHED"},
-         "Order o-9 cannot change: its workflow timed out while the order is DISPATCHED, so nothing will finish it: go on"),
+         "Order o-9 cannot change: its workflow timed out while the order is DISPATCHED, so nothing will move it on: go on"),
         # Gone from Temporal (deleted, or past retention), the row still there: it said "There is no order o-9".
         (None, PAID, "Order o-9 cannot change: its workflow no longer exists in Temporal (deleted, or past the"
-         " namespace's retention) while the order is PAID, so nothing will finish it: settle it by hand."),
+         " namespace's retention) while the order is PAID, so nothing will move it on: settle it by hand."),
         (None, None, "There is no order o-9."),
         ("COMPLETED", {**PAID, "state": "SHIPPED"}, "Order o-9 is already SHIPPED; nothing can change it now."),
         # Completed a moment after the row was read: an order's workflow completes once its row is final.
