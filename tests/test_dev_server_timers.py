@@ -105,7 +105,7 @@ async def test_short_timers_under_load_stay_with_the_queue_s_main_reader(tmp_pat
             await asyncio.gather(
                 *(
                     client.execute_workflow(ShortTimers.run, 40, id=f"timers-{n}-{uuid.uuid4().hex[:6]}", task_queue=queue)
-                    for n in range(4)
+                    for n in range(6)
                 )
             )
         moved = _stuck_actions(metrics)
