@@ -52,15 +52,19 @@ def _summary(metadata) -> str:
     return DataConverter.default.payload_converter.from_payload(metadata.summary, str)
 
 
+async def _awaiting_review(handle) -> None:
+    async def awaiting() -> bool:
+        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
+
+    await eventually(awaiting)
+
+
 async def test_the_review_timer_the_shipping_child_and_the_current_step_are_named(workflow_env, fakes: FakeActivities):
     order = an_order(fakes, f"t-{uuid.uuid4().hex[:10]}", address=ADDRESS, review_window_seconds=90)
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        async def awaiting() -> bool:
-            return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-        await eventually(awaiting)
+        await _awaiting_review(handle)
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         assert metadata.current_details == "**State:** AWAITING_APPROVAL\n\n**Step:** awaiting review"
         await handle.signal("approve")
@@ -83,10 +87,7 @@ async def test_the_wait_before_another_shipping_attempt_and_that_attempt_s_child
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        async def awaiting() -> bool:
-            return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-        await eventually(awaiting)
+        await _awaiting_review(handle)
         await handle.signal("approve")
         assert (await handle.result()).shipping_attempts == 2
     timers = [
@@ -107,10 +108,7 @@ async def test_every_signal_update_and_query_says_what_it_does(workflow_env, fak
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        async def awaiting() -> bool:
-            return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-        await eventually(awaiting)
+        await _awaiting_review(handle)
         await handle.signal("approve")
         await handle.result()
         child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))

@@ -84,7 +84,6 @@ class OtherContent(Taken):
     not a retry of the one that made it."""
 
     def __init__(self, order_id: str, differs: list[str]) -> None:
-        self.differs = " and ".join(differs)
         # "different items and a different address", not "different address".
         self.said = " and ".join("different items" if name == "items" else f"a different {name}" for name in differs)
         super().__init__(f"Order {order_id} already exists with {self.said}; choose another order id.")

@@ -145,9 +145,7 @@ class Stack:
             self._part("temporal", _on_another_port(specs, "temporal", temporal_check), specs, pids),
         ]
         for name, (_module, queue) in WORKERS.items():
-            check = await self._check_worker(
-                client, name, queue, pids.get(name), health.refuses_credentials(temporal_check)
-            )
+            check = await self._check_worker(client, name, queue, pids.get(name), temporal_check.refused)
             parts.append(self._part(name, check, specs, pids))
         return StackStatus(
             parts=parts,

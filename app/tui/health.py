@@ -58,9 +58,10 @@ def health_summary(status: Any) -> Text:
 def health_interrupted() -> Text:
     """The health line when Ctrl-C stopped its check (seconds long with a server stopped): the
     menu came with no line above it. One line, cut at the edge."""
-    text = Text.assemble(("? ", "yellow"), ("Health check interrupted (Ctrl-C); it is read again after the next screen.", "yellow"))
-    text.no_wrap, text.overflow = True, "ellipsis"
-    return text
+    return Text(
+        "? Health check interrupted (Ctrl-C); it is read again after the next screen.",
+        style="yellow", no_wrap=True, overflow="ellipsis",
+    )
 
 
 def down_parts(status: Any) -> list[str]:
