@@ -118,6 +118,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         updates_recorded_when_accepted=True,
         patches_in_input=True,
         first_step_without_pause=True,
+        transient_states_unwritten=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

@@ -20,6 +20,7 @@ FLAGS = (
     "updates_recorded_when_accepted",
     "patches_in_input",
     "first_step_without_pause",
+    "transient_states_unwritten",
 )
 
 

@@ -1724,7 +1724,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     cold start while the first step heartbeat (tests/test_updates_on_record.py); v13-late-refusal/
     commands sent with decided_at and refused on record; v14-late-address-refusal/ late address
     changes refused on record (late-address-refusal-on-record), one of them from a real stack
-    whose order worker was stopped (SIGSTOP) while a cancel and then the change were sent."""
+    whose order worker was stopped (SIGSTOP) while a cancel and then the change were sent; v15/
+    every scenario (and those of tests/test_updates_on_record.py and test_state_attribute.py)
+    once VALIDATED, APPROVED and DISPATCHED stopped writing the OrderState search attribute of
+    their own (OrderInput.transient_states_unwritten)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1759,9 +1762,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v13) >= 16, "the v13-late-refusal histories are missing"
     v14 = sorted((HISTORY_DIR / "v14-late-address-refusal").glob("*.json.gz"))
     assert len(v14) >= 7, "the v14-late-address-refusal histories are missing"
+    v15 = sorted((HISTORY_DIR / "v15").glob("*.json.gz"))
+    assert len(v15) >= 147, "the v15 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14 + v15
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

@@ -156,6 +156,15 @@ class OrderInput:
     # ("[TMPRL1100] ... Missing associated machine for LocalActivity(1)", tests/histories/
     # sdk-bugs). Versioned like updates_on_record; OrderService sets it.
     first_step_without_pause: bool = False
+    # VALIDATED, APPROVED and DISPATCHED write no OrderState search attribute of their own: the
+    # step that ends each (or the order's ending) comes in the same workflow task, and Temporal
+    # publishes the attribute only when the task completes, so the next state's write replaced
+    # theirs unseen (two UpsertWorkflowSearchAttributes events in one task, three times an
+    # order). Such a state is written only if the task can end while the order is in it: its
+    # step goes on as a regular activity (something is down), the order winds up, or the
+    # workflow fails (OrderWorkflow._transition). Versioned like updates_on_record; OrderService
+    # sets it.
+    transient_states_unwritten: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

@@ -73,6 +73,11 @@ with workflow.unsafe.imports_passed_through():
 # A retry policy's maximum_attempts is an int32.
 MAX_LOCAL_ATTEMPTS = 2**31 - 1
 
+# Each is ended, in the same workflow task, by the step that follows it (OrderInput.
+# transient_states_unwritten): VALIDATED by the review's start, APPROVED by the charge,
+# DISPATCHED by MarkShipped.
+TRANSIENT_STATES = frozenset({OrderState.VALIDATED, OrderState.APPROVED, OrderState.DISPATCHED})
+
 
 @dataclass
 class _OrderEnded(Exception):
@@ -88,6 +93,7 @@ class OrderWorkflow(OrderCommands):
     def __init__(self, input: OrderInput) -> None:
         self._order = input
         self._state = OrderState.RECEIVED
+        self._state_unwritten = False  # the OrderState search attribute is a transient state behind
         self._step_text = ""
         self._step = "receiving order"
         self._address = input.address
@@ -163,14 +169,17 @@ class OrderWorkflow(OrderCommands):
 
     async def _process(self) -> None:
         try:
-            await self._receive()
-            await self._validate()
-            await self._review()
-            await self._charge()
-            await self._ship()
-            await self._mark_shipped()
-        except _OrderEnded as ended:
-            await self._end(ended)
+            try:
+                await self._receive()
+                await self._validate()
+                await self._review()
+                await self._charge()
+                await self._ship()
+                await self._mark_shipped()
+            except _OrderEnded as ended:
+                await self._end(ended)
+        finally:  # a step that failed for good fails the workflow in the state it was in
+            self._write_state_attribute()
 
     def _cancel_from_temporal(self) -> None:
         """Like the operator's cancel: honoured at the next step (with a refund if paid), or
@@ -404,6 +413,7 @@ class OrderWorkflow(OrderCommands):
 
     async def _end(self, ended: _OrderEnded) -> None:
         """Compensate what was done, then record the ending."""
+        self._write_state_attribute()  # winding up can take more than this workflow task
         self._ending = ended.state
         self._failure_reason = ended.reason
         await self._audit_owed_first()
@@ -516,12 +526,27 @@ class OrderWorkflow(OrderCommands):
                 "event=state_transition order_id=%s from=%s to=%s", self._order.order_id, self._state.value, state.value
             )
             self._state = state
-            workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(state.value)])
+            self._state_unwritten = True
+            if not (self._order.transient_states_unwritten and state in TRANSIENT_STATES):
+                self._write_state_attribute()
         self._step = self._step if step is None else step  # either way: the details show the new state
 
+    def _write_state_attribute(self) -> None:
+        """The OrderState search attribute, if a transient state left it behind (OrderInput.
+        transient_states_unwritten). Called at points of the process's own path (and by
+        _transition), never from another coroutine's wait, so that how many writes a history has
+        never depends on how a task's events were split between activations."""
+        if self._state_unwritten:
+            self._state_unwritten = False
+            workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(self._state.value)])
+
     async def _business_step(self, activity: Callable, arg: Any) -> Any:
+        """One of the process's own steps (the bookkeeper runs none): a step that goes on as a
+        regular activity ends the workflow task, so the state it acts in is written first."""
         await self._updates_on_record()
-        return await run_step(activity, arg, policies.BUSINESS_STEP, self._local_attempts(), self._patched)
+        return await run_step(
+            activity, arg, policies.BUSINESS_STEP, self._local_attempts(), self._patched, self._write_state_attribute
+        )
 
     async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
         await self._updates_on_record()

@@ -59,11 +59,13 @@ async def run_step(
     step: policies.Step,
     local_attempts: int = 0,
     patched: Callable[[str], bool] = workflow.patched,
+    before_server: Callable[[], None] | None = None,
 ) -> Any:
     """A step as a local activity with bounded attempts (``local_attempts``, 0: the step's own);
     once they run out without a failure for good (something is down), as a regular activity
     that the server retries for as long as it takes (policies.py, SERVER_RETRY). ``patched``:
-    how the workflow asks for a patch (OrderWorkflow._patched)."""
+    how the workflow asks for a patch (OrderWorkflow._patched); ``before_server``: called just
+    before the regular activity is scheduled (the workflow task ends there)."""
     local_attempts = local_attempts or step.local_attempts
     try:
         return await workflow.execute_local_activity_method(
@@ -79,6 +81,8 @@ async def run_step(
             "event=step_retried_on_server workflow_id=%s activity=%s local_attempts=%d last_error=%r",
             workflow.info().workflow_id, getattr(activity, "__name__", activity), local_attempts, failure_message(error),
         )
+    if before_server is not None:
+        before_server()
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=step.server_start_to_close, retry_policy=policies.SERVER_RETRY
     )

@@ -191,6 +191,7 @@ class OrderCreation:
             updates_recorded_when_accepted=True,
             patches_in_input=True,
             first_step_without_pause=True,
+            transient_states_unwritten=True,
         )
         amount = sum(products[item.sku] * item.quantity for item in items)  # as ReceiveOrder prices it
         started: bool | None = False  # None: unknown, Temporal did not say
