@@ -9,6 +9,7 @@ import logging
 import socket
 
 from app.checks import cut
+from app.cli_numbers import plain_whole
 from app.config import Settings, debug_to_stderr
 from app.errors import OperatorError
 from app.logging_setup import configure_logging
@@ -40,13 +41,10 @@ def _host(text: str) -> str:
 
 
 def _port_number(text: str) -> int:
-    """--port as ORDER_TRACKER_API_PORT is read: one out of range reached bind() as an
-    OverflowError, and the operator got the unexpected-error apology."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
+    """--port in plain decimal, as every number of the command line ("80_80" was 8080): one out
+    of range reached bind() as an OverflowError, and the operator got the unexpected-error apology."""
+    port = plain_whole(text)
+    if port is None or not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"give a port number between 1 and 65535, not {text!r}.")
     return port
 

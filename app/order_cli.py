@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -157,15 +158,22 @@ def _address_arguments(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------- parsing
 
 
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
 def _review_window(text: str) -> float:
     """Only what is no number at all is a usage error, in the words the other numbers use
-    (argparse's own were "invalid float value: 'soon'"); one out of range is checked with the order."""
-    try:
-        return float(text)
-    except ValueError:
+    (argparse's own were "invalid float value: 'soon'"); one out of range is checked with the order.
+    Plain decimal only, as every number of the command line ("6_0" was 60); "nan" and "inf" are
+    out of range, the order's to refuse."""
+    number = cli_numbers.plain_decimal(text)
+    if number is None and _NOT_FINITE.fullmatch(text):
+        number = float(text)
+    if number is None:
         raise argparse.ArgumentTypeError(
             f"give a number of seconds from 1 to {checks.MAX_REVIEW_WINDOW_S:,} (30 days), not {checks.cut(text)!r}."
-        ) from None
+        )
+    return number
 
 
 def parse_item(text: str) -> OrderItem:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app import render
+from app.cli_numbers import whole_number
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
 from app.stack.health import is_stopped, on_another_port, refuses_credentials
@@ -62,13 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _line_count(text: str) -> int:
     """-n, checked here: tail takes "-5" as 5 and answers a long number with its own error."""
-    number = text.strip()
-    digits = number[1:] if number[:1] == "+" else number
-    if 0 < len(digits) <= len(str(MAX_LOG_LINES)) and all("0" <= ch <= "9" for ch in digits):
-        if 1 <= int(digits) <= MAX_LOG_LINES:
-            return int(digits)
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    raise argparse.ArgumentTypeError(f"give a whole number of lines from 1 to {MAX_LOG_LINES:,}, not {shown!r}.")
+    return whole_number("lines", 1, MAX_LOG_LINES)(text)
 
 
 async def ensure_up(console: Console | None = None) -> object:

@@ -151,6 +151,30 @@ def test_bad_input_is_refused_before_connecting(cli: Run, argv, words):
             ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "soon"],
             "argument --review-window: give a number of seconds from 1 to 2,592,000 (30 days), not 'soon'.",
         ),
+        # What int() and float() read but an operator does not write: `--offset 1_0` skipped 10 orders.
+        *(
+            (["order", "list", "--offset", text], f"argument --offset: give a whole number of orders to skip from 0 to 1,000,000,000, not {text!r}.")
+            for text in ("1_0", " 10", "10 ", "\uff11\uff10", "\u0661", "10.0", "1e1", "0x10", "+-5", "+")
+        ),
+        (["order", "list", "--limit", "5\n"], "argument --limit: give a whole number of orders from 1 to 1,000, not '5\\n'."),
+        (["bench", "--orders", "2_0"], "argument --orders: give a whole number of orders from 1 to 1,000,000, not '2_0'."),
+        (["bench", "--concurrency", "\uff15"], "argument --concurrency: give a whole number of orders in flight, 1 or more, not '\uff15'."),
+        (["logs", "-n", "1_0"], "argument -n/--lines: give a whole number of lines from 1 to 1,000,000, not '1_0'."),
+        (["logs", "-n", " 5"], "argument -n/--lines: give a whole number of lines from 1 to 1,000,000, not ' 5'."),
+        (["api", "--port", "80_80"], "argument --port: give a port number between 1 and 65535, not '80_80'."),
+        (["api", "--port", " 8080"], "argument --port: give a port number between 1 and 65535, not ' 8080'."),
+        (["api", "--port", "\uff18\uff10"], "argument --port: give a port number between 1 and 65535, not '\uff18\uff10'."),
+        *(
+            (["bench", "--order-timeout", text], f"argument --order-timeout: give a positive number of seconds, not {text!r}.")
+            for text in ("1_0", " 5", "5 ", "1e2", "\uff15", "0x1p3", "infinity")
+        ),
+        *(
+            (
+                ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", text],
+                f"argument --review-window: give a number of seconds from 1 to 2,592,000 (30 days), not {text!r}.",
+            )
+            for text in ("6_0", " 60", "60 ", "6e1", "\uff16\uff10")
+        ),
     ],
 )
 def test_a_number_out_of_range_or_malformed_is_a_usage_error(cli: Run, capsys, argv, said):
@@ -181,12 +205,26 @@ def test_a_number_out_of_range_or_malformed_is_a_usage_error(cli: Run, capsys, a
         ["order", "status", "ord-1"],
         ["order", "audit", "ord-1"],
         ["order", "list", "--state", "paid", "--limit", "1000", "--offset", "5"],
+        ["order", "list", "--limit", "+3", "--offset", "007"],  # a sign, leading zeros: still plain decimal
+        ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "90.5"],
+        ["order", "create", "--item", "WIDGET-1:1", *ADDRESS, "--review-window", "+90."],
     ],
 )
 def test_good_input_with_the_stack_down_is_unreachable(cli: Run, argv):
     code, err = cli(*argv)
     assert code == 3, err
     assert "is not reachable; start the stack with ./start.sh up." in err and "Traceback" not in err
+
+
+def test_the_numbers_of_the_command_line_are_read_in_plain_decimal():
+    """A sign and leading zeros are plain decimal; what they read is the number written."""
+    parse = build_parser().parse_args
+    bench = parse(["bench", "--orders", "+20", "--concurrency", "05", "--review-wait", ".5", "--order-timeout", "30.25"])
+    assert (bench.orders, bench.concurrency, bench.review_wait, bench.order_timeout) == (20, 5, 0.5, 30.25)
+    assert parse(["logs", "-n", "+7"]).lines == 7
+    assert parse(["api", "--port", "08080"]).port == 8080
+    listing = parse(["order", "list", "--limit", "+3", "--offset", "-0"])
+    assert (listing.limit, listing.offset) == (3, 0)
 
 
 def test_a_payment_id_past_64_characters_is_refused_naming_the_limit_and_shortened(cli: Run):
