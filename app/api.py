@@ -7,18 +7,20 @@ import asyncio
 import contextlib
 import email.message
 import logging
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from typing import Annotated, Any, AsyncIterator, Awaitable, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api_body_limit import BodyLimit
 from app import checks
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
+from app.cli_numbers import plain_whole
 from app.errors import (
     InvalidInput, NotFound, NotYetRecorded, OperatorError, Refused, StackUnreachable, Taken, TemporalRefused,
     lost_database, temporal_refused,
@@ -150,6 +152,17 @@ class CommandOut(BaseModel):
         " and the order records it and goes on once PostgreSQL answers again (as the CLI and the TUI warn); a"
         " cancel or an address change answers only once the database has it",
     )
+
+
+def _plain_whole(value: Any) -> Any:
+    """A query's number in plain decimal, as the command line reads it: pydantic also took
+    "1_0" as 10, " 5" and "10.0"; refused as "abc" is."""
+    if isinstance(value, str) and plain_whole(value) is None:
+        raise PydanticCustomError("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+    return value
+
+
+PlainWhole = Annotated[int, BeforeValidator(_plain_whole)]
 
 
 class _In(BaseModel):
@@ -355,8 +368,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     async def list_orders(
         request: Request,
         state: str | None = None,
-        limit: int = Query(50, description=f"1 to {MAX_PAGE_SIZE}"),
-        offset: int = Query(0, description=f"0 to {MAX_OFFSET}"),
+        limit: Annotated[PlainWhole, Query(description=f"1 to {MAX_PAGE_SIZE}")] = 50,
+        offset: Annotated[PlainWhole, Query(description=f"0 to {MAX_OFFSET}")] = 0,
     ) -> dict[str, Any]:
         # Bounds are the service's (app.checks), refused with its sentence like every other input.
         page, _counts = await read(request, svc(request).order_page(state=state, limit=limit, offset=offset))

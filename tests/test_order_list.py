@@ -286,6 +286,18 @@ async def test_the_api_refuses_a_page_out_of_bounds_in_the_cli_s_words(tmp_path,
     assert service.pool.pages == []  # nothing reached the database
 
 
+@pytest.mark.parametrize("query", ["offset=1_0", "limit=%205", "limit=5%20", "limit=10.0", "offset=%EF%BC%91", "limit=abc"])
+async def test_the_api_reads_a_page_in_plain_decimal_as_the_cli_does(tmp_path, query):
+    """`offset=1_0` skipped 10 orders, `limit=10.0` served 10: pydantic reads what int() does and more."""
+    service = a_service(tmp_path)
+    app = create_app(service)
+    app.state.service = service
+    name = query.partition("=")[0]
+    detail = f"{name}: Input should be a valid integer, unable to parse string as an integer."
+    assert await _get(app, "/orders", query) == (422, {"detail": detail})
+    assert service.pool.pages == []
+
+
 async def test_the_largest_page_is_served(tmp_path):
     service = a_service(tmp_path)
     app = create_app(service)
