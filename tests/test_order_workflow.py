@@ -378,6 +378,20 @@ async def test_an_early_approval_overtaken_by_a_cancel_is_still_on_record_before
     assert fakes.calls["RecordEvent"][0].event_type == CANCEL_REQUESTED_EVENT
 
 
+async def test_a_cancel_signal_with_no_reason_names_who_sent_it(workflow_env, fakes):
+    """Sent by hand (`temporal workflow signal --name cancel`) with no reason, the cancel read
+    "cancelled by operator" whoever it named; the CLI, the TUI and the API say "cancelled by <by>"."""
+    order = an_order(fakes, oid())
+    signal_during(workflow_env, fakes, "ValidateOrder", order, "cancel", "", "dana")
+    async with workers(workflow_env, fakes):
+        result = await finish(await start_order(workflow_env, fakes, order))
+    assert (result.state, result.failure_reason) == (OrderState.CANCELLED, "cancelled by dana")
+    event = fakes.calls["RecordEvent"][0]
+    assert event.event_type == CANCEL_REQUESTED_EVENT
+    assert (event.payload["reason"], event.payload["by"]) == ("cancelled by dana", "dana")
+    assert fakes.calls["FinishOrder"][-1].reason == "cancelled by dana"
+
+
 async def test_an_early_approval_of_an_order_that_then_fails_validation_is_on_record(workflow_env, fakes):
     order = an_order(fakes, oid())
     signal_during(workflow_env, fakes, "ReceiveOrder", order, "approve", "early-bird")

@@ -260,7 +260,10 @@ class OrderCommands:
         )
 
     def _request_cancel(self, reason: str, by: str, decided_at: str = "") -> None:
-        self._cancel_reason = reason or "cancelled by operator"
+        # With no reason, who cancelled is the reason, as OrderService.cancel words it (a Signal
+        # sent by hand read "cancelled by operator" whoever it named). Only activities' input
+        # changes, never a command: histories replay as recorded.
+        self._cancel_reason = reason or f"cancelled by {by}"
         workflow.logger.info(
             "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
         )
