@@ -759,6 +759,26 @@ async def test_a_simulation_whose_database_goes_away_still_says_what_it_did(monk
     assert "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in text
 
 
+async def test_a_simulation_whose_database_goes_away_says_the_tui_offers_to_start_it(monkeypatch):
+    """Its remedy as the TUI says it (app.tui.sentences): "start the stack with ./start.sh up"."""
+    from app.tui import simulate
+
+    class _DatabaseGoesAwayHere(_DatabaseGoesAway):
+        settings = SimpleNamespace(
+            database_url_redacted="postgresql://postgres@127.0.0.1:5433/orders",
+            database_remedy="start the stack with ./start.sh up",
+        )
+
+    _simulation_answers(monkeypatch, ["5", False], poll_s=0.01)
+    out = io.StringIO()
+    await asyncio.wait_for(simulate.simulate_orders(_DatabaseGoesAwayHere(), Console(file=out, width=200)), 5)
+    text = " ".join(out.getvalue().split())
+    assert (
+        "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the"
+        " stack when the TUI offers to, or from another shell with ./start.sh up."
+    ) in text, text
+
+
 async def test_a_simulation_is_drawn_afresh_when_the_terminal_is_resized(monkeypatch):
     """Narrowed during a simulation, the terminal rewrapped the bars drawn for the old width and
     the redraw left pieces of them above the new ones ("⠏ started ━━━ 0/20 0:" / "00:00")."""

@@ -663,6 +663,8 @@ async def test_the_dashboard_says_when_postgresql_stops_answering_and_recovers_b
     text = out.getvalue()
     assert "is not answering;" in text and "Retrying…" in text
     assert ORDERS[0]["order_id"] in text.split("Retrying…", 1)[1]  # shown again after the outage
+    # Its remedy as the TUI says it (app.tui.sentences), not "start the stack with ./start.sh up".
+    assert "start the stack when the TUI offers to" in " ".join(text.split()), text
 
 
 async def test_ctrl_c_while_a_command_waits_says_it_was_sent_and_may_still_apply():

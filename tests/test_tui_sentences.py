@@ -255,3 +255,56 @@ def test_a_simulation_whose_order_worker_stops_midway_points_to_the_health_line(
         "No order worker is serving (none runs, or it is stopped: see the health line), so the orders wait until"
         " one does."
     ), said
+
+
+@pytest.mark.parametrize("client", [service_tests._UpdateDropped, _TaskFailingAfterTheCheck, _TaskFailing])
+async def test_a_workflow_task_failing_names_the_log_command_as_one_for_another_shell(monkeypatch, client):
+    """"(an order worker stopped, or an error in its log: ./start.sh logs order-worker)": a command
+    for another shell, said as if the TUI were one."""
+    _answered(monkeypatch, ["o-7", "", True])
+    service = _Screens(settings=Settings.from_env({}), client=client(), pool=_NoRow())  # type: ignore[arg-type]
+    said = await _shown(service, "Cancel order", actions.cancel_order)
+    assert (
+        "its workflow tasks keep failing or timing out (an order worker stopped, or an error in its log, which"
+        " ./start.sh logs order-worker shows from another shell);"
+    ) in said, said
+
+
+async def test_a_command_accepted_while_postgresql_is_gone_says_the_tui_offers_to_start_it(monkeypatch):
+    """"answers again (start the stack with ./start.sh up)": the TUI asks "Start what is down?"
+    back at the menu, and says "from another shell" when it names ./start.sh up itself."""
+    _answered(monkeypatch, ["o-7", "", True])
+    service = _Screens(
+        settings=Settings.from_env({}), client=service_tests._AcceptedClient(), pool=service_tests._LostPool()  # type: ignore[arg-type]
+    )
+    said = await _shown(service, "Cancel order", actions.cancel_order)
+    assert (
+        "answers again (start the stack when the TUI offers to, or from another shell with ./start.sh up);"
+    ) in said, said
+
+
+@pytest.mark.parametrize("part", ["PostgreSQL at 127.0.0.1:5433", "Temporal at 127.0.0.1:7233"])
+def test_a_part_out_of_reach_says_the_tui_offers_to_start_it(part):
+    """Settings._local_remedy's "start the stack with ./start.sh up", as a screen shows it."""
+    from app.errors import StackUnreachable
+    from app.tui.sentences import in_the_tui
+
+    said = in_the_tui(StackUnreachable(f"{part} is not reachable; start the stack with ./start.sh up."))
+    assert said == (
+        f"{part} is not reachable; start the stack when the TUI offers to, or from another shell with ./start.sh up."
+    ), said
+
+
+async def test_a_screen_whose_database_goes_away_says_the_tui_offers_to_start_it():
+    """A connection refused under a screen (Tui.guarded) said "PostgreSQL at … is not answering;
+    start the stack with ./start.sh up."."""
+
+    async def screen(service: Any, console: Any) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    service = _Screens(settings=Settings.from_env({}), client=None, pool=_NoRow())  # type: ignore[arg-type]
+    said = await _shown(service, "Live dashboard", screen)
+    assert said == (
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the stack when the TUI"
+        " offers to, or from another shell with ./start.sh up."
+    ), said

@@ -219,7 +219,7 @@ class Tui:
             except Exception as error:
                 if (lost := lost_database(error, self.service.settings if self.service else Settings.from_env())):
                     log.warning("event=tui_database_lost screen=%r", label, exc_info=True)
-                    await pager.say(self.console, Text(str(lost), style="red"))
+                    await pager.say(self.console, Text(in_the_tui(lost), style="red"))
                     return
                 log.exception("event=tui_screen_failed screen=%r", label)
                 sorry = "Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli)."

@@ -28,6 +28,7 @@ from app.errors import StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.actions import short_id
 from app.tui.health import health_line, health_summary
+from app.tui.sentences import in_the_tui
 from app.waiting import within
 from app.render import clock_text, last_error_text, packed, plural, state_pieces, state_style, state_text
 from workflows.model import PROCESSING_BUDGET_S, OrderState
@@ -385,7 +386,7 @@ async def run_dashboard(
                     database_lost = True
                     # First, so that the crop at the screen's bottom takes rows of the old view, not
                     # this; no health line, which was read before the outage and would contradict it.
-                    live.update(Group(Text(f"{lost} Retrying…", style="red"), shown), refresh=True)
+                    live.update(Group(Text(f"{in_the_tui(lost)} Retrying…", style="red"), shown), refresh=True)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(done.wait(), REFRESH_S)
     finally:

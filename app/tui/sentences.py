@@ -1,6 +1,7 @@
 """The service's sentences as the TUI says them: the command line's point to commands for
 another shell (./start.sh status, ./start.sh order status ID), the TUI's to what it shows: the
-health line above the menu, the Live dashboard and the Audit log."""
+health line above the menu, the Live dashboard and the Audit log. What only a shell does (the
+logs) is named as a command for another one, as the TUI's "Left down" line names ./start.sh up."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ IN_THE_TUI = tuple((re.compile(said), in_tui) for said, in_tui in (
     (rf"\(\./start\.sh order status {_ORDER_ID}\)", r"(see order \1 on the Live dashboard)"),
     (r"check the stack with \./start\.sh status", "see the health line"),
     (r"see \./start\.sh status", "see the health line"),
+    # WORKFLOW_TASKS_FAILING (app.service.temporal_errors); a stopped worker is on the health line
+    # right after, and naming it too took a sixth line at 80 columns (a key to press).
+    (
+        r"\(an order worker stopped, or an error in its log: \./start\.sh logs order-worker\)",
+        "(an order worker stopped, or an error in its log, which ./start.sh logs order-worker shows from another shell)",
+    ),
+    # Settings._local_remedy: back at the menu the TUI asks "Start what is down?" (once an outage).
+    (
+        r"start the stack with \./start\.sh up",
+        "start the stack when the TUI offers to, or from another shell with ./start.sh up",
+    ),
 ))
 
 

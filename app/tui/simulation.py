@@ -116,7 +116,7 @@ class Simulation:
                     # start. It ended the screen, with no word of the orders already started.
                     if (lost := lost_database(error, self.service.settings)) is None:
                         raise
-                    self.failed_to_start[order_id] = str(lost)
+                    self.failed_to_start[order_id] = in_the_tui(lost)
 
         await asyncio.gather(*(create(order_id) for order_id in self.order_ids))
 
