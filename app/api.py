@@ -362,7 +362,11 @@ def create_app(service: OrderService | None = None) -> FastAPI:
     @app.get("/catalog", responses=_errors())
     async def catalog(request: Request) -> list[dict[str, Any]]:
         products = await read(request, svc(request).catalog())
-        return [{"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in products]
+        # Exact money beside the cents, as `order catalog --json` and every amount give it.
+        return [
+            {"sku": p.sku, "name": p.name, "price_cents": p.price_cents, "price": format_cents(p.price_cents)}
+            for p in products
+        ]
 
     @app.get("/orders", responses=_errors(422))
     async def list_orders(

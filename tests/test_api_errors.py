@@ -225,6 +225,26 @@ async def test_a_created_order_answers_with_its_amount_as_exact_money():
     assert (answer["amount"], answer["amount_cents"], answer["state"]) == ("59.97", 5997, "RECEIVED")
 
 
+async def test_the_catalog_answers_with_its_prices_as_exact_money():
+    """GET /catalog gave only price_cents, while `order catalog --json` gives price as "8.99"
+    beside it, as every amount is given (an operator comparing the CLI's and the API's answers)."""
+    from db.queries import Product
+
+    class _Lists(_Troubled):
+        async def catalog(self) -> list[Product]:
+            return [Product("CABLE-USB", "USB-C cable, 1 m", 899), Product("DOOHICKEY", "Doohickey", 12000)]
+
+    service = _Lists(RuntimeError("not reached"))
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, answer = await _call(app, "GET", "/catalog")
+    assert status == 200
+    assert answer == [
+        {"sku": "CABLE-USB", "name": "USB-C cable, 1 m", "price_cents": 899, "price": "8.99"},
+        {"sku": "DOOHICKEY", "name": "Doohickey", "price_cents": 12000, "price": "120.00"},
+    ]
+
+
 async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     """The SDK reports a call's own rpc_timeout as CANCELLED "Timeout expired" (Temporal
     stopped with SIGSTOP): it was the 500 for a bug."""
