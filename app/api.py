@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from activities import rules
 from app.api_body_limit import BodyLimit
 from app import checks
 from app.checks import MAX_OFFSET, MAX_PAGE_SIZE, MAX_REQUEST_ID, cut
@@ -395,6 +396,9 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         request: Request, response: Response, body: CreateOrderIn, key: str | None = Depends(idempotency_key)
     ) -> CreatedOut:
         service = svc(request)
+        # Only an omitted payment id gets the default pay-<id>: a blank one is refused, as in the CLI.
+        if body.payment_id is not None and not body.payment_id.strip():
+            raise InvalidInput(rules.payment_id_problem(body.payment_id))
         if body.order_id is not None:  # only an omitted id gets a new one: "" is refused as malformed, as in the CLI
             order_id = body.order_id
         else:  # a retry under the same key is the same order (answered as already created)

@@ -245,6 +245,25 @@ async def test_the_catalog_answers_with_its_prices_as_exact_money():
     ]
 
 
+@pytest.mark.parametrize("payment_id", ["", "   "])
+async def test_a_blank_payment_id_is_refused_as_the_cli_refuses_it(payment_id):
+    """POST /orders with "payment_id": "" started an order under the default pay-<id>, while
+    `order create --payment-id ''` refuses it as malformed (and the API refuses "order_id": "")."""
+
+    class _Creates(_Troubled):
+        async def create_order(self, **order: Any) -> Any:
+            raise AssertionError(f"started an order with payment id {order['payment_id']!r}")
+
+    service = _Creates(RuntimeError("not reached"))
+    app = create_app(service)  # type: ignore[arg-type]
+    app.state.service = service
+    status, answer = await _call(app, "POST", "/orders", json.dumps({**ORDER, "payment_id": payment_id}).encode())
+    assert (status, answer) == (
+        422,
+        {"detail": f"Payment id {payment_id!r} is malformed: use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit."},
+    )
+
+
 async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     """The SDK reports a call's own rpc_timeout as CANCELLED "Timeout expired" (Temporal
     stopped with SIGSTOP): it was the 500 for a bug."""
