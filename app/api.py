@@ -50,6 +50,8 @@ STATUS_BY_ERROR = {
 # Pydantic's kinds of "not an object" where the schema wants one ("Input should be a valid
 # dictionary or object to extract fields from").
 NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+# GET /orders's page bounds, refused in the sentence of one out of range when they are no number.
+PAGE_BOUNDS = {"limit": (1, MAX_PAGE_SIZE), "offset": (0, MAX_OFFSET)}
 
 
 def sent_as_json(content_type: str | None) -> bool:
@@ -293,6 +295,13 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
             return JSONResponse({"detail": "The request needs a JSON body."}, status_code=422)
         where = ".".join(cut(str(part)) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        if tuple(first.get("loc", ()))[:1] == ("query",) and where in PAGE_BOUNDS:
+            # It was Pydantic's "limit: Input should be a valid integer, unable to parse string as an integer."
+            low, high = PAGE_BOUNDS[where]
+            given = cut(str(first.get("input", "")))
+            return JSONResponse(
+                {"detail": f"The {where} must be a whole number between {low} and {high}, not {given!r}."}, status_code=422
+            )
         if first.get("type") == "extra_forbidden":
             return JSONResponse({"detail": f"The request has a field this API does not know: {where}."}, status_code=422)
         if first.get("type") in NOT_AN_OBJECT:

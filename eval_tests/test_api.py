@@ -234,7 +234,7 @@ def test_a_request_that_does_not_fit_the_schema_gets_one_sentence_and_what_the_c
         assert code == 422 and isinstance(answer["detail"], str), answer
         assert answer["detail"].startswith(f"{where}: ") and answer["detail"].count(".") >= 1, answer
     code, answer = call(api, "GET", "/orders?limit=abc")
-    assert code == 422 and answer["detail"].startswith("limit: "), answer
+    assert (code, answer) == (422, {"detail": "The limit must be a whole number between 1 and 1000, not 'abc'."})
     code, answer = call(api, "POST", "/orders", {"order_id": "", "items": [item], "address": ADDRESS})
     assert code == 422 and "malformed" in answer["detail"], answer
 

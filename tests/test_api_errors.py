@@ -264,6 +264,23 @@ async def test_a_blank_payment_id_is_refused_as_the_cli_refuses_it(payment_id):
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        (b"limit=abc", "The limit must be a whole number between 1 and 1000, not 'abc'."),
+        (b"limit=1.5", "The limit must be a whole number between 1 and 1000, not '1.5'."),
+        (b"limit=", "The limit must be a whole number between 1 and 1000, not ''."),
+        (b"offset=ten", "The offset must be a whole number between 0 and 1000000000, not 'ten'."),
+    ],
+)
+async def test_a_page_bound_that_is_not_a_number_is_refused_in_a_sentence(query, detail):
+    """GET /orders?limit=abc answered Pydantic's "limit: Input should be a valid integer, unable
+    to parse string as an integer.", while limit=0 is "The limit must be between 1 and 1000."
+    and the CLI names the flag and its range."""
+    status, answer = await _call(_app(RuntimeError("not reached")), "GET", "/orders", query=query)
+    assert (status, answer) == (422, {"detail": detail})
+
+
 async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     """The SDK reports a call's own rpc_timeout as CANCELLED "Timeout expired" (Temporal
     stopped with SIGSTOP): it was the 500 for a bug."""
