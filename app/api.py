@@ -54,6 +54,24 @@ NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
 PAGE_BOUNDS = {"limit": (1, MAX_PAGE_SIZE), "offset": (0, MAX_OFFSET)}
 
 
+def _quantity_problem(error: dict[str, Any], body: Any) -> str | None:
+    """An item's quantity that is no whole number (1.5, "2", true), in the words of one that is
+    not positive: it was Pydantic's "items.0.quantity: Input should be a valid integer."."""
+    loc = tuple(error.get("loc", ()))
+    if len(loc) != 4 or loc[:2] != ("body", "items") or loc[3] != "quantity":
+        return None
+    if not str(error.get("type")).startswith("int_"):
+        return None
+    try:
+        sku = body["items"][loc[2]]["sku"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(sku, str):
+        return None
+    given = rules.quoted(error.get("input"))
+    return f"The quantity of {rules.quoted(sku.strip().upper())} must be a positive whole number, not {given}."
+
+
 def sent_as_json(content_type: str | None) -> bool:
     """Whether FastAPI reads a body with this Content-Type as JSON: application/json or
     application/*+json (as fastapi.routing does). A body without one is not read as JSON
@@ -295,6 +313,8 @@ def create_app(service: OrderService | None = None) -> FastAPI:
         if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
             return JSONResponse({"detail": "The request needs a JSON body."}, status_code=422)
         where = ".".join(cut(str(part)) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+        if (quantity := _quantity_problem(first, error.body)) is not None:
+            return JSONResponse({"detail": quantity}, status_code=422)
         if tuple(first.get("loc", ()))[:1] == ("query",) and where in PAGE_BOUNDS:
             # It was Pydantic's "limit: Input should be a valid integer, unable to parse string as an integer."
             low, high = PAGE_BOUNDS[where]

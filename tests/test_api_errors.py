@@ -281,6 +281,20 @@ async def test_a_page_bound_that_is_not_a_number_is_refused_in_a_sentence(query,
     assert (status, answer) == (422, {"detail": detail})
 
 
+@pytest.mark.parametrize(
+    ("quantity", "shown"), [(1.5, "1.5"), ("2", "'2'"), (True, "True"), (1e30, "1e+30")],
+)
+async def test_a_quantity_that_is_not_a_whole_number_is_refused_naming_its_sku(quantity, shown):
+    """"quantity": 1.5 answered Pydantic's "items.0.quantity: Input should be a valid integer.",
+    while -1 is "The quantity of 'WIDGET-1' must be a positive whole number, not -1." and the CLI
+    says "must be a whole number such as 2"."""
+    body = {**ORDER, "items": [{"sku": "gadget-2", "quantity": 1}, {"sku": "widget-1", "quantity": quantity}]}
+    status, answer = await _call(_app(RuntimeError("not reached")), "POST", "/orders", json.dumps(body).encode())
+    assert (status, answer) == (
+        422, {"detail": f"The quantity of 'WIDGET-1' must be a positive whole number, not {shown}."}
+    )
+
+
 async def test_a_call_to_temporal_that_timed_out_is_503_not_a_bug():
     """The SDK reports a call's own rpc_timeout as CANCELLED "Timeout expired" (Temporal
     stopped with SIGSTOP): it was the 500 for a bug."""
