@@ -66,6 +66,11 @@ def _line_count(text: str) -> int:
     return whole_number("lines", 1, MAX_LOG_LINES)(text)
 
 
+# What Ctrl-C while the stack starts leaves said (`up`, and the TUI starting it): the parts
+# started so far run on.
+UP_INTERRUPTED = "Stopped: the stack may be partly up; see ./start.sh status (./start.sh down stops what runs)."
+
+
 async def ensure_up(console: Console | None = None) -> object:
     """Start the stack if it is not up (for `up`, the TUI and the benchmark; the API only checks it)."""
     console = console or Console(stderr=True)
@@ -86,7 +91,7 @@ async def _up(args: argparse.Namespace) -> int:
         return _docker(["up", "-d", "--build", "--wait"])
     console = Console(stderr=True)
     began = time.monotonic()
-    args.on_interrupt = "Stopped: the stack may be partly up; see ./start.sh status (./start.sh down stops what runs)."
+    args.on_interrupt = UP_INTERRUPTED
     status = await ensure_up(console)
     took = time.monotonic() - began
     out = Console()

@@ -31,6 +31,10 @@ async def _tui(args: argparse.Namespace) -> int:
         raise NotATerminal(
             "The TUI needs an interactive terminal; without one, use the order commands (./start.sh order --help)."
         )
+    from app.stack_cli import UP_INTERRUPTED
     from app.tui.app import run_tui
 
-    return await run_tui()
+    # Ctrl-C while the TUI starts the stack says what `up` says then; from the menu on, the TUI
+    # takes Ctrl-C itself.
+    args.on_interrupt = UP_INTERRUPTED
+    return await run_tui(on_up=lambda: setattr(args, "on_interrupt", None))

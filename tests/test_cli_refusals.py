@@ -389,6 +389,24 @@ def test_ctrl_c_before_a_command_is_sent_is_only_interrupted(cli: Run, monkeypat
     assert cli("order", "approve", "ord-1") == (130, "Interrupted.\n")
 
 
+def test_ctrl_c_while_the_tui_starts_the_stack_says_what_up_says(cli: Run, monkeypatch):
+    """`./start.sh` with the stack down, stopped with Ctrl-C while it started the stack: only
+    "Interrupted.", though what had started went on running (without its watchdog), where
+    `./start.sh up` stopped so says that the stack may be partly up and how to see and stop it."""
+    terminal = SimpleNamespace(isatty=lambda: True)
+    monkeypatch.setattr("app.tui_cli.sys", SimpleNamespace(stdin=terminal, stdout=terminal))
+
+    async def starting(*_args, **_kwargs) -> None:
+        signal.raise_signal(signal.SIGINT)  # while the parts start
+        await asyncio.Event().wait()
+        raise AssertionError("not interrupted")
+
+    monkeypatch.setattr("app.tui.app.ensure_up", starting)
+    assert cli("tui") == (
+        130, "Stopped: the stack may be partly up; see ./start.sh status (./start.sh down stops what runs).\n"
+    )
+
+
 def test_a_reader_that_goes_away_is_not_an_error(cli: Run, monkeypatch):
     """`./start.sh order list --json | head -1`: the pipe closes while we write."""
 

@@ -51,8 +51,9 @@ def main_menu(entries: list[tuple[str, Any]], pointed: int, **prompt_options: An
 
 
 class Tui:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, on_up: Callable[[], None] | None = None) -> None:
         self.console = console
+        self.on_up = on_up  # called once the stack is up (Ctrl-C no longer stops its start)
         self.service: OrderService | None = None
         self.remembered: dict[str, Any] = {}  # the last address typed, offered again
         self.last_pick = 0  # the menu opens on the entry picked last (approving one order after another)
@@ -91,6 +92,8 @@ class Tui:
             down = [part for part in (await Stack().status()).parts if not part.healthy]
             if not down or any(part.name in SERVERS or not is_stopped(part) for part in down):
                 raise
+        if self.on_up is not None:
+            self.on_up()
         self.service = await OrderService.connect()
         try:
             while True:
@@ -261,5 +264,5 @@ class Tui:
         await run_dashboard(self.service, self.console, None if state == ALL_STATES else state)
 
 
-async def run_tui(console: Console | None = None) -> int:
-    return await Tui(console or Console(highlight=False)).run()
+async def run_tui(console: Console | None = None, on_up: Callable[[], None] | None = None) -> int:
+    return await Tui(console or Console(highlight=False), on_up).run()
