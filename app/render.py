@@ -117,7 +117,9 @@ def status_panel(status: dict[str, Any]) -> "OrderPanel":
         error.append(f" ({last_error.get('why') or 'a later attempt succeeded'})")
     grid.add_row("Last error", error)
     grid.add_row("Processing", clock_text(status))
-    grid.add_row("Review wait", f"{status.get('review_seconds') or 0:.1f}s")
+    review = status.get("review_seconds") or 0
+    # In minutes and hours too past a minute: the review window is 24 h ("86399.9s").
+    grid.add_row("Review wait", f"{review:.1f}s" + (f" ({_span(review)})" if review >= 60 else ""))
     if status.get("failure_reason"):
         grid.add_row("Reason", Text(status["failure_reason"], style="red"))
     if status.get("tracking_number"):

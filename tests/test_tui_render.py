@@ -479,6 +479,18 @@ def test_order_status_shows_the_last_error_whole_where_it_has_room_to_wrap():
     assert f"ChargePayment: {message}" in text and "…" not in text
 
 
+def test_order_status_says_a_long_review_wait_in_minutes_and_hours_too():
+    """"Review wait  495.7s", and "86399.9s" for an order near the end of its 24 h window: the
+    operator did the division (the pick lists say "8m ago")."""
+    from app.render import status_panel
+
+    status = {"order_id": "ord-1", "state": "AWAITING_APPROVAL", "step": "awaiting review", "items": [],
+              "amount_cents": 100, "payment": {}, "retries": 0}
+    assert "Review wait  1.6s" in render(status_panel({**status, "review_seconds": 1.6}), height=40)
+    assert "Review wait  495.7s (8 min 15 s)" in render(status_panel({**status, "review_seconds": 495.7}), height=40)
+    assert "Review wait  86399.9s (23 h 59 min)" in render(status_panel({**status, "review_seconds": 86399.9}), height=40)
+
+
 def test_counts_of_one_are_singular_in_the_status_the_audit_and_the_counts():
     """It said "Retries 1 (1 failed attempts)" and "1 attempts, ... 1 retries"."""
     from app.render import page_line, status_panel
