@@ -290,7 +290,8 @@ async def _create(args: argparse.Namespace) -> int:
         _emit(args, document, lambda c: c.print(
             f"Order [bold]{created.order_id}[/] was already created with these items, address and payment id"
             f" (workflow {created.workflow_id}); nothing new was started, and it is {created.state} now."
-            + (f" {waiting}" if worker_running is False else ""),
+            + (f" {waiting}" if worker_running is False else "")
+            + (f"\n[yellow]{escape(created.note)}[/]" if created.note else ""),  # as the first create said it
             soft_wrap=True,
         ))
         return 0

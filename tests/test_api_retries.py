@@ -191,6 +191,35 @@ def test_order_create_of_an_order_already_created_says_so_and_exits_0(monkeypatc
         )
 
 
+def test_order_create_of_an_order_already_created_keeps_its_note(monkeypatch, capsys):
+    """Run again, `order create` of an order to a country the carrier does not serve dropped the
+    warning it gave the first time, while --json (and the API) still carry it as the note."""
+    import asyncio
+
+    from app import order_cli
+    from app.cli import build_parser
+
+    note = "ACME Freight does not deliver to AQ: unless the address changes before dispatch, the order will fail."
+    again = CreatedOrder(
+        order_id="o-1", workflow_id="order-o-1", payment_id="pay-o-1", amount_cents=5997, state="AWAITING_APPROVAL",
+        already_created=True, note=note,
+    )
+
+    async def connect(**kwargs: Any) -> _ServiceCreating:
+        return _ServiceCreating(again)
+
+    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    args = build_parser().parse_args([
+        "order", "create", "--id", "o-1", "--item", "SKU-1:1", "--name", "Ann", "--street", "1 Main St",
+        "--city", "Springfield", "--postal-code", "12345", "--country", "AQ",
+    ])
+    assert asyncio.run(order_cli._create(args)) == 0
+    assert " ".join(capsys.readouterr().out.split()) == (
+        "Order o-1 was already created with these items, address and payment id (workflow order-o-1);"
+        f" nothing new was started, and it is AWAITING_APPROVAL now. {note}"
+    )
+
+
 class _RecordingCreates:
     """A service that records the order ids it is asked to create."""
 
