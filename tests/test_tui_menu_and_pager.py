@@ -895,6 +895,43 @@ async def test_an_order_whose_start_was_in_doubt_counts_once_when_its_row_appear
     ]
 
 
+async def test_an_approval_temporal_did_not_take_is_left_to_review_not_said_to_be_sent():
+    """Temporal stopped (SIGSTOP) during a simulation: the approvals were not sent (Temporal was
+    silent for the check before each), yet the summary said "20 approvals were sent and may still
+    take effect", and the orders, resumed, sat in review with nobody told to approve them."""
+    from app.errors import Unanswered
+    from app.tui.simulation import Simulation
+    from app.tui.simulation_summary import summary_lines
+
+    class _Silent:
+        """Silent for the check before each approval: the first ones say so after its 3 s, the
+        ones sent again are cut off by the stop while they wait for it."""
+
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def approve(self, order_id: str, by: str) -> str:
+            self.asked.append(order_id)
+            if self.asked.count(order_id) > 1:
+                await asyncio.Event().wait()
+            raise Unanswered(order_id, "approve", False, 3.0, temporal="127.0.0.1:7233")
+
+    sim = Simulation(service=_Silent(), n=2, auto_approve=True)
+    sim.created_ids = ["s-1", "s-2"]
+    sim.states = dict.fromkeys(sim.created_ids, "AWAITING_APPROVAL")
+    await asyncio.gather(*(sim._approve(order_id) for order_id in sim.created_ids))
+    again = [asyncio.ensure_future(sim._approve(order_id)) for order_id in sim.created_ids]
+    await asyncio.sleep(0)  # both sent again, waiting for Temporal
+    sim.stop(temporal_silent=True)
+    for task in again:
+        task.cancel()
+    await asyncio.gather(*again, return_exceptions=True)
+    assert [line.plain for line in summary_lines(sim, 2, 4.0, stopped=True)][1:] == [
+        "Still running 2: AWAITING_APPROVAL 2",
+        "2 orders await review in the Approve / reject menu.",
+    ]
+
+
 def test_an_approval_answered_is_not_also_said_to_be_pending_while_the_rows_lag():
     """With PostgreSQL stopped the rows still said AWAITING_APPROVAL, and the summary read "17
     approved" and "17 approvals were sent and may still take effect" of the same orders."""

@@ -11,7 +11,7 @@ import secrets
 import time
 from typing import Any
 
-from app.errors import OperatorError, StackUnreachable, lost_database
+from app.errors import OperatorError, StackUnreachable, Unanswered, lost_database
 from app.tui.actions import DatabaseDown, from_database
 from app.tui.sentences import in_the_tui
 from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
@@ -56,6 +56,7 @@ class Simulation:
         self.sent: set[str] = set()  # an approval sent (it may take effect even if the wait for its answer is cut)
         self.answered: set[str] = set()  # an approval answered (approved or refused)
         self.unanswered: set[str] = set()  # an approval sent whose answer did not come: sent again
+        self.not_sent: set[str] = set()  # an approval Temporal did not take (silent for the check before it)
         self.approved_ids: set[str] = set()  # answered: approved (its row may not say so yet)
         self.refusals = 0
         self.created_ids: list[str] = []
@@ -166,7 +167,13 @@ class Simulation:
                 # a refusal. Counted as one, the order stayed in review with nobody to approve it
                 # (a review). The next read that finds it still awaiting review sends it again.
                 self.approving.discard(order_id)
-                self.unanswered.add(order_id)
+                if isinstance(error, Unanswered) and error.temporal:
+                    # Not sent at all: the summary said it "was sent and may still take effect",
+                    # and the order, Temporal resumed, sat in review with nobody told to approve it.
+                    self.not_sent.add(order_id)
+                    self.sent -= self.not_sent - self.unanswered
+                else:
+                    self.unanswered.add(order_id)
                 log.warning("event=simulated_approval_unanswered order_id=%s error=%s", order_id, error)
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
                 if order_id in self.unanswered:
@@ -206,7 +213,11 @@ class Simulation:
             await asyncio.sleep(RECORD_POLL_S)
             await self.refresh(approve=False)
 
-    def stop(self) -> None:
+    def stop(self, temporal_silent: bool = False) -> None:
+        """``temporal_silent``: stopped because Temporal does not answer. An approval sent again
+        after one Temporal did not take is then cut off in the check before it, not sent either."""
         self.stopped = True
+        if temporal_silent:
+            self.sent -= self.not_sent - self.unanswered
         for task in list(self._background):
             task.cancel()
