@@ -652,6 +652,28 @@ class _FlakyDatabase:
         return ORDERS[:limit]
 
 
+async def test_the_dashboard_on_a_terminal_that_cannot_redraw_says_so_instead_of_staying_blank(monkeypatch):
+    """With TERM=dumb Rich's Live draws nothing (it cannot move the cursor back), and the Live
+    dashboard was a blank screen until q, with no word of why."""
+    import asyncio
+
+    from app.errors import Refused
+    from app.tui.dashboard import run_dashboard
+
+    monkeypatch.setenv("TERM", "dumb")
+    console = Console(file=io.StringIO(), width=80, height=24, force_terminal=True, color_system=None)
+
+    async def healthy() -> StackStatus:
+        return stack_status()
+
+    with pytest.raises(Refused) as refused:
+        await asyncio.wait_for(run_dashboard(_FlakyDatabase(refused=0), console, stack_status=healthy), 5)
+    assert str(refused.value) == (
+        "The live dashboard redraws in place, which this terminal (TERM=dumb) cannot do; open the TUI with TERM"
+        " set to your terminal's type (xterm-256color, say), or list the orders with ./start.sh order list."
+    )
+
+
 async def test_the_dashboard_says_when_postgresql_stops_answering_and_recovers_by_itself():
     """It used to end with the generic apology; now it names the database and retries."""
     import asyncio

@@ -21,7 +21,7 @@ from app.stack.processes import running_pid
 from app.stack.stack import SERVERS
 from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions, pager
-from app.tui.dashboard import run_dashboard
+from app.tui.dashboard import refuse_a_terminal_that_cannot_redraw, run_dashboard
 from app.tui.fitting import select_hint
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_interrupted, health_line, health_summary
@@ -256,6 +256,7 @@ class Tui:
         return self.console.height - self.health_rows - down_rows - (len(self.menu()) + 1)
 
     async def dashboard(self) -> None:
+        refuse_a_terminal_that_cannot_redraw(self.console)  # before the question, not after it
         choices = [Choice("All states", value=ALL_STATES)] + [Choice(s.value, value=s.value) for s in OrderState]
         message = "Show orders in which state?"
         state = await ask(

@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from app.errors import StackUnreachable, lost_database
+from app.errors import Refused, StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.actions import short_id
 from app.tui.health import health_line, health_summary
@@ -302,6 +302,16 @@ async def fetch_view(
     )
 
 
+def refuse_a_terminal_that_cannot_redraw(console: Console) -> None:
+    """Refused where Rich's Live draws nothing (TERM=dumb): the screen stayed blank until q."""
+    if console.is_dumb_terminal:
+        raise Refused(
+            f"The live dashboard redraws in place, which this terminal (TERM={os.environ.get('TERM', '')}) cannot do;"
+            " open the TUI with TERM set to your terminal's type (xterm-256color, say), or list the orders with"
+            " ./start.sh order list."
+        )
+
+
 async def run_dashboard(
     service: Any,
     console: Console,
@@ -312,6 +322,7 @@ async def run_dashboard(
     database that stops (or hangs) answering is said on the screen, above the last view, and
     retried. The health line (``stack_status``, the local stack's by default) is refreshed in
     the background: it takes a few RPCs."""
+    refuse_a_terminal_that_cannot_redraw(console)
     stack_status = stack_status or Stack().status
     done = asyncio.Event()
     shown: Any = Text("")
