@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -292,8 +293,9 @@ async def test_the_api_reads_a_page_in_plain_decimal_as_the_cli_does(tmp_path, q
     service = a_service(tmp_path)
     app = create_app(service)
     app.state.service = service
-    name = query.partition("=")[0]
-    detail = f"{name}: Input should be a valid integer, unable to parse string as an integer."
+    name, _, given = query.partition("=")
+    bounds = {"limit": "1 and 1000", "offset": "0 and 1000000000"}[name]
+    detail = f"The {name} must be a whole number between {bounds}, not {urllib.parse.unquote(given)!r}."
     assert await _get(app, "/orders", query) == (422, {"detail": detail})
     assert service.pool.pages == []
 
