@@ -26,6 +26,7 @@ from app.core_logs import forwarding_runtime
 from app.logging_setup import configure_logging
 from app.stack import liveness
 from db.pool import create_pool, database_unreachable
+from workers import dropped_signals
 from workers.failures import CompactStackFailureConverter
 
 log = logging.getLogger("workers")
@@ -80,6 +81,9 @@ async def _serve(
     # on stderr) that the attempt it was told to cancel has already finished. Benign: the
     # attempt's row is written either way and the step retries; ~3 per 100 orders at C=100.
     warnings.filterwarnings("ignore", message="Cannot find activity to cancel")
+    # A signal the SDK drops (its argument cannot be decoded): one warning line, not a traceback
+    # at every replay.
+    dropped_signals.install()
     settings = Settings.from_env()
     tuning = settings.worker_tuning
     try:
