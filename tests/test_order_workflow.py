@@ -812,9 +812,9 @@ async def test_signals_with_arguments_their_handlers_do_not_take_are_refused_and
     assert [(r["command"], r["reason"]) for r in refusals(fakes)] == [
         ("reject", "A rejection needs a reason."),
         ("update_address", "The new address must have name, street, city, postal_code and country."),
-        ("approve", "The approve signal takes at most 2 (by, decided_at) arguments; it was sent 3."),
-        ("cancel", "The cancel signal takes at most 2 (reason, by) arguments; it was sent 3."),
-        ("dispatch_failed", "The dispatch_failed signal takes at most 1 (reason) arguments; it was sent 2."),
+        ("approve", "The approve signal takes at most 2 arguments (by, decided_at); it was sent 3."),
+        ("cancel", "The cancel signal takes at most 2 arguments (reason, by); it was sent 3."),
+        ("dispatch_failed", "The dispatch_failed signal takes at most 1 argument (reason); it was sent 2."),
     ]
 
 

@@ -28,11 +28,18 @@ def checked_arguments(name: str) -> Callable[[Callable[..., None]], Callable[...
             try:
                 signature.bind(self, *args)
             except TypeError:
-                shape = f"at most {len(takes)} ({', '.join(takes)})" if takes else "none"
-                self._signal_refused(name, f"The {name} signal takes {shape} arguments; it was sent {len(args)}.")
+                self._signal_refused(name, f"The {name} signal takes {_at_most(takes)}; it was sent {len(args)}.")
                 return
             handler(self, *args)
 
         return checked
 
     return decorate
+
+
+def _at_most(takes: list[str]) -> str:
+    """ "no arguments", "at most 1 argument (reason)", "at most 2 arguments (reason, by)"."""
+    if not takes:
+        return "no arguments"
+    noun = "argument" if len(takes) == 1 else "arguments"
+    return f"at most {len(takes)} {noun} ({', '.join(takes)})"
