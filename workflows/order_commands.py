@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         decided_instant,
     )
     from workflows.patches import (
+        ADDRESS_NULL_IS_EMPTY,
         ADDRESS_REFUSED_WHILE_CANCELLING,
         ADDRESS_SIGNALS_CAPPED,
         CANCEL_AFTER_REJECTION_REFUSED,
@@ -69,18 +70,24 @@ def _text_refusal(**texts: object) -> str | None:
     return None
 
 
-def _as_address(value: Any) -> Address:
+def _as_address(value: Any, null_is_empty: bool = True) -> Address:
     """The SDK decodes arguments by type hint only when every parameter is sent; a client that
-    sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict."""
+    sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict. A null
+    in it is an empty field, for the address rules to judge (``null_is_empty``: a signal's
+    handler asks ADDRESS_NULL_IS_EMPTY; before it, a null became the text "None")."""
     if isinstance(value, Address):
         return value
     fields = {"name", "street", "city", "postal_code", "country", "region"}
     if isinstance(value, dict) and set(value) <= fields:
         try:
-            return Address(**{k: str(v) for k, v in value.items()})
+            return Address(**{k: "" if v is None and null_is_empty else str(v) for k, v in value.items()})
         except TypeError:
             pass
     raise _refused("The new address must have name, street, city, postal_code and country.")
+
+
+def _has_null(value: Any) -> bool:
+    return isinstance(value, dict) and any(v is None for v in value.values())
 
 
 class OrderCommands:
@@ -486,7 +493,7 @@ class OrderCommands:
     def update_address_signal(self, address: Address | None = None, by: str = "operator") -> None:
         # A signal handler must never raise: that would fail the workflow task on every retry.
         try:
-            address = _as_address(address)
+            address = _as_address(address, null_is_empty=_has_null(address) and self._patched(ADDRESS_NULL_IS_EMPTY))
         except ApplicationError as error:
             self._note_refusal("update_address", error.message)
             return

@@ -103,6 +103,11 @@ LATE_REFUSAL_ON_RECORD = "late-refusal-on-record"
 # handler, and asks nothing): with one id, a replay that asked it for an address change before
 # the marker came would also take the old path for every late decision after it.
 LATE_ADDRESS_REFUSAL_ON_RECORD = "late-address-refusal-on-record"
+# A null in an address sent as a plain JSON object (a hand-typed `temporal workflow signal`) is
+# an empty field, which the address rules then judge (a null name is refused, a null region is
+# none); before, it became the text "None" (a name "None", a region "None" in the audit). Asked
+# only when an address change signal has a null.
+ADDRESS_NULL_IS_EMPTY = "address-null-is-empty"
 
 # ---- ShippingWorkflow
 
