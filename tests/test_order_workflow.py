@@ -818,6 +818,33 @@ async def test_signals_with_arguments_their_handlers_do_not_take_are_refused_and
     ]
 
 
+async def test_a_signal_no_handler_takes_is_refused_and_audited(workflow_env, fakes, caplog):
+    """`temporal workflow signal --name aprove` (a typo) printed "Signal workflow succeeded",
+    and the SDK kept the signal unread: no audit row, no log line (found by a review). The
+    order records it as refused; a shipping child, which has no audit, logs it."""
+    order = an_order(fakes, oid())
+
+    async def signal_the_child(_input) -> None:
+        child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
+        await child.signal("nosuch", "x")
+
+    fakes.hooks["PreparePackage"] = signal_the_child
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await awaiting_review(handle)
+        await handle.signal("aprove", "bob")
+        await handle.signal("nul\x00name")
+        await handle.signal("approve")
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED
+    takes = "an order takes approve, reject, cancel and update_address."
+    assert [(r["command"], r["reason"]) for r in refusals(fakes)] == [
+        ("unknown signal", f"There is no signal 'aprove'; {takes}"),
+        ("unknown signal", f"There is no signal 'nul\\x00name'; {takes}"),
+    ]
+    assert "event=signal_refused" in caplog.text and "signal=nosuch" in caplog.text
+
+
 async def test_a_null_in_an_address_sent_as_a_plain_object_is_an_empty_field(workflow_env, fakes):
     """A hand-typed `temporal workflow signal --name update_address --input '{"name": null, ...}'`
     made the order's name the text "None"; a null region, a region "None" in the audit. A null is
@@ -1762,7 +1789,8 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     every scenario (and those of tests/test_updates_on_record.py and test_state_attribute.py)
     once VALIDATED, APPROVED and DISPATCHED stopped writing the OrderState search attribute of
     their own (OrderInput.transient_states_unwritten), with one order whose address-change
-    signals had nulls, recorded just before address-null-is-empty."""
+    signals had nulls, recorded just before address-null-is-empty, and one whose order and
+    shipping child got a signal no handler takes, just before unknown-signal-refused."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1798,7 +1826,7 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     v14 = sorted((HISTORY_DIR / "v14-late-address-refusal").glob("*.json.gz"))
     assert len(v14) >= 7, "the v14-late-address-refusal histories are missing"
     v15 = sorted((HISTORY_DIR / "v15").glob("*.json.gz"))
-    assert len(v15) >= 149, "the v15 histories are missing"
+    assert len(v15) >= 151, "the v15 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
         for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14 + v15

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_NULL_IS_EMPTY,
         ADDRESS_REFUSED_WHILE_CANCELLING,
         ADDRESS_SIGNALS_CAPPED,
+        UNKNOWN_SIGNAL_REFUSED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         LATE_ADDRESS_REFUSAL_ON_RECORD,
@@ -459,6 +461,17 @@ class OrderCommands:
         return refusal if refusal is not None and self._patched(ADDRESS_SIGNALS_CAPPED) else None
 
     # Signals: fire and forget. A refused signal is logged and audited, never dropped silently.
+
+    @workflow.signal(dynamic=True, description=summaries.UNKNOWN_SIGNAL)
+    def unknown_signal(self, name: str, _args: Sequence[RawValue]) -> None:
+        """A signal no handler takes (a typo in a hand-typed `temporal workflow signal`): the SDK
+        kept it unread, with no trace but the history's event. Refused and audited now; runs
+        that got one before replay as they ran (UNKNOWN_SIGNAL_REFUSED, asked only here)."""
+        if self._patched(UNKNOWN_SIGNAL_REFUSED):
+            self._note_refusal(
+                "unknown signal",
+                f"There is no signal {rules.quoted(name)}; an order takes approve, reject, cancel and update_address.",
+            )
 
     @workflow.signal(name="approve", description=summaries.APPROVE_SIGNAL)
     @checked_arguments("approve")

@@ -108,6 +108,9 @@ LATE_ADDRESS_REFUSAL_ON_RECORD = "late-address-refusal-on-record"
 # none); before, it became the text "None" (a name "None", a region "None" in the audit). Asked
 # only when an address change signal has a null.
 ADDRESS_NULL_IS_EMPTY = "address-null-is-empty"
+# A signal no handler takes (a typo in a hand-typed `temporal workflow signal`) is refused and
+# audited; before, the SDK kept it unread and nothing showed it. Asked only when one comes.
+UNKNOWN_SIGNAL_REFUSED = "unknown-signal-refused"
 
 # ---- ShippingWorkflow
 

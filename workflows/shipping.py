@@ -12,7 +12,10 @@ the carrier cannot take the package for good.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -179,6 +182,11 @@ class ShippingWorkflow:
     @checked_arguments("cancel_shipping")
     def cancel_shipping(self) -> None:
         self._cancel_requested = True
+
+    @workflow.signal(dynamic=True, description=summaries.UNKNOWN_SHIPPING_SIGNAL)
+    def unknown_signal(self, name: str, _args: Sequence[RawValue]) -> None:
+        """A signal no handler takes: logged (no command, so runs from before replay as they ran)."""
+        self._signal_refused(name, "no such signal: a shipping child takes update_address and cancel_shipping")
 
     def _signal_refused(self, name: str, reason: str) -> None:
         workflow.logger.warning(

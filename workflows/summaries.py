@@ -34,9 +34,11 @@ DISPATCH_FAILED_SIGNAL = (
     "From the shipping child: the carrier did not take the package. Args: reason."
     " The order tries shipping again, or refunds and ends FAILED."
 )
+UNKNOWN_SIGNAL = "Any other signal name: refused, and audited on the order's timeline."
 ORDER_STATUS_QUERY = "The order's live status: state, step, items, amount, address, payment, clocks."
 SHIPPING_ADDRESS_SIGNAL = "From the parent order only: the address to dispatch to. Args: address."
 CANCEL_SHIPPING_SIGNAL = "From parent orders of earlier code only: call the hand-over off if it is not made yet."
+UNKNOWN_SHIPPING_SIGNAL = "Any other signal name: refused, with a warning in the shipping worker's log."
 SHIPPING_STATUS_QUERY = "The shipment's step, its address and whether a cancel was asked."
 
 
