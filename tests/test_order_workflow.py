@@ -845,6 +845,28 @@ async def test_a_signal_no_handler_takes_is_refused_and_audited(workflow_env, fa
     assert "event=signal_refused" in caplog.text and "signal=nosuch" in caplog.text
 
 
+async def test_updates_with_arguments_their_handlers_do_not_take_are_refused_in_a_sentence(workflow_env, fakes):
+    """`temporal workflow update execute --name approve` with four --input answered Python's
+    "OrderCommands._validate_approve() takes from 1 to 3 positional arguments but 5 were given
+    (type: TypeError, retryable: true)" (found by a review)."""
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
+        await awaiting_review(handle)
+        answers = []
+        for name, args in [("approve", ["bob", "", "x", "y"]), ("reject", []), ("cancel", ["r", "bob", "", "x"])]:
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(name, args=args)
+            answers.append((refused.value.cause.type, refused.value.cause.non_retryable, refused.value.cause.message))
+        await handle.execute_update("approve", "bob")
+        result = await finish(handle)
+    assert answers == [
+        ("Refused", True, "The approve update takes at most 2 arguments (by, decided_at); it was sent 4."),
+        ("Refused", True, "The reject update takes 1 to 3 arguments (reason, by, decided_at); it was sent 0."),
+        ("Refused", True, "The cancel update takes at most 3 arguments (reason, by, decided_at); it was sent 4."),
+    ]
+    assert result.state == OrderState.SHIPPED
+
+
 async def test_a_null_in_an_address_sent_as_a_plain_object_is_an_empty_field(workflow_env, fakes):
     """A hand-typed `temporal workflow signal --name update_address --input '{"name": null, ...}'`
     made the order's name the text "None"; a null region, a region "None" in the audit. A null is

@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         REVIEW_WINDOW_CLOSES,
     )
     from workflows import policies
-    from workflows.signals import checked_arguments
+    from workflows.signals import checked_arguments, checked_update_arguments
 
 
 def _refused(reason: str) -> ApplicationError:
@@ -342,6 +342,7 @@ class OrderCommands:
         return f"Order {self._order.order_id} approved."
 
     @approve_update.validator
+    @checked_update_arguments("approve")
     def _validate_approve(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := (_text_refusal(name=by) or self._unless_unheard(decided_at, self._decision_refusal())):
             raise _refused(reason)
@@ -354,6 +355,7 @@ class OrderCommands:
         return f"Order {self._order.order_id} rejected."
 
     @reject_update.validator
+    @checked_update_arguments("reject")
     def _validate_reject(self, reason: str, by: str = "operator", decided_at: str = "") -> None:
         if not isinstance(reason, str) or not reason.strip():
             raise _refused("A rejection needs a reason.")
@@ -376,6 +378,7 @@ class OrderCommands:
         return f"Order {self._order.order_id} cancelled{refunded}."
 
     @cancel_update.validator
+    @checked_update_arguments("cancel")
     def _validate_cancel(self, reason: str = "", by: str = "operator", decided_at: str = "") -> None:
         if refusal := (
             _text_refusal(reason=reason, name=by) or self._unless_unheard(decided_at, self._cancel_refusal())
@@ -394,6 +397,7 @@ class OrderCommands:
         return f"Address of order {self._order.order_id} updated."
 
     @update_address_update.validator
+    @checked_update_arguments("update_address")
     def _validate_address(self, address: Address, by: str = "operator", decided_at: str = "") -> None:
         address = _as_address(address)
         # Bad input, and an address the order already ships to, are refused at once, late or not.

@@ -10,6 +10,8 @@ import functools
 import inspect
 from typing import Any, Callable
 
+from temporalio.exceptions import ApplicationError
+
 
 def checked_arguments(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Wrap a signal handler so that a signal with the wrong arguments goes to the workflow's
@@ -31,6 +33,34 @@ def checked_arguments(name: str) -> Callable[[Callable[..., None]], Callable[...
                 self._signal_refused(name, f"The {name} signal takes {_at_most(takes)}; it was sent {len(args)}.")
                 return
             handler(self, *args)
+
+        return checked
+
+    return decorate
+
+
+def checked_update_arguments(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap an Update's validator so that an Update with the wrong number of arguments (a
+    hand-typed `temporal workflow update execute` with one --input too many) is refused in a
+    sentence, not with Python's "takes from 1 to 3 positional arguments but 5 were given". A
+    validator never runs on replay: no history changes."""
+
+    def decorate(validator: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(validator)
+        params = list(signature.parameters.values())[1:]  # after self
+        required = sum(1 for p in params if p.default is inspect.Parameter.empty)
+
+        @functools.wraps(validator)
+        def checked(self: Any, *args: Any) -> None:
+            try:
+                signature.bind(self, *args)
+            except TypeError:
+                names = ", ".join(p.name for p in params)
+                shape = f"{required} to {len(params)} arguments ({names})" if required else _at_most([p.name for p in params])
+                raise ApplicationError(
+                    f"The {name} update takes {shape}; it was sent {len(args)}.", type="Refused", non_retryable=True
+                ) from None
+            validator(self, *args)
 
         return checked
 
