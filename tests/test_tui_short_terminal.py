@@ -360,8 +360,9 @@ async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch
 
 
 async def test_the_apology_for_a_failure_stays_in_view_before_the_menu(monkeypatch):
-    """At 40x12 "Sorry, something unexpected went wrong; the details are in the log (./start.sh
-    logs cli)." is three lines: the menu left the last two, without the apology itself."""
+    """At 40x12 "Sorry, something unexpected went wrong; ./start.sh logs cli, from another
+    shell, shows the details." is three lines: the menu left the last two, without the apology
+    itself. The command it names is one for another shell, as the TUI's other advice says."""
     pauses = paused(monkeypatch)
     console, out = terminal(40, 12)
     tui = tui_app.Tui(console)
@@ -370,7 +371,8 @@ async def test_the_apology_for_a_failure_stays_in_view_before_the_menu(monkeypat
         raise RuntimeError("a bug")
 
     await tui.guarded("Audit log", failing)
-    assert "Sorry, something unexpected" in out.getvalue() and len(pauses) == 1
+    said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
+    assert "Sorry, something unexpected" in said and "logs cli, from another shell" in said and len(pauses) == 1
 
 
 def test_help_tui_says_what_the_tui_offers_and_how_to_move_in_it(capsys, monkeypatch, tmp_path):

@@ -225,7 +225,7 @@ class Tui:
                     await pager.say(self.console, Text(in_the_tui(lost), style="red"))
                     return
                 log.exception("event=tui_screen_failed screen=%r", label)
-                sorry = "Sorry, something unexpected went wrong; the details are in the log (./start.sh logs cli)."
+                sorry = "Sorry, something unexpected went wrong; ./start.sh logs cli, from another shell, shows the details."
                 await pager.say(self.console, Text(sorry, style="red"))
 
         pager.answer_rows()  # one left by an earlier screen is not this one's
