@@ -387,3 +387,50 @@ async def test_status_of_an_order_in_shipping_says_when_no_shipping_worker_serve
         )
     else:  # serving, or Temporal could not say
         assert "warning" not in status
+
+
+class _OverdueRows:
+    """The overdue query's rows, oldest first: o-1 and o-2 terminated by hand, o-3 gone from
+    Temporal, o-4 and o-5 still running (a worker down)."""
+
+    def __init__(self) -> None:
+        self.limits: list[int] = []
+
+    async def fetch(self, sql: str, states: list[str], budget_s: float, limit: int) -> list[dict[str, Any]]:
+        self.limits.append(limit)
+        return [
+            {"id": f"o-{n}", "state": "PAID", "created_at": CREATED + timedelta(minutes=n), "review_ms": None}
+            for n in range(1, 6)
+        ][:limit]
+
+
+class _SomeClosed:
+    def __init__(self) -> None:
+        self.described: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> Any:
+        return SimpleNamespace(describe=lambda **kwargs: self._describe(workflow_id))
+
+    async def _describe(self, workflow_id: str) -> Any:
+        self.described.append(workflow_id)
+        if workflow_id == "order-o-3":
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        closed = workflow_id in ("order-o-1", "order-o-2")
+        return SimpleNamespace(status=WorkflowExecutionStatus.TERMINATED if closed else WorkflowExecutionStatus.RUNNING)
+
+
+async def test_the_orders_past_the_budget_name_those_still_running_first(tmp_path):
+    """Orders whose workflow was terminated stay in flight in the database for ever: the three
+    oldest filled the dashboard's line, asking "is a worker down?" with every worker up, and hid
+    the late orders a down worker held (an operator walkthrough)."""
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    client = _SomeClosed()
+    service = OrderService(settings, client=client, pool=_OverdueRows())  # type: ignore[arg-type]
+    overdue = await service.overdue_orders(limit=3)
+    assert [(o["order_id"], o["workflow"]) for o in overdue] == [("o-4", None), ("o-5", None), ("o-1", "TERMINATED")]
+    assert service.pool.limits == [3 + 7]
+    # Asked once per order for a while: the dashboard refreshes every second.
+    await service.overdue_orders(limit=3)
+    assert sorted(client.described) == [f"order-o-{n}" for n in range(1, 6)]
+    gone = await service.overdue_orders(limit=5)
+    assert ("o-3", "gone") in [(o["order_id"], o["workflow"]) for o in gone]

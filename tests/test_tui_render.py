@@ -628,6 +628,22 @@ def test_the_dashboard_names_orders_past_the_budget_that_the_newest_first_rows_w
     assert late[0].startswith("Past the 15 s budget (is a worker down?): sim-f030e0-0170") and len(late[0]) <= 80
 
 
+def test_orders_past_the_budget_whose_workflow_was_closed_say_so_and_ask_about_no_worker():
+    from datetime import timedelta, timezone
+
+    old = (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat()
+    overdue = [
+        {"order_id": "o-1", "state": "DISPATCHED", "created_at": old, "review_ms": None, "workflow": "TERMINATED"},
+        {"order_id": "o-2", "state": "PAID", "created_at": old, "review_ms": None, "workflow": "gone"},
+    ]
+    [late] = [line for line in render(dashboard_view(ORDERS, COUNTS, overdue=overdue), width=160).splitlines() if "Past" in line]
+    assert late.startswith("Past the 15 s budget (their workflows were closed outside the tracker): ")
+    assert "o-1 DISPATCHED 10m workflow TERMINATED, o-2 PAID 10m no workflow" in late
+    overdue.insert(0, {"order_id": "o-3", "state": "PAID", "created_at": old, "review_ms": None, "workflow": None})
+    [late] = [line for line in render(dashboard_view(ORDERS, COUNTS, overdue=overdue), width=160).splitlines() if "Past" in line]
+    assert late.startswith("Past the 15 s budget (is a worker down?): o-3 PAID 10m, o-1 DISPATCHED")
+
+
 class _FlakyDatabase:
     """The service's queries as the dashboard sees them: PostgreSQL refuses connections for the
     first refreshes, then answers."""

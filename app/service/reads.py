@@ -5,8 +5,10 @@ its audit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -31,6 +33,12 @@ from workflows.model import (
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("app.service")
+
+# Overdue orders read beyond the dashboard's few, so that orders whose workflow was closed
+# outside the tracker do not crowd out the late ones still running (OrderReads.overdue_orders).
+OVERDUE_LOOKAHEAD = 7
+CLOSED_CHECK_TTL_S = 10.0
+CLOSED_CHECK_TIMEOUT = timedelta(seconds=1)
 
 
 class OrderReads:
@@ -64,13 +72,50 @@ class OrderReads:
         return {"orders": orders, "count": len(orders), "total": total, "offset": offset}, counts
 
     async def overdue_orders(self, limit: int = 3) -> list[dict]:
-        """In-flight orders past the processing budget (not those waiting for a human)."""
+        """In-flight orders past the processing budget (not those waiting for a human), oldest
+        first, those whose workflow still runs before those whose workflow was closed outside
+        the tracker (``workflow``: TERMINATED, say, or "gone"; None while it runs or when
+        Temporal cannot say). Such an order stays in flight in the database for ever, and three
+        of them filled the dashboard's line, asking "is a worker down?" with every worker up,
+        and hid the late orders a down worker holds (an operator walkthrough)."""
         in_flight = [s.value for s in OrderState if not s.terminal and s != OrderState.AWAITING_APPROVAL]
-        rows = await queries.overdue(self.pool, states=in_flight, budget_s=PROCESSING_BUDGET_S, limit=limit)
-        return [
-            {"order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat(), "review_ms": r["review_ms"]}
-            for r in rows
+        rows = await queries.overdue(
+            self.pool, states=in_flight, budget_s=PROCESSING_BUDGET_S, limit=limit + OVERDUE_LOOKAHEAD
+        )
+        closed = await asyncio.gather(*(self._workflow_closed(r["id"]) for r in rows))
+        orders = [
+            {
+                "order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat(),
+                "review_ms": r["review_ms"], "workflow": workflow,
+            }
+            for r, workflow in zip(rows, closed)
         ]
+        orders.sort(key=lambda order: order["workflow"] is not None)  # stable: oldest first in each
+        return orders[:limit]
+
+    async def _workflow_closed(self, order_id: str) -> str | None:
+        """How the order's workflow was closed, if it was closed without completing ("gone": no
+        longer in Temporal); None while it runs, or when Temporal cannot say. Kept for
+        CLOSED_CHECK_TTL_S: the dashboard asks at every refresh."""
+        if self._client is None:
+            return None
+        seen: dict[str, tuple[float, str | None]] = self.__dict__.setdefault("_closed_seen", {})
+        now = time.monotonic()
+        if (hit := seen.get(order_id)) is not None and now - hit[0] < CLOSED_CHECK_TTL_S:
+            return hit[1]
+        closed = None
+        try:
+            description = await self._handle(order_id).describe(rpc_timeout=CLOSED_CHECK_TIMEOUT)
+            if description.status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+                closed = description.status.name
+        except RPCError as error:
+            closed = "gone" if error.status == RPCStatusCode.NOT_FOUND else None
+        except Exception as error:  # the line still names the order, as before
+            log.info("event=overdue_check_failed order_id=%s error=%r", order_id, error)
+        if len(seen) > 1000:
+            seen.clear()
+        seen[order_id] = (now, closed)
+        return closed
 
     async def state_counts(self) -> dict[str, int]:
         return await queries.state_counts(self.pool)

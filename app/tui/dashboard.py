@@ -228,7 +228,10 @@ def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
         return None
     # The question first: at 80 columns one long id pushed it out of the line (an operator walkthrough).
     text = Text(f"Past the {PROCESSING_BUDGET_S:.0f} s budget", style="bold red")
-    text.append(" (is a worker down?)", style="red")
+    # Orders whose workflow was closed outside the tracker (terminated, say) come last, and
+    # say so: no worker will move them, whatever it asks.
+    running = any(not order.get("workflow") for order in overdue)
+    text.append(" (is a worker down?)" if running else " (their workflows were closed outside the tracker)", style="red")
     text.append(": ", style="bold red")
     for index, order in enumerate(overdue):
         # Its processing clock, as the rows show it: the wait for a human does not count (the
@@ -237,6 +240,8 @@ def overdue_line(overdue: list[dict[str, Any]], now: datetime) -> Text | None:
         seconds = max(0, int(since - (order.get("review_ms") or 0) / 1000))
         text.append(("" if not index else ", ") + f"{order['order_id']} {order['state']}")
         text.append(f" {seconds}s" if seconds < 120 else f" {seconds // 60}m", style="dim")
+        if closed := order.get("workflow"):
+            text.append(" no workflow" if closed == "gone" else f" workflow {closed}", style="dim")
     text.no_wrap, text.overflow = True, "ellipsis"  # one line, whatever the width
     return text
 
