@@ -119,6 +119,7 @@ def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInp
         patches_in_input=True,
         first_step_without_pause=True,
         transient_states_unwritten=True,
+        states_before_steps_written=True,
     )
     fields.update(overrides)
     return OrderInput(**fields)

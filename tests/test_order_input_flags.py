@@ -21,6 +21,7 @@ FLAGS = (
     "patches_in_input",
     "first_step_without_pause",
     "transient_states_unwritten",
+    "states_before_steps_written",
 )
 
 

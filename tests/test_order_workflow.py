@@ -1812,7 +1812,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     once VALIDATED, APPROVED and DISPATCHED stopped writing the OrderState search attribute of
     their own (OrderInput.transient_states_unwritten), with one order whose address-change
     signals had nulls, recorded just before address-null-is-empty, and one whose order and
-    shipping child got a signal no handler takes, just before unknown-signal-refused."""
+    shipping child got a signal no handler takes, just before unknown-signal-refused; v16/ the
+    scenarios of this module, test_updates_on_record.py and test_state_attribute.py once APPROVED
+    and DISPATCHED were written again when the order enters them
+    (OrderInput.states_before_steps_written)."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
@@ -1849,9 +1852,11 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     assert len(v14) >= 7, "the v14-late-address-refusal histories are missing"
     v15 = sorted((HISTORY_DIR / "v15").glob("*.json.gz"))
     assert len(v15) >= 151, "the v15 histories are missing"
+    v16 = sorted((HISTORY_DIR / "v16").glob("*.json.gz"))
+    assert len(v16) >= 158, "the v16 histories are missing"
     histories += [
         WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14 + v15
+        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14 + v15 + v16
     ]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:

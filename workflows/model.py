@@ -165,6 +165,13 @@ class OrderInput:
     # workflow fails (OrderWorkflow._transition). Versioned like updates_on_record; OrderService
     # sets it.
     transient_states_unwritten: bool = False
+    # With transient_states_unwritten: only VALIDATED stays unwritten (nothing runs between it
+    # and AWAITING_APPROVAL). APPROVED and DISPATCHED are written again: the step after each is
+    # a local activity whose attempts can outlast the workflow task, which sdk-core then
+    # completes (at 80 % of its timeout) with the commands so far, so the attribute said
+    # AWAITING_APPROVAL (PAID) for as long as a charge (MarkShipped) was retried in the worker.
+    # Versioned like updates_on_record; OrderService sets it.
+    states_before_steps_written: bool = False
 
     def __post_init__(self) -> None:
         if not self.payment_id:

@@ -75,8 +75,10 @@ MAX_LOCAL_ATTEMPTS = 2**31 - 1
 
 # Each is ended, in the same workflow task, by the step that follows it (OrderInput.
 # transient_states_unwritten): VALIDATED by the review's start, APPROVED by the charge,
-# DISPATCHED by MarkShipped.
+# DISPATCHED by MarkShipped. Only the first for certain (OrderInput.states_before_steps_written):
+# a step's local attempts can outlast the task.
 TRANSIENT_STATES = frozenset({OrderState.VALIDATED, OrderState.APPROVED, OrderState.DISPATCHED})
+STATES_BEFORE_NO_STEP = frozenset({OrderState.VALIDATED})
 
 
 @dataclass
@@ -527,9 +529,16 @@ class OrderWorkflow(OrderCommands):
             )
             self._state = state
             self._state_unwritten = True
-            if not (self._order.transient_states_unwritten and state in TRANSIENT_STATES):
+            if state not in self._unwritten_states():
                 self._write_state_attribute()
         self._step = self._step if step is None else step  # either way: the details show the new state
+
+    def _unwritten_states(self) -> frozenset[OrderState]:
+        """The states not written when the order enters them (OrderInput.transient_states_unwritten,
+        states_before_steps_written)."""
+        if not self._order.transient_states_unwritten:
+            return frozenset()
+        return STATES_BEFORE_NO_STEP if self._order.states_before_steps_written else TRANSIENT_STATES
 
     def _write_state_attribute(self) -> None:
         """The OrderState search attribute, if a transient state left it behind (OrderInput.

@@ -192,6 +192,7 @@ class OrderCreation:
             patches_in_input=True,
             first_step_without_pause=True,
             transient_states_unwritten=True,
+            states_before_steps_written=True,
         )
         amount = sum(products[item.sku] * item.quantity for item in items)  # as ReceiveOrder prices it
         started: bool | None = False  # None: unknown, Temporal did not say
