@@ -272,7 +272,7 @@ class OrderCommands:
         # With no reason, who cancelled is the reason, as OrderService.cancel words it (a Signal
         # sent by hand read "cancelled by operator" whoever it named). Only activities' input
         # changes, never a command: histories replay as recorded.
-        self._cancel_reason = reason or f"cancelled by {by}"
+        self._cancel_reason = reason or f"cancelled by {by if isinstance(by, str) and by.strip() else 'operator'}"
         workflow.logger.info(
             "event=cancel_requested order_id=%s by=%s reason=%r", self._order.order_id, by, self._cancel_reason
         )
@@ -390,7 +390,10 @@ class OrderCommands:
         self._update_accepted()
         refusal = self._address_state_refusal() or self._address_changes_used_up()
         self._refuse_on_record("update_address", refusal, by, decided_at, LATE_ADDRESS_REFUSAL_ON_RECORD)
-        sequence = self._change_address(_as_address(address), by, decided_at)
+        # As the signal's handler: a replay of a change accepted before address-null-is-empty
+        # must find the address that run had (the text "None" for a null), not an empty field.
+        null_is_empty = not _has_null(address) or self._patched(ADDRESS_NULL_IS_EMPTY)
+        sequence = self._change_address(_as_address(address, null_is_empty), by, decided_at)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:
             raise _refused(refusal)
