@@ -70,3 +70,19 @@ def test_the_exception_keeps_its_traceback():
     before = error.__traceback__
     CompactStackFailureConverter().to_failure(error, DataConverter.default.payload_converter, temporalio.api.failure.v1.Failure())
     assert error.__traceback__ is before and before is not None
+
+
+def test_a_refused_command_carries_no_stack_trace():
+    """A late command refused on record kept the worker's file paths in the order's history and
+    the Web UI beside "Order o-1 is already REJECTED." (a review): a refusal is an answer."""
+    try:
+        raise ApplicationError("Order o-1 is already REJECTED.", type="Refused", non_retryable=True)
+    except ApplicationError as error:
+        refused = error
+    failure = temporalio.api.failure.v1.Failure()
+    CompactStackFailureConverter().to_failure(refused, DataConverter.default.payload_converter, failure)
+    assert failure.message == "Order o-1 is already REJECTED." and failure.application_failure_info.type == "Refused"
+    assert failure.stack_trace == "" and refused.__traceback__ is not None
+    other = temporalio.api.failure.v1.Failure()
+    CompactStackFailureConverter().to_failure(_raised(), DataConverter.default.payload_converter, other)
+    assert other.stack_trace

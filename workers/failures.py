@@ -4,7 +4,12 @@ cheaper stack trace.
 The default formats every frame with its source line (linecache, and on Python 3.11 an ast
 parse per frame for the caret positions). Each retried flaky error is encoded that way, about
 seven times per order, and it was ~7 % of a worker's CPU. This keeps the same frames (file,
-line, function) and leaves out the source text, which the failure's reader can look up."""
+line, function) and leaves out the source text, which the failure's reader can look up.
+
+A refusal (an ApplicationError of type Refused: an operator's command the order cannot take)
+is an answer, not a fault, and carries no stack trace at all: a late command refused on record
+kept the worker's file paths in the order's history and the Web UI beside "Order o-1 is already
+REJECTED." (a review)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ from types import TracebackType
 
 import temporalio.api.failure.v1
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
+from temporalio.exceptions import ApplicationError
+
+# The type of an operator's command refused (workflows/order_commands.py, workflows/signals.py).
+REFUSED = "Refused"
 
 
 def compact_stack(tb: TracebackType | None) -> str:
@@ -40,5 +49,6 @@ class CompactStackFailureConverter(DefaultFailureConverter):
             super().to_failure(exception, payload_converter, failure)
         finally:
             exception.__traceback__ = tb
-        if not failure.stack_trace:
+        refused = isinstance(exception, ApplicationError) and exception.type == REFUSED
+        if not failure.stack_trace and not refused:
             failure.stack_trace = compact_stack(tb)
