@@ -1627,7 +1627,7 @@ async def test_a_short_terminal_says_what_is_down_once_not_at_every_return_to_th
         said.append(out.getvalue().splitlines())
         out.seek(0), out.truncate()
     assert "kill -CONT 4242" in " ".join(said[0]) and "Starting cannot help" in " ".join(said[0]), said
-    assert len(said[1]) == again and "order worker down" in said[1][0], said
+    assert len(said[1]) == again and "order worker stopped" in said[1][0], said
     assert "kill -CONT 4343" in " ".join(said[2]), said  # what is down changed: said again
 
 

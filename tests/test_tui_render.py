@@ -167,6 +167,22 @@ def test_health_line_names_the_part_that_is_down_in_red():
     assert down_parts(status) == ["shipping worker is down: no worker polling shipping-tq."]
 
 
+def test_health_line_says_a_stopped_part_is_stopped_not_down():
+    """With PostgreSQL's postmaster stopped (SIGSTOP) the dashboard's health line said
+    "PostgreSQL down" while its rows kept refreshing through the pool's connections (an
+    operator walkthrough); the menu's line under it says what resumes it."""
+    from app.tui.health import health_summary
+
+    status = stack_status()
+    status.part("postgres").healthy = False
+    status.part("postgres").detail = "stopped (SIGSTOP); kill -CONT 4242 resumes it"
+    assert "✗ PostgreSQL stopped" in health_line(status, width=200).plain
+    assert health_summary(status).plain == "✗ PostgreSQL stopped"
+    status.part("order-worker").healthy = False
+    assert health_summary(status).plain == "✗ PostgreSQL stopped, order worker down"
+    assert down_parts(status)[0] == "PostgreSQL is stopped (SIGSTOP); kill -CONT 4242 resumes it."
+
+
 @pytest.mark.parametrize("width", range(30, 101))
 @pytest.mark.parametrize("down", [None, "order-worker", "shipping-worker"])
 def test_the_health_line_breaks_only_between_parts_at_any_width(width, down):

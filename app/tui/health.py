@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.text import Text
 
+from app.stack.health import is_stopped
+
 # The order the operator reads them in, and the name they know each part by.
 HEALTH_PARTS = (
     ("temporal", "Temporal"),
@@ -26,7 +28,7 @@ def health_line(status: Any, width: int = 80) -> Text:
         if part is not None and part.healthy:
             pieces.append(Text.assemble(("✓ ", "green"), label))
         else:
-            pieces.append(Text.assemble(("✗ ", "bold red"), (f"{label} down", "bold red")))
+            pieces.append(Text.assemble(("✗ ", "bold red"), (f"{label} {_how_down(part)}", "bold red")))
     if status.temporal_ui_url:
         pieces.append(Text.assemble(("Web UI ", "dim"), (status.temporal_ui_url, "cyan underline")))
     text, used = Text(), 0
@@ -42,13 +44,23 @@ def health_line(status: Any, width: int = 80) -> Text:
     return text
 
 
+def _how_down(part: Any) -> str:
+    """"stopped" for a part whose process is stopped (SIGSTOP: its pooled connections may still
+    answer, and starting it cannot help; the menu's line says what resumes it), else "down"."""
+    return "stopped" if part is not None and is_stopped(part) else "down"
+
+
 def health_summary(status: Any) -> Text:
     """The health line in one line, for a terminal too short for it: the parts that are down,
     or that none is; cut at the edge."""
     parts = {part.name: part for part in status.parts}
-    down = [label for name, label in HEALTH_PARTS if parts.get(name) is None or not parts[name].healthy]
+    down = [(label, _how_down(parts.get(name))) for name, label in HEALTH_PARTS if parts.get(name) is None or not parts[name].healthy]
     if down:
-        text = Text.assemble(("✗ ", "bold red"), (", ".join(down) + " down", "bold red"))
+        if all(how == "down" for _, how in down):
+            said = ", ".join(label for label, _ in down) + " down"
+        else:
+            said = ", ".join(f"{label} {how}" for label, how in down)
+        text = Text.assemble(("✗ ", "bold red"), (said, "bold red"))
     else:
         text = Text.assemble(("✓ ", "green"), "the stack is healthy")
     text.no_wrap, text.overflow = True, "ellipsis"
@@ -67,7 +79,11 @@ def health_interrupted() -> Text:
 def down_parts(status: Any) -> list[str]:
     """One sentence per part that is down, naming it the way the health line does."""
     labels = dict(HEALTH_PARTS)
-    return [f"{labels.get(p.name, p.name)} is down: {p.detail}." for p in status.parts if not p.healthy]
+    return [
+        f"{labels.get(p.name, p.name)} is {p.detail}." if is_stopped(p) else f"{labels.get(p.name, p.name)} is down: {p.detail}."
+        for p in status.parts
+        if not p.healthy
+    ]
 
 
 def goodbye(local: dict[str, bool]) -> str:
