@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 
 from workflows.model import OrderState, order_workflow_id
 
@@ -62,13 +62,21 @@ class Stall:
     child_status: str | None = None
 
 
+def closed_without_completing(description: WorkflowExecutionDescription) -> str | None:
+    """How a workflow was closed if it ended other than by completing (TERMINATED, say), else
+    None: a completed order workflow has recorded its order's ending."""
+    if description.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        return None
+    return description.status.name
+
+
 async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timedelta) -> Stall | None:
     """The order's workflow's stall, if it has one; None if it is going on (or completed: it does
     that only once the order's row is final), or if Temporal could not say."""
     try:
         description = await handle.describe(rpc_timeout=rpc_timeout)
-        if description.status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            return Stall(closed=description.status.name, reset_event_id=await reset_point(handle, rpc_timeout))
+        if (closed := closed_without_completing(description)) is not None:
+            return Stall(closed=closed, reset_event_id=await reset_point(handle, rpc_timeout))
         if description.status != WorkflowExecutionStatus.RUNNING:
             return None
         # Only a reset run can wait for a child of another run: the others cost no more calls.

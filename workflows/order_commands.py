@@ -39,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_NULL_IS_EMPTY,
         ADDRESS_REFUSED_WHILE_CANCELLING,
         ADDRESS_SIGNALS_CAPPED,
-        UNKNOWN_SIGNAL_REFUSED,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         LATE_ADDRESS_REFUSAL_ON_RECORD,
@@ -48,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
         REVIEW_WINDOW_CLOSES,
+        UNKNOWN_SIGNAL_REFUSED,
     )
     from workflows import policies
     from workflows.signals import checked_arguments, checked_update_arguments
@@ -75,8 +75,8 @@ def _text_refusal(**texts: object) -> str | None:
 def _as_address(value: Any, null_is_empty: bool = True) -> Address:
     """The SDK decodes arguments by type hint only when every parameter is sent; a client that
     sends just the address (the CLI's `temporal workflow signal`, say) delivers a dict. A null
-    in it is an empty field, for the address rules to judge (``null_is_empty``: a signal's
-    handler asks ADDRESS_NULL_IS_EMPTY; before it, a null became the text "None")."""
+    in it is an empty field, for the address rules to judge (``null_is_empty``: the handlers
+    ask OrderCommands._null_is_empty; before it, a null became the text "None")."""
     if isinstance(value, Address):
         return value
     fields = {"name", "street", "city", "postal_code", "country", "region"}
@@ -312,6 +312,12 @@ class OrderCommands:
         self._jobs.append(job)
         self._jobs_queued += 1
 
+    def _null_is_empty(self, address: Any) -> bool:
+        """For the handlers, which run on replay: a null in an address is an empty field only in
+        runs that asked ADDRESS_NULL_IS_EMPTY (asked only when the address has a null); a change
+        taken before it keeps the text "None" its run had."""
+        return _has_null(address) and self._patched(ADDRESS_NULL_IS_EMPTY)
+
     def _signal_refused(self, command: str, reason: str) -> None:
         self._note_refusal(command, reason)
 
@@ -390,10 +396,7 @@ class OrderCommands:
         self._update_accepted()
         refusal = self._address_state_refusal() or self._address_changes_used_up()
         self._refuse_on_record("update_address", refusal, by, decided_at, LATE_ADDRESS_REFUSAL_ON_RECORD)
-        # As the signal's handler: a replay of a change accepted before address-null-is-empty
-        # must find the address that run had (the text "None" for a null), not an empty field.
-        null_is_empty = not _has_null(address) or self._patched(ADDRESS_NULL_IS_EMPTY)
-        sequence = self._change_address(_as_address(address, null_is_empty), by, decided_at)
+        sequence = self._change_address(_as_address(address, self._null_is_empty(address)), by, decided_at)
         await workflow.wait_condition(lambda: sequence in self._address_answers)
         if (refusal := self._address_answers[sequence]) is not None:
             raise _refused(refusal)
@@ -513,7 +516,7 @@ class OrderCommands:
     def update_address_signal(self, address: Address | None = None, by: str = "operator") -> None:
         # A signal handler must never raise: that would fail the workflow task on every retry.
         try:
-            address = _as_address(address, null_is_empty=_has_null(address) and self._patched(ADDRESS_NULL_IS_EMPTY))
+            address = _as_address(address, self._null_is_empty(address))
         except ApplicationError as error:
             self._note_refusal("update_address", error.message)
             return

@@ -106,7 +106,7 @@ LATE_ADDRESS_REFUSAL_ON_RECORD = "late-address-refusal-on-record"
 # A null in an address sent as a plain JSON object (a hand-typed `temporal workflow signal`) is
 # an empty field, which the address rules then judge (a null name is refused, a null region is
 # none); before, it became the text "None" (a name "None", a region "None" in the audit). Asked
-# only when an address change signal has a null.
+# only when an address change (signal or Update) has a null.
 ADDRESS_NULL_IS_EMPTY = "address-null-is-empty"
 # A signal no handler takes (a typo in a hand-typed `temporal workflow signal`) is refused and
 # audited; before, the SDK kept it unread and nothing showed it. Asked only when one comes.

@@ -48,6 +48,7 @@ def checked_update_arguments(name: str) -> Callable[[Callable[..., None]], Calla
     def decorate(validator: Callable[..., None]) -> Callable[..., None]:
         signature = inspect.signature(validator)
         params = list(signature.parameters.values())[1:]  # after self
+        takes = [p.name for p in params]
         required = sum(1 for p in params if p.default is inspect.Parameter.empty)
 
         @functools.wraps(validator)
@@ -55,8 +56,7 @@ def checked_update_arguments(name: str) -> Callable[[Callable[..., None]], Calla
             try:
                 signature.bind(self, *args)
             except TypeError:
-                names = ", ".join(p.name for p in params)
-                shape = f"{required} to {len(params)} arguments ({names})" if required else _at_most([p.name for p in params])
+                shape = f"{required} to {len(takes)} arguments ({', '.join(takes)})" if required else _at_most(takes)
                 raise ApplicationError(
                     f"The {name} update takes {shape}; it was sent {len(args)}.", type="Refused", non_retryable=True
                 ) from None

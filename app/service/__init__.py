@@ -73,6 +73,8 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
         self.temporal_unreachable = temporal_unreachable
         # Connected with database="optional" while PostgreSQL was out of reach: why (else "").
         self.database_unreachable = database_unreachable
+        # What Temporal last said of an overdue order's workflow, and when (OrderReads._workflow_closed).
+        self._closed_seen: dict[str, tuple[float, str | None]] = {}
 
     @classmethod
     async def connect(

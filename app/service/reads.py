@@ -20,7 +20,7 @@ from app.errors import NotFound, NotYetRecorded, StackUnreachable, Taken, tempor
 from app.service.create import _taken
 from app.service.temporal_errors import NO_ANSWER, QUERY_TIMEOUT, WORKFLOW_TASKS_FAILING, _workflow_task_failing
 from app.stack.health import check_pollers
-from app.unfinished import Stall, find_stall, left_unfinished, reset_command
+from app.unfinished import Stall, closed_without_completing, find_stall, left_unfinished, reset_command
 from app.views import lost_decision, merged_status, order_summary, timeline
 from db import queries
 from workflows.model import (
@@ -99,15 +99,13 @@ class OrderReads:
         CLOSED_CHECK_TTL_S: the dashboard asks at every refresh."""
         if self._client is None:
             return None
-        seen: dict[str, tuple[float, str | None]] = self.__dict__.setdefault("_closed_seen", {})
+        seen = self._closed_seen
         now = time.monotonic()
         if (hit := seen.get(order_id)) is not None and now - hit[0] < CLOSED_CHECK_TTL_S:
             return hit[1]
         closed = None
         try:
-            description = await self._handle(order_id).describe(rpc_timeout=CLOSED_CHECK_TIMEOUT)
-            if description.status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-                closed = description.status.name
+            closed = closed_without_completing(await self._handle(order_id).describe(rpc_timeout=CLOSED_CHECK_TIMEOUT))
         except RPCError as error:
             closed = "gone" if error.status == RPCStatusCode.NOT_FOUND else None
         except Exception as error:  # the line still names the order, as before
