@@ -1789,6 +1789,34 @@ async def test_recorded_histories_replay_deterministically():
             assert result.replay_failure is None, result.replay_failure
 
 
+# The corpora of earlier workflow code in tests/histories/ (the docstring below says what each
+# holds), with how many histories each has at least: a folder gone or emptied fails the test.
+EARLIER_CORPORA = {
+    "v3": 70,
+    "v4": 75,
+    "v5": 12,
+    "v6": 14,
+    "v7": 7,
+    "v8": 1,
+    "v9": 5,
+    # The same five scenarios as recorded by 85b7583, when the pause was the patch
+    # updates-on-record-first (its marker in every history): 653cadc dropped the id and
+    # re-recorded v9, and none of these replayed (a review). Never re-record a corpus in place.
+    "v9-patched": 5,
+    "v10": 2,
+    "v10-before": 3,
+    "v11-before": 105,
+    "v11": 105,
+    "v12": 114,
+    # Commands sent with decided_at, and refusals put on record (late-refusal-on-record), two of
+    # them from a real stack whose order worker was stopped (SIGSTOP) while they were sent.
+    "v13-late-refusal": 16,
+    "v14-late-address-refusal": 7,
+    "v15": 151,
+    "v16": 158,
+}
+
+
 async def test_histories_of_earlier_workflow_code_still_replay():
     """Runs started by earlier versions of the workflows replay on today's code: every change to
     workflow code must keep them valid (workflow.patched). In tests/histories/: v1-* recorded
@@ -1830,45 +1858,10 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]
-    v3 = sorted((HISTORY_DIR / "v3").glob("*.json.gz"))
-    assert len(v3) >= 70, "the v3 histories are missing"
-    v4 = sorted((HISTORY_DIR / "v4").glob("*.json.gz"))
-    assert len(v4) >= 75, "the v4 histories are missing"
-    v5 = sorted((HISTORY_DIR / "v5").glob("*.json.gz"))
-    assert len(v5) >= 12, "the v5 histories are missing"
-    v6 = sorted((HISTORY_DIR / "v6").glob("*.json.gz"))
-    assert len(v6) >= 14, "the v6 histories are missing"
-    v7 = sorted((HISTORY_DIR / "v7").glob("*.json.gz"))
-    assert len(v7) >= 7, "the v7 histories are missing"
-    v8 = sorted((HISTORY_DIR / "v8").glob("*.json.gz"))
-    assert len(v8) >= 1, "the v8 histories are missing"
-    v9 = sorted((HISTORY_DIR / "v9").glob("*.json.gz"))
-    assert len(v9) >= 5, "the v9 histories are missing"
-    # The same five scenarios as recorded by 85b7583, when the pause was the patch
-    # updates-on-record-first (its marker in every history): 653cadc dropped the id and
-    # re-recorded v9, and none of these replayed (a review). Never re-record a corpus in place.
-    v9_patched = sorted((HISTORY_DIR / "v9-patched").glob("*.json.gz"))
-    assert len(v9_patched) >= 5, "the v9-patched histories are missing"
-    v10 = sorted((HISTORY_DIR / "v10").glob("*.json.gz")) + sorted((HISTORY_DIR / "v10-before").glob("*.json.gz"))
-    assert len(v10) >= 5, "the v10 histories are missing"
-    v11 = sorted((HISTORY_DIR / "v11-before").glob("*.json.gz")) + sorted((HISTORY_DIR / "v11").glob("*.json.gz"))
-    assert len(v11) >= 210, "the v11 histories are missing"
-    v12 = sorted((HISTORY_DIR / "v12").glob("*.json.gz"))
-    assert len(v12) >= 114, "the v12 histories are missing"
-    # Commands sent with decided_at, and refusals put on record (late-refusal-on-record), two of
-    # them from a real stack whose order worker was stopped (SIGSTOP) while they were sent.
-    v13 = sorted((HISTORY_DIR / "v13-late-refusal").glob("*.json.gz"))
-    assert len(v13) >= 16, "the v13-late-refusal histories are missing"
-    v14 = sorted((HISTORY_DIR / "v14-late-address-refusal").glob("*.json.gz"))
-    assert len(v14) >= 7, "the v14-late-address-refusal histories are missing"
-    v15 = sorted((HISTORY_DIR / "v15").glob("*.json.gz"))
-    assert len(v15) >= 151, "the v15 histories are missing"
-    v16 = sorted((HISTORY_DIR / "v16").glob("*.json.gz"))
-    assert len(v16) >= 158, "the v16 histories are missing"
-    histories += [
-        WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode())
-        for p in v3 + v4 + v5 + v6 + v7 + v8 + v9 + v9_patched + v10 + v11 + v12 + v13 + v14 + v15 + v16
-    ]
+    for folder, at_least in EARLIER_CORPORA.items():
+        corpus = sorted((HISTORY_DIR / folder).glob("*.json.gz"))
+        assert len(corpus) >= at_least, f"the {folder} histories are missing"
+        histories += [WorkflowHistory.from_json(p.name, gzip.decompress(p.read_bytes()).decode()) for p in corpus]
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow, StillRunning])
     async with replayer.workflow_replay_iterator(_as_async_iter(histories)) as results:
         async for result in results:
