@@ -497,7 +497,7 @@ async def test_a_create_waiting_on_temporal_shows_a_spinner_and_ctrl_c_says_it_m
     console = Console(file=out, width=120, force_terminal=True, color_system=None)
     screen = asyncio.create_task(forms.create_order(_TemporalStopped(), console, {}))
     await started.wait()
-    await asyncio.sleep(0.2)  # the spinner's first frames
+    await _until(lambda: "Creating order slow-1" in out.getvalue())  # the spinner's first frame
     screen.cancel()  # what Ctrl-C does to the screen
     with pytest.raises(asyncio.CancelledError):
         await screen
@@ -2079,6 +2079,11 @@ class _ApprovalRowsLag(_SlowApprovals):
         super().__init__()
         self.lag_s = lag_s
         self.answered = 0
+        self.reads = 0
+
+    async def order_states(self, order_ids: list[str]) -> dict[str, str]:
+        self.reads += 1
+        return await super().order_states(order_ids)
 
     async def approve(self, order_id: str, by: str) -> str:
         self.answered += 1
@@ -2116,16 +2121,18 @@ async def test_a_simulation_stopped_says_which_approved_orders_the_database_does
 
 
 async def test_ctrl_c_again_while_a_stopped_simulation_waits_for_its_rows_gives_the_summary_at_once(monkeypatch):
-    from app.tui import simulate
+    from app.tui import simulate, simulation
 
     monkeypatch.setattr(simulate, "RECORD_WAIT_S", 3600, raising=False)
+    monkeypatch.setattr(simulation, "RECORD_POLL_S", 0.01)
     _simulation_answers(monkeypatch, ["3", True], poll_s=0.01)
     service = _ApprovalRowsLag(lag_s=None)
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
     await _until(lambda: service.answered == 3)
     screen.cancel()  # what Ctrl-C does to the screen
-    await asyncio.sleep(0.3)  # waiting for the rows
+    reads = service.reads
+    await _until(lambda: service.reads >= reads + 3)  # the last read, then the rows read again and again
     assert not screen.done()
     screen.cancel()  # and again
     await asyncio.wait_for(screen, 5)
