@@ -4,6 +4,7 @@ line exactly as an operator would. It never touches the user's .data/ or a runni
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -15,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Collection, Iterator
 
 import asyncpg
 import psutil
@@ -71,6 +72,16 @@ def wait_exited(pid: int, timeout: float) -> None:
     while running(pid):
         assert time.monotonic() < deadline, f"process {pid} still runs after {timeout:.0f} s"
         time.sleep(0.05)
+
+
+async def wait_for_state(db: asyncpg.Pool, order_id: str, states: str | Collection[str], timeout: float = 60) -> str:
+    """Wait until the order's row is in ``states`` (one state, or any of several); the state it reached."""
+    wanted = {states} if isinstance(states, str) else set(states)
+    deadline = time.monotonic() + timeout
+    while (state := await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id)) not in wanted:
+        assert time.monotonic() < deadline, f"order {order_id} is {state}, not in {sorted(wanted)} after {timeout:g} s"
+        await asyncio.sleep(0.05)
+    return state
 
 
 @dataclass

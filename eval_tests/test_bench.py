@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import datetime, timezone
 
 import asyncpg
@@ -16,20 +15,13 @@ from app.bench.driver import BENCH_ADDRESS, BENCH_ITEMS, order_id_prefix
 from app.bench.stats import broken_invariants, summarize
 from app.service import OrderService
 from db.migrate import MIGRATIONS_DIR
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_for_state
 from workflows.model import OrderState, order_workflow_id
 
 FIELDS = {
     "orders", "concurrency", "shipped", "failed", "p50_s", "p95_s", "p99_s", "max_s", "sla_15s_hit_rate",
     "throughput_orders_per_s", "attempts_per_order", "double_charges", "lost_orders", "wall_s",
 }
-
-
-async def until_state(service: OrderService, order_id: str, state: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while (now := await service.pool.fetchval("SELECT state FROM orders WHERE id = $1", order_id)) != state:
-        assert time.monotonic() < deadline, f"order {order_id} is {now}, not {state}, after {timeout} s"
-        await asyncio.sleep(0.05)
 
 
 def test_bench_ships_every_order_once_and_writes_its_json(stack: PrivateStack, tmp_path):
@@ -97,12 +89,12 @@ async def test_the_bench_counts_a_real_double_charge_and_an_unfinished_order(sta
             await service.create_order(order_id=order_id, items=BENCH_ITEMS, address=BENCH_ADDRESS)
 
         async def ship(order_id: str) -> None:
-            await until_state(service, order_id, OrderState.AWAITING_APPROVAL.value)
+            await wait_for_state(service.pool, order_id, OrderState.AWAITING_APPROVAL.value)
             await service.approve(order_id, by="test")
             assert (await service.client.get_workflow_handle(order_workflow_id(order_id)).result())["state"] == "SHIPPED"
 
         await asyncio.gather(*(ship(order_id) for order_id in shipped))
-        await until_state(service, in_review, OrderState.AWAITING_APPROVAL.value)
+        await wait_for_state(service.pool, in_review, OrderState.AWAITING_APPROVAL.value)
 
         async def checked() -> dict:
             facts = await results.collect(

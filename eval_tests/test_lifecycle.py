@@ -25,7 +25,7 @@ from app.config import ROOT
 from app.errors import InvalidInput
 from app.service import OrderService
 from app.unfinished import temporal_cli
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_for_state
 from workflows.model import Address, OrderItem
 from workflows.policies import DISPATCH_RETRY
 
@@ -68,17 +68,6 @@ def cli(stack: PrivateStack) -> Cli:
 
 def new_id(prefix: str = "e2e") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def wait_for_state(db: asyncpg.Pool, order_id: str, states: set[str], timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id)
-        if state in states:
-            return state
-        if time.monotonic() > deadline:
-            raise AssertionError(f"order {order_id} is {state}, not in {sorted(states)} after {timeout} s")
-        await asyncio.sleep(0.05)
 
 
 async def create(cli: Cli, order_id: str, *extra: str) -> dict:

@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_for_state
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE, Address, OrderInput, OrderItem, ShippingInput
@@ -29,13 +29,6 @@ def _as_the_cli_would(order_id: str) -> OrderInput:
     """The input `order create --id ORDER_ID --item WIDGET-1:2` with ADDRESS gives, for a workflow
     started by hand."""
     return OrderInput(order_id=order_id, items=[OrderItem("WIDGET-1", 2)], address=ANN)
-
-
-async def wait_for_state(db: asyncpg.Pool, order_id: str, state: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while (now := await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id)) != state:
-        assert time.monotonic() < deadline, f"order {order_id} is {now}, not {state} after {timeout} s"
-        await asyncio.sleep(0.05)
 
 
 async def order_rows(db: asyncpg.Pool, order_id: str) -> tuple:
