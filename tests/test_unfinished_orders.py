@@ -13,6 +13,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from app import unfinished
@@ -92,8 +93,10 @@ async def _state_is(handle: WorkflowHandle, state: OrderState) -> bool:
 async def _running(handle: WorkflowHandle) -> bool:
     try:
         return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-    except Exception:  # not started yet
-        return False
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:  # not started yet
+            return False
+        raise
 
 
 async def _closed(handle: WorkflowHandle) -> bool:
