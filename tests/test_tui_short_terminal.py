@@ -341,6 +341,8 @@ async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch
     left the last two lines in view."""
     import asyncio
 
+    from tests.test_tui_menu_and_pager import _until
+
     pauses = paused(monkeypatch)
     console, out = terminal(40, 12)
     tui = tui_app.Tui(console)
@@ -349,9 +351,8 @@ async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch
         await actions.sent(console, "o-1", "approval", asyncio.Event().wait())
 
     guarded = asyncio.ensure_future(tui.guarded("Approve / reject", approving))
-    while prompts._current_screen is None:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    # The spinner: the command is out, and the screen waits for its answer.
+    await _until(lambda: "Waiting for order o-1" in Text.from_ansi(out.getvalue()).plain)
     prompts._interrupt()  # what Ctrl-C does
     await asyncio.wait_for(guarded, 5)
     said = " ".join(Text.from_ansi(out.getvalue()).plain.split())
