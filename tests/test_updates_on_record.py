@@ -53,6 +53,14 @@ def _look_at_history_in(fakes: FakeActivities, env, order_id: str, steps: list[s
     return seen
 
 
+async def _held_by_the_server(env, handle: WorkflowHandle, update: str, args: list, update_id: str) -> asyncio.Task:
+    """``update`` sent to the order, once the server holds it (admitted) for the workflow's next
+    task; the task that gives its answer."""
+    sent = asyncio.create_task(handle.execute_update(update, args=args, id=update_id))
+    await eventually(lambda: update_admitted(env, handle.id, update_id))
+    return sent
+
+
 async def _awaiting_review(handle: WorkflowHandle) -> None:
     async def awaiting() -> bool:
         return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
@@ -210,8 +218,7 @@ async def test_an_update_that_comes_with_the_start_does_not_hold_the_first_step_
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["ReceiveOrder", "ValidateOrder"])
     handle = await start_order(dev_env, fakes, order)  # no worker yet: the first task waits
-    approval = asyncio.create_task(handle.execute_update("approve", args=["tester", ""], id="early-approval"))
-    await eventually(lambda: update_admitted(dev_env, handle.id, "early-approval"))
+    approval = await _held_by_the_server(dev_env, handle, "approve", ["tester", ""], "early-approval")
     async with workers(dev_env, fakes):
         assert await approval == f"Order {order.order_id} approved."
         assert (await finish(handle)).state == OrderState.SHIPPED  # its histories join the corpus
@@ -270,8 +277,7 @@ async def test_an_update_on_a_cold_start_while_the_first_step_heartbeat_replays(
             return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in events)
 
         await eventually(heartbeat, timeout=8)
-        approval = asyncio.create_task(handle.execute_update("approve", args=["tester", ""], id="cold-start"))
-        await eventually(lambda: update_admitted(dev_env, handle.id, "cold-start"))
+        approval = await _held_by_the_server(dev_env, handle, "approve", ["tester", ""], "cold-start")
     finally:
         stuck.send_signal(signal.SIGKILL)
         stuck.wait()
@@ -291,8 +297,7 @@ async def test_a_cancel_that_comes_with_the_start_is_on_record_before_any_step_a
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordEvent", "FinishOrder"])
     handle = await start_order(dev_env, fakes, order)  # no worker yet: the first task waits
-    cancel = asyncio.create_task(handle.execute_update("cancel", args=["changed my mind", "tester"], id="early-cancel"))
-    await eventually(lambda: update_admitted(dev_env, handle.id, "early-cancel"))
+    cancel = await _held_by_the_server(dev_env, handle, "cancel", ["changed my mind", "tester"], "early-cancel")
     async with workers(dev_env, fakes):
         assert await cancel == f"Order {order.order_id} cancelled."
         assert (await handle.result()).state == OrderState.CANCELLED
@@ -306,8 +311,7 @@ async def test_an_address_change_that_comes_with_the_start_is_on_record_before_i
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordAddressChange"])
     handle = await start_order(dev_env, fakes, order)  # no worker yet: the first task waits
-    change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "tester"], id="early-move"))
-    await eventually(lambda: update_admitted(dev_env, handle.id, "early-move"))
+    change = await _held_by_the_server(dev_env, handle, "update_address", [NEW_ADDRESS, "tester"], "early-move")
     async with workers(dev_env, fakes):
         assert await change == f"Address of order {order.order_id} updated."
         await _awaiting_review(handle)
