@@ -119,6 +119,11 @@ async def charged_payments(pool: asyncpg.Pool, order_id: str) -> int:
     return await pool.fetchval("SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'CHARGED'", order_id)
 
 
+async def events_of(pool: asyncpg.Pool, order_id: str, event_type: str) -> int:
+    """How many audit rows of ``event_type`` the order has."""
+    return await pool.fetchval("SELECT count(*) FROM events WHERE order_id = $1 AND type = $2", order_id, event_type)
+
+
 def charge_input(order: OrderInput) -> ChargePaymentInput:
     return ChargePaymentInput(order_id=order.order_id, payment_id=order.payment_id, amount_cents=5997)
 
@@ -132,10 +137,7 @@ async def test_charge_twice_gives_one_charged_payment(pool):
     assert first.status == PaymentStatus.CHARGED and first.amount_cents == 5997
     rows = await pool.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order.order_id)
     assert [(r["status"], r["amount_cents"]) for r in rows] == [("CHARGED", 5997)]
-    events = await pool.fetchval(
-        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'payment_charged'", order.order_id
-    )
-    assert events == 1
+    assert await events_of(pool, order.order_id, "payment_charged") == 1
 
 
 async def test_concurrent_charges_with_one_payment_id_give_one_charge(pool):
@@ -173,10 +175,7 @@ async def test_refund_is_idempotent_and_never_recharges(pool):
     assert again.status == PaymentStatus.REFUNDED
     rows = await pool.fetch("SELECT status FROM payments WHERE order_id = $1", order.order_id)
     assert [r["status"] for r in rows] == ["REFUNDED"]
-    refunds = await pool.fetchval(
-        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'payment_refunded'", order.order_id
-    )
-    assert refunds == 1
+    assert await events_of(pool, order.order_id, "payment_refunded") == 1
 
 
 async def test_retried_steps_do_not_duplicate_their_events(pool):
@@ -282,7 +281,7 @@ async def test_the_payment_of_an_order_the_carrier_has_is_not_refunded(pool):
     refused = await ActivityEnvironment().run(orders.finish_order, ending)
     assert (refused.state, refused.payment and refused.payment.status) == (OrderState.DISPATCHED, PaymentStatus.CHARGED)
     assert await pool.fetchval("SELECT state FROM orders WHERE id = $1", order.order_id) == "DISPATCHED"
-    assert not await pool.fetchval("SELECT count(*) FROM events WHERE order_id = $1 AND type = 'order_rejected'", order.order_id)
+    assert await events_of(pool, order.order_id, "order_rejected") == 0
     # On record, why the order did not end so (once, however often the step is retried).
     await ActivityEnvironment().run(orders.finish_order, ending)
     refusals = await pool.fetch("SELECT payload_json FROM events WHERE order_id = $1 AND type = 'ending_refused'", order.order_id)
@@ -344,10 +343,7 @@ async def test_a_change_under_a_sequence_number_a_lost_try_used_is_recorded_not_
     row = await pool.fetchval("SELECT address_json FROM orders WHERE id = $1", order.order_id)
     stored = row if isinstance(row, dict) else json.loads(row)
     assert stored["street"] == "3 Other Rd"
-    changes = await pool.fetchval(
-        "SELECT count(*) FROM events WHERE order_id = $1 AND type = 'address_changed'", order.order_id
-    )
-    assert changes == 2
+    assert await events_of(pool, order.order_id, "address_changed") == 2
 
 
 async def test_an_order_that_has_ended_is_not_charged(pool):
