@@ -703,6 +703,21 @@ class _DatabaseHangs(_SlowApprovals):
         return await super().order_states(order_ids)
 
 
+def _refreshes_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times a simulation has refreshed its counts so far (one number, in a list)."""
+    from app.tui import simulation
+
+    refreshes = [0]
+    refresh = simulation.Simulation.refresh
+
+    async def counted(sim: Any, *args: Any, **kwargs: Any) -> None:
+        refreshes[0] += 1
+        await refresh(sim, *args, **kwargs)
+
+    monkeypatch.setattr(simulation.Simulation, "refresh", counted)
+    return refreshes
+
+
 async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch):
     """With PostgreSQL stopped (SIGSTOP) the bars stood still with nothing said, and Ctrl-C,
     once or twice, left the TUI frozen until PostgreSQL was resumed: the screen waited for the
@@ -711,15 +726,16 @@ async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch
 
     _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: the simulation goes on
     monkeypatch.setattr(simulation, "READ_WAIT_S", 0.05)
+    refreshes = _refreshes_counted(monkeypatch)
     service = _DatabaseHangs()
     out = io.StringIO()
     screen = asyncio.create_task(simulate.simulate_orders(service, Console(file=out, width=200)))
     try:
         await _until(lambda: len(service.states) == 5)
-        await asyncio.sleep(0.05)  # a read or two of them
         service.hang = True
         await _until(lambda: service.hung_reads >= 1)
-        await asyncio.sleep(0.2)  # several refreshes: no second read while the first hangs
+        hung_at = refreshes[0]
+        await _until(lambda: refreshes[0] >= hung_at + 3)  # several refreshes: no second read while the first hangs
         assert service.hung_reads == 1
         screen.cancel()  # what Ctrl-C does to the screen
         done, _ = await asyncio.wait({screen}, timeout=2)
@@ -785,12 +801,14 @@ async def test_a_simulation_is_drawn_afresh_when_the_terminal_is_resized(monkeyp
     from app.tui import simulate
 
     _simulation_answers(monkeypatch, ["5", True], poll_s=0.01)  # the approvals never answer: the simulation goes on
+    refreshes = _refreshes_counted(monkeypatch)
     service = _SlowApprovals()
     out = io.StringIO()
     console = Console(file=out, width=100, height=24, force_terminal=True, color_system=None)
     screen = asyncio.create_task(simulate.simulate_orders(service, console))
     await _until(lambda: service.approvals_begun == 5)
-    await asyncio.sleep(0.1)
+    begun_at = refreshes[0]
+    await _until(lambda: refreshes[0] >= begun_at + 3)
     assert "\x1b[2J" not in out.getvalue()  # not at every refresh
     console.width = 50
     await _until(lambda: "started" in out.getvalue().partition("\x1b[2J")[2])  # cleared, then drawn
