@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Collection, Iterator
+from typing import Any, AsyncIterator, Callable, Collection, Iterator, TypeVar
 
 import asyncpg
 import psutil
@@ -72,6 +72,19 @@ def wait_exited(pid: int, timeout: float) -> None:
     while running(pid):
         assert time.monotonic() < deadline, f"process {pid} still runs after {timeout:.0f} s"
         time.sleep(0.05)
+
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 60) -> T:
+    """Poll ``condition`` until it gives something true, and return that; fail with ``what``
+    (what did not happen) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.2)
+    return value
 
 
 async def wait_for_state(db: asyncpg.Pool, order_id: str, states: str | Collection[str], timeout: float = 60) -> str:

@@ -74,7 +74,7 @@ async def order_awaiting_review(api: str, prefix: str) -> str:
     return order_id
 
 
-def test_create_review_and_follow_an_order_over_http(api):
+async def test_create_review_and_follow_an_order_over_http(api):
     order_id = f"api-{uuid.uuid4().hex[:8]}"
     code, created = call(api, "POST", "/orders", {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 2}], "address": ADDRESS})
     assert code == 201 and created["workflow_id"] == f"order-{order_id}" and created["amount_cents"] == 3998
@@ -88,17 +88,12 @@ def test_create_review_and_follow_an_order_over_http(api):
     # Another order under the same id: a conflict, not a malformed request.
     assert (code, other["detail"]) == (409, f"Order {order_id} already exists with different items; choose another order id.")
 
-    deadline = time.monotonic() + 60
-    while call(api, "GET", f"/orders/{order_id}")[1]["state"] != "AWAITING_APPROVAL":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    await until_status(api, order_id, lambda status: status["state"] == "AWAITING_APPROVAL")
     code, answer = call(api, "POST", f"/orders/{order_id}/approve", {"by": "api-test"})
     assert code == 200 and answer["accepted"] is True
     code, refused = call(api, "POST", f"/orders/{order_id}/approve", {})
     assert code == 409 and refused["detail"]
-    while call(api, "GET", f"/orders/{order_id}")[1]["state"] not in {"SHIPPED", "FAILED"}:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    await until_status(api, order_id, lambda status: status["state"] in {"SHIPPED", "FAILED"})
     code, status = call(api, "GET", f"/orders/{order_id}")
     assert code == 200 and status["state"] == "SHIPPED" and status["payment"]["status"] == "CHARGED"
     code, audit = call(api, "GET", f"/orders/{order_id}/audit")

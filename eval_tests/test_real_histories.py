@@ -11,14 +11,13 @@ fails here, with the workflow's id."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_until
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -29,10 +28,10 @@ AT_MOST = 400
 
 
 def _awaiting_review(stack: PrivateStack, order_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while stack.json("order", "status", order_id)["state"] != "AWAITING_APPROVAL":
-        assert time.monotonic() < deadline, f"order {order_id} never awaited review"
-        time.sleep(0.2)
+    wait_until(
+        lambda: stack.json("order", "status", order_id)["state"] == "AWAITING_APPROVAL",
+        f"order {order_id} awaiting review", timeout,
+    )
 
 
 def _operate(stack: PrivateStack) -> list[str]:

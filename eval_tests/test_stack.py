@@ -8,11 +8,10 @@ import os
 import signal
 import socket
 import time
-from typing import Callable
 
 
 from app.stack import liveness, postgres
-from eval_tests.conftest import PrivateStack, running, wait_exited
+from eval_tests.conftest import PrivateStack, running, wait_exited, wait_until
 
 PARTS = {"postgres", "temporal", "order-worker", "shipping-worker"}
 WORKERS = ["order-worker", "shipping-worker"]
@@ -24,14 +23,6 @@ def _pids(status: dict) -> dict[str, int]:
 
 def _parts(status: dict) -> dict[str, dict]:
     return {p["name"]: p for p in status["parts"]}
-
-
-def _wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.2)
-    return value
 
 
 def test_up_is_healthy_and_up_again_is_a_no_op(stack: PrivateStack):
@@ -164,12 +155,12 @@ def test_a_worker_stopped_with_sigstop_shows_as_down_at_once_and_healthy_once_re
         )
     finally:
         os.kill(pid, signal.SIGCONT)
-    _wait_for(lambda: stack.run("status").returncode == 0, "the resumed worker is not healthy again")
+    wait_until(lambda: stack.run("status").returncode == 0, "the resumed worker is not healthy again")
     assert _pids(stack.status())["order-worker"] == pid
     # What tells a wedged event loop (not stopped, just silent): the worker's own beat, again and again.
     beats = stack.settings.run_dir / "order-worker.alive"
-    first = _wait_for(lambda: liveness.seconds_since_beat(beats, pid) is not None and beats.read_text(), "no beat")
-    _wait_for(lambda: beats.read_text() != first, "the beat did not come again", timeout=30)
+    first = wait_until(lambda: liveness.seconds_since_beat(beats, pid) is not None and beats.read_text(), "no beat")
+    wait_until(lambda: beats.read_text() != first, "the beat did not come again", timeout=30)
 
 
 def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_open_forever():
@@ -179,7 +170,7 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
         before = _pids(private.status())
         # A plain SIGTERM: PostgreSQL refuses new connections and waits for every client to leave.
         os.kill(before["postgres"], signal.SIGTERM)
-        _wait_for(lambda: postgres.shutting_down(private.settings), "PostgreSQL did not start shutting down")
+        wait_until(lambda: postgres.shutting_down(private.settings), "PostgreSQL did not start shutting down")
         down = _parts(private.status())["postgres"]
         assert down["healthy"] is False and "shutting down" in down["detail"]
         assert "`./start.sh up` restarts it" in down["detail"], down["detail"]
@@ -204,7 +195,7 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
             "order", "create", "--item", "WIDGET-1:1", "--name", "Ann", "--street", "1 Main St",
             "--city", "Springfield", "--postal-code", "12345", "--country", "US",
         )["order_id"]
-        _wait_for(
+        wait_until(
             lambda: private.json("order", "status", order_id)["state"] == "AWAITING_APPROVAL",
             "the order did not reach AWAITING_APPROVAL",
         )
@@ -254,7 +245,7 @@ def test_a_postgresql_stopped_with_all_its_processes_is_resumed_whole_by_the_adv
             assert not status["healthy"]
             assert {p["name"]: p for p in status["parts"]}["postgres"]["detail"].startswith("stopped (SIGSTOP): "), status
             subprocess.run(["bash", "-c", resume], check=True)  # the advice, pasted
-            _wait_for(lambda: stack.status()["healthy"], "the stack was not healthy once PostgreSQL was resumed")
+            wait_until(lambda: stack.status()["healthy"], "the stack was not healthy once PostgreSQL was resumed")
         finally:
             for pid in everyone:
                 try:

@@ -7,12 +7,11 @@ import re
 import secrets
 import shutil
 import sys
-import time
 
 import pexpect
 
 from app.config import ROOT
-from eval_tests.conftest import PrivateStack
+from eval_tests.conftest import PrivateStack, wait_until
 
 DOWN, UP, ENTER, CLEAR_LINE = "\x1b[B", "\x1b[A", "\r", "\x15"
 # Rich and prompt_toolkit colour and move the cursor between the words we look for.
@@ -32,10 +31,10 @@ PROMPT_READY = re.escape("\x1b[?7h")
 
 
 def wait_for_row(stack: PrivateStack, order_id: str, state: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while order_id not in [o["order_id"] for o in stack.json("order", "list", "--state", state)["orders"]]:
-        assert time.monotonic() < deadline, f"order {order_id} never reached {state} in the database"
-        time.sleep(0.2)
+    wait_until(
+        lambda: order_id in [o["order_id"] for o in stack.json("order", "list", "--state", state)["orders"]],
+        f"order {order_id} reaching {state} in the database", timeout,
+    )
 
 
 def order_awaiting_review(stack: PrivateStack) -> str:
