@@ -21,6 +21,8 @@ from app.unfinished import temporal_cli
 from tests.conftest import eventually
 from tests.test_order_list import AuditTables
 
+ANN = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
 
 class _Answered:
     """An Update's handle once the validator has accepted it."""
@@ -444,14 +446,14 @@ async def test_temporal_not_answering_a_command_is_the_stacks_trouble_not_an_une
 
 
 async def test_a_start_temporal_went_away_under_keeps_the_payment_id_while_it_may_have_started(monkeypatch):
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_TemporalGoneMidCall(None), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(transport error\); it may not have started"):
         await service.create_order(
             order_id="o-7", items=[OrderItem("SKU-1", 2)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         )
     assert releases == []
 
@@ -487,13 +489,13 @@ async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if
 ):
     """The reservation went back on any failure, also when the start had gone through and only
     its answer was lost: the running order then held its payment id unreserved."""
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_TemporalSilent(exists), pool=_NoOrderRow())  # type: ignore[arg-type]
     create = service.create_order(
         order_id="o-7", items=[OrderItem("SKU-1", 2)],
-        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        address=ANN,
     )
     if outcome == "created":
         assert (await create).workflow_id == "order-o-7"
@@ -523,11 +525,11 @@ class _StartedAlready(_TemporalSilent):
         from temporalio.api.history.v1 import HistoryEvent
         if self.payment_id is None:  # Temporal does not say: the reservation stays
             raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
-        from workflows.model import Address, OrderInput, OrderItem
+        from workflows.model import OrderInput, OrderItem
 
         order = OrderInput(
             order_id="o-7", items=[OrderItem("SKU-1", 2)], payment_id=self.payment_id,
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         )
         event = HistoryEvent(event_id=1)
         event.workflow_execution_started_event_attributes.input.payloads.extend(
@@ -546,13 +548,13 @@ async def test_a_create_of_an_id_another_create_just_started_leaves_it_its_payme
     other order until its row was written (2 of 12 such pairs on a live stack). It goes back
     only if the order that runs uses another payment id."""
     from app.errors import Taken
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_StartedAlready(started_with), pool=_NoOrderRow())  # type: ignore[arg-type]
     create = service.create_order(
         order_id="o-7", items=[OrderItem("SKU-1", 2)],
-        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        address=ANN,
     )
     if started_with in ("", "pay-o-7"):  # the same order: answered as already created (tests/test_api_retries.py)
         assert (await create).already_created is True
@@ -949,7 +951,7 @@ async def test_a_create_stopped_while_it_waits_for_temporal_keeps_the_payment_id
     service = OrderService(settings=Settings.from_env({}), client=_SlowTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
     creating = asyncio.ensure_future(service.create_order(
         order_id="o-10", items=[OrderItem("SKU-1", 1)], payment_id="card-77",
-        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        address=ANN,
     ))
     await sent.wait()
     creating.cancel()
@@ -975,7 +977,7 @@ async def test_a_create_whose_payment_id_cannot_go_back_still_answers_after_a_mo
     with pytest.raises(StackUnreachable, match="so order o-10 was not started"):
         await asyncio.wait_for(service.create_order(
             order_id="o-10", items=[OrderItem("SKU-1", 1)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         ), 2)
 
 
@@ -988,7 +990,7 @@ async def test_a_create_stopped_while_temporal_is_asked_before_the_start_gives_t
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     creating = asyncio.ensure_future(service.create_order(
         order_id="o-10", items=[OrderItem("SKU-1", 1)], payment_id="card-77",
-        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        address=ANN,
     ))
     await client.asked.wait()
     creating.cancel()
@@ -1068,7 +1070,7 @@ async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch
     """POST /orders with PostgreSQL stopped (SIGSTOP) waited 60 s, then answered 500 "Something
     unexpected went wrong" (asyncpg's command timeout): the checks before the start say after a
     moment that PostgreSQL did not answer, and nothing is started."""
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     _creatable(monkeypatch)
 
@@ -1087,7 +1089,7 @@ async def test_a_hung_postgresql_does_not_hold_a_create_for_a_minute(monkeypatch
     with pytest.raises(StackUnreachable) as unreachable:
         await asyncio.wait_for(service.create_order(
             order_id="o-8", items=[OrderItem("SKU-1", 1)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         ), 5)
     assert str(unreachable.value) == (
         "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders did not answer within 0.1 s; start the stack with"
@@ -1158,7 +1160,7 @@ async def _created_on(pool: _OneBusyConnection) -> str:
     try:
         created = await asyncio.wait_for(service.create_order(
             order_id="o-12", items=[OrderItem("SKU-1", 1)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         ), 5)
         return created.workflow_id
     finally:
@@ -1321,7 +1323,7 @@ class _NoOrderStateAttribute:
 
 async def test_a_temporal_without_the_search_attribute_says_how_to_create_it(monkeypatch):
     """A review: create said 'Sorry, something unexpected went wrong', with the cause in a log."""
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     settings = Settings.from_env({"TEMPORAL_ADDRESS": "t.example:7233"})
@@ -1329,7 +1331,7 @@ async def test_a_temporal_without_the_search_attribute_says_how_to_create_it(mon
     with pytest.raises(StackUnreachable) as refused:
         await service.create_order(
             order_id="o-8", items=[OrderItem("SKU-1", 1)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         )
     assert str(refused.value) == (
         f"Temporal at t.example:7233 has no OrderState search attribute; create it with {temporal_cli()} operator"
@@ -1374,14 +1376,14 @@ class _TemporalStopped(_TemporalSilent):
 async def test_a_start_a_stopped_temporal_does_not_answer_is_the_stacks_trouble_not_a_bug(monkeypatch):
     """POST /orders with Temporal stopped: the start gave no answer, the describe that asks
     whether it went through timed out (CANCELLED), and that RPCError escaped: a 500 (a review)."""
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     service = OrderService(settings=Settings.from_env({}), client=_TemporalStopped(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable, match=r"did not answer while starting order o-7 \(deadline exceeded\); it may not have started"):
         await service.create_order(
             order_id="o-7", items=[OrderItem("SKU-1", 2)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         )
     assert releases == []  # unknown whether it started: the payment id stays reserved
 
@@ -1422,7 +1424,7 @@ class _DownBeforeTheStart(_StoppedBeforeTheStart):
     (_StoppedBeforeTheStart, "is not answering (stopped or swamped"),
 ])
 async def test_a_create_temporal_does_not_take_starts_nothing_and_says_why(monkeypatch, client, what):
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     monkeypatch.setattr("app.service.temporal_errors.QUERY_TIMEOUT", timedelta(seconds=0.2))
@@ -1431,7 +1433,7 @@ async def test_a_create_temporal_does_not_take_starts_nothing_and_says_why(monke
     with pytest.raises(StackUnreachable) as unreachable:
         await asyncio.wait_for(service.create_order(
             order_id="o-7", items=[OrderItem("SKU-1", 2)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         ), 2)
     assert str(unreachable.value) == (
         f"Temporal at 127.0.0.1:7233 {what}: see ./start.sh status), so order o-7 was"
@@ -1683,7 +1685,7 @@ async def test_a_start_temporal_stops_answering_is_given_up_after_its_own_time_o
     from datetime import timedelta
 
     from app.service import create
-    from workflows.model import Address, OrderItem
+    from workflows.model import OrderItem
 
     releases = _creatable(monkeypatch)
     monkeypatch.setattr(create, "START_TIMEOUT", timedelta(seconds=0.05))
@@ -1694,7 +1696,7 @@ async def test_a_start_temporal_stops_answering_is_given_up_after_its_own_time_o
     with pytest.raises(StackUnreachable) as unreachable:
         await asyncio.wait_for(service.create_order(
             order_id="o-7", items=[OrderItem("SKU-1", 2)],
-            address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+            address=ANN,
         ), 5)
     assert str(unreachable.value) == (
         "Temporal at 127.0.0.1:7233 did not answer while starting order o-7 (timed out); it may not have started:"
