@@ -146,7 +146,7 @@ def test_a_poller_whose_worker_on_this_machine_is_gone_or_stopped_does_not_count
     stopped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
         os.kill(stopped.pid, signal.SIGSTOP)
-        _wait_until(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED)
         assert health.gone_from_this_machine(f"{finished.pid}@{host}")
         assert health.gone_from_this_machine(f"{stopped.pid}@{host}")
         assert not health.gone_from_this_machine(f"{os.getpid()}@{host}")
@@ -155,13 +155,6 @@ def test_a_poller_whose_worker_on_this_machine_is_gone_or_stopped_does_not_count
     finally:
         stopped.kill()
         stopped.wait(10)
-
-
-def _wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 async def test_a_data_directory_that_cannot_be_written_is_said_in_one_sentence_and_status_still_reads(stack, tmp_path):
@@ -184,7 +177,7 @@ def test_a_stopped_server_process_is_told_apart(tmp_path):
     try:
         assert health.process_stopped(sleeper.pid) is None
         os.kill(sleeper.pid, signal.SIGSTOP)
-        _wait_until(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED)
         assert health.process_stopped(sleeper.pid) == f"stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
         assert health.process_stopped(None) is None
     finally:
@@ -210,13 +203,13 @@ def test_a_server_whose_child_processes_are_stopped_is_stopped_and_all_are_resum
     try:
         for pid in everyone:
             os.kill(pid, signal.SIGSTOP)
-        _wait_until(lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone))
+        wait_for(lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone))
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP), and 2 of its 2 child processes; {resume} resumes them"
         os.kill(server.pid, signal.SIGCONT)  # what status advised
-        _wait_until(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED)
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP): 2 of its 2 child processes; {resume} resumes them"
         subprocess.run(["bash", "-c", resume], check=True)  # the advice, as an operator pastes it
-        _wait_until(lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone))
+        wait_for(lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone))
         assert health.process_stopped(server.pid) is None
     finally:
         for pid in everyone:
@@ -235,9 +228,7 @@ def test_a_part_that_ignores_its_stop_signal_is_killed_and_said_to_be(stack):
         "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(300)",
     ])
     start(stubborn)
-    deadline = time.monotonic() + 10
-    while "ready" not in spec.log_path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.02)  # the handler must be in place before the signal is sent
+    wait_for(lambda: "ready" in spec.log_path.read_text())  # the handler must be in place before the signal is sent
     assert stop(stubborn, timeout=0.5) == "killed" and running_pid(stubborn) is None
     start(dataclasses.replace(spec, command=[sys.executable, "-c", "import time; time.sleep(300)"]))
     assert stop(spec, timeout=10) == "stopped"
