@@ -37,15 +37,9 @@ class _NoService:
         pass
 
 
-async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.MonkeyPatch):
-    """It used to open on Create order every time: approving five orders took five trips down."""
-    asked: list[str] = []
-    ran: list[str] = []
-    answers = iter([1, 1, 0, 2])  # Approve, Approve again, Create, Quit
-
-    async def ask(question: Any, *, escape: bool = True) -> int:
-        asked.append(pointed_title(question))
-        return next(answers)
+def _tui_without_a_stack(monkeypatch: pytest.MonkeyPatch, console: Console, ask: Any) -> tui_app.Tui:
+    """A TUI whose menu is answered by ``ask``, with no stack to start, no service to connect
+    to and no health line to read."""
 
     async def nothing(*args: Any) -> None:
         return None
@@ -56,8 +50,22 @@ async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.Monke
     monkeypatch.setattr(tui_app, "ask", ask)
     monkeypatch.setattr(tui_app, "ensure_up", nothing)
     monkeypatch.setattr(tui_app.OrderService, "connect", classmethod(connect))
-    tui = tui_app.Tui(Console(file=io.StringIO()))
+    tui = tui_app.Tui(console)
     monkeypatch.setattr(tui, "health", nothing)
+    return tui
+
+
+async def test_the_menu_opens_on_the_entry_picked_last(monkeypatch: pytest.MonkeyPatch):
+    """It used to open on Create order every time: approving five orders took five trips down."""
+    asked: list[str] = []
+    ran: list[str] = []
+    answers = iter([1, 1, 0, 2])  # Approve, Approve again, Create, Quit
+
+    async def ask(question: Any, *, escape: bool = True) -> int:
+        asked.append(pointed_title(question))
+        return next(answers)
+
+    tui = _tui_without_a_stack(monkeypatch, Console(file=io.StringIO()), ask)
 
     def screen(name: str) -> Any:
         async def run() -> None:
@@ -1887,18 +1895,8 @@ async def test_the_menus_question_is_not_broken_mid_word_in_a_narrow_terminal(mo
     async def ask(question: Any, *, escape: bool = True) -> int:
         return len(tui.menu()) - 1  # Quit
 
-    async def nothing(*args: Any) -> None:
-        return None
-
-    async def connect(cls: Any, *args: Any, **kwargs: Any) -> _NoService:
-        return _NoService()
-
-    monkeypatch.setattr(tui_app, "ask", ask)
-    monkeypatch.setattr(tui_app, "ensure_up", nothing)
-    monkeypatch.setattr(tui_app.OrderService, "connect", classmethod(connect))
     monkeypatch.setattr(tui_app, "goodbye", lambda local: "")
-    tui = tui_app.Tui(Console(file=io.StringIO(), width=width))
-    monkeypatch.setattr(tui, "health", nothing)
+    tui = _tui_without_a_stack(monkeypatch, Console(file=io.StringIO(), width=width), ask)
     assert await tui.run() == 0
     [question] = drawn
     assert len(question) < width and ("(Use arrow keys)" in question) is (width >= 40), question
