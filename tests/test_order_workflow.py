@@ -12,7 +12,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -108,11 +108,19 @@ async def awaiting_review(handle) -> None:
     await eventually(check)
 
 
-async def approved_run(env, fakes: FakeActivities, order: OrderInput, by: str | None = None) -> OrderStatus:
-    """Start the order, approve it once it awaits review, and wait for its end."""
+@contextlib.asynccontextmanager
+async def in_review(env, fakes: FakeActivities, order) -> AsyncIterator[WorkflowHandle]:
+    """The order, started with its workers running, once it awaits review; the workers run
+    until the block ends."""
     async with workers(env, fakes):
         handle = await start_order(env, fakes, order)
         await awaiting_review(handle)
+        yield handle
+
+
+async def approved_run(env, fakes: FakeActivities, order: OrderInput, by: str | None = None) -> OrderStatus:
+    """Start the order, approve it once it awaits review, and wait for its end."""
+    async with in_review(env, fakes, order) as handle:
         await handle.signal("approve", *([by] if by else []))
         return await finish(handle)
 
@@ -187,9 +195,7 @@ async def test_the_status_query_does_not_claim_no_retries_for_attempts_it_cannot
     its Query said "retries: 0" of an order that had retried. It leaves them to the database."""
     fakes.failures["ReceiveOrder"].append(RuntimeError("Forced failure for testing"))
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         status = await handle.query(OrderWorkflow.status)
         assert len(fakes.calls["ReceiveOrder"]) == 2  # the failed attempt and the one that stored it
         assert (status.attempts, status.retries, status.last_error) == (None, None, None)
@@ -202,9 +208,7 @@ async def test_the_shipping_childs_status_query_answers_a_dataclass(workflow_env
     """A workflow's outputs are dataclasses (the wire format, which evolves by adding fields
     with defaults); the child's status Query answered a loose dict."""
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.signal("approve")
         await finish(handle)
         child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
@@ -243,9 +247,7 @@ async def test_rejected_order_ends_rejected_without_charge(workflow_env, fakes):
 async def test_a_rejection_sent_as_an_update_is_answered_and_ends_the_order_rejected(workflow_env, fakes):
     """What the CLI, TUI and API send is an Update; the tests above mostly signal."""
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         answer = await handle.execute_update("reject", args=["out of stock", "bob"])
         result = await finish(handle)
     assert answer == f"Order {order.order_id} rejected."
@@ -261,9 +263,7 @@ async def test_updates_sent_around_the_order_tracker_s_tools_meet_their_input_ru
     the rules their histories were recorded with."""
     order = an_order(fakes, oid())
     nonsense = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="!!!", country="US")
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as hidden:
             await handle.execute_update("approve", args=["Bo\u200bb"])
         assert hidden.value.cause.message == "The name contains invisible characters; use plain text."
@@ -283,9 +283,7 @@ async def test_an_order_takes_a_bounded_number_of_address_changes(workflow_env, 
     in review to Temporal's history limit, which terminates it (a review)."""
     order = an_order(fakes, oid())
     addresses = [NEW_ADDRESS, order.address]
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         for n in range(policies.MAX_ADDRESS_CHANGES):
             await handle.execute_update("update_address", args=[addresses[n % 2], "bob"])
         with pytest.raises(WorkflowUpdateFailedError) as capped:
@@ -306,9 +304,7 @@ async def test_address_change_signals_stop_at_the_same_cap(workflow_env, fakes):
     order = an_order(fakes, oid())
     addresses = [NEW_ADDRESS, order.address]
     cap = policies.MAX_ADDRESS_CHANGES
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         for n in range(cap + 2):
             await handle.signal("update_address", args=[addresses[n % 2], "bob"])
         await eventually(lambda: _true(len(refusals(fakes)) == 2), timeout=60.0)
@@ -536,9 +532,7 @@ async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_at
     ended (here: a day, its review window). Now the task fails at once and is retried, and the
     write succeeds the second time. On the dev server, as the test above."""
     order = an_order(fakes, oid())
-    async with workers(dev_env, fakes):
-        handle = await start_order(dev_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(dev_env, fakes, order) as handle:
         fakes.failures["RecordEvent"].append(ApplicationError("the audit table is gone", non_retryable=True))
         await handle.signal("reject", args=["", "bob"])  # refused (no reason): its audit row fails
         await eventually(lambda: _true(fakes.calls["RecordEvent"]))
@@ -588,9 +582,7 @@ async def test_a_charge_this_run_never_saw_is_refunded_when_the_order_ends_other
     rejection first (the approval then refused): the ending refunds the charge all the same."""
     fakes.payment = PaymentStatus.CHARGED  # as the lost try left it in the database
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.signal("reject", args=["out of stock", "bob"])
         result = await finish(handle)
     assert result.state == OrderState.REJECTED
@@ -678,9 +670,7 @@ async def test_address_change_during_shipping_reaches_the_child(dev_env, fakes):
     fakes.hooks["PreparePackage"] = readdress_while_packing
     # Hold the package until the parent has persisted the change and forwarded it here.
     fakes.holds["PreparePackage"] = forwarded
-    async with workers(dev_env, fakes):
-        handle = await start_order(dev_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(dev_env, fakes, order) as handle:
         await handle.signal("approve")
         result = await finish(handle)
         child = dev_env.client.get_workflow_handle(f"shipping-{order.order_id}-1")
@@ -707,9 +697,7 @@ async def test_an_address_change_the_database_refuses_for_an_ending_this_run_has
     package" of an order never handed over (found by a chaos run: worker kills every 3 s)."""
     fakes.ended = (OrderState.CANCELLED, "cancelled in a try that was lost")  # the row, as that try left it
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"])
         await handle.signal("cancel", args=["never mind", "carol"])
@@ -839,9 +827,7 @@ async def test_a_signal_no_handler_takes_is_refused_and_audited(workflow_env, fa
         await child.signal("nosuch", "x")
 
     fakes.hooks["PreparePackage"] = signal_the_child
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.signal("aprove", "bob")
         await handle.signal("nul\x00name")
         await handle.signal("approve")
@@ -1203,9 +1189,7 @@ async def test_a_cancel_that_comes_while_a_rejection_is_recorded_is_refused_and_
     already says, and the cancel is refused."""
     order = an_order(fakes, oid())
     signal_during(workflow_env, fakes, "FinishOrder", order, "cancel", "too late")
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.signal("reject", args=["out of stock", "bob"])
         result = await finish(handle)
     assert result.state == OrderState.REJECTED and result.failure_reason == "out of stock"
@@ -1520,9 +1504,7 @@ async def test_a_rejection_refused_after_its_sender_stopped_waiting_is_on_record
     # takes effect and the rejection is refused. Its sender gave up long before ("may still take
     # effect, or be refused"), so the refusal must reach the audit, or it reaches no one.
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.execute_update("approve", args=["ann", await _sent_ago(workflow_env, 61)])
         sent = await _sent_ago(workflow_env, 60)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -1538,9 +1520,7 @@ async def test_a_rejection_refused_after_its_sender_stopped_waiting_is_on_record
 
 async def test_a_cancel_refused_after_its_sender_stopped_waiting_is_on_record(workflow_env, fakes):
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.execute_update("reject", args=["fraud", "bob", await _sent_ago(workflow_env, 61)])
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("cancel", args=["changed mind", "ann", await _sent_ago(workflow_env, 60)])
@@ -1553,9 +1533,7 @@ async def test_a_cancel_refused_after_its_sender_stopped_waiting_is_on_record(wo
 async def test_a_second_decision_whose_sender_waits_is_refused_at_once_and_costs_no_history(workflow_env, fakes):
     # Its sender hears the refusal: the validator turns it away, as before, with nothing written.
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await handle.execute_update("approve", args=["ann", await _sent_ago(workflow_env, 0)])
         for stamp in (await _sent_ago(workflow_env, 0), ""):  # just sent, or sent without a stamp
             with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -1585,9 +1563,7 @@ async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_hi
         return rejects_sent.is_set()
 
     fakes.holds["MarkShipped"] = all_rejects_sent
-    async with workers(dev_env, fakes):
-        handle = await start_order(dev_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(dev_env, fakes, order) as handle:
         await handle.execute_update("approve", args=["ann", await _sent_ago(dev_env, 61)])
         for _ in range(policies.MAX_REFUSALS_ON_RECORD + 2):
             with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -1615,9 +1591,7 @@ async def test_an_address_change_refused_after_its_sender_stopped_waiting_is_on_
     # Past the cap of address changes, sent while the order worker was stopped: its validator
     # refused it, and its sender, who had stopped waiting, never heard; nothing showed it.
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         await _address_changes_used_up(handle)
         sent = await _sent_ago(workflow_env, 60)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -1695,9 +1669,7 @@ async def test_late_address_changes_refused_on_record_count_toward_the_cap(dev_e
 async def test_a_late_command_refused_for_its_text_is_refused_at_once(workflow_env, fakes):
     # Only the refusals that depend on what came first wait for the handler; bad input does not.
     order = an_order(fakes, oid())
-    async with workers(workflow_env, fakes):
-        handle = await start_order(workflow_env, fakes, order)
-        await awaiting_review(handle)
+    async with in_review(workflow_env, fakes, order) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("reject", args=["  ", "bob", await _sent_ago(workflow_env, 60)])
         assert refused.value.cause.message == "A rejection needs a reason."
