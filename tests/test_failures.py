@@ -86,3 +86,17 @@ def test_a_refused_command_carries_no_stack_trace():
     other = temporalio.api.failure.v1.Failure()
     CompactStackFailureConverter().to_failure(_raised(), DataConverter.default.payload_converter, other)
     assert other.stack_trace
+
+
+def test_an_unusable_workflow_input_carries_no_stack_trace():
+    """The workflow's failure for an input no order can be made of is its sentence alone: the
+    worker's frames said nothing more (workflows/raw_input.py)."""
+    from workflows.raw_input import unusable
+
+    try:
+        raise unusable("The workflow input is not a valid OrderInput: review_window_seconds: Expected a number.")
+    except ApplicationError as error:
+        failure = temporalio.api.failure.v1.Failure()
+        CompactStackFailureConverter().to_failure(error, DataConverter.default.payload_converter, failure)
+    assert failure.application_failure_info.type == "InvalidInput" and failure.application_failure_info.non_retryable
+    assert failure.stack_trace == ""

@@ -9,7 +9,7 @@ line, function) and leaves out the source text, which the failure's reader can l
 A refusal (an ApplicationError of type Refused: an operator's command the order cannot take)
 is an answer, not a fault, and carries no stack trace at all: a late command refused on record
 kept the worker's file paths in the order's history and the Web UI beside "Order o-1 is already
-REJECTED." (a review)."""
+REJECTED." (a review). Nor does a workflow input refused (InvalidInput): its message is the answer."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from types import TracebackType
 import temporalio.api.failure.v1
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.exceptions import ApplicationError
+
+from workflows.raw_input import INVALID_INPUT
 
 # The type of an operator's command refused (workflows/order_commands.py, workflows/signals.py).
 REFUSED = "Refused"
@@ -49,6 +51,6 @@ class CompactStackFailureConverter(DefaultFailureConverter):
             super().to_failure(exception, payload_converter, failure)
         finally:
             exception.__traceback__ = tb
-        refused = isinstance(exception, ApplicationError) and exception.type == REFUSED
+        refused = isinstance(exception, ApplicationError) and exception.type in (REFUSED, INVALID_INPUT)
         if not failure.stack_trace and not refused:
             failure.stack_trace = compact_stack(tb)

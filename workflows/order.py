@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,7 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from workflows import policies
     from workflows.model import (
+        ORDER_ID_PATTERN,
         ORDER_STATE_ATTRIBUTE,
+        Address,
         AddressChange,
         ChargePaymentInput,
         Decision,
@@ -42,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ShippingResult,
         ValidateOrderInput,
         format_cents,
+        order_id_from_workflow_id,
         order_workflow_id,
         shipping_workflow_id,
     )
@@ -65,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATES_ON_RECORD_FIRST,
     )
     from workflows.shipping import ShippingWorkflow
-    from workflows import summaries
+    from workflows import raw_input, summaries
     from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, run_step
 
@@ -89,18 +93,32 @@ class _OrderEnded(Exception):
     reason: str = ""
 
 
+def _unusable_order(plain: Any) -> OrderInput:
+    """The stand-in for an input no order can be made of: its order id if it has a usable one
+    (else the workflow id's), no items, no address, for the status Query and the log lines."""
+    order_id = plain.get("order_id") if isinstance(plain, dict) else None
+    if not (isinstance(order_id, str) and ORDER_ID_PATTERN.match(order_id)):
+        order_id = order_id_from_workflow_id(workflow.info().workflow_id)
+    return OrderInput(order_id=order_id, items=[], address=Address(name="", street="", city="", postal_code="", country=""))
+
+
 @workflow.defn
 class OrderWorkflow(OrderCommands):
     @workflow.init
-    def __init__(self, input: OrderInput) -> None:
-        self._order = input
-        self._state = OrderState.RECEIVED
+    def __init__(self, input: RawValue) -> None:
+        # Decoded here, not by the SDK: a malformed input fails the workflow with the reason
+        # (run), where it failed its first workflow task for ever (workflows/raw_input.py).
+        decoded = raw_input.decode(input, OrderInput)
+        self._input_problem = decoded.problem
+        self._order = decoded.value if decoded.value is not None else _unusable_order(decoded.plain)
+        # An order whose input is unusable is FAILED from the start: every command is refused.
+        self._state = OrderState.RECEIVED if decoded.problem is None else OrderState.FAILED
         self._state_unwritten = False  # the OrderState search attribute is a transient state behind
         self._step_text = ""
         self._step = "receiving order"
-        self._address = input.address
+        self._address = self._order.address
         self._amount_cents: int | None = None
-        self._payment = Payment(payment_id=input.payment_id)
+        self._payment = Payment(payment_id=self._order.payment_id)
         self._charge_answered = False  # ChargePayment returned, or failed for good, in this run
         self._decision: Decision | None = None
         self._decision_recorded = False
@@ -113,7 +131,7 @@ class OrderWorkflow(OrderCommands):
         self._shipping_attempts = 0
         self._shipping: workflow.ChildWorkflowHandle | None = None
         self._tracking_number = ""
-        self._failure_reason = ""
+        self._failure_reason = self._input_problem or ""
         self._finished: Finished | None = None
         self._ending: OrderState | None = None  # set when _end begins, before its steps run
         self._received = False  # the order's row exists
@@ -135,7 +153,9 @@ class OrderWorkflow(OrderCommands):
     # ----------------------------------------------------------------- the process
 
     @workflow.run
-    async def run(self, input: OrderInput) -> OrderStatus:
+    async def run(self, input: RawValue) -> OrderStatus:
+        if self._input_problem is not None:
+            self._fail_unusable_input()
         bookkeeper = asyncio.create_task(self._bookkeeper())
         process = asyncio.create_task(self._process())
         while True:
@@ -182,6 +202,18 @@ class OrderWorkflow(OrderCommands):
                 await self._end(ended)
         finally:  # a step that failed for good fails the workflow in the state it was in
             self._write_state_attribute()
+
+    def _fail_unusable_input(self) -> None:
+        """No order can be made of the input: the workflow fails with the reason, and its
+        OrderState says FAILED (the Temporal UI, `temporal workflow list --query`, the status
+        Query). Nothing is written to the database: a row made of such input would be invented."""
+        assert self._input_problem is not None
+        workflow.logger.warning(
+            "event=order_input_unusable order_id=%s reason=%r", self._order.order_id, self._input_problem
+        )
+        self._step = "done"
+        workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(OrderState.FAILED.value)])
+        raise raw_input.unusable(self._input_problem)
 
     def _cancel_from_temporal(self) -> None:
         """Like the operator's cancel: honoured at the next step (with a refund if paid), or

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
-    from workflows import policies, summaries
+    from workflows import policies, raw_input, summaries
     from workflows.model import (
         Address,
         DispatchInput,
@@ -44,17 +44,31 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEP_FAILED, cancelled, failure_message, failure_type, run_step
 
 
+_NO_ADDRESS = Address(name="", street="", city="", postal_code="", country="")
+
+
 @workflow.defn
 class ShippingWorkflow:
     @workflow.init
-    def __init__(self, input: ShippingInput) -> None:
-        self._address = input.address
-        self._patches_in_input = input.patches_in_input
+    def __init__(self, raw: RawValue) -> None:
+        # Decoded here, not by the SDK: a malformed input (a child started by hand) fails the
+        # workflow with the reason (run), where it failed its first task for ever (raw_input.py).
+        decoded = raw_input.decode(raw, ShippingInput)
+        self._input_problem = decoded.problem
+        self._input = decoded.value
+        self._address = decoded.value.address if decoded.value is not None else _NO_ADDRESS
+        self._patches_in_input = decoded.value is not None and decoded.value.patches_in_input
         self._cancel_requested = False
-        self._step = "preparing package"
+        self._step = "preparing package" if decoded.value is not None else "failed: unusable input"
 
     @workflow.run
-    async def run(self, input: ShippingInput) -> ShippingResult:
+    async def run(self, raw: RawValue) -> ShippingResult:
+        if self._input is None:
+            workflow.logger.warning(
+                "event=shipping_input_unusable workflow_id=%s reason=%r", workflow.info().workflow_id, self._input_problem
+            )
+            raise raw_input.unusable(self._input_problem or "")
+        input = self._input
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
         package = await run_step(
             ShippingActivities.prepare_package,

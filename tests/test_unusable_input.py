@@ -1,0 +1,133 @@
+"""A workflow started by hand with an input the converter cannot decode (`temporal workflow
+start --input '{... "quantity": "1"}'`) fails, closed, with a one-sentence reason; before, its
+first workflow task failed for ever ("Failed decoding arguments") and nothing but the Web UI's
+pending task failure showed it. On the real dev server, the real workflows, stand-in steps."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer
+
+from tests.conftest import an_order, workers
+from tests.fakes import FakeActivities
+from workflows.model import ORDER_STATE_ATTRIBUTE, Address, OrderItem, ShippingInput
+from workflows.order import OrderWorkflow
+from workflows.shipping import ShippingWorkflow
+
+ADDRESS = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+
+def _as_typed_by_hand(fakes: FakeActivities, order_id: str, **wrong: Any) -> dict:
+    """An order's input as plain JSON, as `temporal workflow start --input` sends it."""
+    order = dataclasses.asdict(an_order(fakes, order_id))
+    for field, value in wrong.items():
+        order[field] = value
+    return order
+
+
+async def _failure_of(handle) -> ApplicationError:
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), 20)  # before the fix: never (its task failed for ever)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError), cause
+    return cause
+
+
+@pytest.mark.parametrize(
+    ("wrong", "reason"),
+    [
+        (
+            {"review_window_seconds": "abc"},
+            "The workflow input is not a valid OrderInput: review_window_seconds: Expected value to be int|float,"
+            " was <class 'str'>.",
+        ),
+        (
+            {"items": [{"sku": "WIDGET-1", "quantity": "1"}]},
+            "The workflow input is not a valid OrderInput: items[0].quantity: Expected value to be int|float,"
+            " was <class 'str'>.",
+        ),
+    ],
+)
+async def test_an_order_started_by_hand_with_a_wrongly_typed_field_fails_with_the_reason(
+    dev_env, fakes: FakeActivities, wrong: dict, reason: str
+):
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(
+            "OrderWorkflow",
+            _as_typed_by_hand(fakes, order_id, **wrong),
+            id=f"order-{order_id}",
+            task_queue=fakes.order_task_queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        failure = await _failure_of(handle)
+        assert (failure.message, failure.type, failure.non_retryable) == (reason, "InvalidInput", True)
+        description = await handle.describe()
+        assert description.status == WorkflowExecutionStatus.FAILED
+        # Where operators look: the OrderState attribute and the status Query say FAILED, why.
+        assert description.typed_search_attributes.get(ORDER_STATE_ATTRIBUTE) == "FAILED"
+        status = await handle.query(OrderWorkflow.status)
+        assert (status.order_id, status.state.value, status.terminal, status.failure_reason) == (
+            order_id, "FAILED", True, reason,
+        )
+        # Nothing was stored: no row invented from an input no order can be made of.
+        assert dict(fakes.calls) == {}
+        history = await handle.fetch_history()
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+async def test_an_order_input_that_is_not_an_object_fails_under_its_workflow_ids_order(dev_env, fakes: FakeActivities):
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(
+            "OrderWorkflow", "hello", id=f"order-{order_id}", task_queue=fakes.order_task_queue
+        )
+        failure = await _failure_of(handle)
+        assert failure.message.startswith("The workflow input is not a valid OrderInput: Cannot convert to dataclass")
+        assert (await handle.query(OrderWorkflow.status)).order_id == order_id
+
+
+async def test_a_command_sent_with_the_start_of_an_unusable_order_is_refused(dev_env, fakes: FakeActivities):
+    """A signal delivered with the start runs before run(): it finds the order FAILED already."""
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(
+            "OrderWorkflow",
+            _as_typed_by_hand(fakes, order_id, review_window_seconds="abc"),
+            id=f"order-{order_id}",
+            task_queue=fakes.order_task_queue,
+            start_signal="approve",
+        )
+        await _failure_of(handle)
+        assert dict(fakes.calls) == {}
+
+
+async def test_a_shipping_child_started_by_hand_with_a_wrongly_typed_field_fails_with_the_reason(
+    dev_env, fakes: FakeActivities
+):
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    child = dataclasses.asdict(ShippingInput(order_id, f"order-{order_id}", ADDRESS, [OrderItem("WIDGET-1", 1)]))
+    child["shipping_attempt"] = "2"
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(
+            "ShippingWorkflow", child, id=f"shipping-{order_id}-2", task_queue=fakes.shipping_task_queue
+        )
+        failure = await _failure_of(handle)
+        assert (failure.message, failure.type, failure.non_retryable) == (
+            "The workflow input is not a valid ShippingInput: shipping_attempt: Expected value to be int|float,"
+            " was <class 'str'>.",
+            "InvalidInput",
+            True,
+        )
+        assert (await handle.query(ShippingWorkflow.status)).step == "failed: unusable input"
+        assert dict(fakes.calls) == {}
+        history = await handle.fetch_history()
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
