@@ -461,6 +461,23 @@ async def test_an_order_whose_local_attempts_no_step_can_take_fails_with_the_rea
     assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
 
 
+@pytest.mark.parametrize("attempts", [0, -2], ids=["zero", "negative"])
+async def test_an_order_with_no_shipping_attempt_to_make_fails_before_any_money_moves(workflow_env, fakes, attempts):
+    """Started by other means than the operator's tools (which send 3): with fewer than one
+    shipping attempt the order was approved, charged, tried no shipping at all, refunded, and
+    ended "Shipping failed after 0 attempts: ". It fails at validation instead, uncharged."""
+    order = an_order(fakes, oid(), max_shipping_attempts=attempts)
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        await handle.signal("approve")  # kept until review: it would have charged the order
+        result = await asyncio.wait_for(handle.result(), 10)
+        keep_history(await handle.fetch_history(), "order")
+    assert result.state == OrderState.FAILED
+    assert result.failure_reason == f"Invalid order: max_shipping_attempts must be a whole number from 1, not {attempts}."
+    assert "ChargePayment" not in fakes.calls  # (RefundPayment may ask: the order was approved)
+    assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+
+
 async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_address_change_is_answered(
     workflow_env, fakes
 ):
@@ -1786,6 +1803,10 @@ EARLIER_CORPORA = {
     "v14-late-address-refusal": 7,
     "v15": 151,
     "v16": 158,
+    # An order started with max_shipping_attempts below 1: charged, refunded, FAILED after no
+    # shipping (-before), then failed at validation (shipping-attempts-checked).
+    "v17-shipping-attempts-before": 2,
+    "v17-shipping-attempts-checked": 2,
 }
 
 

@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
         REFUNDED_IS_NOT_PAID,
+        SHIPPING_ATTEMPTS_CHECKED,
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
@@ -246,7 +247,9 @@ class OrderWorkflow(OrderCommands):
 
     async def _validate(self) -> None:
         self._step = "validating"
-        if problem := (self._review_window_problem() or self._local_attempts_problem()):
+        if problem := (
+            self._review_window_problem() or self._local_attempts_problem() or self._shipping_attempts_problem()
+        ):
             raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
             await self._business_step(
@@ -315,6 +318,17 @@ class OrderWorkflow(OrderCommands):
             return None
         attempts = self._order.local_attempts
         return f"local_attempts must be a whole number from 0 to {MAX_LOCAL_ATTEMPTS}, not {attempts!r}."
+
+    def _shipping_attempts_problem(self) -> str | None:
+        """The tools send 3. An order started by other means with fewer than 1 was charged, tried
+        no shipping, and was refunded; it fails here instead, before any money moves (asked only
+        for such a value: SHIPPING_ATTEMPTS_CHECKED)."""
+        attempts = self._order.max_shipping_attempts
+        if type(attempts) is int and attempts >= 1:
+            return None
+        if not self._patched(SHIPPING_ATTEMPTS_CHECKED):
+            return None
+        return f"max_shipping_attempts must be a whole number from 1, not {attempts!r}."
 
     def _local_attempts(self) -> int:
         """The order's local_attempts, or 0 (each step's own bound) if no retry policy can be

@@ -111,6 +111,11 @@ ADDRESS_NULL_IS_EMPTY = "address-null-is-empty"
 # A signal no handler takes (a typo in a hand-typed `temporal workflow signal`) is refused and
 # audited; before, the SDK kept it unread and nothing showed it. Asked only when one comes.
 UNKNOWN_SIGNAL_REFUSED = "unknown-signal-refused"
+# An order started by hand with max_shipping_attempts below 1 (or not a whole number) ends FAILED
+# at validation with the reason; before, it was approved and charged, tried no shipping at all,
+# and ended FAILED "Shipping failed after 0 attempts" with its payment refunded. Asked only for
+# such a value, which the operator's tools never send.
+SHIPPING_ATTEMPTS_CHECKED = "shipping-attempts-checked"
 
 # ---- ShippingWorkflow
 
