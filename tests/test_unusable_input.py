@@ -131,3 +131,19 @@ async def test_a_shipping_child_started_by_hand_with_a_wrongly_typed_field_fails
         assert dict(fakes.calls) == {}
         history = await handle.fetch_history()
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+@pytest.mark.parametrize("workflow", ["OrderWorkflow", "ShippingWorkflow"])
+async def test_a_workflow_started_by_hand_with_no_input_fails_with_the_reason(dev_env, fakes: FakeActivities, workflow):
+    """`temporal workflow start --type OrderWorkflow` without --input: the SDK failed the first
+    task for ever ("missing 1 required positional argument")."""
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    queue = fakes.order_task_queue if workflow == "OrderWorkflow" else fakes.shipping_task_queue
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(workflow, id=f"order-{order_id}", task_queue=queue)
+        failure = await _failure_of(handle)
+        wanted = "an OrderInput" if workflow == "OrderWorkflow" else "a ShippingInput"
+        assert (failure.message, failure.type) == (
+            f"The workflow was started with no input: it takes {wanted}.", "InvalidInput"
+        )
+        assert dict(fakes.calls) == {}

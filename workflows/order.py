@@ -106,7 +106,7 @@ def _unusable_order(plain: Any) -> OrderInput:
 @workflow.defn
 class OrderWorkflow(OrderCommands):
     @workflow.init
-    def __init__(self, input: RawValue) -> None:
+    def __init__(self, input: RawValue = raw_input.NO_INPUT) -> None:
         # Decoded here, not by the SDK: a malformed input fails the workflow with the reason
         # (run), where it failed its first workflow task for ever (workflows/raw_input.py).
         decoded = raw_input.decode(input, OrderInput)
@@ -154,7 +154,7 @@ class OrderWorkflow(OrderCommands):
     # ----------------------------------------------------------------- the process
 
     @workflow.run
-    async def run(self, input: RawValue) -> OrderStatus:
+    async def run(self, input: RawValue = raw_input.NO_INPUT) -> OrderStatus:
         if self._input_problem is not None:
             self._fail_unusable_input()
         bookkeeper = asyncio.create_task(self._bookkeeper())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
@@ -28,6 +29,13 @@ _FIELD = re.compile(r"^Failed converting field (\w+) on dataclass ")
 _INDEX = re.compile(r"^Failed converting .* (?:index|key) (.+)$")
 
 
+# The run method's default: a start with no input at all (`temporal workflow start` without
+# --input) gets this, where the SDK failed the first task for ever ("missing 1 required
+# positional argument"). Not None: before Python 3.11 a None default made the hint Optional,
+# and the SDK hands a RawValue only to a parameter hinted exactly RawValue.
+NO_INPUT = RawValue(Payload())
+
+
 @dataclass
 class Decoded(Generic[T]):
     value: T | None
@@ -36,6 +44,9 @@ class Decoded(Generic[T]):
 
 
 def decode(raw: RawValue, hint: type[T]) -> Decoded[T]:
+    if raw is NO_INPUT or raw.payload == NO_INPUT.payload:  # (any client's payload has an encoding)
+        article = "an" if hint.__name__[:1] in "AEIOU" else "a"
+        return Decoded(None, f"The workflow was started with no input: it takes {article} {hint.__name__}.")
     converter = workflow.payload_converter()
     try:
         return Decoded(converter.from_payload(raw.payload, hint))

@@ -50,7 +50,7 @@ _NO_ADDRESS = Address(name="", street="", city="", postal_code="", country="")
 @workflow.defn
 class ShippingWorkflow:
     @workflow.init
-    def __init__(self, raw: RawValue) -> None:
+    def __init__(self, raw: RawValue = raw_input.NO_INPUT) -> None:
         # Decoded here, not by the SDK: a malformed input (a child started by hand) fails the
         # workflow with the reason (run), where it failed its first task for ever (raw_input.py).
         decoded = raw_input.decode(raw, ShippingInput)
@@ -62,7 +62,7 @@ class ShippingWorkflow:
         self._step = "preparing package" if decoded.value is not None else "failed: unusable input"
 
     @workflow.run
-    async def run(self, raw: RawValue) -> ShippingResult:
+    async def run(self, raw: RawValue = raw_input.NO_INPUT) -> ShippingResult:
         if self._input is None:
             workflow.logger.warning(
                 "event=shipping_input_unusable workflow_id=%s reason=%r", workflow.info().workflow_id, self._input_problem
