@@ -147,3 +147,22 @@ async def test_a_workflow_started_by_hand_with_no_input_fails_with_the_reason(de
             f"The workflow was started with no input: it takes {wanted}.", "InvalidInput"
         )
         assert dict(fakes.calls) == {}
+
+
+@pytest.mark.parametrize("attempts", [-1, 2**31])
+async def test_a_shipping_child_started_by_hand_with_local_attempts_no_step_can_take_fails(
+    dev_env, fakes: FakeActivities, attempts
+):
+    """Its first step's retry policy could not be made ("Maximum attempts cannot be negative"):
+    its first workflow task failed for ever."""
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    child = ShippingInput(order_id, f"order-{order_id}", ADDRESS, [OrderItem("WIDGET-1", 1)], local_attempts=attempts)
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(
+            ShippingWorkflow.run, child, id=f"shipping-{order_id}-1", task_queue=fakes.shipping_task_queue
+        )
+        failure = await _failure_of(handle)
+        assert (failure.message, failure.type) == (
+            f"local_attempts must be a whole number from 0 to {2**31 - 1}, not {attempts}.", "InvalidInput"
+        )
+        assert dict(fakes.calls) == {}

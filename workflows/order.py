@@ -75,9 +75,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEP_FAILED, failure_message, run_step
 
 
-# A retry policy's maximum_attempts is an int32.
-MAX_LOCAL_ATTEMPTS = 2**31 - 1
-
 # Each is ended, in the same workflow task, by the step that follows it (OrderInput.
 # transient_states_unwritten): VALIDATED by the review's start, APPROVED by the charge,
 # DISPATCHED by MarkShipped. Only the first for certain (OrderInput.states_before_steps_written):
@@ -314,10 +311,7 @@ class OrderWorkflow(OrderCommands):
         means may have one no retry policy can be made of (below 0, or past an int32): its
         first workflow task failed on every retry, before the order was stored. Its steps run with
         their own bound instead (_local_attempts), and the order ends FAILED here, on record."""
-        if self._local_attempts() == self._order.local_attempts:
-            return None
-        attempts = self._order.local_attempts
-        return f"local_attempts must be a whole number from 0 to {MAX_LOCAL_ATTEMPTS}, not {attempts!r}."
+        return policies.local_attempts_problem(self._order.local_attempts)
 
     def _shipping_attempts_problem(self) -> str | None:
         """The tools send 3. An order started by other means with fewer than 1 was charged, tried
@@ -334,7 +328,7 @@ class OrderWorkflow(OrderCommands):
         """The order's local_attempts, or 0 (each step's own bound) if no retry policy can be
         made of it. Every value that worked is kept, so a replay takes its run's path."""
         attempts = self._order.local_attempts
-        return attempts if isinstance(attempts, int) and 0 <= attempts <= MAX_LOCAL_ATTEMPTS else 0
+        return 0 if policies.local_attempts_problem(attempts) else attempts
 
     def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on

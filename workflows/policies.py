@@ -19,6 +19,18 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+# A retry policy's maximum_attempts is an int32.
+MAX_LOCAL_ATTEMPTS = 2**31 - 1
+
+
+def local_attempts_problem(attempts: object) -> str | None:
+    """Why no retry policy can be made of a workflow input's local_attempts (0: each step's own
+    bound), if none can: an input from other means than the operator's tools."""
+    if isinstance(attempts, int) and 0 <= attempts <= MAX_LOCAL_ATTEMPTS:
+        return None
+    return f"local_attempts must be a whole number from 0 to {MAX_LOCAL_ATTEMPTS}, not {attempts!r}."
+
+
 NON_RETRYABLE = ["InvalidOrder", "PaymentConflict", "CarrierRefused", "ShipmentCalledOff"]
 
 # Business steps: a success takes a few milliseconds (measured under load at C=100, after

@@ -44,6 +44,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEP_FAILED, cancelled, failure_message, failure_type, run_step
 
 
+def _local_attempts_problem(input: ShippingInput | None) -> str | None:
+    """A child started by hand with local_attempts no retry policy can be made of (below 0, past
+    an int32) failed its first workflow task for ever at its first step ("Maximum attempts cannot
+    be negative"). Its order passes its own, which the order's validation checked."""
+    return policies.local_attempts_problem(input.local_attempts) if input is not None else None
+
+
 _NO_ADDRESS = Address(name="", street="", city="", postal_code="", country="")
 
 
@@ -54,12 +61,12 @@ class ShippingWorkflow:
         # Decoded here, not by the SDK: a malformed input (a child started by hand) fails the
         # workflow with the reason (run), where it failed its first task for ever (raw_input.py).
         decoded = raw_input.decode(raw, ShippingInput)
-        self._input_problem = decoded.problem
-        self._input = decoded.value
-        self._address = decoded.value.address if decoded.value is not None else _NO_ADDRESS
-        self._patches_in_input = decoded.value is not None and decoded.value.patches_in_input
+        self._input_problem = decoded.problem or _local_attempts_problem(decoded.value)
+        self._input = decoded.value if self._input_problem is None else None
+        self._address = self._input.address if self._input is not None else _NO_ADDRESS
+        self._patches_in_input = self._input is not None and self._input.patches_in_input
         self._cancel_requested = False
-        self._step = "preparing package" if decoded.value is not None else "failed: unusable input"
+        self._step = "preparing package" if self._input is not None else "failed: unusable input"
 
     @workflow.run
     async def run(self, raw: RawValue = raw_input.NO_INPUT) -> ShippingResult:
