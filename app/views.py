@@ -191,6 +191,11 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
     """One order's status: the database's summary with the workflow's live view (an
     OrderStatus from the status query, or None when the workflow did not answer) on top."""
     status: dict[str, Any] = dict(summary)
+    if live is not None and live.terminal and live.amount_cents is None and summary:
+        # The workflow id's latest run ended without ever storing an order (one started by hand
+        # under order-<id> with an input no order can be made of, after the order had closed):
+        # it does not speak for the order the row holds. A shipped order read FAILED, uncharged.
+        live = None
     if live is not None:
         view = asdict(live)
         status.update(

@@ -91,3 +91,24 @@ def test_a_shipped_order_shows_no_failure_an_earlier_shipping_attempt_had():
     assert merged_status("o-1", waiting, {**summary, "state": "PAID", "terminal": False}, {}, NOW)["failure_reason"] == (
         "The carrier does not deliver there."
     )
+
+
+def test_a_run_that_never_stored_the_order_does_not_speak_for_its_row():
+    """`temporal workflow start --workflow-id order-o-1 --input '{...malformed...}'` after order
+    o-1 shipped: that run fails at once (its input unusable) and its status Query says FAILED,
+    with no items, no amount, no charge. `order status o-1` showed a shipped, charged order so."""
+    stray = OrderStatus(
+        order_id="o-1", state=OrderState.FAILED, step="done", terminal=True, items=[], amount_cents=None,
+        address=Address(name="", street="", city="", postal_code="", country=""), payment=Payment("pay-o-1"),
+        failure_reason="The workflow input is not a valid OrderInput: items[0].quantity: ...",
+    )
+    row = {
+        "state": "SHIPPED", "step": "done", "terminal": True, "failure_reason": "", "amount_cents": 1999,
+        "payment": {"payment_id": "pay-o-1", "status": "CHARGED"}, "created_at": NOW.isoformat(),
+    }
+    status = merged_status("o-1", stray, row, {"MarkShipped": 1}, NOW)
+    assert (status["state"], status["payment"]["status"], status["failure_reason"]) == ("SHIPPED", "CHARGED", "")
+    assert status["source"] == "database"
+    # With no row it is all there is to show: FAILED, and why.
+    alone = merged_status("o-1", stray, {}, {}, NOW)
+    assert (alone["state"], alone["failure_reason"]) == ("FAILED", stray.failure_reason)
