@@ -34,6 +34,7 @@ from workflows.model import (
     OrderState,
     OrderStatus,
     PaymentStatus,
+    ShippingInput,
     ShippingResult,
     ShippingStatus,
     order_workflow_id,
@@ -476,6 +477,33 @@ async def test_an_order_with_no_shipping_attempt_to_make_fails_before_any_money_
     assert result.failure_reason == f"Invalid order: max_shipping_attempts must be a whole number from 1, not {attempts}."
     assert "ChargePayment" not in fakes.calls  # (RefundPayment may ask: the order was approved)
     assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
+
+
+async def test_a_shipping_child_started_by_hand_tells_no_one_its_dispatch_failed(workflow_env, fakes):
+    """A ShippingWorkflow started by hand has no parent, whatever its input's parent_workflow_id
+    says; its dispatch failing for good sent dispatch_failed to that workflow, an order that had
+    nothing to do with it. Its result still says why."""
+    victim = an_order(fakes, oid())
+    fakes.failures["DispatchCarrier"].append(carrier_refused())
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, victim)
+        await awaiting_review(handle)
+        child = await workflow_env.client.start_workflow(
+            ShippingWorkflow.run,
+            ShippingInput(
+                order_id=f"{victim.order_id}-x", parent_workflow_id=handle.id, address=victim.address,
+                items=victim.items, shipping_attempt=9,
+            ),
+            id=f"by-hand-{victim.order_id}",
+            task_queue=fakes.shipping_task_queue,
+        )
+        with workflow_env.auto_time_skipping_disabled():  # the order stays in review meanwhile
+            result = await asyncio.wait_for(child.result(), 10)
+            keep_history(await child.fetch_history(), "shipping-by-hand")
+            assert not await history_has(handle, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+        await handle.signal("cancel", "a test's order")
+        assert (await finish(handle)).failure_reason == "a test's order"  # it ended by its own command
+    assert (result.dispatched, result.reason) == (False, "ACME Freight does not deliver to AQ.")
 
 
 async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_address_change_is_answered(
@@ -1807,6 +1835,10 @@ EARLIER_CORPORA = {
     # shipping (-before), then failed at validation (shipping-attempts-checked).
     "v17-shipping-attempts-before": 2,
     "v17-shipping-attempts-checked": 2,
+    # A shipping child started by hand whose dispatch failed: it signalled the workflow its input
+    # named (-before), then no one (parentless-child-tells-no-one).
+    "v17-parentless-child-before": 1,
+    "v17-parentless-child": 2,
 }
 
 

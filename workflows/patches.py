@@ -146,6 +146,10 @@ SIGNAL_THE_PARENT_RUN = "signal-the-parent-run"
 # result carries the reason to the run that waits for it). Before, the child failed, and the
 # order recorded "Unable to signal external workflow" as the attempt's reason. Asked only then.
 PARENT_RUN_GONE_IS_NO_FAILURE = "parent-run-gone-is-no-failure"
+# A child with no parent (started by hand) whose dispatch fails for good signals no one; before,
+# it sent dispatch_failed to whichever workflow its input named as parent_workflow_id (an order
+# that had nothing to do with it took its reason as a shipping attempt's). Asked only then.
+PARENTLESS_CHILD_TELLS_NO_ONE = "parentless-child-tells-no-one"
 
 # ---- both (workflows/steps.py)
 

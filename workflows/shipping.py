@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         CHECK_ACROSS_TASKS_IS_AN_OUTAGE,
         PACKED_WITHOUT_SIGNAL,
         PARENT_RUN_GONE_IS_NO_FAILURE,
+        PARENTLESS_CHILD_TELLS_NO_ONE,
         SHIPPING_PATCHES_IN_INPUT,
         SIGNAL_THE_PARENT_RUN,
     )
@@ -168,6 +169,8 @@ class ShippingWorkflow:
         """dispatch_failed, to the run that started this child. A reset of the order while this
         child runs hands the child on to the reset run (Temporal 1.32), which reads the reason
         from the result: the run signalled is closed by then, which fails the child no more."""
+        if workflow.info().parent is None and self._patched(PARENTLESS_CHILD_TELLS_NO_ONE):
+            return  # started by hand: the input's parent_workflow_id is anyone's word, and its result says why
         try:
             await self._parent_run(parent).signal("dispatch_failed", reason)
         except ApplicationError as error:
