@@ -199,3 +199,55 @@ async def test_an_order_started_by_hand_under_another_id_keeps_a_cancel_sent_dur
     patches = [p.data for m in markers if m.marker_name == "core_patch" for d in m.details.values() for p in d.payloads]
     assert any(b"audit-after-receipt-by-hand" in data for data in patches), patches
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
+def _malformed(order_id: str) -> dict:
+    """As `temporal workflow start --type OrderWorkflow --input '{...}'` with a quantity typed
+    as text: no OrderInput can be decoded from it."""
+    return {
+        "order_id": order_id,
+        "items": [{"sku": "WIDGET-1", "quantity": "1"}],
+        "address": {"name": "Ann Lee", "street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+    }
+
+
+MALFORMED_REASON = (
+    "The workflow input is not a valid OrderInput: items[0].quantity: Expected value to be int|float, was <class 'str'>."
+)
+
+
+async def test_an_order_started_by_hand_with_a_malformed_input_shows_failed_with_the_reason(stack, db):
+    """Its first workflow task failed for ever ("Failed decoding arguments"): the run stood
+    RUNNING, and `order status` could only say its workflow tasks were failing. It fails, and
+    the operator's status says FAILED and why, with no order row made of the input."""
+    order_id = f"bad-{uuid.uuid4().hex[:8]}"
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    handle = await client.start_workflow(
+        "OrderWorkflow", _malformed(order_id), id=f"order-{order_id}", task_queue=ORDER_TASK_QUEUE
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), 60)
+    assert isinstance(failed.value.cause, ApplicationError) and failed.value.cause.message == MALFORMED_REASON
+    status = await asyncio.to_thread(stack.json, "order", "status", order_id)
+    assert (status["state"], status["terminal"], status["failure_reason"]) == ("FAILED", True, MALFORMED_REASON)
+    assert await db.fetchval("SELECT count(*) FROM orders WHERE id = $1", order_id) == 0
+
+
+async def test_a_malformed_run_started_by_hand_under_a_shipped_orders_id_leaves_its_status_alone(stack, db):
+    """`temporal workflow start --workflow-id order-X` is allowed once order X's workflow has
+    closed. A malformed one fails at once; `order status X` still shows the shipped order, not
+    that run's FAILED with no items and no charge."""
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    await wait_for_state(db, order_id, "SHIPPED")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
+    stray = await client.start_workflow(
+        "OrderWorkflow", _malformed(order_id), id=f"order-{order_id}", task_queue=ORDER_TASK_QUEUE
+    )
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(stray.result(), 60)
+    status = await asyncio.to_thread(stack.json, "order", "status", order_id)
+    assert (status["state"], status["payment"]["status"], status["failure_reason"]) == ("SHIPPED", "CHARGED", "")
