@@ -677,6 +677,27 @@ async def test_a_cancel_the_database_knows_to_be_too_late_is_refused_at_once(sta
     assert await service.cancel("o-9", reason="", by="dana") == "ok"  # before the hand-over: the workflow decides
 
 
+@pytest.mark.parametrize("state", ["REJECTED", "CANCELLED", "EXPIRED", "FAILED", "SHIPPED"])
+@pytest.mark.parametrize("command", ["approve", "reject", "cancel"])
+async def test_a_command_to_an_order_whose_row_has_ended_is_refused_not_sent(command, state):
+    """A REJECTED order's workflow reset to before its review (temporal workflow reset
+    --reapply-exclude All) took `order approve`: "Order r1 approved.", exit 0, while the order
+    stayed REJECTED (the ending on record wins; worker log ending_already_recorded)."""
+    client = _Client()
+    service = OrderService(settings=None, client=client, pool=_OrderRowIn(state))  # type: ignore[arg-type]
+    sending = {
+        "approve": lambda: service.approve("o-9", by="dana"),
+        "reject": lambda: service.reject("o-9", reason="no", by="dana"),
+        "cancel": lambda: service.cancel("o-9", reason="", by="dana"),
+    }[command]
+    with pytest.raises(Refused) as refused:
+        await sending()
+    assert str(refused.value) == f"Order o-9 is already {state}; nothing can change it now."
+    assert client.sent == []
+    service = OrderService(settings=None, client=client, pool=_OrderRowIn("AWAITING_APPROVAL"))  # type: ignore[arg-type]
+    assert await sending() == "ok"  # an order going on: the workflow decides
+
+
 class _HungPool:
     """A PostgreSQL that takes a connection and never answers (stopped with SIGSTOP)."""
 

@@ -107,11 +107,15 @@ class OrderCommands:
 
     # ------------------------------------------------------------------ mechanics
 
-    async def _refuse_past_dispatch(self, order_id: str, cannot: str) -> bool:
-        """The database decides the hand-over (DispatchCarrier's transaction): once it says the
-        carrier has the package, a cancel or an address change is refused at once, as the
-        workflow would once it hears of it. Asked first because the workflow may lag behind it:
-        with the order worker down, the command waited, then said it "may still take effect".
+    async def _refuse_by_row(self, order_id: str, cannot: str | None) -> bool:
+        """The database decides the hand-over (DispatchCarrier's transaction) and the ending (the
+        first one recorded wins): once it says the carrier has the package, a command given
+        ``cannot`` (what its refusal says: a cancel, a rejection, an address change) is refused
+        at once, as the workflow would once it hears of it; once it says the order ended, any
+        command is. Asked first because the workflow may lag behind it: with the order worker
+        down, the command waited, then said it "may still take effect"; and a workflow reset
+        after a rejection took an approval, said "approved." and stayed REJECTED (the ending
+        on record wins).
         Returns whether the database was out of reach (then the command waits for it, which a
         long-lived caller such as the API, connected while it answered, would not know)."""
         if self.database_unreachable:
@@ -126,9 +130,9 @@ class OrderCommands:
             # The workflow is told and decides; its ending asks the database once it is back.
             log.warning("event=dispatch_check_skipped order_id=%s reason=database_unreachable error=%r", order_id, error)
             return True
-        if state == OrderState.DISPATCHED.value:
+        if state == OrderState.DISPATCHED.value and cannot is not None:
             raise Refused(f"{cannot}: the carrier already has the package.")
-        if state == OrderState.SHIPPED.value:
+        if state is not None and OrderState(state).terminal:
             raise _already(order_id, state)
         return False
 
@@ -140,16 +144,16 @@ class OrderCommands:
         run, so a retry under the same key gets the first one's outcome and adds nothing to the
         history or the audit (without one the SDK picks a random id, and a retry is a new command).
         ``past_dispatch``: what a refusal says once the database has the carrier holding the
-        package (_refuse_past_dispatch); the retry of a command the order took before that is
+        package (_refuse_by_row); the retry of a command the order took before that is
         answered as it was then, not refused because the order moved on since."""
         update_id = None if request_id is None else f"{name}:{order_id}:{request_id}"
         database_lost = claimed = False
         if request_id is not None:
             database_lost = await self._claim_request_key(order_id, name, args, request_id)
             claimed = not database_lost
-        if past_dispatch is not None and not database_lost:
+        if not database_lost:
             try:
-                database_lost = await self._refuse_past_dispatch(order_id, past_dispatch)
+                database_lost = await self._refuse_by_row(order_id, past_dispatch)
             except Refused:
                 if update_id is None or (earlier := await self._earlier_answer(order_id, update_id)) is None:
                     raise
