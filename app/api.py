@@ -29,6 +29,7 @@ from app.errors import (
 from app.service import (
     NEW_ORDER_ID_FORM, NO_ANSWER, NO_ORDER_WORKER_WARNING, OrderService, OtherContent, keyed_order_id, new_order_id,
 )
+from app.service.temporal_errors import temporal_down
 from app.waiting import within
 from workflows.model import Address, OrderItem, format_cents
 
@@ -355,10 +356,12 @@ def create_app(service: OrderService | None = None) -> FastAPI:
                 return JSONResponse({"detail": str(refused)}, status_code=502)
             if isinstance(error, RPCError) and error.status in NO_ANSWER:
                 log.warning("event=api_temporal_no_answer path=%s error=%r", request.url.path, error)
+                how = "is not reachable" if temporal_down(error) else "is not answering"
                 return JSONResponse(
                     # Its remedy: `up` starts a server of ours that is down, but cannot resume one
                     # that is stopped (SIGSTOP), which then says kill -CONT; a server of theirs, check it.
-                    {"detail": f"Temporal at {settings.temporal_address} is not answering; {settings.temporal_remedy}."},
+                    # Refused or dropped (down) is "not reachable", as the command line says it.
+                    {"detail": f"Temporal at {settings.temporal_address} {how}; {settings.temporal_remedy}."},
                     status_code=503,
                 )
             log.exception("event=api_unexpected_error method=%s path=%s", request.method, request.url.path)

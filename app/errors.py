@@ -204,6 +204,9 @@ def lost_database(error: BaseException, settings: Settings) -> StackUnreachable 
     connection_gone = isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower()
     if isinstance(error, lost) or connection_gone:
         return StackUnreachable(
-            f"PostgreSQL at {settings.database_url_redacted} is not answering; {settings.database_remedy}."
+            # "Not reachable", as a command that cannot connect says it: the API said "not answering"
+            # where `order list` said "not reachable" of the same stopped stack. "Not answering"
+            # is for a call left unanswered (stopped with SIGSTOP, swamped), as temporal_silent says.
+            f"PostgreSQL at {settings.database_url_redacted} is not reachable; {settings.database_remedy}."
         )
     return None

@@ -78,13 +78,14 @@ async def test_a_database_gone_under_the_api_is_503_in_one_sentence(path):
     status, body = await _call(_app(ConnectionRefusedError(111, "Connection refused")), "GET", path)
     assert status == 503
     assert body["detail"].startswith("PostgreSQL at ")
-    assert body["detail"].endswith(" is not answering; start the stack with ./start.sh up.")
+    # "Not reachable", as `order list` says it of the same stopped stack ("not answering" was the API's).
+    assert body["detail"].endswith(" is not reachable; start the stack with ./start.sh up.")
 
 
 async def test_temporal_gone_under_the_api_is_503_in_one_sentence():
     status, body = await _call(_app(RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")), "GET", "/orders/o-1")
     assert (status, body) == (
-        503, {"detail": "Temporal at 127.0.0.1:7233 is not answering; start the stack with ./start.sh up."}
+        503, {"detail": "Temporal at 127.0.0.1:7233 is not reachable; start the stack with ./start.sh up."}
     )
 
 

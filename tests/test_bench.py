@@ -267,7 +267,7 @@ async def test_the_benchmark_rides_out_postgresql_gone_for_a_while_and_says_so()
     outcome = await Driver(service, config, lambda p: troubles.append(p.trouble)).run()  # type: ignore[arg-type]
     assert sorted(outcome.started_ids) == ["bench-t-1", "bench-t-2", "bench-t-3", "bench-t-4"]
     assert outcome.timed_out == [] and outcome.not_started == 0
-    assert "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in troubles[0]
+    assert "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable" in troubles[0]
     assert troubles[-1] == ""  # said while it lasted, not after
 
 

@@ -701,7 +701,7 @@ def test_postgresql_lost_during_a_command_is_one_sentence_not_something_unexpect
     code, err = cli("order", "list")
     assert code == 3, err
     assert err.startswith("PostgreSQL at postgresql://postgres@127.0.0.1:") and err.endswith(
-        "is not answering; start the stack with ./start.sh up.\n"
+        "is not reachable; start the stack with ./start.sh up.\n"
     )
 
 

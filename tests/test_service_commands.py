@@ -361,7 +361,7 @@ def test_only_a_lost_database_connection_is_reported_as_postgresql_down():
     for gone in (ConnectionRefusedError(111, "refused"), asyncpg.CannotConnectNowError("starting up"),
                  asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")):
         theirs = Settings.from_env({"DATABASE_URL": "postgresql://db/orders"})
-        assert "PostgreSQL at postgresql://db/orders is not answering" in str(lost_database(gone, theirs))
+        assert "PostgreSQL at postgresql://db/orders is not reachable" in str(lost_database(gone, theirs))
     for bug in (asyncpg.DataError("invalid input for query argument $1"), TimeoutError(),
                 FileNotFoundError("run/stack.lock"), ValueError("x")):
         assert lost_database(bug, Settings.from_env({})) is None, bug
@@ -898,7 +898,7 @@ async def test_a_command_to_a_closed_but_unfinished_order_while_postgresql_is_do
     with pytest.raises(StackUnreachable) as unreachable:
         await service.approve("o-9", by="dana")
     assert str(unreachable.value) == (
-        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the stack with ./start.sh up."
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable; start the stack with ./start.sh up."
     )
 
 
@@ -1050,7 +1050,7 @@ def test_a_lost_database_the_user_brought_along_is_not_sent_to_up():
     theirs = Settings.from_env({"DATABASE_URL": "postgresql://db.example/orders"})
     lost = lost_database(ConnectionRefusedError(111, "refused"), theirs)
     assert str(lost) == (
-        "PostgreSQL at postgresql://db.example/orders is not answering; check DATABASE_URL and that the server there is running."
+        "PostgreSQL at postgresql://db.example/orders is not reachable; check DATABASE_URL and that the server there is running."
     )
 
 

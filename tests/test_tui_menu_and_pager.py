@@ -780,7 +780,7 @@ async def test_a_simulation_whose_database_goes_away_still_says_what_it_did(monk
     await asyncio.wait_for(simulate.simulate_orders(_DatabaseGoesAway(), Console(file=out, width=200)), 5)
     text = " ".join(out.getvalue().split())
     assert ": 3 of 5 orders started (" in text
-    assert "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in text
+    assert "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable" in text
 
 
 async def test_a_simulation_whose_database_goes_away_says_the_tui_offers_to_start_it(monkeypatch):
@@ -798,7 +798,7 @@ async def test_a_simulation_whose_database_goes_away_says_the_tui_offers_to_star
     await asyncio.wait_for(simulate.simulate_orders(_DatabaseGoesAwayHere(), Console(file=out, width=200)), 5)
     text = " ".join(out.getvalue().split())
     assert (
-        "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the"
+        "2 could not start: PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable; start the"
         " stack when the TUI offers to, or from another shell with ./start.sh up."
     ) in text, text
 
@@ -1300,13 +1300,13 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     await actions.cancel_order(service, console)
     assert service.sent == [("approve", "o-7"), ("cancel", "o-8")]
     said = " ".join(out.getvalue().split())
-    listing = "did not answer within 0.05 s" if hung else "is not answering"
+    listing = "did not answer within 0.05 s" if hung else "is not reachable"
     assert said.count(f"{listing}, so the orders cannot be listed; type the order's id.") == 2
     # "Order o-7 approved." alone read as if the order had gone on (the command line says this too).
     assert said.count("The order carries out what it is sent once PostgreSQL answers again.") == 2
     looked_up = (
         "Order o-8 could not be looked up within 0.1 s; the workflow decides." if hung
-        else "is not answering, so order o-8 cannot be looked up; the workflow decides."
+        else "is not reachable, so order o-8 cannot be looked up; the workflow decides."
     )
     assert looked_up in said
     assert "Order o-7 approved." in said and "Order o-8 cancelled." in said

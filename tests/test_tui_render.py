@@ -720,14 +720,14 @@ async def test_the_dashboard_says_when_postgresql_stops_answering_and_recovers_b
 
     screen = asyncio.create_task(run_dashboard(_FlakyDatabase(refused=1), console, stack_status=healthy))
     for _ in range(300):  # the first refresh fails, the next (a second later) answers
-        if "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering" in out.getvalue() \
+        if "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable" in out.getvalue() \
                 and ORDERS[0]["order_id"] in out.getvalue():
             break
         assert not screen.done(), screen.exception()
         await asyncio.sleep(0.01)
     screen.cancel()
     text = out.getvalue()
-    assert "is not answering;" in text and "Retrying…" in text
+    assert "is not reachable;" in text and "Retrying…" in text
     assert ORDERS[0]["order_id"] in text.split("Retrying…", 1)[1]  # shown again after the outage
     # Its remedy as the TUI says it (app.tui.sentences), not "start the stack with ./start.sh up".
     assert "start the stack when the TUI offers to" in " ".join(text.split()), text

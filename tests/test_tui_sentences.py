@@ -305,6 +305,6 @@ async def test_a_screen_whose_database_goes_away_says_the_tui_offers_to_start_it
     service = _Screens(settings=Settings.from_env({}), client=None, pool=_NoRow())  # type: ignore[arg-type]
     said = await _shown(service, "Live dashboard", screen)
     assert said == (
-        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not answering; start the stack when the TUI"
+        "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable; start the stack when the TUI"
         " offers to, or from another shell with ./start.sh up."
     ), said

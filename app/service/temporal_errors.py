@@ -147,8 +147,9 @@ class TemporalErrors:
             # Temporal may know the ending: that is the answer, not the database's absence.
             if closed != "gone" and (ended := await self._ended_state(order_id, closed)) is not None:
                 return _already(order_id, ended)
+            how = "is not answering" if isinstance(error, asyncio.TimeoutError) else "is not reachable"
             return StackUnreachable(
-                f"PostgreSQL at {self.settings.database_url_redacted} is not answering; {self.settings.database_remedy}."
+                f"PostgreSQL at {self.settings.database_url_redacted} {how}; {self.settings.database_remedy}."
             )
         if row is None and closed == "gone":
             return NotFound(f"There is no order {order_id}.")

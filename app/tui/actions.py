@@ -115,7 +115,7 @@ async def from_database(service: Any, reading: Awaitable[Any], wait_s: float | N
         raise DatabaseDown(f"{where} did not answer within {wait_s:g} s") from None
     except Exception as error:
         if lost_database(error, service.settings) is not None:
-            raise DatabaseDown(f"PostgreSQL at {service.settings.database_url_redacted} is not answering") from None
+            raise DatabaseDown(f"PostgreSQL at {service.settings.database_url_redacted} is not reachable") from None
         raise
 
 
@@ -372,7 +372,7 @@ async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, 
         if lost_database(error, service.settings) is None:
             raise
         console.print(
-            f"[yellow]PostgreSQL at {service.settings.database_url_redacted} is not answering, so order {order_id}"
+            f"[yellow]PostgreSQL at {service.settings.database_url_redacted} is not reachable, so order {order_id}"
             " cannot be looked up; the workflow decides.[/]"
         )
     return {}
