@@ -221,22 +221,22 @@ class CreateOrderIn(_In):
 
 
 class DecisionIn(_In):
-    by: str = "operator"
+    by: str = checks.DEFAULT_BY
 
 
 class RejectIn(_In):
     reason: str
-    by: str = "operator"
+    by: str = checks.DEFAULT_BY
 
 
 class CancelIn(_In):
     reason: str = ""
-    by: str = "operator"
+    by: str = checks.DEFAULT_BY
 
 
 class AddressChangeIn(_In):
     address: AddressIn
-    by: str = "operator"
+    by: str = checks.DEFAULT_BY
 
 
 def _no_unknown_query(request: Request) -> None:

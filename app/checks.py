@@ -12,6 +12,9 @@ from workflows.model import Address, OrderItem, OrderState
 # What the CLI's --by, the API's "by" and the TUI's name are called in a refusal: words, not a
 # flag, since the API and the TUI say them too.
 BY_LABEL = "name of who decides"
+# Who decided, in the audit, when nobody says: the same from the TUI, the command line and the
+# API (the TUI said "tui", a channel where the others name the person: "operator").
+DEFAULT_BY = "operator"
 MAX_REVIEW_WINDOW_S = 30 * 24 * 3600
 # A page of the order list is one query: enough rows for any screen or script.
 MAX_PAGE_SIZE = 1000
@@ -89,24 +92,24 @@ def create_order(
         _refuse(rules.payment_id_problem(payment_id))
 
 
-def approve(order_id: str, by: str = "operator") -> None:
+def approve(order_id: str, by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     _texts(**{BY_LABEL: by})
 
 
-def reject(order_id: str, reason: str, by: str = "operator") -> None:
+def reject(order_id: str, reason: str, by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("A rejection needs a reason.")
     _texts(reason=reason, **{BY_LABEL: by})
 
 
-def cancel(order_id: str, reason: str = "", by: str = "operator") -> None:
+def cancel(order_id: str, reason: str = "", by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     _texts(reason=reason, **{BY_LABEL: by})
 
 
-def update_address(order_id: str, address: Address, by: str = "operator") -> None:
+def update_address(order_id: str, address: Address, by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     _texts(**{BY_LABEL: by})
     problems = rules.strict_address_problems(address)

@@ -34,7 +34,7 @@ ADDRESS_HELP = {
     "postal_code": "postal code",
     "country": "country as an ISO 3166 alpha-2 code, e.g. US or DE",
 }
-BY_HELP = "who decides, for the audit log (default: operator)"
+BY_HELP = f"who decides, for the audit log (default: {checks.DEFAULT_BY})"
 REQUEST_ID_HELP = (
     "an idempotency key of the script's choosing: the command run again with the same one gets the first"
     " one's answer, and the order does not carry it out twice; the key with other arguments is refused"
@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     for name, text in (("approve", "approve an order awaiting review"),):
         p = sub.add_parser(name, help=text)
         p.add_argument("order_id", metavar="ID", help="the order id")
-        p.add_argument("--by", default="operator", help=BY_HELP)
+        p.add_argument("--by", default=checks.DEFAULT_BY, help=BY_HELP)
         _request_id_flag(p)
         _json_flag(p)
         p.set_defaults(handler=_approve)
@@ -78,7 +78,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     reject = sub.add_parser("reject", help="reject an order awaiting review")
     reject.add_argument("order_id", metavar="ID", help="the order id")
     reject.add_argument("--reason", required=True, help="required: why it is rejected, for the audit log")
-    reject.add_argument("--by", default="operator", help=BY_HELP)
+    reject.add_argument("--by", default=checks.DEFAULT_BY, help=BY_HELP)
     _request_id_flag(reject)
     _json_flag(reject)
     reject.set_defaults(handler=_reject)
@@ -86,7 +86,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cancel = sub.add_parser("cancel", help="cancel an order (refunds it if paid); allowed until dispatch")
     cancel.add_argument("order_id", metavar="ID", help="the order id")
     cancel.add_argument("--reason", default="", help="why it is cancelled, for the audit log (optional)")
-    cancel.add_argument("--by", default="operator", help=BY_HELP)
+    cancel.add_argument("--by", default=checks.DEFAULT_BY, help=BY_HELP)
     _request_id_flag(cancel)
     _json_flag(cancel)
     cancel.set_defaults(handler=_cancel)
@@ -99,7 +99,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     address.add_argument("order_id", metavar="ID", help="the order id")
     _address_arguments(address)
-    address.add_argument("--by", default="operator", help="who changes it, for the audit log (default: operator)")
+    address.add_argument("--by", default=checks.DEFAULT_BY, help=f"who changes it, for the audit log (default: {checks.DEFAULT_BY})")
     _request_id_flag(address)
     _json_flag(address)
     address.set_defaults(handler=_address)

@@ -259,7 +259,7 @@ def test_reject_with_a_reason_ends_the_order_rejected_with_the_reason_in_its_aud
         wait_for_row(stack, order_id, "REJECTED")
         assert stack.json("order", "status", order_id)["state"] == "REJECTED"
         decisions = events(stack, order_id, "rejected")
-        assert [(d["by"], d["reason"]) for d in decisions] == [("tui", reason)]
+        assert [(d["by"], d["reason"]) for d in decisions] == [("operator", reason)]
         assert events(stack, order_id, "approved") == []
 
         # The TUI's own timeline says it too: on a screen tall enough for it, printed, then a pause.
@@ -268,7 +268,7 @@ def test_reject_with_a_reason_ends_the_order_rejected_with_the_reason_in_its_aud
         choose(child, "audit")
         pick_by_id(child, "Which order to inspect", order_id)
         child.expect(rf"Order {re.escape(order_id)}")
-        child.expect(rf"rejected{ANSI}*  by tui: {re.escape(reason)}")
+        child.expect(rf"rejected{ANSI}*  by operator: {re.escape(reason)}")
         child.expect("Press any key")
         child.send("x")
         quit_cleanly(child)
@@ -294,7 +294,7 @@ def test_cancel_with_a_reason_ends_the_order_cancelled(stack: PrivateStack):
         assert status["state"] == "CANCELLED"
         assert status["payment"]["status"] != "CHARGED"
         requests = events(stack, order_id, "cancel_requested")
-        assert [(r["by"], r["reason"]) for r in requests] == [("tui", reason)]
+        assert [(r["by"], r["reason"]) for r in requests] == [("operator", reason)]
         quit_cleanly(child)
     finally:
         child.close(force=True)
@@ -319,7 +319,7 @@ def test_address_change_before_dispatch_reaches_the_database_and_the_audit(stack
         new = {"name": "Bo Chen", "street": "9 Harbour Rd", "city": "Hamburg", "postal_code": "20095", "country": "DE"}
         changes = events(stack, order_id, "address_changed")
         assert len(changes) == 1, changes
-        assert changes[0]["by"] == "tui"
+        assert changes[0]["by"] == "operator"
         assert changes[0]["old"]["city"] == "Springfield" and changes[0]["old"]["name"] == "Ann Lee"
         assert {k: changes[0]["new"].get(k) for k in new} == new
         # The audit's order is the database row (the status merges in the workflow's view).

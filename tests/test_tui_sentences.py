@@ -308,3 +308,16 @@ async def test_a_screen_whose_database_goes_away_says_the_tui_offers_to_start_it
         "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable; start the stack when the TUI"
         " offers to, or from another shell with ./start.sh up."
     ), said
+
+
+@pytest.mark.parametrize("command", list(COMMAND_SCREENS))
+async def test_a_command_from_the_tui_is_recorded_as_by_operator_as_from_the_command_line(monkeypatch, command):
+    """The audit said "approved by tui" for a decision taken in the TUI and "approved by operator"
+    for the same one from the command line or the API: "by" names who decided, not the tool."""
+    label, screen, answers = COMMAND_SCREENS[command]
+    _answered(monkeypatch, answers)
+    client = service_tests._Client()
+    service = _Screens(settings=Settings.from_env({}), client=client, pool=_NoRow())  # type: ignore[arg-type]
+    await _shown(service, label, screen)
+    (name, args), = client.sent
+    assert args[-2] == "operator", (name, args)  # each command's args end with (by, when)

@@ -55,18 +55,18 @@ class OrderCommands:
     sending one."""
 
     # ``request_id``: the caller's idempotency key, which makes a retry the same command (_command).
-    async def approve(self, order_id: str, by: str = "operator", request_id: str | None = None) -> str:
+    async def approve(self, order_id: str, by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
         checks.approve(order_id, by=by)
         checks.request_id(request_id)
         return await self._command(order_id, "approve", [by, _now_iso()], request_id)
 
-    async def reject(self, order_id: str, reason: str, by: str = "operator", request_id: str | None = None) -> str:
+    async def reject(self, order_id: str, reason: str, by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
         checks.reject(order_id, reason, by=by)
         checks.request_id(request_id)
         args = [reason.strip(), by, _now_iso()]
         return await self._command(order_id, "reject", args, request_id, f"Order {order_id} cannot be rejected")
 
-    async def cancel(self, order_id: str, reason: str = "", by: str = "operator", request_id: str | None = None) -> str:
+    async def cancel(self, order_id: str, reason: str = "", by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
         checks.cancel(order_id, reason, by=by)
         checks.request_id(request_id)
         # With no reason, the reason names who cancelled (the audit then says it once: app.render).
@@ -74,7 +74,7 @@ class OrderCommands:
         return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled")
 
     async def update_address(
-        self, order_id: str, address: Address, by: str = "operator", request_id: str | None = None
+        self, order_id: str, address: Address, by: str = checks.DEFAULT_BY, request_id: str | None = None
     ) -> str:
         checks.update_address(order_id, address, by=by)
         checks.request_id(request_id)

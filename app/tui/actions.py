@@ -304,7 +304,7 @@ def reason_check(command: Callable[..., None], order_id: str) -> Callable[[str],
 
     def check(text: str) -> bool | str:
         try:
-            command(order_id, text, by="tui")
+            command(order_id, text, by=checks.DEFAULT_BY)
         except InvalidInput as problem:
             return str(problem)
         return True
@@ -322,12 +322,12 @@ async def approve_or_reject(service: Any, console: Console) -> None:
         )
     )
     if decision == "approve":
-        await sent(console, order_id, "approval", service.approve(order_id, by="tui"))
+        await sent(console, order_id, "approval", service.approve(order_id, by=checks.DEFAULT_BY))
     elif decision == "reject":
         reason = await ask(questionary.text("Reason for rejecting", validate=reason_check(checks.reject, order_id)))
         if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
             return
-        await sent(console, order_id, "rejection", service.reject(order_id, reason, by="tui"))
+        await sent(console, order_id, "rejection", service.reject(order_id, reason, by=checks.DEFAULT_BY))
 
 
 async def update_address(service: Any, console: Console) -> None:
@@ -354,7 +354,7 @@ async def update_address(service: Any, console: Console) -> None:
         return
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
-    await sent(console, order_id, "address change", service.update_address(order_id, address, by="tui"))
+    await sent(console, order_id, "address change", service.update_address(order_id, address, by=checks.DEFAULT_BY))
 
 
 async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, Any]:
@@ -400,7 +400,7 @@ async def cancel_order(service: Any, console: Console) -> None:
     current = {} if looked.get(order_id) == {} else await looked_up(console, service, order_id)
     if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
-    await sent(console, order_id, "cancel", service.cancel(order_id, reason, by="tui"))
+    await sent(console, order_id, "cancel", service.cancel(order_id, reason, by=checks.DEFAULT_BY))
 
 
 async def audit_log(service: Any, console: Console) -> None:
