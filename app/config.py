@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote_plus, urlsplit, urlunsplit
 
+from app.checks import cut
+from app.cli_numbers import plain_decimal, plain_whole
 from app.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,15 +217,20 @@ def on_this_machine(address: str) -> bool:
         return False
 
 
+# The numbers of variables are read as those of the command line (app.cli_numbers): plain decimal,
+# a sign allowed, nothing around it. ORDER_TRACKER_API_PORT=+80 was refused while `api --port +80`
+# took 80, and " 8000 " taken while `--port " 8000 "` was refused.
+
+
 def _port(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     """The port in variable ``name`` (unset or empty: ``default``); a bad one is refused in a sentence."""
-    text = (env.get(name) or "").strip()
+    text = env.get(name) or ""
     if not text:
         return default
-    # ASCII digits only: int() also takes "٨٠", "+80" and "8_0".
-    if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
-        return int(text)
-    raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {env[name]!r}.")
+    port = plain_whole(text)
+    if port is not None and 1 <= port <= 65535:
+        return port
+    raise InvalidInput(f"{name} must be a port number between 1 and 65535, not {cut(text)!r}.")
 
 
 def debug_to_stderr(env: Mapping[str, str] | None = None) -> bool:
@@ -246,26 +253,25 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _count(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
     """The whole number of ``least`` or more in variable ``name`` (unset or empty: ``default``)."""
-    text = (env.get(name) or "").strip()
+    text = env.get(name) or ""
     if not text:
         return default
-    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= least:
-        return int(text)
-    raise InvalidInput(f"{name} must be a whole number of {least} or more, not {env[name]!r}.")
+    count = plain_whole(text)
+    # Bounded above as before: a pool or a slot count of a billion is a typo, not a setting.
+    if count is not None and least <= count < 10**9:
+        return count
+    raise InvalidInput(f"{name} must be a whole number of {least} or more, not {cut(text)!r}.")
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:
     """The number above 0 and at most 1 in variable ``name`` (unset or empty: ``default``)."""
-    text = (env.get(name) or "").strip()
+    text = env.get(name) or ""
     if not text:
         return default
-    try:
-        share = float(text)
-    except ValueError:
-        share = float("nan")
-    if 0 < share <= 1:  # NaN fails it
+    share = plain_decimal(text)  # float() also read "5e-1", " 0.5" and "0_5"
+    if share is not None and 0 < share <= 1:
         return share
-    raise InvalidInput(f"{name} must be a number above 0 and at most 1, such as 0.5, not {env[name]!r}.")
+    raise InvalidInput(f"{name} must be a number above 0 and at most 1, such as 0.5, not {cut(text)!r}.")
 
 
 def _is_port(text: str) -> bool:

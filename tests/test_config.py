@@ -164,7 +164,7 @@ def test_the_workers_tuning_has_the_readmes_defaults_and_takes_its_variables(tmp
     assert {name: getattr(tuning, field) for name, (field, _) in TUNING.items()} == {
         name: default for name, (_, default) in TUNING.items()
     }
-    given = _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE=" 8 ", ORDER_TRACKER_NORMAL_POLL_RATIO="1").worker_tuning
+    given = _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="8", ORDER_TRACKER_NORMAL_POLL_RATIO="1").worker_tuning
     assert (given.db_pool_size, given.normal_poll_ratio) == (8, 1.0)
     assert _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="").worker_tuning.db_pool_size == 20
 
@@ -279,3 +279,46 @@ def test_the_settings_repr_does_not_carry_the_database_password():
     settings = Settings.from_env({"DATABASE_URL": "postgresql://u:s3cret@db.example/orders?password=s3cret"})
     assert settings.external_database_url is not None
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize("text", ["+80", "80", "00080", " 8000 ", "8_0", "８０", "1e3", "-80", "0", "65536", " "])
+def test_a_port_in_a_variable_is_read_as_the_same_port_given_as_a_flag(tmp_path, text):
+    """ORDER_TRACKER_API_PORT=+80 was refused while `api --port +80` took 80, and " 8000 " taken
+    while `--port " 8000 "` was refused: one rule (plain decimal) for both, and a refusal that
+    names the variable."""
+    import argparse
+
+    from app.api_cli import _port_number
+
+    try:
+        flag = _port_number(text)
+    except argparse.ArgumentTypeError:
+        flag = None
+    if flag is None:
+        with pytest.raises(InvalidInput) as refused:
+            _settings(tmp_path, ORDER_TRACKER_API_PORT=text)
+        assert str(refused.value) == f"ORDER_TRACKER_API_PORT must be a port number between 1 and 65535, not {text!r}."
+    else:
+        assert _settings(tmp_path, ORDER_TRACKER_API_PORT=text).api_port == flag
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "read"),
+    [
+        ("ORDER_TRACKER_DB_POOL_SIZE", "+4", 4),
+        ("ORDER_TRACKER_DB_POOL_SIZE", " 4", None),
+        ("ORDER_TRACKER_DB_POOL_SIZE", "4_0", None),
+        ("ORDER_TRACKER_NORMAL_POLL_RATIO", "0.5", 0.5),
+        ("ORDER_TRACKER_NORMAL_POLL_RATIO", ".5", 0.5),
+        ("ORDER_TRACKER_NORMAL_POLL_RATIO", "5e-1", None),
+        ("ORDER_TRACKER_NORMAL_POLL_RATIO", "0_5", None),
+        ("ORDER_TRACKER_NORMAL_POLL_RATIO", " 0.5", None),
+    ],
+)
+def test_the_other_numbers_in_variables_are_plain_decimal_too(tmp_path, variable, text, read):
+    if read is None:
+        with pytest.raises(InvalidInput, match=f"^{variable} must be .*, not {text!r}.$"):
+            _settings(tmp_path, **{variable: text})
+        return
+    tuning = _settings(tmp_path, **{variable: text}).worker_tuning
+    assert (tuning.db_pool_size if "POOL" in variable else tuning.normal_poll_ratio) == read
