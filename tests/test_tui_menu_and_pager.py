@@ -1072,11 +1072,14 @@ async def test_the_tui_does_not_offer_to_start_workers_down_only_because_tempora
     assert ("Starting cannot help a stopped process" in said) is not offered
 
 
-@pytest.mark.parametrize(("detail", "opens"), [
-    ("stopped (SIGSTOP): not serving shipping-tq; kill -CONT 4242 resumes it", True),
-    ("no worker polling shipping-tq", False),
+@pytest.mark.parametrize(("name", "detail", "opens"), [
+    ("shipping-worker", "stopped (SIGSTOP): not serving shipping-tq; kill -CONT 4242 resumes it", True),
+    ("shipping-worker", "no worker polling shipping-tq", False),
+    # A stopped server: no screen could answer, so `./start.sh` says kill -CONT and exits 3 (README).
+    ("temporal", "stopped (SIGSTOP); kill -CONT 4242 resumes it", False),
+    ("postgres", "stopped (SIGSTOP); kill -CONT 4242 resumes it", False),
 ])
-async def test_the_tui_opens_with_a_worker_only_stopped_and_not_with_one_that_failed(monkeypatch, detail, opens):
+async def test_the_tui_opens_with_a_worker_only_stopped_and_not_with_one_that_failed(monkeypatch, name, detail, opens):
     """`./start.sh` exited 3 while a worker was stopped with SIGSTOP, though inside the TUI that
     is shown on the health line with how to resume it."""
     from app.stack.status import PartStatus, StackStatus
@@ -1091,7 +1094,7 @@ async def test_the_tui_opens_with_a_worker_only_stopped_and_not_with_one_that_fa
 
     class _Stack:
         async def status(self) -> StackStatus:
-            part = PartStatus("shipping-worker", healthy=False, detail=detail, local=True)
+            part = PartStatus(name, healthy=False, detail=detail, local=True)
             return StackStatus([part], "127.0.0.1:7233", None, "postgresql://postgres@127.0.0.1:5433/orders")
 
     async def connect(*args, **kwargs):
