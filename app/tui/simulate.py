@@ -19,6 +19,7 @@ from app.tui.actions import fitted, needed_from_database, needed_from_temporal, 
 from app.tui.dashboard import SimulationLine
 from app.tui import pager
 from app.tui.forms import small_number
+from app.tui import prompts
 from app.tui.prompts import ask, keys_not_echoed
 from app.tui.simulation import Simulation
 from app.tui.simulation_summary import summary_lines
@@ -97,7 +98,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
     products = await needed_from_database(service, service.catalog(), "no order can be simulated")
     # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
     serving = await needed_from_temporal(service, console, "no order can be simulated")
-    n = int((await ask(questionary.text("How many orders?", default="10", validate=count_check))).strip())
+    n = int((await ask(prompts.number("How many orders?", 10, validate=count_check))).strip())
     # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
     question = fitted("Approve each as soon as it awaits review?", console.width)
     auto_approve = await ask(questionary.confirm(question, default=True))
