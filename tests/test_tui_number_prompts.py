@@ -1,4 +1,4 @@
-"""The TUI's questions for a number (a quantity, how many orders to simulate) offer a default
+"""The TUI's questions with an offered answer (a quantity, how many orders to simulate, an order id)
 that the first key typed replaces: typed after it, "5" asked for 105 orders and "2" for 12."""
 
 from __future__ import annotations
@@ -74,6 +74,19 @@ async def test_a_quantity_is_what_is_typed_not_typed_after_the_default(monkeypat
     monkeypatch.setattr(actions, "needed_from_database", _given)
     monkeypatch.setattr(actions, "needed_from_temporal", _serving)
     monkeypatch.setattr(forms, "ask", _typed_into(keys, 3, ["o-1", ["WIDGET-1"]], answered))
+    with pytest.raises(Back):
+        await forms.create_order(_Service(), Console(file=io.StringIO()), {})
+    assert answered == [answer]
+
+
+@pytest.mark.parametrize(("keys", "answer"), [("my-1\r", "my-1"), ("\r", "ord-0000abcd"), ("\x7f\x7f\x7f\x7fwxyz\r", "ord-0000wxyz")])
+async def test_an_order_id_typed_over_the_suggested_one_replaces_it(monkeypatch, keys, answer):
+    """Typed after the suggestion it made "ord-0000abcdmy-1", a valid id, created as such."""
+    answered: list[str] = []
+    monkeypatch.setattr(actions, "needed_from_database", _given)
+    monkeypatch.setattr(actions, "needed_from_temporal", _serving)
+    monkeypatch.setattr(forms, "new_order_id", lambda: "ord-0000abcd")
+    monkeypatch.setattr(forms, "ask", _typed_into(keys, 1, [], answered))
     with pytest.raises(Back):
         await forms.create_order(_Service(), Console(file=io.StringIO()), {})
     assert answered == [answer]

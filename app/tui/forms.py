@@ -21,7 +21,7 @@ from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui import pager
 from app.tui.fitting import echo_picked, hint_on_resize, relabel_on_resize
-from app.tui.prompts import ask, keys_not_echoed, number
+from app.tui.prompts import ask, keys_not_echoed, offering
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -196,7 +196,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     products = {p.sku: p for p in await needed_from_database(service, service.catalog(), cannot)}
     await needed_from_temporal(service, console, cannot)  # before the form, not after it
     while True:  # a taken (or reserved) id is refused now, not after the whole form
-        order_id = (await ask(questionary.text("Order id", default=new_order_id(), validate=order_id_check))).strip()
+        order_id = (await ask(offering("Order id", new_order_id(), validate=order_id_check))).strip()
         try:
             checks.refuse_reserved_id(order_id)
             await needed_from_database(service, service.refuse_taken_id(order_id), cannot)
@@ -206,7 +206,7 @@ async def create_order(service: Any, console: Console, remembered: dict[str, Any
     skus = await ask(items_question(products, console.width))
     items = []
     for sku in skus:
-        quantity = await ask(number(f"Quantity of {products[sku].name}", 1, validate=quantity_check))
+        quantity = await ask(offering(f"Quantity of {products[sku].name}", "1", validate=quantity_check))
         items.append(OrderItem(sku=sku, quantity=int(quantity.strip())))
     address = await address_form(await same_address_as_last(remembered.get("address"), console.width))
     console.print(order_summary(order_id, items, products, address, console))

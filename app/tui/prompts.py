@@ -174,13 +174,14 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
     return answer
 
 
-def number(message: str, default: int, validate: Any) -> Question:
-    """A question for a number, offering ``default`` (Enter takes it) that the first key typed
-    replaces rather than extends: with "10" offered, typing 5 asked for 105 orders, and 2 after
-    a quantity's "1" ordered 12. Once the cursor moves or the text changes it is text to edit."""
+def offering(message: str, default: str, validate: Any) -> Question:
+    """A question offering ``default`` (Enter takes it) that the first key typed replaces rather
+    than extends: with "10" offered, typing 5 asked for 105 orders, 2 after a quantity's "1"
+    ordered 12, and an id typed over the suggested one made "ord-1a2b3c4dmy-id". Once the
+    cursor moves (an arrow, a backspace) it is text to edit."""
     import questionary
 
-    question = questionary.text(message, default=str(default), validate=validate)
+    question = questionary.text(message, default=default, validate=validate)
     session = prompt_session(question.application)
     if session is None:
         return question

@@ -98,7 +98,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
     products = await needed_from_database(service, service.catalog(), "no order can be simulated")
     # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
     serving = await needed_from_temporal(service, console, "no order can be simulated")
-    n = int((await ask(prompts.number("How many orders?", 10, validate=count_check))).strip())
+    n = int((await ask(prompts.offering("How many orders?", "10", validate=count_check))).strip())
     # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
     question = fitted("Approve each as soon as it awaits review?", console.width)
     auto_approve = await ask(questionary.confirm(question, default=True))
