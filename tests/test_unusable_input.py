@@ -166,3 +166,23 @@ async def test_a_shipping_child_started_by_hand_with_local_attempts_no_step_can_
             f"local_attempts must be a whole number from 0 to {2**31 - 1}, not {attempts}.", "InvalidInput"
         )
         assert dict(fakes.calls) == {}
+
+
+@pytest.mark.parametrize("workflow", ["OrderWorkflow", "ShippingWorkflow"])
+@pytest.mark.parametrize(("value", "kind"), [(None, "null"), (b"order", "bytes")], ids=["null", "bytes"])
+async def test_a_workflow_started_by_hand_with_a_null_or_bytes_input_fails_with_the_reason(
+    dev_env, fakes: FakeActivities, workflow, value, kind
+):
+    """A client's None (binary/null) or bytes (binary/plain) are handed back by the converter as
+    they are, whatever the type asked for: a null order ran as an empty stand-in and stored a row,
+    a null child failed with no reason, and bytes failed the first workflow task for ever."""
+    order_id = f"t-{uuid.uuid4().hex[:10]}"
+    queue = fakes.order_task_queue if workflow == "OrderWorkflow" else fakes.shipping_task_queue
+    async with workers(dev_env, fakes):
+        handle = await dev_env.client.start_workflow(workflow, value, id=f"order-{order_id}", task_queue=queue)
+        failure = await _failure_of(handle)
+        wanted = "OrderInput" if workflow == "OrderWorkflow" else "ShippingInput"
+        assert (failure.message, failure.type) == (
+            f"The workflow input is not a valid {wanted}: it is {kind}.", "InvalidInput"
+        )
+        assert dict(fakes.calls) == {}

@@ -49,13 +49,19 @@ def decode(raw: RawValue, hint: type[T]) -> Decoded[T]:
         return Decoded(None, f"The workflow was started with no input: it takes {article} {hint.__name__}.")
     converter = workflow.payload_converter()
     try:
-        return Decoded(converter.from_payload(raw.payload, hint))
+        value = converter.from_payload(raw.payload, hint)
     except Exception as error:  # a converter error of any kind: the input is not a T
         try:
             plain = converter.from_payload(raw.payload)
         except Exception:
             plain = None
         return Decoded(None, f"The workflow input is not a valid {hint.__name__}: {_where_and_why(error)}.", plain)
+    if not isinstance(value, hint):
+        # Only a JSON payload is converted to the hint: a null (binary/null, a client's None) or
+        # bytes (binary/plain) come back as they are, whatever the hint.
+        kind = "null" if value is None else type(value).__name__
+        return Decoded(None, f"The workflow input is not a valid {hint.__name__}: it is {kind}.", value)
+    return Decoded(value)
 
 
 def _where_and_why(error: BaseException) -> str:
