@@ -12,7 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
@@ -95,18 +101,25 @@ async def test_an_order_input_that_is_not_an_object_fails_under_its_workflow_ids
         assert (await handle.query(OrderWorkflow.status)).order_id == order_id
 
 
-async def test_a_command_sent_with_the_start_of_an_unusable_order_is_refused(dev_env, fakes: FakeActivities):
-    """A signal delivered with the start runs before run(): it finds the order FAILED already."""
+@pytest.mark.parametrize("command", ["approve", "cancel"])
+async def test_a_command_sent_with_the_start_of_an_unusable_order_is_refused(dev_env, fakes: FakeActivities, command):
+    """An Update delivered with the start runs before run(): it finds the order FAILED already,
+    and its sender hears so (a signal's refusal has no one to hear it)."""
     order_id = f"t-{uuid.uuid4().hex[:10]}"
+    start = WithStartWorkflowOperation(
+        "OrderWorkflow",
+        _as_typed_by_hand(fakes, order_id, review_window_seconds="abc"),
+        id=f"order-{order_id}",
+        task_queue=fakes.order_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
     async with workers(dev_env, fakes):
-        handle = await dev_env.client.start_workflow(
-            "OrderWorkflow",
-            _as_typed_by_hand(fakes, order_id, review_window_seconds="abc"),
-            id=f"order-{order_id}",
-            task_queue=fakes.order_task_queue,
-            start_signal="approve",
-        )
-        await _failure_of(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await asyncio.wait_for(
+                dev_env.client.execute_update_with_start_workflow(command, start_workflow_operation=start), 20
+            )
+        assert refused.value.cause.message == f"Order {order_id} is already FAILED."
+        await _failure_of(await start.workflow_handle())
         assert dict(fakes.calls) == {}
 
 
