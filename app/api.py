@@ -12,6 +12,7 @@ from typing import Annotated, Any, AsyncIterator, Awaitable, TypeVar
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from temporalio.service import RPCError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -277,7 +278,9 @@ def create_app(service: OrderService | None = None) -> FastAPI:
             if service is None:
                 await app.state.service.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the installed package: FastAPI's own
+    # pages load them from cdn.jsdelivr.net, and stayed blank on a machine without the internet.
+    app = FastAPIOffline(
         title="Order Tracker", version="1.0", lifespan=lifespan, dependencies=[Depends(_no_unknown_query)]
     )
     app.add_middleware(BodyLimit)

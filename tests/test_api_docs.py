@@ -1,0 +1,54 @@
+"""The API's docs pages work on a machine without the internet: FastAPI's own /docs loaded
+Swagger UI from cdn.jsdelivr.net, and stayed blank offline."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from app.api import create_app
+
+
+async def _get(app: Any, path: str) -> tuple[int, str, bytes]:
+    """One GET straight through the ASGI interface: status, content type, body."""
+    sent: list[dict] = []
+    requested = False
+
+    async def receive() -> dict:
+        nonlocal requested
+        if requested:  # a file response listens for the client going away while it sends
+            await asyncio.Event().wait()
+        requested = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
+    return start["status"], content_type, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_docs_pages_load_everything_from_the_api_itself(page):
+    app = create_app(object())  # type: ignore[arg-type]  (no route that needs the service is called)
+    status, content_type, body = await _get(app, page)
+    assert status == 200 and content_type.startswith("text/html")
+    html = body.decode()
+    assert not re.findall(r"(?:src|href)=['\"]?(?:https?:)?//", html), "the page loads something from another host"
+    scripts = re.findall(r"<script src=['\"]([^'\"]+)['\"]", html)
+    styles = re.findall(r"<link [^>]*href=['\"]([^'\"]+\.css)['\"]", html)
+    assert scripts, "the page loads no script: it would render nothing"
+    for asset in scripts + styles:
+        status, _, served = await _get(app, asset)
+        assert status == 200 and len(served) > 10_000, f"{asset} is not served ({status}, {len(served)} bytes)"
+    assert "/openapi.json" in html
