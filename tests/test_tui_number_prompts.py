@@ -17,6 +17,8 @@ from rich.console import Console
 from app.tui import actions, forms, simulate
 from app.tui.prompts import Back
 
+# A paste, as a terminal in bracketed-paste mode sends it, then Enter: it appended to the default.
+PASTED = "\x1b[200~%s\x1b[201~\r"
 WIDGET = SimpleNamespace(sku="WIDGET-1", name="Widget", price_cents=1999)
 
 
@@ -57,7 +59,9 @@ def _typed_into(keys: str, nth: int, given: list[Any], answered: list[str]):
     return ask
 
 
-@pytest.mark.parametrize(("keys", "answer"), [("5\r", "5"), ("\r", "10"), ("25\r", "25"), ("\x7f5\r", "15")])
+@pytest.mark.parametrize(
+    ("keys", "answer"), [("5\r", "5"), ("\r", "10"), ("25\r", "25"), ("\x7f5\r", "15"), (PASTED % "5", "5")],
+)
 async def test_how_many_orders_to_simulate_is_what_is_typed_not_typed_after_the_default(monkeypatch, keys, answer):
     answered: list[str] = []
     monkeypatch.setattr(simulate, "needed_from_database", _given)
@@ -79,7 +83,13 @@ async def test_a_quantity_is_what_is_typed_not_typed_after_the_default(monkeypat
     assert answered == [answer]
 
 
-@pytest.mark.parametrize(("keys", "answer"), [("my-1\r", "my-1"), ("\r", "ord-0000abcd"), ("\x7f\x7f\x7f\x7fwxyz\r", "ord-0000wxyz")])
+@pytest.mark.parametrize(
+    ("keys", "answer"),
+    [
+        ("my-1\r", "my-1"), ("\r", "ord-0000abcd"), ("\x7f\x7f\x7f\x7fwxyz\r", "ord-0000wxyz"),
+        (PASTED % "my-1", "my-1"), ("\x7f" + PASTED % "e", "ord-0000abce"),
+    ],
+)
 async def test_an_order_id_typed_over_the_suggested_one_replaces_it(monkeypatch, keys, answer):
     """Typed after the suggestion it made "ord-0000abcdmy-1", a valid id, created as such."""
     answered: list[str] = []

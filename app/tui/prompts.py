@@ -177,8 +177,8 @@ async def ask(question: Question, *, escape: bool = True) -> Any:
 def offering(message: str, default: str, validate: Any) -> Question:
     """A question offering ``default`` (Enter takes it) that the first key typed replaces rather
     than extends: with "10" offered, typing 5 asked for 105 orders, 2 after a quantity's "1"
-    ordered 12, and an id typed over the suggested one made "ord-1a2b3c4dmy-id". Once the
-    cursor moves (an arrow, a backspace) it is text to edit."""
+    ordered 12, and an id typed over the suggested one made "ord-1a2b3c4dmy-id"; a paste
+    replaces it too. Once the cursor moves (an arrow, a backspace) it is text to edit."""
     import questionary
 
     question = questionary.text(message, default=default, validate=validate)
@@ -200,6 +200,14 @@ def offering(message: str, default: str, validate: Any) -> Question:
         if event.data.isprintable():
             buffer.text = ""
         buffer.insert_text(event.data)
+
+    # A paste too (a terminal's bracketed paste is one key of its own): an id pasted over the
+    # suggested one made "ord-1a2b3c4dmy-1", and 5 pasted over the offered 10 orders 105.
+    @bindings.add(Keys.BracketedPaste, filter=Condition(lambda: offered[0]))
+    def _replace_pasted(event: Any) -> None:
+        offered[0] = False
+        buffer.text = ""
+        buffer.insert_text(event.data.replace("\r\n", "\n").replace("\r", "\n"))
 
     application = question.application
     application.key_bindings = merge_key_bindings([application.key_bindings, bindings])
