@@ -1746,3 +1746,25 @@ async def test_an_operators_service_bounds_the_start_and_the_benchmarks_keeps_th
     assert (await OrderService.connect(settings)).start_timeout == START_TIMEOUT
     assert (await OrderService.connect(settings, retry=OPERATOR_RETRY)).start_timeout == START_TIMEOUT
     assert (await OrderService.connect(settings, retry=None)).start_timeout is None
+
+
+class _SystemInfo:
+    """A Temporal client whose cheapest call is refused at once (down) or never answered (stopped)."""
+
+    def __init__(self, down: bool) -> None:
+        self.down = down
+        self.workflow_service = self
+
+    async def get_system_info(self, request, *, retry: bool, timeout):
+        if self.down:
+            raise RPCError("transport error", RPCStatusCode.UNAVAILABLE, b"")
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("down", [True, False])
+async def test_temporal_that_refuses_the_connection_is_found_down_one_that_is_silent_is_not(monkeypatch, down):
+    """The TUI said "Temporal ... is not answering" of a Temporal that was down (./start.sh down),
+    where `order approve` said "is not reachable": the screen now asks which it is."""
+    monkeypatch.setattr("app.service.temporal_errors.DOWN_CHECK_S", 0.05)
+    service = OrderService(settings=None, client=_SystemInfo(down), pool=_OrderRowIn("AWAITING_APPROVAL"))  # type: ignore[arg-type]
+    assert await asyncio.wait_for(service.temporal_found_down(), 2) is down

@@ -1691,6 +1691,9 @@ class _TemporalStops(_SlowApprovals):
     async def order_worker_running(self) -> bool | None:
         return True if self.answers else None
 
+    async def temporal_found_down(self) -> bool:
+        return False  # stopped: it leaves calls unanswered, it does not refuse them
+
     async def create_order(self, *, order_id: str, **order: Any) -> None:
         self.creates_begun += 1
         self.answers = False
@@ -1919,9 +1922,22 @@ async def test_create_order_says_before_its_form_that_temporal_is_not_answering(
         async def order_worker_running(self) -> bool | None:
             return None
 
+        async def temporal_found_down(self) -> bool:
+            return False
+
     with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not answering, so no order can be"
                        r" created now; see the health line\.$"):
         await forms.create_order(_TemporalSilent(), Console(file=io.StringIO()), {})
+
+    class _TemporalDown(_TemporalSilent):
+        async def temporal_found_down(self) -> bool:
+            return True
+
+    # Killed rather than stopped: "is not reachable", as `order approve` says it of the same stack
+    # (the screen said "is not answering").
+    with pytest.raises(StackUnreachable, match=r"^Temporal at 127.0.0.1:7233 is not reachable, so no order can be"
+                       r" created now; see the health line\.$"):
+        await forms.create_order(_TemporalDown(), Console(file=io.StringIO()), {})
 
 
 def test_the_pager_prompt_leaves_its_title_out_rather_than_show_a_piece_of_it(paged):

@@ -26,6 +26,8 @@ log = logging.getLogger("app.service")
 # patches it in the module whose code it runs.
 CONNECT_TIMEOUT_S = 5
 QUERY_TIMEOUT = timedelta(seconds=3)
+# How long temporal_found_down waits for Temporal, found giving no answer, to refuse the connection.
+DOWN_CHECK_S = 1
 # Temporal did not answer (down, restarting, overloaded; the client retried first, see OPERATOR_RETRY):
 # the stack's trouble, not the command's, and whether the call reached the server is unknown.
 # A call's own rpc_timeout running out comes back as CANCELLED ("Timeout expired"): no answer too,
@@ -86,6 +88,27 @@ class TemporalErrors:
         return StackUnreachable(
             f"Temporal at {self.settings.temporal_address} did not answer while {doing} ({how}); {consequence}."
         )
+
+    async def temporal_found_down(self) -> bool:
+        """Whether Temporal, which just gave no answer, is down (it refuses the connection: killed,
+        restarting) rather than silent (stopped with SIGSTOP, swamped): a screen of the TUI said
+        "is not answering" of a Temporal that was down, where a command says "is not reachable"
+        (app.errors.temporal_silent). Asked once, without retries: a server that is down refuses
+        at once; one that does not answer within DOWN_CHECK_S is silent."""
+        if self._client is None:
+            return False  # not connected: nothing to tell one from the other by
+        try:
+            await within(
+                self._client.workflow_service.get_system_info(
+                    GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=DOWN_CHECK_S)
+                ),
+                DOWN_CHECK_S,
+            )
+        except RPCError as error:
+            return error.status in NO_ANSWER and temporal_down(error)
+        except asyncio.TimeoutError:
+            return False
+        return False
 
     async def _temporal_answering(self) -> None:
         """Raise NoAnswerFromTemporal unless Temporal answers its cheapest call (its system info,

@@ -137,12 +137,15 @@ async def needed_from_temporal(service: Any, console: Console, cannot: str) -> b
     with keys_not_echoed(), console.status("Checking Temporal…"):
         serving = await service.order_worker_running()  # None: Temporal did not answer
     if serving is None:
-        raise StackUnreachable(temporal_silent(service, f"{cannot} now"))
+        raise StackUnreachable(temporal_silent(service, f"{cannot} now", await service.temporal_found_down()))
     return serving
 
 
-def temporal_silent(service: Any, consequence: str) -> str:
-    return f"Temporal at {service.settings.temporal_address} is not answering, so {consequence}; see the health line."
+def temporal_silent(service: Any, consequence: str, down: bool = False) -> str:
+    """``down``: Temporal refused the connection ("is not reachable", as a command says it), rather
+    than leave the call unanswered ("is not answering")."""
+    how = "is not reachable" if down else "is not answering"
+    return f"Temporal at {service.settings.temporal_address} {how}, so {consequence}; see the health line."
 
 
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
