@@ -1716,6 +1716,24 @@ async def test_a_simulation_says_within_seconds_that_temporal_is_not_answering_a
     assert "10 creates were cut off by the stop and may have started." in text
 
 
+async def test_a_simulation_says_temporal_is_not_reachable_when_it_went_down(monkeypatch):
+    """Killed rather than stopped, it said "is not answering" too, where a command says "is not
+    reachable" of the same stack."""
+    from app.tui import simulate
+
+    class _TemporalGoesDown(_TemporalStops):
+        async def temporal_found_down(self) -> bool:
+            return True
+
+    _simulation_answers(monkeypatch, ["50", True], poll_s=0.01)
+    monkeypatch.setattr(simulate, "STALL_S", 0.05)
+    out = io.StringIO()
+    await asyncio.wait_for(simulate.simulate_orders(_TemporalGoesDown(), Console(file=out, width=200)), 5)
+    assert "Temporal at 127.0.0.1:7233 is not reachable, so the simulation stopped; see the health line." in " ".join(
+        out.getvalue().split()
+    )
+
+
 async def test_a_simulation_with_temporal_not_answering_says_so_before_its_questions(monkeypatch):
     from app.errors import StackUnreachable
     from app.tui import simulate

@@ -44,6 +44,10 @@ def count_check(text: str) -> bool | str:
     return True
 
 
+# What StallWatch's question says of a Temporal that refused the connection.
+DOWN = "down"
+
+
 class TemporalSilent(Exception):
     """Temporal did not answer while the simulation stood still; the sentence to show."""
 
@@ -84,10 +88,18 @@ class StallWatch:
                 log.warning("event=simulation_temporal_check_failed error=%r", asked.exception())
             answer = None if asked.exception() is not None else asked.result()
             self.no_order_worker = answer is False and now - self.since >= STALL_S
-            if answer is None and now - self.since >= STALL_S:
-                raise TemporalSilent(temporal_silent(self.service, "the simulation stopped"))
+            if answer in (None, DOWN) and now - self.since >= STALL_S:
+                raise TemporalSilent(temporal_silent(self.service, "the simulation stopped", answer == DOWN))
         elif self.asking is None and now - self.since >= STALL_S:
-            self.asking = asyncio.ensure_future(self.service.order_worker_running())  # None: no answer
+            self.asking = asyncio.ensure_future(self._worker_serving())
+
+    async def _worker_serving(self) -> bool | str | None:
+        """Whether an order worker serves; None if Temporal did not answer, DOWN if it refused the
+        connection (killed: "is not reachable", not "is not answering")."""
+        serving = await self.service.order_worker_running()
+        if serving is None and await self.service.temporal_found_down():
+            return DOWN
+        return serving
 
     def stop(self) -> None:
         if self.asking is not None:
