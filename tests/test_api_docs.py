@@ -3,39 +3,19 @@ Swagger UI from cdn.jsdelivr.net, and stayed blank offline."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 import pytest
 
 from app.api import create_app
+from tests.test_api_errors import asgi_request
 
 
 async def _get(app: Any, path: str, query: str = "") -> tuple[int, str, bytes]:
-    """One GET straight through the ASGI interface: status, content type, body."""
-    sent: list[dict] = []
-    requested = False
-
-    async def receive() -> dict:
-        nonlocal requested
-        if requested:  # a file response listens for the client going away while it sends
-            await asyncio.Event().wait()
-        requested = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-        "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
-    }
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
-    return start["status"], content_type, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    """status, content type, body"""
+    status, headers, body = await asgi_request(app, "GET", path, query=query.encode())
+    return status, headers.get("content-type", ""), body
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

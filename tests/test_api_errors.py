@@ -36,16 +36,20 @@ class _Troubled:
     status = audit = state_counts = create_order = approve = _fail
 
 
-async def _call(
-    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b"",
-    headers: list[tuple[bytes, bytes]] | None = None, answer_headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    """One request straight through the ASGI interface (httpx, for TestClient, is not installed);
-    ``headers``: more headers, as (lower-case name, value); ``answer_headers``: filled in with
-    the answer's."""
+async def asgi_request(
+    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json",
+    query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request straight through the ASGI interface (httpx, for TestClient, is not installed):
+    the answer's status, headers and body. ``headers``: more headers, as (lower-case name, value)."""
     sent: list[dict] = []
+    requested = False
 
     async def receive() -> dict:
+        nonlocal requested
+        if requested:  # a streamed or file answer listens for the client going away while it sends
+            await asyncio.Event().wait()
+        requested = True
         return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict) -> None:
@@ -59,10 +63,19 @@ async def _call(
     }
     await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
-    status = start["status"]
+    answer_headers = {name.decode(): value.decode() for name, value in start.get("headers", [])}
+    return start["status"], answer_headers, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def _call(
+    app: Any, method: str, path: str, body: bytes = b"", content_type: bytes | None = b"application/json", query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None, answer_headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """asgi_request, its JSON answer decoded; ``answer_headers``: filled in with the answer's."""
+    status, received, answer = await asgi_request(app, method, path, body, content_type, query, headers)
     if answer_headers is not None:
-        answer_headers.update((name.decode(), value.decode()) for name, value in start.get("headers", []))
-    return status, json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+        answer_headers.update(received)
+    return status, json.loads(answer)
 
 
 def _app(trouble: BaseException) -> Any:

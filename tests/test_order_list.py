@@ -19,6 +19,7 @@ from app.api import create_app
 from app.config import Settings
 from app.service import OrderService
 from app.unfinished import temporal_cli
+from tests.test_api_errors import asgi_request
 from workflows.model import SHIPPING_TASK_QUEUE, order_workflow_id, shipping_workflow_id
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -249,23 +250,7 @@ async def test_status_of_an_order_waiting_for_a_child_that_ended_with_an_earlier
 
 
 async def _get(app, path: str, query: str) -> tuple[int, Any]:
-    """One GET straight through the ASGI interface (httpx, for TestClient, is not installed)."""
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-        "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
-    }
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    status, _, body = await asgi_request(app, "GET", path, query=query.encode())
     return status, json.loads(body)
 
 
