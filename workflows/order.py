@@ -420,6 +420,7 @@ class OrderWorkflow(OrderCommands):
                 ),
                 id=child_id,
                 task_queue=self._order.shipping_task_queue,
+                task_timeout=policies.WORKFLOW_TASK_TIMEOUT,
                 static_summary=summaries.shipping_summary(
                     self._order.order_id, attempt, self._order.max_shipping_attempts, self._address
                 ),

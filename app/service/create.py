@@ -40,7 +40,7 @@ from workflows.model import (
     default_payment_id,
     order_workflow_id,
 )
-from workflows import summaries
+from workflows import policies, summaries
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("app.service")
@@ -216,6 +216,7 @@ class OrderCreation:
                     order,
                     id=order_workflow_id(order_id),
                     task_queue=ORDER_TASK_QUEUE,
+                    task_timeout=policies.WORKFLOW_TASK_TIMEOUT,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     search_attributes=TypedSearchAttributes(
