@@ -30,8 +30,8 @@ from workflows.shipping import ShippingWorkflow
 
 
 def test_the_timeout_is_shorter_than_the_sdk_default_and_leaves_room_for_a_slow_task():
-    # 1.6 s was the slowest task without a local activity measured under full load.
-    assert timedelta(seconds=3) <= policies.WORKFLOW_TASK_TIMEOUT < timedelta(seconds=10)
+    # 1.6 s was the slowest task without a local activity measured at C=100; 4 s was too short at C=200.
+    assert timedelta(seconds=5) <= policies.WORKFLOW_TASK_TIMEOUT < timedelta(seconds=10)
 
 
 async def test_an_order_is_started_with_the_workflow_task_timeout(monkeypatch):

@@ -67,15 +67,18 @@ DISPATCH_RETRY = RetryPolicy(
 
 # How long the server waits for a worker to complete a workflow task it handed out, before it
 # hands the task out again (the SDK's default is 10 s). Under full load the dev server sometimes
-# records a task as started for a poll that is already gone (its log: "Update workflow execution
-# operation failed ... context canceled"), and no worker ever sees that task: the order then
-# waits out the whole timeout. Measured at N=300, C=100 in a slow spell (2026-11-28, 142 stack
-# CPU-ms per order): 5 such tasks in one run, its three slowest orders (17.9, 15.9 and 13.5 s,
-# each ~10 s of it that wait), none in two runs beside it. A task with no local activity took
-# at most 1.6 s to complete (p99 0.7 s, 1,800 tasks); one running local activities is
-# heartbeated by the worker at 80 % of this timeout, so a long run of attempts only costs a
-# heartbeat (one task completion more), never a timeout.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=4)
+# records a task as started for a poll that is already gone: matching gives the start 1 s on a
+# sync match, and on the one SQLite connection it can commit later (temporalio/temporal#11733;
+# the server's log: "Update workflow execution operation failed ... context canceled"). No worker
+# ever sees that task, and the order waits out the whole timeout. Measured at N=300, C=100 in a
+# slow spell (2026-11-28, 142 stack CPU-ms per order): 5 such tasks in one run, its three slowest
+# orders (17.9, 15.9 and 13.5 s, ~10 s of each that wait), none in two runs beside it. A task
+# without local activities took at most 1.6 s (p99 0.7 s); one running local activities is
+# heartbeated by the worker at 80 % of this timeout. At 4 s, in an overload run (N=600, C=200)
+# the order worker stalled ~1 s and missed five heartbeats: those tasks timed out though done,
+# and ran their steps again. At 5 s, two such runs had none (the slowest task 1.3 s without local
+# activities, 3.7 s with them).
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 # Between shipping attempts after the carrier refused (1 s, then 2 s): short enough for the
 # budget, long enough for an operator's address fix or cancel to land.
@@ -109,9 +112,9 @@ BOOKKEEPING_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
 )
 
-# A local activity retries inside the workflow task, which heartbeats every ~3.2 s (80 % of
+# A local activity retries inside the workflow task, which heartbeats every ~4 s (80 % of
 # WORKFLOW_TASK_TIMEOUT; three history events each): an order waiting out a long database
-# outage that way would reach the history's size limit in about 15 h (38 h with the SDK's
+# outage that way would reach the history's size limit in about 19 h (38 h with the SDK's
 # 10 s task timeout). So a step's local attempts are bounded, far beyond what the flaky
 # dependency alone ever needs ((2/3)^100); past the bound something is down, and the step goes
 # on as a regular activity, retried by the server, which adds no events until it ends.
