@@ -14,9 +14,12 @@ import uuid
 from typing import Callable
 
 import asyncpg
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.client import Client
 
 from app.config import ROOT
 from eval_tests.conftest import PrivateStack, wait_exited
+from workflows.model import shipping_workflow_id
 
 ADDRESS = ["--name", "Ann Lee", "--street", "1 Main St", "--city", "Springfield", "--postal-code", "12345", "--country", "US"]
 TERMINAL = {"SHIPPED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"}
@@ -179,8 +182,34 @@ def test_a_killed_worker_is_started_again_by_the_watchdog_and_its_orders_ship_wi
         for order_id in ids:
             audit = stack.json("order", "audit", order_id)
             assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
+        # A task the killed workers held was handed out again after our timeouts, not the SDK's 10 s.
+        waits = asyncio.run(_waits_for_timed_out_tasks(stack, ids))
+        assert all(wait < 9 for wait in waits), waits
     finally:
         stack.destroy()
+
+
+async def _waits_for_timed_out_tasks(stack: PrivateStack, ids: list[str]) -> list[float]:
+    """How long each workflow task of these orders (and their shipping children) that timed out
+    waited before it did: from its start (start-to-close) or from its scheduling (a sticky task's
+    schedule-to-start), by the server's own event times."""
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    waits = []
+    for workflow_id in [f"order-{i}" for i in ids] + [shipping_workflow_id(i, 1) for i in ids]:
+        since = {}
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            at = event.event_time.ToDatetime()
+            if event.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED):
+                since[event.event_type] = at
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                kind = event.workflow_task_timed_out_event_attributes.timeout_type
+                began = since[
+                    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+                    if kind == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+                    else EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+                ]
+                waits.append((at - began).total_seconds())
+    return waits
 
 
 def _kill_part(stack: PrivateStack, name: str) -> None:

@@ -85,3 +85,33 @@ async def test_a_shipping_task_lost_after_it_started_is_handed_out_again_after_t
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT in kinds
     lost = next(event for event in events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
     assert lost.workflow_task_started_event_attributes.identity == "lost-poll"
+
+
+class _Built(Exception):
+    """Raised by the stand-in Worker once the runner has built it: nothing past that matters here."""
+
+
+async def test_a_worker_moves_its_sticky_tasks_to_every_worker_after_the_sticky_wait(monkeypatch):
+    """A task left on a killed worker's own queue waits this long, not the SDK's 10 s."""
+    from workers import runner
+
+    built: dict = {}
+
+    def worker(client, **kwargs):
+        built.update(kwargs)
+        raise _Built
+
+    async def connect(*args, **kwargs):
+        return object()
+
+    async def pool_when_reachable(*args, **kwargs):
+        return object()
+
+    monkeypatch.setattr(runner.Client, "connect", connect)
+    monkeypatch.setattr(runner, "_pool_when_reachable", pool_when_reachable)
+    monkeypatch.setattr(runner, "Worker", worker)
+    monkeypatch.setattr(runner, "configure_logging", lambda: None)
+    monkeypatch.delenv(runner.liveness.PATH_VARIABLE, raising=False)
+    with pytest.raises(_Built):
+        await runner.run_worker(name="order-worker", task_queue="q", workflows=[], activities=lambda pool: [])
+    assert built["sticky_queue_schedule_to_start_timeout"] == policies.STICKY_TASK_WAIT < timedelta(seconds=10)

@@ -28,6 +28,7 @@ from app.stack import liveness
 from db.pool import create_pool, database_unreachable
 from workers import dropped_signals
 from workers.failures import CompactStackFailureConverter
+from workflows import policies
 
 log = logging.getLogger("workers")
 
@@ -123,6 +124,7 @@ async def _serve(
         # and p99 is higher; so 20 and 20.
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(tuning.workflow_task_polls),
         nonsticky_to_sticky_poll_ratio=tuning.normal_poll_ratio,
+        sticky_queue_schedule_to_start_timeout=policies.STICKY_TASK_WAIT,
         # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
         graceful_shutdown_timeout=timedelta(seconds=3),
     )
