@@ -183,8 +183,10 @@ def test_a_killed_worker_is_started_again_by_the_watchdog_and_its_orders_ship_wi
             audit = stack.json("order", "audit", order_id)
             assert [e["type"] for e in audit["timeline"] if e.get("type") == "payment_charged"] == ["payment_charged"]
         # A task the killed workers held was handed out again after our timeouts, not the SDK's 10 s.
+        # There is one: orders were charging and shipping when both workers died (an empty list
+        # proved nothing, and passed).
         waits = asyncio.run(_waits_for_timed_out_tasks(stack, ids))
-        assert all(wait < 9 for wait in waits), waits
+        assert waits and all(wait < 9 for wait in waits), waits
     finally:
         stack.destroy()
 
