@@ -55,8 +55,8 @@ def test_a_worker_stopped_while_the_child_ran_shows_as_a_span_with_nothing_recor
 
 
 def test_a_step_run_again_after_a_killed_worker_says_how_long_nothing_was_recorded():
-    """README: the pause (up to the workflow task's 10 s timeout) before a step's run again had
-    no row of its own."""
+    """README: the pause (the workflow task's timeout: 5 s, or 10 s for an order started by
+    earlier code) before a step's run again had no row of its own."""
     timeline = [
         attempt(0.0, "PreparePackage", 1, "error", 0),
         attempt(9.5, "PreparePackage", 1, rerun=True),
