@@ -43,8 +43,8 @@ class QuietSpans:
         self.ended: datetime | None = None  # when the latest row so far ended (an attempt runs)
         self.last: dict[str, Any] | None = None
         # The latest row so far, if an attempt that ran longer than it can on its own: when it
-        # started, and by how much it overran.
-        self.overran: tuple[datetime, float] | None = None
+        # started, by how much it overran, and when it ended.
+        self.overran: tuple[datetime, float, datetime] | None = None
 
     def before(self, entry: dict[str, Any], moment: datetime | None) -> float | None:
         quiet = None
@@ -53,9 +53,15 @@ class QuietSpans:
             unexplained = max(0.0, gap - self._explained(entry))
             if self.overran is None:
                 quiet = gap if unexplained > QUIET_SPAN_S else None
-            else:  # from the attempt's start: nothing else was recorded while it ran
-                started, overrun = self.overran
-                quiet = (moment - started).total_seconds() if overrun + unexplained > QUIET_SPAN_S else None
+            else:  # from the attempt's start (or the last row while it ran): nothing else was recorded
+                started, overrun, ends = self.overran
+                since = (moment - started).total_seconds()
+                if moment < ends:  # recorded while that attempt ran (its own side effect, say)
+                    quiet = since if since > QUIET_SPAN_S else None
+                elif self.state in TERMINAL_STATE_NAMES:  # that row ended the order
+                    quiet = None
+                else:
+                    quiet = since if overrun + unexplained > QUIET_SPAN_S else None
         self._follow(entry, moment)
         return quiet
 
@@ -89,12 +95,18 @@ class QuietSpans:
         # A cancel request names the state it came in, not one it leads to.
         if entry["kind"] == "event" and payload.get("state") and entry["type"] != "cancel_requested":
             self.state = payload["state"]
-        self.overran = None
+        if self.overran is not None and moment is not None and moment < self.overran[2]:
+            # A row recorded while an attempt that ran long ran (its own side effect, before or
+            # after its worker stopped): what is left of the quiet is from this row on.
+            started, overrun, ends = self.overran
+            self.overran = (moment, overrun - (moment - started).total_seconds(), ends)
+        else:
+            self.overran = None
         if moment is not None:
             end = moment + timedelta(milliseconds=entry.get("duration_ms") or 0)
             overrun = (entry.get("duration_ms") or 0) / 1000 - LONGEST_LOCAL_ATTEMPT_S
             if entry["kind"] == "attempt" and entry["attempt"] <= LOCAL_ATTEMPTS and overrun > 0:
                 if self.ended is None or end >= self.ended:  # not while other rows were recorded
-                    self.overran = (moment, overrun)
+                    self.overran = (moment, overrun, end)
             self.ended = end if self.ended is None else max(self.ended, end)
         self.last = entry

@@ -148,3 +148,55 @@ def test_waits_of_the_order_s_own_get_no_so_far_line():
     failed = [attempt(0.0, "ChargePayment", 101, "error", 0)]
     assert so_far(failed, "APPROVED", 8.0) == []  # the server's back-off before the next attempt
     assert not any("so far" in line for line in lines(charged))  # no now: no line
+
+
+def test_an_attempt_frozen_after_its_side_effect_gets_its_line_after_that_row_not_a_0_s_one():
+    """The order worker stopped (SIGSTOP) for 6 s inside an attempt right after it wrote its
+    row: the audit said "nothing recorded for 0.0 s" between the attempt and that row, and
+    nothing where the 6 s were (MarkShipped, a private stack, 2026-11-28)."""
+    timeline = [
+        attempt(0.0, "ChargePayment", 1, "timeout", 120),
+        attempt(0.142, "ChargePayment", 2, "timeout", 6022),
+        event(0.146, "payment_charged", "PAID"),
+        attempt(6.188, "ChargePayment", 3, "error", 0),
+        attempt(6.222, "ChargePayment", 4),
+    ]
+    text = lines(timeline)
+    said = [at for at, line in enumerate(text) if "nothing recorded" in line]
+    assert len(said) == 1, text
+    assert "payment charged" in text[said[0] - 1] and "ChargePayment #3" in text[said[0] + 1], text
+    assert "nothing recorded for 6.0 s" in text[said[0]]
+    # When that row was the order's ending, nothing after it is a wait of the order's.
+    shipped = [
+        attempt(0.142, "MarkShipped", 2, "timeout", 6022),
+        event(0.146, "order_shipped", "SHIPPED"),
+        attempt(6.188, "MarkShipped", 3, "error", 0, after_ending=True),
+        attempt(6.222, "MarkShipped", 4, after_ending=True),
+    ]
+    assert quiet(shipped) == []
+
+
+def test_rows_recorded_all_along_an_attempt_that_ran_long_leave_no_line():
+    """The shipping child's rows went on while an order step's attempt hung: nothing was
+    quiet."""
+    timeline = [
+        attempt(0.0, "ChargePayment", 1, "timeout", 6000),
+        *(attempt(0.5 + 0.8 * k, "PreparePackage", k + 1, "error", 0, workflow_id="shipping-o-1-1") for k in range(7)),
+        attempt(6.1, "ChargePayment", 2),
+    ]
+    assert quiet(timeline) == []
+
+
+def test_an_attempt_frozen_before_its_side_effect_gets_its_line_before_that_row():
+    """The same stop before the attempt wrote its row (RecordDecision #1 ok 6016 ms): the 6 s
+    are before "approved"."""
+    timeline = [
+        attempt(0.0, "RecordDecision", 1, "ok", 6016),
+        event(6.008, "approved", "APPROVED", by="op"),
+        attempt(6.03, "ChargePayment"),
+    ]
+    text = lines(timeline)
+    said = [at for at, line in enumerate(text) if "nothing recorded" in line]
+    assert len(said) == 1, text
+    assert "RecordDecision #1" in text[said[0] - 1] and "approved" in text[said[0] + 1], text
+    assert "nothing recorded for 6.0 s" in text[said[0]]
