@@ -398,7 +398,7 @@ def _attempt_text(entry: dict[str, Any]) -> Fields:
         fields.append(("  ", Text(f"(shipping attempt {entry['shipping_attempt']})", style="dim")))
     if entry.get("cut_off_after"):
         fields.append(("  ", Text(
-            f"(this step ran again: its worker was lost while the step retried; its attempts after"
+            f"(this step ran again: its worker died or stopped as the step retried; its attempts after"
             f" #{entry['cut_off_after']} left no row)",
             style="dim",
         )))

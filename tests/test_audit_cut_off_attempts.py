@@ -48,3 +48,12 @@ def test_a_step_run_again_after_it_succeeded_claims_no_lost_attempt():
         assert [e["cut_off_after"] for e in entries] == [None, None, None]
         lines = attempt_lines(entries)
         assert "ran again" in lines[2] and "no row" not in "".join(lines)
+
+
+def test_a_step_run_again_does_not_say_its_worker_was_lost_when_it_may_only_have_stopped():
+    """A worker stopped (SIGSTOP) for 6 s while the step retried: its workflow task timed out at
+    5 s and the step ran again from #1 (a private stack, 2026-11-28), but the audit said its
+    worker "was lost"; nothing in the rows tells a kill from a stop."""
+    entries = timeline([], [attempt(0, 1, "timeout"), attempt(6, 1, "timeout"), attempt(6.2, 2, "ok")])
+    line = attempt_lines(entries)[1]
+    assert "its worker died or stopped as the step retried" in line, line
