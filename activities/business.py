@@ -64,7 +64,8 @@ async def refused_if_another_workflows() -> AsyncIterator[None]:
         yield
     except orders_db.AnotherWorkflowsOrder as error:
         log_refusal(error)
-        raise ApplicationError(str(error), type="AnotherWorkflowsOrder", non_retryable=True) from None
+        # AnotherWorkflowsOrder, or AnotherRunsOrder: the workflow fails at once on the latter.
+        raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from None
 
 
 @contextlib.asynccontextmanager
@@ -80,19 +81,31 @@ async def unwritten_if_another_workflows() -> AsyncIterator[None]:
 
 def log_refusal(error: orders_db.AnotherWorkflowsOrder) -> None:
     info = activity.info()
+    event = "order_of_another_workflow"
+    if isinstance(error, orders_db.AnotherRunsOrder):
+        event = "order_of_another_run"
     log.warning(
-        "event=order_of_another_workflow activity=%s workflow_id=%s owner=%s",
-        info.activity_type, info.workflow_id, error.owner,
+        "event=%s activity=%s workflow_id=%s run_id=%s owner=%s",
+        event, info.activity_type, info.workflow_id, info.workflow_run_id, error.owner,
     )
 
 
 async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
-    await flaky()
     order = input.order
     # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
-    if problem := rules.unstorable_problem(
+    problem = rules.unstorable_problem(
         order.items, order.address, order.payment_id, order.order_id
-    ) or rules.shipping_id_problem(order.order_id, order.max_shipping_attempts):
+    ) or rules.shipping_id_problem(order.order_id, order.max_shipping_attempts)
+    if problem is None:
+        # A read, before the flaky dependency: a run the order's row refuses (another chain
+        # under order-<id>, started by hand) fails at its first attempt, not after attempts
+        # that failed or hung, and its one attempt is not on the order's record (AttemptRecorder).
+        async with refused_if_another_workflows(), pool.acquire() as conn:
+            await orders_db.check_owner(
+                conn, order.order_id, workflow_id=acting_workflow(), first_run_id=input.first_run_id
+            )
+    await flaky()
+    if problem:
         raise ApplicationError(f"Invalid order: {problem}", type="InvalidOrder", non_retryable=True)
     async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         prices = await orders_db.prices(conn, [item.sku for item in order.items])
@@ -102,6 +115,7 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
             conn,
             order_id=order.order_id,
             workflow_id=acting_workflow(),  # the server's word for input.workflow_id
+            first_run_id=input.first_run_id,
             items=[asdict(item) for item in order.items],
             address=asdict(order.address),
             amount_cents=amount_cents,

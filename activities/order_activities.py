@@ -244,6 +244,10 @@ class OrderActivities:
         if _never_stored(input.order_id):
             return
         async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
+            if input.first_run_id:  # another run chain of the order's workflow id records nothing
+                await orders_db.check_owner(
+                    conn, input.order_id, workflow_id=acting_workflow(), first_run_id=input.first_run_id
+                )
             if input.event_type == CANCEL_REQUESTED_EVENT:
                 # After the order's row lock, as the hand-over reads it: a dispatch that checked
                 # for a cancel and is still committing finishes first (and the cancel then comes

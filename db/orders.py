@@ -4,7 +4,7 @@ any number of times and leave the same rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,19 @@ class AnotherWorkflowsOrder(Exception):
     def __init__(self, order_id: str, owner: str, workflow_id: str) -> None:
         super().__init__(f"Order {order_id} belongs to workflow {owner}; workflow {workflow_id} may not act on it.")
         self.owner = owner
+
+
+class AnotherRunsOrder(AnotherWorkflowsOrder):
+    """The order's row is its workflow id's, but another run chain's (orders.workflow_first_run_id):
+    a run started by hand under order-<id> once the order's own workflow had closed. It may not
+    act on the order at all; the transaction is rolled back."""
+
+    def __init__(self, order_id: str, owner_run: str, started: datetime) -> None:
+        when = started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        Exception.__init__(
+            self, f"Order {order_id} belongs to another workflow run (started {when}); this run changes nothing."
+        )
+        self.owner = owner_run
 
 
 def _check_owner(order_id: str, owner: str | None, workflow_id: str | None) -> None:
@@ -200,22 +213,46 @@ async def stop_review_clock(
     return row["review_ms"] if row["review_ms"] is not None else 0
 
 
+def _check_run(order_id: str, row: asyncpg.Record, first_run_id: str) -> None:
+    """Refuse a run of another chain than the row's (after _check_owner: same workflow id). A
+    row stored before the chain was recorded (NULL), or a caller that does not say (""), is
+    not checked: such orders are their workflow id's, as they were."""
+    owner_run = row["workflow_first_run_id"]
+    if owner_run is not None and first_run_id and owner_run != first_run_id:
+        raise AnotherRunsOrder(order_id, owner_run, row["created_at"])
+
+
+async def check_owner(conn: asyncpg.Connection, order_id: str, *, workflow_id: str, first_run_id: str) -> None:
+    """Refuse (AnotherWorkflowsOrder, AnotherRunsOrder) a workflow run that does not own the
+    order's row; nothing if there is no row yet. A read: no lock, nothing written."""
+    row = await conn.fetchrow(
+        "SELECT workflow_id, workflow_first_run_id, created_at FROM orders WHERE id = $1", order_id
+    )
+    if row is not None:
+        _check_owner(order_id, row["workflow_id"], workflow_id)
+        _check_run(order_id, row, first_run_id)
+
+
 async def insert_order(
     conn: asyncpg.Connection,
     *,
     order_id: str,
     workflow_id: str,
+    first_run_id: str = "",
     items: list[dict],
     address: dict,
     amount_cents: int,
     payment_id: str,
     created_at: datetime,
 ) -> asyncpg.Record:
-    """Create the order row once; returns its created_at and amount (the first write wins). A row
-    another workflow created is refused (AnotherWorkflowsOrder): the order is that workflow's."""
+    """Create the order row once, owned by ``workflow_id`` and the run chain ``first_run_id``;
+    returns its created_at and amount (the first write wins). A row another workflow created is
+    refused (AnotherWorkflowsOrder), and so is one another run chain of the same workflow id
+    created (AnotherRunsOrder): the order is theirs."""
     await conn.execute(
-        "INSERT INTO orders (id, workflow_id, state, items_json, address_json, amount_cents, payment_id, created_at)"
-        " VALUES ($1, $2, 'RECEIVED', $3::jsonb, $4::jsonb, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO orders (id, workflow_id, workflow_first_run_id, state, items_json, address_json, amount_cents,"
+        " payment_id, created_at) VALUES ($1, $2, NULLIF($8, ''), 'RECEIVED', $3::jsonb, $4::jsonb, $5, $6, $7)"
+        " ON CONFLICT (id) DO NOTHING",
         order_id,
         workflow_id,
         items,
@@ -223,9 +260,13 @@ async def insert_order(
         amount_cents,
         payment_id,
         created_at,
+        first_run_id,
     )
-    row = await conn.fetchrow("SELECT created_at, amount_cents, workflow_id FROM orders WHERE id = $1", order_id)
+    row = await conn.fetchrow(
+        "SELECT created_at, amount_cents, workflow_id, workflow_first_run_id FROM orders WHERE id = $1", order_id
+    )
     _check_owner(order_id, row["workflow_id"], workflow_id)
+    _check_run(order_id, row, first_run_id)
     return row
 
 

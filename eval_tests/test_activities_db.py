@@ -972,3 +972,46 @@ async def test_a_shipping_child_not_the_orders_records_nothing_for_an_order_not_
             DispatchInput(oid, f"pkg-{oid}", address, call_off=True, order_workflow_id=f"shipping-{oid}-1"),
         )
     assert [e["type"] for e in await pool.fetch("SELECT type FROM events WHERE order_id = $1", oid)] == []
+
+
+async def test_another_run_chain_of_the_orders_workflow_id_is_refused_and_writes_nothing(pool):
+    """A run started by hand under order-<id> once the order's own had closed (Temporal allows
+    it): same workflow id, another chain (first run id). Its ReceiveOrder fails for good, and
+    its bookkeeping (a cancel sent with it) writes nothing; the order's own chain, after a reset
+    too (a new run id, the same first run id), acts on the order as before. An order stored
+    before the chain was recorded (NULL) is its workflow id's, as it was."""
+    order = OrderInput(
+        order_id=f"db-{uuid.uuid4().hex[:10]}",
+        items=[OrderItem("WIDGET-1", 3)],
+        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+    )
+    oid, wid = order.order_id, order_workflow_id(order.order_id)
+    activities = OrderActivities(pool, flaky=no_trouble)
+    now = datetime.now(timezone.utc).isoformat()
+    own = ReceiveOrderInput(order, workflow_id=wid, started_at=now, first_run_id="chain-1")
+    await as_workflow(wid, run_id="chain-1").run(activities.receive_order, own)
+    row = await pool.fetchrow("SELECT workflow_first_run_id, created_at FROM orders WHERE id = $1", oid)
+    assert row["workflow_first_run_id"] == "chain-1"
+    before = await order_rows(pool, oid)
+    started = row["created_at"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stray = as_workflow(wid, run_id="chain-2")
+    with pytest.raises(ApplicationError) as refused:
+        await stray.run(activities.receive_order, replace(own, first_run_id="chain-2"))
+    assert (refused.value.type, refused.value.non_retryable) == ("AnotherRunsOrder", True)
+    assert refused.value.message == (
+        f"Order {oid} belongs to another workflow run (started {started}); this run changes nothing."
+    )
+    for event in (CANCEL_REQUESTED_EVENT, "command_refused"):
+        await stray.run(activities.record_event, EventInput(oid, event, event, {"reason": "x"}, first_run_id="chain-2"))
+    assert await order_rows(pool, oid) == before
+
+    # The order's own chain: a reset run (run id of its own) receives it again, and records.
+    again = await as_workflow(wid, run_id="reset-1").run(activities.receive_order, own)
+    assert again.created_at == before[0]["created_at"].isoformat()
+    cancel = EventInput(oid, CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, {"reason": "x"}, first_run_id="chain-1")
+    await as_workflow(wid, run_id="reset-1").run(activities.record_event, cancel)
+    assert [e["type"] for e in (await order_rows(pool, oid))[2]] == ["order_received", CANCEL_REQUESTED_EVENT]
+
+    # Stored before the chain was recorded: any run of the workflow id acts on it, as before.
+    await pool.execute("UPDATE orders SET workflow_first_run_id = NULL WHERE id = $1", oid)
+    await stray.run(activities.receive_order, replace(own, first_run_id="chain-2"))

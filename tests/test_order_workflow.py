@@ -19,7 +19,13 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
 from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
-from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio import activity, workflow
@@ -528,6 +534,42 @@ async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_addr
     assert "ValidateOrder" not in fakes.calls and "RecordAddressChange" not in fakes.calls
     assert fakes.calls["FinishOrder"][0].state == OrderState.FAILED
     assert [r["command"] for r in refusals(fakes)] == ["update_address"]
+
+
+async def test_a_run_whose_order_another_run_of_its_id_owns_fails_at_once_and_winds_nothing_up(workflow_env, fakes):
+    """As `temporal workflow start --workflow-id order-X` once order X's own workflow has closed:
+    ReceiveOrder finds the row another run chain's and refuses it. The run fails with that
+    sentence at once: no step winds the order up (they go by the workflow id, which the two
+    runs share). Before, it ended the order FAILED through them. A cancel sent with it carries
+    the run chain, so that the database refuses it too."""
+    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
+        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
+        shipping_task_queue=fakes.shipping_task_queue,
+    )
+    reason = (
+        f"Order {order.order_id} belongs to another workflow run (started 2026-11-28 03:00:00 UTC);"
+        " this run changes nothing."
+    )
+    # As often as it is asked: the signal makes the server refuse the first task's completion.
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
+    ]
+    signal_during(workflow_env, fakes, "ReceiveOrder", order, "cancel", "not mine", "mallory")
+    async with workers(workflow_env, fakes):
+        handle = await start_order(workflow_env, fakes, order)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        status = await handle.query(OrderWorkflow.status)
+    keep_history(await handle.fetch_history(), "order")
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert (failed.value.cause.type, failed.value.cause.message, failed.value.cause.non_retryable) == (
+        "AnotherRunsOrder", reason, True
+    )
+    assert set(fakes.names()) <= {"ReceiveOrder", "RecordEvent"}, fakes.sequence
+    chain = {handle.first_execution_run_id}
+    assert {call.first_run_id for call in fakes.calls["ReceiveOrder"] + fakes.calls["RecordEvent"]} == chain
+    # FAILED with no amount: the tools show the order's row, not this run (app.views.merged_status).
+    assert (status.state, status.amount_cents, status.failure_reason) == (OrderState.FAILED, None, reason)
 
 
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
@@ -1839,6 +1881,9 @@ EARLIER_CORPORA = {
     # named (-before), then no one (parentless-child-tells-no-one).
     "v17-parentless-child-before": 1,
     "v17-parentless-child": 2,
+    # A run refused at ReceiveOrder because another run chain of its workflow id owns the order
+    # (another-runs-order-fails), a cancel sent with it recorded (and refused by the database).
+    "v17-another-run": 1,
 }
 
 

@@ -303,6 +303,10 @@ class ReceiveOrderInput:
     order: OrderInput
     workflow_id: str
     started_at: str  # the workflow's start: processing time counts from here
+    # The run chain that stores the order owns it (workflow.info().first_execution_run_id, which
+    # a reset and a retry keep; activity.info() does not carry it): another chain, started by
+    # hand under the same workflow id once the order's own had closed, is refused. "": not said.
+    first_run_id: str = ""
 
 
 @dataclass
@@ -433,3 +437,6 @@ class EventInput:
     event_type: str
     key: str
     payload: dict = field(default_factory=dict)
+    # As ReceiveOrderInput.first_run_id: an event the bookkeeper records before ReceiveOrder has
+    # answered (a cancel sent with the start) is refused if the row is another run chain's.
+    first_run_id: str = ""

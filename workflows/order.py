@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_commands import OrderCommands
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
+        ANOTHER_RUNS_ORDER_FAILS,
         AUDIT_AFTER_RECEIPT_BY_HAND,
         AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
@@ -72,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import ShippingWorkflow
     from workflows import raw_input, summaries
     from workflows.signals import checked_arguments
-    from workflows.steps import STEP_FAILED, failure_message, run_step
+    from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
 
 
 # Each is ended, in the same workflow task, by the step that follows it (OrderInput.
@@ -213,6 +214,23 @@ class OrderWorkflow(OrderCommands):
         workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(OrderState.FAILED.value)])
         raise raw_input.unusable(self._input_problem)
 
+    async def _fail_another_runs_order(self, reason: str) -> None:
+        """ReceiveOrder found the order's row owned by another run chain of this workflow id:
+        this run was started by hand under order-<id> after the order's own had closed. It fails
+        with the reason, and winds nothing up: the order, its payment and its audit are the
+        other run's (the steps that end an order go by the workflow id, which they share). Its
+        status says FAILED with no amount, so the tools show the order's row, not this run."""
+        workflow.logger.warning("event=order_of_another_run order_id=%s reason=%r", self._order.order_id, reason)
+        self._state = OrderState.FAILED
+        self._failure_reason = reason
+        self._step = "done"
+        workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(OrderState.FAILED.value)])
+        # Bookkeeping under way (a cancel sent with the start, which the database refuses as
+        # well) ends first: a workflow that fails with a local activity in flight never
+        # completed its task, which timed out and ran again (seen on the test server).
+        await workflow.wait_condition(lambda: not self._jobs or self._bookkeeping_failed())
+        raise ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True)
+
     def _cancel_from_temporal(self) -> None:
         """Like the operator's cancel: honoured at the next step (with a refund if paid), or
         refused and audited once the carrier has the package."""
@@ -227,6 +245,7 @@ class OrderWorkflow(OrderCommands):
             order=self._order,
             workflow_id=workflow.info().workflow_id,
             started_at=workflow.info().workflow_start_time.isoformat(),
+            first_run_id=workflow.info().first_execution_run_id,
         )
         try:
             if self._order.first_step_without_pause:  # it acts on no Update (OrderInput)
@@ -235,6 +254,8 @@ class OrderWorkflow(OrderCommands):
             else:
                 received = await self._business_step(OrderActivities.receive_order, receipt)
         except STEP_FAILED as error:
+            if failure_type(error) == "AnotherRunsOrder" and self._patched(ANOTHER_RUNS_ORDER_FAILS):
+                await self._fail_another_runs_order(failure_message(error))
             if not self._patched(UNSTORABLE_ORDER_FAILS):
                 raise
             raise _OrderEnded(OrderState.FAILED, failure_message(error)) from None

@@ -305,7 +305,13 @@ class OrderCommands:
         return change.sequence
 
     def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
-        event = EventInput(order_id=self._order.order_id, event_type=event_type, key=key, payload=payload)
+        event = EventInput(
+            order_id=self._order.order_id,
+            event_type=event_type,
+            key=key,
+            payload=payload,
+            first_run_id=workflow.info().first_execution_run_id,
+        )
         self._add_job(lambda: self._bookkeeping(OrderActivities.record_event, event))
 
     def _add_job(self, job: Callable[[], Awaitable[Any]]) -> None:

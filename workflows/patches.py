@@ -89,6 +89,11 @@ DISPATCH_FAILED_TEXT_CHECKED = "dispatch-failed-text-checked"
 # audit (a cancel, a decision) only once its ReceiveOrder has stored the row: before it, the
 # database lets only order-<id> record, and such a cancel was dropped. Asked only there.
 AUDIT_AFTER_RECEIPT_BY_HAND = "audit-after-receipt-by-hand"
+# A run refused by the order's row at ReceiveOrder because another run chain of its workflow id
+# owns the order (one started by hand under order-<id> once the order's own had closed) fails at
+# once, with nothing written; before, it ended the order FAILED through the steps that wind an
+# order up, which the database let through (same workflow id). Asked only on that refusal.
+ANOTHER_RUNS_ORDER_FAILS = "another-runs-order-fails"
 # A decision or cancel Update that waited so long that its sender stopped waiting
 # (OrderCommands._unheard) is accepted, and refused by its handler, on record in the audit;
 # before, its validator refused it and nothing showed the refusal. Histories from before hold no
