@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import OrderedDict, deque
@@ -39,6 +40,18 @@ UNWRITTEN_KEPT = 10_000
 RETRY_EVERY_S = 2.0
 # At shutdown, how long the last try may take (`down` gives a worker 15 s in all).
 DRAIN_WITHIN_S = 5.0
+
+
+# Set by an attempt that the order's row refused as another run chain's (filed_under_its_run).
+# The activity runs in the interceptor's own task and context, so the interceptor reads it after.
+_another_runs: contextvars.ContextVar[bool] = contextvars.ContextVar("another_runs", default=False)
+
+
+def filed_under_its_run() -> None:
+    """Called by an activity whose order's row belongs to another run chain of its workflow id
+    (orders_db.AnotherRunsOrder), whether it then fails or answers as for an order never stored:
+    its attempt is filed under its own run, not the order's."""
+    _another_runs.set(True)
 
 
 class _Unwritten:
@@ -230,6 +243,11 @@ class _RecordAttempts(ActivityInboundInterceptor):
             duration_ms = int((time.monotonic() - clock) * 1000)
             finished_at = datetime.now(timezone.utc)
             order_id = _order_id(info, input.args)
+            if _another_runs.get():
+                # A run the order's row refused (another chain under order-<id>, started by
+                # hand) is not the order's: its attempt goes under its own run, which no
+                # order id can name, not into the order's status and audit.
+                order_id = f"{info.workflow_id}/{info.workflow_run_id}"
             log.log(
                 logging.INFO if outcome == "ok" else logging.WARNING,
                 "event=activity_attempt activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s duration_ms=%d%s",

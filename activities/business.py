@@ -15,7 +15,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import rules
+from activities import attempts, rules
 from db import orders as orders_db
 from workflows.model import (
     CANCEL_REQUESTED_EVENT,
@@ -84,6 +84,7 @@ def log_refusal(error: orders_db.AnotherWorkflowsOrder) -> None:
     event = "order_of_another_workflow"
     if isinstance(error, orders_db.AnotherRunsOrder):
         event = "order_of_another_run"
+        attempts.filed_under_its_run()
     log.warning(
         "event=%s activity=%s workflow_id=%s run_id=%s owner=%s",
         event, info.activity_type, info.workflow_id, info.workflow_run_id, error.owner,

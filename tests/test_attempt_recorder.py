@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -73,6 +74,30 @@ class FailsThenHangsOnce:
             start_to_close_timeout=timedelta(seconds=2),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.5, maximum_attempts=3),
         )
+
+
+REFUSED_STEP_FAILS = {"fails": True}
+
+
+@activity.defn(name="RefusedStep")
+async def refused_step() -> str:
+    """As ReceiveOrder (fails for good) or RecordEvent (answers, writing nothing) of a run whose
+    order's row is another run chain's (activities.business.log_refusal)."""
+    attempts.filed_under_its_run()
+    if REFUSED_STEP_FAILS["fails"]:
+        raise ApplicationError("Order x belongs to another workflow run", type="AnotherRunsOrder", non_retryable=True)
+    return "nothing written"
+
+
+@workflow.defn(name="OneRefusedStep", sandboxed=False)
+class OneRefusedStep:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_local_activity(refused_step, start_to_close_timeout=timedelta(seconds=2))
+        except (ActivityError, ApplicationError):  # a local activity's failure may come bare
+            pass
+        return workflow.info().run_id
 
 
 class _Rows:
@@ -370,3 +395,22 @@ def test_a_shipping_workflow_with_no_parent_files_its_attempts_under_its_own_id(
     assert attempts._order_id(info, [dataclasses.replace(by_hand, order_workflow_id="order-x-1")]) == "x-1"
     assert attempts._order_id(info, [dataclasses.replace(by_hand, order_workflow_id="")]) == "x-1"
     assert attempts._order_id(info, []) == "x-1"
+
+
+@pytest.mark.parametrize("fails", [True, False], ids=["fails", "answers"])
+async def test_an_attempt_refused_as_another_runs_is_filed_under_its_run_not_the_order(
+    dev_env, monkeypatch: pytest.MonkeyPatch, fails: bool
+):
+    """A run started by hand under order-<id> once the order's own had closed: ReceiveOrder
+    refuses it (AnotherRunsOrder), and a cancel sent with it writes nothing; their attempts
+    went into the order's status and audit."""
+    monkeypatch.setitem(REFUSED_STEP_FAILS, "fails", fails)
+    rows = _Rows()
+    rows.release.set()
+    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
+    recorder = attempts.AttemptRecorder(pool=None)
+    async with quick_step_worker(dev_env, recorder, workflow_class=OneRefusedStep, step=refused_step) as run:
+        run_id = await run()
+    [row] = rows.rows.values()
+    assert row["workflow_id"].startswith("order-recorder-")
+    assert (row["order_id"], row["outcome"]) == (f"{row['workflow_id']}/{run_id}", "error" if fails else "ok")
