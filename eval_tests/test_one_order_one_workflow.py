@@ -8,9 +8,13 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import timezone
 
 import asyncpg
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
@@ -251,3 +255,101 @@ async def test_a_malformed_run_started_by_hand_under_a_shipped_orders_id_leaves_
         await asyncio.wait_for(stray.result(), 60)
     status = await asyncio.to_thread(stack.json, "order", "status", order_id)
     assert (status["state"], status["payment"]["status"], status["failure_reason"]) == ("SHIPPED", "CHARGED", "")
+
+
+async def _attempts(db: asyncpg.Pool, order_id: str) -> list[dict]:
+    rows = await db.fetch("SELECT * FROM activity_attempts WHERE order_id = $1 ORDER BY id", order_id)
+    return [dict(r) for r in rows]
+
+
+async def test_a_run_started_by_hand_under_a_shipped_orders_id_fails_and_changes_nothing(stack, db):
+    """`temporal workflow start --workflow-id order-X` is allowed once order X's workflow has
+    closed. Such a run ran the order again: its steps go by the workflow id, which it shares
+    with the order's own (the audit gained rows after the order's ending, the charge and the
+    dispatch were repeated). The row records the run chain that owns it; this run is refused at
+    ReceiveOrder, fails with the reason, and the order, its payment, audit and attempts stay."""
+    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    await wait_for_state(db, order_id, "SHIPPED")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
+    before = await order_rows(db, order_id), await _attempts(db, order_id)
+    status_before = await asyncio.to_thread(stack.json, "order", "status", order_id)
+
+    stray = await client.start_workflow(
+        "OrderWorkflow", _as_the_cli_would(order_id), id=f"order-{order_id}", task_queue=ORDER_TASK_QUEUE
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(stray.result(), 60)
+    refusal = failed.value.cause
+    assert isinstance(refusal, ApplicationError) and refusal.non_retryable
+    started = before[0][0]["created_at"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert (refusal.type, refusal.message) == (
+        "AnotherRunsOrder",
+        f"Order {order_id} belongs to another workflow run (started {started}); this run changes nothing.",
+    )
+    assert (await order_rows(db, order_id), await _attempts(db, order_id)) == before
+    # Its one attempt is on record under its own run, which no order id can name.
+    filed = await db.fetch(
+        "SELECT order_id, outcome FROM activity_attempts WHERE workflow_id = $1 AND order_id <> $2",
+        f"order-{order_id}",
+        order_id,
+    )
+    assert [(r["order_id"], r["outcome"]) for r in filed] == [(f"order-{order_id}/{stray.result_run_id}", "error")]
+
+    status = await asyncio.to_thread(stack.json, "order", "status", order_id)
+    kept = ("state", "terminal", "payment", "amount", "tracking_number", "failure_reason", "attempts", "retries")
+    assert {k: status[k] for k in kept} == {k: status_before[k] for k in kept}
+    audit = await asyncio.to_thread(stack.json, "order", "audit", order_id)
+    assert "another workflow run" not in json.dumps(audit)
+    refused = await asyncio.to_thread(stack.run, "order", "approve", order_id)
+    assert refused.returncode == 1 and "SHIPPED" in refused.stderr, refused.stderr
+
+
+async def test_a_reset_order_keeps_its_run_chain_and_ships(stack, db):
+    """A reset run has a run id of its own; it keeps the chain's first run id, which owns the
+    row, so its ReceiveOrder (run again: the reset goes back before it) takes the order as its
+    own, and the order ships, charged once. Had the row been owned by run id, it would be refused."""
+    order_id = f"reset-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    handle = client.get_workflow_handle(f"order-{order_id}")
+    first_run = (await handle.describe()).run_id
+    assert await db.fetchval("SELECT workflow_first_run_id FROM orders WHERE id = $1", order_id) == first_run
+    # As `temporal workflow reset --type FirstWorkflowTask`: back to before ReceiveOrder's result.
+    events = [event async for event in handle.fetch_history_events()]
+    first_task = min(e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    reset = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=first_run),
+            reason="test",
+            workflow_task_finish_event_id=first_task,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    assert reset.run_id != first_run
+
+    async def received_again() -> int:
+        return await db.fetchval(
+            "SELECT count(*) FROM activity_attempts WHERE order_id = $1 AND activity = 'ReceiveOrder'"
+            " AND outcome = 'ok'",
+            order_id,
+        )
+
+    deadline = time.monotonic() + 60
+    while await received_again() < 2:
+        assert time.monotonic() < deadline, "the reset run did not receive the order again"
+        await asyncio.sleep(0.05)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    assert answer["accepted"], answer
+    await wait_for_state(db, order_id, "SHIPPED")
+    result = await client.get_workflow_handle(f"order-{order_id}", run_id=reset.run_id).result()
+    assert result["state"] == "SHIPPED"
+    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
+    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
+    assert await db.fetchval("SELECT workflow_first_run_id FROM orders WHERE id = $1", order_id) == first_run
