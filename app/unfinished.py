@@ -7,6 +7,11 @@ the new run how a child of the old run ended (the child was closed with its pare
 run waits for it for ever (temporalio/temporal#10639). The way on is a reset to the workflow
 task that started that child: the task runs again (every step is idempotent by key) and starts
 the child anew, its id being free once the old one is closed.
+
+The order's workflow is the latest run of the order's own run chain (orders.workflow_first_run_id),
+which need not be the latest run under its id: a run started by hand under order-X once the
+order's workflow closed is another chain, refused at ReceiveOrder; a reset without a run id would
+reset that run, and be refused again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ log = logging.getLogger("app.unfinished")
 # A child's end reaches its parent's history within moments; one unheard of for this long
 # while the parent still lists the child as pending will never be.
 CHILD_END_UNHEARD = timedelta(seconds=15)
+
+# Runs of other chains looked past, newest first, for the order's own: each costs a describe.
+OTHER_RUNS_LOOKED_PAST = 10
 
 # Events that say how a child the history started ended (or that it never started).
 _CHILD_ENDS = {
@@ -54,12 +62,14 @@ class Stall:
     """Why the order's workflow will not finish it. ``closed``: how the workflow was closed
     ("gone": no longer in Temporal), or None while it runs, waiting for ``child``, which ended
     (``child_status``) without the workflow hearing of it. ``reset_event_id``: the workflow task
-    to reset to when a child's start must run again; None where the last workflow task will do."""
+    to reset to when a child's start must run again; None where the last workflow task will do.
+    ``run_id``: the order's run, when it is not the latest under its workflow id (else None)."""
 
     closed: str | None
     reset_event_id: int | None = None
     child: str | None = None
     child_status: str | None = None
+    run_id: str | None = None
 
 
 def closed_without_completing(description: WorkflowExecutionDescription) -> str | None:
@@ -70,13 +80,23 @@ def closed_without_completing(description: WorkflowExecutionDescription) -> str 
     return description.status.name
 
 
-async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timedelta) -> Stall | None:
+async def find_stall(
+    client: Client, handle: WorkflowHandle, rpc_timeout: timedelta, first_run_id: str | None = None
+) -> Stall | None:
     """The order's workflow's stall, if it has one; None if it is going on (or completed: it does
-    that only once the order's row is final), or if Temporal could not say."""
+    that only once the order's row is final), or if Temporal could not say. ``first_run_id``: the
+    order's run chain (None for a row stored before it was recorded: the latest run is the order's)."""
     try:
         description = await handle.describe(rpc_timeout=rpc_timeout)
+        run_id = None
+        if not of_chain(description, first_run_id):
+            own = await latest_run_of_chain(client, handle.id, first_run_id, description.run_id, rpc_timeout)
+            if own is None:  # past the namespace's retention, or deleted
+                return Stall(closed="gone")
+            description, run_id = own, own.run_id
+            handle = client.get_workflow_handle(handle.id, run_id=run_id)
         if (closed := closed_without_completing(description)) is not None:
-            return Stall(closed=closed, reset_event_id=await reset_point(handle, rpc_timeout))
+            return Stall(closed=closed, reset_event_id=await reset_point(handle, rpc_timeout), run_id=run_id)
         if description.status != WorkflowExecutionStatus.RUNNING:
             return None
         # Only a reset run can wait for a child of another run: the others cost no more calls.
@@ -93,9 +113,36 @@ async def find_stall(client: Client, handle: WorkflowHandle, rpc_timeout: timede
                     reset_event_id=await reset_point(handle, rpc_timeout),
                     child=pending.workflow_id,
                     child_status=child.status.name,
+                    run_id=run_id,
                 )
     except Exception as error:  # the status still answers, from what it has
         log.info("event=stall_check_failed workflow_id=%s error=%r", handle.id, error)
+    return None
+
+
+def of_chain(description: WorkflowExecutionDescription, first_run_id: str | None) -> bool:
+    """Whether the run is of the chain ``first_run_id`` (a reset or a retry keeps it); True when
+    either side does not say (a row stored before the chain was recorded, an older server)."""
+    if not first_run_id:
+        return True
+    chain = description.raw_description.workflow_execution_info.first_run_id
+    return not chain or chain == first_run_id
+
+
+async def latest_run_of_chain(
+    client: Client, workflow_id: str, first_run_id: str, latest_run_id: str, rpc_timeout: timedelta
+) -> WorkflowExecutionDescription | None:
+    """The latest run of the chain ``first_run_id`` under ``workflow_id``, which is not the latest
+    run under it (``latest_run_id``); None if Temporal no longer has one. A listed run does not
+    carry its chain (first_run_id is empty there, seen on the dev server): each is described,
+    newest first, from the one after the latest, which is usually the order's."""
+    listed = client.list_workflows(f"WorkflowId = '{workflow_id}'", limit=100, rpc_timeout=rpc_timeout)
+    runs = [run async for run in listed]
+    runs.sort(key=lambda run: run.start_time, reverse=True)
+    for run in [run for run in runs if run.run_id != latest_run_id][:OTHER_RUNS_LOOKED_PAST]:
+        description = await client.get_workflow_handle(workflow_id, run_id=run.run_id).describe(rpc_timeout=rpc_timeout)
+        if of_chain(description, first_run_id):
+            return description
     return None
 
 
@@ -126,10 +173,13 @@ def temporal_cli() -> str:
     return shlex.quote(str(installed)) if installed.exists() else "temporal"
 
 
-def reset_command(order_id: str, temporal_address: str, event_id: int | None) -> str:
-    where = f"--event-id {event_id}" if event_id is not None else "--type LastWorkflowTask"
+def reset_command(order_id: str, temporal_address: str, stall: Stall) -> str:
+    """The reset that goes on from where the order's run stopped; it names the run (``-r``) when
+    that is not the latest under the workflow id, which a reset without one would reset."""
+    run = f" -r {stall.run_id}" if stall.run_id else ""
+    where = f"--event-id {stall.reset_event_id}" if stall.reset_event_id is not None else "--type LastWorkflowTask"
     return (
-        f"{temporal_cli()} workflow reset --address {temporal_address} -w {order_workflow_id(order_id)} {where}"
+        f"{temporal_cli()} workflow reset --address {temporal_address} -w {order_workflow_id(order_id)}{run} {where}"
         f" --reason {shlex.quote(f'resume order {order_id}')}"
     )
 
@@ -153,5 +203,5 @@ def left_unfinished(stall: Stall, state: str, payment: dict, order_id: str, temp
     money = f"; payment {payment.get('payment_id')} is still charged" if charged else ""
     return (
         f"{why} while the order is {state}, so nothing will move it on{money}: go on from where it stopped with"
-        f" {reset_command(order_id, temporal_address, stall.reset_event_id)}, or settle it by hand."
+        f" {reset_command(order_id, temporal_address, stall)}, or settle it by hand."
     )

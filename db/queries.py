@@ -105,7 +105,9 @@ async def list_orders(
 
 
 async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders o {_ATTEMPTS_LATERAL} WHERE o.id = $1", order_id)
+    return await conn.fetchrow(
+        f"SELECT {_ORDER_COLUMNS}, o.workflow_first_run_id FROM orders o {_ATTEMPTS_LATERAL} WHERE o.id = $1", order_id
+    )
 
 
 async def order_state(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
+import subprocess
 import time
 import uuid
 from datetime import timezone
@@ -19,6 +21,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
+from app.unfinished import temporal_cli
 from eval_tests.conftest import PrivateStack, wait_for_state
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
@@ -353,3 +356,51 @@ async def test_a_reset_order_keeps_its_run_chain_and_ships(stack, db):
     charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
     assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
     assert await db.fetchval("SELECT workflow_first_run_id FROM orders WHERE id = $1", order_id) == first_run
+
+
+async def test_status_of_a_terminated_order_names_its_run_when_a_refused_run_is_the_latest(stack, db):
+    """Terminated in the Web UI, then `temporal workflow start --workflow-id order-X` by hand: that
+    run, refused at ReceiveOrder, is the latest under order-X. `order status X` described it ("its
+    workflow failed") and advised a reset without -r, which reset the refused run (refused again).
+    It now describes the order's own run and names it; the command, run as printed, goes on."""
+    order_id = f"hidden-{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
+    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    client = await Client.connect(**stack.settings.temporal_connect_config())
+    handle = client.get_workflow_handle(f"order-{order_id}")
+    own_run = (await handle.describe()).run_id
+    await handle.terminate("an operator, in the Web UI")
+    stray = await client.start_workflow(
+        "OrderWorkflow", _as_the_cli_would(order_id), id=f"order-{order_id}", task_queue=ORDER_TASK_QUEUE
+    )
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(stray.result(), 60)
+    assert (await handle.describe()).run_id == stray.result_run_id  # the latest under order-X
+
+    status = await asyncio.to_thread(stack.json, "order", "status", order_id)
+    assert (status["state"], status["workflow_status"], status["step"]) == (
+        "AWAITING_APPROVAL", "TERMINATED", "none: its workflow is TERMINATED"
+    )
+    assert status["reset_command"] == (
+        f"{temporal_cli()} workflow reset --address {stack.settings.temporal_address} -w order-{order_id}"
+        f" -r {own_run} --type LastWorkflowTask --reason 'resume order {order_id}'"
+    )
+    assert status["warning"] == (
+        f"Order {order_id} will not finish: its workflow was terminated outside the order tracker while the order"
+        f" is AWAITING_APPROVAL, so nothing will move it on: go on from where it stopped with"
+        f" {status['reset_command']}, or settle it by hand."
+    )
+    refused = await asyncio.to_thread(stack.run, "order", "approve", order_id)
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and message.startswith(
+        f"Order {order_id} cannot change: its workflow was terminated"
+    ) and f"-r {own_run} " in message, message
+
+    # Run as printed: a new run of the order's chain, whose ReceiveOrder takes the order as its own.
+    reset = subprocess.run(shlex.split(status["reset_command"]), capture_output=True, text=True, timeout=60)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    assert answer["accepted"], answer
+    await wait_for_state(db, order_id, "SHIPPED")
+    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
+    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from app import unfinished
-from app.unfinished import Stall, find_stall, reset_point
+from app.unfinished import Stall, find_stall, reset_command, reset_point, temporal_cli
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities
 from workflows.model import OrderState, PaymentStatus, shipping_workflow_id
@@ -31,7 +31,7 @@ async def reset(handle: WorkflowHandle, event_id: int) -> WorkflowHandle:
     response = await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.run_id or ""),
             reason="test",
             workflow_task_finish_event_id=event_id,
             request_id=str(uuid.uuid4()),
@@ -84,6 +84,41 @@ async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status
     assert result.state == OrderState.SHIPPED
     assert result.payment.status == PaymentStatus.CHARGED
     assert await find_stall(client, resumed, RPC_TIMEOUT) is None
+
+
+async def test_the_stall_of_an_order_is_its_own_runs_when_a_run_of_another_chain_is_the_latest(dev_env):
+    """A run started by hand under order-X after the order's workflow was terminated (another run
+    chain, which ReceiveOrder refuses) is the latest under the id: the stall is the order's run's,
+    and the reset names that run, where one without -r resets the other."""
+    fakes = FakeActivities()
+    order = an_order(fakes, f"c-{uuid.uuid4().hex[:10]}")
+    client = dev_env.client
+    async with workers(dev_env, fakes):
+        handle = await start_order(dev_env, fakes, order)
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+    own_run = (await handle.describe()).run_id
+    await handle.terminate("an operator, in the Web UI")
+    # It stands for the refused run (no worker serves its task queue): the latest, of another chain.
+    stray = await client.start_workflow(
+        OrderWorkflow.run, order, id=handle.id, task_queue=f"nobody-{uuid.uuid4().hex[:6]}"
+    )
+    await stray.terminate("refused")
+    latest = client.get_workflow_handle(handle.id)
+
+    stall = await find_stall(client, latest, RPC_TIMEOUT, first_run_id=own_run)
+    assert stall == Stall(closed="TERMINATED", run_id=own_run)
+    assert reset_command(order.order_id, "127.0.0.1:7233", stall) == (
+        f"{temporal_cli()} workflow reset --address 127.0.0.1:7233 -w {handle.id} -r {own_run} --type LastWorkflowTask"
+        f" --reason 'resume order {order.order_id}'"
+    )
+    # A row with no chain on record (stored before it was): the latest run, as before.
+    assert await find_stall(client, latest, RPC_TIMEOUT) == Stall(closed="TERMINATED")
+    # The latest run is the order's (reset by its id): nothing more asked, nothing named.
+    own = client.get_workflow_handle(handle.id, run_id=own_run)
+    resumed = await reset(own, await last_workflow_task(own))
+    assert (await latest.describe()).run_id == resumed.result_run_id
+    await resumed.terminate("again")
+    assert await find_stall(client, latest, RPC_TIMEOUT, first_run_id=own_run) == Stall(closed="TERMINATED")
 
 
 async def _state_is(handle: WorkflowHandle, state: OrderState) -> bool:

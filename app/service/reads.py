@@ -160,7 +160,8 @@ class OrderReads:
         status["web_ui_url"] = self.settings.workflow_ui_url(order_workflow_id(order_id))
         if status.get("terminal"):
             return status
-        stall = Stall(closed="gone") if not_found else None if no_answer else await self._stall(order_id)
+        owner = row.get("workflow_first_run_id") if row is not None else None
+        stall = Stall(closed="gone") if not_found else None if no_answer else await self._stall(order_id, owner)
         if stall is not None:
             # Terminated (say) from outside, no longer in Temporal at all, or waiting for a child
             # that ended unheard: the query answered as if the order were about to go on, or not at all.
@@ -172,7 +173,7 @@ class OrderReads:
             unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
             status["warning"] = f"Order {order_id} will not finish: {unfinished}"
             if stall.closed != "gone":  # also alone, to copy: a panel wraps it
-                status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall.reset_event_id)
+                status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall)
         elif live is not None and row is not None and (
             lost := lost_decision(order_id, live.state, row["state"], row["updated_at"], now)
         ):
@@ -197,11 +198,12 @@ class OrderReads:
                 )
         return status
 
-    async def _stall(self, order_id: str) -> Stall | None:
-        """Why the order's workflow (its latest run) will not finish the order, if it will not."""
+    async def _stall(self, order_id: str, first_run_id: str | None) -> Stall | None:
+        """Why the order's workflow (the latest run of its chain, ``first_run_id``, the row's) will
+        not finish the order, if it will not."""
         if self._client is None:
             return None
-        return await find_stall(self._client, self._handle(order_id), QUERY_TIMEOUT)
+        return await find_stall(self._client, self._handle(order_id), QUERY_TIMEOUT, first_run_id)
 
     def _left_unfinished(self, stall: Stall, state: str, payment: dict, order_id: str) -> str:
         return left_unfinished(stall, state, payment, order_id, self.settings.temporal_address)

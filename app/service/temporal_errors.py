@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
 from app.errors import NotFound, OperatorError, Refused, StackUnreachable, command_noun, lost_database
-from app.unfinished import Stall, reset_point
+from app.unfinished import Stall
 from app.waiting import within
 from db import queries
 from workflows.model import OrderState
@@ -178,7 +178,10 @@ class TemporalErrors:
             return NotFound(f"There is no order {order_id}.")
         if row is not None and (OrderState(row["state"]).terminal or closed == WorkflowExecutionStatus.COMPLETED.name):
             return _already(order_id, row["state"])
-        stall = Stall(closed=closed, reset_event_id=None if closed == "gone" else await reset_point(self._handle(order_id), QUERY_TIMEOUT))
+        # The order's own run, which a run started by hand under its id since may hide.
+        owner = row.get("workflow_first_run_id") if row is not None else None
+        stall = None if closed == "gone" else await self._stall(order_id, owner)
+        stall = stall or Stall(closed=closed)
         if row is None:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
