@@ -4,13 +4,7 @@ every order the operator's tools start carries them all, as the workflow tests a
 
 from __future__ import annotations
 
-import pytest
-from temporalio.service import RPCError, RPCStatusCode
-
-from app.config import Settings
-from app.errors import StackUnreachable
-from app.service import OrderService
-from tests.test_service_commands import _Answering, _creatable, _NoOrderRow
+from tests.test_service_commands import recorded_start
 from workflows.model import Address, OrderInput, OrderItem
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
@@ -25,25 +19,8 @@ FLAGS = (
 )
 
 
-class _StartRecorded:
-    """Records the start's arguments, then refuses it (nothing past the start matters here)."""
-
-    workflow_service = _Answering()  # a create asks Temporal's system info before the start
-
-    def __init__(self) -> None:
-        self.args: tuple = ()
-
-    async def start_workflow(self, *args, **kwargs):
-        self.args = args
-        raise RPCError("Namespace default has no mapping defined for search attribute OrderState", RPCStatusCode.INVALID_ARGUMENT, b"")
-
-
 async def test_every_order_the_tools_start_carries_every_version_flag(monkeypatch):
-    _creatable(monkeypatch)
-    client = _StartRecorded()
-    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises(StackUnreachable):
-        await service.create_order(order_id="o-9", items=[OrderItem("SKU-1", 1)], address=ADDRESS)
+    client = await recorded_start(monkeypatch, order_id="o-9", items=[OrderItem("SKU-1", 1)], address=ADDRESS)
     order = client.args[1]
     assert isinstance(order, OrderInput)
     assert {flag: getattr(order, flag) for flag in FLAGS} == dict.fromkeys(FLAGS, True)

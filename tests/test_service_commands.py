@@ -483,6 +483,31 @@ def _creatable(monkeypatch) -> list:
     return releases
 
 
+class StartRecorded:
+    """Records the start's arguments, then refuses it (nothing past the start matters here)."""
+
+    workflow_service = _Answering()  # a create asks Temporal's system info before the start
+
+    def __init__(self) -> None:
+        self.args: tuple = ()
+        self.kwargs: dict = {}
+
+    async def start_workflow(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+        raise RPCError("Namespace default has no mapping defined for search attribute OrderState", RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
+async def recorded_start(monkeypatch, **create) -> StartRecorded:
+    """An order created through OrderService (``create``: create_order's arguments) on a faked
+    database, its start refused by Temporal: what the start was given."""
+    _creatable(monkeypatch)
+    client = StartRecorded()
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(StackUnreachable):
+        await service.create_order(**create)
+    return client
+
+
 @pytest.mark.parametrize(("exists", "released", "outcome"), [(False, True, "unreachable"), (None, False, "unreachable"), (True, False, "created")])
 async def test_a_start_temporal_did_not_answer_gives_the_payment_id_back_only_if_the_order_surely_did_not_start(
     monkeypatch, exists, released, outcome

@@ -5,43 +5,23 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import DataConverter
-from temporalio.service import RPCError, RPCStatusCode
 
-from app.config import Settings
-from app.errors import StackUnreachable
-from app.service import OrderService
 from tests.conftest import an_order, start_order, state_of, workers, eventually
 from tests.fakes import FakeActivities, carrier_refused
-from tests.test_service_commands import _Answering, _creatable, _NoOrderRow
+from tests.test_service_commands import recorded_start
 from workflows.model import Address, OrderItem, OrderState, shipping_workflow_id
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 PERSONAL = ("Ann", "Main St", "12345", "pay-")
 
 
-class _StartRecorded:
-    """Records the start's arguments, then refuses it (nothing past the start matters here)."""
-
-    workflow_service = _Answering()
-
-    def __init__(self) -> None:
-        self.kwargs: dict = {}
-
-    async def start_workflow(self, *args, **kwargs):
-        self.kwargs = kwargs
-        raise RPCError("Namespace default has no mapping defined for search attribute OrderState", RPCStatusCode.INVALID_ARGUMENT, b"")
-
-
 async def test_an_order_starts_with_a_summary_of_id_items_amount_and_destination_only(monkeypatch):
-    _creatable(monkeypatch)  # SKU-1 at 10.00
-    client = _StartRecorded()
-    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises(StackUnreachable):
-        await service.create_order(order_id="o-9", items=[OrderItem("SKU-1", 3)], address=ADDRESS, payment_id="pay-secret")
+    client = await recorded_start(  # SKU-1 at 10.00
+        monkeypatch, order_id="o-9", items=[OrderItem("SKU-1", 3)], address=ADDRESS, payment_id="pay-secret"
+    )
     assert client.kwargs["static_summary"] == "Order o-9 · 3 items · 30.00 · Springfield, US"
     assert client.kwargs["static_details"] == "**Items:** SKU-1 × 3\n\n**Review window:** 86400 s"
     shown = client.kwargs["static_summary"] + client.kwargs["static_details"]

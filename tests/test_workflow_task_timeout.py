@@ -16,13 +16,10 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
 from temporalio.worker import Worker
 
-from app.config import Settings
-from app.errors import StackUnreachable
-from app.service import OrderService
 from tests.conftest import an_order, start_order
 from tests.fakes import FakeActivities
-from tests.test_service_commands import _creatable, _NoOrderRow
-from tests.test_web_ui_metadata import ADDRESS, _StartRecorded
+from tests.test_service_commands import recorded_start
+from tests.test_web_ui_metadata import ADDRESS
 from workflows import policies
 from workflows.model import OrderItem, shipping_workflow_id
 from workflows.order import OrderWorkflow
@@ -35,11 +32,7 @@ def test_the_timeout_is_shorter_than_the_sdk_default_and_leaves_room_for_a_slow_
 
 
 async def test_an_order_is_started_with_the_workflow_task_timeout(monkeypatch):
-    _creatable(monkeypatch)
-    client = _StartRecorded()
-    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises(StackUnreachable):
-        await service.create_order(order_id="o-9", items=[OrderItem("SKU-1", 1)], address=ADDRESS)
+    client = await recorded_start(monkeypatch, order_id="o-9", items=[OrderItem("SKU-1", 1)], address=ADDRESS)
     assert client.kwargs["task_timeout"] == policies.WORKFLOW_TASK_TIMEOUT
 
 
