@@ -46,10 +46,25 @@ async def order_rows(db: asyncpg.Pool, order_id: str) -> tuple:
     return dict(row), [dict(p) for p in payments], [dict(e) for e in events]
 
 
-async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves_it_alone(stack, db):
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
+async def _in_review(stack, db: asyncpg.Pool, prefix: str) -> str:
+    """A new order, created with the CLI, once it awaits review; its id."""
+    order_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
     await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    return order_id
+
+
+async def _approved_it_ships_charged_once(stack, db: asyncpg.Pool, order_id: str) -> None:
+    """The operator approves the order with the CLI: accepted, it ships, and it is charged once."""
+    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
+    assert answer["accepted"], answer
+    await wait_for_state(db, order_id, "SHIPPED")
+    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
+    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
+
+
+async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves_it_alone(stack, db):
+    order_id = await _in_review(stack, db, "dup")
     before = await order_rows(db, order_id)
 
     # As `temporal workflow start --type OrderWorkflow ...` then `temporal workflow signal
@@ -71,21 +86,15 @@ async def test_a_workflow_started_by_hand_for_an_existing_order_fails_and_leaves
     assert await order_rows(db, order_id) == before
 
     # The order's own workflow is untouched: the operator's approval ships it, charged once.
-    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
-    assert answer["accepted"], answer
-    await wait_for_state(db, order_id, "SHIPPED")
+    await _approved_it_ships_charged_once(stack, db, order_id)
     assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
-    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
-    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
 
 
 async def test_a_workflow_started_by_hand_under_a_shipping_id_leaves_the_orders_attempts_alone(stack, db):
     """Attempts are on record under the order their workflow's id names: an OrderWorkflow
     started by hand as shipping-<order_id>-9 put its refused steps into the order's status
     (its attempts, and "Last error: ... may not act on it") and audit."""
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    order_id = await _in_review(stack, db, "dup")
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue_id = f"shipping-{order_id}-9"
     rogue = await client.start_workflow(
@@ -122,9 +131,7 @@ async def test_a_shipping_workflow_started_by_hand_naming_the_order_as_its_paren
     """As `temporal workflow start --type ShippingWorkflow` with the order's workflow as
     parent_workflow_id in its input: it has no parent, so it acts as itself, and its steps are
     refused. Taken at its word, it packed and handed to the carrier an order still in review."""
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    order_id = await _in_review(stack, db, "dup")
     before = await order_rows(db, order_id)
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue_id = f"rogue-shipping-{order_id}"
@@ -144,9 +151,7 @@ async def test_a_shipping_workflow_started_by_hand_under_a_shipping_id_leaves_th
     naming the order's workflow as its parent: its steps are refused (it has no parent), and
     their attempts went into the order's status ("Last error: ... may not act on it") and audit,
     filed under the order its id names."""
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    order_id = await _in_review(stack, db, "dup")
     client = await Client.connect(**stack.settings.temporal_connect_config())
     rogue_id = f"shipping-{order_id}-7"
     rogue = await _shipping_started_by_hand(client, order_id, rogue_id)
@@ -244,11 +249,8 @@ async def test_a_malformed_run_started_by_hand_under_a_shipped_orders_id_leaves_
     """`temporal workflow start --workflow-id order-X` is allowed once order X's workflow has
     closed. A malformed one fails at once; `order status X` still shows the shipped order, not
     that run's FAILED with no items and no charge."""
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
-    await asyncio.to_thread(stack.json, "order", "approve", order_id)
-    await wait_for_state(db, order_id, "SHIPPED")
+    order_id = await _in_review(stack, db, "dup")
+    await _approved_it_ships_charged_once(stack, db, order_id)
     client = await Client.connect(**stack.settings.temporal_connect_config())
     assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
     stray = await client.start_workflow(
@@ -271,11 +273,8 @@ async def test_a_run_started_by_hand_under_a_shipped_orders_id_fails_and_changes
     with the order's own (the audit gained rows after the order's ending, the charge and the
     dispatch were repeated). The row records the run chain that owns it; this run is refused at
     ReceiveOrder, fails with the reason, and the order, its payment, audit and attempts stay."""
-    order_id = f"dup-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
-    await asyncio.to_thread(stack.json, "order", "approve", order_id)
-    await wait_for_state(db, order_id, "SHIPPED")
+    order_id = await _in_review(stack, db, "dup")
+    await _approved_it_ships_charged_once(stack, db, order_id)
     client = await Client.connect(**stack.settings.temporal_connect_config())
     assert (await client.get_workflow_handle(f"order-{order_id}").result())["state"] == "SHIPPED"
     before = await order_rows(db, order_id), await _attempts(db, order_id)
@@ -315,9 +314,7 @@ async def test_a_reset_order_keeps_its_run_chain_and_ships(stack, db):
     """A reset run has a run id of its own; it keeps the chain's first run id, which owns the
     row, so its ReceiveOrder (run again: the reset goes back before it) takes the order as its
     own, and the order ships, charged once. Had the row been owned by run id, it would be refused."""
-    order_id = f"reset-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    order_id = await _in_review(stack, db, "reset")
     client = await Client.connect(**stack.settings.temporal_connect_config())
     handle = client.get_workflow_handle(f"order-{order_id}")
     first_run = (await handle.describe()).run_id
@@ -348,13 +345,9 @@ async def test_a_reset_order_keeps_its_run_chain_and_ships(stack, db):
         assert time.monotonic() < deadline, "the reset run did not receive the order again"
         await asyncio.sleep(0.05)
     await wait_for_state(db, order_id, "AWAITING_APPROVAL")
-    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
-    assert answer["accepted"], answer
-    await wait_for_state(db, order_id, "SHIPPED")
+    await _approved_it_ships_charged_once(stack, db, order_id)
     result = await client.get_workflow_handle(f"order-{order_id}", run_id=reset.run_id).result()
     assert result["state"] == "SHIPPED"
-    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
-    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
     assert await db.fetchval("SELECT workflow_first_run_id FROM orders WHERE id = $1", order_id) == first_run
 
 
@@ -363,9 +356,7 @@ async def test_status_of_a_terminated_order_names_its_run_when_a_refused_run_is_
     run, refused at ReceiveOrder, is the latest under order-X. `order status X` described it ("its
     workflow failed") and advised a reset without -r, which reset the refused run (refused again).
     It now describes the order's own run and names it; the command, run as printed, goes on."""
-    order_id = f"hidden-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(stack.json, "order", "create", "--id", order_id, "--item", "WIDGET-1:2", *ADDRESS)
-    await wait_for_state(db, order_id, "AWAITING_APPROVAL")
+    order_id = await _in_review(stack, db, "hidden")
     client = await Client.connect(**stack.settings.temporal_connect_config())
     handle = client.get_workflow_handle(f"order-{order_id}")
     own_run = (await handle.describe()).run_id
@@ -399,8 +390,4 @@ async def test_status_of_a_terminated_order_names_its_run_when_a_refused_run_is_
     # Run as printed: a new run of the order's chain, whose ReceiveOrder takes the order as its own.
     reset = subprocess.run(shlex.split(status["reset_command"]), capture_output=True, text=True, timeout=60)
     assert reset.returncode == 0, reset.stdout + reset.stderr
-    answer = await asyncio.to_thread(stack.json, "order", "approve", order_id)
-    assert answer["accepted"], answer
-    await wait_for_state(db, order_id, "SHIPPED")
-    charged = await db.fetch("SELECT status, amount_cents FROM payments WHERE order_id = $1", order_id)
-    assert [(r["status"], r["amount_cents"]) for r in charged] == [("CHARGED", 3998)]
+    await _approved_it_ships_charged_once(stack, db, order_id)
