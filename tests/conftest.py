@@ -49,7 +49,9 @@ def test_server_path() -> str:
 
 @pytest.fixture(scope="session")
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path(), test_server_startup_timeout=timedelta(seconds=60)  # as dev_env's
+    )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
@@ -74,6 +76,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         ip="127.0.0.1",
         ui=False,
         search_attributes=[ORDER_STATE_ATTRIBUTE],
+        # The SDK gives the server 5 s to start; on this 2-core machine a first start once took
+        # longer, and the one session fixture failing erred every test on the dev server (56).
+        dev_server_startup_timeout=timedelta(seconds=60),
         # As the stack starts it (app/stack/temporal.py): short timers on time, none moved aside.
         dev_server_extra_args=[
             "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="50ms"',
