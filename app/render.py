@@ -104,8 +104,8 @@ def status_panel(status: dict[str, Any]) -> "OrderPanel":
     grid.add_row("Address", Text(address_line(status.get("address"))))
     payment = status.get("payment") or {}
     payment_status = payment.get("status", "")
-    if status.get("terminal") and payment_status in ("PENDING", "FAILED"):
-        # Ended before any charge (FAILED: voided when it ended, so that none can come later).
+    if status.get("terminal") and payment_status == "FAILED":
+        # Ended before any charge (voided when it ended, so that none can come later).
         payment_status = "not charged"
     grid.add_row("Payment", f"{payment.get('payment_id', '')} {payment_status}")
     attempts = status.get("attempts") or {}

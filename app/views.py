@@ -52,6 +52,16 @@ def _settled(last_error: dict[str, Any] | None, state: str) -> dict[str, Any] | 
     return last_error
 
 
+def _payment(payment: dict[str, Any], terminal: bool) -> dict[str, Any]:
+    """An order that ended before any charge has no charge pending: its payment is FAILED, the
+    status under which the database voids such a payment id (db/orders.py: the refund at the
+    ending, or a charge that comes after it). A rejection before approval writes no row, and
+    said PENDING, as if money might still be taken; the panel says "not charged"."""
+    if terminal and payment.get("status") == "PENDING":
+        return {**payment, "status": "FAILED"}
+    return payment
+
+
 def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     state = row["state"]
     terminal = OrderState(state).terminal
@@ -73,7 +83,7 @@ def order_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "amount_cents": row["amount_cents"],
         "amount": format_cents(row["amount_cents"]),
         "address": row["address_json"],
-        "payment": {"payment_id": row["payment_id"], "status": row["payment_status"] or "PENDING"},
+        "payment": _payment({"payment_id": row["payment_id"], "status": row["payment_status"] or "PENDING"}, terminal),
         "attempts_total": row["attempts"] or 0,
         "retries": row["retries"] or 0,
         "failed_attempts": row["failures"] or 0,
@@ -231,6 +241,8 @@ def merged_status(order_id: str, live: Any, summary: dict, per_activity: dict[st
             status["review_seconds"] = live.review_seconds
     else:
         status["source"] = "database"
+    if "payment" in status:  # the workflow's view has it PENDING too
+        status["payment"] = _payment(status["payment"], status["terminal"])
     status["order_id"] = order_id
     status["workflow_id"] = order_workflow_id(order_id)
     status["attempts"] = per_activity

@@ -335,6 +335,17 @@ def test_a_last_error_says_why_it_no_longer_stands():
     assert order_summary(refused, now)["last_error"]["resolved"] is False  # it stands
 
 
+def test_an_ended_order_never_charged_lists_its_payment_as_failed_not_pending():
+    """A rejection before approval writes no payment row: the list said PENDING for it."""
+    from datetime import datetime, timezone
+
+    from app.views import order_summary
+
+    row, now = AuditTables().order_row(), datetime.now(timezone.utc)
+    assert order_summary({**row, "state": "REJECTED", "payment_status": None}, now)["payment"]["status"] == "FAILED"
+    assert order_summary({**row, "state": "AWAITING_APPROVAL", "payment_status": None}, now)["payment"]["status"] == "PENDING"
+
+
 def test_a_last_error_has_the_fields_section_5_names():
     """SPEC section 5: last_error is (activity, message, when); it said "at" for "when"."""
     from datetime import datetime, timezone

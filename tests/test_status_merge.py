@@ -1,6 +1,7 @@
 """How `order status` merges the workflow's own view with the order row: the shipping child
 moves the row to PACKED and DISPATCHED before its parent hears of it."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from app.views import lost_decision, merged_status
@@ -48,6 +49,17 @@ def test_a_recorded_ending_is_shown_before_the_workflow_task_completes():
 def test_the_workflow_wins_when_it_is_ahead_or_finished():
     assert merged(OrderState.PAID, "APPROVED")["state"] == "PAID"
     assert merged(OrderState.CANCELLED, "PACKED")["state"] == "CANCELLED"
+
+
+def test_an_order_that_ended_before_any_charge_has_no_payment_pending():
+    """A rejected order's --json (and the API's) said payment PENDING, as if a charge might still
+    come, where the panel said "not charged": none can come (a late one is voided, FAILED)."""
+    rejected = replace(live(OrderState.REJECTED), payment=Payment(payment_id="pay-o-1"))
+    summary = {"state": "REJECTED", "step": "done", "terminal": True, "payment": {"payment_id": "pay-o-1", "status": "PENDING"}}
+    assert merged_status("o-1", rejected, summary, {}, NOW)["payment"] == {"payment_id": "pay-o-1", "status": "FAILED"}
+    assert merged_status("o-1", None, summary, {}, NOW)["payment"]["status"] == "FAILED"  # the database's view
+    awaiting = replace(live(OrderState.AWAITING_APPROVAL), payment=Payment(payment_id="pay-o-1"))
+    assert merged_status("o-1", awaiting, {}, {}, NOW)["payment"]["status"] == "PENDING"  # still to come
 
 
 def test_before_the_row_exists_the_retries_are_counted_from_the_attempts():

@@ -530,8 +530,8 @@ def test_an_order_that_ended_before_any_charge_shows_its_payment_as_not_charged(
 
     base = {"order_id": "ord-1", "step": "done", "items": [], "amount_cents": 100}
     ended = render(status_panel({**base, "state": "CANCELLED", "terminal": True,
-                                 "payment": {"payment_id": "pay-ord-1", "status": "PENDING"}}), height=40)
-    assert "pay-ord-1 not charged" in ended and "PENDING" not in ended
+                                 "payment": {"payment_id": "pay-ord-1", "status": "FAILED"}}), height=40)
+    assert "pay-ord-1 not charged" in ended and "FAILED" not in ended
     running = render(status_panel({**base, "state": "AWAITING_APPROVAL", "terminal": False,
                                    "payment": {"payment_id": "pay-ord-1", "status": "PENDING"}}), height=40)
     assert "pay-ord-1 PENDING" in running
