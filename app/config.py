@@ -251,16 +251,21 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise InvalidInput(f"{name} must be 1 (on) or 0 (off), not {env[name]!r}.")
 
 
+MOST_COUNT = 10**9 - 1
+
+
 def _count(env: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
-    """The whole number of ``least`` or more in variable ``name`` (unset or empty: ``default``)."""
+    """The whole number of ``least`` or more, under a billion, in variable ``name`` (unset or
+    empty: ``default``)."""
     text = env.get(name) or ""
     if not text:
         return default
     count = plain_whole(text)
-    # Bounded above as before: a pool or a slot count of a billion is a typo, not a setting.
-    if count is not None and least <= count < 10**9:
+    # Bounded above as before: a pool or a slot count of a billion is a typo, not a setting. The
+    # sentence names both bounds: it said "of 1 or more" of 1000000000.
+    if count is not None and least <= count <= MOST_COUNT:
         return count
-    raise InvalidInput(f"{name} must be a whole number of {least} or more, not {cut(text)!r}.")
+    raise InvalidInput(f"{name} must be a whole number from {least} to {MOST_COUNT:,}, not {cut(text)!r}.")
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:

@@ -233,7 +233,7 @@ def test_a_single_workflow_task_slot_is_refused(tmp_path):
     52-61 s against its 60 s limit (h4's walkthrough; 58.6 s again, and 1.6 s with 2)."""
     with pytest.raises(InvalidInput) as refused:
         _settings(tmp_path, ORDER_TRACKER_MAX_WORKFLOW_TASKS="1")
-    assert str(refused.value) == "ORDER_TRACKER_MAX_WORKFLOW_TASKS must be a whole number of 2 or more, not '1'."
+    assert str(refused.value) == "ORDER_TRACKER_MAX_WORKFLOW_TASKS must be a whole number from 2 to 999,999,999, not '1'."
     assert _settings(tmp_path, ORDER_TRACKER_MAX_WORKFLOW_TASKS="2").worker_tuning.max_workflow_tasks == 2
 
 
@@ -244,9 +244,18 @@ def test_a_single_workflow_task_poll_is_refused_before_the_worker_would_refuse_i
     then exited during start-up, naming no variable."""
     with pytest.raises(InvalidInput) as refused:
         _settings(tmp_path, ORDER_TRACKER_WORKFLOW_TASK_POLLS="1")
-    assert str(refused.value) == "ORDER_TRACKER_WORKFLOW_TASK_POLLS must be a whole number of 2 or more, not '1'."
+    assert str(refused.value) == "ORDER_TRACKER_WORKFLOW_TASK_POLLS must be a whole number from 2 to 999,999,999, not '1'."
     assert _settings(tmp_path, ORDER_TRACKER_WORKFLOW_TASK_POLLS="2").worker_tuning.workflow_task_polls == 2
     assert _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="1").worker_tuning.db_pool_size == 1
+
+
+def test_a_count_of_a_billion_is_refused_as_too_large_not_as_too_small(tmp_path):
+    """ORDER_TRACKER_DB_POOL_SIZE=1000000000 was refused as "must be a whole number of 1 or
+    more", which it is."""
+    with pytest.raises(InvalidInput) as refused:
+        _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="1000000000")
+    assert str(refused.value) == "ORDER_TRACKER_DB_POOL_SIZE must be a whole number from 1 to 999,999,999, not '1000000000'."
+    assert _settings(tmp_path, ORDER_TRACKER_DB_POOL_SIZE="999999999").worker_tuning.db_pool_size == 999999999
 
 
 @pytest.mark.parametrize(
