@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -547,6 +548,33 @@ def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tm
     assert out.rstrip().endswith(
         "Temporal refused the credentials: fix them as its row says, then start what is down with ./start.sh up."
     )
+
+
+def test_the_status_of_a_worker_without_temporal_running_is_not_known_not_temporal_not_answering(tmp_path, monkeypatch, capsys):
+    """With the local Temporal not running, `status` said "not running" on Temporal's row and
+    "Temporal is not answering" on each worker's: nothing was there to answer."""
+    from app.cli import main
+    from app.stack import health
+
+    async def postgres_answers(settings):
+        return health.Check(True, "accepting queries")
+
+    def running(spec) -> int | None:  # the order worker runs (this process stands in for it); Temporal does not
+        return os.getpid() if spec.name == "order-worker" else None
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setattr(health, "check_postgres", postgres_answers)
+    monkeypatch.setattr("app.stack.stack.running_pid", running)
+    monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", str(port))
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["status"]) == 3
+    rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 2}
+    assert "not running" in rows["temporal"]
+    assert "not known: no answer from Temporal" in rows["order-worker"] and "not answering" not in rows["order-worker"]
 
 
 async def test_up_with_a_temporal_that_refuses_the_credentials_says_so_at_once(tmp_path, monkeypatch):

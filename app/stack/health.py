@@ -86,7 +86,9 @@ async def check_pollers(client, task_queue: str, identity_prefix: str = "", time
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     if client is None:
-        return Check(False, "Temporal is not answering")
+        # Temporal gave no answer, stopped, swamped or not running at all (it said "is not
+        # answering" next to Temporal's "not running"): the worker may well be serving.
+        return Check(False, "not known: no answer from Temporal")
     try:
         response = await asyncio.wait_for(
             client.workflow_service.describe_task_queue(

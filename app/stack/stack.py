@@ -163,7 +163,7 @@ class Stack:
         frozen = health.check_worker_process(pid, self.liveness_path(name), queue)
         if frozen is not None:
             return frozen
-        if temporal_refused:  # not "Temporal is not answering": it answered, and would not describe the queue
+        if temporal_refused:  # not "no answer from Temporal": it answered, and would not describe the queue
             return health.Check(False, f"not known: Temporal {health.REFUSED_CREDENTIALS}")
         return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
