@@ -131,7 +131,7 @@ async def overdue(
     human once it is over) has passed ``budget_s``, oldest first. In-flight orders are few, and
     each state is read through the (state, created_at) index."""
     return await conn.fetch(
-        "SELECT id, state, created_at, review_ms FROM orders WHERE state = ANY($1::text[])"
+        "SELECT id, state, created_at, review_ms, workflow_first_run_id FROM orders WHERE state = ANY($1::text[])"
         " AND created_at + coalesce(review_ms, 0) * interval '1 millisecond' < now() - $2 * interval '1 second'"
         " ORDER BY created_at, id LIMIT $3",
         states,

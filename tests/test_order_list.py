@@ -389,13 +389,15 @@ class _OverdueRows:
     """The overdue query's rows, oldest first: o-1 and o-2 terminated by hand, o-3 gone from
     Temporal, o-4 and o-5 still running (a worker down)."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_run_id: str | None = None) -> None:
         self.limits: list[int] = []
+        self.first_run_id = first_run_id  # each order's run chain (None: stored before it was recorded)
 
     async def fetch(self, sql: str, states: list[str], budget_s: float, limit: int) -> list[dict[str, Any]]:
         self.limits.append(limit)
         return [
-            {"id": f"o-{n}", "state": "PAID", "created_at": CREATED + timedelta(minutes=n), "review_ms": None}
+            {"id": f"o-{n}", "state": "PAID", "created_at": CREATED + timedelta(minutes=n), "review_ms": None,
+             "workflow_first_run_id": self.first_run_id}
             for n in range(1, 6)
         ][:limit]
 
@@ -430,3 +432,52 @@ async def test_the_orders_past_the_budget_name_those_still_running_first(tmp_pat
     assert sorted(client.described) == [f"order-o-{n}" for n in range(1, 6)]
     gone = await service.overdue_orders(limit=5)
     assert ("o-3", "gone") in [(o["order_id"], o["workflow"]) for o in gone]
+
+
+class _StrayRunLatest:
+    """o-1's own run (chain "own") was terminated, and a run started by hand under order-o-1
+    since (its own chain, "stray", refused at ReceiveOrder) is the latest there, FAILED. Every
+    other order's latest run is its own, running."""
+
+    def __init__(self) -> None:
+        self.described: list[tuple[str, str | None]] = []
+        self.listed: list[str] = []
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> Any:
+        return SimpleNamespace(describe=lambda **kwargs: self._describe(workflow_id, run_id))
+
+    async def _describe(self, workflow_id: str, run_id: str | None) -> Any:
+        self.described.append((workflow_id, run_id))
+        stray = workflow_id == "order-o-1" and run_id in (None, "stray")
+        if stray:
+            status = WorkflowExecutionStatus.FAILED
+        else:
+            status = WorkflowExecutionStatus.TERMINATED if workflow_id == "order-o-1" else WorkflowExecutionStatus.RUNNING
+        chain = "stray" if stray else "own"
+        info = SimpleNamespace(workflow_execution_info=SimpleNamespace(first_run_id=chain))
+        return SimpleNamespace(status=status, run_id=run_id or chain, raw_description=info)
+
+    def list_workflows(self, query: str, **kwargs: Any) -> Any:
+        self.listed.append(query)
+
+        async def runs():
+            for run_id, minute in (("own", 1), ("stray", 2)):
+                yield SimpleNamespace(run_id=run_id, start_time=CREATED + timedelta(minutes=minute))
+
+        return runs()
+
+
+async def test_an_overdue_order_is_named_by_its_own_runs_ending_not_a_refused_runs(tmp_path):
+    """The dashboard read the latest run under order-X: an order whose own run was terminated,
+    with a refused run started by hand the latest, was named "workflow FAILED" where `order
+    status` said terminated. Only such an order costs more than its one describe."""
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+    client = _StrayRunLatest()
+    service = OrderService(settings, client=client, pool=_OverdueRows(first_run_id="own"))  # type: ignore[arg-type]
+    overdue = await service.overdue_orders(limit=5)
+    named = [(o["order_id"], o["workflow"]) for o in overdue]
+    assert named == [("o-2", None), ("o-3", None), ("o-4", None), ("o-5", None), ("o-1", "TERMINATED")]
+    assert client.listed == ["WorkflowId = 'order-o-1'"]
+    assert sorted(client.described, key=str) == [("order-o-1", "own"), ("order-o-1", None)] + [
+        (f"order-o-{n}", None) for n in range(2, 6)
+    ]

@@ -20,7 +20,15 @@ from app.errors import NotFound, NotYetRecorded, StackUnreachable, Taken, tempor
 from app.service.create import _taken
 from app.service.temporal_errors import NO_ANSWER, QUERY_TIMEOUT, WORKFLOW_TASKS_FAILING, _workflow_task_failing
 from app.stack.health import check_pollers
-from app.unfinished import Stall, closed_without_completing, find_stall, left_unfinished, reset_command
+from app.unfinished import (
+    Stall,
+    closed_without_completing,
+    find_stall,
+    latest_run_of_chain,
+    left_unfinished,
+    of_chain,
+    reset_command,
+)
 from app.views import lost_decision, merged_status, order_summary, timeline
 from db import queries
 from workflows.model import (
@@ -82,7 +90,7 @@ class OrderReads:
         rows = await queries.overdue(
             self.pool, states=in_flight, budget_s=PROCESSING_BUDGET_S, limit=limit + OVERDUE_LOOKAHEAD
         )
-        closed = await asyncio.gather(*(self._workflow_closed(r["id"]) for r in rows))
+        closed = await asyncio.gather(*(self._workflow_closed(r["id"], r["workflow_first_run_id"]) for r in rows))
         orders = [
             {
                 "order_id": r["id"], "state": r["state"], "created_at": r["created_at"].isoformat(),
@@ -93,10 +101,11 @@ class OrderReads:
         orders.sort(key=lambda order: order["workflow"] is not None)  # stable: oldest first in each
         return orders[:limit]
 
-    async def _workflow_closed(self, order_id: str) -> str | None:
-        """How the order's workflow was closed, if it was closed without completing ("gone": no
-        longer in Temporal); None while it runs, or when Temporal cannot say. Kept for
-        CLOSED_CHECK_TTL_S: the dashboard asks at every refresh."""
+    async def _workflow_closed(self, order_id: str, first_run_id: str | None) -> str | None:
+        """How the order's workflow (the latest run of its chain, ``first_run_id``, the row's) was
+        closed, if it was closed without completing ("gone": no longer in Temporal); None while it
+        runs, or when Temporal cannot say. Kept for CLOSED_CHECK_TTL_S: the dashboard asks at
+        every refresh."""
         if self._client is None:
             return None
         seen = self._closed_seen
@@ -105,7 +114,14 @@ class OrderReads:
             return hit[1]
         closed = None
         try:
-            closed = closed_without_completing(await self._handle(order_id).describe(rpc_timeout=CLOSED_CHECK_TIMEOUT))
+            description = await self._handle(order_id).describe(rpc_timeout=CLOSED_CHECK_TIMEOUT)
+            if not of_chain(description, first_run_id):
+                # A run started by hand under order-X once the order's had closed, and refused: it
+                # read FAILED for an order whose own run was terminated. Only then is more asked.
+                description = await latest_run_of_chain(
+                    self.client, order_workflow_id(order_id), first_run_id, description.run_id, CLOSED_CHECK_TIMEOUT
+                )
+            closed = "gone" if description is None else closed_without_completing(description)
         except RPCError as error:
             closed = "gone" if error.status == RPCStatusCode.NOT_FOUND else None
         except Exception as error:  # the line still names the order, as before
