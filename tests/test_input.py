@@ -66,12 +66,12 @@ def test_a_quantity_of_zero_or_less_is_refused_as_not_positive(text):
     assert str(refused.value) == f"The quantity in {text!r} must be positive."
 
 
-@pytest.mark.parametrize("text", ["WIDGET-1:3", "WIDGET-1:+3", "WIDGET-1: +3 "])
+@pytest.mark.parametrize("text", ["WIDGET-1:3", "WIDGET-1:+3", "WIDGET-1: +3 ", "WIDGET-1: 3 ", " widget-1 :3\t"])
 def test_a_quantity_may_carry_a_plus_sign(text):
     assert parse_item(text) == OrderItem("WIDGET-1", 3)
 
 
-@pytest.mark.parametrize("quantity", ["", "+", "-", "++3", "+-3", "- 3", "3_0", "\uff13", "1e3", "2.0"])
+@pytest.mark.parametrize("quantity", ["", "+", "-", "++3", "+-3", "- 3", "3 0", "3_0", "\uff13", "1e3", "2.0"])
 def test_a_quantity_that_is_not_a_whole_number_says_so(quantity):
     with pytest.raises(InvalidInput) as refused:
         parse_item(f"WIDGET-1:{quantity}")
