@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 import os
 import uuid
 from dataclasses import replace
@@ -1666,6 +1667,28 @@ async def test_late_commands_refused_on_record_stop_at_a_cap_and_then_cost_no_hi
     assert len(accepted) == 1 + policies.MAX_REFUSALS_ON_RECORD
 
 
+async def test_refused_signals_stop_being_audited_at_the_cap_and_the_order_goes_on(workflow_env, fakes):
+    # Each refused Signal was audited: a command_refused row, and a local activity's marker in
+    # the history, for every one, with no cap. A client sending refused Signals in a loop grew
+    # the audit, and the history faster than the Signals alone do. Past the cap that late
+    # Updates have (policies.MAX_REFUSALS_ON_RECORD, both together) a refused Signal is logged
+    # only, behind a patch asked at the first one past it. The cap itself, not a smaller one
+    # patched in: a history recorded under another cap would not replay.
+    order = an_order(fakes, oid())
+    async with in_review(workflow_env, fakes, order) as handle:
+        for _ in range(policies.MAX_REFUSALS_ON_RECORD + 3):
+            await handle.signal("reject", args=["", "bob"])  # refused: a rejection needs a reason
+        await handle.signal("approve", args=["ann"])
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED and fakes.calls["RecordDecision"][0].decision.by == "ann"
+    assert _refused_commands(fakes) == [("reject", "A rejection needs a reason.")] * policies.MAX_REFUSALS_ON_RECORD
+    history = await handle.fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    patches = [m for m in markers if m.marker_name == "core_patch"]
+    assert [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in patches] == ["refused-signals-capped"]
+    await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
+
+
 async def _address_changes_used_up(handle: WorkflowHandle) -> None:
     """Change the order's address policies.MAX_ADDRESS_CHANGES times, by Signal (cheaper than as
     many Updates). The cap itself, not a smaller one patched in: the handler of a late change
@@ -1884,6 +1907,10 @@ EARLIER_CORPORA = {
     # A run refused at ReceiveOrder because another run chain of its workflow id owns the order
     # (another-runs-order-fails), a cancel sent with it recorded (and refused by the database).
     "v17-another-run": 1,
+    # 23 refused Signals, then an approval: each refusal audited (-before), then the 20 the cap
+    # allows, the rest logged only (refused-signals-capped).
+    "v18-refused-signals-before": 2,
+    "v18-refused-signals-capped": 2,
 }
 
 
@@ -1924,7 +1951,8 @@ async def test_histories_of_earlier_workflow_code_still_replay():
     shipping child got a signal no handler takes, just before unknown-signal-refused; v16/ the
     scenarios of this module, test_updates_on_record.py and test_state_attribute.py once APPROVED
     and DISPATCHED were written again when the order enters them
-    (OrderInput.states_before_steps_written)."""
+    (OrderInput.states_before_steps_written); v17-*/ and v18-*/ say what they hold in
+    EARLIER_CORPORA."""
     recorded = sorted(HISTORY_DIR.glob("*.json"))
     assert {p.name for p in recorded} >= {"v1-order.json", "v1-shipping.json"}
     histories = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in recorded]

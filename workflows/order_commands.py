@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ORDER_PATCHES_IN_INPUT,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
+        REFUSED_SIGNALS_CAPPED,
         REVIEW_WINDOW_CLOSES,
         UNKNOWN_SIGNAL_REFUSED,
     )
@@ -328,10 +329,22 @@ class OrderCommands:
         self._note_refusal(command, reason)
 
     def _note_refusal(self, command: str, reason: str, sent: dict[str, str] | None = None) -> None:
-        """``sent``: by whom and when an Update refused on record was sent (_refuse_on_record)."""
+        """``sent``: by whom and when an Update refused on record was sent (_refuse_on_record);
+        None for a Signal. A late Update past the cap is refused by its validator
+        (_unless_unheard), a Signal here: logged, not audited."""
         workflow.logger.info(
             "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
         )
+        if (
+            sent is None
+            and self._refusals >= policies.MAX_REFUSALS_ON_RECORD
+            and self._patched(REFUSED_SIGNALS_CAPPED)
+        ):
+            workflow.logger.warning(
+                "event=command_refusal_not_audited order_id=%s command=%s refusals_on_record=%d",
+                self._order.order_id, command, self._refusals,
+            )
+            return
         self._refusals += 1
         # The count alone could repeat across tries of a workflow task (one that was lost may
         # have recorded another refusal under the same number); with the content it cannot.

@@ -116,6 +116,11 @@ ADDRESS_NULL_IS_EMPTY = "address-null-is-empty"
 # A signal no handler takes (a typo in a hand-typed `temporal workflow signal`) is refused and
 # audited; before, the SDK kept it unread and nothing showed it. Asked only when one comes.
 UNKNOWN_SIGNAL_REFUSED = "unknown-signal-refused"
+# A refused Signal past policies.MAX_REFUSALS_ON_RECORD (the order's refusals on record, late
+# Updates' and Signals' together) is logged only; before, every one was audited (a local
+# activity's marker and an audit row each), so a client sending refused Signals in a loop grew
+# the audit, and the history faster than its Signals alone do. Asked only at such a Signal.
+REFUSED_SIGNALS_CAPPED = "refused-signals-capped"
 # An order started by hand with max_shipping_attempts below 1 (or not a whole number) ends FAILED
 # at validation with the reason; before, it was approved and charged, tried no shipping at all,
 # and ended FAILED "Shipping failed after 0 attempts" with its payment refunded. Asked only for

@@ -108,6 +108,8 @@ UNHEARD_AFTER = timedelta(seconds=2)
 # validator (as if its sender still waited: no history, no audit row), so that a client sending
 # them in a loop, or one whose clock runs 2 s or more behind Temporal's (every command it sends
 # looks late), cannot take the order to Temporal's history limit. An outage leaves a handful.
+# A refused Signal past it is logged only (REFUSED_SIGNALS_CAPPED): its audit cost a local
+# activity's marker each, on top of the Signal's own event, which nothing can refuse.
 MAX_REFUSALS_ON_RECORD = 20
 
 # Bookkeeping on our own database: no flaky dependency, so patient timeouts.
