@@ -24,9 +24,11 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowHistory,
+    WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio import activity, workflow
@@ -571,6 +573,47 @@ async def test_a_run_whose_order_another_run_of_its_id_owns_fails_at_once_and_wi
     assert {call.first_run_id for call in fakes.calls["ReceiveOrder"] + fakes.calls["RecordEvent"]} == chain
     # FAILED with no amount: the tools show the order's row, not this run (app.views.merged_status).
     assert (status.state, status.amount_cents, status.failure_reason) == (OrderState.FAILED, None, reason)
+
+
+@pytest.mark.parametrize("how", ["signal", "update"])
+async def test_a_run_of_another_chain_sent_an_address_change_still_fails_and_answers_it(dev_env, fakes, how):
+    """As above, with an address change sent with the run (a hand-typed signal, or an Update
+    sent with the start): its bookkeeping waited for the order's row to be stored, or for the
+    order to end, and this run does neither. The run waited for that job before it failed, so
+    it never failed: it stayed Running under order-X for good. (On the dev server: Updates do
+    not run on the test server.)"""
+    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
+        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
+        shipping_task_queue=fakes.shipping_task_queue,
+    )
+    reason = f"Order {order.order_id} belongs to another workflow run; this run changes nothing."
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
+    ]
+    refused = f"The address of order {order.order_id} cannot change: it is already FAILED."
+    client = dev_env.client
+    async with workers(dev_env, fakes):
+        if how == "signal":
+            signal_during(dev_env, fakes, "ReceiveOrder", order, "update_address", NEW_ADDRESS, "mallory")
+            handle = await start_order(dev_env, fakes, order)
+        else:
+            start = WithStartWorkflowOperation(
+                OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+            with pytest.raises(WorkflowUpdateFailedError) as answer:  # before: no answer, ever
+                await asyncio.wait_for(client.execute_update_with_start_workflow(
+                    "update_address", args=[NEW_ADDRESS, "mallory"], start_workflow_operation=start
+                ), 20)
+            assert answer.value.cause.message == refused
+            handle = await start.workflow_handle()
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(handle.result(), 20)  # before: Running for good
+    keep_history(await handle.fetch_history(), "order")
+    assert isinstance(failed.value.cause, ApplicationError), failed.value.cause
+    assert (failed.value.cause.type, failed.value.cause.message) == ("AnotherRunsOrder", reason)
+    assert not fakes.calls["RecordAddressChange"]  # nothing of this run reaches the order's row
+    assert refusals(fakes) == [{"command": "update_address", "reason": refused}]
 
 
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_commands import OrderCommands
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
+        ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES,
         ANOTHER_RUNS_ORDER_FAILS,
         AUDIT_AFTER_RECEIPT_BY_HAND,
         AUDIT_BEFORE_ENDING,
@@ -225,6 +226,11 @@ class OrderWorkflow(OrderCommands):
         self._failure_reason = reason
         self._step = "done"
         workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(OrderState.FAILED.value)])
+        # An address change waits for the order's row or its ending (_apply_address_change),
+        # and this run reaches neither: as ending, it is answered (refused: FAILED) instead of
+        # holding the run Running for good.
+        if self._address_change_pending() and self._patched(ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES):
+            self._ending = OrderState.FAILED
         # Bookkeeping under way (a cancel sent with the start, which the database refuses as
         # well) ends first: a workflow that fails with a local activity in flight never
         # completed its task, which timed out and ran again (seen on the test server).

@@ -94,6 +94,11 @@ AUDIT_AFTER_RECEIPT_BY_HAND = "audit-after-receipt-by-hand"
 # once, with nothing written; before, it ended the order FAILED through the steps that wind an
 # order up, which the database let through (same workflow id). Asked only on that refusal.
 ANOTHER_RUNS_ORDER_FAILS = "another-runs-order-fails"
+# Such a run that was sent an address change (a hand-typed signal or Update) before ReceiveOrder
+# refused it answers the change (refused: the run is FAILED) and fails; before, the change waited
+# for the order's row or its ending, neither of which such a run reaches, and the run waited for
+# the change: it stayed Running for good. Asked only on that refusal, with such a change pending.
+ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES = "another-run-answers-address-changes"
 # A decision or cancel Update that waited so long that its sender stopped waiting
 # (OrderCommands._unheard) is accepted, and refused by its handler, on record in the audit;
 # before, its validator refused it and nothing showed the refusal. Histories from before hold no
