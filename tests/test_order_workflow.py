@@ -1954,6 +1954,11 @@ EARLIER_CORPORA = {
     # allows, the rest logged only (refused-signals-capped).
     "v18-refused-signals-before": 2,
     "v18-refused-signals-capped": 2,
+    # Such a run sent an address change with it (a signal; an Update with the start): held
+    # Running for good by the change, recorded by the code before (-before, terminated), then
+    # answered and failed (another-run-answers-address-changes).
+    "v18-another-run-address-before": 2,
+    "v18-another-run-address": 2,
 }
 
 
