@@ -592,3 +592,47 @@ async def test_up_with_a_temporal_that_refuses_the_credentials_says_so_at_once(t
     with pytest.raises(StackError) as refusal:
         await asyncio.wait_for(stack._up_temporal(stack.specs(), [], lambda _: None), 5)  # not its 10 s
     assert str(refusal.value) == f"Temporal {REFUSED_DETAIL.format(how='permission denied')}."
+
+
+async def test_status_with_another_server_answering_where_the_settings_say_is_not_healthy(tmp_path, monkeypatch):
+    """With our server on 47334 and another Temporal (another stack's, a `temporal server
+    start-dev` of one's own) answering on the settings' 47399, `status` said "healthy, answering
+    at 127.0.0.1:47399" beside our server's pid, and both workers DOWN ("no worker polling
+    order-tq": that server has none); `up` refused the same settings (an operator walkthrough,
+    h10)."""
+    import dataclasses
+
+    from app.config import Settings
+    from app.stack import health
+    from app.stack.stack import Stack
+
+    async def someone_elses_server(settings, timeout=3.0):
+        return health.Check(True, f"answering at {settings.temporal_address}"), object()
+
+    async def no_pollers(client, task_queue, identity_prefix="", timeout=3.0):
+        return health.Check(False, f"no worker polling {task_queue}")
+
+    monkeypatch.setattr(health, "check_temporal", someone_elses_server)
+    monkeypatch.setattr(health, "check_pollers", no_pollers)
+    stack = Stack(Settings.from_env({
+        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47399",
+        "ORDER_TRACKER_TEMPORAL_UI_PORT": "48334",
+    }))
+    server, worker = stack.specs()["temporal"], stack.specs()["order-worker"]
+    pid = processes.start(dataclasses.replace(server, command=[*_spec(tmp_path).command, "--port", "47334"]))
+    worker_pid = processes.start(dataclasses.replace(worker, command=_spec(tmp_path).command))
+    try:
+        status = await stack.status()
+    finally:
+        processes.stop(server, timeout=5)
+        processes.stop(worker, timeout=5)
+    parts = {part.name: part for part in status.parts}
+    assert not status.healthy
+    assert not parts["temporal"].healthy and parts["temporal"].pid == pid
+    assert parts["temporal"].detail == (
+        f"already runs here (pid {pid}) on port 47334, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
+        " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334"
+    )
+    # Not "no worker polling order-tq": the server asked is not the one the workers poll.
+    assert parts["order-worker"].pid == worker_pid
+    assert parts["order-worker"].detail == "not known: the Temporal server that answers is not this stack's (its row)"

@@ -140,12 +140,16 @@ class Stack:
             postgres_check = health.Check(
                 False, "shutting down, waiting for clients that never leave; `./start.sh up` restarts it"
             )
+        temporal_check = _on_another_port(specs, "temporal", temporal_check)
         parts = [
             self._part("postgres", _on_another_port(specs, "postgres", postgres_check), specs, pids),
-            self._part("temporal", _on_another_port(specs, "temporal", temporal_check), specs, pids),
+            self._part("temporal", temporal_check, specs, pids),
         ]
+        # What answers on the settings' port is not the server our workers poll (a Web UI port
+        # alone that differs leaves the workers' check as it is).
+        elsewhere = _port_mismatch(specs, "temporal", only="--port") is not None
         for name, (_module, queue) in WORKERS.items():
-            check = await self._check_worker(client, name, queue, pids.get(name), temporal_check.refused)
+            check = await self._check_worker(client, name, queue, pids.get(name), temporal_check.refused, elsewhere)
             parts.append(self._part(name, check, specs, pids))
         return StackStatus(
             parts=parts,
@@ -156,7 +160,7 @@ class Stack:
         )
 
     async def _check_worker(
-        self, client, name: str, queue: str, pid: int | None, temporal_refused: bool = False
+        self, client, name: str, queue: str, pid: int | None, temporal_refused: bool = False, temporal_elsewhere: bool = False
     ) -> health.Check:
         if pid is None:
             return health.Check(False, "not running")
@@ -165,6 +169,8 @@ class Stack:
             return frozen
         if temporal_refused:  # not "no answer from Temporal": it answered, and would not describe the queue
             return health.Check(False, f"not known: Temporal {health.REFUSED_CREDENTIALS}")
+        if temporal_elsewhere:
+            return health.Check(False, "not known: the Temporal server that answers is not this stack's (its row)")
         return await health.check_pollers(client, queue, identity_prefix=f"{pid}@")
 
     def _part(self, name: str, check: health.Check, specs: dict, pids: dict) -> PartStatus:
@@ -430,17 +436,19 @@ class Stack:
 
 
 def _on_another_port(specs: dict[str, ProcessSpec], name: str, check: health.Check) -> health.Check:
-    """A server of ours that does not answer where the settings say because it runs on another
-    port (`status` in a shell with another ORDER_TRACKER_TEMPORAL_PORT) is said to, not just
-    "no answer at … (Connection refused)" beside its pid."""
-    if check.healthy or check.refused or (mismatch := _port_mismatch(specs, name)) is None:
+    """A server of ours that runs on another port than the settings give (`status` in a shell
+    with another ORDER_TRACKER_TEMPORAL_PORT) is said to, not just "no answer at … (Connection
+    refused)" beside its pid. Also when something answers where the settings say: that is
+    another server (another stack's), which `up` refuses too, not ours."""
+    if check.refused or (mismatch := _port_mismatch(specs, name)) is None:
         return check
     return health.Check(False, f"{health.ON_ANOTHER_PORT} {mismatch}")
 
 
-def _port_mismatch(specs: dict[str, ProcessSpec], name: str) -> str | None:
-    """How server ``name`` of ours runs on another port than the settings give, and what to do,
-    to go after health.ON_ANOTHER_PORT ("already runs here"), or None."""
+def _port_mismatch(specs: dict[str, ProcessSpec], name: str, only: str | None = None) -> str | None:
+    """How server ``name`` of ours runs on another port than the settings give (of its flags,
+    ``only`` that one), and what to do, to go after health.ON_ANOTHER_PORT ("already runs
+    here"), or None."""
     if name not in specs or (pid := running_pid(specs[name])) is None:
         return None
     try:
@@ -448,6 +456,8 @@ def _port_mismatch(specs: dict[str, ProcessSpec], name: str) -> str | None:
     except psutil.Error:
         return None
     for flag, variable in PORT_FLAGS[name]:
+        if only is not None and flag != only:
+            continue
         wanted, has = _flag_value(specs[name].command, flag), _flag_value(running, flag)
         if has is not None and has != wanted:
             return (
