@@ -333,7 +333,7 @@ async def test_an_order_whose_workflow_was_terminated_says_nothing_will_finish_i
     assert await wait_for_state(db, order_id, TERMINAL) == "SHIPPED"
 
 
-async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_of_reach(cli, db, stack):
+async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_of_reach(cli, db, stack, tmp_path):
     """The CLI refused both ("Temporal ... is not reachable") while the API and the TUI answered
     from the database. Temporal here is a port nothing listens on; the database is the stack's."""
     order_id = new_id("notemporal")
@@ -342,8 +342,17 @@ async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_o
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
+    # In the stack's own data directory that port is a shell's mistake, said as such: the
+    # stack's Temporal runs on another one (where another stack's may answer, and took orders).
+    mistaken = Cli(stack)
+    mistaken.stack = SimpleNamespace(env={**stack.env, "ORDER_TRACKER_TEMPORAL_PORT": str(dead_port)})
+    code, out, err = await mistaken.run("order", "status", order_id)
+    assert code == 3 and "already runs here (pid" in err and f"not on {dead_port} (ORDER_TRACKER_TEMPORAL_PORT)" in err, err
+    # Elsewhere (another machine, say), it is a Temporal that does not answer.
     away = Cli(stack)
-    away.stack = SimpleNamespace(env={**stack.env, "ORDER_TRACKER_TEMPORAL_PORT": str(dead_port)})
+    away.stack = SimpleNamespace(env={
+        **stack.env, "ORDER_TRACKER_TEMPORAL_PORT": str(dead_port), "ORDER_TRACKER_DATA_DIR": str(tmp_path),
+    })
     status = await away.json("order", "status", order_id)
     assert (status["state"], status["source"]) == ("AWAITING_APPROVAL", "database")
     assert status["note"] == (

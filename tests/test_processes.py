@@ -636,3 +636,35 @@ async def test_status_with_another_server_answering_where_the_settings_say_is_no
     # Not "no worker polling order-tq": the server asked is not the one the workers poll.
     assert parts["order-worker"].pid == worker_pid
     assert parts["order-worker"].detail == "not known: the Temporal server that answers is not this stack's (its row)"
+
+
+async def test_commands_in_a_shell_with_another_port_than_the_running_server_are_refused_before_connecting(tmp_path):
+    """With this stack's Temporal on 47334 and another stack's answering on the shell's 47399,
+    `order create` started its order on that other Temporal, and `order approve` of one of ours
+    said its workflow no longer existed, "settle it by hand" (an operator walkthrough, h10).
+    The orders' list, which needs no Temporal, is not refused for Temporal's port."""
+    import dataclasses
+
+    from app.config import Settings
+    from app.errors import StackUnreachable
+    from app.service import OrderService
+    from app.stack.stack import Stack
+
+    settings = Settings.from_env({
+        "ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47399",
+        "ORDER_TRACKER_POSTGRES_PORT": "45399",
+    })
+    server = Stack(settings).specs()["temporal"]
+    pid = processes.start(dataclasses.replace(server, command=[*_spec(tmp_path).command, "--port", "47334"]))
+    try:
+        with pytest.raises(StackUnreachable) as refused:
+            await OrderService.connect(settings, temporal="optional", database="optional")
+        with pytest.raises(StackUnreachable) as without_temporal:  # nothing answers on 45399
+            await OrderService.connect(settings, temporal=False)
+    finally:
+        processes.stop(server, timeout=5)
+    assert str(refused.value) == (
+        f"The Temporal server already runs here (pid {pid}) on port 47334, not on 47399 (ORDER_TRACKER_TEMPORAL_PORT);"
+        " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334."
+    )
+    assert "PostgreSQL at" in str(without_temporal.value) and "Temporal server" not in str(without_temporal.value)

@@ -1045,7 +1045,7 @@ async def test_a_create_stopped_while_temporal_is_asked_before_the_start_gives_t
     assert client.started == [] and releases == [("card-77", "o-10")]
 
 
-async def test_operators_are_told_within_seconds_when_temporal_has_gone_and_the_benchmark_waits_longer(monkeypatch):
+async def test_operators_are_told_within_seconds_when_temporal_has_gone_and_the_benchmark_waits_longer(monkeypatch, tmp_path):
     """The TUI and the API keep one client: once Temporal had gone, each command spent the SDK's
     retries (~7 s measured; 12 s for a create) before it said so. Measured with the operators'
     retry: ~1.8 s."""
@@ -1063,7 +1063,8 @@ async def test_operators_are_told_within_seconds_when_temporal_has_gone_and_the_
     monkeypatch.setattr(service_module.Client, "connect", connect)
     for kwargs in ({}, {"retry": None}):
         with pytest.raises(StackUnreachable):
-            await OrderService.connect(Settings.from_env({}), **kwargs)
+            # A data directory of its own: a stack of the checkout's, on other ports, is refused first.
+            await OrderService.connect(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)}), **kwargs)
     operators, benchmark = asked
     assert operators["retry_config"].max_elapsed_time_millis <= 2000
     assert "retry_config" not in benchmark
@@ -1751,7 +1752,7 @@ async def test_a_start_temporal_stops_answering_is_given_up_after_its_own_time_o
     assert client.start_timeouts == [timedelta(seconds=0.05)] and releases == []
 
 
-async def test_an_operators_service_bounds_the_start_and_the_benchmarks_keeps_the_sdks_patience(monkeypatch):
+async def test_an_operators_service_bounds_the_start_and_the_benchmarks_keeps_the_sdks_patience(monkeypatch, tmp_path):
     from app import service as service_module
     from app.service import OPERATOR_RETRY, START_TIMEOUT
 
@@ -1767,7 +1768,7 @@ async def test_an_operators_service_bounds_the_start_and_the_benchmarks_keeps_th
     monkeypatch.setattr(service_module.Client, "connect", connect)
     monkeypatch.setattr(service_module, "namespace_missing", no_missing_namespace)
     monkeypatch.setattr(service_module, "create_pool", pool)
-    settings = Settings.from_env({})
+    settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})  # not the checkout's stack, if one runs
     assert (await OrderService.connect(settings)).start_timeout == START_TIMEOUT
     assert (await OrderService.connect(settings, retry=OPERATOR_RETRY)).start_timeout == START_TIMEOUT
     assert (await OrderService.connect(settings, retry=None)).start_timeout is None

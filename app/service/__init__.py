@@ -34,6 +34,7 @@ from app.service.create import (
 )
 from app.service.reads import OrderReads
 from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach, namespace_missing
+from app.stack.stack import Stack
 from db.pool import create_pool
 from workflows.model import order_workflow_id
 
@@ -94,6 +95,8 @@ class OrderService(OrderReads, OrderCreation, OrderCommands, TemporalErrors):
         the pool then connects when first used. ``retry=None`` (the benchmark): the SDK's
         patience, also for a create's start (START_TIMEOUT otherwise)."""
         settings = settings or Settings.from_env()
+        if (elsewhere := Stack(settings).servers_elsewhere(("temporal", "postgres") if temporal else ("postgres",))):
+            raise StackUnreachable(elsewhere)
         client, unreachable = None, ""
         start_timeout = START_TIMEOUT if retry is not None else None
         if temporal:

@@ -249,6 +249,17 @@ class Stack:
             if (mismatch := _port_mismatch(specs, name)) is not None:
                 raise StackError(f"The {LABELS[name]} {health.ON_ANOTHER_PORT} {mismatch}.")
 
+    def servers_elsewhere(self, names: tuple[str, ...] = SERVERS) -> str | None:
+        """A sentence naming a server of this stack (of ``names``) that runs on another port than
+        the settings give for the connections the commands make, else None. Another server
+        answering on that port (another stack's) took the commands: a create started its order
+        there, and an approval of one of ours said its workflow was gone, to be settled by hand."""
+        specs = self.specs()
+        for name, flag in (("temporal", "--port"), ("postgres", "-p")):
+            if name in names and (mismatch := _port_mismatch(specs, name, only=flag)) is not None:
+                return f"The {LABELS[name]} {health.ON_ANOTHER_PORT} {mismatch}."
+        return None
+
     async def _up_postgres(self, specs: dict, started: list[str], say: Callable[[str], None]) -> None:
         if "postgres" in specs and running_pid(specs["postgres"]) is not None and postgres.shutting_down(self.settings):
             await self._finish_postgres_shutdown(specs["postgres"], say)
