@@ -200,6 +200,20 @@ async def test_a_command_temporal_does_not_answer_is_not_sent_and_says_so_at_onc
     assert "./start.sh" not in tui and "health line above the menu" in tui and "a worker" not in tui
 
 
+async def test_an_approval_says_it_was_sent_when_its_update_goes_to_temporal_not_before_its_checks(monkeypatch):
+    """The simulation counted an approval as sent as it called approve: Ctrl-C during the checks
+    before the Update left orders in review said to have approvals that "may still take effect"."""
+    monkeypatch.setattr("app.service.commands.QUERY_TIMEOUT", timedelta(seconds=0.2))
+    sent: list[str] = []
+    silent = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
+    with pytest.raises(Unanswered):
+        await silent.approve("o-3", on_sent=lambda: sent.append("o-3"))
+    answering = _Client()
+    service = OrderService(settings=None, client=answering, pool=_NoOrderRow())  # type: ignore[arg-type]
+    await service.approve("o-4", on_sent=lambda: sent.append(f"o-4 with {len(answering.sent)} sent"))
+    assert sent == ["o-4 with 0 sent"] and len(answering.sent) == 1
+
+
 class _KilledTemporalHandle(_StoppedTemporalHandle):
     """Temporal killed (not stopped) under a long-lived client (the API's): its connection is
     refused, and the SDK gives up retrying with UNAVAILABLE "tcp connect error"."""

@@ -552,8 +552,10 @@ class _SlowApprovals:
     async def order_states(self, order_ids: list[str]) -> dict[str, str]:
         return {i: self.states[i] for i in order_ids if i in self.states}
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         self.approvals_begun += 1
+        if on_sent is not None:  # the Update goes to Temporal, and its answer never comes
+            on_sent()
         await asyncio.Event().wait()
         return "approved"
 
@@ -829,9 +831,9 @@ class _ApprovalsTakeEffect(_SlowApprovals):
     """Each approval takes effect at once (the order moves on to PAID), but its answer never
     comes before Ctrl-C."""
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         self.states[order_id] = "PAID"
-        return await super().approve(order_id, by)
+        return await super().approve(order_id, by, on_sent)
 
 
 async def _simulation_stopped(monkeypatch, service: Any, count: int, auto_approve: bool, stop_when) -> str:
@@ -873,6 +875,30 @@ async def test_a_stopped_simulations_bars_keep_no_spinner(monkeypatch):
     )
     assert "settled" in text and "Stopped waiting" in text
     assert not any("\u2800" <= ch <= "\u28ff" for ch in text), text  # Rich's spinners are Braille dots
+
+
+class _ApprovalsStillChecked(_SlowApprovals):
+    """Each approval is still in the checks before its Update (the order's row, whether its
+    workflow task fails) when Ctrl-C comes: none is sent."""
+
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
+        self.approvals_begun += 1
+        await asyncio.Event().wait()
+        return "approved"
+
+
+async def test_a_simulation_stopped_before_its_approvals_were_sent_leaves_them_to_review(monkeypatch):
+    """Ctrl-C a second into a simulation of 15: "5 orders await review in the Approve / reject
+    menu; 10 approvals were sent and may still take effect". None had been sent (each was still
+    in the checks before its Update) and all 15 stayed in review, 10 of them with nobody told to
+    approve them (an operator walkthrough, h10)."""
+    service = _ApprovalsStillChecked()
+    text = await _simulation_stopped(
+        monkeypatch, service, 12, True, lambda: service.approvals_begun >= simulation.CONCURRENCY
+    )
+    assert "Still running 12: AWAITING_APPROVAL 12" in text
+    assert "12 orders await review in the Approve / reject menu." in text
+    assert "may still take effect" not in text
 
 
 class _RowsNotWritten(_SlowApprovals):
@@ -936,7 +962,7 @@ async def test_an_approval_temporal_did_not_take_is_left_to_review_not_said_to_b
         def __init__(self) -> None:
             self.asked: list[str] = []
 
-        async def approve(self, order_id: str, by: str) -> str:
+        async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
             self.asked.append(order_id)
             if self.asked.count(order_id) > 1:
                 await asyncio.Event().wait()
@@ -948,7 +974,7 @@ async def test_an_approval_temporal_did_not_take_is_left_to_review_not_said_to_b
     await asyncio.gather(*(sim._approve(order_id) for order_id in sim.created_ids))
     again = [asyncio.ensure_future(sim._approve(order_id)) for order_id in sim.created_ids]
     await asyncio.sleep(0)  # both sent again, waiting for Temporal
-    sim.stop(temporal_silent=True)
+    sim.stop()
     for task in again:
         task.cancel()
     await asyncio.gather(*again, return_exceptions=True)
@@ -1210,7 +1236,7 @@ class _CreatesQueueUp:
     async def order_states(self, order_ids: list[str]) -> dict[str, str]:
         return {order_id: self.states[order_id] for order_id in order_ids if order_id in self.states}
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         self.approved.append(order_id)
         self.states[order_id] = "APPROVED"
         return f"Order {order_id} approved."
@@ -1268,7 +1294,7 @@ class _DatabaseDown:
     async def status(self, order_id: str) -> dict:
         return await self._database()
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         self.sent.append(("approve", order_id))
         return f"Order {order_id} approved."
 
@@ -2068,7 +2094,7 @@ async def test_approvals_failing_one_after_another_do_not_hide_that_temporal_is_
         async def order_worker_running(self) -> bool | None:
             return None if self.states else True  # answered the check before the questions only
 
-        async def approve(self, order_id: str, by: str) -> str:
+        async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
             await asyncio.sleep(0.05)
             self.failed += 1
             raise StackUnreachable("Temporal at 127.0.0.1:7233 did not answer while approving.")
@@ -2086,7 +2112,7 @@ class _TemporalSilentOnce(_CreatesQueueUp):
         super().__init__()
         self.tries: dict[str, int] = {}
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         from app.errors import Unanswered
 
         self.tries[order_id] = self.tries.get(order_id, 0) + 1
@@ -2138,7 +2164,7 @@ class _ApprovalRowsLag(_SlowApprovals):
         self.reads += 1
         return await super().order_states(order_ids)
 
-    async def approve(self, order_id: str, by: str) -> str:
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
         self.answered += 1
         if self.lag_s is not None:
             asyncio.get_running_loop().call_later(self.lag_s, self.states.__setitem__, order_id, "PAID")

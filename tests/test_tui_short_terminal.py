@@ -314,8 +314,9 @@ async def test_an_approval_that_took_effect_unanswered_counts_as_approved_not_re
         async def create_order(self, *, order_id: str, **order: Any) -> None:
             self.states[order_id] = "AWAITING_APPROVAL"
 
-        async def approve(self, order_id: str, by: str) -> str:
+        async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
             self.approvals[order_id] = self.approvals.get(order_id, 0) + 1
+            on_sent()  # each goes to Temporal: the first is unanswered, no worker to take it
             if self.approvals[order_id] == 1:
                 raise Unanswered(order_id, "approve", accepted=False, waited_s=20, worker_down=True)
             self.states[order_id] = "SHIPPED"  # the first approval took effect meanwhile

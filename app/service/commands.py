@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from temporalio.client import (
     WorkflowHandle,
@@ -55,10 +55,15 @@ class OrderCommands:
     sending one."""
 
     # ``request_id``: the caller's idempotency key, which makes a retry the same command (_command).
-    async def approve(self, order_id: str, by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
+    async def approve(
+        self, order_id: str, by: str = checks.DEFAULT_BY, request_id: str | None = None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> str:
+        """``on_sent``: called once the Update goes to Temporal, past the checks before it (the
+        simulation's summary says which approvals a stop cut off may still take effect)."""
         checks.approve(order_id, by=by)
         checks.request_id(request_id)
-        return await self._command(order_id, "approve", [by, _now_iso()], request_id)
+        return await self._command(order_id, "approve", [by, _now_iso()], request_id, on_sent=on_sent)
 
     async def reject(self, order_id: str, reason: str, by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
         checks.reject(order_id, reason, by=by)
@@ -137,7 +142,8 @@ class OrderCommands:
         return False
 
     async def _command(
-        self, order_id: str, name: str, args: list, request_id: str | None, past_dispatch: str | None = None
+        self, order_id: str, name: str, args: list, request_id: str | None, past_dispatch: str | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> str:
         """Send the command ``name``. ``request_id``: the caller's idempotency key; the command is
         then the Update of id <name>:<order id>:<request id>, which Temporal keeps for the workflow
@@ -159,7 +165,7 @@ class OrderCommands:
                     raise
                 return earlier
         try:
-            return await self._update(order_id, name, args, database_lost, update_id)
+            return await self._update(order_id, name, args, database_lost, update_id, on_sent)
         except NotFound:
             if claimed and request_id is not None:
                 await self._release_request_key(order_id, name, args, request_id)
@@ -221,7 +227,8 @@ class OrderCommands:
         return str(answer)
 
     async def _update(
-        self, order_id: str, name: str, args: list, database_lost: bool = False, update_id: str | None = None
+        self, order_id: str, name: str, args: list, database_lost: bool = False, update_id: str | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> str:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses
         at once, and the answer says what came of it. One accepted whose outcome takes longer
@@ -255,6 +262,8 @@ class OrderCommands:
                 order_id, name, "was not sent, so that the commands already waiting for the order are kept"
             )
         accepted = asyncio.Event()
+        if on_sent is not None:
+            on_sent()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
         sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id))

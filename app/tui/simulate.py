@@ -166,7 +166,7 @@ async def simulate_orders(service: Any, console: Console) -> None:
             watch.stop()
             if creating is not None and not creating.done():
                 creating.cancel()
-            sim.stop(temporal_silent=silent is not None)
+            sim.stop()
         took = time.monotonic() - began  # not the wait for the rows below
         if stopped:
             # Where they stand now, creates cut off midway included (they may have started);

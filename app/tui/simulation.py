@@ -56,7 +56,6 @@ class Simulation:
         self.sent: set[str] = set()  # an approval sent (it may take effect even if the wait for its answer is cut)
         self.answered: set[str] = set()  # an approval answered (approved or refused)
         self.unanswered: set[str] = set()  # an approval sent whose answer did not come: sent again
-        self.not_sent: set[str] = set()  # an approval Temporal did not take (silent for the check before it)
         self.approved_ids: set[str] = set()  # answered: approved (its row may not say so yet)
         self.refusals = 0
         self.created_ids: list[str] = []
@@ -158,8 +157,10 @@ class Simulation:
     async def _approve(self, order_id: str) -> None:
         async with self._approval_slots:
             try:
-                self.sent.add(order_id)
-                await self.service.approve(order_id, by="simulation")
+                # Sent once its Update goes to Temporal, not before its checks: a stop (Ctrl-C)
+                # during them said "10 approvals were sent and may still take effect" of orders
+                # that stayed in review with nobody told to approve them.
+                await self.service.approve(order_id, by="simulation", on_sent=lambda: self.sent.add(order_id))
                 self.approved_ids.add(order_id)
                 self.answered.add(order_id)
             except StackUnreachable as error:
@@ -167,12 +168,7 @@ class Simulation:
                 # a refusal. Counted as one, the order stayed in review with nobody to approve it
                 # (a review). The next read that finds it still awaiting review sends it again.
                 self.approving.discard(order_id)
-                if isinstance(error, Unanswered) and error.temporal:
-                    # Not sent at all: the summary said it "was sent and may still take effect",
-                    # and the order, Temporal resumed, sat in review with nobody told to approve it.
-                    self.not_sent.add(order_id)
-                    self.sent -= self.not_sent - self.unanswered
-                else:
+                if not (isinstance(error, Unanswered) and error.temporal):  # that one was not sent
                     self.unanswered.add(order_id)
                 log.warning("event=simulated_approval_unanswered order_id=%s error=%s", order_id, error)
             except OperatorError as error:  # decided meanwhile, or expired: the order says why
@@ -213,11 +209,7 @@ class Simulation:
             await asyncio.sleep(RECORD_POLL_S)
             await self.refresh(approve=False)
 
-    def stop(self, temporal_silent: bool = False) -> None:
-        """``temporal_silent``: stopped because Temporal does not answer. An approval sent again
-        after one Temporal did not take is then cut off in the check before it, not sent either."""
+    def stop(self) -> None:
         self.stopped = True
-        if temporal_silent:
-            self.sent -= self.not_sent - self.unanswered
         for task in list(self._background):
             task.cancel()
