@@ -42,7 +42,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     down = commands.add_parser("down", help="stop what `up` started (data is kept)")
     down.add_argument(
-        "--purge", action="store_true", help="also delete .data/ (orders, history, logs), unless it holds anything else"
+        "--purge",
+        action="store_true",
+        help="also delete .data/ (orders, history, logs), unless it holds anything else; with --docker,"
+        " the compose stack's volumes",
     )
     down.add_argument("--docker", action="store_true", help="stop the docker compose stack")
     down.set_defaults(handler=_down)

@@ -98,3 +98,11 @@ def test_order_without_its_command_names_the_commands_not_an_internal_name(cli_h
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "order_command" not in err
     assert "error: the following arguments are required: {create,approve,reject,cancel,address,status,list,audit,catalog}" in err
+
+
+def test_down_help_says_what_purge_removes_with_docker_too(cli_help):
+    """`down --purge` said only ".data/"; with --docker it removes the compose stack's volumes
+    (`docker compose down --volumes`), as README says."""
+    code, out = cli_help("down", "--help")
+    purge_help = " ".join(out.split("--purge", 2)[2].split())
+    assert code == 0 and "with --docker, the compose stack's volumes" in purge_help
