@@ -1025,13 +1025,15 @@ def test_keys_typed_while_a_screen_waits_are_not_echoed_and_the_terminal_is_rest
 
 
 def test_the_cancel_question_says_what_happens_to_the_money_as_the_order_stands():
-    """It said "A paid order is refunded" of an order awaiting review."""
+    """It said "A paid order is refunded" of an order awaiting review, and "Its payment of 39.98 is
+    refunded." before the operator had answered: it is asked before the cancel, so it says what will
+    happen if confirmed."""
     from app.tui.actions import cancel_question
 
     charged = {"state": "PACKED", "amount": "17.98", "payment": {"status": "CHARGED"}}  # as order_summary gives it
-    assert cancel_question("o-1", charged) == "Cancel order o-1? Its payment of 17.98 is refunded."
+    assert cancel_question("o-1", charged) == "Cancel order o-1? Its payment of 17.98 will be refunded."
     approved = {"state": "APPROVED", "payment": {"status": "PENDING"}}
-    assert cancel_question("o-1", approved) == "Cancel order o-1? If its charge is under way, it is refunded."
+    assert cancel_question("o-1", approved) == "Cancel order o-1? If its charge is under way, it will be refunded."
     waiting = {"state": "AWAITING_APPROVAL", "payment": {"status": "PENDING"}}
     assert cancel_question("o-1", waiting) == "Cancel order o-1? It has not been charged."
 
@@ -1339,7 +1341,7 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     )
     assert looked_up in said
     assert "Order o-7 approved." in said and "Order o-8 cancelled." in said
-    assert questions == ["Cancel order o-8? If it has been charged, it is refunded."]
+    assert questions == ["Cancel order o-8? If it has been charged, it will be refunded."]
 
 
 async def test_an_audit_picked_from_the_list_names_its_order_once(monkeypatch):

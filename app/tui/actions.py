@@ -382,16 +382,17 @@ async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, 
 
 
 def cancel_question(order_id: str, status: dict[str, Any]) -> str:
-    """What a cancel would do to the money, as the order stands: a charged payment is refunded;
-    one not charged yet never will be. (It said "A paid order is refunded" of every order.)"""
+    """What a cancel would do to the money, as the order stands: a charged payment will be refunded;
+    one not charged yet never will be. Asked before the cancel, so it speaks of what will happen.
+    (It said "A paid order is refunded" of every order.)"""
     payment = (status.get("payment") or {}).get("status")
     if payment == "CHARGED":
         amount = status.get("amount")
-        return f"Cancel order {order_id}? Its payment{f' of {amount}' if amount else ''} is refunded."
+        return f"Cancel order {order_id}? Its payment{f' of {amount}' if amount else ''} will be refunded."
     if status.get("state") == OrderState.APPROVED.value:  # the charge may be under way
-        return f"Cancel order {order_id}? If its charge is under way, it is refunded."
+        return f"Cancel order {order_id}? If its charge is under way, it will be refunded."
     if not status:  # not looked up: the database is out of reach
-        return f"Cancel order {order_id}? If it has been charged, it is refunded."
+        return f"Cancel order {order_id}? If it has been charged, it will be refunded."
     return f"Cancel order {order_id}? It has not been charged."
 
 
