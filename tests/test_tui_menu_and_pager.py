@@ -2567,3 +2567,66 @@ async def test_a_short_terminals_one_line_summary_of_what_is_down_stays_one_line
         shown = out.getvalue().splitlines()
         assert shown[0].startswith("✗ Temporal, PostgreSQL") and len(shown[0]) <= 40, shown
         assert not any(line.startswith("shipping worker down") for line in shown[1:]), shown
+
+
+class _OneOrderListed(_DatabaseDown):
+    """The list is read; an id typed is looked up in a store that holds only ``known``."""
+
+    def __init__(self, tmp_path: Path, known: dict[str, str]) -> None:
+        super().__init__(tmp_path)
+        self.known = known
+
+    async def list_orders(self, **_kwargs: Any) -> list[dict]:
+        return [{"order_id": "o-1", "state": "AWAITING_APPROVAL", "created_at": None, "amount": "1.00"}]
+
+    async def status(self, order_id: str) -> dict:
+        from app.errors import NotFound
+
+        if order_id not in self.known:
+            raise NotFound(f"There is no order {order_id}.")
+        return {"order_id": order_id, "state": self.known[order_id], "payment": {"status": "PENDING"}}
+
+
+@pytest.mark.parametrize("screen", ["review", "cancel"])
+async def test_an_unknown_typed_id_is_refused_and_asked_again(tmp_path, monkeypatch, screen):
+    """"Type an order id…" with a typo (an unknown id, or one in a state the screen is not for)
+    went back to the menu; the operator had to open the screen and pick "Type an order id…"
+    again. Now the refusal is shown and the id asked for again."""
+    from app.tui import actions
+
+    answers = iter({"review": [actions.TYPE_ID, "o-77", "o-5", "o-7", "approve"],
+                    "cancel": [actions.TYPE_ID, "o-77", "o-5", "o-7", "", True]}[screen])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(actions, "ask", ask)
+    service, out = _OneOrderListed(tmp_path, {"o-7": "AWAITING_APPROVAL", "o-5": "SHIPPED"}), io.StringIO()
+    running = {"review": actions.approve_or_reject, "cancel": actions.cancel_order}[screen]
+    await running(service, Console(file=out, width=200))
+    said = " ".join(out.getvalue().split())
+    assert said.count("There is no order o-77.") == 1
+    assert said.count(f"Order o-5 is SHIPPED: it cannot be {actions.PAST[screen]} now.") == 1
+    assert next(answers, None) is None  # every answer was asked for
+    assert service.sent == [({"review": "approve", "cancel": "cancel"}[screen], "o-7")]
+
+
+async def test_the_typed_id_prompt_still_backs_out_after_a_refusal(tmp_path, monkeypatch):
+    """Asked again after a typo, Ctrl-C/Esc still goes back to the menu."""
+    from app.tui import actions
+    from app.tui.prompts import Back
+
+    answers = iter([actions.TYPE_ID, "o-77"])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise Back() from None
+
+    monkeypatch.setattr(actions, "ask", ask)
+    service, out = _OneOrderListed(tmp_path, {}), io.StringIO()
+    with pytest.raises(Back):
+        await actions.cancel_order(service, Console(file=out, width=200))
+    assert "There is no order o-77." in out.getvalue()
+    assert service.sent == []

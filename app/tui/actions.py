@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app import checks, render
-from app.errors import InvalidInput, Refused, StackUnreachable, lost_database
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, lost_database
 from app.tui import pager
 from app.tui.fitting import relabel_on_resize, select_hint
 from app.tui.forms import address_form, order_id_check
@@ -205,19 +205,35 @@ async def pick_order(
     if picked == BACK:
         raise Back()
     if picked == TYPE_ID:
-        picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
-        if states is not None:  # a typed id was not offered: refuse it now rather than after a form
-            # Within a limit, with a spinner: with PostgreSQL stopped (SIGSTOP) after the list was
-            # read, this waited for ever with nothing shown, and Ctrl-C froze the TUI with it.
-            status = await looked_up(console, service, picked)
-            if looked is not None:
-                looked[picked] = status
-            if status and status["state"] not in {s.value for s in states}:
-                raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
+        picked = await typed_order_id(service, console, states, action, looked)
     elif named:
         state = next(o["state"] for o in orders if o["order_id"] == picked)
         console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
     return picked
+
+
+async def typed_order_id(
+    service: Any, console: Console, states: list[OrderState] | None, action: str, looked: dict[str, dict[str, Any]] | None
+) -> str:
+    """An id typed, asked again until it names an order ``action`` is allowed for (a typo went
+    back to the menu, to open the screen and pick "Type an order id…" again); Ctrl-C/Esc backs out."""
+    while True:
+        picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
+        if states is None:
+            return picked
+        # Not offered, so refused now rather than after a form. Within a limit, with a spinner:
+        # with PostgreSQL stopped (SIGSTOP) after the list was read, this waited for ever with
+        # nothing shown, and Ctrl-C froze the TUI with it.
+        try:
+            status = await looked_up(console, service, picked)
+            if status and status["state"] not in {s.value for s in states}:
+                raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
+        except (NotFound, Refused) as refusal:
+            console.print(Text(str(refusal), style="red"))
+            continue
+        if looked is not None:
+            looked[picked] = status
+        return picked
 
 
 def refit_on_resize(application: Any, choices: list[Choice], orders: list[dict[str, Any]], now: datetime) -> None:
