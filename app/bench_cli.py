@@ -70,8 +70,15 @@ def _check(args: argparse.Namespace) -> None:
     if args.json and args.json != "-":
         # Known before the run, not after it: the results would be lost.
         target = Path(args.json)
-        if target.is_dir() or not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
-            raise InvalidInput(f"Cannot write the results to {args.json}: give a file in a directory that exists.")
+        if target.is_dir():  # it said "give a file in a directory that exists" of a directory that does
+            why = "it is a directory; give the name of a file in it."
+        elif not target.parent.is_dir():
+            why = f"there is no directory {target.parent}."
+        elif not os.access(target.parent, os.W_OK):
+            why = f"the directory {target.parent} is not writable."
+        else:
+            return
+        raise InvalidInput(f"Cannot write the results to {args.json}: {why}")
 
 
 async def _bench(args: argparse.Namespace) -> int:

@@ -511,14 +511,25 @@ def test_the_tuis_number_prompts_refuse_what_is_not_a_whole_number(text):
     assert "whole number from 1" in count_check(text)
 
 
-def test_bench_refuses_a_results_file_it_could_not_write_before_the_run(tmp_path):
-    """It found out after the whole run, said "something unexpected went wrong" and lost the results."""
-    for where in (tmp_path / "missing" / "r.json", tmp_path):
+def test_bench_refuses_a_results_file_it_could_not_write_before_the_run(tmp_path, monkeypatch):
+    """It found out after the whole run, said "something unexpected went wrong" and lost the results.
+    Each case says what is wrong: a directory given was told to "give a file in a directory that exists"."""
+    said = {
+        tmp_path / "missing" / "r.json": f"there is no directory {tmp_path / 'missing'}.",
+        tmp_path: "it is a directory; give the name of a file in it.",
+    }
+    for where, why in said.items():
         args = build_parser().parse_args(["bench", "--json", str(where)])
-        with pytest.raises(InvalidInput, match="Cannot write the results to"):
+        with pytest.raises(InvalidInput) as refused:
             bench_cli._check(args)
+        assert str(refused.value) == f"Cannot write the results to {where}: {why}"
     bench_cli._check(build_parser().parse_args(["bench", "--json", str(tmp_path / "r.json")]))
     bench_cli._check(build_parser().parse_args(["bench", "--json"]))  # on stdout
+    monkeypatch.setattr(bench_cli.os, "access", lambda *_args: False)  # as root, every directory is writable
+    with pytest.raises(InvalidInput) as refused:
+        bench_cli._check(build_parser().parse_args(["bench", "--json", str(tmp_path / "r.json")]))
+    why = f"the directory {tmp_path} is not writable."
+    assert str(refused.value) == f"Cannot write the results to {tmp_path / 'r.json'}: {why}"
 
 
 def test_ctrl_c_during_a_bench_says_its_orders_carry_on_and_which_wait_for_an_approval(cli: Run, monkeypatch):
