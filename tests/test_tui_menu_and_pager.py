@@ -2630,3 +2630,45 @@ async def test_the_typed_id_prompt_still_backs_out_after_a_refusal(tmp_path, mon
         await actions.cancel_order(service, Console(file=out, width=200))
     assert "There is no order o-77." in out.getvalue()
     assert service.sent == []
+
+
+class _ApprovalNeverAnswered(_OneOrderListed):
+    """An approval whose answer never comes: stopped before the Update goes out (the checks before
+    it wait), or after (Temporal has it)."""
+
+    def __init__(self, tmp_path: Path, goes_out: bool) -> None:
+        super().__init__(tmp_path, {})
+        self.goes_out, self.waiting = goes_out, asyncio.Event()
+
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
+        if self.goes_out and on_sent is not None:
+            on_sent()
+        self.waiting.set()
+        await asyncio.Event().wait()
+        return f"Order {order_id} approved."
+
+
+@pytest.mark.parametrize("goes_out", [True, False])
+async def test_ctrl_c_while_an_approval_is_awaited_says_whether_it_was_sent(tmp_path, monkeypatch, goes_out):
+    """It said "The approval, if it was sent already, may still take effect" either way: the
+    service says when the Update goes out (on_sent), so the TUI says which it was."""
+    from app.tui import actions
+
+    answers = iter(["o-1", "approve"])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    monkeypatch.setattr(actions, "ask", ask)
+    service, out = _ApprovalNeverAnswered(tmp_path, goes_out), io.StringIO()
+    screen = asyncio.ensure_future(actions.approve_or_reject(service, Console(file=out, width=200)))
+    await asyncio.wait_for(service.waiting.wait(), 5)
+    screen.cancel()  # what Ctrl-C does to the screen's task
+    with pytest.raises(asyncio.CancelledError):
+        await screen
+    said = " ".join(out.getvalue().split())
+    if goes_out:
+        assert "Stopped waiting. The approval was sent and may still take effect;" in said
+    else:
+        assert "Stopped waiting. The approval was not sent; nothing was changed." in said
+    assert "if it was sent already" not in said

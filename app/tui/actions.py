@@ -246,17 +246,22 @@ async def answer(console: Console, text: str) -> None:
     await pager.say(console, Text(text, style="green"))
 
 
-async def sent(console: Console, order_id: str, what: str, command: Awaitable[str]) -> None:
+async def sent(
+    console: Console, order_id: str, what: str, command: Awaitable[str], gone: asyncio.Event | None = None
+) -> None:
     """Send a command and show its answer; a spinner while the workflow takes its time (up to
-    20 s when a worker is down). Ctrl-C stops the waiting, not the command."""
+    20 s when a worker is down). Ctrl-C stops the waiting, not the command. ``gone``: set when the
+    command goes to Temporal (the service's on_sent), for Ctrl-C to say plainly whether it went;
+    without it, the sentence can only hedge."""
     try:
         with keys_not_echoed(), console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
             reply = await command
     except asyncio.CancelledError:
-        stopped = (
-            f"Stopped waiting. The {what}, if it was sent already, may still take effect;"
-            " the audit log or the dashboard will show it."
-        )
+        if gone is not None and not gone.is_set():  # stopped in the checks before it: nothing went out
+            stopped = f"Stopped waiting. The {what} was not sent; nothing was changed."
+        else:
+            went = f"The {what} was sent and" if gone is not None else f"The {what}, if it was sent already,"
+            stopped = f"Stopped waiting. {went} may still take effect; the audit log or the dashboard will show it."
         await pager.say(console, Text(stopped, style="yellow"))
         raise
     await answer(console, reply)
@@ -341,7 +346,9 @@ async def approve_or_reject(service: Any, console: Console) -> None:
         )
     )
     if decision == "approve":
-        await sent(console, order_id, "approval", service.approve(order_id, by=checks.DEFAULT_BY))
+        gone = asyncio.Event()  # only approve says when its Update goes out (on_sent)
+        approving = service.approve(order_id, by=checks.DEFAULT_BY, on_sent=gone.set)
+        await sent(console, order_id, "approval", approving, gone)
     elif decision == "reject":
         reason = await ask(questionary.text("Reason for rejecting", validate=reason_check(checks.reject, order_id)))
         if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
