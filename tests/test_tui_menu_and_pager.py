@@ -2672,3 +2672,45 @@ async def test_ctrl_c_while_an_approval_is_awaited_says_whether_it_was_sent(tmp_
     else:
         assert "Stopped waiting. The approval was not sent; nothing was changed." in said
     assert "if it was sent already" not in said
+
+
+async def test_an_unknown_id_typed_for_an_audit_is_refused_and_asked_again(tmp_path, monkeypatch):
+    """The audit's "Type an order id…" with a typo went back to the menu, as the other screens'
+    did; its audit is read once, for the id that names an order."""
+    from app.config import Settings
+    from app.errors import NotFound
+    from app.tui import actions
+
+    now = datetime.now(timezone.utc).isoformat()
+
+    class _Service:
+        settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
+        reads: list[str] = []
+
+        async def list_orders(self, **_kwargs: Any) -> list[dict]:
+            return [{"order_id": "op-1", "state": "SHIPPED", "created_at": now, "amount": "17.98"}]
+
+        async def audit(self, order_id: str) -> dict:
+            self.reads.append(order_id)
+            if order_id != "op-7":
+                raise NotFound(f"There is no order {order_id}.")
+            order = {"order_id": order_id, "state": "AWAITING_APPROVAL", "step": "awaiting review", "retries": 0,
+                     "last_error": None, "processing_seconds": 0.2, "created_at": now}
+            return {"order": order, "timeline": [], "web_ui_url": None}
+
+    answers = iter([actions.TYPE_ID, "o-77", "op-7"])
+
+    async def ask(question: Any, *, escape: bool = True) -> Any:
+        return next(answers)
+
+    async def pause(message: str = "") -> None:
+        pass
+
+    monkeypatch.setattr(actions, "ask", ask)
+    monkeypatch.setattr(actions, "pause", pause)
+    service, out = _Service(), io.StringIO()
+    await actions.audit_log(service, Console(file=out, width=160, height=40))
+    said = " ".join(out.getvalue().split())
+    assert said.count("There is no order o-77.") == 1
+    assert "Order op-7" in said and "AWAITING_APPROVAL" in said
+    assert service.reads == ["o-77", "op-7"]

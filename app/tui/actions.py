@@ -165,12 +165,14 @@ async def pick_order(
     cannot_without: str = "",
     looked: dict[str, dict[str, Any]] | None = None,
     named: bool = True,
+    read: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
 ) -> str:
     """An order id chosen from the newest orders in ``states`` (all states when None). With
     PostgreSQL out of reach there is no list: the id is typed, and the workflow decides (the
     commands go to Temporal, which keeps them, as on the command line), unless the screen
     ``cannot_without`` PostgreSQL (the sentence why): then StackUnreachable. An id typed is
-    looked up (``looked_up``), and its status left in ``looked``, for the screen not to ask again.
+    looked up (``looked_up``), or what the screen shows of it is ``read``, and what came back is
+    left in ``looked``, for the screen not to ask again (typed_order_id).
     One picked from the list gets a line of its own ("Order o-1  SHIPPED") unless not ``named``."""
     try:
         with keys_not_echoed(), console.status("Listing orders…"):
@@ -205,7 +207,7 @@ async def pick_order(
     if picked == BACK:
         raise Back()
     if picked == TYPE_ID:
-        picked = await typed_order_id(service, console, states, action, looked)
+        picked = await typed_order_id(service, console, states, action, looked, read)
     elif named:
         state = next(o["state"] for o in orders if o["order_id"] == picked)
         console.print(Text.assemble("Order ", (picked, "bold"), "  ", render.state_text(state)))
@@ -213,26 +215,35 @@ async def pick_order(
 
 
 async def typed_order_id(
-    service: Any, console: Console, states: list[OrderState] | None, action: str, looked: dict[str, dict[str, Any]] | None
+    service: Any,
+    console: Console,
+    states: list[OrderState] | None,
+    action: str,
+    looked: dict[str, dict[str, Any]] | None,
+    read: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
 ) -> str:
     """An id typed, asked again until it names an order ``action`` is allowed for (a typo went
-    back to the menu, to open the screen and pick "Type an order id…" again); Ctrl-C/Esc backs out."""
+    back to the menu, to open the screen and pick "Type an order id…" again); Ctrl-C/Esc backs out.
+    What is read of it, its status or what the screen would ``read`` instead, is left in ``looked``."""
     while True:
         picked = (await ask(questionary.text("Order id", validate=order_id_check))).strip()
-        if states is None:
+        if states is None and read is None:
             return picked
-        # Not offered, so refused now rather than after a form. Within a limit, with a spinner:
-        # with PostgreSQL stopped (SIGSTOP) after the list was read, this waited for ever with
-        # nothing shown, and Ctrl-C froze the TUI with it.
         try:
-            status = await looked_up(console, service, picked)
-            if status and status["state"] not in {s.value for s in states}:
-                raise Refused(f"Order {picked} is {status['state']}: it cannot be {PAST[action]} now.")
+            if read is not None:
+                found = await read(picked)
+            else:
+                # Not offered, so refused now rather than after a form. Within a limit, with a spinner:
+                # with PostgreSQL stopped (SIGSTOP) after the list was read, this waited for ever with
+                # nothing shown, and Ctrl-C froze the TUI with it.
+                found = await looked_up(console, service, picked)
+                if states is not None and found and found["state"] not in {s.value for s in states}:
+                    raise Refused(f"Order {picked} is {found['state']}: it cannot be {PAST[action]} now.")
         except (NotFound, Refused) as refusal:
             console.print(Text(str(refusal), style="red"))
             continue
         if looked is not None:
-            looked[picked] = status
+            looked[picked] = found
         return picked
 
 
@@ -431,12 +442,17 @@ async def cancel_order(service: Any, console: Console) -> None:
 
 
 async def audit_log(service: Any, console: Console) -> None:
+    async def read(order_id: str) -> dict[str, Any]:
+        cannot = f"the audit log of order {order_id} cannot be read"
+        return await needed_from_database(service, service.audit(order_id), cannot)
+
+    audits: dict[str, dict[str, Any]] = {}  # an id typed is read as it is typed: a typo is asked again
     # Not named on a line of its own: the audit's first line names the order and its state.
     order_id = await pick_order(
-        service, console, None, "inspect", cannot_without="no audit log can be read", named=False
+        service, console, None, "inspect", cannot_without="no audit log can be read", named=False,
+        looked=audits, read=read,
     )
-    cannot = f"the audit log of order {order_id} cannot be read"
-    audit = await needed_from_database(service, service.audit(order_id), cannot)
+    audit = audits[order_id] if order_id in audits else await read(order_id)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less
     now = datetime.now(timezone.utc)  # an order in flight that has recorded nothing for a while says so
     if not await pager.show(console, lambda c: render.print_audit(c, audit, now), f"Audit of {short_id(order_id)}"):
