@@ -155,6 +155,16 @@ async def attempts_by_activity(conn: asyncpg.Connection | asyncpg.Pool, order_id
     return {r["activity"]: r["n"] for r in rows}
 
 
+async def shipping_runs(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> int:
+    """How many shipping runs the order had, as its attempts show: the highest run number of
+    the shipping children that recorded one (workflows.model.shipping_workflow_id)."""
+    return await conn.fetchval(
+        "SELECT coalesce(max(substring(workflow_id FROM '-([0-9]+)$')::int), 0) FROM activity_attempts"
+        " WHERE order_id = $1 AND workflow_id LIKE 'shipping-%'",
+        order_id,
+    )
+
+
 async def events(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, type, payload_json, ts FROM events WHERE order_id = $1 ORDER BY ts, id", order_id

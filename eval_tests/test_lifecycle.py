@@ -199,6 +199,8 @@ async def test_shipping_that_fails_for_good_is_refunded_and_ends_failed(cli, db)
     assert failures == 3
     status = await cli.json("order", "status", order_id)
     assert "Shipping failed after 3 attempts" in status["failure_reason"]
+    # From the database (an ended order's workflow is not asked): its shipping runs, as recorded.
+    assert (status["source"], status["shipping_attempts"]) == ("database", 3)
     assert "AQ" in status["failure_reason"]
 
 

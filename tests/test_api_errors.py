@@ -537,6 +537,9 @@ class _NoRowYet:
     async def fetch(self, sql: str, *args: Any) -> list:
         return []
 
+    async def fetchval(self, sql: str, *args: Any) -> None:  # the order's state
+        return None
+
     @contextlib.asynccontextmanager
     async def acquire(self) -> Any:
         yield self
