@@ -14,7 +14,8 @@ import re
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any, Awaitable
+from functools import partial
+from typing import Any, Awaitable, Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -310,18 +311,25 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _sent(
-    args: argparse.Namespace, service: OrderService, what: str, command: Awaitable[str], *, recorded: bool = False
+    args: argparse.Namespace, service: OrderService, what: str, command: Callable[..., Awaitable[str]],
+    *, recorded: bool = False,
 ) -> None:
-    """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command:
-    the server may have it and apply it, so app.cli says that instead of "Interrupted." (as the
-    TUI does). Not "was sent": a cancel or an address change asks the database first.
+    """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command;
+    app.cli then says, instead of "Interrupted.", whether it went to Temporal: ``command`` is the
+    service's method with its arguments but ``on_sent`` (a partial), which this gives it (the
+    TUI's app.tui.actions.sent does the same). Stopped in the checks before it (the database's
+    row, the workflow's task), nothing was sent.
     ``recorded``: the order answers only once the database has the outcome (a cancel's ending,
     an address change), so no warning that it records the command once PostgreSQL is back."""
-    args.on_interrupt = (
-        f"Stopped waiting: the {what}, if it was sent already, may still take effect;"
-        f" check with ./start.sh order status {args.order_id}."
-    )
-    reply = await command
+    args.on_interrupt = f"Stopped: the {what} was not sent; nothing was changed."
+
+    def went() -> None:
+        args.on_interrupt = (
+            f"Stopped waiting: the {what} was sent and may still take effect;"
+            f" check with ./start.sh order status {args.order_id}."
+        )
+
+    reply = await command(on_sent=went)
     args.on_interrupt = None
     # Temporal took it; with PostgreSQL out of reach the order records it once the database is back.
     _say(args, args.order_id, reply, "" if recorded else await service.database_warning())
@@ -338,7 +346,8 @@ async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        await _sent(args, service, "approval", service.approve(args.order_id, by=args.by, request_id=args.request_id))
+        approving = partial(service.approve, args.order_id, by=args.by, request_id=args.request_id)
+        await _sent(args, service, "approval", approving)
     return 0
 
 
@@ -346,7 +355,7 @@ async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        rejecting = service.reject(args.order_id, args.reason, by=args.by, request_id=args.request_id)
+        rejecting = partial(service.reject, args.order_id, args.reason, by=args.by, request_id=args.request_id)
         await _sent(args, service, "rejection", rejecting)
     return 0
 
@@ -355,7 +364,7 @@ async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        cancelling = service.cancel(args.order_id, args.reason, by=args.by, request_id=args.request_id)
+        cancelling = partial(service.cancel, args.order_id, args.reason, by=args.by, request_id=args.request_id)
         await _sent(args, service, "cancel", cancelling, recorded=True)
     return 0
 
@@ -374,7 +383,7 @@ async def _address(args: argparse.Namespace) -> int:
         ) from None
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
     async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        changing = service.update_address(args.order_id, address, by=args.by, request_id=args.request_id)
+        changing = partial(service.update_address, args.order_id, address, by=args.by, request_id=args.request_id)
         await _sent(args, service, "address change", changing, recorded=True)
     return 0
 

@@ -308,26 +308,41 @@ class _CtrlCOnceSent:
         return self
 
 
-@pytest.mark.parametrize(
-    "argv, what",
-    [
-        (["approve", "ord-1"], "approval"),
-        (["reject", "ord-1", "--reason", "fraud"], "rejection"),
-        (["cancel", "ord-1"], "cancel"),
-        (["address", "ord-1", *ADDRESS], "address change"),
-    ],
-)
-def test_ctrl_c_after_a_command_was_sent_says_it_may_still_take_effect(cli: Run, monkeypatch, argv, what):
-    """It used to print only "Interrupted.", though the command had been sent and later applied."""
-    client = _CtrlCOnceSent()
+class _CtrlCBeforeSending(_CtrlCOnceSent):
+    """The operator presses Ctrl-C while the command is still being checked (Temporal is asked
+    whether the order's workflow task is failing), before its Update goes out."""
+
+    async def describe(self, **kwargs) -> SimpleNamespace:
+        signal.raise_signal(signal.SIGINT)
+        await asyncio.Event().wait()  # no answer
+        return await _running()
+
+
+_COMMANDS = [
+    (["approve", "ord-1"], "approval"),
+    (["reject", "ord-1", "--reason", "fraud"], "rejection"),
+    (["cancel", "ord-1"], "cancel"),
+    (["address", "ord-1", *ADDRESS], "address change"),
+]
+
+
+@pytest.mark.parametrize("goes_out", [True, False])
+@pytest.mark.parametrize("argv, what", _COMMANDS)
+def test_ctrl_c_during_a_command_says_whether_it_was_sent(cli: Run, monkeypatch, argv, what, goes_out):
+    """It used to print only "Interrupted.", though the command had been sent and later applied;
+    then "the <command>, if it was sent already, may still take effect" whether it had or not."""
+    client = _CtrlCOnceSent() if goes_out else _CtrlCBeforeSending()
 
     async def connect(*_args, **_kwargs) -> OrderService:
         return OrderService(settings=None, client=client, pool=_Pool())  # type: ignore[arg-type]
 
     monkeypatch.setattr(OrderService, "connect", connect)
     code, err = cli("order", *argv)
-    assert client.sent and code == 130
-    assert err == f"Stopped waiting: the {what}, if it was sent already, may still take effect; check with ./start.sh order status ord-1.\n"
+    assert code == 130 and bool(client.sent) == goes_out
+    if goes_out:
+        assert err == f"Stopped waiting: the {what} was sent and may still take effect; check with ./start.sh order status ord-1.\n"
+    else:
+        assert err == f"Stopped: the {what} was not sent; nothing was changed.\n"
 
 
 class _PoolToCreateWith(_Pool):

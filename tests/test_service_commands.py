@@ -7,6 +7,7 @@ import asyncio
 import logging
 from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -200,18 +201,21 @@ async def test_a_command_temporal_does_not_answer_is_not_sent_and_says_so_at_onc
     assert "./start.sh" not in tui and "health line above the menu" in tui and "a worker" not in tui
 
 
-async def test_an_approval_says_it_was_sent_when_its_update_goes_to_temporal_not_before_its_checks(monkeypatch):
+@pytest.mark.parametrize("command", ["approve", "reject", "cancel", "update_address"])
+async def test_a_command_says_it_was_sent_when_its_update_goes_to_temporal_not_before_its_checks(monkeypatch, command):
     """The simulation counted an approval as sent as it called approve: Ctrl-C during the checks
-    before the Update left orders in review said to have approvals that "may still take effect"."""
+    before the Update left orders in review said to have approvals that "may still take effect".
+    A rejection, a cancel and an address change said nothing of it, so Ctrl-C during them could
+    only say that each, "if it was sent already, may still take effect"."""
     monkeypatch.setattr("app.service.commands.QUERY_TIMEOUT", timedelta(seconds=0.2))
     sent: list[str] = []
     silent = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(Unanswered):
-        await silent.approve("o-3", on_sent=lambda: sent.append("o-3"))
+        await _send_to_o9(silent, command, on_sent=lambda: sent.append("to a silent Temporal"))
     answering = _Client()
     service = OrderService(settings=None, client=answering, pool=_NoOrderRow())  # type: ignore[arg-type]
-    await service.approve("o-4", on_sent=lambda: sent.append(f"o-4 with {len(answering.sent)} sent"))
-    assert sent == ["o-4 with 0 sent"] and len(answering.sent) == 1
+    await _send_to_o9(service, command, on_sent=lambda: sent.append(f"with {len(answering.sent)} sent"))
+    assert sent == ["with 0 sent"] and [name for name, _args in answering.sent] == [command]
 
 
 class _KilledTemporalHandle(_StoppedTemporalHandle):
@@ -892,16 +896,16 @@ class _ClosedWithState(_Closed):
         return SimpleNamespace(state=OrderState(self.state), terminal=OrderState(self.state).terminal)
 
 
-async def _send_to_o9(service: OrderService, command: str) -> str:
+async def _send_to_o9(service: OrderService, command: str, **options: Any) -> str:
     """One of the operator's four commands to order o-9, with input that passes the checks."""
     if command == "approve":
-        return await service.approve("o-9", by="dana")
+        return await service.approve("o-9", by="dana", **options)
     if command == "reject":
-        return await service.reject("o-9", reason="fraud", by="dana")
+        return await service.reject("o-9", reason="fraud", by="dana", **options)
     if command == "cancel":
-        return await service.cancel("o-9", reason="", by="dana")
+        return await service.cancel("o-9", reason="", by="dana", **options)
     address = Address(name="A", street="S", city="C", postal_code="1", country="US")
-    return await service.update_address("o-9", address, by="dana")
+    return await service.update_address("o-9", address, by="dana", **options)
 
 
 @pytest.mark.parametrize("command", ["approve", "reject", "cancel", "update_address"])

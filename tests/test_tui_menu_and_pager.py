@@ -1300,7 +1300,7 @@ class _DatabaseDown:
         self.sent.append(("approve", order_id))
         return f"Order {order_id} approved."
 
-    async def cancel(self, order_id: str, reason: str, by: str) -> str:
+    async def cancel(self, order_id: str, reason: str, by: str, on_sent: Any = None) -> str:
         self.sent.append(("cancel", order_id))
         return f"Order {order_id} cancelled."
 
@@ -1424,7 +1424,7 @@ async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_curr
     async def address_form(default: Any) -> Address:
         return Address(name="Bo", street="2 Side St", city="Paris", postal_code="75001", country="FR")
 
-    async def update_address(order_id: str, address: Any, by: str) -> str:
+    async def update_address(order_id: str, address: Any, by: str, on_sent: Any = None) -> str:
         return f"Address of order {order_id} updated."
 
     monkeypatch.setattr(actions, "ask", ask)
@@ -1883,7 +1883,7 @@ async def test_the_address_an_order_has_is_sent_while_another_change_is_being_re
         async def status(self, order_id: str) -> dict:
             return {"state": "AWAITING_APPROVAL", "address": current, "address_change_pending": True}
 
-        async def update_address(self, order_id: str, address: Address, by: str) -> str:
+        async def update_address(self, order_id: str, address: Address, by: str, on_sent: Any = None) -> str:
             sent.append(address)
             return f"Address of order {order_id} updated."
 
@@ -2632,46 +2632,77 @@ async def test_the_typed_id_prompt_still_backs_out_after_a_refusal(tmp_path, mon
     assert service.sent == []
 
 
-class _ApprovalNeverAnswered(_OneOrderListed):
-    """An approval whose answer never comes: stopped before the Update goes out (the checks before
+class _CommandNeverAnswered(_OneOrderListed):
+    """A command whose answer never comes: stopped before its Update goes out (the checks before
     it wait), or after (Temporal has it)."""
 
     def __init__(self, tmp_path: Path, goes_out: bool) -> None:
-        super().__init__(tmp_path, {})
+        super().__init__(tmp_path, {"o-1": "AWAITING_APPROVAL"})
         self.goes_out, self.waiting = goes_out, asyncio.Event()
 
-    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
+    async def _unanswered(self, on_sent: Any) -> str:
         if self.goes_out and on_sent is not None:
             on_sent()
         self.waiting.set()
         await asyncio.Event().wait()
-        return f"Order {order_id} approved."
+        return "never"
+
+    async def approve(self, order_id: str, by: str, on_sent: Any = None) -> str:
+        return await self._unanswered(on_sent)
+
+    async def reject(self, order_id: str, reason: str, by: str, on_sent: Any = None) -> str:
+        return await self._unanswered(on_sent)
+
+    async def cancel(self, order_id: str, reason: str, by: str, on_sent: Any = None) -> str:
+        return await self._unanswered(on_sent)
+
+    async def update_address(self, order_id: str, address: Any, by: str, on_sent: Any = None) -> str:
+        return await self._unanswered(on_sent)
+
+
+# Each screen's answers (the order picked, then its questions, confirmations included), and what
+# its sentence calls the command.
+_SCREENS_THAT_SEND = {
+    "approve": ("approve_or_reject", ["o-1", "approve"], "approval"),
+    "reject": ("approve_or_reject", ["o-1", "reject", "fraud", True], "rejection"),
+    "cancel": ("cancel_order", ["o-1", "", True], "cancel"),
+    "address": ("update_address", ["o-1", True], "address change"),
+}
 
 
 @pytest.mark.parametrize("goes_out", [True, False])
-async def test_ctrl_c_while_an_approval_is_awaited_says_whether_it_was_sent(tmp_path, monkeypatch, goes_out):
-    """It said "The approval, if it was sent already, may still take effect" either way: the
-    service says when the Update goes out (on_sent), so the TUI says which it was."""
+@pytest.mark.parametrize("command", list(_SCREENS_THAT_SEND))
+async def test_ctrl_c_while_a_command_is_awaited_says_whether_it_was_sent(tmp_path, monkeypatch, command, goes_out):
+    """It said "The approval, if it was sent already, may still take effect" either way, and so
+    did a rejection, a cancel and an address change: the service says when the Update goes out
+    (on_sent), so the TUI says which it was."""
     from app.tui import actions
+    from workflows.model import Address
 
-    answers = iter(["o-1", "approve"])
+    screen_name, replies, what = _SCREENS_THAT_SEND[command]
+    answers = iter(replies)
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
         return next(answers)
 
+    async def address_form(default: Any) -> Address:
+        return Address(name="Bo", street="2 Side St", city="Paris", postal_code="75001", country="FR")
+
     monkeypatch.setattr(actions, "ask", ask)
-    service, out = _ApprovalNeverAnswered(tmp_path, goes_out), io.StringIO()
-    screen = asyncio.ensure_future(actions.approve_or_reject(service, Console(file=out, width=200)))
+    monkeypatch.setattr(actions, "address_form", address_form)
+    service, out = _CommandNeverAnswered(tmp_path, goes_out), io.StringIO()
+    screen = asyncio.ensure_future(getattr(actions, screen_name)(service, Console(file=out, width=200)))
     await asyncio.wait_for(service.waiting.wait(), 5)
     screen.cancel()  # what Ctrl-C does to the screen's task
     with pytest.raises(asyncio.CancelledError):
         await screen
     said = " ".join(out.getvalue().split())
     if goes_out:
-        assert "Stopped waiting. The approval was sent and may still take effect;" in said
+        assert f"Stopped waiting. The {what} was sent and may still take effect;" in said
     else:
-        assert "Stopped waiting. The approval was not sent; nothing was changed." in said
+        assert f"Stopped waiting. The {what} was not sent; nothing was changed." in said
     assert "if it was sent already" not in said
+    assert next(answers, None) is None  # every answer was asked for
 
 
 async def test_an_unknown_id_typed_for_an_audit_is_refused_and_asked_again(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ says why it stands still. The stack and the service are stand-ins here."""
 from __future__ import annotations
 
 import io
+from functools import partial
 from typing import Any
 
 import pytest
@@ -74,14 +75,14 @@ async def test_a_short_answer_goes_straight_back_to_the_menu(monkeypatch):
         raise Refused("Order o-1 is SHIPPED.")
 
     async def approved() -> None:
-        await actions.sent(console, "o-1", "approval", _replied("Order o-1 approved."))
+        await actions.sent(console, "o-1", "approval", partial(_replied, "Order o-1 approved."))
 
     await tui.guarded("Approve / reject", refused)
     await tui.guarded("Approve / reject", approved)
     assert pauses == []
 
 
-async def _replied(text: str) -> str:
+async def _replied(text: str, on_sent=None) -> str:
     return text
 
 
@@ -93,7 +94,7 @@ async def test_a_long_reply_to_a_command_waits_for_a_key_too(monkeypatch):
     reply = LONG_REFUSAL.replace("cannot take", "did not answer")
 
     async def approved() -> None:
-        await actions.sent(console, "o-1", "approval", _replied(reply))
+        await actions.sent(console, "o-1", "approval", partial(_replied, reply))
 
     await tui.guarded("Approve / reject", approved)
     assert "did not answer" in out.getvalue() and len(pauses) == 1
@@ -348,8 +349,13 @@ async def test_what_ctrl_c_leaves_said_stays_in_view_before_the_menu(monkeypatch
     console, out = terminal(40, 12)
     tui = tui_app.Tui(console)
 
+    async def unanswered(on_sent) -> str:
+        on_sent()  # the Update goes to Temporal, and its answer never comes
+        await asyncio.Event().wait()
+        return "never"
+
     async def approving() -> None:
-        await actions.sent(console, "o-1", "approval", asyncio.Event().wait())
+        await actions.sent(console, "o-1", "approval", unanswered)
 
     guarded = asyncio.ensure_future(tui.guarded("Approve / reject", approving))
     # The spinner: the command is out, and the screen waits for its answer.

@@ -49,43 +49,53 @@ NO_WORKER_CHECK_S = 2
 # failUpdateWorkflowTaskAttemptCount): the task failed or timed out twice in a row.
 FAILED_TASK_ATTEMPT = 3
 
+# What a command calls as its Update goes out (OrderCommands.approve and the others).
+OnSent = Callable[[], None] | None
+
 
 class OrderCommands:
     """Part of OrderService (app.service), which mixes it in: its commands, and the mechanics of
     sending one."""
 
     # ``request_id``: the caller's idempotency key, which makes a retry the same command (_command).
+    # ``on_sent``: called once the Update goes to Temporal, past the checks before it (_send): a
+    # caller stopped by Ctrl-C then says plainly whether the command went (the TUI, the CLI, the
+    # simulation's summary), not that it "may" have.
     async def approve(
-        self, order_id: str, by: str = checks.DEFAULT_BY, request_id: str | None = None,
-        on_sent: Callable[[], None] | None = None,
+        self, order_id: str, by: str = checks.DEFAULT_BY, request_id: str | None = None, on_sent: OnSent = None
     ) -> str:
-        """``on_sent``: called once the Update goes to Temporal, past the checks before it (the
-        simulation's summary says which approvals a stop cut off may still take effect)."""
         checks.approve(order_id, by=by)
         checks.request_id(request_id)
         return await self._command(order_id, "approve", [by, _now_iso()], request_id, on_sent=on_sent)
 
-    async def reject(self, order_id: str, reason: str, by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
+    async def reject(
+        self, order_id: str, reason: str, by: str = checks.DEFAULT_BY, request_id: str | None = None,
+        on_sent: OnSent = None,
+    ) -> str:
         checks.reject(order_id, reason, by=by)
         checks.request_id(request_id)
         args = [reason.strip(), by, _now_iso()]
-        return await self._command(order_id, "reject", args, request_id, f"Order {order_id} cannot be rejected")
+        return await self._command(order_id, "reject", args, request_id, f"Order {order_id} cannot be rejected", on_sent)
 
-    async def cancel(self, order_id: str, reason: str = "", by: str = checks.DEFAULT_BY, request_id: str | None = None) -> str:
+    async def cancel(
+        self, order_id: str, reason: str = "", by: str = checks.DEFAULT_BY, request_id: str | None = None,
+        on_sent: OnSent = None,
+    ) -> str:
         checks.cancel(order_id, reason, by=by)
         checks.request_id(request_id)
         # With no reason, the reason names who cancelled (the audit then says it once: app.render).
         args = [reason.strip() or f"cancelled by {by}", by, _now_iso()]
-        return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled")
+        return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled", on_sent)
 
     async def update_address(
-        self, order_id: str, address: Address, by: str = checks.DEFAULT_BY, request_id: str | None = None
+        self, order_id: str, address: Address, by: str = checks.DEFAULT_BY, request_id: str | None = None,
+        on_sent: OnSent = None,
     ) -> str:
         checks.update_address(order_id, address, by=by)
         checks.request_id(request_id)
         answer = await self._command(
             order_id, "update_address", [rules.normalise_address(address), by, _now_iso()], request_id,
-            f"The address of order {order_id} cannot change",
+            f"The address of order {order_id} cannot change", on_sent,
         )
         note = rules.carrier_note(address)
         return f"{answer} {note}" if note else answer
@@ -143,7 +153,7 @@ class OrderCommands:
 
     async def _command(
         self, order_id: str, name: str, args: list, request_id: str | None, past_dispatch: str | None = None,
-        on_sent: Callable[[], None] | None = None,
+        on_sent: OnSent = None,
     ) -> str:
         """Send the command ``name``. ``request_id``: the caller's idempotency key; the command is
         then the Update of id <name>:<order id>:<request id>, which Temporal keeps for the workflow
@@ -228,7 +238,7 @@ class OrderCommands:
 
     async def _update(
         self, order_id: str, name: str, args: list, database_lost: bool = False, update_id: str | None = None,
-        on_sent: Callable[[], None] | None = None,
+        on_sent: OnSent = None,
     ) -> str:
         """Send an Update, its input already checked: the workflow's validator accepts or refuses
         at once, and the answer says what came of it. One accepted whose outcome takes longer
@@ -262,11 +272,9 @@ class OrderCommands:
                 order_id, name, "was not sent, so that the commands already waiting for the order are kept"
             )
         accepted = asyncio.Event()
-        if on_sent is not None:
-            on_sent()
         # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
         # unretrieved exception behind: the SDK turns the cancel into an error of that task.
-        sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id))
+        sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id, on_sent))
         try:
             try:
                 result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
@@ -276,7 +284,7 @@ class OrderCommands:
                     raise nobody from None
                 left = deadline - asyncio.get_running_loop().time()
                 result = await asyncio.wait_for(asyncio.shield(sending), max(0.0, left))
-        except asyncio.CancelledError:  # the caller stopped waiting; the command was sent and may still apply
+        except asyncio.CancelledError:  # the caller stopped waiting: sent (on_sent said so), it may still apply
             _abandon(sending)
             raise
         except asyncio.TimeoutError:
@@ -392,12 +400,17 @@ def _now_iso() -> str:
 
 
 async def _send(
-    handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event, update_id: str | None = None
+    handle: WorkflowHandle, name: str, args: list, accepted: asyncio.Event, update_id: str | None = None,
+    on_sent: OnSent = None,
 ) -> Any:
     """The Update, in two stages: accepted (or refused) by the validator, then its outcome. A
     refusal comes back with the first stage and is raised by ``result`` at once. An Update of an
-    id the workflow run has seen is not applied again: Temporal answers with its outcome."""
+    id the workflow run has seen is not applied again: Temporal answers with its outcome.
+    ``on_sent`` is called here, as the Update goes out: a caller that stops waiting before this
+    task has run (Ctrl-C at once) cancels it before anything was sent."""
     given_id = {"id": update_id} if update_id is not None else {}  # else as before: the SDK's own
+    if on_sent is not None:
+        on_sent()
     update = await handle.start_update(name, args=args, wait_for_stage=WorkflowUpdateStage.ACCEPTED, **given_id)
     accepted.set()
     return await update.result()

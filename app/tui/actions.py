@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import fields
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 import questionary
@@ -257,22 +258,24 @@ async def answer(console: Console, text: str) -> None:
     await pager.say(console, Text(text, style="green"))
 
 
-async def sent(
-    console: Console, order_id: str, what: str, command: Awaitable[str], gone: asyncio.Event | None = None
-) -> None:
+async def sent(console: Console, order_id: str, what: str, command: Callable[..., Awaitable[str]]) -> None:
     """Send a command and show its answer; a spinner while the workflow takes its time (up to
-    20 s when a worker is down). Ctrl-C stops the waiting, not the command. ``gone``: set when the
-    command goes to Temporal (the service's on_sent), for Ctrl-C to say plainly whether it went;
-    without it, the sentence can only hedge."""
+    20 s when a worker is down). Ctrl-C stops the waiting, not the command. ``command``: the
+    service's method with its arguments but ``on_sent`` (a partial), which this gives it, to say
+    plainly on Ctrl-C whether the command went to Temporal: stopped in the checks before it,
+    nothing went out (it said "if it was sent already, may still take effect" either way)."""
+    gone = asyncio.Event()
     try:
         with keys_not_echoed(), console.status(f"Waiting for order {order_id} to answer…  (Ctrl-C stops waiting)"):
-            reply = await command
+            reply = await command(on_sent=gone.set)
     except asyncio.CancelledError:
-        if gone is not None and not gone.is_set():  # stopped in the checks before it: nothing went out
-            stopped = f"Stopped waiting. The {what} was not sent; nothing was changed."
+        if gone.is_set():
+            stopped = (
+                f"Stopped waiting. The {what} was sent and may still take effect; the audit log or the dashboard"
+                " will show it."
+            )
         else:
-            went = f"The {what} was sent and" if gone is not None else f"The {what}, if it was sent already,"
-            stopped = f"Stopped waiting. {went} may still take effect; the audit log or the dashboard will show it."
+            stopped = f"Stopped waiting. The {what} was not sent; nothing was changed."
         await pager.say(console, Text(stopped, style="yellow"))
         raise
     await answer(console, reply)
@@ -357,14 +360,12 @@ async def approve_or_reject(service: Any, console: Console) -> None:
         )
     )
     if decision == "approve":
-        gone = asyncio.Event()  # only approve says when its Update goes out (on_sent)
-        approving = service.approve(order_id, by=checks.DEFAULT_BY, on_sent=gone.set)
-        await sent(console, order_id, "approval", approving, gone)
+        await sent(console, order_id, "approval", partial(service.approve, order_id, by=checks.DEFAULT_BY))
     elif decision == "reject":
         reason = await ask(questionary.text("Reason for rejecting", validate=reason_check(checks.reject, order_id)))
         if not await confirmed(console, f"Reject order {order_id}? This cannot be undone.", default=False):
             return
-        await sent(console, order_id, "rejection", service.reject(order_id, reason, by=checks.DEFAULT_BY))
+        await sent(console, order_id, "rejection", partial(service.reject, order_id, reason, by=checks.DEFAULT_BY))
 
 
 async def update_address(service: Any, console: Console) -> None:
@@ -391,7 +392,8 @@ async def update_address(service: Any, console: Console) -> None:
         return
     if not await confirmed(console, f"Ship order {order_id} to {render.address_line(address.__dict__)}?", default=True):
         return
-    await sent(console, order_id, "address change", service.update_address(order_id, address, by=checks.DEFAULT_BY))
+    changing = partial(service.update_address, order_id, address, by=checks.DEFAULT_BY)
+    await sent(console, order_id, "address change", changing)
 
 
 async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, Any]:
@@ -438,7 +440,7 @@ async def cancel_order(service: Any, console: Console) -> None:
     current = {} if looked.get(order_id) == {} else await looked_up(console, service, order_id)
     if not await confirmed(console, cancel_question(order_id, current), default=False):
         return
-    await sent(console, order_id, "cancel", service.cancel(order_id, reason, by=checks.DEFAULT_BY))
+    await sent(console, order_id, "cancel", partial(service.cancel, order_id, reason, by=checks.DEFAULT_BY))
 
 
 async def audit_log(service: Any, console: Console) -> None:
