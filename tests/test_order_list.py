@@ -209,7 +209,9 @@ class _Temporal:
 @pytest.mark.parametrize(("temporal", "warning", "note"), [
     # Gone from Temporal, the row not final: it said only that the workflow "did not answer".
     (_Temporal(RPCError("not found", RPCStatusCode.NOT_FOUND, b"")),
-     "Order o-1 will not finish: its workflow no longer exists in Temporal", None),
+     "Order o-1 is PACKED in PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders, but Temporal at"
+     " 127.0.0.1:7233 (namespace default) has no run of its workflow order-o-1: if the order was started on"
+     " another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one;", None),
     # Completed just after the row was read (it completes only once the row is final): no alarm.
     (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.COMPLETED), None, "The workflow did not answer"),
     (_Temporal(RuntimeError("no worker"), WorkflowExecutionStatus.TERMINATED),

@@ -850,9 +850,13 @@ def _child_started_by_task(task: int) -> list:
         # The carrier has it: charged is right, so no word of the money.
         ("TIMED_OUT", {**PAID, "state": "DISPATCHED"},
          "Order o-9 cannot change: its workflow timed out while the order is DISPATCHED, so nothing will move it on: go on"),
-        # Gone from Temporal (deleted, or past retention), the row still there: it said "There is no order o-9".
-        (None, PAID, "Order o-9 cannot change: its workflow no longer exists in Temporal (deleted, or past the"
-         " namespace's retention) while the order is PAID, so nothing will move it on: settle it by hand."),
+        # Not on the Temporal asked (another server's, or deleted, or past retention), the row still
+        # there: it said "There is no order o-9", then that its workflow "no longer exists in
+        # Temporal ... settle it by hand", naming neither server (exit 3 now, see the test below).
+        (None, PAID, "Order o-9 is PAID in PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders, but Temporal at"
+         " 127.0.0.1:7233 (namespace default) has no run of its workflow order-o-9: if the order was started on"
+         " another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one; if not, its workflow was"
+         " deleted or is past the namespace's retention, so nothing will move the order on: settle it by hand."),
         (None, None, "There is no order o-9."),
         ("COMPLETED", {**PAID, "state": "SHIPPED"}, "Order o-9 is already SHIPPED; nothing can change it now."),
         # Completed a moment after the row was read: an order's workflow completes once its row is final.
@@ -872,9 +876,11 @@ async def test_a_command_to_an_order_whose_workflow_is_closed_says_why_it_cannot
     status = WorkflowExecutionStatus[workflow] if workflow else None
     client = _Closed(status, history)
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
-    with pytest.raises((Refused, NotFound)) as refused:
+    with pytest.raises((Refused, NotFound, StackUnreachable)) as refused:
         await service.approve("o-9", by="dana")
     assert str(refused.value).startswith(expected), str(refused.value)
+    # Exit 3 only where the Temporal asked has no run of it: that may be the wrong Temporal.
+    assert refused.value.exit_code == (3 if workflow is None and row is not None else 1)
 
 
 class _ClosedWithState(_Closed):

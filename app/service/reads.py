@@ -193,10 +193,13 @@ class OrderReads:
             if stall.closed is None:
                 status["step"] = f"none: waiting for {stall.child}, which is {stall.child_status}"
             else:
-                status["step"] = "none: its workflow " + ("no longer exists" if stall.closed == "gone" else f"is {stall.closed}")
-            unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
-            status["warning"] = f"Order {order_id} will not finish: {unfinished}"
-            if stall.closed != "gone":  # also alone, to copy: a panel wraps it
+                status["step"] = "none: its workflow " + ("is not found" if stall.closed == "gone" else f"is {stall.closed}")
+            if stall.closed == "gone":
+                status["warning"] = self._not_on_temporal(order_id, status["state"])
+            else:
+                unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
+                status["warning"] = f"Order {order_id} will not finish: {unfinished}"
+                # also alone, to copy: a panel wraps it
                 status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall)
         elif live is not None and row is not None and (
             lost := lost_decision(order_id, live.state, row["state"], row["updated_at"], now)

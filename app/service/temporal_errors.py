@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
 from app.errors import NotFound, OperatorError, Refused, StackUnreachable, command_noun, lost_database
-from app.unfinished import Stall
+from app.unfinished import Stall, not_on_temporal
 from app.waiting import within
 from db import queries
 from workflows.model import OrderState
@@ -184,8 +184,16 @@ class TemporalErrors:
         stall = stall or Stall(closed=closed)
         if row is None:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
+        if stall.closed == "gone":  # the Temporal asked may not be the order's: exit 3, as for a namespace it lacks
+            log.warning("event=order_workflow_not_found order_id=%s state=%s", order_id, row["state"])
+            return StackUnreachable(self._not_on_temporal(order_id, row["state"]))
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
         return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
+
+    def _not_on_temporal(self, order_id: str, state: str) -> str:
+        settings = self.settings
+        namespace = settings.temporal_connect_config()["namespace"]
+        return not_on_temporal(order_id, state, settings.database_url_redacted, settings.temporal_address, namespace)
 
     async def _ended_state(self, order_id: str, closed: str) -> str | None:
         """The state a closed workflow ended the order in, as Temporal has it (its result once
