@@ -4,6 +4,7 @@ workflow, and the operator's tools check them before anything starts."""
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from typing import Iterable
 
 from workflows.model import ORDER_ID_PATTERN, Address, OrderItem, shipping_workflow_id
@@ -298,6 +299,26 @@ def normalise_address(address: Address) -> Address:
         country=address.country.strip().upper(),
         region=(address.region or "").strip(),
     )
+
+
+def normalise_postal_code(postal_code: str) -> str:
+    """A postal code as it is written on a label: its Latin letters in capitals, one space
+    wherever it had spaces. "sw1a 1aa" and "SW1A  1AA" are the same as "SW1A 1AA", and an
+    address change to them counted as a change (audited old and new, sent to the order).
+    Only ASCII letters: postal codes have no others, and "ß".upper() is two letters."""
+    return " ".join(postal_code.split()).translate(_ASCII_CAPITALS)
+
+
+_ASCII_CAPITALS = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def normalise_entered_address(address: Address) -> Address:
+    """An address as the operator's tools take it (OrderService's create and address change, the
+    TUI's form; so the CLI, the TUI and the API alike): normalise_address, and its postal code
+    normalised too. Not in normalise_address itself: the workflow applies that one to Signals and
+    in its handlers, and what they do for runs already started must not change."""
+    normalised = normalise_address(address)
+    return replace(normalised, postal_code=normalise_postal_code(normalised.postal_code))
 
 
 def carrier_note(address: Address) -> str | None:

@@ -208,6 +208,27 @@ async def test_a_key_sent_again_with_another_request_is_refused_and_its_twin_sen
     assert code == 200 and len(approvals) == 1 and "bob" not in json.dumps(approvals), approvals
 
 
+async def test_a_postal_code_differing_only_in_case_or_spaces_is_no_address_change(api, stack):
+    """"sw1a 1aa" to an order that ships to "SW1A 1AA" was an address change, audited old and new
+    and sent to the order, through the API and the CLI alike. Every tool now takes a postal code
+    in capitals with single spaces: the order is created with "SW1A 1AA", and "sw1a  1aa" again,
+    over HTTP or on the command line, is refused as no change, with nothing audited."""
+    order_id = f"postal-{uuid.uuid4().hex[:8]}"
+    address = {**ADDRESS, "city": "London", "postal_code": "sw1a 1aa", "country": "gb"}
+    body = {"order_id": order_id, "items": [{"sku": "WIDGET-1", "quantity": 1}], "address": address}
+    code, created = call(api, "POST", "/orders", body)
+    assert code == 201, created
+    await until_status(api, order_id, lambda status: status["state"] == "AWAITING_APPROVAL")
+    assert call(api, "GET", f"/orders/{order_id}")[1]["address"]["postal_code"] == "SW1A 1AA"
+    same = {"address": {**address, "postal_code": " Sw1A  1aa "}}
+    code, refused = call(api, "PUT", f"/orders/{order_id}/address", same)
+    assert (code, refused) == (409, {"detail": f"Order {order_id} already ships to that address."})
+    cli = stack.run("order", "address", order_id, "--address", json.dumps(same["address"]))
+    assert (cli.returncode, cli.stdout, cli.stderr) == (1, "", f"Order {order_id} already ships to that address.\n")
+    code, audit = call(api, "GET", f"/orders/{order_id}/audit")
+    assert code == 200 and [e for e in audit["timeline"] if e.get("type") == "address_changed"] == []
+
+
 def test_bad_input_and_unknown_orders_get_clear_statuses(api):
     code, body = call(api, "POST", "/orders", {"items": [{"sku": "NOPE-1", "quantity": 1}], "address": ADDRESS})
     assert code == 422 and "NOPE-1" in body["detail"]

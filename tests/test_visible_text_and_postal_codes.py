@@ -117,3 +117,50 @@ def test_the_rules_the_workflow_replays_do_not_grow_stricter():
     odd = Address(name="An\u200bn", street="\u0301", city="Springfield", postal_code="!!!", country="US")
     assert rules.address_problems(odd) == []
     assert rules.texts_problem(reason="fraud\u200b", name="\u0301") is None
+
+
+@pytest.mark.parametrize(("typed", "taken"), [
+    ("sw1a 1aa", "SW1A 1AA"),
+    ("  Sw1A   1aA ", "SW1A 1AA"),
+    ("k1a 0b1", "K1A 0B1"),
+    ("1234 ab", "1234 AB"),
+    ("13711-13433", "13711-13433"),
+    ("١٢٣٤٥", "١٢٣٤٥"),  # Arabic-Indic digits, as typed
+    ("0", "0"),
+])
+def test_a_postal_code_is_taken_in_capitals_with_single_spaces(typed, taken):
+    assert rules.normalise_postal_code(typed) == taken
+    entered = rules.normalise_entered_address(Address(**{**GOOD.__dict__, "postal_code": typed, "country": " gb "}))
+    assert entered == Address(**{**GOOD.__dict__, "postal_code": taken, "country": "GB"})
+    # The workflow's own normalising, which Signals and its handlers replay, is unchanged.
+    assert rules.normalise_address(Address(**{**GOOD.__dict__, "postal_code": typed})).postal_code == typed.strip()
+
+
+async def test_every_tool_sends_a_postal_code_in_capitals_with_single_spaces(monkeypatch):
+    """"sw1a 1aa" to an order that ships to "SW1A 1AA" was an address change (audited old and
+    new, sent to the order): the CLI and the API (both through OrderService) and the TUI's form
+    now take it as the label writes it, so it is the same address, refused as no change."""
+    from app.config import Settings
+    from app.service import OrderService
+    from app.tui import forms
+    from tests.test_service_commands import _Client, _NoOrderRow, recorded_start
+
+    typed = Address(name="Ann", street="1 Main St", city="London", postal_code=" sw1a  1aa ", country="GB")
+    # An order created with it (`order create`, POST /orders).
+    started = await recorded_start(monkeypatch, order_id="o-9", items=[OrderItem("SKU-1", 1)], address=typed)
+    assert started.args[1].address.postal_code == "SW1A 1AA"
+    # An address change (`order address`, PUT /orders/ID/address, the TUI's screen).
+    client = _Client()
+    service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
+    await service.update_address("o-9", typed, by="dana")
+    [(name, (address, by, _when))] = client.sent
+    assert (name, address.postal_code, by) == ("update_address", "SW1A 1AA", "dana")
+    # The TUI's form, whose answer its confirmation shows ("Ship order … to …?") and its
+    # "already ships to that address" compares.
+    answers = iter(["Ann", "1 Main St", "London", " sw1a  1aa ", "gb", ""])
+
+    async def ask(question, *, escape: bool = True):
+        return next(answers)
+
+    monkeypatch.setattr(forms, "ask", ask)
+    assert (await forms.address_form()).postal_code == "SW1A 1AA"

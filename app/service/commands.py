@@ -94,7 +94,7 @@ class OrderCommands:
         checks.update_address(order_id, address, by=by)
         checks.request_id(request_id)
         answer = await self._command(
-            order_id, "update_address", [rules.normalise_address(address), by, _now_iso()], request_id,
+            order_id, "update_address", [rules.normalise_entered_address(address), by, _now_iso()], request_id,
             f"The address of order {order_id} cannot change", on_sent,
         )
         note = rules.carrier_note(address)

@@ -183,7 +183,7 @@ class OrderCreation:
         order = OrderInput(
             order_id=order_id,
             items=items,
-            address=rules.normalise_address(address),
+            address=rules.normalise_entered_address(address),
             payment_id=payment_id or "",
             review_window_seconds=review_window_seconds or DEFAULT_REVIEW_WINDOW_SECONDS,
             updates_on_record=True,
@@ -350,7 +350,7 @@ class _Content:
     ) -> "_Content":
         return cls(
             items=tuple(sorted((item.sku.strip().upper(), item.quantity) for item in items)),
-            address=rules.normalise_address(address),
+            address=rules.normalise_entered_address(address),
             payment_id=payment_id.strip(),
             review_window_seconds=review_window_seconds,
         )

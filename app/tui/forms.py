@@ -92,7 +92,7 @@ async def address_form(default: dict[str, Any] | None = None) -> Address:
                 )
             )
         ).strip()
-    return rules.normalise_address(Address(**values))
+    return rules.normalise_entered_address(Address(**values))
 
 
 # What questionary draws before a checkbox's choice (" » ○ "), and a column left free.
