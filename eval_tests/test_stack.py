@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import time
 
 
 from app.stack import liveness, postgres
@@ -176,15 +175,17 @@ def test_up_finishes_a_smart_shutdown_of_postgres_that_the_workers_would_hold_op
         assert "`./start.sh up` restarts it" in down["detail"], down["detail"]
         assert running(before["postgres"]), "PostgreSQL exited: the workers held no connection"
 
-        began = time.monotonic()
         result = private.run("up", timeout=120)
-        took = time.monotonic() - began
-        assert result.returncode == 0, result.stderr
-        assert took < 45, f"up took {took:.0f} s"  # without the fast shutdown it gives up after 60 s
+        assert result.returncode == 0, result.stderr  # without the fast shutdown it gives up after 60 s
         assert "PostgreSQL was shutting down" in result.stderr
         assert "Started postgres in" in result.stdout
         cli_log = (private.settings.logs_dir / "cli.log").read_text()
         assert f"event=postgres_shutdown_escalated pid={before['postgres']} from=smart to=fast signal=SIGINT" in cli_log
+        # Finished by the fast shutdown, not killed once `up`'s stop timed out: PostgreSQL says so.
+        server_log = (private.settings.logs_dir / "postgres.log").read_text(errors="replace")
+        after_smart = server_log.partition("received smart shutdown request")[2]
+        fast = after_smart.partition("received fast shutdown request")[2]
+        assert "database system is shut down" in fast, after_smart[:2000]
 
         after = private.status()
         assert after["healthy"] is True
