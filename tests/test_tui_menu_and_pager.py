@@ -748,7 +748,7 @@ async def test_a_simulation_goes_on_and_stops_while_postgresql_hangs(monkeypatch
         await _until(lambda: refreshes[0] >= hung_at + 3)  # several refreshes: no second read while the first hangs
         assert service.hung_reads == 1
         screen.cancel()  # what Ctrl-C does to the screen
-        done, _ = await asyncio.wait({screen}, timeout=2)
+        done, _ = await asyncio.wait({screen}, timeout=10)
         assert done, "the screen waited for PostgreSQL"
     finally:
         service.released.set()
@@ -1411,7 +1411,7 @@ async def test_a_screen_that_needs_postgresql_says_so_when_it_hangs_and_does_not
         "audit": lambda: actions.audit_log(service, console),
     }[screen]()
     with pytest.raises(StackUnreachable) as refused:
-        await asyncio.wait_for(running, 2)
+        await asyncio.wait_for(running, 10)
     what = {"create": "no order can be created", "simulate": "no order can be simulated",
             "audit": "no audit log can be read"}[screen]  # an id typed would only be refused in turn
     assert str(refused.value) == (
@@ -1822,7 +1822,7 @@ async def test_a_typed_id_is_looked_up_within_the_limit_while_postgresql_hangs(t
     running = {"review": actions.approve_or_reject, "cancel": actions.cancel_order}[screen]
     screen_task = asyncio.ensure_future(running(service, Console(file=out, width=200)))
     try:
-        done, _ = await asyncio.wait({screen_task}, timeout=2)
+        done, _ = await asyncio.wait({screen_task}, timeout=10)
         assert done, "the screen waited for PostgreSQL"
         screen_task.result()
     finally:
@@ -2050,9 +2050,9 @@ async def test_ctrl_c_stops_a_create_waiting_on_a_hung_postgresql_at_once(monkey
     service, out = _DatabaseHangsAtTheCreate(), io.StringIO()
     screen = asyncio.create_task(forms.create_order(service, Console(file=out, width=200), {}))
     try:
-        await asyncio.wait_for(service.begun.wait(), 2)
+        await asyncio.wait_for(service.begun.wait(), 10)
         screen.cancel()  # what Ctrl-C does to the screen
-        done, _ = await asyncio.wait({screen}, timeout=2)
+        done, _ = await asyncio.wait({screen}, timeout=10)
         assert done, "the screen waited for PostgreSQL"
     finally:
         service.released.set()
