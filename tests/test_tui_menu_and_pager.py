@@ -2434,6 +2434,9 @@ async def test_a_one_line_confirm_question_leaves_room_for_both_ends(width, spar
     and the terminal wrapped " (Y/n) " under it."""
     question = "Cancel order " + "x" * (width - 1 - len("? Cancel order ? (Y/n) ") + spare) + "?"
     asking = await _confirm_as_drawn(question, width)
+    # With no spare column the whole of it, " (Y/n) " included, takes width - 1: one line. With
+    # any, the long word goes on the next line, its ends with it.
+    assert len(asking) == (1 if spare == 0 else 2), asking
 
 
 @pytest.mark.parametrize(("keys_sent", "echoed"), [(" \r", "CABLE-USB"), (" \x1b[B\x1b[B \r", "CABLE-USB, GADGET-2")])
