@@ -616,6 +616,46 @@ async def test_a_run_of_another_chain_sent_an_address_change_still_fails_and_ans
     assert refusals(fakes) == [{"command": "update_address", "reason": refused}]
 
 
+@pytest.mark.parametrize("update, args", [
+    ("approve", ["mallory"]), ("reject", ["not mine", "mallory"]), ("cancel", ["not mine", "mallory"]),
+])
+async def test_a_run_of_another_chain_refuses_every_command_sent_with_it(dev_env, fakes, update, args):
+    """As above, with a decision or a cancel sent as an Update with the start of such a run (the
+    tools never send one, which refuse commands to an ended order): the approval was answered
+    "approved" and the rejection "rejected", by a run that then failed having decided nothing,
+    and the cancel "Workflow Update failed because the Workflow completed before the Update
+    completed". Each is refused now with the run's reason, and the run fails as before."""
+    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
+        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
+        shipping_task_queue=fakes.shipping_task_queue,
+    )
+    reason = f"Order {order.order_id} belongs to another workflow run; this run changes nothing."
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
+    ]
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    async with workers(dev_env, fakes):
+        try:
+            answer: object = await asyncio.wait_for(dev_env.client.execute_update_with_start_workflow(
+                update, args=args, start_workflow_operation=start
+            ), 20)
+        except WorkflowUpdateFailedError as error:
+            answer = error.cause
+        handle = await start.workflow_handle()
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(handle.result(), 20)
+    keep_history(await handle.fetch_history(), "order")
+    assert isinstance(answer, ApplicationError), answer  # before: "Order X approved.", or no answer
+    assert (answer.type, answer.message) == ("Refused", reason)
+    assert isinstance(failed.value.cause, ApplicationError), failed.value.cause
+    assert (failed.value.cause.type, failed.value.cause.message) == ("AnotherRunsOrder", reason)
+    assert set(fakes.names()) <= {"ReceiveOrder", "RecordEvent"}, fakes.sequence
+    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type != CANCEL_REQUESTED_EVENT]
+
+
 async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, fakes):
     order = an_order(fakes, oid())
 
@@ -1959,6 +1999,12 @@ EARLIER_CORPORA = {
     # answered and failed (another-run-answers-address-changes).
     "v18-another-run-address-before": 2,
     "v18-another-run-address": 2,
+    # Such a run sent an approve, reject or cancel Update with its start: answered "approved",
+    # "rejected", or not at all (-before), then refused with the run's reason
+    # (another-run-refuses-commands), with two orders of the tools' whose approval came before
+    # their row was stored (tests/test_updates_on_record.py), answered once it was.
+    "v18-another-run-commands-before": 3,
+    "v18-another-run-commands": 7,
 }
 
 

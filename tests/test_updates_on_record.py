@@ -176,7 +176,10 @@ async def test_an_update_accepted_while_a_step_runs_is_put_on_record_at_once(dev
     events = (await handle.fetch_history()).events
     types = [e.event_type for e in events]
     pause = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
-    first_step = types.index(EventType.EVENT_TYPE_MARKER_RECORDED)  # ReceiveOrder's
+    first_step = next(  # ReceiveOrder's (the approval, early, asked another-run-refuses-commands)
+        i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
     assert types.index(ACCEPTED) < pause < first_step
     assert len(fakes.calls["ChargePayment"]) == 1
 

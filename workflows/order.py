@@ -135,6 +135,7 @@ class OrderWorkflow(OrderCommands):
         self._finished: Finished | None = None
         self._ending: OrderState | None = None  # set when _end begins, before its steps run
         self._received = False  # the order's row exists
+        self._another_runs_order: str | None = None  # ReceiveOrder's refusal: another run chain owns the order
         # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
         self._jobs: list[Callable[[], Awaitable[Any]]] = []
         self._jobs_queued = 0
@@ -224,6 +225,7 @@ class OrderWorkflow(OrderCommands):
         workflow.logger.warning("event=order_of_another_run order_id=%s reason=%r", self._order.order_id, reason)
         self._state = OrderState.FAILED
         self._failure_reason = reason
+        self._another_runs_order = reason  # a decision or cancel sent with this run is refused with it
         self._step = "done"
         workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(OrderState.FAILED.value)])
         # An address change waits for the order's row or its ending (_apply_address_change),

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ADDRESS_NULL_IS_EMPTY,
         ADDRESS_REFUSED_WHILE_CANCELLING,
         ADDRESS_SIGNALS_CAPPED,
+        ANOTHER_RUN_REFUSES_COMMANDS,
         CANCEL_AFTER_REJECTION_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         LATE_ADDRESS_REFUSAL_ON_RECORD,
@@ -114,6 +115,8 @@ class OrderCommands:
     # Per address change, once the database answered: None if applied, else why it came too late.
     _address_answers: dict[int, str | None]
     _refusals: int
+    _received: bool  # the order's row exists
+    _another_runs_order: str | None  # ReceiveOrder's refusal: another run chain owns the order
     _updates_accepted: int  # Updates whose handler ran (their validator accepted them)
 
     def _patched(self, patch_id: str) -> bool:
@@ -364,6 +367,7 @@ class OrderCommands:
         self._update_accepted()
         self._refuse_on_record("approve", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=True, by=by, decided_at=decided_at))
+        await self._unless_another_runs_order()
         return f"Order {self._order.order_id} approved."
 
     @approve_update.validator
@@ -377,6 +381,7 @@ class OrderCommands:
         self._update_accepted()
         self._refuse_on_record("reject", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
+        await self._unless_another_runs_order()
         return f"Order {self._order.order_id} rejected."
 
     @reject_update.validator
@@ -396,6 +401,7 @@ class OrderCommands:
         self._update_accepted()
         self._refuse_on_record("cancel", self._cancel_refusal(), by, decided_at)
         self._request_cancel(reason, by, decided_at)
+        await self._unless_another_runs_order()
         await workflow.wait_condition(lambda: self._cancel_outcome is not None)
         if self._cancel_outcome != "cancelled":
             raise _refused(self._cancel_outcome)
@@ -434,6 +440,20 @@ class OrderCommands:
             or self._unless_unheard(decided_at, self._address_changes_used_up())
         ):
             raise _refused(refusal)
+
+    async def _unless_another_runs_order(self) -> None:
+        """For the handler of a decision or cancel that came before the order's row was stored (an
+        Update sent with the start): answered once ReceiveOrder has, and refused with its reason
+        if the row is another run chain's (a run started by hand under order-<id> once the
+        order's own had closed): such a run decides nothing, and fails. Runs that took such an
+        Update before answer as they did (ANOTHER_RUN_REFUSES_COMMANDS, asked only here)."""
+        if self._received or self._ending is not None or not self._patched(ANOTHER_RUN_REFUSES_COMMANDS):
+            return
+        await workflow.wait_condition(
+            lambda: self._received or self._ending is not None or self._another_runs_order is not None
+        )
+        if self._another_runs_order is not None:
+            raise _refused(self._another_runs_order)
 
     # A refusal its sender no longer waits for.
 

@@ -99,6 +99,14 @@ ANOTHER_RUNS_ORDER_FAILS = "another-runs-order-fails"
 # for the order's row or its ending, neither of which such a run reaches, and the run waited for
 # the change: it stayed Running for good. Asked only on that refusal, with such a change pending.
 ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES = "another-run-answers-address-changes"
+# Such a run that was sent an approve, reject or cancel Update before ReceiveOrder refused it (one
+# sent with its start) refuses it with the run's reason; before, the approval was answered
+# "approved" and the rejection "rejected" by a run that then failed having decided nothing, and
+# the cancel "the Workflow completed before the Update completed". Asked by such an Update's
+# handler, only when it comes before the order's row is stored (an early decision of any order
+# then answers once ReceiveOrder has: it never answered "approved" sooner to anyone but such a run
+# anyway, the tools send decisions only to stored orders).
+ANOTHER_RUN_REFUSES_COMMANDS = "another-run-refuses-commands"
 # A decision or cancel Update that waited so long that its sender stopped waiting
 # (OrderCommands._unheard) is accepted, and refused by its handler, on record in the audit;
 # before, its validator refused it and nothing showed the refusal. Histories from before hold no
