@@ -1172,7 +1172,8 @@ async def test_a_reason_the_database_cannot_store_is_refused_not_retried_for_eve
 async def test_a_dispatch_failed_reason_the_database_cannot_store_is_refused(workflow_env, fakes):
     """Only a hand-sent dispatch_failed can carry a NUL. Taken as it came, it could become the
     order's failure reason and its shipping_failed event, which PostgreSQL refuses: those
-    steps retried for ever. A line break, which an error's message may have, is storable."""
+    steps retried for ever. A line break, which an error's message may have, is storable (that
+    signal is refused only because no shipping child runs, its one sender)."""
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, an_order(fakes, oid()))
         await awaiting_review(handle)
@@ -1183,6 +1184,7 @@ async def test_a_dispatch_failed_reason_the_database_cannot_store_is_refused(wor
     assert result.state == OrderState.SHIPPED
     assert [(r["command"], r["reason"]) for r in refusals(fakes)] == [
         ("dispatch_failed", "The reason is not text the database can store (NUL, or bytes that are not UTF-8)."),
+        ("dispatch_failed", f"Order {result.order_id} has no shipping child running, the only sender of dispatch_failed."),
     ]
 
 
@@ -1772,6 +1774,30 @@ async def test_refused_signals_stop_being_audited_at_the_cap_and_the_order_goes_
     await Replayer(workflows=[OrderWorkflow, ShippingWorkflow]).replay_workflow(history)
 
 
+async def test_the_shipping_child_s_signals_sent_by_hand_with_no_child_running_are_refused_within_the_cap(
+    dev_env, fakes
+):
+    # dispatch_failed and package_prepared come from the order's shipping child. Sent by hand
+    # (`temporal workflow signal`) while none runs, they were dropped with no trace: a reason no
+    # shipping attempt would read, a PACKED for a package no one packed (an order PAID between
+    # attempts went PACKED). Refused and audited now, as every other refused Signal, within the
+    # same cap (policies.MAX_REFUSALS_ON_RECORD): one past it is logged only.
+    order = an_order(fakes, oid())
+    async with in_review(dev_env, fakes, order) as handle:
+        await handle.signal("dispatch_failed", "carrier down")
+        await handle.signal("package_prepared", "pkg-by-hand")
+        for _ in range(policies.MAX_REFUSALS_ON_RECORD - 1):
+            await handle.signal("dispatch_failed", "carrier down")
+        await handle.signal("approve", args=["ann"])
+        result = await finish(handle)
+    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1 and not result.failure_reason
+    none_running = f"Order {order.order_id} has no shipping child running, the only sender of"
+    assert _refused_commands(fakes) == [
+        ("dispatch_failed", f"{none_running} dispatch_failed."),
+        ("package_prepared", f"{none_running} package_prepared."),
+    ] + [("dispatch_failed", f"{none_running} dispatch_failed.")] * (policies.MAX_REFUSALS_ON_RECORD - 2)
+
+
 async def _address_changes_used_up(handle: WorkflowHandle) -> None:
     """Change the order's address policies.MAX_ADDRESS_CHANGES times, by Signal (cheaper than as
     many Updates). The cap itself, not a smaller one patched in: the handler of a late change
@@ -2005,6 +2031,10 @@ EARLIER_CORPORA = {
     # their row was stored (tests/test_updates_on_record.py), answered once it was.
     "v18-another-run-commands-before": 3,
     "v18-another-run-commands": 7,
+    # dispatch_failed and package_prepared sent by hand while no shipping child ran: dropped
+    # (-before), then refused and audited within the cap (child-signals-without-a-child-refused).
+    "v18-child-signals-before": 2,
+    "v18-child-signals": 4,
 }
 
 

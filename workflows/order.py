@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
+        CHILD_SIGNALS_WITHOUT_A_CHILD_REFUSED,
         DECISION_RECORDED_BEFORE_ENDING,
         DISPATCH_FAILED_TEXT_CHECKED,
         ENDING_REFUSED_SHIPS,
@@ -130,6 +131,7 @@ class OrderWorkflow(OrderCommands):
         self._dispatch_failure: str | None = None
         self._shipping_attempts = 0
         self._shipping: workflow.ChildWorkflowHandle | None = None
+        self._child_running = False  # from the child's start, before the server has said it started, to its end
         self._tracking_number = ""
         self._failure_reason = self._input_problem or ""
         self._finished: Finished | None = None
@@ -404,7 +406,11 @@ class OrderWorkflow(OrderCommands):
             self._shipping_attempts = attempt
             self._dispatch_failure = None
             self._step = "packing and dispatching" if attempt == 1 else f"shipping, attempt {attempt}"
-            result = await self._run_shipping(attempt)
+            self._child_running = True
+            try:
+                result = await self._run_shipping(attempt)
+            finally:
+                self._child_running = False
             if result.dispatched:
                 self._tracking_number = result.tracking_number
                 self._handed_over()
@@ -763,7 +769,9 @@ class OrderWorkflow(OrderCommands):
     def package_prepared(self, package_id: str = "") -> None:
         """Sent only by shipping runs that began before the child stopped reporting it (its
         PACKED_WITHOUT_SIGNAL patch); the database records PACKED either way."""
-        if self._state == OrderState.PAID:
+        if refusal := self._no_child_to_send("package_prepared"):
+            self._note_refusal("package_prepared", refusal)
+        elif self._state == OrderState.PAID:
             self._transition(OrderState.PACKED, "dispatching carrier")
 
     @workflow.signal(name="dispatch_failed", description=summaries.DISPATCH_FAILED_SIGNAL)
@@ -774,8 +782,18 @@ class OrderWorkflow(OrderCommands):
         refusal = rules.storable_text_problem("reason", reason)
         if refusal is not None and self._patched(DISPATCH_FAILED_TEXT_CHECKED):
             self._note_refusal("dispatch_failed", refusal)
+        elif refusal := self._no_child_to_send("dispatch_failed"):
+            self._note_refusal("dispatch_failed", refusal)
         else:
             self._dispatch_failure = reason
+
+    def _no_child_to_send(self, signal: str) -> str | None:
+        """The refusal of one of the child's signals that comes while no child runs: sent by hand,
+        it would be dropped (its reason read by no attempt) or wrong (PACKED between attempts).
+        Signal handlers change history when they refuse: runs from before replay as they ran."""
+        if self._child_running or not self._patched(CHILD_SIGNALS_WITHOUT_A_CHILD_REFUSED):
+            return None
+        return f"Order {self._order.order_id} has no shipping child running, the only sender of {signal}."
 
     # ----------------------------------------------------------------- query
 

@@ -134,6 +134,12 @@ UNKNOWN_SIGNAL_REFUSED = "unknown-signal-refused"
 # activity's marker and an audit row each), so a client sending refused Signals in a loop grew
 # the audit, and the history faster than its Signals alone do. Asked only at such a Signal.
 REFUSED_SIGNALS_CAPPED = "refused-signals-capped"
+# A dispatch_failed or package_prepared signal that comes while no shipping child runs (only a
+# hand-sent one: the child is their only sender) is refused and audited, within the cap of
+# REFUSED_SIGNALS_CAPPED; before, it was dropped with no trace (a reason no attempt read, or a
+# PACKED for a package no one packed: an order PAID between shipping attempts went PACKED). Asked
+# only at such a signal.
+CHILD_SIGNALS_WITHOUT_A_CHILD_REFUSED = "child-signals-without-a-child-refused"
 # An order started by hand with max_shipping_attempts below 1 (or not a whole number) ends FAILED
 # at validation with the reason; before, it was approved and charged, tried no shipping at all,
 # and ended FAILED "Shipping failed after 0 attempts" with its payment refunded. Asked only for
