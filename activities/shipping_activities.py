@@ -35,7 +35,8 @@ class ShippingActivities:
         tracking = row["tracking_number"] if row is not None else ""
         info = activity.info()
         return Handover(
-            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local
+            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local,
+            begun_by_a_lost_task=input.begun_by_a_lost_task,
         )
 
     def all(self) -> list:

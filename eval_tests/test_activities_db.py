@@ -482,6 +482,10 @@ async def test_the_hand_over_status_is_the_database_s(pool):
     )
     after = await ActivityEnvironment().run(shipping.handover_status, HandoverInput(order.order_id))
     assert (after.dispatched, after.tracking_number, after.attempt) == (True, sent.tracking_number, 1)
+    # Whether a lost workflow task began the check: the child's word, echoed into the history.
+    assert before.begun_by_a_lost_task is False
+    lost = await ActivityEnvironment().run(shipping.handover_status, HandoverInput(order.order_id, True))
+    assert (lost.dispatched, lost.begun_by_a_lost_task) == (True, True)
 
 
 async def _review(pool: asyncpg.Pool, decided: timedelta | None) -> tuple[int, float]:

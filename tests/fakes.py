@@ -219,7 +219,8 @@ class FakeActivities:
         tracking = "TRK-TEST" if self.dispatched_to else ""
         info = activity.info()
         return Handover(
-            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local
+            dispatched=bool(tracking), tracking_number=tracking, attempt=info.attempt, ran_locally=info.is_local,
+            begun_by_a_lost_task=input.begun_by_a_lost_task,
         )
 
     def shipping_activities(self) -> list:

@@ -1461,32 +1461,7 @@ async def test_a_database_outage_that_outlasts_the_hand_over_check_s_local_attem
     assert fakes.ran_locally["HandoverStatus"] == [True] * 3 + [False]
 
 
-async def test_a_dispatch_whose_hand_over_check_outlived_its_workflow_task_is_tried_again(workflow_env, fakes):
-    """The dispatch attempts run out while PostgreSQL is down, and the shipping worker is killed
-    while its check waits for the database: the next worker's check answers at once (attempt 1,
-    the database is back), so the outage went unseen and the child reported the dispatch failed,
-    a shipping attempt spent (seen twice in a chaos run; a README known limit). What the history
-    keeps of it: the check began in an earlier workflow task than the one it answered in (a
-    worker lost, or a check that took longer than a task, heartbeating). Here the check takes
-    longer than the child's workflow task (8 of its 10 s, when the SDK heartbeats it)."""
-    order = an_order(fakes, oid())
-    fakes.failures["DispatchCarrier"].extend(
-        RuntimeError("Forced failure for testing") for _ in range(policies.DISPATCH_RETRY.maximum_attempts)
-    )
-
-    async def a_check_that_outlives_its_task(_input) -> None:
-        await asyncio.sleep(9)
-
-    fakes.hooks["HandoverStatus"] = a_check_that_outlives_its_task
-    result = await approved_run(workflow_env, fakes, order)
-    assert result.state == OrderState.SHIPPED and result.shipping_attempts == 1
-    assert len(fakes.calls["DispatchCarrier"]) == policies.DISPATCH_RETRY.maximum_attempts + 1
-    assert not [e for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"]
-    replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
-    for workflow_id in (order_workflow_id(order.order_id), shipping_workflow_id(order.order_id, 1)):
-        history = await workflow_env.client.get_workflow_handle(workflow_id).fetch_history()
-        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        assert replayed.replay_failure is None, (workflow_id, replayed.replay_failure)
+# A check that a lost workflow task began, and one a task heartbeat spanned: tests/test_handover_check.py.
 
 
 async def test_a_hand_over_made_by_the_last_dispatch_attempt_is_not_taken_for_a_failure(workflow_env, fakes):
@@ -2035,6 +2010,11 @@ EARLIER_CORPORA = {
     # (-before), then refused and audited within the cap (child-signals-without-a-child-refused).
     "v18-child-signals-before": 2,
     "v18-child-signals": 4,
+    # A hand-over check a workflow task heartbeat spanned, and one a killed shipping worker began:
+    # both tried the dispatch again (-before), then only the second
+    # (check-begun-by-a-lost-task-is-an-outage; tests/test_handover_check.py).
+    "v18-check-begun-by-a-lost-task-before": 4,
+    "v18-check-begun-by-a-lost-task": 5,
 }
 
 

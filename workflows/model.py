@@ -363,6 +363,10 @@ class Dispatch:
 @dataclass
 class HandoverInput:
     order_id: str
+    # The child asked while replaying: a workflow task that was lost (its worker killed, say)
+    # began this check and never recorded its answer. Echoed in Handover, so that the answer,
+    # recorded in the history, carries it (a replay never compares a local activity's input).
+    begun_by_a_lost_task: bool = False
 
 
 @dataclass
@@ -373,6 +377,7 @@ class Handover:
     tracking_number: str = ""
     attempt: int = 1  # of the read itself: above 1, the database did not answer at first
     ran_locally: bool = True  # False: the read ran out of local attempts (policies) first
+    begun_by_a_lost_task: bool = False  # HandoverInput's, echoed
 
     @property
     def database_was_down(self) -> bool:

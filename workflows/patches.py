@@ -166,6 +166,15 @@ ASK_BEFORE_GIVING_UP = "ask-before-giving-up"
 # retried did, and such a dispatch was reported failed. Asked only on that path.
 CHECK_ACROSS_TASKS_IS_AN_OUTAGE = "check-across-tasks-is-an-outage"
 
+# Such a check (one that answered in a later workflow task than the one that asked) counts as
+# an outage only if a lost task began it: the child asked it while replaying (a worker killed
+# while the check waited for the database; HandoverInput.begun_by_a_lost_task). Before, any such
+# check did, and a workflow task heartbeat (every 4 s while local activities run) that landed
+# during a check that answered at once ran a dispatch that had failed for good 40 more times
+# (~6 s). Asked only on that path; not in SHIPPING_PATCHES_IN_INPUT (children started before it
+# take the rule above without asking, and must replay so).
+CHECK_BEGUN_BY_A_LOST_TASK_IS_AN_OUTAGE = "check-begun-by-a-lost-task-is-an-outage"
+
 # The child's dispatch_failed goes to the run of the order that started it (its run id), not
 # to whichever run holds the order's workflow id: after a reset, an old run's child could set
 # the new run's failure reason.

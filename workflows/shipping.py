@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ASK_BEFORE_GIVING_UP,
         CALL_OFF_ASKS_THE_DATABASE,
         CHECK_ACROSS_TASKS_IS_AN_OUTAGE,
+        CHECK_BEGUN_BY_A_LOST_TASK_IS_AN_OUTAGE,
         PACKED_WITHOUT_SIGNAL,
         PARENT_RUN_GONE_IS_NO_FAILURE,
         PARENTLESS_CHILD_TELLS_NO_ONE,
@@ -147,15 +148,20 @@ class ShippingWorkflow:
         return parent.workflow_id if parent is not None else workflow.info().workflow_id
 
     def _database_was_down(self, handover: Handover, asked_in: int) -> bool:
-        """The hand-over check had to be retried (Handover.database_was_down), or it answered in
-        a later workflow task than the one it began in (``asked_in``, the history's length then):
-        its worker was lost while it waited for the database, and the next worker's check
-        answered at once, or it took longer than a task. A check that went smoothly answers in
-        the task that asked. Asked (and its marker recorded) only in that case."""
+        """The hand-over check had to be retried (Handover.database_was_down), or a lost workflow
+        task began it: its worker was killed while the check waited for the database, and the
+        next worker's check answered at once. Such a check answers in a later workflow task than
+        the one it began in (``asked_in``, the history's length then), and so does one a task
+        heartbeat spanned, which is no outage: the check's own answer says which
+        (Handover.begun_by_a_lost_task). Children from before that answer counted every check
+        that crossed a task. Each patch asked (and its marker recorded) only in that case."""
         if handover.database_was_down:
             return True
-        crossed = workflow.info().get_current_history_length() != asked_in
-        return crossed and self._patched(CHECK_ACROSS_TASKS_IS_AN_OUTAGE)
+        if workflow.info().get_current_history_length() == asked_in:
+            return False
+        if self._patched(CHECK_BEGUN_BY_A_LOST_TASK_IS_AN_OUTAGE):
+            return handover.begun_by_a_lost_task
+        return self._patched(CHECK_ACROSS_TASKS_IS_AN_OUTAGE)
 
     def _parent_run(self, by_id: workflow.ExternalWorkflowHandle) -> workflow.ExternalWorkflowHandle:
         """The run of the order that started this child; asked only where a signal goes to it,
@@ -186,9 +192,12 @@ class ShippingWorkflow:
         if failure_type(error) in policies.NON_RETRYABLE or not self._patched(ASK_BEFORE_GIVING_UP):
             return None
         self._step = "checking the hand-over"
+        # Asked while replaying: a lost task began the check. is_replaying reaches only the
+        # activity's input, which a replay never compares; the path taken depends on the answer
+        # the history recorded, which echoes it (Handover.begun_by_a_lost_task).
         return await run_step(
             ShippingActivities.handover_status,
-            HandoverInput(order_id=input.order_id),
+            HandoverInput(order_id=input.order_id, begun_by_a_lost_task=workflow.unsafe.is_replaying()),
             policies.BOOKKEEPING_STEP,
             input.local_attempts,
             self._patched,
