@@ -96,9 +96,11 @@ COMMAND_NOUNS = {
     "reject": "rejection",
     "cancel": "cancel",
     "update_address": "address change",
-    # The shipping child's Signal to its parent: by its name, not "the dispatch failed", which in
-    # a "command refused" row read as if the carrier had just refused the package.
+    # The shipping child's Signals to its parent: by their names, not "the dispatch failed" or
+    # "the package prepared", which in a "command refused" row read as if the carrier had just
+    # refused the package, or it had just been packed.
     "dispatch_failed": "dispatch_failed signal",
+    "package_prepared": "package_prepared signal",
 }
 
 

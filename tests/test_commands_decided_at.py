@@ -81,3 +81,6 @@ def test_a_refused_command_says_which_command_it_was_and_a_late_one_who_sent_it_
     # Not "the dispatch failed: …", which read as if the carrier had just refused the package.
     reported = _audit_line("command_refused", {"command": "dispatch_failed", "reason": "Order o-1 has ended."})
     assert "command refused  the dispatch_failed signal: Order o-1 has ended." in reported
+    # Nor "the package prepared: …", which read as if the package had just been packed.
+    packed = _audit_line("command_refused", {"command": "package_prepared", "reason": "Order o-1 has ended."})
+    assert "command refused  the package_prepared signal: Order o-1 has ended." in packed
