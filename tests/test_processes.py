@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -64,6 +65,85 @@ def test_a_part_of_this_process_is_stopped_and_collected(tmp_path):
     assert processes.stop(spec, timeout=5) == "stopped"
     assert processes.running_pid(spec) is None
     assert not Path(f"/proc/{pid}").exists()  # collected, not a zombie left behind
+
+
+def test_a_pid_file_is_replaced_whole_never_written_in_place(tmp_path):
+    """The pid file was opened and written in place: `status`, the TUI's health line or the
+    watchdog, reading it between the open and the write, found it empty (and a watchdog took
+    itself for a stray and exited). Every open and rename that start() makes is watched."""
+    watched = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import json, os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from pathlib import Path
+        from app.stack import processes
+        from tests.test_processes import _spec
+        spec = _spec(Path({str(tmp_path)!r}))
+        pid_path, seen = str(spec.pid_path), {{"written_in_place": 0, "renamed_onto": 0}}
+        def hook(event, args):
+            if event == "open" and args[0] is not None and os.fspath(args[0]) == pid_path:
+                mode, flags = args[1] or "", args[2] or 0
+                if any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR):
+                    seen["written_in_place"] += 1
+            elif event == "os.rename" and os.fspath(args[1]) == pid_path:
+                seen["renamed_onto"] += 1
+        sys.addaudithook(hook)
+        processes.start(spec)
+        processes.stop(spec, timeout=5)
+        print(json.dumps(seen))
+    """)], capture_output=True, text=True, timeout=60)
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout) == {"written_in_place": 0, "renamed_onto": 1}
+
+
+def test_a_reader_never_removes_a_pid_file_that_a_start_may_have_just_replaced(tmp_path, monkeypatch):
+    """running_pid removed the files it judged stale: a reader that read a dead part's file, and
+    judged it after a start had replaced it, removed the new part's file (a part `down` could
+    then not find), and a file read between a writer's open and its write was removed too.
+    Removal is `down`'s, under the lock that every start holds."""
+    import psutil
+
+    spec = _spec(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spec.pid_path.write_text(f"{dead.pid} {time.time()}\n")
+    real_process, started = psutil.Process, []
+
+    def a_start_meanwhile(pid):  # the reader has read the file, and looks up the pid it names
+        if not started:
+            monkeypatch.setattr(psutil, "Process", real_process)
+            started.append(processes.start(spec))
+        return real_process(pid)
+
+    monkeypatch.setattr(psutil, "Process", a_start_meanwhile)
+    try:
+        assert processes.running_pid(spec) is None  # it read the dead part's file
+        assert processes.running_pid(spec) == started[0]  # and left the new part's
+    finally:
+        processes.stop(spec, timeout=5)
+    spec.pid_path.write_text("")  # as an open(..., "w") leaves it until the write
+    assert processes.running_pid(spec) is None and spec.pid_path.exists()
+    processes.forget_if_stale(spec)
+    assert not spec.pid_path.exists()
+
+
+def test_a_process_started_never_finds_the_pid_file_of_the_one_before(tmp_path):
+    """A stale file is removed before the new process starts: the watchdog that read its dead
+    predecessor's pid there took itself for a stray and exited at once."""
+    spec = _spec(tmp_path)
+    spec.pid_path.write_text("4242 123.0\n")
+    looker = ProcessSpec(
+        name=spec.name,
+        command=[sys.executable, "-c", textwrap.dedent("""
+            import os, sys
+            named = open(sys.argv[1]).read().split()[0] if os.path.exists(sys.argv[1]) else None
+            print("another" if named not in (None, str(os.getpid())) else "none or mine")
+        """), str(spec.pid_path)],
+        log_path=spec.log_path,
+        pid_path=spec.pid_path,
+    )
+    pid = processes.start(looker)
+    assert processes._wait_gone(pid, 10)
+    assert spec.log_path.read_text() == "none or mine\n"
 
 
 def test_a_part_that_exits_during_start_up_is_said_with_its_last_error(tmp_path):

@@ -84,3 +84,14 @@ def test_the_down_command_prints_its_progress_as_up_does(running: list[str], cap
     out, err = capsys.readouterr()
     assert err == "… stopping the watchdog\n… stopping the order worker\n… stopping Temporal\n… stopping PostgreSQL\n"
     assert out == "Stopped watchdog, order-worker, temporal, postgres.\n"
+
+
+def test_down_removes_the_pid_file_a_dead_part_left(running: list[str]):
+    """Readers (status, the TUI's health line, the watchdog) no longer remove a pid file they
+    read as stale, as one may have been replaced meanwhile by a start: `down` does, under the
+    lock that every start holds."""
+    stack = Stack(Settings.from_env())
+    left = stack.specs()["shipping-worker"].pid_path  # the part not running
+    left.write_text("4242 123.0\n")
+    stack.down()
+    assert not left.exists()

@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from app.stack.processes import write_whole
+
 log = logging.getLogger("app.stack.liveness")
 
 # Set by the stack for the workers it starts; a worker started by hand does not beat.
@@ -32,9 +34,7 @@ def write(path: Path, pid: int | None = None, at: float | None = None) -> None:
     clock step (NTP) cannot move. Replaced whole, so a reader never sees half a line."""
     pid = os.getpid() if pid is None else pid
     at = time.monotonic() if at is None else at
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(f"{pid} {at}\n")
-    os.replace(partial, path)
+    write_whole(path, f"{pid} {at}\n")
 
 
 def seconds_since_beat(path: Path, pid: int) -> float | None:

@@ -33,8 +33,13 @@ class ProcessSpec:
 
 
 def start(spec: ProcessSpec) -> int:
+    """Start the process and write its pid file (the caller holds the stack's lock and found no
+    live process of ours behind the file)."""
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
     spec.pid_path.parent.mkdir(parents=True, exist_ok=True)
+    # A stale file, gone before the process starts: a new watchdog that read the old one's pid
+    # there took itself for a stray and exited.
+    spec.pid_path.unlink(missing_ok=True)
     with open(spec.log_path, "ab") as log:
         process = subprocess.Popen(
             spec.command,
@@ -46,28 +51,42 @@ def start(spec: ProcessSpec) -> int:
             user=spec.user,
             start_new_session=True,
         )
+    # Whoever finds the pid file finds the whole of it, never an empty or half one.
     created = psutil.Process(process.pid).create_time()
-    spec.pid_path.write_text(f"{process.pid} {created}\n")
+    write_whole(spec.pid_path, f"{process.pid} {created}\n")
     # Collect it whenever it exits: a part the TUI started and `down` in another shell stopped
     # otherwise stayed the TUI's zombie ("[postgres] <defunct>") until the TUI quit.
     threading.Thread(target=process.wait, name=f"reap-{spec.name}", daemon=True).start()
     return process.pid
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Replace the file whole (a temporary file renamed over it), so that a reader never sees
+    it empty or half-written."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def running_pid(spec: ProcessSpec) -> int | None:
-    """The pid of our process if it is alive, else None (a stale pid file is removed)."""
+    """The pid of our process if it is alive, else None. It never removes the pid file: one it
+    read as stale may have been replaced since by a `start` (forget_if_stale does, under the
+    lock that every start holds)."""
     try:
         pid_text, created_text = spec.pid_path.read_text().split()
         process = psutil.Process(int(pid_text))
-        alive = abs(process.create_time() - float(created_text)) < 0.01 and not _gone(process.pid)
+        if abs(process.create_time() - float(created_text)) < 0.01 and not _gone(process.pid):
+            return process.pid
     except (OSError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):  # none, unreadable, or stale
-        alive = False
-        process = None
-    if alive and process is not None:
-        return process.pid
-    with contextlib.suppress(OSError):  # a data directory that cannot be written is said elsewhere
-        spec.pid_path.unlink(missing_ok=True)
+        pass
     return None
+
+
+def forget_if_stale(spec: ProcessSpec) -> None:
+    """Remove the pid file unless it names our live process; only under the stack's lock."""
+    if running_pid(spec) is None:
+        with contextlib.suppress(OSError):  # a data directory that cannot be written is said elsewhere
+            spec.pid_path.unlink(missing_ok=True)
 
 
 STOP_TIMEOUT_S = 15.0

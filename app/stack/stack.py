@@ -23,7 +23,7 @@ import psutil
 
 from app.config import ROOT, Settings
 from app.stack import health, liveness, postgres, temporal
-from app.stack.processes import ProcessSpec, port_in_use, resume, running_pid, start, stop, tail
+from app.stack.processes import ProcessSpec, forget_if_stale, port_in_use, resume, running_pid, start, stop, tail
 from app.stack.purge import PurgeIncomplete, check_purge, delete_data_dir
 from app.stack.status import PartStatus, StackStatus, part_status
 from workflows.model import ORDER_TASK_QUEUE, SHIPPING_TASK_QUEUE
@@ -416,6 +416,8 @@ class Stack:
                 with ThreadPoolExecutor(max_workers=max(1, len(running))) as threads:
                     results = list(threads.map(lambda name: stop(specs[name]), running))
                 stopped.update({name: how for name, how in zip(running, results) if how is not None})
+            for spec in specs.values():  # a part that died left its file (readers leave it be)
+                forget_if_stale(spec)
         if purge:
             say(f"deleting {self.settings.data_dir}")
             if (left := delete_data_dir(self.settings)) is not None:
