@@ -126,6 +126,32 @@ def test_a_reader_never_removes_a_pid_file_that_a_start_may_have_just_replaced(t
     assert not spec.pid_path.exists()
 
 
+def test_a_pid_file_appears_only_once_the_process_shows_its_own_command_line(tmp_path, monkeypatch):
+    """Popen returns once the exec has begun; until the kernel lays out the new program's
+    arguments, /proc/PID/cmdline reads empty. `up`, `status` and the commands, reading a
+    server's ports from it as soon as its pid file was there, found none (twice in CI, under
+    load): here the command line reads empty three times, as it does during that window."""
+    import psutil
+
+    spec = _spec(tmp_path)
+    seen: list[bool] = []  # whether the pid file was there, at each read of an empty command line
+    real_cmdline = psutil.Process.cmdline
+
+    def mid_exec(self):
+        if len(seen) < 3:
+            seen.append(spec.pid_path.exists())
+            return []
+        return real_cmdline(self)
+
+    monkeypatch.setattr(psutil.Process, "cmdline", mid_exec)
+    pid = processes.start(spec)
+    try:
+        assert seen == [False, False, False]
+        assert psutil.Process(pid).cmdline() == spec.command
+    finally:
+        processes.stop(spec, timeout=5)
+
+
 def test_a_process_started_never_finds_the_pid_file_of_the_one_before(tmp_path):
     """A stale file is removed before the new process starts: the watchdog that read its dead
     predecessor's pid there took itself for a stray and exited at once."""

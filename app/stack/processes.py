@@ -51,13 +51,32 @@ def start(spec: ProcessSpec) -> int:
             user=spec.user,
             start_new_session=True,
         )
-    # Whoever finds the pid file finds the whole of it, never an empty or half one.
+    # Whoever finds the pid file finds the process's own command line (its ports, which `up`,
+    # `status` and the commands compare), and the whole file, never an empty or half one.
+    _wait_exec_done(process.pid)
     created = psutil.Process(process.pid).create_time()
     write_whole(spec.pid_path, f"{process.pid} {created}\n")
     # Collect it whenever it exits: a part the TUI started and `down` in another shell stopped
     # otherwise stayed the TUI's zombie ("[postgres] <defunct>") until the TUI quit.
     threading.Thread(target=process.wait, name=f"reap-{spec.name}", daemon=True).start()
     return process.pid
+
+
+EXEC_TIMEOUT_S = 5.0
+
+
+def _wait_exec_done(pid: int) -> None:
+    """Wait until the child runs its new program: Popen returns once the exec has begun, and
+    until the kernel has laid out the new program's arguments, /proc/PID/cmdline reads empty
+    (under load, a server's pid file read at once showed a command line without its ports)."""
+    deadline = time.monotonic() + EXEC_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).cmdline():
+                return
+        except psutil.Error:  # exited already: nothing more to wait for
+            return
+        time.sleep(0.001)
 
 
 def write_whole(path: Path, text: str) -> None:
