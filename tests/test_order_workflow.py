@@ -581,7 +581,8 @@ async def test_a_run_of_another_chain_sent_an_address_change_still_fails_and_ans
     sent with the start): its bookkeeping waited for the order's row to be stored, or for the
     order to end, and this run does neither. The run waited for that job before it failed, so
     it never failed: it stayed Running under order-X for good. (On the dev server: Updates do
-    not run on the test server.)"""
+    not run on the test server.) The change is refused with the run's reason, as a decision or a
+    cancel is; before, it read "... cannot change: it is already FAILED.", as if the order had."""
     order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
         order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
         shipping_task_queue=fakes.shipping_task_queue,
@@ -590,7 +591,7 @@ async def test_a_run_of_another_chain_sent_an_address_change_still_fails_and_ans
     fakes.failures["ReceiveOrder"] += [
         ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
     ]
-    refused = f"The address of order {order.order_id} cannot change: it is already FAILED."
+    refused = reason  # before: f"The address of order {order.order_id} cannot change: it is already FAILED."
     client = dev_env.client
     async with workers(dev_env, fakes):
         if how == "signal":
@@ -2000,6 +2001,9 @@ EARLIER_CORPORA = {
     # answered and failed (another-run-answers-address-changes).
     "v18-another-run-address-before": 2,
     "v18-another-run-address": 2,
+    # The same, the change refused with the run's reason (another-run-refuses-address-changes)
+    # instead of "it is already FAILED".
+    "v18-another-run-address-reason": 2,
     # Such a run sent an approve, reject or cancel Update with its start: answered "approved",
     # "rejected", or not at all (-before), then refused with the run's reason
     # (another-run-refuses-commands), with two orders of the tools' whose approval came before

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
         ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES,
+        ANOTHER_RUN_REFUSES_ADDRESS_CHANGES,
         ANOTHER_RUNS_ORDER_FAILS,
         AUDIT_AFTER_RECEIPT_BY_HAND,
         AUDIT_BEFORE_ENDING,
@@ -744,7 +745,11 @@ class OrderWorkflow(OrderCommands):
             # (Or the order ends before it is stored at all: see UNSTORABLE_ORDER_FAILS.)
             await workflow.wait_condition(lambda: self._received or self._ending is not None)
         if not self._received and self._ending is not None:
-            refusal = self._address_change_too_late()
+            refusal = (
+                self._another_runs_order
+                if self._another_runs_order is not None and self._patched(ANOTHER_RUN_REFUSES_ADDRESS_CHANGES)
+                else self._address_change_too_late()
+            )
             self._note_refusal("update_address", refusal)
             self._address_answers[change.sequence] = refusal
             return

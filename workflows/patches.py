@@ -99,6 +99,12 @@ ANOTHER_RUNS_ORDER_FAILS = "another-runs-order-fails"
 # for the order's row or its ending, neither of which such a run reaches, and the run waited for
 # the change: it stayed Running for good. Asked only on that refusal, with such a change pending.
 ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES = "another-run-answers-address-changes"
+# Such a run's answer to that address change is the run's reason ("Order X belongs to another
+# workflow run ..."), as its answer to an approve, reject or cancel is (ANOTHER_RUN_REFUSES_COMMANDS);
+# before, it read "The address of order X cannot change: it is already FAILED.", as if the order
+# (another run's, maybe shipped) had failed. The refusal is audited, so its text is what the run
+# does: asked only on that refusal.
+ANOTHER_RUN_REFUSES_ADDRESS_CHANGES = "another-run-refuses-address-changes"
 # Such a run that was sent an approve, reject or cancel Update before ReceiveOrder refused it (one
 # sent with its start) refuses it with the run's reason; before, the approval was answered
 # "approved" and the rejection "rejected" by a run that then failed having decided nothing, and
