@@ -311,14 +311,14 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _sent(
-    args: argparse.Namespace, service: OrderService, what: str, command: Callable[..., Awaitable[str]],
-    *, recorded: bool = False,
+    args: argparse.Namespace, what: str, command: Callable[..., Awaitable[str]], *, recorded: bool = False
 ) -> None:
-    """Send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the command;
-    app.cli then says, instead of "Interrupted.", whether it went to Temporal: ``command`` is the
-    service's method with its arguments but ``on_sent`` (a partial), which this gives it (the
-    TUI's app.tui.actions.sent does the same). Stopped in the checks before it (the database's
-    row, the workflow's task), nothing was sent.
+    """Connect, send a command (an Update) and say its answer. Ctrl-C stops the waiting, not the
+    command; app.cli then says, instead of "Interrupted.", whether it went to Temporal: ``command``
+    is an OrderService method with its arguments but the service and ``on_sent`` (a partial), which
+    this gives it (the TUI's app.tui.actions.sent does the same). Stopped before it goes out
+    (connecting, up to 5 s with PostgreSQL not answering, where it said only "Interrupted."; the
+    database's row; the workflow's task), nothing was sent.
     ``recorded``: the order answers only once the database has the outcome (a cancel's ending,
     an address change), so no warning that it records the command once PostgreSQL is back."""
     args.on_interrupt = f"Stopped: the {what} was not sent; nothing was changed."
@@ -329,10 +329,11 @@ async def _sent(
             f" check with ./start.sh order status {args.order_id}."
         )
 
-    reply = await command(on_sent=went)
-    args.on_interrupt = None
-    # Temporal took it; with PostgreSQL out of reach the order records it once the database is back.
-    _say(args, args.order_id, reply, "" if recorded else await service.database_warning())
+    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
+        reply = await command(service, on_sent=went)
+        # Temporal took it; with PostgreSQL out of reach the order records it once the database is back.
+        _say(args, args.order_id, reply, "" if recorded else await service.database_warning())
+        args.on_interrupt = None
 
 
 # Temporal carries the commands, and the order records them once PostgreSQL is back; without
@@ -345,27 +346,28 @@ REQUEST_ID_LABEL = "--request-id"
 async def _approve(args: argparse.Namespace) -> int:
     checks.approve(args.order_id, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        approving = partial(service.approve, args.order_id, by=args.by, request_id=args.request_id)
-        await _sent(args, service, "approval", approving)
+    approving = partial(OrderService.approve, order_id=args.order_id, by=args.by, request_id=args.request_id)
+    await _sent(args, "approval", approving)
     return 0
 
 
 async def _reject(args: argparse.Namespace) -> int:
     checks.reject(args.order_id, args.reason, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        rejecting = partial(service.reject, args.order_id, args.reason, by=args.by, request_id=args.request_id)
-        await _sent(args, service, "rejection", rejecting)
+    rejecting = partial(
+        OrderService.reject, order_id=args.order_id, reason=args.reason, by=args.by, request_id=args.request_id
+    )
+    await _sent(args, "rejection", rejecting)
     return 0
 
 
 async def _cancel(args: argparse.Namespace) -> int:
     checks.cancel(args.order_id, args.reason, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        cancelling = partial(service.cancel, args.order_id, args.reason, by=args.by, request_id=args.request_id)
-        await _sent(args, service, "cancel", cancelling, recorded=True)
+    cancelling = partial(
+        OrderService.cancel, order_id=args.order_id, reason=args.reason, by=args.by, request_id=args.request_id
+    )
+    await _sent(args, "cancel", cancelling, recorded=True)
     return 0
 
 
@@ -382,9 +384,10 @@ async def _address(args: argparse.Namespace) -> int:
             " (--name, --street, --city, --postal-code, --country, or --address JSON)."
         ) from None
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    async with await OrderService.connect(**COMMAND_CONNECTION) as service:
-        changing = partial(service.update_address, args.order_id, address, by=args.by, request_id=args.request_id)
-        await _sent(args, service, "address change", changing, recorded=True)
+    changing = partial(
+        OrderService.update_address, order_id=args.order_id, address=address, by=args.by, request_id=args.request_id
+    )
+    await _sent(args, "address change", changing, recorded=True)
     return 0
 
 

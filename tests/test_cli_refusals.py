@@ -394,14 +394,17 @@ def test_ctrl_c_after_a_create_was_sent_names_the_order_that_may_still_start(cli
     )
 
 
-def test_ctrl_c_before_a_command_is_sent_is_only_interrupted(cli: Run, monkeypatch):
+@pytest.mark.parametrize("argv, what", _COMMANDS)
+def test_ctrl_c_while_a_command_connects_says_it_was_not_sent(cli: Run, monkeypatch, argv, what):
+    """Connecting waits up to 5 s for a PostgreSQL that does not answer (stopped, say), when an
+    operator presses Ctrl-C most: it said only "Interrupted.", not whether the command went."""
     async def connect(*_args, **_kwargs) -> OrderService:
         signal.raise_signal(signal.SIGINT)  # while connecting
         await asyncio.Event().wait()
         raise AssertionError("not interrupted")
 
     monkeypatch.setattr(OrderService, "connect", connect)
-    assert cli("order", "approve", "ord-1") == (130, "Interrupted.\n")
+    assert cli("order", *argv) == (130, f"Stopped: the {what} was not sent; nothing was changed.\n")
 
 
 def test_ctrl_c_while_the_tui_starts_the_stack_says_what_up_says(cli: Run, monkeypatch):
