@@ -184,14 +184,27 @@ def reset_command(order_id: str, temporal_address: str, stall: Stall) -> str:
     )
 
 
-def not_on_temporal(order_id: str, state: str, database_url: str, temporal_address: str, namespace: str) -> str:
+def not_on_temporal(
+    order_id: str, state: str, database_url: str, temporal_address: str, namespace: str, noun: str | None = None
+) -> str:
     """The sentence for an order PostgreSQL has in flight whose workflow the Temporal asked has no
     run of (Stall "gone"). Most likely that is not the order's Temporal (TEMPORAL_ADDRESS, or the
     namespace, set to another server's): it said only "no longer exists in Temporal ... settle it
-    by hand", naming neither server. Else the workflow was deleted, or is past its retention."""
+    by hand", naming neither server. Else the workflow was deleted, or is past its retention.
+    ``noun``: the command that met it ("approval"), which the sentence then says went nowhere and
+    may be sent again once pointed right (exit 3 said neither, where every other command's does)."""
+    workflow = (
+        f"Temporal at {temporal_address} (namespace {namespace}) has no run of its workflow {order_workflow_id(order_id)}"
+    )
+    if noun is not None:
+        return (
+            f"The {noun} of order {order_id} was not applied: {workflow}, though PostgreSQL at {database_url} has"
+            f" the order as {state}; if the order was started on another Temporal, set TEMPORAL_ADDRESS (or"
+            f" TEMPORAL_NAMESPACE) to that one and send the {noun} again, else its workflow was deleted or is past"
+            " the namespace's retention: settle the order by hand."
+        )
     return (
-        f"Order {order_id} is {state} in PostgreSQL at {database_url}, but Temporal at {temporal_address}"
-        f" (namespace {namespace}) has no run of its workflow {order_workflow_id(order_id)}: if the order was"
+        f"Order {order_id} is {state} in PostgreSQL at {database_url}, but {workflow}: if the order was"
         " started on another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one; if not, its"
         " workflow was deleted or is past the namespace's retention, so nothing will move the order on: settle"
         " it by hand."

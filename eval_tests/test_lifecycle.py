@@ -375,7 +375,8 @@ async def test_a_command_through_another_temporal_names_it_and_the_order_row(cli
     """TEMPORAL_ADDRESS set to another Temporal (a second dev server, with no orders): a command
     said the order's workflow "no longer exists in Temporal ... settle it by hand" (exit 1),
     naming neither server. It now names the Temporal asked and says that PostgreSQL has the
-    order; exit 3, as for a namespace that Temporal does not have."""
+    order; exit 3, as for a namespace that Temporal does not have. A command says too that it
+    was not applied, and to send it again once pointed at the order's Temporal."""
     order_id = new_id("elsewhere")
     await create(cli, order_id)
     await wait_for_state(db, order_id, {"AWAITING_APPROVAL"})
@@ -395,9 +396,16 @@ async def test_a_command_through_another_temporal_names_it_and_the_order_row(cli
             " workflow was deleted or is past the namespace's retention, so nothing will move the order on: settle"
             " it by hand."
         )
-        for command in (["approve", order_id], ["cancel", order_id]):
+        for command, noun in ((["approve", order_id], "approval"), (["cancel", order_id], "cancel")):
             code, out, err = await elsewhere.run("order", *command)
-            assert (code, out, err) == (3, "", expected + "\n"), (code, out, err)
+            said = (
+                f"The {noun} of order {order_id} was not applied: Temporal at {address} (namespace default) has no"
+                f" run of its workflow order-{order_id}, though PostgreSQL at {stack.settings.database_url_redacted}"
+                " has the order as AWAITING_APPROVAL; if the order was started on another Temporal, set"
+                f" TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one and send the {noun} again, else its workflow"
+                " was deleted or is past the namespace's retention: settle the order by hand."
+            )
+            assert (code, out, err) == (3, "", said + "\n"), (code, out, err)
         status = await elsewhere.json("order", "status", order_id)
         assert (status["state"], status["workflow_status"], status["warning"]) == ("AWAITING_APPROVAL", "GONE", expected)
     finally:

@@ -846,11 +846,13 @@ def _child_started_by_task(task: int) -> list:
          "Order o-9 cannot change: its workflow timed out while the order is DISPATCHED, so nothing will move it on: go on"),
         # Not on the Temporal asked (another server's, or deleted, or past retention), the row still
         # there: it said "There is no order o-9", then that its workflow "no longer exists in
-        # Temporal ... settle it by hand", naming neither server (exit 3 now, see the test below).
-        (None, PAID, "Order o-9 is PAID in PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders, but Temporal at"
-         " 127.0.0.1:7233 (namespace default) has no run of its workflow order-o-9: if the order was started on"
-         " another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE) to that one; if not, its workflow was"
-         " deleted or is past the namespace's retention, so nothing will move the order on: settle it by hand."),
+        # Temporal ... settle it by hand", naming neither server (exit 3 now, see the test below);
+        # then, with the servers named, not what became of the approval, nor to send it again.
+        (None, PAID, "The approval of order o-9 was not applied: Temporal at 127.0.0.1:7233 (namespace default) has"
+         " no run of its workflow order-o-9, though PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders has the"
+         " order as PAID; if the order was started on another Temporal, set TEMPORAL_ADDRESS (or TEMPORAL_NAMESPACE)"
+         " to that one and send the approval again, else its workflow was deleted or is past the namespace's"
+         " retention: settle the order by hand."),
         (None, None, "There is no order o-9."),
         ("COMPLETED", {**PAID, "state": "SHIPPED"}, "Order o-9 is already SHIPPED; nothing can change it now."),
         # Completed a moment after the row was read: an order's workflow completes once its row is final.

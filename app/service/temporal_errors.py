@@ -186,14 +186,16 @@ class TemporalErrors:
             return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, 'not recorded yet', {}, order_id)}")
         if stall.closed == "gone":  # the Temporal asked may not be the order's: exit 3, as for a namespace it lacks
             log.warning("event=order_workflow_not_found order_id=%s state=%s", order_id, row["state"])
-            return StackUnreachable(self._not_on_temporal(order_id, row["state"]))
+            return StackUnreachable(self._not_on_temporal(order_id, row["state"], command_noun(name)))
         payment = {"payment_id": row["payment_id"], "status": row["payment_status"]}
         return Refused(f"Order {order_id} cannot change: {self._left_unfinished(stall, row['state'], payment, order_id)}")
 
-    def _not_on_temporal(self, order_id: str, state: str) -> str:
+    def _not_on_temporal(self, order_id: str, state: str, noun: str | None = None) -> str:
         settings = self.settings
         namespace = settings.temporal_connect_config()["namespace"]
-        return not_on_temporal(order_id, state, settings.database_url_redacted, settings.temporal_address, namespace)
+        return not_on_temporal(
+            order_id, state, settings.database_url_redacted, settings.temporal_address, namespace, noun
+        )
 
     async def _ended_state(self, order_id: str, closed: str) -> str | None:
         """The state a closed workflow ended the order in, as Temporal has it (its result once
