@@ -18,7 +18,7 @@ from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
 from app.stack.health import is_stopped, on_another_port, refuses_credentials
 from app.stack.processes import STOP_TIMEOUT_S
-from app.stack.stack import LABELS, PART_NAMES, WATCHDOG
+from app.stack.stack import LABELS, PART_NAMES, SERVERS, WATCHDOG
 
 
 # More than any screen or pager wants; tail's own limit is far larger and its refusal cryptic.
@@ -169,13 +169,14 @@ async def _status(args: argparse.Namespace) -> int:
                 " then start what is still down with ./start.sh up.",
                 soft_wrap=True,
             )
-        elif any(on_another_port(part) for part in down):
+        elif elsewhere := [part for part in down if on_another_port(part)]:
             # up refuses it too: the settings, or a down first, are the way.
-            console.print(
+            what = (
                 "A server runs on another port than these settings give: set the port its row names,"
-                " or stop the stack with ./start.sh down.",
-                soft_wrap=True,
+                if any(part.name in SERVERS for part in elsewhere)
+                else "A worker serves another Temporal than these settings give: set what its row names,"
             )
+            console.print(f"{what} or stop the stack with ./start.sh down.", soft_wrap=True)
         elif any(refuses_credentials(part) for part in down):
             # Temporal answered: neither up nor a wait mends credentials, and the workers need them too.
             console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -780,3 +781,103 @@ async def test_commands_in_a_shell_with_another_port_than_the_running_server_are
         " stop it with ./start.sh down, or set ORDER_TRACKER_TEMPORAL_PORT=47334."
     )
     assert "PostgreSQL at" in str(without_temporal.value) and "Temporal server" not in str(without_temporal.value)
+
+
+async def test_up_and_status_name_workers_that_serve_another_temporal(tmp_path, monkeypatch):
+    """With the stack's workers running, `up` with TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE of
+    another dev server waited 60 s, then said "The order worker did not become healthy in 60 s
+    (no worker polling order-tq)", and `status` showed that too: the worker was healthy, serving
+    the Temporal it was started for (an operator walkthrough, h21). The stand-in worker is
+    started as `up` starts one, so what it records is what the stack gives it. The commands are
+    not refused for it: they may go to the Temporal an order was started on
+    (eval_tests' test_a_command_through_another_temporal_names_it_and_the_order_row)."""
+    from types import SimpleNamespace
+
+    from app.config import Settings
+    from app.stack.stack import Stack, StackError
+
+    for variable in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such.toml"))
+    local = {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47334"}
+    worker_spec = Stack.worker_spec
+    monkeypatch.setattr(
+        Stack, "worker_spec", lambda self, name: dataclasses.replace(worker_spec(self, name), command=_spec(tmp_path).command)
+    )
+    started = Stack(Settings.from_env(local))
+    pid = started.start_worker("order-worker")
+    try:
+        assert started._worker_elsewhere("order-worker") is None  # the settings it was started with
+        monkeypatch.setenv("TEMPORAL_NAMESPACE", "other")
+        elsewhere = Stack(Settings.from_env({**local, "TEMPORAL_ADDRESS": "127.0.0.1:47398"}))
+
+        async def unhealthy(self):
+            return SimpleNamespace(healthy=False)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Stack, "status", unhealthy)
+            patched.setattr(Stack, "_check_ports", lambda self, specs: pytest.fail("went on to start what is down"))
+            with pytest.raises(StackError) as refusal:
+                await elsewhere.up()
+        status = await elsewhere.status()
+        assert elsewhere.servers_elsewhere() is None
+    finally:
+        processes.stop(started.worker_spec("order-worker"), timeout=5)
+    said = (
+        f"already runs here (pid {pid}) for Temporal at 127.0.0.1:47334 in namespace default,"
+        " not at 127.0.0.1:47398 in namespace other; stop it with ./start.sh down (then ./start.sh up),"
+        " or unset TEMPORAL_ADDRESS and unset TEMPORAL_NAMESPACE"
+    )
+    assert str(refusal.value) == f"The order worker {said}."
+    worker = status.part("order-worker")
+    assert not worker.healthy and worker.pid == pid and worker.detail == said
+
+
+async def test_a_worker_started_before_it_recorded_its_temporal_is_not_called_elsewhere(tmp_path, monkeypatch):
+    """A worker an older `up` started was given no Temporal (app/stack/serving.py): not known, so not refused."""
+    from app.config import Settings
+    from app.stack.stack import Stack
+
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "127.0.0.1:47398"}))
+    spec = stack.worker_spec("order-worker")
+    processes.start(dataclasses.replace(spec, command=_spec(tmp_path).command))
+    try:
+        assert stack._worker_elsewhere("order-worker") is None
+    finally:
+        processes.stop(spec, timeout=5)
+
+
+@pytest.mark.parametrize(
+    "worker_env, fix",
+    [
+        # Started for another stack's Temporal given by TEMPORAL_ADDRESS: that address again.
+        ({"TEMPORAL_ADDRESS": "127.0.0.1:47398"}, "set TEMPORAL_ADDRESS=127.0.0.1:47398"),
+        # Started for this stack's dev server on another port.
+        ({"ORDER_TRACKER_TEMPORAL_PORT": "47397"}, "set ORDER_TRACKER_TEMPORAL_PORT=47397"),
+        # Started with a namespace this shell does not give.
+        ({"TEMPORAL_NAMESPACE": "other"}, "set TEMPORAL_NAMESPACE=other"),
+    ],
+)
+def test_a_worker_serving_another_temporal_is_told_by_the_variable_that_brings_it_back(
+    tmp_path, monkeypatch, worker_env, fix
+):
+    """The refusal's way back without a `down`: the variable this shell lacks, set as it was."""
+    from app.config import Settings
+    from app.stack import serving
+
+    for variable in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such.toml"))
+    base = {"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_TEMPORAL_PORT": "47334"}
+    with monkeypatch.context() as started_with:
+        for variable, value in worker_env.items():
+            started_with.setenv(variable, value)
+        given = serving.temporal_served(Settings.from_env({**base, **worker_env}))
+        spec = dataclasses.replace(_spec(tmp_path), env={serving.VARIABLE: given})
+        pid = processes.start(spec)
+    try:
+        said = serving.elsewhere(pid, Settings.from_env(base))
+    finally:
+        processes.stop(spec, timeout=5)
+    assert said is not None and said.endswith(f"; stop it with ./start.sh down (then ./start.sh up), or {fix}")

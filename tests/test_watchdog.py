@@ -201,3 +201,28 @@ def test_status_does_not_advise_up_for_a_server_on_another_port(monkeypatch, cap
     out = " ".join(capsys.readouterr().out.split())
     assert "Start what is down" not in out
     assert "A server runs on another port than these settings give: set the port its row names, or stop the stack" in out
+
+
+def test_status_advises_the_settings_or_down_for_a_worker_serving_another_temporal(monkeypatch, capsys):
+    """Not "A server runs on another port" nor "Start what is down with ./start.sh up", which
+    refuses it: the worker's row names the Temporal it serves and the variable to set."""
+    import argparse
+
+    from app import stack_cli
+    from app.stack.status import PartStatus, StackStatus
+
+    detail = (
+        "already runs here (pid 42) for Temporal at 127.0.0.1:7233 in namespace default, not at 127.0.0.1:47322"
+        " in namespace default; stop it with ./start.sh down (then ./start.sh up), or unset TEMPORAL_ADDRESS"
+    )
+
+    class _Stack:
+        async def status(self):
+            parts = [PartStatus("temporal", True, "answering", False, None), PartStatus("order-worker", False, detail, True, 42)]
+            return StackStatus(parts=parts, temporal_address="127.0.0.1:47322", temporal_ui_url=None, database_url="x", watchdog_pid=None)
+
+    monkeypatch.setattr(stack_cli, "Stack", _Stack)
+    assert asyncio.run(stack_cli._status(argparse.Namespace(json=False))) == 3
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Start what is down" not in out and "another port" not in out
+    assert "A worker serves another Temporal than these settings give: set what its row names, or stop the stack" in out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import sys
@@ -22,7 +23,7 @@ from typing import Callable, Iterator
 import psutil
 
 from app.config import ROOT, Settings
-from app.stack import health, liveness, postgres, temporal
+from app.stack import health, liveness, postgres, serving, temporal
 from app.stack.processes import ProcessSpec, forget_if_stale, port_in_use, resume, running_pid, start, stop, tail
 from app.stack.purge import PurgeIncomplete, check_purge, delete_data_dir
 from app.stack.status import PartStatus, StackStatus, part_status
@@ -107,7 +108,15 @@ class Stack:
         """Start a worker (the caller holds the lock and has found none running); its pid."""
         # A killed worker's last beat must not be read as the silence of a new one with its pid.
         self.liveness_path(name).unlink(missing_ok=True)
-        return start(self.worker_spec(name))
+        spec = self.worker_spec(name)
+        if (serves := serving.temporal_served(self.settings)) is not None:
+            spec = dataclasses.replace(spec, env={**spec.env, serving.VARIABLE: serves})
+        return start(spec)
+
+    def _worker_elsewhere(self, name: str) -> str | None:
+        """How worker ``name`` of ours serves another Temporal than the settings give (serving.elsewhere), or None."""
+        pid = running_pid(self.worker_spec(name))
+        return None if pid is None else serving.elsewhere(pid, self.settings)
 
     def watchdog_pid_path(self) -> Path:
         return self.settings.run_dir / f"{WATCHDOG}.pid"
@@ -167,6 +176,8 @@ class Stack:
         frozen = health.check_worker_process(pid, self.liveness_path(name), queue)
         if frozen is not None:
             return frozen
+        if (elsewhere := self._worker_elsewhere(name)) is not None:
+            return health.Check(False, f"{health.ON_ANOTHER_PORT} {elsewhere}")
         if temporal_refused:  # not "no answer from Temporal": it answered, and would not describe the queue
             return health.Check(False, f"not known: Temporal {health.REFUSED_CREDENTIALS}")
         if temporal_elsewhere:
@@ -248,6 +259,12 @@ class Stack:
         for name in PORT_FLAGS:
             if (mismatch := _port_mismatch(specs, name)) is not None:
                 raise StackError(f"The {LABELS[name]} {health.ON_ANOTHER_PORT} {mismatch}.")
+        # Likewise a worker of ours serving another Temporal address or namespace: `up` waited
+        # 60 s for it to poll the settings' Temporal, then called it unhealthy. (The commands may
+        # go to another Temporal: the one an order was started on, which servers_elsewhere allows.)
+        for name in WORKERS:
+            if (elsewhere := self._worker_elsewhere(name)) is not None:
+                raise StackError(f"The {LABELS[name]} {health.ON_ANOTHER_PORT} {elsewhere}.")
 
     def servers_elsewhere(self, names: tuple[str, ...] = SERVERS) -> str | None:
         """A sentence naming a server of this stack (of ``names``) that runs on another port than

@@ -1,0 +1,56 @@
+"""Which Temporal a worker of ours serves: the stack gives each worker it starts the address and
+namespace the settings resolve then, and `up`, `status` and the commands compare it with theirs,
+as they compare the servers' ports. `up` with another TEMPORAL_ADDRESS waited 60 s for a poller
+on that Temporal, then called the worker, which served the one it was started for, unhealthy."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+from app.config import Settings
+
+# In the worker's environment: "address namespace". A worker started before it was given has none.
+VARIABLE = "ORDER_TRACKER_WORKER_SERVES"
+
+
+def temporal_served(settings: Settings) -> str | None:
+    """The Temporal a worker started now under ``settings`` serves: "address namespace"; None if
+    Temporal's configuration cannot be read (the connection says why, where it is made)."""
+    try:
+        namespace = settings.temporal_connect_config()["namespace"]
+    except RuntimeError:
+        return None
+    return f"{settings.temporal_address} {namespace}"
+
+
+def elsewhere(pid: int, settings: Settings) -> str | None:
+    """How worker process ``pid`` serves another Temporal address or namespace than ``settings``
+    give, and what to do, to go after health.ON_ANOTHER_PORT ("already runs here"); None if it
+    does not, or it is not known."""
+    try:
+        environ = psutil.Process(pid).environ()
+    except psutil.Error:
+        return None
+    has, wanted = environ.get(VARIABLE), temporal_served(settings)
+    if has is None or wanted is None or has == wanted:
+        return None
+    (has_address, _, has_namespace), (address, _, namespace) = has.partition(" "), wanted.partition(" ")
+    fixes = []
+    if has_address != address:
+        if (environ.get("TEMPORAL_ADDRESS") or "").strip():
+            fixes.append(f"set TEMPORAL_ADDRESS={has_address}")
+        elif settings.external_temporal_address:
+            fixes.append("unset TEMPORAL_ADDRESS")
+        else:
+            fixes.append(f"set ORDER_TRACKER_TEMPORAL_PORT={has_address.rpartition(':')[2]}")
+    if has_namespace != namespace:
+        # Temporal's configuration reads this process's environment; TEMPORAL_NAMESPACE wins over a profile.
+        unset = os.environ.get("TEMPORAL_NAMESPACE") and not environ.get("TEMPORAL_NAMESPACE")
+        fixes.append("unset TEMPORAL_NAMESPACE" if unset else f"set TEMPORAL_NAMESPACE={has_namespace}")
+    return (
+        f"(pid {pid}) for Temporal at {has_address} in namespace {has_namespace},"
+        f" not at {address} in namespace {namespace}; stop it with ./start.sh down (then ./start.sh up),"
+        f" or {' and '.join(fixes)}"
+    )
