@@ -5,6 +5,8 @@ stack down. What needs the database (known SKUs, ids already taken) stays in the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from activities import rules
 from app.errors import InvalidInput
 from workflows.model import Address, OrderItem, OrderState
@@ -81,7 +83,7 @@ def create_order(
     review_window_seconds: float | None = None,
 ) -> None:
     # Every SKU stands in as known here: the catalog is in the database.
-    problems = rules.order_problems(order_id, items, address, {item.sku for item in items})
+    problems = rules.order_problems(order_id, items, entered_address(address), {item.sku for item in items})
     _refuse(problems[0] if problems else None)
     refuse_reserved_id(order_id)
     # Written so that NaN fails too: every comparison with it is false.
@@ -112,8 +114,19 @@ def cancel(order_id: str, reason: str = "", by: str = DEFAULT_BY) -> None:
 def update_address(order_id: str, address: Address, by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     _texts(**{BY_LABEL: by})
-    problems = rules.strict_address_problems(address)
+    problems = rules.strict_address_problems(entered_address(address))
     _refuse(problems[0] if problems else None)
+
+
+def entered_address(address: Address) -> Address:
+    """The address as the rules judge it: with its postal code as the service sends it
+    (rules.normalise_postal_code), so that spaces normalising removes do not count against its
+    length ("sw1a       1aa" is "SW1A 1AA"). One with a control or hidden character is judged as
+    typed, and refused for it: normalising would take a line break for a space."""
+    code = address.postal_code
+    if not isinstance(code, str) or rules.strict_text_problem("address postal code", code) is not None:
+        return address
+    return replace(address, postal_code=rules.normalise_postal_code(code))
 
 
 def list_orders(*, state: str | None = None, limit: int = 50, offset: int = 0) -> str | None:

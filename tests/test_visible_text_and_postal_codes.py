@@ -164,3 +164,29 @@ async def test_every_tool_sends_a_postal_code_in_capitals_with_single_spaces(mon
 
     monkeypatch.setattr(forms, "ask", ask)
     assert (await forms.address_form()).postal_code == "SW1A 1AA"
+
+
+@pytest.mark.parametrize("typed", ["sw1a       1aa", "  13711      13433  ", "k1a\u00a00b1"])
+def test_a_postal_code_is_judged_as_it_is_sent_not_by_the_spaces_normalising_removes(typed):
+    """"sw1a       1aa" was refused as longer than 12 characters by the CLI, the TUI's form and
+    the API, though the service sends it as "SW1A 1AA" (an operator walkthrough, h21). The rule
+    itself, which the workflow's Update validator applies, is unchanged."""
+    address = Address(**{**GOOD.__dict__, "postal_code": typed})
+    assert rules.strict_address_problems(address) != []  # the rule, on the text as typed
+    checks.create_order(order_id="o-1", items=ITEMS, address=address)  # the CLI, and the API through the service
+    checks.update_address("o-1", address)
+    assert address_field_check("postal_code", typed) is True  # the TUI's form, as one types
+    assert rules.strict_address_problems(rules.normalise_entered_address(address)) == []  # what is sent
+
+
+@pytest.mark.parametrize(("typed", "words"), [
+    ("sw1a 1aa 12345", "up to 12 letters, digits, spaces or hyphens"),  # 14 once normalised
+    ("sw1a\n1aa", "contains control characters"),  # a line break is not a space, even if normalising would make it one
+])
+def test_a_postal_code_too_long_once_normalised_or_with_a_line_break_is_still_refused(typed, words):
+    address = Address(**{**GOOD.__dict__, "postal_code": typed})
+    with pytest.raises(InvalidInput, match=words):
+        checks.create_order(order_id="o-1", items=ITEMS, address=address)
+    with pytest.raises(InvalidInput, match=words):
+        checks.update_address("o-1", address)
+    assert words in address_field_check("postal_code", typed)
