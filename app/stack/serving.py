@@ -1,6 +1,7 @@
 """Which Temporal a worker of ours serves: the stack gives each worker it starts the address and
-namespace the settings resolve then, and `up`, `status` and the commands compare it with theirs,
-as they compare the servers' ports. `up` with another TEMPORAL_ADDRESS waited 60 s for a poller
+namespace the settings resolve then, and `up` and `status` compare it with theirs, as they
+compare the servers' ports (the commands do not: they may go to the Temporal an order was started
+on, on purpose). `up` with another TEMPORAL_ADDRESS waited 60 s for a poller
 on that Temporal, then called the worker, which served the one it was started for, unhealthy."""
 
 from __future__ import annotations
