@@ -95,3 +95,17 @@ def test_down_removes_the_pid_file_a_dead_part_left(running: list[str]):
     left.write_text("4242 123.0\n")
     stack.down()
     assert not left.exists()
+
+
+def test_down_with_settings_that_bring_their_own_servers_still_stops_the_local_ones(running: list[str], monkeypatch):
+    """A shell with TEMPORAL_ADDRESS (or DATABASE_URL) set, while an `up` without them runs: the
+    local dev server and PostgreSQL are still ours, by their pid files. `down` there stopped the
+    workers and left the local Temporal running, though `up`'s refusal for workers serving another
+    Temporal says to stop them with `down`."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:47999")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone@127.0.0.1:45999/orders")
+    settings = Settings.from_env()
+    assert settings.external_temporal_address and settings.external_database_url
+    stopped = Stack(settings).down()
+    assert stopped == {"watchdog": "stopped", "order-worker": "stopped", "temporal": "stopped", "postgres": "stopped"}
+    assert sorted(running[2:]) == ["stop postgres", "stop temporal"]

@@ -93,6 +93,18 @@ class Stack:
         )
         return specs
 
+    def specs_to_stop(self) -> dict[str, ProcessSpec]:
+        """specs(), and the local servers that settings bringing their own leave out: one an `up`
+        under other settings started is still ours, by its pid file (`down` in a shell with
+        TEMPORAL_ADDRESS set left the local dev server running, though the refusal for workers
+        serving another Temporal says to stop them with `down`)."""
+        specs = self.specs()
+        for name, part in (("postgres", postgres), ("temporal", temporal)):
+            if name not in specs:
+                with contextlib.suppress(RuntimeError, ImportError):  # not installed: none of ours can run
+                    specs[name] = part.spec(self.settings)
+        return specs
+
     def worker_spec(self, name: str) -> ProcessSpec:
         module, _queue = WORKERS[name]
         return ProcessSpec(
@@ -415,7 +427,7 @@ class Stack:
         if not self.settings.data_dir.exists():
             return {}  # nothing of ours can run without it; and the lock would create it
         with self.lock():
-            specs = self.specs()
+            specs = self.specs_to_stop()
             stopped = {}
             # A server stopped with SIGSTOP is resumed first: the workers' clean shutdown waited
             # on a stopped Temporal until each was killed, then Temporal was (34 s in all).
