@@ -539,24 +539,28 @@ async def test_an_order_the_database_cannot_store_ends_failed_and_a_pending_addr
     assert [r["command"] for r in refusals(fakes)] == ["update_address"]
 
 
+def _run_of_another_chain(fakes: FakeActivities, started: str = "") -> tuple[OrderInput, str]:
+    """An order as typed by hand (none of the flags the operator's tools set) whose ReceiveOrder
+    finds the row another run chain's, and the sentence it refuses the run with. Refused as often
+    as it is asked: a signal makes the server refuse the first task's completion."""
+    order = OrderInput(
+        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
+        shipping_task_queue=fakes.shipping_task_queue,
+    )
+    reason = f"Order {order.order_id} belongs to another workflow run{started}; this run changes nothing."
+    fakes.failures["ReceiveOrder"] += [
+        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
+    ]
+    return order, reason
+
+
 async def test_a_run_whose_order_another_run_of_its_id_owns_fails_at_once_and_winds_nothing_up(workflow_env, fakes):
     """As `temporal workflow start --workflow-id order-X` once order X's own workflow has closed:
     ReceiveOrder finds the row another run chain's and refuses it. The run fails with that
     sentence at once: no step winds the order up (they go by the workflow id, which the two
     runs share). Before, it ended the order FAILED through them. A cancel sent with it carries
     the run chain, so that the database refuses it too."""
-    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
-        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
-        shipping_task_queue=fakes.shipping_task_queue,
-    )
-    reason = (
-        f"Order {order.order_id} belongs to another workflow run (started 2026-11-28 03:00:00 UTC);"
-        " this run changes nothing."
-    )
-    # As often as it is asked: the signal makes the server refuse the first task's completion.
-    fakes.failures["ReceiveOrder"] += [
-        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
-    ]
+    order, reason = _run_of_another_chain(fakes, " (started 2026-11-28 03:00:00 UTC)")
     signal_during(workflow_env, fakes, "ReceiveOrder", order, "cancel", "not mine", "mallory")
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
@@ -583,14 +587,7 @@ async def test_a_run_of_another_chain_sent_an_address_change_still_fails_and_ans
     it never failed: it stayed Running under order-X for good. (On the dev server: Updates do
     not run on the test server.) The change is refused with the run's reason, as a decision or a
     cancel is; before, it read "... cannot change: it is already FAILED.", as if the order had."""
-    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
-        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
-        shipping_task_queue=fakes.shipping_task_queue,
-    )
-    reason = f"Order {order.order_id} belongs to another workflow run; this run changes nothing."
-    fakes.failures["ReceiveOrder"] += [
-        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
-    ]
+    order, reason = _run_of_another_chain(fakes)
     refused = reason  # before: f"The address of order {order.order_id} cannot change: it is already FAILED."
     client = dev_env.client
     async with workers(dev_env, fakes):
@@ -626,14 +623,7 @@ async def test_a_run_of_another_chain_refuses_every_command_sent_with_it(dev_env
     "approved" and the rejection "rejected", by a run that then failed having decided nothing,
     and the cancel "Workflow Update failed because the Workflow completed before the Update
     completed". Each is refused now with the run's reason, and the run fails as before."""
-    order = OrderInput(  # as typed by hand: none of the flags the operator's tools set
-        order_id=oid(), items=an_order(fakes, "x").items, address=an_order(fakes, "x").address,
-        shipping_task_queue=fakes.shipping_task_queue,
-    )
-    reason = f"Order {order.order_id} belongs to another workflow run; this run changes nothing."
-    fakes.failures["ReceiveOrder"] += [
-        ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True) for _ in range(5)
-    ]
+    order, reason = _run_of_another_chain(fakes)
     start = WithStartWorkflowOperation(
         OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=fakes.order_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
