@@ -881,3 +881,48 @@ def test_a_worker_serving_another_temporal_is_told_by_the_variable_that_brings_i
     finally:
         processes.stop(spec, timeout=5)
     assert said is not None and said.endswith(f"; stop it with ./start.sh down (then ./start.sh up), or {fix}")
+
+
+STOP = "stop it with ./start.sh down (then ./start.sh up)"
+
+
+@pytest.mark.parametrize(
+    "started_for, given, said",
+    [
+        # Names of one loopback server: `up` and `status` refused them as another Temporal (h24).
+        ("127.0.0.1:7233 default", "localhost:7233", None),
+        ("localhost:7233 default", "127.0.0.1:7233", None),
+        ("LOCALHOST:7233 default", "[::1]:7233", None),
+        ("127.0.0.2:7233 default", "[::1]:7233", None),
+        ("Temporal.Example.com:7233 default", "temporal.example.COM:7233", None),
+        # Another port, or another host, is still another Temporal.
+        ("localhost:7233 default", "127.0.0.1:7234",
+         f"for Temporal at localhost:7233 in namespace default, not at 127.0.0.1:7234 in namespace default; {STOP},"
+         " or set TEMPORAL_ADDRESS=localhost:7233"),
+        ("temporal.example.com:7233 default", "localhost:7233",
+         "for Temporal at temporal.example.com:7233 in namespace default, not at localhost:7233 in namespace default"
+         f" (hosts are compared by name, localhost, 127.0.0.0/8 and ::1 counting as one); {STOP},"
+         " or set TEMPORAL_ADDRESS=temporal.example.com:7233"),
+        # The same server in another namespace: the refusal names only what differs.
+        ("localhost:7233 other", "127.0.0.1:7233",
+         f"for namespace other of Temporal at 127.0.0.1:7233, not namespace default; {STOP}, or set TEMPORAL_NAMESPACE=other"),
+    ],
+)
+def test_a_worker_is_refused_for_another_temporal_not_for_another_name_of_the_same_one(
+    tmp_path, monkeypatch, started_for, given, said
+):
+    from app.config import Settings
+    from app.stack import serving
+
+    for variable in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "no-such.toml"))
+    address, _, namespace = started_for.partition(" ")
+    env = {serving.VARIABLE: started_for, "TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": namespace}
+    spec = dataclasses.replace(_spec(tmp_path), env=env)
+    pid = processes.start(spec)
+    try:
+        refusal = serving.elsewhere(pid, Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": given}))
+    finally:
+        processes.stop(spec, timeout=5)
+    assert refusal == (None if said is None else f"(pid {pid}) {said}")
