@@ -305,11 +305,27 @@ def normalise_postal_code(postal_code: str) -> str:
     """A postal code as it is written on a label: its Latin letters in capitals, one space
     wherever it had spaces. "sw1a 1aa" and "SW1A  1AA" are the same as "SW1A 1AA", and an
     address change to them counted as a change (audited old and new, sent to the order).
-    Only ASCII letters: postal codes have no others, and "ß".upper() is two letters."""
-    return " ".join(postal_code.split()).translate(_ASCII_CAPITALS)
+    Full-width forms first as the letters and digits they stand for (NFKC): "ｓｗ1ａ" went
+    through as typed, un-capitalised. Only ASCII letters: postal codes have no others, and
+    "ß".upper() is two letters (entered_postal_code_problem refuses them)."""
+    return " ".join(unicodedata.normalize("NFKC", postal_code).split()).translate(_ASCII_CAPITALS)
 
 
 _ASCII_CAPITALS = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def entered_postal_code_problem(postal_code: str) -> str | None:
+    """What a postal code normalised as entered (normalise_postal_code) may still not hold: a
+    letter other than A to Z ("SW1Ä"), or anything but digits (of any script), spaces and
+    hyphens. The operator's tools only: the workflow's rules, which runs already started
+    replay, take any letter (postal_code_problem)."""
+    for ch in postal_code:
+        if not (ch in _LATIN_CAPITALS or ch.isdecimal() or ch in " -"):
+            return f"The postal code may hold only A to Z, digits, spaces and hyphens, not {quoted(ch)}."
+    return None
+
+
+_LATIN_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def normalise_entered_address(address: Address) -> Address:

@@ -84,6 +84,7 @@ def create_order(
 ) -> None:
     # Every SKU stands in as known here: the catalog is in the database.
     problems = rules.order_problems(order_id, items, entered_address(address), {item.sku for item in items})
+    problems = problems or entered_address_problems(address)
     _refuse(problems[0] if problems else None)
     refuse_reserved_id(order_id)
     # Written so that NaN fails too: every comparison with it is false.
@@ -114,8 +115,19 @@ def cancel(order_id: str, reason: str = "", by: str = DEFAULT_BY) -> None:
 def update_address(order_id: str, address: Address, by: str = DEFAULT_BY) -> None:
     _order_id(order_id)
     _texts(**{BY_LABEL: by})
-    problems = rules.strict_address_problems(entered_address(address))
+    problems = entered_address_problems(address)
     _refuse(problems[0] if problems else None)
+
+
+def entered_address_problems(address: Address) -> list[str]:
+    """What the rules find in an address as entered (entered_address), then what its postal code
+    may not hold once normalised (rules.entered_postal_code_problem): the CLI, the API and the
+    TUI's form alike."""
+    entered = entered_address(address)
+    problems = rules.strict_address_problems(entered)
+    if not problems and (problem := rules.entered_postal_code_problem(entered.postal_code)):
+        problems.append(problem)
+    return problems
 
 
 def entered_address(address: Address) -> Address:

@@ -127,6 +127,10 @@ def test_the_rules_the_workflow_replays_do_not_grow_stricter():
     ("13711-13433", "13711-13433"),
     ("١٢٣٤٥", "١٢٣٤٥"),  # Arabic-Indic digits, as typed
     ("0", "0"),
+    # Full-width forms went through as typed, un-capitalised (h24): NFKC first.
+    ("ｓｗ1ａ 1ａａ", "SW1A 1AA"),
+    ("ＳＷ１Ａ\u3000１ＡＡ", "SW1A 1AA"),  # and an ideographic space
+    ("ｋ１ａ－０ｂ１", "K1A-0B1"),  # a full-width hyphen-minus
 ])
 def test_a_postal_code_is_taken_in_capitals_with_single_spaces(typed, taken):
     assert rules.normalise_postal_code(typed) == taken
@@ -190,3 +194,33 @@ def test_a_postal_code_too_long_once_normalised_or_with_a_line_break_is_still_re
     with pytest.raises(InvalidInput, match=words):
         checks.update_address("o-1", address)
     assert words in address_field_check("postal_code", typed)
+
+
+@pytest.mark.parametrize("typed", ["ｓｗ1ａ 1ａａ", "ＳＷ１Ａ\u3000１ＡＡ"])
+def test_a_postal_code_typed_in_full_width_is_taken_by_every_tool(typed):
+    address = Address(**{**GOOD.__dict__, "postal_code": typed})
+    checks.create_order(order_id="o-1", items=ITEMS, address=address)  # the CLI, and the API through the service
+    checks.update_address("o-1", address)
+    assert address_field_check("postal_code", typed) is True  # the TUI's form, as one types
+    assert rules.normalise_entered_address(address).postal_code == "SW1A 1AA"  # what each of them sends
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("SW1Ä 1AA", "'Ä'"),
+    ("1234 ß", "'ß'"),
+    ("ｓｗ1ä", "'ä'"),  # full-width letters are taken, a letter outside A to Z is not
+    ("Мо 123", "'М'"),  # Cyrillic capitals that look Latin
+])
+def test_a_postal_code_with_a_letter_outside_a_to_z_is_refused_naming_it(typed, shown):
+    """Any Unicode letter passed as a postal code's letter, un-capitalised ("SW1ä"). The
+    operator's tools refuse it in one sentence naming the character; the workflow's own rule,
+    which runs already started replay, is unchanged."""
+    said = f"The postal code may hold only A to Z, digits, spaces and hyphens, not {shown}."
+    address = Address(**{**GOOD.__dict__, "postal_code": typed})
+    with pytest.raises(InvalidInput) as created:
+        checks.create_order(order_id="o-1", items=ITEMS, address=address)
+    with pytest.raises(InvalidInput) as changed:
+        checks.update_address("o-1", address)
+    assert str(created.value) == str(changed.value) == said
+    assert address_field_check("postal_code", typed) == said
+    assert rules.strict_address_problems(address) == []  # the workflow's Update validator and ValidateOrder
