@@ -42,6 +42,7 @@ class AuditTables:
         self.state = state
         self.pages: list[tuple] = []
         self.reads: list[tuple[str, dict | None]] = []  # through a connection, and the transaction it was in
+        self.row_reads = 0  # of the order's row, through a connection or the pool
 
     def order_row(self) -> dict[str, Any]:
         invocations = {(workflow_id, activity_id) for workflow_id, activity_id, _, _ in ATTEMPTS}
@@ -57,11 +58,13 @@ class AuditTables:
         }
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any]:  # get_order
+        self.row_reads += 1
         return self.order_row()
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if "shipping-" in sql:  # shipping_runs: the highest run number of a shipping child's attempts
             return max(int(w.rsplit("-", 1)[1]) for w, _, _, _ in ATTEMPTS if w.startswith("shipping-"))
+        self.row_reads += 1
         return self.state  # order_state
 
     @contextlib.asynccontextmanager
@@ -184,6 +187,44 @@ async def test_status_of_an_ended_order_is_the_databases_without_asking_its_work
     assert "note" not in status and "warning" not in status
     snapshot = {"isolation": "repeatable_read", "readonly": True}
     assert service.pool.reads == [("fetchrow", snapshot), ("fetch", snapshot), ("fetchval", snapshot)]
+    assert service.pool.row_reads == 1, "the order's row was read more than once for one status"
+
+
+class _Answering(_NoWorker):
+    """A running order workflow whose status query answers ``state``, the order having moved
+    there from the row's state while it was asked."""
+
+    def __init__(self, tables: AuditTables, state: str) -> None:
+        super().__init__()
+        self.tables, self.state = tables, state
+
+    async def query(self, *args: Any, **kwargs: Any) -> Any:
+        from workflows.model import Address, OrderItem, OrderState, OrderStatus, Payment
+
+        self.tables.state = self.state
+        address = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
+        return OrderStatus(
+            order_id="o-1", state=OrderState(self.state), step="validating", terminal=False,
+            items=[OrderItem("WIDGET-1", 1)], amount_cents=1999, address=address, payment=Payment("pay-o-1"),
+        )
+
+
+@pytest.mark.parametrize(("recorded", "answered", "row_reads"), [
+    ("VALIDATED", "VALIDATED", 1),  # as recorded: one read
+    ("RECEIVED", "VALIDATED", 2),  # moved on while asked: read again, so its counts are as new as that
+])
+async def test_status_of_a_running_order_reads_its_row_again_only_if_it_moved_on_while_asked(
+    tmp_path, recorded, answered, row_reads
+):
+    """`order status` read the order's row twice for every answer: its state alone, to see
+    whether the workflow need be asked, then the whole row after the workflow answered (h24)."""
+    tables = AuditTables(recorded)
+    service = OrderService(Settings.from_env({}), client=_Answering(tables, answered), pool=tables)  # type: ignore[arg-type]
+    status = await service.status("o-1")
+    assert (status["state"], status["source"]) == (answered, "workflow")
+    assert tables.row_reads == row_reads
+    snapshot = {"isolation": "repeatable_read", "readonly": True}
+    assert tables.reads == [("fetchrow", snapshot), ("fetch", snapshot)] * row_reads
 
 
 class _Temporal:

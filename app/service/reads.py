@@ -149,10 +149,11 @@ class OrderReads:
         order that ended, the database's alone."""
         checks.status(order_id)
         live, not_found, no_answer, failing = None, False, self._client is None, False
-        # An ended order's row is final (it only moves forward, db/orders.py) and holds all its
-        # status: the Query made the order worker replay the closed workflow's whole history,
-        # and waited ~3 s for nothing while no order worker served.
-        ended = (recorded := await queries.order_state(self.pool, order_id)) is not None and OrderState(recorded).terminal
+        # The row first: an ended order's is final (it only moves forward, db/orders.py) and holds
+        # all its status, so the workflow is not asked (the Query made the order worker replay the
+        # closed workflow's whole history, and waited ~3 s for nothing while no order worker served).
+        row, per_activity, shipping_runs = await self._status_rows(order_id)
+        ended = row is not None and OrderState(row["state"]).terminal
         try:
             if self._client is not None and not ended:
                 live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
@@ -163,13 +164,12 @@ class OrderReads:
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
         except Exception as error:  # a query needs a worker; the database still knows the state
             log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
-        # After the workflow's view, and both from one snapshot: the order row's counts (retries,
-        # failed attempts, the last error) agree with the attempts per step, and are at least as
-        # new as the workflow's state (an attempt's row is written before its step returns).
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            row = await queries.get_order(conn, order_id)
-            per_activity = await queries.attempts_by_activity(conn, order_id)
-            shipping_runs = await queries.shipping_runs(conn, order_id) if ended else None
+        if live is not None and (row is None or row["state"] != live.state):
+            # The order moved on while the workflow was asked: read again, so that the row's counts
+            # (retries, failed attempts, the last error) are at least as new as the workflow's state
+            # (an attempt's row is written before its step returns). Only then: `order status` read
+            # the row twice for every answer, once for its state alone.
+            row, per_activity, _ = await self._status_rows(order_id)
         if live is None and row is None:
             if not_found:
                 raise NotFound(f"There is no order {order_id}.")
@@ -224,6 +224,15 @@ class OrderReads:
                     " runs, or it is stopped: see ./start.sh status); it goes on once one does."
                 )
         return status
+
+    async def _status_rows(self, order_id: str) -> tuple[Any, dict[str, int], int | None]:
+        """The order's row, its attempts per step and, if it has ended, its shipping runs, from one
+        snapshot, so that the row's counts agree with the attempts per step."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            row = await queries.get_order(conn, order_id)
+            per_activity = await queries.attempts_by_activity(conn, order_id)
+            ended = row is not None and OrderState(row["state"]).terminal
+            return row, per_activity, await queries.shipping_runs(conn, order_id) if ended else None
 
     async def _stall(self, order_id: str, first_run_id: str | None) -> Stall | None:
         """Why the order's workflow (the latest run of its chain, ``first_run_id``, the row's) will
