@@ -212,10 +212,7 @@ async def test_a_refusal_wider_than_the_terminal_is_wrapped_whole_under_the_ques
         question.application.after_render += lambda app: drawn.append(_screen_text(app))
         asked = asyncio.ensure_future(prompts.ask(question))
         keys.send_text("x\r" if asking == "text" else "\r")
-        for _ in range(200):
-            if any(refusal[:10] in screen for screen in drawn):
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: any(refusal[:10] in screen for screen in drawn), f"the refusal drawn: {refusal}", screen=asked)
         keys.send_text("\x03")
         with pytest.raises(prompts.Back):
             await asked
@@ -1255,10 +1252,21 @@ async def _ended(screen: asyncio.Task, timeout: float) -> None:
     await screen
 
 
-async def _until(condition, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _until(condition, what: str = "", timeout: float = 5.0, screen: asyncio.Task | None = None) -> None:
+    """Wait for ``condition`` (what a screen drew, say), else fail saying that ``what`` did not
+    happen within ``timeout`` s (without ``what``: the condition's line), or that ``screen``
+    ended before it, and how. A loop counted in sleeps ran on after a miss, to fail later on
+    what it had stood for ("DID NOT RAISE", a page of screen text)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        code = getattr(condition, "__code__", None)
+        what = what or (f"the condition at {Path(code.co_filename).name}:{code.co_firstlineno}" if code else repr(condition))
+        if screen is not None and screen.done():
+            how = "cancelled" if screen.cancelled() else repr(screen.exception()) if screen.exception() else "returned"
+            raise AssertionError(f"the screen ended ({how}) before {what}")
+        if loop.time() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
         await asyncio.sleep(0.01)
 
 

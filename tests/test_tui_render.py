@@ -22,6 +22,7 @@ from app.tui.health import down_parts, goodbye, health_line
 from app.tui.simulate import count_check
 from app.tui.simulation import SIMULATED_ADDRESS, random_items, settled
 from db.queries import Product
+from tests.test_tui_menu_and_pager import _until
 from workflows.model import OrderItem
 
 
@@ -719,13 +720,11 @@ async def test_the_dashboard_says_when_postgresql_stops_answering_and_recovers_b
         return stack_status()
 
     screen = asyncio.create_task(run_dashboard(_FlakyDatabase(refused=1), console, stack_status=healthy))
-    for _ in range(300):  # the first refresh fails, the next (a second later) answers
-        if "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable" in out.getvalue() \
-                and ORDERS[0]["order_id"] in out.getvalue():
-            break
-        assert not screen.done(), screen.exception()
-        await asyncio.sleep(0.01)
-    screen.cancel()
+    # The first refresh fails, the next (a second later) answers.
+    outage = "PostgreSQL at postgresql://postgres@127.0.0.1:5433/orders is not reachable"
+    await _until(lambda: outage in out.getvalue() and ORDERS[0]["order_id"] in out.getvalue(),
+                 "the dashboard saying PostgreSQL is not reachable, then showing the orders", timeout=10, screen=screen)
+    await _stopped(screen)
     text = out.getvalue()
     assert "is not reachable;" in text and "Retrying…" in text
     assert ORDERS[0]["order_id"] in text.split("Retrying…", 1)[1]  # shown again after the outage
@@ -855,10 +854,10 @@ async def test_the_dashboards_health_line_fits_the_terminal_as_soon_as_it_is_res
     monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
     monkeypatch.setattr(dashboard, "HEALTH_EVERY_S", 3600)  # read once, at the start
     screen, console, out = _dashboard_on(width=80)
-    await _until(lambda: "✓ PostgreSQL" in out.getvalue(), screen)
+    await _until(lambda: "✓ PostgreSQL" in out.getvalue(), screen=screen)
     console.width = 50  # the operator narrows the terminal
     out.seek(0), out.truncate()
-    await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
+    await _until(lambda: out.getvalue().count("Newest") >= 2, screen=screen)
     await _stopped(screen)
     drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # the frames, without cursor moves
     lines = [line.rstrip() for line in drawn.splitlines() if "✓" in line]
@@ -873,11 +872,11 @@ async def test_the_dashboard_is_drawn_afresh_when_the_terminal_is_resized(monkey
 
     monkeypatch.setattr(dashboard, "REFRESH_S", 0.01)
     screen, console, out = _dashboard_on(width=100)
-    await _until(lambda: out.getvalue().count("Newest") >= 2, screen)
+    await _until(lambda: out.getvalue().count("Newest") >= 2, screen=screen)
     assert "\x1b[2J" not in out.getvalue()  # not at every refresh: it would flicker
     console.width = 50
-    await _until(lambda: "Newest" in out.getvalue().partition("\x1b[2J")[2], screen)  # cleared, then drawn
-    await _until(lambda: out.getvalue().count("Newest") >= 6, screen)
+    await _until(lambda: "Newest" in out.getvalue().partition("\x1b[2J")[2], screen=screen)  # cleared, then drawn
+    await _until(lambda: out.getvalue().count("Newest") >= 6, screen=screen)
     await _stopped(screen)
     assert out.getvalue().count("\x1b[2J") == 1  # once for the resize
 
@@ -906,17 +905,6 @@ async def _stopped(screen) -> None:
     screen.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await screen
-
-
-async def _until(condition, screen) -> None:
-    import asyncio
-
-    for _ in range(500):
-        if condition():
-            return
-        assert not screen.done(), screen.exception()
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
 
 
 def test_a_decision_recorded_late_says_when_it_was_made():
@@ -1065,7 +1053,7 @@ async def _last_frame(
         return stack_status()
 
     screen = asyncio.create_task(dashboard.run_dashboard(service or _EveryState(), console, stack_status=healthy))
-    await _until(lambda: out.getvalue().count("\x1b[2K") >= refreshes and shown in out.getvalue(), screen)
+    await _until(lambda: out.getvalue().count("\x1b[2K") >= refreshes and shown in out.getvalue(), screen=screen)
     drawn = out.getvalue()  # not what it prints as it ends: Live then shows the whole last view
     await _stopped(screen)
     frame = drawn.rsplit("\x1b[2K", 1)[1]
@@ -1283,7 +1271,7 @@ async def test_leaving_the_dashboard_leaves_nothing_of_it_above_the_menu(monkeyp
         return stack_status()
 
     screen = asyncio.create_task(dashboard.run_dashboard(_EveryStateOneLate(), console, stack_status=healthy))
-    await _until(lambda: out.getvalue().count("q: back") >= 3 and "✓" in out.getvalue(), screen)
+    await _until(lambda: out.getvalue().count("q: back") >= 3 and "✓" in out.getvalue(), screen=screen)
     if how == "q":
         quits[0]()
         await asyncio.wait_for(screen, 5)

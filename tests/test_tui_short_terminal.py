@@ -267,6 +267,7 @@ async def test_a_simulation_says_so_when_its_order_worker_stops_midway(monkeypat
     import asyncio
 
     from app.tui import simulate
+    from tests.test_tui_menu_and_pager import _ended, _until
 
     class _WorkerStopsAfterTheStart(_OrdersShipAtOnce):
         asked = 0
@@ -288,12 +289,9 @@ async def test_a_simulation_says_so_when_its_order_worker_stops_midway(monkeypat
     monkeypatch.setattr(simulate, "STALL_S", 0.05)
     console, out = terminal(200, 24)
     screen = asyncio.create_task(simulate.simulate_orders(_WorkerStopsAfterTheStart(), console))
-    for _ in range(300):
-        if "No order worker is serving" in out.getvalue():
-            break
-        await asyncio.sleep(0.01)
-    screen.cancel()
-    await asyncio.wait_for(screen, 5)
+    await _until(lambda: "No order worker is serving" in out.getvalue(), "the simulation saying no order worker is serving", screen=screen)
+    screen.cancel()  # what Ctrl-C does to the screen
+    await _ended(screen, 5)
     assert "so the orders wait until one does" in " ".join(Text.from_ansi(out.getvalue()).plain.split())
 
 
