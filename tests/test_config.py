@@ -97,7 +97,7 @@ def test_a_server_of_ours_that_is_stopped_is_resumed_not_started(tmp_path):
         sleeper.send_signal(signal.SIGSTOP)
         deadline = time.monotonic() + 10
         while psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED:
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, f"SIGSTOP did not stop pid {sleeper.pid} within 10 s"
             time.sleep(0.01)
         assert ours.database_remedy == f"its process here is stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
         assert ours.temporal_remedy == "start the stack with ./start.sh up"  # not the process its file named
