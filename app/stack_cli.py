@@ -18,7 +18,7 @@ from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
 from app.stack.health import is_stopped, on_another_port, refuses_credentials
 from app.stack.processes import STOP_TIMEOUT_S
-from app.stack.stack import LABELS, PART_NAMES, SERVERS, WATCHDOG
+from app.stack.parts import LABELS, PART_NAMES, SERVERS, WATCHDOG
 
 
 # More than any screen or pager wants; tail's own limit is far larger and its refusal cryptic.

@@ -176,7 +176,7 @@ def test_a_process_started_never_finds_the_pid_file_of_the_one_before(tmp_path):
 def test_a_part_that_exits_during_start_up_is_said_with_its_last_error(tmp_path):
     """It said only "exited during start-up; see …/temporal.log", and in the tests the log was
     gone by the time anyone read the failure."""
-    from app.stack.stack import _last_words
+    from app.stack.starting import _last_words
 
     log = tmp_path / "temporal.log"
     log.write_text(
@@ -196,13 +196,14 @@ async def test_a_server_that_exits_during_start_up_is_started_once_more_then_ref
     """Once in CI the dev server exited during start-up (it picks some of its ports at random,
     and one can be taken before it binds it), and `up` failed at once."""
     from app.config import Settings
-    from app.stack import stack as stack_module
-    from app.stack.stack import ExitedDuringStartUp, Stack
+    from app.stack import starting
+    from app.stack.stack import Stack
+    from app.stack.starting import ExitedDuringStartUp
 
     starts: list[str] = []
     exits = ["listen tcp 127.0.0.1:40001: bind: address already in use"]
-    monkeypatch.setattr(stack_module, "running_pid", lambda spec: None)
-    monkeypatch.setattr(stack_module, "start", lambda spec: starts.append(spec.name))
+    monkeypatch.setattr(starting, "running_pid", lambda spec: None)
+    monkeypatch.setattr(starting, "start", lambda spec: starts.append(spec.name))
 
     async def wait_healthy(self, name, specs, check, timeout=0):
         if exits:
@@ -221,7 +222,7 @@ async def test_a_server_that_exits_during_start_up_is_started_once_more_then_ref
     exits[:] = ["first", "second"]
     with pytest.raises(ExitedDuringStartUp, match=r"\(second\)"):
         await stack._up_temporal(stack.specs(), [], said.append)
-    monkeypatch.setattr(stack_module, "running_pid", lambda spec: 4242)
+    monkeypatch.setattr(starting, "running_pid", lambda spec: 4242)
     starts.clear()
     exits[:] = ["gone"]
     with pytest.raises(ExitedDuringStartUp):
@@ -286,14 +287,14 @@ async def test_up_with_a_temporal_address_that_does_not_answer_says_so_without_a
 
     from app.config import Settings
     from app.stack import health
-    from app.stack import stack as stack_module
+    from app.stack import starting
     from app.stack.stack import Stack, StackError
 
     async def no_answer(settings, timeout=3.0):
         return health.Check(False, "no answer at 127.0.0.1:1 (Failed client connect: tonic::transport::Error(Tr"), None
 
     monkeypatch.setattr(health, "check_temporal", no_answer)
-    monkeypatch.setattr(stack_module, "EXTERNAL_TIMEOUT_S", 0.3, raising=False)
+    monkeypatch.setattr(starting, "EXTERNAL_TIMEOUT_S", 0.3)
     stack = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": "127.0.0.1:1"}))
     said: list[str] = []
     with pytest.raises(StackError) as refusal:
@@ -649,6 +650,7 @@ def test_the_status_command_says_to_fix_the_credentials_not_to_start_temporal(tm
     monkeypatch.setattr(Client, "connect", _RefusingTemporal(True, "PERMISSION_DENIED").connect)
     monkeypatch.setattr(health, "check_postgres", postgres_answers)
     monkeypatch.setattr("app.stack.stack.running_pid", running)
+    monkeypatch.setattr("app.stack.parts.running_pid", running)  # a worker's Temporal, a server's port
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:7999")
     monkeypatch.setenv("COLUMNS", "400")
@@ -680,6 +682,7 @@ def test_the_status_of_a_worker_without_temporal_running_is_not_known_not_tempor
         port = free.getsockname()[1]
     monkeypatch.setattr(health, "check_postgres", postgres_answers)
     monkeypatch.setattr("app.stack.stack.running_pid", running)
+    monkeypatch.setattr("app.stack.parts.running_pid", running)  # a worker's Temporal, a server's port
     monkeypatch.setenv("ORDER_TRACKER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ORDER_TRACKER_TEMPORAL_PORT", str(port))
     monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)

@@ -31,10 +31,10 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int | None]:
         running[spec.name] = 900 + len(running)
         return running[spec.name]
 
-    from app.stack import stack as stack_module
+    from app.stack import parts
 
     monkeypatch.setattr(watchdog, "running_pid", running_pid)
-    monkeypatch.setattr(stack_module, "start", start)  # what Stack.start_worker calls
+    monkeypatch.setattr(parts, "start", start)  # what Stack.start_worker calls
     return running
 
 
@@ -121,13 +121,13 @@ def test_a_worker_seen_alive_again_does_not_count_the_time_it_was_dead_against_i
 
 
 def test_up_with_restarts_turned_off_stops_a_watchdog_an_earlier_up_started(tmp_path, monkeypatch):
-    from app.stack import stack as stack_module
+    from app.stack import starting
 
     off = Stack(Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path), "ORDER_TRACKER_RESTART_WORKERS": "0"}))
     stopped, said = [], []
-    monkeypatch.setattr(stack_module, "running_pid", lambda spec: 4242)
-    monkeypatch.setattr(stack_module, "stop", lambda spec: stopped.append(spec.name))
-    monkeypatch.setattr(stack_module, "start", lambda spec: pytest.fail("started"))
+    monkeypatch.setattr(starting, "running_pid", lambda spec: 4242)
+    monkeypatch.setattr(starting, "stop", lambda spec: stopped.append(spec.name))
+    monkeypatch.setattr(starting, "start", lambda spec: pytest.fail("started"))
     started: list[str] = []
     off._up_watchdog(off.specs(), started, said.append)
     assert stopped == ["watchdog"] and started == []

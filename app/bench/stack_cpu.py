@@ -20,7 +20,8 @@ import psutil
 
 from app.config import Settings
 from app.stack.processes import running_pid
-from app.stack.stack import WATCHDOG, Stack
+from app.stack.parts import WATCHDOG
+from app.stack.stack import Stack
 
 BENCH = "bench"  # the benchmark's own process
 

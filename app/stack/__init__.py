@@ -2,6 +2,7 @@
 under ``.data/``, started, checked and stopped as one."""
 
 from app.stack.purge import PurgeIncomplete, PurgeRefused
-from app.stack.stack import Stack, StackError
+from app.stack.parts import StackError
+from app.stack.stack import Stack
 
 __all__ = ["PurgeIncomplete", "PurgeRefused", "Stack", "StackError"]

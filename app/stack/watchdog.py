@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from app.logging_setup import configure_logging
 from app.stack.processes import running_pid
-from app.stack.stack import WORKERS, Stack
+from app.stack.parts import WORKERS
+from app.stack.stack import Stack
 
 log = logging.getLogger("app.stack.watchdog")
 

@@ -18,7 +18,7 @@ from app.service import OrderService
 from app.stack import Stack
 from app.stack.health import is_stopped, refuses_credentials
 from app.stack.processes import running_pid
-from app.stack.stack import SERVERS
+from app.stack.parts import SERVERS
 from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions, pager
 from app.tui.dashboard import refuse_a_terminal_that_cannot_redraw, run_dashboard
