@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from activities import rules
-from app import checks, cli_numbers, render
+from app import checks, cli_numbers, render, render_audit
 from app.errors import InvalidInput
 from app.service import NEW_ORDER_ID_FORM, NO_ORDER_WORKER_WARNING, OrderService, new_order_id
 from workflows.model import Address, OrderItem, OrderState
@@ -431,7 +431,7 @@ async def _audit(args: argparse.Namespace) -> int:
     async with await OrderService.connect(temporal="optional") as service:  # the audit is the database's
         audit = await service.audit(args.order_id)
     now = datetime.now(timezone.utc)  # an order in flight that has recorded nothing for a while says so
-    _emit(args, audit, lambda c: render.print_audit(c, audit, now))
+    _emit(args, audit, lambda c: render_audit.print_audit(c, audit, now))
     return 0
 
 

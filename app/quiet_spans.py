@@ -1,5 +1,5 @@
 """Where an order's audit timeline has nothing recorded for longer than the order's own waits
-explain (a worker or Temporal stopped, the stack down): app/render.py gives such a span a line."""
+explain (a worker or Temporal stopped, the stack down): app/render_audit.py gives such a span a line."""
 
 from __future__ import annotations
 

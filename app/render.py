@@ -3,24 +3,20 @@ render them with Console(record=True) and read the text."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from app.errors import command_noun
-from app.quiet_spans import QuietSpans, span as _span
+from app.quiet_spans import span as _span
 from app.views import format_cents
 from db.queries import Product
 from workflows.model import PROCESSING_BUDGET_S, OrderState
 
-__all__ = ["format_cents", "state_style", "status_panel", "orders_table", "audit_timeline", "catalog_table"]
+__all__ = ["format_cents", "state_style", "status_panel", "orders_table", "catalog_table"]
 
 
 STATE_STYLES = {
@@ -37,7 +33,6 @@ STATE_STYLES = {
     "EXPIRED": "dim yellow",
     "FAILED": "bold red",
 }
-OUTCOME_STYLES = {"ok": "green", "error": "red", "timeout": "yellow", "cancelled": "dim"}
 
 
 def state_style(state: str) -> str:
@@ -167,7 +162,7 @@ def packed(pieces: list[Text], width: int | None = None, separator: str = "  ") 
     """The pieces on a line, ``separator`` between them, and, given a ``width``, a line break
     between two pieces rather than within one: the terminal broke "SHIPPED 48" between the
     state and its count at 40 columns."""
-    return _broken_between([(separator, piece) for piece in pieces], width)
+    return broken_between([(separator, piece) for piece in pieces], width)
 
 
 def state_pieces(counts: dict[str, int]) -> list[Text]:
@@ -180,7 +175,7 @@ def state_pieces(counts: dict[str, int]) -> list[Text]:
     ]
 
 
-def _broken_between(pieces: list[tuple[str, Text]], width: int | None) -> Text:
+def broken_between(pieces: list[tuple[str, Text]], width: int | None) -> Text:
     """Each piece after its gap on one line, or, given a ``width``, a line break instead of the
     gap before a piece that would not fit (packed, Fields)."""
     text, used = Text(), 0
@@ -275,207 +270,12 @@ def orders_table(orders: list[dict[str, Any]], *, title: str | None = None, widt
     return table
 
 
-# A decision recorded this much after it was made says when it was made (PostgreSQL was down).
-DECIDED_EARLIER_S = 2.0
-# Other commands whose row keeps when the operator sent them (decided_at), likewise.
-SENT_COMMAND_EVENTS = ("cancel_requested", "address_changed", "address_change_refused", "command_refused")
-
-
-def _moment(at: str | None) -> datetime | None:
-    """An ISO 8601 time of the timeline, in UTC; None if there is none or it is not one."""
-    try:
-        return datetime.fromisoformat(at).astimezone(timezone.utc) if at else None
-    except ValueError:
-        return None
-
-
-def _clock(moment: datetime) -> str:
-    """A timeline's time of day, UTC, to the millisecond: 22:37:21.031 (a whole second has no
-    fraction in ISO form, and slicing the string garbled it to '22:37:21+00:0')."""
-    return moment.strftime("%H:%M:%S.%f")[:12]
-
-
-def _decided_earlier(decided_at: str | None, recorded_at: str | None) -> list[str]:
-    """"(decided 22:37:21.031," and "46 s before it was recorded)", when the operator's decision
-    waited to be recorded; else nothing. Times as the timeline shows them (UTC). Two phrases: a
-    narrow row breaks between them, where it broke "46" / "s before it was recorded)"."""
-    decided, recorded = _moment(decided_at), _moment(recorded_at)
-    if decided is None or recorded is None or (lag := (recorded - decided).total_seconds()) < DECIDED_EARLIER_S:
-        return []
-    return [f"(decided {_clock(decided)},", f"{lag:.0f} s before it was recorded)"]
-
-
-def _event_text(entry: dict[str, Any]) -> Fields:
-    """An event's row as phrases, broken between two of them on a narrow screen, never within
-    one: at 40 columns "payment refunded  →" stood above "CANCELLED", "tracking" above its
-    number."""
-    payload = entry.get("payload") or {}
-    kind = entry["type"]
-    phrases: list[tuple[str, Text]] = [("", Text(kind.replace("_", " "), style="bold"))]
-
-    def add(phrase: str, style: str = "", gap: str = "  ") -> None:
-        phrases.append((gap, Text(phrase, style=style)))
-
-    if kind == "address_changed":
-        add(address_line(payload.get("old")))
-        add(f"→  {address_line(payload.get('new'))}")
-        add(f"by {payload.get('by', '?')}", "dim")
-    elif kind in ("approved", "rejected"):
-        add(f"by {payload.get('by', '?')}" + (":" if payload.get("reason") else ""))
-        if payload.get("reason"):
-            add(payload["reason"], gap=" ")
-        for gap, phrase in zip(("  ", " "), _decided_earlier(payload.get("decided_at"), entry.get("at"))):
-            add(phrase, "dim", gap)
-    elif kind == "payment_voided":
-        add(f"{payload.get('payment_id', '')} was never charged and now never will be", "dim")
-    elif kind == "ending_refused":
-        add(
-            f"{payload.get('wanted', '')} refused: the carrier has the package"
-            f" (tracking {payload.get('tracking_number', '')}); the order ships",
-            "yellow",
-        )
-    elif kind == "refund_refused":
-        add(f"{payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))} kept:", "red")
-        add(str(payload.get("refused", "")), "red", " ")
-    elif kind == "command_refused" and payload.get("command"):
-        # Which command, and for an Update refused after its sender stopped waiting, whose.
-        sender = f" by {payload['by']}" if payload.get("by") else ""
-        add(f"the {command_noun(str(payload['command']))}{sender}: {payload.get('reason', '')}", "red")
-    elif payload.get("reason"):
-        refused = kind in ("order_failed", "command_refused", "address_change_refused")
-        add(str(payload["reason"]), "red" if refused else "")
-        # Not twice: with no reason given, the reason is "cancelled by <who>" (OrderService.cancel).
-        if kind == "cancel_requested" and payload.get("by") and not payload["reason"].endswith(f"by {payload['by']}"):
-            add(f"by {payload['by']}", "dim")
-    if kind in SENT_COMMAND_EVENTS:
-        for gap, phrase in zip(("  ", " "), _decided_earlier(payload.get("decided_at"), entry.get("at"))):
-            add(phrase, "dim", gap)
-    if kind == "cancel_requested" and payload.get("state"):
-        # The state the workflow knew when the cancel came, not one the cancel led to (it may lag
-        # the database: PAID while the carrier was already taking the package).
-        add(f"(workflow at {payload['state']})", "dim")
-    elif payload.get("state"):
-        phrases.append(("  ", Text.assemble("→ ", (payload["state"], state_style(payload["state"])))))
-    if kind == "payment_charged" or kind == "payment_refunded":
-        add(f"{payload.get('payment_id', '')} {format_cents(payload.get('amount_cents'))}")
-    if payload.get("tracking_number") and kind == "carrier_dispatched":
-        add(f"tracking {payload['tracking_number']}")
-    return Fields(*phrases)
-
-
-class Fields:
-    """Fields on a line, each after its gap, broken between two fields for the width it is
-    given, never within one: a wrapped attempt's row broke inside its duration at 40 columns
-    ("ValidateOrder #1 error 0" above "ms"). A field wider than a line wraps on lines of its own."""
-
-    def __init__(self, *fields: tuple[str, Text]) -> None:
-        self.fields = [(gap, field) for gap, field in fields if field.plain]
-
-    def one_line(self) -> Text:
-        text = Text()
-        for gap, field in self.fields:
-            text.append(gap if text else "")
-            text.append_text(field)
-        return text
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield _broken_between(self.fields, options.max_width)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self.one_line())
-
-
-def _attempt_text(entry: dict[str, Any]) -> Fields:
-    outcome = entry["outcome"]
-    fields = [
-        ("", Text(f"  {entry['activity']} #{entry['attempt']}")),  # indented under the events
-        (" ", Text(outcome, style=OUTCOME_STYLES.get(outcome, ""))),
-        (" ", Text(f"{entry['duration_ms']} ms", style="dim")),
-    ]
-    if entry.get("error"):
-        fields.append(("  ", Text(entry["error"], style="red" if outcome == "error" else "yellow")))
-    if (entry.get("shipping_attempt") or 1) > 1:
-        fields.append(("  ", Text(f"(shipping attempt {entry['shipping_attempt']})", style="dim")))
-    if entry.get("cut_off_after"):
-        fields.append(("  ", Text(
-            f"(this step ran again: its worker died or stopped as the step retried; its attempts after"
-            f" #{entry['cut_off_after']} left no row)",
-            style="dim",
-        )))
-    elif entry.get("rerun"):
-        fields.append(("  ", Text("(this step ran again: its workflow task was retried, or the workflow reset)", style="dim")))
-    if entry.get("after_ending"):
-        fields.append(("  ", Text("(after the ending: Temporal repeats the step until it hears it succeed)", style="dim")))
-    return Fields(*fields)
-
-
-def _quiet_span_text(seconds: float) -> Text:
-    return Text(
-        f"  … nothing recorded for {_span(seconds)}: the order waited (a worker or Temporal stopped,"
-        " or the stack down)",
-        style="dim",
-    )
-
-
-def _quiet_so_far_text(seconds: float) -> Text:
-    return Text(
-        f"  … nothing recorded for {_span(seconds)} so far: the order waits (a worker or Temporal stopped,"
-        " or the stack down)",
-        style="yellow",
-    )
-
-
-def audit_timeline(audit: dict[str, Any], now: datetime | None = None) -> Group:
-    """The order's timeline; given ``now``, with a last line when the order in flight has
-    recorded nothing for longer than its own waits explain."""
-    order = audit["order"]
-    table = Table(box=None, show_header=True, expand=True, pad_edge=False)
-    table.add_column("Time", no_wrap=True, style="dim")
-    # Folded, not cut with "…": Rich measures a wrapped line's trailing space in characters, not
-    # cells, so a line with emoji kept it, came out a cell too wide and lost its last word.
-    table.add_column("What", ratio=1, overflow="fold")
-    day = None
-    spans = QuietSpans()
-    for entry in audit["timeline"]:
-        moment = _moment(entry.get("at"))
-        if (quiet := spans.before(entry, moment)) is not None:
-            table.add_row("", _quiet_span_text(quiet))
-        # The Time column is a time of day: the date goes on a row of its own, first and
-        # whenever it changes (a review runs 24 h; an order of last week had no date at all).
-        if moment is not None and moment.date() != day:
-            day = moment.date()
-            table.add_row(Text(day.isoformat(), style="bold"), "")
-        when = _clock(moment) if moment is not None else entry.get("at") or ""
-        table.add_row(when, _event_text(entry) if entry["kind"] == "event" else _attempt_text(entry))
-    if now is not None and (quiet := spans.so_far(now, order["state"])) is not None:
-        table.add_row("", _quiet_so_far_text(quiet))
-    attempts = [e for e in audit["timeline"] if e["kind"] == "attempt"]
-    failed = sum(1 for e in attempts if e["outcome"] != "ok")
-    timeouts = sum(1 for e in attempts if e["outcome"] == "timeout")
-    header = Text.assemble((f"Order {order['order_id']}  ", "bold"), state_text(order["state"]))
-    # Its own line, broken between two figures: at 40 columns it broke "6" / "retries".
-    figures = Fields(
-        ("", Text(f"{plural(len(attempts), 'attempt')},")),
-        (" ", Text(f"{failed} failed")),
-        (" ", Text(f"({timeouts} timed out),")),
-        (" ", Text(f"{plural(order.get('retries', 0) or 0, 'retry', 'retries')},")),
-        (" ", Text.assemble("processing ", clock_text(order))),
-    )
-    return Group(header, figures, table)
-
-
 def audit_link(audit: dict[str, Any]) -> Text | None:
     """The workflow's history in the Temporal Web UI, to print after the timeline with
     soft_wrap=True: the address stays whole (for a click or a copy) however narrow the screen."""
     if not audit.get("web_ui_url"):
         return None
     return Text(f"Workflow history: {audit['web_ui_url']}", style="dim")
-
-
-def print_audit(console: Any, audit: dict[str, Any], now: datetime | None = None) -> None:
-    console.print(audit_timeline(audit, now))
-    if (link := audit_link(audit)) is not None:
-        console.print(link, soft_wrap=True)
 
 
 def catalog_table(products: list[Product]) -> Table:
@@ -486,78 +286,3 @@ def catalog_table(products: list[Product]) -> Table:
     for product in products:
         table.add_row(product.sku, product.name, format_cents(product.price_cents))
     return table
-
-
-# Below this width the log paths leave the table for lines of their own (a path folded inside
-# a cell cannot be copied).
-WIDE_STACK_TABLE = 120
-
-
-# Below this width the table has no box and no pid column (a stopped part's detail names its pid):
-# boxed, the detail, what says why a part is down, was squeezed to nothing at 40 columns.
-NARROW_STACK_TABLE = 72
-
-
-def stack_table(status: Any, width: int = WIDE_STACK_TABLE) -> Table:
-    """The parts of the stack, one row each (status is an app.stack.StackStatus)."""
-    wide, narrow = width >= WIDE_STACK_TABLE, width < NARROW_STACK_TABLE
-    table = Table(title="Order Tracker stack", title_justify="left", expand=False)
-    if narrow:
-        table = Table(
-            title="Order Tracker stack", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-            collapse_padding=True,
-        )
-    table.add_column("part", no_wrap=True)
-    table.add_column("health", no_wrap=True)
-    if not narrow:
-        table.add_column("pid", justify="right", no_wrap=True)
-    table.add_column("detail", overflow="fold")
-    if wide:
-        table.add_column("log", overflow="fold")
-    for part in status.parts:
-        health = Text("healthy", style="green") if part.healthy else Text("DOWN", style="bold red")
-        where = "" if part.local else "external"
-        cells = [part.name, health, *([] if narrow else [str(part.pid or "")]), resume_split(part.detail)[0]]
-        table.add_row(*cells, *([part.log or where] if wide else []))
-    return table
-
-
-# "; kill -CONT 12 $(pgrep -P 12) resumes them" at the end of a stopped part's detail (app.stack.health).
-_RESUME = re.compile(r"; (kill -CONT [^;]+?) resumes (it|them)$")
-
-
-def resume_split(detail: str) -> tuple[str, str | None]:
-    """A part's detail without the command that resumes it, and that command (None if none):
-    folded inside a table cell at 80 columns, `kill -CONT <pid> $(pgrep -P <pid>)` was awkward
-    to copy, so the cell points below the table, where stack_resume prints it whole."""
-    found = _RESUME.search(detail)
-    if found is None:
-        return detail, None
-    return f"{detail[: found.start()]}; the command below resumes {found.group(2)}", found.group(1)
-
-
-def stack_resume(status: Any) -> Text | None:
-    """The commands that resume the stopped parts, one line each and whole (print it with
-    soft_wrap=True), each line fit to paste as it is: "kill -CONT 12  # resumes postgres"."""
-    commands = [(part.name, resume_split(part.detail)[1]) for part in status.parts]
-    lines = [f"{command}  # resumes {name}" for name, command in commands if command]
-    return Text("\n".join(lines), style="bold") if lines else None
-
-
-def stack_logs(status: Any) -> Text:
-    """Where each part logs, one line each: for a narrow screen or a pipe, under stack_table
-    (print it with soft_wrap=True, so that a long path stays whole)."""
-    lines = [f"{part.name} log: {part.log}" for part in status.parts if part.log]
-    return Text("\n".join(lines), style="dim")
-
-
-def stack_links(status: Any) -> Text:
-    text = Text()
-    text.append("Temporal ")
-    text.append(status.temporal_address, style="cyan")
-    if status.temporal_ui_url:
-        text.append("  Web UI ")
-        text.append(status.temporal_ui_url, style="cyan underline")
-    text.append("  PostgreSQL ")
-    text.append(status.database_url, style="cyan")
-    return text

@@ -12,7 +12,7 @@ from typing import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from app import render
+from app import render_stack
 from app.cli_numbers import whole_number
 from app.errors import InvalidInput, OperatorError, StackUnreachable
 from app.stack import PurgeIncomplete, PurgeRefused, Stack, StackError
@@ -102,7 +102,7 @@ async def _up(args: argparse.Namespace) -> int:
         out.print(f"Started {', '.join(status.started)} in {took:.1f} s; everything is healthy.", soft_wrap=True)
     else:
         out.print("Everything is already up and healthy.")
-    out.print(render.stack_links(status), soft_wrap=True)
+    out.print(render_stack.stack_links(status), soft_wrap=True)
     out.print("Open the TUI with [bold]./start.sh[/]; stop the stack with [bold]./start.sh down[/].", soft_wrap=True)
     return 0
 
@@ -147,12 +147,12 @@ async def _status(args: argparse.Namespace) -> int:
         print(json.dumps(status.to_json(), indent=2))
     else:
         console = Console()
-        console.print(render.stack_table(status, width=console.width))
-        if (resume := render.stack_resume(status)) is not None:
+        console.print(render_stack.stack_table(status, width=console.width))
+        if (resume := render_stack.stack_resume(status)) is not None:
             console.print(resume, soft_wrap=True)
-        if console.width < render.WIDE_STACK_TABLE:
-            console.print(render.stack_logs(status), soft_wrap=True)
-        console.print(render.stack_links(status), soft_wrap=True)
+        if console.width < render_stack.WIDE_STACK_TABLE:
+            console.print(render_stack.stack_logs(status), soft_wrap=True)
+        console.print(render_stack.stack_links(status), soft_wrap=True)
         if status.watchdog_pid is not None:
             console.print(f"A worker that dies is started again by the watchdog (pid {status.watchdog_pid}).", soft_wrap=True)
         else:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 
-from app.render import audit_timeline
+from app.render_audit import audit_timeline
 from app.views import timeline
 
 T0 = datetime(2026, 11, 27, 11, 12, 30, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 
-from app.render import audit_timeline
+from app.render_audit import audit_timeline
 
 T0 = datetime(2026, 11, 27, 9, 49, 37, tzinfo=timezone.utc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from app.render import audit_timeline
+from app.render_audit import audit_timeline
 from app.service import OrderService
 from tests.test_service_commands import _Client, _NoOrderRow
 from tests.test_tui_render import an_order, render

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console, Group
 
 from activities import rules
-from app.render import audit_timeline, print_audit
+from app.render_audit import audit_timeline, print_audit
 from app.stack.status import PartStatus, StackStatus
 from app.tui.actions import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
@@ -539,7 +539,7 @@ def test_an_order_that_ended_before_any_charge_shows_its_payment_as_not_charged(
 
 
 def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_own():
-    from app.render import stack_logs, stack_table
+    from app.render_stack import stack_logs, stack_table
 
     status = stack_status(down="shipping-worker")
     for part in status.parts:
@@ -558,7 +558,7 @@ def test_stack_status_at_80_columns_keeps_every_log_path_whole_on_a_line_of_its_
 def test_stack_status_on_a_narrow_terminal_still_says_why_a_part_is_down():
     """At 40 columns the detail column was squeezed to nothing: "order-worker DOWN" with no word
     of why, nor of the kill -CONT that resumes it (an operator walkthrough in a split pane)."""
-    from app.render import stack_resume, stack_table
+    from app.render_stack import stack_resume, stack_table
 
     status = stack_status(down="order-worker")
     status.parts[2].detail = "stopped (SIGSTOP): not serving order-tq; kill -CONT 12345 resumes it"
@@ -582,7 +582,7 @@ def test_stack_status_on_a_narrow_terminal_still_says_why_a_part_is_down():
 def test_the_audit_tells_a_step_run_again_by_a_retried_workflow_task_from_a_second_shipping_attempt():
     from datetime import datetime, timedelta, timezone
 
-    from app.render import audit_timeline
+    from app.render_audit import audit_timeline
     from app.views import timeline
 
     t0 = datetime(2026, 11, 26, 5, 0, tzinfo=timezone.utc)

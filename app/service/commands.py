@@ -83,7 +83,7 @@ class OrderCommands:
     ) -> str:
         checks.cancel(order_id, reason, by=by)
         checks.request_id(request_id)
-        # With no reason, the reason names who cancelled (the audit then says it once: app.render).
+        # With no reason, the reason names who cancelled (the audit then says it once: app.render_audit).
         args = [reason.strip() or f"cancelled by {by}", by, _now_iso()]
         return await self._command(order_id, "cancel", args, request_id, f"Order {order_id} cannot be cancelled", on_sent)
 

@@ -16,7 +16,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from app import checks, render
+from app import checks, render, render_audit
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, lost_database
 from app.tui import pager
 from app.tui.fitting import relabel_on_resize, select_hint
@@ -457,5 +457,5 @@ async def audit_log(service: Any, console: Console) -> None:
     audit = audits[order_id] if order_id in audits else await read(order_id)
     # with the Web UI link to the workflow's history; a timeline taller than the screen through less
     now = datetime.now(timezone.utc)  # an order in flight that has recorded nothing for a while says so
-    if not await pager.show(console, lambda c: render.print_audit(c, audit, now), f"Audit of {short_id(order_id)}"):
+    if not await pager.show(console, lambda c: render_audit.print_audit(c, audit, now), f"Audit of {short_id(order_id)}"):
         await pause()

@@ -12,7 +12,8 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from app.config import ROOT
-from app.render import audit_link, audit_timeline
+from app.render import audit_link
+from app.render_audit import audit_timeline
 from app.service import OrderService
 from app.stack import Stack
 from app.tui.dashboard import fetch_view, rows_for_height
