@@ -517,7 +517,7 @@ def test_every_operator_error_the_service_raises_has_a_status_of_its_own():
     """The API's fallback (400) says only "your request was bad": each error the service can
     raise maps to the status a client acts on."""
     from app import errors
-    from app.api import STATUS_BY_ERROR
+    from app.api_errors import STATUS_BY_ERROR
 
     def kinds(cls: type) -> list[type]:
         return [cls, *(k for sub in cls.__subclasses__() for k in kinds(sub))]
