@@ -13,7 +13,7 @@ import contextlib
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         order_workflow_id,
         shipping_workflow_id,
     )
+    from workflows.bookkeeping import Bookkeeping
     from workflows.order_commands import OrderCommands
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
@@ -56,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         ANOTHER_RUN_REFUSES_ADDRESS_CHANGES,
         ANOTHER_RUNS_ORDER_FAILS,
         AUDIT_AFTER_RECEIPT_BY_HAND,
-        AUDIT_BEFORE_ENDING,
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
         CHILD_SIGNALS_WITHOUT_A_CHILD_REFUSED,
@@ -139,11 +139,7 @@ class OrderWorkflow(OrderCommands):
         self._ending: OrderState | None = None  # set when _end begins, before its steps run
         self._received = False  # the order's row exists
         self._another_runs_order: str | None = None  # ReceiveOrder's refusal: another run chain owns the order
-        # Bookkeeping queue, drained by _bookkeeper; address changes get an answer back.
-        self._jobs: list[Callable[[], Awaitable[Any]]] = []
-        self._jobs_queued = 0
-        self._jobs_done = 0
-        self._bookkeeping_failure: Exception | None = None  # see _raise_bookkeeping_failure
+        self._books = Bookkeeping(self._order.order_id, self._row_before_audit)
         self._address_sequence = 0
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
@@ -160,7 +156,7 @@ class OrderWorkflow(OrderCommands):
     async def run(self, input: RawValue = raw_input.NO_INPUT) -> OrderStatus:
         if self._input_problem is not None:
             self._fail_unusable_input()
-        bookkeeper = asyncio.create_task(self._bookkeeper())
+        bookkeeper = asyncio.create_task(self._books.run())
         process = asyncio.create_task(self._process())
         while True:
             try:
@@ -169,8 +165,8 @@ class OrderWorkflow(OrderCommands):
                 # cancel. A bookkeeping step that failed for good fails the workflow task at once:
                 # else the order went on, its later bookkeeping (an address change, its answer)
                 # stopped, until its ending waited for the audit.
-                await workflow.wait_condition(lambda: process.done() or self._bookkeeping_failed())
-                self._raise_bookkeeping_failure()
+                await workflow.wait_condition(lambda: process.done() or self._books.failed())
+                self._books.raise_failure()
                 await process
                 break
             except asyncio.CancelledError:
@@ -181,9 +177,9 @@ class OrderWorkflow(OrderCommands):
         while True:
             try:
                 await workflow.wait_condition(
-                    lambda: (not self._jobs and workflow.all_handlers_finished()) or self._bookkeeping_failed()
+                    lambda: (not self._books.jobs and workflow.all_handlers_finished()) or self._books.failed()
                 )
-                self._raise_bookkeeping_failure()
+                self._books.raise_failure()
                 break
             except asyncio.CancelledError:
                 # The order has ended; audit records and answers still owed are not dropped.
@@ -239,7 +235,7 @@ class OrderWorkflow(OrderCommands):
         # Bookkeeping under way (a cancel sent with the start, which the database refuses as
         # well) ends first: a workflow that fails with a local activity in flight never
         # completed its task, which timed out and ran again (seen on the test server).
-        await workflow.wait_condition(lambda: not self._jobs or self._bookkeeping_failed())
+        await workflow.wait_condition(lambda: not self._books.jobs or self._books.failed())
         raise ApplicationError(reason, type="AnotherRunsOrder", non_retryable=True)
 
     def _cancel_from_temporal(self) -> None:
@@ -495,7 +491,7 @@ class OrderWorkflow(OrderCommands):
         self._write_state_attribute()  # winding up can take more than this workflow task
         self._ending = ended.state
         self._failure_reason = ended.reason
-        await self._audit_owed_first()
+        await self._books.audit_owed_first(self._patched)
         if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             # Accepted, then overtaken by an ending the order reached otherwise (say it failed
             # validation after an early approval): still the operator's decision, on record.
@@ -673,36 +669,6 @@ class OrderWorkflow(OrderCommands):
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._updates_on_record())
 
-    async def _bookkeeper(self) -> None:
-        while True:
-            await workflow.wait_condition(lambda: bool(self._jobs))
-            await self._row_before_audit()
-            job = self._jobs[0]
-            try:
-                await job()
-            except Exception as error:  # CancelledError is not one: the run's end stops the bookkeeper
-                # Kept for the run and the process, which fail the workflow task with it: this
-                # task's own exception would fail nothing, and the order would wait for ever.
-                self._bookkeeping_failure = error
-                return
-            self._jobs.pop(0)
-            self._jobs_done += 1
-
-    def _bookkeeping_failed(self) -> bool:
-        return self._bookkeeping_failure is not None
-
-    def _raise_bookkeeping_failure(self) -> None:
-        """A bookkeeping step that failed for good (a non-retryable error) fails the workflow task,
-        not the order: Temporal retries the task, which runs the step again, and the failure is in
-        view (the history, the Web UI, the worker's log) while it lasts."""
-        if (error := self._bookkeeping_failure) is not None:
-            workflow.logger.error(
-                "event=bookkeeping_failed order_id=%s error=%r", self._order.order_id, failure_message(error)
-            )
-            raise RuntimeError(
-                f"A bookkeeping step of order {self._order.order_id} failed for good: {failure_message(error)}"
-            ) from error
-
     async def _row_before_audit(self) -> None:
         """An order started by hand under another id than order-<id> is its workflow's once its
         ReceiveOrder has stored the row; until then the database lets only order-<id> record
@@ -712,19 +678,6 @@ class OrderWorkflow(OrderCommands):
             return
         if self._ending is None and self._patched(AUDIT_AFTER_RECEIPT_BY_HAND):
             await workflow.wait_condition(lambda: self._received or self._ending is not None)
-
-    async def _audit_owed_first(self) -> None:
-        """Before the order is wound up (refund, ending): what it already owes its audit trail (a
-        cancel request, a refused command, a failed shipping attempt, an address change) is
-        recorded first, so that the timeline reads in the order things happened. Those rows are
-        written by the bookkeeper, alongside the process; before this, the ending could overtake
-        them (`order_cancelled` above the `cancel_requested` that caused it). A SHIPPED ending
-        does not wait: what it can owe then (a command refused because the carrier has the
-        package) comes after the hand-over either way."""
-        owed = self._jobs_queued
-        if self._jobs_done < owed and self._patched(AUDIT_BEFORE_ENDING):
-            await workflow.wait_condition(lambda: self._jobs_done >= owed or self._bookkeeping_failed())
-            self._raise_bookkeeping_failure()
 
     async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
         """Signal the shipping child; it may have finished in the meantime, which is no error:

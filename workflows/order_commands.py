@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_SIGNAL_REFUSED,
     )
     from workflows import policies
+    from workflows.bookkeeping import Bookkeeping
     from workflows.signals import checked_arguments, checked_update_arguments
 
 
@@ -108,9 +109,7 @@ class OrderCommands:
     _cancel_reason: str | None
     _cancel_outcome: str | None  # "cancelled" or the reason it came too late
     _ending: OrderState | None  # set when the order starts winding up, before its steps run
-    _jobs: list[Callable[[], Awaitable[Any]]]  # bookkeeping, drained in order by the run
-    _jobs_queued: int  # bookkeeping jobs ever queued, and of those, done
-    _jobs_done: int
+    _books: Bookkeeping  # audit rows and address changes, recorded in order alongside the run
     _address_sequence: int
     # Per address change, once the database answered: None if applied, else why it came too late.
     _address_answers: dict[int, str | None]
@@ -286,7 +285,7 @@ class OrderCommands:
         if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             self._decision_recorded = True
             decision = ReviewInput(order_id=self._order.order_id, decision=self._decision)
-            self._add_job(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
+            self._books.add(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
         payload = {"reason": self._cancel_reason, "state": self._state.value, "by": by}
         # As for a decision: the row may be written long after the operator sent the cancel.
         if (decided := decided_instant(decided_at)) is not None:
@@ -305,7 +304,7 @@ class OrderCommands:
             by=by,
             decided_at=decided_at,
         )
-        self._add_job(lambda: self._apply_address_change(change))
+        self._books.add(lambda: self._apply_address_change(change))
         return change.sequence
 
     def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
@@ -316,11 +315,7 @@ class OrderCommands:
             payload=payload,
             first_run_id=workflow.info().first_execution_run_id,
         )
-        self._add_job(lambda: self._bookkeeping(OrderActivities.record_event, event))
-
-    def _add_job(self, job: Callable[[], Awaitable[Any]]) -> None:
-        self._jobs.append(job)
-        self._jobs_queued += 1
+        self._books.add(lambda: self._bookkeeping(OrderActivities.record_event, event))
 
     def _null_is_empty(self, address: Any) -> bool:
         """For the handlers, which run on replay: a null in an address is an empty field only in
