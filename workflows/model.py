@@ -119,8 +119,8 @@ class OrderInput:
     # workflows/policies.py); tests set a small one.
     local_attempts: int = 0
     # After an Update, the workflow waits for a timer (which ends the workflow task and so puts
-    # the Update's acceptance on record) before any step acts on it; see OrderWorkflow.
-    # _updates_on_record. OrderService sets it on every order it starts. A version recorded in
+    # the Update's acceptance on record) before any step acts on it; see workflows/order_steps.py,
+    # OrderSteps.updates_on_record. OrderService sets it on every order it starts. A version recorded in
     # the start event rather than a workflow.patched marker: a marker on this path would also
     # upsert the TemporalChangeVersion search attribute of every order, one more visibility
     # write each through the dev server's single SQLite connection. Orders started without it

@@ -13,7 +13,7 @@ import contextlib
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.bookkeeping import Bookkeeping
     from workflows.order_commands import OrderCommands
+    from workflows.order_steps import OrderSteps
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
         ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES,
@@ -71,12 +72,11 @@ with workflow.unsafe.imports_passed_through():
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
-        UPDATES_ON_RECORD_FIRST,
     )
     from workflows.shipping import ShippingWorkflow
     from workflows import raw_input, summaries
     from workflows.signals import checked_arguments
-    from workflows.steps import STEP_FAILED, failure_message, failure_type, run_step
+    from workflows.steps import STEP_FAILED, failure_message, failure_type
 
 
 # Each is ended, in the same workflow task, by the step that follows it (OrderInput.
@@ -144,11 +144,7 @@ class OrderWorkflow(OrderCommands):
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
         self._refusals = 0
-        # Updates accepted, and of those, on record in the history (see _updates_on_record).
-        self._updates_accepted = 0
-        self._updates_recorded = 0
-        self._recording_updates = False
-        self._recorder: asyncio.Task | None = None  # OrderInput.updates_recorded_when_accepted
+        self._steps = OrderSteps(self._order, self._patched, self._write_state_attribute)
 
     # ----------------------------------------------------------------- the process
 
@@ -255,11 +251,7 @@ class OrderWorkflow(OrderCommands):
             first_run_id=workflow.info().first_execution_run_id,
         )
         try:
-            if self._order.first_step_without_pause:  # it acts on no Update (OrderInput)
-                step, attempts = policies.BUSINESS_STEP, self._local_attempts()
-                received = await run_step(OrderActivities.receive_order, receipt, step, attempts, self._patched)
-            else:
-                received = await self._business_step(OrderActivities.receive_order, receipt)
+            received = await self._steps.first(OrderActivities.receive_order, receipt)
         except STEP_FAILED as error:
             if failure_type(error) == "AnotherRunsOrder" and self._patched(ANOTHER_RUNS_ORDER_FAILS):
                 await self._fail_another_runs_order(failure_message(error))
@@ -277,7 +269,7 @@ class OrderWorkflow(OrderCommands):
         ):
             raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
-            await self._business_step(
+            await self._steps.business(
                 OrderActivities.validate_order,
                 ValidateOrderInput(order_id=self._order.order_id, items=self._order.items, address=self._address),
             )
@@ -288,7 +280,7 @@ class OrderWorkflow(OrderCommands):
 
     async def _review(self) -> None:
         self._transition(OrderState.AWAITING_APPROVAL, "awaiting review")
-        since = await self._bookkeeping(
+        since = await self._steps.bookkeeping(
             OrderActivities.mark_awaiting_approval,
             ReviewInput(order_id=self._order.order_id, review_window_seconds=self._order.review_window_seconds),
         )
@@ -312,7 +304,7 @@ class OrderWorkflow(OrderCommands):
         decision = self._decision
         assert decision is not None
         self._decision_recorded = True
-        review_ms = await self._bookkeeping(
+        review_ms = await self._steps.bookkeeping(
             OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=decision)
         )
         self._review_seconds = review_ms / 1000
@@ -338,7 +330,7 @@ class OrderWorkflow(OrderCommands):
         """The tools leave local_attempts at 0 (each step's own bound). An order started by other
         means may have one no retry policy can be made of (below 0, or past an int32): its
         first workflow task failed on every retry, before the order was stored. Its steps run with
-        their own bound instead (_local_attempts), and the order ends FAILED here, on record."""
+        their own bound instead (OrderSteps.local_attempts), and the order ends FAILED here, on record."""
         return policies.local_attempts_problem(self._order.local_attempts)
 
     def _shipping_attempts_problem(self) -> str | None:
@@ -351,12 +343,6 @@ class OrderWorkflow(OrderCommands):
         if not self._patched(SHIPPING_ATTEMPTS_CHECKED):
             return None
         return f"max_shipping_attempts must be a whole number from 1, not {attempts!r}."
-
-    def _local_attempts(self) -> int:
-        """The order's local_attempts, or 0 (each step's own bound) if no retry policy can be
-        made of it. Every value that worked is kept, so a replay takes its run's path."""
-        attempts = self._order.local_attempts
-        return 0 if policies.local_attempts_problem(attempts) else attempts
 
     def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on
@@ -375,7 +361,7 @@ class OrderWorkflow(OrderCommands):
         if self._cancel_reason is not None and self._patched(CANCEL_BEFORE_CHARGE):
             raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
         try:
-            self._payment = await self._business_step(
+            self._payment = await self._steps.business(
                 OrderActivities.charge_payment,
                 ChargePaymentInput(
                     order_id=self._order.order_id, payment_id=self._order.payment_id, amount_cents=self._amount_cents
@@ -479,7 +465,7 @@ class OrderWorkflow(OrderCommands):
             self._shipping = None
 
     async def _mark_shipped(self) -> None:
-        self._finished = await self._business_step(
+        self._finished = await self._steps.business(
             OrderActivities.mark_shipped,
             MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
         )
@@ -496,12 +482,12 @@ class OrderWorkflow(OrderCommands):
             # Accepted, then overtaken by an ending the order reached otherwise (say it failed
             # validation after an early approval): still the operator's decision, on record.
             self._decision_recorded = True
-            await self._bookkeeping(
+            await self._steps.bookkeeping(
                 OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=self._decision)
             )
         if self._payment.status == PaymentStatus.CHARGED or self._may_have_been_charged_unseen():
             self._step = "refunding payment"
-            self._payment = await self._bookkeeping(
+            self._payment = await self._steps.bookkeeping(
                 OrderActivities.refund_payment,
                 RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
             )
@@ -509,7 +495,7 @@ class OrderWorkflow(OrderCommands):
                 await self._ship_after_all("refund_refused")
                 return
         self._step = "recording outcome"
-        self._finished = await self._bookkeeping(
+        self._finished = await self._steps.bookkeeping(
             OrderActivities.finish_order,
             FinishInput(
                 order_id=self._order.order_id,
@@ -622,53 +608,6 @@ class OrderWorkflow(OrderCommands):
             self._state_unwritten = False
             workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(self._state.value)])
 
-    async def _business_step(self, activity: Callable, arg: Any) -> Any:
-        """One of the process's own steps (the bookkeeper runs none): a step that goes on as a
-        regular activity ends the workflow task, so the state it acts in is written first."""
-        await self._updates_on_record()
-        return await run_step(
-            activity, arg, policies.BUSINESS_STEP, self._local_attempts(), self._patched, self._write_state_attribute
-        )
-
-    async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
-        await self._updates_on_record()
-        return await run_step(activity, arg, policies.BOOKKEEPING_STEP, self._local_attempts(), self._patched)
-
-    async def _updates_on_record(self) -> None:
-        """Before a step acts: every Update accepted so far is on record in the history.
-
-        Temporal writes an Update's acceptance only when the workflow task that ran its
-        validator completes, and every step is a local activity that runs inside the task
-        that wants it. Without this, an approval's charge (or a cancel's ending, an address
-        change's row) was committed while the Update was still only in the server's memory,
-        and a restart of Temporal then lost it: the order charged, its workflow still awaiting
-        review. A timer ends the task; signals need none (they are in the history before the
-        workflow sees them), and neither does an order no Update reached. Orders started
-        without OrderInput.updates_on_record pause only if their history has the marker of
-        the patch that did this before the flag (85b7583-687f9a4); earlier ones act at once,
-        as their histories did. Flag first: an order that has it never records the marker.
-        ReceiveOrder, which acts on no Update, does not wait in orders started with
-        OrderInput.first_step_without_pause."""
-        while self._updates_recorded < self._updates_accepted and (
-            self._order.updates_on_record or self._patched(UPDATES_ON_RECORD_FIRST)
-        ):
-            if self._recording_updates:  # the other coroutine's timer covers these too
-                await workflow.wait_condition(lambda: not self._recording_updates)
-                continue
-            accepted = self._updates_accepted
-            self._recording_updates = True
-            try:
-                await workflow.sleep(policies.ON_RECORD_PAUSE, summary=summaries.ON_RECORD_TIMER)
-            finally:
-                self._recording_updates = False
-            self._updates_recorded = max(self._updates_recorded, accepted)
-
-    def _record_updates_now(self) -> None:
-        """Start the pause that puts the Updates accepted so far on record (_updates_on_record),
-        unless it is running already; the steps wait for it."""
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._updates_on_record())
-
     async def _row_before_audit(self) -> None:
         """An order started by hand under another id than order-<id> is its workflow's once its
         ReceiveOrder has stored the row; until then the database lets only order-<id> record
@@ -706,7 +645,7 @@ class OrderWorkflow(OrderCommands):
             self._note_refusal("update_address", refusal)
             self._address_answers[change.sequence] = refusal
             return
-        answer = await self._bookkeeping(OrderActivities.record_address_change, change)
+        answer = await self._steps.bookkeeping(OrderActivities.record_address_change, change)
         applied = answer is True  # else False (no row), or what the row had in the way (runs since)
         if applied:
             self._address = change.address

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import policies
     from workflows.bookkeeping import Bookkeeping
+    from workflows.order_steps import OrderSteps
     from workflows.signals import checked_arguments, checked_update_arguments
 
 
@@ -116,7 +117,7 @@ class OrderCommands:
     _refusals: int
     _received: bool  # the order's row exists
     _another_runs_order: str | None  # ReceiveOrder's refusal: another run chain owns the order
-    _updates_accepted: int  # Updates whose handler ran (their validator accepted them)
+    _steps: OrderSteps  # runs the commands' bookkeeping steps; counts the Updates accepted
 
     def _patched(self, patch_id: str) -> bool:
         """workflow.patched, except that an order started with OrderInput.patches_in_input takes
@@ -126,9 +127,6 @@ class OrderCommands:
         return workflow.patched(patch_id)
 
     # OrderWorkflow's mechanics, which the commands use.
-    async def _bookkeeping(self, activity: Callable, arg: Any) -> Any:
-        raise NotImplementedError
-
     async def _apply_address_change(self, change: AddressChange) -> None:
         raise NotImplementedError
 
@@ -253,17 +251,6 @@ class OrderCommands:
 
     # ----------------------------------------------------------------- applying a command
 
-    def _update_accepted(self) -> None:
-        """Counted for _updates_on_record; with OrderInput.updates_recorded_when_accepted, the
-        timer that puts it on record starts now, in the task that accepted it, whichever step
-        is in flight or about to start (a replay may split that task's events differently)."""
-        self._updates_accepted += 1
-        if self._order.updates_recorded_when_accepted:
-            self._record_updates_now()
-
-    def _record_updates_now(self) -> None:
-        raise NotImplementedError
-
     def _decide(self, decision: Decision) -> None:
         self._decision = decision
         workflow.logger.info(
@@ -285,7 +272,7 @@ class OrderCommands:
         if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             self._decision_recorded = True
             decision = ReviewInput(order_id=self._order.order_id, decision=self._decision)
-            self._books.add(lambda: self._bookkeeping(OrderActivities.record_decision, decision))
+            self._books.add(lambda: self._steps.bookkeeping(OrderActivities.record_decision, decision))
         payload = {"reason": self._cancel_reason, "state": self._state.value, "by": by}
         # As for a decision: the row may be written long after the operator sent the cancel.
         if (decided := decided_instant(decided_at)) is not None:
@@ -315,7 +302,7 @@ class OrderCommands:
             payload=payload,
             first_run_id=workflow.info().first_execution_run_id,
         )
-        self._books.add(lambda: self._bookkeeping(OrderActivities.record_event, event))
+        self._books.add(lambda: self._steps.bookkeeping(OrderActivities.record_event, event))
 
     def _null_is_empty(self, address: Any) -> bool:
         """For the handlers, which run on replay: a null in an address is an empty field only in
@@ -359,7 +346,7 @@ class OrderCommands:
 
     @workflow.update(name="approve", description=summaries.APPROVE_UPDATE)
     async def approve_update(self, by: str = "operator", decided_at: str = "") -> str:
-        self._update_accepted()
+        self._steps.update_accepted()
         self._refuse_on_record("approve", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=True, by=by, decided_at=decided_at))
         await self._unless_another_runs_order()
@@ -373,7 +360,7 @@ class OrderCommands:
 
     @workflow.update(name="reject", description=summaries.REJECT_UPDATE)
     async def reject_update(self, reason: str, by: str = "operator", decided_at: str = "") -> str:
-        self._update_accepted()
+        self._steps.update_accepted()
         self._refuse_on_record("reject", self._decision_refusal(), by, decided_at)
         self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
         await self._unless_another_runs_order()
@@ -393,7 +380,7 @@ class OrderCommands:
     # keep the arguments they had (one sent with more is refused, and a replay must find it so).
     @workflow.update(name="cancel", description=summaries.CANCEL_UPDATE)
     async def cancel_update(self, reason: str = "", by: str = "operator", decided_at: str = "") -> str:
-        self._update_accepted()
+        self._steps.update_accepted()
         self._refuse_on_record("cancel", self._cancel_refusal(), by, decided_at)
         self._request_cancel(reason, by, decided_at)
         await self._unless_another_runs_order()
@@ -413,7 +400,7 @@ class OrderCommands:
 
     @workflow.update(name="update_address", description=summaries.ADDRESS_UPDATE)
     async def update_address_update(self, address: Address, by: str = "operator", decided_at: str = "") -> str:
-        self._update_accepted()
+        self._steps.update_accepted()
         refusal = self._address_state_refusal() or self._address_changes_used_up()
         self._refuse_on_record("update_address", refusal, by, decided_at, LATE_ADDRESS_REFUSAL_ON_RECORD)
         sequence = self._change_address(_as_address(address, self._null_is_empty(address)), by, decided_at)

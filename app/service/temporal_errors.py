@@ -251,7 +251,7 @@ def _update_task_refused(error: RPCError) -> bool:
     order while a signal or another Update came: UNHANDLED_COMMAND) and aborted the Update it
     had sent with that task: WorkflowNotReady, "... due to unexpected workflow task failure".
     The task's messages are dropped, so the Update was not applied, and the steps never act on
-    an Update before it is on record (OrderWorkflow._updates_on_record)."""
+    an Update before it is on record (OrderSteps.updates_on_record)."""
     return error.status == RPCStatusCode.FAILED_PRECONDITION and "unexpected workflow task failure" in error.message
 
 
