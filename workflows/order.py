@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,9 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from workflows import policies
     from workflows.model import (
-        ORDER_ID_PATTERN,
         ORDER_STATE_ATTRIBUTE,
-        Address,
         AddressChange,
         ChargePaymentInput,
         Decision,
@@ -45,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         ShippingResult,
         ValidateOrderInput,
         format_cents,
-        order_id_from_workflow_id,
         order_workflow_id,
         shipping_workflow_id,
     )
@@ -68,13 +64,12 @@ with workflow.unsafe.imports_passed_through():
         REFUND_ASKS_THE_DATABASE,
         REFUND_REFUSED_SHIPS,
         REFUNDED_IS_NOT_PAID,
-        SHIPPING_ATTEMPTS_CHECKED,
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
     )
     from workflows.shipping import ShippingWorkflow
-    from workflows import raw_input, summaries
+    from workflows import order_checks, raw_input, summaries
     from workflows.signals import checked_arguments
     from workflows.steps import STEP_FAILED, failure_message, failure_type
 
@@ -95,15 +90,6 @@ class _OrderEnded(Exception):
     reason: str = ""
 
 
-def _unusable_order(plain: Any) -> OrderInput:
-    """The stand-in for an input no order can be made of: its order id if it has a usable one
-    (else the workflow id's), no items, no address, for the status Query and the log lines."""
-    order_id = plain.get("order_id") if isinstance(plain, dict) else None
-    if not (isinstance(order_id, str) and ORDER_ID_PATTERN.match(order_id)):
-        order_id = order_id_from_workflow_id(workflow.info().workflow_id)
-    return OrderInput(order_id=order_id, items=[], address=Address(name="", street="", city="", postal_code="", country=""))
-
-
 @workflow.defn
 class OrderWorkflow(OrderCommands):
     @workflow.init
@@ -112,7 +98,7 @@ class OrderWorkflow(OrderCommands):
         # (run), where it failed its first workflow task for ever (workflows/raw_input.py).
         decoded = raw_input.decode(input, OrderInput)
         self._input_problem = decoded.problem
-        self._order = decoded.value if decoded.value is not None else _unusable_order(decoded.plain)
+        self._order = decoded.value if decoded.value is not None else order_checks.unusable_order(decoded.plain)
         # An order whose input is unusable is FAILED from the start: every command is refused.
         self._state = OrderState.RECEIVED if decoded.problem is None else OrderState.FAILED
         self._state_unwritten = False  # the OrderState search attribute is a transient state behind
@@ -264,9 +250,7 @@ class OrderWorkflow(OrderCommands):
 
     async def _validate(self) -> None:
         self._step = "validating"
-        if problem := (
-            self._review_window_problem() or self._local_attempts_problem() or self._shipping_attempts_problem()
-        ):
+        if problem := order_checks.input_problem(self._order, self._patched):
             raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
             await self._steps.business(
@@ -311,38 +295,6 @@ class OrderWorkflow(OrderCommands):
         if not decision.approved:
             raise _OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
-
-    def _review_window_problem(self) -> str | None:
-        """The operator's tools take a window of 1 s to 30 days. An order started by other means
-        may have one no timer can be made of (not a number, or ending past the year 9999): its
-        workflow task failed on every retry, and the order stood still in review. Any window that
-        works, however odd, is kept (a replay must take the path its run took)."""
-        seconds = self._order.review_window_seconds
-        now = workflow.now()
-        margin = timedelta(days=1)
-        latest = (datetime.max.replace(tzinfo=timezone.utc) - margin - now).total_seconds()
-        earliest = (datetime.min.replace(tzinfo=timezone.utc) + margin - now).total_seconds()
-        if isinstance(seconds, (int, float)) and math.isfinite(seconds) and earliest <= seconds <= latest:
-            return None
-        return f"the review window must be a number of seconds a timer can run for, not {seconds!r}."
-
-    def _local_attempts_problem(self) -> str | None:
-        """The tools leave local_attempts at 0 (each step's own bound). An order started by other
-        means may have one no retry policy can be made of (below 0, or past an int32): its
-        first workflow task failed on every retry, before the order was stored. Its steps run with
-        their own bound instead (OrderSteps.local_attempts), and the order ends FAILED here, on record."""
-        return policies.local_attempts_problem(self._order.local_attempts)
-
-    def _shipping_attempts_problem(self) -> str | None:
-        """The tools send 3. An order started by other means with fewer than 1 was charged, tried
-        no shipping, and was refunded; it fails here instead, before any money moves (asked only
-        for such a value: SHIPPING_ATTEMPTS_CHECKED)."""
-        attempts = self._order.max_shipping_attempts
-        if type(attempts) is int and attempts >= 1:
-            return None
-        if not self._patched(SHIPPING_ATTEMPTS_CHECKED):
-            return None
-        return f"max_shipping_attempts must be a whole number from 1, not {attempts!r}."
 
     def _review_left(self, since: datetime) -> timedelta:
         """The review window; in a run a reset made, less the time since the review began on
