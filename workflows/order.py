@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,8 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ORDER_STATE_ATTRIBUTE,
         AddressChange,
         ChargePaymentInput,
-        Decision,
-        Finished,
         FinishInput,
         MarkShippedInput,
         OrderInput,
@@ -47,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.bookkeeping import Bookkeeping
     from workflows.order_commands import OrderCommands
+    from workflows.order_run import OrderEnded
     from workflows.order_steps import OrderSteps
     from workflows.patches import (
         ADDRESS_AFTER_RECEIPT,
@@ -74,22 +73,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEP_FAILED, failure_message, failure_type
 
 
-# Each is ended, in the same workflow task, by the step that follows it (OrderInput.
-# transient_states_unwritten): VALIDATED by the review's start, APPROVED by the charge,
-# DISPATCHED by MarkShipped. Only the first for certain (OrderInput.states_before_steps_written):
-# a step's local attempts can outlast the task.
-TRANSIENT_STATES = frozenset({OrderState.VALIDATED, OrderState.APPROVED, OrderState.DISPATCHED})
-STATES_BEFORE_NO_STEP = frozenset({OrderState.VALIDATED})
-
-
-@dataclass
-class _OrderEnded(Exception):
-    """Raised inside ``run`` to leave the happy path for a terminal state."""
-
-    state: OrderState
-    reason: str = ""
-
-
 @workflow.defn
 class OrderWorkflow(OrderCommands):
     @workflow.init
@@ -97,39 +80,9 @@ class OrderWorkflow(OrderCommands):
         # Decoded here, not by the SDK: a malformed input fails the workflow with the reason
         # (run), where it failed its first workflow task for ever (workflows/raw_input.py).
         decoded = raw_input.decode(input, OrderInput)
-        self._input_problem = decoded.problem
-        self._order = decoded.value if decoded.value is not None else order_checks.unusable_order(decoded.plain)
-        # An order whose input is unusable is FAILED from the start: every command is refused.
-        self._state = OrderState.RECEIVED if decoded.problem is None else OrderState.FAILED
-        self._state_unwritten = False  # the OrderState search attribute is a transient state behind
-        self._step_text = ""
-        self._step = "receiving order"
-        self._address = self._order.address
-        self._amount_cents: int | None = None
-        self._payment = Payment(payment_id=self._order.payment_id)
-        self._charge_answered = False  # ChargePayment returned, or failed for good, in this run
-        self._decision: Decision | None = None
-        self._decision_recorded = False
-        self._awaiting_since: datetime | None = None
-        self._review_deadline: datetime | None = None  # workflow time; the timer fires at or after it
-        self._review_seconds = 0.0
-        self._cancel_reason: str | None = None
-        self._cancel_outcome: str | None = None  # "cancelled" or the reason it came too late
-        self._dispatch_failure: str | None = None
-        self._shipping_attempts = 0
-        self._shipping: workflow.ChildWorkflowHandle | None = None
-        self._child_running = False  # from the child's start, before the server has said it started, to its end
-        self._tracking_number = ""
-        self._failure_reason = self._input_problem or ""
-        self._finished: Finished | None = None
-        self._ending: OrderState | None = None  # set when _end begins, before its steps run
-        self._received = False  # the order's row exists
-        self._another_runs_order: str | None = None  # ReceiveOrder's refusal: another run chain owns the order
+        order = decoded.value if decoded.value is not None else order_checks.unusable_order(decoded.plain)
+        super().__init__(order, decoded.problem)
         self._books = Bookkeeping(self._order.order_id, self._row_before_audit)
-        self._address_sequence = 0
-        # Per address change, once the database answered: None if applied, else why it came too late.
-        self._address_answers: dict[int, str | None] = {}
-        self._refusals = 0
         self._steps = OrderSteps(self._order, self._patched, self._write_state_attribute)
 
     # ----------------------------------------------------------------- the process
@@ -180,7 +133,7 @@ class OrderWorkflow(OrderCommands):
                 await self._charge()
                 await self._ship()
                 await self._mark_shipped()
-            except _OrderEnded as ended:
+            except OrderEnded as ended:
                 await self._end(ended)
         finally:  # a step that failed for good fails the workflow in the state it was in
             self._write_state_attribute()
@@ -243,7 +196,7 @@ class OrderWorkflow(OrderCommands):
                 await self._fail_another_runs_order(failure_message(error))
             if not self._patched(UNSTORABLE_ORDER_FAILS):
                 raise
-            raise _OrderEnded(OrderState.FAILED, failure_message(error)) from None
+            raise OrderEnded(OrderState.FAILED, failure_message(error)) from None
         self._amount_cents = received.amount_cents
         self._received = True
         self._checkpoint()
@@ -251,14 +204,14 @@ class OrderWorkflow(OrderCommands):
     async def _validate(self) -> None:
         self._step = "validating"
         if problem := order_checks.input_problem(self._order, self._patched):
-            raise _OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
+            raise OrderEnded(OrderState.FAILED, f"Invalid order: {problem}")
         try:
             await self._steps.business(
                 OrderActivities.validate_order,
                 ValidateOrderInput(order_id=self._order.order_id, items=self._order.items, address=self._address),
             )
         except STEP_FAILED as error:
-            raise _OrderEnded(OrderState.FAILED, f"Invalid order: {failure_message(error)}") from None
+            raise OrderEnded(OrderState.FAILED, f"Invalid order: {failure_message(error)}") from None
         self._transition(OrderState.VALIDATED)
         self._checkpoint()
 
@@ -280,7 +233,7 @@ class OrderWorkflow(OrderCommands):
                     timeout_summary=summaries.review_timer(round(window.total_seconds(), 1)),
                 )
         if self._decision is None and self._cancel_reason is None:
-            raise _OrderEnded(
+            raise OrderEnded(
                 OrderState.EXPIRED,
                 f"No decision within the review window of {self._order.review_window_seconds:g} s.",
             )
@@ -293,7 +246,7 @@ class OrderWorkflow(OrderCommands):
         )
         self._review_seconds = review_ms / 1000
         if not decision.approved:
-            raise _OrderEnded(OrderState.REJECTED, decision.reason)
+            raise OrderEnded(OrderState.REJECTED, decision.reason)
         self._transition(OrderState.APPROVED, "charging payment")
 
     def _review_left(self, since: datetime) -> timedelta:
@@ -311,7 +264,7 @@ class OrderWorkflow(OrderCommands):
         assert self._amount_cents is not None
         # A cancel accepted while the decision was being recorded wins before any money moves.
         if self._cancel_reason is not None and self._patched(CANCEL_BEFORE_CHARGE):
-            raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
+            raise OrderEnded(OrderState.CANCELLED, self._cancel_reason)
         try:
             self._payment = await self._steps.business(
                 OrderActivities.charge_payment,
@@ -325,13 +278,13 @@ class OrderWorkflow(OrderCommands):
             # FAILED, recorded as such, instead of failing the workflow with the row left APPROVED.
             if not self._patched(PAYMENT_FAILURE_ENDS_ORDER):
                 raise
-            raise _OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
+            raise OrderEnded(OrderState.FAILED, f"Payment failed: {failure_message(error)}") from None
         self._charge_answered = True
         if self._payment.status != PaymentStatus.CHARGED and self._patched(REFUNDED_IS_NOT_PAID):
             if self._cancel_reason is not None:
-                raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
+                raise OrderEnded(OrderState.CANCELLED, self._cancel_reason)
             was = "voided" if self._payment.status == PaymentStatus.FAILED else self._payment.status.value.lower()
-            raise _OrderEnded(OrderState.FAILED, f"Payment {self._payment.payment_id} was already {was}.")
+            raise OrderEnded(OrderState.FAILED, f"Payment {self._payment.payment_id} was already {was}.")
         self._transition(OrderState.PAID, "shipping")
         self._checkpoint()
 
@@ -351,7 +304,7 @@ class OrderWorkflow(OrderCommands):
                 self._handed_over()
                 return
             if result.cancelled or self._cancel_reason is not None:
-                raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason or "cancelled")
+                raise OrderEnded(OrderState.CANCELLED, self._cancel_reason or "cancelled")
             reason = self._dispatch_failure or result.reason
             self._failure_reason = reason
             workflow.logger.warning(
@@ -369,7 +322,7 @@ class OrderWorkflow(OrderCommands):
                         timeout_summary=summaries.shipping_retry_timer(attempt + 1),
                     )
                 self._checkpoint()
-        raise _OrderEnded(
+        raise OrderEnded(
             OrderState.FAILED,
             f"Shipping failed after {self._order.max_shipping_attempts} attempts: {self._failure_reason}",
         )
@@ -424,7 +377,7 @@ class OrderWorkflow(OrderCommands):
         self._tracking_number = self._finished.tracking_number or self._tracking_number
         self._transition(OrderState.SHIPPED, "done")
 
-    async def _end(self, ended: _OrderEnded) -> None:
+    async def _end(self, ended: OrderEnded) -> None:
         """Compensate what was done, then record the ending."""
         self._write_state_attribute()  # winding up can take more than this workflow task
         self._ending = ended.state
@@ -517,48 +470,6 @@ class OrderWorkflow(OrderCommands):
         self._transition(OrderState.DISPATCHED, "marking shipped")
 
     # ----------------------------------------------------------------- mechanics
-
-    @property
-    def _step(self) -> str:
-        return self._step_text
-
-    @_step.setter
-    def _step(self, step: str) -> None:
-        # Shown in the Web UI as the workflow's current details (no command, nothing recorded).
-        self._step_text = step
-        workflow.set_current_details(summaries.current_details(self._state.value, step))
-
-    def _checkpoint(self) -> None:
-        """Between steps: act on a cancel request."""
-        if self._cancel_reason is not None:
-            raise _OrderEnded(OrderState.CANCELLED, self._cancel_reason)
-
-    def _transition(self, state: OrderState, step: str | None = None) -> None:
-        if state != self._state:
-            workflow.logger.info(
-                "event=state_transition order_id=%s from=%s to=%s", self._order.order_id, self._state.value, state.value
-            )
-            self._state = state
-            self._state_unwritten = True
-            if state not in self._unwritten_states():
-                self._write_state_attribute()
-        self._step = self._step if step is None else step  # either way: the details show the new state
-
-    def _unwritten_states(self) -> frozenset[OrderState]:
-        """The states not written when the order enters them (OrderInput.transient_states_unwritten,
-        states_before_steps_written)."""
-        if not self._order.transient_states_unwritten:
-            return frozenset()
-        return STATES_BEFORE_NO_STEP if self._order.states_before_steps_written else TRANSIENT_STATES
-
-    def _write_state_attribute(self) -> None:
-        """The OrderState search attribute, if a transient state left it behind (OrderInput.
-        transient_states_unwritten). Called at points of the process's own path (and by
-        _transition), never from another coroutine's wait, so that how many writes a history has
-        never depends on how a task's events were split between activations."""
-        if self._state_unwritten:
-            self._state_unwritten = False
-            workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(self._state.value)])
 
     async def _row_before_audit(self) -> None:
         """An order started by hand under another id than order-<id> is its workflow's once its

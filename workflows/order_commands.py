@@ -28,9 +28,7 @@ with workflow.unsafe.imports_passed_through():
         AddressChange,
         Decision,
         EventInput,
-        OrderInput,
         OrderState,
-        Payment,
         PaymentStatus,
         ReviewInput,
         decided_instant,
@@ -44,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         DECISION_RECORDED_BEFORE_ENDING,
         LATE_ADDRESS_REFUSAL_ON_RECORD,
         LATE_REFUSAL_ON_RECORD,
-        ORDER_PATCHES_IN_INPUT,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
         REFUSED_SIGNALS_CAPPED,
@@ -52,8 +49,7 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_SIGNAL_REFUSED,
     )
     from workflows import policies
-    from workflows.bookkeeping import Bookkeeping
-    from workflows.order_steps import OrderSteps
+    from workflows.order_run import OrderRun
     from workflows.signals import checked_arguments, checked_update_arguments
 
 
@@ -96,35 +92,8 @@ def _has_null(value: Any) -> bool:
     return isinstance(value, dict) and any(v is None for v in value.values())
 
 
-class OrderCommands:
-    """Mixed into OrderWorkflow, whose state (set in its ``__init__``) these handlers read and
-    change."""
-
-    _order: OrderInput
-    _state: OrderState
-    _address: Address  # as last recorded in the database
-    _payment: Payment
-    _decision: Decision | None
-    _decision_recorded: bool  # RecordDecision asked for (by the review step, or at a cancel)
-    _review_deadline: datetime | None  # workflow time; the timer fires at or after it
-    _cancel_reason: str | None
-    _cancel_outcome: str | None  # "cancelled" or the reason it came too late
-    _ending: OrderState | None  # set when the order starts winding up, before its steps run
-    _books: Bookkeeping  # audit rows and address changes, recorded in order alongside the run
-    _address_sequence: int
-    # Per address change, once the database answered: None if applied, else why it came too late.
-    _address_answers: dict[int, str | None]
-    _refusals: int
-    _received: bool  # the order's row exists
-    _another_runs_order: str | None  # ReceiveOrder's refusal: another run chain owns the order
-    _steps: OrderSteps  # runs the commands' bookkeeping steps; counts the Updates accepted
-
-    def _patched(self, patch_id: str) -> bool:
-        """workflow.patched, except that an order started with OrderInput.patches_in_input takes
-        the changes patches.ORDER_PATCHES_IN_INPUT lists without asking (and records no marker)."""
-        if self._order.patches_in_input and patch_id in ORDER_PATCHES_IN_INPUT:
-            return True
-        return workflow.patched(patch_id)
+class OrderCommands(OrderRun):
+    """Mixed into OrderWorkflow: these handlers read and change the run's state (OrderRun)."""
 
     # OrderWorkflow's mechanics, which the commands use.
     async def _apply_address_change(self, change: AddressChange) -> None:
