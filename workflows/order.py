@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ORDER_STATE_ATTRIBUTE,
         AddressChange,
         ChargePaymentInput,
-        FinishInput,
         MarkShippedInput,
         OrderInput,
         OrderState,
@@ -34,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         Payment,
         PaymentStatus,
         ReceiveOrderInput,
-        RefundInput,
         ReviewInput,
         ShippingInput,
         ShippingResult,
@@ -45,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.bookkeeping import Bookkeeping
     from workflows.order_commands import OrderCommands
+    from workflows.order_ending import OrderEnding
     from workflows.order_run import OrderEnded
     from workflows.order_steps import OrderSteps
     from workflows.patches import (
@@ -56,12 +55,8 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_BEFORE_CHARGE,
         CANCEL_LEFT_TO_THE_DATABASE,
         CHILD_SIGNALS_WITHOUT_A_CHILD_REFUSED,
-        DECISION_RECORDED_BEFORE_ENDING,
         DISPATCH_FAILED_TEXT_CHECKED,
-        ENDING_REFUSED_SHIPS,
         PAYMENT_FAILURE_ENDS_ORDER,
-        REFUND_ASKS_THE_DATABASE,
-        REFUND_REFUSED_SHIPS,
         REFUNDED_IS_NOT_PAID,
         SHIPPING_ID_IN_USE,
         TEMPORAL_CANCEL_IS_A_CANCEL,
@@ -74,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OrderWorkflow(OrderCommands):
+class OrderWorkflow(OrderEnding, OrderCommands):
     @workflow.init
     def __init__(self, input: RawValue = raw_input.NO_INPUT) -> None:
         # Decoded here, not by the SDK: a malformed input fails the workflow with the reason
@@ -376,85 +371,6 @@ class OrderWorkflow(OrderCommands):
         )
         self._tracking_number = self._finished.tracking_number or self._tracking_number
         self._transition(OrderState.SHIPPED, "done")
-
-    async def _end(self, ended: OrderEnded) -> None:
-        """Compensate what was done, then record the ending."""
-        self._write_state_attribute()  # winding up can take more than this workflow task
-        self._ending = ended.state
-        self._failure_reason = ended.reason
-        await self._books.audit_owed_first(self._patched)
-        if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
-            # Accepted, then overtaken by an ending the order reached otherwise (say it failed
-            # validation after an early approval): still the operator's decision, on record.
-            self._decision_recorded = True
-            await self._steps.bookkeeping(
-                OrderActivities.record_decision, ReviewInput(order_id=self._order.order_id, decision=self._decision)
-            )
-        if self._payment.status == PaymentStatus.CHARGED or self._may_have_been_charged_unseen():
-            self._step = "refunding payment"
-            self._payment = await self._steps.bookkeeping(
-                OrderActivities.refund_payment,
-                RefundInput(order_id=self._order.order_id, payment_id=self._order.payment_id, reason=ended.reason),
-            )
-            if self._payment.status == PaymentStatus.CHARGED and self._patched(REFUND_REFUSED_SHIPS):
-                await self._ship_after_all("refund_refused")
-                return
-        self._step = "recording outcome"
-        self._finished = await self._steps.bookkeeping(
-            OrderActivities.finish_order,
-            FinishInput(
-                order_id=self._order.order_id,
-                state=ended.state,
-                event_type=f"order_{ended.state.value.lower()}",
-                reason=ended.reason,
-            ),
-        )
-        if self._finished.payment is not None:  # as the ending left it: a charge this run never saw, refunded
-            self._payment = self._finished.payment
-        if self._finished.state == OrderState.DISPATCHED and self._patched(ENDING_REFUSED_SHIPS):
-            # The carrier has the package (handed over before a reset of this workflow, say): the
-            # database keeps the row DISPATCHED, and the order ships.
-            await self._ship_after_all("ending_refused")
-            return
-        state = ended.state
-        recorded = self._finished.state
-        if recorded is not None and recorded != state:
-            # An earlier try of this workflow task recorded another ending, and the server refused
-            # that try's completion because a command arrived meanwhile; this run applied the
-            # command first. The database's ending (the first recorded) is the order's.
-            workflow.logger.warning(
-                "event=ending_already_recorded order_id=%s wanted=%s recorded=%s",
-                self._order.order_id, state.value, recorded.value,
-            )
-            state = recorded
-        if recorded is not None:
-            self._failure_reason = self._finished.reason or ""
-        if self._cancel_reason is not None and self._cancel_outcome is None:
-            self._cancel_outcome = (
-                "cancelled"
-                if state == OrderState.CANCELLED
-                else f"Order {self._order.order_id} ended {state.value} before the cancel took effect."
-            )
-        self._transition(state, "done")
-
-    def _may_have_been_charged_unseen(self) -> bool:
-        """Approved, yet this run saw no charge: a try of the workflow task that was lost may
-        have charged the order before it ended; RefundPayment answers from the database (it
-        refunds nothing the order was not charged). Asked only on this path."""
-        approved = self._decision is not None and self._decision.approved
-        unseen = approved and not self._charge_answered and self._payment.status == PaymentStatus.PENDING
-        return unseen and self._patched(REFUND_ASKS_THE_DATABASE)
-
-    async def _ship_after_all(self, refused: str) -> None:
-        """The refund or the ending was refused (``refused``): the carrier has the package (a
-        hand-over the shipping child could not report, say its last attempt was cut off after
-        the commit, or one from before a reset). The order ships."""
-        wanted = self._ending.value if self._ending else ""
-        workflow.logger.warning("event=%s_order_ships order_id=%s wanted=%s", refused, self._order.order_id, wanted)
-        self._ending = None
-        self._failure_reason = ""
-        self._handed_over()
-        await self._mark_shipped()
 
     def _handed_over(self) -> None:
         """The carrier has the package: a cancel still pending comes too late, and an earlier
