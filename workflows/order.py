@@ -67,8 +67,8 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
         decoded = raw_input.decode(input, OrderInput)
         order = decoded.value if decoded.value is not None else order_checks.unusable_order(decoded.plain)
         super().__init__(order, decoded.problem)
-        self._books = Bookkeeping(self._order.order_id, self._row_before_audit)
         self._steps = OrderSteps(self._order, self._patched, self._write_state_attribute)
+        self._books = Bookkeeping(self._order.order_id, self._patched, self._steps.bookkeeping, self._row_before_audit)
 
     # ----------------------------------------------------------------- the process
 
@@ -163,7 +163,7 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
         refused and audited once the carrier has the package."""
         workflow.logger.info("event=temporal_cancel_requested order_id=%s", self._order.order_id)
         if refusal := self._cancel_refusal(signal=True):
-            self._note_refusal("cancel", refusal)
+            self._books.note_refusal("cancel", refusal)
         else:
             self._request_cancel("cancel requested through Temporal", by="Temporal")
 
@@ -307,7 +307,7 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
                 if self._another_runs_order is not None and self._patched(ANOTHER_RUN_REFUSES_ADDRESS_CHANGES)
                 else self._address_change_too_late()
             )
-            self._note_refusal("update_address", refusal)
+            self._books.note_refusal("update_address", refusal)
             self._address_answers[change.sequence] = refusal
             return
         answer = await self._steps.bookkeeping(OrderActivities.record_address_change, change)
@@ -321,7 +321,7 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
         )
         refusal = None if applied else self._address_change_too_late(answer if isinstance(answer, str) else None)
         if refusal is not None:
-            self._note_refusal("update_address", refusal)
+            self._books.note_refusal("update_address", refusal)
         self._address_answers[change.sequence] = refusal
 
     # ----------------------------------------------------------------- query

@@ -8,7 +8,6 @@ command comes too late live here, next to the handlers that apply them.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -27,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         Address,
         AddressChange,
         Decision,
-        EventInput,
         OrderState,
         PaymentStatus,
         ReviewInput,
@@ -44,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         LATE_REFUSAL_ON_RECORD,
         REFUSE_UNSTORABLE_TEXT,
         REFUSE_WHILE_ENDING,
-        REFUSED_SIGNALS_CAPPED,
         REVIEW_WINDOW_CLOSES,
         UNKNOWN_SIGNAL_REFUSED,
     )
@@ -246,7 +243,7 @@ class OrderCommands(OrderRun):
         # As for a decision: the row may be written long after the operator sent the cancel.
         if (decided := decided_instant(decided_at)) is not None:
             payload["decided_at"] = decided.isoformat()
-        self._queue_event(CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, payload)
+        self._books.queue_event(CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, payload)
 
     def _decision_unrecorded(self) -> bool:
         return self._decision is not None and not self._decision_recorded
@@ -263,16 +260,6 @@ class OrderCommands(OrderRun):
         self._books.add(lambda: self._apply_address_change(change))
         return change.sequence
 
-    def _queue_event(self, event_type: str, key: str, payload: dict) -> None:
-        event = EventInput(
-            order_id=self._order.order_id,
-            event_type=event_type,
-            key=key,
-            payload=payload,
-            first_run_id=workflow.info().first_execution_run_id,
-        )
-        self._books.add(lambda: self._steps.bookkeeping(OrderActivities.record_event, event))
-
     def _null_is_empty(self, address: Any) -> bool:
         """For the handlers, which run on replay: a null in an address is an empty field only in
         runs that asked ADDRESS_NULL_IS_EMPTY (asked only when the address has a null); a change
@@ -280,34 +267,7 @@ class OrderCommands(OrderRun):
         return _has_null(address) and self._patched(ADDRESS_NULL_IS_EMPTY)
 
     def _signal_refused(self, command: str, reason: str) -> None:
-        self._note_refusal(command, reason)
-
-    def _note_refusal(self, command: str, reason: str, sent: dict[str, str] | None = None) -> None:
-        """``sent``: by whom and when an Update refused on record was sent (_refuse_on_record);
-        None for a Signal. A late Update past the cap is refused by its validator
-        (_unless_unheard), a Signal here: logged, not audited."""
-        workflow.logger.info(
-            "event=command_refused order_id=%s command=%s reason=%r", self._order.order_id, command, reason
-        )
-        if (
-            sent is None
-            and self._refusals >= policies.MAX_REFUSALS_ON_RECORD
-            and self._patched(REFUSED_SIGNALS_CAPPED)
-        ):
-            workflow.logger.warning(
-                "event=command_refusal_not_audited order_id=%s command=%s refusals_on_record=%d",
-                self._order.order_id, command, self._refusals,
-            )
-            return
-        self._refusals += 1
-        # The count alone could repeat across tries of a workflow task (one that was lost may
-        # have recorded another refusal under the same number); with the content it cannot.
-        digest = hashlib.sha256(f"{command}\n{reason}".encode()).hexdigest()[:12]
-        self._queue_event(
-            "command_refused",
-            f"command_refused:{self._refusals}:{digest}",
-            {"command": command, "reason": reason, **(sent or {})},
-        )
+        self._books.note_refusal(command, reason)
 
     # ----------------------------------------------------------------- handlers
 
@@ -422,7 +382,7 @@ class OrderCommands(OrderRun):
         that one is accepted, and its handler refuses it on record (_refuse_on_record).
         Validators never run in a replay, so this changes no history recorded before, nor does
         its cap (policies.MAX_REFUSALS_ON_RECORD), past which such a refusal is the validator's."""
-        if self._unheard(decided_at) is None or self._refusals >= policies.MAX_REFUSALS_ON_RECORD:
+        if self._unheard(decided_at) is None or self._books.refusals >= policies.MAX_REFUSALS_ON_RECORD:
             return refusal
         return None
 
@@ -440,7 +400,7 @@ class OrderCommands(OrderRun):
         if refusal is None or (sent := self._unheard(decided_at)) is None:
             return
         if self._patched(patch_id):
-            self._note_refusal(command, refusal, {"by": by, "decided_at": sent.isoformat()})
+            self._books.note_refusal(command, refusal, {"by": by, "decided_at": sent.isoformat()})
             raise _refused(refusal)
 
     def _address_changes_used_up(self) -> str | None:
@@ -468,7 +428,7 @@ class OrderCommands(OrderRun):
         kept it unread, with no trace but the history's event. Refused and audited now; runs
         that got one before replay as they ran (UNKNOWN_SIGNAL_REFUSED, asked only here)."""
         if self._patched(UNKNOWN_SIGNAL_REFUSED):
-            self._note_refusal(
+            self._books.note_refusal(
                 "unknown signal",
                 f"There is no signal {rules.quoted(name)}; an order takes approve, reject, cancel and update_address.",
             )
@@ -477,7 +437,7 @@ class OrderCommands(OrderRun):
     @checked_arguments("approve")
     def approve_signal(self, by: str = "operator", decided_at: str = "") -> None:
         if reason := (self._signal_text_refusal(name=by) or self._decision_refusal(signal=True)):
-            self._note_refusal("approve", reason)
+            self._books.note_refusal("approve", reason)
         else:
             self._decide(Decision(approved=True, by=by, decided_at=decided_at))
 
@@ -489,7 +449,7 @@ class OrderCommands(OrderRun):
             or self._decision_refusal(signal=True)
             or (None if isinstance(reason, str) and reason.strip() else "A rejection needs a reason.")
         ):
-            self._note_refusal("reject", refusal)
+            self._books.note_refusal("reject", refusal)
         else:
             self._decide(Decision(approved=False, reason=reason, by=by, decided_at=decided_at))
 
@@ -497,7 +457,7 @@ class OrderCommands(OrderRun):
     @checked_arguments("cancel")
     def cancel_signal(self, reason: str = "", by: str = "operator") -> None:
         if refusal := (self._signal_text_refusal(reason=reason, name=by) or self._cancel_refusal(signal=True)):
-            self._note_refusal("cancel", refusal)
+            self._books.note_refusal("cancel", refusal)
         else:
             self._request_cancel(reason, by)
 
@@ -508,13 +468,13 @@ class OrderCommands(OrderRun):
         try:
             address = _as_address(address, self._null_is_empty(address))
         except ApplicationError as error:
-            self._note_refusal("update_address", error.message)
+            self._books.note_refusal("update_address", error.message)
             return
         if refusal := (
             self._signal_text_refusal(name=by)
             or self._address_refusal(address, signal=True)
             or self._signalled_address_changes_used_up()
         ):
-            self._note_refusal("update_address", refusal)
+            self._books.note_refusal("update_address", refusal)
         else:
             self._change_address(address, by)

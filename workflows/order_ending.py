@@ -26,7 +26,7 @@ class OrderEnding(OrderRun):
         self._write_state_attribute()  # winding up can take more than this workflow task
         self._ending = ended.state
         self._failure_reason = ended.reason
-        await self._books.audit_owed_first(self._patched)
+        await self._books.audit_owed_first()
         if self._decision_unrecorded() and self._patched(DECISION_RECORDED_BEFORE_ENDING):
             # Accepted, then overtaken by an ending the order reached otherwise (say it failed
             # validation after an early approval): still the operator's decision, on record.

@@ -79,7 +79,6 @@ class OrderRun:
         self._address_sequence = 0
         # Per address change, once the database answered: None if applied, else why it came too late.
         self._address_answers: dict[int, str | None] = {}
-        self._refusals = 0
 
     def _patched(self, patch_id: str) -> bool:
         """workflow.patched, except that an order started with OrderInput.patches_in_input takes

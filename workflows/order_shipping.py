@@ -52,7 +52,7 @@ class OrderShipping(OrderRun):
                 "event=shipping_failed order_id=%s attempt=%d of=%d reason=%r",
                 self._order.order_id, attempt, self._order.max_shipping_attempts, reason,
             )
-            self._queue_event("shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason})
+            self._books.queue_event("shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason})
             if attempt < self._order.max_shipping_attempts:
                 # Give the carrier (or an operator's address fix) a moment; a cancel ends the wait.
                 self._step = f"waiting to retry shipping ({reason})"
@@ -119,7 +119,7 @@ class OrderShipping(OrderRun):
             self._cancel_outcome = (
                 f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
             )
-            self._note_refusal("cancel", self._cancel_outcome)
+            self._books.note_refusal("cancel", self._cancel_outcome)
             self._cancel_reason = None
         self._transition(OrderState.DISPATCHED, "marking shipped")
 
@@ -139,7 +139,7 @@ class OrderShipping(OrderRun):
         """Sent only by shipping runs that began before the child stopped reporting it (its
         PACKED_WITHOUT_SIGNAL patch); the database records PACKED either way."""
         if refusal := self._no_child_to_send("package_prepared"):
-            self._note_refusal("package_prepared", refusal)
+            self._books.note_refusal("package_prepared", refusal)
         elif self._state == OrderState.PAID:
             self._transition(OrderState.PACKED, "dispatching carrier")
 
@@ -150,9 +150,9 @@ class OrderShipping(OrderRun):
         # reason and its shipping_failed event, which PostgreSQL cannot store.
         refusal = rules.storable_text_problem("reason", reason)
         if refusal is not None and self._patched(DISPATCH_FAILED_TEXT_CHECKED):
-            self._note_refusal("dispatch_failed", refusal)
+            self._books.note_refusal("dispatch_failed", refusal)
         elif refusal := self._no_child_to_send("dispatch_failed"):
-            self._note_refusal("dispatch_failed", refusal)
+            self._books.note_refusal("dispatch_failed", refusal)
         else:
             self._dispatch_failure = reason
 
