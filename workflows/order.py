@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from workflows.model import (
         ORDER_STATE_ATTRIBUTE,
-        AddressChange,
         ChargePaymentInput,
         MarkShippedInput,
         OrderInput,
@@ -42,9 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_shipping import OrderShipping
     from workflows.order_steps import OrderSteps
     from workflows.patches import (
-        ADDRESS_AFTER_RECEIPT,
         ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES,
-        ANOTHER_RUN_REFUSES_ADDRESS_CHANGES,
         ANOTHER_RUNS_ORDER_FAILS,
         AUDIT_AFTER_RECEIPT_BY_HAND,
         CANCEL_BEFORE_CHARGE,
@@ -53,7 +50,6 @@ with workflow.unsafe.imports_passed_through():
         TEMPORAL_CANCEL_IS_A_CANCEL,
         UNSTORABLE_ORDER_FAILS,
     )
-    from workflows.shipping import ShippingWorkflow
     from workflows import order_checks, raw_input, summaries
     from workflows.steps import STEP_FAILED, failure_message, failure_type
 
@@ -292,37 +288,6 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
             return
         if self._ending is None and self._patched(AUDIT_AFTER_RECEIPT_BY_HAND):
             await workflow.wait_condition(lambda: self._received or self._ending is not None)
-
-    async def _apply_address_change(self, change: AddressChange) -> None:
-        """Record an accepted address change (a bookkeeping job, so it runs while a step is in
-        flight) and answer its Update."""
-        # A change that comes while ReceiveOrder is still retrying waits for the row it changes
-        # (without it, the database answered "too late" and the change was lost).
-        if not self._received and self._patched(ADDRESS_AFTER_RECEIPT):
-            # (Or the order ends before it is stored at all: see UNSTORABLE_ORDER_FAILS.)
-            await workflow.wait_condition(lambda: self._received or self._ending is not None)
-        if not self._received and self._ending is not None:
-            refusal = (
-                self._another_runs_order
-                if self._another_runs_order is not None and self._patched(ANOTHER_RUN_REFUSES_ADDRESS_CHANGES)
-                else self._address_change_too_late()
-            )
-            self._books.note_refusal("update_address", refusal)
-            self._address_answers[change.sequence] = refusal
-            return
-        answer = await self._steps.bookkeeping(OrderActivities.record_address_change, change)
-        applied = answer is True  # else False (no row), or what the row had in the way (runs since)
-        if applied:
-            self._address = change.address
-            if self._shipping is not None:  # reaches a shipping child that is already running
-                await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
-        workflow.logger.info(
-            "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
-        )
-        refusal = None if applied else self._address_change_too_late(answer if isinstance(answer, str) else None)
-        if refusal is not None:
-            self._books.note_refusal("update_address", refusal)
-        self._address_answers[change.sequence] = refusal
 
     # ----------------------------------------------------------------- query
 

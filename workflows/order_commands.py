@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         decided_instant,
     )
     from workflows.patches import (
+        ADDRESS_AFTER_RECEIPT,
+        ANOTHER_RUN_REFUSES_ADDRESS_CHANGES,
         ANOTHER_RUN_REFUSES_COMMANDS,
         DECISION_RECORDED_BEFORE_ENDING,
         LATE_ADDRESS_REFUSAL_ON_RECORD,
@@ -35,15 +37,12 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_SIGNAL_REFUSED,
     )
     from workflows.command_rules import CommandRules, address_problem, as_address, refused, text_refusal, unheard
+    from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments, checked_update_arguments
 
 
 class OrderCommands(CommandRules):
     """Mixed into OrderWorkflow: these handlers read and change the run's state (OrderRun)."""
-
-    # OrderWorkflow's mechanics, which the commands use.
-    async def _apply_address_change(self, change: AddressChange) -> None:
-        raise NotImplementedError
 
     # ----------------------------------------------------------------- applying a command
 
@@ -89,6 +88,37 @@ class OrderCommands(CommandRules):
         )
         self._books.add(lambda: self._apply_address_change(change))
         return change.sequence
+
+    async def _apply_address_change(self, change: AddressChange) -> None:
+        """Record an accepted address change (a bookkeeping job, so it runs while a step is in
+        flight) and answer its Update."""
+        # A change that comes while ReceiveOrder is still retrying waits for the row it changes
+        # (without it, the database answered "too late" and the change was lost).
+        if not self._received and self._patched(ADDRESS_AFTER_RECEIPT):
+            # (Or the order ends before it is stored at all: see UNSTORABLE_ORDER_FAILS.)
+            await workflow.wait_condition(lambda: self._received or self._ending is not None)
+        if not self._received and self._ending is not None:
+            refusal = (
+                self._another_runs_order
+                if self._another_runs_order is not None and self._patched(ANOTHER_RUN_REFUSES_ADDRESS_CHANGES)
+                else self._address_change_too_late()
+            )
+            self._books.note_refusal("update_address", refusal)
+            self._address_answers[change.sequence] = refusal
+            return
+        answer = await self._steps.bookkeeping(OrderActivities.record_address_change, change)
+        applied = answer is True  # else False (no row), or what the row had in the way (runs since)
+        if applied:
+            self._address = change.address
+            if self._shipping is not None:  # reaches a shipping child that is already running
+                await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
+        workflow.logger.info(
+            "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
+        )
+        refusal = None if applied else self._address_change_too_late(answer if isinstance(answer, str) else None)
+        if refusal is not None:
+            self._books.note_refusal("update_address", refusal)
+        self._address_answers[change.sequence] = refusal
 
     def _signal_refused(self, command: str, reason: str) -> None:
         self._books.note_refusal(command, reason)
