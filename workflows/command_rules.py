@@ -167,10 +167,6 @@ class CommandRules(OrderRun):
         problem = rules.texts_problem(**texts)
         return problem if problem and self._patched(REFUSE_UNSTORABLE_TEXT) else None
 
-    def _address_change_pending(self) -> bool:
-        """An address change accepted whose answer from the database has not come yet."""
-        return self._address_sequence > len(self._address_answers)
-
     def _same_address(self, address: Address) -> str | None:
         """An Update that would change nothing is refused rather than audited as a change. Only
         when no other change is still being recorded (the address may be about to differ)."""

@@ -1,16 +1,17 @@
 """OrderWorkflow: one order from receipt to shipment (or to its other endings).
 
-``run`` is the business process. The operator's commands (workflows/order_commands.py) change
-the workflow's state, and the run loop acts on it at the next step. Bookkeeping that must
-happen while a step is in flight (persisting an address change, noting a refused signal) runs
-in a small companion coroutine owned by ``run``.
+``run`` is the business process; shipping (order_shipping.py) and the other endings
+(order_ending.py) are steps of their own modules. The operator's commands (order_commands.py,
+refused by the rules of command_rules.py) change the workflow's state (order_run.py), and the
+run loop acts on it at the next step. Bookkeeping that must happen while a step is in flight
+(persisting an address change, noting a refused signal) runs in a small companion coroutine
+owned by ``run`` (bookkeeping.py); every step runs as order_steps.py says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -31,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         ReceiveOrderInput,
         ReviewInput,
         ValidateOrderInput,
-        format_cents,
         order_workflow_id,
     )
     from workflows.bookkeeping import Bookkeeping
@@ -293,33 +293,5 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
 
     @workflow.query(description=summaries.ORDER_STATUS_QUERY)
     def status(self) -> OrderStatus:
-        """The workflow's own view. Its clocks are the database's once the order has finished;
-        before that they are as of the last workflow task (OrderService recomputes them live)."""
-        if self._finished is not None:
-            processing, review = self._finished.processing_ms / 1000, self._finished.review_ms / 1000
-        else:
-            now = workflow.now()
-            review = self._review_seconds
-            if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
-                review = max(0.0, (now - self._awaiting_since).total_seconds())
-            processing = max(0.0, (now - workflow.info().workflow_start_time).total_seconds() - review)
-        return OrderStatus(
-            order_id=self._order.order_id,
-            state=self._state,
-            step=self._step,
-            terminal=self._state.terminal,
-            items=self._order.items,
-            amount_cents=self._amount_cents,
-            amount=format_cents(self._amount_cents),
-            address=self._address,
-            address_change_pending=self._address_change_pending(),
-            payment=replace(self._payment),
-            awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
-            processing_seconds=round(processing, 3),
-            review_seconds=round(review, 3),
-            created_at=workflow.info().workflow_start_time.isoformat(),
-            updated_at=workflow.now().isoformat(),
-            failure_reason=self._failure_reason,
-            shipping_attempts=self._shipping_attempts,
-            tracking_number=self._tracking_number,
-        )
+        """The workflow's own view (OrderRun._status)."""
+        return self._status()

@@ -4,7 +4,7 @@ current details."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from temporalio import workflow
@@ -16,7 +16,9 @@ with workflow.unsafe.imports_passed_through():
         Finished,
         OrderInput,
         OrderState,
+        OrderStatus,
         Payment,
+        format_cents,
     )
     from workflows.patches import ORDER_PATCHES_IN_INPUT
     from workflows import summaries
@@ -128,3 +130,39 @@ class OrderRun:
         if self._state_unwritten:
             self._state_unwritten = False
             workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(self._state.value)])
+
+    def _address_change_pending(self) -> bool:
+        """An address change accepted whose answer from the database has not come yet."""
+        return self._address_sequence > len(self._address_answers)
+
+    def _status(self) -> OrderStatus:
+        """The workflow's own view. Its clocks are the database's once the order has finished;
+        before that they are as of the last workflow task (OrderService recomputes them live)."""
+        if self._finished is not None:
+            processing, review = self._finished.processing_ms / 1000, self._finished.review_ms / 1000
+        else:
+            now = workflow.now()
+            review = self._review_seconds
+            if self._state == OrderState.AWAITING_APPROVAL and self._awaiting_since and self._decision is None:
+                review = max(0.0, (now - self._awaiting_since).total_seconds())
+            processing = max(0.0, (now - workflow.info().workflow_start_time).total_seconds() - review)
+        return OrderStatus(
+            order_id=self._order.order_id,
+            state=self._state,
+            step=self._step,
+            terminal=self._state.terminal,
+            items=self._order.items,
+            amount_cents=self._amount_cents,
+            amount=format_cents(self._amount_cents),
+            address=self._address,
+            address_change_pending=self._address_change_pending(),
+            payment=replace(self._payment),
+            awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
+            processing_seconds=round(processing, 3),
+            review_seconds=round(review, 3),
+            created_at=workflow.info().workflow_start_time.isoformat(),
+            updated_at=workflow.now().isoformat(),
+            failure_reason=self._failure_reason,
+            shipping_attempts=self._shipping_attempts,
+            tracking_number=self._tracking_number,
+        )
