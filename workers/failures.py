@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.raw_input import INVALID_INPUT
 
-# The type of an operator's command refused (workflows/order_commands.py, workflows/signals.py).
+# The type of an operator's command refused (workflows/command_rules.py, workflows/signals.py).
 REFUSED = "Refused"
 
 

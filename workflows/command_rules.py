@@ -194,7 +194,7 @@ class CommandRules(OrderRun):
 
     def _unless_unheard(self, decided_at: str, refusal: str | None) -> str | None:
         """For a validator: the refusal of an Update that depends on what came first (another
-        decision, a cancel, the end), unless its sender may no longer wait for it (_unheard):
+        decision, a cancel, the end), unless its sender may no longer wait for it (unheard):
         that one is accepted, and its handler refuses it on record (_refuse_on_record).
         Validators never run in a replay, so this changes no history recorded before, nor does
         its cap (policies.MAX_REFUSALS_ON_RECORD), past which such a refusal is the validator's."""

@@ -114,7 +114,7 @@ ANOTHER_RUN_REFUSES_ADDRESS_CHANGES = "another-run-refuses-address-changes"
 # anyway, the tools send decisions only to stored orders).
 ANOTHER_RUN_REFUSES_COMMANDS = "another-run-refuses-commands"
 # A decision or cancel Update that waited so long that its sender stopped waiting
-# (OrderCommands._unheard) is accepted, and refused by its handler, on record in the audit;
+# (command_rules.unheard) is accepted, and refused by its handler, on record in the audit;
 # before, its validator refused it and nothing showed the refusal. Histories from before hold no
 # such Update (the validator refused it); asked only on that path, so a replay that found one
 # would take the old one.
