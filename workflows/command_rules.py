@@ -102,13 +102,16 @@ class CommandRules(OrderRun):
 
     def _ending_refusal(self, signal: bool) -> str | None:
         """Commands that come while the order is being wound up (refund, final record) would be
-        accepted and then have no effect; they are refused like those after the end."""
+        accepted and then have no effect; they are refused like those after the end. (A closed
+        review window implies AWAITING_APPROVAL, so the end is checked after it.)"""
         if self._window_closed() and (not signal or self._patched(REVIEW_WINDOW_CLOSES)):
             return (
                 f"Order {self._order.order_id} is expiring: its review window of "
                 f"{self._order.review_window_seconds:g} s has closed."
             )
-        if self._ending is None or self._state.terminal:
+        if self._state.terminal:
+            return f"Order {self._order.order_id} is already {self._state.value}."
+        if self._ending is None:
             return None
         # Signal handlers change history (a refusal is audited), so older runs replay unchanged.
         if signal and not self._patched(REFUSE_WHILE_ENDING):
@@ -118,8 +121,6 @@ class CommandRules(OrderRun):
     def _decision_refusal(self, signal: bool = False) -> str | None:
         if refusal := self._ending_refusal(signal):
             return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
         if self._cancel_reason is not None:
             return f"Order {self._order.order_id} is being cancelled."
         if self._decision is not None:
@@ -133,8 +134,6 @@ class CommandRules(OrderRun):
     def _cancel_refusal(self, signal: bool = False) -> str | None:
         if refusal := self._ending_refusal(signal):
             return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
         if self._state in PAST_DISPATCH_STATES:
             return f"Order {self._order.order_id} cannot be cancelled: the carrier already has the package."
         if self._cancel_reason is not None:
@@ -153,8 +152,6 @@ class CommandRules(OrderRun):
         has the package, or a cancel is pending."""
         if refusal := self._ending_refusal(signal):
             return refusal
-        if self._state.terminal:
-            return f"Order {self._order.order_id} is already {self._state.value}."
         if self._state in PAST_DISPATCH_STATES:
             return f"The address of order {self._order.order_id} cannot change: the carrier already has the package."
         # Cancelled, or too late for the carrier has it: either way no change to make.
