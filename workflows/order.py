@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.model import (
         ORDER_STATE_ATTRIBUTE,
         ChargePaymentInput,
-        MarkShippedInput,
         OrderInput,
         OrderState,
         OrderStatus,
@@ -38,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_commands import OrderCommands
     from workflows.order_ending import OrderEnding
     from workflows.order_run import OrderEnded
-    from workflows.order_shipping import OrderShipping
     from workflows.order_steps import OrderSteps
     from workflows.patches import (
         ANOTHER_RUN_ANSWERS_ADDRESS_CHANGES,
@@ -55,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn
-class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
+class OrderWorkflow(OrderEnding, OrderCommands):
     @workflow.init
     def __init__(self, input: RawValue = raw_input.NO_INPUT) -> None:
         # Decoded here, not by the SDK: a malformed input fails the workflow with the reason
@@ -268,14 +266,6 @@ class OrderWorkflow(OrderShipping, OrderEnding, OrderCommands):
             raise OrderEnded(OrderState.FAILED, f"Payment {self._payment.payment_id} was already {was}.")
         self._transition(OrderState.PAID, "shipping")
         self._checkpoint()
-
-    async def _mark_shipped(self) -> None:
-        self._finished = await self._steps.business(
-            OrderActivities.mark_shipped,
-            MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
-        )
-        self._tracking_number = self._finished.tracking_number or self._tracking_number
-        self._transition(OrderState.SHIPPED, "done")
 
     # ----------------------------------------------------------------- mechanics
 

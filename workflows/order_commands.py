@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         UNKNOWN_SIGNAL_REFUSED,
     )
     from workflows.command_rules import CommandRules, address_problem, as_address, refused, text_refusal, unheard
+    from workflows.order_shipping import tell_child
     from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments, checked_update_arguments
 
@@ -74,9 +75,6 @@ class OrderCommands(CommandRules):
             payload["decided_at"] = decided.isoformat()
         self._books.queue_event(CANCEL_REQUESTED_EVENT, CANCEL_REQUESTED_EVENT, payload)
 
-    def _decision_unrecorded(self) -> bool:
-        return self._decision is not None and not self._decision_recorded
-
     def _change_address(self, address: Address, by: str, decided_at: str = "") -> int:
         self._address_sequence += 1
         change = AddressChange(
@@ -111,7 +109,7 @@ class OrderCommands(CommandRules):
         if applied:
             self._address = change.address
             if self._shipping is not None:  # reaches a shipping child that is already running
-                await self._tell_child(self._shipping, ShippingWorkflow.update_address, change.address)
+                await tell_child(self._order.order_id, self._shipping, ShippingWorkflow.update_address, change.address)
         workflow.logger.info(
             "event=address_change order_id=%s sequence=%d applied=%s", self._order.order_id, change.sequence, applied
         )

@@ -9,7 +9,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from workflows.model import FinishInput, OrderState, PaymentStatus, RefundInput, ReviewInput
-    from workflows.order_run import OrderEnded, OrderRun
+    from workflows.order_run import OrderEnded
+    from workflows.order_shipping import OrderShipping
     from workflows.patches import (
         DECISION_RECORDED_BEFORE_ENDING,
         ENDING_REFUSED_SHIPS,
@@ -18,8 +19,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-class OrderEnding(OrderRun):
-    """Mixed into OrderWorkflow: its process ends here when a step raises OrderEnded."""
+class OrderEnding(OrderShipping):
+    """Mixed into OrderWorkflow: its process ends here when a step raises OrderEnded. On
+    OrderShipping, for an ending the database refuses because the carrier has the package."""
 
     async def _end(self, ended: OrderEnded) -> None:
         """Compensate what was done, then record the ending."""

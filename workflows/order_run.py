@@ -131,6 +131,9 @@ class OrderRun:
             self._state_unwritten = False
             workflow.upsert_search_attributes([ORDER_STATE_ATTRIBUTE.value_set(self._state.value)])
 
+    def _decision_unrecorded(self) -> bool:
+        return self._decision is not None and not self._decision_recorded
+
     def _address_change_pending(self) -> bool:
         """An address change accepted whose answer from the database has not come yet."""
         return self._address_sequence > len(self._address_answers)

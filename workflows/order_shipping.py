@@ -13,7 +13,8 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError, Workflow
 with workflow.unsafe.imports_passed_through():
     from activities import rules
     from workflows import policies, summaries
-    from workflows.model import OrderState, ShippingInput, ShippingResult, shipping_workflow_id
+    from activities.order_activities import OrderActivities
+    from workflows.model import MarkShippedInput, OrderState, ShippingInput, ShippingResult, shipping_workflow_id
     from workflows.order_run import OrderEnded, OrderRun
     from workflows.patches import (
         CANCEL_LEFT_TO_THE_DATABASE,
@@ -24,6 +25,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import ShippingWorkflow
     from workflows.signals import checked_arguments
     from workflows.steps import failure_message
+
+
+async def tell_child(order_id: str, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
+    """Signal the shipping child; it may have finished in the meantime, which is no error:
+    its result (dispatched or not) is what the run loop acts on."""
+    try:
+        await handle.signal(signal, *args)
+    except ApplicationError as error:
+        workflow.logger.info(
+            "event=child_signal_missed order_id=%s child=%s reason=%r", order_id, handle.id, str(error)
+        )
 
 
 class OrderShipping(OrderRun):
@@ -52,7 +64,9 @@ class OrderShipping(OrderRun):
                 "event=shipping_failed order_id=%s attempt=%d of=%d reason=%r",
                 self._order.order_id, attempt, self._order.max_shipping_attempts, reason,
             )
-            self._books.queue_event("shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason})
+            self._books.queue_event(
+                "shipping_failed", f"shipping_failed:{attempt}", {"attempt": attempt, "reason": reason}
+            )
             if attempt < self._order.max_shipping_attempts:
                 # Give the carrier (or an operator's address fix) a moment; a cancel ends the wait.
                 self._step = f"waiting to retry shipping ({reason})"
@@ -104,7 +118,7 @@ class OrderShipping(OrderRun):
                     return await handle
                 cancel_seen = True
                 if not self._patched(CANCEL_LEFT_TO_THE_DATABASE):
-                    await self._tell_child(handle, ShippingWorkflow.cancel_shipping)
+                    await tell_child(self._order.order_id, handle, ShippingWorkflow.cancel_shipping)
         except ChildWorkflowError as error:
             return ShippingResult(dispatched=False, reason=failure_message(error))
         finally:
@@ -123,15 +137,13 @@ class OrderShipping(OrderRun):
             self._cancel_reason = None
         self._transition(OrderState.DISPATCHED, "marking shipped")
 
-    async def _tell_child(self, handle: workflow.ChildWorkflowHandle, signal: Any, *args: Any) -> None:
-        """Signal the shipping child; it may have finished in the meantime, which is no error:
-        its result (dispatched or not) is what the run loop acts on."""
-        try:
-            await handle.signal(signal, *args)
-        except ApplicationError as error:
-            workflow.logger.info(
-                "event=child_signal_missed order_id=%s child=%s reason=%r", self._order.order_id, handle.id, str(error)
-            )
+    async def _mark_shipped(self) -> None:
+        self._finished = await self._steps.business(
+            OrderActivities.mark_shipped,
+            MarkShippedInput(order_id=self._order.order_id, tracking_number=self._tracking_number),
+        )
+        self._tracking_number = self._finished.tracking_number or self._tracking_number
+        self._transition(OrderState.SHIPPED, "done")
 
     @workflow.signal(name="package_prepared", description=summaries.PACKAGE_PREPARED_SIGNAL)
     @checked_arguments("package_prepared")
