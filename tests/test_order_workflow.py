@@ -251,6 +251,7 @@ async def test_rejected_order_ends_rejected_without_charge(workflow_env, fakes):
     assert result.state == OrderState.REJECTED
     assert result.failure_reason == "out of stock"
     assert "ChargePayment" not in fakes.calls
+    assert result.payment.status == PaymentStatus.FAILED  # none pending, as the tools say it
     assert fakes.calls["FinishOrder"][0].state == OrderState.REJECTED
 
 
@@ -356,6 +357,7 @@ async def test_review_window_expiry_ends_expired(workflow_env, fakes):
     assert result.state == OrderState.EXPIRED
     assert "review window" in result.failure_reason
     assert "ChargePayment" not in fakes.calls
+    assert result.payment.status == PaymentStatus.FAILED
     assert fakes.calls["FinishOrder"][0].state == OrderState.EXPIRED
 
 
@@ -659,6 +661,7 @@ async def test_cancel_before_review_ends_cancelled_without_charge(workflow_env, 
     assert [(p["reason"], p["by"]) for p in requested] == [("changed my mind", "carol")]  # who, for the audit
     assert "RecordDecision" not in fakes.calls
     assert "ChargePayment" not in fakes.calls and "RefundPayment" not in fakes.calls
+    assert result.payment.status == PaymentStatus.FAILED
 
 
 async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_not_the_order_silently(

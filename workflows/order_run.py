@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         OrderState,
         OrderStatus,
         Payment,
+        PaymentStatus,
         format_cents,
     )
     from workflows.patches import ORDER_PATCHES_IN_INPUT
@@ -138,6 +139,14 @@ class OrderRun:
         """An address change accepted whose answer from the database has not come yet."""
         return self._address_sequence > len(self._address_answers)
 
+    def _payment_as_it_stands(self) -> Payment:
+        """An order that ended before any charge has none pending: FAILED, as the tools say it
+        (app/views.py) and as the database voids such a payment id. The workflow's result (the
+        Web UI's) and its status Query said PENDING. A result, not a command: replay is the same."""
+        if self._state.terminal and self._payment.status == PaymentStatus.PENDING:
+            return replace(self._payment, status=PaymentStatus.FAILED)
+        return replace(self._payment)
+
     def _status(self) -> OrderStatus:
         """The workflow's own view. Its clocks are the database's once the order has finished;
         before that they are as of the last workflow task (OrderService recomputes them live)."""
@@ -159,7 +168,7 @@ class OrderRun:
             amount=format_cents(self._amount_cents),
             address=self._address,
             address_change_pending=self._address_change_pending(),
-            payment=replace(self._payment),
+            payment=self._payment_as_it_stands(),
             awaiting_approval_since=self._awaiting_since.isoformat() if self._awaiting_since else None,
             processing_seconds=round(processing, 3),
             review_seconds=round(review, 3),
