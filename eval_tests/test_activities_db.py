@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
+from app.config import Settings
+from app.service import OrderService
 from activities.shipping_activities import ShippingActivities
 from db import orders as orders_db
 from db import queries
@@ -586,6 +588,33 @@ async def test_a_step_that_ran_again_after_its_success_was_lost_counts_no_retry_
         )
     row = await queries.get_order(pool, order.order_id)
     assert (row["attempts"], row["failures"], row["retries"]) == (3, 1, 1)
+
+
+async def test_the_audit_reads_the_row_and_its_timeline_from_one_snapshot(pool, monkeypatch):
+    """`order audit` read the row, the events and the attempts in three queries: an attempt
+    written between them was in the timeline and not in the row's counts shown beside it."""
+    order = await received_order(pool)
+    read_events = queries.events
+
+    async def an_attempt_written_first(conn, order_id):  # by a worker, while the audit reads
+        at = datetime.now(timezone.utc)
+        await record_attempt(
+            pool, order_id=order_id, workflow_id=f"order-{order_id}", activity="ValidateOrder", activity_id="2",
+            attempt=1, outcome="error", error="RuntimeError: Forced failure for testing",
+            started_at=at, finished_at=at + timedelta(milliseconds=5), duration_ms=5,
+        )
+        return await read_events(conn, order_id)
+
+    monkeypatch.setattr(queries, "events", an_attempt_written_first)
+    audit = await OrderService(Settings.from_env({}), client=None, pool=pool).audit(order.order_id)
+    in_timeline = [entry for entry in audit["timeline"] if entry["kind"] == "attempt"]
+    failed = [entry for entry in in_timeline if entry["outcome"] != "ok"]
+    shown = audit["order"]
+    assert (shown["attempts_total"], shown["failed_attempts"]) == (len(in_timeline), len(failed)), (
+        f"the row counts {shown['attempts_total']} attempts ({shown['failed_attempts']} failed) beside a timeline"
+        f" of {len(in_timeline)} ({len(failed)} failed)"
+    )
+    assert bool(shown["last_error"]) == bool(failed)
 
 
 async def test_every_migration_can_run_again_on_a_schema_that_has_it(pool):

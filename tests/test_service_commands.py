@@ -4,6 +4,7 @@ so the review clock stops there (README, "Timing")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
@@ -330,10 +331,21 @@ async def test_a_caller_who_stops_waiting_gets_a_cancel_and_leaves_no_unretrieve
 
 
 class _NoRows:
-    """The database has no row for the order: ReceiveOrder has not run."""
+    """The database has no row for the order: ReceiveOrder has not run. Its connection is itself."""
 
     async def fetchrow(self, *args):
         return None
+
+    async def fetchval(self, *args):
+        return None
+
+    @contextlib.asynccontextmanager
+    async def acquire(self):
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, **options):
+        yield
 
 
 async def test_an_order_without_a_row_is_told_apart_from_no_order_and_says_why(dev_env):

@@ -24,14 +24,8 @@ from workflows.model import Address
 ADDRESS = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 
 
-class _NoRow:
-    """The database without a row for the order (ReceiveOrder has not run, or no such order)."""
-
-    async def fetchval(self, *args: Any) -> None:
-        return None
-
-    async def fetchrow(self, *args: Any) -> None:
-        return None
+# The database without a row for the order (ReceiveOrder has not run, or no such order).
+_NoRow = service_tests._NoRows
 
 
 class _Screens(OrderService):

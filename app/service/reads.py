@@ -246,16 +246,23 @@ class OrderReads:
 
     async def audit(self, order_id: str) -> dict:
         checks.audit(order_id)
-        row = await queries.get_order(self.pool, order_id)
+        row, events, attempts = await self._audit_rows(order_id)
         if row is None:
             raise await self._not_recorded(order_id)
-        events = await queries.events(self.pool, order_id)
-        attempts = await queries.attempts(self.pool, order_id)
         return {
             "order": order_summary(row, datetime.now(timezone.utc)),
             "timeline": timeline(events, attempts, row["finished_at"]),
             "web_ui_url": self.settings.workflow_ui_url(order_workflow_id(order_id)),
         }
+
+    async def _audit_rows(self, order_id: str) -> tuple[Any, list, list]:
+        """The order's row, its events and its attempts from one snapshot: read apart, an attempt
+        written between them was in the timeline and not in the row's counts shown beside it."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            row = await queries.get_order(conn, order_id)
+            if row is None:
+                return None, [], []
+            return row, await queries.events(conn, order_id), await queries.attempts(conn, order_id)
 
     # ------------------------------------------------------------------ mechanics
 
