@@ -143,12 +143,13 @@ async def start_order(
     )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Await a condition that another process makes true."""
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
+    """Await a condition that another process makes true, else fail saying that ``what`` (the
+    condition, in words: "order o-1 SHIPPED in the database") did not happen within ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"{what}: not within {timeout:g} s")
         await asyncio.sleep(0.02)
 
 

@@ -245,7 +245,7 @@ async def test_rows_of_attempts_made_while_the_database_was_down_are_written_onc
         assert rows.rows == {}
         database["down"] = False
         assert await run() == "done"  # its first row written: the two held back follow
-        await eventually(lambda: _settled(lambda: len(rows.rows) == 4))
+        await eventually(lambda: _settled(lambda: len(rows.rows) == 4), "4 attempt rows written, the 2 held back among them")
         await recorder.drain()
     in_time = sorted(rows.rows.values(), key=lambda r: r["started_at"])
     assert [(r["attempt"], r["outcome"]) for r in in_time] == [(1, "error"), (2, "ok")] * 2
@@ -322,11 +322,11 @@ async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_wr
     unwritten = attempts._Unwritten(pool=None)
     for attempt in (1, 2):
         unwritten.keep(_row(attempt))
-    await eventually(lambda: _settled(lambda: unwritten._writing is not None))
+    await eventually(lambda: _settled(lambda: unwritten._writing is not None), "the held row 1 being written")
     for attempt in (3, 4):  # 1 is being written: 2 is the oldest held
         unwritten.keep(_row(attempt))
     gate.set()
-    await eventually(lambda: _settled(lambda: len(written) == 3))
+    await eventually(lambda: _settled(lambda: len(written) == 3), "3 held rows written")
     await unwritten.drain()
     assert written == [1, 3, 4] and unwritten.pushed_out == 1
 
@@ -348,7 +348,7 @@ async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(mon
     unwritten = attempts._Unwritten(pool=None)
     row = _row(1)
     unwritten.keep(row)
-    await eventually(lambda: _settled(lambda: unwritten._writing is not None))
+    await eventually(lambda: _settled(lambda: unwritten._writing is not None), "the held row 1 being written")
     asking = asyncio.ensure_future(unwritten.held(row))
     await asyncio.sleep(0)
     assert not asking.done()  # the write is under way: wait for it

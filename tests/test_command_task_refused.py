@@ -85,12 +85,12 @@ async def test_a_rejection_whose_workflow_task_temporal_refused_is_not_applied_a
         handle = dev_env.client.get_workflow_handle(order_workflow_id(order.order_id))
         started = await _tasks_started(handle)
         sending.append(asyncio.ensure_future(service.reject(order.order_id, reason="racing the cancel", by="ann")))
-        await eventually(lambda: _admitted(handle, update_id))
+        await eventually(lambda: _admitted(handle, update_id), f"the rejection (update {update_id}) admitted by {handle.id}")
 
         async def sent() -> bool:
             return await _tasks_started(handle) > started
 
-        await eventually(sent)
+        await eventually(sent, f"a new workflow task of {handle.id} started")
         await handle.signal("approve", args=["bob", ""])
 
     fakes.hooks["FinishOrder"] = ending
@@ -100,7 +100,7 @@ async def test_a_rejection_whose_workflow_task_temporal_refused_is_not_applied_a
         async def awaiting() -> bool:
             return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
 
-        await eventually(awaiting)
+        await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL")
         await handle.signal("cancel", args=["changed my mind", "dana"])
         assert (await handle.result()).state == OrderState.CANCELLED
         with pytest.raises(StackUnreachable) as dropped:

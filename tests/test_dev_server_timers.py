@@ -76,7 +76,7 @@ async def _connected(address: str) -> Client:
             return False
         return True
 
-    await eventually(connects, timeout=30)
+    await eventually(connects, f"a client connected to the dev server at {address}", timeout=30)
     assert client is not None
     return client
 

@@ -40,7 +40,7 @@ async def test_a_signal_whose_argument_cannot_be_decoded_is_one_warning_line_onc
             async def said() -> bool:
                 return any("dispatch_failed" in r.getMessage() for r in kept.records)
 
-            await eventually(said)
+            await eventually(said, "the SDK's log line naming the dropped dispatch_failed signal")
             await handle.signal("approve", "carol")  # the order goes on, and ends: no task is left pending
             assert (await handle.result()).state == OrderState.SHIPPED
             history = await handle.fetch_history()

@@ -67,7 +67,7 @@ async def test_a_hand_over_check_that_a_workflow_task_heartbeat_spans_is_no_outa
     fakes.hooks["HandoverStatus"] = a_check_a_heartbeat_spans
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _awaiting_review(handle))
+        await eventually(lambda: _awaiting_review(handle), f"{handle.id} AWAITING_APPROVAL")
         await handle.signal("approve", "ann")
         result = await finish(handle)
     child = dev_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
@@ -132,7 +132,7 @@ async def test_a_dispatch_whose_hand_over_check_a_killed_worker_began_is_tried_a
             activities=fakes.order_activities(),
         ):
             handle = await start_order(dev_env, fakes, order)
-            await eventually(lambda: _awaiting_review(handle))
+            await eventually(lambda: _awaiting_review(handle), f"{handle.id} AWAITING_APPROVAL")
             await handle.signal("approve", "ann")
 
             async def dispatch_failure_recorded() -> bool:
@@ -142,7 +142,7 @@ async def test_a_dispatch_whose_hand_over_check_a_killed_worker_began_is_tried_a
                     return False
                 return "DispatchCarrier" in [m[1] for m in _local_activity_markers(events)]
 
-            await eventually(dispatch_failure_recorded, timeout=30)
+            await eventually(dispatch_failure_recorded, f"DispatchCarrier's marker in {child.id}'s history", timeout=30)
             lost.send_signal(signal.SIGKILL)
             lost.wait()
             async with Worker(  # the database is back: the check answers at once

@@ -115,7 +115,7 @@ async def awaiting_review(handle) -> None:
     async def check() -> bool:
         return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
 
-    await eventually(check)
+    await eventually(check, f"{handle.id} AWAITING_APPROVAL")
 
 
 @contextlib.asynccontextmanager
@@ -318,7 +318,7 @@ async def test_address_change_signals_stop_at_the_same_cap(workflow_env, fakes):
     async with in_review(workflow_env, fakes, order) as handle:
         for n in range(cap + 2):
             await handle.signal("update_address", args=[addresses[n % 2], "bob"])
-        await eventually(lambda: _true(len(refusals(fakes)) == 2), timeout=60.0)
+        await eventually(lambda: _true(len(refusals(fakes)) == 2), "2 address changes past the cap refused", timeout=60.0)
         await handle.signal("approve", "bob")
         result = await finish(handle)
     assert result.state == OrderState.SHIPPED and result.address.city == order.address.city
@@ -700,7 +700,7 @@ async def test_a_bookkeeping_step_that_fails_for_good_fails_the_workflow_task_at
     async with in_review(dev_env, fakes, order) as handle:
         fakes.failures["RecordEvent"].append(ApplicationError("the audit table is gone", non_retryable=True))
         await handle.signal("reject", args=["", "bob"])  # refused (no reason): its audit row fails
-        await eventually(lambda: _true(fakes.calls["RecordEvent"]))
+        await eventually(lambda: _true(fakes.calls["RecordEvent"]), "a first RecordEvent attempt (the refusal's audit row)")
         answer = await asyncio.wait_for(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]), timeout=20)
         await handle.execute_update("approve", args=["ann"])
         result = await finish(handle)
@@ -728,7 +728,7 @@ async def test_a_cancel_request_is_recorded_before_the_ending_it_causes(workflow
     async def slow_write(event) -> None:
         assert event.event_type == CANCEL_REQUESTED_EVENT
         try:
-            await eventually(ending_began, timeout=2.0)
+            await eventually(ending_began, "a first FinishOrder attempt", timeout=2.0)
             ending_began_first.append(True)
         except AssertionError:  # the ending waited, as it should
             ending_began_first.append(False)
@@ -811,7 +811,7 @@ async def test_address_change_before_dispatch_is_persisted_and_used(workflow_env
         async def recorded() -> bool:
             return bool(fakes.calls["RecordAddressChange"])
 
-        await eventually(recorded)
+        await eventually(recorded, "a first RecordAddressChange attempt")
         await handle.signal("approve")
         result = await finish(handle)
     change = fakes.calls["RecordAddressChange"][0]
@@ -1082,7 +1082,7 @@ async def stalled_run(env, fakes: FakeActivities, order: OrderInput, step: str, 
 
     async def signal_and_stall(_input) -> None:
         await handle.signal(signal, args=args)
-        await eventually(delivered)
+        await eventually(delivered, f"a workflow task of {handle.id} started after the {signal} signal")
 
     fakes.hooks[step] = signal_and_stall
     async with workers(env, fakes):
@@ -1217,7 +1217,7 @@ async def test_a_cancel_requested_through_temporal_after_dispatch_is_refused_and
         async def refused() -> bool:
             return bool(refusals(fakes))
 
-        await eventually(refused)
+        await eventually(refused, "the cancel refused on record")
 
     fakes.hooks["MarkShipped"] = cancel_while_marking_shipped
     result = await approved_run(workflow_env, fakes, order)
@@ -1271,7 +1271,7 @@ async def approve_while_it_expires(env, fakes, review_window_seconds: float) -> 
     async def approve_meanwhile(_input) -> None:
         handle = env.client.get_workflow_handle(workflow_id)
         updates.append(asyncio.create_task(handle.execute_update("approve", args=["late-larry"], id="late-approve")))
-        await eventually(lambda: update_admitted(env, workflow_id, "late-approve"))
+        await eventually(lambda: update_admitted(env, workflow_id, "late-approve"), f"the late approve admitted by {workflow_id}")
 
     fakes.hooks["FinishOrder"] = approve_meanwhile
     async with workers(env, fakes):
@@ -1395,7 +1395,7 @@ async def test_a_cancel_requested_through_temporal_after_the_end_keeps_what_the_
         async def shipped() -> bool:
             return (await handle.query(OrderWorkflow.status)).state == OrderState.SHIPPED
 
-        await eventually(shipped)
+        await eventually(shipped, f"{handle.id} SHIPPED by its status query")
         await handle.cancel()
 
         async def cancel_seen() -> bool:
@@ -1405,7 +1405,7 @@ async def test_a_cancel_requested_through_temporal_after_the_end_keeps_what_the_
                 events.index(requested):
             ]
 
-        await eventually(cancel_seen)
+        await eventually(cancel_seen, f"a workflow task of {handle.id} completed after the cancel request")
 
     fakes.hooks["MarkShipped"] = refused_cancel_while_marking_shipped
     fakes.hooks["RecordEvent"] = temporal_cancel_once_shipped
@@ -1824,7 +1824,7 @@ async def _late_address_changes_after_the_hand_over(env, fakes, order: OrderInpu
         await awaiting_review(handle)
         fakes.holds["MarkShipped"] = held
         await handle.execute_update("approve", args=["ann"])
-        await eventually(lambda: _true(fakes.calls["MarkShipped"]), timeout=10)
+        await eventually(lambda: _true(fakes.calls["MarkShipped"]), "a first MarkShipped attempt", timeout=10)
         try:
             messages = await asyncio.gather(*(change(handle) for _ in range(count)))
         finally:
@@ -1881,14 +1881,14 @@ async def test_an_address_change_accepted_before_a_cancel_is_recorded_before_the
 
         async def slow_write(_input) -> None:
             try:
-                await eventually(lambda: _true(fakes.calls["FinishOrder"]), timeout=2.0)
+                await eventually(lambda: _true(fakes.calls["FinishOrder"]), "a first FinishOrder attempt", timeout=2.0)
                 ending_began_first.append(True)
             except AssertionError:  # the ending waited, as it should
                 ending_began_first.append(False)
 
         fakes.hooks["RecordAddressChange"] = slow_write
         change = asyncio.create_task(handle.execute_update("update_address", args=[NEW_ADDRESS, "carol"]))
-        await eventually(lambda: _true(fakes.calls["RecordAddressChange"]))
+        await eventually(lambda: _true(fakes.calls["RecordAddressChange"]), "a first RecordAddressChange attempt")
         await handle.signal("cancel", args=["customer changed their mind", "dave"])
         answer = await change
         result = await finish(handle)
@@ -1924,7 +1924,7 @@ async def test_an_order_asks_no_patch_and_replays_however_its_steps_were_split(d
         fakes.hooks["MarkAwaitingApproval"] = reject_and_cancel
         async with workers(dev_env, fakes):
             await start_order(dev_env, fakes, order)
-            await eventually(in_review_or_ended)
+            await eventually(in_review_or_ended, f"order {order.order_id} AWAITING_APPROVAL or ended")
             with contextlib.suppress(WorkflowUpdateFailedError, RPCError):  # refused, or aborted with the order
                 await handle.execute_update("approve", args=["bob", ""])
             result = await finish(handle)
@@ -2095,7 +2095,7 @@ async def test_the_status_says_while_an_address_change_is_being_recorded(dev_env
         async def pending() -> bool:
             return (await handle.query(OrderWorkflow.status)).address_change_pending
 
-        await eventually(pending, timeout=8)
+        await eventually(pending, f"{handle.id}'s status saying an address change is pending", timeout=8)
         recorded.set()
         assert await change.result() == f"Address of order {order.order_id} updated."
         status = await handle.query(OrderWorkflow.status)

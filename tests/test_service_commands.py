@@ -1556,7 +1556,7 @@ async def test_a_command_to_an_order_whose_workflow_tasks_keep_failing_and_its_s
         return pending.attempt >= 3
 
     async with Worker(client, task_queue=task_queue, workflows=[_FailsEveryTask]):
-        await eventually(failing_for_good, timeout=30)
+        await eventually(failing_for_good, f"{handle.id}'s workflow task failing a third time", timeout=30)
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as refused:
         await service.approve(order_id)
@@ -1634,7 +1634,7 @@ async def test_a_command_sent_while_the_order_worker_is_stopped_does_not_drop_on
     async def admitted() -> bool:  # the task that carries it has been scheduled again
         return (await handle.describe()).raw_description.pending_workflow_task.attempt >= 2
 
-    await eventually(admitted, timeout=10)
+    await eventually(admitted, f"{handle.id}'s workflow task scheduled again with the update", timeout=10)
     first.cancel()  # the operator's command stops waiting; the Update stays with Temporal
     await asyncio.gather(first, return_exceptions=True)
     await stopped_worker_takes_a_task()
@@ -1642,7 +1642,7 @@ async def test_a_command_sent_while_the_order_worker_is_stopped_does_not_drop_on
     async def failing() -> bool:
         return (await handle.describe()).raw_description.pending_workflow_task.attempt >= 3
 
-    await eventually(failing, timeout=10)
+    await eventually(failing, f"{handle.id}'s workflow task failing a third time", timeout=10)
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as refused:
         await service.approve(order_id, by="bob")

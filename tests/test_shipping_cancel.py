@@ -41,7 +41,7 @@ async def test_a_shipping_workflow_cancelled_while_a_step_retries_stops_there(de
         async def retrying_across_tasks() -> bool:
             return len(fakes.calls[step]) >= 12  # > 1.5 s of attempts
 
-        await eventually(retrying_across_tasks)
+        await eventually(retrying_across_tasks, f"12 attempts of {step} (over 1.5 s of retries)")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()

@@ -49,9 +49,9 @@ async def test_a_failed_dispatch_of_a_child_whose_order_was_reset_reaches_the_re
     client = dev_env.client
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, an_order(fakes, order_id))
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
         await handle.execute_update(OrderWorkflow.approve_update)
-        await eventually(_true_when(lambda: bool(fakes.calls["PreparePackage"])))
+        await eventually(_true_when(lambda: bool(fakes.calls["PreparePackage"])), "a first PreparePackage attempt")
         # As `temporal workflow reset --type LastWorkflowTask`, the child still running.
         events = [event async for event in handle.fetch_history_events()]
         last_task = max(e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)

@@ -63,10 +63,13 @@ def worker(stack: Stack) -> Iterator[int]:
             psutil.Process(pid).wait(10)
 
 
-def wait_for(condition, timeout: float = 10.0) -> None:
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    """conftest.eventually for these synchronous tests: fail saying that ``what`` did not happen
+    within ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
         time.sleep(0.02)
 
 
@@ -76,7 +79,7 @@ def order_worker(stack: Stack):
 
 def test_a_worker_stopped_with_sigstop_is_down_at_once_though_its_poller_is_fresh(stack, worker):
     os.kill(worker, signal.SIGSTOP)
-    wait_for(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED)
+    wait_for(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED, f"worker {worker} stopped by SIGSTOP")
     part = order_worker(stack)
     assert part.healthy is False
     assert part.pid == worker
@@ -146,7 +149,7 @@ def test_a_poller_whose_worker_on_this_machine_is_gone_or_stopped_does_not_count
     stopped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
         os.kill(stopped.pid, signal.SIGSTOP)
-        wait_for(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED, f"process {stopped.pid} stopped by SIGSTOP")
         assert health.gone_from_this_machine(f"{finished.pid}@{host}")
         assert health.gone_from_this_machine(f"{stopped.pid}@{host}")
         assert not health.gone_from_this_machine(f"{os.getpid()}@{host}")
@@ -177,7 +180,7 @@ def test_a_stopped_server_process_is_told_apart(tmp_path):
     try:
         assert health.process_stopped(sleeper.pid) is None
         os.kill(sleeper.pid, signal.SIGSTOP)
-        wait_for(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED, f"process {sleeper.pid} stopped by SIGSTOP")
         assert health.process_stopped(sleeper.pid) == f"stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
         assert health.process_stopped(None) is None
     finally:
@@ -203,13 +206,19 @@ def test_a_server_whose_child_processes_are_stopped_is_stopped_and_all_are_resum
     try:
         for pid in everyone:
             os.kill(pid, signal.SIGSTOP)
-        wait_for(lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone))
+        wait_for(
+            lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone),
+            f"processes {everyone} all stopped by SIGSTOP",
+        )
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP), and 2 of its 2 child processes; {resume} resumes them"
         os.kill(server.pid, signal.SIGCONT)  # what status advised
-        wait_for(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED)
+        wait_for(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED, f"process {server.pid} resumed by SIGCONT")
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP): 2 of its 2 child processes; {resume} resumes them"
         subprocess.run(["bash", "-c", resume], check=True)  # the advice, as an operator pastes it
-        wait_for(lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone))
+        wait_for(
+            lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone),
+            f"processes {everyone} all resumed by the advised kill -CONT",
+        )
         assert health.process_stopped(server.pid) is None
     finally:
         for pid in everyone:
@@ -228,7 +237,8 @@ def test_a_part_that_ignores_its_stop_signal_is_killed_and_said_to_be(stack):
         "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(300)",
     ])
     start(stubborn)
-    wait_for(lambda: "ready" in spec.log_path.read_text())  # the handler must be in place before the signal is sent
+    # The handler must be in place before the signal is sent.
+    wait_for(lambda: "ready" in spec.log_path.read_text(), f"'ready' (SIGTERM ignored) in {spec.log_path}")
     assert stop(stubborn, timeout=0.5) == "killed" and running_pid(stubborn) is None
     start(dataclasses.replace(spec, command=[sys.executable, "-c", "import time; time.sleep(300)"]))
     assert stop(spec, timeout=10) == "stopped"

@@ -92,7 +92,7 @@ async def test_a_charge_that_goes_on_as_a_regular_activity_shows_the_order_appro
         async def approved() -> bool:
             return await _attribute(handle) == "APPROVED"
 
-        await eventually(approved)
+        await eventually(approved, f"{handle.id}'s OrderState search attribute APPROVED")
         assert fakes.ran_locally["ChargePayment"] == [True, True, False]
         answer.set()
         result = await finish(handle)
@@ -138,7 +138,7 @@ async def test_a_charge_retried_past_its_workflow_task_s_heartbeat_shows_the_ord
         async def heartbeat_passed() -> bool:
             return tries >= 25  # 20-100 ms apart: past 0.8 s
 
-        await eventually(heartbeat_passed)
+        await eventually(heartbeat_passed, "25 tries of ChargePayment (past 0.8 s of its heartbeat)")
         attribute = await _attribute(handle)
         result = await finish(handle)
     assert (result.state, fakes.ran_locally["ChargePayment"][-1]) == (OrderState.SHIPPED, True)

@@ -54,13 +54,13 @@ async def test_a_temporal_cancel_that_comes_with_the_last_steps_result_is_refuse
     ):
         async with order_worker(dev_env, fakes):
             handle = await start_order(dev_env, fakes, order)
-            await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+            await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
             await handle.signal("approve")
             await asyncio.wait_for(held.wait(), 30)
         # No workflow worker now: the cancel and the step's result wait for the same task.
         await handle.cancel()
         release.set()
-        await eventually(lambda: _activity_completed(handle))
+        await eventually(lambda: _activity_completed(handle), f"an ActivityTaskCompleted (MarkShipped's) in {handle.id}'s history")
         async with order_worker(dev_env, fakes):
             result = await handle.result()
     assert result.state == OrderState.SHIPPED

@@ -57,13 +57,16 @@ async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status
     # No shipping worker yet: the child is started and waits for one.
     async with Worker(client, task_queue=fakes.order_task_queue, workflows=[OrderWorkflow], activities=fakes.order_activities()):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
         await handle.signal("approve")
-        await eventually(lambda: _running(client.get_workflow_handle(child_id)))
-        await eventually(lambda: _task_completed_after(handle, EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED))
+        await eventually(lambda: _running(client.get_workflow_handle(child_id)), f"{child_id} running")
+        await eventually(
+            lambda: _task_completed_after(handle, EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED),
+            f"a workflow task of {handle.id} completed after its child started",
+        )
     await handle.terminate("an operator, in the Web UI")
     # The child is closed with its parent (ParentClosePolicy TERMINATE) and the parent never hears.
-    await eventually(lambda: _closed(client.get_workflow_handle(child_id)))
+    await eventually(lambda: _closed(client.get_workflow_handle(child_id)), f"{child_id} closed with its parent")
 
     stall = await find_stall(client, handle, RPC_TIMEOUT)
     started_child = await reset_point(handle)
@@ -73,7 +76,7 @@ async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status
     # The old advice: the new run keeps the child's start and waits for it for ever.
     stuck = await reset(handle, await last_workflow_task(handle))
     async with workers(dev_env, fakes):
-        await eventually(lambda: _has_task_completed_after_reset(stuck))
+        await eventually(lambda: _has_task_completed_after_reset(stuck), "a workflow task of the reset run completed")
         assert await state_of(stuck) == OrderState.PAID.value
         assert await find_stall(client, stuck, RPC_TIMEOUT) == Stall(
             closed=None, reset_event_id=started_child, child=child_id, child_status="TERMINATED"
@@ -95,7 +98,7 @@ async def test_the_stall_of_an_order_is_its_own_runs_when_a_run_of_another_chain
     client = dev_env.client
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
     own_run = (await handle.describe()).run_id
     await handle.terminate("an operator, in the Web UI")
     # It stands for the refused run (no worker serves its task queue): the latest, of another chain.
@@ -174,14 +177,14 @@ async def test_a_reset_during_review_keeps_what_was_left_of_the_window(dev_env, 
     order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=window, review_window_from_record=from_record)
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
         began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
         # A few seconds of the window go by, as in a review an operator's reset interrupts.
-        await eventually(lambda: _past(began + timedelta(seconds=3)), timeout=30)
+        await eventually(lambda: _past(began + timedelta(seconds=3)), "3 s of the review window gone by", timeout=30)
         assert await _review_timers(handle) == [window]  # the first run's: the whole window
         await handle.terminate("an operator, in the Web UI")
         resumed = await reset(handle, await last_workflow_task(handle))
-        await eventually(lambda: _has_task_completed_after_reset(resumed))
+        await eventually(lambda: _has_task_completed_after_reset(resumed), "a workflow task of the reset run completed")
         timers = await _review_timers(resumed)
         if from_record:  # what was left: the window less the seconds before the reset
             assert timers[-1] <= window - 3, timers
@@ -202,9 +205,9 @@ async def test_a_reset_after_the_window_closed_ends_the_order_expired_at_once(de
     order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=2, review_window_from_record=True)
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL))
+        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
     began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
-    await eventually(lambda: _past(began + timedelta(seconds=3)), timeout=30)
+    await eventually(lambda: _past(began + timedelta(seconds=3)), "3 s of the review window gone by", timeout=30)
     await handle.terminate("an operator, in the Web UI")
     resumed = await reset(handle, await last_workflow_task(handle))
     async with workers(dev_env, fakes):

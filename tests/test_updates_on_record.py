@@ -57,7 +57,7 @@ async def _held_by_the_server(env, handle: WorkflowHandle, update: str, args: li
     """``update`` sent to the order, once the server holds it (admitted) for the workflow's next
     task; the task that gives its answer."""
     sent = asyncio.create_task(handle.execute_update(update, args=args, id=update_id))
-    await eventually(lambda: update_admitted(env, handle.id, update_id))
+    await eventually(lambda: update_admitted(env, handle.id, update_id), f"{update} (update {update_id}) admitted by {handle.id}")
     return sent
 
 
@@ -65,7 +65,7 @@ async def _awaiting_review(handle: WorkflowHandle) -> None:
     async def awaiting() -> bool:
         return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
 
-    await eventually(awaiting)
+    await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL")
 
 
 async def test_an_approval_is_on_record_before_it_is_recorded_or_charged(dev_env):
@@ -170,7 +170,7 @@ async def test_an_update_accepted_while_a_step_runs_is_put_on_record_at_once(dev
         async def receiving() -> bool:
             return "ReceiveOrder" in fakes.sequence
 
-        await eventually(receiving)
+        await eventually(receiving, "a first ReceiveOrder attempt")
         assert await handle.execute_update("approve", args=["tester", ""]) == f"Order {order.order_id} approved."
         assert (await handle.result()).state == OrderState.SHIPPED
     events = (await handle.fetch_history()).events
@@ -279,7 +279,7 @@ async def test_an_update_on_a_cold_start_while_the_first_step_heartbeat_replays(
             events = (await handle.fetch_history()).events
             return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in events)
 
-        await eventually(heartbeat, timeout=8)
+        await eventually(heartbeat, f"a workflow task of {handle.id} completed (the stuck worker's heartbeat)", timeout=8)
         approval = await _held_by_the_server(dev_env, handle, "approve", ["tester", ""], "cold-start")
     finally:
         stuck.send_signal(signal.SIGKILL)

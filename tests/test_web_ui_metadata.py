@@ -36,7 +36,7 @@ async def _awaiting_review(handle) -> None:
     async def awaiting() -> bool:
         return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
 
-    await eventually(awaiting)
+    await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL by its status query")
 
 
 async def test_the_review_timer_the_shipping_child_and_the_current_step_are_named(workflow_env, fakes: FakeActivities):
