@@ -617,6 +617,29 @@ async def test_the_audit_reads_the_row_and_its_timeline_from_one_snapshot(pool, 
     assert bool(shown["last_error"]) == bool(failed)
 
 
+async def test_a_picker_lists_an_order_that_moves_on_while_it_reads_once(pool, monkeypatch):
+    """The TUI's pickers read the newest orders of each state apart: an order that moved from one
+    state to the next between two reads was listed in both (or in neither)."""
+    from app.tui import actions
+
+    order = await received_order(pool)  # RECEIVED
+    read_page, first_read = queries.list_orders, asyncio.Event()
+
+    async def moving_on_between_reads(conn, *, state, limit, offset):
+        if state == OrderState.VALIDATED.value:  # the order validated after its RECEIVED page was read
+            await first_read.wait()
+            await pool.execute("UPDATE orders SET state = $1 WHERE id = $2", state, order.order_id)
+        page = await read_page(conn, state=state, limit=limit, offset=offset)
+        first_read.set()
+        return page
+
+    monkeypatch.setattr(queries, "list_orders", moving_on_between_reads)
+    service = OrderService(Settings.from_env({}), client=None, pool=pool)
+    listed = await actions._listed(service, [OrderState.RECEIVED, OrderState.VALIDATED])
+    as_listed = [(o["order_id"], o["state"]) for o in listed if o["order_id"] == order.order_id]
+    assert len(as_listed) == 1, f"order {order.order_id} listed as {as_listed}"
+
+
 async def test_every_migration_can_run_again_on_a_schema_that_has_it(pool):
     """The migrations are re-runnable by themselves, not only through schema_migrations: a
     database whose tracking table was lost (or a file applied by hand) gets them again."""

@@ -400,6 +400,16 @@ async def test_the_audit_reads_its_row_and_timeline_from_one_snapshot(tmp_path):
     assert service.pool.reads == [("fetchrow", snapshot), ("fetch", snapshot), ("fetch", snapshot)]
 
 
+async def test_a_pickers_orders_of_several_states_are_read_from_one_snapshot(tmp_path):
+    """Read apart, an order that moved from one of the states to the next between two reads was
+    listed twice, or not at all (eval_tests/test_activities_db.py shows it on PostgreSQL)."""
+    service = a_service(tmp_path)
+    await service.newest_orders(["PAID", "PACKED"], limit=30)
+    assert service.pool.pages == [("PAID", 30, 0), ("PACKED", 30, 0)]
+    snapshot = {"isolation": "repeatable_read", "readonly": True}
+    assert service.pool.reads == [("fetch", snapshot), ("fetch", snapshot)]
+
+
 def test_a_last_error_says_why_it_no_longer_stands():
     from datetime import datetime, timezone
 

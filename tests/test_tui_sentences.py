@@ -39,6 +39,9 @@ class _Screens(OrderService):
         now = datetime.now(timezone.utc).isoformat()
         return [{"order_id": "o-7", "state": "AWAITING_APPROVAL", "created_at": now, "amount": "$10.00"}]
 
+    async def newest_orders(self, states: list[str], limit: int) -> list[dict[str, Any]]:  # a picker's
+        return await self.list_orders()
+
     async def status(self, order_id: str) -> dict[str, Any]:
         if self.recorded:
             return {"state": "AWAITING_APPROVAL", "address": {**ADDRESS.__dict__, "name": "Bob"}, "payment": {}}

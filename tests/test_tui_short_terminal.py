@@ -230,7 +230,7 @@ async def test_no_order_to_pick_is_said_where_it_stays_in_view(monkeypatch):
     its last line."""
 
     class _NoOrders:
-        async def list_orders(self, state: str | None = None, limit: int = 0) -> list[dict]:
+        async def newest_orders(self, states: list[str], limit: int) -> list[dict]:
             return []
 
     pauses = paused(monkeypatch)

@@ -64,6 +64,15 @@ class OrderReads:
         now = datetime.now(timezone.utc)
         return [order_summary(row, now) for row in rows]
 
+    async def newest_orders(self, states: list[str], limit: int) -> list[dict]:
+        """The newest ``limit`` orders in any of ``states`` (a picker's), each state's read through its
+        index, all from one snapshot: read apart, an order that moved from one of them to another
+        between two reads was listed twice (PAID and PACKED, say), or not at all."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            pages = [await self.list_orders(state=state, limit=limit, conn=conn) for state in states]
+        orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
+        return orders[:limit]
+
     async def order_page(
         self, *, state: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[dict[str, Any], dict[str, int]]:

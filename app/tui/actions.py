@@ -152,9 +152,7 @@ def temporal_silent(service: Any, consequence: str, down: bool = False) -> str:
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
     if states is None:
         return await service.list_orders(limit=PICK_LIMIT)
-    pages = await asyncio.gather(*(service.list_orders(state=s.value, limit=PICK_LIMIT) for s in states))
-    orders = sorted((o for page in pages for o in page), key=lambda o: o["created_at"] or "", reverse=True)
-    return orders[:PICK_LIMIT]
+    return await service.newest_orders([s.value for s in states], limit=PICK_LIMIT)
 
 
 async def pick_order(
