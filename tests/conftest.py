@@ -38,6 +38,17 @@ def _sigint_handler_restored():
         signal.signal(signal.SIGINT, handler)
 
 
+@pytest.fixture(autouse=True)
+def _no_hold_ran_out():
+    """A test fails if a hold of its stand-in activities (tests/fakes.py) was never released,
+    even when the workflow took the step's failure in its stride."""
+    yield
+    ran_out = [sentence for fakes in FakeActivities.created for sentence in fakes.holds_run_out]
+    FakeActivities.created.clear()
+    if ran_out:
+        pytest.fail("; ".join(ran_out))
+
+
 def test_server_path() -> str:
     path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)) or shutil.which(
         "temporal-test-server"

@@ -42,8 +42,9 @@ from workflows.model import (
 Hook = Callable[[Any], Awaitable[None]]
 Condition = Callable[[], Awaitable[bool]]
 
-# How long a hold waits at most, over all its attempts: then the step goes ahead, and the
-# test's assertions say what the missing event changed, rather than the run hanging.
+# How long a hold waits at most, over all its attempts, before the test fails: a hold whose
+# release never came is the test's own mistake, and the step going ahead anyway could let the
+# test pass for the wrong reason (conftest's _no_hold_ran_out fails it; the step fails too).
 HOLD_LIMIT = 10.0
 
 
@@ -52,6 +53,9 @@ def carrier_refused(country: str = "AQ") -> ApplicationError:
 
 
 class FakeActivities:
+    # Every instance made during the current test, so that conftest can check their holds.
+    created: list[FakeActivities] = []
+
     def __init__(self) -> None:
         self.calls: dict[str, list[Any]] = defaultdict(list)
         self.sequence: list[str] = []  # every step's name, in the order the calls began
@@ -61,6 +65,9 @@ class FakeActivities:
         # after 120 ms (policies.BUSINESS_START_TO_CLOSE), and its retry must wait as well.
         self.holds: dict[str, Condition] = {}
         self._hold_deadlines: dict[str, float] = {}
+        # The holds that ran out: one sentence each, for the test's failure.
+        self.holds_run_out: list[str] = []
+        FakeActivities.created.append(self)
         # Per step, the attempts cut off by their timeout (cancelled) before they finished.
         self.cut_off: dict[str, int] = defaultdict(int)
         # Per step, per call: whether it ran as a local activity (else a regular one).
@@ -97,7 +104,11 @@ class FakeActivities:
 
     async def _held(self, name: str) -> None:
         deadline = self._hold_deadlines.setdefault(name, time.monotonic() + HOLD_LIMIT)
-        while not await self.holds[name]() and time.monotonic() < deadline:
+        while not await self.holds[name]():
+            if time.monotonic() >= deadline:
+                ran_out = f"the hold on {name} was never released: it ran out after {HOLD_LIMIT:g} s"
+                self.holds_run_out.append(ran_out)
+                raise ApplicationError(ran_out, type="HoldRanOut", non_retryable=True)
             await asyncio.sleep(0.02)
 
     def names(self) -> list[str]:

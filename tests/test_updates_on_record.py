@@ -239,8 +239,11 @@ _STUCK_WORKER = """
 import asyncio, sys
 from temporalio.client import Client
 from temporalio.worker import Worker
+from tests import fakes as stand_ins
 from tests.fakes import FakeActivities
 from workflows.order import OrderWorkflow
+
+stand_ins.HOLD_LIMIT = float("inf")  # never released by design: the worker is killed holding it
 
 async def main() -> None:
     client = await Client.connect(sys.argv[1])
