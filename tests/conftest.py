@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.fakes import FakeActivities
-from workflows.model import ORDER_STATE_ATTRIBUTE, Address, OrderInput, OrderItem, order_workflow_id
+from workflows.model import ORDER_STATE_ATTRIBUTE, Address, OrderInput, OrderItem, OrderState, order_workflow_id
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 
@@ -181,3 +181,12 @@ def wait_until(condition: Callable[[], T], what: str, timeout: float = 10.0) -> 
 
 async def state_of(handle: WorkflowHandle) -> str:
     return (await handle.query(OrderWorkflow.status)).state.value
+
+
+async def awaiting_review(handle: WorkflowHandle, timeout: float = 10.0) -> None:
+    """Await the order's status Query saying AWAITING_APPROVAL, else fail naming the order."""
+
+    async def awaiting() -> bool:
+        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
+
+    await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL by its status query", timeout)

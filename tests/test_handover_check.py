@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.worker import Replayer, Worker
 
-from tests.conftest import an_order, eventually, start_order, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, workers
 from tests.fakes import FakeActivities
 from tests.test_order_workflow import finish
 from workflows import policies
@@ -67,7 +67,7 @@ async def test_a_hand_over_check_that_a_workflow_task_heartbeat_spans_is_no_outa
     fakes.hooks["HandoverStatus"] = a_check_a_heartbeat_spans
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _awaiting_review(handle), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
         await handle.signal("approve", "ann")
         result = await finish(handle)
     child = dev_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
@@ -80,10 +80,6 @@ async def test_a_hand_over_check_that_a_workflow_task_heartbeat_spans_is_no_outa
     assert [e.payload["attempt"] for e in fakes.calls["RecordEvent"] if e.event_type == "shipping_failed"] == [1]
     assert len(fakes.calls["HandoverStatus"]) == 1
     await _replays(child)
-
-
-async def _awaiting_review(handle: WorkflowHandle) -> bool:
-    return (await handle.query(OrderWorkflow.status)).state == OrderState.AWAITING_APPROVAL
 
 
 # A shipping worker whose carrier fails every dispatch attempt and whose database does not answer
@@ -132,7 +128,7 @@ async def test_a_dispatch_whose_hand_over_check_a_killed_worker_began_is_tried_a
             activities=fakes.order_activities(),
         ):
             handle = await start_order(dev_env, fakes, order)
-            await eventually(lambda: _awaiting_review(handle), f"{handle.id} AWAITING_APPROVAL")
+            await awaiting_review(handle)
             await handle.signal("approve", "ann")
 
             async def dispatch_failure_recorded() -> bool:

@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio import activity, workflow
 from temporalio.worker import Replayer, Worker
 
-from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, workers
 from tests.fakes import FakeActivities, carrier_refused
 from workflows.model import (
     CANCEL_REQUESTED_EVENT,
@@ -109,13 +109,6 @@ def cancel_during(env, fakes: FakeActivities, step: str, order: OrderInput, reas
     it before the next dispatch attempt."""
     signal_during(env, fakes, step, order, "cancel", reason)
     fakes.holds[step] = cancel_recorded(fakes)
-
-
-async def awaiting_review(handle) -> None:
-    async def check() -> bool:
-        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-    await eventually(check, f"{handle.id} AWAITING_APPROVAL")
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, workers
 from tests.fakes import FakeActivities, carrier_refused
 from workflows.model import OrderState, shipping_workflow_id
 from workflows.order import OrderWorkflow
@@ -49,7 +49,7 @@ async def test_a_failed_dispatch_of_a_child_whose_order_was_reset_reaches_the_re
     client = dev_env.client
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, an_order(fakes, order_id))
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
         await handle.execute_update(OrderWorkflow.approve_update)
         await eventually(_true_when(lambda: bool(fakes.calls["PreparePackage"])), "a first PreparePackage attempt")
         # As `temporal workflow reset --type LastWorkflowTask`, the child still running.
@@ -82,10 +82,6 @@ async def test_children_that_failed_on_the_signal_before_still_replay():
     replayer = Replayer(workflows=[OrderWorkflow, ShippingWorkflow])
     for path in recorded:
         await replayer.replay_workflow(WorkflowHistory.from_json(path.name, gzip.decompress(path.read_bytes()).decode()))
-
-
-async def _state_is(handle, state: OrderState) -> bool:
-    return await state_of(handle) == state.value
 
 
 def _true_when(check):

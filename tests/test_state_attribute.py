@@ -18,9 +18,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.converter import default
 
-from tests.conftest import an_order, eventually, start_order, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, workers
 from tests.fakes import FakeActivities
-from tests.test_order_workflow import approved_run, awaiting_review, finish, oid, stalled_run
+from tests.test_order_workflow import approved_run, finish, oid, stalled_run
 from workflows.model import ORDER_STATE_ATTRIBUTE, OrderState, PaymentStatus, order_workflow_id
 
 UPSERT = EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from tests.conftest import an_order, eventually, start_order, state_of
+from tests.conftest import an_order, awaiting_review, eventually, start_order
 from tests.fakes import FakeActivities
 from workflows.model import OrderState
 from workflows.order import OrderWorkflow
@@ -54,7 +54,7 @@ async def test_a_temporal_cancel_that_comes_with_the_last_steps_result_is_refuse
     ):
         async with order_worker(dev_env, fakes):
             handle = await start_order(dev_env, fakes, order)
-            await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+            await awaiting_review(handle)
             await handle.signal("approve")
             await asyncio.wait_for(held.wait(), 30)
         # No workflow worker now: the cancel and the step's result wait for the same task.
@@ -69,10 +69,6 @@ async def test_a_temporal_cancel_that_comes_with_the_last_steps_result_is_refuse
     assert refusals == [
         {"command": "cancel", "reason": f"Order {order.order_id} cannot be cancelled: the carrier already has the package."}
     ]
-
-
-async def _state_is(handle, state: OrderState) -> bool:
-    return await state_of(handle) == state.value
 
 
 async def _activity_completed(handle) -> bool:

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from app import unfinished
 from app.unfinished import Stall, find_stall, reset_command, reset_point, temporal_cli
-from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities
 from workflows.model import OrderState, PaymentStatus, shipping_workflow_id
 from workflows.order import OrderWorkflow
@@ -57,7 +57,7 @@ async def test_an_order_terminated_while_shipping_goes_on_after_the_reset_status
     # No shipping worker yet: the child is started and waits for one.
     async with Worker(client, task_queue=fakes.order_task_queue, workflows=[OrderWorkflow], activities=fakes.order_activities()):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
         await handle.signal("approve")
         await eventually(lambda: _running(client.get_workflow_handle(child_id)), f"{child_id} running")
         await eventually(
@@ -98,7 +98,7 @@ async def test_the_stall_of_an_order_is_its_own_runs_when_a_run_of_another_chain
     client = dev_env.client
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
     own_run = (await handle.describe()).run_id
     await handle.terminate("an operator, in the Web UI")
     # It stands for the refused run (no worker serves its task queue): the latest, of another chain.
@@ -122,10 +122,6 @@ async def test_the_stall_of_an_order_is_its_own_runs_when_a_run_of_another_chain
     assert (await latest.describe()).run_id == resumed.result_run_id
     await resumed.terminate("again")
     assert await find_stall(client, latest, RPC_TIMEOUT, first_run_id=own_run) == Stall(closed="TERMINATED")
-
-
-async def _state_is(handle: WorkflowHandle, state: OrderState) -> bool:
-    return await state_of(handle) == state.value
 
 
 async def _running(handle: WorkflowHandle) -> bool:
@@ -177,7 +173,7 @@ async def test_a_reset_during_review_keeps_what_was_left_of_the_window(dev_env, 
     order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=window, review_window_from_record=from_record)
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
         began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
         # A few seconds of the window go by, as in a review an operator's reset interrupts.
         await eventually(lambda: _past(began + timedelta(seconds=3)), "3 s of the review window gone by", timeout=30)
@@ -205,7 +201,7 @@ async def test_a_reset_after_the_window_closed_ends_the_order_expired_at_once(de
     order = an_order(fakes, f"w-{uuid.uuid4().hex[:10]}", review_window_seconds=2, review_window_from_record=True)
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await eventually(lambda: _state_is(handle, OrderState.AWAITING_APPROVAL), f"{handle.id} AWAITING_APPROVAL")
+        await awaiting_review(handle)
     began = datetime.fromisoformat(fakes.awaiting_since[order.order_id])
     await eventually(lambda: _past(began + timedelta(seconds=3)), "3 s of the review window gone by", timeout=30)
     await handle.terminate("an operator, in the Web UI")

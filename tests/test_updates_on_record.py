@@ -29,7 +29,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.conftest import an_order, eventually, start_order, state_of, workers
+from tests.conftest import an_order, awaiting_review, eventually, start_order, workers
 from tests.fakes import FakeActivities
 from tests.test_order_workflow import finish, update_admitted
 from workflows.model import Address, OrderState
@@ -61,20 +61,13 @@ async def _held_by_the_server(env, handle: WorkflowHandle, update: str, args: li
     return sent
 
 
-async def _awaiting_review(handle: WorkflowHandle) -> None:
-    async def awaiting() -> bool:
-        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-    await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL")
-
-
 async def test_an_approval_is_on_record_before_it_is_recorded_or_charged(dev_env):
     fakes = FakeActivities()
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordDecision", "ChargePayment"])
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         assert await handle.execute_update("approve", args=["tester", ""]) == f"Order {order.order_id} approved."
         assert (await handle.result()).state == OrderState.SHIPPED
     assert set(seen) == {"RecordDecision", "ChargePayment"}
@@ -92,7 +85,7 @@ async def test_a_cancel_is_on_record_before_the_order_ends(dev_env):
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["FinishOrder"])
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         answer = await handle.execute_update("cancel", args=["changed my mind", "tester"])
         assert answer == f"Order {order.order_id} cancelled."
         assert (await handle.result()).state == OrderState.CANCELLED
@@ -105,7 +98,7 @@ async def test_an_address_change_is_on_record_before_its_row_is_written(dev_env)
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["RecordAddressChange"])
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         answer = await handle.execute_update("update_address", args=[NEW_ADDRESS, "tester"])
         assert answer == f"Address of order {order.order_id} updated."
         await handle.execute_update("approve", args=["tester", ""])
@@ -120,7 +113,7 @@ async def test_a_decision_sent_as_a_signal_takes_no_extra_timer(dev_env):
     order = an_order(fakes, f"u-{uuid.uuid4().hex[:10]}")
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         await handle.signal("approve", "tester")
         assert (await handle.result()).state == OrderState.SHIPPED
     events = [event.event_type for event in (await handle.fetch_history()).events]
@@ -137,7 +130,7 @@ async def test_an_order_started_without_the_flag_is_put_on_record_through_the_pa
     seen = _look_at_history_in(fakes, dev_env, order.order_id, ["ChargePayment"])
     async with workers(dev_env, fakes):
         handle = await start_order(dev_env, fakes, order)
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         await handle.execute_update("approve", args=["tester", ""])
         assert (await handle.result()).state == OrderState.SHIPPED
     assert ACCEPTED in seen["ChargePayment"]
@@ -320,7 +313,7 @@ async def test_an_address_change_that_comes_with_the_start_is_on_record_before_i
     change = await _held_by_the_server(dev_env, handle, "update_address", [NEW_ADDRESS, "tester"], "early-move")
     async with workers(dev_env, fakes):
         assert await change == f"Address of order {order.order_id} updated."
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         await handle.execute_update("approve", args=["tester", ""])
         assert (await handle.result()).state == OrderState.SHIPPED
     assert ACCEPTED in seen["RecordAddressChange"]

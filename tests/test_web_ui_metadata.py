@@ -9,10 +9,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import DataConverter
 
-from tests.conftest import an_order, start_order, state_of, workers, eventually
+from tests.conftest import an_order, awaiting_review, start_order, workers
 from tests.fakes import FakeActivities, carrier_refused
 from tests.test_service_commands import recorded_start
-from workflows.model import Address, OrderItem, OrderState, shipping_workflow_id
+from workflows.model import Address, OrderItem, shipping_workflow_id
 
 ADDRESS = Address(name="Ann Lee", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 PERSONAL = ("Ann", "Main St", "12345", "pay-")
@@ -32,19 +32,12 @@ def _summary(metadata) -> str:
     return DataConverter.default.payload_converter.from_payload(metadata.summary, str)
 
 
-async def _awaiting_review(handle) -> None:
-    async def awaiting() -> bool:
-        return await state_of(handle) == OrderState.AWAITING_APPROVAL.value
-
-    await eventually(awaiting, f"{handle.id} AWAITING_APPROVAL by its status query")
-
-
 async def test_the_review_timer_the_shipping_child_and_the_current_step_are_named(workflow_env, fakes: FakeActivities):
     order = an_order(fakes, f"t-{uuid.uuid4().hex[:10]}", address=ADDRESS, review_window_seconds=90)
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         assert metadata.current_details == "**State:** AWAITING_APPROVAL\n\n**Step:** awaiting review"
         await handle.signal("approve")
@@ -67,7 +60,7 @@ async def test_the_wait_before_another_shipping_attempt_and_that_attempt_s_child
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         await handle.signal("approve")
         assert (await handle.result()).shipping_attempts == 2
     timers = [
@@ -88,7 +81,7 @@ async def test_every_signal_update_and_query_says_what_it_does(workflow_env, fak
     async with workers(workflow_env, fakes):
         handle = await start_order(workflow_env, fakes, order)
 
-        await _awaiting_review(handle)
+        await awaiting_review(handle)
         await handle.signal("approve")
         await handle.result()
         child = workflow_env.client.get_workflow_handle(shipping_workflow_id(order.order_id, 1))
