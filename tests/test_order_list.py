@@ -389,6 +389,27 @@ async def test_a_page_and_its_total_are_read_from_one_snapshot(tmp_path):
     assert service.pool.reads == [("fetch", snapshot), ("fetch", snapshot)]
 
 
+async def test_the_dashboard_reads_its_counts_and_page_from_one_snapshot(tmp_path, monkeypatch):
+    """The counts and the page were two reads: an order that moved on between them was in the
+    table under one state and counted in the summary bar under another, for a refresh. The page
+    is read as long as the short layout's (rows + 2) and cut to what fits."""
+    from app.tui.dashboard import fetch_view
+    from tests.test_tui_render import render
+
+    service = a_service(tmp_path)
+
+    async def none_overdue() -> list[dict]:  # asks Temporal: outside the snapshot
+        return []
+
+    monkeypatch.setattr(service, "overdue_orders", none_overdue)
+    view = await fetch_view(service, state_filter=None, rows=10)
+    snapshot = {"isolation": "repeatable_read", "readonly": True}
+    assert service.pool.reads == [("fetch", snapshot), ("fetch", snapshot)]
+    assert service.pool.pages == [(None, 12, 0)]
+    shown = render(view, width=120)
+    assert "5 orders" in shown and "o-1" in shown, shown
+
+
 async def test_the_audit_reads_its_row_and_timeline_from_one_snapshot(tmp_path):
     """The row, the events and the attempts were three reads: an attempt written between them was
     in the timeline and not in the row's counts beside it (eval_tests/test_activities_db.py shows it

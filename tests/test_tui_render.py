@@ -661,7 +661,15 @@ def test_orders_past_the_budget_whose_workflow_was_closed_say_so_and_ask_about_n
     assert late.startswith("Past the 15 s budget (is a worker down?): o-3 PAID 10m, o-1 DISPATCHED")
 
 
-class _FlakyDatabase:
+class _OnePage:
+    """OrderService.order_page over the stand-in's list_orders and state_counts: the dashboard
+    reads its page and its counts with it, from one snapshot."""
+
+    async def order_page(self, *, state: str | None = None, limit: int = 50) -> tuple[dict, dict[str, int]]:
+        return {"orders": await self.list_orders(state=state, limit=limit)}, await self.state_counts()
+
+
+class _FlakyDatabase(_OnePage):
     """The service's queries as the dashboard sees them: PostgreSQL refuses connections for the
     first refreshes, then answers."""
 
@@ -986,7 +994,7 @@ def test_the_dashboard_under_30_columns_keeps_each_row_on_one_line_with_its_cloc
     assert shown[0].endswith("0098") and shown[1].endswith("0099") and shown[2].endswith("0013"), rows
 
 
-class _EveryState:
+class _EveryState(_OnePage):
     """Orders in every state (the summary bar at its longest), a page as long as asked for."""
 
     async def state_counts(self) -> dict[str, int]:

@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from app.checks import MAX_PAGE_SIZE
 from app.errors import Refused, StackUnreachable, lost_database
 from app.stack import Stack
 from app.tui.actions import short_id
@@ -295,11 +296,18 @@ async def fetch_view(
     ``rows``: the lines left for rows by the full layout (CHROME_LINES); with fewer than FEW_ROWS
     left once its lines are wrapped, the short layout, which has two more."""
     began = time.perf_counter()
-    counts, overdue = await asyncio.gather(service.state_counts(), service.overdue_orders())
+    # The counts and the page from one snapshot: read apart, an order that moved on between the
+    # two reads was in the table under one state and counted in the summary bar under another.
+    # How many rows fit depends on the counts and on the overdue line, which asks Temporal and so
+    # stays outside the transaction: the page is read as long as either layout can show (the
+    # short one's rows + 2; the full one's never more), and cut once the overdue line is known.
+    (page, counts), overdue = await asyncio.gather(
+        service.order_page(state=state_filter, limit=min(MAX_PAGE_SIZE, max(1, rows + 2))), service.overdue_orders()
+    )
     # The line naming overdue orders takes the room of one row (of the title's, when short).
     full = rows_left(rows, counts, width, state_filter) - (1 if overdue else 0)
     short = full < FEW_ROWS
-    orders = await service.list_orders(state=state_filter, limit=max(1, rows + 2 if short else full))
+    orders = page["orders"][: max(1, rows + 2 if short else full)]
     took_ms = (time.perf_counter() - began) * 1000
     return dashboard_view(
         orders, counts, state_filter=state_filter, refreshed_at=datetime.now(), took_ms=took_ms,
