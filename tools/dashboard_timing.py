@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import os
 import statistics
+import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,9 +100,20 @@ async def main(orders: int, refreshes: int) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--refreshes", type=int, default=30)
+    parser.add_argument("--orders", type=_positive, default=10_000)
+    parser.add_argument("--refreshes", type=_positive, default=30)
     args = parser.parse_args()
-    asyncio.run(main(args.orders, args.refreshes))
+    try:
+        asyncio.run(main(args.orders, args.refreshes))
+    except OSError as error:  # one sentence, no traceback
+        sys.exit(f"The stack's PostgreSQL does not answer ({error}); start it with ./start.sh up.")
+    except asyncpg.PostgresError as error:  # a role that may not create a database, say
+        sys.exit(f"The stack's PostgreSQL refused the timing's scratch database: {error}.")
