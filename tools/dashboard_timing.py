@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from app.cli_numbers import whole_number
 from app.config import Settings
 from app.service import OrderService
 from app.tui import dashboard
@@ -100,16 +101,10 @@ async def main(orders: int, refreshes: int) -> None:
     )
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"give a whole number of 1 or more, not {text!r}")
-    return int(text)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=_positive, default=10_000)
-    parser.add_argument("--refreshes", type=_positive, default=30)
+    parser.add_argument("--orders", type=whole_number("orders", 1), default=10_000)
+    parser.add_argument("--refreshes", type=whole_number("refreshes", 1), default=30)
     args = parser.parse_args()
     try:
         asyncio.run(main(args.orders, args.refreshes))
