@@ -1,5 +1,6 @@
 """Timeouts and retry policies, chosen for the 15-second processing budget against a
-dependency that fails a third of the time and hangs a third of the time (README, "Timing").
+dependency that fails a third of the time and hangs a third of the time (docs/lifecycle.md,
+"Timing").
 
 Every step runs as a *local* activity: its attempts, timeouts and retry timers are driven by
 the worker itself with millisecond precision, instead of costing a server round trip and a

@@ -11,7 +11,7 @@ from app.config import Settings
 from app.stack.processes import ProcessSpec
 from workflows.model import ORDER_STATE_ATTRIBUTE
 
-# Why each setting, measured on a 2-core machine (README, "Performance"):
+# Why each setting, measured on a 2-core machine (README, "Performance"; docs/performance.md):
 SERVER_SETTINGS = [
     # Timers (activity timeouts, retry back-offs) fire within ~50 ms instead of ~1 s.
     'history.timerProcessorMaxTimeShift="50ms"',
