@@ -17,21 +17,23 @@ from temporalio.exceptions import ApplicationError
 
 from activities import attempts, rules
 from db import orders as orders_db
-from workflows.model import (
-    CANCEL_REQUESTED_EVENT,
+from workflows.activity_io import (
     Dispatch,
     DispatchInput,
     Finished,
     MarkShippedInput,
     ChargePaymentInput,
-    OrderState,
     Package,
     PackageInput,
-    Payment,
-    PaymentStatus,
     ReceivedOrder,
     ReceiveOrderInput,
     ValidateOrderInput,
+)
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    OrderState,
+    Payment,
+    PaymentStatus,
     order_workflow_id,
 )
 

@@ -22,22 +22,24 @@ from activities.business import (
 )
 from activities.flaky import flaky_call
 from db import orders as orders_db
-from workflows.model import (
-    CANCEL_REQUESTED_EVENT,
+from workflows.activity_io import (
     AddressChange,
     ChargePaymentInput,
     EventInput,
     FinishInput,
     Finished,
     MarkShippedInput,
-    OrderState,
-    Payment,
-    PaymentStatus,
     ReceivedOrder,
     ReceiveOrderInput,
     RefundInput,
     ReviewInput,
     ValidateOrderInput,
+)
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    OrderState,
+    Payment,
+    PaymentStatus,
     decided_instant,
 )
 

@@ -9,7 +9,7 @@ from activities import business
 from activities.business import FlakyCall
 from activities.flaky import flaky_call
 from db import orders as orders_db
-from workflows.model import Dispatch, DispatchInput, Handover, HandoverInput, Package, PackageInput
+from workflows.activity_io import Dispatch, DispatchInput, Handover, HandoverInput, Package, PackageInput
 
 
 class ShippingActivities:

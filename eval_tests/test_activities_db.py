@@ -26,26 +26,28 @@ from db.migrate import migration_files
 from db.orders import record_attempt
 from db.pool import create_pool
 from eval_tests.conftest import PrivateStack
-from workflows.model import (
-    CANCEL_REQUESTED_EVENT,
-    Address,
+from workflows.activity_io import (
     AddressChange,
     ChargePaymentInput,
-    Decision,
     DispatchInput,
     EventInput,
     FinishInput,
     HandoverInput,
     MarkShippedInput,
-    OrderInput,
-    OrderItem,
-    OrderState,
     PackageInput,
-    PaymentStatus,
     ReceiveOrderInput,
     RefundInput,
     ReviewInput,
     ValidateOrderInput,
+)
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    Address,
+    Decision,
+    OrderInput,
+    OrderItem,
+    OrderState,
+    PaymentStatus,
     order_workflow_id,
 )
 

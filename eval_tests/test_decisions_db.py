@@ -11,15 +11,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.order_activities import OrderActivities
 from eval_tests.test_activities_db import no_trouble, pool, received_order, run_as_the_orders_workflow  # noqa: F401
+from workflows.activity_io import AddressChange, EventInput, FinishInput, ReviewInput
 from workflows.model import (
     CANCEL_REQUESTED_EVENT,
     Address,
-    AddressChange,
     Decision,
-    EventInput,
-    FinishInput,
     OrderState,
-    ReviewInput,
 )
 
 NEW_ADDRESS = Address(name="Bob", street="2 Side St", city="Shelbyville", postal_code="54321", country="DE")

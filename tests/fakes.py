@@ -14,9 +14,7 @@ from typing import Any, Awaitable, Callable
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.model import (
-    CANCEL_REQUESTED_EVENT,
-    Address,
+from workflows.activity_io import (
     AddressChange,
     ChargePaymentInput,
     Dispatch,
@@ -27,16 +25,20 @@ from workflows.model import (
     Handover,
     HandoverInput,
     MarkShippedInput,
-    OrderState,
     Package,
     PackageInput,
-    Payment,
-    PaymentStatus,
     ReceivedOrder,
     ReceiveOrderInput,
     RefundInput,
     ReviewInput,
     ValidateOrderInput,
+)
+from workflows.model import (
+    CANCEL_REQUESTED_EVENT,
+    Address,
+    OrderState,
+    Payment,
+    PaymentStatus,
 )
 
 Hook = Callable[[Any], Awaitable[None]]

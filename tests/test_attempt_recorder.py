@@ -27,7 +27,8 @@ from temporalio.worker import (
 
 from activities import attempts
 from tests.conftest import eventually
-from workflows.model import Address, DispatchInput, OrderItem, PackageInput
+from workflows.activity_io import DispatchInput, PackageInput
+from workflows.model import Address, OrderItem
 from workflows.order import OrderWorkflow
 from workflows.shipping import ShippingWorkflow
 

@@ -12,7 +12,8 @@ from activities import business, rules
 from app import checks
 from app.errors import InvalidInput
 from app.tui.forms import address_field_check
-from workflows.model import Address, OrderItem, ValidateOrderInput
+from workflows.activity_io import ValidateOrderInput
+from workflows.model import Address, OrderItem
 
 GOOD = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")
 ITEMS = [OrderItem("WIDGET-1", 1)]

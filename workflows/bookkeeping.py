@@ -12,7 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from workflows import policies
-    from workflows.model import EventInput
+    from workflows.activity_io import EventInput
     from workflows.patches import AUDIT_BEFORE_ENDING, REFUSED_SIGNALS_CAPPED
     from workflows.steps import failure_message
 

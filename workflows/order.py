@@ -20,17 +20,14 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
+    from workflows.activity_io import ChargePaymentInput, ReceiveOrderInput, ReviewInput, ValidateOrderInput
     from workflows.model import (
         ORDER_STATE_ATTRIBUTE,
-        ChargePaymentInput,
         OrderInput,
         OrderState,
         OrderStatus,
         Payment,
         PaymentStatus,
-        ReceiveOrderInput,
-        ReviewInput,
-        ValidateOrderInput,
         order_workflow_id,
     )
     from workflows.bookkeeping import Bookkeeping

@@ -18,13 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from activities import rules
     from workflows import summaries
     from activities.order_activities import OrderActivities
+    from workflows.activity_io import AddressChange, ReviewInput
     from workflows.model import (
         CANCEL_REQUESTED_EVENT,
         Address,
-        AddressChange,
         Decision,
         PaymentStatus,
-        ReviewInput,
         decided_instant,
     )
     from workflows.patches import (

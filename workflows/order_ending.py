@@ -8,7 +8,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
-    from workflows.model import FinishInput, OrderState, PaymentStatus, RefundInput, ReviewInput
+    from workflows.activity_io import FinishInput, RefundInput, ReviewInput
+    from workflows.model import OrderState, PaymentStatus
     from workflows.order_run import OrderEnded
     from workflows.order_shipping import OrderShipping
     from workflows.patches import (

@@ -10,10 +10,10 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_io import Finished
     from workflows.model import (
         ORDER_STATE_ATTRIBUTE,
         Decision,
-        Finished,
         OrderInput,
         OrderState,
         OrderStatus,

@@ -14,7 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from activities import rules
     from workflows import policies, summaries
     from activities.order_activities import OrderActivities
-    from workflows.model import MarkShippedInput, OrderState, ShippingInput, ShippingResult, shipping_workflow_id
+    from workflows.activity_io import MarkShippedInput
+    from workflows.model import OrderState, ShippingInput, ShippingResult, shipping_workflow_id
     from workflows.order_run import OrderEnded, OrderRun
     from workflows.patches import (
         CANCEL_LEFT_TO_THE_DATABASE,

@@ -21,12 +21,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.shipping_activities import ShippingActivities
     from workflows import policies, raw_input, summaries
+    from workflows.activity_io import DispatchInput, Handover, HandoverInput, PackageInput
     from workflows.model import (
         Address,
-        DispatchInput,
-        Handover,
-        HandoverInput,
-        PackageInput,
         ShippingInput,
         ShippingResult,
         ShippingStatus,
