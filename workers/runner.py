@@ -21,7 +21,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRu
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.attempts import AttemptRecorder
-from app.config import Settings
+from app.config import Settings, WorkerTuning
 from app.core_logs import forwarding_runtime
 from app.logging_setup import configure_logging
 from app.stack import liveness
@@ -72,62 +72,12 @@ async def _serve(
     workflows: Sequence[type],
     activities: Callable[[asyncpg.Pool], list[Callable]],
 ) -> None:
-    # Our workflow log lines carry their own key=value context; the SDK's appended dict of
-    # workflow info would break the key=value format.
-    from temporalio import activity, workflow
-
-    workflow.logger.workflow_info_on_message = False
-    activity.logger.activity_info_on_message = False
-    # A local activity's timeout can cross its completion: the SDK then warns (unstructured,
-    # on stderr) that the attempt it was told to cancel has already finished. Benign: the
-    # attempt's row is written either way and the step retries; ~3 per 100 orders at C=100.
-    warnings.filterwarnings("ignore", message="Cannot find activity to cancel")
-    # A signal the SDK drops (its argument cannot be decoded): one warning line, not a traceback
-    # at every replay.
-    dropped_signals.install()
+    _sdk_output_structured()
     settings = Settings.from_env()
-    tuning = settings.worker_tuning
-    try:
-        client = await Client.connect(
-            **settings.temporal_connect_config(),
-            data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
-            runtime=forwarding_runtime(),
-        )
-    except RuntimeError as error:
-        if not str(error).startswith("Failed client connect"):
-            raise
-        # One line, not a traceback: the watchdog (or `up`, once Temporal is back) starts it again.
-        log.error(
-            "event=worker_start_failed worker=%s reason=temporal_unreachable temporal=%s error=%r",
-            name, settings.temporal_address, str(error),
-        )
-        raise SystemExit(1) from None
-    pool = await _pool_when_reachable(name, settings.database_url, tuning.db_pool_size)
+    client = await _connect(name, settings)
+    pool = await _pool_when_reachable(name, settings.database_url, settings.worker_tuning.db_pool_size)
     recorder = AttemptRecorder(pool)
-    worker = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(workflows),
-        activities=activities(pool),
-        interceptors=[recorder],
-        workflow_runner=_workflow_runner(tuning.workflow_sandbox),
-        max_concurrent_activities=tuning.max_activities,
-        max_concurrent_workflow_tasks=tuning.max_workflow_tasks,
-        max_concurrent_local_activities=tuning.max_local_activities,
-        # A workflow task that finds no waiting poll is written to the server's backlog and
-        # read back later. At C=100 the SDK's default (5 polls, ratio 0.2: 1 on the normal
-        # queue that new workflows start on, 4 on the sticky queue) left a new order ~0.84 s
-        # before its first task. sdk-core gives the normal queue total x ratio polls and the
-        # sticky queue the rest (at least 1 each). Measured at C=100 (docs/performance.md):
-        # 40 at 1.0 (40 normal, 1 sticky) and 40 at 0.5 give the same p50, but with a single
-        # sticky poll the approve Update takes ~1.4 s to answer instead of ~0.7 s,
-        # and p99 is higher; so 20 and 20.
-        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(tuning.workflow_task_polls),
-        nonsticky_to_sticky_poll_ratio=tuning.normal_poll_ratio,
-        sticky_queue_schedule_to_start_timeout=policies.STICKY_TASK_WAIT,
-        # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
-        graceful_shutdown_timeout=timedelta(seconds=3),
-    )
+    worker = _worker(client, task_queue, workflows, activities(pool), recorder, settings.worker_tuning)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,6 +103,77 @@ async def _serve(
     await recorder.drain()  # rows of attempts cut off by the shutdown itself
     await pool.close()
     log.info("event=worker_stopped worker=%s", name)
+
+
+def _sdk_output_structured() -> None:
+    """The SDK's own log lines and warnings as the worker's: key=value, no tracebacks."""
+    # Our workflow log lines carry their own key=value context; the SDK's appended dict of
+    # workflow info would break the key=value format.
+    from temporalio import activity, workflow
+
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
+    # A local activity's timeout can cross its completion: the SDK then warns (unstructured,
+    # on stderr) that the attempt it was told to cancel has already finished. Benign: the
+    # attempt's row is written either way and the step retries; ~3 per 100 orders at C=100.
+    warnings.filterwarnings("ignore", message="Cannot find activity to cancel")
+    # A signal the SDK drops (its argument cannot be decoded): one warning line, not a traceback
+    # at every replay.
+    dropped_signals.install()
+
+
+async def _connect(name: str, settings: Settings) -> Client:
+    """The Temporal client; one line and exit 1 if Temporal cannot be reached."""
+    try:
+        return await Client.connect(
+            **settings.temporal_connect_config(),
+            data_converter=dataclasses.replace(DataConverter.default, failure_converter_class=CompactStackFailureConverter),
+            runtime=forwarding_runtime(),
+        )
+    except RuntimeError as error:
+        if not str(error).startswith("Failed client connect"):
+            raise
+        # One line, not a traceback: the watchdog (or `up`, once Temporal is back) starts it again.
+        log.error(
+            "event=worker_start_failed worker=%s reason=temporal_unreachable temporal=%s error=%r",
+            name, settings.temporal_address, str(error),
+        )
+        raise SystemExit(1) from None
+
+
+def _worker(
+    client: Client,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: list[Callable],
+    recorder: AttemptRecorder,
+    tuning: WorkerTuning,
+) -> Worker:
+    """The worker for one task queue, with the tuning of Settings.worker_tuning."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=activities,
+        interceptors=[recorder],
+        workflow_runner=_workflow_runner(tuning.workflow_sandbox),
+        max_concurrent_activities=tuning.max_activities,
+        max_concurrent_workflow_tasks=tuning.max_workflow_tasks,
+        max_concurrent_local_activities=tuning.max_local_activities,
+        # A workflow task that finds no waiting poll is written to the server's backlog and
+        # read back later. At C=100 the SDK's default (5 polls, ratio 0.2: 1 on the normal
+        # queue that new workflows start on, 4 on the sticky queue) left a new order ~0.84 s
+        # before its first task. sdk-core gives the normal queue total x ratio polls and the
+        # sticky queue the rest (at least 1 each). Measured at C=100 (docs/performance.md):
+        # 40 at 1.0 (40 normal, 1 sticky) and 40 at 0.5 give the same p50, but with a single
+        # sticky poll the approve Update takes ~1.4 s to answer instead of ~0.7 s,
+        # and p99 is higher; so 20 and 20.
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(tuning.workflow_task_polls),
+        nonsticky_to_sticky_poll_ratio=tuning.normal_poll_ratio,
+        sticky_queue_schedule_to_start_timeout=policies.STICKY_TASK_WAIT,
+        # Hung flaky calls are abandoned at their timeout; on shutdown give running steps a moment.
+        graceful_shutdown_timeout=timedelta(seconds=3),
+    )
 
 
 def _validation_failed(name: str, settings: Settings, namespace: str, error: str) -> None:
