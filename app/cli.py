@@ -170,7 +170,7 @@ def _run(argv: list[str]) -> int:
             print(json.dumps({"error": leaving.sentence, "exit_code": 2}))
         raise  # argparse's --help and usage errors; app/__main__.py turns them into an exit code
     except KeyboardInterrupt:
-        # A command that was already sent says so (order_cli._sent): it may still take effect.
+        # A command that was already sent says so (order_cli_handlers._sent): it may still take effect.
         return _fail(args, getattr(args, "on_interrupt", None) or "Interrupted.", 130, argv)
     except Exception as error:  # never a traceback to an operator; the log keeps the details
         if (lost := _lost_database(error)) is not None:  # it went away during the command

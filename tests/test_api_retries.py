@@ -164,7 +164,7 @@ class _ServiceCreating:
 def test_order_create_of_an_order_already_created_says_so_and_exits_0(monkeypatch, capsys, as_json):
     import asyncio
 
-    from app import order_cli
+    from app import order_cli_handlers
     from app.cli import build_parser
 
     again = CreatedOrder(
@@ -174,12 +174,12 @@ def test_order_create_of_an_order_already_created_says_so_and_exits_0(monkeypatc
     async def connect(**kwargs: Any) -> _ServiceCreating:
         return _ServiceCreating(again)
 
-    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    monkeypatch.setattr(order_cli_handlers.OrderService, "connect", connect)
     args = build_parser().parse_args([
         "order", "create", "--id", "o-1", "--item", "SKU-1:1", "--name", "Ann", "--street", "1 Main St",
         "--city", "Springfield", "--postal-code", "12345", "--country", "US", *(["--json"] if as_json else []),
     ])
-    assert asyncio.run(order_cli._create(args)) == 0
+    assert asyncio.run(order_cli_handlers._create(args)) == 0
     out = capsys.readouterr().out
     if as_json:
         document = json.loads(out)
@@ -196,7 +196,7 @@ def test_order_create_of_an_order_already_created_keeps_its_note(monkeypatch, ca
     warning it gave the first time, while --json (and the API) still carry it as the note."""
     import asyncio
 
-    from app import order_cli
+    from app import order_cli_handlers
     from app.cli import build_parser
 
     note = "ACME Freight does not deliver to AQ: unless the address changes before dispatch, the order will fail."
@@ -208,12 +208,12 @@ def test_order_create_of_an_order_already_created_keeps_its_note(monkeypatch, ca
     async def connect(**kwargs: Any) -> _ServiceCreating:
         return _ServiceCreating(again)
 
-    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    monkeypatch.setattr(order_cli_handlers.OrderService, "connect", connect)
     args = build_parser().parse_args([
         "order", "create", "--id", "o-1", "--item", "SKU-1:1", "--name", "Ann", "--street", "1 Main St",
         "--city", "Springfield", "--postal-code", "12345", "--country", "AQ",
     ])
-    assert asyncio.run(order_cli._create(args)) == 0
+    assert asyncio.run(order_cli_handlers._create(args)) == 0
     assert " ".join(capsys.readouterr().out.split()) == (
         "Order o-1 was already created with these items, address and payment id (workflow order-o-1);"
         f" nothing new was started, and it is AWAITING_APPROVAL now. {note}"
@@ -403,7 +403,7 @@ def test_the_openapi_docs_describe_the_idempotency_key_header_of_every_command()
 
 def _cli_remembers(monkeypatch) -> _Remembers:
     """The CLI's commands connected to a Temporal that remembers their Update ids (_Remembers)."""
-    from app import order_cli
+    from app import order_cli_handlers
 
     client = _Remembers()
 
@@ -414,7 +414,7 @@ def _cli_remembers(monkeypatch) -> _Remembers:
     async def connect(**kwargs: Any) -> OrderService:
         return OrderService(Settings.from_env({}), client=client, pool=_Pool())  # type: ignore[arg-type]
 
-    monkeypatch.setattr(order_cli.OrderService, "connect", connect)
+    monkeypatch.setattr(order_cli_handlers.OrderService, "connect", connect)
     return client
 
 
@@ -441,13 +441,13 @@ def test_the_cli_sends_a_command_under_its_request_id(monkeypatch, capsys, argv,
 def test_the_cli_refuses_a_malformed_request_id_before_it_connects():
     import asyncio
 
-    from app import order_cli
+    from app import order_cli_handlers
     from app.cli import build_parser
     from app.errors import InvalidInput
 
     args = build_parser().parse_args(["order", "approve", "o-1", "--request-id", "x" * 300])
     with pytest.raises(InvalidInput, match=r"^--request-id has 300 characters; give 1 to 255 printable ASCII characters\.$"):
-        asyncio.run(order_cli._approve(args))
+        asyncio.run(order_cli_handlers._approve(args))
 
 
 @pytest.mark.parametrize("key", [" k", "k ", "  k  "])
@@ -457,13 +457,13 @@ def test_the_cli_refuses_a_request_id_with_spaces_at_its_ends(key):
     the API, and a retry through the other would be applied a second time."""
     import asyncio
 
-    from app import order_cli
+    from app import order_cli_handlers
     from app.cli import build_parser
     from app.errors import InvalidInput
 
     args = build_parser().parse_args(["order", "approve", "o-1", "--request-id", key])
     with pytest.raises(InvalidInput, match=r"^--request-id begins or ends with a space; give it without\.$"):
-        asyncio.run(order_cli._approve(args))
+        asyncio.run(order_cli_handlers._approve(args))
 
 
 async def test_a_create_under_an_idempotency_key_sent_before_with_another_order_says_so(monkeypatch):

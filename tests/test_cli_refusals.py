@@ -431,7 +431,7 @@ def test_a_reader_that_goes_away_is_not_an_error(cli: Run, monkeypatch):
     async def write_into_a_closed_pipe(_args) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("app.order_cli._catalog", write_into_a_closed_pipe)
+    monkeypatch.setattr("app.order_cli_handlers._catalog", write_into_a_closed_pipe)
     code, err = cli("order", "catalog")
     assert (code, err) == (0, "")
 
@@ -588,7 +588,7 @@ def test_rich_meeting_a_reader_that_went_away_is_not_an_error(cli: Run, monkeypa
         except BrokenPipeError:
             raise SystemExit(1)  # as Rich does, after pointing stdout at /dev/null
 
-    monkeypatch.setattr("app.order_cli._list", rich_into_a_closed_pipe)
+    monkeypatch.setattr("app.order_cli_handlers._list", rich_into_a_closed_pipe)
     assert cli("order", "list") == (0, "")
 
 
@@ -938,7 +938,7 @@ def test_order_audit_says_an_order_in_flight_has_recorded_nothing_for_a_while(cl
     async def connect(**_kwargs) -> _FrozenOrder:
         return _FrozenOrder()
 
-    monkeypatch.setattr("app.order_cli.OrderService.connect", connect)
+    monkeypatch.setattr("app.order_cli_handlers.OrderService.connect", connect)
     code, err = cli("order", "audit", "ord-1")
     assert (code, err) == (0, "")
     assert "so far: the order waits" in " ".join(cli.out.split())  # type: ignore[attr-defined]

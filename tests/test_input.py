@@ -9,7 +9,7 @@ import pytest
 from activities import rules
 from app.cli import build_parser
 from app.errors import InvalidInput
-from app.order_cli import parse_address, parse_item
+from app.order_cli_input import parse_address, parse_item
 from workflows.model import Address, OrderItem
 
 GOOD = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")

@@ -49,7 +49,7 @@ async def test_the_api_gives_an_order_without_an_id_a_new_one_of_the_shared_form
 def test_the_cli_gives_an_order_without_an_id_a_new_one_of_the_shared_form(monkeypatch: pytest.MonkeyPatch):
     import asyncio
 
-    from app import order_cli
+    from app import order_cli_handlers
     from app.cli import build_parser
 
     seen: list[str] = []
@@ -58,13 +58,13 @@ def test_the_cli_gives_an_order_without_an_id_a_new_one_of_the_shared_form(monke
         seen.append(order_id)
         raise _Stop()
 
-    monkeypatch.setattr(order_cli.checks, "create_order", create_order)
+    monkeypatch.setattr(order_cli_handlers.checks, "create_order", create_order)
     args = build_parser().parse_args([
         "order", "create", "--item", "SKU-1:1", "--name", "Ann", "--street", "1 Main St", "--city", "Springfield",
         "--postal-code", "12345", "--country", "US",
     ])
     with pytest.raises(_Stop):
-        asyncio.run(order_cli._create(args))
+        asyncio.run(order_cli_handlers._create(args))
     assert NEW_ID.fullmatch(seen[0])
 
 
