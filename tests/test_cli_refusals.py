@@ -702,7 +702,7 @@ def test_a_cancel_or_address_change_done_while_this_cli_cannot_reach_postgresql_
 
 def test_an_accepted_cancel_waiting_for_postgresql_says_so_after_a_moment(cli: Run, monkeypatch):
     """Not "a worker may be down or busy" after 20 s: what it waits for is known."""
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.1)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.1)
     client = _temporal_answers(monkeypatch, None)
     code, err = cli("order", "cancel", "ord-1")
     assert (code, client.sent) == (3, ["cancel"])

@@ -20,7 +20,8 @@ from temporalio.service import RPCError
 
 from app.config import Settings
 from app.errors import StackUnreachable
-from app.service import OrderService, commands
+from app.service import OrderService
+from app.service import sending as sending_module
 from tests.conftest import an_order, eventually, start_order, state_of, workers
 from tests.fakes import FakeActivities
 from tests.test_service_commands import _NoOrderRow
@@ -71,7 +72,7 @@ async def test_a_rejection_whose_workflow_task_temporal_refused_is_not_applied_a
     task that ends the order, a signal (an approval sent as one) landed while that task ran,
     and the server refused the task and dropped the rejection with it. The operator was told
     something unexpected went wrong (the API: 500); the rejection had not been applied."""
-    monkeypatch.setattr(commands, "NO_WORKER_CHECK_S", 30)  # the test's workers serve their own queue
+    monkeypatch.setattr(sending_module, "NO_WORKER_CHECK_S", 30)  # the test's workers serve their own queue
     fakes = FakeActivities()
     order = an_order(fakes, f"t-{uuid.uuid4().hex[:10]}")
     update_id = f"reject-{uuid.uuid4().hex[:8]}"

@@ -60,7 +60,7 @@ def test_a_refusal_is_put_on_record_for_commands_older_than_the_tools_wait_for()
     hears it; past the shortest wait of the tools (2 s when no order worker polls: one stopped
     with SIGSTOP, as an operator walkthrough had it), the refusal goes to the audit too, instead
     of to no one. At 10 s, a rejection sent 8 s before the worker went on left no trace."""
-    from app.service.commands import COMMAND_TIMEOUT_S, NO_WORKER_CHECK_S
+    from app.service.sending import COMMAND_TIMEOUT_S, NO_WORKER_CHECK_S
     from workflows import policies
 
     assert policies.UNHEARD_AFTER.total_seconds() <= min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S)

@@ -188,7 +188,7 @@ async def test_a_command_temporal_does_not_answer_is_not_sent_and_says_so_at_onc
     answered after its 20 s that it "may still take effect": it did not (the Update's RPC had
     given up; resumed, the order still awaited review). The describe before the send had had no
     answer either: the command is not sent, and the answer comes when the describe gives up."""
-    monkeypatch.setattr("app.service.commands.QUERY_TIMEOUT", timedelta(seconds=0.2))
+    monkeypatch.setattr("app.service.sending.QUERY_TIMEOUT", timedelta(seconds=0.2))
     client = _StoppedTemporal(hangs)
     service = OrderService(settings=Settings.from_env({}), client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(Unanswered) as unanswered:
@@ -208,7 +208,7 @@ async def test_a_command_says_it_was_sent_when_its_update_goes_to_temporal_not_b
     before the Update left orders in review said to have approvals that "may still take effect".
     A rejection, a cancel and an address change said nothing of it, so Ctrl-C during them could
     only say that each, "if it was sent already, may still take effect"."""
-    monkeypatch.setattr("app.service.commands.QUERY_TIMEOUT", timedelta(seconds=0.2))
+    monkeypatch.setattr("app.service.sending.QUERY_TIMEOUT", timedelta(seconds=0.2))
     sent: list[str] = []
     silent = OrderService(settings=Settings.from_env({}), client=_StoppedTemporal(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(Unanswered):
@@ -285,7 +285,7 @@ class _AcceptedClient:
 async def test_a_command_accepted_but_not_yet_carried_out_says_so_rather_than_no_answer(monkeypatch):
     """It used to say "did not answer", though the cancel had been accepted and was recorded at
     once (and took effect once the shipping worker was back)."""
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 0.2)
     service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     with pytest.raises(StackUnreachable) as pending:  # not done: it may still be refused
         await service.cancel("o-5", reason="changed my mind", by="dana")
@@ -401,7 +401,7 @@ async def test_the_tui_is_pointed_to_its_own_screens_not_to_commands_for_another
     """Inside the TUI, both messages said "check with ./start.sh order status ID"."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 0.2)
     for client, accepted in ((_SilentClient(), False), (_AcceptedClient(), True)):
         service = OrderService(settings=None, client=client, pool=_NoOrderRow())  # type: ignore[arg-type]
         with pytest.raises(Unanswered) as unanswered:
@@ -650,8 +650,8 @@ async def test_a_command_with_no_order_worker_running_says_so_after_a_moment_not
     worker running: the wait goes on as before."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 0.3)
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = _worker_serving_answers(monkeypatch, service, worker_running)
     with pytest.raises(Unanswered) as unanswered:
@@ -675,8 +675,8 @@ async def test_the_wait_for_an_answer_counts_the_worker_check_in_it(monkeypatch)
     approve said "did not answer within 20 s" after 23.5 s: the check came on top of the wait."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 0.5)
     service = OrderService(settings=None, client=_Unheard(), pool=_NoOrderRow())  # type: ignore[arg-type]
 
     async def slow_check(task_queue):  # as a check of a Temporal that does not answer
@@ -691,7 +691,7 @@ async def test_the_wait_for_an_answer_counts_the_worker_check_in_it(monkeypatch)
         return await wait_for(awaitable, timeout)
 
     monkeypatch.setattr(service, "_worker_serving", slow_check)
-    monkeypatch.setattr("app.service.commands.asyncio.wait_for", recorded)
+    monkeypatch.setattr("app.service.sending.asyncio.wait_for", recorded)
     with pytest.raises(Unanswered) as unanswered:
         await service.approve("o-8", by="dana")
     assert str(unanswered.value).startswith("Order o-8 did not answer within 0.5 s")
@@ -777,8 +777,8 @@ async def test_an_accepted_cancel_with_no_shipping_worker_serving_says_so_after_
     """It waited the whole 20 s, then said a worker "may be down or busy"."""
     from app.errors import Unanswered
 
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 5)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 5)
     service = OrderService(settings=None, client=_AcceptedClient(), pool=_NoOrderRow())  # type: ignore[arg-type]
     asked = _worker_serving_answers(monkeypatch, service, False)
     with pytest.raises(Unanswered) as pending:
@@ -1433,10 +1433,10 @@ async def test_a_command_accepted_while_postgresql_has_gone_says_so_after_a_mome
     """The API (connected while PostgreSQL answered) waited the whole 20 s on a cancel or an
     address change once PostgreSQL had gone, then blamed a worker; the CLI, connecting then,
     said after 2 s that the order carries it out once PostgreSQL answers (a review)."""
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.05)
     # "After a moment": after the worker check, not the command's whole wait, which is made long
     # enough here that the bound below, generous for a loaded machine, still tells them apart.
-    monkeypatch.setattr("app.service.commands.COMMAND_TIMEOUT_S", 60)
+    monkeypatch.setattr("app.service.sending.COMMAND_TIMEOUT_S", 60)
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     service = OrderService(settings, client=_AcceptedClient(), pool=_LostPool())  # type: ignore[arg-type]
     _worker_serving_answers(monkeypatch, service, True)

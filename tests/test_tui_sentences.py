@@ -140,7 +140,7 @@ class _TaskFailing(service_tests._UpdateDropped):
 async def test_a_command_the_order_cannot_take_now_points_to_the_tuis_own_screens(monkeypatch, client, pool, sentence):
     """A cancel's other answers that named ./start.sh order status o-7 reached the screen as the
     command line says them."""
-    monkeypatch.setattr("app.service.commands.NO_WORKER_CHECK_S", 0.05)
+    monkeypatch.setattr("app.service.sending.NO_WORKER_CHECK_S", 0.05)
     _answered(monkeypatch, ["o-7", "", True])
     service = _Screens(settings=Settings.from_env({}), client=client(), pool=pool())  # type: ignore[arg-type]
     said = await _shown(service, "Cancel order", actions.cancel_order)

@@ -99,7 +99,7 @@ ON_RECORD_PAUSE = timedelta(milliseconds=1)
 # An Update sent this long before the workflow task that takes it (stamped decided_at by the
 # client) may be past its sender's wait, and a refusal of it is put on record in the audit, not
 # only answered (command_rules.unheard). The tools wait for an answer from a little after the
-# stamp: 20 s (COMMAND_TIMEOUT_S, in app/service/commands.py), or 2 s when Temporal says no
+# stamp: 20 s (COMMAND_TIMEOUT_S, in app/service/sending.py), or 2 s when Temporal says no
 # order worker polls (NO_WORKER_CHECK_S: one stopped with SIGSTOP, say); then they tell the
 # operator it "may still take effect, or be refused". So the shorter: a refusal audited that
 # was heard as well does no harm; one heard by no one and audited nowhere was the gap.
