@@ -5,8 +5,8 @@ Every method either returns plain data or raises an OperatorError whose text is 
 sentence an operator sees.
 
 This module connects it to the stack; its methods are in the package's other modules, one part
-each: reads.py, create.py, commands.py, sending.py (how a command goes to Temporal), and
-temporal_errors.py (what Temporal's errors mean).
+each: reads.py, create.py, created.py (what a create answers), commands.py, sending.py (how a
+command goes to Temporal), and temporal_errors.py (what Temporal's errors mean).
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from app.service.create import (
     NEW_ORDER_ID_FORM,
     NO_ORDER_WORKER_WARNING,
     START_TIMEOUT,
-    CreatedOrder,
     OrderCreation,
-    OtherContent,
     keyed_order_id,
     new_order_id,
 )
+from app.service.created import CreatedAlready, CreatedOrder, OtherContent
 from app.service.reads import OrderReads
 from app.service.sending import CommandSending
 from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach, namespace_missing
@@ -57,7 +56,7 @@ CLOSE_TIMEOUT_S = 3.0
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 
 
-class OrderService(OrderReads, OrderCreation, OrderCommands, CommandSending, TemporalErrors):
+class OrderService(OrderReads, OrderCreation, CreatedAlready, OrderCommands, CommandSending, TemporalErrors):
     def __init__(
         self,
         settings: Settings,

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from app import checks
 from app.errors import NotFound, NotYetRecorded, StackUnreachable, Taken, temporal_refused
-from app.service.create import _taken
+from app.service.created import _taken
 from app.service.temporal_errors import NO_ANSWER, QUERY_TIMEOUT, WORKFLOW_TASKS_FAILING, _workflow_task_failing
 from app.stack.health import check_pollers
 from app.unfinished import (
