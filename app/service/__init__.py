@@ -5,8 +5,9 @@ Every method either returns plain data or raises an OperatorError whose text is 
 sentence an operator sees.
 
 This module connects it to the stack; its methods are in the package's other modules, one part
-each: reads.py, create.py, created.py (what a create answers), commands.py, sending.py (how a
-command goes to Temporal), and temporal_errors.py (what Temporal's errors mean).
+each: reads.py, status.py (one order's status and audit), create.py, created.py (what a create
+answers), commands.py, sending.py (how a command goes to Temporal), and temporal_errors.py (what
+Temporal's errors mean).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from app.service.create import (
 from app.service.created import CreatedAlready, CreatedOrder, OtherContent
 from app.service.reads import OrderReads
 from app.service.sending import CommandSending
+from app.service.status import StatusReads
 from app.service.temporal_errors import CONNECT_TIMEOUT_S, NO_ANSWER, TemporalErrors, _out_of_reach, namespace_missing
 from app.stack.stack import Stack
 from db.pool import create_pool
@@ -56,7 +58,7 @@ CLOSE_TIMEOUT_S = 3.0
 OPERATOR_RETRY = RetryConfig(initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=2000)
 
 
-class OrderService(OrderReads, OrderCreation, CreatedAlready, OrderCommands, CommandSending, TemporalErrors):
+class OrderService(OrderReads, StatusReads, OrderCreation, CreatedAlready, OrderCommands, CommandSending, TemporalErrors):
     def __init__(
         self,
         settings: Settings,
