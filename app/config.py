@@ -2,21 +2,21 @@
 
 The local stack and every process it starts (workers, API) read the same settings, so a
 test can run a private stack by pointing ORDER_TRACKER_DATA_DIR and the port variables
-somewhere else.
+somewhere else. The servers' addresses are checked (and their passwords hidden) by
+app.server_addresses.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import parse_qs, unquote_plus, urlsplit, urlunsplit
 
 from app.checks import cut
 from app.cli_numbers import plain_decimal, plain_whole
 from app.errors import InvalidInput
+from app.server_addresses import _bad_url_parameter, _is_host_and_port, _is_postgres_url, on_this_machine, redact_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,23 +200,6 @@ class Settings:
         namespace = self.temporal_connect_config()["namespace"]
         return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
 
-
-def on_this_machine(address: str) -> bool:
-    """Whether ``host:port`` names this machine (a loopback address, or localhost)."""
-    try:
-        host = urlsplit(f"//{address}").hostname or ""  # host:port, [v6]:port, or a bare host
-    except ValueError:
-        host = ""
-    if not host and ":" in address:  # a bare IPv6 address, ::1
-        host = address
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # The numbers of variables are read as those of the command line (app.cli_numbers): plain decimal,
 # a sign allowed, nothing around it. ORDER_TRACKER_API_PORT=+80 was refused while `api --port +80`
 # took 80, and " 8000 " taken while `--port " 8000 "` was refused.
@@ -277,71 +260,6 @@ def _share(env: Mapping[str, str], name: str, default: float) -> float:
     if share is not None and 0 < share <= 1:
         return share
     raise InvalidInput(f"{name} must be a number above 0 and at most 1, such as 0.5, not {cut(text)!r}.")
-
-
-def _is_port(text: str) -> bool:
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
-
-
-def _is_host_and_port(address: str) -> bool:
-    """``host:port`` (``[::1]:7233`` too): no scheme, no path, no space."""
-    host, _, port = address.rpartition(":")
-    return bool(host) and not any(c.isspace() or c == "/" for c in host) and _is_port(port)
-
-
-def _is_postgres_url(url: str) -> bool:
-    """A postgres:// or postgresql:// URL whose hosts' ports, if given, are numbers: asyncpg
-    also takes several hosts (``h1:5432,h2:5433``), and a socket directory in ``?host=``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        return False
-    for host in parts.netloc.rpartition("@")[2].split(","):
-        port = host.rpartition("]")[2] if host.startswith("[") else host
-        if ":" in port and not _is_port(port.rpartition(":")[2]):
-            return False
-    return True
-
-
-# The URL parameters asyncpg takes only from a list, and refuses otherwise before it connects
-# (ClientConfigurationError), which every command reported as a PostgreSQL "not reachable".
-_TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-URL_PARAMETER_CHOICES = {
-    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
-    "target_session_attrs": ("any", "primary", "standby", "prefer-standby", "read-write", "read-only"),
-    "sslnegotiation": ("postgres", "direct"),
-    "gsslib": ("gssapi", "sspi"),
-    "ssl_min_protocol_version": _TLS_VERSIONS,
-    "ssl_max_protocol_version": _TLS_VERSIONS,
-}
-
-
-def _bad_url_parameter(url: str) -> str | None:
-    """The sentence refusing a parameter of a PostgreSQL URL that asyncpg would refuse, or None.
-    The last of a repeated parameter counts, as for asyncpg; a query it cannot read is refused too."""
-    query = urlsplit(url).query
-    try:
-        given = {name: values[-1] for name, values in parse_qs(query, strict_parsing=True).items()} if query else {}
-    except ValueError:
-        return f"DATABASE_URL's parameters must be name=value pairs joined by &, not {redact_url(url).partition('?')[2]!r}."
-    for name, choices in URL_PARAMETER_CHOICES.items():
-        if name in given and given[name] not in choices:
-            return f"DATABASE_URL's {name} must be one of {', '.join(choices)}, not {given[name]!r}."
-    return None
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe to print and log: the one before the host,
-    and those asyncpg also takes as query parameters (``?password=``, and ``?sslpassword=``,
-    the client TLS key's)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = "&".join(
-        f"{name}=***" if (name := unquote_plus(pair.partition("=")[0])) in ("password", "sslpassword") else pair
-        for pair in parts.query.split("&")
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def settings() -> Settings:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from temporalio.service import GrpcCompression
 
-from app.config import Settings, on_this_machine, redact_url
+from app.config import Settings
 from app.errors import InvalidInput
+from app.server_addresses import on_this_machine, redact_url
 
 
 def _settings(tmp_path: Path, **env: str) -> Settings:

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from app.config import Settings, on_this_machine
+from app.config import Settings
+from app.server_addresses import on_this_machine
 
 # In the worker's environment: "address namespace". A worker started before it was given has none.
 VARIABLE = "ORDER_TRACKER_WORKER_SERVES"
