@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from db import orders as orders_db
+from db import attempts as attempts_db
 from db.pool import database_unreachable
 from workflows.model import order_id_from_workflow_id, order_workflow_id
 
@@ -49,7 +49,7 @@ _another_runs: contextvars.ContextVar[bool] = contextvars.ContextVar("another_ru
 
 def filed_under_its_run() -> None:
     """Called by an activity whose order's row belongs to another run chain of its workflow id
-    (orders_db.AnotherRunsOrder), whether it then fails or answers as for an order never stored:
+    (db.ownership.AnotherRunsOrder), whether it then fails or answers as for an order never stored:
     its attempt is filed under its own run, not the order's."""
     _another_runs.set(True)
 
@@ -106,7 +106,7 @@ class _Unwritten:
                 settled = asyncio.Event()
                 self._writing = (row, settled)
                 try:
-                    await orders_db.record_attempt(self._pool, **row)
+                    await attempts_db.record_attempt(self._pool, **row)
                 except asyncio.CancelledError:
                     self.rows.appendleft(row)
                     raise
@@ -296,7 +296,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
 
     async def _write(self, row: dict[str, Any]) -> None:
         try:
-            await orders_db.record_attempt(self._pool, **row)
+            await attempts_db.record_attempt(self._pool, **row)
         except Exception as error:  # the audit row must never fail the business step itself
             if not database_unreachable(error):
                 log.exception("event=attempt_record_failed activity=%s attempt=%s", row["activity"], row["attempt"])
@@ -322,7 +322,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
             row.update(outcome=outcome, error=error)
             return
         try:
-            await orders_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
+            await attempts_db.correct_attempt(self._pool, row, outcome=outcome, error=error)
         except Exception:
             log.exception("event=attempt_correction_failed activity=%s attempt=%s", row["activity"], row["attempt"])
 

@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities import attempts, rules
 from db import orders as orders_db
+from db import ownership
+from db import payments as payments_db
 from workflows.activity_io import (
     Dispatch,
     DispatchInput,
@@ -64,7 +66,7 @@ async def refused_if_another_workflows() -> AsyncIterator[None]:
     nothing written (its transaction rolled back)."""
     try:
         yield
-    except orders_db.AnotherWorkflowsOrder as error:
+    except ownership.AnotherWorkflowsOrder as error:
         log_refusal(error)
         # AnotherWorkflowsOrder, or AnotherRunsOrder: the workflow fails at once on the latter.
         raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from None
@@ -77,14 +79,14 @@ async def unwritten_if_another_workflows() -> AsyncIterator[None]:
     stored, so that such a workflow winds itself up and no more."""
     try:
         yield
-    except orders_db.AnotherWorkflowsOrder as error:
+    except ownership.AnotherWorkflowsOrder as error:
         log_refusal(error)
 
 
-def log_refusal(error: orders_db.AnotherWorkflowsOrder) -> None:
+def log_refusal(error: ownership.AnotherWorkflowsOrder) -> None:
     info = activity.info()
     event = "order_of_another_workflow"
-    if isinstance(error, orders_db.AnotherRunsOrder):
+    if isinstance(error, ownership.AnotherRunsOrder):
         event = "order_of_another_run"
         attempts.filed_under_its_run()
     log.warning(
@@ -104,7 +106,7 @@ async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrd
         # under order-<id>, started by hand) fails at its first attempt, not after attempts
         # that failed or hung, and its one attempt is not on the order's record (AttemptRecorder).
         async with refused_if_another_workflows(), pool.acquire() as conn:
-            await orders_db.check_owner(
+            await ownership.check_owner(
                 conn, order.order_id, workflow_id=acting_workflow(), first_run_id=input.first_run_id
             )
     await flaky()
@@ -152,14 +154,14 @@ async def payment_charged(pool: asyncpg.Pool, flaky: FlakyCall, input: ChargePay
     await flaky()
     async with refused_if_another_workflows(), pool.acquire() as conn, conn.transaction():
         try:
-            row = await orders_db.charge(
+            row = await payments_db.charge(
                 conn,
                 payment_id=input.payment_id,
                 order_id=input.order_id,
                 amount_cents=input.amount_cents,
                 workflow_id=acting_workflow(),
             )
-        except orders_db.PaymentConflict as error:
+        except payments_db.PaymentConflict as error:
             raise ApplicationError(str(error), type="PaymentConflict", non_retryable=True) from None
         # A payment found refunded or voided is returned as it stands: no money, no PAID.
         if row["status"] == PaymentStatus.CHARGED.value:
@@ -242,7 +244,7 @@ async def _hand_over(
     repeated as it was."""
     address = row["address_json"] if row is not None else asdict(input.address)
     already_dispatched = row is not None and row["dispatched"]
-    if not already_dispatched and row is not None and await orders_db.payment_refunded(conn, input.order_id):
+    if not already_dispatched and row is not None and await payments_db.payment_refunded(conn, input.order_id):
         raise ApplicationError(
             f"The payment of order {input.order_id} was refunded; the carrier does not get the package.",
             type="ShipmentCalledOff",

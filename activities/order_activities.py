@@ -22,6 +22,8 @@ from activities.business import (
 )
 from activities.flaky import flaky_call
 from db import orders as orders_db
+from db import ownership
+from db import payments as payments_db
 from workflows.activity_io import (
     AddressChange,
     ChargePaymentInput,
@@ -162,7 +164,7 @@ class OrderActivities:
         if _never_stored(input.order_id):
             return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
         async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
-            row = await orders_db.refund(conn, input.order_id, input.payment_id, workflow_id=acting_workflow())
+            row = await payments_db.refund(conn, input.order_id, input.payment_id, workflow_id=acting_workflow())
             if row is None:
                 return Payment(payment_id=input.payment_id, status=PaymentStatus.PENDING)
             kind = "payment_refunded"
@@ -198,8 +200,8 @@ class OrderActivities:
                 return Finished(processing_ms=0, review_ms=0)
             if row["state"] != OrderState.SHIPPED.value:
                 # Money must not stay on an order that did not ship, even a charge this run of
-                # the workflow never saw (orders_db.refund_forgotten_charge says how).
-                if refunded := await orders_db.refund_forgotten_charge(conn, input.order_id):
+                # the workflow never saw (payments_db.refund_forgotten_charge says how).
+                if refunded := await payments_db.refund_forgotten_charge(conn, input.order_id):
                     log.warning(
                         "event=forgotten_charge_refunded order_id=%s payment_id=%s ending=%s",
                         input.order_id, refunded["payment_id"], row["state"],
@@ -237,7 +239,7 @@ class OrderActivities:
                 )
             # The payment as the ending left it (a retry of this step, after a commit whose answer
             # was lost, must still tell the workflow of a refund made then).
-            paid = await orders_db.order_payment(conn, input.order_id)
+            paid = await payments_db.order_payment(conn, input.order_id)
             return _finished(row, paid)
         return Finished(processing_ms=0, review_ms=0)  # another workflow's order: as for one never stored
 
@@ -247,7 +249,7 @@ class OrderActivities:
             return
         async with unwritten_if_another_workflows(), self._pool.acquire() as conn, conn.transaction():
             if input.first_run_id:  # another run chain of the order's workflow id records nothing
-                await orders_db.check_owner(
+                await ownership.check_owner(
                     conn, input.order_id, workflow_id=acting_workflow(), first_run_id=input.first_run_id
                 )
             if input.event_type == CANCEL_REQUESTED_EVENT:

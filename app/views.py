@@ -54,7 +54,7 @@ def _settled(last_error: dict[str, Any] | None, state: str) -> dict[str, Any] | 
 
 def _payment(payment: dict[str, Any], terminal: bool) -> dict[str, Any]:
     """An order that ended before any charge has no charge pending: its payment is FAILED, the
-    status under which the database voids such a payment id (db/orders.py: the refund at the
+    status under which the database voids such a payment id (db/payments.py: the refund at the
     ending, or a charge that comes after it). A rejection before approval writes no row, and
     said PENDING, as if money might still be taken; the panel says "not charged"."""
     if terminal and payment.get("status") == "PENDING":

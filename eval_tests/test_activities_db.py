@@ -21,9 +21,10 @@ from app.config import Settings
 from app.service import OrderService
 from activities.shipping_activities import ShippingActivities
 from db import orders as orders_db
+from db import payments as payments_db
 from db import queries
 from db.migrate import migration_files
-from db.orders import record_attempt
+from db.attempts import correct_attempt, record_attempt
 from db.pool import create_pool
 from eval_tests.conftest import PrivateStack
 from workflows.activity_io import (
@@ -449,7 +450,7 @@ async def test_a_hand_over_waiting_behind_a_refund_sees_it_and_hands_nothing_ove
     await ActivityEnvironment().run(orders.charge_payment, charge_input(order))
     async with pool.acquire() as refunder, refunder.transaction():
         owner = order_workflow_id(order.order_id)
-        await orders_db.refund(refunder, order.order_id, order.payment_id, workflow_id=owner)
+        await payments_db.refund(refunder, order.order_id, order.payment_id, workflow_id=owner)
         dispatching = asyncio.create_task(ActivityEnvironment().run(
             shipping.dispatch_carrier, DispatchInput(order.order_id, f"pkg-{order.order_id}", order.address)
         ))
@@ -695,7 +696,7 @@ async def test_an_attempt_cut_off_after_its_row_was_written_is_corrected_to_what
     await record_attempt(pool, **row)
     await record_attempt(pool, **{**row, "attempt": 2, "started_at": t0 + timedelta(milliseconds=200)})
     cut_off = "start-to-close timeout (0.12s) exceeded while its result was being recorded"
-    await orders_db.correct_attempt(pool, row, outcome="timeout", error=cut_off)
+    await correct_attempt(pool, row, outcome="timeout", error=cut_off)
     outcomes = await pool.fetch(
         "SELECT attempt, outcome, error FROM activity_attempts WHERE order_id = $1 ORDER BY attempt", order.order_id
     )

@@ -152,8 +152,8 @@ async def test_an_attempt_cut_off_while_its_row_is_written_is_corrected_to_timed
     step again."""
     monkeypatch.setitem(FIRST_ATTEMPT_FAILS, "fails", first == "error")
     rows = _Rows()
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
-    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "correct_attempt", rows.correct_attempt)
     recorder = attempts.AttemptRecorder(pool=None)
     async with quick_step_worker(dev_env, recorder) as run:
         assert await run() == "done"
@@ -192,8 +192,8 @@ async def test_an_ok_whose_result_reached_temporal_after_the_timeout_is_correcte
     monkeypatch.setitem(FIRST_ATTEMPT_FAILS, "fails", False)
     rows = _Rows()
     rows.release.set()
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
-    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "correct_attempt", rows.correct_attempt)
     recorder = attempts.AttemptRecorder(pool=None)
     async with quick_step_worker(dev_env, _LateResult(), recorder) as run:
         assert await run() == "done"
@@ -212,7 +212,7 @@ async def test_a_row_lost_to_a_database_outage_is_one_warning_line_without_a_tra
     async def refused(pool: Any, **row: Any) -> None:
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
 
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", refused)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", refused)
     recorder = attempts.AttemptRecorder(pool=None)
     with caplog.at_level("WARNING", logger="activities.attempts"):
         async with quick_step_worker(dev_env, recorder) as run:
@@ -239,7 +239,7 @@ async def test_rows_of_attempts_made_while_the_database_was_down_are_written_onc
             raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")
         await rows.record_attempt(pool, **row)
 
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", record_attempt)
     recorder = attempts.AttemptRecorder(pool=None)
     async with quick_step_worker(dev_env, recorder) as run:
         assert await run() == "done"  # attempt 1 fails, attempt 2 succeeds: two rows held back
@@ -286,8 +286,8 @@ async def test_an_attempt_timed_out_by_an_earlier_attempts_timer_says_so(dev_env
     temporalio has fixed that: the early wording in attempts._cancelled can go."""
     rows = _Rows()
     rows.release.set()
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
-    monkeypatch.setattr(attempts.orders_db, "correct_attempt", rows.correct_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "correct_attempt", rows.correct_attempt)
     recorder = attempts.AttemptRecorder(pool=None)
     async with quick_step_worker(dev_env, recorder, workflow_class=FailsThenHangsOnce, step=fails_then_hangs_once) as run:
         assert await run() == "done"
@@ -319,7 +319,7 @@ async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_wr
             await gate.wait()
         written.append(row["attempt"])
 
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", record_attempt)
     unwritten = attempts._Unwritten(pool=None)
     for attempt in (1, 2):
         unwritten.keep(_row(attempt))
@@ -345,7 +345,7 @@ async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(mon
             raise ConnectionRefusedError(111, "Connect call failed")
         written.append(dict(row))
 
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", record_attempt)
     unwritten = attempts._Unwritten(pool=None)
     row = _row(1)
     unwritten.keep(row)
@@ -409,7 +409,7 @@ async def test_an_attempt_refused_as_another_runs_is_filed_under_its_run_not_the
     monkeypatch.setitem(REFUSED_STEP_FAILS, "fails", fails)
     rows = _Rows()
     rows.release.set()
-    monkeypatch.setattr(attempts.orders_db, "record_attempt", rows.record_attempt)
+    monkeypatch.setattr(attempts.attempts_db, "record_attempt", rows.record_attempt)
     recorder = attempts.AttemptRecorder(pool=None)
     async with quick_step_worker(dev_env, recorder, workflow_class=OneRefusedStep, step=refused_step) as run:
         run_id = await run()
