@@ -25,7 +25,7 @@ from temporalio.worker import (
     Worker,
 )
 
-from activities import attempts
+from activities import attempts, unwritten_attempts
 from tests.conftest import eventually
 from workflows.activity_io import DispatchInput, PackageInput
 from workflows.model import Address, OrderItem
@@ -310,8 +310,8 @@ def _row(attempt: int) -> dict[str, Any]:
 async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_written(monkeypatch: pytest.MonkeyPatch):
     """It pushed out the row the late write was writing, which was then written anyway, and the
     next row, never written, was taken off instead (a review of the change found it)."""
-    monkeypatch.setattr(attempts, "UNWRITTEN_KEPT", 2)
-    monkeypatch.setattr(attempts, "RETRY_EVERY_S", 0.01)
+    monkeypatch.setattr(unwritten_attempts, "UNWRITTEN_KEPT", 2)
+    monkeypatch.setattr(unwritten_attempts, "RETRY_EVERY_S", 0.01)
     gate, written = asyncio.Event(), []
 
     async def record_attempt(pool: Any, **row: Any) -> None:
@@ -319,8 +319,8 @@ async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_wr
             await gate.wait()
         written.append(row["attempt"])
 
-    monkeypatch.setattr(attempts.attempts_db, "record_attempt", record_attempt)
-    unwritten = attempts._Unwritten(pool=None)
+    monkeypatch.setattr(unwritten_attempts.attempts_db, "record_attempt", record_attempt)
+    unwritten = unwritten_attempts._Unwritten(pool=None)
     for attempt in (1, 2):
         unwritten.keep(_row(attempt))
     await eventually(lambda: _settled(lambda: unwritten._writing is not None), "the held row 1 being written")
@@ -336,7 +336,7 @@ async def test_a_full_buffer_pushes_out_the_oldest_held_row_not_the_one_being_wr
 async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(monkeypatch: pytest.MonkeyPatch, database_back):
     """The correction edited the row while its INSERT was under way with the old values, so the
     row stayed "ok" although Temporal had counted a timeout."""
-    monkeypatch.setattr(attempts, "RETRY_EVERY_S", 0.01)
+    monkeypatch.setattr(unwritten_attempts, "RETRY_EVERY_S", 0.01)
     gate, written = asyncio.Event(), []
 
     async def record_attempt(pool: Any, **row: Any) -> None:
@@ -345,8 +345,8 @@ async def test_a_correction_of_a_row_being_written_late_waits_for_that_write(mon
             raise ConnectionRefusedError(111, "Connect call failed")
         written.append(dict(row))
 
-    monkeypatch.setattr(attempts.attempts_db, "record_attempt", record_attempt)
-    unwritten = attempts._Unwritten(pool=None)
+    monkeypatch.setattr(unwritten_attempts.attempts_db, "record_attempt", record_attempt)
+    unwritten = unwritten_attempts._Unwritten(pool=None)
     row = _row(1)
     unwritten.keep(row)
     await eventually(lambda: _settled(lambda: unwritten._writing is not None), "the held row 1 being written")
