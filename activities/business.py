@@ -15,7 +15,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import attempts, rules
+from activities import attempts, rules, storable
 from db import orders as orders_db
 from db import ownership
 from db import payments as payments_db
@@ -98,9 +98,9 @@ def log_refusal(error: ownership.AnotherWorkflowsOrder) -> None:
 async def order_received(pool: asyncpg.Pool, flaky: FlakyCall, input: ReceiveOrderInput) -> ReceivedOrder:
     order = input.order
     # Anything else invalid is stored, and ValidateOrder refuses it with the order on record.
-    problem = rules.unstorable_problem(
+    problem = storable.unstorable_problem(
         order.items, order.address, order.payment_id, order.order_id
-    ) or rules.shipping_id_problem(order.order_id, order.max_shipping_attempts)
+    ) or storable.shipping_id_problem(order.order_id, order.max_shipping_attempts)
     if problem is None:
         # A read, before the flaky dependency: a run the order's row refuses (another chain
         # under order-<id>, started by hand) fails at its first attempt, not after attempts

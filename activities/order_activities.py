@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 from temporalio import activity
 
-from activities import business, rules
+from activities import business, storable
 from activities.business import (
     FlakyCall,
     acting_as_the_order,
@@ -314,5 +314,5 @@ def _never_stored(order_id: str) -> bool:
     order started by other means, which ReceiveOrder refused): no row has it, nor can any event.
     The steps that wind such an order up answer as for any order never stored, instead of
     failing for ever."""
-    return rules.storable_id_problem("order id", order_id) is not None
+    return storable.storable_id_problem("order id", order_id) is not None
 

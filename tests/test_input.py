@@ -136,7 +136,7 @@ def test_an_address_the_carrier_does_not_serve_gets_a_warning_not_a_refusal():
 
 
 def test_what_the_database_could_never_store_is_named_and_everything_else_is_left_to_validation():
-    from activities.rules import unstorable_problem
+    from activities.storable import unstorable_problem
     from workflows.model import Address, OrderItem
 
     good = Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US")

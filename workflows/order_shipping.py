@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import rules
+    from activities import storable
     from workflows import policies, summaries
     from activities.order_activities import OrderActivities
     from workflows.activity_io import MarkShippedInput
@@ -161,7 +161,7 @@ class OrderShipping(OrderRun):
     def dispatch_failed(self, reason: str = "") -> None:
         # The child sends an error's message; a hand-sent NUL would become the order's failure
         # reason and its shipping_failed event, which PostgreSQL cannot store.
-        refusal = rules.storable_text_problem("reason", reason)
+        refusal = storable.storable_text_problem("reason", reason)
         if refusal is not None and self._patched(DISPATCH_FAILED_TEXT_CHECKED):
             self._books.note_refusal("dispatch_failed", refusal)
         elif refusal := self._no_child_to_send("dispatch_failed"):
