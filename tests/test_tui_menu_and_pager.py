@@ -24,7 +24,7 @@ from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import Event
 
 from app.tui import app as tui_app
-from app.tui import fitting, pager, prompts, simulation
+from app.tui import pager, prompts, question_line, simulation
 
 
 def pointed_title(question: Any) -> str:
@@ -299,7 +299,7 @@ async def test_an_answered_question_wider_than_the_terminal_breaks_between_words
 def test_an_echo_is_broken_between_words_in_cells(fragments, columns, lines):
     from prompt_toolkit.formatted_text import fragment_list_to_text
 
-    assert fragment_list_to_text(fitting._fragments_between_words(fragments, columns)).split("\n") == lines
+    assert fragment_list_to_text(question_line._fragments_between_words(fragments, columns)).split("\n") == lines
 
 
 def _timeline(lines: int) -> Text:
@@ -2258,7 +2258,7 @@ def _question_line(question: Any) -> list[str]:
     """The question's line (with its hint) as it would be drawn now, line by line, spaces kept."""
     from prompt_toolkit.formatted_text import fragment_list_to_text, to_formatted_text
 
-    session = fitting.prompt_session(question.application)
+    session = question_line.prompt_session(question.application)
     return fragment_list_to_text(to_formatted_text(session.message)).split("\n")
 
 
@@ -2319,7 +2319,7 @@ async def test_a_pick_lists_arrow_hint_goes_when_the_terminal_is_narrowed_under_
     drawn: list[str] = []
     with create_pipe_input() as keys:
         question = questionary.select(
-            "Which order to review?", choices=["o-1", "o-2"], instruction=fitting.select_hint("Which order to review?", 160),
+            "Which order to review?", choices=["o-1", "o-2"], instruction=question_line.select_hint("Which order to review?", 160),
             input=keys, output=terminal,
         )
         question.application.after_render += lambda app: drawn.append(_screen_text(app))

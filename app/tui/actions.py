@@ -19,9 +19,10 @@ from rich.text import Text
 from app import checks, render, render_audit
 from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, lost_database
 from app.tui import pager
-from app.tui.fitting import relabel_on_resize, select_hint
+from app.tui.fitting import relabel_on_resize
 from app.tui.forms import address_form, order_id_check
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
+from app.tui.question_line import select_hint
 from app.waiting import within
 from activities import rules
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, Address, OrderState

@@ -22,10 +22,10 @@ from app.stack.parts import SERVERS
 from app.stack_cli import StackFailed, ensure_up
 from app.tui import actions, pager
 from app.tui.dashboard import refuse_a_terminal_that_cannot_redraw, run_dashboard
-from app.tui.fitting import select_hint
 from app.tui.forms import create_order
 from app.tui.health import down_parts, goodbye, health_interrupted, health_line, health_summary
 from app.tui.prompts import Back, ask, keys_not_echoed, pause, run_screen, stop_watching_sigint
+from app.tui.question_line import select_hint
 from app.tui.sentences import in_the_tui
 from app.tui.simulate import simulate_orders
 from workflows.model import OrderState

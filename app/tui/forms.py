@@ -20,8 +20,9 @@ from app.errors import InvalidInput, NotFound, StackUnreachable
 from app.render import address_line, state_text
 from app.service import new_order_id
 from app.tui import pager
-from app.tui.fitting import echo_picked, hint_on_resize, relabel_on_resize
+from app.tui.fitting import relabel_on_resize
 from app.tui.prompts import ask, keys_not_echoed, offering
+from app.tui.question_line import echo_picked, hint_on_resize
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem

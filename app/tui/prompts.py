@@ -20,14 +20,12 @@ from prompt_toolkit.keys import Keys
 from questionary import Question
 
 from app.tui.fitting import (
-    arrows_hint_while_it_fits,
     drawn_afresh_when_narrowed,
-    echo_between_words,
     list_within_the_terminal,
-    prompt_session,
     refusal_under_the_answer,
     refusals_wrapped,
 )
+from app.tui.question_line import arrows_hint_while_it_fits, echo_between_words, prompt_session
 
 
 class Back(Exception):
