@@ -383,7 +383,7 @@ async def test_a_line_longer_than_the_terminal_counts_for_the_rows_it_wraps_to(p
 
 def test_the_pager_prompt_of_the_longest_shortened_id_fits_80_columns(paged):
     """less shows a prompt wider than the screen from its end: it used to lose its first letters."""
-    from app.tui.actions import short_id
+    from app.tui.order_labels import short_id
 
     command = pager.less_command(f"Audit of {short_id('x' * 64)}", "page.txt")
     prompt = next(c for c in command if c.startswith("-Ps"))[3:]
@@ -1180,7 +1180,7 @@ def _fits_a_confirm(lines: list[str], width: int) -> bool:
 
 def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
     """'…That Goes On, Berli' / 'n, 10115, DE? (Y/n)': the terminal broke the word."""
-    from app.tui.actions import fitted
+    from app.tui.question_line import fitted
 
     question = "Ship order ord-8e02e5b8 to Ann Example, 1 Long Street Name That Goes On, Berlin, 10115, DE?"
     lines = fitted(question, 80).splitlines()
@@ -1191,7 +1191,7 @@ def test_a_long_confirm_question_is_broken_between_words_to_fit_80_columns():
 def test_a_confirm_question_with_an_id_longer_than_its_line_shows_the_whole_id():
     """At 60 columns "Reject order customer-…-order-0022? This cannot be undone." showed the id
     without its end: a line of the question wider than the terminal is cut, not wrapped."""
-    from app.tui.actions import fitted
+    from app.tui.question_line import fitted
 
     question = f"Reject order {LONG_IDS[0]}? This cannot be undone."
     lines = fitted(question, 60).splitlines()
@@ -1207,7 +1207,7 @@ def test_a_confirm_question_with_wide_characters_fits_the_terminal_in_cells(widt
     terminal is cut (the test above)."""
     from rich.cells import cell_len
 
-    from app.tui.actions import fitted
+    from app.tui.question_line import fitted
 
     question = (
         "Ship order ord-12345678 to 山田太郎 🎉🎉🎉, 東京都千代田区丸の内一丁目九番二号 グラントウキョウサウスタワー 🏢🏢,"
@@ -1332,9 +1332,9 @@ async def test_with_postgresql_down_the_operators_commands_take_a_typed_id(tmp_p
     """The TUI went back to the menu at once ("PostgreSQL ... is not answering"), or, with
     PostgreSQL stopped, showed nothing for a minute and then "something unexpected", while the
     command line sends these to Temporal (an operator walkthrough)."""
-    from app.tui import actions
+    from app.tui import actions, reads
 
-    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    monkeypatch.setattr(reads, "DATABASE_WAIT_S", 0.05)
     questions: list[str] = []
     answers = iter(["o-7", "approve", "o-8", "", True])
 
@@ -1403,9 +1403,9 @@ async def test_a_screen_that_needs_postgresql_says_so_when_it_hangs_and_does_not
     waited for the read, then for its cancellation); Simulate did the same, and the Audit log
     asked for an id only to say so after another wait (an operator walkthrough)."""
     from app.errors import StackUnreachable
-    from app.tui import actions, forms, simulate
+    from app.tui import actions, forms, reads, simulate
 
-    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    monkeypatch.setattr(reads, "DATABASE_WAIT_S", 0.05)
     service = _DatabaseDown(tmp_path, hung=True)
     service.catalog = service.audit = lambda *args: service._database()
     answers = iter({"create": [], "simulate": ["5", True], "audit": []}[screen])
@@ -1434,10 +1434,10 @@ async def test_a_screen_that_needs_postgresql_says_so_when_it_hangs_and_does_not
 async def test_an_address_change_with_postgresql_down_does_not_show_a_blank_current_address(tmp_path, monkeypatch):
     """With PostgreSQL stopped, Update address printed "Current address:" followed by nothing,
     as if the order had no address (an operator walkthrough)."""
-    from app.tui import actions
+    from app.tui import actions, reads
     from workflows.model import Address
 
-    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    monkeypatch.setattr(reads, "DATABASE_WAIT_S", 0.05)
     answers = iter(["o-7", True])
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
@@ -1820,9 +1820,9 @@ async def test_a_typed_id_is_looked_up_within_the_limit_while_postgresql_hangs(t
     """"Type an order id…" with PostgreSQL stopped after the list was read: the check of the id
     typed waited for ever with nothing on the screen, and Ctrl-C froze the TUI until PostgreSQL
     was resumed (an operator walkthrough)."""
-    from app.tui import actions
+    from app.tui import actions, reads
 
-    monkeypatch.setattr(actions, "DATABASE_WAIT_S", 0.05)
+    monkeypatch.setattr(reads, "DATABASE_WAIT_S", 0.05)
     answers = iter({"review": [actions.TYPE_ID, "o-7", "approve"], "cancel": [actions.TYPE_ID, "o-7", "", True]}[screen])
 
     async def ask(question: Any, *, escape: bool = True) -> Any:
@@ -1850,7 +1850,7 @@ async def test_a_typed_id_is_looked_up_within_the_limit_while_postgresql_hangs(t
 @pytest.mark.parametrize("width", [24, 30, 36, 40, 46])
 def test_pick_list_rows_fit_a_narrow_terminal_and_keep_their_ids_apart(width):
     """Under ~47 columns each row was wider than the terminal and wrapped onto a second line."""
-    from app.tui.actions import order_choice_labels
+    from app.tui.order_labels import order_choice_labels
 
     now = datetime.now(timezone.utc)
     orders = [{"order_id": order_id, "state": "AWAITING_APPROVAL", "created_at": now.isoformat(), "amount": "19.99"}
@@ -2341,7 +2341,7 @@ async def test_a_question_fitted_to_the_terminal_is_broken_again_when_it_is_narr
     """Asked at 80 columns and narrowed to 40, "? Ship order sim-e44b27-0006 to Simulated
     Customer, 9 Other Street," was cut at the edge ("… to Simulate"): its line breaks were made
     for 80 columns, and prompt_toolkit cuts a question's lines above the last one."""
-    from app.tui.actions import fitted
+    from app.tui.question_line import fitted
 
     question_text = "Ship order sim-e44b27-0006 to Simulated Customer, 9 Other Street, Springfield, 12345, US?"
     terminal = _Narrowed(24, 80)
@@ -2412,7 +2412,7 @@ async def test_an_answered_question_as_wide_as_the_terminal_leaves_no_blank_line
 async def _confirm_as_drawn(question: str, width: int) -> list[str]:
     """The lines of a confirm question for ``question`` as fitted and drawn ``width`` columns
     wide, each checked to fit (not wrapped by the terminal) and to say the question whole."""
-    from app.tui.actions import fitted
+    from app.tui.question_line import fitted
 
     drawn: list[str] = []
     with create_pipe_input() as keys:

@@ -14,7 +14,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from app.tui import actions, forms, simulate
+from app.tui import forms, simulate
 from app.tui.prompts import Back
 
 # A paste, as a terminal in bracketed-paste mode sends it, then Enter: it appended to the default.
@@ -75,8 +75,8 @@ async def test_how_many_orders_to_simulate_is_what_is_typed_not_typed_after_the_
 @pytest.mark.parametrize(("keys", "answer"), [("2\r", "2"), ("\r", "1"), ("\x1b[D3\r", "31")])
 async def test_a_quantity_is_what_is_typed_not_typed_after_the_default(monkeypatch, keys, answer):
     answered: list[str] = []
-    monkeypatch.setattr(actions, "needed_from_database", _given)
-    monkeypatch.setattr(actions, "needed_from_temporal", _serving)
+    monkeypatch.setattr(forms, "needed_from_database", _given)
+    monkeypatch.setattr(forms, "needed_from_temporal", _serving)
     monkeypatch.setattr(forms, "ask", _typed_into(keys, 3, ["o-1", ["WIDGET-1"]], answered))
     with pytest.raises(Back):
         await forms.create_order(_Service(), Console(file=io.StringIO()), {})
@@ -93,8 +93,8 @@ async def test_a_quantity_is_what_is_typed_not_typed_after_the_default(monkeypat
 async def test_an_order_id_typed_over_the_suggested_one_replaces_it(monkeypatch, keys, answer):
     """Typed after the suggestion it made "ord-0000abcdmy-1", a valid id, created as such."""
     answered: list[str] = []
-    monkeypatch.setattr(actions, "needed_from_database", _given)
-    monkeypatch.setattr(actions, "needed_from_temporal", _serving)
+    monkeypatch.setattr(forms, "needed_from_database", _given)
+    monkeypatch.setattr(forms, "needed_from_temporal", _serving)
     monkeypatch.setattr(forms, "new_order_id", lambda: "ord-0000abcd")
     monkeypatch.setattr(forms, "ask", _typed_into(keys, 1, [], answered))
     with pytest.raises(Back):

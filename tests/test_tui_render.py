@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from activities import rules
 from app.render_audit import audit_timeline, print_audit
 from app.stack.status import PartStatus, StackStatus
-from app.tui.actions import age
+from app.tui.order_labels import age
 from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
 from app.tui.health import down_parts, goodbye, health_line

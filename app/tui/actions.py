@@ -12,18 +12,17 @@ from typing import Any, Awaitable, Callable
 
 import questionary
 from questionary import Choice
-from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
 from app import checks, render, render_audit
-from app.errors import InvalidInput, NotFound, Refused, StackUnreachable, lost_database
+from app.errors import InvalidInput, NotFound, Refused, StackUnreachable
 from app.tui import pager
-from app.tui.fitting import relabel_on_resize
 from app.tui.forms import address_form, order_id_check
+from app.tui.order_labels import order_choice_labels, refit_on_resize, short_id
 from app.tui.prompts import Back, ask, keys_not_echoed, pause
-from app.tui.question_line import select_hint
-from app.waiting import within
+from app.tui.question_line import fitted, select_hint
+from app.tui.reads import DatabaseDown, from_database, looked_up, needed_from_database
 from activities import rules
 from workflows.model import BEFORE_DECISION_STATES, PAST_DISPATCH_STATES, Address, OrderState
 
@@ -34,120 +33,6 @@ BACK = "\0back"
 
 REVIEWABLE = [OrderState.AWAITING_APPROVAL, *sorted(BEFORE_DECISION_STATES - {OrderState.AWAITING_APPROVAL})]
 CHANGEABLE = [s for s in OrderState if not s.terminal and s not in PAST_DISPATCH_STATES]
-
-
-def age(created_at: str | None, now: datetime) -> str:
-    if not created_at:
-        return ""
-    seconds = max(0, int((now - datetime.fromisoformat(created_at)).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-# What questionary draws before each choice (" » "), and a column left free: a line as wide as
-# the terminal wraps in some of them.
-CHOICE_FRAME = 4
-# An id is never shortened below this: its start and end still tell it apart.
-SHORTEST_ID = 16
-# A state is cut no shorter than this ("AWAI…"): narrower, the terminal wraps the row.
-SHORTEST_STATE = 5
-
-
-def order_choice_labels(orders: list[dict[str, Any]], now: datetime, width: int = 80) -> list[str]:
-    """One line per order, lined up, that fits ``width`` columns: an id too long for the room
-    left keeps its start and its end (the ids of one batch differ at the end; cut at the end,
-    two 64-character ids read the same). Narrower still, the amount goes, then the age, then
-    the state is cut short: under ~47 columns each row wrapped onto a second line. The choice
-    keeps the id whole."""
-    states = max(len(o["state"]) for o in orders)
-    amounts = max(len(str(o.get("amount", ""))) for o in orders)
-    ages = 8
-    longest = max(len(o["order_id"]) for o in orders)
-    keep = min(longest, SHORTEST_ID)  # the id's room, before anything else gives way
-    room = width - CHOICE_FRAME
-
-    def id_room() -> int:
-        return room - (1 + states) - (1 + ages if ages else 0) - (2 + amounts if amounts else 0)
-
-    if id_room() < keep:  # a narrow terminal: the amount goes first
-        amounts = 0
-    if id_room() < keep:
-        ages = 0
-    if id_room() < keep:
-        states = max(SHORTEST_STATE, room - 1 - keep)
-    id_width = min(longest, max(id_room(), SHORTEST_STATE))
-    labels = []
-    for o in orders:
-        shown = short_id(o["order_id"], id_width)
-        state = o["state"] if len(o["state"]) <= states else o["state"][: states - 1] + "…"
-        label = f"{shown:<{id_width}} {state:<{states}}"
-        if ages:
-            label += f" {age(o.get('created_at'), now):>{ages}}"
-        labels.append(label + (f"  {o.get('amount', ''):>{amounts}}" if amounts else ""))
-    return labels
-
-
-def short_id(order_id: str, longest: int = 24) -> str:
-    """The id whole, or its start and end around a "…" (its end tells a batch's ids apart)."""
-    if len(order_id) <= longest:
-        return order_id
-    head = (longest - 1) // 2
-    return order_id[:head] + "…" + order_id[len(order_id) - (longest - 1 - head):]
-
-
-# How long a screen waits for PostgreSQL before it says the database is not answering: a
-# stopped (SIGSTOP) PostgreSQL left the screen blank for a minute, then "something unexpected".
-DATABASE_WAIT_S = 5.0
-
-
-class DatabaseDown(Exception):
-    """PostgreSQL did not answer a screen's read; the sentence to show."""
-
-
-async def from_database(service: Any, reading: Awaitable[Any], wait_s: float | None = None) -> Any:
-    """``reading``'s result; DatabaseDown if PostgreSQL is out of reach or does not answer in
-    ``wait_s`` (DATABASE_WAIT_S), without waiting for the read's cancellation (``within``)."""
-    wait_s = DATABASE_WAIT_S if wait_s is None else wait_s
-    try:
-        return await within(reading, wait_s)
-    except asyncio.TimeoutError:
-        where = f"PostgreSQL at {service.settings.database_url_redacted}"  # here: a stand-in may have no settings
-        raise DatabaseDown(f"{where} did not answer within {wait_s:g} s") from None
-    except Exception as error:
-        if lost_database(error, service.settings) is not None:
-            raise DatabaseDown(f"PostgreSQL at {service.settings.database_url_redacted} is not reachable") from None
-        raise
-
-
-async def needed_from_database(service: Any, reading: Awaitable[Any], cannot: str) -> Any:
-    """``reading``'s result, for a screen that cannot go on without it. With PostgreSQL out of
-    reach or not answering, StackUnreachable saying what ``cannot`` be done: with PostgreSQL
-    stopped (SIGSTOP) such a screen showed nothing, and Ctrl-C did not bring the menu back
-    until it was resumed (the screen waited for the read, then for its cancellation)."""
-    try:
-        return await from_database(service, reading)
-    except DatabaseDown as down:
-        raise StackUnreachable(f"{down}, so {cannot} now; see the health line.") from None
-
-
-async def needed_from_temporal(service: Any, console: Console, cannot: str) -> bool:
-    """Whether an order worker serves (False) or not (True), for a screen that cannot go on
-    without Temporal; StackUnreachable saying what ``cannot`` be done if Temporal does not answer
-    (3 s): stopped, it held a start ~30 s, after the whole form, with the bars or a spinner."""
-    with keys_not_echoed(), console.status("Checking Temporal…"):
-        serving = await service.order_worker_running()  # None: Temporal did not answer
-    if serving is None:
-        raise StackUnreachable(temporal_silent(service, f"{cannot} now", await service.temporal_found_down()))
-    return serving
-
-
-def temporal_silent(service: Any, consequence: str, down: bool = False) -> str:
-    """``down``: Temporal refused the connection ("is not reachable", as a command says it), rather
-    than leave the call unanswered ("is not answering")."""
-    how = "is not reachable" if down else "is not answering"
-    return f"Temporal at {service.settings.temporal_address} {how}, so {consequence}; see the health line."
 
 
 async def _listed(service: Any, states: list[OrderState] | None) -> list[dict[str, Any]]:
@@ -247,11 +132,6 @@ async def typed_order_id(
         return picked
 
 
-def refit_on_resize(application: Any, choices: list[Choice], orders: list[dict[str, Any]], now: datetime) -> None:
-    """The rows made for the terminal's width as it is now: narrowed, each wrapped onto a second line."""
-    relabel_on_resize(application, choices, lambda width: order_choice_labels(orders, now, width))
-
-
 async def answer(console: Console, text: str) -> None:
     """An answer is shown as typed: it may quote an operator's text (a reason, a name in brackets)."""
     await pager.say(console, Text(text, style="green"))
@@ -278,53 +158,6 @@ async def sent(console: Console, order_id: str, what: str, command: Callable[...
         await pager.say(console, Text(stopped, style="yellow"))
         raise
     await answer(console, reply)
-
-
-# What questionary puts around a confirm's question: "? " before its first line, " (Y/n) " after
-# its last (then the answer, which the echo breaks anew); every line keeps the last column free.
-CONFIRM_BEFORE = 2
-CONFIRM_AFTER = 7
-# No line of a question is made narrower than this, however narrow the terminal.
-NARROWEST_LINE = 10
-
-
-def fitted(question: str, width: int) -> str:
-    """The question broken between words to fit the terminal: the terminal broke a long one
-    (an address, a long order id) in the middle of a word. A word longer than a line (a
-    64-character id at 60 columns) is broken too: a line of a question wider than the
-    terminal is cut, and the id lost its end. Measured in terminal cells, not characters: a
-    Japanese address or emoji take two cells a character (lines of 122 cells at 100 columns).
-    Only the first line and the last leave room for what questionary draws around them: 12
-    columns left free on every line broke "Ship order h4-rev-1 to Ann" at 28 of 40 columns."""
-    line = max(NARROWEST_LINE, width - 1)
-    first = max(NARROWEST_LINE, line - CONFIRM_BEFORE)
-    lines = between_words(question.split(), first, line)
-    last = max(NARROWEST_LINE, line - CONFIRM_AFTER)
-    if len(lines) == 1 and cell_len(lines[0]) > max(NARROWEST_LINE, last - CONFIRM_BEFORE):
-        # The first line is the last too, with "? " and " (Y/n) " around it: its last word goes
-        # to a line of its own (41 columns were drawn at 40, and the terminal wrapped "(Y/n)").
-        *head, tail = lines[0].split()
-        lines = [*between_words(head, first, line), tail] if head else between_words([tail], first - CONFIRM_AFTER, last)
-    if cell_len(lines[-1]) > last:  # no room left for " (Y/n) ": the last line broken again, narrower
-        lines[-1:] = between_words(lines[-1].split(), last, last)
-    return "\n".join(lines)
-
-
-def between_words(words: list[str], first: int, rest: int) -> list[str]:
-    """``words`` on lines of at most ``first`` cells, then ``rest``; a word longer than a line in pieces."""
-    lines = [""]
-    for word in words:
-        room = first if len(lines) == 1 else rest
-        if lines[-1] and cell_len(f"{lines[-1]} {word}") <= room:
-            lines[-1] += f" {word}"
-            continue
-        if lines[-1]:
-            lines.append("")  # a word that does not fit goes to a line of its own, in pieces if it must
-        for char in word:
-            if cell_len(lines[-1] + char) > (first if len(lines) == 1 else rest):
-                lines.append("")
-            lines[-1] += char
-    return lines
 
 
 async def confirmed(console: Console, question: str, *, default: bool) -> bool:
@@ -393,27 +226,6 @@ async def update_address(service: Any, console: Console) -> None:
         return
     changing = partial(service.update_address, order_id, address, by=checks.DEFAULT_BY)
     await sent(console, order_id, "address change", changing)
-
-
-async def looked_up(console: Console, service: Any, order_id: str) -> dict[str, Any]:
-    """The order's status, with a spinner: with its worker stopped the workflow's answer takes
-    seconds to give up on, and the screen froze with no sign of life. With PostgreSQL out of
-    reach, nothing (the screen says so and goes on without it)."""
-    # The workflow's answer may take seconds of its own (a worker stopped): more time.
-    wait_s = 2 * DATABASE_WAIT_S
-    try:
-        with keys_not_echoed(), console.status(f"Looking up order {order_id}…"):
-            return await within(service.status(order_id), wait_s)
-    except asyncio.TimeoutError:  # PostgreSQL, or Temporal: the status asks both
-        console.print(f"[yellow]Order {order_id} could not be looked up within {wait_s:g} s; the workflow decides.[/]")
-    except Exception as error:
-        if lost_database(error, service.settings) is None:
-            raise
-        console.print(
-            f"[yellow]PostgreSQL at {service.settings.database_url_redacted} is not reachable, so order {order_id}"
-            " cannot be looked up; the workflow decides.[/]"
-        )
-    return {}
 
 
 def cancel_question(order_id: str, status: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from rich.text import Text
 from app.checks import MAX_PAGE_SIZE
 from app.errors import Refused, StackUnreachable, lost_database
 from app.stack import Stack
-from app.tui.actions import short_id
+from app.tui.order_labels import short_id
 from app.tui.health import health_line, health_summary
 from app.tui.sentences import in_the_tui
 from app.waiting import within

@@ -22,7 +22,8 @@ from app.service import new_order_id
 from app.tui import pager
 from app.tui.fitting import relabel_on_resize
 from app.tui.prompts import ask, keys_not_echoed, offering
-from app.tui.question_line import echo_picked, hint_on_resize
+from app.tui.question_line import echo_picked, fitted, hint_on_resize
+from app.tui.reads import needed_from_database, needed_from_temporal
 from app.views import format_cents
 from app.waiting import within
 from workflows.model import Address, OrderItem
@@ -191,8 +192,6 @@ def order_summary(
 
 
 async def create_order(service: Any, console: Console, remembered: dict[str, Any]) -> None:
-    from app.tui.actions import needed_from_database, needed_from_temporal  # here: actions imports this module
-
     cannot = "no order can be created"
     products = {p.sku: p for p in await needed_from_database(service, service.catalog(), cannot)}
     await needed_from_temporal(service, console, cannot)  # before the form, not after it
@@ -259,8 +258,6 @@ async def same_address_as_last(last: dict[str, Any] | None, width: int = 80) -> 
     operator walkthrough)."""
     if not last:
         return None
-    from app.tui.actions import fitted  # here: actions imports this module
-
     # Broken between words, as every other confirm: a long address wrapped mid-word at 80 columns.
     question = fitted(f"Ship to the last order's address ({address_line(last)})?", width)
     if await ask(questionary.confirm(question, default=False)):

@@ -22,7 +22,7 @@ SPARE_LINES = 1
 # that answer out of view.
 _answer_rows = 0
 # Short: less shows a prompt wider than the screen from its end. With the longest id the
-# audit shows (24 characters, app/tui/actions.short_id) the prompt takes ~71 of 80 columns.
+# audit shows (24 characters, app/tui/order_labels.short_id) the prompt takes ~71 of 80 columns.
 HELP = "q: back, space: more"
 
 

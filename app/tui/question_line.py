@@ -1,6 +1,6 @@
-"""The question's own line fitted to the terminal at each drawing: the question, its hint and,
+"""The question's own line fitted to the terminal: at each drawing the question, its hint and,
 once answered, its echo broken between words, the arrows hint left out where it does not fit,
-and a checkbox's echo of what was picked."""
+and a checkbox's echo of what was picked; a confirm's question broken before it is asked."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from prompt_toolkit.shortcuts import PromptSession
 from prompt_toolkit.utils import get_cwidth
 from questionary import Question
 from questionary.prompts.common import InquirerControl
+from rich.cells import cell_len
 
 
 def arrows_hint_while_it_fits(question: Question) -> None:
@@ -63,7 +64,7 @@ def echo_between_words(question: Question) -> None:
     def echo() -> StyleAndTextTuples:
         fragments = to_formatted_text(message)
         if not application.is_done:
-            # The question too, for the width it is drawn at: broken for 80 columns (actions.fitted)
+            # The question too, for the width it is drawn at: broken for 80 columns (fitted)
             # and narrowed to 40, its first line was cut at the edge ("? Ship order … to Simulate").
             return _fragments_between_words(fragments, application.output.get_size().columns - 1)
         answer = [("class:answer", typed.text)] if typed.text else []
@@ -192,3 +193,50 @@ def hint_on_resize(question: Question, message: str, hint: str) -> None:
         return drawn
 
     _refitted_at_each_drawing(question, fitted)
+
+
+# What questionary puts around a confirm's question: "? " before its first line, " (Y/n) " after
+# its last (then the answer, which the echo breaks anew); every line keeps the last column free.
+CONFIRM_BEFORE = 2
+CONFIRM_AFTER = 7
+# No line of a question is made narrower than this, however narrow the terminal.
+NARROWEST_LINE = 10
+
+
+def fitted(question: str, width: int) -> str:
+    """The question broken between words to fit the terminal: the terminal broke a long one
+    (an address, a long order id) in the middle of a word. A word longer than a line (a
+    64-character id at 60 columns) is broken too: a line of a question wider than the
+    terminal is cut, and the id lost its end. Measured in terminal cells, not characters: a
+    Japanese address or emoji take two cells a character (lines of 122 cells at 100 columns).
+    Only the first line and the last leave room for what questionary draws around them: 12
+    columns left free on every line broke "Ship order h4-rev-1 to Ann" at 28 of 40 columns."""
+    line = max(NARROWEST_LINE, width - 1)
+    first = max(NARROWEST_LINE, line - CONFIRM_BEFORE)
+    lines = between_words(question.split(), first, line)
+    last = max(NARROWEST_LINE, line - CONFIRM_AFTER)
+    if len(lines) == 1 and cell_len(lines[0]) > max(NARROWEST_LINE, last - CONFIRM_BEFORE):
+        # The first line is the last too, with "? " and " (Y/n) " around it: its last word goes
+        # to a line of its own (41 columns were drawn at 40, and the terminal wrapped "(Y/n)").
+        *head, tail = lines[0].split()
+        lines = [*between_words(head, first, line), tail] if head else between_words([tail], first - CONFIRM_AFTER, last)
+    if cell_len(lines[-1]) > last:  # no room left for " (Y/n) ": the last line broken again, narrower
+        lines[-1:] = between_words(lines[-1].split(), last, last)
+    return "\n".join(lines)
+
+
+def between_words(words: list[str], first: int, rest: int) -> list[str]:
+    """``words`` on lines of at most ``first`` cells, then ``rest``; a word longer than a line in pieces."""
+    lines = [""]
+    for word in words:
+        room = first if len(lines) == 1 else rest
+        if lines[-1] and cell_len(f"{lines[-1]} {word}") <= room:
+            lines[-1] += f" {word}"
+            continue
+        if lines[-1]:
+            lines.append("")  # a word that does not fit goes to a line of its own, in pieces if it must
+        for char in word:
+            if cell_len(lines[-1] + char) > (first if len(lines) == 1 else rest):
+                lines.append("")
+            lines[-1] += char
+    return lines

@@ -15,7 +15,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from app.tui.actions import fitted, needed_from_database, needed_from_temporal, temporal_silent
+from app.tui.question_line import fitted
+from app.tui.reads import needed_from_database, needed_from_temporal, temporal_silent
 from app.tui.dashboard import SimulationLine
 from app.tui import pager
 from app.tui.forms import small_number

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from app.errors import OperatorError, StackUnreachable, Unanswered, lost_database
-from app.tui.actions import DatabaseDown, from_database
+from app.tui.reads import DatabaseDown, from_database
 from app.tui.sentences import in_the_tui
 from workflows.model import BEFORE_DECISION_STATES, Address, OrderItem, OrderState
 
