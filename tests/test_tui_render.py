@@ -15,12 +15,13 @@ from rich.console import Console, Group
 from activities import rules
 from app.render_audit import audit_timeline, print_audit
 from app.stack.status import PartStatus, StackStatus
-from app.tui.order_labels import age
-from app.tui.dashboard import dashboard_table, dashboard_view, rows_for_height, summary_bar
+from app.tui.dashboard_layout import dashboard_table, dashboard_view, rows_for_height
 from app.tui.forms import address_field_check, order_id_check, order_summary_table, quantity_check
 from app.tui.health import down_parts, goodbye, health_line
+from app.tui.order_labels import age
 from app.tui.simulate import count_check
 from app.tui.simulation import SIMULATED_ADDRESS, random_items, settled
+from app.tui.state_counts import summary_bar
 from db.queries import Product
 from tests.test_tui_menu_and_pager import _until
 from workflows.model import OrderItem
@@ -1093,7 +1094,7 @@ async def test_a_short_terminal_shows_the_count_of_every_state(state_filter):
     """At 30x10 the counts line read "51 orders  AWAITING_APPROVAL …": the states after the first
     were cut off. Short, the states' names are shortened, and the counts take the title's line
     too where they need it (not when a filter names the orders the rows are)."""
-    from app.tui.dashboard import dashboard_view
+    from app.tui.dashboard_layout import dashboard_view
 
     service = _FiveStates()
     orders = await service.list_orders(state=state_filter, limit=3)
@@ -1311,7 +1312,7 @@ def test_the_dashboards_counts_keep_each_state_beside_its_count_on_a_narrow_term
 def test_a_simulations_counts_and_summary_keep_each_state_beside_its_count(width):
     """At 40 columns a running simulation read "10 orders  RECEIVED 3  AWAITING_APPROVAL" / "7
     approved 7", and its summary broke "Still running 20: … APPROVED" / "9  PAID 8" alike."""
-    from app.tui.dashboard import SimulationLine
+    from app.tui.state_counts import SimulationLine
     from app.tui.simulation import Simulation
     from app.tui.simulation_summary import summary_lines
 
@@ -1355,7 +1356,7 @@ def test_a_running_simulations_live_line_says_which_approvals_its_states_do_not_
     """While a simulation ran, its live line read "AWAITING_APPROVAL 7  approved 7": the rows
     lag the approvals answered (the workflow records a decision after accepting it). The line
     says how many of those approved its states do not show yet, as the summary does."""
-    from app.tui.dashboard import SimulationLine
+    from app.tui.state_counts import SimulationLine
     from app.tui.simulation import Simulation
 
     sim = Simulation(service=None, n=10, auto_approve=True)

@@ -26,6 +26,7 @@ from app.cli_numbers import whole_number
 from app.config import Settings
 from app.service import OrderService
 from app.tui import dashboard
+from app.tui.dashboard_layout import rows_for_height
 from db.migrate import apply_migrations
 
 # Ended states outnumber the rest, as on a stack that has run for a while.
@@ -68,7 +69,7 @@ async def _fill(url: str, orders: int) -> None:
 async def _time_refreshes(settings: Settings, refreshes: int) -> list[float]:
     service = await OrderService.connect(settings, temporal=False)
     try:
-        rows = dashboard.rows_for_height(40)
+        rows = rows_for_height(40)
         await dashboard.fetch_view(service, state_filter=None, rows=rows)  # the pool's first connection
         took = []
         for _ in range(refreshes):

@@ -16,7 +16,8 @@ from app.render import audit_link
 from app.render_audit import audit_timeline
 from app.service import OrderService
 from app.stack import Stack
-from app.tui.dashboard import fetch_view, rows_for_height
+from app.tui.dashboard import fetch_view
+from app.tui.dashboard_layout import rows_for_height
 from app.tui.health import health_line
 
 MENU_ENTRIES = ("Create order", "Approve / reject", "Update address", "Cancel order", "Live dashboard",

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from app.tui.question_line import fitted
 from app.tui.reads import needed_from_database, needed_from_temporal, temporal_silent
-from app.tui.dashboard import SimulationLine
+from app.tui.state_counts import SimulationLine
 from app.tui import pager
 from app.tui.forms import small_number
 from app.tui import prompts

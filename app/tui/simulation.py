@@ -1,6 +1,6 @@
 """A simulation's orders: created with random catalog items, read back by id, and each approved
 as soon as it awaits review if asked to, and what it knows of them. The screen that runs it is
-app.tui.simulate; its live line is app.tui.dashboard.SimulationLine."""
+app.tui.simulate; its live line is app.tui.state_counts.SimulationLine."""
 
 from __future__ import annotations
 
