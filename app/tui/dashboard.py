@@ -1,7 +1,8 @@
 """The live dashboard: counts per state, the orders past the budget and the newest page of
 orders, refreshed in place about once a second. Each refresh is three indexed queries, never a
-query per row and never a call to Temporal, so it stays cheap with many orders; the health
-line above them is refreshed apart, every few seconds."""
+query per row, so it stays cheap with many orders; Temporal is asked only about orders past the
+budget (whether their workflow still runs, at most every 10 s per order). The health line above
+them is refreshed apart, every few seconds."""
 
 from __future__ import annotations
 
