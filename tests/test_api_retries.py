@@ -539,7 +539,7 @@ def _keys(monkeypatch) -> _Keys:
 
     keys = _Keys()
     monkeypatch.setattr(commands.request_keys, "claim", keys.claim)
-    monkeypatch.setattr(commands.request_keys, "release", keys.release, raising=False)
+    monkeypatch.setattr(commands.request_keys, "release", keys.release)
     return keys
 
 

@@ -1266,7 +1266,7 @@ async def test_a_create_waiting_for_a_busy_connection_is_not_told_postgresql_did
 
 
 async def test_a_create_that_gets_no_connection_in_time_says_so(monkeypatch):
-    monkeypatch.setattr("app.service.create.POOL_WAIT_S", 0.1, raising=False)
+    monkeypatch.setattr("app.service.create.POOL_WAIT_S", 0.1)
     pool = _OneBusyConnection(busy_s=0.4)
     with pytest.raises(StackUnreachable) as unreachable:
         await _created_on(pool)

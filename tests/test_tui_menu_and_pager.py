@@ -2215,7 +2215,7 @@ async def test_a_simulation_stopped_says_which_approved_orders_the_database_does
     stopped), the summary says so rather than "12 approved" beside "AWAITING_APPROVAL 12"."""
     from app.tui import simulate
 
-    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 0.2, raising=False)
+    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 0.2)
     service = _ApprovalRowsLag(lag_s=None)
     # The wait has its bound: a summary waiting for rows that never come would miss the 10 s
     # _simulation_stopped gives the stopped screen to end by itself, fifty times this wait.
@@ -2228,7 +2228,7 @@ async def test_a_simulation_stopped_says_which_approved_orders_the_database_does
 async def test_ctrl_c_again_while_a_stopped_simulation_waits_for_its_rows_gives_the_summary_at_once(monkeypatch):
     from app.tui import simulate, simulation
 
-    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 3600, raising=False)
+    monkeypatch.setattr(simulate, "RECORD_WAIT_S", 3600)
     monkeypatch.setattr(simulation, "RECORD_POLL_S", 0.01)
     _simulation_answers(monkeypatch, ["3", True], poll_s=0.01)
     service = _ApprovalRowsLag(lag_s=None)
