@@ -147,22 +147,22 @@ async def _approve(args: argparse.Namespace) -> int:
 
 
 async def _reject(args: argparse.Namespace) -> int:
-    checks.reject(args.order_id, args.reason, by=args.by)
-    checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    rejecting = partial(
-        OrderService.reject, order_id=args.order_id, reason=args.reason, by=args.by, request_id=args.request_id
-    )
-    await _sent(args, "rejection", rejecting)
-    return 0
+    return await _with_reason(args, checks.reject, OrderService.reject, "rejection")
 
 
 async def _cancel(args: argparse.Namespace) -> int:
-    checks.cancel(args.order_id, args.reason, by=args.by)
+    return await _with_reason(args, checks.cancel, OrderService.cancel, "cancel", recorded=True)
+
+
+async def _with_reason(
+    args: argparse.Namespace, check: Callable[..., None], command: Callable[..., Awaitable[str]], what: str,
+    *, recorded: bool = False,
+) -> int:
+    """A reject or a cancel: the same checks of the id, the reason, who and the request id."""
+    check(args.order_id, args.reason, by=args.by)
     checks.request_id(args.request_id, REQUEST_ID_LABEL)
-    cancelling = partial(
-        OrderService.cancel, order_id=args.order_id, reason=args.reason, by=args.by, request_id=args.request_id
-    )
-    await _sent(args, "cancel", cancelling, recorded=True)
+    sending = partial(command, order_id=args.order_id, reason=args.reason, by=args.by, request_id=args.request_id)
+    await _sent(args, what, sending, recorded=recorded)
     return 0
 
 
