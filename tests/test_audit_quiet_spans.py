@@ -55,7 +55,7 @@ def test_a_worker_stopped_while_the_child_ran_shows_as_a_span_with_nothing_recor
 
 
 def test_a_step_run_again_after_a_killed_worker_says_how_long_nothing_was_recorded():
-    """README: the pause (the workflow task's timeout: 5 s, or 10 s for an order started by
+    """docs/tui.md: the pause (the workflow task's timeout: 5 s, or 10 s for an order started by
     earlier code) before a step's run again had no row of its own."""
     timeline = [
         attempt(0.0, "PreparePackage", 1, "error", 0),

@@ -823,7 +823,7 @@ class _ShippedOrders:
 )
 def test_a_command_to_an_ended_order_is_refused_as_such_with_temporal_down(cli: Run, monkeypatch, argv):
     """Here Temporal refuses connections. `order cancel` of a shipped order said Temporal was not
-    reachable (exit 3), though the database says the order has ended: README has such a cancel
+    reachable (exit 3), though the database says the order has ended: docs/commands.md has such a cancel
     refused at once (exit 1), as the API, whose client was open, refused it."""
 
     async def create_pool(*_args, **_kwargs) -> _ShippedOrders:

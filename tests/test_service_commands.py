@@ -1,5 +1,5 @@
 """What the operator's commands send: approve and reject carry the moment the operator decided,
-so the review clock stops there (README, "Timing")."""
+so the review clock stops there (docs/lifecycle.md, "Timing")."""
 
 from __future__ import annotations
 
@@ -993,7 +993,7 @@ async def test_a_command_to_an_order_the_database_has_ended_is_refused_as_such_w
 ):
     """With Temporal stopped, `order cancel` of a shipped order said Temporal was not reachable
     (exit 3), and the API that an approval "may not have been received", though the database
-    says the order has ended (README: such a cancel is refused at once, exit 1)."""
+    says the order has ended (docs/commands.md: such a cancel is refused at once, exit 1)."""
     settings = Settings.from_env({"ORDER_TRACKER_DATA_DIR": str(tmp_path)})
     client, why = (_TemporalGone(), "") if connected else (None, TEMPORAL_GONE)
     service = OrderService(settings, client=client, pool=_OrderIn(state), temporal_unreachable=why)  # type: ignore[arg-type]

@@ -36,7 +36,7 @@ def test_the_metrics_port_is_the_dev_servers_own_choice_unless_one_is_given(tmp_
 
 
 def test_the_docker_stack_s_dev_server_has_the_same_server_settings():
-    """README: `up --docker` runs Temporal's dev server "with the same server settings".
+    """docs/operations.md: `up --docker` runs Temporal's dev server "with the same server settings".
     docker-compose.yml had the 50 ms timer shift but not the reader-stuck check off (8a02dfc),
     the setting that keeps those short timers from firing seconds to a minute late."""
     compose = (Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text()

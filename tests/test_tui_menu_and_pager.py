@@ -1100,7 +1100,7 @@ async def test_the_tui_does_not_offer_to_start_workers_down_only_because_tempora
 @pytest.mark.parametrize(("name", "detail", "opens"), [
     ("shipping-worker", "stopped (SIGSTOP): not serving shipping-tq; kill -CONT 4242 resumes it", True),
     ("shipping-worker", "no worker polling shipping-tq", False),
-    # A stopped server: no screen could answer, so `./start.sh` says kill -CONT and exits 3 (README).
+    # A stopped server: no screen could answer, so `./start.sh` says kill -CONT and exits 3 (docs/tui.md).
     ("temporal", "stopped (SIGSTOP); kill -CONT 4242 resumes it", False),
     ("postgres", "stopped (SIGSTOP); kill -CONT 4242 resumes it", False),
 ])

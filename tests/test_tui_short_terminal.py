@@ -1,5 +1,5 @@
-"""The TUI as a new operator meets it, in a short terminal (40x12, the smallest the README
-speaks of) above all: what a screen answers stays readable above the menu, a part that is down
+"""The TUI as a new operator meets it, in a short terminal (40x12, the smallest the docs
+speak of) above all: what a screen answers stays readable above the menu, a part that is down
 is spoken of once per outage, a typed answer's echo breaks between words; and a simulation
 says why it stands still. The stack and the service are stand-ins here."""
 

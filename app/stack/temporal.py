@@ -21,7 +21,7 @@ SERVER_SETTINGS = [
     # start-dev turns the search-attribute cache off unless this key is given, so that every
     # search-attribute lookup reads cluster metadata and the namespace from SQLite: ~45 reads
     # per order, ~10 ms of server CPU. Ours is registered at start (--search-attribute), so
-    # the cache is safe; the server metrics showed it (persistence_requests, README).
+    # the cache is safe; the server metrics showed it (persistence_requests, docs/performance.md).
     "system.forceSearchAttributesCacheRefreshOnRead=false",
     # The dev server keeps everything in one SQLite file behind a single connection, and
     # visibility writes (the Web UI's and `temporal workflow list`'s index, ~2.2 ms each
