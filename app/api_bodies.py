@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
@@ -14,7 +14,7 @@ from app import checks
 from app.checks import MAX_REQUEST_ID, cut
 from app.cli_numbers import plain_whole
 from app.errors import InvalidInput
-from app.service import NEW_ORDER_ID_FORM
+from app.service import NEW_ORDER_ID_FORM, OrderService
 from workflows.model import Address
 
 
@@ -170,6 +170,14 @@ class CancelIn(_In):
 class AddressChangeIn(_In):
     address: AddressIn
     by: str = checks.DEFAULT_BY
+
+
+async def order_service(request: Request) -> OrderService:
+    """The OrderService every route answers with: the app's, made by its lifespan (app.api)."""
+    return request.app.state.service
+
+
+Service = Annotated[OrderService, Depends(order_service)]
 
 
 def no_unknown_query(request: Request) -> None:

@@ -349,7 +349,7 @@ class _Hung(_Troubled):
 async def test_a_status_not_answered_in_time_names_both_parts_it_asks(monkeypatch):
     """GET /orders/{id} asks PostgreSQL and Temporal (the status Query); a slow Temporal could
     use the wait up alone, and the 503 blamed PostgreSQL (a review)."""
-    monkeypatch.setattr("app.api.READ_WAIT_S", 0.1)
+    monkeypatch.setattr("app.api_reads.READ_WAIT_S", 0.1)
     service = _Hung()
     app = create_app(service)  # type: ignore[arg-type]
     app.state.service = service
@@ -365,7 +365,7 @@ async def test_a_read_a_hung_postgresql_does_not_answer_is_503_after_a_moment(mo
     """With PostgreSQL stopped (SIGSTOP) every GET waited a minute, then answered 500 "Something
     unexpected went wrong" (asyncpg's command timeout, logged as a bug), while the TUI says after
     5 s that PostgreSQL is not answering (a review)."""
-    monkeypatch.setattr("app.api.READ_WAIT_S", 0.1)
+    monkeypatch.setattr("app.api_reads.READ_WAIT_S", 0.1)
     service = _Hung()
     app = create_app(service)  # type: ignore[arg-type]
     app.state.service = service
