@@ -96,6 +96,48 @@ def _cancelled(info: activity.Info) -> tuple[str, str]:
     return "cancelled", "cancelled" + (" (worker shutdown)" if details and details.worker_shutdown else "")
 
 
+def _attempt_row(
+    info: activity.Info, args: Sequence[Any], outcome: str, error: str | None, started_at: datetime, clock: float
+) -> dict[str, Any]:
+    """The activity_attempts row of an attempt that ends now (``clock``: time.monotonic() at its start)."""
+    duration_ms = int((time.monotonic() - clock) * 1000)
+    finished_at = datetime.now(timezone.utc)
+    order_id = _order_id(info, args)
+    if _another_runs.get():
+        # A run the order's row refused (another chain under order-<id>, started by
+        # hand) is not the order's: its attempt goes under its own run, which no
+        # order id can name, not into the order's status and audit.
+        order_id = f"{info.workflow_id}/{info.workflow_run_id}"
+    return dict(
+        order_id=order_id,
+        workflow_id=info.workflow_id or "",
+        activity=info.activity_type,
+        activity_id=info.activity_id,
+        attempt=info.attempt,
+        outcome=outcome,
+        error=error,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=duration_ms,
+    )
+
+
+def _log_attempt(info: activity.Info, row: dict[str, Any], retryable: bool) -> None:
+    """The attempt's structured log line: INFO when ok, WARNING otherwise."""
+    error = row["error"]
+    log.log(
+        logging.INFO if row["outcome"] == "ok" else logging.WARNING,
+        "event=activity_attempt activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s duration_ms=%d%s",
+        info.activity_type,
+        row["order_id"],
+        info.workflow_id,
+        info.attempt,
+        row["outcome"],
+        row["duration_ms"],
+        f" retryable={str(retryable).lower()} error={error!r}" if error else "",
+    )
+
+
 class _RecordAttempts(ActivityInboundInterceptor):
     def __init__(
         self,
@@ -114,14 +156,7 @@ class _RecordAttempts(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         key = (info.workflow_id or "", info.workflow_run_id or "", info.activity_id)
-        earlier = self._last_ok.pop(key, None)
-        if earlier is not None and earlier["attempt"] == info.attempt - 1:
-            # The attempt before this one said ok, and its row says so, yet Temporal runs the
-            # step again: its result reached Temporal after the timeout (the SDK does not act on
-            # a cancel that comes once the activity has returned). Corrected, as a cut-off is.
-            timeout = info.start_to_close_timeout.total_seconds() if info.start_to_close_timeout else 0
-            why = f"start-to-close timeout ({timeout:g}s) exceeded before its result reached Temporal"
-            self._correct_later(None, earlier, "timeout", why)
+        self._correct_ok_never_taken(info, key)
         started_at = datetime.now(timezone.utc)
         clock = time.monotonic()
         outcome, error, retryable = "ok", None, True
@@ -137,54 +172,43 @@ class _RecordAttempts(ActivityInboundInterceptor):
             retryable = not (isinstance(exc, ApplicationError) and exc.non_retryable)
             raise
         finally:
-            duration_ms = int((time.monotonic() - clock) * 1000)
-            finished_at = datetime.now(timezone.utc)
-            order_id = _order_id(info, input.args)
-            if _another_runs.get():
-                # A run the order's row refused (another chain under order-<id>, started by
-                # hand) is not the order's: its attempt goes under its own run, which no
-                # order id can name, not into the order's status and audit.
-                order_id = f"{info.workflow_id}/{info.workflow_run_id}"
-            log.log(
-                logging.INFO if outcome == "ok" else logging.WARNING,
-                "event=activity_attempt activity=%s order_id=%s workflow_id=%s attempt=%d outcome=%s duration_ms=%d%s",
-                info.activity_type,
-                order_id,
-                info.workflow_id,
-                info.attempt,
-                outcome,
-                duration_ms,
-                f" retryable={str(retryable).lower()} error={error!r}" if error else "",
-            )
-            row = dict(
-                order_id=order_id,
-                workflow_id=info.workflow_id or "",
-                activity=info.activity_type,
-                activity_id=info.activity_id,
-                attempt=info.attempt,
-                outcome=outcome,
-                error=error,
-                started_at=started_at,
-                finished_at=finished_at,
-                duration_ms=duration_ms,
-            )
-            # Shielded: the row of a timed-out attempt must still be written after the cancel.
-            writing = asyncio.ensure_future(self._write(row))
-            try:
-                await asyncio.shield(writing)
-            except asyncio.CancelledError:
-                if outcome in ("ok", "error"):
-                    # The attempt's time ran out while its row was being written (a busy
-                    # machine): Temporal counts it as timed out (or cancelled) and runs the step
-                    # again, so the row must not say ok, or give an error Temporal never saw.
-                    cut_off, why = _cancelled(info)
-                    why += " while its result was being recorded" + (f" (it had failed: {error})" if error else "")
-                    self._correct_later(writing, row, cut_off, why)
-                raise
-            if outcome == "ok":
-                self._last_ok[key] = row
-                if len(self._last_ok) > LAST_OK_KEPT:
-                    self._last_ok.popitem(last=False)
+            row = _attempt_row(info, input.args, outcome, error, started_at, clock)
+            _log_attempt(info, row, retryable)
+            await self._record(info, key, row)
+
+    def _correct_ok_never_taken(self, info: activity.Info, key: tuple[str, str, str]) -> None:
+        """Correct the row of this step's previous attempt in this worker if it said ok: Temporal
+        runs the step again, so that ok never reached it."""
+        earlier = self._last_ok.pop(key, None)
+        if earlier is not None and earlier["attempt"] == info.attempt - 1:
+            # The attempt before this one said ok, and its row says so, yet Temporal runs the
+            # step again: its result reached Temporal after the timeout (the SDK does not act on
+            # a cancel that comes once the activity has returned). Corrected, as a cut-off is.
+            timeout = info.start_to_close_timeout.total_seconds() if info.start_to_close_timeout else 0
+            why = f"start-to-close timeout ({timeout:g}s) exceeded before its result reached Temporal"
+            self._correct_later(None, earlier, "timeout", why)
+
+    async def _record(self, info: activity.Info, key: tuple[str, str, str], row: dict[str, Any]) -> None:
+        """Write the attempt's row, even when the attempt is cancelled meanwhile, and keep it if
+        it said ok (see _correct_ok_never_taken)."""
+        outcome, error = row["outcome"], row["error"]
+        # Shielded: the row of a timed-out attempt must still be written after the cancel.
+        writing = asyncio.ensure_future(self._write(row))
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            if outcome in ("ok", "error"):
+                # The attempt's time ran out while its row was being written (a busy
+                # machine): Temporal counts it as timed out (or cancelled) and runs the step
+                # again, so the row must not say ok, or give an error Temporal never saw.
+                cut_off, why = _cancelled(info)
+                why += " while its result was being recorded" + (f" (it had failed: {error})" if error else "")
+                self._correct_later(writing, row, cut_off, why)
+            raise
+        if outcome == "ok":
+            self._last_ok[key] = row
+            if len(self._last_ok) > LAST_OK_KEPT:
+                self._last_ok.popitem(last=False)
 
     def _correct_later(self, writing: asyncio.Future | None, row: dict[str, Any], outcome: str, error: str) -> None:
         correcting = asyncio.ensure_future(self._correct(writing, row, outcome, error))
