@@ -65,6 +65,35 @@ class CommandSending:
         # own time out, and "did not answer within 20 s" came after 23.5 s (a TUI review).
         deadline = asyncio.get_running_loop().time() + COMMAND_TIMEOUT_S
         handle = self._handle(order_id)
+        await self._refuse_unless_sendable(handle, order_id, name, deadline, database_lost)
+        accepted = asyncio.Event()
+        # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
+        # unretrieved exception behind: the SDK turns the cancel into an error of that task.
+        sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id, on_sent))
+        try:
+            result = await self._answer(sending, order_id, name, accepted, deadline, database_lost)
+        except asyncio.CancelledError:  # the caller stopped waiting: sent (on_sent said so), it may still apply
+            _abandon(sending)
+            raise
+        except asyncio.TimeoutError:
+            _abandon(sending)
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
+        except WorkflowUpdateFailedError as error:
+            raise Refused(_cause_message(error)) from None
+        except RPCError as error:
+            if (answer := await self._send_failed(order_id, name, error, database_lost)) is None:
+                raise
+            raise answer from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
+        log.info("event=command_accepted command=%s order_id=%s", name, order_id)
+        return str(result)
+
+    async def _refuse_unless_sendable(
+        self, handle: WorkflowHandle, order_id: str, name: str, deadline: float, database_lost: bool
+    ) -> None:
+        """Raise what the operator is told when the command is not to be sent: Temporal does not
+        answer, or the order's workflow task keeps failing."""
         try:
             failing = await self._workflow_tasks_failing(handle, deadline)
         except NoAnswerFromTemporal as silence:
@@ -82,56 +111,49 @@ class CommandSending:
             raise self._tasks_failing(
                 order_id, name, "was not sent, so that the commands already waiting for the order are kept"
             )
-        accepted = asyncio.Event()
-        # Its own task, so that a caller who stops waiting (Ctrl-C in the TUI) leaves no
-        # unretrieved exception behind: the SDK turns the cancel into an error of that task.
-        sending = asyncio.ensure_future(_send(handle, name, args, accepted, update_id, on_sent))
+
+    async def _answer(
+        self, sending: asyncio.Future, order_id: str, name: str, accepted: asyncio.Event, deadline: float,
+        database_lost: bool,
+    ) -> Any:
+        """The Update's result, waited for until ``deadline``; after NO_WORKER_CHECK_S, the
+        operator is told at once if no worker is there to carry it out."""
         try:
-            try:
-                result = await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
-            except asyncio.TimeoutError:
-                if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted, database_lost)) is not None:
-                    _abandon(sending)
-                    raise nobody from None
-                left = deadline - asyncio.get_running_loop().time()
-                result = await asyncio.wait_for(asyncio.shield(sending), max(0.0, left))
-        except asyncio.CancelledError:  # the caller stopped waiting: sent (on_sent said so), it may still apply
-            _abandon(sending)
-            raise
+            return await asyncio.wait_for(asyncio.shield(sending), min(NO_WORKER_CHECK_S, COMMAND_TIMEOUT_S))
         except asyncio.TimeoutError:
-            _abandon(sending)
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
-        except WorkflowUpdateFailedError as error:
-            raise Refused(_cause_message(error)) from None
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise await self._not_running(order_id, name) from None
-            if error.status in NO_ANSWER:
-                raise await self._ended_or(order_id, self._no_answer_from_temporal(
-                    error, f"sending the {command_noun(name)} to order {order_id}",
-                    f"it may not have been received: check with ./start.sh order status {order_id}"
-                    " once the stack is up (./start.sh status)",
-                ), database_lost) from None
-            if _workflow_task_failing(error):  # it failed between the check above and the send
-                log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
-                raise self._tasks_failing(
-                    order_id, name, "was not received, nor were the commands still waiting for the order (Temporal"
-                    " dropped them with it)"
-                ) from None
-            if _update_task_refused(error):
-                log.warning("event=command_dropped_task_refused command=%s order_id=%s", name, order_id)
-                noun = command_noun(name)
-                raise await self._ended_or(order_id, StackUnreachable(
-                    f"Temporal dropped the {noun} before order {order_id} took it: the workflow task that carried"
-                    " it was refused (a signal or another command came as the order moved on), so the"
-                    f" {noun} was not applied; send it again if it is still wanted (./start.sh order status"
-                    f" {order_id})."
-                ), database_lost) from None
-            raise
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._unanswered(order_id, name, accepted.is_set(), database_lost) from None
-        log.info("event=command_accepted command=%s order_id=%s", name, order_id)
-        return str(result)
+            if (nobody := await self._nobody_to_carry_out(order_id, name, sending, accepted, database_lost)) is not None:
+                _abandon(sending)
+                raise nobody from None
+            left = deadline - asyncio.get_running_loop().time()
+            return await asyncio.wait_for(asyncio.shield(sending), max(0.0, left))
+
+    async def _send_failed(self, order_id: str, name: str, error: RPCError, database_lost: bool) -> Exception | None:
+        """What the operator is told of an Update that Temporal failed with ``error``, or None
+        when it is none of the known cases (then the error itself goes up)."""
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return await self._not_running(order_id, name)
+        if error.status in NO_ANSWER:
+            return await self._ended_or(order_id, self._no_answer_from_temporal(
+                error, f"sending the {command_noun(name)} to order {order_id}",
+                f"it may not have been received: check with ./start.sh order status {order_id}"
+                " once the stack is up (./start.sh status)",
+            ), database_lost)
+        if _workflow_task_failing(error):  # it failed between the check above and the send
+            log.warning("event=command_refused_workflow_task_failing command=%s order_id=%s", name, order_id)
+            return self._tasks_failing(
+                order_id, name, "was not received, nor were the commands still waiting for the order (Temporal"
+                " dropped them with it)"
+            )
+        if _update_task_refused(error):
+            log.warning("event=command_dropped_task_refused command=%s order_id=%s", name, order_id)
+            noun = command_noun(name)
+            return await self._ended_or(order_id, StackUnreachable(
+                f"Temporal dropped the {noun} before order {order_id} took it: the workflow task that carried"
+                " it was refused (a signal or another command came as the order moved on), so the"
+                f" {noun} was not applied; send it again if it is still wanted (./start.sh order status"
+                f" {order_id})."
+            ), database_lost)
+        return None
 
     async def _workflow_tasks_failing(self, handle: WorkflowHandle, deadline: float) -> bool:
         """Whether Temporal would turn an Update away at once: the order's workflow task has
