@@ -31,22 +31,12 @@ class StatusReads:
         """The live state: the workflow's own view, with attempts from the audit tables; for an
         order that ended, the database's alone."""
         checks.status(order_id)
-        live, not_found, no_answer, failing = None, False, self._client is None, False
         # The row first: an ended order's is final (it only moves forward, db/orders.py) and holds
         # all its status, so the workflow is not asked (the Query made the order worker replay the
         # closed workflow's whole history, and waited ~3 s for nothing while no order worker served).
         row, per_activity, shipping_runs = await self._status_rows(order_id)
         ended = row is not None and OrderState(row["state"]).terminal
-        try:
-            if self._client is not None and not ended:
-                live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as error:
-            not_found = error.status == RPCStatusCode.NOT_FOUND
-            no_answer = error.status in NO_ANSWER  # then asking it again below would only wait again
-            failing = _workflow_task_failing(error)
-            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
-        except Exception as error:  # a query needs a worker; the database still knows the state
-            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        live, not_found, no_answer, failing = await self._ask_workflow(order_id, ended)
         if live is not None and (row is None or row["state"] != live.state):
             # The order moved on while the workflow was asked: read again, so that the row's counts
             # (retries, failed attempts, the last error) are at least as new as the workflow's state
@@ -72,33 +62,14 @@ class StatusReads:
         if stall is not None:
             # Terminated (say) from outside, no longer in Temporal at all, or waiting for a child
             # that ended unheard: the query answered as if the order were about to go on, or not at all.
-            status["workflow_status"] = (stall.closed or "RUNNING").upper()
-            if stall.closed is None:
-                status["step"] = f"none: waiting for {stall.child}, which is {stall.child_status}"
-            else:
-                status["step"] = "none: its workflow " + ("is not found" if stall.closed == "gone" else f"is {stall.closed}")
-            if stall.closed == "gone":
-                status["warning"] = self._not_on_temporal(order_id, status["state"])
-            else:
-                unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
-                status["warning"] = f"Order {order_id} will not finish: {unfinished}"
-                # also alone, to copy: a panel wraps it
-                status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall)
+            self._mark_stalled(status, order_id, stall)
         elif live is not None and row is not None and (
             lost := lost_decision(order_id, live.state, row["state"], row["updated_at"], now)
         ):
             status["warning"] = lost
             status["step"] = live.step  # the row's step is one the order has not reached
         elif live is None:
-            status["note"] = (
-                f"{self.temporal_unreachable} This is the database's view."
-                if self.temporal_unreachable
-                else f"I{WORKFLOW_TASKS_FAILING[1:]}, so the workflow cannot answer: this is the database's view,"
-                " which may lag behind it."
-                if failing
-                else "The workflow did not answer (no order worker serving, or Temporal busy):"
-                " this is the database's view, which may lag behind it."
-            )
+            status["note"] = self._database_view_note(failing)
         if "warning" not in status and status["state"] in IN_SHIPPING and self._client is not None and not no_answer:
             if await self._worker_serving(SHIPPING_TASK_QUEUE) is False:
                 # Else it only looked slow (a review: PAID, "packing and dispatching", 35 s and counting).
@@ -107,6 +78,50 @@ class StatusReads:
                     " runs, or it is stopped: see ./start.sh status); it goes on once one does."
                 )
         return status
+
+    async def _ask_workflow(self, order_id: str, ended: bool) -> tuple[Any, bool, bool, bool]:
+        """The workflow's own view (None if it was not asked or did not answer), and why not:
+        not found, no answer from Temporal, its workflow task failing."""
+        live, not_found, no_answer, failing = None, False, self._client is None, False
+        try:
+            if self._client is not None and not ended:
+                live = await self._handle(order_id).query(OrderWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            not_found = error.status == RPCStatusCode.NOT_FOUND
+            no_answer = error.status in NO_ANSWER  # then asking it again below would only wait again
+            failing = _workflow_task_failing(error)
+            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        except Exception as error:  # a query needs a worker; the database still knows the state
+            log.info("event=status_query_failed order_id=%s error=%r", order_id, error)
+        return live, not_found, no_answer, failing
+
+    def _mark_stalled(self, status: dict, order_id: str, stall: Stall) -> None:
+        """Say in ``status`` that the order is not going on, why, and (unless its workflow is
+        gone) what would make it finish."""
+        status["workflow_status"] = (stall.closed or "RUNNING").upper()
+        if stall.closed is None:
+            status["step"] = f"none: waiting for {stall.child}, which is {stall.child_status}"
+        else:
+            status["step"] = "none: its workflow " + ("is not found" if stall.closed == "gone" else f"is {stall.closed}")
+        if stall.closed == "gone":
+            status["warning"] = self._not_on_temporal(order_id, status["state"])
+        else:
+            unfinished = self._left_unfinished(stall, status["state"], status.get("payment") or {}, order_id)
+            status["warning"] = f"Order {order_id} will not finish: {unfinished}"
+            # also alone, to copy: a panel wraps it
+            status["reset_command"] = reset_command(order_id, self.settings.temporal_address, stall)
+
+    def _database_view_note(self, failing: bool) -> str:
+        """Why a status is the database's view: the workflow could not be asked, or did not answer."""
+        return (
+            f"{self.temporal_unreachable} This is the database's view."
+            if self.temporal_unreachable
+            else f"I{WORKFLOW_TASKS_FAILING[1:]}, so the workflow cannot answer: this is the database's view,"
+            " which may lag behind it."
+            if failing
+            else "The workflow did not answer (no order worker serving, or Temporal busy):"
+            " this is the database's view, which may lag behind it."
+        )
 
     async def _status_rows(self, order_id: str) -> tuple[Any, dict[str, int], int | None]:
         """The order's row, its attempts per step and, if it has ended, its shipping runs, from one
