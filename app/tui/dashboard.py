@@ -84,31 +84,10 @@ async def run_dashboard(
     retried. The health line (``stack_status``, the local stack's by default) is refreshed in
     the background: it takes a few RPCs."""
     refuse_a_terminal_that_cannot_redraw(console)
-    stack_status = stack_status or Stack().status
     done = asyncio.Event()
     shown: Any = Text("")
-    # The stack's status, laid out at each refresh for the terminal's width as it is then: laid
-    # out when read, a resize broke it mid-part until the next read.
-    health: list[Any] = [None]
-    # Bumped when the database comes back: a health line read before that is not shown.
-    era = [0]
-    refresh_now = asyncio.Event()
-
-    async def refresh_health() -> None:
-        while True:
-            began_in = era[0]
-            try:
-                status = await stack_status()
-                if era[0] == began_in:
-                    health[0] = status
-            except Exception:
-                log.warning("event=dashboard_health_failed", exc_info=True)
-            if era[0] == began_in:
-                refresh_now.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(refresh_now.wait(), HEALTH_EVERY_S)
-
-    checking = asyncio.create_task(refresh_health())
+    health = _Health(stack_status or Stack().status)
+    checking = asyncio.create_task(health.keep_fresh())
     database_lost = False
     try:
         # Transient: left on the screen, the last view's footer stayed above the menu drawn under it
@@ -129,11 +108,7 @@ async def run_dashboard(
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(done.wait(), REFRESH_S)
                     continue
-                line = health_line(health[0], console.width) if health[0] is not None else None
-                rows = height - CHROME_LINES - (line.plain.count("\n") + 1 if line else 0)
-                if line is not None and rows < FEW_ROWS:  # short: the health line on one line
-                    line = health_summary(health[0])
-                    rows = height - CHROME_LINES - 1
+                line, rows = _health_line_and_rows(health.status, console.width, height)
                 try:
                     # The view without the health line, which is put above it as it stands at each
                     # refresh: kept in the view, an outage showed under a health line of before it.
@@ -142,17 +117,11 @@ async def run_dashboard(
                         QUERY_TIMEOUT_S,
                     )
                     if database_lost:  # back: the health line read during the outage is not shown
-                        database_lost, health[0], line = False, None, None
-                        era[0] += 1
-                        refresh_now.set()
+                        database_lost, line = False, None
+                        health.read_again()
                     live.update(Group(line, shown) if line is not None else shown, refresh=True)
                 except Exception as error:
-                    where = service.settings.database_url_redacted
-                    if isinstance(error, asyncio.TimeoutError):
-                        lost = StackUnreachable(f"PostgreSQL at {where} did not answer within {QUERY_TIMEOUT_S:g} s.")
-                    else:
-                        lost = lost_database(error, service.settings)
-                    if lost is None:
+                    if (lost := _outage(error, service)) is None:
                         raise
                     log.warning("event=dashboard_database_lost error=%r", error)
                     database_lost = True
@@ -163,6 +132,60 @@ async def run_dashboard(
                     await asyncio.wait_for(done.wait(), REFRESH_S)
     finally:
         checking.cancel()
+
+
+class _Health:
+    """The stack's status for the health line, read again in the background (it takes a few RPCs)
+    every HEALTH_EVERY_S, or at once when asked. Kept as read and laid out at each refresh for the
+    terminal's width as it is then: laid out when read, a resize broke it mid-part until the next read."""
+
+    def __init__(self, stack_status: Callable[[], Awaitable[Any]]) -> None:
+        self.status: Any = None
+        self._stack_status = stack_status
+        # Bumped when the database comes back: a health line read before that is not shown.
+        self._era = 0
+        self._refresh_now = asyncio.Event()
+
+    async def keep_fresh(self) -> None:
+        while True:
+            began_in = self._era
+            try:
+                status = await self._stack_status()
+                if self._era == began_in:
+                    self.status = status
+            except Exception:
+                log.warning("event=dashboard_health_failed", exc_info=True)
+            if self._era == began_in:
+                self._refresh_now.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._refresh_now.wait(), HEALTH_EVERY_S)
+
+    def read_again(self) -> None:
+        """Forget the status read so far (during an outage, it would contradict the view) and
+        read it again now."""
+        self.status = None
+        self._era += 1
+        self._refresh_now.set()
+
+
+def _health_line_and_rows(status: Any, width: int, height: int) -> tuple[Text | None, int]:
+    """The health line for ``status`` (None: not read yet) and how many rows of orders fit under
+    it: on a short terminal, the line is the one-line summary."""
+    line = health_line(status, width) if status is not None else None
+    rows = height - CHROME_LINES - (line.plain.count("\n") + 1 if line else 0)
+    if line is not None and rows < FEW_ROWS:  # short: the health line on one line
+        line = health_summary(status)
+        rows = height - CHROME_LINES - 1
+    return line, rows
+
+
+def _outage(error: BaseException, service: Any) -> StackUnreachable | None:
+    """What the dashboard says of a view that failed with ``error``: PostgreSQL stopped or hung;
+    None when it is not an outage (the error then goes up)."""
+    where = service.settings.database_url_redacted
+    if isinstance(error, asyncio.TimeoutError):
+        return StackUnreachable(f"PostgreSQL at {where} did not answer within {QUERY_TIMEOUT_S:g} s.")
+    return lost_database(error, service.settings)
 
 
 @contextlib.contextmanager
