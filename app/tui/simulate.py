@@ -107,21 +107,7 @@ class StallWatch:
             self.asking.cancel()
 
 async def simulate_orders(service: Any, console: Console) -> None:
-    # First: with PostgreSQL down, say so before the questions rather than after them.
-    products = await needed_from_database(service, service.catalog(), "no order can be simulated")
-    # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
-    serving = await needed_from_temporal(service, console, "no order can be simulated")
-    n = int((await ask(prompts.offering("How many orders?", "10", validate=count_check))).strip())
-    # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
-    question = fitted("Approve each as soon as it awaits review?", console.width)
-    auto_approve = await ask(questionary.confirm(question, default=True))
-    if serving is False:
-        # The bars would stand at 0 with nothing to say why (Create order says so).
-        console.print(Text(
-            "No order worker is serving (none runs, or it is stopped: see the health line), so the orders"
-            " wait until one does; Ctrl-C stops waiting.",
-            style="yellow",
-        ))
+    products, n, auto_approve = await _what_to_simulate(service, console)
     sim = Simulation(service, n, auto_approve)
     began = time.monotonic()
     creating: asyncio.Task | None = None
@@ -170,20 +156,51 @@ async def simulate_orders(service: Any, console: Console) -> None:
             sim.stop()
         took = time.monotonic() - began  # not the wait for the rows below
         if stopped:
-            # Where they stand now, creates cut off midway included (they may have started);
-            # the bars left on the screen show the same counts as the summary below them.
-            try:
-                await sim.refresh(approve=False)
-                await sim.wait_for_approvals_recorded(RECORD_WAIT_S)
-            except asyncio.CancelledError:  # Ctrl-C again: the summary at once, as it stands
-                pass
-            except Exception as error:  # the summary below still says what this screen saw
-                log.warning("event=simulation_final_poll_failed error=%r", error)
+            await _read_where_they_stand(sim)
         show_counts()
         # No bar turns any more: stopped, the "settled" bar's spinner stood frozen mid-turn, as if it ran.
         progress.columns = (TextColumn(" "), *progress.columns[1:])
         live.update(progress)  # the counts per state follow in the summary
-    lines = summary_lines(sim, n, took, stopped, console.width)
+    # As one answer: at 40x12 the menu left "approved." and "Ended 10: SHIPPED 10" of it in view.
+    await pager.say(console, Group(*_summary(sim, n, took, stopped, silent, console.width)))
+
+
+async def _what_to_simulate(service: Any, console: Console) -> tuple[Any, int, bool]:
+    """The products, how many orders and whether to approve them, once PostgreSQL and Temporal
+    have answered; warned first if no order worker serves."""
+    # First: with PostgreSQL down, say so before the questions rather than after them.
+    products = await needed_from_database(service, service.catalog(), "no order can be simulated")
+    # Temporal too: stopped, it held every start for ~30 s while the bars sat at 0.
+    serving = await needed_from_temporal(service, console, "no order can be simulated")
+    n = int((await ask(prompts.offering("How many orders?", "10", validate=count_check))).strip())
+    # Broken between words, as every other confirm: at 40 columns it wrapped mid-word.
+    question = fitted("Approve each as soon as it awaits review?", console.width)
+    auto_approve = await ask(questionary.confirm(question, default=True))
+    if serving is False:
+        # The bars would stand at 0 with nothing to say why (Create order says so).
+        console.print(Text(
+            "No order worker is serving (none runs, or it is stopped: see the health line), so the orders"
+            " wait until one does; Ctrl-C stops waiting.",
+            style="yellow",
+        ))
+    return products, n, auto_approve
+
+
+async def _read_where_they_stand(sim: Simulation) -> None:
+    """Where the orders of a stopped simulation stand now, creates cut off midway included (they
+    may have started): the bars left on the screen show the same counts as the summary below them."""
+    try:
+        await sim.refresh(approve=False)
+        await sim.wait_for_approvals_recorded(RECORD_WAIT_S)
+    except asyncio.CancelledError:  # Ctrl-C again: the summary at once, as it stands
+        pass
+    except Exception as error:  # the summary below still says what this screen saw
+        log.warning("event=simulation_final_poll_failed error=%r", error)
+
+
+def _summary(sim: Simulation, n: int, took: float, stopped: bool, silent: str | None, width: int) -> list[Text]:
+    """The lines under the bars: the counts, then why it stopped and what went wrong."""
+    lines = summary_lines(sim, n, took, stopped, width)
     if silent:
         lines.append(Text(silent, style="red"))
     if sim.database_problem:
@@ -193,5 +210,4 @@ async def simulate_orders(service: Any, console: Console) -> None:
         lines.append(Text(f"{len(sim.failed_to_start)} could not start: {first}", style="red"))
     if stopped:
         lines.append(Text("The orders carry on in their workflows; follow them on the live dashboard."))
-    # As one answer: at 40x12 the menu left "approved." and "Ended 10: SHIPPED 10" of it in view.
-    await pager.say(console, Group(*lines))
+    return lines
