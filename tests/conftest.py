@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import signal
 import sys
@@ -124,21 +125,20 @@ async def workers(env: WorkflowEnvironment, fakes: FakeActivities) -> AsyncItera
 
 
 def an_order(fakes: FakeActivities, order_id: str, **overrides: Any) -> OrderInput:
-    fields: dict[str, Any] = dict(
-        order_id=order_id,
-        items=[OrderItem("WIDGET-1", 2)],
-        address=Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
-        shipping_task_queue=fakes.shipping_task_queue,
-        updates_on_record=True,  # as OrderService starts every order
-        review_window_from_record=True,
-        updates_recorded_when_accepted=True,
-        patches_in_input=True,
-        first_step_without_pause=True,
-        transient_states_unwritten=True,
-        states_before_steps_written=True,
+    """An order's input as OrderService starts every order (app.service.create.order_input, with
+    every version flag), on the fakes' shipping queue; ``overrides`` replace fields as given."""
+    # Imported here, not at the top: workflow tests' sandbox re-imports this module, and the
+    # service's modules read paths when imported, which the sandbox refuses.
+    from app.service.create import order_input
+
+    order = order_input(
+        order_id,
+        [OrderItem("WIDGET-1", 2)],
+        Address(name="Ann", street="1 Main St", city="Springfield", postal_code="12345", country="US"),
+        payment_id=None,
+        review_window_seconds=None,
     )
-    fields.update(overrides)
-    return OrderInput(**fields)
+    return dataclasses.replace(order, shipping_task_queue=fakes.shipping_task_queue, **overrides)
 
 
 async def start_order(

@@ -1,6 +1,6 @@
 """The flags in an order's input that version its workflow (workflows/model.py, OrderInput):
 every order the operator's tools start carries them all, as the workflow tests assume
-(tests/conftest.py, an_order)."""
+(tests/conftest.py, an_order, builds its orders with the same function)."""
 
 from __future__ import annotations
 
